@@ -1,0 +1,32 @@
+// Builds asm-core/index.ts into build/core.wasm with the AssemblyScript compiler.
+// The core allocates nothing at run time: the stub runtime keeps it free of a GC, and
+// --memoryBase leaves the low 16 MiB to the CPU state and the TLB (see README.md).
+import asc from 'assemblyscript/asc';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, '..', 'build');
+mkdirSync(out, { recursive: true });
+
+const debug = process.argv.includes('--debug');
+const { error, stderr } = await asc.main([
+  join(here, 'index.ts'),
+  '--outFile', join(out, 'core.wasm'),
+  '--textFile', join(out, 'core.wat'),
+  '--runtime', 'stub',
+  '--memoryBase', String(0x0100_0000),
+  '--initialMemory', '512',
+  '--maximumMemory', '65536',
+  '--noExportMemory', 'false',
+  debug ? '--debug' : '-O3',
+  '--noAssert',
+  '--converge',
+].filter((a) => a !== '--noExportMemory' && a !== 'false'));
+if (error) {
+  console.error(stderr.toString());
+  console.error(`asm-core: build failed: ${error.message}`);
+  process.exit(1);
+}
+console.log(`asm-core: built ${join(out, 'core.wasm')}`);

@@ -1,0 +1,34 @@
+// Operating mode bookkeeping: CPL, real/protected/v86, and EFLAGS writes that can change them.
+
+import { STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, FLAG_VM, FLAG_IF, FLAG_TF } from './state';
+import { cplLive, protectedMode, v86Mode, cs32, ss32, attention } from './live';
+import { tlbSetUser } from '../mmu/tlb';
+import { flagsReg, setEflagsRaw } from './flags';
+import { updateAllSegChecks, AR_DB } from './segments';
+
+export function setCpl(c: u32): void {
+  if (c != cplLive) {
+    cplLive = c;
+    tlbSetUser(c == 3);
+  }
+  store<u32>(STATE + OFF_CPL, c);
+}
+
+/** Recompute the mode flags after CR0.PE or EFLAGS.VM changed. */
+export function updateMode(): void {
+  v86Mode = (flagsReg & FLAG_VM) != 0;
+  protectedMode = (load<u32>(STATE + OFF_CR0) & CR0_PE) != 0 && !v86Mode;
+  cs32 = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + SEG_ACCESS) & AR_DB) != 0;
+  ss32 = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_SS << 4) + SEG_ACCESS) & AR_DB) != 0;
+  updateAllSegChecks();
+  if (v86Mode) setCpl(3);
+}
+
+/** Replace EFLAGS (privilege rules already applied by the caller). */
+export function writeFlags(v: u32): void {
+  const vmBefore = flagsReg & FLAG_VM;
+  setEflagsRaw(v);
+  // Enabling interrupts or single-step changes what the run loop must check between instructions.
+  if (v & (FLAG_IF | FLAG_TF)) attention = true;
+  if ((flagsReg & FLAG_VM) != vmBefore) updateMode();
+}

@@ -1,0 +1,96 @@
+// String instructions (MOVS, CMPS, SCAS, LODS, STOS, INS, OUTS) with REP prefixes. A long
+// REP runs in chunks: after CHUNK iterations the instruction restarts itself, so interrupts
+// and the time budget are honoured between iterations, as on hardware.
+
+import { reg32, setReg32, REG_ECX, REG_ESI, REG_EDI, REG_EAX, REG_EDX, SEG_ES, FLAG_DF } from './state';
+import { a32, repPfx, dataSeg, getReg, setReg, readMem, writeMem } from './decode';
+import { flagsReg, getZF } from './flags';
+import { alu, ALU_CMP } from './alu';
+import { pc, instrStart } from './live';
+import { ioIn, ioOut, checkIoPermission } from './io';
+import { segAddr } from './segments';
+import { checkWriteLin } from '../mmu/access';
+
+const CHUNK: u32 = 4096;
+
+export const STR_MOVS: u32 = 0;
+export const STR_CMPS: u32 = 1;
+export const STR_STOS: u32 = 2;
+export const STR_LODS: u32 = 3;
+export const STR_SCAS: u32 = 4;
+export const STR_INS: u32 = 5;
+export const STR_OUTS: u32 = 6;
+
+@inline function idx(r: u32): u32 { return a32 ? reg32(r) : reg32(r) & 0xffff; }
+@inline function advance(r: u32, delta: u32): void {
+  if (a32) setReg32(r, reg32(r) + delta);
+  else setReg32(r, (reg32(r) & 0xffff0000) | ((reg32(r) + delta) & 0xffff));
+}
+@inline function count(): u32 { return a32 ? reg32(REG_ECX) : reg32(REG_ECX) & 0xffff; }
+@inline function setCount(v: u32): void {
+  if (a32) setReg32(REG_ECX, v); else setReg32(REG_ECX, (reg32(REG_ECX) & 0xffff0000) | (v & 0xffff));
+}
+
+export function stringOp(kind: u32, size: u32): void {
+  if ((kind == STR_INS || kind == STR_OUTS)) checkIoPermission(reg32(REG_EDX) & 0xffff, size >> 3);
+  const step: u32 = (flagsReg & FLAG_DF) ? <u32>(-(<i32>(size >> 3))) : size >> 3;
+  if (repPfx == 0) { once(kind, size, step); return; }
+  let n = count();
+  let done: u32 = 0;
+  while (n != 0) {
+    once(kind, size, step);
+    n--;
+    setCount(n);
+    if (kind == STR_CMPS || kind == STR_SCAS) {
+      // REPE stops on not-equal, REPNE on equal.
+      if ((repPfx == 0xf3) != getZF()) return;
+    }
+    if (++done == CHUNK && n != 0) { pc = instrStart; return; }
+  }
+}
+
+function once(kind: u32, size: u32, step: u32): void {
+  switch (kind) {
+    case STR_MOVS: {
+      const v = readMem(size, dataSeg(), idx(REG_ESI));
+      writeMem(size, SEG_ES, idx(REG_EDI), v);
+      advance(REG_ESI, step); advance(REG_EDI, step);
+      break;
+    }
+    case STR_CMPS: {
+      const a = readMem(size, dataSeg(), idx(REG_ESI));
+      const b = readMem(size, SEG_ES, idx(REG_EDI));
+      alu(ALU_CMP, size, a, b);
+      advance(REG_ESI, step); advance(REG_EDI, step);
+      break;
+    }
+    case STR_STOS: {
+      writeMem(size, SEG_ES, idx(REG_EDI), getReg(size, REG_EAX));
+      advance(REG_EDI, step);
+      break;
+    }
+    case STR_LODS: {
+      setReg(size, REG_EAX, readMem(size, dataSeg(), idx(REG_ESI)));
+      advance(REG_ESI, step);
+      break;
+    }
+    case STR_SCAS: {
+      const b = readMem(size, SEG_ES, idx(REG_EDI));
+      alu(ALU_CMP, size, getReg(size, REG_EAX), b);
+      advance(REG_EDI, step);
+      break;
+    }
+    case STR_INS: {
+      // The destination must be writable before the port is read (the read has side effects).
+      checkWriteLin(segAddr(SEG_ES, idx(REG_EDI), (size >> 3) - 1, true), size >> 3);
+      writeMem(size, SEG_ES, idx(REG_EDI), ioIn(reg32(REG_EDX) & 0xffff, size >> 3));
+      advance(REG_EDI, step);
+      break;
+    }
+    default: { // OUTS
+      ioOut(reg32(REG_EDX) & 0xffff, size >> 3, readMem(size, dataSeg(), idx(REG_ESI)));
+      advance(REG_ESI, step);
+      break;
+    }
+  }
+}

@@ -1,0 +1,233 @@
+// The core's exports: power-on, the run loop with its instruction budget, the interrupt pins,
+// and the layout constants the host builds its accessors from (see README.md).
+
+import {
+  STATE, OFF_EIP, OFF_EFLAGS, OFF_CR0, OFF_DR, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING, OFF_A20, OFF_RAM_SIZE,
+  OFF_INSTR_COUNT, OFF_SEGS, OFF_GDTR_LIMIT, OFF_IDTR_LIMIT, OFF_MSR_APIC_BASE, OFF_MSR_PAT, OFF_CPL, STATE_SIZE,
+  REG_EDX, setReg32, FLAG_IF, FLAG_TF, CR0_ET, CR0_CD, CR0_NW, EXC_DB, EXC_DF, EXC_NMI, EXC_PF, OFF_MSR_TSC_OFFSET,
+  SEG_CS, SEG_LDTR, SEG_TR,
+} from './cpu/state';
+import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed } from './cpu/live';
+import { pendingVector, pendingError, clearPending } from './cpu/fault';
+import { step, interruptShadow, haltRequested } from './cpu/exec';
+import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
+import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
+import { updateMode, writeFlags } from './cpu/mode';
+import { setSegCache } from './cpu/segments';
+import { RAM_BASE, setRamSize } from './mmu/phys';
+import { tlbFlushAll, tlbSetUser, markCodePage } from './mmu/tlb';
+import { setA20Mask, probe } from './mmu/paging';
+import { fpuReset } from './cpu/fpu';
+import { setCpuidApic } from './cpu/system';
+
+@external("env", "intAck") declare function intAck(): u32;
+
+// ---- layout, for the host: every offset and register number, declared in cpu/state.ts ----
+export {
+  STATE, REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP, REG_EBP, REG_ESI, REG_EDI, OFF_REGS, OFF_EIP,
+  OFF_EFLAGS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR, OFF_SEGS,
+  SEG_SELECTOR, SEG_BASE, SEG_LIMIT, SEG_ACCESS, OFF_GDTR_BASE, OFF_GDTR_LIMIT, OFF_IDTR_BASE,
+  OFF_IDTR_LIMIT, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR, OFF_CPL, OFF_MSR_SYSENTER_CS,
+  OFF_MSR_SYSENTER_ESP, OFF_MSR_SYSENTER_EIP, OFF_MSR_APIC_BASE, OFF_MSR_TSC_OFFSET, OFF_MSR_PAT,
+  OFF_MSR_MTRR_DEF_TYPE, OFF_MSR_MTRR_FIXED, OFF_MSR_MTRR_VAR, OFF_MSR_MISC_ENABLE, OFF_MSR_EFER,
+  OFF_FPU_REGS, OFF_FPU_FCW, OFF_FPU_FSW, OFF_FPU_FTW, OFF_FPU_FOP, OFF_FPU_FIP, OFF_FPU_FCS,
+  OFF_FPU_FDP, OFF_FPU_FDS, OFF_FPU_MXCSR, OFF_INSTR_EIP, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING,
+  OFF_A20, OFF_RAM_SIZE, OFF_INSTR_COUNT, OFF_LAZY_OP, OFF_LAZY_RESULT, OFF_LAZY_SRC1,
+  OFF_LAZY_SRC2, OFF_LAZY_MASK, OFF_LAZY_SIZE, OFF_SEG_CHECK, STATE_SIZE,
+} from './cpu/state';
+export { RAM_BASE } from './mmu/phys';
+
+// ---- why run() returned ----
+export const STOP_BUDGET: u32 = 0;
+export const STOP_HLT: u32 = 1;
+export const STOP_RESET: u32 = 2;
+export const STOP_REQUEST: u32 = 3;
+
+let retired: u64 = 0;
+let budgetEnd: u64 = 0;
+let halted: bool = false;
+let intrLine: bool = false;
+let nmiPending: bool = false;
+let stopRequested: bool = false;
+let resetRequested: bool = false;
+/** Exception being delivered when a fault occurred (for double and triple faults), or -1. */
+let delivering: i32 = -1;
+
+export function init(ramBytes: u32): void {
+  const needed = <i32>((<u64>RAM_BASE + <u64>ramBytes + 0xffff) >> 16);
+  const have = memory.size();
+  if (needed > have) {
+    if (memory.grow(needed - have) < 0) unreachable();
+  }
+  setRamSize(ramBytes);
+  store<u32>(STATE + OFF_RAM_SIZE, ramBytes);
+  memory.fill(RAM_BASE, 0, ramBytes);
+  reset();
+}
+
+/** The processor's RESET state (SDM vol. 3, table 9-1). */
+export function reset(): void {
+  memory.fill(STATE, 0, STATE_SIZE);
+  store<u32>(STATE + OFF_EFLAGS, 2);
+  store<u32>(STATE + OFF_CR0, CR0_ET | CR0_CD | CR0_NW);
+  store<u32>(STATE + OFF_DR + 24, 0xffff0ff0);
+  store<u32>(STATE + OFF_DR + 28, 0x400);
+  setReg32(REG_EDX, 0x0633);
+  for (let s: u32 = 0; s < 6; s++) {
+    const slot = STATE + OFF_SEGS + (s << 4);
+    store<u32>(slot + 8, 0xffff);
+    store<u32>(slot + 12, 0x93);
+  }
+  store<u32>(STATE + OFF_SEGS + (SEG_CS << 4), 0xf000);
+  store<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + 4, 0xffff0000);
+  store<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + 12, 0x9b);
+  store<u32>(STATE + OFF_SEGS + (SEG_LDTR << 4) + 8, 0xffff);
+  store<u32>(STATE + OFF_SEGS + (SEG_LDTR << 4) + 12, 0x82);
+  store<u32>(STATE + OFF_SEGS + (SEG_TR << 4) + 8, 0xffff);
+  store<u32>(STATE + OFF_SEGS + (SEG_TR << 4) + 12, 0x8b);
+  store<u32>(STATE + OFF_GDTR_LIMIT, 0xffff);
+  store<u32>(STATE + OFF_IDTR_LIMIT, 0xffff);
+  store<u32>(STATE + OFF_EIP, 0xfff0);
+  store<u32>(STATE + OFF_MSR_APIC_BASE, 0xfee00900);
+  store<u64>(STATE + OFF_MSR_PAT, 0x0007040600070406);
+  store<u32>(STATE + OFF_A20, 1);
+  fpuReset();
+  halted = false; intrLine = false; nmiPending = false; nmiBlocked = false;
+  stopRequested = false; resetRequested = false; delivering = -1;
+  breakpointsArmed = false;
+  clearPending();
+  setA20Mask(true);
+  refreshState();
+}
+
+/** Recompute every cache from the state block (after the host wrote it). */
+export function refreshState(): void {
+  loadFlags();
+  syncFromState();
+  updateMode();
+  tlbSetUser(cplLive == 3);
+  tlbFlushAll();
+  const dr7 = load<u32>(STATE + OFF_DR + 28);
+  breakpointsArmed = (dr7 & 0xff) != 0;
+  halted = load<u32>(STATE + OFF_HALTED) != 0;
+  for (let s: u32 = 0; s < 6; s++) {
+    const slot = STATE + OFF_SEGS + (s << 4);
+    setSegCache(s, load<u32>(slot), load<u32>(slot + 4), load<u32>(slot + 8), load<u32>(slot + 12));
+  }
+}
+
+export function run(budget: u32): u32 {
+  budgetEnd = retired + <u64>budget;
+  return loop();
+}
+
+/** Continue after unwind(): deliver the recorded exception and go on with the same budget. */
+export function resume(): u32 {
+  return loop();
+}
+
+export function requestStop(): void { stopRequested = true; attention = true; }
+export function setIntr(level: u32): void { intrLine = level != 0; store<u32>(STATE + OFF_INTR, level); attention = true; }
+export function raiseNmi(): void { nmiPending = true; store<u32>(STATE + OFF_NMI_PENDING, 1); attention = true; }
+export function getEflags(): u32 { return flagsGetEflags(); }
+export function setEflags(v: u32): void { writeFlags(v); }
+export function flushTlb(): void { tlbFlushAll(); }
+export function setA20(on: u32): void { setA20Mask(on != 0); store<u32>(STATE + OFF_A20, on); tlbFlushAll(); }
+export function instructionCount(): f64 { return <f64>retired; }
+export function isHalted(): u32 { return halted ? 1 : 0; }
+export function translateLinear(lin: u32): f64 { return <f64>probe(lin); }
+export function setApicPresent(on: u32): void { setCpuidApic(on != 0); }
+export function setCodePage(phys: u32, on: u32): void { markCodePage(phys, on != 0); tlbFlushAll(); }
+
+function finish(reason: u32): u32 {
+  syncToState();
+  saveFlags();
+  store<u32>(STATE + OFF_HALTED, halted ? 1 : 0);
+  store<f64>(STATE + OFF_INSTR_COUNT, <f64>retired);
+  return reason;
+}
+
+function isContributory(v: i32): bool { return v == 0 || (v >= 10 && v <= 13); }
+
+function deliverPending(): void {
+  let vec = pendingVector, err = pendingError;
+  clearPending();
+  if (delivering >= 0) {
+    // A fault while delivering an exception (SDM vol. 3, table 6-5).
+    const prev = delivering;
+    if (prev == <i32>EXC_DF) { delivering = -1; resetRequested = true; return; }
+    if ((isContributory(prev) && isContributory(vec)) || (prev == <i32>EXC_PF && (vec == <i32>EXC_PF || isContributory(vec)))) {
+      vec = <i32>EXC_DF; err = 0;
+    }
+  }
+  delivering = vec;
+  instrStart = pc;
+  interrupt(<u32>vec, err, INT_EXCEPTION);
+  delivering = -1;
+}
+
+function loop(): u32 {
+  if (pendingVector >= 0) deliverPending();
+  for (;;) {
+    if (resetRequested) { resetRequested = false; return finish(STOP_RESET); }
+    if (retired >= budgetEnd) return finish(STOP_BUDGET);
+    if (stopRequested) { stopRequested = false; return finish(STOP_REQUEST); }
+    if (!interruptShadow) {
+      if (nmiPending && !nmiBlocked) {
+        nmiPending = false; store<u32>(STATE + OFF_NMI_PENDING, 0);
+        nmiBlocked = true;
+        halted = false;
+        instrStart = pc;
+        interrupt(EXC_NMI, -1, INT_EXTERNAL);
+      } else if (intrLine && (flagsReg & FLAG_IF) != 0) {
+        halted = false;
+        instrStart = pc;
+        const vector = intAck();
+        interrupt(vector & 0xff, -1, INT_EXTERNAL);
+      }
+    }
+    if (halted) return finish(STOP_HLT);
+    attention = interruptShadow;
+    if ((flagsReg & FLAG_TF) != 0 || breakpointsArmed) {
+      carefulStep();
+    } else {
+      const end = budgetEnd;
+      do {
+        interruptShadow = false;
+        step();
+        retired++;
+      } while (!attention && retired < end);
+    }
+    if (haltRequested) { haltRequested = false; halted = true; }
+  }
+  return STOP_BUDGET;
+}
+
+/** One instruction with DR7 instruction breakpoints and TF single-step traps. */
+function carefulStep(): void {
+  const tf = (flagsReg & FLAG_TF) != 0;
+  if (breakpointsArmed && (flagsGetEflags() & (1 << 16)) == 0) {
+    const dr7 = load<u32>(STATE + OFF_DR + 28);
+    const lin = load<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + 4) + pc;
+    for (let i: u32 = 0; i < 4; i++) {
+      const enabled = (dr7 >>> (i * 2)) & 3;
+      const rw = (dr7 >>> (16 + i * 4)) & 3;
+      if (enabled != 0 && rw == 0 && load<u32>(STATE + OFF_DR + i * 4) == lin) {
+        store<u32>(STATE + OFF_DR + 24, (load<u32>(STATE + OFF_DR + 24) & ~0xf) | (1 << i));
+        instrStart = pc;
+        interrupt(EXC_DB, -1, INT_EXCEPTION);
+        return;
+      }
+    }
+  }
+  // RF suppresses instruction breakpoints for exactly one instruction.
+  if (flagsGetEflags() & (1 << 16)) writeFlags(flagsGetEflags() & ~(1 << 16));
+  interruptShadow = false;
+  step();
+  retired++;
+  if (tf) {
+    store<u32>(STATE + OFF_DR + 24, load<u32>(STATE + OFF_DR + 24) | (1 << 14)); // DR6.BS
+    instrStart = pc;
+    interrupt(EXC_DB, -1, INT_EXCEPTION);
+  }
+}

@@ -1,0 +1,124 @@
+// Linear-address reads and writes for instruction semantics. The fast path is one TLB load
+// and one compare; everything else (TLB miss, page-crossing access, MMIO, dirty-bit update,
+// a write to a page holding translated code) goes through the slow path, which may fault.
+
+import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
+import { TLB_BASE, TLB_MMIO, TLB_CODE, tlbReadMask, tlbWriteMask, tlbFlushAll, markCodePage } from './tlb';
+import { translate } from './paging';
+import { cplLive } from '../cpu/live';
+
+/** Writes that hit pages holding translated code (the JIT's invalidation hook). */
+export let codePageWrites: u32 = 0;
+
+@inline function entryOf(lin: u32): u32 { return load<u32>(TLB_BASE + ((lin >>> 12) << 2)); }
+
+// ---- fast paths ----
+
+@inline export function readLin8(lin: u32): u32 {
+  const e = entryOf(lin);
+  if ((e & tlbReadMask) == 1) return <u32>load<u8>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
+  return readSlow8(lin, cplLive == 3);
+}
+@inline export function readLin16(lin: u32): u32 {
+  const e = entryOf(lin);
+  if ((e & tlbReadMask) == 1 && (lin & 0xfff) < 0xfff) return <u32>load<u16>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
+  return readSlow16(lin, cplLive == 3);
+}
+@inline export function readLin32(lin: u32): u32 {
+  const e = entryOf(lin);
+  if ((e & tlbReadMask) == 1 && (lin & 0xfff) < 0xffd) return load<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
+  return readSlow32(lin, cplLive == 3);
+}
+@inline export function writeLin8(lin: u32, v: u32): void {
+  const e = entryOf(lin);
+  if ((e & tlbWriteMask) == 1) { store<u8>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), <u8>v); return; }
+  writeSlow8(lin, v, cplLive == 3);
+}
+@inline export function writeLin16(lin: u32, v: u32): void {
+  const e = entryOf(lin);
+  if ((e & tlbWriteMask) == 1 && (lin & 0xfff) < 0xfff) { store<u16>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), <u16>v); return; }
+  writeSlow16(lin, v, cplLive == 3);
+}
+@inline export function writeLin32(lin: u32, v: u32): void {
+  const e = entryOf(lin);
+  if ((e & tlbWriteMask) == 1 && (lin & 0xfff) < 0xffd) { store<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), v); return; }
+  writeSlow32(lin, v, cplLive == 3);
+}
+
+/** Fault now if any byte of [lin, lin+len) is not writable at the current CPL. */
+export function checkWriteLin(lin: u32, len: u32): void {
+  if (len == 0) return;
+  const user = cplLive == 3;
+  let page = lin & 0xfffff000;
+  const last = (lin + len - 1) & 0xfffff000;
+  translate(lin, true, user);
+  while (page != last) { page += 0x1000; translate(page, true, user); }
+}
+
+// ---- supervisor ("implicit") accesses: descriptor tables, TSS, interrupt stacks of ring 0 ----
+export function readSys8(lin: u32): u32 { return readSlow8(lin, false); }
+export function readSys16(lin: u32): u32 { return readSlow16(lin, false); }
+export function readSys32(lin: u32): u32 { return readSlow32(lin, false); }
+export function writeSys8(lin: u32, v: u32): void { writeSlow8(lin, v, false); }
+export function writeSys16(lin: u32, v: u32): void { writeSlow16(lin, v, false); }
+export function writeSys32(lin: u32, v: u32): void { writeSlow32(lin, v, false); }
+
+// ---- slow paths ----
+
+function physOf(e: u32, lin: u32): u32 { return (e & 0xfffff000) | (lin & 0xfff); }
+
+function noteWrite(e: u32): void {
+  if (e & TLB_CODE) {
+    // Translated code on this page is now stale. The JIT (its own module) drops its blocks
+    // when it sees the page unmarked; the TLB entries that carried the mark go with a flush.
+    codePageWrites++;
+    markCodePage(e & 0xfffff000, false);
+    tlbFlushAll();
+  }
+}
+
+export function readSlow8(lin: u32, user: bool): u32 {
+  const e = translate(lin, false, user);
+  return (e & TLB_MMIO) ? readPhys8(physOf(e, lin)) : <u32>load<u8>(RAM_BASE + physOf(e, lin));
+}
+export function readSlow16(lin: u32, user: bool): u32 {
+  if ((lin & 0xfff) == 0xfff) return readSlow8(lin, user) | (readSlow8(lin + 1, user) << 8);
+  const e = translate(lin, false, user);
+  return (e & TLB_MMIO) ? readPhys16(physOf(e, lin)) : <u32>load<u16>(RAM_BASE + physOf(e, lin));
+}
+export function readSlow32(lin: u32, user: bool): u32 {
+  if ((lin & 0xfff) > 0xffc) {
+    let v: u32 = 0;
+    for (let i: u32 = 0; i < 4; i++) v |= readSlow8(lin + i, user) << (i << 3);
+    return v;
+  }
+  const e = translate(lin, false, user);
+  return (e & TLB_MMIO) ? readPhys32(physOf(e, lin)) : load<u32>(RAM_BASE + physOf(e, lin));
+}
+
+export function writeSlow8(lin: u32, v: u32, user: bool): void {
+  const e = translate(lin, true, user);
+  noteWrite(e);
+  if (e & TLB_MMIO) writePhys8(physOf(e, lin), v); else store<u8>(RAM_BASE + physOf(e, lin), <u8>v);
+}
+export function writeSlow16(lin: u32, v: u32, user: bool): void {
+  if ((lin & 0xfff) == 0xfff) {
+    translate(lin + 1, true, user); // both pages must be writable before either byte is written
+    writeSlow8(lin, v, user); writeSlow8(lin + 1, v >>> 8, user);
+    return;
+  }
+  const e = translate(lin, true, user);
+  noteWrite(e);
+  if (e & TLB_MMIO) writePhys16(physOf(e, lin), v); else store<u16>(RAM_BASE + physOf(e, lin), <u16>v);
+}
+export function writeSlow32(lin: u32, v: u32, user: bool): void {
+  if ((lin & 0xfff) > 0xffc) {
+    translate(lin, true, user);
+    translate(lin + 3, true, user);
+    for (let i: u32 = 0; i < 4; i++) writeSlow8(lin + i, v >>> (i << 3), user);
+    return;
+  }
+  const e = translate(lin, true, user);
+  noteWrite(e);
+  if (e & TLB_MMIO) writePhys32(physOf(e, lin), v); else store<u32>(RAM_BASE + physOf(e, lin), v);
+}

@@ -1,0 +1,110 @@
+// The two-level i386 page walk (4 KiB pages, and 4 MiB pages with CR4.PSE), accessed and dirty
+// bits, the user/supervisor and read/write checks (CR0.WP), page-fault error codes and CR2.
+
+import { STATE, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE, EXC_PF } from '../cpu/state';
+import { raiseFault } from '../cpu/fault';
+import { readPhys32, writePhys32, isRamPage } from './phys';
+import {
+  tlbEntry, tlbSet, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
+  TLB_GLOBAL, TLB_CODE,
+} from './tlb';
+
+const PTE_P: u32 = 1 << 0; // present
+const PTE_RW: u32 = 1 << 1; // writable
+const PTE_US: u32 = 1 << 2; // user accessible
+const PTE_A: u32 = 1 << 5; // accessed
+const PTE_D: u32 = 1 << 6; // dirty
+const PDE_PS: u32 = 1 << 7; // 4 MiB page (with CR4.PSE)
+const PTE_G: u32 = 1 << 8; // global (with CR4.PGE)
+
+// Page-fault error code bits
+const PF_PROTECTION: u32 = 1 << 0; // 0: not present, 1: protection violation
+const PF_WRITE: u32 = 1 << 1;
+const PF_USER: u32 = 1 << 2;
+
+/** Address line 20 mask: 0xffefffff while the A20 gate is closed. */
+export let a20Mask: u32 = 0xffffffff;
+export function setA20Mask(open: bool): void { a20Mask = open ? 0xffffffff : 0xffefffff; }
+
+/** Page-walk statistics for the inspector. */
+export let pageWalks: u32 = 0;
+export let pageFaults: u32 = 0;
+
+function pageFault(lin: u32, code: u32): void {
+  pageFaults++;
+  store<u32>(STATE + OFF_CR2, lin);
+  raiseFault(EXC_PF, <i32>code);
+}
+
+function makeEntry(phys: u32, user: bool, writable: bool, dirty: bool, global: bool): u32 {
+  const cr0 = load<u32>(STATE + OFF_CR0);
+  let e = (phys & 0xfffff000) | TLB_VALID;
+  if (!user) e |= TLB_NO_USER | TLB_NO_WRITE_USER;
+  if (!writable || !dirty) e |= TLB_NO_WRITE_USER;
+  if ((!writable && (cr0 & CR0_WP) != 0) || !dirty) e |= TLB_NO_WRITE_SUP;
+  if (!isRamPage(phys)) e |= TLB_MMIO;
+  else if (isCodePage(phys)) e |= TLB_CODE;
+  if (global) e |= TLB_GLOBAL;
+  return e;
+}
+
+/**
+ * Translate `lin` for an access (write or not, by user code or not), raising #PF when the
+ * paging structures forbid it, and return the TLB entry (which is also installed).
+ */
+export function translate(lin: u32, write: bool, user: bool): u32 {
+  let e = tlbEntry(lin);
+  if (e & TLB_VALID) {
+    let bad = user ? (e & TLB_NO_USER) : 0;
+    if (write) bad |= e & (user ? TLB_NO_WRITE_USER : TLB_NO_WRITE_SUP);
+    if (bad == 0) return e;
+  }
+  e = walk(lin, write, user);
+  tlbSet(lin, e);
+  return e;
+}
+
+function walk(lin: u32, write: bool, user: bool): u32 {
+  const cr0 = load<u32>(STATE + OFF_CR0);
+  if ((cr0 & CR0_PG) == 0) {
+    return makeEntry(lin & a20Mask, true, true, true, false);
+  }
+  pageWalks++;
+  const cr4 = load<u32>(STATE + OFF_CR4);
+  const code: u32 = (write ? PF_WRITE : 0) | (user ? PF_USER : 0);
+  const pdeAddr = ((load<u32>(STATE + OFF_CR3) & 0xfffff000) | ((lin >>> 20) & 0xffc)) & a20Mask;
+  let pde = readPhys32(pdeAddr);
+  if ((pde & PTE_P) == 0) { pageFault(lin, code); }
+  const wp = (cr0 & CR0_WP) != 0;
+
+  if ((pde & PDE_PS) != 0 && (cr4 & CR4_PSE) != 0) {
+    const us = (pde & PTE_US) != 0, rw = (pde & PTE_RW) != 0;
+    if ((user && !us) || (write && !rw && (user || wp))) pageFault(lin, code | PF_PROTECTION);
+    const newPde = pde | PTE_A | (write ? PTE_D : 0);
+    if (newPde != pde) { writePhys32(pdeAddr, newPde); pde = newPde; }
+    const phys = ((pde & 0xffc00000) | (lin & 0x003ff000)) & a20Mask;
+    return makeEntry(phys, us, rw, (pde & PTE_D) != 0, (pde & PTE_G) != 0 && (cr4 & CR4_PGE) != 0);
+  }
+
+  const pteAddr = ((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) & a20Mask;
+  let pte = readPhys32(pteAddr);
+  if ((pte & PTE_P) == 0) { pageFault(lin, code); }
+  const us = (pde & pte & PTE_US) != 0, rw = (pde & pte & PTE_RW) != 0;
+  if ((user && !us) || (write && !rw && (user || wp))) pageFault(lin, code | PF_PROTECTION);
+  if ((pde & PTE_A) == 0) writePhys32(pdeAddr, pde | PTE_A);
+  const newPte = pte | PTE_A | (write ? PTE_D : 0);
+  if (newPte != pte) { writePhys32(pteAddr, newPte); pte = newPte; }
+  return makeEntry((pte & 0xfffff000) & a20Mask, us, rw, (pte & PTE_D) != 0, (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0);
+}
+
+/** Translate without side effects or faults (for the inspector and debuggers): physical address or -1. */
+export function probe(lin: u32): i64 {
+  const cr0 = load<u32>(STATE + OFF_CR0);
+  if ((cr0 & CR0_PG) == 0) return <i64>(lin & a20Mask);
+  const pde = readPhys32(((load<u32>(STATE + OFF_CR3) & 0xfffff000) | ((lin >>> 20) & 0xffc)) & a20Mask);
+  if ((pde & PTE_P) == 0) return -1;
+  if ((pde & PDE_PS) != 0 && (load<u32>(STATE + OFF_CR4) & CR4_PSE) != 0) return <i64>(((pde & 0xffc00000) | (lin & 0x3fffff)) & a20Mask);
+  const pte = readPhys32(((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) & a20Mask);
+  if ((pte & PTE_P) == 0) return -1;
+  return <i64>(((pte & 0xfffff000) | (lin & 0xfff)) & a20Mask);
+}

@@ -1,0 +1,89 @@
+// The software TLB: one u32 per 4 KiB linear page, indexed by the linear page number, shared by
+// the interpreter and the JIT. An entry holds the physical page frame in bits 12..31 and, in
+// the low bits, the reasons an access must leave the fast path. A fast-path access is
+//   entry = TLB[lin >>> 12];  if ((entry & mask) == TLB_VALID) host = RAM_BASE + (entry & ~0xfff) + (lin & 0xfff)
+// where the mask for the current CPL and access kind is precomputed (tlbReadMask/tlbWriteMask).
+
+export const TLB_BASE: u32 = 0x0040_0000; // 1 Mi entries x 4 bytes
+export const TLB_LIST: u32 = 0x0080_0000; // linear page numbers of filled entries, for fast flushes
+export const TLB_LIST_CAPACITY: u32 = 0x20000; // 128 Ki entries (512 KiB)
+export const CODE_PAGES: u32 = 0x0090_0000; // one byte per physical page: 1 = holds translated code
+
+export const TLB_VALID: u32 = 1 << 0;
+/** Supervisor-only page: a CPL 3 access must fault. */
+export const TLB_NO_USER: u32 = 1 << 1;
+/** A CPL 3 write must take the slow path (read-only, or the dirty bit is not yet set). */
+export const TLB_NO_WRITE_USER: u32 = 1 << 2;
+/** A supervisor write must take the slow path (read-only with CR0.WP, or not yet dirty). */
+export const TLB_NO_WRITE_SUP: u32 = 1 << 3;
+/** Not RAM: every access goes to the MMIO map. */
+export const TLB_MMIO: u32 = 1 << 4;
+/** Global page (CR4.PGE): survives CR3 reloads. */
+export const TLB_GLOBAL: u32 = 1 << 5;
+/** The physical page holds translated code: writes must invalidate it. */
+export const TLB_CODE: u32 = 1 << 6;
+
+export let tlbReadMask: u32 = TLB_VALID | TLB_MMIO;
+export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_NO_WRITE_SUP;
+let listCount: u32 = 0;
+
+/**
+ * The instruction-fetch cache (cpu/fetch.ts) holds one translated page; it lives here so that
+ * every TLB flush or invalidation also empties it. fetchPage is 1 (never page-aligned) when empty.
+ */
+export let fetchPage: u32 = 1;
+export let fetchHost: u32 = 0;
+
+/** Choose the fast-path masks for a privilege level (user = CPL 3). */
+export function tlbSetUser(user: bool): void {
+  fetchPage = 1;
+  if (user) {
+    tlbReadMask = TLB_VALID | TLB_MMIO | TLB_NO_USER;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_NO_USER | TLB_NO_WRITE_USER;
+  } else {
+    tlbReadMask = TLB_VALID | TLB_MMIO;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_NO_WRITE_SUP;
+  }
+}
+
+@inline export function tlbEntry(lin: u32): u32 { return load<u32>(TLB_BASE + ((lin >>> 12) << 2)); }
+
+export function tlbSet(lin: u32, entry: u32): void {
+  const slot = TLB_BASE + ((lin >>> 12) << 2);
+  if (load<u32>(slot) == 0) {
+    if (listCount == TLB_LIST_CAPACITY) tlbFlushAll();
+    store<u32>(TLB_LIST + (listCount << 2), lin >>> 12);
+    listCount++;
+  }
+  store<u32>(slot, entry);
+}
+
+/** Drop one page (INVLPG). */
+export function tlbInvalidate(lin: u32): void { store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0); fetchPage = 1; }
+
+/** Drop every entry, or every non-global entry (a CR3 load with CR4.PGE). */
+export function tlbFlush(keepGlobal: bool): void {
+  fetchPage = 1;
+  let kept: u32 = 0;
+  for (let i: u32 = 0; i < listCount; i++) {
+    const vpn = load<u32>(TLB_LIST + (i << 2));
+    const slot = TLB_BASE + (vpn << 2);
+    const e = load<u32>(slot);
+    if (keepGlobal && (e & TLB_GLOBAL)) {
+      store<u32>(TLB_LIST + (kept << 2), vpn);
+      kept++;
+    } else {
+      store<u32>(slot, 0);
+    }
+  }
+  listCount = kept;
+}
+
+export function tlbFlushAll(): void {
+  fetchPage = 1;
+  memory.fill(TLB_BASE, 0, 0x40_0000);
+  listCount = 0;
+}
+
+export function isCodePage(phys: u32): bool { return load<u8>(CODE_PAGES + (phys >>> 12)) != 0; }
+export function markCodePage(phys: u32, on: bool): void { store<u8>(CODE_PAGES + (phys >>> 12), on ? 1 : 0); }

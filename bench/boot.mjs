@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// Boot benchmark: seconds from start to the guest's shell prompt, for webx86 (the CLI, realtime
+// clock) and for v86 (npm `v86` with SeaBIOS), same kernel, initramfs and command line, in one
+// run, and their ratio.
+//
+//   node bench/boot.mjs [--timeout SECONDS] [--only webx86|v86] [--memory MIB]
+//
+// v86 is resolved from the project if installed, else installed once (npm install --no-save)
+// into a temporary prefix. It gets SeaBIOS from /usr/share/seabios (Debian's `seabios`).
+// Prints a table and, last, one JSON line with the numbers.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const IMAGES = join(ROOT, 'build', 'images');
+const V86_VERSION = '0.5.462';
+const V86_PREFIX = join(tmpdir(), 'webx86-bench-v86');
+const SEABIOS = '/usr/share/seabios/bios.bin';
+const VGABIOS = ['/usr/share/seabios/vgabios-stdvga.bin', '/usr/share/seabios/vgabios.bin'];
+
+function parseArgs(argv) {
+  const opts = { timeout: 900, only: null, memory: 128 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--timeout') opts.timeout = Number(argv[++i]);
+    else if (a === '--only') opts.only = argv[++i];
+    else if (a === '--memory') opts.memory = Number(argv[++i]);
+    else throw new Error(`unknown option ${a}`);
+  }
+  return opts;
+}
+
+function manifest() {
+  const path = join(IMAGES, 'default.json');
+  if (!existsSync(path)) throw new Error(`${path} missing: run npm run build:images`);
+  const m = JSON.parse(readFileSync(path, 'utf8'));
+  return {
+    kernel: join(IMAGES, m.kernel),
+    initrd: join(IMAGES, m.initrd),
+    cmdline: m.cmdline,
+    prompt: m.prompt ?? '~ # ',
+  };
+}
+
+/** webx86: spawn the CLI; time from spawn to the prompt on stdout, then power off. */
+function bootWebx86(guest, opts) {
+  return new Promise((resolveRun, reject) => {
+    const t0 = performance.now();
+    // The CLI boots the default guest (vmlinux when present); pass the bzImage explicitly so both
+    // emulators run the same kernel the same way (the guest decompresses it itself).
+    const child = spawn(join(ROOT, 'bin', 'webx86'), [
+      'run', '--kernel', guest.kernel, '--initrd', guest.initrd, '--append', guest.cmdline,
+      '--memory', String(opts.memory),
+    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let promptAt = 0;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`webx86: no prompt within ${opts.timeout} s; last output: ${JSON.stringify(out.slice(-500))}`));
+    }, opts.timeout * 1000);
+    child.stdout.on('data', (d) => {
+      out += d.toString('latin1');
+      if (!promptAt && out.includes(guest.prompt)) {
+        promptAt = performance.now();
+        child.stdin.write('poweroff -f\n');
+        // If power-off does not end it promptly, the measurement is still valid.
+        setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+      }
+    });
+    child.stderr.on('data', (d) => { err += d.toString(); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!promptAt) reject(new Error(`webx86 exited (${code}) before the prompt: ${err.trim() || JSON.stringify(out.slice(-500))}`));
+      else resolveRun({ seconds: (promptAt - t0) / 1000, poweredOff: code === 0 });
+    });
+  });
+}
+
+/** Find v86, installing it into a temporary prefix when the project does not have it. */
+function resolveV86() {
+  const fromProject = createRequire(join(ROOT, 'package.json'));
+  for (const base of [fromProject, createRequire(join(V86_PREFIX, 'package.json'))]) {
+    try {
+      return dirname(base.resolve('v86/package.json'));
+    } catch { /* not there */ }
+  }
+  mkdirSync(V86_PREFIX, { recursive: true });
+  console.error(`bench: installing v86@${V86_VERSION} into ${V86_PREFIX} (not saved to package.json)`);
+  const r = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', V86_PREFIX, `v86@${V86_VERSION}`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error('npm install v86 failed');
+  return join(V86_PREFIX, 'node_modules', 'v86');
+}
+
+const toArrayBuffer = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+
+/** v86 in this process: BIOS -> Linux boot protocol (its own loader) -> prompt on serial0. */
+async function bootV86(guest, opts) {
+  if (!existsSync(SEABIOS)) throw new Error(`${SEABIOS} missing (apt-get install seabios)`);
+  const vgabios = VGABIOS.find((p) => existsSync(p));
+  const dir = resolveV86();
+  const { V86 } = await import(pathToFileURL(join(dir, 'build', 'libv86.mjs')).href);
+  const t0 = performance.now();
+  const emulator = new V86({
+    wasm_path: join(dir, 'build', 'v86.wasm'),
+    memory_size: opts.memory * 1024 * 1024,
+    vga_memory_size: 8 * 1024 * 1024,
+    bios: { buffer: toArrayBuffer(readFileSync(SEABIOS)) },
+    vga_bios: vgabios ? { buffer: toArrayBuffer(readFileSync(vgabios)) } : undefined,
+    bzimage: { buffer: toArrayBuffer(readFileSync(guest.kernel)) },
+    initrd: { buffer: toArrayBuffer(readFileSync(guest.initrd)) },
+    cmdline: guest.cmdline,
+    autostart: true,
+    disable_keyboard: true,
+    disable_mouse: true,
+    disable_speaker: true,
+  });
+  let out = '';
+  try {
+    const seconds = await new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`v86: no prompt within ${opts.timeout} s; last output: ${JSON.stringify(out.slice(-500))}`)), opts.timeout * 1000);
+      emulator.add_listener('serial0-output-byte', (byte) => {
+        out += String.fromCharCode(byte);
+        if (out.endsWith(guest.prompt)) {
+          clearTimeout(timer);
+          res((performance.now() - t0) / 1000);
+        }
+      });
+    });
+    return { seconds };
+  } finally {
+    await emulator.destroy?.();
+  }
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const guest = manifest();
+  const results = {};
+  if (opts.only !== 'v86') {
+    console.error('bench: booting webx86 ...');
+    results.webx86 = await bootWebx86(guest, opts).catch((e) => ({ error: e.message }));
+  }
+  if (opts.only !== 'webx86') {
+    console.error('bench: booting v86 ...');
+    results.v86 = await bootV86(guest, opts).catch((e) => ({ error: e.message }));
+  }
+  const fmt = (r) => (r === undefined ? 'skipped' : r.error ? `error: ${r.error}` : `${r.seconds.toFixed(2)} s`);
+  console.log(`boot to shell prompt (${opts.memory} MiB, bzImage + initramfs, cmdline "${guest.cmdline}")`);
+  console.log(`  webx86  ${fmt(results.webx86)}`);
+  console.log(`  v86     ${fmt(results.v86)}`);
+  const ratio = results.webx86?.seconds && results.v86?.seconds ? results.webx86.seconds / results.v86.seconds : null;
+  if (ratio !== null) console.log(`  webx86 / v86 = ${ratio.toFixed(2)} (lower is better for webx86)`);
+  console.log(JSON.stringify({ bench: 'boot', webx86: results.webx86 ?? null, v86: results.v86 ?? null, ratio }));
+  process.exit(results.webx86?.error || results.v86?.error ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.message}`);
+  process.exit(2);
+});

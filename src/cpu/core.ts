@@ -1,0 +1,431 @@
+// The JavaScript side of the CPU core (build/core.wasm, see asm-core/README.md).
+//
+// This wrapper does three things and nothing else:
+//  - instantiates the module against a CoreHost (port bus, MMIO, interrupt acknowledge, TSC),
+//  - runs it, implementing the `unwind` protocol: a fault inside an instruction calls the
+//    `unwind` import, which throws one private sentinel; we catch exactly that object and call
+//    `resume()` (which delivers the exception through the IDT) until the run completes,
+//  - gives typed access to the architectural state. Every offset comes from the core's own
+//    exported `OFF_*` / `SEG_*` / `STATE` globals (declared once in asm-core/cpu/state.ts),
+//    so nothing here numbers memory by hand.
+//
+// Nothing in this file knows about devices, Node or the browser.
+
+import type { IoSize } from '../machine/io.js';
+
+/** What the core needs from the machine around it (the module's `env` imports). */
+export interface CoreHost {
+  /** IN from the port bus. Returns the value zero-extended to `size` bytes. */
+  ioRead(port: number, size: IoSize): number;
+  /** OUT to the port bus. */
+  ioWrite(port: number, size: IoSize, value: number): void;
+  /** Read of a physical address that is not RAM. */
+  mmioRead(addr: number, size: IoSize): number;
+  /** Write of a physical address that is not RAM. */
+  mmioWrite(addr: number, size: IoSize, value: number): void;
+  /** Interrupt-acknowledge cycle: the vector of the pending external interrupt. */
+  intAck(): number;
+  /** The machine's time-stamp counter (the core adds the guest's TSC offset). */
+  readTsc(): number;
+  /** x87 FERR# output level (0 or 1). */
+  ferr(level: number): void;
+}
+
+/** Why `run()` returned. */
+export type StopReason = 'budget' | 'hlt' | 'reset' | 'request';
+
+/** One segment register as the core caches it (limit already scaled by G). */
+export interface SegmentState {
+  selector: number;
+  base: number;
+  limit: number;
+  /** Descriptor bits 40..55 shifted down: type, S, DPL, P at 0..7; AVL, L, D/B, G at 12..15. */
+  access: number;
+}
+
+/** Segment register numbers, in x86 encoding order, then LDTR and TR. */
+export type SegName = 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | 'ldtr' | 'tr';
+/** General registers in x86 encoding order. */
+export type RegName = 'eax' | 'ecx' | 'edx' | 'ebx' | 'esp' | 'ebp' | 'esi' | 'edi';
+
+const REG_NAMES: readonly RegName[] = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
+const SEG_NAMES: readonly SegName[] = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldtr', 'tr'];
+
+/** The functions the core module exports (asm-core/README.md). */
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  init(ramBytes: number): void;
+  reset(): void;
+  run(budget: number): number;
+  resume(): number;
+  requestStop(): void;
+  setIntr(level: number): void;
+  raiseNmi(): void;
+  getEflags(): number;
+  setEflags(v: number): void;
+  refreshState(): void;
+  flushTlb(): void;
+  setA20(on: number): void;
+  // Optional exports, used when present.
+  instructionCount?(): number;
+  isHalted?(): number;
+  setApicPresent?(on: number): void;
+  setCodePage?(phys: number, on: number): void;
+  translateLinear?(lin: number): number;
+}
+
+/** Thrown by the `unwind` import; identity is the whole protocol, so it is never exported. */
+const UNWIND: object = Object.freeze({ unwind: true });
+
+/** A core module that fails to load or lacks a part of its contract. */
+export class CoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CoreError';
+  }
+}
+
+/** Read a numeric exported global (AssemblyScript exports `const` globals as WebAssembly.Global). */
+function globalValue(exports: WebAssembly.Exports, name: string): number | undefined {
+  const g = exports[name];
+  if (g instanceof WebAssembly.Global) return Number(g.value);
+  if (typeof g === 'number') return g;
+  return undefined;
+}
+
+/** Layout constants read once from the module. u32 globals arrive as signed i32: fix with >>> 0. */
+class Layout {
+  private readonly values = new Map<string, number>();
+  constructor(private readonly exports: WebAssembly.Exports) {}
+  get(name: string): number {
+    let v = this.values.get(name);
+    if (v === undefined) {
+      const raw = globalValue(this.exports, name);
+      if (raw === undefined) throw new CoreError(`core.wasm does not export ${name} (see asm-core/README.md)`);
+      v = raw >>> 0;
+      this.values.set(name, v);
+    }
+    return v;
+  }
+  has(name: string): boolean {
+    return globalValue(this.exports, name) !== undefined;
+  }
+}
+
+const REQUIRED_FUNCTIONS: readonly (keyof CoreExports)[] = [
+  'init', 'reset', 'run', 'resume', 'requestStop', 'setIntr', 'raiseNmi', 'getEflags', 'setEflags',
+  'refreshState', 'flushTlb', 'setA20',
+];
+
+export class Core {
+  /** The raw module exports, for the JIT installer and the inspector. */
+  readonly exports: CoreExports & WebAssembly.Exports;
+  readonly memory: WebAssembly.Memory;
+  /** Byte address of the state block in linear memory. */
+  readonly stateBase: number;
+  /** Byte address of guest physical address 0 in linear memory. */
+  readonly ramBase: number;
+
+  private readonly layout: Layout;
+  private readonly stopNames = new Map<number, StopReason>();
+  private buffer: ArrayBuffer | null = null;
+  private view!: DataView;
+  private ramView: Uint8Array | null = null;
+  private ramViewSize = -1;
+  /** Guest RAM size given to init(); the core's reset() may clear its own copy in the state. */
+  private ramBytes = 0;
+
+  // Absolute addresses of the hot fields, resolved once.
+  private readonly aRegs: number;
+  private readonly aEip: number;
+  private readonly aSegs: number;
+  private readonly segStride: number;
+  private readonly segSel: number;
+  private readonly segBase: number;
+  private readonly segLimit: number;
+  private readonly segAccess: number;
+
+  /** @internal use loadCore() */
+  constructor(instance: WebAssembly.Instance) {
+    const ex = instance.exports as CoreExports & WebAssembly.Exports;
+    for (const f of REQUIRED_FUNCTIONS) {
+      if (typeof ex[f] !== 'function') throw new CoreError(`core.wasm does not export function ${f}()`);
+    }
+    if (!(ex.memory instanceof WebAssembly.Memory)) throw new CoreError('core.wasm does not export its memory');
+    this.exports = ex;
+    this.memory = ex.memory;
+    this.layout = new Layout(ex);
+    this.stateBase = this.layout.get('STATE');
+    this.ramBase = this.layout.get('RAM_BASE');
+    const stops: [string, StopReason][] = [
+      ['STOP_BUDGET', 'budget'], ['STOP_HLT', 'hlt'], ['STOP_RESET', 'reset'], ['STOP_REQUEST', 'request'],
+    ];
+    for (const [g, name] of stops) this.stopNames.set(this.layout.get(g), name);
+
+    this.aRegs = this.addr('OFF_REGS');
+    this.aEip = this.addr('OFF_EIP');
+    this.aSegs = this.addr('OFF_SEGS');
+    this.segSel = this.layout.get('SEG_SELECTOR');
+    this.segBase = this.layout.get('SEG_BASE');
+    this.segLimit = this.layout.get('SEG_LIMIT');
+    this.segAccess = this.layout.get('SEG_ACCESS');
+    // A segment slot holds the four fields; the stride is the distance between SEG_ES and SEG_CS
+    // slots, which the core does not export directly: derive it from the field layout (4 x u32).
+    this.segStride = Math.max(this.segSel, this.segBase, this.segLimit, this.segAccess) + 4;
+    this.refreshViews();
+  }
+
+  /** Absolute linear-memory address of a state field. */
+  addr(offName: string): number {
+    return this.stateBase + this.layout.get(offName);
+  }
+
+  /** A layout constant exported by the core (OFF_*, SEG_*, REG_*, STOP_* ...). */
+  constant(name: string): number {
+    return this.layout.get(name);
+  }
+
+  hasConstant(name: string): boolean {
+    return this.layout.has(name);
+  }
+
+  private refreshViews(): void {
+    if (this.buffer !== this.memory.buffer) {
+      this.buffer = this.memory.buffer;
+      this.view = new DataView(this.buffer);
+      this.ramView = null;
+    }
+  }
+
+  private dv(): DataView {
+    if (this.buffer !== this.memory.buffer) this.refreshViews();
+    return this.view;
+  }
+
+  // ---- lifecycle and pins ----
+
+  /** Grow memory for `ramBytes` of guest RAM and power-on reset. */
+  init(ramBytes: number): void {
+    this.exports.init(ramBytes >>> 0);
+    this.ramBytes = ramBytes >>> 0;
+    this.refreshViews();
+  }
+
+  /** CPU reset (real mode, F000:FFF0). */
+  reset(): void { this.exports.reset(); }
+
+  /**
+   * Execute up to `budget` instructions. Faults inside an instruction unwind to here and are
+   * delivered by `resume()`; any other exception (a bug in a host callback) propagates.
+   */
+  run(budget: number): StopReason {
+    let code: number;
+    try {
+      code = this.exports.run(budget >>> 0);
+    } catch (e) {
+      if (e !== UNWIND) throw e;
+      code = this.resumeUntilDone();
+    }
+    return this.stopName(code);
+  }
+
+  private resumeUntilDone(): number {
+    for (;;) {
+      try {
+        return this.exports.resume();
+      } catch (e) {
+        if (e !== UNWIND) throw e;
+      }
+    }
+  }
+
+  private stopName(code: number): StopReason {
+    const name = this.stopNames.get(code >>> 0);
+    if (name === undefined) throw new CoreError(`core.run returned unknown stop reason ${code}`);
+    return name;
+  }
+
+  requestStop(): void { this.exports.requestStop(); }
+  setIntr(level: boolean | number): void { this.exports.setIntr(level ? 1 : 0); }
+  raiseNmi(): void { this.exports.raiseNmi(); }
+  getEflags(): number { return this.exports.getEflags() >>> 0; }
+  setEflags(v: number): void { this.exports.setEflags(v >>> 0); }
+  /** Recompute the core's caches after the host wrote state (boot loader, restore). */
+  refreshState(): void { this.exports.refreshState(); }
+  flushTlb(): void { this.exports.flushTlb(); }
+  setA20(on: boolean): void { this.exports.setA20(on ? 1 : 0); }
+  /** CPUID's APIC bit (when the core supports switching it): off until a local APIC is wired. */
+  setApicPresent(on: boolean): void { this.exports.setApicPresent?.(on ? 1 : 0); }
+  /** Mark a physical page as holding translated code (JIT invalidation), when supported. */
+  setCodePage(phys: number, on: boolean): void { this.exports.setCodePage?.(phys >>> 0, on ? 1 : 0); }
+
+  // ---- guest RAM ----
+
+  /** Guest RAM size in bytes (as given to init). */
+  get ramSize(): number { return this.ramBytes; }
+
+  /** Guest physical RAM. Re-created whenever memory grows (which detaches the old buffer). */
+  get ram(): Uint8Array {
+    this.dv();
+    const size = this.ramSize;
+    if (this.ramView === null || this.ramViewSize !== size) {
+      this.ramView = new Uint8Array(this.memory.buffer, this.ramBase, size);
+      this.ramViewSize = size;
+    }
+    return this.ramView;
+  }
+
+  // ---- typed state accessors ----
+
+  /** u32 state field by its OFF_* name (and an optional byte delta inside it). */
+  u32(offName: string, delta = 0): number { return this.dv().getUint32(this.addr(offName) + delta, true); }
+  setU32(offName: string, v: number, delta = 0): void { this.dv().setUint32(this.addr(offName) + delta, v >>> 0, true); }
+  f64(offName: string): number { return this.dv().getFloat64(this.addr(offName), true); }
+  setF64(offName: string, v: number): void { this.dv().setFloat64(this.addr(offName), v, true); }
+
+  /** General register by encoding (0 = EAX ... 7 = EDI) or name. */
+  reg(r: number | RegName): number {
+    const i = typeof r === 'number' ? r : REG_NAMES.indexOf(r);
+    if (i < 0 || i > 7) throw new RangeError(`bad register ${r}`);
+    return this.dv().getUint32(this.aRegs + i * 8, true);
+  }
+  setReg(r: number | RegName, v: number): void {
+    const i = typeof r === 'number' ? r : REG_NAMES.indexOf(r);
+    if (i < 0 || i > 7) throw new RangeError(`bad register ${r}`);
+    // Registers live in 8-byte slots; a 32-bit write clears the upper half as x86-64 would.
+    const dv = this.dv();
+    dv.setUint32(this.aRegs + i * 8, v >>> 0, true);
+    dv.setUint32(this.aRegs + i * 8 + 4, 0, true);
+  }
+
+  get eip(): number { return this.dv().getUint32(this.aEip, true); }
+  set eip(v: number) { this.dv().setUint32(this.aEip, v >>> 0, true); }
+  get eflags(): number { return this.getEflags(); }
+  set eflags(v: number) { this.setEflags(v); }
+
+  get cr0(): number { return this.u32('OFF_CR0'); }
+  set cr0(v: number) { this.setU32('OFF_CR0', v); }
+  get cr2(): number { return this.u32('OFF_CR2'); }
+  set cr2(v: number) { this.setU32('OFF_CR2', v); }
+  get cr3(): number { return this.u32('OFF_CR3'); }
+  set cr3(v: number) { this.setU32('OFF_CR3', v); }
+  get cr4(): number { return this.u32('OFF_CR4'); }
+  set cr4(v: number) { this.setU32('OFF_CR4', v); }
+  get cpl(): number { return this.u32('OFF_CPL'); }
+  set cpl(v: number) { this.setU32('OFF_CPL', v); }
+
+  get gdtr(): { base: number; limit: number } {
+    return { base: this.u32('OFF_GDTR_BASE'), limit: this.u32('OFF_GDTR_LIMIT') };
+  }
+  set gdtr(v: { base: number; limit: number }) {
+    this.setU32('OFF_GDTR_BASE', v.base);
+    this.setU32('OFF_GDTR_LIMIT', v.limit);
+  }
+  get idtr(): { base: number; limit: number } {
+    return { base: this.u32('OFF_IDTR_BASE'), limit: this.u32('OFF_IDTR_LIMIT') };
+  }
+  set idtr(v: { base: number; limit: number }) {
+    this.setU32('OFF_IDTR_BASE', v.base);
+    this.setU32('OFF_IDTR_LIMIT', v.limit);
+  }
+
+  /** Segment register by number (SEG_ES = 0 ... SEG_TR = 7) or name. */
+  seg(s: number | SegName): SegmentState {
+    const a = this.segAddr(s);
+    const dv = this.dv();
+    return {
+      selector: dv.getUint32(a + this.segSel, true) & 0xffff,
+      base: dv.getUint32(a + this.segBase, true),
+      limit: dv.getUint32(a + this.segLimit, true),
+      access: dv.getUint32(a + this.segAccess, true),
+    };
+  }
+  setSeg(s: number | SegName, v: SegmentState): void {
+    const a = this.segAddr(s);
+    const dv = this.dv();
+    dv.setUint32(a + this.segSel, v.selector & 0xffff, true);
+    dv.setUint32(a + this.segBase, v.base >>> 0, true);
+    dv.setUint32(a + this.segLimit, v.limit >>> 0, true);
+    dv.setUint32(a + this.segAccess, v.access >>> 0, true);
+  }
+  private segAddr(s: number | SegName): number {
+    const i = typeof s === 'number' ? s : SEG_NAMES.indexOf(s);
+    if (i < 0 || i > 7) throw new RangeError(`bad segment register ${s}`);
+    return this.aSegs + i * this.segStride;
+  }
+
+  /**
+   * Instructions retired since power-on (exact up to 2^53). Live during a run when the core
+   * exports instructionCount() (devices read the clock from inside run()); else the state copy,
+   * which the core updates when run() returns.
+   */
+  get instructions(): number {
+    const live = this.exports.instructionCount;
+    return typeof live === 'function' ? live() : this.f64('OFF_INSTR_COUNT');
+  }
+  /** True while the CPU sits in HLT. */
+  get halted(): boolean {
+    const live = this.exports.isHalted;
+    return typeof live === 'function' ? live() !== 0 : this.u32('OFF_HALTED') !== 0;
+  }
+  /** Level of the INTR pin as the core last saw it. */
+  get intrPin(): boolean { return this.u32('OFF_INTR') !== 0; }
+  /** An NMI is latched and not yet delivered. */
+  get nmiPending(): boolean { return this.u32('OFF_NMI_PENDING') !== 0; }
+  get a20(): boolean { return this.u32('OFF_A20') !== 0; }
+
+  /** A snapshot of the registers for error messages and the inspector. */
+  describe(): string {
+    const h = (v: number) => (v >>> 0).toString(16).padStart(8, '0');
+    const regs = REG_NAMES.map((n) => `${n}=${h(this.reg(n))}`).join(' ');
+    const cs = this.seg('cs');
+    return `${regs} eip=${h(this.eip)} eflags=${h(this.getEflags())} cs=${cs.selector.toString(16)} ` +
+      `cr0=${h(this.cr0)} cr3=${h(this.cr3)} cpl=${this.cpl}`;
+  }
+}
+
+/** Decode an AssemblyScript string (UTF-16, length stored 4 bytes before) for abort messages. */
+function readAsString(memory: WebAssembly.Memory, ptr: number): string {
+  if (!ptr) return '';
+  try {
+    const dv = new DataView(memory.buffer);
+    const len = dv.getUint32(ptr - 4, true) >>> 1;
+    const chars = new Uint16Array(memory.buffer, ptr, Math.min(len, 1024));
+    return String.fromCharCode(...chars);
+  } catch {
+    return `<string at ${ptr}>`;
+  }
+}
+
+/** Instantiate the core against a host. */
+export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHost): Promise<Core> {
+  let memory: WebAssembly.Memory | undefined;
+  const env = {
+    ioRead: (port: number, size: number) => host.ioRead(port & 0xffff, size as IoSize) >>> 0,
+    ioWrite: (port: number, size: number, value: number) => host.ioWrite(port & 0xffff, size as IoSize, value >>> 0),
+    mmioRead: (addr: number, size: number) => host.mmioRead(addr >>> 0, size as IoSize) >>> 0,
+    mmioWrite: (addr: number, size: number, value: number) => host.mmioWrite(addr >>> 0, size as IoSize, value >>> 0),
+    intAck: () => host.intAck() & 0xff,
+    readTsc: () => host.readTsc(),
+    ferr: (level: number) => host.ferr(level ? 1 : 0),
+    unwind: () => { throw UNWIND; },
+    // AssemblyScript's runtime imports: an assertion inside the core is a core bug.
+    abort: (msg: number, file: number, line: number, col: number) => {
+      const m = memory ? readAsString(memory, msg) : String(msg);
+      const f = memory ? readAsString(memory, file) : String(file);
+      throw new CoreError(`core aborted: ${m} at ${f}:${line}:${col}`);
+    },
+    trace: () => {},
+    seed: () => 0x5eed,
+  };
+  let instance: WebAssembly.Instance;
+  try {
+    const bytes = wasmBytes instanceof Uint8Array ? wasmBytes : new Uint8Array(wasmBytes);
+    const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    instance = await WebAssembly.instantiate(module, { env });
+  } catch (e) {
+    throw new CoreError(`cannot instantiate core.wasm: ${(e as Error).message}`);
+  }
+  memory = instance.exports.memory as WebAssembly.Memory;
+  return new Core(instance);
+}

@@ -1,0 +1,706 @@
+// The Machine: builds a PC from a VmConfig and runs it. This is THE wiring file: the only
+// place that knows port numbers, IRQ numbers and the physical memory map. Devices see offsets
+// and IrqLines; the core sees ioRead/ioWrite/mmioRead/mmioWrite and two pins.
+//
+// The run loop, one slice at a time (a slice is a few milliseconds of host time, then we yield
+// to the event loop so the worker/CLI can handle input and control messages):
+//   fire due timers -> budget = instructions up to the next timer deadline (capped) -> run core
+//   -> on HLT: jump (deterministic) or sleep (realtime) to the next deadline -> repeat.
+// Serial output is collected during the slice and handed to the host once per slice.
+
+import { parseBzImage } from '../boot/bzimage.js';
+import { isElf, parseElf32 } from '../boot/elf.js';
+import { loadLinux, type BootEntry, type E820Entry, type SegmentRegister } from '../boot/linux.js';
+import { loadCore, type Core, type SegmentState, type StopReason } from '../cpu/core.js';
+import { DualPic8259 } from '../devices/i8259.js';
+import { Pit8254, PitPortB } from '../devices/i8254.js';
+import { Mc146818 } from '../devices/mc146818.js';
+import { Ns16550 } from '../devices/ns16550.js';
+import { I8042, I8042_COMMAND, I8042_DATA } from '../devices/i8042.js';
+import { Ps2Keyboard } from '../devices/ps2-keyboard.js';
+import { Port92 } from '../devices/port92.js';
+import { DebugConsolePort, PostCodePort } from '../devices/debug-port.js';
+import { PciBus } from '../devices/pci.js';
+import { I440fx } from '../devices/i440fx.js';
+import { Piix3 } from '../devices/piix3.js';
+import { MmioMap, PortBus } from './bus.js';
+import { VirtualClock } from './clock.js';
+import { CallbackIrqLine, type DmaView, type IoDevice, type IoSize, type IrqLine } from './io.js';
+import type { ClockMode, ExitReason, MachineStatus, RunState, VmConfig } from './types.js';
+
+// ---------------------------------------------------------------------------------------------
+// The wiring table
+// ---------------------------------------------------------------------------------------------
+
+/** I/O port windows: base, length, and the access widths each chip's bus interface takes. */
+export const PORTS = {
+  PIC_MASTER: { base: 0x20, length: 2, widths: [1] },
+  PIT: { base: 0x40, length: 4, widths: [1] },
+  KBC_DATA: { base: 0x60, length: 1, widths: [1] },
+  PORT_B: { base: 0x61, length: 1, widths: [1] },
+  KBC_STATUS: { base: 0x64, length: 1, widths: [1] },
+  RTC: { base: 0x70, length: 2, widths: [1] },
+  POST: { base: 0x80, length: 1, widths: [1] },
+  PORT_92: { base: 0x92, length: 1, widths: [1] },
+  PIC_SLAVE: { base: 0xa0, length: 2, widths: [1] },
+  DEBUGCON: { base: 0xe9, length: 1, widths: [1] },
+  COM2: { base: 0x2f8, length: 8, widths: [1] },
+  COM1: { base: 0x3f8, length: 8, widths: [1] },
+  ELCR: { base: 0x4d0, length: 2, widths: [1] },
+  /** CONFIG_ADDRESS (dword at 0xCF8), the reset control register (byte at 0xCF9), CONFIG_DATA. */
+  PCI_CONF1: { base: 0xcf8, length: 8, widths: [1, 2, 4] },
+} as const satisfies Record<string, { base: number; length: number; widths: readonly IoSize[] }>;
+
+/** ISA IRQ numbers. */
+export const IRQ = {
+  PIT: 0,
+  KEYBOARD: 1,
+  COM2: 3,
+  COM1: 4,
+  RTC: 8,
+  MOUSE: 12,
+  FPU: 13,
+} as const;
+
+/** PCI device numbers on bus 0. */
+export const PCI_SLOT = {
+  HOST_BRIDGE: 0,
+  ISA_BRIDGE: 1,
+} as const;
+
+/** Physical memory map below 1 MiB (the PC's legacy layout) and the limits on RAM size. */
+export const MEMORY = {
+  /** Top of conventional memory; the last KiB is the EBDA a BIOS would keep. */
+  EBDA_START: 0x9fc00,
+  /** The VGA window: never RAM; the core sends it to the MMIO map. */
+  VGA_HOLE_START: 0xa0000,
+  VGA_HOLE_END: 0xc0000,
+  /** The system BIOS ROM area (reserved; the kernel scans it for MP/SMBIOS tables). */
+  BIOS_START: 0xf0000,
+  HIGH_RAM_START: 0x100000,
+} as const;
+
+/** Guest RAM limits. Above ~3 GiB RAM would run into the PCI/APIC windows (no PCI hole yet). */
+export const MIN_MEMORY_MIB = 8;
+export const MAX_MEMORY_MIB = 3072;
+
+/** CPU slice length in host milliseconds before we yield to the event loop. */
+const SLICE_MS = 10;
+/** Most instructions in one core.run() in deterministic mode (1 ms of guest time at 5 ns). */
+const MAX_BUDGET_DETERMINISTIC = 200_000;
+/** Realtime: a core.run() should last about this long, so timers fire within ~1 ms. */
+const REALTIME_RUN_MS = 1;
+/** Deterministic: host input waits for the guest to idle, but no longer than this (host ms). */
+const INPUT_DELIVERY_MAX_WAIT_MS = 500;
+/** Deterministic: idle-skipped guest time per slice before we let the host CPU rest. */
+const IDLE_SKIP_PER_SLICE_NS = 100e6;
+/** Fixed RTC start for deterministic runs: same date every run. */
+const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
+
+const EFLAGS_IF = 1 << 9;
+const CR0_PE = 1 << 0;
+
+/** The E820 map a BIOS would report for this memory map. */
+export function e820Map(ramBytes: number): E820Entry[] {
+  const map: E820Entry[] = [
+    { addr: 0, size: MEMORY.EBDA_START, type: 1 },
+    { addr: MEMORY.EBDA_START, size: MEMORY.VGA_HOLE_START - MEMORY.EBDA_START, type: 2 },
+    // The VGA hole and the option-ROM area are left out, as real BIOSes do.
+    { addr: MEMORY.BIOS_START, size: MEMORY.HIGH_RAM_START - MEMORY.BIOS_START, type: 2 },
+  ];
+  if (ramBytes > MEMORY.HIGH_RAM_START) {
+    map.push({ addr: MEMORY.HIGH_RAM_START, size: ramBytes - MEMORY.HIGH_RAM_START, type: 1 });
+  }
+  return map;
+}
+
+/** Extra inputs beyond VmConfig (the page and CLI may give them; all optional). */
+export interface MachineOptions extends VmConfig {
+  /** The same kernel as an uncompressed i386 ELF; boots faster (no guest decompression). */
+  vmlinux?: Uint8Array;
+  /** core.wasm bytes; by default read from build/ (Node) or fetched next to the bundle (browser). */
+  coreWasm?: Uint8Array | ArrayBuffer;
+  /** RTC wall-clock time at power-on; default: now (realtime) or 2024-01-01 (deterministic). */
+  rtcStart?: Date;
+}
+
+export interface MachineHost {
+  /** COM1 output, batched once per slice. */
+  onSerial(bytes: Uint8Array): void;
+  /** Bytes the guest writes to the 0xE9 debug console (optional). */
+  onDebugConsole?(bytes: Uint8Array): void;
+  /** One line of machine diagnostics (device errors, resets). */
+  onLog?(line: string): void;
+}
+
+async function defaultCoreWasm(): Promise<Uint8Array | ArrayBuffer> {
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (isNode) {
+    const mod = '../cpu/core-file.js';
+    const { readCoreWasm } = (await import(/* @vite-ignore */ mod)) as typeof import('../cpu/core-file.js');
+    return readCoreWasm();
+  }
+  const url = new URL('../../build/core.wasm', import.meta.url);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot load ${url}: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+/** Resolve on the next turn of the event loop without setTimeout's 1-4 ms clamping. */
+function yieldToEventLoop(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { ch.port1.close(); r(); };
+    ch.port2.postMessage(0);
+  });
+}
+
+/** Guest RAM as devices see it for DMA: bounds-checked copies. */
+class RamDma implements DmaView {
+  constructor(private readonly core: Core) {}
+  get size(): number { return this.core.ramSize; }
+  private check(phys: number, length: number): void {
+    if (!Number.isInteger(phys) || !Number.isInteger(length) || phys < 0 || length < 0 || phys + length > this.size) {
+      throw new RangeError(`DMA outside RAM: 0x${phys.toString(16)}+${length}`);
+    }
+  }
+  read(phys: number, length: number): Uint8Array {
+    this.check(phys, length);
+    return this.core.ram.slice(phys, phys + length);
+  }
+  write(phys: number, data: Uint8Array): void {
+    this.check(phys, data.length);
+    // TODO(jit): tell the core which pages changed once it translates code.
+    this.core.ram.set(data, phys);
+  }
+}
+
+export class Machine {
+  readonly core: Core;
+  readonly clock: VirtualClock;
+  readonly ports = new PortBus();
+  readonly mmio = new MmioMap();
+  readonly dma: DmaView;
+
+  // Devices, by their PC role.
+  readonly pic: DualPic8259;
+  readonly pit: Pit8254;
+  readonly portB: PitPortB;
+  readonly rtc: Mc146818;
+  readonly com1: Ns16550;
+  readonly com2: Ns16550;
+  readonly kbc: I8042;
+  readonly keyboard: Ps2Keyboard;
+  readonly port92: Port92;
+  readonly post: PostCodePort;
+  readonly debugcon: DebugConsolePort;
+  readonly pci: PciBus;
+  readonly hostBridge: I440fx;
+  readonly isaBridge: Piix3;
+  /** ISA IRQ each PCI interrupt line PIRQA..D is routed to by the PIIX3 (null: none). */
+  readonly pirqToIsa: (number | null)[] = [null, null, null, null];
+
+  private readonly config: MachineOptions;
+  private readonly host: MachineHost;
+  private readonly irqLines: IrqLine[] = [];
+
+  private runState: RunState = 'stopped';
+  private running = false;
+  private errorMessage: string | undefined;
+  private stopRequested = false;
+  private pauseRequested = false;
+  private hostResetRequested = false;
+  /** Set by a device (or triple fault) during a core run; handled when run() returns. */
+  private guestResetRequested = false;
+  private wakeup: (() => void) | null = null;
+
+  /** A20 as the keyboard controller and port 0x92 drive it (the chipset ORs them). */
+  private a20Kbc = true;
+  private a20Fast = false;
+
+  private serialOut: number[] = [];
+  private debugOut: number[] = [];
+  private inputQueue: Uint8Array[] = [];
+  private inputSince = 0;
+
+  private ipsWindowStart = 0;
+  private ipsWindowInstr = 0;
+  private lastIps = 0;
+  /** Realtime: instructions per host millisecond, measured; sizes the run budget. */
+  private instrPerMs = 20_000;
+
+  /** Counters for the inspector. */
+  readonly counters = { resets: 0, hltStops: 0, slices: 0, deviceErrors: 0 };
+
+  private constructor(core: Core, config: MachineOptions, host: MachineHost) {
+    this.core = core;
+    this.config = config;
+    this.host = host;
+    this.dma = new RamDma(core);
+    this.clock = new VirtualClock(config.clock, { instructions: () => core.instructions });
+
+    const logDeviceError = (dev: IoDevice, e: unknown) => {
+      this.counters.deviceErrors++;
+      this.log(`device ${dev.name} threw: ${(e as Error)?.message ?? e}`);
+    };
+    this.ports.onDeviceError = logDeviceError;
+    this.mmio.onDeviceError = logDeviceError;
+
+    // -- interrupts: ISA IRQ n -> PIC input n (later also the IO-APIC) --
+    this.pic = new DualPic8259((level) => core.setIntr(level));
+    for (let n = 0; n < 16; n++) {
+      this.irqLines.push(new CallbackIrqLine((level) => this.pic.setIrq(n, level)));
+    }
+
+    // -- chips --
+    this.pit = new Pit8254(this.clock, this.irq(IRQ.PIT));
+    this.portB = new PitPortB(this.pit, this.clock);
+    const rtcStart = config.rtcStart ?? (config.clock === 'deterministic' ? DETERMINISTIC_RTC_START : new Date());
+    this.rtc = new Mc146818(this.clock, this.irq(IRQ.RTC), rtcStart.getTime());
+    this.com1 = new Ns16550(this.clock, this.irq(IRQ.COM1), (byte) => this.serialOut.push(byte));
+    // COM2 exists so the kernel finds the usual two ports; its output goes nowhere yet.
+    this.com2 = new Ns16550(this.clock, this.irq(IRQ.COM2), () => {});
+    this.keyboard = new Ps2Keyboard(this.clock, () => this.kbc.portDataAvailable());
+    this.kbc = new I8042(this.keyboard, null, {
+      irq1: this.irq(IRQ.KEYBOARD),
+      irq12: this.irq(IRQ.MOUSE),
+      onA20: (on: boolean) => { this.a20Kbc = on; this.updateA20(); },
+      onReset: () => this.requestGuestReset('i8042 reset line'),
+    });
+    this.port92 = new Port92(
+      (on) => { this.a20Fast = on; this.updateA20(); },
+      () => this.requestGuestReset('port 0x92 fast reset'),
+    );
+    this.post = new PostCodePort();
+    this.debugcon = new DebugConsolePort((byte) => this.debugOut.push(byte));
+    // PCI bus 0: the i440FX host bridge at 00.0, the PIIX3 ISA bridge at 01.0 (as on QEMU's pc).
+    // PAM changes are ignored: without a BIOS ROM, 0xC0000-0xFFFFF is plain RAM either way.
+    this.hostBridge = new I440fx();
+    this.isaBridge = new Piix3(
+      (pirq, irq) => { this.pirqToIsa[pirq] = irq; },
+      (hard) => this.requestGuestReset(`reset control register 0xCF9 (${hard ? 'hard' : 'soft'})`),
+    );
+    this.pci = new PciBus(this.isaBridge.resetControl);
+    this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
+    this.pci.register(PCI_SLOT.ISA_BRIDGE, 0, this.isaBridge);
+
+    // -- the port map --
+    const p = this.ports;
+    const at = (w: { base: number; length: number; widths: readonly IoSize[] }, dev: IoDevice) =>
+      p.map(w.base, w.length, dev, w.widths);
+    at(PORTS.PIC_MASTER, this.pic.master);
+    at(PORTS.PIC_SLAVE, this.pic.slave);
+    at(PORTS.ELCR, this.pic.elcr);
+    at(PORTS.PIT, this.pit);
+    at(PORTS.PORT_B, this.portB);
+    at(PORTS.RTC, this.rtc);
+    at(PORTS.COM1, this.com1);
+    at(PORTS.COM2, this.com2);
+    // The 8042 decodes A2 only: data at offset 0 (0x60), status/command at offset 4 (0x64),
+    // with port B at 0x61 in between, so it gets two one-port windows.
+    at(PORTS.KBC_DATA, new OffsetWindow(this.kbc, I8042_DATA));
+    at(PORTS.KBC_STATUS, new OffsetWindow(this.kbc, I8042_COMMAND));
+    at(PORTS.PORT_92, this.port92);
+    at(PORTS.POST, this.post);
+    at(PORTS.DEBUGCON, this.debugcon);
+    at(PORTS.PCI_CONF1, this.pci);
+
+    // -- the memory map: RAM lives in the core; the VGA hole and everything above RAM reach
+    // the MMIO map, where nothing is mapped yet, so they read as all ones (no VGA yet). --
+  }
+
+  /** Build a PC and load Linux into it; it starts when run() is called. */
+  static async create(config: MachineOptions, host: MachineHost): Promise<Machine> {
+    const mib = config.memoryMiB;
+    if (!Number.isInteger(mib) || mib < MIN_MEMORY_MIB || mib > MAX_MEMORY_MIB) {
+      throw new RangeError(`memory ${mib} MiB is out of range (${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB} MiB)`);
+    }
+    if (config.clock !== 'realtime' && config.clock !== 'deterministic') {
+      throw new RangeError(`unknown clock mode '${String(config.clock)}'`);
+    }
+    // Refuse a kernel that is not one before anything else (a one-line BootError).
+    if (isElf(config.kernel)) parseElf32(config.kernel, 'kernel');
+    else parseBzImage(config.kernel);
+    if (config.vmlinux !== undefined) parseElf32(config.vmlinux, 'vmlinux');
+    const wasm = config.coreWasm ?? (await defaultCoreWasm());
+    let machine: Machine | undefined;
+    const core = await loadCore(wasm, {
+      ioRead: (port, size) => machine!.ports.read(port, size),
+      ioWrite: (port, size, value) => machine!.ports.write(port, size, value),
+      mmioRead: (addr, size) => machine!.mmio.read(addr, size),
+      mmioWrite: (addr, size, value) => machine!.mmio.write(addr, size, value),
+      intAck: () => machine!.pic.acknowledge(),
+      readTsc: () => machine!.clock.tsc(),
+      // FERR# drives IRQ13 (the core only signals it when CR0.NE is clear).
+      ferr: (level) => machine!.irq(IRQ.FPU).set(level !== 0),
+    });
+    core.init(mib * 1024 * 1024);
+    // No local APIC is wired yet: CPUID must not advertise one.
+    core.setApicPresent(false);
+    machine = new Machine(core, config, host);
+    machine.powerOn();
+    return machine;
+  }
+
+  /** The IrqLine of ISA IRQ `n`. */
+  irq(n: number): IrqLine {
+    const line = this.irqLines[n];
+    if (line === undefined) throw new RangeError(`no IRQ ${n}`);
+    return line;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Power-on and reset: devices are built once, then given their reset state; Linux is loaded
+  // as a BIOS would have loaded it. A guest reset is a full power cycle of the same kind,
+  // because without firmware there is nothing at F000:FFF0 to run.
+  // -------------------------------------------------------------------------------------------
+
+  private powerOn(): void {
+    const core = this.core;
+    core.reset();
+    // Guest time keeps running across a reboot (devices hold timestamps on it); each device's
+    // reset() re-arms or cancels its own timers.
+    for (const line of this.irqLines) line.lower();
+    this.pic.reset();
+    this.pit.reset();
+    this.portB.reset();
+    this.rtc.reset();
+    this.com1.reset();
+    this.com2.reset();
+    this.kbc.reset();
+    this.keyboard.reset();
+    this.port92.reset();
+    this.post.reset();
+    this.debugcon.reset();
+    this.pci.reset();
+    this.isaBridge.resetControl.state.value = 0;
+    this.serialOut.length = 0;
+    this.debugOut.length = 0;
+
+    const ramBytes = this.config.memoryMiB * 1024 * 1024;
+    this.rtc.setMemorySize(ramBytes);
+    this.rtc.setEquipment(0);
+    // What the BIOS leaves behind: A20 on.
+    this.a20Kbc = true;
+    this.a20Fast = false;
+    this.updateA20();
+
+    const ram = core.ram;
+    ram.fill(0);
+    const entry = loadLinux(ram, {
+      kernel: this.config.kernel,
+      vmlinux: this.config.vmlinux,
+      initrd: this.config.initrd,
+      cmdline: this.config.cmdline,
+      e820: e820Map(ramBytes),
+    });
+    this.enterLinux(entry);
+  }
+
+  /** Set the CPU to the boot protocol's 32-bit entry state (BootEntry), then refresh its caches. */
+  private enterLinux(entry: BootEntry): void {
+    const core = this.core;
+    // The GDT image is already in RAM (loadLinux writes it); the core only needs GDTR to match.
+    core.gdtr = entry.gdtr;
+    core.idtr = entry.idtr;
+    const seg = (s: SegmentRegister): SegmentState => ({ selector: s.selector, base: s.base, limit: s.limit, access: s.access });
+    core.setSeg('cs', seg(entry.cs));
+    core.setSeg('ds', seg(entry.ds));
+    core.setSeg('es', seg(entry.es));
+    core.setSeg('ss', seg(entry.ss));
+    core.setSeg('fs', seg(entry.fs));
+    core.setSeg('gs', seg(entry.gs));
+    core.setReg('eax', entry.eax);
+    core.setReg('ecx', entry.ecx);
+    core.setReg('edx', entry.edx);
+    core.setReg('ebx', entry.ebx);
+    core.setReg('esp', entry.esp);
+    core.setReg('ebp', entry.ebp);
+    core.setReg('esi', entry.esi);
+    core.setReg('edi', entry.edi);
+    core.cr0 = entry.cr0 | CR0_PE;
+    core.cpl = 0;
+    core.eip = entry.eip;
+    core.setEflags(entry.eflags & ~EFLAGS_IF);
+    core.refreshState();
+    core.flushTlb();
+  }
+
+  private updateA20(): void {
+    this.core.setA20(this.a20Kbc || this.a20Fast);
+  }
+
+  private requestGuestReset(why: string): void {
+    this.log(`guest reset: ${why}`);
+    this.guestResetRequested = true;
+    this.core.requestStop();
+  }
+
+  private log(line: string): void {
+    this.host.onLog?.(line);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Host controls
+  // -------------------------------------------------------------------------------------------
+
+  /** Run until the guest powers off, resets under noReboot, stop() is called, or an error. */
+  async run(): Promise<ExitReason> {
+    if (this.running) throw new Error('Machine.run() is already running');
+    if (this.runState === 'poweroff' || this.runState === 'error') {
+      throw new Error(`the machine is ${this.runState}; create a new one`);
+    }
+    this.running = true;
+    this.stopRequested = false;
+    this.runState = this.pauseRequested ? 'paused' : 'running';
+    this.ipsWindowStart = performance.now();
+    this.ipsWindowInstr = this.core.instructions;
+    try {
+      for (;;) {
+        if (this.stopRequested) return this.finish('stopped', 'stopped');
+        if (this.pauseRequested) {
+          this.runState = 'paused';
+          this.clock.freeze();
+          this.flushOutput();
+          await this.sleep(Infinity);
+          continue;
+        }
+        if (this.hostResetRequested) {
+          this.hostResetRequested = false;
+          this.counters.resets++;
+          this.powerOn();
+        }
+        this.runState = 'running';
+        this.clock.start();
+        const result = this.slice();
+        this.flushOutput();
+        if (typeof result === 'string') return this.finish(result, result === 'poweroff' ? 'poweroff' : result === 'reset' ? 'reset' : 'stopped');
+        if (result > 0) await this.sleep(result);
+        else await yieldToEventLoop();
+      }
+    } catch (e) {
+      this.flushOutput();
+      this.errorMessage = `${(e as Error)?.message ?? String(e)} (${this.safeDescribe()})`;
+      this.runState = 'error';
+      this.clock.freeze();
+      return 'error';
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private finish(reason: ExitReason, state: RunState): ExitReason {
+    this.runState = state;
+    this.clock.freeze();
+    return reason;
+  }
+
+  /** Pause guest execution (guest time stops in realtime mode). */
+  pause(): void {
+    this.pauseRequested = true;
+    this.wake();
+  }
+
+  resume(): void {
+    this.pauseRequested = false;
+    if (this.runState === 'paused' && !this.running) this.runState = 'stopped';
+    this.wake();
+  }
+
+  /** Make run() return 'stopped' at the end of the current slice. */
+  stop(): void {
+    this.stopRequested = true;
+    this.wake();
+  }
+
+  /** Reset the whole machine and boot the kernel again (the reset button). */
+  reset(): void {
+    if (this.running) {
+      this.hostResetRequested = true;
+      this.wake();
+    } else {
+      this.counters.resets++;
+      this.powerOn();
+      if (this.runState !== 'error') this.runState = 'stopped';
+    }
+  }
+
+  /** Type bytes into COM1. */
+  sendSerial(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (this.inputQueue.length === 0) this.inputSince = performance.now();
+    this.inputQueue.push(bytes.slice());
+    this.wake();
+  }
+
+  status(): MachineStatus {
+    const instructions = this.core.instructions;
+    const now = performance.now();
+    const dt = now - this.ipsWindowStart;
+    if (dt >= 1000) {
+      this.lastIps = ((instructions - this.ipsWindowInstr) * 1000) / dt;
+      this.ipsWindowStart = now;
+      this.ipsWindowInstr = instructions;
+    }
+    const s: MachineStatus = {
+      state: this.runState,
+      instructions,
+      ips: Math.round(this.lastIps),
+      guestSeconds: this.clock.now() / 1e9,
+      clock: this.config.clock as ClockMode,
+    };
+    if (this.errorMessage !== undefined) s.error = this.errorMessage;
+    return s;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The run loop
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Run the CPU for about SLICE_MS of host time. Returns an exit reason, or how many host ms
+   * to sleep before the next slice (0: just yield).
+   */
+  private slice(): 'poweroff' | 'reset' | 'stopped' | number {
+    const core = this.core;
+    const clock = this.clock;
+    const deterministic = clock.mode === 'deterministic';
+    const sliceEnd = performance.now() + SLICE_MS;
+    let idleSkipped = 0;
+    this.counters.slices++;
+    for (;;) {
+      if (this.stopRequested || this.pauseRequested || this.hostResetRequested) return 0;
+      if (performance.now() >= sliceEnd) return 0;
+      this.deliverInput(deterministic);
+      clock.runDue();
+
+      const deadline = clock.nextDeadline();
+      const budget = deterministic
+        ? clock.instructionsUntil(deadline, MAX_BUDGET_DETERMINISTIC)
+        : this.realtimeBudget(deadline);
+      const t0 = performance.now();
+      const before = core.instructions;
+      const stop: StopReason = core.run(budget);
+      const t1 = performance.now();
+      const ran = core.instructions - before;
+      if (!deterministic && ran > 10_000 && t1 > t0) {
+        // Smooth the speed estimate; it only sizes budgets, so noise is harmless.
+        this.instrPerMs = 0.8 * this.instrPerMs + 0.2 * (ran / (t1 - t0));
+      }
+
+      if (this.guestResetRequested || stop === 'reset') {
+        this.guestResetRequested = false;
+        if (stop === 'reset') this.log('guest reset: triple fault or CPU reset');
+        this.counters.resets++;
+        if (this.config.noReboot) return 'reset';
+        this.powerOn();
+        continue;
+      }
+
+      if (stop === 'hlt') {
+        this.counters.hltStops++;
+        // With IF clear and no NMI latched, nothing can ever wake this CPU: "cli; hlt" forever.
+        // Without ACPI that is how Linux powers off (machine_power_off falls back to
+        // machine_halt -> stop_this_cpu: interrupts off, HLT in a loop), so it is our power-off.
+        if ((core.getEflags() & EFLAGS_IF) === 0 && !core.nmiPending) return 'poweroff';
+        // The guest is idle: show the host what it printed, so a host that answers (a test
+        // typing the next command at the prompt) does so at this point of the guest's
+        // execution, which is the same point in every deterministic run.
+        this.flushOutput();
+        if (this.inputQueue.length > 0) continue; // delivered at the top of the loop, at this HLT
+        // An interrupt may already be waiting (raised during the run): let the core take it.
+        if (this.pic.interruptPending()) continue;
+        clock.runDue();
+        if (this.pic.interruptPending()) continue;
+        const next = clock.nextDeadline();
+        if (deterministic) {
+          if (!Number.isFinite(next)) return 5; // nothing will ever happen but host input
+          const skip = next - clock.now();
+          clock.skipTo(next);
+          idleSkipped += skip;
+          if (idleSkipped > IDLE_SKIP_PER_SLICE_NS) return 1;
+          continue;
+        }
+        const waitMs = (next - clock.now()) / 1e6;
+        if (waitMs > 0.5) return Math.min(waitMs, 50);
+        continue;
+      }
+      // 'budget' or 'request': go on with the next run.
+    }
+  }
+
+  /** Realtime: instructions that take about as long as there is until the deadline (max ~1 ms). */
+  private realtimeBudget(deadline: number): number {
+    const maxBudget = Math.max(1000, Math.floor(this.instrPerMs * REALTIME_RUN_MS));
+    if (!Number.isFinite(deadline)) return maxBudget;
+    const ms = (deadline - this.clock.now()) / 1e6;
+    return Math.max(100, Math.min(maxBudget, Math.floor(ms * this.instrPerMs)));
+  }
+
+  /**
+   * Host input into COM1. Realtime: at once. Deterministic: at the next HLT (the guest is idle,
+   * typically waiting at its prompt), which makes the delivery point a function of guest
+   * execution only; a guest that stays busy gets it after INPUT_DELIVERY_MAX_WAIT_MS host ms
+   * (then, and only then, timing of host input can change the run).
+   */
+  private deliverInput(deterministic: boolean): void {
+    if (this.inputQueue.length === 0) return;
+    if (deterministic && !this.core.halted && performance.now() - this.inputSince < INPUT_DELIVERY_MAX_WAIT_MS) return;
+    for (const chunk of this.inputQueue) this.com1.receive(chunk);
+    this.inputQueue.length = 0;
+  }
+
+  private flushOutput(): void {
+    if (this.serialOut.length > 0) {
+      const bytes = Uint8Array.from(this.serialOut);
+      this.serialOut.length = 0;
+      this.host.onSerial(bytes);
+    }
+    if (this.debugOut.length > 0) {
+      const bytes = Uint8Array.from(this.debugOut);
+      this.debugOut.length = 0;
+      this.host.onDebugConsole?.(bytes);
+    }
+  }
+
+  /** Sleep up to `ms` host milliseconds; stop/pause/resume/input wake it early. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.wakeup = null;
+        resolve();
+      };
+      this.wakeup = done;
+      if (Number.isFinite(ms)) timer = setTimeout(done, Math.max(0, ms));
+    });
+  }
+
+  private wake(): void {
+    this.wakeup?.();
+  }
+
+  private safeDescribe(): string {
+    try {
+      return this.core.describe();
+    } catch {
+      return 'cpu state unavailable';
+    }
+  }
+}
+
+/** A one-register window onto a device register at `offset` (for chips with sparse decoding). */
+class OffsetWindow implements IoDevice {
+  readonly name: string;
+  constructor(private readonly device: IoDevice, private readonly offset: number) {
+    this.name = device.name;
+  }
+  read(offset: number, size: IoSize): number {
+    return this.device.read(this.offset + offset, size);
+  }
+  write(offset: number, size: IoSize, value: number): void {
+    this.device.write(this.offset + offset, size, value);
+  }
+}

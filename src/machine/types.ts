@@ -1,0 +1,36 @@
+// What a user asks for when building a PC, and what the Machine reports back. Shared by the
+// CLI (src/node), the worker (src/worker) and the page (src/ui); nothing here depends on the host.
+
+export type ClockMode = 'realtime' | 'deterministic';
+
+export interface VmConfig {
+  /** Guest RAM in MiB. */
+  memoryMiB: number;
+  /** Linux kernel: a bzImage, or an uncompressed i386 vmlinux ELF. */
+  kernel: Uint8Array;
+  /** Optional initial RAM disk. */
+  initrd?: Uint8Array;
+  /** Kernel command line. */
+  cmdline: string;
+  clock: ClockMode;
+  /** When true, a guest reset (triple fault, 0xCF9, 8042 pulse) stops the machine instead of rebooting. */
+  noReboot?: boolean;
+}
+
+export type RunState = 'stopped' | 'running' | 'paused' | 'halted' | 'poweroff' | 'reset' | 'error';
+
+export interface MachineStatus {
+  state: RunState;
+  /** Guest instructions retired since power-on. */
+  instructions: number;
+  /** Guest instructions per second over the last measuring window. */
+  ips: number;
+  /** Guest time in seconds. */
+  guestSeconds: number;
+  clock: ClockMode;
+  /** Set when state is 'error'. */
+  error?: string;
+}
+
+/** Why Machine.run() returned. */
+export type ExitReason = 'poweroff' | 'reset' | 'error' | 'stopped';

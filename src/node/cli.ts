@@ -1,0 +1,297 @@
+// webx86 command line: boots Linux headless with COM1 on stdin/stdout.
+//
+//   webx86 run [--kernel FILE] [--initrd FILE] [--append STRING] [--memory MIB]
+//              [--deterministic] [--no-reboot]
+//
+// With no --kernel it boots the default guest described by build/images/default.json (built by
+// `npm run build:images`), preferring the host-decompressed vmlinux, which skips the guest's own
+// decompression. Exit status: 0 when the guest powers off (or resets under --no-reboot, or the
+// user quits with Ctrl-A x); 2 after any error, reported as one line `webx86: <message>`.
+
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { REPO_ROOT } from '../cpu/core-file.js';
+import type { ExitReason } from '../machine/types.js';
+
+// The machine (core wrapper, devices, boot loader) loads lazily, so that usage errors are
+// reported even when some part of it cannot load, and --help stays instant.
+type MachineModule = typeof import('../machine/machine.js');
+async function loadMachineModule(): Promise<MachineModule> {
+  try {
+    return await import('../machine/machine.js');
+  } catch (e) {
+    throw new CliError(`cannot load the machine: ${(e as Error).message}`);
+  }
+}
+
+/** Guest RAM limits, as in machine.ts (MIN_MEMORY_MIB / MAX_MEMORY_MIB); checked against it at run. */
+const MIN_MEMORY_MIB = 8;
+const MAX_MEMORY_MIB = 3072;
+
+const USAGE = `Usage: webx86 run [options]
+Boot a Linux guest with its serial console (COM1) on this terminal.
+
+Options:
+  --kernel FILE     Linux kernel: a bzImage (default: the built default guest)
+  --vmlinux FILE    the same kernel as an uncompressed i386 ELF (optional, boots faster)
+  --initrd FILE     initial RAM disk (cpio, optionally compressed)
+  --append STRING   kernel command line
+  --memory MIB      guest RAM in MiB (default 128, ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})
+  --deterministic   guest time from instruction counts: same input, same output
+  --no-reboot       exit when the guest resets instead of rebooting it
+  -h, --help        show this help
+
+In the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
+The default guest comes from build/images/default.json (npm run build:images).
+Exit status: 0 when the guest powers off, 2 on errors.`;
+
+/** A user-facing failure: printed as one line, exit status 2. */
+class CliError extends Error {}
+
+interface RunOptions {
+  kernel?: string;
+  vmlinux?: string;
+  initrd?: string;
+  append?: string;
+  memoryMiB: number;
+  deterministic: boolean;
+  noReboot: boolean;
+}
+
+function parseRunArgs(args: string[]): RunOptions {
+  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false };
+  let memorySet = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = args[++i];
+      if (v === undefined) throw new CliError(`option ${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '--kernel': opts.kernel = value(); break;
+      case '--vmlinux': opts.vmlinux = value(); break;
+      case '--initrd': opts.initrd = value(); break;
+      case '--append': opts.append = value(); break;
+      case '--memory': {
+        const v = value();
+        if (!/^\d+$/.test(v)) throw new CliError(`--memory wants a whole number of MiB, not '${v}'`);
+        opts.memoryMiB = Number(v);
+        memorySet = true;
+        break;
+      }
+      case '--deterministic': opts.deterministic = true; break;
+      case '--no-reboot': opts.noReboot = true; break;
+      default:
+        if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
+        throw new CliError(`unexpected argument '${arg}' (try webx86 --help)`);
+    }
+    if (inline !== undefined && (name === '--deterministic' || name === '--no-reboot')) {
+      throw new CliError(`option ${name} takes no value`);
+    }
+  }
+  if (memorySet && (opts.memoryMiB < MIN_MEMORY_MIB || opts.memoryMiB > MAX_MEMORY_MIB)) {
+    throw new CliError(
+      `--memory ${opts.memoryMiB} is out of range: ${opts.memoryMiB < MIN_MEMORY_MIB ? 'too small' : 'too large'} ` +
+      `(${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB} MiB)`,
+    );
+  }
+  return opts;
+}
+
+async function readInput(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new CliError(`${what} '${path}' not found`);
+    if (err.code === 'EISDIR') throw new CliError(`${what} '${path}' is a directory`);
+    throw new CliError(`cannot read ${what} '${path}': ${err.message}`);
+  }
+}
+
+/** The default guest's manifest, written by disk-images/build.mjs. */
+interface ImageManifest {
+  kernel: string;
+  vmlinux?: string;
+  initrd?: string;
+  cmdline?: string;
+  recommendedMemoryMiB?: number;
+}
+
+export const DEFAULT_MANIFEST = join(REPO_ROOT, 'build', 'images', 'default.json');
+
+/** Files and command line of the default guest. */
+export async function defaultGuest(manifestPath = DEFAULT_MANIFEST): Promise<{
+  kernel: string; vmlinux?: string; initrd?: string; cmdline: string; memoryMiB?: number;
+}> {
+  let manifest: ImageManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ImageManifest;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new CliError(`no default guest at ${manifestPath}: run \`npm run build:images\` or pass --kernel`);
+    }
+    throw new CliError(`bad manifest ${manifestPath}: ${(e as Error).message}`);
+  }
+  if (typeof manifest.kernel !== 'string') throw new CliError(`bad manifest ${manifestPath}: no "kernel"`);
+  const dir = dirname(manifestPath);
+  const vmlinux = manifest.vmlinux ? resolve(dir, manifest.vmlinux) : undefined;
+  return {
+    kernel: resolve(dir, manifest.kernel),
+    vmlinux: vmlinux && existsSync(vmlinux) ? vmlinux : undefined,
+    initrd: manifest.initrd ? resolve(dir, manifest.initrd) : undefined,
+    cmdline: manifest.cmdline ?? 'console=ttyS0',
+    memoryMiB: manifest.recommendedMemoryMiB,
+  };
+}
+
+const CTRL_A = 0x01;
+
+/**
+ * Ctrl-A escape handling as in QEMU's -nographic mux: Ctrl-A x quits, Ctrl-A Ctrl-A sends one
+ * Ctrl-A, Ctrl-A h prints the keys; any other key after Ctrl-A is dropped.
+ */
+export class EscapeFilter {
+  private armed = false;
+  constructor(private readonly onQuit: () => void, private readonly onHelp: () => void) {}
+  /** The bytes to send to the guest. */
+  filter(input: Uint8Array): Uint8Array {
+    const out: number[] = [];
+    for (const b of input) {
+      if (this.armed) {
+        this.armed = false;
+        if (b === CTRL_A) out.push(CTRL_A);
+        else if (b === 0x78 /* x */ || b === 0x58) this.onQuit();
+        else if (b === 0x68 /* h */ || b === 0x48) this.onHelp();
+      } else if (b === CTRL_A) {
+        this.armed = true;
+      } else {
+        out.push(b);
+      }
+    }
+    return Uint8Array.from(out);
+  }
+}
+
+async function run(opts: RunOptions): Promise<number> {
+  let kernelPath = opts.kernel;
+  let vmlinuxPath = opts.vmlinux;
+  let initrdPath = opts.initrd;
+  let cmdline = opts.append;
+  if (kernelPath === undefined) {
+    const guest = await defaultGuest();
+    kernelPath = guest.kernel;
+    vmlinuxPath ??= guest.vmlinux;
+    initrdPath ??= guest.initrd;
+    cmdline ??= guest.cmdline;
+  }
+  const kernel = await readInput(kernelPath, 'kernel');
+  const vmlinux = vmlinuxPath !== undefined ? await readInput(vmlinuxPath, 'vmlinux') : undefined;
+  const initrd = initrdPath !== undefined ? await readInput(initrdPath, 'initrd') : undefined;
+
+  const mod = await loadMachineModule();
+  if (mod.MIN_MEMORY_MIB !== MIN_MEMORY_MIB || mod.MAX_MEMORY_MIB !== MAX_MEMORY_MIB) {
+    throw new CliError('internal: memory limits of cli.ts and machine.ts disagree');
+  }
+  const stdin = process.stdin;
+  const stdout = process.stdout;
+  let machine: Awaited<ReturnType<MachineModule['Machine']['create']>>;
+  try {
+    machine = await mod.Machine.create(
+      {
+        memoryMiB: opts.memoryMiB,
+        kernel,
+        vmlinux,
+        initrd,
+        cmdline: cmdline ?? 'console=ttyS0',
+        clock: opts.deterministic ? 'deterministic' : 'realtime',
+        noReboot: opts.noReboot,
+      },
+      { onSerial: (bytes) => { stdout.write(bytes); } },
+    );
+  } catch (e) {
+    // Name the file the boot loader refused (it only sees bytes).
+    const msg = (e as Error).message;
+    if ((e as Error).name === 'BootError' && !msg.includes(kernelPath)) throw new CliError(`${kernelPath}: ${msg}`);
+    throw e;
+  }
+
+  let quitByUser = false;
+  const tty = stdin.isTTY === true;
+  const escapes = new EscapeFilter(
+    () => { quitByUser = true; machine.stop(); },
+    () => { process.stderr.write('\r\nC-a h    print this help\r\nC-a x    exit emulator\r\nC-a C-a  send C-a\r\n'); },
+  );
+  const onData = (chunk: Buffer): void => {
+    const bytes = tty ? escapes.filter(new Uint8Array(chunk)) : new Uint8Array(chunk);
+    if (bytes.length > 0) machine.sendSerial(bytes);
+  };
+  if (tty) stdin.setRawMode(true);
+  stdin.on('data', onData);
+  stdin.resume();
+  const onSignal = (): void => { quitByUser = true; machine.stop(); };
+  process.on('SIGTERM', onSignal);
+  if (!tty) process.on('SIGINT', onSignal);
+
+  let reason: ExitReason;
+  try {
+    reason = await machine.run();
+  } finally {
+    stdin.off('data', onData);
+    if (tty) stdin.setRawMode(false);
+    stdin.pause();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  switch (reason) {
+    case 'poweroff':
+    case 'reset': // only returned under --no-reboot
+      return 0;
+    case 'stopped':
+      return quitByUser ? 0 : 2;
+    case 'error':
+      throw new CliError(machine.status().error ?? 'the machine stopped with an error');
+  }
+}
+
+/** Run the CLI; returns the exit status. Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      if (command === undefined) {
+        process.stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (command !== 'run') {
+      throw new CliError(command.startsWith('-') ? `unknown option '${command}' (try webx86 --help)` : `unknown command '${command}' (try webx86 --help)`);
+    }
+    if (rest.includes('-h') || rest.includes('--help')) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    return await run(parseRunArgs(rest));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    // Exactly one line, whatever the error carried.
+    process.stderr.write(`webx86: ${msg.split('\n')[0]!.trim() || 'unknown error'}\n`);
+    return 2;
+  }
+}
+
+// Run when executed (bin/webx86 imports this module as the program).
+if (process.env.WEBX86_CLI_NO_MAIN !== '1') {
+  const code = await main(process.argv.slice(2));
+  // Flush stdout before exiting; stdin may still hold the event loop open.
+  if (process.stdout.writableNeedDrain) await new Promise((r) => process.stdout.once('drain', r));
+  process.exit(code);
+}

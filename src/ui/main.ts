@@ -1,0 +1,362 @@
+// The page's entry: checks the browser can host the VM, starts the VM worker, connects the
+// terminal to COM1 through the shared rings, and boots the default guest (or the one the URL
+// names: ?kernel=&initrd=&cmdline=&mem=&clock=&autostart=0; ?vmlinux=URL, or ?vmlinux=1 for the
+// manifest's, also sends the uncompressed kernel so the guest skips decompressing itself).
+import * as Comlink from 'comlink';
+import type { ClockMode, ExitReason } from '../machine/types.js';
+import { ByteRing } from '../worker/ring.js';
+import type { BootOptions, DownloadProgress, ImageSource, VmStatus, VmWorkerApi } from '../worker/vm-worker.js';
+import { Controls, type BootChoice, type ImageChoice } from './controls.js';
+import { SerialTerminal } from './terminal.js';
+
+/** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
+const SERIAL_OUT_BYTES = 1 << 20;
+/** Key input ring: keys and pastes. */
+const SERIAL_IN_BYTES = 64 << 10;
+const STATUS_INTERVAL_MS = 500;
+const DEFAULT_MANIFEST = '/images/default.json';
+
+/** The default guest's manifest, as disk-images/build.mjs writes it. */
+interface GuestManifest {
+  kernel: string;
+  /** The same kernel uncompressed (an i386 ELF). */
+  vmlinux?: string;
+  initrd?: string;
+  cmdline?: string;
+  recommendedMemoryMiB?: number;
+  prompt?: string;
+}
+
+const errorBox = document.getElementById('error')!;
+const progressBox = document.getElementById('progress')!;
+const progressBar = document.getElementById('progress-bar') as HTMLProgressElement;
+const progressText = document.getElementById('progress-text')!;
+const statusState = document.getElementById('status-state')!;
+const statusSpeed = document.getElementById('status-speed')!;
+const statusClock = document.getElementById('status-clock')!;
+const statusTime = document.getElementById('status-time')!;
+
+function showError(message: string): void {
+  errorBox.textContent = message;
+  errorBox.hidden = false;
+  statusState.textContent = 'error';
+  statusState.className = 'error';
+}
+
+function clearError(): void {
+  errorBox.hidden = true;
+  errorBox.textContent = '';
+}
+
+/** What this browser lacks for the VM, in words; null when it has everything. */
+function missingPlatform(): string | null {
+  if (typeof WebAssembly !== 'object') {
+    return 'This browser has no WebAssembly, which the emulator needs. Use a current Chrome, Edge, Firefox or Safari.';
+  }
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') {
+    if (!self.crossOriginIsolated) {
+      return 'This page is not cross-origin isolated, so the browser withholds SharedArrayBuffer. '
+        + 'The server must send "Cross-Origin-Opener-Policy: same-origin" and '
+        + '"Cross-Origin-Embedder-Policy: require-corp" with the page (vite and vite preview do).';
+    }
+    return 'This browser has no SharedArrayBuffer, which the emulator needs.';
+  }
+  if (!self.crossOriginIsolated) {
+    return 'This page is not cross-origin isolated (missing COOP/COEP headers), so the VM worker cannot share memory with it.';
+  }
+  return null;
+}
+
+/** Set while the page reloads itself under the isolation service worker, so it tries only once. */
+const COI_RELOAD_KEY = 'webx86-coi-reload';
+const COI_INSTALL_TIMEOUT_MS = 4000;
+
+/**
+ * On a host that does not send COOP/COEP, install public/coi-sw.js (which adds them) and reload
+ * once. Returns true when a reload is under way.
+ */
+async function isolateThroughServiceWorker(): Promise<boolean> {
+  if (self.crossOriginIsolated || !('serviceWorker' in navigator) || !self.isSecureContext) return false;
+  if (sessionStorage.getItem(COI_RELOAD_KEY)) {
+    // Already reloaded once and still not isolated: the service worker cannot help here.
+    sessionStorage.removeItem(COI_RELOAD_KEY);
+    return false;
+  }
+  try {
+    // Bounded: where service workers are disabled, registration can stay pending for good.
+    const installed = (async () => {
+      await navigator.serviceWorker.register(`${import.meta.env.BASE_URL}coi-sw.js`);
+      await navigator.serviceWorker.ready;
+      return true;
+    })();
+    const gaveUp = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), COI_INSTALL_TIMEOUT_MS));
+    if (!(await Promise.race([installed, gaveUp]))) return false;
+  } catch {
+    return false;
+  }
+  sessionStorage.setItem(COI_RELOAD_KEY, '1');
+  location.reload();
+  return true;
+}
+
+function formatBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`;
+}
+
+function showProgress(p: DownloadProgress): void {
+  progressBox.hidden = p.done;
+  const name = p.url.slice(p.url.lastIndexOf('/') + 1) || p.url;
+  if (p.total) {
+    progressBar.max = p.total;
+    progressBar.value = p.loaded;
+    progressText.textContent = `${p.what} ${name}: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}`;
+  } else {
+    progressBar.removeAttribute('value');
+    progressText.textContent = `${p.what} ${name}: ${formatBytes(p.loaded)}`;
+  }
+}
+
+function showStatus(s: VmStatus): void {
+  const label = s.phase === 'downloading' ? 'downloading'
+    : s.phase === 'starting' ? 'starting'
+    : s.state;
+  statusState.textContent = label;
+  statusState.className = s.state === 'error' ? 'error' : s.state === 'running' ? 'running' : '';
+  statusSpeed.textContent = s.state === 'running' || s.state === 'halted' ? `${(s.ips / 1e6).toFixed(1)} MIPS` : '';
+  statusClock.textContent = s.clock === 'deterministic' ? 'deterministic clock' : 'real-time clock';
+  statusTime.textContent = s.instructions > 0 ? `guest ${s.guestSeconds.toFixed(1)} s` : '';
+}
+
+/** A relative URL means relative to the page, but the worker would resolve it against its own script. */
+function absolute(url: string, base: string = location.href): string {
+  return new URL(url, base).href;
+}
+
+/** A URL as the settings show it: same-origin URLs by their path, which reads better. */
+function shown(url: string): string {
+  const u = new URL(url, location.href);
+  return u.origin === location.origin ? u.pathname + u.search : u.href;
+}
+
+async function imageSource(choice: ImageChoice): Promise<ImageSource> {
+  if ('file' in choice) return { bytes: new Uint8Array(await choice.file.arrayBuffer()), name: choice.file.name };
+  return { url: absolute(choice.url) };
+}
+
+function parseClock(v: string | null): ClockMode | undefined {
+  return v === 'deterministic' || v === 'realtime' ? v : undefined;
+}
+
+async function loadManifest(url: string): Promise<GuestManifest> {
+  let res: Response;
+  try {
+    res = await fetch(url, { cache: 'no-cache' });
+  } catch (e) {
+    throw new Error(`Could not download the default guest's manifest ${url}: ${(e as Error).message}.`);
+  }
+  if (!res.ok || (res.headers.get('Content-Type') ?? '').startsWith('text/html')) {
+    throw new Error(`The default guest image is not on this server (${url}: HTTP ${res.status}). `
+      + 'Build it with "npm run build:images", or name a kernel in the address: ?kernel=URL&initrd=URL.');
+  }
+  const m = (await res.json()) as GuestManifest;
+  if (typeof m?.kernel !== 'string') throw new Error(`The guest manifest ${url} names no kernel.`);
+  return m;
+}
+
+async function main(): Promise<void> {
+  const terminalBox = document.getElementById('terminal')!;
+  if (await isolateThroughServiceWorker()) return;
+  sessionStorage.removeItem(COI_RELOAD_KEY);
+  const missing = missingPlatform();
+  if (missing) {
+    showError(missing);
+    exposeTestHook(null, null);
+    return;
+  }
+
+  const serialOut = ByteRing.create(SERIAL_OUT_BYTES);
+  const serialIn = ByteRing.create(SERIAL_IN_BYTES);
+  const pendingInput: Uint8Array[] = [];
+  let inputFlushing = false;
+
+  /** Keys into the worker's ring; a paste larger than the ring waits for the guest to catch up. */
+  const sendInput = (bytes: Uint8Array): void => {
+    if (pendingInput.length === 0) {
+      const n = serialIn.write(bytes);
+      if (n === bytes.length) return;
+      bytes = bytes.subarray(n);
+    }
+    pendingInput.push(bytes.slice());
+    if (!inputFlushing) void flushInput();
+  };
+  const flushInput = async (): Promise<void> => {
+    inputFlushing = true;
+    while (pendingInput.length > 0) {
+      const seen = serialIn.readCount;
+      const head = pendingInput[0];
+      const n = serialIn.write(head);
+      if (n === head.length) pendingInput.shift();
+      else {
+        pendingInput[0] = head.subarray(n);
+        await serialIn.waitForSpaceAsync(seen, 1000);
+      }
+    }
+    inputFlushing = false;
+  };
+
+  const terminal = new SerialTerminal(terminalBox, sendInput);
+
+  const worker = new Worker(new URL('../worker/vm-worker.ts', import.meta.url), { type: 'module', name: 'webx86-vm' });
+  worker.addEventListener('error', (ev) => showError(`The VM worker failed: ${ev.message || 'it could not be loaded'}.`));
+  const api = Comlink.wrap<VmWorkerApi>(worker);
+
+  let panel: Controls;
+  let booting = false;
+  /** Uncompressed kernel to send along with a bzImage (from ?vmlinux= or the manifest). */
+  let vmlinuxUrl: string | null = null;
+
+  const events = {
+    onProgress(p: DownloadProgress) {
+      showProgress(p);
+    },
+    onExit(reason: ExitReason, error?: string) {
+      const words: Record<ExitReason, string> = {
+        poweroff: 'The guest powered off.',
+        reset: 'The guest asked for a reset and the machine stopped.',
+        stopped: 'Machine powered off.',
+        error: `The machine stopped with an error: ${error ?? 'unknown'}`,
+      };
+      terminal.writeNote(`[webx86] ${words[reason]}`);
+      if (reason === 'error') showError(words.error);
+      panel.setState('off');
+    },
+  };
+  await api.attach(serialOut.buffer, serialIn.buffer, Comlink.proxy(events));
+
+  // Drain COM1 output into the terminal; Atomics.waitAsync wakes us without polling.
+  void (async () => {
+    const buf = new Uint8Array(64 << 10);
+    for (;;) {
+      const seen = serialOut.writeCount;
+      const n = serialOut.readInto(buf);
+      if (n > 0) {
+        terminal.writeBytes(buf.subarray(0, n));
+        continue;
+      }
+      await serialOut.waitForDataAsync(seen, 1000);
+    }
+  })();
+
+  const boot = async (choice: BootChoice): Promise<void> => {
+    if (booting) return;
+    if (!choice.kernel) {
+      showError('No kernel chosen: give a kernel URL or open a file under Settings.');
+      panel.showSettings(true);
+      return;
+    }
+    booting = true;
+    clearError();
+    panel.setState('busy');
+    try {
+      const options: BootOptions = {
+        memoryMiB: choice.memoryMiB,
+        kernel: await imageSource(choice.kernel),
+        initrd: choice.initrd ? await imageSource(choice.initrd) : undefined,
+        vmlinux: vmlinuxUrl && choice.kernel && 'url' in choice.kernel ? { url: absolute(vmlinuxUrl) } : undefined,
+        cmdline: choice.cmdline,
+        clock: choice.clock,
+      };
+      const transfer = [options.kernel, options.initrd]
+        .flatMap((s) => (s && 'bytes' in s ? [s.bytes.buffer] : []));
+      terminal.clear();
+      await api.boot(Comlink.transfer(options, transfer));
+      panel.setState('running');
+      terminal.focus();
+    } catch (e) {
+      progressBox.hidden = true;
+      showError((e as Error)?.message ?? String(e));
+      panel.setState('off');
+    } finally {
+      booting = false;
+    }
+  };
+
+  panel = new Controls({
+    onStart: (choice) => void boot(choice),
+    onPause: () => void api.pause().then(() => panel.setState('paused')),
+    onResume: () => void api.resume().then(() => panel.setState('running')),
+    onReset: () => void api.reset(),
+    onPowerOff: () => void api.powerOff().then(() => panel.setState('off')),
+  });
+
+  setInterval(() => {
+    api.status().then((s) => {
+      if (errorBox.hidden || s.state !== 'stopped') showStatus(s);
+    }).catch(() => {});
+  }, STATUS_INTERVAL_MS);
+
+  exposeTestHook(terminal, () => api.status());
+
+  // What to boot: the URL's choice, else the default guest's manifest.
+  const q = new URLSearchParams(location.search);
+  const vmlinuxParam = q.get('vmlinux');
+  if (vmlinuxParam && vmlinuxParam !== '1' && vmlinuxParam !== '0') vmlinuxUrl = vmlinuxParam;
+  const mem = Number(q.get('mem'));
+  panel.setValues({
+    memoryMiB: Number.isInteger(mem) && mem > 0 ? mem : undefined,
+    clock: parseClock(q.get('clock')),
+  });
+  if (q.has('kernel')) {
+    panel.setValues({
+      kernelUrl: q.get('kernel') ?? '',
+      initrdUrl: q.get('initrd') ?? '',
+      cmdline: q.get('cmdline') ?? 'console=ttyS0,115200',
+    });
+  } else {
+    const manifestUrl = absolute(q.get('manifest') ?? DEFAULT_MANIFEST);
+    try {
+      const m = await loadManifest(manifestUrl);
+      panel.setValues({
+        kernelUrl: shown(absolute(m.kernel, manifestUrl)),
+        initrdUrl: m.initrd ? shown(absolute(m.initrd, manifestUrl)) : '',
+        cmdline: q.get('cmdline') ?? m.cmdline ?? 'console=ttyS0,115200',
+        memoryMiB: Number.isInteger(mem) && mem > 0 ? undefined : m.recommendedMemoryMiB,
+      });
+      if (vmlinuxParam === '1' && m.vmlinux) vmlinuxUrl = absolute(m.vmlinux, manifestUrl);
+    } catch (e) {
+      showError((e as Error).message);
+      panel.showSettings(true);
+      return;
+    }
+  }
+  if (q.get('autostart') !== '0') await boot(panel.choice());
+}
+
+/** Test and benchmark hook: what the terminal shows, and typing into the guest as a user would. */
+declare global {
+  interface Window {
+    __webx86?: {
+      serialText(): string;
+      errorText(): string;
+      /** Asks the worker now (not the last polled value). */
+      status(): Promise<VmStatus | null>;
+      type(text: string): void;
+      ready: boolean;
+    };
+  }
+}
+
+function exposeTestHook(terminal: SerialTerminal | null, status: (() => Promise<VmStatus>) | null): void {
+  window.__webx86 = {
+    serialText: () => terminal?.text() ?? '',
+    errorText: () => (errorBox.hidden ? '' : errorBox.textContent ?? ''),
+    status: async () => (status ? status() : null),
+    type: (text: string) => {
+      // Through xterm as if typed, so the test exercises the same path as keystrokes.
+      terminal?.input(text);
+    },
+    ready: true,
+  };
+}
+
+main().catch((e) => showError(`The page failed to start: ${(e as Error)?.message ?? String(e)}`));

@@ -1,0 +1,384 @@
+// The VM worker: everything that is the virtual PC runs here, off the page's main thread.
+//
+// The page drives it through comlink (the VmWorkerApi below). The hot byte streams do not go
+// through messages: COM1 output goes into a SharedArrayBuffer ring the page drains, key input
+// comes from a ring the page fills. The Machine's run loop yields to the event loop between
+// slices, which is when comlink calls (status, pause ...) and ring wake-ups get handled, so the
+// guest runs flat out without making the worker deaf.
+import * as Comlink from 'comlink';
+import type { ClockMode, ExitReason, MachineStatus } from '../machine/types.js';
+import type { MachineClass, MachineConfig, MachineInstance } from './machine-api.js';
+import { ByteRing } from './ring.js';
+
+/** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
+export type ImageSource =
+  | { url: string }
+  | { bytes: Uint8Array; name: string };
+
+export interface BootOptions {
+  memoryMiB: number;
+  kernel: ImageSource;
+  initrd?: ImageSource;
+  /** With a bzImage kernel: the same kernel uncompressed, so the guest skips decompressing itself. */
+  vmlinux?: ImageSource;
+  cmdline: string;
+  clock: ClockMode;
+}
+
+export type ImageRole = 'kernel' | 'initrd' | 'vmlinux';
+
+export interface DownloadProgress {
+  what: ImageRole;
+  url: string;
+  loaded: number;
+  /** From Content-Length; null when the server did not say. */
+  total: number | null;
+  done: boolean;
+}
+
+/** Page-side callbacks, passed as a Comlink.proxy. */
+export interface VmEvents {
+  onProgress(p: DownloadProgress): void;
+  /** The machine stopped running on its own or because it was told to. */
+  onExit(reason: ExitReason, error?: string): void;
+}
+
+/** Where the worker is in a VM's life, beyond what the Machine itself reports. */
+export type VmPhase = 'idle' | 'downloading' | 'starting' | 'running' | 'exited';
+
+export interface VmStatus extends MachineStatus {
+  phase: VmPhase;
+  /** COM1 output bytes dropped because the page stopped draining the ring and the backlog filled. */
+  serialDropped: number;
+}
+
+export interface VmWorkerApi {
+  /** Hand the worker its rings and callbacks; call once before boot. */
+  attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents): void;
+  /** Fetch images, build the machine and start it running. Resolves once it runs; rejects with a plain-words error. */
+  boot(options: BootOptions): Promise<void>;
+  pause(): void;
+  resume(): void;
+  reset(): void;
+  /** Stop the machine for good (the page's power button). Resolves when its run loop has returned. */
+  powerOff(): Promise<void>;
+  status(): VmStatus;
+}
+
+/** Bound on COM1 output kept in the worker while the page's ring is full (a hidden tab, say). */
+const SERIAL_BACKLOG_LIMIT = 4 << 20;
+/** Progress callbacks are throttled to this interval (ms) so a fast download is not a message storm. */
+const PROGRESS_INTERVAL_MS = 100;
+/** Largest image we accept, so a wrong URL to a huge file fails in words instead of exhausting memory. */
+const MAX_IMAGE_BYTES = 512 << 20;
+
+// The Machine is found through a glob so the page still builds (and says so in words) in a
+// checkout where src/machine/machine.ts has not landed; once it has, this is an ordinary import.
+const machineModules = import.meta.glob<{ Machine: MachineClass }>('../machine/machine.ts');
+
+// The core, as a URL the bundler fingerprints and copies into the build (`npm run build:core`
+// makes it). Through a glob for the same reason as above; without it the Machine looks itself.
+const coreUrls = import.meta.glob<string>('/build/core.wasm', { query: '?url', import: 'default', eager: true });
+
+async function loadCoreWasm(): Promise<ArrayBuffer | undefined> {
+  const url = Object.values(coreUrls)[0];
+  if (!url) return undefined;
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`The emulator core could not be loaded from ${url} (HTTP ${res.status}).`);
+  return res.arrayBuffer();
+}
+
+async function loadMachineClass(): Promise<MachineClass> {
+  const load = Object.values(machineModules)[0];
+  if (!load) throw new Error('This build of the page has no emulator core yet (src/machine/machine.ts is missing).');
+  const mod = await load();
+  if (!mod.Machine || typeof mod.Machine.create !== 'function') {
+    throw new Error('src/machine/machine.ts does not export a Machine class with create().');
+  }
+  return mod.Machine;
+}
+
+/** An image download or read that failed, worded for the page. */
+export class ImageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageError';
+  }
+}
+
+async function fetchImage(what: ImageRole, url: string, events: VmEvents | null): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new ImageError(`Could not download the ${what} image from ${url}: ${(e as Error).message || 'network error'}.`);
+  }
+  if (response.status === 404) throw new ImageError(`The ${what} image was not found: ${url} (HTTP 404).`);
+  if (!response.ok) throw new ImageError(`The ${what} image could not be downloaded: ${url} (HTTP ${response.status} ${response.statusText}).`);
+  // A host with a single-page-app fallback answers any path with index.html and 200.
+  if ((response.headers.get('Content-Type') ?? '').startsWith('text/html')) {
+    throw new ImageError(`The ${what} image was not found: ${url} (the server answered with a web page).`);
+  }
+  const encoded = response.headers.get('Content-Encoding');
+  const length = Number(response.headers.get('Content-Length'));
+  // With a content encoding, Content-Length counts compressed bytes and the stream yields more.
+  const total = !encoded && Number.isFinite(length) && length > 0 ? length : null;
+  if (total !== null && total > MAX_IMAGE_BYTES) {
+    throw new ImageError(`The ${what} image at ${url} is too large (${total} bytes).`);
+  }
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  let lastReport = 0;
+  const report = (done: boolean) => events?.onProgress({ what, url, loaded, total, done });
+  report(false);
+  if (!response.body) {
+    const all = new Uint8Array(await response.arrayBuffer());
+    loaded = all.length;
+    report(true);
+    return all;
+  }
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      if (loaded > MAX_IMAGE_BYTES) throw new ImageError(`The ${what} image at ${url} is too large (over ${MAX_IMAGE_BYTES} bytes).`);
+      const now = performance.now();
+      if (now - lastReport >= PROGRESS_INTERVAL_MS) {
+        lastReport = now;
+        report(false);
+      }
+    }
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    throw new ImageError(`The ${what} image download from ${url} broke off after ${loaded} bytes: ${(e as Error).message}.`);
+  }
+  if (total !== null && loaded !== total) {
+    throw new ImageError(`The ${what} image download from ${url} is incomplete (${loaded} of ${total} bytes).`);
+  }
+  report(true);
+  if (loaded === 0) throw new ImageError(`The ${what} image at ${url} is empty.`);
+  const out = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+async function obtainImage(what: ImageRole, src: ImageSource, events: VmEvents | null): Promise<Uint8Array> {
+  if ('bytes' in src) {
+    if (!(src.bytes instanceof Uint8Array) || src.bytes.length === 0) {
+      throw new ImageError(`The ${what} file ${src.name} is empty.`);
+    }
+    return src.bytes;
+  }
+  if (typeof src.url !== 'string' || src.url === '') throw new ImageError(`No ${what} image was given.`);
+  return fetchImage(what, src.url, events);
+}
+
+function checkOptions(o: BootOptions): void {
+  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 4 || o.memoryMiB > 3072) {
+    throw new Error(`Memory size must be a whole number of MiB between 4 and 3072 (got ${o.memoryMiB}).`);
+  }
+  if (o.clock !== 'realtime' && o.clock !== 'deterministic') throw new Error(`Unknown clock mode: ${String(o.clock)}.`);
+  if (typeof o.cmdline !== 'string') throw new Error('The kernel command line must be text.');
+}
+
+/** Everything the worker keeps about the one VM it hosts. */
+class VmHost implements VmWorkerApi {
+  private serialOut: ByteRing | null = null;
+  private serialIn: ByteRing | null = null;
+  private events: VmEvents | null = null;
+  private machine: MachineInstance | null = null;
+  private running: Promise<void> | null = null;
+  private phase: VmPhase = 'idle';
+  private clock: ClockMode = 'realtime';
+  private lastExit: { reason: ExitReason; error?: string } | null = null;
+  /** Generation counter: a boot or power-off bumps it so stale loops (input pump) end. */
+  private generation = 0;
+  private backlog: Uint8Array[] = [];
+  private backlogBytes = 0;
+  private flushing = false;
+  private serialDropped = 0;
+
+  attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents): void {
+    this.serialOut = new ByteRing(serialOut);
+    this.serialIn = new ByteRing(serialIn);
+    this.events = events;
+  }
+
+  async boot(options: BootOptions): Promise<void> {
+    if (!this.serialOut || !this.serialIn) throw new Error('The worker was not attached to its rings.');
+    if (this.phase === 'downloading' || this.phase === 'starting') throw new Error('A machine is already starting.');
+    checkOptions(options);
+    // Replacing a running machine is not an exit the page needs to hear about.
+    await this.stopMachine(false);
+    const generation = ++this.generation;
+    this.clock = options.clock;
+    this.lastExit = null;
+    try {
+      this.phase = 'downloading';
+      // Load the emulator code while the images download; report a missing image first.
+      const machineClass = loadMachineClass();
+      const coreWasm = loadCoreWasm();
+      machineClass.catch(() => {});
+      coreWasm.catch(() => {});
+      const kernel = await obtainImage('kernel', options.kernel, this.events);
+      const initrd = options.initrd ? await obtainImage('initrd', options.initrd, this.events) : undefined;
+      const vmlinux = options.vmlinux ? await obtainImage('vmlinux', options.vmlinux, this.events) : undefined;
+      const Machine = await machineClass;
+      this.phase = 'starting';
+      const config: MachineConfig = {
+        memoryMiB: options.memoryMiB,
+        kernel,
+        initrd,
+        vmlinux,
+        cmdline: options.cmdline,
+        clock: options.clock,
+        coreWasm: await coreWasm,
+      };
+      const machine = await Machine.create(config, {
+        onSerial: (bytes) => this.emitSerial(bytes),
+        onLog: (line) => console.info(`[machine] ${line}`),
+      });
+      if (generation !== this.generation) {
+        machine.stop();
+        return;
+      }
+      this.machine = machine;
+      this.phase = 'running';
+      this.running = this.runMachine(machine, generation);
+      void this.pumpInput(generation);
+    } catch (e) {
+      if (generation === this.generation) this.phase = 'idle';
+      const err = e instanceof Error ? e : new Error(String(e));
+      throw new Error(err.message);
+    }
+  }
+
+  private async runMachine(machine: MachineInstance, generation: number): Promise<void> {
+    let reason: ExitReason;
+    let error: string | undefined;
+    try {
+      reason = await machine.run();
+      if (reason === 'error') error = machine.status().error ?? 'the machine stopped with an error';
+    } catch (e) {
+      reason = 'error';
+      error = (e as Error)?.message ?? String(e);
+    }
+    if (generation !== this.generation) return;
+    this.phase = 'exited';
+    this.lastExit = { reason, error };
+    this.events?.onExit(reason, error);
+  }
+
+  /** Feed key bytes from the page's ring into COM1 for as long as this machine lives. */
+  private async pumpInput(generation: number): Promise<void> {
+    const ring = this.serialIn!;
+    const buf = new Uint8Array(4096);
+    while (generation === this.generation && this.machine) {
+      const seen = ring.writeCount;
+      const n = ring.readInto(buf);
+      if (n > 0) {
+        this.machine.sendSerial(buf.slice(0, n));
+        continue;
+      }
+      // Wake on the page's write; the timeout only bounds how long a dead generation lingers.
+      await ring.waitForDataAsync(seen, 1000);
+    }
+  }
+
+  /** COM1 output: straight into the ring, or into a bounded backlog while the ring is full. */
+  private emitSerial(bytes: Uint8Array): void {
+    const ring = this.serialOut;
+    if (!ring || bytes.length === 0) return;
+    if (this.backlog.length === 0) {
+      const n = ring.write(bytes);
+      if (n === bytes.length) return;
+      bytes = bytes.subarray(n);
+    }
+    if (this.backlogBytes + bytes.length > SERIAL_BACKLOG_LIMIT) {
+      this.serialDropped += bytes.length;
+      return;
+    }
+    this.backlog.push(bytes.slice());
+    this.backlogBytes += bytes.length;
+    if (!this.flushing) void this.flushBacklog();
+  }
+
+  private async flushBacklog(): Promise<void> {
+    const ring = this.serialOut!;
+    this.flushing = true;
+    try {
+      while (this.backlog.length > 0) {
+        const seen = ring.readCount;
+        const head = this.backlog[0];
+        const n = ring.write(head);
+        this.backlogBytes -= n;
+        if (n === head.length) {
+          this.backlog.shift();
+          continue;
+        }
+        this.backlog[0] = head.subarray(n);
+        await ring.waitForSpaceAsync(seen, 1000);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  pause(): void {
+    this.machine?.pause();
+  }
+
+  resume(): void {
+    this.machine?.resume();
+  }
+
+  reset(): void {
+    this.machine?.reset();
+  }
+
+  powerOff(): Promise<void> {
+    return this.stopMachine(true);
+  }
+
+  private async stopMachine(notify: boolean): Promise<void> {
+    const machine = this.machine;
+    const running = this.running;
+    const wasRunning = this.phase === 'running';
+    this.generation++;
+    this.machine = null;
+    this.running = null;
+    if (machine) {
+      machine.stop();
+      await running;
+      this.phase = 'exited';
+      if (wasRunning && notify) {
+        this.lastExit = { reason: 'stopped' };
+        this.events?.onExit('stopped');
+      }
+    }
+  }
+
+  status(): VmStatus {
+    const base: MachineStatus = this.machine
+      ? this.machine.status()
+      : {
+          state: this.lastExit?.reason === 'error' ? 'error'
+            : this.lastExit?.reason === 'poweroff' ? 'poweroff' : 'stopped',
+          instructions: 0,
+          ips: 0,
+          guestSeconds: 0,
+          clock: this.clock,
+          error: this.lastExit?.error,
+        };
+    return { ...base, phase: this.phase, serialDropped: this.serialDropped };
+  }
+}
+
+Comlink.expose(new VmHost());

@@ -1,0 +1,151 @@
+// Boot the default guest (Debian's i686 kernel + busybox initramfs) in deterministic mode
+// through the Machine API, use its shell, power it off; twice, and the two serial logs must
+// be byte-identical. The outputs are checked against independent sources: the image manifest,
+// arithmetic, libm's pi, and node's own SHA-256 of the same data.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/machine/machine.js';
+
+const IMAGES = resolve(__dirname, '../../build/images');
+const MANIFEST = join(IMAGES, 'default.json');
+const haveImages = existsSync(MANIFEST);
+if (!haveImages) console.warn(`guest test skipped: ${MANIFEST} missing (run npm run build:images)`);
+
+/** Host time one boot-use-poweroff session may take with the interpreter (generous). */
+const BOOT_TIMEOUT_MS = 15 * 60_000;
+
+interface Manifest {
+  kernel: string; vmlinux?: string; initrd: string; cmdline: string; prompt: string; kernelRelease: string;
+}
+
+const latin1 = (b: Uint8Array) => Buffer.from(b).toString('latin1');
+
+/**
+ * A scripted serial console session. Each step waits for the prompt and then types the next
+ * command from inside onSerial, synchronously: the Machine hands output over when the guest
+ * idles, so the command reaches the guest at the same point of its execution in every
+ * deterministic run (answering later, from a promise callback, would depend on host timing).
+ */
+class Session {
+  private chunks: Uint8Array[] = [];
+  text = '';
+  machine!: Machine;
+  /** Output of each command: text between its echoed line and the next prompt, CRs removed. */
+  readonly outputs: string[] = [];
+  private step = 0;
+  private searchFrom = 0;
+
+  constructor(private readonly prompt: string, private readonly commands: string[]) {}
+
+  onSerial = (bytes: Uint8Array): void => {
+    this.chunks.push(bytes.slice());
+    this.text += latin1(bytes);
+    // Step 0 waits for the first prompt; step k > 0 for the prompt after command k-1.
+    while (this.step <= this.commands.length) {
+      const marker = this.step === 0 ? this.prompt : `\n${this.prompt}`;
+      const at = this.text.indexOf(marker, this.searchFrom);
+      if (at < 0 || !this.text.endsWith(this.prompt)) return;
+      if (this.step > 0) {
+        const out = this.text.slice(this.searchFrom, at + 1);
+        const nl = out.indexOf('\n'); // drop the echoed command line
+        this.outputs.push(out.slice(nl + 1).replace(/\r/g, ''));
+      }
+      const cmd = this.commands[this.step];
+      this.step++;
+      this.searchFrom = this.text.length;
+      if (cmd === undefined) return;
+      this.machine.sendSerial(new TextEncoder().encode(`${cmd}\n`));
+    }
+  };
+
+  tail(): string {
+    return JSON.stringify(this.text.slice(-2000));
+  }
+
+  progress(): string {
+    const st = this.machine.status();
+    return `step ${this.step}/${this.commands.length + 1}, machine ${st.state}, ${st.instructions} instructions, ` +
+      `${st.guestSeconds.toFixed(2)} guest s${st.error ? `, error: ${st.error}` : ''}; last serial output: ${this.tail()}`;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks.map((b) => Buffer.from(b)));
+  }
+}
+
+const COMMANDS = [
+  'uname -a',
+  'cat /proc/cpuinfo',
+  'echo $((6*7))',
+  `awk 'BEGIN{printf "%.6f\\n", atan2(1,1)*4}'`,
+  'seq 1 20000 | sha256sum',
+];
+
+interface Results { log: Buffer; outputs: string[] }
+
+async function bootAndUse(m: Manifest): Promise<Results> {
+  const s = new Session(m.prompt, [...COMMANDS, 'poweroff -f']);
+  s.machine = await Machine.create(
+    {
+      memoryMiB: 128,
+      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
+      vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
+      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
+      cmdline: m.cmdline,
+      clock: 'deterministic',
+    },
+    { onSerial: s.onSerial },
+  );
+  const exit = s.machine.run();
+  let timedOut = '';
+  const timer = setTimeout(() => {
+    timedOut = `timed out (${(BOOT_TIMEOUT_MS / 60_000).toFixed(0)} min): ${s.progress()}`;
+    s.machine.stop();
+  }, BOOT_TIMEOUT_MS);
+  try {
+    const reason = await exit;
+    if (timedOut) throw new Error(timedOut);
+    // 'poweroff' comes after the last command was typed; anything else is a failure.
+    if (reason !== 'poweroff') throw new Error(`machine exited with '${reason}': ${s.progress()}`);
+    if (s.outputs.length !== COMMANDS.length) throw new Error(`powered off early: ${s.progress()}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return { log: s.bytes(), outputs: s.outputs };
+}
+
+describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
+  it('boots to a shell, runs commands, powers off, and does it identically twice', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+    const first = await bootAndUse(m);
+    const [uname, cpuinfo, arith, pi, sha256] = first.outputs as [string, string, string, string, string];
+    const o = { uname, cpuinfo, arith, pi, sha: sha256 };
+
+    expect(o.uname).toMatch(/^Linux \S+ /);
+    expect(o.uname).toContain(m.kernelRelease);
+    expect(o.uname).toMatch(/\bi[56]86\b/);
+
+    expect(o.cpuinfo).toMatch(/^processor\s*:\s*0$/m);
+    expect(o.cpuinfo).toMatch(/^vendor_id\s*:\s*\S+/m);
+    expect(o.cpuinfo).toMatch(/^fpu\s*:\s*yes$/m);
+    expect(o.cpuinfo).toMatch(/^flags\s*:.*\bfpu\b.*\btsc\b/m);
+
+    expect(o.arith.trim()).toBe(String(6 * 7));
+    expect(o.pi.trim()).toBe(Math.PI.toFixed(6));
+
+    const data = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join('');
+    const sha = createHash('sha256').update(data).digest('hex');
+    expect(o.sha.trim()).toBe(`${sha}  -`);
+
+    const second = await bootAndUse(m);
+    if (!first.log.equals(second.log)) {
+      let i = 0;
+      while (i < first.log.length && first.log[i] === second.log[i]) i++;
+      const ctx = (b: Buffer) => JSON.stringify(b.subarray(Math.max(0, i - 200), i + 200).toString('latin1'));
+      throw new Error(`serial logs differ at byte ${i} (lengths ${first.log.length} / ${second.log.length}):\n` +
+        `first:  ${ctx(first.log)}\nsecond: ${ctx(second.log)}`);
+    }
+  }, 2 * BOOT_TIMEOUT_MS + 60_000);
+});

@@ -1,0 +1,74 @@
+// bin/webx86 refuses bad input with exactly one line `webx86: <message>` and exit status 2.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = resolve(__dirname, '../../bin/webx86');
+const tmp = mkdtempSync(join(tmpdir(), 'webx86-cli-'));
+
+function webx86(...args: string[]) {
+  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 60_000, input: '' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** One line, prefixed, no stack trace. */
+function expectOneLineError(r: { status: number | null; stderr: string }, pattern: RegExp): void {
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(/^webx86: [^\n]+\n$/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stderr).toMatch(pattern);
+}
+
+describe('webx86 CLI errors', () => {
+  it('missing kernel file', () => {
+    expectOneLineError(webx86('run', '--kernel', join(tmp, 'no-such-bzImage')), /no-such-bzImage' not found/);
+  });
+
+  it('missing initrd file', () => {
+    const k = join(tmp, 'k');
+    writeFileSync(k, 'x');
+    expectOneLineError(webx86('run', '--kernel', k, '--initrd', join(tmp, 'nope.cpio')), /initrd '.*nope\.cpio' not found/);
+  });
+
+  it('a file that is not a bzImage', () => {
+    const junk = join(tmp, 'junk.bin');
+    const bytes = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    writeFileSync(junk, bytes);
+    expectOneLineError(webx86('run', '--kernel', junk), /junk\.bin: kernel: not a Linux bzImage/);
+  });
+
+  it('gzip data given as a kernel', () => {
+    const gz = join(tmp, 'initrd.gz');
+    writeFileSync(gz, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
+    expectOneLineError(webx86('run', '--kernel', gz), /not a Linux bzImage \(gzip data/);
+  });
+
+  it('--memory too small', () => {
+    expectOneLineError(webx86('run', '--memory', '1'), /--memory 1 is out of range: too small/);
+  });
+
+  it('--memory that is not a number', () => {
+    expectOneLineError(webx86('run', '--memory', '64M'), /whole number of MiB/);
+  });
+
+  it('unknown option', () => {
+    expectOneLineError(webx86('run', '--frobnicate'), /unknown option '--frobnicate'/);
+    expectOneLineError(webx86('--frobnicate'), /unknown option '--frobnicate'/);
+  });
+
+  it('unknown command and option without value', () => {
+    expectOneLineError(webx86('fly'), /unknown command 'fly'/);
+    expectOneLineError(webx86('run', '--kernel'), /--kernel needs a value/);
+  });
+
+  it('--help prints usage and exits 0', () => {
+    const r = webx86('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: webx86 run/);
+    expect(r.stdout).toContain('--no-reboot');
+    expect(r.stderr).toBe('');
+  });
+});

@@ -1,0 +1,137 @@
+// Vite setup for the web page (index.html -> src/ui/main.ts, which starts src/worker/vm-worker.ts).
+//
+// The page needs SharedArrayBuffer (serial/key rings between the page and the VM worker), which
+// browsers only grant to cross-origin-isolated pages: every response, the worker script included,
+// carries COOP same-origin + COEP require-corp, both from the dev server and from `vite preview`.
+//
+// Guest images are build outputs (disk-images/build.mjs writes build/images/), not sources:
+// the `guestImages` plugin serves them at /images/* in dev and preview, and copies them into
+// <outDir>/images on `vite build`, so a production build is self-contained.
+import { createReadStream, existsSync, mkdirSync, readdirSync, statSync, copyFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const ROOT = fileURLToPath(new URL('.', import.meta.url));
+const IMAGES_DIR = join(ROOT, 'build', 'images');
+const IMAGES_PREFIX = '/images/';
+
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.json': 'application/json',
+  '.gz': 'application/gzip',
+  '.xz': 'application/x-xz',
+};
+
+/** Serve one file from `dir` for a /images/ request; 404 (never the SPA fallback) when missing. */
+function serveImage(dir: string, req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  const url = req.url ?? '';
+  if (!url.startsWith(IMAGES_PREFIX)) return next();
+  if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+  let name: string;
+  try {
+    name = decodeURIComponent(url.slice(IMAGES_PREFIX.length).split(/[?#]/)[0]);
+  } catch {
+    name = '';
+  }
+  const file = resolve(dir, name);
+  for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+  if (!name || !file.startsWith(dir + sep) || !existsSync(file) || !statSync(file).isFile()) {
+    res.statusCode = 404;
+    res.setHeader('Content-Type', 'text/plain');
+    res.end(`guest image not found: ${url}\n`);
+    return;
+  }
+  const size = statSync(file).size;
+  const ext = name.slice(name.lastIndexOf('.'));
+  res.setHeader('Content-Type', CONTENT_TYPES[ext] ?? 'application/octet-stream');
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('Accept-Ranges', 'bytes');
+  // Byte ranges, for later HTTP-backed disks; a single range is all we need.
+  const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? ''));
+  let start = 0;
+  let end = size - 1;
+  if (range && (range[1] || range[2])) {
+    if (range[1]) {
+      start = Number(range[1]);
+      end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+    } else {
+      start = Math.max(0, size - Number(range[2]));
+    }
+    if (start > end || start >= size) {
+      res.statusCode = 416;
+      res.setHeader('Content-Range', `bytes */${size}`);
+      res.end();
+      return;
+    }
+    res.statusCode = 206;
+    res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+  }
+  res.setHeader('Content-Length', String(end - start + 1));
+  if (req.method === 'HEAD' || size === 0) {
+    res.end();
+    return;
+  }
+  createReadStream(file, { start, end }).pipe(res);
+}
+
+function guestImages(): Plugin {
+  let outDir = '';
+  let isBuild = false;
+  return {
+    name: 'webx86-guest-images',
+    configResolved(config) {
+      isBuild = config.command === 'build';
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => serveImage(IMAGES_DIR, req, res, next));
+    },
+    configurePreviewServer(server) {
+      // Serve the copy inside the build, or build/images for a build made before images existed.
+      server.middlewares.use((req, res, next) => {
+        const built = join(outDir, 'images');
+        serveImage(existsSync(built) ? built : IMAGES_DIR, req, res, next);
+      });
+    },
+    writeBundle() {
+      if (!isBuild || !existsSync(IMAGES_DIR)) return;
+      // Copied (not emitted through the bundle) so multi-megabyte images never sit in memory.
+      const dest = join(outDir, 'images');
+      mkdirSync(dest, { recursive: true });
+      for (const name of readdirSync(IMAGES_DIR)) {
+        const from = join(IMAGES_DIR, name);
+        if (statSync(from).isFile()) copyFileSync(from, join(dest, name));
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root: ROOT,
+  publicDir: 'public',
+  plugins: [guestImages()],
+  server: {
+    headers: ISOLATION_HEADERS,
+    // The page's test starts its own server on a free port.
+    strictPort: false,
+  },
+  preview: {
+    headers: ISOLATION_HEADERS,
+  },
+  worker: {
+    format: 'es',
+  },
+  build: {
+    outDir: 'dist',
+    target: 'es2022',
+    // The core and guest images are large binaries; never inline them as data: URLs.
+    assetsInlineLimit: 0,
+  },
+});
