@@ -5,7 +5,7 @@ import {
   STATE, OFF_EIP, OFF_EFLAGS, OFF_CR0, OFF_DR, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING, OFF_A20, OFF_RAM_SIZE,
   OFF_INSTR_COUNT, OFF_SEGS, OFF_GDTR_LIMIT, OFF_IDTR_LIMIT, OFF_MSR_APIC_BASE, OFF_MSR_PAT, OFF_CPL, STATE_SIZE,
   REG_EDX, setReg32, FLAG_IF, FLAG_TF, CR0_ET, CR0_CD, CR0_NW, EXC_DB, EXC_DF, EXC_NMI, EXC_PF, OFF_MSR_TSC_OFFSET,
-  SEG_CS, SEG_LDTR, SEG_TR,
+  SEG_CS, SEG_LDTR, SEG_TR, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
 } from './cpu/state';
 import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
@@ -21,6 +21,11 @@ import { fpuReset } from './cpu/fpu';
 import { setCpuidApic } from './cpu/system';
 
 @external("env", "intAck") declare function intAck(): u32;
+@external("env", "traceException") declare function traceException(vector: u32, error: i32, cs: u32, eip: u32): void;
+
+/** When set, every exception is reported to the host's traceException() (for debugging and the inspector). */
+let traceExceptions: bool = false;
+export function setTraceExceptions(on: u32): void { traceExceptions = on != 0; }
 
 // ---- layout, for the host: every offset and register number, declared in cpu/state.ts ----
 export {
@@ -33,7 +38,8 @@ export {
   OFF_FPU_REGS, OFF_FPU_FCW, OFF_FPU_FSW, OFF_FPU_FTW, OFF_FPU_FOP, OFF_FPU_FIP, OFF_FPU_FCS,
   OFF_FPU_FDP, OFF_FPU_FDS, OFF_FPU_MXCSR, OFF_INSTR_EIP, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING,
   OFF_A20, OFF_RAM_SIZE, OFF_INSTR_COUNT, OFF_LAZY_OP, OFF_LAZY_RESULT, OFF_LAZY_SRC1,
-  OFF_LAZY_SRC2, OFF_LAZY_MASK, OFF_LAZY_SIZE, OFF_SEG_CHECK, STATE_SIZE,
+  OFF_LAZY_SRC2, OFF_LAZY_MASK, OFF_LAZY_SIZE, OFF_SEG_CHECK, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
+  STATE_SIZE,
 } from './cpu/state';
 export { RAM_BASE } from './mmu/phys';
 
@@ -153,6 +159,7 @@ function deliverPending(): void {
   let vec = pendingVector, err = pendingError;
   clearPending();
   if (delivering >= 0) {
+    if (traceExceptions) traceException(0x100 | <u32>vec, err, load<u32>(STATE + OFF_SEGS + (SEG_CS << 4)), pc);
     // A fault while delivering an exception (SDM vol. 3, table 6-5).
     const prev = delivering;
     if (prev == <i32>EXC_DF) { delivering = -1; resetRequested = true; return; }
@@ -162,6 +169,13 @@ function deliverPending(): void {
   }
   delivering = vec;
   instrStart = pc;
+  store<u32>(STATE + OFF_LAST_EXCEPTION, <u32>vec);
+  store<i32>(STATE + OFF_LAST_EXCEPTION + 4, err);
+  store<u32>(STATE + OFF_LAST_EXCEPTION + 8, load<u32>(STATE + OFF_SEGS + (SEG_CS << 4)));
+  store<u32>(STATE + OFF_LAST_EXCEPTION + 12, pc);
+  if (traceExceptions) traceException(<u32>vec, err, load<u32>(STATE + OFF_SEGS + (SEG_CS << 4)), pc);
+  const counter = STATE + OFF_EXCEPTION_COUNTS + ((<u32>vec & 31) << 2);
+  store<u32>(counter, load<u32>(counter) + 1);
   interrupt(<u32>vec, err, INT_EXCEPTION);
   delivering = -1;
 }

@@ -81,8 +81,8 @@ function execute(op: u32): void {
     // ADD OR ADC SBB AND SUB XOR CMP in their six forms.
     const aop = op >> 3;
     switch (op & 7) {
-      case 0: { decodeModrm(); lockOk(aop != ALU_CMP); const a = readRmw(8); const r = alu(aop, 8, a, reg8(mReg)); if (aop != ALU_CMP) writeRmw(8, r); return; }
-      case 1: { decodeModrm(); lockOk(aop != ALU_CMP); const s = osize(); const a = readRmw(s); const r = alu(aop, s, a, getReg(s, mReg)); if (aop != ALU_CMP) writeRmw(s, r); return; }
+      case 0: { decodeModrm(); lockOk(aop != ALU_CMP); const a = aop == ALU_CMP ? readE(8) : readRmw(8); const r = alu(aop, 8, a, reg8(mReg)); if (aop != ALU_CMP) writeRmw(8, r); return; }
+      case 1: { decodeModrm(); lockOk(aop != ALU_CMP); const s = osize(); const a = aop == ALU_CMP ? readE(s) : readRmw(s); const r = alu(aop, s, a, getReg(s, mReg)); if (aop != ALU_CMP) writeRmw(s, r); return; }
       case 2: { decodeModrm(); lockOk(false); const r = alu(aop, 8, reg8(mReg), readE(8)); if (aop != ALU_CMP) setReg8(mReg, r); return; }
       case 3: { decodeModrm(); lockOk(false); const s = osize(); const r = alu(aop, s, getReg(s, mReg), readE(s)); if (aop != ALU_CMP) setReg(s, mReg, r); return; }
       case 4: { if (lockPfx) ud(); const r = alu(aop, 8, reg8(0), fetch8()); if (aop != ALU_CMP) setReg8(0, r); return; }
@@ -143,14 +143,14 @@ function execute(op: u32): void {
     }
     case 0x80: case 0x82: {
       decodeModrm(); lockOk(mReg != ALU_CMP);
-      const a = readRmw(8); const r = alu(mReg, 8, a, fetch8());
+      const a = mReg == ALU_CMP ? readE(8) : readRmw(8); const r = alu(mReg, 8, a, fetch8());
       if (mReg != ALU_CMP) writeRmw(8, r);
       return;
     }
     case 0x81: case 0x83: {
       decodeModrm(); lockOk(mReg != ALU_CMP);
       const s = osize();
-      const a = readRmw(s);
+      const a = mReg == ALU_CMP ? readE(s) : readRmw(s);
       const b = op == 0x81 ? fetchImm(s) : <u32>(<i32>(<i8>fetch8())) & maskOf(s);
       const r = alu(mReg, s, a, b);
       if (mReg != ALU_CMP) writeRmw(s, r);

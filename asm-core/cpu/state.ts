@@ -106,7 +106,11 @@ export const OFF_LAZY_SIZE: u32 = 0x454;
  */
 export const OFF_SEG_CHECK: u32 = 0x480;
 
-export const STATE_SIZE: u32 = 0x500;
+/** Statistics for the inspector: the last exception (vector, error code, CS, EIP) and a count per vector. */
+export const OFF_LAST_EXCEPTION: u32 = 0x4a0; // 4 x u32
+export const OFF_EXCEPTION_COUNTS: u32 = 0x500; // 32 x u32
+
+export const STATE_SIZE: u32 = 0x580;
 
 // ---- accessors used throughout the core ----
 

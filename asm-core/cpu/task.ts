@@ -15,7 +15,7 @@ import {
 } from './segments';
 import { getEflags } from './flags';
 import { writeFlags, setCpl, updateMode } from './mode';
-import { readSys16, readSys32, writeSys16, writeSys32, writeSys8, checkWriteLin } from '../mmu/access';
+import { readSys16, readSys32, writeSys16, writeSys32, writeSys8, checkWriteSys } from '../mmu/access';
 import { tlbFlush } from '../mmu/tlb';
 import { push } from './stack';
 
@@ -50,8 +50,8 @@ export function taskSwitch(sel: u32, source: u32, errorCode: i32): void {
   const oldBase = load<u32>(tr + SEG_BASE);
   const oldSel = load<u32>(tr + SEG_SELECTOR);
   const old32 = (load<u32>(tr + SEG_ACCESS) & 8) != 0;
-  checkWriteLin(oldBase, old32 ? 0x68 : 0x2c);
-  checkWriteLin(newBase, 2);
+  checkWriteSys(oldBase, old32 ? 0x68 : 0x2c);
+  checkWriteSys(newBase, 2);
   let flags = getEflags();
   if (source == TASK_JMP || source == TASK_IRET) {
     // The outgoing task is no longer busy.

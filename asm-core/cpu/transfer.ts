@@ -19,7 +19,7 @@ import {
 import { getEflags, flagsReg } from './flags';
 import { setCpl, writeFlags, updateMode } from './mode';
 import { push, pop, peek, espAdd, spOffset } from './stack';
-import { readLin16, readLin32, readSys16, readSys32, writeSys16, writeSys32, writeSlow16, writeSlow32, checkWriteLin } from '../mmu/access';
+import { readLin16, readLin32, readSys16, readSys32, writeSys16, writeSys32, writeSlow16, writeSlow32, checkWriteLin, checkWriteSys } from '../mmu/access';
 import { translate } from '../mmu/paging';
 import { taskSwitch, TASK_JMP, TASK_CALL, TASK_INT } from './task';
 
@@ -157,7 +157,7 @@ export function callFar(sel: u32, off: u32, o32: bool): void {
     const w: u32 = gate32 ? 4 : 2;
     const frame = (4 + params) * w;
     let sp = ssB ? newEsp - frame : (newEsp - frame) & 0xffff;
-    checkWriteLin(ssBase + sp, frame);
+    checkWriteSys(ssBase + sp, frame);
     // Frame, top to bottom at increasing addresses: EIP, CS, params..., ESP, SS.
     let p = ssBase + sp;
     stackPut(p, pc, w); p += w;
@@ -465,7 +465,7 @@ function interruptProtected(vector: u32, errorCode: i32, kind: u32): void {
     const slots: u32 = (fromV86 ? 9 : 5) + (hasErr ? 1 : 0);
     const frame = slots * w;
     const sp = ssB ? newEsp - frame : (newEsp - frame) & 0xffff;
-    checkWriteLin(ssBase + sp, frame);
+    checkWriteSys(ssBase + sp, frame);
     let p = ssBase + sp;
     if (hasErr) { stackPut(p, <u32>errorCode, w); p += w; }
     stackPut(p, pc, w); p += w;

@@ -46,9 +46,13 @@ export let codePageWrites: u32 = 0;
 }
 
 /** Fault now if any byte of [lin, lin+len) is not writable at the current CPL. */
-export function checkWriteLin(lin: u32, len: u32): void {
+export function checkWriteLin(lin: u32, len: u32): void { checkWriteAs(lin, len, cplLive == 3); }
+
+/** Fault now if any byte is not writable by a supervisor access (TSS, inner-level stacks). */
+export function checkWriteSys(lin: u32, len: u32): void { checkWriteAs(lin, len, false); }
+
+function checkWriteAs(lin: u32, len: u32, user: bool): void {
   if (len == 0) return;
-  const user = cplLive == 3;
   let page = lin & 0xfffff000;
   const last = (lin + len - 1) & 0xfffff000;
   translate(lin, true, user);

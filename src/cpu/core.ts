@@ -29,6 +29,8 @@ export interface CoreHost {
   readTsc(): number;
   /** x87 FERR# output level (0 or 1). */
   ferr(level: number): void;
+  /** Optional: told of every exception the CPU delivers, once enabled with Core.traceExceptions(true). */
+  traceException?(vector: number, errorCode: number, cs: number, eip: number): void;
 }
 
 /** Why `run()` returned. */
@@ -409,6 +411,7 @@ export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHo
     readTsc: () => host.readTsc(),
     ferr: (level: number) => host.ferr(level ? 1 : 0),
     unwind: () => { throw UNWIND; },
+    traceException: (v: number, e: number, cs: number, eip: number) => host.traceException?.(v, e, cs, eip >>> 0),
     // AssemblyScript's runtime imports: an assertion inside the core is a core bug.
     abort: (msg: number, file: number, line: number, col: number) => {
       const m = memory ? readAsString(memory, msg) : String(msg);

@@ -22,7 +22,7 @@ export const I8042_COMMAND = 4;  // port 0x64 (status on read)
 
 // Status register
 const STR_OBF = 0x01;        // output buffer full
-const STR_IBF = 0x02;        // input buffer full (never: we consume writes at once)
+// bit 1, input buffer full, is never set: writes are consumed at once
 const STR_SYSFLAG = 0x04;    // system flag (from the command byte)
 const STR_CMDDAT = 0x08;     // last write was to the command port
 const STR_KEYLOCK = 0x10;    // 1 = keyboard not inhibited

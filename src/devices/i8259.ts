@@ -299,6 +299,7 @@ export class DualPic8259 {
   /** Drive ISA IRQ line 0..15. IRQ2 on the master is the cascade; ISA IRQ2 is wired to IRQ9. */
   setIrq(irq: number, level: boolean): void {
     if (!(irq >= 0 && irq < 16)) return;
+    if (irq === CASCADE_IR) irq = 9; // the ISA bus's IRQ2 pin arrives at the slave's IR1
     if (irq < 8) this.master.setInput(irq, level);
     else this.slave.setInput(irq - 8, level);
   }

@@ -11,11 +11,9 @@
 import type { Clock, IoDevice, IoSize, IrqLine, Timer } from '../machine/io';
 
 // Register offsets
-const UART_RBR = 0; // receiver buffer (read, DLAB=0)
+const UART_RBR = 0; // receiver buffer (read, DLAB=0); divisor latch LSB when DLAB=1
 const UART_THR = 0; // transmitter holding (write, DLAB=0)
-const UART_DLL = 0; // divisor latch LSB (DLAB=1)
-const UART_IER = 1; // interrupt enable (DLAB=0)
-const UART_DLM = 1; // divisor latch MSB (DLAB=1)
+const UART_IER = 1; // interrupt enable (DLAB=0); divisor latch MSB when DLAB=1
 const UART_IIR = 2; // interrupt identification (read)
 const UART_FCR = 2; // FIFO control (write)
 const UART_LCR = 3; // line control
@@ -40,7 +38,7 @@ const IIR_FIFOS_ENABLED = 0xc0;
 // FCR
 const FCR_ENABLE_FIFO = 0x01;
 const FCR_CLEAR_RCVR = 0x02;
-const FCR_CLEAR_XMIT = 0x04;   // (transmit FIFO reset; ours is always empty)
+// bit 2 resets the transmit FIFO, which is always empty here
 const FCR_DMA_SELECT = 0x08;
 const FCR_TRIGGER_SHIFT = 6;
 const RX_TRIGGER_LEVELS = [1, 4, 8, 14];
@@ -271,7 +269,6 @@ export class Ns16550 implements IoDevice {
         }
         s.fcr = value & (FCR_ENABLE_FIFO | FCR_DMA_SELECT | (3 << FCR_TRIGGER_SHIFT));
         if (!enable) s.fcr = 0;
-        // FCR_CLEAR_XMIT needs nothing: the transmit FIFO is always empty.
         this.pump();
         this.armTimeout();
         break;

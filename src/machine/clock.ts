@@ -4,13 +4,18 @@
 // deadlines; the run loop asks nextDeadline(), gives the CPU an instruction budget that ends
 // there, then calls runDue() to fire what is due.
 //
-// Two modes:
-//  - deterministic: guest time = instructions retired x NS_PER_INSTRUCTION + time skipped while
-//    halted. Nothing reads the host clock, so the same inputs give the same guest behaviour
-//    (and the same serial bytes) on any host, at any host speed.
-//  - realtime: guest time follows performance.now() while the machine runs, frozen while it
-//    is paused, and never runs backwards. The run loop bounds each CPU slice by an
-//    instruction budget estimated from the measured speed, so timers fire close to on time.
+// Guest time always advances with instructions retired, at `rate` ns per instruction, plus
+// jumps over idle time (HLT). Within one stretch of execution it is therefore smooth and
+// consistent between the PIT, the RTC and the TSC, as on a real PC: Linux's TSC calibration
+// against the PIT needs exactly that, and fails on a clock that stutters with host scheduling.
+// The two modes differ in how `rate` is chosen:
+//  - deterministic: rate = NS_PER_INSTRUCTION, fixed. Nothing reads the host clock, so the same
+//    inputs give the same guest behaviour (and the same serial bytes) on any host.
+//  - realtime: sync(), called by the run loop between CPU runs, measures the host's speed and
+//    re-tunes the rate so guest time tracks the host's performance.now() (excluding pauses):
+//    a guest that falls behind runs its clock faster for a while, one that ran ahead (idle
+//    skips) is made to wait (aheadMs()). Guest time never runs backwards. If the guest falls
+//    more than MAX_LAG_NS behind (a stalled host), the clock jumps to catch up.
 //
 // The time-stamp counter ticks at TSC_HZ = 1 GHz: one TSC tick per guest nanosecond. That is
 // a plausible i686-era frequency, keeps TSC values exact integers in deterministic mode, and
@@ -56,45 +61,56 @@ class SchedTimer implements Timer {
   }
 }
 
+/** Realtime: a lag larger than this is not caught up smoothly but jumped over. */
+export const MAX_LAG_NS = 1e9;
+/** Realtime: the rate correction aims to remove the current lag over about this much time. */
+const CORRECTION_WINDOW_NS = 100e6;
+
 export class VirtualClock implements Clock {
   readonly mode: ClockMode;
-  readonly nsPerInstruction: number;
   private readonly instructions: () => number;
   private readonly hostNow: () => number;
   private readonly timers: SchedTimer[] = [];
   private seq = 0;
   private cachedNext: SchedTimer | null | undefined = undefined;
 
-  /** Deterministic: guest ns added by idle skips (on top of instructions x ns). */
-  private skippedNs = 0;
-  /** Deterministic: instruction count at which this clock started counting (after a reset). */
-  private instrBase = 0;
-
-  /** Realtime: guest ns at the anchor, host ms at the anchor; null host anchor = paused. */
-  private anchorGuestNs = 0;
-  private anchorHostMs: number | null = null;
+  /** Guest ns and instruction count at the last re-anchoring; ns per instruction since then. */
+  private anchorNs = 0;
+  private anchorInstr = 0;
+  private rate: number;
   /** Never hand out a time earlier than one already handed out. */
   private lastNs = 0;
+
+  // Realtime bookkeeping (host milliseconds).
+  private hostRunning = false;
+  private hostMark = 0;
+  private hostElapsedMs = 0;
+  /** Measured host ns per instruction (smoothed), and where the last measurement started. */
+  private hostNsPerInstr: number;
+  private syncInstr = 0;
+  private syncWallNs = 0;
+  /** Times the realtime clock jumped to catch up with the host. */
+  catchUps = 0;
 
   constructor(mode: ClockMode, options: ClockOptions) {
     this.mode = mode;
     this.instructions = options.instructions;
     this.hostNow = options.hostNow ?? (() => performance.now());
-    this.nsPerInstruction = options.nsPerInstruction ?? NS_PER_INSTRUCTION;
-    if (!(this.nsPerInstruction > 0)) throw new RangeError('nsPerInstruction must be positive');
-    this.instrBase = this.instructions();
+    this.rate = options.nsPerInstruction ?? NS_PER_INSTRUCTION;
+    if (!(this.rate > 0)) throw new RangeError('nsPerInstruction must be positive');
+    this.hostNsPerInstr = this.rate;
+    this.anchorInstr = this.instructions();
+    this.syncInstr = this.anchorInstr;
+  }
+
+  /** Guest ns per instruction in effect now. */
+  get nsPerInstruction(): number {
+    return this.rate;
   }
 
   /** Current guest time in ns. */
   now(): number {
-    let t: number;
-    if (this.mode === 'deterministic') {
-      t = (this.instructions() - this.instrBase) * this.nsPerInstruction + this.skippedNs;
-    } else {
-      t = this.anchorHostMs === null
-        ? this.anchorGuestNs
-        : this.anchorGuestNs + (this.hostNow() - this.anchorHostMs) * 1e6;
-    }
+    let t = this.anchorNs + (this.instructions() - this.anchorInstr) * this.rate;
     if (t < this.lastNs) t = this.lastNs;
     this.lastNs = t;
     return t;
@@ -107,30 +123,89 @@ export class VirtualClock implements Clock {
 
   /** Realtime: start (or continue) following the host clock. */
   start(): void {
-    if (this.mode !== 'realtime' || this.anchorHostMs !== null) return;
-    this.anchorHostMs = this.hostNow();
+    if (this.mode !== 'realtime' || this.hostRunning) return;
+    this.hostRunning = true;
+    this.hostMark = this.hostNow();
   }
 
-  /** Realtime: freeze guest time (pause). */
+  /** Realtime: stop following the host clock (pause); the guest does not run meanwhile. */
   freeze(): void {
-    if (this.mode !== 'realtime' || this.anchorHostMs === null) return;
-    this.anchorGuestNs = this.now();
-    this.anchorHostMs = null;
+    if (this.mode !== 'realtime' || !this.hostRunning) return;
+    this.hostElapsedMs += this.hostNow() - this.hostMark;
+    this.hostRunning = false;
   }
 
-  get running(): boolean {
-    return this.mode === 'deterministic' || this.anchorHostMs !== null;
+  /** Host time the machine has been running, in ns (realtime). */
+  private wallNs(): number {
+    return (this.hostElapsedMs + (this.hostRunning ? this.hostNow() - this.hostMark : 0)) * 1e6;
+  }
+
+  private reanchor(): void {
+    this.anchorNs = this.now();
+    this.anchorInstr = this.instructions();
   }
 
   /**
-   * The CPU is idle (HLT) until `t`. Deterministic: jump guest time forward to `t` at once.
-   * Realtime: nothing to do, the caller waits on the host clock.
+   * Realtime: re-tune the rate from the host's measured speed and the current lag. Call between
+   * CPU runs (never from inside one: the rate must be constant while the guest measures).
+   */
+  sync(): void {
+    if (this.mode !== 'realtime') return;
+    const instr = this.instructions();
+    const wall = this.wallNs();
+    const dInstr = instr - this.syncInstr;
+    const dWall = wall - this.syncWallNs;
+    if (dInstr >= 1000 && dWall > 0) {
+      this.hostNsPerInstr = 0.7 * this.hostNsPerInstr + 0.3 * (dWall / dInstr);
+      this.syncInstr = instr;
+      this.syncWallNs = wall;
+    } else if (dInstr < 0 || dWall < 0) {
+      this.syncInstr = instr;
+      this.syncWallNs = wall;
+    }
+    this.reanchor();
+    let lag = wall - this.anchorNs;
+    if (lag > MAX_LAG_NS) {
+      this.anchorNs += lag;
+      this.lastNs = this.anchorNs;
+      lag = 0;
+      this.catchUps++;
+    }
+    const correction = Math.max(-0.5, Math.min(1, lag / CORRECTION_WINDOW_NS));
+    this.rate = Math.max(1e-3, this.hostNsPerInstr * (1 + correction));
+  }
+
+  /** Realtime: host ms the guest clock is ahead of the host (after idle skips); else 0. */
+  aheadMs(): number {
+    if (this.mode !== 'realtime') return 0;
+    return Math.max(0, (this.now() - this.wallNs()) / 1e6);
+  }
+
+  /**
+   * Realtime, CPU idle: bring guest time up to host time (idle time passes as on a real PC),
+   * but never past the next timer deadline: events fire at their own time, one after another,
+   * so a device that looks at now() in its callback sees exactly its deadline.
+   */
+  idleToHost(): void {
+    if (this.mode !== 'realtime') return;
+    const target = Math.min(this.wallNs(), this.nextDeadline());
+    if (target > this.now()) this.skipTo(target);
+  }
+
+  get running(): boolean {
+    return this.mode === 'deterministic' || this.hostRunning;
+  }
+
+  /**
+   * The CPU is idle (HLT) until `t`: jump guest time forward to `t` at once. In realtime mode
+   * the run loop then waits aheadMs() on the host before running the guest again.
    */
   skipTo(t: number): void {
-    if (this.mode !== 'deterministic' || !Number.isFinite(t)) return;
+    if (!Number.isFinite(t)) return;
     const now = this.now();
     if (t > now) {
-      this.skippedNs += t - now;
+      this.anchorNs = t;
+      this.anchorInstr = this.instructions();
       this.lastNs = t;
     }
   }
@@ -177,28 +252,27 @@ export class VirtualClock implements Clock {
     return fired;
   }
 
-  /**
-   * Deterministic mode: instructions until guest time reaches `deadline`, at least 1, at most
-   * `cap`. Realtime callers estimate from measured speed instead (see Machine).
-   */
+  /** Instructions until guest time reaches `deadline` at the current rate: at least 1, at most `cap`. */
   instructionsUntil(deadline: number, cap: number): number {
     if (!Number.isFinite(deadline)) return cap;
-    const n = Math.ceil((deadline - this.now()) / this.nsPerInstruction);
+    const n = Math.ceil((deadline - this.now()) / this.rate);
     return Math.max(1, Math.min(cap, n));
   }
 
-  /** Drop all pending events and restart guest time from zero (machine reset/power-on). */
+  /** Drop all pending events and restart guest time from zero (a new machine's power-on). */
   restart(): void {
     for (const t of this.timers) {
       t.armed = false;
       t.deadline = Infinity;
     }
     this.changed();
-    this.skippedNs = 0;
-    this.instrBase = this.instructions();
-    this.anchorGuestNs = 0;
+    this.anchorNs = 0;
+    this.anchorInstr = this.instructions();
     this.lastNs = 0;
-    if (this.anchorHostMs !== null) this.anchorHostMs = this.hostNow();
+    this.hostElapsedMs = 0;
+    if (this.hostRunning) this.hostMark = this.hostNow();
+    this.syncInstr = this.anchorInstr;
+    this.syncWallNs = 0;
   }
 
   /** A plain-data snapshot of the clock (timers are re-armed by their devices' restore). */

