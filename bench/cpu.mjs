@@ -56,7 +56,7 @@ async function runOurs(image) {
   for (const s of ['ss', 'ds', 'es', 'fs', 'gs']) core.setSeg(s, flat(0x10, 0xc093));
   core.cr0 = 0x11;
   core.cpl = 0;
-  core.setEflags(0x2);
+  core.setU32('OFF_EFLAGS', 0x2); // refreshState() reloads EFLAGS from the state block
   core.refreshState();
   for (let guard = 0; guard < 1e6 && !marks.E; guard++) {
     const stop = core.run(1_000_000);

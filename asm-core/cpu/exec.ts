@@ -189,15 +189,12 @@ function execute(op: u32): void {
       const s = osize();
       const v = peek(0, o32);
       const oldEsp = reg32(REG_ESP);
-      setReg32(REG_ESP, espAdd(s >> 3));
-      decodeModrm();
-      if (mMod != 3) {
-        const lin = segAddr(eaSeg, eaOff, (s >> 3) - 1, true);
-        // Undo the ESP change if the store faults: check first.
-        setReg32(REG_ESP, oldEsp);
-        checkWriteLin(lin, s >> 3);
-        setReg32(REG_ESP, espAdd(s >> 3));
-      }
+      const newEsp = espAdd(s >> 3);
+      setReg32(REG_ESP, newEsp);
+      decodeModrm(); // an ESP-based address sees the incremented ESP
+      setReg32(REG_ESP, oldEsp); // ...but a faulting store must leave ESP unchanged
+      if (mMod != 3) checkWriteLin(segAddr(eaSeg, eaOff, (s >> 3) - 1, true), s >> 3);
+      setReg32(REG_ESP, newEsp);
       writeE(s, v);
       return;
     }
@@ -455,12 +452,10 @@ function bound(): void {
   if (mMod == 3) ud();
   if (o32) {
     const idx = <i32>reg32(mReg);
-    const lo = <i32>readMem(32, eaSeg, eaOff), hi = <i32>readMem(32, eaSeg, eaOff + 4);
-    if (idx < lo || idx > hi) raiseFault(EXC_BR, -1);
+    if (idx < <i32>readMem(32, eaSeg, eaOff) || idx > <i32>readMem(32, eaSeg, eaOff + 4)) raiseFault(EXC_BR, -1);
   } else {
     const idx = <i32>(<i16>reg16(mReg));
-    const lo = <i32>(<i16>readMem(16, eaSeg, eaOff)), hi = <i32>(<i16>readMem(16, eaSeg, eaOff + 2));
-    if (idx < lo || idx > hi) raiseFault(EXC_BR, -1);
+    if (idx < <i32>(<i16>readMem(16, eaSeg, eaOff)) || idx > <i32>(<i16>readMem(16, eaSeg, eaOff + 2))) raiseFault(EXC_BR, -1);
   }
 }
 

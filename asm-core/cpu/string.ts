@@ -58,8 +58,8 @@ function once(kind: u32, size: u32, step: u32): void {
       break;
     }
     case STR_CMPS: {
+      const b = readMem(size, SEG_ES, idx(REG_EDI)); // the destination is read first
       const a = readMem(size, dataSeg(), idx(REG_ESI));
-      const b = readMem(size, SEG_ES, idx(REG_EDI));
       alu(ALU_CMP, size, a, b);
       advance(REG_ESI, step); advance(REG_EDI, step);
       break;

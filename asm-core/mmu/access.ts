@@ -117,8 +117,10 @@ export function writeSlow16(lin: u32, v: u32, user: bool): void {
 }
 export function writeSlow32(lin: u32, v: u32, user: bool): void {
   if ((lin & 0xfff) > 0xffc) {
+    // Both pages must be writable before any byte is written; a fault on the second page
+    // reports that page's first byte in CR2.
     translate(lin, true, user);
-    translate(lin + 3, true, user);
+    translate((lin + 3) & 0xfffff000, true, user);
     for (let i: u32 = 0; i < 4; i++) writeSlow8(lin + i, v >>> (i << 3), user);
     return;
   }

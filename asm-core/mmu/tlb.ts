@@ -26,6 +26,8 @@ export const TLB_CODE: u32 = 1 << 6;
 export let tlbReadMask: u32 = TLB_VALID | TLB_MMIO;
 export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_NO_WRITE_SUP;
 let listCount: u32 = 0;
+/** The list overflowed since the last full clear: it no longer names every filled entry. */
+let listOverflowed: bool = false;
 
 /**
  * The instruction-fetch cache (cpu/fetch.ts) holds one translated page; it lives here so that
@@ -51,7 +53,7 @@ export function tlbSetUser(user: bool): void {
 export function tlbSet(lin: u32, entry: u32): void {
   const slot = TLB_BASE + ((lin >>> 12) << 2);
   if (load<u32>(slot) == 0) {
-    if (listCount == TLB_LIST_CAPACITY) tlbFlushAll();
+    if (listCount == TLB_LIST_CAPACITY) { listOverflowed = true; listCount = 0; }
     store<u32>(TLB_LIST + (listCount << 2), lin >>> 12);
     listCount++;
   }
@@ -63,6 +65,14 @@ export function tlbInvalidate(lin: u32): void { store<u32>(TLB_BASE + ((lin >>> 
 
 /** Drop every entry, or every non-global entry (a CR3 load with CR4.PGE). */
 export function tlbFlush(keepGlobal: bool): void {
+  if (listOverflowed) {
+    // The list lost track of some entries: clear everything (global pages are refilled on use).
+    listOverflowed = false;
+    listCount = 0;
+    memory.fill(TLB_BASE, 0, 0x40_0000);
+    fetchPage = 1;
+    return;
+  }
   fetchPage = 1;
   let kept: u32 = 0;
   for (let i: u32 = 0; i < listCount; i++) {
@@ -80,9 +90,11 @@ export function tlbFlush(keepGlobal: bool): void {
 }
 
 export function tlbFlushAll(): void {
+  if (!listOverflowed) { tlbFlush(false); return; }
   fetchPage = 1;
   memory.fill(TLB_BASE, 0, 0x40_0000);
   listCount = 0;
+  listOverflowed = false;
 }
 
 export function isCodePage(phys: u32): bool { return load<u8>(CODE_PAGES + (phys >>> 12)) != 0; }

@@ -235,6 +235,8 @@ async function run(opts: RunOptions): Promise<number> {
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onData);
   stdin.resume();
+  // A closed stdout (`webx86 run | head`) ends the session quietly, as for any filter.
+  stdout.on('error', () => { quitByUser = true; machine.stop(); });
   const onSignal = (): void => { quitByUser = true; machine.stop(); };
   process.on('SIGTERM', onSignal);
   if (!tty) process.on('SIGINT', onSignal);

@@ -1,7 +1,8 @@
 // The page's entry: checks the browser can host the VM, starts the VM worker, connects the
 // terminal to COM1 through the shared rings, and boots the default guest (or the one the URL
-// names: ?kernel=&initrd=&cmdline=&mem=&clock=&autostart=0; ?vmlinux=URL, or ?vmlinux=1 for the
-// manifest's, also sends the uncompressed kernel so the guest skips decompressing itself).
+// names: ?kernel=&initrd=&cmdline=&mem=&clock=&autostart=0). With a bzImage the worker also
+// fetches the uncompressed kernel (the manifest's vmlinux, or ?vmlinux=URL; ?vmlinux=0 to skip):
+// more bytes to download, but decompressing the bzImage inside the emulated CPU is far slower.
 import * as Comlink from 'comlink';
 import type { ClockMode, ExitReason } from '../machine/types.js';
 import { ByteRing } from '../worker/ring.js';
@@ -212,8 +213,8 @@ async function main(): Promise<void> {
 
   let panel: Controls;
   let booting = false;
-  /** Uncompressed kernel to send along with a bzImage (from ?vmlinux= or the manifest). */
-  let vmlinuxUrl: string | null = null;
+  /** Uncompressed kernel to send along with the bzImage it belongs to (?vmlinux= or the manifest). */
+  let vmlinuxPair: { kernel: string; vmlinux: string } | null = null;
 
   const events = {
     onProgress(p: DownloadProgress) {
@@ -262,7 +263,9 @@ async function main(): Promise<void> {
         memoryMiB: choice.memoryMiB,
         kernel: await imageSource(choice.kernel),
         initrd: choice.initrd ? await imageSource(choice.initrd) : undefined,
-        vmlinux: vmlinuxUrl && choice.kernel && 'url' in choice.kernel ? { url: absolute(vmlinuxUrl) } : undefined,
+        // Only with the kernel it was built from: the user may have picked another one since.
+        vmlinux: vmlinuxPair && 'url' in choice.kernel && absolute(choice.kernel.url) === vmlinuxPair.kernel
+          ? { url: vmlinuxPair.vmlinux } : undefined,
         cmdline: choice.cmdline,
         clock: choice.clock,
       };
@@ -300,7 +303,6 @@ async function main(): Promise<void> {
   // What to boot: the URL's choice, else the default guest's manifest.
   const q = new URLSearchParams(location.search);
   const vmlinuxParam = q.get('vmlinux');
-  if (vmlinuxParam && vmlinuxParam !== '1' && vmlinuxParam !== '0') vmlinuxUrl = vmlinuxParam;
   const mem = Number(q.get('mem'));
   panel.setValues({
     memoryMiB: Number.isInteger(mem) && mem > 0 ? mem : undefined,
@@ -312,6 +314,9 @@ async function main(): Promise<void> {
       initrdUrl: q.get('initrd') ?? '',
       cmdline: q.get('cmdline') ?? 'console=ttyS0,115200',
     });
+    if (vmlinuxParam && vmlinuxParam !== '0') {
+      vmlinuxPair = { kernel: absolute(q.get('kernel') ?? ''), vmlinux: absolute(vmlinuxParam) };
+    }
   } else {
     const manifestUrl = absolute(q.get('manifest') ?? DEFAULT_MANIFEST);
     try {
@@ -322,7 +327,9 @@ async function main(): Promise<void> {
         cmdline: q.get('cmdline') ?? m.cmdline ?? 'console=ttyS0,115200',
         memoryMiB: Number.isInteger(mem) && mem > 0 ? undefined : m.recommendedMemoryMiB,
       });
-      if (vmlinuxParam === '1' && m.vmlinux) vmlinuxUrl = absolute(m.vmlinux, manifestUrl);
+      if (vmlinuxParam !== '0' && m.vmlinux) {
+        vmlinuxPair = { kernel: absolute(m.kernel, manifestUrl), vmlinux: absolute(m.vmlinux, manifestUrl) };
+      }
     } catch (e) {
       showError((e as Error).message);
       panel.showSettings(true);

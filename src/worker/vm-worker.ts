@@ -354,6 +354,8 @@ class VmHost implements VmWorkerApi {
     this.generation++;
     this.machine = null;
     this.running = null;
+    // A boot still downloading sees the new generation and drops what it builds.
+    if (this.phase === 'downloading' || this.phase === 'starting') this.phase = 'idle';
     if (machine) {
       machine.stop();
       await running;

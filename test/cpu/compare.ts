@@ -1,7 +1,7 @@
 // Compares a case's native and core results under the case's masks, and formats failures.
 
 import {
-  type CaseResult, type TestCase, FLAGS_VISIBLE, VEC_OTHER, VEC_TIMEOUT, hasErrorCode,
+  CODE_BASE, CODE_ENTRY, type CaseResult, type TestCase, FLAGS_VISIBLE, VEC_OTHER, VEC_TIMEOUT, hasErrorCode,
 } from './gen/case.js';
 import type { CoreCaseResult } from './core-runner.js';
 import { disassemble } from './native/native-runner.js';
@@ -28,7 +28,8 @@ export function compareResults(c: TestCase, nat: CaseResult, core: CoreCaseResul
     if (c.undefRegs & (1 << r)) continue;
     if (nat.regs[r] !== core.regs[r]) diffs.push(`${REGS[r]} ${h(nat.regs[r])} != ${h(core.regs[r])}`);
   }
-  const fm = FLAGS_VISIBLE & ~c.undefFlags;
+  const landed = nat.vector === 3 && nat.eip === CODE_BASE + CODE_ENTRY + c.code.length + 1;
+  const fm = FLAGS_VISIBLE & ~c.undefFlags & ~(landed ? 0 : c.undefFlagsOnFault ?? 0);
   if (((nat.eflags ^ core.eflags) & fm) !== 0) {
     diffs.push(`eflags ${h(nat.eflags & fm)} != ${h(core.eflags & fm)} (${flagNames((nat.eflags ^ core.eflags) & fm)} differ)`);
   }
@@ -81,14 +82,14 @@ function describeResult(r: CaseResult): string {
 }
 
 /** A failure report for one case: bytes, disassembly, inputs, both outputs, the differences. */
-export function formatFailure(c: TestCase, nat: CaseResult, core: CoreCaseResult, diffs: string[]): string {
+export function formatFailure(c: TestCase, nat: CaseResult, core: CoreCaseResult, diffs: string[], withDisassembly = true): string {
   const bytes = Array.from(c.code, (b) => h(b, 2)).join(' ');
-  const dis = disassemble(c.code).split('\n').slice(0, 3).map((l) => `      ${l}`).join('\n');
+  const dis = (withDisassembly ? disassemble(c.code) : '').split('\n').slice(0, 3).map((l) => `      ${l}`).join('\n');
   const regs = c.regs.map((v, i) => `${REGS[i]}=${h(v)}`).join(' ');
   const pokes = c.pokes.map((p) => `[${h(p.addr)}]:${p.size}=${h(p.value, p.size * 2)}`).join(' ');
   return [
     `  ${c.form}: ${bytes}`,
-    dis,
+    ...(dis.trim() ? [dis] : []),
     `    in:   ${regs}\n          eflags=${h(c.eflags)} [${flagNames(c.eflags & 0xcd5)}] seed=${h(c.seed)}${pokes ? ` pokes ${pokes}` : ''}` +
       `${c.undefFlags ? ` undefined flags: ${flagNames(c.undefFlags)}` : ''}`,
     `    host: ${describeResult(nat)}`,

@@ -149,9 +149,17 @@ export function enterUserMode(core: Core, regs: readonly number[], eip: number, 
   core.cr2 = 0;
   core.cpl = 3;
   core.setU32('OFF_HALTED', 0);
-  core.setEflags((eflags | 0x202) >>> 0);
-  core.refreshState();
-  core.flushTlb();
+  refreshWithFlags(core, (eflags | 0x202) >>> 0);
+}
+
+/**
+ * refreshState() reloads EFLAGS from the state block, so the flags go there first; setEflags()
+ * after it materializes them in the live (lazy) form as well.
+ */
+export function refreshWithFlags(core: Core, eflags: number): void {
+  core.setU32('OFF_EFLAGS', eflags);
+  core.refreshState(); // also flushes the TLB (CR3 and the page tables changed under it)
+  core.setEflags(eflags);
 }
 
 /** Read back how a case ended from the ring-0 frame a stub halted on. */

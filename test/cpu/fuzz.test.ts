@@ -12,7 +12,7 @@ import type { Core } from '../../src/cpu/core.js';
 import { CODE_BASE, CODE_SIZE, DATA_SIZE, STACK_BASE, STACK_SIZE } from './gen/case.js';
 import { Rng } from './gen/ctx.js';
 import {
-  CR0_USER, CoreRunner, KERNEL_CS, KERNEL_DS, PHYS, STUB_LIN, SYS_LIN, TSS_SEL, buildSystem, enterUserMode, segAccess,
+  CR0_USER, CoreRunner, refreshWithFlags, KERNEL_CS, KERNEL_DS, PHYS, STUB_LIN, SYS_LIN, TSS_SEL, buildSystem, enterUserMode, segAccess,
 } from './core-runner.js';
 
 const TOTAL = Number(process.env.FUZZ_INSTRUCTIONS ?? 2_000_000);
@@ -75,9 +75,7 @@ function setupMode(core: Core, mode: Mode, rng: Rng): void {
     core.setSeg('cs', flat(KERNEL_CS, 0x9b));
     for (const s of ['ss', 'ds', 'es'] as const) core.setSeg(s, flat(KERNEL_DS, 0x93));
     core.cpl = 0;
-    core.setEflags(0x202 | arith | (rng.chance(0.5) ? 0x3000 : 0));
-    core.refreshState();
-    core.flushTlb();
+    refreshWithFlags(core, 0x202 | arith | (rng.chance(0.5) ? 0x3000 : 0));
     return;
   }
   const seg = (sel: number, acc: number) => ({ selector: sel, base: sel << 4, limit: 0xffff, access: acc });
@@ -96,9 +94,7 @@ function setupMode(core: Core, mode: Mode, rng: Rng): void {
     core.eip = rng.int(CODE_SIZE);
     core.idtr = { base: 0, limit: 0x3ff };
     core.setU32('OFF_HALTED', 0);
-    core.setEflags(0x2 | arith);
-    core.refreshState();
-    core.flushTlb();
+    refreshWithFlags(core, 0x2 | arith);
     return;
   }
   // v86: protected mode with paging, EFLAGS.VM, segments as in real mode with DPL 3.
@@ -115,9 +111,8 @@ function setupMode(core: Core, mode: Mode, rng: Rng): void {
   core.cr4 = 0;
   core.cpl = 3;
   core.setU32('OFF_HALTED', 0);
-  core.setEflags(0x2_0202 | arith | (rng.chance(0.5) ? 0x3000 : 0));
-  core.refreshState();
-  core.flushTlb();
+  refreshWithFlags(core, 0x2_0202 | arith | (rng.chance(0.5) ? 0x3000 : 0));
+  if (!(core.getEflags() & 0x2_0000)) throw new Error('core did not take EFLAGS.VM: the v86 runs would test protected mode');
 }
 
 interface FuzzFailure { mode: Mode; seed: number; error: string; code: string }
@@ -136,6 +131,7 @@ function fuzzMode(mode: Mode, budget: number): { instructions: number; runs: num
       setupMode(core, mode, rng);
       const before = core.instructions;
       const eip = core.eip;
+      const io = runner.host.ioReads + runner.host.ioWrites;
       try {
         const stop = core.run(RUN_BUDGET);
         stops[stop] = (stops[stop] ?? 0) + 1;
@@ -144,7 +140,10 @@ function fuzzMode(mode: Mode, budget: number): { instructions: number; runs: num
           // Outside ring 0 a HLT is only reachable through an exception stub.
           const at = (core.eip - 1 - STUB_LIN) >>> 0;
           if (at % 16 !== 0 || at >= 0x1000) throw new Error(`halted at ${core.eip.toString(16)} outside the stubs`);
+          // CPL 3 with IOPL 0, and v86 mode with no I/O bitmap: every IN/OUT/INS/OUTS must #GP.
+          if (mode === 'pm3' && runner.host.ioReads + runner.host.ioWrites !== io) throw new Error('port I/O reached the bus from CPL 3');
         }
+        if (mode === 'v86' && runner.host.ioReads + runner.host.ioWrites !== io) throw new Error('port I/O reached the bus from v86 mode without an I/O bitmap');
       } catch (e) {
         const off = (mode === 'real' || mode === 'v86' ? eip : eip - CODE_BASE) & (CODE_SIZE - 1);
         const bytes = Array.from(core.ram.subarray(PHYS.CODE + off, PHYS.CODE + off + 16), (b) => b.toString(16).padStart(2, '0')).join(' ');

@@ -54,6 +54,8 @@ export interface TestCase {
   undefRegs: number;
   /** A memory range whose result is undefined: [linear address, length]. */
   undefMem?: [number, number];
+  /** EFLAGS bits not compared when the case ends in a fault (not at the INT3 landing). */
+  undefFlagsOnFault?: number;
 }
 
 export interface Change { addr: number; value: number }

@@ -81,6 +81,10 @@ export class Ctx {
   undefFlags = 0;
   undefRegs = 0;
   undefMem: [number, number] | undefined;
+  /** Flags not compared when the case ends in a fault rather than at the INT3 landing. */
+  undefFlagsOnFault = 0;
+  /** The REP/REPE/REPNE prefix byte, or 0. */
+  repPrefix = 0;
   /** Extra name detail (e.g. "rep", "a16") added to the form key. */
   tags: string[] = [];
   private image: Uint8Array | null = null;

@@ -32,6 +32,8 @@ export interface Form {
   noEspRm?: boolean;
   /** No 16-bit addressing (wild accesses could leave the test window). */
   noA16?: boolean;
+  /** Try the 67 prefix although there is no memory operand (LOOP/JECXZ then count with CX). */
+  a16Count?: boolean;
   /** Size of the memory operand when it is not the operand size. */
   memSize?: Size | 64;
   pre?: (c: Ctx) => void;
@@ -205,6 +207,14 @@ add({ name: 'MOV eAX,Ov', op: [0xa1], sizes: V, imm: 'moffs' });
 add({ name: 'MOV Ob,AL', op: [0xa2], sizes: B, imm: 'moffs' });
 add({ name: 'MOV Ov,eAX', op: [0xa3], sizes: V, imm: 'moffs' });
 add({ name: 'MOV Ew,Sw', op: [0x8c], sizes: V, modrm: 'rm', pre: (c) => { c.regField = c.rng.pick([0, 1, 2, 3]); } });
+add({
+  name: 'MOV Sw,Ew', op: [0x8e], sizes: [16, 32], modrm: 'rm', memSize: 16,
+  pre: (c) => { c.regField = c.rng.pick([0, 0, 2, 3, 3, 1]); }, // 1 = CS: #UD
+  setup: (c) => {
+    const sel = c.rng.pick([USER_DS, USER_DS, USER_CS, 0, USER_DS & ~3, USER_CS & ~3, USER_DS | 4]);
+    if (c.rmIsReg) c.setReg(c.rmReg, sel, 16); else c.poke(c.ea, sel, 2);
+  },
+});
 add({ name: 'MOVZX Gv,Eb', op: [0x0f, 0xb6], sizes: V, modrm: 'rm', memSize: 8 });
 add({ name: 'MOVZX Gv,Ew', op: [0x0f, 0xb7], sizes: V, modrm: 'rm', memSize: 16 });
 add({ name: 'MOVSX Gv,Eb', op: [0x0f, 0xbe], sizes: V, modrm: 'rm', memSize: 8 });
@@ -298,10 +308,21 @@ const retSetup = (c: Ctx) => stackTopPoke(c, branchTarget(c.rng, 0, 0), c.size =
 add({ name: 'RET', op: [0xc3], sizes: V, setup: retSetup });
 add({ name: 'RET Iw', op: [0xc2], sizes: V, imm: 'w', setup: retSetup });
 const loopPre = (c: Ctx) => c.pin(1, c.rng.pick([0, 1, 2, 0x10000, 0x10001, c.rng.u32()]));
-add({ name: 'LOOPNE Jb', op: [0xe0], sizes: [32], imm: 'rel8', pre: loopPre });
-add({ name: 'LOOPE Jb', op: [0xe1], sizes: [32], imm: 'rel8', pre: loopPre });
-add({ name: 'LOOP Jb', op: [0xe2], sizes: [32], imm: 'rel8', pre: loopPre });
-add({ name: 'JECXZ Jb', op: [0xe3], sizes: [32], imm: 'rel8', pre: loopPre });
+add({ name: 'LOOPNE Jb', op: [0xe0], sizes: [32], imm: 'rel8', pre: loopPre, a16Count: true });
+add({ name: 'LOOPE Jb', op: [0xe1], sizes: [32], imm: 'rel8', pre: loopPre, a16Count: true });
+add({ name: 'LOOP Jb', op: [0xe2], sizes: [32], imm: 'rel8', pre: loopPre, a16Count: true });
+add({ name: 'JECXZ Jb', op: [0xe3], sizes: [32], imm: 'rel8', pre: loopPre, a16Count: true });
+// Far returns to the same privilege level: the popped CS must be the user code selector
+// (anything else: #GP with the selector, or #NP/#TS). IRET also pops EFLAGS (IF/IOPL kept at CPL 3).
+const farFrame = (withFlags: boolean) => (c: Ctx) => {
+  const w = c.size === 16 ? 2 : 4;
+  c.poke(c.regs[4], branchTarget(c.rng, 0, 0), w);
+  c.poke(c.regs[4] + w, c.rng.pick([USER_CS, USER_CS, USER_CS, USER_DS, USER_CS & ~3, 0]), w);
+  if (withFlags) c.poke(c.regs[4] + 2 * w, (c.rng.u32() & ~0x100 & ~0x4000 & ~0x30000) >>> 0, w);
+};
+add({ name: 'RETF', op: [0xcb], sizes: V, setup: farFrame(false) });
+add({ name: 'RETF Iw', op: [0xca], sizes: V, imm: 'w', setup: farFrame(false) });
+add({ name: 'IRET', op: [0xcf], sizes: V, setup: farFrame(true) });
 
 // ---- stack ----
 add({ name: 'PUSH Zv', op: [0x50], plusr: true, sizes: V });
@@ -321,7 +342,9 @@ add({
 add({ name: 'ENTER Iw,Ib', op: [0xc8], sizes: V, imm: 'enter', pre: pinFrame });
 add({ name: 'LEAVE', op: [0xc9], sizes: V, pre: pinFrame });
 for (const [op, n] of [[0x06, 'ES'], [0x0e, 'CS'], [0x16, 'SS'], [0x1e, 'DS']] as const) {
-  add({ name: `PUSH ${n}`, op: [op], sizes: V, weight: 0.3 });
+  // With a 32-bit operand size recent Intel cores write only the selector's 16 bits and leave
+  // the upper half of the slot alone; the SDM allows that or a zero-extended write.
+  add({ name: `PUSH ${n}`, op: [op], sizes: V, weight: 0.3, undef: (c) => { if (c.size === 32) c.undefMem = [c.regs[4] - 2, 2]; } });
 }
 const selectorSetup = (c: Ctx) =>
   stackTopPoke(c, c.rng.pick([USER_DS, USER_DS, USER_CS, 0, USER_DS & ~3, USER_CS & ~3, USER_DS | 4]), c.size === 16 ? 2 : 4);
@@ -331,8 +354,11 @@ for (const [op, n] of [[0x07, 'ES'], [0x17, 'SS'], [0x1f, 'DS']] as const) {
 
 // ---- strings ----
 for (const [op, n] of [[0xa4, 'MOVS'], [0xa6, 'CMPS'], [0xaa, 'STOS'], [0xac, 'LODS'], [0xae, 'SCAS']] as const) {
-  add({ name: `${n}B`, op: [op], sizes: B, rep: true, pre: stringPre });
-  add({ name: `${n}v`, op: [op + 1], sizes: V, rep: true, pre: stringPre });
+  // A REPE/REPNE compare interrupted by a fault: the host leaves EFLAGS as they were before the
+  // instruction (fast-string microcode), the SDM does not say: flags are not compared then.
+  const undef = n === 'CMPS' || n === 'SCAS' ? (c: Ctx) => { if (c.repPrefix) c.undefFlagsOnFault = FLAGS_ARITH; } : undefined;
+  add({ name: `${n}B`, op: [op], sizes: B, rep: true, pre: stringPre, undef });
+  add({ name: `${n}v`, op: [op + 1], sizes: V, rep: true, pre: stringPre, undef });
 }
 
 // ---- BCD and flags ----

@@ -99,7 +99,7 @@ function buildCase(f: Form, size: Size, key: string, rng: Rng): TestCase {
     mem = true;
   }
   if (f.rep || f.name === 'XLAT') mem = true;
-  if (f.rep && rng.chance(0.1)) c.asize = 16;
+  if ((f.rep || f.a16Count) && rng.chance(f.a16Count ? 0.25 : 0.1)) c.asize = 16;
   f.setup?.(c);
 
   // ---- prefixes ----
@@ -108,7 +108,7 @@ function buildCase(f: Form, size: Size, key: string, rng: Rng): TestCase {
   if (c.asize === 16) prefixes.push(0x67);
   if (mem && rng.chance(0.15)) { const s = rng.pick([0x26, 0x2e, 0x36, 0x3e]); prefixes.push(s); c.tags.push(`seg ${hex(s)}`); }
   if (f.lock ? rng.chance(mem ? 0.3 : 0.05) : rng.chance(0.01)) { prefixes.push(0xf0); c.tags.push('lock'); }
-  if (f.rep) { const r = rng.pick([0, 0xf3, 0xf2]); if (r) prefixes.push(r); }
+  if (f.rep) { const r = rng.pick([0, 0xf3, 0xf2]); if (r) prefixes.push(r); c.repPrefix = r; }
   for (let i = prefixes.length - 1; i > 0; i--) { const j = rng.int(i + 1); [prefixes[i], prefixes[j]] = [prefixes[j], prefixes[i]]; }
 
   // ---- opcode, immediates ----
@@ -157,6 +157,7 @@ function buildCase(f: Form, size: Size, key: string, rng: Rng): TestCase {
     undefFlags: c.undefFlags,
     undefRegs: c.undefRegs,
     undefMem: c.undefMem,
+    undefFlagsOnFault: c.undefFlagsOnFault,
   };
 }
 

@@ -45,8 +45,8 @@ export function disassemble(code: Uint8Array): string {
     try {
       const f = join(dir, 'code.bin');
       writeFileSync(f, code);
-      const out = execFileSync('objdump', ['-D', '-b', 'binary', '-mi386', '--adjust-vma=0x10000800', f], { encoding: 'utf8' });
-      return out.split('\n').filter((l) => /^\s+[0-9a-f]+:\t/.test(l)).map((l) => l.trim()).join('\n');
+      const out = execFileSync('objdump', ['-D', '-b', 'binary', '-mi386', '-Mintel', '--adjust-vma=0x10000800', f], { encoding: 'utf8' });
+      return out.split('\n').filter((l) => /^\s*[0-9a-f]+:\t/.test(l)).map((l) => l.trim()).join('\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
