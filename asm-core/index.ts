@@ -9,7 +9,7 @@ import {
 } from './cpu/state';
 import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
-import { step, interruptShadow, haltRequested } from './cpu/exec';
+import { step, interruptShadow, haltRequested, runUntil, retired } from './cpu/exec';
 import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags } from './cpu/mode';
@@ -49,7 +49,6 @@ export const STOP_HLT: u32 = 1;
 export const STOP_RESET: u32 = 2;
 export const STOP_REQUEST: u32 = 3;
 
-let retired: u64 = 0;
 let budgetEnd: u64 = 0;
 let halted: bool = false;
 let intrLine: bool = false;
@@ -205,12 +204,7 @@ function loop(): u32 {
     if ((flagsReg & FLAG_TF) != 0 || breakpointsArmed) {
       carefulStep();
     } else {
-      const end = budgetEnd;
-      do {
-        interruptShadow = false;
-        step();
-        retired++;
-      } while (!attention && retired < end);
+      runUntil(budgetEnd);
     }
     if (haltRequested) { haltRequested = false; halted = true; }
   }

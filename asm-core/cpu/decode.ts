@@ -82,23 +82,23 @@ export function decodeModrm(): void {
 }
 
 // ---- memory by size ----
-export function readMem(size: u32, seg: u32, off: u32): u32 {
+@inline export function readMem(size: u32, seg: u32, off: u32): u32 {
   if (size == 32) return readLin32(segAddr(seg, off, 3, false));
   if (size == 16) return readLin16(segAddr(seg, off, 1, false));
   return readLin8(segAddr(seg, off, 0, false));
 }
-export function writeMem(size: u32, seg: u32, off: u32, v: u32): void {
+@inline export function writeMem(size: u32, seg: u32, off: u32, v: u32): void {
   if (size == 32) writeLin32(segAddr(seg, off, 3, true), v);
   else if (size == 16) writeLin16(segAddr(seg, off, 1, true), v);
   else writeLin8(segAddr(seg, off, 0, true), v);
 }
 
 /** The r/m operand. */
-export function readE(size: u32): u32 {
+@inline export function readE(size: u32): u32 {
   if (mMod == 3) return getReg(size, mRm);
   return readMem(size, eaSeg, eaOff);
 }
-export function writeE(size: u32, v: u32): void {
+@inline export function writeE(size: u32, v: u32): void {
   if (mMod == 3) setReg(size, mRm, v);
   else writeMem(size, eaSeg, eaOff, v);
 }
@@ -107,7 +107,7 @@ export function writeE(size: u32, v: u32): void {
 export let rmwLin: u32 = 0;
 
 /** Read the r/m operand for a read-modify-write: the write permission is checked first. */
-export function readRmw(size: u32): u32 {
+@inline export function readRmw(size: u32): u32 {
   if (mMod == 3) return getReg(size, mRm);
   const n = size >> 3;
   rmwLin = segAddr(eaSeg, eaOff, n - 1, true);
@@ -116,18 +116,18 @@ export function readRmw(size: u32): u32 {
   if (size == 16) return readLin16(rmwLin);
   return readLin8(rmwLin);
 }
-export function writeRmw(size: u32, v: u32): void {
+@inline export function writeRmw(size: u32, v: u32): void {
   if (mMod == 3) { setReg(size, mRm, v); return; }
   if (size == 32) writeLin32(rmwLin, v);
   else if (size == 16) writeLin16(rmwLin, v);
   else writeLin8(rmwLin, v);
 }
 
-export function fetchImm(size: u32): u32 {
+@inline export function fetchImm(size: u32): u32 {
   return size == 32 ? fetch32() : (size == 16 ? fetch16() : fetch8());
 }
 
 /** Reset per-instruction prefix state. */
-export function resetPrefixes(default32: bool): void {
+@inline export function resetPrefixes(default32: bool): void {
   o32 = default32; a32 = default32; segOvr = -1; repPfx = 0; lockPfx = false;
 }

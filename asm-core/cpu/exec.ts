@@ -51,10 +51,43 @@ export function ud(): void { raiseFault(EXC_UD, -1); }
 
 @inline function jumpTo(target: u32): void { pc = o32 ? target : target & 0xffff; }
 
-export function step(): void {
+/** 1 for the eleven prefix bytes, so the common unprefixed case costs one load and one branch. */
+const PREFIX_BYTES = memory.data<u8>([
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, // 00-1f
+  0,0,0,0,0,0,1,0,0,0,0,0,0,0,1,0, 0,0,0,0,0,0,1,0,0,0,0,0,0,0,1,0, // 20-3f: 26 2e 36 3e
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, // 40-5f
+  0,0,0,0,1,1,1,1,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, // 60-7f: 64 65 66 67
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, // 80-9f
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, // a0-bf
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, // c0-df
+  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 1,0,1,1,0,0,0,0,0,0,0,0,0,0,0,0, // e0-ff: f0 f2 f3
+]);
+
+/** Instructions retired since power-on (counted here, in the hot loop). */
+export let retired: u64 = 0;
+
+/**
+ * The interpreter's hot loop: execute instructions until `end` instructions have retired or
+ * something needs the run loop's attention (an interrupt line, HLT, a mode change...).
+ */
+export function runUntil(end: u64): void {
+  do {
+    interruptShadow = false;
+    step();
+    retired++;
+  } while (!attention && retired < end);
+}
+
+@inline export function step(): void {
   instrStart = pc;
   resetPrefixes(cs32);
-  let op = fetch8();
+  const op = fetch8();
+  if (load<u8>(PREFIX_BYTES + op) == 0) { execute(op); return; }
+  stepPrefixed(op);
+}
+
+function stepPrefixed(first: u32): void {
+  let op = first;
   let prefixes: u32 = 0;
   for (;;) {
     switch (op) {

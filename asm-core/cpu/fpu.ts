@@ -168,7 +168,9 @@ function loadArithOperand(opcode: u32, lin: u32): bool {
     f80FromInt(<i64><i16><u16>readLin16(lin));
   }
   memSe = f80Se; memSig = f80Sig;
-  if (f80Status != 0) { // a denormal single/double
+  if (f80Status != 0) { // a denormal single/double: DE, unless ST0's NaN decides the result
+    const k = f80Class(load<u16>(regAddr(phys(0)) + 8), load<u64>(regAddr(phys(0))));
+    if (k == CLS_QNAN || k == CLS_SNAN || k == CLS_UNSUPPORTED) { f80Status = 0; return true; }
     mergeStatus(f80Status, 0);
     if (blockedPre(f80Status)) return false;
   }
@@ -231,7 +233,7 @@ function compareEflags(i: u32, quiet: bool, popAfter: bool): void {
   const bSe = stSe, bSig = stSig;
   readST(0);
   const r = f80Compare(stSe, stSig, bSe, bSig, quiet);
-  mergeStatus(f80Status, FSW_C1);
+  mergeStatus(f80Status, 0); // C0 C1 C2 C3 stay as they were
   if (blockedPre(f80Status & FSW_IE)) return;
   setArithFlags(r == CMP_EQ || r > CMP_EQ, r > CMP_EQ, r == CMP_LT || r > CMP_EQ);
   if (popAfter) pop();
@@ -318,8 +320,9 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
     case 0xd9:
       switch (reg) {
         case 0: { // FLD m32fp
-          begin(); f80FromF32(readLin32(lin));
-          loadResult();
+          const v = readLin32(lin);
+          if (overflowFirst()) return;
+          begin(); f80FromF32(v); loadResult();
           return;
         }
         case 2: case 3: storeFloat(lin, 32, reg == 3); return;
@@ -345,7 +348,12 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
       }
     case 0xdd:
       switch (reg) {
-        case 0: begin(); f80FromF64(readM64(lin)); loadResult(); return;
+        case 0: { // FLD m64fp
+          const v = readM64(lin);
+          if (overflowFirst()) return;
+          begin(); f80FromF64(v); loadResult();
+          return;
+        }
         case 2: case 3: storeFloat(lin, 64, reg == 3); return;
         case 4: frstor(lin, o32); return;
         case 6: fsave(lin, o32); return;
@@ -377,6 +385,13 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
         default: ud(); return;
       }
   }
+}
+
+/** A load onto a full stack reports only the overflow (no IE/DE from converting its operand). */
+function overflowFirst(): bool {
+  if (isEmpty(7)) return false;
+  push(INDEF_SE, INDEF_SIG);
+  return true;
 }
 
 /** Pushes the result of a load conversion in f80Se/f80Sig (unless an unmasked IE/DE). */
@@ -458,7 +473,7 @@ function execReg(opcode: u32, reg: u32, rm: u32, modrm: u32): void {
       ud(); return;
     case 0xdd:
       switch (reg) {
-        case 0: setPhysTag(phys(rm), TAG_EMPTY); return; // FFREE
+        case 0: setPhysTag(phys(rm), TAG_EMPTY); setFsw(fsw() & ~FSW_C1); return; // FFREE
         case 1: fxch(rm); return;
         case 2: case 3: fstReg(rm, reg == 3); return;
         case 4: regCompare(rm, true, 0); return; // FUCOM
@@ -546,13 +561,15 @@ function fcmov(reg: u32, i: u32, negate: bool): void {
     writeST(0, INDEF_SE, INDEF_SIG);
     return;
   }
-  setFsw(fsw() & ~FSW_C1);
-  if (cond) { readST(i); writeST(0, stSe, stSig); }
+  if (cond) { readST(i); writeST(0, stSe, stSig); } // C1 is left alone
 }
 
 function execD9(reg: u32, rm: u32, modrm: u32): void {
   if (reg == 0) { // FLD ST(i)
-    if (isEmpty(rm)) { if (stackUnderflow()) push(INDEF_SE, INDEF_SIG); return; }
+    if (isEmpty(rm)) { // underflow wins over overflow: the indefinite goes into the new ST0
+      if (stackUnderflow()) { setTop(top() - 1); writeST(0, INDEF_SE, INDEF_SIG); }
+      return;
+    }
     readST(rm); pushChecked(stSe, stSig); return;
   }
   if (reg == 1) { fxch(rm); return; }
@@ -605,6 +622,8 @@ function execD9(reg: u32, rm: u32, modrm: u32): void {
       return;
     }
     case 0xf5: case 0xf8: { // FPREM1, FPREM
+      // a NaN result (NaN operand, invalid operation, stack fault) clears C1 and C2 and leaves
+      // C0 and C3 as they were; otherwise C0 C3 C1 are the low quotient bits
       if (isEmpty(0) || isEmpty(1)) {
         if (!stackUnderflow()) return;
         writeST(0, INDEF_SE, INDEF_SIG); setFsw(fsw() & ~FSW_C2); return;
@@ -613,7 +632,8 @@ function execD9(reg: u32, rm: u32, modrm: u32): void {
       readST(0); begin();
       f80Rem(stSe, stSig, bSe, bSig, modrm == 0xf5);
       const s = f80Status;
-      mergeStatus(s, FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3);
+      const k = f80Class(f80Se, f80Sig);
+      mergeStatus(s, (s & FSW_IE) != 0 || k == CLS_QNAN || k == CLS_SNAN ? FSW_C1 | FSW_C2 : FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3);
       if (blockedPre(s)) return;
       writeST(0, f80Se, f80Sig);
       return;

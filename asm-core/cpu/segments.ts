@@ -2,11 +2,12 @@
 // and the checks the SDM requires when a selector is loaded and when memory is addressed.
 
 import {
-  STATE, OFF_SEGS, OFF_SEG_CHECK, SEG_SELECTOR, SEG_BASE, SEG_LIMIT, SEG_ACCESS, OFF_GDTR_BASE, OFF_GDTR_LIMIT,
+  STATE, OFF_SEGS, OFF_SEG_CHECK, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, SEG_SELECTOR, SEG_BASE, SEG_LIMIT, SEG_ACCESS, OFF_GDTR_BASE, OFF_GDTR_LIMIT,
   SEG_CS, SEG_SS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP,
 } from './state';
 import { raiseFault } from './fault';
 import { readSys32, writeSys8 } from '../mmu/access';
+import { fetchLen } from '../mmu/tlb';
 import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32 } from './live';
 
 // Access-rights byte (descriptor bits 40..47) and flags nibble (52..55), as kept in SEG_ACCESS.
@@ -56,7 +57,7 @@ export function setSegCache(seg: u32, sel: u32, base: u32, limit: u32, access: u
   store<u32>(s + SEG_LIMIT, limit);
   store<u32>(s + SEG_ACCESS, access);
   updateSegCheck(seg);
-  if (seg == SEG_CS) { csBase = base; csLimit = limit; cs32 = protectedMode && (access & AR_DB) != 0; }
+  if (seg == SEG_CS) { csBase = base; csLimit = limit; fetchLen = 0; cs32 = protectedMode && (access & AR_DB) != 0; }
   else if (seg == SEG_SS) { ss32 = protectedMode && (access & AR_DB) != 0; }
 }
 
@@ -77,6 +78,10 @@ export function updateSegCheck(seg: u32): void {
     }
   }
   store<u32>(STATE + OFF_SEG_CHECK + (seg << 2), chk);
+  const limit = <i64>load<u32>(s + SEG_LIMIT);
+  const up = (chk & SC_EXPAND_DOWN) == 0;
+  store<i64>(STATE + OFF_SEG_FAST_READ + (seg << 3), up && (chk & SC_READ) != 0 ? limit : -1);
+  store<i64>(STATE + OFF_SEG_FAST_WRITE + (seg << 3), up && (chk & SC_WRITE) != 0 ? limit : -1);
 }
 
 export function updateAllSegChecks(): void {
@@ -88,14 +93,9 @@ export function updateAllSegChecks(): void {
  * type checks; #GP(0) (or #SS(0) for the stack segment) on violation.
  */
 @inline export function segAddr(seg: u32, off: u32, sizeM1: u32, write: bool): u32 {
-  const s = segSlot(seg);
-  const chk = load<u32>(STATE + OFF_SEG_CHECK + (seg << 2));
-  const limit = load<u32>(s + SEG_LIMIT);
-  if ((chk & (write ? (SC_WRITE | SC_EXPAND_DOWN) : (SC_READ | SC_EXPAND_DOWN))) != (write ? SC_WRITE : SC_READ)
-      || off > limit || limit - off < sizeM1) {
-    segCheckSlow(seg, off, sizeM1, write);
-  }
-  return load<u32>(s + SEG_BASE) + off;
+  const lim = load<i64>(STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
+  if (<i64>off + <i64>sizeM1 > lim) segCheckSlow(seg, off, sizeM1, write);
+  return load<u32>(segSlot(seg) + SEG_BASE) + off;
 }
 
 function segCheckSlow(seg: u32, off: u32, sizeM1: u32, write: bool): void {

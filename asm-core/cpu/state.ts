@@ -110,7 +110,14 @@ export const OFF_SEG_CHECK: u32 = 0x480;
 export const OFF_LAST_EXCEPTION: u32 = 0x4a0; // 4 x u32
 export const OFF_EXCEPTION_COUNTS: u32 = 0x500; // 32 x u32
 
-export const STATE_SIZE: u32 = 0x580;
+/**
+ * Derived fast-path limits (rebuilt with OFF_SEG_CHECK): per segment an i64 that is the limit
+ * when an expand-up read (write) is allowed, else -1, so one compare decides the common case.
+ */
+export const OFF_SEG_FAST_READ: u32 = 0x580; // 8 x i64
+export const OFF_SEG_FAST_WRITE: u32 = 0x5c0; // 8 x i64
+
+export const STATE_SIZE: u32 = 0x600;
 
 // ---- accessors used throughout the core ----
 

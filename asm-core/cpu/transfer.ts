@@ -162,8 +162,10 @@ export function callFar(sel: u32, off: u32, o32: bool): void {
     let p = ssBase + sp;
     stackPut(p, pc, w); p += w;
     stackPut(p, segSelector(SEG_CS), w); p += w;
+    // SDM vol. 3 5.8.5 (fig. 5-13): the parameters keep their order: the dword at the caller's
+    // ESP (the last one pushed) lands right above CS on the new stack.
     for (let i: u32 = 0; i < params; i++) {
-      const src = oldSsBase + (oldSs32 ? oldEsp + (params - 1 - i) * w : (oldEsp + (params - 1 - i) * w) & 0xffff);
+      const src = oldSsBase + (oldSs32 ? oldEsp + i * w : (oldEsp + i * w) & 0xffff);
       stackPut(p, w == 4 ? readLin32(src) : readLin16(src), w);
       p += w;
     }

@@ -31,14 +31,17 @@ let listOverflowed: bool = false;
 
 /**
  * The instruction-fetch cache (cpu/fetch.ts) holds one translated page; it lives here so that
- * every TLB flush or invalidation also empties it. fetchPage is 1 (never page-aligned) when empty.
+ * every TLB flush or invalidation also empties it (fetchLen = 0).
  */
-export let fetchPage: u32 = 1;
-export let fetchHost: u32 = 0;
+/** EIP window [fetchLo, fetchLo + fetchLen) that is in one RAM page and inside the CS limit. */
+export let fetchLo: u32 = 0;
+export let fetchLen: u32 = 0;
+/** Host address of EIP inside the window is EIP + fetchDelta. */
+export let fetchDelta: u32 = 0;
 
 /** Choose the fast-path masks for a privilege level (user = CPL 3). */
 export function tlbSetUser(user: bool): void {
-  fetchPage = 1;
+  fetchLen = 0;
   if (user) {
     tlbReadMask = TLB_VALID | TLB_MMIO | TLB_NO_USER;
     tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_NO_USER | TLB_NO_WRITE_USER;
@@ -61,7 +64,7 @@ export function tlbSet(lin: u32, entry: u32): void {
 }
 
 /** Drop one page (INVLPG). */
-export function tlbInvalidate(lin: u32): void { store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0); fetchPage = 1; }
+export function tlbInvalidate(lin: u32): void { store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0); fetchLen = 0; }
 
 /** Drop every entry, or every non-global entry (a CR3 load with CR4.PGE). */
 export function tlbFlush(keepGlobal: bool): void {
@@ -70,10 +73,10 @@ export function tlbFlush(keepGlobal: bool): void {
     listOverflowed = false;
     listCount = 0;
     memory.fill(TLB_BASE, 0, 0x40_0000);
-    fetchPage = 1;
+    fetchLen = 0;
     return;
   }
-  fetchPage = 1;
+  fetchLen = 0;
   let kept: u32 = 0;
   for (let i: u32 = 0; i < listCount; i++) {
     const vpn = load<u32>(TLB_LIST + (i << 2));
@@ -91,7 +94,7 @@ export function tlbFlush(keepGlobal: bool): void {
 
 export function tlbFlushAll(): void {
   if (!listOverflowed) { tlbFlush(false); return; }
-  fetchPage = 1;
+  fetchLen = 0;
   memory.fill(TLB_BASE, 0, 0x40_0000);
   listCount = 0;
   listOverflowed = false;

@@ -60,7 +60,11 @@ export function genSequences(n: number, seed: number): Sequence[] {
     // FLDCW operand at 0xf0: all exceptions masked, random precision and rounding control
     const cw = 0x3f | 0x40 | ([0, 2, 3][g.int(3)] << 8) | (g.int(4) << 10);
     buf[0xf0] = cw & 0xff; buf[0xf1] = cw >> 8;
-    const insns: Insn[] = [m(0xd9, 5, 0xf0)];
+    // Empty registers keep stale contents (FNINIT does not clear them) and FXAM reports an empty
+    // ST0's sign bit in C1: fill all eight with known values first, then FNINIT, then FLDCW.
+    const insns: Insn[] = [];
+    for (let j = 0; j < 8; j++) insns.push(...(g.chance(0.5) ? [r(0xd9, 0xee)] : [r(0xd9, 0xe8), r(0xd9, 0xe0)]));
+    insns.push(r(0xdb, 0xe3), m(0xd9, 5, 0xf0));
     const len = 4 + g.int(20);
     for (let j = 0; j < len; j++) insns.push(genInsn(g));
     out.push({ eflags: 0x202 | (g.int(2) ? 1 : 0) | (g.int(2) ? 4 : 0) | (g.int(2) ? 0x40 : 0), buf, insns });
