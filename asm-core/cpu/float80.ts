@@ -618,7 +618,7 @@ export function f80FromF32(v: u32): void {
   }
   if (exp == 0) {
     if (frac == 0) { setZero(sign); return; }
-    if (denormal()) return;
+    denormal(); // the value is produced either way; an unmasked DE stops the caller
     const s = frac << 40; const n = <i32>clz(s);
     setResult((sign << 15) | <u32>(BIAS - 126 - n), s << n);
     return;
@@ -637,7 +637,7 @@ export function f80FromF64(v: u64): void {
   }
   if (exp == 0) {
     if (frac == 0) { setZero(sign); return; }
-    if (denormal()) return;
+    denormal(); // the value is produced either way; an unmasked DE stops the caller
     const s = frac << 11; const n = <i32>clz(s);
     setResult((sign << 15) | <u32>(BIAS - 1022 - n), s << n);
     return;

@@ -114,6 +114,12 @@ function updateSummary(): void {
 /** Prepares float80 for one operation under the current FCW. */
 @inline function begin(): void { f80Control = fcw(); f80Status = 0; }
 
+/** Pushes after a stack fault was reported: no overflow check, the new ST0 is overwritten. */
+function pushOver(se: u32, sig: u64): void {
+  setTop(top() - 1);
+  writeST(0, se, sig);
+}
+
 /** Pushes a value (stack overflow when the new ST0 is in use). */
 function push(se: u32, sig: u64): void {
   if (!isEmpty(7)) {
@@ -148,7 +154,7 @@ function writeM64(lin: u32, v: u64): void {
  * NaNs keep their signalling bit so that the arithmetic applies the two-NaN rules; a denormal
  * signals DE here. Returns false when an unmasked exception stops the instruction.
  */
-function loadArithOperand(opcode: u32, lin: u32): bool {
+function loadArithOperand(opcode: u32, reg: u32, lin: u32): bool {
   begin();
   if (opcode == 0xd8) {
     const v = readLin32(lin);
@@ -171,6 +177,7 @@ function loadArithOperand(opcode: u32, lin: u32): bool {
   if (f80Status != 0) { // a denormal single/double: DE, unless ST0's NaN decides the result
     const k = f80Class(load<u16>(regAddr(phys(0)) + 8), load<u64>(regAddr(phys(0))));
     if (k == CLS_QNAN || k == CLS_SNAN || k == CLS_UNSUPPORTED) { f80Status = 0; return true; }
+    if (k == CLS_ZERO && reg == 7) { f80Status = 0; return true; } // FDIVR by a zero ST0: ZE wins
     mergeStatus(f80Status, 0);
     if (blockedPre(f80Status)) return false;
   }
@@ -308,7 +315,7 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
         if (stackUnderflow()) writeST(0, INDEF_SE, INDEF_SIG);
         return;
       }
-      if (!loadArithOperand(opcode, lin)) return;
+      if (!loadArithOperand(opcode, reg, lin)) return;
       const sSe = memSe, sSig = memSig;
       if (reg == 2 || reg == 3) { compare(sSe, sSig, false, reg == 3 ? 1 : 0); return; }
       begin();
@@ -454,6 +461,7 @@ function execReg(opcode: u32, reg: u32, rm: u32, modrm: u32): void {
     case 0xdc: regArith(reg, rm, true, false); return;
     case 0xde:
       if (reg == 3) { if (rm == 1) regCompare(1, false, 2); else ud(); return; } // FCOMPP
+      if (reg == 2) { regCompare(rm, false, 1); return; } // FCOMP5 (reserved alias of FCOMP)
       regArith(reg, rm, true, true); return;
     case 0xd9: execD9(reg, rm, modrm); return;
     case 0xda:
@@ -482,7 +490,7 @@ function execReg(opcode: u32, reg: u32, rm: u32, modrm: u32): void {
       }
     case 0xdf:
       switch (reg) {
-        case 0: setPhysTag(phys(rm), TAG_EMPTY); pop(); return; // FFREEP
+        case 0: setPhysTag(phys(rm), TAG_EMPTY); setFsw(fsw() & ~FSW_C1); pop(); return; // FFREEP
         case 1: fxch(rm); return;
         case 2: case 3: fstReg(rm, true); return;
         case 4: if (rm == 0) { setReg16(REG_EAX, fsw()); return; } ud(); return; // FNSTSW AX
@@ -567,13 +575,16 @@ function fcmov(reg: u32, i: u32, negate: bool): void {
 function execD9(reg: u32, rm: u32, modrm: u32): void {
   if (reg == 0) { // FLD ST(i)
     if (isEmpty(rm)) { // underflow wins over overflow: the indefinite goes into the new ST0
-      if (stackUnderflow()) { setTop(top() - 1); writeST(0, INDEF_SE, INDEF_SIG); }
+      if (stackUnderflow()) pushOver(INDEF_SE, INDEF_SIG);
       return;
     }
     readST(rm); pushChecked(stSe, stSig); return;
   }
   if (reg == 1) { fxch(rm); return; }
-  if (reg == 3) { fstReg(rm, true); return; } // FSTP1 (reserved alias)
+  if (reg == 3) { // FSTP1 (reserved alias): from an empty ST0 it only pops, with no stack fault
+    if (isEmpty(0)) { pop(); return; }
+    fstReg(rm, true); return;
+  }
   if (modrm == 0xd0) return; // FNOP
   if (reg == 2) { ud(); return; }
   if (modrm >= 0xe8 && modrm <= 0xee) { // constants
@@ -607,11 +618,11 @@ function execD9(reg: u32, rm: u32, modrm: u32): void {
     case 0xf4: { // FXTRACT
       if (isEmpty(0)) {
         if (!stackUnderflow()) return;
-        writeST(0, INDEF_SE, INDEF_SIG); push(INDEF_SE, INDEF_SIG); return;
+        writeST(0, INDEF_SE, INDEF_SIG); pushOver(INDEF_SE, INDEF_SIG); return;
       }
       if (!isEmpty(7)) {
         if (!stackOverflow()) return;
-        writeST(0, INDEF_SE, INDEF_SIG); push(INDEF_SE, INDEF_SIG); return;
+        writeST(0, INDEF_SE, INDEF_SIG); pushOver(INDEF_SE, INDEF_SIG); return;
       }
       readST(0); begin(); f80Extract(stSe, stSig);
       const s = f80Status;
@@ -679,12 +690,12 @@ function transcendental(modrm: u32): void {
   if (isEmpty(0) || (two && isEmpty(1))) {
     if (!stackUnderflow()) return;
     if (two) { writeST(1, INDEF_SE, INDEF_SIG); pop(); }
-    else { writeST(0, INDEF_SE, INDEF_SIG); if (pushes) push(INDEF_SE, INDEF_SIG); }
+    else { writeST(0, INDEF_SE, INDEF_SIG); if (pushes) pushOver(INDEF_SE, INDEF_SIG); }
     return;
   }
   if (pushes && !isEmpty(7)) {
     if (!stackOverflow()) return;
-    writeST(0, INDEF_SE, INDEF_SIG); push(INDEF_SE, INDEF_SIG); return;
+    writeST(0, INDEF_SE, INDEF_SIG); pushOver(INDEF_SE, INDEF_SIG); return;
   }
   readST(0); const aSe = stSe, aSig = stSig;
   let bSe: u32 = 0, bSig: u64 = 0;

@@ -9,7 +9,7 @@ import {
   EXC_GP, EXC_NP, EXC_SS, EXC_TS,
 } from './state';
 import { raiseFault } from './fault';
-import { pc, cplLive, protectedMode, v86Mode, ss32, nmiBlocked } from './live';
+import { pc, cplLive, protectedMode, v86Mode, ss32, nmiBlocked, attention } from './live';
 import {
   readDesc, descLo, descHi, descBase, descLimit, descAccess, setAccessed, setSegCache, loadSeg, loadSegReal,
   nullInvalidSegments, AR_CODE, AR_DC, AR_P, AR_S, AR_RW, AR_DB, AR_DPL_SHIFT,
@@ -296,7 +296,9 @@ function commitOuterStack(ss: u32, esp: u32, o32: bool): void {
 
 export function iret(o32: bool): void {
   const w: u32 = o32 ? 4 : 2;
-  nmiBlocked = false;
+  // SDM vol. 3 6.7.1: IRET ends NMI blocking; an NMI that arrived meanwhile is taken at the next
+  // instruction boundary, so make the run loop look at the pins again.
+  if (nmiBlocked) { nmiBlocked = false; attention = true; }
   if (!protectedMode) {
     const iopl = (flagsReg & FLAG_IOPL) >>> 12;
     if (v86Mode && iopl != 3) raiseFault(EXC_GP, 0);

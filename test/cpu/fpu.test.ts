@@ -34,12 +34,12 @@ group.skipIf(!isX86)('float80 vs host x87', () => {
   }
 });
 
-// Known open mismatches (about 6% of sequences: stack-fault corner cases of FXCH/FCMOV/FPREM1 on
-// empty registers, DE/C1 after some compares), so this part runs only with FPU_SEQ=1 for now.
-group.skipIf(!isX86 || !process.env.FPU_SEQ)('fpu.ts instruction sequences vs host x87', () => {
-  it(`${Math.max(200, CASES >> 2)} random sequences`, async () => {
+// Random instruction sequences (masked exceptions, all stack-fault corners, FCOMI/FCMOV EFLAGS,
+// reserved aliases) through fpuExecute against the host: FPU_CASES sequences.
+group.skipIf(!isX86)('fpu.ts instruction sequences vs host x87', () => {
+  it(`${CASES} random sequences`, async () => {
     const { genSequences, runNative, WasmFpu, diffSeq } = await import('./fpu/sequences');
-    const seqs = genSequences(Math.max(200, CASES >> 2), SEED);
+    const seqs = genSequences(CASES, SEED);
     const want = runNative(seqs);
     const fpu = new WasmFpu();
     await fpu.init();

@@ -23,7 +23,7 @@ const r = (op: number, modrm: number): Insn => ({ op, modrm, off: 0 });
 function genInsn(g: Rng): Insn {
   const off = g.int(24) * 10; // 10-byte slots inside the 256-byte buffer
   const i = g.int(8);
-  switch (g.int(16)) {
+  switch (g.int(18)) {
     case 0: case 1: return [m(0xd9, 0, off), m(0xdd, 0, off), m(0xdb, 5, off), m(0xdf, 5, off), m(0xdb, 0, off), m(0xdf, 0, off)][g.int(6)];
     case 2: return r(0xd9, 0xe8 + g.int(7)); // constants
     case 3: return r(0xd9, 0xc0 + i); // FLD ST(i)
@@ -39,6 +39,9 @@ function genInsn(g: Rng): Insn {
     case 12: return r([0xda, 0xdb][g.int(2)], 0xc0 + g.int(32)); // FCMOVcc
     case 13: return g.chance(0.3) ? r(0xdb, 0xe2) : m(0xdd, 7, off); // FNCLEX, FNSTSW m16
     case 14: return m(0xd9, 7, off); // FNSTCW
+    case 15: return g.chance(0.5) ? m(0xdf, 4, off) : r(0xdf, 0xc0 + i); // FBLD, FFREEP
+    case 16: // reserved aliases: FCOM2 FCOMP3 FCOMP5 FXCH4 FXCH7 FSTP1 FSTP8 FSTP9
+      { const k = g.int(8); return r([0xdc, 0xdc, 0xde, 0xdd, 0xdf, 0xd9, 0xdf, 0xdf][k], [0xd0, 0xd8, 0xd0, 0xc8, 0xc8, 0xd8, 0xd0, 0xd8][k] + i); }
     default: return r(0xd9, 0xc0 + i);
   }
 }
