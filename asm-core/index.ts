@@ -9,7 +9,7 @@ import {
 } from './cpu/state';
 import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
-import { step, interruptShadow, haltRequested, runUntil, retired } from './cpu/exec';
+import { step, interruptShadow, haltRequested, runUntil, retired, stackShadow } from './cpu/exec';
 import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags } from './cpu/mode';
@@ -212,9 +212,14 @@ function loop(): u32 {
 }
 
 /** One instruction with DR7 instruction breakpoints and TF single-step traps. */
+/** The previous instruction was MOV SS or POP SS: no debug exception before this one. */
+let debugShadow: bool = false;
+
 function carefulStep(): void {
   const tf = (flagsReg & FLAG_TF) != 0;
-  if (breakpointsArmed && (flagsGetEflags() & (1 << 16)) == 0) {
+  const shadowed = debugShadow;
+  debugShadow = false;
+  if (breakpointsArmed && !shadowed && (flagsGetEflags() & (1 << 16)) == 0) {
     const dr7 = load<u32>(STATE + OFF_DR + 28);
     const lin = load<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + 4) + pc;
     for (let i: u32 = 0; i < 4; i++) {
@@ -231,8 +236,10 @@ function carefulStep(): void {
   // RF suppresses instruction breakpoints for exactly one instruction.
   if (flagsGetEflags() & (1 << 16)) writeFlags(flagsGetEflags() & ~(1 << 16));
   interruptShadow = false;
+  stackShadow = false;
   step();
   retired++;
+  if (stackShadow) { debugShadow = true; attention = true; return; }
   if (tf) {
     store<u32>(STATE + OFF_DR + 24, load<u32>(STATE + OFF_DR + 24) | (1 << 14)); // DR6.BS
     instrStart = pc;

@@ -37,6 +37,8 @@ import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, chec
 
 /** Set by MOV SS, POP SS and STI: interrupts are held off until after the next instruction. */
 export let interruptShadow: bool = false;
+/** Set by MOV SS and POP SS: debug exceptions (TF, breakpoints) also wait one instruction (SDM 6.8.3). */
+export let stackShadow: bool = false;
 /** Set by HLT: the run loop stops and waits for an interrupt. */
 export let haltRequested: bool = false;
 
@@ -130,7 +132,7 @@ function execute(op: u32): void {
     case 0x0e: push(segSelector(SEG_CS), o32); return;
     case 0x0f: exec0f(); return;
     case 0x16: push(segSelector(SEG_SS), o32); return;
-    case 0x17: popSeg(SEG_SS); interruptShadow = true; return;
+    case 0x17: popSeg(SEG_SS); interruptShadow = true; stackShadow = true; return;
     case 0x1e: push(segSelector(SEG_DS), o32); return;
     case 0x1f: popSeg(SEG_DS); return;
     case 0x27: daa(); return;
@@ -214,7 +216,7 @@ function execute(op: u32): void {
       decodeModrm();
       if (mReg == SEG_CS || mReg > 5) ud();
       loadSeg(mReg, readE(16));
-      if (mReg == SEG_SS) interruptShadow = true;
+      if (mReg == SEG_SS) { interruptShadow = true; stackShadow = true; }
       return;
     }
     case 0x8f: {

@@ -149,29 +149,36 @@ function writeM64(lin: u32, v: u64): void {
   writeLin32(lin, <u32>v); writeLin32(lin + 4, <u32>(v >> 32));
 }
 
+/** Reads the raw memory operand of the arithmetic group (m32fp, m64fp, m32int, m16int). */
+function readArithRaw(opcode: u32, lin: u32): u64 {
+  if (opcode == 0xdc) return readM64(lin);
+  if (opcode == 0xde) return <u64>readLin16(lin);
+  return <u64>readLin32(lin);
+}
+
 /**
  * Converts a memory source operand of the arithmetic group (D8/DA/DC/DE) into memSe/memSig.
  * NaNs keep their signalling bit so that the arithmetic applies the two-NaN rules; a denormal
  * signals DE here. Returns false when an unmasked exception stops the instruction.
  */
-function loadArithOperand(opcode: u32, reg: u32, lin: u32): bool {
+function loadArithOperand(opcode: u32, reg: u32, raw: u64): bool {
   begin();
   if (opcode == 0xd8) {
-    const v = readLin32(lin);
+    const v = <u32>raw;
     if ((v & 0x7f800000) == 0x7f800000 && (v & 0x7fffff) != 0) {
       memSe = ((v >> 31) << 15) | 0x7fff; memSig = J_BIT | (<u64>(v & 0x7fffff) << 40); return true;
     }
     f80FromF32(v);
   } else if (opcode == 0xdc) {
-    const v = readM64(lin);
+    const v = raw;
     if ((v & 0x7ff0000000000000) == 0x7ff0000000000000 && (v & 0xfffffffffffff) != 0) {
       memSe = (<u32>(v >> 63) << 15) | 0x7fff; memSig = J_BIT | ((v & 0xfffffffffffff) << 11); return true;
     }
     f80FromF64(v);
   } else if (opcode == 0xda) {
-    f80FromInt(<i64><i32>readLin32(lin));
+    f80FromInt(<i64><i32><u32>raw);
   } else {
-    f80FromInt(<i64><i16><u16>readLin16(lin));
+    f80FromInt(<i64><i16><u16>raw);
   }
   memSe = f80Se; memSig = f80Sig;
   if (f80Status != 0) { // a denormal single/double: DE, unless ST0's NaN decides the result
@@ -222,17 +229,17 @@ function compare(se: u32, sig: u64, quiet: bool, pops: u32): void {
   readST(0);
   const r = f80Compare(stSe, stSig, se, sig, quiet);
   mergeStatus(f80Status, 0);
-  if (blockedPre(f80Status & FSW_IE)) return;
-  setCompareCodes(r);
+  setCompareCodes(r); // set even when an unmasked IE or DE holds off the pop
+  if (blockedPre(f80Status)) return;
   for (let k: u32 = 0; k < pops; k++) pop();
 }
 
 /** FCOMI-family: EFLAGS ZF/PF/CF. */
 function compareEflags(i: u32, quiet: bool, popAfter: bool): void {
-  if (isEmpty(0) || isEmpty(i)) {
-    if (!stackUnderflow()) return;
+  if (isEmpty(0) || isEmpty(i)) { // unordered, also when the IE is unmasked (then no pop)
+    const masked = stackUnderflow();
     setArithFlags(true, true, true);
-    if (popAfter) pop();
+    if (masked && popAfter) pop();
     return;
   }
   begin();
@@ -241,8 +248,8 @@ function compareEflags(i: u32, quiet: bool, popAfter: bool): void {
   readST(0);
   const r = f80Compare(stSe, stSig, bSe, bSig, quiet);
   mergeStatus(f80Status, 0); // C0 C1 C2 C3 stay as they were
-  if (blockedPre(f80Status & FSW_IE)) return;
   setArithFlags(r == CMP_EQ || r > CMP_EQ, r > CMP_EQ, r == CMP_LT || r > CMP_EQ);
+  if (blockedPre(f80Status)) return;
   if (popAfter) pop();
 }
 
@@ -274,11 +281,16 @@ export function fpuExecute(opcode: u32, modrm: u32, lin: u32, dataOff: u32, data
   if ((c0 & (CR0_EM | CR0_TS)) != 0) raiseFault(EXC_NM, -1);
   const reg = (modrm >> 3) & 7, rm = modrm & 7;
   const mem = modrm < 0xc0;
+  if (isUndefined(opcode, modrm, mem)) ud(); // #UD comes before a pending #MF
   const control = isControl(opcode, modrm, mem);
-  if (!control && (fsw() & FSW_ES) != 0) {
+  if (!isNoWait(opcode, modrm, mem) && (fsw() & FSW_ES) != 0) {
     if ((c0 & CR0_NE) != 0) raiseFault(EXC_MF, -1);
     if (ferrLevel == 0) { ferrLevel = 1; ferr(1); }
   }
+  if (mem) execMem(opcode, reg, lin, o32);
+  else execReg(opcode, reg, rm, modrm);
+  // the instruction and data pointers move only when the instruction got through (#UD and
+  // memory faults leave the previous ones for the handler)
   if (!control) {
     store<u32>(STATE + OFF_FPU_FIP, instrStart);
     store<u32>(STATE + OFF_FPU_FCS, segSelector(SEG_CS));
@@ -288,13 +300,10 @@ export function fpuExecute(opcode: u32, modrm: u32, lin: u32, dataOff: u32, data
       store<u32>(STATE + OFF_FPU_FDS, dataSel);
     }
   }
-  if (mem) execMem(opcode, reg, lin, o32);
-  else execReg(opcode, reg, rm, modrm);
   updateSummary();
 }
 
-/** The no-wait and environment instructions, which do not report pending exceptions and
- *  do not update FIP/FOP/FDP. */
+/** The control instructions, which do not update FIP/FOP/FDP. */
 function isControl(opcode: u32, modrm: u32, mem: bool): bool {
   if (mem) {
     const reg = (modrm >> 3) & 7;
@@ -307,17 +316,53 @@ function isControl(opcode: u32, modrm: u32, mem: bool): bool {
   return false;
 }
 
+/** The no-wait instructions, which do not report a pending unmasked exception (FLDENV, FLDCW
+ *  and FRSTOR are control instructions but do). */
+function isNoWait(opcode: u32, modrm: u32, mem: bool): bool {
+  if (mem) {
+    const reg = (modrm >> 3) & 7;
+    if (opcode == 0xd9) return reg == 6 || reg == 7; // FNSTENV FNSTCW
+    if (opcode == 0xdd) return reg == 6 || reg == 7; // FNSAVE FNSTSW
+    return false;
+  }
+  return isControl(opcode, modrm, false);
+}
+
+/** Encodings with no instruction on this CPU (FISTTP is SSE3, so DB/DD/DF /1 too). */
+function isUndefined(opcode: u32, modrm: u32, mem: bool): bool {
+  const reg = (modrm >> 3) & 7;
+  if (mem) {
+    if (opcode == 0xd9) return reg == 1;
+    if (opcode == 0xdb) return reg == 1 || reg == 4 || reg == 6;
+    if (opcode == 0xdd) return reg == 1 || reg == 5;
+    if (opcode == 0xdf) return reg == 1;
+    return false;
+  }
+  switch (opcode) {
+    case 0xd9: return (modrm >= 0xd1 && modrm <= 0xd7) || modrm == 0xe2 || modrm == 0xe3 || modrm == 0xe6 || modrm == 0xe7 || modrm == 0xef;
+    case 0xda: return reg >= 4 && modrm != 0xe9;
+    case 0xdb: return (modrm >= 0xe5 && modrm <= 0xe7) || modrm >= 0xf8;
+    case 0xdd: return modrm >= 0xf0;
+    case 0xde: return modrm == 0xd8 || (modrm >= 0xda && modrm <= 0xdf);
+    case 0xdf: return (modrm >= 0xe1 && modrm <= 0xe7) || modrm >= 0xf8;
+  }
+  return false;
+}
+
 function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
   switch (opcode) {
     case 0xd8: case 0xda: case 0xdc: case 0xde: {
+      const raw = readArithRaw(opcode, lin); // a #PF comes before any stack fault
       if (isEmpty(0)) {
-        if (reg == 2 || reg == 3) { if (stackUnderflow()) { setCompareCodes(3); if (reg == 3) pop(); } return; }
+        if (reg == 2 || reg == 3) { const masked = stackUnderflow(); setCompareCodes(3); if (masked && reg == 3) pop(); return; }
         if (stackUnderflow()) writeST(0, INDEF_SE, INDEF_SIG);
         return;
       }
-      if (!loadArithOperand(opcode, reg, lin)) return;
+      const ok = loadArithOperand(opcode, reg, raw);
       const sSe = memSe, sSig = memSig;
-      if (reg == 2 || reg == 3) { compare(sSe, sSig, false, reg == 3 ? 1 : 0); return; }
+      // a compare still sets the condition codes when an unmasked DE holds it (but no pop)
+      if (reg == 2 || reg == 3) { compare(sSe, sSig, false, reg == 3 && ok ? 1 : 0); return; }
+      if (!ok) return;
       begin();
       readST(0);
       arith(reg, stSe, stSig, sSe, sSig);
@@ -344,7 +389,8 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
         case 0: begin(); f80FromInt(<i64><i32>readLin32(lin)); loadResult(); return;
         case 2: case 3: storeInt(lin, 32, reg == 3); return;
         case 5: readM80(lin); pushChecked(memSe, memSig); return;
-        case 7: {
+        case 7: { // FSTP m80fp
+          checkWriteLin(lin, 10);
           if (isEmpty(0)) {
             if (!stackUnderflow()) return;
             writeM80(lin, INDEF_SE, INDEF_SIG); pop(); return;
@@ -377,6 +423,7 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
         }
         case 5: begin(); f80FromInt(<i64>readM64(lin)); loadResult(); return;
         case 6: { // FBSTP
+          checkWriteLin(lin, 10);
           if (isEmpty(0)) {
             if (!stackUnderflow()) return;
             checkWriteLin(lin, 10);
@@ -415,6 +462,7 @@ function pushChecked(se: u32, sig: u64): void {
 }
 
 function storeFloat(lin: u32, bits: u32, popAfter: bool): void {
+  checkWriteLin(lin, bits >> 3); // a #PF leaves the FPU as it was
   if (isEmpty(0)) {
     if (!stackUnderflow()) return;
     if (bits == 32) writeLin32(lin, 0xffc00000); else writeM64(lin, 0xfff8000000000000);
@@ -432,6 +480,7 @@ function storeFloat(lin: u32, bits: u32, popAfter: bool): void {
 }
 
 function storeInt(lin: u32, bits: u32, popAfter: bool): void {
+  checkWriteLin(lin, bits >> 3);
   let v: u64;
   if (isEmpty(0)) {
     if (!stackUnderflow()) return;
@@ -522,9 +571,9 @@ function regArith(reg: u32, i: u32, toSti: bool, popAfter: bool): void {
 
 function regCompare(i: u32, quiet: bool, pops: u32): void {
   if (isEmpty(0) || isEmpty(i)) {
-    if (!stackUnderflow()) return;
+    const masked = stackUnderflow();
     setCompareCodes(3);
-    for (let k: u32 = 0; k < pops; k++) pop();
+    if (masked) for (let k: u32 = 0; k < pops; k++) pop();
     return;
   }
   readST(i);
@@ -582,7 +631,7 @@ function execD9(reg: u32, rm: u32, modrm: u32): void {
   }
   if (reg == 1) { fxch(rm); return; }
   if (reg == 3) { // FSTP1 (reserved alias): from an empty ST0 it only pops, with no stack fault
-    if (isEmpty(0)) { pop(); return; }
+    if (isEmpty(0)) { setFsw(fsw() & ~FSW_C1); pop(); return; }
     fstReg(rm, true); return;
   }
   if (modrm == 0xd0) return; // FNOP
@@ -601,7 +650,7 @@ function execD9(reg: u32, rm: u32, modrm: u32): void {
       return;
     }
     case 0xe4: { // FTST
-      if (isEmpty(0)) { if (stackUnderflow()) setCompareCodes(3); return; }
+      if (isEmpty(0)) { stackUnderflow(); setCompareCodes(3); return; }
       compare(0, 0, false, 0);
       return;
     }
@@ -687,6 +736,7 @@ function fxam(): void {
 function transcendental(modrm: u32): void {
   const two = modrm == 0xf1 || modrm == 0xf3 || modrm == 0xf9; // FYL2X FPATAN FYL2XP1 use ST1
   const pushes = modrm == 0xf2 || modrm == 0xfb; // FPTAN FSINCOS push a second result
+  setFsw(fsw() & ~FSW_C2);
   if (isEmpty(0) || (two && isEmpty(1))) {
     if (!stackUnderflow()) return;
     if (two) { writeST(1, INDEF_SE, INDEF_SIG); pop(); }
@@ -822,8 +872,18 @@ function loadTags(t: u32): void {
 /** Size of the environment image: 28 bytes (32-bit) or 14 (16-bit). */
 @inline function envSize(o32: bool): u32 { return o32 ? 28 : 14; }
 
+/** Faults for an image of n bytes in the order the hardware shows (CR2): its first field (w
+ *  bytes), then its last byte, then the rest. */
+function probeWrite(lin: u32, n: u32, w: u32): void { checkWriteLin(lin, w); checkWriteLin(lin + n - 1, 1); checkWriteLin(lin, n); }
+function probeRead(lin: u32, n: u32, w: u32): void {
+  for (let i: u32 = 0; i < w; i++) readLin8(lin + i);
+  readLin8(lin + n - 1);
+  for (let p = (lin & ~0xfff) + 0x1000; p - lin < n; p += 0x1000) readLin8(p); // every page in between
+  readLin8(lin);
+}
+
 function stenv(lin: u32, o32: bool): void {
-  checkWriteLin(lin, envSize(o32));
+  probeWrite(lin, envSize(o32), o32 ? 4 : 2);
   const fip = load<u32>(STATE + OFF_FPU_FIP), fcs = load<u32>(STATE + OFF_FPU_FCS);
   const fdp = load<u32>(STATE + OFF_FPU_FDP), fds = load<u32>(STATE + OFF_FPU_FDS);
   const fop = <u32>load<u16>(STATE + OFF_FPU_FOP) & 0x7ff;
@@ -864,6 +924,7 @@ function stenv(lin: u32, o32: bool): void {
 }
 
 function ldenv(lin: u32, o32: bool): void {
+  probeRead(lin, envSize(o32), o32 ? 4 : 2);
   let cw: u32, sw: u32, tw: u32, fip: u32, fcs: u32, fop: u32, fdp: u32, fds: u32;
   if (o32) {
     cw = readLin16(lin); sw = readLin16(lin + 4); tw = readLin16(lin + 8);
@@ -896,7 +957,7 @@ function ldenv(lin: u32, o32: bool): void {
 
 function fsave(lin: u32, o32: bool): void {
   const n = envSize(o32);
-  checkWriteLin(lin, n + 80);
+  probeWrite(lin, n + 80, o32 ? 4 : 2);
   stenv(lin, o32);
   for (let i: u32 = 0; i < 8; i++) {
     const a = regAddr(phys(i));
@@ -909,8 +970,7 @@ function fsave(lin: u32, o32: bool): void {
 
 function frstor(lin: u32, o32: bool): void {
   const n = envSize(o32);
-  // read everything first so that a fault leaves the FPU untouched
-  for (let i: u32 = 0; i < 8; i++) { readLin8(lin + n + i * 10); readLin8(lin + n + i * 10 + 9); }
+  probeRead(lin, n + 80, o32 ? 4 : 2); // a fault leaves the FPU untouched
   ldenv(lin, o32);
   for (let i: u32 = 0; i < 8; i++) {
     const p = lin + n + i * 10;

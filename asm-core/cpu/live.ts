@@ -24,6 +24,8 @@ export let cplLive: u32 = 0;
 export let attention: bool = false;
 /** An NMI handler is running: further NMIs wait for the next IRET. */
 export let nmiBlocked: bool = false;
+/** CPL 3 with CR0.AM and EFLAGS.AC: unaligned data accesses raise #AC (cpu/mode.ts keeps it). */
+export let alignCheck: bool = false;
 /** DR7 enables an instruction breakpoint: the run loop takes its careful path. */
 export let breakpointsArmed: bool = false;
 

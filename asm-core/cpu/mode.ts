@@ -1,7 +1,7 @@
 // Operating mode bookkeeping: CPL, real/protected/v86, and EFLAGS writes that can change them.
 
-import { STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, FLAG_VM, FLAG_IF, FLAG_TF } from './state';
-import { cplLive, protectedMode, v86Mode, cs32, ss32, attention } from './live';
+import { STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, CR0_AM, FLAG_VM, FLAG_IF, FLAG_TF, FLAG_AC } from './state';
+import { cplLive, protectedMode, v86Mode, cs32, ss32, attention, alignCheck } from './live';
 import { tlbSetUser } from '../mmu/tlb';
 import { flagsReg, setEflagsRaw } from './flags';
 import { updateAllSegChecks, AR_DB } from './segments';
@@ -10,8 +10,18 @@ export function setCpl(c: u32): void {
   if (c != cplLive) {
     cplLive = c;
     tlbSetUser(c == 3);
+    updateAlignCheck();
   }
   store<u32>(STATE + OFF_CPL, c);
+}
+
+/** Recompute whether #AC checking is on; call after CPL, CR0.AM or EFLAGS.AC may have changed. */
+export function updateAlignCheck(): void {
+  const on = cplLive == 3 && (load<u32>(STATE + OFF_CR0) & CR0_AM) != 0 && (flagsReg & FLAG_AC) != 0;
+  if (on != alignCheck) {
+    alignCheck = on;
+    updateAllSegChecks();
+  }
 }
 
 /** Recompute the mode flags after CR0.PE or EFLAGS.VM changed. */
@@ -22,6 +32,7 @@ export function updateMode(): void {
   ss32 = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_SS << 4) + SEG_ACCESS) & AR_DB) != 0;
   updateAllSegChecks();
   if (v86Mode) setCpl(3);
+  updateAlignCheck();
 }
 
 /** Replace EFLAGS (privilege rules already applied by the caller). */
@@ -30,5 +41,6 @@ export function writeFlags(v: u32): void {
   setEflagsRaw(v);
   // Enabling interrupts or single-step changes what the run loop must check between instructions.
   if (v & (FLAG_IF | FLAG_TF)) attention = true;
+  if (((v & FLAG_AC) != 0) != alignCheck) updateAlignCheck();
   if ((flagsReg & FLAG_VM) != vmBefore) updateMode();
 }

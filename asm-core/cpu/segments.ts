@@ -3,12 +3,12 @@
 
 import {
   STATE, OFF_SEGS, OFF_SEG_CHECK, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, SEG_SELECTOR, SEG_BASE, SEG_LIMIT, SEG_ACCESS, OFF_GDTR_BASE, OFF_GDTR_LIMIT,
-  SEG_CS, SEG_SS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP,
+  SEG_CS, SEG_SS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP, EXC_AC,
 } from './state';
 import { raiseFault } from './fault';
 import { readSys32, writeSys8 } from '../mmu/access';
 import { fetchLen } from '../mmu/tlb';
-import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32 } from './live';
+import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck } from './live';
 
 // Access-rights byte (descriptor bits 40..47) and flags nibble (52..55), as kept in SEG_ACCESS.
 export const AR_ACCESSED: u32 = 1 << 0;
@@ -79,7 +79,8 @@ export function updateSegCheck(seg: u32): void {
   }
   store<u32>(STATE + OFF_SEG_CHECK + (seg << 2), chk);
   const limit = <i64>load<u32>(s + SEG_LIMIT);
-  const up = (chk & SC_EXPAND_DOWN) == 0;
+  // With alignment checking on, every access takes the slow path, which checks alignment.
+  const up = (chk & SC_EXPAND_DOWN) == 0 && !alignCheck;
   store<i64>(STATE + OFF_SEG_FAST_READ + (seg << 3), up && (chk & SC_READ) != 0 ? limit : -1);
   store<i64>(STATE + OFF_SEG_FAST_WRITE + (seg << 3), up && (chk & SC_WRITE) != 0 ? limit : -1);
 }
@@ -99,6 +100,14 @@ export function updateAllSegChecks(): void {
 }
 
 function segCheckSlow(seg: u32, off: u32, sizeM1: u32, write: bool): void {
+  segLimitCheck(seg, off, sizeM1, write);
+  // #AC(0): an unaligned word, dword or qword access at CPL 3 with CR0.AM and EFLAGS.AC (SDM 6.15).
+  if (alignCheck && sizeM1 != 0 && ((load<u32>(segSlot(seg) + SEG_BASE) + off) & (sizeM1 > 7 ? 7 : sizeM1)) != 0) {
+    raiseFault(EXC_AC, 0);
+  }
+}
+
+function segLimitCheck(seg: u32, off: u32, sizeM1: u32, write: bool): void {
   const chk = load<u32>(STATE + OFF_SEG_CHECK + (seg << 2));
   const vec = seg == SEG_SS ? EXC_SS : EXC_GP;
   if ((chk & (write ? SC_WRITE : SC_READ)) == 0) raiseFault(vec, 0);

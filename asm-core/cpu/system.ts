@@ -19,8 +19,9 @@ import {
   AR_S, AR_CODE, AR_DC, AR_RW, AR_P, AR_DPL_SHIFT, SYS_LDT, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL,
 } from './segments';
 import { ud } from './exec';
-import { writeFlags, setCpl, updateMode } from './mode';
-import { tlbFlush, tlbFlushAll, tlbInvalidate } from '../mmu/tlb';
+import { writeFlags, setCpl, updateMode, updateAlignCheck } from './mode';
+import { tlbFlush, tlbFlushAll } from '../mmu/tlb';
+import { invalidatePage } from '../mmu/paging';
 import { writeSys8 } from '../mmu/access';
 
 @external("env", "readTsc") declare function hostReadTsc(): f64;
@@ -175,7 +176,7 @@ export function group7(): void {
     case 7: {
       if (mMod == 3) ud();
       requireCpl0();
-      tlbInvalidate(load<u32>(STATE + OFF_SEGS + (eaSeg << 4) + 4) + eaOff);
+      invalidatePage(load<u32>(STATE + OFF_SEGS + (eaSeg << 4) + 4) + eaOff);
       return;
     }
     default: ud();
@@ -202,6 +203,7 @@ export function writeCr0(v: u32): void {
   store<u32>(STATE + OFF_CR0, nv);
   if ((old ^ nv) & (CR0_PG | CR0_WP | CR0_PE)) tlbFlushAll();
   if ((old ^ nv) & CR0_PE) updateMode();
+  if ((old ^ nv) & CR0_AM) updateAlignCheck();
 }
 
 export function movFromCr(): void {

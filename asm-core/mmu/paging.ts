@@ -5,7 +5,7 @@ import { STATE, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, CR0_PG, CR0_WP, CR4_PSE, CR4
 import { raiseFault } from '../cpu/fault';
 import { readPhys32, writePhys32, isRamPage } from './phys';
 import {
-  tlbEntry, tlbSet, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
+  tlbEntry, tlbSet, tlbInvalidate, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
   TLB_GLOBAL, TLB_CODE,
 } from './tlb';
 
@@ -29,6 +29,22 @@ export function setA20Mask(open: bool): void { a20Mask = open ? 0xffffffff : 0xf
 /** Page-walk statistics for the inspector. */
 export let pageWalks: u32 = 0;
 export let pageFaults: u32 = 0;
+
+/**
+ * 4 MiB regions whose TLB entries may come from a 4 MiB page. The TLB holds 4 KiB pieces, but
+ * INVLPG of any address in a large page must drop all of it (SDM vol. 3 4.10.4.1). A stale mark
+ * only costs an over-wide invalidation, which the SDM allows.
+ */
+const largeRegions = new StaticArray<u8>(1024);
+
+/** INVLPG: drop the translation of the page holding `lin` (all 4 MiB of a large page). */
+export function invalidatePage(lin: u32): void {
+  const region = lin >>> 22;
+  if (unchecked(largeRegions[region]) == 0) { tlbInvalidate(lin); return; }
+  unchecked(largeRegions[region] = 0);
+  const first = region << 22;
+  for (let i: u32 = 0; i < 1024; i++) tlbInvalidate(first + (i << 12));
+}
 
 function pageFault(lin: u32, code: u32): void {
   pageFaults++;
@@ -83,6 +99,7 @@ function walk(lin: u32, write: bool, user: bool): u32 {
     const newPde = pde | PTE_A | (write ? PTE_D : 0);
     if (newPde != pde) { writePhys32(pdeAddr, newPde); pde = newPde; }
     const phys = ((pde & 0xffc00000) | (lin & 0x003ff000)) & a20Mask;
+    unchecked(largeRegions[lin >>> 22] = 1);
     return makeEntry(phys, us, rw, (pde & PTE_D) != 0, (pde & PTE_G) != 0 && (cr4 & CR4_PGE) != 0);
   }
 

@@ -8,6 +8,7 @@
 import * as Comlink from 'comlink';
 import type { ClockMode, ExitReason, MachineStatus } from '../machine/types.js';
 import type { MachineClass, MachineConfig, MachineInstance } from './machine-api.js';
+import { Machine } from '../machine/machine.js';
 import { ByteRing } from './ring.js';
 
 /** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
@@ -72,12 +73,12 @@ const PROGRESS_INTERVAL_MS = 100;
 /** Largest image we accept, so a wrong URL to a huge file fails in words instead of exhausting memory. */
 const MAX_IMAGE_BYTES = 512 << 20;
 
-// The Machine is found through a glob so the page still builds (and says so in words) in a
-// checkout where src/machine/machine.ts has not landed; once it has, this is an ordinary import.
-const machineModules = import.meta.glob<{ Machine: MachineClass }>('../machine/machine.ts');
+// Checked here against the contract the worker is written to (machine-api.ts).
+const MachineImpl: MachineClass = Machine;
 
 // The core, as a URL the bundler fingerprints and copies into the build (`npm run build:core`
-// makes it). Through a glob for the same reason as above; without it the Machine looks itself.
+// makes it). Through a glob so a checkout without the built core still bundles; the Machine
+// then looks for the core itself and reports what is missing.
 const coreUrls = import.meta.glob<string>('/build/core.wasm', { query: '?url', import: 'default', eager: true });
 
 async function loadCoreWasm(): Promise<ArrayBuffer | undefined> {
@@ -86,16 +87,6 @@ async function loadCoreWasm(): Promise<ArrayBuffer | undefined> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`The emulator core could not be loaded from ${url} (HTTP ${res.status}).`);
   return res.arrayBuffer();
-}
-
-async function loadMachineClass(): Promise<MachineClass> {
-  const load = Object.values(machineModules)[0];
-  if (!load) throw new Error('This build of the page has no emulator core yet (src/machine/machine.ts is missing).');
-  const mod = await load();
-  if (!mod.Machine || typeof mod.Machine.create !== 'function') {
-    throw new Error('src/machine/machine.ts does not export a Machine class with create().');
-  }
-  return mod.Machine;
 }
 
 /** An image download or read that failed, worded for the page. */
@@ -222,15 +213,12 @@ class VmHost implements VmWorkerApi {
     this.lastExit = null;
     try {
       this.phase = 'downloading';
-      // Load the emulator code while the images download; report a missing image first.
-      const machineClass = loadMachineClass();
+      // Fetch the core while the images download; report a missing image first.
       const coreWasm = loadCoreWasm();
-      machineClass.catch(() => {});
       coreWasm.catch(() => {});
       const kernel = await obtainImage('kernel', options.kernel, this.events);
       const initrd = options.initrd ? await obtainImage('initrd', options.initrd, this.events) : undefined;
       const vmlinux = options.vmlinux ? await obtainImage('vmlinux', options.vmlinux, this.events) : undefined;
-      const Machine = await machineClass;
       this.phase = 'starting';
       const config: MachineConfig = {
         memoryMiB: options.memoryMiB,
@@ -241,7 +229,7 @@ class VmHost implements VmWorkerApi {
         clock: options.clock,
         coreWasm: await coreWasm,
       };
-      const machine = await Machine.create(config, {
+      const machine = await MachineImpl.create(config, {
         onSerial: (bytes) => this.emitSerial(bytes),
         onLog: (line) => console.info(`[machine] ${line}`),
       });

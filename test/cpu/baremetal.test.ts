@@ -40,6 +40,13 @@ describe('bare-metal: modes', () => {
       [17, 0x33333333, 'A20 open: FFFF:3010 is linear 0x103000'],
       [18, 0xcafebabe, 'A20 masked: 0x300000 reads physical 0x200000'],
       [19, 1, '9.9.2: a 64 KiB limit cached from a 16-bit PM data segment is enforced after returning'],
+      [20, 0x6ffa, '20.1.4: a real-mode interrupt pushes FLAGS, CS and IP (6 bytes)'],
+      [21, 0, '20.1.4: IF and TF are cleared on entry'],
+      [22, 0, '20.1.4: the pushed IP is the instruction after INT n'],
+      [23, 0, '20.1.4: the pushed CS'],
+      [24, 0x200, '20.1.4: the pushed FLAGS still has IF'],
+      [25, 1, '20.1.4: LIDT relocates the real-mode vector table'],
+      [26, 1, '20.1.4: a vector beyond the IDTR limit -> #GP'],
     ]);
   });
 });
@@ -84,6 +91,14 @@ describe('bare-metal: paging', () => {
       [32, B, '4.10.4.1: toggling CR4.PGE invalidates all translations, global too'],
       [33, B, '4.10.4.1: non-global entries are still flushed by a CR3 load under PGE'],
       [34, 0x99, '4.1: CR0.PG = 0: linear = physical again'],
+      [36, 5, '4.6.1: a supervisor PDE makes the whole 4 MiB supervisor: CPL 3 read -> #PF(P | U/S)'],
+      [37, 0x13572468, '4.6.1: a read-only PDE still allows reads'],
+      [38, 7, '4.6.1: a read-only PDE forbids CPL 3 writes even if the PTE allows them'],
+      [39, 3, '4.6.1: with CR0.WP = 1 the PDE R/W also binds supervisor writes'],
+      [40, 0x4d4d4d4d, '4.10.4.3: a changed 4 MiB PDE is not seen before invalidation'],
+      [41, 0x40404040, '4.10.4.1: INVLPG of any address in a 4 MiB page drops its translation'],
+      [42, 3, '4.10.4.1: after INVLPG the new read-only PTE applies: #PF(P | W/R)'],
+      [43, 0x400020, '4.7: CR2 of that write'],
     ]);
   });
 });
@@ -132,6 +147,19 @@ describe('bare-metal: privilege', () => {
       [38, 0x23, '5.8.1.2: no stack switch for conforming code'],
       [39, 0x08, 'vol. 2 CALL: far call to non-conforming code with DPL != CPL -> #GP(selector)'],
       [40, 0x1b, 'the #GP came from CPL 3'],
+      [41, 0x2fff6, '6.12.1 / fig. 6-4: a 16-bit gate pushes 16-bit SS SP FLAGS CS IP (10 bytes)'],
+      [42, 0, '6.12.1: the pushed IP: next instruction'],
+      [43, 0x1b, '6.12.1: the pushed CS (16 bits)'],
+      [44, 0xff00, '6.12.1: the pushed SP (low 16 bits of ESP)'],
+      [45, 0x23, '6.12.1: the pushed SS'],
+      [46, 0x11, '19.5.2: a byte port allowed by the I/O bitmap at CPL > IOPL'],
+      [47, 0, '19.5.2: a word access needs every covered bit clear -> #GP(0)'],
+      [48, 0, '19.5.2: #GP is a fault: EIP of the OUT'],
+      [49, 0x33, '19.5.1: CPL <= IOPL: I/O allowed without the bitmap'],
+    ]);
+    // 19.5: only the permitted OUTs reached the bus
+    expect(r.host.outs.filter((o) => o.port === 0xe8 || o.port === 0xe9)).toEqual([
+      { port: 0xe8, value: 0x11 }, { port: 0xe9, value: 0x33 },
     ]);
   });
 });
@@ -173,6 +201,12 @@ describe('bare-metal: tasks', () => {
       [29, 1, '7.4: IRET with NT returns to the interrupted task'],
       [30, 0x37ffc, '7.3: the error code is pushed on the new task stack (ESP from its TSS - 4)'],
       [31, 0, '6.15 table 6-5: #GP -> gate not present #NP -> #DF; the faulting EIP is saved'],
+      [36, 0x2222, '7.3 step 11: with paging on, CR3 is loaded from the new TSS (its mapping applies)'],
+      [37, 0x101000, '7.2.1: CR3 field of the new TSS'],
+      [38, 0x68, '7.3: LDTR loaded from the new TSS'],
+      [40, 0x1111, '7.3: switching back loads the old task CR3 from its TSS'],
+      [41, 0x100000, '7.2.1: CR3 of the main task'],
+      [42, 0, '7.3: a null LDT selector in the TSS leaves LDTR null'],
     ]);
   });
 });
@@ -230,6 +264,8 @@ describe('bare-metal: debug', () => {
       [6, 0, '17.3.1.4: third trap after MOV'],
       [7, 0x4000, '17.2.3: DR6.BS for single-step'],
       [8, 0, 'the handler cleared TF in the frame: IRET returned with TF = 0'],
+      [22, 2, '6.8.3: MOV SS inhibits the single-step trap after it'],
+      [23, 0, '17.3.1.4: trap after the instruction before MOV SS'],
       [9, 0x55, '17.3.1.1 / 17.3.1.1: with RF set in the frame the instruction runs'],
       [10, 2, '17.3.1.1: each execution hits the enabled breakpoint; none once L0 is clear'],
       [11, 0, '17.3.1.1: instruction breakpoint is a fault: EIP = breakpoint address'],
@@ -292,10 +328,13 @@ describe('bare-metal: interrupts', () => {
   it('INTR with IF, the STI shadow, HLT wake-up, NMI and NMI blocking', async () => {
     const r = await runProgram('interrupts', {
       onHalt: (core, host, n) => {
-        if (n !== 0) return false;
-        host.vector = 0x41;
-        core.setIntr(true);
-        return true;
+        if (n === 0 || n === 1) { // first HLT (IF = 1), then the HLT with IF = 0
+          host.vector = 0x41;
+          core.setIntr(true);
+          return true;
+        }
+        if (n === 2) { core.raiseNmi(); return true; } // still halted: only NMI wakes it
+        return false;
       },
     });
     check(r, [
@@ -312,9 +351,167 @@ describe('bare-metal: interrupts', () => {
       [11, 2, '6.7: NMI is not masked by IF; the second NMI arrives after IRET'],
       [12, 1, '6.7.1: while an NMI handler runs, further NMIs are blocked until IRET'],
       [13, 0, '6.5: NMI is taken at an instruction boundary: EIP after the OUT'],
+      [14, 11, 'vol. 2 HLT: an NMI resumes a halted processor even with IF = 0'],
+      [15, 0, 'vol. 2 HLT: the NMI frame points after HLT'],
+      [16, 0, '6.8.1: INTR stays masked by IF = 0 in HLT'],
     ]);
+    expect(r.stops.slice(0, 3)).toEqual(['hlt', 'hlt', 'hlt']);
     // vol. 2 HLT: with IF = 1 and nothing pending, the core stops with 'hlt' before the wake-up.
     expect(r.stops[0]).toBe('hlt');
     expect(r.host.intAcks).toBe(2);
+  });
+});
+
+describe('bare-metal: system instructions', () => {
+  it('descriptor-table registers, LAR/LSL/VERR/VERW, ARPL, MSW, CRs/DRs, MSRs, SYSENTER, CPUID, RDTSC', async () => {
+    const r = await runProgram('system');
+    const GP0 = 0xd0000; // (vector << 16) | error code, as GPTRY stores it
+    const UNCHANGED = 0xdeadbeef;
+    const LAR_MASK = 0x00f0ff00; // vol. 2 LAR: bits 16-19 (limit) are undefined
+    check(r, [
+      [1, 0x6f, 'vol. 2 SGDT: the GDTR limit (14 descriptors - 1)'],
+      [2, 0, 'vol. 2 SGDT: the GDTR base'],
+      [3, 0x7ff, 'vol. 2 SIDT: IDTR limit'],
+      [4, 0x20000, 'vol. 2 SIDT: IDTR base'],
+      [5, 0, 'vol. 2 SLDT: r32 destination: selector zero-extended on P6 (LDTR null)'],
+      [6, 0x28, 'vol. 2 STR: r32 destination: upper 16 bits cleared'],
+      [7, 0x8b, 'vol. 2 LTR: the TSS descriptor is marked busy'],
+      [8, 0x40, 'vol. 2 LLDT: LDTR loaded with the selector'],
+      [9, GP0 | 0x28, 'vol. 2 LTR: a busy TSS -> #GP(selector)'],
+      [10, GP0 | 0x48, 'vol. 2 LLDT: not an LDT descriptor -> #GP(selector)'],
+      [11, 1, 'vol. 2 LAR: valid code segment: ZF = 1'],
+      [12, 0x00c09b00, 'vol. 2 LAR: dword 2 of the descriptor AND 00FxFF00h', LAR_MASK],
+      [13, 1, 'vol. 2 LAR table 3-?: a busy 32-bit TSS is valid'],
+      [14, 0x00008b00, 'vol. 2 LAR: TSS access rights', LAR_MASK],
+      [15, 1, 'vol. 2 LAR: a 32-bit call gate is valid'],
+      [16, 0x0000ec00, 'vol. 2 LAR: call gate access rights', LAR_MASK],
+      [17, 0, 'vol. 2 LAR: an interrupt gate is not valid: ZF = 0'],
+      [18, UNCHANGED, 'vol. 2 LAR: destination unchanged when ZF = 0'],
+      [19, 0, 'vol. 2 LAR: null selector: ZF = 0'],
+      [20, UNCHANGED, 'vol. 2 LAR: unchanged'],
+      [21, 0, 'vol. 2 LAR: selector beyond the GDT limit: ZF = 0'],
+      [22, UNCHANGED, 'vol. 2 LAR: unchanged'],
+      [23, 1, 'vol. 2 LSL: valid code segment'],
+      [24, 0xffffffff, 'vol. 2 LSL: limit scaled by G'],
+      [25, 1, 'vol. 2 LSL: valid data segment'],
+      [26, 0xffff, 'vol. 2 LSL: byte-granular limit'],
+      [27, 1, 'vol. 2 LSL: a TSS has a limit'],
+      [28, 0x2068, 'vol. 2 LSL: the TSS limit'],
+      [29, 0, 'vol. 2 LSL: call gates are not valid: ZF = 0'],
+      [30, UNCHANGED, 'vol. 2 LSL: unchanged'],
+      [31, 1, 'vol. 2 LSL: an LDT is valid'],
+      [32, 0x17, 'vol. 2 LSL: its limit'],
+      [33, 1, 'vol. 2 VERR: writable data is readable'],
+      [34, 1, 'vol. 2 VERW: writable data'],
+      [35, 1, 'vol. 2 VERR: readable code'],
+      [36, 0, 'vol. 2 VERW: code is never writable'],
+      [37, 0, 'vol. 2 VERR: execute-only code is not readable'],
+      [38, 1, 'vol. 2 VERR: read-only data is readable'],
+      [39, 0, 'vol. 2 VERW: read-only data is not writable'],
+      [40, 0, 'vol. 2 VERR: system descriptors (TSS) fail'],
+      [41, 1, 'vol. 2 ARPL: dest RPL < src RPL: ZF = 1'],
+      [42, 0x0b, 'vol. 2 ARPL: dest RPL raised to the source RPL'],
+      [43, 0, 'vol. 2 ARPL: otherwise ZF = 0'],
+      [44, 0x1b, 'vol. 2 ARPL: dest unchanged'],
+      [45, 0, 'vol. 2 SMSW: bits 0-15 of CR0'],
+      [46, 0x9, 'vol. 2 LMSW: loads MP EM TS; cannot clear PE'],
+      [47, 0x1, 'vol. 2 CLTS: clears CR0.TS'],
+      [48, 0x12345678, 'vol. 2 MOV CR: CR2 is read/write'],
+      [49, 0x33333330, 'vol. 2 MOV DR: DR0-DR3 hold addresses'],
+      [50, 0x90, '2.5: CR4.PSE and PGE read back'],
+      [51, 0x2f000, 'vol. 4 table 2-2: IA32_SYSENTER_ESP (175h) read back'],
+      [52, 0, 'vol. 2 RDMSR: EDX = high half written by WRMSR'],
+      [53, 0x08, 'vol. 4: IA32_SYSENTER_CS (174h)'],
+      [54, 0, 'vol. 4: IA32_SYSENTER_EIP (176h)'],
+      [55, GP0, 'vol. 2 RDMSR: reserved or unimplemented MSR -> #GP(0)'],
+      [56, 0x1b, 'vol. 2 SYSEXIT: CS = SYSENTER_CS + 16, RPL 3'],
+      [57, 0x23, 'vol. 2 SYSEXIT: SS = SYSENTER_CS + 24, RPL 3'],
+      [58, 0x3ffc0, 'vol. 2 SYSEXIT: ESP = ECX'],
+      [59, GP0, 'vol. 2 SYSEXIT: CPL != 0 -> #GP(0)'],
+      [60, 0x08, 'vol. 2 SYSENTER: CS = SYSENTER_CS'],
+      [61, 0x10, 'vol. 2 SYSENTER: SS = SYSENTER_CS + 8'],
+      [62, 0x2f000, 'vol. 2 SYSENTER: ESP = IA32_SYSENTER_ESP'],
+      [63, 0, 'vol. 2 SYSENTER: clears IF'],
+      [64, GP0, 'vol. 2 SYSENTER: IA32_SYSENTER_CS[15:2] = 0 -> #GP(0)'],
+      [65, 0x756e6547, 'vol. 2 CPUID 0: "Genu"'],
+      [66, 0x49656e69, 'vol. 2 CPUID 0: "ineI"'],
+      [67, 0x6c65746e, 'vol. 2 CPUID 0: "ntel"'],
+      [68, 1, 'vol. 2 CPUID 0: EAX = highest leaf, at least 1'],
+      [69, 0x600, 'vol. 2 CPUID 1: family 6 (P6), EAX[11:8]', 0xf00],
+      // vol. 2 CPUID 1 table 3-11: FPU DE PSE TSC MSR CX8 SEP MTRR PGE CMOV PAT set ...
+      [70, 0x1b93d, 'vol. 2 CPUID 1 EDX: FPU DE PSE TSC MSR CX8 SEP MTRR PGE CMOV PAT', 0x1b93d],
+      // ... VME, APIC (no local APIC wired), MMX, FXSR, SSE, SSE2 clear
+      [70, 0, 'vol. 2 CPUID 1 EDX: no VME, APIC, MMX, FXSR, SSE, SSE2', 0x7800202],
+      [71, 1, 'vol. 2 RDTSC: the counter increases'],
+      [72, 0, 'vol. 2 INVD / WBINVD at CPL 0: no exception'],
+      [73, 0, 'vol. 2 VERR: DPL 0 data at CPL 3: ZF = 0'],
+      [74, 1, 'vol. 2 VERW: DPL 3 writable data at CPL 3'],
+      [75, 1, 'vol. 2 LAR: conforming code skips the DPL check'],
+      [76, 0x00c09f00, 'vol. 2 LAR: conforming code access rights', LAR_MASK],
+      [77, 0, 'vol. 2 LAR: DPL < CPL: ZF = 0'],
+      [78, UNCHANGED, 'vol. 2 LAR: unchanged'],
+      [79, 1, 'vol. 2 LAR: a DPL-3 call gate at CPL 3'],
+      [80, 0x0000ec00, 'vol. 2 LAR: call gate rights', LAR_MASK],
+      [81, GP0, 'vol. 2 RDTSC: CR4.TSD = 1 and CPL > 0 -> #GP(0)'],
+      [82, GP0, 'vol. 2 WBINVD: CPL > 0 -> #GP(0)'],
+      [83, GP0, 'vol. 2 MOV CR: CPL > 0 -> #GP(0)'],
+      [84, GP0, 'vol. 2 CLI: CPL > IOPL -> #GP(0)'],
+      [85, GP0, 'vol. 2 LLDT: CPL > 0 -> #GP(0)'],
+    ]);
+  });
+});
+
+describe('bare-metal: segment checks', () => {
+  it('expand-down limits, accessed bit, LDT selectors, #AC, CR0.EM, #TS', async () => {
+    const r = await runProgram('segments');
+    const NONE = 0xffffffff; // no exception; else (vector << 16) | error code
+    check(r, [
+      [1, 0xd0000, '5.3: expand-down: offsets up to the limit are outside the segment -> #GP(0)'],
+      [2, NONE, '5.3: expand-down: limit + 1 is the lowest valid offset'],
+      [3, 0xd0000, '5.3: an access reaching below limit + 1 faults'],
+      [4, NONE, '5.3: expand-down with B = 1: upper bound 0xffffffff'],
+      [5, NONE, '5.3: expand-down with B = 0: upper bound 0xffff'],
+      [6, 0xd0000, '5.3: B = 0: an access beyond 0xffff faults'],
+      [7, 0xc0000, '6.15 #SS: SS-relative access outside an expand-down stack -> #SS(0)'],
+      [8, 0x92, 'the descriptor starts not accessed'],
+      [9, 0x93, '3.4.5.1: loading a segment register sets the accessed bit in the descriptor'],
+      [10, 0xd000c, 'vol. 2 MOV: TI = 1 with a null LDTR -> #GP(selector)'],
+      [11, 0x1dc0ffee, '3.5.1: TI = 1 selects the LDT: base 0x3000 from LDT[1]'],
+      [12, 0xd001c, 'vol. 2 MOV: index beyond the LDT limit -> #GP(selector)'],
+      [13, 0x70000, '2.5 table 2-2: CR0.EM = 1: x87 instruction -> #NM'],
+      [14, NONE, 'table 2-2: EM = 1, MP = 0: WAIT does not fault'],
+      [15, NONE, '6.15 #AC: no alignment check at CPL 0'],
+      [17, NONE, '6.15 #AC: an aligned word is fine'],
+      [19, 0x37ffc, '7.3: #TS through a task gate: error code on the handler task stack'],
+      [20, 0, 'vol. 2 INT n: null SS in the TSS for the new CPL -> #TS(EXT = 0)'],
+      [21, 0x1b, '6.15 #TS: a fault: the INT is retried after the repair (from ring 3)'],
+      [22, 0x2ffec, '6.12.1: the retried INT switched to SS0:ESP0'],
+      [23, 0xa0068, '7.2.2 / vol. 2 JMP: TSS limit below 67h -> #TS(TSS selector)'],
+    ]);
+  });
+});
+
+// Known core gap: alignment checking (#AC) is not implemented. It needs a flag the memory path
+// can test cheaply (CPL 3 && CR0.AM && EFLAGS.AC) kept up to date on POPF/IRET/task switch/CPL
+// and CR0 changes; see the report. This test documents the SDM behaviour and is expected to fail
+// until then: when #AC lands it will "unexpectedly pass" - turn it into a plain it().
+describe('bare-metal: alignment check', () => {
+  it('#AC(0) for unaligned CPL-3 accesses with CR0.AM and EFLAGS.AC', async () => {
+    const r = await runProgram('segments');
+    check(r, [
+      [16, 0x110000, '6.15 #AC: AM = AC = 1, CPL 3, unaligned dword -> #AC(0)'],
+      [18, 0x110000, '6.15 #AC: an unaligned word -> #AC(0)'],
+    ]);
+  });
+});
+
+// Known core gap: MOV SS / POP SS must hold off the single-step trap (and debug exceptions) for
+// one instruction (SDM 6.8.3); the core takes the trap right after MOV SS. The shadow flag lives
+// in cpu/exec.ts and the trap in index.ts carefulStep (see the report). Expected to fail until
+// fixed; then make it a plain it().
+describe('bare-metal: MOV SS debug shadow', () => {
+  it('single-step trap held until after the instruction following MOV SS', async () => {
+    const r = await runProgram('debug');
+    check(r, [[24, 0, '6.8.3: the held trap is taken after the instruction following MOV SS']]);
   });
 });

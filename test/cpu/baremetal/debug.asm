@@ -56,6 +56,29 @@ main:
   SAVE 7, eax                  ; BS
   SAVEFL 8, 0x100              ; TF off again
 
+  ; --- MOV SS holds off the single-step trap for one instruction ---
+  DB_RESET 2, 0
+  pushfd
+  or dword [esp], 0x100
+  popfd
+.m0:
+  mov ax, ss
+.m1:
+  mov ss, ax
+.m2:
+  nop
+.m3:
+  nop
+  nop
+  mov eax, [DBCNT]
+  SAVE 22, eax
+  mov eax, [DBLOG]
+  sub eax, .m1
+  SAVE 23, eax
+  mov eax, [DBLOG + 4]
+  sub eax, .m3
+  SAVE 24, eax
+
   ; --- DR0 instruction breakpoint ---
   DB_RESET 100, 1
   mov eax, bp_target

@@ -78,6 +78,19 @@ main:
   mov eax, [NMIEIP]
   sub eax, .after_nmi
   SAVE 13, eax
+
+  ; --- HLT with IF = 0: INTR does not wake it, NMI does (the test drives the pins) ---
+  mov dword [NMICNT], 10       ; no nested NMI this time
+  mov dword [IRQCNT], 0
+  hlt
+.after_hlt2:
+  mov eax, [NMICNT]
+  SAVE 14, eax
+  mov eax, [NMIEIP]
+  sub eax, .after_hlt2
+  SAVE 15, eax
+  mov eax, [IRQCNT]
+  SAVE 16, eax
   FINISH
 
 irq40:

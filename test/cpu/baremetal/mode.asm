@@ -140,8 +140,62 @@ rm3:
 rm3_after:
   mov eax, [rm_gp_count]
   SAVE 19, eax
+
+  ; --- real-mode INT n through the IVT ---
+  mov word [0x60 * 4], rm_int60
+  mov word [0x60 * 4 + 2], 0
+  mov sp, 0x7000
+  sti                                 ; nothing can interrupt: only to see IF pushed and cleared
+  int 0x60
+after_int:
+  cli
+  movzx eax, word [int_ip]
+  sub eax, after_int
+  SAVE 22, eax
+  ; LIDT moves the real-mode vector table
+  mov word [0x4000 + 0x60 * 4], rm_int60b
+  mov word [0x4000 + 0x60 * 4 + 2], 0
+  o32 lidt [ivt_moved]
+  int 0x60
+  ; a vector beyond the IDTR limit -> #GP (vector 13 is still inside)
+  o32 lidt [ivt_short]
+  mov dword [rm_gp_count], 0
+  mov word [rm_gp_resume], after_short
+  int 0x60
+after_short:
+  mov eax, [rm_gp_count]
+  SAVE 26, eax
   mov dword [R(0)], DONE_MAGIC
   hlt
+
+rm_int60:
+  mov [cs:R(20)], sp                  ; FLAGS, CS, IP pushed
+  pushf
+  pop ax
+  and ax, 0x300
+  mov [cs:R(21)], ax                  ; IF and TF cleared
+  mov bp, sp
+  mov ax, [bp]
+  mov [cs:int_ip], ax
+  movzx eax, word [bp + 2]
+  mov [cs:R(23)], eax
+  movzx eax, word [bp + 4]
+  and eax, 0x200
+  mov [cs:R(24)], eax
+  iret
+
+rm_int60b:
+  mov dword [cs:R(25)], 1
+  iret
+
+  align 4
+int_ip: dd 0
+ivt_moved:
+  dw 0x3ff
+  dd 0x4000
+ivt_short:
+  dw 0x60 * 4 - 1
+  dd 0
 
 ; Real-mode #GP handler (IVT vector 13): count, remember the faulting IP, resume.
 rm_gp:

@@ -15,13 +15,15 @@
 %define DIRTY   0x40
 %define GLOBAL  0x100
 %define PTE(n)  (PT1 + (n) * 4)     ; PTE of linear 0x400000 + n * 4 KiB
+%define PT2     0x103000            ; under a supervisor PDE (linear 0x1000000)
+%define PT3     0x104000            ; under a read-only PDE (linear 0x1400000)
 
 BEGIN_PM
 main:
   ; Page directory and tables.
   mov edi, PD
   xor eax, eax
-  mov ecx, 3 * 1024
+  mov ecx, 5 * 1024
   rep stosd
   mov edi, PT0
   mov eax, P | RW | US
@@ -39,6 +41,11 @@ main:
   mov dword [PTE(3)], 0x200000 | P | US       ; read-only
   mov dword [PTE(4)], PG_A | P | RW           ; INVLPG / CR3 test
   mov dword [PTE(5)], PG_A | P | RW | GLOBAL  ; global page test
+  mov dword [PD + 16], PT2 | P | RW          ; U/S = 0 in the PDE
+  mov dword [PT2], 0x200000 | P | RW | US
+  mov dword [PD + 20], PT3 | P | US          ; R/W = 0 in the PDE
+  mov dword [PT3], 0x200000 | P | RW | US
+  mov dword [0x403000], 0x40404040           ; physical, for the 4 MiB INVLPG test
   mov dword [PG_A], 0xaaaaaaaa
   mov dword [PG_B], 0xbbbbbbbb
   mov dword [0x200000], 0x13572468
@@ -192,6 +199,49 @@ main:
   mov cr3, eax
   mov eax, [0x404000]
   SAVE 33, eax
+
+  ; --- the PDE restricts too: U/S and R/W combine as the stricter of PDE and PTE ---
+  mov dword [R0CONT], .r0d
+  TO_RING3 .user3
+.user3:
+  EXPECT .w1
+  mov eax, [0x1000000]
+.w1:
+  mov eax, [EXC_ERR]
+  mov [R(36)], eax
+  mov eax, [0x1400000]                        ; read through the read-only PDE: fine
+  mov [R(37)], eax
+  EXPECT .w2
+  mov dword [0x1400000], 1
+.w2:
+  mov eax, [EXC_ERR]
+  mov [R(38)], eax
+  int 0x30
+.r0d:
+  EXPECT .w3
+  mov dword [0x1400004], 1                    ; CPL 0, WP = 1: the PDE R/W counts
+.w3:
+  mov eax, [EXC_ERR]
+  SAVE 39, eax
+  ; --- INVLPG of a 4 MiB page ---
+  mov eax, [0x803000]                         ; cached: physical 0x3000
+  mov dword [PD + 8], 0x400000 | PS | P | RW
+  mov eax, [0x803000]
+  SAVE 40, eax                                ; stale
+  invlpg [0x800000]
+  mov eax, [0x803000]
+  SAVE 41, eax                                ; physical 0x403000
+  ; --- RW -> RO with INVLPG: the next supervisor write faults (WP = 1) ---
+  mov dword [0x400020], 1                     ; cached writable
+  and dword [PTE(0)], ~RW
+  invlpg [0x400000]
+  EXPECT .w4
+  mov dword [0x400020], 2
+.w4:
+  mov eax, [EXC_ERR]
+  SAVE 42, eax
+  mov eax, [EXC_CR2]
+  SAVE 43, eax
 
   ; --- paging off again: linear = physical ---
   mov eax, cr0

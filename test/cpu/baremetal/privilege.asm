@@ -92,6 +92,63 @@ main:
   mov eax, [FRAME + 8]
   SAVE 18, eax
 
+  ; --- a 16-bit interrupt gate from ring 3: a 16-bit frame (IP CS FLAGS SP SS) on the ring-0 stack ---
+  mov edi, IDT_BASE + 0x34 * 8
+  mov eax, dump_handler
+  mov [edi], ax
+  mov word [edi + 2], SEL_CODE0
+  mov dword [edi + 4], 0xe600               ; P, DPL 3, 16-bit interrupt gate
+  mov dword [R0CONT], .k8
+  TO_RING3 .u8
+.u8:
+  mov esp, 0x3ff00
+  int 0x34
+.u8_ret:
+.k8:
+  mov eax, [FRAME]
+  SAVE 41, eax
+  movzx eax, word [FRAME + 8]
+  sub eax, .u8_ret
+  SAVE 42, eax                             ; IP
+  movzx eax, word [FRAME + 10]
+  SAVE 43, eax                             ; CS
+  movzx eax, word [FRAME + 14]
+  SAVE 44, eax                             ; SP
+  movzx eax, word [FRAME + 16]
+  SAVE 45, eax                             ; SS
+
+  ; --- I/O permission at CPL 3 (protected mode): IOPL, then the TSS bitmap ---
+  and byte [TSS_BASE + 0x68 + 0xe8 / 8], ~(1 << (0xe8 % 8))   ; port 0xE8 allowed
+  mov dword [R0CONT], .k9
+  TO_RING3 .u9
+.u9:
+  mov eax, 0x11
+  out 0xe8, al                             ; allowed by the bitmap
+  mov [R(46)], eax
+  mov ax, 0x2222
+.u9_fault:
+  out 0xe8, ax                             ; word: needs 0xE9 too -> #GP(0)
+.k9:
+  mov eax, [FRAME + 8]
+  SAVE 47, eax
+  mov eax, [FRAME + 12]
+  sub eax, .u9_fault
+  SAVE 48, eax
+  mov dword [R0CONT], .k10
+  pushfd
+  or dword [esp], 0x3000                    ; IOPL 3: no bitmap check
+  popfd
+  TO_RING3 .u10
+.u10:
+  mov eax, 0x33
+  out 0xe9, al
+  mov [R(49)], eax
+  int 0x30
+.k10:
+  pushfd
+  and dword [esp], ~0x3000
+  popfd
+
   ; --- RETF to ring 3; data segments with DPL < 3 are nulled, conforming code kept ---
   mov ax, SEL_DATA0
   mov es, ax

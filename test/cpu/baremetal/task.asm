@@ -12,14 +12,19 @@
 %define TSS_EFLAGS  0x24
 %define TSS_EAX     0x28
 
-; TSS32 eip, esp: flat ring-0 segments, no LDT, I/O map beyond the limit
-%macro TSS32 2
+%define SEL_TSS_E   0x60
+%define SEL_LDT     0x68
+%define PD1         0x100000
+%define PD2         0x101000
+
+; TSS32 eip, esp[, cr3, ldt]: flat ring-0 segments, I/O map beyond the limit
+%macro TSS32 2-4 0, 0
   dd 0, 0, 0, 0, 0, 0, 0                   ; link, ESP0, SS0, ESP1, SS1, ESP2, SS2
-  dd 0                                     ; CR3
+  dd %3                                    ; CR3
   dd %1, 2                                 ; EIP, EFLAGS
   dd 0, 0, 0, 0, %2, 0, 0, 0               ; EAX ECX EDX EBX ESP EBP ESI EDI
   dd SEL_DATA0, SEL_CODE0, SEL_DATA0, SEL_DATA0, SEL_DATA0, SEL_DATA0
-  dd 0                                     ; LDT
+  dd %4                                    ; LDT
   dw 0, 0x68
 %endmacro
 
@@ -89,6 +94,35 @@ main:
   SAVE 24, eax
   clts
 
+  ; --- CR3 and LDTR come from the new TSS (paging on, 4 MiB pages) ---
+  mov dword [PD1], 0x000000 | 0x83
+  mov dword [PD1 + 4], 0x400000 | 0x83     ; linear 0x400000 -> physical 0x400000
+  mov dword [PD2], 0x000000 | 0x83
+  mov dword [PD2 + 4], 0x000000 | 0x83     ; linear 0x400000 -> physical 0
+  mov dword [0x403000], 0x1111
+  mov dword [0x3000], 0x2222
+  mov dword [TSS_BASE + 0x1c], PD1         ; CR3 is not saved by a switch: the TSS must hold it
+  mov eax, cr4
+  or eax, 0x10
+  mov cr4, eax
+  mov eax, PD1
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  jmp SEL_TSS_E:0
+  mov eax, [0x403000]
+  SAVE 40, eax
+  mov eax, cr3
+  SAVE 41, eax
+  sldt ax
+  movzx eax, ax
+  SAVE 42, eax                             ; our TSS has no LDT
+  mov eax, cr0
+  and eax, 0x7fffffff
+  mov cr0, eax
+  mov dword [TSS_BASE + 0x1c], 0
+
   ; --- #DF through a task gate: #GP whose IDT gate is not present -> #NP -> #DF ---
   mov edi, IDT_BASE + 8 * 8
   mov dword [edi], SEL_TSS_D << 16
@@ -135,6 +169,16 @@ task_c:
   SAVE 16, eax
   iretd
 
+task_e:                                    ; runs on PD2 with an LDT
+  mov eax, [0x403000]
+  SAVE 36, eax
+  mov eax, cr3
+  SAVE 37, eax
+  sldt ax
+  movzx eax, ax
+  SAVE 38, eax
+  jmp SEL_TSS:0
+
 task_d:                                    ; the double-fault task
   SAVE 30, esp
   pop eax
@@ -156,9 +200,12 @@ COMMON_CODE
 tss_b: TSS32 task_b, 0x34000
 tss_c: TSS32 task_c, 0x36000
 tss_d: TSS32 task_d, 0x38000
+tss_e: TSS32 task_e, 0x3a000, PD2, SEL_LDT
 GDT_BEGIN
   DESC ABS(tss_b), 0x67, ACC_TSS, 0             ; 0x40
   dw 0, SEL_TSS_C, 0x8500, 0               ; 0x48 task gate -> C
   DESC ABS(tss_c), 0x67, ACC_TSS, 0             ; 0x50
   DESC ABS(tss_d), 0x67, ACC_TSS, 0             ; 0x58
+  DESC ABS(tss_e), 0x67, ACC_TSS, 0             ; 0x60
+  DESC 0x22000, 0x17, 0x82, 0                   ; 0x68 LDT
 GDT_END

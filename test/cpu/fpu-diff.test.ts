@@ -1,0 +1,47 @@
+// The x87 through the core's real decoder against the host CPU: every D8..DF form (register and
+// memory, all ModRM/SIB shapes, 66 prefix, segment overrides), FXSAVE/FXRSTOR, FNSTSW AX,
+// FCOMI/FCMOVcc EFLAGS, unmasked exceptions (#MF at the next FPU instruction / FWAIT), #PF and
+// #GP on operands, compared on registers, x87 state and memory (test/cpu/fpu/decoder.ts).
+// Transcendentals are compared within TOLERANCE_ULPS (special cases exactly).
+//
+// Knobs: FPU_DIFF_CASES=n cases per form (default 40), FPU_DIFF_SEED=n, FPU_FORM=text (substring
+// of the form names, comma-separated).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreRunner } from './core-runner.js';
+import {
+  type FpuCase, type FpuResult, FpuNativeRunner, compareFpu, formatFpuFailure, generateFpuCases, runCore,
+} from './fpu/decoder.js';
+
+const isX86 = process.arch === 'x64' || process.arch === 'ia32';
+const perForm = Number(process.env.FPU_DIFF_CASES ?? 40);
+const cases: FpuCase[] = generateFpuCases(perForm, Number(process.env.FPU_DIFF_SEED ?? 1), process.env.FPU_FORM);
+const byForm = new Map<string, number[]>();
+cases.forEach((c, i) => { const l = byForm.get(c.form) ?? []; l.push(i); byForm.set(c.form, l); });
+
+let native: FpuResult[] = [];
+let core: FpuResult[] = [];
+const failedForms: string[] = [];
+
+describe.skipIf(!isX86)('x87 through the decoder vs the host', () => {
+  beforeAll(async () => {
+    const nr = new FpuNativeRunner();
+    try { native = nr.run(cases); } finally { nr.dispose(); }
+    const runner = await CoreRunner.create();
+    core = cases.map((c) => runCore(runner, c));
+  }, 600_000);
+  afterAll(() => { if (failedForms.length) console.log(`x87 forms that differ:\n${failedForms.join('\n')}`); });
+
+  it.each([...byForm.keys()])('%s', (form) => {
+    const idx = byForm.get(form)!;
+    const reports: string[] = [];
+    let failed = 0;
+    for (const i of idx) {
+      const d = compareFpu(cases[i], native[i], core[i]);
+      if (!d.length) continue;
+      failed++;
+      if (reports.length < 3) reports.push(formatFpuFailure(cases[i], native[i], core[i], d));
+    }
+    if (failed) failedForms.push(`${form.padEnd(24)} ${failed}/${idx.length}`);
+    expect(failed, `${failed} of ${idx.length} cases differ from the host:\n${reports.join('\n')}`).toBe(0);
+  });
+});

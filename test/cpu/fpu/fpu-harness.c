@@ -1,0 +1,207 @@
+/* Native side of the x87 decoder differential test (fpu-diff.test.ts): runs FPU test cases on the
+ * host CPU in a 32-bit process at the same fixed addresses as test/cpu/native/harness.c (whose
+ * entry.asm it links with), and reports, besides the exception and the general registers, the
+ * x87 state and every byte of data memory the case changed.
+ *
+ * Usage: fpu-harness <cases.bin> <results.bin>. Records (little endian), see fpu-diff.test.ts:
+ *   in:  id, len, code[48], regs[8], eflags, seed, then two blobs {offset, len, bytes[256]}
+ *        copied over the seeded data/stack image (the FRSTOR image and a shaped memory operand)
+ *   out: id, vector, err, eip, cr2, regs[8], eflags, fsave[108], mxcsr, nchg, chg[MAX_CHANGES]{addr, value}
+ * Every case ends in a signal (the INT3 landing or a fault). The x87 state is read from the signal
+ * frame: the kernel's i387 "fsave" header (cw, sw, full tag word, FIP, FCS|FOP<<16, FDP, FDS, the
+ * eight registers in ST order), so a fault in the middle shows the state the fault left. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define CODE_BASE 0x10000000u
+#define CODE_SIZE 0x1000u
+#define CODE_ENTRY 0x800u
+#define DATA_BASE 0x20000000u
+#define DATA_SIZE 0x2000u
+#define STACK_BASE 0x30000000u
+#define STACK_SIZE 0x1000u
+#define IMG_SIZE (DATA_SIZE + STACK_SIZE)
+#define MAX_CODE 48
+#define MAX_BLOB 256
+#define MAX_CHANGES 600
+#define VEC_TIMEOUT 0x100u
+#define VEC_OTHER 0x101u
+#define USER_DS 0x2b
+#define EFL_TF 0x100u
+#define EFL_DF 0x400u
+#define EFL_AC 0x40000u
+
+struct in_rec {
+  uint32_t id, len;
+  uint8_t code[MAX_CODE];
+  uint32_t regs[8], eflags, seed;
+  struct { uint32_t off, len; uint8_t bytes[MAX_BLOB]; } blob[2];
+};
+struct out_rec {
+  uint32_t id, vector, err, eip, cr2, regs[8], eflags;
+  uint8_t fsave[108];
+  uint32_t mxcsr, nchg;
+  struct { uint32_t addr, value; } chg[MAX_CHANGES];
+};
+
+extern uint32_t g_ctx[10];
+extern uint32_t g_host_esp;
+extern void run_case(void);
+extern void recover_point(void);
+
+static struct out_rec *g_out;
+static volatile int g_running;
+static volatile uint32_t g_case, g_seen_case;
+static volatile int g_ticks;
+static uint8_t *g_data = (uint8_t *)DATA_BASE, *g_stack = (uint8_t *)STACK_BASE;
+
+static void finish(ucontext_t *uc, uint32_t vector, uint32_t err, uint32_t cr2) {
+  greg_t *g = uc->uc_mcontext.gregs;
+  g_out->vector = vector;
+  g_out->err = err;
+  g_out->cr2 = cr2;
+  g_out->eip = (uint32_t)g[REG_EIP];
+  g_out->regs[0] = g[REG_EAX]; g_out->regs[1] = g[REG_ECX];
+  g_out->regs[2] = g[REG_EDX]; g_out->regs[3] = g[REG_EBX];
+  g_out->regs[4] = g[REG_ESP]; g_out->regs[5] = g[REG_EBP];
+  g_out->regs[6] = g[REG_ESI]; g_out->regs[7] = g[REG_EDI];
+  g_out->eflags = (uint32_t)g[REG_EFL];
+  const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
+  if (fp) {
+    memcpy(g_out->fsave, fp, 108);
+    /* 32-bit frame: fsave header (108), status, magic, then the FXSAVE image; MXCSR at +24 */
+    uint16_t magic;
+    memcpy(&magic, fp + 110, 2);
+    if (magic == 0) memcpy(&g_out->mxcsr, fp + 112 + 24, 4);
+  }
+  g[REG_EIP] = (greg_t)(uintptr_t)recover_point;
+  g[REG_ESP] = (greg_t)g_host_esp;
+  g[REG_EFL] &= ~(greg_t)(EFL_TF | EFL_DF | EFL_AC);
+  g[REG_DS] = USER_DS;
+  g[REG_ES] = USER_DS;
+  g_running = 0;
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ctx) {
+  ucontext_t *uc = ctx;
+  (void)si; (void)sig;
+  if (!g_running) {
+    static const char msg[] = "fpu-harness: fault outside a test case\n";
+    write(2, msg, sizeof msg - 1);
+    _exit(3);
+  }
+  uint32_t trap = (uint32_t)uc->uc_mcontext.gregs[REG_TRAPNO];
+  uint32_t err = (uint32_t)uc->uc_mcontext.gregs[REG_ERR];
+  uint32_t vec = trap < 32 ? trap : VEC_OTHER;
+  int has_err = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
+  finish(uc, vec, has_err ? err : 0, vec == 14 ? (uint32_t)uc->uc_mcontext.cr2 : 0);
+}
+
+static void on_alarm(int sig, siginfo_t *si, void *ctx) {
+  ucontext_t *uc = ctx;
+  (void)sig; (void)si;
+  if (!g_running) return;
+  uint32_t eip = (uint32_t)uc->uc_mcontext.gregs[REG_EIP];
+  if (g_seen_case != g_case) { g_seen_case = g_case; g_ticks = 0; return; }
+  if (++g_ticks < 2) return;
+  if (eip - CODE_BASE < CODE_SIZE) finish(uc, VEC_TIMEOUT, 0, 0);
+}
+
+/* The seeded image, exactly as test/cpu/gen/case.ts memoryImage() builds it, then the blob. */
+static void fill_image(uint8_t *img, const struct in_rec *c) {
+  uint32_t *w = (uint32_t *)img, x = c->seed ? c->seed : 0x9e3779b9u;
+  for (uint32_t i = 0; i < IMG_SIZE / 4; i++) {
+    x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+    w[i] = x;
+  }
+  for (int b = 0; b < 2; b++) {
+    for (uint32_t i = 0; i < c->blob[b].len && i < MAX_BLOB; i++) {
+      if (c->blob[b].off + i < IMG_SIZE) img[c->blob[b].off + i] = c->blob[b].bytes[i];
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) { fprintf(stderr, "usage: fpu-harness cases.bin results.bin\n"); return 2; }
+  FILE *fi = fopen(argv[1], "rb");
+  if (!fi) { perror(argv[1]); return 2; }
+  fseek(fi, 0, SEEK_END);
+  long size = ftell(fi);
+  fseek(fi, 0, SEEK_SET);
+  uint32_t n = (uint32_t)(size / sizeof(struct in_rec));
+  struct in_rec *cases = malloc(n * sizeof *cases + 1);
+  struct out_rec *outs = calloc(n + 1, sizeof *outs);
+  if (!cases || !outs || fread(cases, sizeof *cases, n, fi) != n) { fprintf(stderr, "fpu-harness: bad input\n"); return 2; }
+  fclose(fi);
+
+  int fd = memfd_create("webx86-fpu-code", 0);
+  if (fd < 0 || ftruncate(fd, CODE_SIZE) != 0) { perror("memfd"); return 2; }
+  uint8_t *code_rw = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void *code = mmap((void *)CODE_BASE, CODE_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+  void *data = mmap((void *)DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  void *stack = mmap((void *)STACK_BASE, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (code_rw == MAP_FAILED || code != (void *)CODE_BASE || data != (void *)DATA_BASE || stack != (void *)STACK_BASE) {
+    fprintf(stderr, "fpu-harness: cannot map the fixed test pages\n");
+    return 2;
+  }
+
+  stack_t ss = { .ss_sp = malloc(1 << 16), .ss_size = 1 << 16, .ss_flags = 0 };
+  if (!ss.ss_sp || sigaltstack(&ss, NULL) != 0) { perror("sigaltstack"); return 2; }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGALRM);
+  int sigs[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP };
+  for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  sa.sa_sigaction = on_alarm;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval it = { { 0, 250000 }, { 0, 250000 } };
+  setitimer(ITIMER_REAL, &it, NULL);
+
+  static uint8_t img[IMG_SIZE];
+  for (uint32_t k = 0; k < n; k++) {
+    const struct in_rec *c = &cases[k];
+    struct out_rec *o = &outs[k];
+    o->id = c->id;
+    memset(code_rw, 0xcc, CODE_SIZE);
+    memcpy(code_rw + CODE_ENTRY, c->code, c->len <= MAX_CODE ? c->len : MAX_CODE);
+    fill_image(img, c);
+    memcpy(g_data, img, DATA_SIZE);
+    memcpy(g_stack, img + DATA_SIZE, STACK_SIZE);
+    memcpy(g_ctx, c->regs, 8 * 4);
+    g_ctx[8] = c->eflags & ~(EFL_TF);
+    g_ctx[9] = CODE_BASE + CODE_ENTRY;
+    g_out = o;
+    g_case = k;
+    /* FXSAVE stores XMM0-7; the core has no SSE registers and stores zeros */
+    __asm__ volatile("fninit\n\tpxor %%xmm0,%%xmm0\n\tpxor %%xmm1,%%xmm1\n\tpxor %%xmm2,%%xmm2\n\tpxor %%xmm3,%%xmm3\n\t"
+                     "pxor %%xmm4,%%xmm4\n\tpxor %%xmm5,%%xmm5\n\tpxor %%xmm6,%%xmm6\n\tpxor %%xmm7,%%xmm7" ::: "memory");
+    g_running = 1;
+    run_case();
+    uint32_t nchg = 0;
+    for (uint32_t i = 0; i < IMG_SIZE; i++) {
+      uint8_t now = i < DATA_SIZE ? g_data[i] : g_stack[i - DATA_SIZE];
+      if (now == img[i]) continue;
+      if (nchg < MAX_CHANGES) {
+        o->chg[nchg].addr = i < DATA_SIZE ? DATA_BASE + i : STACK_BASE + i - DATA_SIZE;
+        o->chg[nchg].value = now;
+      }
+      nchg++;
+    }
+    o->nchg = nchg;
+  }
+  FILE *fo = fopen(argv[2], "wb");
+  if (!fo || fwrite(outs, sizeof *outs, n, fo) != n || fclose(fo) != 0) { perror(argv[2]); return 2; }
+  return 0;
+}
