@@ -7,12 +7,12 @@ import {
   REG_EDX, setReg32, FLAG_IF, FLAG_TF, CR0_ET, CR0_CD, CR0_NW, EXC_DB, EXC_DF, EXC_NMI, EXC_PF, OFF_MSR_TSC_OFFSET,
   SEG_CS, SEG_LDTR, SEG_TR, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
 } from './cpu/state';
-import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed } from './cpu/live';
+import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
 import { step, interruptShadow, haltRequested, runUntil, retired, stackShadow } from './cpu/exec';
 import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
-import { updateMode, writeFlags } from './cpu/mode';
+import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
 import { setSegCache } from './cpu/segments';
 import { RAM_BASE, setRamSize } from './mmu/phys';
 import { tlbFlushAll, tlbSetUser, markCodePage } from './mmu/tlb';
@@ -112,8 +112,7 @@ export function refreshState(): void {
   updateMode();
   tlbSetUser(cplLive == 3);
   tlbFlushAll();
-  const dr7 = load<u32>(STATE + OFF_DR + 28);
-  breakpointsArmed = (dr7 & 0xff) != 0;
+  updateDebugArming();
   halted = load<u32>(STATE + OFF_HALTED) != 0;
   for (let s: u32 = 0; s < 6; s++) {
     const slot = STATE + OFF_SEGS + (s << 4);
@@ -237,11 +236,14 @@ function carefulStep(): void {
   if (flagsGetEflags() & (1 << 16)) writeFlags(flagsGetEflags() & ~(1 << 16));
   interruptShadow = false;
   stackShadow = false;
+  dataBreakHits = 0;
   step();
   retired++;
   if (stackShadow) { debugShadow = true; attention = true; return; }
-  if (tf) {
-    store<u32>(STATE + OFF_DR + 24, load<u32>(STATE + OFF_DR + 24) | (1 << 14)); // DR6.BS
+  if (tf || dataBreakHits != 0) {
+    // A trap after the instruction: DR6.BS for single-step, B0-B3 for data breakpoints.
+    const dr6 = load<u32>(STATE + OFF_DR + 24) & ~0xf;
+    store<u32>(STATE + OFF_DR + 24, dr6 | dataBreakHits | (tf ? 1 << 14 : 0));
     instrStart = pc;
     interrupt(EXC_DB, -1, INT_EXCEPTION);
   }

@@ -317,7 +317,14 @@ function execute(op: u32): void {
       decodeModrm();
       const modrm = (mMod << 6) | (mReg << 3) | mRm;
       if (mMod == 3) fpuExecute(op, modrm, 0, 0, 0, o32);
-      else fpuExecute(op, modrm, segBase(eaSeg) + eaOff, eaOff, segSelector(eaSeg), o32);
+      else {
+        // Segment limit and type checks for the operand; #NM (CR0.EM/TS) takes precedence.
+        if ((cr0() & (CR0_EM | CR0_TS)) == 0) {
+          const acc = fpuOperand(op, mReg);
+          if (acc != 0) segAddr(eaSeg, eaOff, (acc & 0x1ff) - 1, (acc & FPU_WRITES) != 0);
+        }
+        fpuExecute(op, modrm, segBase(eaSeg) + eaOff, eaOff, segSelector(eaSeg), o32);
+      }
       return;
     }
     case 0xe0: case 0xe1: case 0xe2: { // LOOPNE, LOOPE, LOOP
@@ -384,6 +391,51 @@ function execute(op: u32): void {
     }
     case 0xff: group5(); return;
     default: ud();
+  }
+}
+
+const FPU_WRITES: u32 = 0x200;
+
+/** Size in bytes (| FPU_WRITES for stores) of the memory operand of ESC opcode `op` /reg. */
+function fpuOperand(op: u32, reg: u32): u32 {
+  const env: u32 = o32 ? 28 : 14, save: u32 = o32 ? 108 : 94;
+  switch (op) {
+    case 0xd8: return 4;
+    case 0xd9: {
+      if (reg == 0) return 4;
+      if (reg == 2 || reg == 3) return 4 | FPU_WRITES;
+      if (reg == 4) return env;
+      if (reg == 5) return 2;
+      if (reg == 6) return env | FPU_WRITES;
+      if (reg == 7) return 2 | FPU_WRITES;
+      return 0;
+    }
+    case 0xda: return 4;
+    case 0xdb: {
+      if (reg == 0) return 4;
+      if (reg >= 1 && reg <= 3) return 4 | FPU_WRITES;
+      if (reg == 5) return 10;
+      if (reg == 7) return 10 | FPU_WRITES;
+      return 0;
+    }
+    case 0xdc: return 8;
+    case 0xdd: {
+      if (reg == 0) return 8;
+      if (reg >= 1 && reg <= 3) return 8 | FPU_WRITES;
+      if (reg == 4) return save;
+      if (reg == 6) return save | FPU_WRITES;
+      if (reg == 7) return 2 | FPU_WRITES;
+      return 0;
+    }
+    case 0xde: return 2;
+    default: { // DF
+      if (reg == 0) return 2;
+      if (reg >= 1 && reg <= 3) return 2 | FPU_WRITES;
+      if (reg == 4) return 10;
+      if (reg == 5) return 8;
+      if (reg == 6) return 10 | FPU_WRITES;
+      return 8 | FPU_WRITES;
+    }
   }
 }
 

@@ -19,6 +19,7 @@ import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, chec
 import {
   f80Control, f80Status, f80Se, f80Sig, f80Se2, f80Sig2, f80BcdLo, f80BcdHi,
   f80Class, f80Add, f80Mul, f80Div, f80Sqrt, f80Rem, f80RoundInt, f80Scale, f80Extract, f80Compare,
+  ddSinCos, ddToF80, ddDiv, LN2_H, LN2_L, ddMul, ddExpm1, ddLog2, ddLog2p1, ddAtan2, f80ToDD, ddH, ddL, sinH, sinL, cosH, cosL,
   f80FromF32, f80FromF64, f80ToF32, f80ToF64, f80ToInt, f80FromInt, f80FromBcd, f80ToBcd, f80Const,
   FSW_IE, FSW_DE, FSW_ZE, FSW_OE, FSW_UE, FSW_PE, FSW_SF, FSW_ES, FSW_B, FSW_C0, FSW_C1, FSW_C2, FSW_C3,
   FSW_TOP, FSW_TOP_SHIFT, FSW_EXC, FCW_IM, CLS_ZERO, CLS_DENORMAL, CLS_NORMAL, CLS_INF, CLS_QNAN,
@@ -140,8 +141,7 @@ function readM80(lin: u32): void {
   memSig = (<u64>hi << 32) | <u64>lo;
 }
 function writeM80(lin: u32, se: u32, sig: u64): void {
-  checkWriteLin(lin, 10);
-  writeLin32(lin, <u32>sig); writeLin32(lin + 4, <u32>(sig >> 32)); writeLin16(lin + 8, se);
+  writeM64(lin, sig); writeLin16(lin + 8, se);
 }
 function readM64(lin: u32): u64 { const lo = readLin32(lin); return (<u64>readLin32(lin + 4) << 32) | <u64>lo; }
 function writeM64(lin: u32, v: u64): void {
@@ -253,7 +253,7 @@ function compareEflags(i: u32, quiet: bool, popAfter: bool): void {
   if (popAfter) pop();
 }
 
-// ---- transcendental helpers (through f64; not bit-exact) ----
+// ---- transcendental helpers (f64 only for special operands: zeros, infinities, signs) ----
 
 function toHost(se: u32, sig: u64): f64 {
   const c = f80Control, s = f80Status;
@@ -362,7 +362,7 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
       const sSe = memSe, sSig = memSig;
       // a compare still sets the condition codes when an unmasked DE holds it (but no pop)
       if (reg == 2 || reg == 3) { compare(sSe, sSig, false, reg == 3 && ok ? 1 : 0); return; }
-      if (!ok) return;
+      if (!ok) { setFsw(fsw() & ~FSW_C1); return; }
       begin();
       readST(0);
       arith(reg, stSe, stSig, sSe, sSig);
@@ -389,11 +389,10 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
         case 0: begin(); f80FromInt(<i64><i32>readLin32(lin)); loadResult(); return;
         case 2: case 3: storeInt(lin, 32, reg == 3); return;
         case 5: readM80(lin); pushChecked(memSe, memSig); return;
-        case 7: { // FSTP m80fp
-          checkWriteLin(lin, 10);
+        case 7: { // FSTP m80fp: the significand is written first, then sign and exponent
           if (isEmpty(0)) {
-            if (!stackUnderflow()) return;
-            writeM80(lin, INDEF_SE, INDEF_SIG); pop(); return;
+            if (!storeUnderflow()) return;
+            writeM80(lin, INDEF_SE, INDEF_SIG); stackUnderflow(); pop(); return;
           }
           readST(0); writeM80(lin, stSe, stSig); setFsw(fsw() & ~FSW_C1); pop(); return;
         }
@@ -422,18 +421,16 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
           begin(); f80FromBcd(lo, hi); loadResult(); return;
         }
         case 5: begin(); f80FromInt(<i64>readM64(lin)); loadResult(); return;
-        case 6: { // FBSTP
-          checkWriteLin(lin, 10);
+        case 6: { // FBSTP (written like FSTP m80fp: low 8 bytes, then the top 2)
           if (isEmpty(0)) {
-            if (!stackUnderflow()) return;
-            checkWriteLin(lin, 10);
-            writeM64(lin, 0xc000000000000000); writeLin16(lin + 8, 0xffff); pop(); return;
+            if (!storeUnderflow()) return;
+            writeM64(lin, 0xc000000000000000); writeLin16(lin + 8, 0xffff); stackUnderflow(); pop(); return;
           }
           readST(0); begin(); f80ToBcd(stSe, stSig);
-          mergeStatus(f80Status, FSW_C1);
-          if (blockedMem(f80Status)) return;
-          checkWriteLin(lin, 10);
-          writeM64(lin, f80BcdLo); writeLin16(lin + 8, f80BcdHi); pop(); return;
+          const s = f80Status;
+          if (blockedMem(s)) { mergeStatus(s, FSW_C1); return; }
+          writeM64(lin, f80BcdLo); writeLin16(lin + 8, f80BcdHi);
+          mergeStatus(s, FSW_C1); pop(); return;
         }
         case 7: storeInt(lin, 64, true); return;
         default: ud(); return;
@@ -453,7 +450,7 @@ function loadResult(): void {
   const s = f80Status;
   mergeStatus(s, FSW_C1);
   setFsw(fsw() & ~FSW_C1);
-  if (blockedPre(s)) return;
+  if (blockedPre(s & FSW_IE)) return; // an unmasked DE still loads the (normalized) value
   pushChecked(f80Se, f80Sig);
 }
 function pushChecked(se: u32, sig: u64): void {
@@ -461,11 +458,21 @@ function pushChecked(se: u32, sig: u64): void {
   push(se, sig);
 }
 
+// Stores: an unmasked exception suppresses the store before memory is touched; otherwise the
+// destination is checked (a #PF leaves the FPU as it was) before the status is merged.
+
+/** Stack underflow of a store: true when masked and the caller stores the indefinite. The
+ *  masked case reports only after the store got through. */
+function storeUnderflow(): bool {
+  if ((fcw() & FCW_IM) == 0) { stackUnderflow(); return false; }
+  return true;
+}
+
 function storeFloat(lin: u32, bits: u32, popAfter: bool): void {
-  checkWriteLin(lin, bits >> 3); // a #PF leaves the FPU as it was
   if (isEmpty(0)) {
-    if (!stackUnderflow()) return;
+    if (!storeUnderflow()) return;
     if (bits == 32) writeLin32(lin, 0xffc00000); else writeM64(lin, 0xfff8000000000000);
+    stackUnderflow();
     if (popAfter) pop();
     return;
   }
@@ -473,24 +480,29 @@ function storeFloat(lin: u32, bits: u32, popAfter: bool): void {
   begin();
   let v: u64;
   if (bits == 32) v = <u64>f80ToF32(stSe, stSig); else v = f80ToF64(stSe, stSig);
-  mergeStatus(f80Status, FSW_C1);
-  if (blockedMem(f80Status)) return;
+  const s = f80Status;
+  if (!blockedMem(s)) checkWriteLin(lin, bits >> 3);
+  mergeStatus(s, FSW_C1);
+  if (blockedMem(s)) return;
   if (bits == 32) writeLin32(lin, <u32>v); else writeM64(lin, v);
   if (popAfter) pop();
 }
 
 function storeInt(lin: u32, bits: u32, popAfter: bool): void {
-  checkWriteLin(lin, bits >> 3);
   let v: u64;
   if (isEmpty(0)) {
-    if (!stackUnderflow()) return;
+    if (!storeUnderflow()) return;
+    checkWriteLin(lin, bits >> 3);
+    stackUnderflow();
     v = (<u64>1) << (bits - 1);
   } else {
     readST(0);
     begin();
     v = f80ToInt(stSe, stSig, bits);
-    mergeStatus(f80Status, FSW_C1);
-    if (blockedMem(f80Status)) return;
+    const s = f80Status;
+    if (!blockedMem(s)) checkWriteLin(lin, bits >> 3);
+    mergeStatus(s, FSW_C1);
+    if (blockedMem(s)) return;
   }
   if (bits == 16) writeLin16(lin, <u32>v);
   else if (bits == 32) writeLin32(lin, <u32>v);
@@ -685,15 +697,18 @@ function execD9(reg: u32, rm: u32, modrm: u32): void {
       // a NaN result (NaN operand, invalid operation, stack fault) clears C1 and C2 and leaves
       // C0 and C3 as they were; otherwise C0 C3 C1 are the low quotient bits
       if (isEmpty(0) || isEmpty(1)) {
-        if (!stackUnderflow()) return;
-        writeST(0, INDEF_SE, INDEF_SIG); setFsw(fsw() & ~FSW_C2); return;
+        const masked = stackUnderflow();
+        setFsw(fsw() & ~FSW_C2);
+        if (masked) writeST(0, INDEF_SE, INDEF_SIG);
+        return;
       }
       readST(1); const bSe = stSe, bSig = stSig;
       readST(0); begin();
       f80Rem(stSe, stSig, bSe, bSig, modrm == 0xf5);
       const s = f80Status;
       const k = f80Class(f80Se, f80Sig);
-      mergeStatus(s, (s & FSW_IE) != 0 || k == CLS_QNAN || k == CLS_SNAN ? FSW_C1 | FSW_C2 : FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3);
+      const noQuotient = (s & FSW_IE) != 0 || k == CLS_QNAN || k == CLS_SNAN || blockedPre(s);
+      mergeStatus(s, noQuotient ? FSW_C1 | FSW_C2 : FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3);
       if (blockedPre(s)) return;
       writeST(0, f80Se, f80Sig);
       return;
@@ -731,12 +746,14 @@ function fxam(): void {
 
 /**
  * F2XM1 FYL2X FPTAN FPATAN FSINCOS FSIN FCOS FYL2XP1: special operands as the SDM tables say,
- * finite values through f64 (the last bits may differ from a real x87).
+ * finite values in double-double (float80.ts) rounded once to 64 bits: within 2 ulps of the
+ * host x87 (test/cpu/fpu-diff.test.ts); the argument reduction uses the x87's 66-bit pi.
  */
 function transcendental(modrm: u32): void {
   const two = modrm == 0xf1 || modrm == 0xf3 || modrm == 0xf9; // FYL2X FPATAN FYL2XP1 use ST1
   const pushes = modrm == 0xf2 || modrm == 0xfb; // FPTAN FSINCOS push a second result
-  setFsw(fsw() & ~FSW_C2);
+  const trig = modrm == 0xfe || modrm == 0xff || modrm == 0xfb || modrm == 0xf2;
+  if (trig) setFsw(fsw() & ~FSW_C2); // C2 = 1 only for an out-of-range argument
   if (isEmpty(0) || (two && isEmpty(1))) {
     if (!stackUnderflow()) return;
     if (two) { writeST(1, INDEF_SE, INDEF_SIG); pop(); }
@@ -752,7 +769,8 @@ function transcendental(modrm: u32): void {
   if (two) { readST(1); bSe = stSe; bSig = stSig; }
   const ac = f80Class(aSe, aSig), bc = two ? f80Class(bSe, bSig) : CLS_NORMAL;
   begin();
-  setFsw(fsw() & ~(FSW_C1 | FSW_C2));
+  f80Control |= 3 << 8; // transcendentals ignore precision control: always 64 bits
+  setFsw(fsw() & ~FSW_C1);
   // NaNs and unsupported formats
   if (ac == CLS_UNSUPPORTED || bc == CLS_UNSUPPORTED || ac == CLS_QNAN || ac == CLS_SNAN || bc == CLS_QNAN || bc == CLS_SNAN) {
     // the NaN rules of any arithmetic operation apply: one NaN is quieted (IE for an SNaN),
@@ -762,58 +780,130 @@ function transcendental(modrm: u32): void {
     transResult(two, pushes, f80Se, f80Sig, f80Se, f80Sig);
     return;
   }
-  if ((ac == CLS_DENORMAL || bc == CLS_DENORMAL)) {
+  // invalid operands (infinite angle, logarithm of a negative, 0 * inf) take precedence over DE
+  const aOne = aSe == 0x3fff && aSig == J_BIT;
+  let invalid = false;
+  if (modrm == 0xfe || modrm == 0xff || modrm == 0xfb || modrm == 0xf2) invalid = ac == CLS_INF;
+  else if (modrm == 0xf1) invalid = ((aSe & 0x8000) != 0 && ac != CLS_ZERO) || ac == CLS_ZERO || (ac == CLS_INF && bc == CLS_ZERO) || (aOne && bc == CLS_INF); // (log2 0: ZE wins too)
+  else if (modrm == 0xf9) invalid = (ac == CLS_INF && (aSe & 0x8000) != 0) || (ac == CLS_ZERO && bc == CLS_INF) || (ac == CLS_INF && bc == CLS_ZERO);
+  if (!invalid && (ac == CLS_DENORMAL || bc == CLS_DENORMAL)) {
     f80Status |= FSW_DE;
     if ((fcw() & 2) == 0) { mergeStatus(f80Status, 0); return; }
   }
   const a = toHost(aSe, aSig), b = two ? toHost(bSe, bSig) : 0.0;
   const aNeg = (aSe & 0x8000) != 0;
+  // finite non-zero values far outside the f64 range take exact shortcuts below
+  const aFinite = ac == CLS_NORMAL || ac == CLS_DENORMAL;
+  const ea = aFinite ? expOf(aSe, aSig) : 0;
   switch (modrm) {
     case 0xfe: case 0xff: case 0xfb: case 0xf2: { // FSIN FCOS FSINCOS FPTAN
       if (ac == CLS_INF) { setIndef(); transResult(false, pushes, INDEF_SE, INDEF_SIG, INDEF_SE, INDEF_SIG); return; }
       if (Math.abs(a) >= TWO63) { setFsw(fsw() | FSW_C2); return; } // out of range: unchanged
-      if (ac == CLS_ZERO) {
-        if (modrm == 0xff) { fromHost(1.0); f80Status &= ~FSW_PE; transResult(false, false, f80Se, f80Sig, 0, 0); return; }
-        const one = 0x3fff, oneSig = J_BIT;
-        if (modrm == 0xfe) { transResult(false, false, aSe, aSig, 0, 0); return; }
-        if (modrm == 0xf2) { transResult(false, true, aSe, aSig, one, oneSig); return; }
-        transResult(false, true, aSe, aSig, one, oneSig); return; // FSINCOS: ST1 = sin = a, ST0 = cos = 1
+      const one = 0x3fff, oneSig = J_BIT;
+      if (ac == CLS_ZERO || ea < TINY_EXP) {
+        // sin x = tan x = x and cos x = 1 to far below the last bit
+        if (ac == CLS_ZERO) { transResult(false, modrm != 0xff && modrm != 0xfe, modrm == 0xff ? one : aSe, modrm == 0xff ? oneSig : aSig, one, oneSig); return; }
+        if (modrm == 0xff) { f80Status |= FSW_PE; transResult(false, false, one, oneSig, 0, 0); return; }
+        // x through the rounding (a pseudo-denormal gets exponent 1; unmasked underflow wraps);
+        // sin x and tan x are a little off x, so a tiny result is inexact and underflows
+        f80Mul(aSe, aSig, 0x3fff, J_BIT);
+        f80Status |= FSW_PE;
+        if ((f80Se & 0x7fff) == 0 && f80Sig != 0) f80Status |= FSW_UE;
+        transResult(false, modrm != 0xfe, f80Se, f80Sig, one, oneSig); return; // FPTAN: x, 1; FSINCOS: sin, cos
       }
-      if (modrm == 0xfe) { fromHost(Math.sin(a)); transResult(false, false, f80Se, f80Sig, 0, 0); return; }
-      if (modrm == 0xff) { fromHost(Math.cos(a)); transResult(false, false, f80Se, f80Sig, 0, 0); return; }
-      if (modrm == 0xf2) { fromHost(Math.tan(a)); transResult(false, true, f80Se, f80Sig, 0x3fff, J_BIT); return; }
-      fromHost(Math.sin(a)); const sSe = f80Se, sSig = f80Sig;
-      fromHost(Math.cos(a)); transResult(false, true, sSe, sSig, f80Se, f80Sig);
+      ddSinCos(aSe, aSig);
+      if (modrm == 0xfe) { ddToF80(sinH, sinL); transResult(false, false, f80Se, f80Sig, 0, 0); return; }
+      if (modrm == 0xff) { ddToF80(cosH, cosL); transResult(false, false, f80Se, f80Sig, 0, 0); return; }
+      if (modrm == 0xf2) { ddDiv(sinH, sinL, cosH, cosL); ddToF80(ddH, ddL); transResult(false, true, f80Se, f80Sig, one, oneSig); return; }
+      const ch = cosH, cl = cosL;
+      ddToF80(sinH, sinL); const sSe = f80Se, sSig = f80Sig;
+      ddToF80(ch, cl); transResult(false, true, sSe, sSig, f80Se, f80Sig);
       return;
     }
-    case 0xf0: { // F2XM1
+    case 0xf0: { // F2XM1 (defined for -1 <= x <= 1)
       if (ac == CLS_ZERO) { transResult(false, false, aSe, aSig, 0, 0); return; }
       if (ac == CLS_INF) { if (aNeg) { f80Se = 0xbfff; f80Sig = J_BIT; } else { f80Se = aSe; f80Sig = aSig; } transResult(false, false, f80Se, f80Sig, 0, 0); return; }
-      fromHost(Math.expm1(a * LN2)); transResult(false, false, f80Se, f80Sig, 0, 0); return;
+      if (ea < TINY_EXP) { f80Mul(aSe, aSig, 0x3ffe, LN2_SIG); f80Status |= FSW_PE; transResult(false, false, f80Se, f80Sig, 0, 0); return; }
+      f80ToDD(aSe, aSig, 0); ddMul(ddH, ddL, LN2_H, LN2_L); ddExpm1(ddH, ddL);
+      ddToF80(ddH, ddL); transResult(false, false, f80Se, f80Sig, 0, 0); return;
     }
     case 0xf1: case 0xf9: { // FYL2X: ST1 * log2(ST0); FYL2XP1: ST1 * log2(ST0 + 1)
-      let r: f64;
-      if (modrm == 0xf1) {
-        if (aNeg && ac != CLS_ZERO) { setIndef(); transResult(true, false, INDEF_SE, INDEF_SIG, 0, 0); return; }
-        if (ac == CLS_ZERO) {
-          if (bc == CLS_ZERO) { setIndef(); transResult(true, false, INDEF_SE, INDEF_SIG, 0, 0); return; }
-          if (bc != CLS_INF) f80Status |= FSW_ZE;
-          f80Se = ((bSe & 0x8000) ^ 0x8000) | 0x7fff; f80Sig = J_BIT; // -inf * sign(b)
+      if (modrm == 0xf1 && aNeg && ac != CLS_ZERO) { setIndef(); transResult(true, false, INDEF_SE, INDEF_SIG, 0, 0); return; }
+      if (modrm == 0xf1 && ac == CLS_ZERO) {
+        if (bc == CLS_ZERO) { setIndef(); transResult(true, false, INDEF_SE, INDEF_SIG, 0, 0); return; }
+        if (bc != CLS_INF) f80Status |= FSW_ZE;
+        f80Se = ((bSe & 0x8000) ^ 0x8000) | 0x7fff; f80Sig = J_BIT; // -inf * sign(b)
+        transResult(true, false, f80Se, f80Sig, 0, 0); return;
+      }
+      // L = log2(a) (or log2(1 + a)), exact in range whatever a's exponent
+      let L: f64;
+      let lSe: u32 = 0, lSig: u64 = 0, lExact = false;
+      if (ac == CLS_INF || ac == CLS_ZERO) L = modrm == 0xf1 ? Math.log2(a) : Math.log1p(a) / LN2;
+      else if (modrm == 0xf9 && ea < TINY_EXP) {
+        // y * x * log2(e): y * log2(e) first, x last (x may be a denormal)
+        if (bc != CLS_INF && bc != CLS_ZERO) {
+          const s0 = f80Status;
+          f80Mul(bSe, bSig, 0x3fff, L2E_SIG); f80Mul(f80Se, f80Sig, aSe, aSig);
+          f80Status |= s0 | FSW_PE;
           transResult(true, false, f80Se, f80Sig, 0, 0); return;
         }
-        r = b * (Math.log2(a));
+        L = aNeg ? -1e-300 : 1e-300;
       } else {
-        r = b * (Math.log1p(a) / LN2);
+        if (modrm == 0xf9) { f80ToDD(aSe, aSig, 0); ddLog2p1(ddH, ddL); } else ddLog2(aSe, aSig);
+        L = ddH;
+        if (L != 0) { const s0 = f80Status; ddToF80(ddH, ddL); f80Status = s0; lSe = f80Se; lSig = f80Sig; lExact = true; }
       }
-      if (isNaN(r)) { setIndef(); transResult(true, false, INDEF_SE, INDEF_SIG, 0, 0); return; }
-      fromHost(r); transResult(true, false, f80Se, f80Sig, 0, 0); return;
+      if (bc == CLS_INF || bc == CLS_ZERO || !isFinite(L)) { // 0, inf or invalid: signs decide
+        const bs = bc == CLS_INF || bc == CLS_ZERO ? b : ((bSe & 0x8000) != 0 ? -1.0 : 1.0);
+        const ls = isFinite(L) && L != 0 ? (L < 0 ? -1.0 : 1.0) : L;
+        const r = bs * ls;
+        if (isNaN(r)) { setIndef(); transResult(true, false, INDEF_SE, INDEF_SIG, 0, 0); return; }
+        fromHost(r); f80Status &= ~FSW_PE;
+        transResult(true, false, f80Se, f80Sig, 0, 0); return;
+      }
+      if (!lExact) { fromHost(L); if (L == 0) f80Status &= ~FSW_PE; lSe = f80Se; lSig = f80Sig; }
+      const s1 = f80Status;
+      f80Mul(bSe, bSig, lSe, lSig);
+      f80Status |= s1 | (L == 0 ? 0 : FSW_PE);
+      transResult(true, false, f80Se, f80Sig, 0, 0); return;
     }
     case 0xf3: { // FPATAN: ST1 = atan2(ST1, ST0), pop
-      fromHost(Math.atan2(b, a));
+      const bFinite = bc == CLS_NORMAL || bc == CLS_DENORMAL;
+      const bNeg = (bSe & 0x8000) != 0;
+      if (aFinite && bFinite) {
+        const eb = expOf(bSe, bSig);
+        if (ea - eb > 80 && !aNeg) { // |b/a| tiny: atan(b/a) = b/a
+          const s0 = f80Status; f80Div(bSe, bSig, aSe, aSig); f80Status |= s0 | FSW_PE;
+          transResult(true, false, f80Se, f80Sig, 0, 0); return;
+        }
+        // atan2 depends on the ratio only: both scaled by the larger exponent, as exact pairs
+        const m = ea > eb ? ea : eb;
+        f80ToDD(aSe, aSig, m); const xh = ddH, xl = ddL;
+        f80ToDD(bSe, bSig, m);
+        ddAtan2(ddH, ddL, xh, xl);
+        ddToF80(ddH, ddL);
+      } else { // a zero or an infinity decides (a multiple of pi/4); a finite one counts by sign
+        const x = aFinite ? (aNeg ? -1.0 : 1.0) : a, y = bFinite ? (bNeg ? -1.0 : 1.0) : b;
+        const q = Math.round(Math.atan2(y, x) / 0.7853981633974483);
+        if (q == 0) { f80Se = bSe & 0x8000; f80Sig = 0; }
+        else { ddMul(q, 0, 0.7853981633974483, 3.061616997868383e-17); ddToF80(ddH, ddL); }
+      }
       if (bc == CLS_ZERO) { f80Se = (f80Se & 0x7fff) | (bSe & 0x8000); }
       transResult(true, false, f80Se, f80Sig, 0, 0); return;
     }
   }
+}
+
+/** Below 2^TINY_EXP the transcendentals are linear to far beyond 64 bits (and f64 cannot hold x). */
+const TINY_EXP: i32 = -900;
+const LN2_SIG: u64 = 0xb17217f7d1cf79ac; // ln 2 = 0x3ffe:LN2_SIG
+const L2E_SIG: u64 = 0xb8aa3b295c17f0bc; // log2 e = 0x3fff:L2E_SIG
+
+/** Unbiased exponent of a finite non-zero value (denormals normalized). */
+function expOf(se: u32, sig: u64): i32 {
+  const e = <i32>(se & 0x7fff);
+  if (e == 0) return 1 - 16383 - <i32>clz(sig);
+  return e - 16383;
 }
 
 @inline function setIndef(): void { f80Status |= FSW_IE; }
@@ -995,6 +1085,7 @@ export function fpuWait(): void {
 export function fpuFxsave(lin: u32): void {
   if ((cr0() & (CR0_EM | CR0_TS)) != 0) raiseFault(EXC_NM, -1);
   if ((lin & 15) != 0) raiseFault(EXC_GP, 0);
+  checkWriteLin(lin + 511, 1); // the hardware probes the end first (CR2)
   checkWriteLin(lin, 512);
   let abridged: u32 = 0;
   for (let p: u32 = 0; p < 8; p++) if (physTag(p) != TAG_EMPTY) abridged |= 1 << p;
@@ -1021,6 +1112,8 @@ export function fpuFxsave(lin: u32): void {
 export function fpuFxrstor(lin: u32): void {
   if ((cr0() & (CR0_EM | CR0_TS)) != 0) raiseFault(EXC_NM, -1);
   if ((lin & 15) != 0) raiseFault(EXC_GP, 0);
+  readLin8(lin + 511); // the hardware probes the end first (CR2)
+  for (let p: u32 = (lin & ~0xfff) + 0x1000; p - lin < 512; p += 0x1000) readLin8(p);
   const mxcsr = readLin32(lin + 24);
   if ((mxcsr & 0xffff0000) != 0) raiseFault(EXC_GP, 0); // reserved MXCSR bits
   readLin8(lin + 159); // the whole x87 area is readable before anything changes

@@ -28,6 +28,10 @@ export let nmiBlocked: bool = false;
 export let alignCheck: bool = false;
 /** DR7 enables an instruction breakpoint: the run loop takes its careful path. */
 export let breakpointsArmed: bool = false;
+/** DR7 enables a data breakpoint: every data access takes the slow path, which compares it. */
+export let dataBreakpoints: bool = false;
+/** DR6 B0-B3 bits of data breakpoints hit by the current instruction (a trap after it). */
+export let dataBreakHits: u32 = 0;
 
 export function syncFromState(): void {
   pc = load<u32>(STATE + OFF_EIP);

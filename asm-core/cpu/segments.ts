@@ -3,12 +3,12 @@
 
 import {
   STATE, OFF_SEGS, OFF_SEG_CHECK, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, SEG_SELECTOR, SEG_BASE, SEG_LIMIT, SEG_ACCESS, OFF_GDTR_BASE, OFF_GDTR_LIMIT,
-  SEG_CS, SEG_SS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP, EXC_AC,
+  SEG_CS, SEG_SS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP, EXC_AC, OFF_DR,
 } from './state';
 import { raiseFault } from './fault';
 import { readSys32, writeSys8 } from '../mmu/access';
 import { fetchLen } from '../mmu/tlb';
-import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck } from './live';
+import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck, dataBreakpoints, dataBreakHits } from './live';
 
 // Access-rights byte (descriptor bits 40..47) and flags nibble (52..55), as kept in SEG_ACCESS.
 export const AR_ACCESSED: u32 = 1 << 0;
@@ -80,7 +80,7 @@ export function updateSegCheck(seg: u32): void {
   store<u32>(STATE + OFF_SEG_CHECK + (seg << 2), chk);
   const limit = <i64>load<u32>(s + SEG_LIMIT);
   // With alignment checking on, every access takes the slow path, which checks alignment.
-  const up = (chk & SC_EXPAND_DOWN) == 0 && !alignCheck;
+  const up = (chk & SC_EXPAND_DOWN) == 0 && !alignCheck && !dataBreakpoints;
   store<i64>(STATE + OFF_SEG_FAST_READ + (seg << 3), up && (chk & SC_READ) != 0 ? limit : -1);
   store<i64>(STATE + OFF_SEG_FAST_WRITE + (seg << 3), up && (chk & SC_WRITE) != 0 ? limit : -1);
 }
@@ -104,6 +104,22 @@ function segCheckSlow(seg: u32, off: u32, sizeM1: u32, write: bool): void {
   // #AC(0): an unaligned word, dword or qword access at CPL 3 with CR0.AM and EFLAGS.AC (SDM 6.15).
   if (alignCheck && sizeM1 != 0 && ((load<u32>(segSlot(seg) + SEG_BASE) + off) & (sizeM1 > 7 ? 7 : sizeM1)) != 0) {
     raiseFault(EXC_AC, 0);
+  }
+  if (dataBreakpoints) matchDataBreakpoints(load<u32>(segSlot(seg) + SEG_BASE) + off, sizeM1, write);
+}
+
+/** Compare a data access with DR0-DR3 (DR7 R/W 01: writes, 11: reads and writes; LEN 1, 2, 4 bytes). */
+function matchDataBreakpoints(lin: u32, sizeM1: u32, write: bool): void {
+  const dr7 = load<u32>(STATE + OFF_DR + 28);
+  for (let i: u32 = 0; i < 4; i++) {
+    if (((dr7 >>> (i * 2)) & 3) == 0) continue;
+    const rw = (dr7 >>> (16 + i * 4)) & 3;
+    if (!(rw == 3 || (rw == 1 && write))) continue;
+    const lenBits = (dr7 >>> (18 + i * 4)) & 3;
+    const lenM1: u32 = lenBits == 0 ? 0 : lenBits == 1 ? 1 : lenBits == 3 ? 3 : 7;
+    const start = load<u32>(STATE + OFF_DR + i * 4) & ~lenM1;
+    // Overlap of [lin, lin + sizeM1] and [start, start + lenM1].
+    if (lin - start <= lenM1 || start - lin <= sizeM1) dataBreakHits |= 1 << i;
   }
 }
 

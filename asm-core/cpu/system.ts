@@ -19,7 +19,7 @@ import {
   AR_S, AR_CODE, AR_DC, AR_RW, AR_P, AR_DPL_SHIFT, SYS_LDT, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL,
 } from './segments';
 import { ud } from './exec';
-import { writeFlags, setCpl, updateMode, updateAlignCheck } from './mode';
+import { writeFlags, setCpl, updateMode, updateAlignCheck, updateDebugArming } from './mode';
 import { tlbFlush, tlbFlushAll } from '../mmu/tlb';
 import { invalidatePage } from '../mmu/paging';
 import { writeSys8 } from '../mmu/access';
@@ -265,7 +265,7 @@ export function movToDr(): void {
   if (r == 6) v = (v & 0x0000e00f) | 0xffff0ff0;
   else if (r == 7) v = (v & 0xffff2bff) | 0x400;
   store<u32>(STATE + OFF_DR + (r << 2), v);
-  if (r == 7) { breakpointsArmed = (v & 0xff) != 0; attention = true; }
+  if (r == 7) updateDebugArming();
 }
 
 // ---------------------------------------------------------------- MSRs

@@ -53,6 +53,7 @@ class SchedTimer implements Timer {
     this.armed = true;
     this.seq = this.clock.nextSeq();
     this.clock.changed();
+    this.clock.armedAt(deadline);
   }
   cancel(): void {
     this.armed = false;
@@ -91,6 +92,13 @@ export class VirtualClock implements Clock {
   private syncWallNs = 0;
   /** Times the realtime clock jumped to catch up with the host. */
   catchUps = 0;
+  /**
+   * Guest time at which the CPU run in progress will end (its budget), or null outside a run.
+   * A timer armed during the run for an earlier time calls `onPreempt`, so the run loop can
+   * stop the CPU in time: the budget was computed before that timer existed.
+   */
+  runEnd: number | null = null;
+  onPreempt: (() => void) | null = null;
 
   constructor(mode: ClockMode, options: ClockOptions) {
     this.mode = mode;
@@ -281,6 +289,13 @@ export class VirtualClock implements Clock {
   }
 
   // ---- for SchedTimer ----
+  /** @internal */
+  armedAt(deadline: number): void {
+    if (this.runEnd !== null && deadline < this.runEnd) {
+      this.runEnd = null; // once per run is enough
+      this.onPreempt?.();
+    }
+  }
   /** @internal */
   nextSeq(): number {
     return ++this.seq;

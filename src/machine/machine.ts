@@ -246,6 +246,9 @@ export class Machine {
     this.host = host;
     this.dma = new RamDma(core);
     this.clock = new VirtualClock(config.clock, { instructions: () => core.instructions });
+    // A device that arms a timer during a CPU run, due before that run's budget ends (the PIT
+    // programmed for a short one-shot), cuts the run short so the event is not passed over.
+    this.clock.onPreempt = () => core.requestStop();
 
     const logDeviceError = (dev: IoDevice, e: unknown) => {
       this.counters.deviceErrors++;
@@ -590,7 +593,9 @@ export class Machine {
       const budget = clock.instructionsUntil(deadline, deterministic ? MAX_BUDGET_DETERMINISTIC : this.realtimeCap());
       const t0 = performance.now();
       const before = core.instructions;
+      clock.runEnd = clock.now() + budget * clock.nsPerInstruction;
       const stop: StopReason = core.run(budget);
+      clock.runEnd = null;
       const t1 = performance.now();
       const ran = core.instructions - before;
       if (!deterministic && ran > 10_000 && t1 > t0) {

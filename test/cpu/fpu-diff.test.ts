@@ -4,7 +4,7 @@
 // #GP on operands, compared on registers, x87 state and memory (test/cpu/fpu/decoder.ts).
 // Transcendentals are compared within TOLERANCE_ULPS (special cases exactly).
 //
-// Knobs: FPU_DIFF_CASES=n cases per form (default 40), FPU_DIFF_SEED=n, FPU_FORM=text (substring
+// Knobs: FPU_DIFF_CASES=n cases per form (default 100), FPU_DIFF_SEED=n, FPU_FORM=text (substring
 // of the form names, comma-separated).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreRunner } from './core-runner.js';
@@ -13,7 +13,7 @@ import {
 } from './fpu/decoder.js';
 
 const isX86 = process.arch === 'x64' || process.arch === 'ia32';
-const perForm = Number(process.env.FPU_DIFF_CASES ?? 40);
+const perForm = Number(process.env.FPU_DIFF_CASES ?? 100);
 const cases: FpuCase[] = generateFpuCases(perForm, Number(process.env.FPU_DIFF_SEED ?? 1), process.env.FPU_FORM);
 const byForm = new Map<string, number[]>();
 cases.forEach((c, i) => { const l = byForm.get(c.form) ?? []; l.push(i); byForm.set(c.form, l); });

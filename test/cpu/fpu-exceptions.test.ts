@@ -29,7 +29,8 @@ let ferrCalls: number[] = [];
 beforeAll(async () => {
   runner = await CoreRunner.create();
   core = runner.core;
-  runner.host.ferr = (level: number) => { ferrCalls.push(level); };
+  // CountingHost.ferr ignores its level; record it (the core calls host.ferr at the time of use)
+  Object.assign(runner.host, { ferr: (level: number) => { ferrCalls.push(level); } });
 });
 
 /** Runs `code` at CPL 3 with the given CR0 bits changed; returns how it ended. */

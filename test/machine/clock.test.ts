@@ -92,6 +92,23 @@ describe('VirtualClock (deterministic)', () => {
     for (let i = 1; i < nows.length; i++) expect(nows[i]!).toBeGreaterThanOrEqual(nows[i - 1]!);
   });
 
+  it('a timer armed during a run, due before the run ends, preempts it (once)', () => {
+    let instr = 0;
+    const clock = new VirtualClock('deterministic', { instructions: () => instr, nsPerInstruction: 1 });
+    let preempted = 0;
+    clock.onPreempt = () => preempted++;
+    const t = clock.createTimer('pit', () => {});
+    clock.runEnd = 1000; // a run planned up to guest time 1000
+    t.arm(2000);
+    expect(preempted).toBe(0);
+    t.arm(500);
+    t.arm(400);
+    expect(preempted).toBe(1);
+    clock.runEnd = null; // outside runs nothing preempts
+    t.arm(10);
+    expect(preempted).toBe(1);
+  });
+
   it('restart drops pending timers and resets time to zero', () => {
     let instr = 0;
     const clock = new VirtualClock('deterministic', { instructions: () => instr });

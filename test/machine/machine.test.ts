@@ -130,6 +130,27 @@ msg: db "hello from webx86", 13, 10, 0
   jnz .t
   jmp poweroff
 `,
+  // Linux's PIT one-shot: mode 4 with a short count (100 ticks = 84 us), programmed from inside a
+  // CPU run; each must end the following HLT with IRQ0.
+  oneshot: `
+  call initpic
+  mov ecx, 0x20
+  mov eax, eoi_handler
+  call setgate
+  OUTB 0x21, 0xfe
+  mov esi, 20
+.o: cli
+  OUTB 0x43, 0x38           ; counter 0, lobyte/hibyte, mode 4 (software triggered strobe)
+  OUTB 0x40, 100
+  OUTB 0x40, 0
+  sti
+  hlt
+  mov al, '.'
+  call putc
+  dec esi
+  jnz .o
+  jmp poweroff
+`,
   // Echo COM1 input in upper case until a newline, waiting in HLT for the RX interrupt (IRQ4).
   echo: `
   call initpic
@@ -264,6 +285,15 @@ describe('Machine', () => {
     // first HLT may end at once: IRQ0 was latched in IRR while masked, before the PIT's setup).
     expect(r.hostMs).toBeGreaterThan(48);
     expect(r.status.guestSeconds).toBeGreaterThan(0.048);
+  });
+
+  it('a PIT one-shot programmed during a run interrupts on time (mode 4 strobe)', async () => {
+    const r = await boot('oneshot', { timeoutMs: 10_000 });
+    expect(r.out).toBe('.'.repeat(20));
+    expect(r.reason).toBe('poweroff');
+    // At least 19 full one-shots of 100 PIT ticks (83.8 us) went by; the first HLT may end at
+    // once on an IRQ0 edge latched in IRR before the PIC was set up.
+    expect(r.status.guestSeconds).toBeGreaterThan((19 * 100) / 1_193_182);
   });
 
   it('delivers COM1 input through the RX interrupt', async () => {

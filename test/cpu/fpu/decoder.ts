@@ -273,15 +273,15 @@ function encodeMem(r: Rng, reg: number, ea: number, regs: number[]): number[] {
     case 3: regs[base] = (ea - disp32) >>> 0; return [0x80 | (reg << 3) | base, ...le32(disp32)]; // [base+disp32]
     default: { // SIB
       const scale = r.int(4);
-      const index = pick(r, MODRM_REGS.filter((x) => x !== base));
+      const mod = r.int(3);
+      const b = mod === 0 && base === 5 ? 3 : base; // base 5 with mod 0 means "no base"
+      const index = pick(r, MODRM_REGS.filter((x) => x !== b));
       const iv = r.int(64);
       regs[index] = iv;
-      const mod = r.int(3);
       if (mod === 0 && r.chance(0.3)) { // no base: [index*s + disp32]
         const d = (ea - (iv << scale)) >>> 0;
         return [(reg << 3) | 4, (scale << 6) | (index << 3) | 5, ...le32(d)];
       }
-      const b = mod === 0 && base === 5 ? 3 : base;
       const d = mod === 0 ? 0 : mod === 1 ? disp8 : disp32;
       regs[b] = (ea - d - (iv << scale)) >>> 0;
       const tail = mod === 0 ? [] : mod === 1 ? [d & 0xff] : le32(d);
@@ -533,11 +533,24 @@ function envMask(c: FpuCase): Set<number> {
   return m;
 }
 
-export const TOLERANCE_ULPS = 4;
+/** F2XM1 of a finite value outside -1..+1 and FYL2XP1 outside +-(1 - sqrt(2)/2): the SDM leaves
+ *  the result undefined (the host returns its polynomial's value). ST0 is the first register of
+ *  the FRSTOR image. */
+function outOfDomain(c: FpuCase): boolean {
+  const v = new DataView(c.blobs[0].bytes.buffer);
+  const se = v.getUint16(36, true), sig = v.getBigUint64(28, true);
+  const e = se & 0x7fff;
+  if (e === 0x7fff || (sig >> 63n) === 0n) return false;
+  if (c.form === 'd9 f0') return e >= 0x3fff && !(e === 0x3fff && sig === 1n << 63n);
+  return e >= 0x3ffd && !(e === 0x3ffd && sig < 0x95f619980c4336f7n); // 0.2928932188...
+}
+
+export const TOLERANCE_ULPS = Number(process.env.FPU_ULPS ?? 2);
 
 /** Differences between the host and the core for one case (empty when they agree). */
 export function compareFpu(c: FpuCase, nat: FpuResult, core: FpuResult): string[] {
   const d: string[] = [];
+  if ((c.form === 'd9 f0' || c.form === 'd9 f9') && outOfDomain(c)) return d; // undefined by the SDM
   if (core.thrown) d.push(`core threw: ${core.thrown}`);
   if (nat.vector !== core.vector) d.push(`vector ${nat.vector} != ${core.vector}`);
   if (d.length) return d;
