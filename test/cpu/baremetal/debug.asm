@@ -105,6 +105,37 @@ main:
   SAVE 13, eax
   SAVEFL 14, 0x10000           ; RF is clear again
 
+  ; --- DR1 data breakpoint: dword writes, then DR2 byte reads/writes ---
+  DB_RESET 100, 0
+  mov eax, watch
+  mov dr1, eax
+  mov eax, watch + 6
+  mov dr2, eax
+  mov eax, 0x03d00014          ; L1 W/4 (R/W1 = 01, LEN1 = 11), L2 RW/1 (R/W2 = 11, LEN2 = 00)
+  mov dr7, eax
+  mov eax, [watch]             ; a read of a write-only breakpoint: no trap
+  mov dword [watch + 2], 7     ; overlaps DR1's dword (bytes 2..5): trap after it
+.after_w:
+  mov al, [watch + 6]          ; DR2: a read traps
+.after_r:
+  mov byte [watch + 8], 1      ; no breakpoint covers byte 8
+  xor eax, eax
+  mov dr7, eax
+  mov eax, [DBCNT]
+  SAVE 25, eax
+  mov eax, [DBLOG]
+  sub eax, .after_w
+  SAVE 26, eax                 ; data breakpoints are traps: EIP after the write
+  mov eax, [DBDR6]
+  and eax, 0xf
+  SAVE 27, eax                 ; B1
+  mov eax, [DBLOG + 4]
+  sub eax, .after_r
+  SAVE 28, eax
+  mov eax, [DBDR6 + 4]
+  and eax, 0xf
+  SAVE 29, eax                 ; B2
+
   ; --- ICEBP / INT1 ---
   DB_RESET 100, 0
   db 0xf1
@@ -145,6 +176,9 @@ main:
 bp_target:
   mov eax, 0x55
   ret
+
+align 8
+watch: times 16 db 0
 
 db_handler:
   push eax
