@@ -41,6 +41,7 @@ function manifest() {
   const m = JSON.parse(readFileSync(path, 'utf8'));
   return {
     kernel: join(IMAGES, m.kernel),
+    vmlinux: m.vmlinux ? join(IMAGES, m.vmlinux) : null,
     initrd: join(IMAGES, m.initrd),
     cmdline: m.cmdline,
     prompt: m.prompt ?? '~ # ',
@@ -48,15 +49,15 @@ function manifest() {
 }
 
 /** webx86: spawn the CLI; time from spawn to the prompt on stdout, then power off. */
-function bootWebx86(guest, opts) {
+function bootWebx86(guest, opts, path) {
   return new Promise((resolveRun, reject) => {
     const t0 = performance.now();
-    // The CLI boots the default guest (vmlinux when present); pass the bzImage explicitly so both
-    // emulators run the same kernel the same way (the guest decompresses it itself).
-    const child = spawn(join(ROOT, 'bin', 'webx86'), [
-      'run', '--kernel', guest.kernel, '--initrd', guest.initrd, '--append', guest.cmdline,
-      '--memory', String(opts.memory),
-    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // 'default': the CLI's own boot of the default guest (the kernel decompressed ahead of time
+    // on the host). 'bzImage': the same kernel as v86 gets it, decompressing itself in the guest.
+    const args = path === 'default'
+      ? ['run', '--memory', String(opts.memory)]
+      : ['run', '--kernel', guest.kernel, '--initrd', guest.initrd, '--append', guest.cmdline, '--memory', String(opts.memory)];
+    const child = spawn(join(ROOT, 'bin', 'webx86'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let promptAt = 0;
@@ -145,20 +146,25 @@ async function main() {
   const guest = manifest();
   const results = {};
   if (opts.only !== 'v86') {
-    console.error('bench: booting webx86 ...');
-    results.webx86 = await bootWebx86(guest, opts).catch((e) => ({ error: e.message }));
+    console.error('bench: booting webx86 (default guest: kernel decompressed on the host) ...');
+    results.webx86 = await bootWebx86(guest, opts, 'default').catch((e) => ({ error: e.message }));
+    console.error('bench: booting webx86 (bzImage: the guest decompresses its kernel) ...');
+    results.webx86BzImage = await bootWebx86(guest, opts, 'bzImage').catch((e) => ({ error: e.message }));
   }
   if (opts.only !== 'webx86') {
     console.error('bench: booting v86 ...');
     results.v86 = await bootV86(guest, opts).catch((e) => ({ error: e.message }));
   }
   const fmt = (r) => (r === undefined ? 'skipped' : r.error ? `error: ${r.error}` : `${r.seconds.toFixed(2)} s`);
-  console.log(`boot to shell prompt (${opts.memory} MiB, bzImage + initramfs, cmdline "${guest.cmdline}")`);
-  console.log(`  webx86  ${fmt(results.webx86)}`);
-  console.log(`  v86     ${fmt(results.v86)}`);
+  console.log(`boot to shell prompt (${opts.memory} MiB, same kernel, initramfs and cmdline "${guest.cmdline}")`);
+  console.log(`  webx86, default guest (host-decompressed kernel)  ${fmt(results.webx86)}`);
+  console.log(`  webx86, bzImage (guest decompresses)              ${fmt(results.webx86BzImage)}`);
+  console.log(`  v86, bzImage via SeaBIOS                          ${fmt(results.v86)}`);
   const ratio = results.webx86?.seconds && results.v86?.seconds ? results.webx86.seconds / results.v86.seconds : null;
-  if (ratio !== null) console.log(`  webx86 / v86 = ${ratio.toFixed(2)} (lower is better for webx86)`);
-  console.log(JSON.stringify({ bench: 'boot', webx86: results.webx86 ?? null, v86: results.v86 ?? null, ratio }));
+  const ratioBz = results.webx86BzImage?.seconds && results.v86?.seconds ? results.webx86BzImage.seconds / results.v86.seconds : null;
+  if (ratio !== null) console.log(`  webx86 / v86 = ${ratio.toFixed(2)} (default guest; lower is better for webx86)`);
+  if (ratioBz !== null) console.log(`  webx86 / v86 = ${ratioBz.toFixed(2)} (both from the bzImage)`);
+  console.log(JSON.stringify({ bench: 'boot', webx86: results.webx86 ?? null, webx86BzImage: results.webx86BzImage ?? null, v86: results.v86 ?? null, ratio, ratioBzImage: ratioBz }));
   process.exit(results.webx86?.error || results.v86?.error ? 1 : 0);
 }
 

@@ -18,5 +18,7 @@ for (const name of names) {
     continue;
   }
   console.log(`== bench ${name} ==`);
+  // Each benchmark sees only the flags, as if it had been started directly.
+  process.argv = [process.argv[0], file, ...args.filter((a) => !asked.includes(a))];
   await import(pathToFileURL(file).href);
 }

@@ -15,7 +15,8 @@
 //    re-tunes the rate so guest time tracks the host's performance.now() (excluding pauses):
 //    a guest that falls behind runs its clock faster for a while, one that ran ahead (idle
 //    skips) is made to wait (aheadMs()). Guest time never runs backwards. If the guest falls
-//    more than MAX_LAG_NS behind (a stalled host), the clock jumps to catch up.
+//    more than MAX_LAG_NS behind (a stalled or slow host), the clock jumps to catch up, from
+//    one timer deadline to the next, never over one.
 //
 // The time-stamp counter ticks at TSC_HZ = 1 GHz: one TSC tick per guest nanosecond. That is
 // a plausible i686-era frequency, keeps TSC values exact integers in deterministic mode, and
@@ -174,10 +175,13 @@ export class VirtualClock implements Clock {
     this.reanchor();
     let lag = wall - this.anchorNs;
     if (lag > MAX_LAG_NS) {
-      this.anchorNs += lag;
-      this.lastNs = this.anchorNs;
-      lag = 0;
-      this.catchUps++;
+      // Jump, but not past the next event: devices see each deadline at its own time.
+      const target = Math.min(wall, this.nextDeadline());
+      if (target > this.anchorNs) {
+        this.skipTo(target);
+        this.catchUps++;
+      }
+      lag = wall - this.anchorNs;
     }
     const correction = Math.max(-0.5, Math.min(1, lag / CORRECTION_WINDOW_NS));
     this.rate = Math.max(1e-3, this.hostNsPerInstr * (1 + correction));

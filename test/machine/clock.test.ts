@@ -162,13 +162,23 @@ describe('VirtualClock (realtime)', () => {
     expect(clock.catchUps).toBe(0);
   });
 
-  it('jumps over a lag longer than MAX_LAG_NS', () => {
+  it('jumps over a lag longer than MAX_LAG_NS, but never over a timer deadline', () => {
     const { h, clock, run } = simulatedHost(10);
     clock.start();
     for (let i = 0; i < 10; i++) { clock.sync(); run(100_000); }
+    const seen: number[] = [];
+    const t = clock.createTimer('pit', (now) => { seen.push(clock.now()); if (now < 3e9) t.arm(now + 1e9); });
+    t.arm(2e9);
     h.ms += 5000;
-    clock.sync();
-    expect(clock.catchUps).toBe(1);
+    clock.sync(); // jumps to the deadline at 2 s, not to the host's 5 s
+    expect(clock.now()).toBe(2e9);
+    clock.runDue();
+    clock.sync(); // and on to the next one at 3 s
+    expect(clock.now()).toBe(3e9);
+    clock.runDue();
+    clock.sync(); // no more events: all the way
+    expect(clock.catchUps).toBe(3);
+    expect(seen).toEqual([2e9, 3e9]);
     expect(clock.now()).toBeGreaterThanOrEqual((h.ms - 1000) * 1e6 - 1);
   });
 
