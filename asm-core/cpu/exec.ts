@@ -124,8 +124,7 @@ function execute(op: u32): void {
       default: { if (lockPfx) ud(); const s = osize(); const r = alu(aop, s, getReg(s, REG_EAX), fetchImm(s)); if (aop != ALU_CMP) setReg(s, REG_EAX, r); return; }
     }
   }
-  if (lockPfx && op != 0x0f && op != 0x80 && op != 0x81 && op != 0x82 && op != 0x83 && op != 0x86 && op != 0x87
-      && op != 0xf6 && op != 0xf7 && op != 0xfe && op != 0xff) ud();
+  if (lockPfx) lockAllowedOneByte(op);
   switch (op) {
     case 0x06: push(segSelector(SEG_ES), o32); return;
     case 0x07: popSeg(SEG_ES); return;
@@ -436,6 +435,15 @@ function fpuOperand(op: u32, reg: u32): u32 {
       if (reg == 6) return 10 | FPU_WRITES;
       return 8 | FPU_WRITES;
     }
+  }
+}
+
+/** LOCK with a one-byte opcode outside the ALU forms: only these may be locked (their handlers check the form). */
+function lockAllowedOneByte(op: u32): void {
+  switch (op) {
+    case 0x0f: case 0x80: case 0x81: case 0x82: case 0x83: case 0x86: case 0x87:
+    case 0xf6: case 0xf7: case 0xfe: case 0xff: return;
+    default: ud();
   }
 }
 

@@ -28,8 +28,7 @@ import { readLin32, writeLin32, checkWriteLin, readLin16, writeLin16 } from '../
 
 export function exec0f(): void {
   const op = fetch8();
-  if (lockPfx && !(op == 0xab || op == 0xb3 || op == 0xbb || op == 0xba || op == 0xb0 || op == 0xb1
-      || op == 0xc0 || op == 0xc1 || op == 0xc7)) ud();
+  if (lockPfx) lockAllowedTwoByte(op);
   if (op >= 0x40 && op <= 0x4f) { // CMOVcc: the source is read even when the condition is false
     decodeModrm();
     const s = osize();
@@ -150,6 +149,14 @@ export function exec0f(): void {
       }
       return;
     }
+    default: ud();
+  }
+}
+
+/** LOCK with 0F xx: only the bit-test-and-modify, CMPXCHG, XADD and CMPXCHG8B opcodes. */
+function lockAllowedTwoByte(op: u32): void {
+  switch (op) {
+    case 0xab: case 0xb3: case 0xbb: case 0xba: case 0xb0: case 0xb1: case 0xc0: case 0xc1: case 0xc7: return;
     default: ud();
   }
 }
