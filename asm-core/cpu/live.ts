@@ -30,6 +30,8 @@ export let alignCheck: bool = false;
 export let breakpointsArmed: bool = false;
 /** DR7 enables a data breakpoint: every data access takes the slow path, which compares it. */
 export let dataBreakpoints: bool = false;
+/** DR7 enables an I/O breakpoint (R/W = 10 with CR4.DE): port accesses are compared. */
+export let ioBreakpoints: bool = false;
 /** DR6 B0-B3 bits of data breakpoints hit by the current instruction (a trap after it). */
 export let dataBreakHits: u32 = 0;
 

@@ -1,7 +1,7 @@
 // Operating mode bookkeeping: CPL, real/protected/v86, and EFLAGS writes that can change them.
 
-import { OFF_DR, STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, CR0_AM, FLAG_VM, FLAG_IF, FLAG_TF, FLAG_AC } from './state';
-import { cplLive, protectedMode, v86Mode, cs32, ss32, attention, alignCheck, breakpointsArmed, dataBreakpoints } from './live';
+import { OFF_DR, OFF_CR4, CR4_DE, STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, CR0_AM, FLAG_VM, FLAG_IF, FLAG_TF, FLAG_AC } from './state';
+import { cplLive, protectedMode, v86Mode, cs32, ss32, attention, alignCheck, breakpointsArmed, dataBreakpoints, ioBreakpoints } from './live';
 import { tlbSetUser } from '../mmu/tlb';
 import { flagsReg, setEflagsRaw } from './flags';
 import { updateAllSegChecks, AR_DB } from './segments';
@@ -48,14 +48,17 @@ export function writeFlags(v: u32): void {
 /** Re-read DR7: which breakpoints are armed (instruction breakpoints: R/W = 00; data: 01 or 11). */
 export function updateDebugArming(): void {
   const dr7 = load<u32>(STATE + OFF_DR + 28);
-  let any = false, data = false;
+  const de = (load<u32>(STATE + OFF_CR4) & CR4_DE) != 0;
+  let any = false, data = false, io = false;
   for (let i: u32 = 0; i < 4; i++) {
     if (((dr7 >>> (i * 2)) & 3) == 0) continue;
     any = true;
     const rw = (dr7 >>> (16 + i * 4)) & 3;
     if (rw == 1 || rw == 3) data = true;
+    if (rw == 2 && de) io = true;
   }
   breakpointsArmed = any;
+  ioBreakpoints = io;
   attention = true;
   if (data != dataBreakpoints) {
     dataBreakpoints = data;

@@ -236,6 +236,7 @@ export function movToCr(): void {
       const old = load<u32>(STATE + OFF_CR4);
       store<u32>(STATE + OFF_CR4, v);
       if ((old ^ v) & (CR4_PSE | CR4_PGE | CR4_PAE)) tlbFlushAll();
+      if ((old ^ v) & CR4_DE) updateDebugArming();
       return;
     }
     default: ud();

@@ -11,8 +11,9 @@
 // The two modes differ in how `rate` is chosen:
 //  - deterministic: rate = NS_PER_INSTRUCTION, fixed. Nothing reads the host clock, so the same
 //    inputs give the same guest behaviour (and the same serial bytes) on any host.
-//  - realtime: sync(), called by the run loop between CPU runs, measures the host's speed and
-//    re-tunes the rate so guest time tracks the host's performance.now() (excluding pauses):
+//  - realtime: the run loop reports each CPU run's speed (noteRun) and calls sync() between
+//    runs, which re-tunes the rate so guest time tracks the host's performance.now() (excluding
+//    pauses, capped at MAX_NS_PER_INSTRUCTION):
 //    a guest that falls behind runs its clock faster for a while, one that ran ahead (idle
 //    skips) is made to wait (aheadMs()). Guest time never runs backwards. If the guest falls
 //    more than MAX_LAG_NS behind (a stalled or slow host), the clock jumps to catch up, from
@@ -63,6 +64,12 @@ class SchedTimer implements Timer {
   }
 }
 
+/**
+ * Realtime: the slowest guest clock rate, in ns per instruction. One instruction must never
+ * step over a short device event (the PIT's one-clock OUT strobe is 838 ns); a host slower
+ * than this lags and catches up by jumps from deadline to deadline.
+ */
+export const MAX_NS_PER_INSTRUCTION = 200;
 /** Realtime: a lag larger than this is not caught up smoothly but jumped over. */
 export const MAX_LAG_NS = 1e9;
 /** Realtime: the rate correction aims to remove the current lag over about this much time. */
@@ -87,10 +94,8 @@ export class VirtualClock implements Clock {
   private hostRunning = false;
   private hostMark = 0;
   private hostElapsedMs = 0;
-  /** Measured host ns per instruction (smoothed), and where the last measurement started. */
+  /** Measured host ns per instruction while the CPU runs (smoothed). */
   private hostNsPerInstr: number;
-  private syncInstr = 0;
-  private syncWallNs = 0;
   /** Times the realtime clock jumped to catch up with the host. */
   catchUps = 0;
   /**
@@ -109,7 +114,6 @@ export class VirtualClock implements Clock {
     if (!(this.rate > 0)) throw new RangeError('nsPerInstruction must be positive');
     this.hostNsPerInstr = this.rate;
     this.anchorInstr = this.instructions();
-    this.syncInstr = this.anchorInstr;
   }
 
   /** Guest ns per instruction in effect now. */
@@ -160,18 +164,7 @@ export class VirtualClock implements Clock {
    */
   sync(): void {
     if (this.mode !== 'realtime') return;
-    const instr = this.instructions();
     const wall = this.wallNs();
-    const dInstr = instr - this.syncInstr;
-    const dWall = wall - this.syncWallNs;
-    if (dInstr >= 1000 && dWall > 0) {
-      this.hostNsPerInstr = 0.7 * this.hostNsPerInstr + 0.3 * (dWall / dInstr);
-      this.syncInstr = instr;
-      this.syncWallNs = wall;
-    } else if (dInstr < 0 || dWall < 0) {
-      this.syncInstr = instr;
-      this.syncWallNs = wall;
-    }
     this.reanchor();
     let lag = wall - this.anchorNs;
     if (lag > MAX_LAG_NS) {
@@ -184,7 +177,16 @@ export class VirtualClock implements Clock {
       lag = wall - this.anchorNs;
     }
     const correction = Math.max(-0.5, Math.min(1, lag / CORRECTION_WINDOW_NS));
-    this.rate = Math.max(1e-3, this.hostNsPerInstr * (1 + correction));
+    this.rate = Math.min(MAX_NS_PER_INSTRUCTION, Math.max(1e-3, this.hostNsPerInstr * (1 + correction)));
+  }
+
+  /**
+   * Realtime: the CPU just retired `instructions` in `hostMs` of host time (a run, not idle
+   * time). Sets the host speed that sync() tunes the rate from.
+   */
+  noteRun(instructions: number, hostMs: number): void {
+    if (this.mode !== 'realtime' || instructions < 1000 || !(hostMs > 0)) return;
+    this.hostNsPerInstr = 0.7 * this.hostNsPerInstr + 0.3 * ((hostMs * 1e6) / instructions);
   }
 
   /** Realtime: host ms the guest clock is ahead of the host (after idle skips); else 0. */
@@ -283,8 +285,6 @@ export class VirtualClock implements Clock {
     this.lastNs = 0;
     this.hostElapsedMs = 0;
     if (this.hostRunning) this.hostMark = this.hostNow();
-    this.syncInstr = this.anchorInstr;
-    this.syncWallNs = 0;
   }
 
   /** A plain-data snapshot of the clock (timers are re-armed by their devices' restore). */

@@ -601,6 +601,7 @@ export class Machine {
       if (!deterministic && ran > 10_000 && t1 > t0) {
         // Smooth the speed estimate; it only sizes budgets, so noise is harmless.
         this.instrPerMs = 0.8 * this.instrPerMs + 0.2 * (ran / (t1 - t0));
+        clock.noteRun(ran, t1 - t0);
       }
 
       if (this.guestResetRequested || stop === 'reset') {

@@ -1,7 +1,7 @@
 // The virtual clock: deterministic time from instruction counts, timers in deadline order,
 // realtime time that follows the host and never runs backwards.
 import { describe, expect, it } from 'vitest';
-import { NS_PER_INSTRUCTION, TSC_HZ, VirtualClock } from '../../src/machine/clock.js';
+import { MAX_NS_PER_INSTRUCTION, NS_PER_INSTRUCTION, TSC_HZ, VirtualClock } from '../../src/machine/clock.js';
 
 describe('VirtualClock (deterministic)', () => {
   it('derives guest time from instructions retired', () => {
@@ -127,7 +127,7 @@ describe('VirtualClock (realtime)', () => {
   function simulatedHost(nsPerInstr: number) {
     const h = { ms: 1000, instr: 0 };
     const clock = new VirtualClock('realtime', { instructions: () => h.instr, hostNow: () => h.ms });
-    const run = (n: number) => { h.instr += n; h.ms += (n * nsPerInstr) / 1e6; };
+    const run = (n: number) => { h.instr += n; h.ms += (n * nsPerInstr) / 1e6; clock.noteRun(n, (n * nsPerInstr) / 1e6); };
     return { h, clock, run };
   }
 
@@ -146,6 +146,23 @@ describe('VirtualClock (realtime)', () => {
     expect(clock.now() - t1).toBeCloseTo(t1 - t0, 6);
     expect(clock.nsPerInstruction).toBeGreaterThan(5);
     expect(clock.nsPerInstruction).toBeLessThan(20);
+  });
+
+  it('idle host time does not slow the rate, and the rate never exceeds MAX_NS_PER_INSTRUCTION', () => {
+    const { h, clock, run } = simulatedHost(10);
+    clock.start();
+    for (let i = 0; i < 50; i++) {
+      clock.sync();
+      run(10_000); // 0.1 ms of CPU ...
+      h.ms += 4; // ... then 4 ms asleep in HLT
+      clock.idleToHost();
+    }
+    clock.sync();
+    expect(clock.nsPerInstruction).toBeLessThan(40);
+    const slow = simulatedHost(5000); // a host far slower than the cap
+    slow.clock.start();
+    for (let i = 0; i < 20; i++) { slow.clock.sync(); slow.run(10_000); }
+    expect(slow.clock.nsPerInstruction).toBe(MAX_NS_PER_INSTRUCTION);
   });
 
   it('stays smooth through a host stall and catches up over the next syncs', () => {

@@ -136,6 +136,33 @@ main:
   and eax, 0xf
   SAVE 29, eax                 ; B2
 
+  ; --- DR3 I/O breakpoint on port 0xE8 (needs CR4.DE) ---
+  DB_RESET 100, 0
+  mov eax, cr4
+  or eax, 8                    ; CR4.DE
+  mov cr4, eax
+  mov eax, 0xe8
+  mov dr3, eax
+  mov eax, 0x20000040          ; L3, R/W3 = 10 (I/O), LEN3 = 00
+  mov dr7, eax
+  mov al, 0x11
+  out 0xe9, al                 ; another port: no trap
+  out 0xe8, al
+.after_io:
+  xor eax, eax
+  mov dr7, eax
+  mov eax, cr4
+  and eax, ~8
+  mov cr4, eax
+  mov eax, [DBCNT]
+  SAVE 30, eax
+  mov eax, [DBLOG]
+  sub eax, .after_io
+  SAVE 31, eax
+  mov eax, [DBDR6]
+  and eax, 0xf
+  SAVE 32, eax                 ; B3
+
   ; --- ICEBP / INT1 ---
   DB_RESET 100, 0
   db 0xf1
