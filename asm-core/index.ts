@@ -14,7 +14,7 @@ import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
 import { setSegCache } from './cpu/segments';
-import { RAM_BASE, setRamSize } from './mmu/phys';
+import { RAM_BASE, setRamSize, ramSize } from './mmu/phys';
 import { tlbFlushAll, tlbSetUser, markCodePage } from './mmu/tlb';
 import { setA20Mask, probe } from './mmu/paging';
 import { fpuReset } from './cpu/fpu';
@@ -73,6 +73,7 @@ export function init(ramBytes: u32): void {
 /** The processor's RESET state (SDM vol. 3, table 9-1). */
 export function reset(): void {
   memory.fill(STATE, 0, STATE_SIZE);
+  store<u32>(STATE + OFF_RAM_SIZE, ramSize); // a property of the machine, not of the CPU
   store<u32>(STATE + OFF_EFLAGS, 2);
   store<u32>(STATE + OFF_CR0, CR0_ET | CR0_CD | CR0_NW);
   store<u32>(STATE + OFF_DR + 24, 0xffff0ff0);

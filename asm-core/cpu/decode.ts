@@ -30,10 +30,14 @@ export let eaOff: u32 = 0;
 
 @inline export function isRegForm(): bool { return mMod == 3; }
 
-export function decodeModrm(): void {
+/** Read the ModRM byte; for a memory operand also its SIB, displacement and effective address. */
+@inline export function decodeModrm(): void {
   const b = fetch8();
   mMod = b >> 6; mReg = (b >> 3) & 7; mRm = b & 7;
-  if (mMod == 3) return;
+  if (mMod != 3) decodeAddress();
+}
+
+function decodeAddress(): void {
   let seg = SEG_DS;
   let off: u32 = 0;
   if (a32) {

@@ -8,6 +8,8 @@ export interface VmConfig {
   memoryMiB: number;
   /** Linux kernel: a bzImage, or an uncompressed i386 vmlinux ELF. */
   kernel: Uint8Array;
+  /** Optional: the same kernel decompressed ahead of time (an i386 vmlinux ELF), booted instead of the bzImage's payload. */
+  vmlinux?: Uint8Array;
   /** Optional initial RAM disk. */
   initrd?: Uint8Array;
   /** Kernel command line. */
