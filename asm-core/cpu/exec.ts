@@ -117,11 +117,11 @@ function execute(op: u32): void {
     const aop = op >> 3;
     switch (op & 7) {
       case 0: { decodeModrm(); lockOk(aop != ALU_CMP); const a = aop == ALU_CMP ? readE(8) : readRmw(8); const r = alu(aop, 8, a, reg8(mReg)); if (aop != ALU_CMP) writeRmw(8, r); return; }
-      case 1: { decodeModrm(); lockOk(aop != ALU_CMP); const s = osize(); const a = aop == ALU_CMP ? readE(s) : readRmw(s); const r = alu(aop, s, a, getReg(s, mReg)); if (aop != ALU_CMP) writeRmw(s, r); return; }
+      case 1: { decodeModrm(); lockOk(aop != ALU_CMP); if (o32) aluEvGv(aop, 32); else aluEvGv(aop, 16); return; }
       case 2: { decodeModrm(); lockOk(false); const r = alu(aop, 8, reg8(mReg), readE(8)); if (aop != ALU_CMP) setReg8(mReg, r); return; }
-      case 3: { decodeModrm(); lockOk(false); const s = osize(); const r = alu(aop, s, getReg(s, mReg), readE(s)); if (aop != ALU_CMP) setReg(s, mReg, r); return; }
+      case 3: { decodeModrm(); lockOk(false); if (o32) aluGvEv(aop, 32); else aluGvEv(aop, 16); return; }
       case 4: { if (lockPfx) ud(); const r = alu(aop, 8, reg8(0), fetch8()); if (aop != ALU_CMP) setReg8(0, r); return; }
-      default: { if (lockPfx) ud(); const s = osize(); const r = alu(aop, s, getReg(s, REG_EAX), fetchImm(s)); if (aop != ALU_CMP) setReg(s, REG_EAX, r); return; }
+      default: { if (lockPfx) ud(); if (o32) aluAccImm(aop, 32); else aluAccImm(aop, 16); return; }
     }
   }
   if (lockPfx) lockAllowedOneByte(op);
@@ -183,21 +183,17 @@ function execute(op: u32): void {
     }
     case 0x81: case 0x83: {
       decodeModrm(); lockOk(mReg != ALU_CMP);
-      const s = osize();
-      const a = mReg == ALU_CMP ? readE(s) : readRmw(s);
-      const b = op == 0x81 ? fetchImm(s) : <u32>(<i32>(<i8>fetch8())) & maskOf(s);
-      const r = alu(mReg, s, a, b);
-      if (mReg != ALU_CMP) writeRmw(s, r);
+      if (o32) aluEvIv(op, 32); else aluEvIv(op, 16);
       return;
     }
     case 0x84: { decodeModrm(); setLazyLogic(8, readE(8) & reg8(mReg)); return; }
-    case 0x85: { decodeModrm(); const s = osize(); setLazyLogic(s, readE(s) & getReg(s, mReg)); return; }
+    case 0x85: { decodeModrm(); if (o32) setLazyLogic(32, readE(32) & reg32(mReg)); else setLazyLogic(16, readE(16) & reg16(mReg)); return; }
     case 0x86: { decodeModrm(); lockOk(true); const a = readRmw(8); writeRmw(8, reg8(mReg)); setReg8(mReg, a); return; }
     case 0x87: { decodeModrm(); lockOk(true); const s = osize(); const a = readRmw(s); writeRmw(s, getReg(s, mReg)); setReg(s, mReg, a); return; }
     case 0x88: { decodeModrm(); writeE(8, reg8(mReg)); return; }
-    case 0x89: { decodeModrm(); const s = osize(); writeE(s, getReg(s, mReg)); return; }
+    case 0x89: { decodeModrm(); if (o32) writeE(32, reg32(mReg)); else writeE(16, reg16(mReg)); return; }
     case 0x8a: { decodeModrm(); setReg8(mReg, readE(8)); return; }
-    case 0x8b: { decodeModrm(); const s = osize(); setReg(s, mReg, readE(s)); return; }
+    case 0x8b: { decodeModrm(); if (o32) setReg32(mReg, readE(32)); else setReg16(mReg, readE(16)); return; }
     case 0x8c: {
       decodeModrm();
       if (mReg > 5) ud();
@@ -278,7 +274,7 @@ function execute(op: u32): void {
     case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
       setReg(osize(), op & 7, fetchImm(osize())); return;
     case 0xc0: { decodeModrm(); const a = readRmw(8); writeRmw(8, shift(mReg, 8, a, fetch8())); return; }
-    case 0xc1: { decodeModrm(); const s = osize(); const a = readRmw(s); writeRmw(s, shift(mReg, s, a, fetch8())); return; }
+    case 0xc1: { decodeModrm(); if (o32) { const a = readRmw(32); writeRmw(32, shift(mReg, 32, a, fetch8())); } else { const a = readRmw(16); writeRmw(16, shift(mReg, 16, a, fetch8())); } return; }
     case 0xc2: { const n = fetch16(); const t = pop(o32); setReg32(REG_ESP, espAdd(n)); jumpTo(t); return; }
     case 0xc3: { jumpTo(pop(o32)); return; }
     case 0xc4: loadFarPointer(SEG_ES); return;
@@ -445,6 +441,27 @@ function lockAllowedOneByte(op: u32): void {
     case 0xf6: case 0xf7: case 0xfe: case 0xff: return;
     default: ud();
   }
+}
+
+// The ALU forms with a constant operand size, so the inlined operand accessors fold.
+@inline function aluEvIv(op: u32, s: u32): void {
+  const a = mReg == ALU_CMP ? readE(s) : readRmw(s);
+  const b = op == 0x81 ? fetchImm(s) : <u32>(<i32>(<i8>fetch8())) & maskOf(s);
+  const r = alu(mReg, s, a, b);
+  if (mReg != ALU_CMP) writeRmw(s, r);
+}
+@inline function aluEvGv(aop: u32, s: u32): void {
+  const a = aop == ALU_CMP ? readE(s) : readRmw(s);
+  const r = alu(aop, s, a, getReg(s, mReg));
+  if (aop != ALU_CMP) writeRmw(s, r);
+}
+@inline function aluGvEv(aop: u32, s: u32): void {
+  const r = alu(aop, s, getReg(s, mReg), readE(s));
+  if (aop != ALU_CMP) setReg(s, mReg, r);
+}
+@inline function aluAccImm(aop: u32, s: u32): void {
+  const r = alu(aop, s, getReg(s, REG_EAX), fetchImm(s));
+  if (aop != ALU_CMP) setReg(s, REG_EAX, r);
 }
 
 /** CLI/STI are allowed when CPL <= IOPL (protected mode) or IOPL = 3 (v86 mode). */

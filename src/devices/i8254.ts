@@ -95,7 +95,10 @@ export class Pit8254 implements IoDevice {
 
   /** `irq0` follows counter 0's OUT. */
   constructor(private readonly clock: Clock, private readonly irq0: IrqLine) {
-    this.timer0 = clock.createTimer('i8254-counter0', () => this.updateCounter0());
+    // The callback evaluates OUT at its own deadline, not at clock.now(): a callback that runs
+    // late (the run loop fires timers between CPU runs) must still see the one-clock low strobe
+    // of modes 2 and 4, or the edge that IRQ0 latches would be lost.
+    this.timer0 = clock.createTimer('i8254-counter0', (now) => this.updateCounter0(Math.floor(now)));
   }
 
   reset(): void {
@@ -163,9 +166,13 @@ export class Pit8254 implements IoDevice {
     return Math.floor(c.startNs) + ticksToNs(at - c.ticksBefore);
   }
 
-  private updateCounter0(): void {
+  /**
+   * Drive IRQ0 from counter 0's OUT at guest time `now` and arm the timer at the transition
+   * after it. A late callback passes its deadline, so the next transition may already be past:
+   * the timer then fires again at once, with that transition's time, and each edge is seen.
+   */
+  private updateCounter0(now = this.now()): void {
     const c = this.state.counters[0];
-    const now = this.now();
     this.irq0.set(this.outLevel(c, now));
     const next = this.nextTransition(c, now);
     if (next >= 0) this.timer0.arm(Math.max(next, now + 1)); else this.timer0.cancel();

@@ -156,6 +156,53 @@ describe('8254 PIT', () => {
     expect(pit.read(2, 1)).toBe(0x70);
   });
 
+  it('a late timer callback still sees the one-clock OUT strobe (modes 2 and 4)', () => {
+    // The Machine fires timers between CPU runs, so a callback may run after its deadline: the
+    // clock has moved on, but the callback is given the deadline. This clock does exactly that.
+    class LateClock {
+      time = 1_000_000;
+      private timers: { deadline: number; armed: boolean; cb: (now: number) => void }[] = [];
+      now(): number { return this.time; }
+      createTimer(_name: string, cb: (now: number) => void) {
+        const t = { deadline: 0, armed: false, cb };
+        this.timers.push(t);
+        return {
+          arm: (d: number) => { t.deadline = d; t.armed = true; },
+          cancel: () => { t.armed = false; },
+          get armed() { return t.armed; },
+          get deadline() { return t.deadline; },
+        };
+      }
+      /** Jump to `target` first, then fire what is due, each with its own deadline. */
+      lateAdvance(ns: number): void {
+        this.time += ns;
+        for (let guard = 0; guard < 100_000; guard++) {
+          const due = this.timers.filter((t) => t.armed && t.deadline <= this.time).sort((a, b) => a.deadline - b.deadline)[0];
+          if (!due) return;
+          due.armed = false;
+          due.cb(due.deadline);
+        }
+      }
+    }
+    const clock = new LateClock();
+    const irq = new TestIrq();
+    const pit = new Pit8254(clock, irq);
+    // Mode 2, 100 ticks: each period ends with a one-clock low strobe, then a rising edge. The
+    // clock moves 1.5 periods at a time, so a callback never runs inside the strobe.
+    pit.write(3, 1, 0x34);
+    pit.write(0, 1, 100); pit.write(0, 1, 0);
+    const e0 = irq.edges;
+    for (let i = 0; i < 20; i++) clock.lateAdvance(150 * tickNs);
+    expect(irq.edges - e0).toBe(30);
+    // Mode 4 (Linux's one-shot), 50 ticks, with the callback 100 ticks late: one rising edge.
+    pit.write(3, 1, 0x38);
+    pit.write(0, 1, 50); pit.write(0, 1, 0);
+    const e1 = irq.edges;
+    clock.lateAdvance(150 * tickNs);
+    expect(irq.edges - e1).toBe(1);
+    expect(irq.level).toBe(true);
+  });
+
   it('survives guest garbage', () => {
     const { clock, pit, portB } = setup();
     for (let i = 0; i < 3000; i++) {
