@@ -131,7 +131,5 @@ export let rmwLin: u32 = 0;
   return size == 32 ? fetch32() : (size == 16 ? fetch16() : fetch8());
 }
 
-/** Reset per-instruction prefix state. */
-@inline export function resetPrefixes(default32: bool): void {
-  o32 = default32; a32 = default32; segOvr = -1; repPfx = 0; lockPfx = false;
-}
+/** After a prefixed instruction (or a fault in one): no segment override, REP or LOCK. */
+export function clearPrefixes(): void { segOvr = -1; repPfx = 0; lockPfx = false; }

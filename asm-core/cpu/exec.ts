@@ -15,7 +15,7 @@ import { pc, instrStart, cs32, ss32, protectedMode, v86Mode, cplLive, attention 
 import { fetch8, fetch16, fetch32 } from './fetch';
 import {
   o32, a32, segOvr, repPfx, lockPfx, mMod, mReg, mRm, eaSeg, eaOff, decodeModrm, dataSeg, getReg, setReg,
-  readMem, writeMem, readE, writeE, readRmw, writeRmw, fetchImm, resetPrefixes,
+  readMem, writeMem, readE, writeE, readRmw, writeRmw, fetchImm, clearPrefixes,
 } from './decode';
 import {
   getCF, getOF, getZF, testCC, getEflags, setFlag, flagsReg, settleFlags, setLazyLogic, setResultFlags,
@@ -82,7 +82,9 @@ export function runUntil(end: u64): void {
 
 @inline export function step(): void {
   instrStart = pc;
-  resetPrefixes(cs32);
+  // Only the sizes need resetting: segment, REP and LOCK prefixes are cleared again by
+  // stepPrefixed() when its instruction ends, and by raiseFault() when it does not.
+  o32 = cs32; a32 = cs32;
   const op = fetch8();
   if (load<u8>(PREFIX_BYTES + op) == 0) { execute(op); return; }
   stepPrefixed(op);
@@ -103,7 +105,7 @@ function stepPrefixed(first: u32): void {
       case 0x67: a32 = !cs32; break;
       case 0xf0: lockPfx = true; break;
       case 0xf2: case 0xf3: repPfx = op; break;
-      default: { execute(op); return; }
+      default: { execute(op); clearPrefixes(); return; }
     }
     // An instruction is at most 15 bytes long.
     if (++prefixes >= 14) raiseFault(EXC_GP, 0);

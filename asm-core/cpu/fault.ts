@@ -4,6 +4,7 @@
 // calls resume(), which delivers the recorded exception through the IDT (cpu/interrupts.ts).
 
 import { pc, instrStart } from './live';
+import { clearPrefixes } from './decode';
 
 @external("env", "unwind") declare function unwind(): void;
 
@@ -17,6 +18,7 @@ export function raiseFault(vector: u32, errorCode: i32): void {
   pendingVector = <i32>vector;
   pendingError = errorCode;
   pc = instrStart;
+  clearPrefixes();
   unwind();
   unreachable();
 }

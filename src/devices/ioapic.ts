@@ -17,7 +17,7 @@ const IOAPICARB = 0x02;
 const IOREDTBL = 0x10;        // entry n: low dword at 0x10 + 2n, high dword at 0x11 + 2n
 export const IOAPIC_PINS = 24;
 /** Version 0x11, maximum redirection entry 23. */
-const IOAPIC_VERSION_VALUE = ((IOAPIC_PINS - 1) << 16) | 0x11;
+const IOAPIC_VERSION_VALUE = ((IOAPIC_PINS - 1) << 16) | IOAPIC_VERSION;
 const IOAPICID_MASK = 0x0f000000;
 // Redirection entry, low dword
 const RTE_VECTOR = 0xff;
@@ -31,7 +31,16 @@ const RTE_MASKED = 1 << 16;
 const RTE_LOW_WMASK = RTE_VECTOR | (7 << RTE_DELIVERY_MODE_SHIFT) | RTE_DEST_LOGICAL | RTE_POLARITY_LOW |
                       RTE_LEVEL_TRIGGER | RTE_MASKED;
 const RTE_HIGH_WMASK = 0xff000000;   // destination field
-const DM_FIXED = 0, DM_LOWEST = 1;
+/** Delivery modes of a redirection entry (the same encoding as the local APIC's). */
+export const IOAPIC_DELIVERY_FIXED = 0;
+export const IOAPIC_DELIVERY_LOWEST = 1;
+export const IOAPIC_DELIVERY_SMI = 2;
+export const IOAPIC_DELIVERY_NMI = 4;
+export const IOAPIC_DELIVERY_INIT = 5;
+export const IOAPIC_DELIVERY_EXTINT = 7;
+/** IOAPICVER bits 0-7. */
+export const IOAPIC_VERSION = 0x11;
+const DM_FIXED = IOAPIC_DELIVERY_FIXED, DM_LOWEST = IOAPIC_DELIVERY_LOWEST;
 
 export interface IoapicMessage {
   vector: number;

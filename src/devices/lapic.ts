@@ -40,8 +40,10 @@ const APIC_TMICT = 0x380;     // timer initial count
 const APIC_TMCCT = 0x390;     // timer current count
 const APIC_TDCR = 0x3e0;      // timer divide configuration
 
+/** Version register bits 0-7: 0x14, an integrated (xAPIC) local APIC. */
+export const LAPIC_VERSION = 0x14;
 /** Version 0x14 (integrated APIC), six LVT entries (max LVT index 5). */
-const APIC_VERSION_VALUE = 0x00050014;
+const APIC_VERSION_VALUE = (5 << 16) | LAPIC_VERSION;
 // SVR
 const SVR_APIC_ENABLED = 0x100;
 const SVR_FOCUS_DISABLED = 0x200;
@@ -163,6 +165,19 @@ export class Lapic implements IoDevice {
       irr: new Uint32Array(state.irr), lvt: new Uint32Array(state.lvt),
     };
     this.armTimer(this.clock.now());
+    this.updateIntr();
+  }
+
+  /**
+   * What a PC BIOS leaves behind (MP specification 1.4, section 3.6.2.2, virtual wire mode; as
+   * SeaBIOS does): the APIC software-enabled, LINT0 taking the 8259's INTR as ExtINT and LINT1
+   * as NMI, so the 8259 keeps working until the OS sets up the APIC its own way.
+   */
+  enterVirtualWireMode(): void {
+    const s = this.state;
+    s.svr = (s.svr & 0xff) | SVR_APIC_ENABLED;
+    s.lvt[LVT_LINT0] = DM_EXTINT << LVT_DELIVERY_MODE_SHIFT;
+    s.lvt[LVT_LINT0 + 1] = DM_NMI << LVT_DELIVERY_MODE_SHIFT;
     this.updateIntr();
   }
 

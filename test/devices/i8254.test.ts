@@ -193,6 +193,7 @@ describe('8254 PIT', () => {
     pit.write(0, 1, 100); pit.write(0, 1, 0);
     const e0 = irq.edges;
     for (let i = 0; i < 20; i++) clock.lateAdvance(150 * tickNs);
+    clock.lateAdvance(50 * tickNs);                   // 3050 ticks: 30 whole periods
     expect(irq.edges - e0).toBe(30);
     // Mode 4 (Linux's one-shot), 50 ticks, with the callback 100 ticks late: one rising edge.
     pit.write(3, 1, 0x38);
