@@ -2,7 +2,12 @@
 // REP runs in chunks: after CHUNK iterations the instruction restarts itself, so interrupts
 // and the time budget are honoured between iterations, as on hardware.
 
-import { reg32, setReg32, REG_ECX, REG_ESI, REG_EDI, REG_EAX, REG_EDX, SEG_ES, FLAG_DF } from './state';
+import {
+  STATE, OFF_SEGS, SEG_BASE, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, reg32, setReg32, REG_ECX, REG_ESI, REG_EDI,
+  REG_EAX, REG_EDX, SEG_ES, FLAG_DF,
+} from './state';
+import { TLB_BASE, TLB_VALID, tlbReadMask, tlbWriteMask } from '../mmu/tlb';
+import { RAM_BASE } from '../mmu/phys';
 import { a32, repPfx, dataSeg, getReg, setReg, readMem, writeMem } from './decode';
 import { flagsReg, getZF } from './flags';
 import { alu, ALU_CMP } from './alu';
@@ -38,6 +43,17 @@ export function stringOp(kind: u32, size: u32): void {
   let n = count();
   let done: u32 = 0;
   while (n != 0) {
+    if ((kind == STR_MOVS || kind == STR_STOS) && step == (size >> 3) && a32) {
+      // Forward REP MOVS/STOS: whole runs inside one page at a time, straight in host memory.
+      const k = repRun(kind, size >> 3, n > CHUNK ? CHUNK : n);
+      if (k != 0) {
+        n -= k;
+        setCount(n);
+        done += k;
+        if (done >= CHUNK && n != 0) { pc = instrStart; return; }
+        continue;
+      }
+    }
     once(kind, size, step);
     n--;
     setCount(n);
@@ -47,6 +63,52 @@ export function stringOp(kind: u32, size: u32): void {
     }
     if (++done == CHUNK && n != 0) { pc = instrStart; return; }
   }
+}
+
+/**
+ * Up to `max` forward iterations of REP MOVS or STOS that stay inside one page of the source and
+ * one of the destination, both ordinary RAM reachable through the TLB fast path and inside the
+ * segment limits. Returns how many were done (0: take the element-by-element path, which also
+ * raises any fault at the right element).
+ */
+function repRun(kind: u32, bytes: u32, max: u32): u32 {
+  const dOff = reg32(REG_EDI);
+  const dLin = load<u32>(STATE + OFF_SEGS + (SEG_ES << 4) + SEG_BASE) + dOff;
+  let n: u32 = (0x1000 - (dLin & 0xfff)) / bytes;
+  if (n > max) n = max;
+  let sOff: u32 = 0, sLin: u32 = 0, sSeg: u32 = 0;
+  if (kind == STR_MOVS) {
+    sOff = reg32(REG_ESI);
+    sSeg = dataSeg();
+    sLin = load<u32>(STATE + OFF_SEGS + (sSeg << 4) + SEG_BASE) + sOff;
+    const sn: u32 = (0x1000 - (sLin & 0xfff)) / bytes;
+    if (sn < n) n = sn;
+  }
+  if (n == 0) return 0;
+  const span: u32 = n * bytes;
+  // Segment limits: the whole run must be inside the fast (expand-up, permitted) limits.
+  if (<i64>dOff + <i64>(span - 1) > load<i64>(STATE + OFF_SEG_FAST_WRITE + (SEG_ES << 3))) return 0;
+  if (kind == STR_MOVS && <i64>sOff + <i64>(span - 1) > load<i64>(STATE + OFF_SEG_FAST_READ + (sSeg << 3))) return 0;
+  const de = load<u32>(TLB_BASE + ((dLin >>> 12) << 2));
+  if ((de & tlbWriteMask) != TLB_VALID) return 0;
+  const dHost = RAM_BASE + (de & 0xfffff000) + (dLin & 0xfff);
+  if (kind == STR_MOVS) {
+    const se = load<u32>(TLB_BASE + ((sLin >>> 12) << 2));
+    if ((se & tlbReadMask) != TLB_VALID) return 0;
+    const sHost = RAM_BASE + (se & 0xfffff000) + (sLin & 0xfff);
+    // A destination just above an overlapping source repeats the source pattern, element by
+    // element; memory.copy would move the original bytes instead.
+    if (dHost > sHost && dHost - sHost < span) return 0;
+    memory.copy(dHost, sHost, span);
+    setReg32(REG_ESI, sOff + span);
+  } else {
+    const v = reg32(REG_EAX);
+    if (bytes == 1) memory.fill(dHost, <u8>v, span);
+    else if (bytes == 2) { for (let i: u32 = 0; i < span; i += 2) store<u16>(dHost + i, <u16>v); }
+    else { for (let i: u32 = 0; i < span; i += 4) store<u32>(dHost + i, v); }
+  }
+  setReg32(REG_EDI, dOff + span);
+  return n;
 }
 
 function once(kind: u32, size: u32, step: u32): void {

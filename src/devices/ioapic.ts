@@ -16,6 +16,8 @@ const IOAPICVER = 0x01;
 const IOAPICARB = 0x02;
 const IOREDTBL = 0x10;        // entry n: low dword at 0x10 + 2n, high dword at 0x11 + 2n
 export const IOAPIC_PINS = 24;
+/** IOAPICVER bits 0-7. */
+export const IOAPIC_VERSION = 0x11;
 /** Version 0x11, maximum redirection entry 23. */
 const IOAPIC_VERSION_VALUE = ((IOAPIC_PINS - 1) << 16) | IOAPIC_VERSION;
 const IOAPICID_MASK = 0x0f000000;
@@ -38,8 +40,6 @@ export const IOAPIC_DELIVERY_SMI = 2;
 export const IOAPIC_DELIVERY_NMI = 4;
 export const IOAPIC_DELIVERY_INIT = 5;
 export const IOAPIC_DELIVERY_EXTINT = 7;
-/** IOAPICVER bits 0-7. */
-export const IOAPIC_VERSION = 0x11;
 const DM_FIXED = IOAPIC_DELIVERY_FIXED, DM_LOWEST = IOAPIC_DELIVERY_LOWEST;
 
 export interface IoapicMessage {

@@ -21,6 +21,13 @@ import { Ps2Keyboard } from '../devices/ps2-keyboard.js';
 import { Port92 } from '../devices/port92.js';
 import { DebugConsolePort, PostCodePort } from '../devices/debug-port.js';
 import { PciBus } from '../devices/pci.js';
+import { Lapic, LAPIC_EXTINT, LAPIC_VERSION } from '../devices/lapic.js';
+import {
+  Ioapic, IOAPIC_DELIVERY_FIXED, IOAPIC_DELIVERY_LOWEST, IOAPIC_DELIVERY_NMI, IOAPIC_VERSION, type IoapicMessage,
+} from '../devices/ioapic.js';
+import {
+  buildMpTable, MP_ALL_LAPICS, MP_EXTINT, MP_INT, MP_IRQ_CONFORMS, MP_NMI, type MpInterrupt,
+} from '../boot/mptable.js';
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
 import { MmioMap, PortBus } from './bus.js';
@@ -62,6 +69,36 @@ export const IRQ = {
   FPU: 13,
 } as const;
 
+/** The APICs: MMIO windows, APIC IDs and how ISA IRQs reach the IO-APIC's input pins. */
+export const APIC = {
+  /** The local APIC's register page at its power-on base (IA32_APIC_BASE); the guest may move it. */
+  LAPIC: { base: 0xfee00000, length: 0x1000 },
+  /** The 82093AA's IOREGSEL / IOWIN page. */
+  IOAPIC: { base: 0xfec00000, length: 0x1000 },
+  BSP_APIC_ID: 0,
+  /** Not the BSP's ID: Linux would renumber a clash (and the MP table must agree with the chip). */
+  IOAPIC_ID: 1,
+  /** The 8259's INTR goes to LINT0 (ExtINT, virtual wire); NMI sources would go to LINT1. */
+  LINT_EXTINT: 0,
+  LINT_NMI: 1,
+} as const;
+
+/**
+ * IO-APIC input pin of ISA IRQ `irq`: IRQ0 (the PIT) is wired to INTIN2, as on real boards and
+ * QEMU's pc, which the MP table announces with an explicit entry; the others keep their number.
+ * IRQ2 is the 8259 cascade and reaches no pin.
+ */
+export function ioapicPinOfIsaIrq(irq: number): number | null {
+  if (irq === 2) return null;
+  return irq === 0 ? 2 : irq;
+}
+
+/** Bus IDs in the MP table (PCI bus 0 keeps its number; ISA follows it, as SeaBIOS does). */
+const MP_BUS_ID = { PCI: 0, ISA: 1 } as const;
+/** MP table OEM and product strings. */
+const MP_OEM_ID = 'WEBX86';
+const MP_PRODUCT_ID = 'i440FX PIIX3';
+
 /** PCI device numbers on bus 0. */
 export const PCI_SLOT = {
   HOST_BRIDGE: 0,
@@ -77,6 +114,8 @@ export const MEMORY = {
   VGA_HOLE_END: 0xc0000,
   /** The system BIOS ROM area (reserved; the kernel scans it for MP/SMBIOS tables). */
   BIOS_START: 0xf0000,
+  /** The MP floating pointer and configuration table, at the start of the BIOS area. */
+  MP_TABLE: 0xf0000,
   HIGH_RAM_START: 0x100000,
 } as const;
 
@@ -99,6 +138,14 @@ const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
 const EFLAGS_IF = 1 << 9;
 const CR0_PE = 1 << 0;
+/** IA32_APIC_BASE: bit 11 EN (the APIC is on), bits 12-31 the register page's base. */
+const MSR_APIC_BASE_EN = 1 << 11;
+const MSR_APIC_BASE_ADDRESS = 0xfffff000;
+/** Where probeCpuid1 runs its one instruction (conventional RAM, cleared again by the boot). */
+const CPUID_PROBE_ADDR = 0x7c00;
+const CPUID_INSTRUCTION = Uint8Array.of(0x0f, 0xa2);
+/** Present, readable, accessed code segment: a real-mode CS after a far jump. */
+const REAL_MODE_CODE_ACCESS = 0x9b;
 
 /** The E820 map a BIOS would report for this memory map. */
 export function e820Map(ramBytes: number): E820Entry[] {
@@ -122,6 +169,11 @@ export interface MachineOptions extends VmConfig {
   coreWasm?: Uint8Array | ArrayBuffer;
   /** RTC wall-clock time at power-on; default: now (realtime) or 2024-01-01 (deterministic). */
   rtcStart?: Date;
+  /**
+   * Local APIC + IO-APIC with an MP table (default true). False builds the older PC: the 8259
+   * pair straight to the CPU's INTR pin, and CPUID without the APIC bit.
+   */
+  apic?: boolean;
 }
 
 export interface MachineHost {
@@ -205,6 +257,9 @@ export class Machine {
   readonly pci: PciBus;
   readonly hostBridge: I440fx;
   readonly isaBridge: Piix3;
+  /** The APICs, or null in a machine built with `apic: false`. */
+  readonly lapic: Lapic | null;
+  readonly ioapic: Ioapic | null;
   /** ISA IRQ each PCI interrupt line PIRQA..D is routed to by the PIIX3 (null: none). */
   readonly pirqToIsa: (number | null)[] = [null, null, null, null];
 
@@ -237,8 +292,21 @@ export class Machine {
   /** Realtime: instructions per host millisecond, measured; sizes the run budget. */
   private instrPerMs = 20_000;
 
+  /** IA32_APIC_BASE as the MMIO map follows it now (-1: not yet looked at). */
+  private apicBaseMsr = -1;
+  /** Physical base the local APIC is mapped at, or -1 (disabled, or its base collides). */
+  private lapicMappedAt = -1;
+  /** CPUID leaf 1 EAX/EDX, asked of the core once (for the MP table, as a BIOS does). */
+  private cpuid1: { eax: number; edx: number } | null = null;
+
   /** Counters for the inspector. */
-  readonly counters = { resets: 0, hltStops: 0, slices: 0, deviceErrors: 0 };
+  readonly counters = {
+    resets: 0, hltStops: 0, slices: 0, deviceErrors: 0,
+    /** IO-APIC messages no local APIC took (other destinations, SMI/INIT/ExtINT modes). */
+    apicUndelivered: 0,
+    /** Guest moves of the local APIC onto another device's window (not mapped there). */
+    apicBaseConflicts: 0,
+  };
 
   private constructor(core: Core, config: MachineOptions, host: MachineHost) {
     this.core = core;
@@ -257,10 +325,35 @@ export class Machine {
     this.ports.onDeviceError = logDeviceError;
     this.mmio.onDeviceError = logDeviceError;
 
-    // -- interrupts: ISA IRQ n -> PIC input n (later also the IO-APIC) --
-    this.pic = new DualPic8259((level) => core.setIntr(level));
+    // -- interrupts. Without APICs: ISA IRQ n -> 8259 input n -> the CPU's INTR pin. With them
+    // (MP spec 1.4 virtual wire mode): ISA IRQ n -> 8259 input n and IO-APIC pin
+    // ioapicPinOfIsaIrq(n); the 8259's INTR -> local APIC LINT0; IO-APIC messages -> local APIC;
+    // local APIC -> INTR pin; INTA asks the local APIC first, which may hand it to the 8259. --
+    if (config.apic ?? true) {
+      this.lapic = new Lapic(this.clock, {
+        apicId: APIC.BSP_APIC_ID,
+        onIntr: (level) => core.setIntr(level),
+        onNmi: () => core.raiseNmi(),
+        // EOI of a level-triggered vector is broadcast to the IO-APIC (clears Remote IRR).
+        onEoi: (vector) => this.ioapic?.eoi(vector),
+        // One CPU: IPIs to others (INIT/SIPI to APs that do not exist) go nowhere.
+        onIpi: () => { this.counters.apicUndelivered++; },
+      });
+      this.ioapic = new Ioapic((msg) => this.deliverIoapicMessage(msg), APIC.IOAPIC_ID);
+      this.pic = new DualPic8259((level) => this.lapic!.setLint(APIC.LINT_EXTINT, level));
+    } else {
+      this.lapic = null;
+      this.ioapic = null;
+      this.pic = new DualPic8259((level) => core.setIntr(level));
+    }
     for (let n = 0; n < 16; n++) {
-      this.irqLines.push(new CallbackIrqLine((level) => this.pic.setIrq(n, level)));
+      const pin = this.ioapic === null ? null : ioapicPinOfIsaIrq(n);
+      const ioapic = this.ioapic;
+      this.irqLines.push(new CallbackIrqLine(
+        pin === null || ioapic === null
+          ? (level) => this.pic.setIrq(n, level)
+          : (level) => { this.pic.setIrq(n, level); ioapic.setIrq(pin, level); },
+      ));
     }
 
     // -- chips --
@@ -317,7 +410,121 @@ export class Machine {
     at(PORTS.PCI_CONF1, this.pci);
 
     // -- the memory map: RAM lives in the core; the VGA hole and everything above RAM reach
-    // the MMIO map, where nothing is mapped yet, so they read as all ones (no VGA yet). --
+    // the MMIO map. The local APIC is mapped where IA32_APIC_BASE says (syncApicBase). --
+    if (this.ioapic !== null) this.mmio.map(APIC.IOAPIC.base, APIC.IOAPIC.length, this.ioapic, [1, 2, 4]);
+  }
+
+  /** An IO-APIC interrupt message on the APIC bus: to the local APIC if it is addressed. */
+  private deliverIoapicMessage(msg: IoapicMessage): void {
+    const lapic = this.lapic;
+    if (lapic === null || !lapic.matchesDestination(msg.destination, msg.logical)) {
+      this.counters.apicUndelivered++;
+      // Nobody will EOI it: do not leave a level entry waiting on Remote IRR forever.
+      if (msg.levelTriggered) this.ioapic?.eoi(msg.vector);
+      return;
+    }
+    switch (msg.deliveryMode) {
+      case IOAPIC_DELIVERY_FIXED:
+      case IOAPIC_DELIVERY_LOWEST:
+        lapic.acceptInterrupt(msg.vector, msg.levelTriggered);
+        return;
+      case IOAPIC_DELIVERY_NMI:
+        this.core.raiseNmi();
+        return;
+      default:
+        this.counters.apicUndelivered++;
+    }
+  }
+
+  /**
+   * Follow IA32_APIC_BASE (kept by the core, which has no hook for its writes): map the local
+   * APIC's page at the base it names while its EN bit is set, unmap it otherwise. Called before
+   * every MMIO access, at INTA and after every CPU run, so a guest that moves or disables the
+   * APIC sees that from its next access on.
+   */
+  private syncApicBase(): void {
+    const lapic = this.lapic;
+    if (lapic === null) return;
+    const msr = this.core.u32('OFF_MSR_APIC_BASE');
+    if (msr === this.apicBaseMsr) return;
+    this.apicBaseMsr = msr;
+    const enabled = (msr & MSR_APIC_BASE_EN) !== 0;
+    const base = (msr & MSR_APIC_BASE_ADDRESS) >>> 0;
+    if (this.lapicMappedAt >= 0 && (!enabled || base !== this.lapicMappedAt)) {
+      this.mmio.unmap(this.lapicMappedAt);
+      this.lapicMappedAt = -1;
+    }
+    if (enabled && this.lapicMappedAt < 0) {
+      try {
+        this.mmio.map(base, APIC.LAPIC.length, lapic, [1, 2, 4]);
+        this.lapicMappedAt = base;
+      } catch (e) {
+        // Moved onto another device's window: the real chip would shadow it; we keep the
+        // other device and count the guest's mistake.
+        this.counters.apicBaseConflicts++;
+        this.log(`local APIC base 0x${base.toString(16)} not mapped: ${(e as Error).message}`);
+      }
+    }
+    lapic.setGlobalEnable(enabled);
+  }
+
+  /** INTA cycle: the local APIC's vector, or the 8259's when it says ExtINT. */
+  private interruptAcknowledge(): number {
+    const lapic = this.lapic;
+    if (lapic === null) return this.pic.acknowledge();
+    this.syncApicBase();
+    const vector = lapic.acknowledge();
+    return vector === LAPIC_EXTINT ? this.pic.acknowledge() : vector;
+  }
+
+  /** Whether the CPU's INTR input is asserted (the HLT loop checks it before skipping time). */
+  private interruptPending(): boolean {
+    return this.lapic === null ? this.pic.interruptPending() : this.lapic.interruptPending();
+  }
+
+  /** CPUID leaf 1, executed by the core itself (real mode, one instruction), as a BIOS asks it. */
+  private probeCpuid1(): { eax: number; edx: number } {
+    if (this.cpuid1 !== null) return this.cpuid1;
+    const core = this.core;
+    core.reset();
+    core.setSeg('cs', { selector: 0, base: 0, limit: 0xffff, access: REAL_MODE_CODE_ACCESS });
+    core.eip = CPUID_PROBE_ADDR;
+    core.setReg('eax', 1);
+    core.ram.set(CPUID_INSTRUCTION, CPUID_PROBE_ADDR);
+    core.refreshState();
+    core.run(1);
+    this.cpuid1 = { eax: core.reg('eax'), edx: core.reg('edx') };
+    return this.cpuid1;
+  }
+
+  /** The MP configuration a BIOS would write for this board (Intel MP spec 1.4). */
+  private writeMpTable(ram: Uint8Array): void {
+    const { eax, edx } = this.probeCpuid1();
+    const isa = (irq: number, pin: number, type = MP_INT): MpInterrupt => ({
+      type, flags: MP_IRQ_CONFORMS, sourceBus: MP_BUS_ID.ISA, sourceIrq: irq, destinationId: APIC.IOAPIC_ID, destinationPin: pin,
+    });
+    const ioInterrupts: MpInterrupt[] = [];
+    for (let irq = 0; irq < 16; irq++) {
+      const pin = ioapicPinOfIsaIrq(irq);
+      if (pin !== null) ioInterrupts.push(isa(irq, pin));
+    }
+    const local = (type: number, pin: number): MpInterrupt => ({
+      type, flags: MP_IRQ_CONFORMS, sourceBus: MP_BUS_ID.ISA, sourceIrq: 0, destinationId: MP_ALL_LAPICS, destinationPin: pin,
+    });
+    const table = buildMpTable({
+      address: MEMORY.MP_TABLE,
+      oemId: MP_OEM_ID,
+      productId: MP_PRODUCT_ID,
+      localApicAddress: APIC.LAPIC.base,
+      processors: [{ apicId: APIC.BSP_APIC_ID, apicVersion: LAPIC_VERSION, bootstrap: true, signature: eax, features: edx }],
+      // No PCI device has an interrupt pin yet; their PIRQ entries come with the first one.
+      buses: [{ id: MP_BUS_ID.PCI, type: 'PCI' }, { id: MP_BUS_ID.ISA, type: 'ISA' }],
+      ioApics: [{ id: APIC.IOAPIC_ID, version: IOAPIC_VERSION, address: APIC.IOAPIC.base }],
+      ioInterrupts,
+      localInterrupts: [local(MP_EXTINT, APIC.LINT_EXTINT), local(MP_NMI, APIC.LINT_NMI)],
+    });
+    if (MEMORY.MP_TABLE + table.length > MEMORY.HIGH_RAM_START) throw new Error('MP table does not fit the BIOS area');
+    ram.set(table, MEMORY.MP_TABLE);
   }
 
   /** Build a PC and load Linux into it; it starts when run() is called. */
@@ -338,16 +545,16 @@ export class Machine {
     const core = await loadCore(wasm, {
       ioRead: (port, size) => machine!.ports.read(port, size),
       ioWrite: (port, size, value) => machine!.ports.write(port, size, value),
-      mmioRead: (addr, size) => machine!.mmio.read(addr, size),
-      mmioWrite: (addr, size, value) => machine!.mmio.write(addr, size, value),
-      intAck: () => machine!.pic.acknowledge(),
+      mmioRead: (addr, size) => { machine!.syncApicBase(); return machine!.mmio.read(addr, size); },
+      mmioWrite: (addr, size, value) => { machine!.syncApicBase(); machine!.mmio.write(addr, size, value); },
+      intAck: () => machine!.interruptAcknowledge(),
       readTsc: () => machine!.clock.tsc(),
       // FERR# drives IRQ13 (the core only signals it when CR0.NE is clear).
       ferr: (level) => machine!.irq(IRQ.FPU).set(level !== 0),
     });
     core.init(mib * 1024 * 1024);
-    // No local APIC is wired yet: CPUID must not advertise one.
-    core.setApicPresent(false);
+    // CPUID advertises the APIC only when the machine has one.
+    core.setApicPresent(config.apic ?? true);
     machine = new Machine(core, config, host);
     machine.powerOn();
     return machine;
@@ -385,6 +592,8 @@ export class Machine {
     this.debugcon.reset();
     this.pci.reset();
     this.isaBridge.resetControl.state.value = 0;
+    this.ioapic?.reset();
+    this.lapic?.reset();
     // What the chips already sent before the reset has left the machine: hand it over.
     this.flushOutput();
 
@@ -397,7 +606,16 @@ export class Machine {
     this.updateA20();
 
     const ram = core.ram;
+    if (this.lapic !== null) {
+      // What the BIOS leaves: the APIC on at its reset base (the core's reset put that in
+      // IA32_APIC_BASE), in virtual wire mode, and the MP table that describes the board.
+      this.probeCpuid1();
+      this.apicBaseMsr = -1;
+      this.syncApicBase();
+      this.lapic.enterVirtualWireMode();
+    }
     ram.fill(0);
+    if (this.lapic !== null) this.writeMpTable(ram);
     const entry = loadLinux(ram, {
       kernel: this.config.kernel,
       vmlinux: this.config.vmlinux,
@@ -596,6 +814,7 @@ export class Machine {
       clock.runEnd = clock.now() + budget * clock.nsPerInstruction;
       const stop: StopReason = core.run(budget);
       clock.runEnd = null;
+      this.syncApicBase();
       const t1 = performance.now();
       const ran = core.instructions - before;
       if (!deterministic && ran > 10_000 && t1 > t0) {
@@ -625,9 +844,9 @@ export class Machine {
         this.flushOutput();
         if (this.inputQueue.length > 0) continue; // delivered at the top of the loop, at this HLT
         // An interrupt may already be waiting (raised during the run): let the core take it.
-        if (this.pic.interruptPending()) continue;
+        if (this.interruptPending()) continue;
         clock.runDue();
-        if (this.pic.interruptPending()) continue;
+        if (this.interruptPending()) continue;
         const next = clock.nextDeadline();
         if (deterministic) {
           if (!Number.isFinite(next)) return 5; // nothing will ever happen but host input

@@ -1,7 +1,7 @@
 // webx86 command line: boots Linux headless with COM1 on stdin/stdout.
 //
 //   webx86 run [--kernel FILE] [--initrd FILE] [--append STRING] [--memory MIB]
-//              [--deterministic] [--no-reboot]
+//              [--deterministic] [--no-reboot] [--no-apic]
 //
 // With no --kernel it boots the default guest described by build/images/default.json (built by
 // `npm run build:images`), preferring the host-decompressed vmlinux, which skips the guest's own
@@ -40,6 +40,7 @@ Options:
   --memory MIB      guest RAM in MiB (default 128, ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})
   --deterministic   guest time from instruction counts: same input, same output
   --no-reboot       exit when the guest resets instead of rebooting it
+  --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
   -h, --help        show this help
 
 In the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
@@ -57,10 +58,11 @@ interface RunOptions {
   memoryMiB: number;
   deterministic: boolean;
   noReboot: boolean;
+  apic: boolean;
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false };
+  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true };
   let memorySet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -87,11 +89,12 @@ function parseRunArgs(args: string[]): RunOptions {
       }
       case '--deterministic': opts.deterministic = true; break;
       case '--no-reboot': opts.noReboot = true; break;
+      case '--no-apic': opts.apic = false; break;
       default:
         if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
         throw new CliError(`unexpected argument '${arg}' (try webx86 --help)`);
     }
-    if (inline !== undefined && (name === '--deterministic' || name === '--no-reboot')) {
+    if (inline !== undefined && (name === '--deterministic' || name === '--no-reboot' || name === '--no-apic')) {
       throw new CliError(`option ${name} takes no value`);
     }
   }
@@ -212,6 +215,7 @@ async function run(opts: RunOptions): Promise<number> {
         cmdline: cmdline ?? 'console=ttyS0',
         clock: opts.deterministic ? 'deterministic' : 'realtime',
         noReboot: opts.noReboot,
+        apic: opts.apic,
       },
       { onSerial: (bytes) => { stdout.write(bytes); } },
     );
