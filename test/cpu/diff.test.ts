@@ -1,7 +1,7 @@
 // CPU differential test: every generated case runs on the host CPU (test/cpu/native) and in our
 // core (core-runner.ts); registers, defined flags, data/stack memory and the exception must agree.
 //
-// Knobs:  CPU_CASES=N    cases per form and operand size (default 150)
+// Knobs:  CPU_CASES=N    cases per form and operand size (default 1000)
 //         OPCODE=text    only forms whose key contains text, or whose opcode is e.g. "0f af" / "d3/5";
 //                        comma-separated list allowed (OPCODE='adc ev,gv,0f bc')
 //         CPU_SEED=n     generator seed
@@ -17,7 +17,7 @@ import type { CaseResult, TestCase } from './gen/case.js';
 import { generateCases } from './gen/generate.js';
 import { NativeRunner } from './native/native-runner.js';
 
-const perForm = Number(process.env.CPU_CASES ?? 150);
+const perForm = Number(process.env.CPU_CASES ?? 1000);
 const cases = generateCases({ perForm, filter: process.env.OPCODE, seed: Number(process.env.CPU_SEED ?? 0x1234_5678) });
 const byForm = new Map<string, number[]>();
 cases.forEach((c, i) => { const l = byForm.get(c.form) ?? []; l.push(i); byForm.set(c.form, l); });
