@@ -4,7 +4,8 @@
 //   build/images/bzImage            the Debian 686 kernel as shipped
 //   build/images/vmlinux            the same kernel decompressed on the host (an i386 ELF), so the
 //                                   boot loader can skip the guest's own XZ decompression
-//   build/images/initramfs.cpio.gz  busybox-static, /init, a few device nodes, virtio modules
+//   build/images/initramfs.cpio     busybox-static, /init, a few device nodes, virtio modules
+//   build/images/initramfs.cpio.gz  the same, gzipped
 //   build/images/default.json       manifest: file names and the recommended command line
 //
 // Idempotent: does nothing when every output exists and is newer than this recipe.
@@ -22,7 +23,7 @@ const ROOT = join(dirname(RECIPE), '..');
 const DEBS = join(ROOT, 'build/debs');
 const WORK = join(ROOT, 'build/work');
 const OUT = join(ROOT, 'build/images');
-const OUTPUTS = ['bzImage', 'vmlinux', 'initramfs.cpio.gz', 'default.json'].map((f) => join(OUT, f));
+const OUTPUTS = ['bzImage', 'vmlinux', 'initramfs.cpio', 'initramfs.cpio.gz', 'default.json'].map((f) => join(OUT, f));
 
 // Kernel command line for a fast boot on the serial console. Each word and why:
 const CMDLINE = [
@@ -273,7 +274,8 @@ function buildInitramfs(busyboxRoot, modRoot, kernelRelease) {
     cpio.file(`${base}/${f}`, readFileSync(join(modRoot, f)));
   }
   cpio.file(`${base}/modules.dep`, Buffer.from(mods.dep));
-  return { image: gzipSync(cpio.finish(), { level: 9 }), applets: applets ? applets.length : 0, modules: mods.files.length };
+  const raw = cpio.finish();
+  return { raw, image: gzipSync(raw, { level: 9 }), applets: applets ? applets.length : 0, modules: mods.files.length };
 }
 
 function main() {
@@ -303,13 +305,17 @@ function main() {
   const initrd = buildInitramfs(bdir, join(kdir, 'lib/modules', release), release);
   writeFileSync(join(OUT, 'bzImage'), bz);
   writeFileSync(join(OUT, 'vmlinux'), elf);
+  writeFileSync(join(OUT, 'initramfs.cpio'), initrd.raw);
   writeFileSync(join(OUT, 'initramfs.cpio.gz'), initrd.image);
   const manifest = {
     name: 'default',
     description: `Debian ${release} kernel with a busybox-static initramfs and a shell on ttyS0`,
     kernel: 'bzImage',
     vmlinux: 'vmlinux',
-    initrd: 'initramfs.cpio.gz',
+    // The uncompressed archive boots faster: gunzipping 2.4 MiB in the guest costs about 140
+    // million instructions, 30% of the kernel's boot, to save 1.2 MiB of download. The
+    // gzipped copy stays for hosts that prefer the smaller file.
+    initrd: 'initramfs.cpio',
     cmdline: CMDLINE,
     kernelRelease: release,
     kernelPackage: basename(kdeb),
