@@ -25,4 +25,6 @@ if (pageOnly) {
     await server.close();
     process.exit(code ?? 0);
   });
+  // Stopping this script stops the guest too.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => cli.kill(sig));
 }

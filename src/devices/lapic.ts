@@ -351,11 +351,17 @@ export class Lapic implements IoDevice {
     const s = this.state;
     if (s.timerInitial === 0) { this.timer.cancel(); return; }
     const n = this.countsElapsed(now);
+    const periodNs = s.timerInitial * this.nsPerCount();
     let k: number;
-    if (this.periodic) k = Math.floor(n / s.timerInitial) + 1;
+    // Periods are counted in floating point with a tolerance: called at a period's exact end
+    // (the scheduler passes the deadline as `now`), rounding must not make the next deadline
+    // equal this one, or the timer would fire again and again at the same instant.
+    if (this.periodic) k = Math.floor((now - s.timerStartNs) / periodNs + 1e-6) + 1;
     else if (n < s.timerInitial) k = 1;
     else { this.timer.cancel(); return; }
-    this.timer.arm(s.timerStartNs + k * s.timerInitial * this.nsPerCount());
+    let deadline = s.timerStartNs + k * periodNs;
+    if (this.periodic && deadline <= now) deadline = s.timerStartNs + (k + 1) * periodNs;
+    this.timer.arm(deadline);
   }
 
   private onTimer(now: number): void {

@@ -127,6 +127,44 @@ describe('local APIC', () => {
     expect(apic.interruptPending()).toBe(false);
   });
 
+  it('timer periodic far from time zero: each period fires once, never twice at one instant', () => {
+    // Linux's setup: divide by 16, a period of 25001 counts, started at an odd time about two
+    // guest seconds in; float rounding at a period's exact end must not re-arm the same deadline.
+    const { apic, clock, wr } = setup();
+    clock.advanceTo(2_016_843_271.37);
+    wr(0xf0, 0x1ff);
+    wr(0x3e0, 0x3);                                      // divide by 16
+    wr(0x320, 0x00020030);                               // periodic, vector 0x30
+    wr(0x380, 25001);
+    const periodNs = 25001 * 16 * nsPerBusClock;
+    const firedBefore = clock.fired;
+    let n = 0;
+    for (let i = 0; i < 500; i++) {
+      clock.advance(periodNs / 3);
+      while (apic.interruptPending()) { apic.acknowledge(); wr(0xb0, 0); n++; }
+    }
+    const periods = Math.floor(500 / 3);
+    expect(n).toBeGreaterThanOrEqual(periods - 1);
+    expect(n).toBeLessThanOrEqual(periods + 1);
+    expect(clock.fired - firedBefore).toBeLessThanOrEqual(periods + 1);
+    // Many start times: after firing at its exact deadline, the next deadline is a period later.
+    for (let i = 0; i < 2000; i++) {
+      const t = setup();
+      t.clock.advanceTo(2e9 + i * 7919.37);
+      t.wr(0xf0, 0x1ff);
+      t.wr(0x3e0, 0x3);
+      t.wr(0x320, 0x00020030);
+      t.wr(0x380, 25001);
+      for (let p = 0; p < 3; p++) {
+        const d = t.clock.nextDeadline();
+        const before = t.clock.fired;
+        t.clock.advanceTo(d);
+        expect(t.clock.fired - before).toBe(1);
+        expect(t.clock.nextDeadline() - d).toBeCloseTo(periodNs, 3);
+      }
+    }
+  });
+
   it('LINT0 in ExtINT mode hands INTA to the 8259; LINT1 NMI', () => {
     const t = setup();
     t.wr(0xf0, 0x1ff);

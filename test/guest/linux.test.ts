@@ -95,12 +95,31 @@ const COMMANDS = [
   // doubles: the partial sum of 1/i^2, checked against the same sum computed here.
   `awk 'BEGIN{s=0;for(i=1;i<=20000;i++)s+=1/(i*i);printf "%.9f\\n",s}'`,
   'seq 1 20000 | sha256sum',
+  // Interrupt controllers in use: twice, one guest second apart, so counters can be seen moving.
+  'cat /proc/interrupts; sleep 1; cat /proc/interrupts',
 ];
 
-interface Results { log: Buffer; outputs: string[] }
+/** One /proc/interrupts listing: per IRQ (or LOC/NMI ...) the count, the chip and the name. */
+function parseInterrupts(text: string): Map<string, { count: number; rest: string }> {
+  const rows = new Map<string, { count: number; rest: string }>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\w+):\s+(\d+)\s*(.*)$/.exec(line);
+    if (m) rows.set(m[1]!, { count: Number(m[2]), rest: m[3]!.trim() });
+  }
+  return rows;
+}
 
-async function bootAndUse(m: Manifest): Promise<Results> {
-  const s = new Session(m.prompt, [...COMMANDS, 'poweroff -f']);
+/** The two listings of the /proc/interrupts step. */
+function interruptListings(out: string): [ReturnType<typeof parseInterrupts>, ReturnType<typeof parseInterrupts>] {
+  const parts = out.split(/^\s+CPU0\s*$/m).slice(1);
+  if (parts.length !== 2) throw new Error(`expected two /proc/interrupts listings, got: ${JSON.stringify(out)}`);
+  return [parseInterrupts(parts[0]!), parseInterrupts(parts[1]!)];
+}
+
+interface Results { log: Buffer; text: string; outputs: string[] }
+
+async function bootAndUse(m: Manifest, commands = COMMANDS, apic = true, clock: 'deterministic' | 'realtime' = 'deterministic'): Promise<Results> {
+  const s = new Session(m.prompt, [...commands, 'poweroff -f']);
   s.machine = await Machine.create(
     {
       memoryMiB: 128,
@@ -108,7 +127,8 @@ async function bootAndUse(m: Manifest): Promise<Results> {
       vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
       initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
       cmdline: m.cmdline,
-      clock: 'deterministic',
+      clock,
+      apic,
     },
     { onSerial: s.onSerial },
   );
@@ -123,18 +143,18 @@ async function bootAndUse(m: Manifest): Promise<Results> {
     if (timedOut) throw new Error(timedOut);
     // 'poweroff' comes after the last command was typed; anything else is a failure.
     if (reason !== 'poweroff') throw new Error(`machine exited with '${reason}': ${s.progress()}`);
-    if (s.outputs.length !== COMMANDS.length) throw new Error(`powered off early: ${s.progress()}`);
+    if (s.outputs.length !== commands.length) throw new Error(`powered off early: ${s.progress()}`);
   } finally {
     clearTimeout(timer);
   }
-  return { log: s.bytes(), outputs: s.outputs };
+  return { log: s.bytes(), text: s.text, outputs: s.outputs };
 }
 
 describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
   it('boots to a shell, runs commands, powers off, and does it identically twice', async () => {
     const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
     const first = await bootAndUse(m);
-    const [uname, cpuinfo, arith, basel, sha256] = first.outputs as [string, string, string, string, string];
+    const [uname, cpuinfo, arith, basel, sha256, interrupts] = first.outputs as string[] as [string, string, string, string, string, string];
     const o = { uname, cpuinfo, arith, basel, sha: sha256 };
 
     expect(o.uname).toMatch(/^Linux \S+ /);
@@ -157,6 +177,20 @@ describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
     const sha = createHash('sha256').update(data).digest('hex');
     expect(o.sha.trim()).toBe(`${sha}  -`);
 
+    // The kernel found the APICs through the MP table and routes the PIT through IO-APIC pin 2.
+    expect(first.text).toContain('Intel MultiProcessor Specification v1.4');
+    expect(first.text).toMatch(/IOAPIC\[0\]: apic_id 1, version 17, address 0xfec00000, GSI 0-23/);
+    expect(first.text).toMatch(/\.\.TIMER: vector=0x30 apic1=0 pin1=2 /);
+    expect(first.text).not.toContain('Local APIC disabled by BIOS');
+    expect(o.cpuinfo).toMatch(/^flags\s*:.*\bapic\b/m);
+    const [before, after] = interruptListings(interrupts);
+    expect(after.get('0')?.rest).toMatch(/^IO-APIC\s+2-edge\s+timer$/);
+    expect(after.get('4')?.rest).toMatch(/^IO-APIC\s+4-edge\s+ttyS0$/);
+    expect(after.get('4')!.count).toBeGreaterThan(0);
+    // The local APIC timer is the tick now: it counts (HZ=250 while busy; at least some in 1 s).
+    expect(before.get('LOC')!.count).toBeGreaterThan(0);
+    expect(after.get('LOC')!.count).toBeGreaterThan(before.get('LOC')!.count + 10);
+
     const second = await bootAndUse(m);
     if (!first.log.equals(second.log)) {
       let i = 0;
@@ -166,4 +200,26 @@ describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
         `first:  ${ctx(first.log)}\nsecond: ${ctx(second.log)}`);
     }
   }, 2 * BOOT_TIMEOUT_MS + 60_000);
+
+  it('boots in realtime mode (guest time follows the host clock), with the APIC timer', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+    const t0 = Date.now();
+    const r = await bootAndUse(m, ['echo $((6*7))', 'sleep 1; echo slept'], true, 'realtime');
+    expect(r.outputs[0]!.trim()).toBe('42');
+    expect(r.outputs[1]!.trim()).toBe('slept');
+    // A guest second passes in about a host second (generous bounds for a loaded CI machine).
+    expect(Date.now() - t0).toBeGreaterThan(1000);
+  }, BOOT_TIMEOUT_MS + 60_000);
+
+  it('boots the old way without APICs (8259 only)', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+    const r = await bootAndUse(m, ['cat /proc/cpuinfo', 'cat /proc/interrupts; sleep 1; cat /proc/interrupts'], false);
+    expect(r.text).toContain('Local APIC disabled by BIOS');
+    expect(r.text).not.toContain('Intel MultiProcessor Specification');
+    expect(r.outputs[0]).not.toMatch(/^flags\s*:.*\bapic\b/m);
+    const [before, after] = interruptListings(r.outputs[1]!);
+    expect(after.get('0')?.rest).toMatch(/^XT-PIC\s+timer$/);
+    expect(after.get('0')!.count).toBeGreaterThan(before.get('0')!.count + 10);
+    expect(after.get('LOC')!.count).toBe(0);
+  }, BOOT_TIMEOUT_MS + 60_000);
 });
