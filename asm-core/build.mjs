@@ -19,11 +19,10 @@ const { error, stderr } = await asc.main([
   '--memoryBase', String(0x0100_0000),
   '--initialMemory', '512',
   '--maximumMemory', '65536',
-  '--noExportMemory', 'false',
   debug ? '--debug' : '-O3',
   '--noAssert',
   '--converge',
-].filter((a) => a !== '--noExportMemory' && a !== 'false'));
+]);
 if (error) {
   console.error(stderr.toString());
   console.error(`asm-core: build failed: ${error.message}`);
