@@ -486,7 +486,8 @@ function popSeg(seg: u32): void {
   setReg32(REG_ESP, espAdd(o32 ? 4 : 2));
 }
 
-function loadFarPointer(seg: u32): void {
+/** LDS, LES, LSS, LFS, LGS: offset and selector from memory; the segment load may fault first. */
+export function loadFarPointer(seg: u32): void {
   decodeModrm();
   if (mMod == 3) ud();
   const s = osize();

@@ -15,7 +15,7 @@ import { testCC, setFlag, getCF, setResultFlags, setLazy, LAZY_SUB, settleFlags,
 import { alu, shiftDouble, imul2, maskOf, ALU_CMP, ALU_ADD } from './alu';
 import { push, peek, espAdd } from './stack';
 import { segAddr, loadSeg } from './segments';
-import { ud, lockOk } from './exec';
+import { ud, lockOk, loadFarPointer } from './exec';
 import {
   group6, group7, lar, lsl, clts, invd, movFromCr, movToCr, movFromDr, movToDr, wrmsr, rdmsr, rdtsc, rdpmc, cpuid,
   sysenter, sysexit,
@@ -97,10 +97,10 @@ export function exec0f(): void {
       else { writeRmw(s, dst); setReg(s, REG_EAX, dst); } // the destination is always written
       return;
     }
-    case 0xb2: loadFar(SEG_SS); return;
+    case 0xb2: loadFarPointer(SEG_SS); return;
     case 0xb3: bitOp(2, false); return;
-    case 0xb4: loadFar(SEG_FS); return;
-    case 0xb5: loadFar(SEG_GS); return;
+    case 0xb4: loadFarPointer(SEG_FS); return;
+    case 0xb5: loadFarPointer(SEG_GS); return;
     case 0xb6: { decodeModrm(); setReg(osize(), mReg, readE(8)); return; }
     case 0xb7: { decodeModrm(); setReg(osize(), mReg, readE(16)); return; }
     case 0xba: {
@@ -161,15 +161,6 @@ function lockAllowedTwoByte(op: u32): void {
   }
 }
 
-function loadFar(seg: u32): void {
-  decodeModrm();
-  if (mMod == 3) ud();
-  const s = osize();
-  const off = readMem(s, eaSeg, eaOff);
-  const sel = readMem(16, eaSeg, eaOff + (s >> 3));
-  loadSeg(seg, sel);
-  setReg(s, mReg, off);
-}
 
 /** BT (0), BTS (1), BTR (2), BTC (3) with a register bit offset: memory forms address by the signed offset. */
 function bitOp(kind: u32, _imm: bool): void {
