@@ -4,79 +4,20 @@
 // addresses, the PIT through IO-APIC pin 2, the local APIC timer measured by the TSC, level-
 // triggered COM1 interrupts that need the EOI broadcast, IA32_APIC_BASE moves, and the same
 // programs on a machine built without APICs.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
+import { assembleTinyKernel } from './tiny-kernel.js';
 import { APIC_BUS_FREQUENCY_HZ } from '../../src/devices/lapic.js';
 
 const CORE = resolve(__dirname, '../../build/core.wasm');
 const dir = mkdtempSync(join(tmpdir(), 'webx86-apic-'));
 
-const PRELUDE = `
-bits 32
-global start
-section .text
-%define LAPIC 0xfee00000
+/** APIC routines (beside those of tiny-kernel.ts). */
+const ROUTINES = `%define LAPIC 0xfee00000
 %define IOAPIC 0xfec00000
-%macro OUTB 2
-  mov al, %2
-  out %1, al
-%endmacro
-putc:
-  push edx
-  push eax
-  mov dx, 0x3fd
-.w: in al, dx
-  test al, 0x20
-  jz .w
-  pop eax
-  mov dx, 0x3f8
-  out dx, al
-  pop edx
-  ret
-puthex:
-  push ecx
-  push ebx
-  mov ebx, eax
-  mov ecx, 8
-.d: rol ebx, 4
-  mov al, bl
-  and al, 15
-  add al, '0'
-  cmp al, '9'
-  jbe .p
-  add al, 'a' - '0' - 10
-.p: call putc
-  loop .d
-  mov al, 10
-  call putc
-  pop ebx
-  pop ecx
-  ret
-setgate:
-  lea edx, [0x80000 + ecx * 8]
-  mov [edx], ax
-  mov word [edx + 2], 0x10
-  mov word [edx + 4], 0x8e00
-  shr eax, 16
-  mov [edx + 6], ax
-  ret
-initpic:                    ; 8259 pair at 0x20 / 0x28, all inputs masked
-  OUTB 0x20, 0x11
-  OUTB 0x21, 0x20
-  OUTB 0x21, 0x04
-  OUTB 0x21, 0x01
-  OUTB 0xa0, 0x11
-  OUTB 0xa1, 0x28
-  OUTB 0xa1, 0x02
-  OUTB 0xa1, 0x01
-  OUTB 0x21, 0xff
-  OUTB 0xa1, 0xff
-  lidt [idtr]
-  ret
 apic_on:                    ; SVR: enabled, spurious vector 0xff; LINT0 (8259) masked
   mov dword [LAPIC + 0xf0], 0x1ff
   mov dword [LAPIC + 0x350], 0x10700
@@ -105,14 +46,6 @@ measure5:                   ; print 5 TSC deltas between interrupts that end HLT
   dec esi
   jnz .t
   ret
-poweroff:
-  cli
-.h: hlt
-  jmp .h
-idtr: dw 0x7ff
-      dd 0x80000
-start:
-  mov esp, 0x90000
 `;
 
 const PROGRAMS: Record<string, string> = {
@@ -297,15 +230,7 @@ const elves: Record<string, Uint8Array> = {};
 
 beforeAll(() => {
   if (!existsSync(CORE)) throw new Error(`${CORE} missing: run npm run build:core`);
-  for (const [name, body] of Object.entries(PROGRAMS)) {
-    const src = join(dir, `${name}.asm`);
-    const obj = join(dir, `${name}.o`);
-    const elf = join(dir, `${name}.elf`);
-    writeFileSync(src, PRELUDE + body);
-    execFileSync('nasm', ['-f', 'elf32', src, '-o', obj]);
-    execFileSync('ld', ['-m', 'elf_i386', '-N', '--no-warn-rwx-segments', '-Ttext=0x100000', '-e', 'start', '-o', elf, obj]);
-    elves[name] = new Uint8Array(readFileSync(elf));
-  }
+  for (const [name, body] of Object.entries(PROGRAMS)) elves[name] = assembleTinyKernel(dir, name, ROUTINES, body);
 });
 
 async function boot(kernel: string, opts: { apic?: boolean; input?: string; timeoutMs?: number } = {}) {

@@ -3,94 +3,26 @@
 // wiring against what the PC hardware would do: COM1 output and input with its interrupt, the
 // PIT/PIC/HLT path against the TSC (PIT ticks are 838.095 ns), the reset sources (0xCF9, the
 // 8042, port 0x92, a triple fault) and CMOS memory surviving them, and power-off by "cli; hlt".
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
+import { assembleTinyKernel } from './tiny-kernel.js';
 import type { ClockMode } from '../../src/machine/types.js';
 
 const CORE = resolve(__dirname, '../../build/core.wasm');
 const dir = mkdtempSync(join(tmpdir(), 'webx86-machine-'));
 
-// Shared routines: putc (AL) on COM1 polling THRE, puthex (EAX, 8 digits), an IDT at 0x80000.
-const PRELUDE = `
-bits 32
-global start
-section .text
-%macro OUTB 2
-  mov al, %2
-  out %1, al
-%endmacro
-putc:                       ; AL -> COM1
-  push edx
-  push eax
-  mov dx, 0x3fd
-.w: in al, dx
-  test al, 0x20             ; LSR.THRE
-  jz .w
-  pop eax
-  mov dx, 0x3f8
-  out dx, al
-  pop edx
-  ret
-puthex:                     ; EAX as 8 hex digits and a newline
-  push ecx
-  push ebx
-  mov ebx, eax
-  mov ecx, 8
-.d: rol ebx, 4
-  mov al, bl
-  and al, 15
-  add al, '0'
-  cmp al, '9'
-  jbe .p
-  add al, 'a' - '0' - 10
-.p: call putc
-  loop .d
-  mov al, 10
-  call putc
-  pop ebx
-  pop ecx
-  ret
-setgate:                    ; vector ECX -> handler EAX, interrupt gate, selector 0x10
-  lea edx, [0x80000 + ecx * 8]
-  mov [edx], ax
-  mov word [edx + 2], 0x10
-  mov word [edx + 4], 0x8e00
-  shr eax, 16
-  mov [edx + 6], ax
-  ret
-initpic:                    ; vectors 0x20 / 0x28, all masked
-  OUTB 0x20, 0x11
-  OUTB 0x21, 0x20
-  OUTB 0x21, 0x04
-  OUTB 0x21, 0x01
-  OUTB 0xa0, 0x11
-  OUTB 0xa1, 0x28
-  OUTB 0xa1, 0x02
-  OUTB 0xa1, 0x01
-  OUTB 0x21, 0xff
-  OUTB 0xa1, 0xff
-  lidt [idtr]
-  ret
-eoi_handler:
+/** Routines only these programs use (beside those of tiny-kernel.ts). */
+const ROUTINES = `eoi_handler:
   push eax
   mov al, 0x20
   out 0x20, al
   pop eax
   iretd
-poweroff:
-  cli
-.h: hlt
-  jmp .h
-idtr: dw 0x7ff
-      dd 0x80000
 zero_idtr: dw 0
       dd 0
-start:
-  mov esp, 0x90000
 `;
 
 const PROGRAMS: Record<string, string> = {
@@ -217,22 +149,13 @@ function resetProgram(method: string): string {
 `;
 }
 
-function build(name: string, body: string): string {
-  const src = join(dir, `${name}.asm`);
-  const obj = join(dir, `${name}.o`);
-  const elf = join(dir, `${name}.elf`);
-  writeFileSync(src, PRELUDE + body);
-  execFileSync('nasm', ['-f', 'elf32', src, '-o', obj]);
-  execFileSync('ld', ['-m', 'elf_i386', '-N', '--no-warn-rwx-segments', '-Ttext=0x100000', '-e', 'start', '-o', elf, obj]);
-  return elf;
-}
 
 const elves: Record<string, Uint8Array> = {};
 
 beforeAll(() => {
   if (!existsSync(CORE)) throw new Error(`${CORE} missing: run npm run build:core`);
-  for (const [name, body] of Object.entries(PROGRAMS)) elves[name] = new Uint8Array(readFileSync(build(name, body)));
-  for (const m of ['cf9', 'kbc', 'port92', 'triple']) elves[`reset-${m}`] = new Uint8Array(readFileSync(build(`reset-${m}`, resetProgram(m))));
+  for (const [name, body] of Object.entries(PROGRAMS)) elves[name] = assembleTinyKernel(dir, name, ROUTINES, body);
+  for (const m of ['cf9', 'kbc', 'port92', 'triple']) elves[`reset-${m}`] = assembleTinyKernel(dir, `reset-${m}`, ROUTINES, resetProgram(m));
 });
 
 async function boot(kernel: string, opts: { clock?: ClockMode; noReboot?: boolean; input?: string; timeoutMs?: number } = {}) {
