@@ -10,6 +10,7 @@ import { segAddr } from './segments';
 import {
   readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkWriteLin,
 } from '../mmu/access';
+import { TLB_BASE, TLB_VALID, tlbWriteMask } from '../mmu/tlb';
 
 /** Operand size is 32 bits (CS.D xor 66h). */
 export let o32: bool = false;
@@ -115,7 +116,10 @@ export let rmwLin: u32 = 0;
   if (mMod == 3) return getReg(size, mRm);
   const n = size >> 3;
   rmwLin = segAddr(eaSeg, eaOff, n - 1, true);
-  checkWriteLin(rmwLin, n);
+  // The write must be allowed before the read: a TLB entry that already permits a fast write
+  // (and an access inside its page) says so without a page walk.
+  const e = load<u32>(TLB_BASE + ((rmwLin >>> 12) << 2));
+  if ((e & tlbWriteMask) != TLB_VALID || (rmwLin & 0xfff) > 0x1000 - n) checkWriteLin(rmwLin, n);
   if (size == 32) return readLin32(rmwLin);
   if (size == 16) return readLin16(rmwLin);
   return readLin8(rmwLin);
