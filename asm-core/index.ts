@@ -7,15 +7,17 @@ import {
   REG_EDX, setReg32, FLAG_IF, FLAG_TF, CR0_ET, CR0_CD, CR0_NW, EXC_DB, EXC_DF, EXC_NMI, EXC_PF, OFF_MSR_TSC_OFFSET,
   SEG_CS, SEG_LDTR, SEG_TR, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
 } from './cpu/state';
-import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits } from './cpu/live';
+import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits, cs32 } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
 import { step, interruptShadow, haltRequested, runUntil, retired, stackShadow } from './cpu/exec';
+import { runBlocks, flushBlocks, invalidateRange, blocksDecoded, blockFlushes } from './cpu/blocks';
 import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
 import { setSegCache } from './cpu/segments';
 import { RAM_BASE, setRamSize, ramSize } from './mmu/phys';
-import { tlbFlushAll, tlbSetUser, markCodePage } from './mmu/tlb';
+import { tlbFlushAll, tlbSetUser } from './mmu/tlb';
+import { codePageWrites } from './mmu/access';
 import { setA20Mask, probe } from './mmu/paging';
 import { fpuReset } from './cpu/fpu';
 import { setCpuidApic } from './cpu/system';
@@ -108,6 +110,7 @@ export function reset(): void {
 
 /** Recompute every cache from the state block (after the host wrote it). */
 export function refreshState(): void {
+  flushBlocks(); // the host may have rewritten code too
   loadFlags();
   syncFromState();
   updateMode();
@@ -142,7 +145,10 @@ export function instructionCount(): f64 { return <f64>retired; }
 export function isHalted(): u32 { return halted ? 1 : 0; }
 export function translateLinear(lin: u32): f64 { return <f64>probe(lin); }
 export function setApicPresent(on: u32): void { setCpuidApic(on != 0); }
-export function setCodePage(phys: u32, on: u32): void { markCodePage(phys, on != 0); tlbFlushAll(); }
+/** The host (a device's DMA, a loader) wrote guest RAM in [phys, phys + len): drop code decoded from it. */
+export function ramWritten(phys: u32, len: u32): void { invalidateRange(phys, len); }
+/** Since power-on: blocks decoded (0), block-cache flushes (1), writes that hit decoded code (2). */
+export function blockStats(which: u32): u32 { return which == 0 ? blocksDecoded : which == 1 ? blockFlushes : codePageWrites; }
 
 function finish(reason: u32): u32 {
   syncToState();
@@ -203,6 +209,8 @@ function loop(): u32 {
     attention = interruptShadow;
     if ((flagsReg & FLAG_TF) != 0 || breakpointsArmed) {
       carefulStep();
+    } else if (cs32) {
+      runBlocks(budgetEnd);
     } else {
       runUntil(budgetEnd);
     }

@@ -19,8 +19,11 @@ export const ALU_CMP: u32 = 7;
 
 @inline export function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) - 1; }
 
-/** One ovf ADD OR ADC SBB AND SUB XOR CMP on `size`-bit operands; CMP returns `a` unchanged. */
-export function alu(op: u32, size: u32, a: u32, b: u32): u32 {
+/** One of ADD OR ADC SBB AND SUB XOR CMP on `size`-bit operands; CMP returns `a` unchanged. */
+export function alu(op: u32, size: u32, a: u32, b: u32): u32 { return aluOp(op, size, a, b); }
+
+/** The definition behind alu(), inlined where `op` and `size` are constants (cpu/handlers.ts). */
+@inline export function aluOp(op: u32, size: u32, a: u32, b: u32): u32 {
   const m = maskOf(size);
   let r: u32;
   switch (op) {

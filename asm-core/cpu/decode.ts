@@ -8,9 +8,8 @@ import {
 import { fetch8, fetch16, fetch32 } from './fetch';
 import { segAddr } from './segments';
 import {
-  readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkWriteLin,
+  readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw,
 } from '../mmu/access';
-import { TLB_BASE, TLB_VALID, tlbWriteMask } from '../mmu/tlb';
 
 /** Operand size is 32 bits (CS.D xor 66h). */
 export let o32: bool = false;
@@ -116,10 +115,7 @@ export let rmwLin: u32 = 0;
   if (mMod == 3) return getReg(size, mRm);
   const n = size >> 3;
   rmwLin = segAddr(eaSeg, eaOff, n - 1, true);
-  // The write must be allowed before the read: a TLB entry that already permits a fast write
-  // (and an access inside its page) says so without a page walk.
-  const e = load<u32>(TLB_BASE + ((rmwLin >>> 12) << 2));
-  if ((e & tlbWriteMask) != TLB_VALID || (rmwLin & 0xfff) > 0x1000 - n) checkWriteLin(rmwLin, n);
+  checkRmw(rmwLin, n);
   if (size == 32) return readLin32(rmwLin);
   if (size == 16) return readLin16(rmwLin);
   return readLin8(rmwLin);

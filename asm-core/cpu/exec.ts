@@ -284,14 +284,7 @@ function execute(op: u32): void {
     case 0xc6: { decodeModrm(); if (mReg != 0) ud(); writeImmToE(8); return; }
     case 0xc7: { decodeModrm(); if (mReg != 0) ud(); writeImmToE(osize()); return; }
     case 0xc8: enter(); return;
-    case 0xc9: { // LEAVE
-      const bp = ss32 ? reg32(REG_EBP) : reg16(REG_EBP);
-      const v = o32 ? readLin32(segAddr(SEG_SS, bp, 3, false)) : readLin16(segAddr(SEG_SS, bp, 1, false));
-      if (ss32) setReg32(REG_ESP, bp + (o32 ? 4 : 2));
-      else setReg16(REG_ESP, bp + (o32 ? 4 : 2));
-      if (o32) setReg32(REG_EBP, v); else setReg16(REG_EBP, v);
-      return;
-    }
+    case 0xc9: leave(); return;
     case 0xca: { const n = fetch16(); retFar(o32, n); return; }
     case 0xcb: retFar(o32, 0); return;
     case 0xcc: interrupt(EXC_BP, -1, INT_SOFTWARE); return;
@@ -610,6 +603,15 @@ function enter(): void {
   if (size > 0) segAddr(SEG_SS, spOffset(newEsp), 0, true);
   if (o32) setReg32(REG_EBP, frame); else setReg16(REG_EBP, frame);
   setReg32(REG_ESP, newEsp);
+}
+
+/** LEAVE: ESP from EBP, then pop EBP. */
+export function leave(): void {
+  const bp = ss32 ? reg32(REG_EBP) : reg16(REG_EBP);
+  const v = o32 ? readLin32(segAddr(SEG_SS, bp, 3, false)) : readLin16(segAddr(SEG_SS, bp, 1, false));
+  if (ss32) setReg32(REG_ESP, bp + (o32 ? 4 : 2));
+  else setReg16(REG_ESP, bp + (o32 ? 4 : 2));
+  if (o32) setReg32(REG_EBP, v); else setReg16(REG_EBP, v);
 }
 
 function pushf(): void {

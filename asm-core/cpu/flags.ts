@@ -86,7 +86,10 @@ export function getAF(): bool {
 }
 
 /** Condition code test for Jcc/SETcc/CMOVcc (the low 4 bits of the opcode). */
-export function testCC(cc: u32): bool {
+export function testCC(cc: u32): bool { return testCCOp(cc); }
+
+/** The definition behind testCC(), inlined where `cc` is a constant (cpu/handlers.ts). */
+@inline export function testCCOp(cc: u32): bool {
   let r: bool;
   switch (cc >> 1) {
     case 0: r = getOF(); break;

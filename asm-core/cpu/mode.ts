@@ -28,7 +28,8 @@ export function updateAlignCheck(): void {
 export function updateMode(): void {
   v86Mode = (flagsReg & FLAG_VM) != 0;
   protectedMode = (load<u32>(STATE + OFF_CR0) & CR0_PE) != 0 && !v86Mode;
-  cs32 = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + SEG_ACCESS) & AR_DB) != 0;
+  const big = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + SEG_ACCESS) & AR_DB) != 0;
+  if (big != cs32) { cs32 = big; attention = true; } // the run loop picks blocks or step()
   ss32 = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_SS << 4) + SEG_ACCESS) & AR_DB) != 0;
   updateAllSegChecks();
   if (v86Mode) setCpl(3);

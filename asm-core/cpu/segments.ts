@@ -8,7 +8,7 @@ import {
 import { raiseFault } from './fault';
 import { readSys32, writeSys8 } from '../mmu/access';
 import { fetchLen } from '../mmu/tlb';
-import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck, dataBreakpoints, dataBreakHits } from './live';
+import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck, dataBreakpoints, dataBreakHits, attention } from './live';
 
 // Access-rights byte (descriptor bits 40..47) and flags nibble (52..55), as kept in SEG_ACCESS.
 export const AR_ACCESSED: u32 = 1 << 0;
@@ -57,7 +57,13 @@ export function setSegCache(seg: u32, sel: u32, base: u32, limit: u32, access: u
   store<u32>(s + SEG_LIMIT, limit);
   store<u32>(s + SEG_ACCESS, access);
   updateSegCheck(seg);
-  if (seg == SEG_CS) { csBase = base; csLimit = limit; fetchLen = 0; cs32 = protectedMode && (access & AR_DB) != 0; }
+  if (seg == SEG_CS) {
+    csBase = base; csLimit = limit; fetchLen = 0;
+    const big = protectedMode && (access & AR_DB) != 0;
+    // 32-bit code runs from decoded blocks, other code instruction by instruction: the run
+    // loop picks again.
+    if (big != cs32) { cs32 = big; attention = true; }
+  }
   else if (seg == SEG_SS) { ss32 = protectedMode && (access & AR_DB) != 0; }
 }
 

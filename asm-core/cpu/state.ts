@@ -60,6 +60,8 @@ export const OFF_MSR_MTRR_FIXED: u32 = 0x180; // 11 x 8 bytes (64K_00000, 16K_80
 export const OFF_MSR_MTRR_VAR: u32 = 0x1e0; // 8 pairs (base, mask) x 16 bytes = 0x80
 export const OFF_MSR_MISC_ENABLE: u32 = 0x260; // 8 bytes
 export const OFF_MSR_EFER: u32 = 0x268; // 8 bytes, reserved for later
+/** A word that is always 0: the missing base or index register of a decoded memory operand (cpu/record.ts). */
+export const OFF_ZERO: u32 = 0x270;
 
 // x87 FPU: owned by cpu/fpu.ts. Physical registers R0..R7 in 16-byte slots
 // (+0 significand u64, +8 sign and exponent u16), then the control registers.

@@ -3,11 +3,11 @@
 // a write to a page holding translated code) goes through the slow path, which may fault.
 
 import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
-import { TLB_BASE, TLB_MMIO, TLB_CODE, tlbReadMask, tlbWriteMask, tlbFlushAll, markCodePage } from './tlb';
+import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, tlbReadMask, tlbWriteMask, codePageWritten } from './tlb';
 import { translate } from './paging';
-import { cplLive } from '../cpu/live';
+import { cplLive, attention } from '../cpu/live';
 
-/** Writes that hit pages holding translated code (the JIT's invalidation hook). */
+/** Writes that hit pages holding decoded code (statistics). */
 export let codePageWrites: u32 = 0;
 
 @inline function entryOf(lin: u32): u32 { return load<u32>(TLB_BASE + ((lin >>> 12) << 2)); }
@@ -73,12 +73,22 @@ function physOf(e: u32, lin: u32): u32 { return (e & 0xfffff000) | (lin & 0xfff)
 
 function noteWrite(e: u32): void {
   if (e & TLB_CODE) {
-    // Translated code on this page is now stale. The JIT (its own module) drops its blocks
-    // when it sees the page unmarked; the TLB entries that carried the mark go with a flush.
+    // Decoded code on this page is now stale. The instruction that wrote it finishes; the run
+    // loop then leaves the current block (attention) and decodes again from memory.
     codePageWrites++;
-    markCodePage(e & 0xfffff000, false);
-    tlbFlushAll();
+    codePageWritten(e);
+    attention = true;
   }
+}
+
+/**
+ * The fast-path test of a read-modify-write operand: the write must be allowed before the read.
+ * A TLB entry that already permits a fast write (and an access inside its page) says so without
+ * a page walk; otherwise the walk checks it (and may fault).
+ */
+@inline export function checkRmw(lin: u32, n: u32): void {
+  const e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
+  if ((e & tlbWriteMask) != TLB_VALID || (lin & 0xfff) > 0x1000 - n) checkWriteLin(lin, n);
 }
 
 export function readSlow8(lin: u32, user: bool): u32 {

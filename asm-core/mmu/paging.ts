@@ -6,8 +6,9 @@ import { raiseFault } from '../cpu/fault';
 import { readPhys32, writePhys32, isRamPage } from './phys';
 import {
   tlbEntry, tlbSet, tlbInvalidate, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
-  TLB_GLOBAL, TLB_CODE,
+  TLB_GLOBAL, TLB_CODE, codePageWritten,
 } from './tlb';
+import { attention } from '../cpu/live';
 
 const PTE_P: u32 = 1 << 0; // present
 const PTE_RW: u32 = 1 << 1; // writable
@@ -44,6 +45,12 @@ export function invalidatePage(lin: u32): void {
   unchecked(largeRegions[region] = 0);
   const first = region << 22;
   for (let i: u32 = 0; i < 1024; i++) tlbInvalidate(first + (i << 12));
+}
+
+/** Accessed and dirty bits go straight to physical memory, so they bypass the TLB's code-page mark. */
+function writeTableEntry(addr: u32, v: u32): void {
+  writePhys32(addr, v);
+  if (isCodePage(addr)) { codePageWritten(addr); attention = true; }
 }
 
 function pageFault(lin: u32, code: u32): void {
@@ -97,7 +104,7 @@ function walk(lin: u32, write: bool, user: bool): u32 {
     const us = (pde & PTE_US) != 0, rw = (pde & PTE_RW) != 0;
     if ((user && !us) || (write && !rw && (user || wp))) pageFault(lin, code | PF_PROTECTION);
     const newPde = pde | PTE_A | (write ? PTE_D : 0);
-    if (newPde != pde) { writePhys32(pdeAddr, newPde); pde = newPde; }
+    if (newPde != pde) { writeTableEntry(pdeAddr, newPde); pde = newPde; }
     const phys = ((pde & 0xffc00000) | (lin & 0x003ff000)) & a20Mask;
     unchecked(largeRegions[lin >>> 22] = 1);
     return makeEntry(phys, us, rw, (pde & PTE_D) != 0, (pde & PTE_G) != 0 && (cr4 & CR4_PGE) != 0);
@@ -108,9 +115,9 @@ function walk(lin: u32, write: bool, user: bool): u32 {
   if ((pte & PTE_P) == 0) { pageFault(lin, code); }
   const us = (pde & pte & PTE_US) != 0, rw = (pde & pte & PTE_RW) != 0;
   if ((user && !us) || (write && !rw && (user || wp))) pageFault(lin, code | PF_PROTECTION);
-  if ((pde & PTE_A) == 0) writePhys32(pdeAddr, pde | PTE_A);
+  if ((pde & PTE_A) == 0) writeTableEntry(pdeAddr, pde | PTE_A);
   const newPte = pte | PTE_A | (write ? PTE_D : 0);
-  if (newPte != pte) { writePhys32(pteAddr, newPte); pte = newPte; }
+  if (newPte != pte) { writeTableEntry(pteAddr, newPte); pte = newPte; }
   return makeEntry((pte & 0xfffff000) & a20Mask, us, rw, (pte & PTE_D) != 0, (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0);
 }
 

@@ -8,6 +8,13 @@ export const TLB_BASE: u32 = 0x0040_0000; // 1 Mi entries x 4 bytes
 export const TLB_LIST: u32 = 0x0080_0000; // linear page numbers of filled entries, for fast flushes
 export const TLB_LIST_CAPACITY: u32 = 0x20000; // 128 Ki entries (512 KiB)
 export const CODE_PAGES: u32 = 0x0090_0000; // one byte per physical page: 1 = holds translated code
+/**
+ * One byte per physical page: its code generation, bumped each time code on the page is
+ * overwritten. A decoded block (cpu/blocks.ts) is valid only while the generation it was decoded
+ * at is current. CODE_GEN_NEVER (a page rewritten that often) means: always interpret it.
+ */
+export const CODE_GEN: u32 = 0x00a0_0000;
+export const CODE_GEN_NEVER: u32 = 0xff;
 
 export const TLB_VALID: u32 = 1 << 0;
 /** Supervisor-only page: a CPL 3 access must fault. */
@@ -98,6 +105,18 @@ export function tlbFlushAll(): void {
   memory.fill(TLB_BASE, 0, 0x40_0000);
   listCount = 0;
   listOverflowed = false;
+}
+
+/**
+ * Code on the page holding `phys` was overwritten: unmark the page, retire its decoded blocks,
+ * and drop the TLB entries that carried the mark.
+ */
+export function codePageWritten(phys: u32): void {
+  const page = phys >>> 12;
+  store<u8>(CODE_PAGES + page, 0);
+  const gen = <u32>load<u8>(CODE_GEN + page);
+  if (gen < CODE_GEN_NEVER) store<u8>(CODE_GEN + page, <u8>(gen + 1));
+  tlbFlushAll();
 }
 
 export function isCodePage(phys: u32): bool { return load<u8>(CODE_PAGES + (phys >>> 12)) != 0; }

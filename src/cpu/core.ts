@@ -72,7 +72,8 @@ interface CoreExports {
   instructionCount?(): number;
   isHalted?(): number;
   setApicPresent?(on: number): void;
-  setCodePage?(phys: number, on: number): void;
+  ramWritten?(phys: number, len: number): void;
+  blockStats?(which: number): number;
   translateLinear?(lin: number): number;
 }
 
@@ -258,8 +259,13 @@ export class Core {
   setA20(on: boolean): void { this.exports.setA20(on ? 1 : 0); }
   /** CPUID's APIC bit (when the core supports switching it): off until a local APIC is wired. */
   setApicPresent(on: boolean): void { this.exports.setApicPresent?.(on ? 1 : 0); }
-  /** Mark a physical page as holding translated code (JIT invalidation), when supported. */
-  setCodePage(phys: number, on: boolean): void { this.exports.setCodePage?.(phys >>> 0, on ? 1 : 0); }
+  /** The host wrote guest RAM (DMA, a loader): the core drops code it decoded from those bytes. */
+  ramWritten(phys: number, len: number): void { if (len > 0) this.exports.ramWritten?.(phys >>> 0, len >>> 0); }
+  /** Since power-on: blocks decoded, block-cache flushes, and guest writes that hit decoded code. */
+  get blockStats(): { decoded: number; flushes: number; codeWrites: number } {
+    const stat = (which: number): number => (this.exports.blockStats?.(which) ?? 0) >>> 0;
+    return { decoded: stat(0), flushes: stat(1), codeWrites: stat(2) };
+  }
 
   // ---- guest RAM ----
 

@@ -229,8 +229,10 @@ class RamDma implements DmaView {
   write(phys: number, data: Uint8Array): void {
     const start = Number.isInteger(phys) && phys >= 0 ? phys : this.size;
     const end = Math.min(start + data.length, this.size);
-    // TODO(jit): tell the core which pages changed once it translates code (core.setCodePage).
-    if (end > start) this.core.ram.set(data.subarray(0, end - start), start);
+    if (end > start) {
+      this.core.ram.set(data.subarray(0, end - start), start);
+      this.core.ramWritten(start, end - start); // code decoded from these bytes is stale
+    }
     if (end - start < data.length) this.outOfRange++;
   }
 }

@@ -523,3 +523,33 @@ describe('bare-metal: MOV SS debug shadow', () => {
     check(r, [[24, 0, '6.8.3: the held trap is taken after the instruction following MOV SS']]);
   });
 });
+
+describe('bare-metal: self-modifying code', () => {
+  it('every way of writing code reaches its next execution', async () => {
+    const r = await runProgram('smc', {
+      onHalt: (core, host, n) => {
+        if (n !== 0) return false;
+        // DMA: new code written by the host, then an interrupt wakes the CPU.
+        const at = r8(core, 8) + 1;
+        new DataView(core.ram.buffer, core.ram.byteOffset).setUint32(at, 0x55555555, true);
+        core.ramWritten(at, 4);
+        host.vector = 0x41;
+        core.setIntr(true);
+        return true;
+      },
+    });
+    check(r, [
+      [1, 0x030201, 'vol. 3 8.1.3: a store into the next instruction is seen when it executes (each pass)'],
+      [2, 0x11111111, 'the first call runs the code as loaded'],
+      [3, 0x22222222, '8.1.3: a store to code that ran before is seen by the next call'],
+      [4, 0x33333333, '8.1.3 / 11.6: a store through another linear address of the same physical page'],
+      [5, 0x44444444, 'a REP MOVSB over code'],
+      [6, 0x55555555, 'a write by the host (DMA) while the CPU was halted'],
+      [7, 45150, 'the page rewritten 300 times: every call returns its own immediate (sum 1..300)'],
+    ]);
+  });
+});
+
+function r8(core: { ram: Uint8Array }, slot: number): number {
+  return new DataView(core.ram.buffer, core.ram.byteOffset).getUint32(0x600 + slot * 4, true);
+}

@@ -1,0 +1,277 @@
+// Decoding 32-bit code into records (cpu/record.ts) for the block cache (cpu/blocks.ts). This
+// takes apart the forms that make up nearly all of a 32-bit kernel's and user program's
+// instructions: 8- and 32-bit ALU, MOV, LEA, TEST, shifts, multiply and divide, PUSH and POP,
+// near jumps, calls and returns, string instructions. Anything else (16-bit operands or
+// addresses, LOCK, segment loads, far transfers, system instructions, the x87) becomes a record
+// that runs the full interpreter, and ends the block: such an instruction may change the mode,
+// the paging, or the code itself.
+
+import { OFF_REGS, OFF_ZERO, REG_EAX, REG_ESP, REG_EBP, SEG_DS, SEG_SS } from './state';
+import {
+  REC_SIZE, REC_HANDLER, REC_LEN, REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM,
+} from './record';
+import { BLOCK_MAX, decodedEnd } from './blocks';
+import { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS } from './string';
+import {
+  index, aluHandler32, aluHandler8, jccHandler, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI,
+  movRR32, movRI32, movRM32, movMR32, movMI32, movRR8, movRI8, movRM8, movMR8, movMI8, lea32,
+  movzxRR8, movzxRM8, movzxRR16, movzxRM16, movsxRR8, movsxRM8, movsxRR16, movsxRM16, xchgRR32, cwde, cdq, nop,
+  testRR32, testRI32, testMR32, testMI32, testRR8, testRI8, testMR8, testMI8,
+  incR32, decR32, incM32, decM32, notR32, notM32, negR32, negM32, mulDivR32, mulDivM32,
+  imulRRI, imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftMI32, shiftMC32,
+  setccR, setccM, cmovRR, cmovRM, pushR32, pushI32, pushM32, popR32, leave32,
+  jmpRel, callRel, jmpR, jmpM, callR, callM, ret, retImm, stringOp32, interpret,
+} from './handlers';
+
+/** What decodeOne() found: not a form taken apart here, one that continues the block, one that ends it. */
+const NOT_DECODED: u32 = 0;
+const CONTINUES: u32 = 1;
+const ENDS: u32 = 2;
+
+/** State-block word of general register `r` (as REC_BASE/REC_INDEX hold it), and of the zero word. */
+@inline function regWord(r: u32): u32 { return (OFF_REGS + (r << 3)) >> 2; }
+const ZERO_WORD: u32 = OFF_ZERO >> 2;
+
+// The decoder's cursor: host address of the next code byte and the end of the page.
+let p: u32 = 0;
+let pageEnd: u32 = 0;
+/** The instruction ran past the page end: the interpreter fetches it across the boundary. */
+let truncated: bool = false;
+
+function byte(): u32 {
+  if (p >= pageEnd) { truncated = true; return 0; }
+  return <u32>load<u8>(p++);
+}
+function imm8s(): u32 { return <u32>(<i32>(<i8>byte())); }
+function imm16(): u32 { const lo = byte(); return lo | (byte() << 8); }
+function imm32(): u32 { const lo = imm16(); return lo | (imm16() << 16); }
+
+// The ModRM byte just read, and the record being written.
+let mod: u32 = 0, reg: u32 = 0, rm: u32 = 0;
+let rec: u32 = 0;
+
+@inline function setHandler(h: u32): void { store<u16>(rec, <u16>h, REC_HANDLER); }
+@inline function setField(field: u32, v: u32): void { store<u8>(rec + field, <u8>v); }
+@inline function setImm(v: u32): void { store<u32>(rec, v, REC_IMM); }
+@inline function setDisp(v: u32): void { store<u32>(rec, v, REC_DISP); }
+
+/**
+ * ModRM (and SIB and displacement) with 32-bit addressing. Register form: REC_REG = reg and
+ * REC_RM = r/m. Memory form: REC_REG = reg, the address parts, and REC_RM = the segment.
+ */
+function modrm(segOvr: i32): void {
+  const b = byte();
+  mod = b >> 6; reg = (b >> 3) & 7; rm = b & 7;
+  setField(REC_REG, reg);
+  if (mod == 3) { setField(REC_RM, rm); return; }
+  let seg = SEG_DS, base = ZERO_WORD, idx = ZERO_WORD, scale: u32 = 0, disp: u32 = 0;
+  if (rm == 4) {
+    const sib = byte();
+    scale = sib >> 6;
+    const i = (sib >> 3) & 7, bs = sib & 7;
+    if (bs == 5 && mod == 0) disp = imm32();
+    else { base = regWord(bs); if (bs == REG_ESP || bs == REG_EBP) seg = SEG_SS; }
+    if (i != 4) idx = regWord(i);
+  } else if (rm == 5 && mod == 0) {
+    disp = imm32();
+  } else {
+    base = regWord(rm);
+    if (rm == REG_EBP) seg = SEG_SS;
+  }
+  if (mod == 1) disp += imm8s();
+  else if (mod == 2) disp += imm32();
+  setField(REC_RM, segOvr >= 0 ? <u32>segOvr : seg);
+  setField(REC_BASE, base);
+  setField(REC_INDEX, idx);
+  setField(REC_SCALE, scale);
+  setDisp(disp);
+}
+
+/** A memory operand at a constant offset (MOV with moffs). */
+function absolute(segOvr: i32): void {
+  setField(REC_RM, segOvr >= 0 ? <u32>segOvr : SEG_DS);
+  setField(REC_BASE, ZERO_WORD);
+  setField(REC_INDEX, ZERO_WORD);
+  setDisp(imm32());
+}
+
+/** Register forms whose destination is the reg field: swap so that REC_RM is the destination. */
+function regIsDestination(): void { setField(REC_RM, reg); setField(REC_REG, rm); }
+
+/** Decode the instruction at `p` into the record at `rec`. */
+function decodeOne(): u32 {
+  let segOvr: i32 = -1;
+  let rep: u32 = 0;
+  let op = byte();
+  for (let n = 0; ; n++) {
+    if (n == 14) return NOT_DECODED;
+    if (op == 0x26) segOvr = 0;
+    else if (op == 0x2e) segOvr = 1;
+    else if (op == 0x36) segOvr = 2;
+    else if (op == 0x3e) segOvr = 3;
+    else if (op == 0x64) segOvr = 4;
+    else if (op == 0x65) segOvr = 5;
+    else if (op == 0xf2 || op == 0xf3) rep = op;
+    else if (op == 0x66 || op == 0x67 || op == 0xf0) return NOT_DECODED; // 16-bit forms, LOCK
+    else break;
+    op = byte();
+  }
+  // REP is meaningful only on string instructions; "REP RET" and PAUSE ignore it.
+  if (rep != 0 && !((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op == 0xc3 || op == 0x90)) return NOT_DECODED;
+
+  if (op < 0x40 && (op & 7) < 6) {
+    const aop = op >> 3;
+    switch (op & 7) {
+      case 0: modrm(segOvr); setHandler(aluHandler8(mod == 3 ? FORM_RR : FORM_MR, aop)); return CONTINUES;
+      case 1: modrm(segOvr); setHandler(aluHandler32(mod == 3 ? FORM_RR : FORM_MR, aop)); return CONTINUES;
+      case 2: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(aluHandler8(mod == 3 ? FORM_RR : FORM_RM, aop)); return CONTINUES;
+      case 3: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(aluHandler32(mod == 3 ? FORM_RR : FORM_RM, aop)); return CONTINUES;
+      case 4: setField(REC_RM, REG_EAX); setImm(byte()); setHandler(aluHandler8(FORM_RI, aop)); return CONTINUES;
+      default: setField(REC_RM, REG_EAX); setImm(imm32()); setHandler(aluHandler32(FORM_RI, aop)); return CONTINUES;
+    }
+  }
+  if (op >= 0x40 && op <= 0x5f) {
+    setField(REC_RM, op & 7);
+    const group = (op - 0x40) >> 3;
+    setHandler(group == 0 ? index(incR32) : group == 1 ? index(decR32) : group == 2 ? index(pushR32) : index(popR32));
+    return CONTINUES;
+  }
+  if (op >= 0x70 && op <= 0x7f) { setDisp(imm8s()); setHandler(jccHandler(op & 15)); return ENDS; }
+  if (op >= 0x91 && op <= 0x97) { setField(REC_RM, op & 7); setField(REC_REG, REG_EAX); setHandler(index(xchgRR32)); return CONTINUES; }
+  if (op >= 0xb0 && op <= 0xb7) { setField(REC_RM, op & 7); setImm(byte()); setHandler(index(movRI8)); return CONTINUES; }
+  if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm32()); setHandler(index(movRI32)); return CONTINUES; }
+
+  switch (op) {
+    case 0x0f: return decode0f(segOvr);
+    case 0x68: setImm(imm32()); setHandler(index(pushI32)); return CONTINUES;
+    case 0x6a: setImm(imm8s()); setHandler(index(pushI32)); return CONTINUES;
+    case 0x69: case 0x6b: {
+      modrm(segOvr);
+      setImm(op == 0x69 ? imm32() : imm8s());
+      setHandler(mod == 3 ? index(imulRRI) : index(imulRMI));
+      return CONTINUES;
+    }
+    case 0x80: case 0x82: modrm(segOvr); setImm(byte()); setHandler(aluHandler8(mod == 3 ? FORM_RI : FORM_MI, reg)); return CONTINUES;
+    case 0x81: case 0x83: {
+      modrm(segOvr);
+      setImm(op == 0x81 ? imm32() : imm8s());
+      setHandler(aluHandler32(mod == 3 ? FORM_RI : FORM_MI, reg));
+      return CONTINUES;
+    }
+    case 0x84: modrm(segOvr); setHandler(mod == 3 ? index(testRR8) : index(testMR8)); return CONTINUES;
+    case 0x85: modrm(segOvr); setHandler(mod == 3 ? index(testRR32) : index(testMR32)); return CONTINUES;
+    case 0x87: modrm(segOvr); if (mod != 3) return NOT_DECODED; setHandler(index(xchgRR32)); return CONTINUES;
+    case 0x88: modrm(segOvr); setHandler(mod == 3 ? index(movRR8) : index(movMR8)); return CONTINUES;
+    case 0x89: modrm(segOvr); setHandler(mod == 3 ? index(movRR32) : index(movMR32)); return CONTINUES;
+    case 0x8a: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? index(movRR8) : index(movRM8)); return CONTINUES;
+    case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? index(movRR32) : index(movRM32)); return CONTINUES;
+    case 0x8d: modrm(segOvr); if (mod == 3) return NOT_DECODED; setHandler(index(lea32)); return CONTINUES;
+    case 0x90: setHandler(index(nop)); return CONTINUES;
+    case 0x98: setHandler(index(cwde)); return CONTINUES;
+    case 0x99: setHandler(index(cdq)); return CONTINUES;
+    case 0xa0: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movRM8)); return CONTINUES;
+    case 0xa1: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movRM32)); return CONTINUES;
+    case 0xa2: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movMR8)); return CONTINUES;
+    case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movMR32)); return CONTINUES;
+    case 0xa4: case 0xa5: case 0xa6: case 0xa7: case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf: {
+      const kinds = op >> 1;
+      const kind = kinds == 0x52 ? STR_MOVS : kinds == 0x53 ? STR_CMPS : kinds == 0x55 ? STR_STOS : kinds == 0x56 ? STR_LODS : STR_SCAS;
+      setField(REC_REG, kind);
+      setField(REC_SCALE, (op & 1) ? 32 : 8);
+      setField(REC_RM, segOvr >= 0 ? <u32>segOvr : 0xff);
+      setImm(rep);
+      setHandler(index(stringOp32));
+      return CONTINUES;
+    }
+    case 0xa8: setField(REC_RM, REG_EAX); setImm(byte()); setHandler(index(testRI8)); return CONTINUES;
+    case 0xa9: setField(REC_RM, REG_EAX); setImm(imm32()); setHandler(index(testRI32)); return CONTINUES;
+    case 0xc1: case 0xd1: {
+      modrm(segOvr);
+      setImm(op == 0xc1 ? byte() : 1);
+      setHandler(mod == 3 ? index(shiftRI32) : index(shiftMI32));
+      return CONTINUES;
+    }
+    case 0xd3: modrm(segOvr); setHandler(mod == 3 ? index(shiftRC32) : index(shiftMC32)); return CONTINUES;
+    case 0xc2: setImm(imm16()); setHandler(index(retImm)); return ENDS;
+    case 0xc3: setHandler(index(ret)); return ENDS;
+    case 0xc6: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(byte()); setHandler(mod == 3 ? index(movRI8) : index(movMI8)); return CONTINUES;
+    case 0xc7: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(imm32()); setHandler(mod == 3 ? index(movRI32) : index(movMI32)); return CONTINUES;
+    case 0xc9: setHandler(index(leave32)); return CONTINUES;
+    case 0xe8: setDisp(imm32()); setHandler(index(callRel)); return ENDS;
+    case 0xe9: setDisp(imm32()); setHandler(index(jmpRel)); return ENDS;
+    case 0xeb: setDisp(imm8s()); setHandler(index(jmpRel)); return ENDS;
+    case 0xf6: {
+      modrm(segOvr);
+      if (reg > 1) return NOT_DECODED;
+      setImm(byte());
+      setHandler(mod == 3 ? index(testRI8) : index(testMI8));
+      return CONTINUES;
+    }
+    case 0xf7: {
+      modrm(segOvr);
+      const m = mod == 3;
+      if (reg <= 1) { setImm(imm32()); setHandler(m ? index(testRI32) : index(testMI32)); }
+      else if (reg == 2) setHandler(m ? index(notR32) : index(notM32));
+      else if (reg == 3) setHandler(m ? index(negR32) : index(negM32));
+      else setHandler(m ? index(mulDivR32) : index(mulDivM32));
+      return CONTINUES;
+    }
+    case 0xff: {
+      modrm(segOvr);
+      const m = mod == 3;
+      switch (reg) {
+        case 0: setHandler(m ? index(incR32) : index(incM32)); return CONTINUES;
+        case 1: setHandler(m ? index(decR32) : index(decM32)); return CONTINUES;
+        case 2: setHandler(m ? index(callR) : index(callM)); return ENDS;
+        case 4: setHandler(m ? index(jmpR) : index(jmpM)); return ENDS;
+        case 6: setHandler(m ? index(pushR32) : index(pushM32)); return CONTINUES;
+        default: return NOT_DECODED;
+      }
+    }
+    default: return NOT_DECODED;
+  }
+}
+
+function decode0f(segOvr: i32): u32 {
+  const op = byte();
+  if (op >= 0x80 && op <= 0x8f) { setDisp(imm32()); setHandler(jccHandler(op & 15)); return ENDS; }
+  if (op >= 0x90 && op <= 0x9f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? index(setccR) : index(setccM)); return CONTINUES; }
+  if (op >= 0x40 && op <= 0x4f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? index(cmovRR) : index(cmovRM)); return CONTINUES; }
+  switch (op) {
+    case 0xaf: modrm(segOvr); setHandler(mod == 3 ? index(imulRR) : index(imulRM)); return CONTINUES;
+    case 0xb6: modrm(segOvr); setHandler(mod == 3 ? index(movzxRR8) : index(movzxRM8)); return CONTINUES;
+    case 0xb7: modrm(segOvr); setHandler(mod == 3 ? index(movzxRR16) : index(movzxRM16)); return CONTINUES;
+    case 0xbe: modrm(segOvr); setHandler(mod == 3 ? index(movsxRR8) : index(movsxRM8)); return CONTINUES;
+    case 0xbf: modrm(segOvr); setHandler(mod == 3 ? index(movsxRR16) : index(movsxRM16)); return CONTINUES;
+    default: return NOT_DECODED;
+  }
+}
+
+/**
+ * Decode the block whose first byte is at host address `code`, up to `end` (the page end), into
+ * records from `first`. Sets blocks.ts decodedEnd past the last record and returns the number
+ * of code bytes the decoded records cover.
+ */
+export function decodeBlock(code: u32, end: u32, first: u32): u32 {
+  p = code; pageEnd = end;
+  rec = first;
+  for (let n: u32 = 0; n < BLOCK_MAX; n++) {
+    const start = p;
+    memory.fill(rec, 0, REC_SIZE);
+    truncated = false;
+    const result = decodeOne();
+    if (result == NOT_DECODED || truncated) {
+      // The interpreter decodes this one itself, every time it runs.
+      memory.fill(rec, 0, REC_SIZE);
+      setHandler(index(interpret));
+      p = start;
+      rec += REC_SIZE;
+      break;
+    }
+    store<u8>(rec, <u8>(p - start), REC_LEN);
+    rec += REC_SIZE;
+    if (result == ENDS || p >= pageEnd) break;
+  }
+  decodedEnd = rec;
+  return p - code;
+}
