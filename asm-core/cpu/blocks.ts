@@ -9,25 +9,41 @@
 // to a page that holds blocks goes through the TLB's slow path, which bumps the generation.
 // What the decoder does not take apart runs through the full interpreter (exec.ts step()), as
 // the last record of its block.
+//
+// A block remembers the two blocks it last went on to (its links), so a loop or a call to a
+// hot function skips the lookup; a link is good while no code translation changed since it was
+// made (mmu/tlb.ts, codeEpoch).
 
 import { pc, instrStart, csBase, csLimit, cs32, cplLive, attention } from './live';
 import { step, interruptShadow, retired } from './exec';
 import { decodeBlock } from './predecode';
+import { dispatch } from './handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
 import { translate } from '../mmu/paging';
 import {
   TLB_BASE, TLB_VALID, TLB_MMIO, CODE_PAGES, CODE_GEN, CODE_GEN_NEVER, tlbReadMask, tlbFlushAll, markCodePage,
+  codeEpoch, forgetCodeTranslations,
 } from '../mmu/tlb';
 
 /** Direct-mapped table of blocks by physical address: 16-byte entries (see the fields below). */
 const BLOCK_TABLE: u32 = 0x00b0_0000;
 const BLOCK_TABLE_BITS: u32 = 16;
 // Entry fields: the physical address; the tag (1 | epoch << 1 | generation << 8 | byte length
-// << 16); the first record; the last record.
-const E_PHYS: u32 = 0, E_TAG: u32 = 4, E_FIRST: u32 = 8, E_LAST: u32 = 12;
+// << 16); the block's header.
+const E_PHYS: u32 = 0, E_TAG: u32 = 4, E_BLOCK: u32 = 8;
 /** Bumped by each flush, so a flush need not clear the table (7 bits; it is cleared on wrap). */
 let epoch: u32 = 1;
+
+/**
+ * A block in the arena: a 32-byte header, then its records. The header holds the last record
+ * and two links; a link is (EIP, codeEpoch, header of the block at that EIP).
+ */
+const H_LAST: u32 = 0;
+const H_LINK0: u32 = 4;
+const H_LINK1: u32 = 20;
+const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8;
+const HEADER_SIZE: u32 = 32;
 
 /** The records of all blocks, allocated in order; when full, every block is dropped. */
 const ARENA: u32 = 0x00c0_0000;
@@ -40,9 +56,6 @@ let arenaTop: u32 = ARENA;
 export let blocksDecoded: u32 = 0;
 export let blockFlushes: u32 = 0;
 
-/** The last record of the block findBlock() returned. */
-let foundLast: u32 = 0;
-
 /** Forget every block (the host rewrote memory, or the arena is full). */
 export function flushBlocks(): void {
   epoch++;
@@ -54,6 +67,7 @@ export function flushBlocks(): void {
   }
   // Pages stay marked as code: their next write takes the slow path once, needlessly.
   arenaTop = ARENA;
+  forgetCodeTranslations(); // links point into the old arena
   blockFlushes++;
 }
 
@@ -75,7 +89,7 @@ export function invalidateRange(phys: u32, len: u32): void {
 }
 
 /**
- * The first record of the block at the current EIP, decoding it if needed, or 0 when this
+ * The header of the block at the current EIP, decoding it if needed, or 0 when this
  * instruction must go through step() (not 32-bit code, not RAM, near the CS limit, a page
  * rewritten too often). A page fault on the fetch is raised here, as step() would.
  */
@@ -99,28 +113,27 @@ function findBlock(): u32 {
   }
   // Every byte of the block must be inside the CS limit; near the limit, step() checks each fetch.
   if (<u64>off + <u64>(tag >>> 16) > <u64>csLimit + 1) return 0;
-  foundLast = load<u32>(slot, E_LAST);
-  return load<u32>(slot, E_FIRST);
+  return load<u32>(slot, E_BLOCK);
 }
 
 function newBlock(slot: u32, phys: u32, gen: u32): u32 {
-  if (arenaTop + BLOCK_MAX * REC_SIZE > ARENA_END) flushBlocks();
+  if (arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > ARENA_END) flushBlocks();
   const page = phys >>> 12;
   if (load<u8>(CODE_PAGES + page) == 0) {
     // From now on writes to this page leave the TLB fast path and retire its blocks.
     markCodePage(phys, true);
     tlbFlushAll();
   }
-  const first = arenaTop;
-  const bytes = decodeBlock(RAM_BASE + phys, RAM_BASE + ((phys | 0xfff) + 1), first);
-  const count = (decodedEnd - first) / REC_SIZE;
+  const header = arenaTop;
+  memory.fill(header, 0, HEADER_SIZE); // no links
+  const bytes = decodeBlock(RAM_BASE + phys, RAM_BASE + ((phys | 0xfff) + 1), header + HEADER_SIZE);
   arenaTop = decodedEnd;
+  store<u32>(header, decodedEnd - REC_SIZE, H_LAST);
   blocksDecoded++;
   const tag = 1 | (epoch << 1) | (gen << 8) | (bytes << 16);
   store<u32>(slot, phys, E_PHYS);
   store<u32>(slot, tag, E_TAG);
-  store<u32>(slot, first, E_FIRST);
-  store<u32>(slot, first + (count - 1) * REC_SIZE, E_LAST);
+  store<u32>(slot, header, E_BLOCK);
   return tag;
 }
 
@@ -132,22 +145,52 @@ export let decodedEnd: u32 = 0;
  * instructions have retired or something needs the run loop's attention.
  */
 export function runBlocks(end: u64): void {
-  do {
-    interruptShadow = false;
-    instrStart = pc;
-    let rec = findBlock();
-    if (rec == 0) { step(); retired++; continue; }
-    const last = foundLast;
+  let block: u32 = 0;
+  for (;;) {
+    if (block == 0) {
+      interruptShadow = false;
+      instrStart = pc;
+      block = findBlock();
+      if (block == 0) {
+        step();
+        retired++;
+        if (attention || retired >= end) return;
+        continue;
+      }
+    }
+    let rec = block + HEADER_SIZE;
+    const last = load<u32>(block, H_LAST);
     for (;;) {
       const start = pc;
       const next = start + <u32>load<u8>(rec, REC_LEN);
       instrStart = start;
       pc = next;
-      call_indirect<void>(<u32>load<u16>(rec, REC_HANDLER), rec);
+      dispatch(<u32>load<u16>(rec, REC_HANDLER), rec);
       retired++;
       // Leave the block after a jump, at its end, or when the run loop is wanted.
       if (pc != next || rec == last || attention || retired >= end) break;
       rec += REC_SIZE;
     }
-  } while (!attention && retired < end);
+    if (attention || retired >= end) return;
+    block = follow(block);
+  }
+}
+
+/** The block at EIP after `from` ran, through one of its links, or found and linked; 0: step(). */
+@inline function follow(from: u32): u32 {
+  const eip = pc;
+  const now = codeEpoch;
+  if (load<u32>(from, H_LINK0 + L_EIP) == eip && load<u32>(from, H_LINK0 + L_EPOCH) == now) return load<u32>(from, H_LINK0 + L_BLOCK);
+  if (load<u32>(from, H_LINK1 + L_EIP) == eip && load<u32>(from, H_LINK1 + L_EPOCH) == now) return load<u32>(from, H_LINK1 + L_BLOCK);
+  interruptShadow = false;
+  instrStart = eip;
+  const to = findBlock();
+  if (to != 0 && codeEpoch == now) {
+    // The newer link first; the older one moves to the second place.
+    memory.copy(from + H_LINK1, from + H_LINK0, 12);
+    store<u32>(from, eip, H_LINK0 + L_EIP);
+    store<u32>(from, now, H_LINK0 + L_EPOCH);
+    store<u32>(from, to, H_LINK0 + L_BLOCK);
+  }
+  return to;
 }

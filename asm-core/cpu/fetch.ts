@@ -8,9 +8,6 @@ import { raiseFault } from './fault';
 import { EXC_GP } from './state';
 import { pc, csBase, csLimit, cplLive } from './live';
 
-/** Forget the window (CS base or limit changed). */
-export function invalidateFetch(): void { fetchLen = 0; }
-
 @inline export function fetch8(): u32 {
   const p = pc;
   if (p - fetchLo < fetchLen) {

@@ -23,8 +23,6 @@ import { step, leave } from './exec';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin32, checkRmw } from '../mmu/access';
 
-/** The function-table index of a handler (what a record stores). */
-@inline export function index(h: (r: u32) => void): u32 { return load<u32>(changetype<usize>(h)); }
 
 // ---- record fields ----
 @inline function fReg(r: u32): u32 { return <u32>load<u8>(r, REC_REG); }
@@ -114,38 +112,9 @@ function adcMI8(r: u32): void { aluMI8(r, ALU_ADC); }  function sbbMI8(r: u32): 
 function andMI8(r: u32): void { aluMI8(r, ALU_AND); }  function subMI8(r: u32): void { aluMI8(r, ALU_SUB); }
 function xorMI8(r: u32): void { aluMI8(r, ALU_XOR); }  function cmpMI8(r: u32): void { aluMI8(r, ALU_CMP); }
 
-/** The handler of ALU operation `op` (ALU_ADD...) in form FORM_* at 32 bits. */
-export function aluHandler32(form: u32, op: u32): u32 {
-  switch (form * 8 + op) {
-    case 0: return index(addRR32); case 1: return index(orRR32); case 2: return index(adcRR32); case 3: return index(sbbRR32);
-    case 4: return index(andRR32); case 5: return index(subRR32); case 6: return index(xorRR32); case 7: return index(cmpRR32);
-    case 8: return index(addRI32); case 9: return index(orRI32); case 10: return index(adcRI32); case 11: return index(sbbRI32);
-    case 12: return index(andRI32); case 13: return index(subRI32); case 14: return index(xorRI32); case 15: return index(cmpRI32);
-    case 16: return index(addRM32); case 17: return index(orRM32); case 18: return index(adcRM32); case 19: return index(sbbRM32);
-    case 20: return index(andRM32); case 21: return index(subRM32); case 22: return index(xorRM32); case 23: return index(cmpRM32);
-    case 24: return index(addMR32); case 25: return index(orMR32); case 26: return index(adcMR32); case 27: return index(sbbMR32);
-    case 28: return index(andMR32); case 29: return index(subMR32); case 30: return index(xorMR32); case 31: return index(cmpMR32);
-    case 32: return index(addMI32); case 33: return index(orMI32); case 34: return index(adcMI32); case 35: return index(sbbMI32);
-    case 36: return index(andMI32); case 37: return index(subMI32); case 38: return index(xorMI32); case 39: return index(cmpMI32);
-  }
-  return 0;
-}
-/** The handler of ALU operation `op` (ALU_ADD...) in form FORM_* at 8 bits. */
-export function aluHandler8(form: u32, op: u32): u32 {
-  switch (form * 8 + op) {
-    case 0: return index(addRR8); case 1: return index(orRR8); case 2: return index(adcRR8); case 3: return index(sbbRR8);
-    case 4: return index(andRR8); case 5: return index(subRR8); case 6: return index(xorRR8); case 7: return index(cmpRR8);
-    case 8: return index(addRI8); case 9: return index(orRI8); case 10: return index(adcRI8); case 11: return index(sbbRI8);
-    case 12: return index(andRI8); case 13: return index(subRI8); case 14: return index(xorRI8); case 15: return index(cmpRI8);
-    case 16: return index(addRM8); case 17: return index(orRM8); case 18: return index(adcRM8); case 19: return index(sbbRM8);
-    case 20: return index(andRM8); case 21: return index(subRM8); case 22: return index(xorRM8); case 23: return index(cmpRM8);
-    case 24: return index(addMR8); case 25: return index(orMR8); case 26: return index(adcMR8); case 27: return index(sbbMR8);
-    case 28: return index(andMR8); case 29: return index(subMR8); case 30: return index(xorMR8); case 31: return index(cmpMR8);
-    case 32: return index(addMI8); case 33: return index(orMI8); case 34: return index(adcMI8); case 35: return index(sbbMI8);
-    case 36: return index(andMI8); case 37: return index(subMI8); case 38: return index(xorMI8); case 39: return index(cmpMI8);
-  }
-  return 0;
-}
+/** The handler of ALU operation `op` (ALU_ADD...) in form FORM_* at 32 and at 8 bits. */
+@inline export function aluHandler32(form: u32, op: u32): u32 { return H.ALU32 + form * 8 + op; }
+@inline export function aluHandler8(form: u32, op: u32): u32 { return H.ALU8 + form * 8 + op; }
 
 // ---- Jcc, one handler per condition so that its test folds ----
 function jo(r: u32): void { if (testCCOp(0)) pc += load<u32>(r, REC_DISP); }  function jno(r: u32): void { if (testCCOp(1)) pc += load<u32>(r, REC_DISP); }
@@ -156,102 +125,94 @@ function js(r: u32): void { if (testCCOp(8)) pc += load<u32>(r, REC_DISP); }  fu
 function jp(r: u32): void { if (testCCOp(10)) pc += load<u32>(r, REC_DISP); }  function jnp(r: u32): void { if (testCCOp(11)) pc += load<u32>(r, REC_DISP); }
 function jl(r: u32): void { if (testCCOp(12)) pc += load<u32>(r, REC_DISP); }  function jge(r: u32): void { if (testCCOp(13)) pc += load<u32>(r, REC_DISP); }
 function jle(r: u32): void { if (testCCOp(14)) pc += load<u32>(r, REC_DISP); }  function jg(r: u32): void { if (testCCOp(15)) pc += load<u32>(r, REC_DISP); }
-export function jccHandler(cc: u32): u32 {
-  switch (cc) {
-    case 0: return index(jo); case 1: return index(jno); case 2: return index(jb); case 3: return index(jae);
-    case 4: return index(jz); case 5: return index(jnz); case 6: return index(jbe); case 7: return index(ja);
-    case 8: return index(js); case 9: return index(jns); case 10: return index(jp); case 11: return index(jnp);
-    case 12: return index(jl); case 13: return index(jge); case 14: return index(jle); case 15: return index(jg);
-  }
-  return 0;
-}
+@inline export function jccHandler(cc: u32): u32 { return H.JCC + cc; }
 
 // ---- moves ----
-export function movRR32(r: u32): void { setReg32(fRm(r), reg32(fReg(r))); }
-export function movRI32(r: u32): void { setReg32(fRm(r), fImm(r)); }
-export function movRM32(r: u32): void { setReg32(fReg(r), readLin32(linRead(r, 4))); }
-export function movMR32(r: u32): void { writeLin32(linWrite(r, 4), reg32(fReg(r))); }
-export function movMI32(r: u32): void { writeLin32(linWrite(r, 4), fImm(r)); }
-export function movRR8(r: u32): void { setReg8(fRm(r), reg8(fReg(r))); }
-export function movRI8(r: u32): void { setReg8(fRm(r), fImm(r)); }
-export function movRM8(r: u32): void { setReg8(fReg(r), readLin8(linRead(r, 1))); }
-export function movMR8(r: u32): void { writeLin8(linWrite(r, 1), reg8(fReg(r))); }
-export function movMI8(r: u32): void { writeLin8(linWrite(r, 1), fImm(r)); }
-export function lea32(r: u32): void { setReg32(fReg(r), ea(r)); }
-export function movzxRR8(r: u32): void { setReg32(fReg(r), reg8(fRm(r))); }
-export function movzxRM8(r: u32): void { setReg32(fReg(r), readLin8(linRead(r, 1))); }
-export function movzxRR16(r: u32): void { setReg32(fReg(r), reg16(fRm(r))); }
-export function movzxRM16(r: u32): void { setReg32(fReg(r), readLin16(linRead(r, 2))); }
-export function movsxRR8(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i8>reg8(fRm(r))))); }
-export function movsxRM8(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i8>readLin8(linRead(r, 1))))); }
-export function movsxRR16(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i16>reg16(fRm(r))))); }
-export function movsxRM16(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i16>readLin16(linRead(r, 2))))); }
-export function xchgRR32(r: u32): void { const a = fRm(r), b = fReg(r); const t = reg32(a); setReg32(a, reg32(b)); setReg32(b, t); }
-export function cwde(r: u32): void { setReg32(REG_EAX, <u32>(<i32>(<i16>reg16(REG_EAX)))); }
-export function cdq(r: u32): void { setReg32(REG_EDX, <u32>(<i32>reg32(REG_EAX) >> 31)); }
-export function nop(r: u32): void {}
+function movRR32(r: u32): void { setReg32(fRm(r), reg32(fReg(r))); }
+function movRI32(r: u32): void { setReg32(fRm(r), fImm(r)); }
+function movRM32(r: u32): void { setReg32(fReg(r), readLin32(linRead(r, 4))); }
+function movMR32(r: u32): void { writeLin32(linWrite(r, 4), reg32(fReg(r))); }
+function movMI32(r: u32): void { writeLin32(linWrite(r, 4), fImm(r)); }
+function movRR8(r: u32): void { setReg8(fRm(r), reg8(fReg(r))); }
+function movRI8(r: u32): void { setReg8(fRm(r), fImm(r)); }
+function movRM8(r: u32): void { setReg8(fReg(r), readLin8(linRead(r, 1))); }
+function movMR8(r: u32): void { writeLin8(linWrite(r, 1), reg8(fReg(r))); }
+function movMI8(r: u32): void { writeLin8(linWrite(r, 1), fImm(r)); }
+function lea32(r: u32): void { setReg32(fReg(r), ea(r)); }
+function movzxRR8(r: u32): void { setReg32(fReg(r), reg8(fRm(r))); }
+function movzxRM8(r: u32): void { setReg32(fReg(r), readLin8(linRead(r, 1))); }
+function movzxRR16(r: u32): void { setReg32(fReg(r), reg16(fRm(r))); }
+function movzxRM16(r: u32): void { setReg32(fReg(r), readLin16(linRead(r, 2))); }
+function movsxRR8(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i8>reg8(fRm(r))))); }
+function movsxRM8(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i8>readLin8(linRead(r, 1))))); }
+function movsxRR16(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i16>reg16(fRm(r))))); }
+function movsxRM16(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i16>readLin16(linRead(r, 2))))); }
+function xchgRR32(r: u32): void { const a = fRm(r), b = fReg(r); const t = reg32(a); setReg32(a, reg32(b)); setReg32(b, t); }
+function cwde(r: u32): void { setReg32(REG_EAX, <u32>(<i32>(<i16>reg16(REG_EAX)))); }
+function cdq(r: u32): void { setReg32(REG_EDX, <u32>(<i32>reg32(REG_EAX) >> 31)); }
+function nop(r: u32): void {}
 
 // ---- TEST, INC, DEC, NOT, NEG, multiply and divide ----
-export function testRR32(r: u32): void { setLazyLogic(32, reg32(fRm(r)) & reg32(fReg(r))); }
-export function testRI32(r: u32): void { setLazyLogic(32, reg32(fRm(r)) & fImm(r)); }
-export function testMR32(r: u32): void { setLazyLogic(32, readLin32(linRead(r, 4)) & reg32(fReg(r))); }
-export function testMI32(r: u32): void { setLazyLogic(32, readLin32(linRead(r, 4)) & fImm(r)); }
-export function testRR8(r: u32): void { setLazyLogic(8, reg8(fRm(r)) & reg8(fReg(r))); }
-export function testRI8(r: u32): void { setLazyLogic(8, reg8(fRm(r)) & fImm(r)); }
-export function testMR8(r: u32): void { setLazyLogic(8, readLin8(linRead(r, 1)) & reg8(fReg(r))); }
-export function testMI8(r: u32): void { setLazyLogic(8, readLin8(linRead(r, 1)) & fImm(r)); }
-export function incR32(r: u32): void { const d = fRm(r); setReg32(d, inc(32, reg32(d))); }
-export function decR32(r: u32): void { const d = fRm(r); setReg32(d, dec(32, reg32(d))); }
-export function incM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, inc(32, readLin32(lin))); }
-export function decM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, dec(32, readLin32(lin))); }
-export function notR32(r: u32): void { const d = fRm(r); setReg32(d, ~reg32(d)); }
-export function notM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, ~readLin32(lin)); }
-export function negR32(r: u32): void { const d = fRm(r); setReg32(d, neg(32, reg32(d))); }
-export function negM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, neg(32, readLin32(lin))); }
+function testRR32(r: u32): void { setLazyLogic(32, reg32(fRm(r)) & reg32(fReg(r))); }
+function testRI32(r: u32): void { setLazyLogic(32, reg32(fRm(r)) & fImm(r)); }
+function testMR32(r: u32): void { setLazyLogic(32, readLin32(linRead(r, 4)) & reg32(fReg(r))); }
+function testMI32(r: u32): void { setLazyLogic(32, readLin32(linRead(r, 4)) & fImm(r)); }
+function testRR8(r: u32): void { setLazyLogic(8, reg8(fRm(r)) & reg8(fReg(r))); }
+function testRI8(r: u32): void { setLazyLogic(8, reg8(fRm(r)) & fImm(r)); }
+function testMR8(r: u32): void { setLazyLogic(8, readLin8(linRead(r, 1)) & reg8(fReg(r))); }
+function testMI8(r: u32): void { setLazyLogic(8, readLin8(linRead(r, 1)) & fImm(r)); }
+function incR32(r: u32): void { const d = fRm(r); setReg32(d, inc(32, reg32(d))); }
+function decR32(r: u32): void { const d = fRm(r); setReg32(d, dec(32, reg32(d))); }
+function incM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, inc(32, readLin32(lin))); }
+function decM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, dec(32, readLin32(lin))); }
+function notR32(r: u32): void { const d = fRm(r); setReg32(d, ~reg32(d)); }
+function notM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, ~readLin32(lin)); }
+function negR32(r: u32): void { const d = fRm(r); setReg32(d, neg(32, reg32(d))); }
+function negM32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, neg(32, readLin32(lin))); }
 /** F7 /4../7: MUL, IMUL, DIV, IDIV of EDX:EAX by the operand (REC_REG holds /r). */
 @inline function mulDiv32(op: u32, v: u32): void {
   if (op == 4) mul(32, v); else if (op == 5) imul1(32, v); else if (op == 6) div(32, v); else idiv(32, v);
 }
-export function mulDivR32(r: u32): void { mulDiv32(fReg(r), reg32(fRm(r))); }
-export function mulDivM32(r: u32): void { mulDiv32(fReg(r), readLin32(linRead(r, 4))); }
-export function imulRRI(r: u32): void { setReg32(fReg(r), imul2(32, reg32(fRm(r)), fImm(r))); }
-export function imulRMI(r: u32): void { setReg32(fReg(r), imul2(32, readLin32(linRead(r, 4)), fImm(r))); }
-export function imulRR(r: u32): void { const d = fReg(r); setReg32(d, imul2(32, reg32(d), reg32(fRm(r)))); }
-export function imulRM(r: u32): void { const d = fReg(r); setReg32(d, imul2(32, reg32(d), readLin32(linRead(r, 4)))); }
+function mulDivR32(r: u32): void { mulDiv32(fReg(r), reg32(fRm(r))); }
+function mulDivM32(r: u32): void { mulDiv32(fReg(r), readLin32(linRead(r, 4))); }
+function imulRRI(r: u32): void { setReg32(fReg(r), imul2(32, reg32(fRm(r)), fImm(r))); }
+function imulRMI(r: u32): void { setReg32(fReg(r), imul2(32, readLin32(linRead(r, 4)), fImm(r))); }
+function imulRR(r: u32): void { const d = fReg(r); setReg32(d, imul2(32, reg32(d), reg32(fRm(r)))); }
+function imulRM(r: u32): void { const d = fReg(r); setReg32(d, imul2(32, reg32(d), readLin32(linRead(r, 4)))); }
 
 // ---- shifts and rotates (REC_REG: the group-2 operation; REC_IMM: the count, or CL) ----
-export function shiftRI32(r: u32): void { const d = fRm(r); setReg32(d, shift(fReg(r), 32, reg32(d), fImm(r))); }
-export function shiftRC32(r: u32): void { const d = fRm(r); setReg32(d, shift(fReg(r), 32, reg32(d), reg8(1))); }
-export function shiftMI32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, shift(fReg(r), 32, readLin32(lin), fImm(r))); }
-export function shiftMC32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, shift(fReg(r), 32, readLin32(lin), reg8(1))); }
+function shiftRI32(r: u32): void { const d = fRm(r); setReg32(d, shift(fReg(r), 32, reg32(d), fImm(r))); }
+function shiftRC32(r: u32): void { const d = fRm(r); setReg32(d, shift(fReg(r), 32, reg32(d), reg8(1))); }
+function shiftMI32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, shift(fReg(r), 32, readLin32(lin), fImm(r))); }
+function shiftMC32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, shift(fReg(r), 32, readLin32(lin), reg8(1))); }
 
 // ---- SETcc and CMOVcc (REC_IMM: the condition) ----
-export function setccR(r: u32): void { setReg8(fRm(r), testCC(fImm(r)) ? 1 : 0); }
-export function setccM(r: u32): void { writeLin8(linWrite(r, 1), testCC(fImm(r)) ? 1 : 0); }
-export function cmovRR(r: u32): void { if (testCC(fImm(r))) setReg32(fReg(r), reg32(fRm(r))); }
+function setccR(r: u32): void { setReg8(fRm(r), testCC(fImm(r)) ? 1 : 0); }
+function setccM(r: u32): void { writeLin8(linWrite(r, 1), testCC(fImm(r)) ? 1 : 0); }
+function cmovRR(r: u32): void { if (testCC(fImm(r))) setReg32(fReg(r), reg32(fRm(r))); }
 /** The source is read even when the condition is false. */
-export function cmovRM(r: u32): void { const v = readLin32(linRead(r, 4)); if (testCC(fImm(r))) setReg32(fReg(r), v); }
+function cmovRM(r: u32): void { const v = readLin32(linRead(r, 4)); if (testCC(fImm(r))) setReg32(fReg(r), v); }
 
 // ---- stack ----
-export function pushR32(r: u32): void { push32(reg32(fRm(r))); }
-export function pushI32(r: u32): void { push32(fImm(r)); }
-export function pushM32(r: u32): void { push32(readLin32(linRead(r, 4))); }
-export function popR32(r: u32): void { const v = pop32(); setReg32(fRm(r), v); }
-export function leave32(r: u32): void { o32 = true; leave(); }
+function pushR32(r: u32): void { push32(reg32(fRm(r))); }
+function pushI32(r: u32): void { push32(fImm(r)); }
+function pushM32(r: u32): void { push32(readLin32(linRead(r, 4))); }
+function popR32(r: u32): void { const v = pop32(); setReg32(fRm(r), v); }
+function leave32(r: u32): void { o32 = true; leave(); }
 
 // ---- near jumps, calls and returns (they end a block; REC_DISP: the relative target) ----
-export function jmpRel(r: u32): void { pc += load<u32>(r, REC_DISP); }
-export function callRel(r: u32): void { push32(pc); pc += load<u32>(r, REC_DISP); }
-export function jmpR(r: u32): void { pc = reg32(fRm(r)); }
-export function jmpM(r: u32): void { pc = readLin32(linRead(r, 4)); }
-export function callR(r: u32): void { const t = reg32(fRm(r)); push32(pc); pc = t; }
-export function callM(r: u32): void { const t = readLin32(linRead(r, 4)); push32(pc); pc = t; }
-export function ret(r: u32): void { pc = pop32(); }
-export function retImm(r: u32): void { const t = pop32(); setReg32(REG_ESP, espAdd(fImm(r))); pc = t; }
+function jmpRel(r: u32): void { pc += load<u32>(r, REC_DISP); }
+function callRel(r: u32): void { push32(pc); pc += load<u32>(r, REC_DISP); }
+function jmpR(r: u32): void { pc = reg32(fRm(r)); }
+function jmpM(r: u32): void { pc = readLin32(linRead(r, 4)); }
+function callR(r: u32): void { const t = reg32(fRm(r)); push32(pc); pc = t; }
+function callM(r: u32): void { const t = readLin32(linRead(r, 4)); push32(pc); pc = t; }
+function ret(r: u32): void { pc = pop32(); }
+function retImm(r: u32): void { const t = pop32(); setReg32(REG_ESP, espAdd(fImm(r))); pc = t; }
 
 // ---- string instructions (REC_REG: STR_* kind, REC_SCALE: size in bits, REC_RM: segment
 // override or 0xff, REC_IMM: the REP prefix or 0) ----
-export function stringOp32(r: u32): void {
+function stringOp32(r: u32): void {
   a32 = true;
   repPfx = fImm(r);
   const seg = fRm(r);
@@ -261,4 +222,181 @@ export function stringOp32(r: u32): void {
 }
 
 /** Anything else: the full interpreter decodes and executes it (always a block's last record). */
-export function interpret(r: u32): void { step(); }
+function interpret(r: u32): void { step(); }
+
+/**
+ * Handler numbers, as records store them: the ALU forms at ALU32 + form * 8 + operation and
+ * ALU8 + form * 8 + operation, the sixteen Jcc at JCC + condition, then one number per handler.
+ */
+export enum H {
+  ALU32 = 0,
+  ALU8 = 40,
+  JCC = 80,
+  movRR32 = 96,
+  movRI32,
+  movRM32,
+  movMR32,
+  movMI32,
+  movRR8,
+  movRI8,
+  movRM8,
+  movMR8,
+  movMI8,
+  lea32,
+  movzxRR8,
+  movzxRM8,
+  movzxRR16,
+  movzxRM16,
+  movsxRR8,
+  movsxRM8,
+  movsxRR16,
+  movsxRM16,
+  xchgRR32,
+  cwde,
+  cdq,
+  nop,
+  testRR32,
+  testRI32,
+  testMR32,
+  testMI32,
+  testRR8,
+  testRI8,
+  testMR8,
+  testMI8,
+  incR32,
+  decR32,
+  incM32,
+  decM32,
+  notR32,
+  notM32,
+  negR32,
+  negM32,
+  mulDivR32,
+  mulDivM32,
+  imulRRI,
+  imulRMI,
+  imulRR,
+  imulRM,
+  shiftRI32,
+  shiftRC32,
+  shiftMI32,
+  shiftMC32,
+  setccR,
+  setccM,
+  cmovRR,
+  cmovRM,
+  pushR32,
+  pushI32,
+  pushM32,
+  popR32,
+  leave32,
+  jmpRel,
+  callRel,
+  jmpR,
+  jmpM,
+  callR,
+  callM,
+  ret,
+  retImm,
+  stringOp32,
+  interpret,
+}
+
+/** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
+@inline export function dispatch(h: u32, r: u32): void {
+  switch (h) {
+    case 0: addRR32(r); return; case 1: orRR32(r); return; case 2: adcRR32(r); return; case 3: sbbRR32(r); return;
+    case 4: andRR32(r); return; case 5: subRR32(r); return; case 6: xorRR32(r); return; case 7: cmpRR32(r); return;
+    case 8: addRI32(r); return; case 9: orRI32(r); return; case 10: adcRI32(r); return; case 11: sbbRI32(r); return;
+    case 12: andRI32(r); return; case 13: subRI32(r); return; case 14: xorRI32(r); return; case 15: cmpRI32(r); return;
+    case 16: addRM32(r); return; case 17: orRM32(r); return; case 18: adcRM32(r); return; case 19: sbbRM32(r); return;
+    case 20: andRM32(r); return; case 21: subRM32(r); return; case 22: xorRM32(r); return; case 23: cmpRM32(r); return;
+    case 24: addMR32(r); return; case 25: orMR32(r); return; case 26: adcMR32(r); return; case 27: sbbMR32(r); return;
+    case 28: andMR32(r); return; case 29: subMR32(r); return; case 30: xorMR32(r); return; case 31: cmpMR32(r); return;
+    case 32: addMI32(r); return; case 33: orMI32(r); return; case 34: adcMI32(r); return; case 35: sbbMI32(r); return;
+    case 36: andMI32(r); return; case 37: subMI32(r); return; case 38: xorMI32(r); return; case 39: cmpMI32(r); return;
+    case 40: addRR8(r); return; case 41: orRR8(r); return; case 42: adcRR8(r); return; case 43: sbbRR8(r); return;
+    case 44: andRR8(r); return; case 45: subRR8(r); return; case 46: xorRR8(r); return; case 47: cmpRR8(r); return;
+    case 48: addRI8(r); return; case 49: orRI8(r); return; case 50: adcRI8(r); return; case 51: sbbRI8(r); return;
+    case 52: andRI8(r); return; case 53: subRI8(r); return; case 54: xorRI8(r); return; case 55: cmpRI8(r); return;
+    case 56: addRM8(r); return; case 57: orRM8(r); return; case 58: adcRM8(r); return; case 59: sbbRM8(r); return;
+    case 60: andRM8(r); return; case 61: subRM8(r); return; case 62: xorRM8(r); return; case 63: cmpRM8(r); return;
+    case 64: addMR8(r); return; case 65: orMR8(r); return; case 66: adcMR8(r); return; case 67: sbbMR8(r); return;
+    case 68: andMR8(r); return; case 69: subMR8(r); return; case 70: xorMR8(r); return; case 71: cmpMR8(r); return;
+    case 72: addMI8(r); return; case 73: orMI8(r); return; case 74: adcMI8(r); return; case 75: sbbMI8(r); return;
+    case 76: andMI8(r); return; case 77: subMI8(r); return; case 78: xorMI8(r); return; case 79: cmpMI8(r); return;
+    case 80: jo(r); return; case 81: jno(r); return; case 82: jb(r); return; case 83: jae(r); return;
+    case 84: jz(r); return; case 85: jnz(r); return; case 86: jbe(r); return; case 87: ja(r); return;
+    case 88: js(r); return; case 89: jns(r); return; case 90: jp(r); return; case 91: jnp(r); return;
+    case 92: jl(r); return; case 93: jge(r); return; case 94: jle(r); return; case 95: jg(r); return;
+    case H.movRR32: movRR32(r); return;
+    case H.movRI32: movRI32(r); return;
+    case H.movRM32: movRM32(r); return;
+    case H.movMR32: movMR32(r); return;
+    case H.movMI32: movMI32(r); return;
+    case H.movRR8: movRR8(r); return;
+    case H.movRI8: movRI8(r); return;
+    case H.movRM8: movRM8(r); return;
+    case H.movMR8: movMR8(r); return;
+    case H.movMI8: movMI8(r); return;
+    case H.lea32: lea32(r); return;
+    case H.movzxRR8: movzxRR8(r); return;
+    case H.movzxRM8: movzxRM8(r); return;
+    case H.movzxRR16: movzxRR16(r); return;
+    case H.movzxRM16: movzxRM16(r); return;
+    case H.movsxRR8: movsxRR8(r); return;
+    case H.movsxRM8: movsxRM8(r); return;
+    case H.movsxRR16: movsxRR16(r); return;
+    case H.movsxRM16: movsxRM16(r); return;
+    case H.xchgRR32: xchgRR32(r); return;
+    case H.cwde: cwde(r); return;
+    case H.cdq: cdq(r); return;
+    case H.nop: nop(r); return;
+    case H.testRR32: testRR32(r); return;
+    case H.testRI32: testRI32(r); return;
+    case H.testMR32: testMR32(r); return;
+    case H.testMI32: testMI32(r); return;
+    case H.testRR8: testRR8(r); return;
+    case H.testRI8: testRI8(r); return;
+    case H.testMR8: testMR8(r); return;
+    case H.testMI8: testMI8(r); return;
+    case H.incR32: incR32(r); return;
+    case H.decR32: decR32(r); return;
+    case H.incM32: incM32(r); return;
+    case H.decM32: decM32(r); return;
+    case H.notR32: notR32(r); return;
+    case H.notM32: notM32(r); return;
+    case H.negR32: negR32(r); return;
+    case H.negM32: negM32(r); return;
+    case H.mulDivR32: mulDivR32(r); return;
+    case H.mulDivM32: mulDivM32(r); return;
+    case H.imulRRI: imulRRI(r); return;
+    case H.imulRMI: imulRMI(r); return;
+    case H.imulRR: imulRR(r); return;
+    case H.imulRM: imulRM(r); return;
+    case H.shiftRI32: shiftRI32(r); return;
+    case H.shiftRC32: shiftRC32(r); return;
+    case H.shiftMI32: shiftMI32(r); return;
+    case H.shiftMC32: shiftMC32(r); return;
+    case H.setccR: setccR(r); return;
+    case H.setccM: setccM(r); return;
+    case H.cmovRR: cmovRR(r); return;
+    case H.cmovRM: cmovRM(r); return;
+    case H.pushR32: pushR32(r); return;
+    case H.pushI32: pushI32(r); return;
+    case H.pushM32: pushM32(r); return;
+    case H.popR32: popR32(r); return;
+    case H.leave32: leave32(r); return;
+    case H.jmpRel: jmpRel(r); return;
+    case H.callRel: callRel(r); return;
+    case H.jmpR: jmpR(r); return;
+    case H.jmpM: jmpM(r); return;
+    case H.callR: callR(r); return;
+    case H.callM: callM(r); return;
+    case H.ret: ret(r); return;
+    case H.retImm: retImm(r); return;
+    case H.stringOp32: stringOp32(r); return;
+    case H.interpret: interpret(r); return;
+    default: interpret(r); return;
+  }
+}

@@ -12,16 +12,7 @@ import {
 } from './record';
 import { BLOCK_MAX, decodedEnd } from './blocks';
 import { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS } from './string';
-import {
-  index, aluHandler32, aluHandler8, jccHandler, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI,
-  movRR32, movRI32, movRM32, movMR32, movMI32, movRR8, movRI8, movRM8, movMR8, movMI8, lea32,
-  movzxRR8, movzxRM8, movzxRR16, movzxRM16, movsxRR8, movsxRM8, movsxRR16, movsxRM16, xchgRR32, cwde, cdq, nop,
-  testRR32, testRI32, testMR32, testMI32, testRR8, testRI8, testMR8, testMI8,
-  incR32, decR32, incM32, decM32, notR32, notM32, negR32, negM32, mulDivR32, mulDivM32,
-  imulRRI, imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftMI32, shiftMC32,
-  setccR, setccM, cmovRR, cmovRM, pushR32, pushI32, pushM32, popR32, leave32,
-  jmpRel, callRel, jmpR, jmpM, callR, callM, ret, retImm, stringOp32, interpret,
-} from './handlers';
+import { H, aluHandler32, aluHandler8, jccHandler, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI } from './handlers';
 
 /** What decodeOne() found: not a form taken apart here, one that continues the block, one that ends it. */
 const NOT_DECODED: u32 = 0;
@@ -133,22 +124,22 @@ function decodeOne(): u32 {
   if (op >= 0x40 && op <= 0x5f) {
     setField(REC_RM, op & 7);
     const group = (op - 0x40) >> 3;
-    setHandler(group == 0 ? index(incR32) : group == 1 ? index(decR32) : group == 2 ? index(pushR32) : index(popR32));
+    setHandler(group == 0 ? H.incR32 : group == 1 ? H.decR32 : group == 2 ? H.pushR32 : H.popR32);
     return CONTINUES;
   }
   if (op >= 0x70 && op <= 0x7f) { setDisp(imm8s()); setHandler(jccHandler(op & 15)); return ENDS; }
-  if (op >= 0x91 && op <= 0x97) { setField(REC_RM, op & 7); setField(REC_REG, REG_EAX); setHandler(index(xchgRR32)); return CONTINUES; }
-  if (op >= 0xb0 && op <= 0xb7) { setField(REC_RM, op & 7); setImm(byte()); setHandler(index(movRI8)); return CONTINUES; }
-  if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm32()); setHandler(index(movRI32)); return CONTINUES; }
+  if (op >= 0x91 && op <= 0x97) { setField(REC_RM, op & 7); setField(REC_REG, REG_EAX); setHandler(H.xchgRR32); return CONTINUES; }
+  if (op >= 0xb0 && op <= 0xb7) { setField(REC_RM, op & 7); setImm(byte()); setHandler(H.movRI8); return CONTINUES; }
+  if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm32()); setHandler(H.movRI32); return CONTINUES; }
 
   switch (op) {
     case 0x0f: return decode0f(segOvr);
-    case 0x68: setImm(imm32()); setHandler(index(pushI32)); return CONTINUES;
-    case 0x6a: setImm(imm8s()); setHandler(index(pushI32)); return CONTINUES;
+    case 0x68: setImm(imm32()); setHandler(H.pushI32); return CONTINUES;
+    case 0x6a: setImm(imm8s()); setHandler(H.pushI32); return CONTINUES;
     case 0x69: case 0x6b: {
       modrm(segOvr);
       setImm(op == 0x69 ? imm32() : imm8s());
-      setHandler(mod == 3 ? index(imulRRI) : index(imulRMI));
+      setHandler(mod == 3 ? H.imulRRI : H.imulRMI);
       return CONTINUES;
     }
     case 0x80: case 0x82: modrm(segOvr); setImm(byte()); setHandler(aluHandler8(mod == 3 ? FORM_RI : FORM_MI, reg)); return CONTINUES;
@@ -158,21 +149,21 @@ function decodeOne(): u32 {
       setHandler(aluHandler32(mod == 3 ? FORM_RI : FORM_MI, reg));
       return CONTINUES;
     }
-    case 0x84: modrm(segOvr); setHandler(mod == 3 ? index(testRR8) : index(testMR8)); return CONTINUES;
-    case 0x85: modrm(segOvr); setHandler(mod == 3 ? index(testRR32) : index(testMR32)); return CONTINUES;
-    case 0x87: modrm(segOvr); if (mod != 3) return NOT_DECODED; setHandler(index(xchgRR32)); return CONTINUES;
-    case 0x88: modrm(segOvr); setHandler(mod == 3 ? index(movRR8) : index(movMR8)); return CONTINUES;
-    case 0x89: modrm(segOvr); setHandler(mod == 3 ? index(movRR32) : index(movMR32)); return CONTINUES;
-    case 0x8a: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? index(movRR8) : index(movRM8)); return CONTINUES;
-    case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? index(movRR32) : index(movRM32)); return CONTINUES;
-    case 0x8d: modrm(segOvr); if (mod == 3) return NOT_DECODED; setHandler(index(lea32)); return CONTINUES;
-    case 0x90: setHandler(index(nop)); return CONTINUES;
-    case 0x98: setHandler(index(cwde)); return CONTINUES;
-    case 0x99: setHandler(index(cdq)); return CONTINUES;
-    case 0xa0: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movRM8)); return CONTINUES;
-    case 0xa1: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movRM32)); return CONTINUES;
-    case 0xa2: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movMR8)); return CONTINUES;
-    case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(index(movMR32)); return CONTINUES;
+    case 0x84: modrm(segOvr); setHandler(mod == 3 ? H.testRR8 : H.testMR8); return CONTINUES;
+    case 0x85: modrm(segOvr); setHandler(mod == 3 ? H.testRR32 : H.testMR32); return CONTINUES;
+    case 0x87: modrm(segOvr); if (mod != 3) return NOT_DECODED; setHandler(H.xchgRR32); return CONTINUES;
+    case 0x88: modrm(segOvr); setHandler(mod == 3 ? H.movRR8 : H.movMR8); return CONTINUES;
+    case 0x89: modrm(segOvr); setHandler(mod == 3 ? H.movRR32 : H.movMR32); return CONTINUES;
+    case 0x8a: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR8 : H.movRM8); return CONTINUES;
+    case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR32 : H.movRM32); return CONTINUES;
+    case 0x8d: modrm(segOvr); if (mod == 3) return NOT_DECODED; setHandler(H.lea32); return CONTINUES;
+    case 0x90: setHandler(H.nop); return CONTINUES;
+    case 0x98: setHandler(H.cwde); return CONTINUES;
+    case 0x99: setHandler(H.cdq); return CONTINUES;
+    case 0xa0: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movRM8); return CONTINUES;
+    case 0xa1: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movRM32); return CONTINUES;
+    case 0xa2: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movMR8); return CONTINUES;
+    case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movMR32); return CONTINUES;
     case 0xa4: case 0xa5: case 0xa6: case 0xa7: case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf: {
       const kinds = op >> 1;
       const kind = kinds == 0x52 ? STR_MOVS : kinds == 0x53 ? STR_CMPS : kinds == 0x55 ? STR_STOS : kinds == 0x56 ? STR_LODS : STR_SCAS;
@@ -180,51 +171,51 @@ function decodeOne(): u32 {
       setField(REC_SCALE, (op & 1) ? 32 : 8);
       setField(REC_RM, segOvr >= 0 ? <u32>segOvr : 0xff);
       setImm(rep);
-      setHandler(index(stringOp32));
+      setHandler(H.stringOp32);
       return CONTINUES;
     }
-    case 0xa8: setField(REC_RM, REG_EAX); setImm(byte()); setHandler(index(testRI8)); return CONTINUES;
-    case 0xa9: setField(REC_RM, REG_EAX); setImm(imm32()); setHandler(index(testRI32)); return CONTINUES;
+    case 0xa8: setField(REC_RM, REG_EAX); setImm(byte()); setHandler(H.testRI8); return CONTINUES;
+    case 0xa9: setField(REC_RM, REG_EAX); setImm(imm32()); setHandler(H.testRI32); return CONTINUES;
     case 0xc1: case 0xd1: {
       modrm(segOvr);
       setImm(op == 0xc1 ? byte() : 1);
-      setHandler(mod == 3 ? index(shiftRI32) : index(shiftMI32));
+      setHandler(mod == 3 ? H.shiftRI32 : H.shiftMI32);
       return CONTINUES;
     }
-    case 0xd3: modrm(segOvr); setHandler(mod == 3 ? index(shiftRC32) : index(shiftMC32)); return CONTINUES;
-    case 0xc2: setImm(imm16()); setHandler(index(retImm)); return ENDS;
-    case 0xc3: setHandler(index(ret)); return ENDS;
-    case 0xc6: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(byte()); setHandler(mod == 3 ? index(movRI8) : index(movMI8)); return CONTINUES;
-    case 0xc7: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(imm32()); setHandler(mod == 3 ? index(movRI32) : index(movMI32)); return CONTINUES;
-    case 0xc9: setHandler(index(leave32)); return CONTINUES;
-    case 0xe8: setDisp(imm32()); setHandler(index(callRel)); return ENDS;
-    case 0xe9: setDisp(imm32()); setHandler(index(jmpRel)); return ENDS;
-    case 0xeb: setDisp(imm8s()); setHandler(index(jmpRel)); return ENDS;
+    case 0xd3: modrm(segOvr); setHandler(mod == 3 ? H.shiftRC32 : H.shiftMC32); return CONTINUES;
+    case 0xc2: setImm(imm16()); setHandler(H.retImm); return ENDS;
+    case 0xc3: setHandler(H.ret); return ENDS;
+    case 0xc6: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(byte()); setHandler(mod == 3 ? H.movRI8 : H.movMI8); return CONTINUES;
+    case 0xc7: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(imm32()); setHandler(mod == 3 ? H.movRI32 : H.movMI32); return CONTINUES;
+    case 0xc9: setHandler(H.leave32); return CONTINUES;
+    case 0xe8: setDisp(imm32()); setHandler(H.callRel); return ENDS;
+    case 0xe9: setDisp(imm32()); setHandler(H.jmpRel); return ENDS;
+    case 0xeb: setDisp(imm8s()); setHandler(H.jmpRel); return ENDS;
     case 0xf6: {
       modrm(segOvr);
       if (reg > 1) return NOT_DECODED;
       setImm(byte());
-      setHandler(mod == 3 ? index(testRI8) : index(testMI8));
+      setHandler(mod == 3 ? H.testRI8 : H.testMI8);
       return CONTINUES;
     }
     case 0xf7: {
       modrm(segOvr);
       const m = mod == 3;
-      if (reg <= 1) { setImm(imm32()); setHandler(m ? index(testRI32) : index(testMI32)); }
-      else if (reg == 2) setHandler(m ? index(notR32) : index(notM32));
-      else if (reg == 3) setHandler(m ? index(negR32) : index(negM32));
-      else setHandler(m ? index(mulDivR32) : index(mulDivM32));
+      if (reg <= 1) { setImm(imm32()); setHandler(m ? H.testRI32 : H.testMI32); }
+      else if (reg == 2) setHandler(m ? H.notR32 : H.notM32);
+      else if (reg == 3) setHandler(m ? H.negR32 : H.negM32);
+      else setHandler(m ? H.mulDivR32 : H.mulDivM32);
       return CONTINUES;
     }
     case 0xff: {
       modrm(segOvr);
       const m = mod == 3;
       switch (reg) {
-        case 0: setHandler(m ? index(incR32) : index(incM32)); return CONTINUES;
-        case 1: setHandler(m ? index(decR32) : index(decM32)); return CONTINUES;
-        case 2: setHandler(m ? index(callR) : index(callM)); return ENDS;
-        case 4: setHandler(m ? index(jmpR) : index(jmpM)); return ENDS;
-        case 6: setHandler(m ? index(pushR32) : index(pushM32)); return CONTINUES;
+        case 0: setHandler(m ? H.incR32 : H.incM32); return CONTINUES;
+        case 1: setHandler(m ? H.decR32 : H.decM32); return CONTINUES;
+        case 2: setHandler(m ? H.callR : H.callM); return ENDS;
+        case 4: setHandler(m ? H.jmpR : H.jmpM); return ENDS;
+        case 6: setHandler(m ? H.pushR32 : H.pushM32); return CONTINUES;
         default: return NOT_DECODED;
       }
     }
@@ -235,14 +226,14 @@ function decodeOne(): u32 {
 function decode0f(segOvr: i32): u32 {
   const op = byte();
   if (op >= 0x80 && op <= 0x8f) { setDisp(imm32()); setHandler(jccHandler(op & 15)); return ENDS; }
-  if (op >= 0x90 && op <= 0x9f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? index(setccR) : index(setccM)); return CONTINUES; }
-  if (op >= 0x40 && op <= 0x4f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? index(cmovRR) : index(cmovRM)); return CONTINUES; }
+  if (op >= 0x90 && op <= 0x9f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? H.setccR : H.setccM); return CONTINUES; }
+  if (op >= 0x40 && op <= 0x4f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? H.cmovRR : H.cmovRM); return CONTINUES; }
   switch (op) {
-    case 0xaf: modrm(segOvr); setHandler(mod == 3 ? index(imulRR) : index(imulRM)); return CONTINUES;
-    case 0xb6: modrm(segOvr); setHandler(mod == 3 ? index(movzxRR8) : index(movzxRM8)); return CONTINUES;
-    case 0xb7: modrm(segOvr); setHandler(mod == 3 ? index(movzxRR16) : index(movzxRM16)); return CONTINUES;
-    case 0xbe: modrm(segOvr); setHandler(mod == 3 ? index(movsxRR8) : index(movsxRM8)); return CONTINUES;
-    case 0xbf: modrm(segOvr); setHandler(mod == 3 ? index(movsxRR16) : index(movsxRM16)); return CONTINUES;
+    case 0xaf: modrm(segOvr); setHandler(mod == 3 ? H.imulRR : H.imulRM); return CONTINUES;
+    case 0xb6: modrm(segOvr); setHandler(mod == 3 ? H.movzxRR8 : H.movzxRM8); return CONTINUES;
+    case 0xb7: modrm(segOvr); setHandler(mod == 3 ? H.movzxRR16 : H.movzxRM16); return CONTINUES;
+    case 0xbe: modrm(segOvr); setHandler(mod == 3 ? H.movsxRR8 : H.movsxRM8); return CONTINUES;
+    case 0xbf: modrm(segOvr); setHandler(mod == 3 ? H.movsxRR16 : H.movsxRM16); return CONTINUES;
     default: return NOT_DECODED;
   }
 }
@@ -263,7 +254,7 @@ export function decodeBlock(code: u32, end: u32, first: u32): u32 {
     if (result == NOT_DECODED || truncated) {
       // The interpreter decodes this one itself, every time it runs.
       memory.fill(rec, 0, REC_SIZE);
-      setHandler(index(interpret));
+      setHandler(H.interpret);
       p = start;
       rec += REC_SIZE;
       break;

@@ -6,7 +6,7 @@
 // OFF_ZERO when the form has no base or no index), so one formula serves every ModRM/SIB form.
 
 export const REC_SIZE: u32 = 16;
-/** u16: function-table index of the handler. */
+/** u16: the handler number (cpu/handlers.ts, enum H). */
 export const REC_HANDLER: u32 = 0;
 /** u8: instruction length in bytes (0 for a record that re-decodes the instruction itself). */
 export const REC_LEN: u32 = 2;

@@ -7,7 +7,7 @@ import {
 } from './state';
 import { raiseFault } from './fault';
 import { readSys32, writeSys8 } from '../mmu/access';
-import { fetchLen } from '../mmu/tlb';
+import { forgetCodeTranslations } from '../mmu/tlb';
 import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck, dataBreakpoints, dataBreakHits, attention } from './live';
 
 // Access-rights byte (descriptor bits 40..47) and flags nibble (52..55), as kept in SEG_ACCESS.
@@ -58,7 +58,7 @@ export function setSegCache(seg: u32, sel: u32, base: u32, limit: u32, access: u
   store<u32>(s + SEG_ACCESS, access);
   updateSegCheck(seg);
   if (seg == SEG_CS) {
-    csBase = base; csLimit = limit; fetchLen = 0;
+    csBase = base; csLimit = limit; forgetCodeTranslations();
     const big = protectedMode && (access & AR_DB) != 0;
     // 32-bit code runs from decoded blocks, other code instruction by instruction: the run
     // loop picks again.

@@ -4,6 +4,8 @@
 //   entry = TLB[lin >>> 12];  if ((entry & mask) == TLB_VALID) host = RAM_BASE + (entry & ~0xfff) + (lin & 0xfff)
 // where the mask for the current CPL and access kind is precomputed (tlbReadMask/tlbWriteMask).
 
+import { flushBlocks } from '../cpu/blocks';
+
 export const TLB_BASE: u32 = 0x0040_0000; // 1 Mi entries x 4 bytes
 export const TLB_LIST: u32 = 0x0080_0000; // linear page numbers of filled entries, for fast flushes
 export const TLB_LIST_CAPACITY: u32 = 0x20000; // 128 Ki entries (512 KiB)
@@ -46,9 +48,26 @@ export let fetchLen: u32 = 0;
 /** Host address of EIP inside the window is EIP + fetchDelta. */
 export let fetchDelta: u32 = 0;
 
+/**
+ * Bumped whenever the translation of code may have changed: any TLB flush or invalidation, a
+ * CS load, a CPL change. Links between decoded blocks (cpu/blocks.ts), which skip the
+ * translation, hold the epoch they were made in. Never 0 (a link's "none").
+ */
+export let codeEpoch: u32 = 1;
+
+/** Empty the fetch window and make every block link stale. */
+export function forgetCodeTranslations(): void {
+  fetchLen = 0;
+  if (++codeEpoch == 0) {
+    // After 2^32 bumps an old link could match again: start from an empty block cache.
+    codeEpoch = 1;
+    flushBlocks();
+  }
+}
+
 /** Choose the fast-path masks for a privilege level (user = CPL 3). */
 export function tlbSetUser(user: bool): void {
-  fetchLen = 0;
+  forgetCodeTranslations();
   if (user) {
     tlbReadMask = TLB_VALID | TLB_MMIO | TLB_NO_USER;
     tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_NO_USER | TLB_NO_WRITE_USER;
@@ -71,7 +90,7 @@ export function tlbSet(lin: u32, entry: u32): void {
 }
 
 /** Drop one page (INVLPG). */
-export function tlbInvalidate(lin: u32): void { store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0); fetchLen = 0; }
+export function tlbInvalidate(lin: u32): void { store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0); forgetCodeTranslations(); }
 
 /** Drop every entry, or every non-global entry (a CR3 load with CR4.PGE). */
 export function tlbFlush(keepGlobal: bool): void {
@@ -80,10 +99,10 @@ export function tlbFlush(keepGlobal: bool): void {
     listOverflowed = false;
     listCount = 0;
     memory.fill(TLB_BASE, 0, 0x40_0000);
-    fetchLen = 0;
+    forgetCodeTranslations();
     return;
   }
-  fetchLen = 0;
+  forgetCodeTranslations();
   let kept: u32 = 0;
   for (let i: u32 = 0; i < listCount; i++) {
     const vpn = load<u32>(TLB_LIST + (i << 2));
@@ -101,7 +120,7 @@ export function tlbFlush(keepGlobal: bool): void {
 
 export function tlbFlushAll(): void {
   if (!listOverflowed) { tlbFlush(false); return; }
-  fetchLen = 0;
+  forgetCodeTranslations();
   memory.fill(TLB_BASE, 0, 0x40_0000);
   listCount = 0;
   listOverflowed = false;
