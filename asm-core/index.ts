@@ -10,7 +10,7 @@ import {
 import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits, cs32 } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
 import { step, interruptShadow, haltRequested, runUntil, retired, stackShadow } from './cpu/exec';
-import { runBlocks, flushBlocks, invalidateRange, blocksDecoded, blockFlushes } from './cpu/blocks';
+import { runBlocks, flushBlocks, invalidateRange, placeArena, blocksDecoded, blockFlushes, ARENA_BYTES } from './cpu/blocks';
 import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
@@ -61,11 +61,14 @@ let resetRequested: bool = false;
 let delivering: i32 = -1;
 
 export function init(ramBytes: u32): void {
-  const needed = <i32>((<u64>RAM_BASE + <u64>ramBytes + 0xffff) >> 16);
+  // Guest RAM, then the decoded-block arena.
+  const arenaAt = <u64>RAM_BASE + ((<u64>ramBytes + 0xffff) & ~0xffff);
+  const needed = <i32>((arenaAt + <u64>ARENA_BYTES) >> 16);
   const have = memory.size();
   if (needed > have) {
     if (memory.grow(needed - have) < 0) unreachable();
   }
+  placeArena(<u32>arenaAt);
   setRamSize(ramBytes);
   store<u32>(STATE + OFF_RAM_SIZE, ramBytes);
   memory.fill(RAM_BASE, 0, ramBytes);

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const argIter = process.argv.indexOf('--iterations');
-const ITERATIONS = Number(argIter > 0 ? process.argv[argIter + 1] : process.env.BENCH_CPU_ITERATIONS ?? 200_000);
+const ITERATIONS = Number(argIter > 0 ? process.argv[argIter + 1] : process.env.BENCH_CPU_ITERATIONS ?? 2_000_000);
 const LOAD = 0x100000;
 const COM1 = 0x3f8;
 const MULTIBOOT_MAGIC = 0x2badb002;

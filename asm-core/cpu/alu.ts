@@ -46,7 +46,10 @@ export function neg(size: u32, a: u32): u32 { const r = 0 - a; setLazy(LAZY_SUB,
 @inline function msbOf(v: u32, size: u32): u32 { return (v >>> (size - 1)) & 1; }
 
 /** Group 2: ROL ROR RCL RCR SHL SHR SAL SAR by `count` (already read from CL or the immediate). */
-export function shift(op: u32, size: u32, a: u32, countIn: u32): u32 {
+export function shift(op: u32, size: u32, a: u32, countIn: u32): u32 { return shiftOp(op, size, a, countIn); }
+
+/** The definition behind shift(), inlined where `op` and `size` are constants (cpu/handlers.ts). */
+@inline export function shiftOp(op: u32, size: u32, a: u32, countIn: u32): u32 {
   let count = countIn & 31;
   if (count == 0) return a;
   const m = maskOf(size);

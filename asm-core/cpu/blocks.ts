@@ -45,13 +45,18 @@ const H_LINK1: u32 = 20;
 const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8;
 const HEADER_SIZE: u32 = 32;
 
-/** The records of all blocks, allocated in order; when full, every block is dropped. */
-const ARENA: u32 = 0x00c0_0000;
-const ARENA_END: u32 = 0x0100_0000;
+/**
+ * The blocks, allocated in order in the arena after guest RAM (index.ts init() places it);
+ * when it is full, every block is dropped.
+ */
+export const ARENA_BYTES: u32 = 16 << 20;
+let arena: u32 = 0;
+let arenaEnd: u32 = 0;
+export function placeArena(at: u32): void { arena = at; arenaEnd = at + ARENA_BYTES; arenaTop = at; flushBlocks(); }
 /** A block has at most this many records, so a new one always fits after a check. */
 export const BLOCK_MAX: u32 = 128;
 
-let arenaTop: u32 = ARENA;
+let arenaTop: u32 = 0;
 /** Statistics for the benchmark and the inspector. */
 export let blocksDecoded: u32 = 0;
 export let blockFlushes: u32 = 0;
@@ -66,7 +71,7 @@ export function flushBlocks(): void {
     memory.fill(CODE_GEN, 0, 0x10_0000);
   }
   // Pages stay marked as code: their next write takes the slow path once, needlessly.
-  arenaTop = ARENA;
+  arenaTop = arena;
   forgetCodeTranslations(); // links point into the old arena
   blockFlushes++;
 }
@@ -117,7 +122,7 @@ function findBlock(): u32 {
 }
 
 function newBlock(slot: u32, phys: u32, gen: u32): u32 {
-  if (arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > ARENA_END) flushBlocks();
+  if (arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > arenaEnd) flushBlocks();
   const page = phys >>> 12;
   if (load<u8>(CODE_PAGES + page) == 0) {
     // From now on writes to this page leave the TLB fast path and retire its blocks.
@@ -178,11 +183,11 @@ export function runBlocks(end: u64): void {
 
 /** The block at EIP after `from` ran, through one of its links, or found and linked; 0: step(). */
 @inline function follow(from: u32): u32 {
+  interruptShadow = false; // as before every instruction in runUntil()
   const eip = pc;
   const now = codeEpoch;
   if (load<u32>(from, H_LINK0 + L_EIP) == eip && load<u32>(from, H_LINK0 + L_EPOCH) == now) return load<u32>(from, H_LINK0 + L_BLOCK);
   if (load<u32>(from, H_LINK1 + L_EIP) == eip && load<u32>(from, H_LINK1 + L_EPOCH) == now) return load<u32>(from, H_LINK1 + L_BLOCK);
-  interruptShadow = false;
   instrStart = eip;
   const to = findBlock();
   if (to != 0 && codeEpoch == now) {

@@ -13,7 +13,7 @@ import { pc } from './live';
 import { o32, a32, segOvr, repPfx, clearPrefixes } from './decode';
 import { setLazyLogic, testCC, testCCOp } from './flags';
 import {
-  aluOp, inc, dec, neg, shift, imul2, mul, imul1, div, idiv,
+  aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
 } from './alu';
 import { push32, pop32, espAdd } from './stack';
@@ -181,7 +181,18 @@ function imulRR(r: u32): void { const d = fReg(r); setReg32(d, imul2(32, reg32(d
 function imulRM(r: u32): void { const d = fReg(r); setReg32(d, imul2(32, reg32(d), readLin32(linRead(r, 4)))); }
 
 // ---- shifts and rotates (REC_REG: the group-2 operation; REC_IMM: the count, or CL) ----
-function shiftRI32(r: u32): void { const d = fRm(r); setReg32(d, shift(fReg(r), 32, reg32(d), fImm(r))); }
+/** The common shifts by a constant, with the operation folded; RCL and RCR through shift(). */
+@inline function shiftConst32(op: u32, v: u32, count: u32): u32 {
+  switch (op) {
+    case 0: return shiftOp(0, 32, v, count);
+    case 1: return shiftOp(1, 32, v, count);
+    case 4: return shiftOp(4, 32, v, count);
+    case 5: return shiftOp(5, 32, v, count);
+    case 7: return shiftOp(7, 32, v, count);
+    default: return shift(op, 32, v, count);
+  }
+}
+function shiftRI32(r: u32): void { const d = fRm(r); setReg32(d, shiftConst32(fReg(r), reg32(d), fImm(r))); }
 function shiftRC32(r: u32): void { const d = fRm(r); setReg32(d, shift(fReg(r), 32, reg32(d), reg8(1))); }
 function shiftMI32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, shift(fReg(r), 32, readLin32(lin), fImm(r))); }
 function shiftMC32(r: u32): void { const lin = linRmw(r, 4); writeLin32(lin, shift(fReg(r), 32, readLin32(lin), reg8(1))); }
@@ -229,77 +240,14 @@ function interpret(r: u32): void { step(); }
  * ALU8 + form * 8 + operation, the sixteen Jcc at JCC + condition, then one number per handler.
  */
 export enum H {
-  ALU32 = 0,
-  ALU8 = 40,
-  JCC = 80,
-  movRR32 = 96,
-  movRI32,
-  movRM32,
-  movMR32,
-  movMI32,
-  movRR8,
-  movRI8,
-  movRM8,
-  movMR8,
-  movMI8,
-  lea32,
-  movzxRR8,
-  movzxRM8,
-  movzxRR16,
-  movzxRM16,
-  movsxRR8,
-  movsxRM8,
-  movsxRR16,
-  movsxRM16,
-  xchgRR32,
-  cwde,
-  cdq,
-  nop,
-  testRR32,
-  testRI32,
-  testMR32,
-  testMI32,
-  testRR8,
-  testRI8,
-  testMR8,
-  testMI8,
-  incR32,
-  decR32,
-  incM32,
-  decM32,
-  notR32,
-  notM32,
-  negR32,
-  negM32,
-  mulDivR32,
-  mulDivM32,
-  imulRRI,
-  imulRMI,
-  imulRR,
-  imulRM,
-  shiftRI32,
-  shiftRC32,
-  shiftMI32,
-  shiftMC32,
-  setccR,
-  setccM,
-  cmovRR,
-  cmovRM,
-  pushR32,
-  pushI32,
-  pushM32,
-  popR32,
-  leave32,
-  jmpRel,
-  callRel,
-  jmpR,
-  jmpM,
-  callR,
-  callM,
-  ret,
-  retImm,
-  stringOp32,
-  interpret,
+  ALU32 = 0, ALU8 = 40, JCC = 80,
+  movRR32 = 96, movRI32, movRM32, movMR32, movMI32, movRR8, movRI8, movRM8, movMR8, movMI8, lea32,
+  movzxRR8, movzxRM8, movzxRR16, movzxRM16, movsxRR8, movsxRM8, movsxRR16, movsxRM16, xchgRR32,
+  cwde, cdq, nop, testRR32, testRI32, testMR32, testMI32, testRR8, testRI8, testMR8, testMI8,
+  incR32, decR32, incM32, decM32, notR32, notM32, negR32, negM32, mulDivR32, mulDivM32, imulRRI,
+  imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftMI32, shiftMC32, setccR, setccM, cmovRR,
+  cmovRM, pushR32, pushI32, pushM32, popR32, leave32, jmpRel, callRel, jmpR, jmpM, callR, callM,
+  ret, retImm, stringOp32, interpret,
 }
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */

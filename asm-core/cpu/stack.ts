@@ -12,7 +12,7 @@ import { readLin16, readLin32, writeLin16, writeLin32 } from '../mmu/access';
 }
 @inline export function spOffset(esp: u32): u32 { return ss32 ? esp : esp & 0xffff; }
 
-export function push32(v: u32): void {
+@inline export function push32(v: u32): void {
   const esp = espAdd(-4);
   writeLin32(segAddr(SEG_SS, spOffset(esp), 3, true), v);
   setReg32(REG_ESP, esp);
@@ -24,7 +24,7 @@ export function push16(v: u32): void {
 }
 export function push(v: u32, o32: bool): void { if (o32) push32(v); else push16(v); }
 
-export function pop32(): u32 {
+@inline export function pop32(): u32 {
   const esp = reg32(REG_ESP);
   const v = readLin32(segAddr(SEG_SS, spOffset(esp), 3, false));
   setReg32(REG_ESP, espAdd(4));
