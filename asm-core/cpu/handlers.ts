@@ -1,19 +1,20 @@
 // What each decoded record does (cpu/record.ts, cpu/blocks.ts). A handler only routes operands:
 // the operation itself is the one definition the interpreter uses too (alu.ts, flags.ts,
 // stack.ts, string.ts...), inlined here where the operation and size are constants. Every
-// handler is for 32-bit operand and address size; the decoder leaves all else to step().
+// handler is for 32-bit addresses and 32-bit operands, or for the common 16-bit ones (66h prefix);
+// the decoder leaves all else to step().
 //
 // On entry EIP (`pc`) already points past the instruction and `instrStart` at it, as after the
 // interpreter's fetch, so a fault restarts the instruction and a relative jump adds to `pc`.
 
 import {
-  STATE, reg32, setReg32, reg16, reg8, setReg8, REG_EAX, REG_EDX, REG_ESP,
+  STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, REG_EAX, REG_EDX, REG_ESP,
 } from './state';
 import { pc } from './live';
 import { o32, a32, segOvr, repPfx, clearPrefixes } from './decode';
 import { setLazyLogic, testCC, testCCOp } from './flags';
 import {
-  aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv,
+  alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
 } from './alu';
 import { push32, pop32, espAdd } from './stack';
@@ -21,7 +22,7 @@ import { segAddr } from './segments';
 import { stringOp } from './string';
 import { step, leave } from './exec';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
-import { readLin8, readLin16, readLin32, writeLin8, writeLin32, checkRmw } from '../mmu/access';
+import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw } from '../mmu/access';
 
 
 // ---- record fields ----
@@ -152,6 +153,35 @@ function cwde(r: u32): void { setReg32(REG_EAX, <u32>(<i32>(<i16>reg16(REG_EAX))
 function cdq(r: u32): void { setReg32(REG_EDX, <u32>(<i32>reg32(REG_EAX) >> 31)); }
 function nop(r: u32): void {}
 
+// ---- 16-bit operands (66h): MOV, the ALU with the operation in the record (REC_IMM, or
+// REC_REG for the immediate forms), TEST, shifts ----
+function movRR16(r: u32): void { setReg16(fRm(r), reg16(fReg(r))); }
+function movRI16(r: u32): void { setReg16(fRm(r), fImm(r)); }
+function movRM16(r: u32): void { setReg16(fReg(r), readLin16(linRead(r, 2))); }
+function movMR16(r: u32): void { writeLin16(linWrite(r, 2), reg16(fReg(r))); }
+function movMI16(r: u32): void { writeLin16(linWrite(r, 2), fImm(r)); }
+function aluRR16(r: u32): void { const op = fImm(r), d = fRm(r); const v = alu(op, 16, reg16(d), reg16(fReg(r))); if (op != ALU_CMP) setReg16(d, v); }
+function aluRI16(r: u32): void { const op = fReg(r), d = fRm(r); const v = alu(op, 16, reg16(d), fImm(r)); if (op != ALU_CMP) setReg16(d, v); }
+function aluRM16(r: u32): void { const op = fImm(r), d = fReg(r); const v = alu(op, 16, reg16(d), readLin16(linRead(r, 2))); if (op != ALU_CMP) setReg16(d, v); }
+function aluMR16(r: u32): void {
+  const op = fImm(r);
+  if (op == ALU_CMP) { alu(op, 16, readLin16(linRead(r, 2)), reg16(fReg(r))); return; }
+  const lin = linRmw(r, 2); writeLin16(lin, alu(op, 16, readLin16(lin), reg16(fReg(r))));
+}
+function aluMI16(r: u32): void {
+  const op = fReg(r);
+  if (op == ALU_CMP) { alu(op, 16, readLin16(linRead(r, 2)), fImm(r)); return; }
+  const lin = linRmw(r, 2); writeLin16(lin, alu(op, 16, readLin16(lin), fImm(r)));
+}
+function testRR16(r: u32): void { setLazyLogic(16, reg16(fRm(r)) & reg16(fReg(r))); }
+function testRI16(r: u32): void { setLazyLogic(16, reg16(fRm(r)) & fImm(r)); }
+function testMR16(r: u32): void { setLazyLogic(16, readLin16(linRead(r, 2)) & reg16(fReg(r))); }
+function testMI16(r: u32): void { setLazyLogic(16, readLin16(linRead(r, 2)) & fImm(r)); }
+function shiftRI16(r: u32): void { const d = fRm(r); setReg16(d, shift(fReg(r), 16, reg16(d), fImm(r))); }
+function shiftRC16(r: u32): void { const d = fRm(r); setReg16(d, shift(fReg(r), 16, reg16(d), reg8(1))); }
+function shiftMI16(r: u32): void { const lin = linRmw(r, 2); writeLin16(lin, shift(fReg(r), 16, readLin16(lin), fImm(r))); }
+function shiftMC16(r: u32): void { const lin = linRmw(r, 2); writeLin16(lin, shift(fReg(r), 16, readLin16(lin), reg8(1))); }
+
 // ---- TEST, INC, DEC, NOT, NEG, multiply and divide ----
 function testRR32(r: u32): void { setLazyLogic(32, reg32(fRm(r)) & reg32(fReg(r))); }
 function testRI32(r: u32): void { setLazyLogic(32, reg32(fRm(r)) & fImm(r)); }
@@ -248,6 +278,8 @@ export enum H {
   imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftMI32, shiftMC32, setccR, setccM, cmovRR,
   cmovRM, pushR32, pushI32, pushM32, popR32, leave32, jmpRel, callRel, jmpR, jmpM, callR, callM,
   ret, retImm, stringOp32, interpret,
+  movRR16, movRI16, movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
+  testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16,
 }
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
@@ -345,6 +377,24 @@ export enum H {
     case H.retImm: retImm(r); return;
     case H.stringOp32: stringOp32(r); return;
     case H.interpret: interpret(r); return;
+    case H.movRR16: movRR16(r); return;
+    case H.movRI16: movRI16(r); return;
+    case H.movRM16: movRM16(r); return;
+    case H.movMR16: movMR16(r); return;
+    case H.movMI16: movMI16(r); return;
+    case H.aluRR16: aluRR16(r); return;
+    case H.aluRI16: aluRI16(r); return;
+    case H.aluRM16: aluRM16(r); return;
+    case H.aluMR16: aluMR16(r); return;
+    case H.aluMI16: aluMI16(r); return;
+    case H.testRR16: testRR16(r); return;
+    case H.testRI16: testRI16(r); return;
+    case H.testMR16: testMR16(r); return;
+    case H.testMI16: testMI16(r); return;
+    case H.shiftRI16: shiftRI16(r); return;
+    case H.shiftRC16: shiftRC16(r); return;
+    case H.shiftMI16: shiftMI16(r); return;
+    case H.shiftMC16: shiftMC16(r); return;
     default: interpret(r); return;
   }
 }

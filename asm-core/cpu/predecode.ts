@@ -1,8 +1,9 @@
 // Decoding 32-bit code into records (cpu/record.ts) for the block cache (cpu/blocks.ts). This
 // takes apart the forms that make up nearly all of a 32-bit kernel's and user program's
 // instructions: 8- and 32-bit ALU, MOV, LEA, TEST, shifts, multiply and divide, PUSH and POP,
-// near jumps, calls and returns, string instructions. Anything else (16-bit operands or
-// addresses, LOCK, segment loads, far transfers, system instructions, the x87) becomes a record
+// near jumps, calls and returns, string instructions, and the 16-bit MOV, ALU, TEST and shifts.
+// Anything else (other 16-bit forms, 16-bit addresses, LOCK, segment loads, far transfers,
+// system instructions, the x87) becomes a record
 // that runs the full interpreter, and ends the block: such an instruction may change the mode,
 // the paging, or the code itself.
 
@@ -93,6 +94,7 @@ function regIsDestination(): void { setField(REC_RM, reg); setField(REC_REG, rm)
 function decodeOne(): u32 {
   let segOvr: i32 = -1;
   let rep: u32 = 0;
+  let o16 = false;
   let op = byte();
   for (let n = 0; ; n++) {
     if (n == 14) return NOT_DECODED;
@@ -103,12 +105,14 @@ function decodeOne(): u32 {
     else if (op == 0x64) segOvr = 4;
     else if (op == 0x65) segOvr = 5;
     else if (op == 0xf2 || op == 0xf3) rep = op;
-    else if (op == 0x66 || op == 0x67 || op == 0xf0) return NOT_DECODED; // 16-bit forms, LOCK
+    else if (op == 0x66) o16 = true;
+    else if (op == 0x67 || op == 0xf0) return NOT_DECODED; // 16-bit addresses, LOCK
     else break;
     op = byte();
   }
   // REP is meaningful only on string instructions; "REP RET" and PAUSE ignore it.
   if (rep != 0 && !((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op == 0xc3 || op == 0x90)) return NOT_DECODED;
+  if (o16) return rep != 0 ? NOT_DECODED : decode16(op, segOvr);
 
   if (op < 0x40 && (op & 7) < 6) {
     const aop = op >> 3;
@@ -219,6 +223,43 @@ function decodeOne(): u32 {
         default: return NOT_DECODED;
       }
     }
+    default: return NOT_DECODED;
+  }
+}
+
+/** With a 66h prefix: MOV, the ALU, TEST and shifts on words. */
+function decode16(op: u32, segOvr: i32): u32 {
+  if (op < 0x40 && (op & 7) < 6 && (op & 1) != 0) {
+    const aop = op >> 3;
+    switch (op & 7) {
+      case 1: modrm(segOvr); setImm(aop); setHandler(mod == 3 ? H.aluRR16 : H.aluMR16); return CONTINUES;
+      case 3: modrm(segOvr); setImm(aop); if (mod == 3) { regIsDestination(); setHandler(H.aluRR16); } else setHandler(H.aluRM16); return CONTINUES;
+      default: setField(REC_RM, REG_EAX); setField(REC_REG, aop); setImm(imm16()); setHandler(H.aluRI16); return CONTINUES;
+    }
+  }
+  if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm16()); setHandler(H.movRI16); return CONTINUES; }
+  switch (op) {
+    case 0x81: case 0x83: {
+      modrm(segOvr);
+      setImm(op == 0x81 ? imm16() : imm8s() & 0xffff);
+      setHandler(mod == 3 ? H.aluRI16 : H.aluMI16);
+      return CONTINUES;
+    }
+    case 0x85: modrm(segOvr); setHandler(mod == 3 ? H.testRR16 : H.testMR16); return CONTINUES;
+    case 0x89: modrm(segOvr); setHandler(mod == 3 ? H.movRR16 : H.movMR16); return CONTINUES;
+    case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR16 : H.movRM16); return CONTINUES;
+    case 0xa1: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movRM16); return CONTINUES;
+    case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movMR16); return CONTINUES;
+    case 0xa9: setField(REC_RM, REG_EAX); setImm(imm16()); setHandler(H.testRI16); return CONTINUES;
+    case 0xc1: case 0xd1: {
+      modrm(segOvr);
+      setImm(op == 0xc1 ? byte() : 1);
+      setHandler(mod == 3 ? H.shiftRI16 : H.shiftMI16);
+      return CONTINUES;
+    }
+    case 0xd3: modrm(segOvr); setHandler(mod == 3 ? H.shiftRC16 : H.shiftMC16); return CONTINUES;
+    case 0xc7: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(imm16()); setHandler(mod == 3 ? H.movRI16 : H.movMI16); return CONTINUES;
+    case 0xf7: modrm(segOvr); if (reg > 1) return NOT_DECODED; setImm(imm16()); setHandler(mod == 3 ? H.testRI16 : H.testMI16); return CONTINUES;
     default: return NOT_DECODED;
   }
 }
