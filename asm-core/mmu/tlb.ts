@@ -9,7 +9,7 @@ import { flushBlocks } from '../cpu/blocks';
 export const TLB_BASE: u32 = 0x0040_0000; // 1 Mi entries x 4 bytes
 export const TLB_LIST: u32 = 0x0080_0000; // linear page numbers of filled entries, for fast flushes
 export const TLB_LIST_CAPACITY: u32 = 0x20000; // 128 Ki entries (512 KiB)
-export const CODE_PAGES: u32 = 0x0090_0000; // one byte per physical page: 1 = holds translated code
+export const CODE_PAGES: u32 = 0x0090_0000; // one byte per physical page: 1 = holds decoded code (cpu/blocks.ts)
 /**
  * One byte per physical page: its code generation, bumped each time code on the page is
  * overwritten. A decoded block (cpu/blocks.ts) is valid only while the generation it was decoded
