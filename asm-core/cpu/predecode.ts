@@ -227,7 +227,7 @@ function decodeOne(): u32 {
   }
 }
 
-/** With a 66h prefix: MOV, the ALU, TEST and shifts on words. */
+/** With a 66h prefix: MOV, the ALU, TEST and shifts on words, and the word NOPs. */
 function decode16(op: u32, segOvr: i32): u32 {
   if (op < 0x40 && (op & 7) < 6 && (op & 1) != 0) {
     const aop = op >> 3;
@@ -250,6 +250,14 @@ function decode16(op: u32, segOvr: i32): u32 {
     case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR16 : H.movRM16); return CONTINUES;
     case 0xa1: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movRM16); return CONTINUES;
     case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movMR16); return CONTINUES;
+    case 0x90: setHandler(H.nop); return CONTINUES; // XCHG AX, AX
+    case 0x0f: { // NOP Ew (padding)
+      if (byte() != 0x1f) return NOT_DECODED;
+      modrm(segOvr);
+      if (reg != 0) return NOT_DECODED;
+      setHandler(H.nop);
+      return CONTINUES;
+    }
     case 0xa9: setField(REC_RM, REG_EAX); setImm(imm16()); setHandler(H.testRI16); return CONTINUES;
     case 0xc1: case 0xd1: {
       modrm(segOvr);
@@ -270,6 +278,7 @@ function decode0f(segOvr: i32): u32 {
   if (op >= 0x90 && op <= 0x9f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? H.setccR : H.setccM); return CONTINUES; }
   if (op >= 0x40 && op <= 0x4f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? H.cmovRR : H.cmovRM); return CONTINUES; }
   switch (op) {
+    case 0x1f: modrm(segOvr); if (reg != 0) return NOT_DECODED; setHandler(H.nop); return CONTINUES; // NOP Ev (padding)
     case 0xaf: modrm(segOvr); setHandler(mod == 3 ? H.imulRR : H.imulRM); return CONTINUES;
     case 0xb6: modrm(segOvr); setHandler(mod == 3 ? H.movzxRR8 : H.movzxRM8); return CONTINUES;
     case 0xb7: modrm(segOvr); setHandler(mod == 3 ? H.movzxRR16 : H.movzxRM16); return CONTINUES;

@@ -217,6 +217,7 @@ add({
 });
 add({ name: 'MOVZX Gv,Eb', op: [0x0f, 0xb6], sizes: V, modrm: 'rm', memSize: 8 });
 add({ name: 'MOVZX Gv,Ew', op: [0x0f, 0xb7], sizes: V, modrm: 'rm', memSize: 16 });
+add({ name: 'NOP Ev', op: [0x0f, 0x1f], digit: 0, sizes: V, modrm: 'rm' }); // the multi-byte NOP compilers pad with
 add({ name: 'MOVSX Gv,Eb', op: [0x0f, 0xbe], sizes: V, modrm: 'rm', memSize: 8 });
 add({ name: 'MOVSX Gv,Ew', op: [0x0f, 0xbf], sizes: V, modrm: 'rm', memSize: 16 });
 add({ name: 'XCHG Eb,Gb', op: [0x86], sizes: B, modrm: 'rm', lock: true });
