@@ -58,7 +58,8 @@ export function setSegCache(seg: u32, sel: u32, base: u32, limit: u32, access: u
   store<u32>(s + SEG_ACCESS, access);
   updateSegCheck(seg);
   if (seg == SEG_CS) {
-    csBase = base; csLimit = limit; forgetCodeTranslations();
+    // A far transfer within flat code (an interrupt, SYSENTER...) keeps the code translations.
+    if (base != csBase || limit != csLimit) { csBase = base; csLimit = limit; forgetCodeTranslations(); }
     const big = protectedMode && (access & AR_DB) != 0;
     // 32-bit code runs from decoded blocks, other code instruction by instruction: the run
     // loop picks again.
