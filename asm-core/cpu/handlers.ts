@@ -11,7 +11,7 @@ import {
   STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, REG_EAX, REG_EDX, REG_ESP,
 } from './state';
 import { pc } from './live';
-import { o32, a32, segOvr, repPfx, clearPrefixes } from './decode';
+import { o32, a32, segOvr, repPfx, clearPrefixes, getReg, setReg } from './decode';
 import { setLazyLogic, testCC, testCCOp } from './flags';
 import {
   alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv,
@@ -23,7 +23,6 @@ import { stringOp } from './string';
 import { step, leave } from './exec';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw } from '../mmu/access';
-
 
 // ---- record fields ----
 @inline function fReg(r: u32): u32 { return <u32>load<u8>(r, REC_REG); }
@@ -49,69 +48,79 @@ export const FORM_RM: u32 = 2;
 export const FORM_MR: u32 = 3;
 export const FORM_MI: u32 = 4;
 
-@inline function aluRR32(r: u32, op: u32): void { const d = fRm(r); const v = aluOp(op, 32, reg32(d), reg32(fReg(r))); if (op != ALU_CMP) setReg32(d, v); }
-@inline function aluRI32(r: u32, op: u32): void { const d = fRm(r); const v = aluOp(op, 32, reg32(d), fImm(r)); if (op != ALU_CMP) setReg32(d, v); }
-@inline function aluRM32(r: u32, op: u32): void { const d = fReg(r); const v = aluOp(op, 32, reg32(d), readLin32(linRead(r, 4))); if (op != ALU_CMP) setReg32(d, v); }
-@inline function aluMR32(r: u32, op: u32): void {
-  if (op == ALU_CMP) { aluOp(op, 32, readLin32(linRead(r, 4)), reg32(fReg(r))); return; }
-  const lin = linRmw(r, 4); writeLin32(lin, aluOp(op, 32, readLin32(lin), reg32(fReg(r))));
+@inline function readSized(size: u32, lin: u32): u32 {
+  return size == 32 ? readLin32(lin) : size == 16 ? readLin16(lin) : readLin8(lin);
 }
-@inline function aluMI32(r: u32, op: u32): void {
-  if (op == ALU_CMP) { aluOp(op, 32, readLin32(linRead(r, 4)), fImm(r)); return; }
-  const lin = linRmw(r, 4); writeLin32(lin, aluOp(op, 32, readLin32(lin), fImm(r)));
-}
-@inline function aluRR8(r: u32, op: u32): void { const d = fRm(r); const v = aluOp(op, 8, reg8(d), reg8(fReg(r))); if (op != ALU_CMP) setReg8(d, v); }
-@inline function aluRI8(r: u32, op: u32): void { const d = fRm(r); const v = aluOp(op, 8, reg8(d), fImm(r)); if (op != ALU_CMP) setReg8(d, v); }
-@inline function aluRM8(r: u32, op: u32): void { const d = fReg(r); const v = aluOp(op, 8, reg8(d), readLin8(linRead(r, 1))); if (op != ALU_CMP) setReg8(d, v); }
-@inline function aluMR8(r: u32, op: u32): void {
-  if (op == ALU_CMP) { aluOp(op, 8, readLin8(linRead(r, 1)), reg8(fReg(r))); return; }
-  const lin = linRmw(r, 1); writeLin8(lin, aluOp(op, 8, readLin8(lin), reg8(fReg(r))));
-}
-@inline function aluMI8(r: u32, op: u32): void {
-  if (op == ALU_CMP) { aluOp(op, 8, readLin8(linRead(r, 1)), fImm(r)); return; }
-  const lin = linRmw(r, 1); writeLin8(lin, aluOp(op, 8, readLin8(lin), fImm(r)));
+@inline function writeSized(size: u32, lin: u32, v: u32): void {
+  if (size == 32) writeLin32(lin, v); else if (size == 16) writeLin16(lin, v); else writeLin8(lin, v);
 }
 
-function addRR32(r: u32): void { aluRR32(r, ALU_ADD); }  function orRR32(r: u32): void { aluRR32(r, ALU_OR); }
-function adcRR32(r: u32): void { aluRR32(r, ALU_ADC); }  function sbbRR32(r: u32): void { aluRR32(r, ALU_SBB); }
-function andRR32(r: u32): void { aluRR32(r, ALU_AND); }  function subRR32(r: u32): void { aluRR32(r, ALU_SUB); }
-function xorRR32(r: u32): void { aluRR32(r, ALU_XOR); }  function cmpRR32(r: u32): void { aluRR32(r, ALU_CMP); }
-function addRI32(r: u32): void { aluRI32(r, ALU_ADD); }  function orRI32(r: u32): void { aluRI32(r, ALU_OR); }
-function adcRI32(r: u32): void { aluRI32(r, ALU_ADC); }  function sbbRI32(r: u32): void { aluRI32(r, ALU_SBB); }
-function andRI32(r: u32): void { aluRI32(r, ALU_AND); }  function subRI32(r: u32): void { aluRI32(r, ALU_SUB); }
-function xorRI32(r: u32): void { aluRI32(r, ALU_XOR); }  function cmpRI32(r: u32): void { aluRI32(r, ALU_CMP); }
-function addRM32(r: u32): void { aluRM32(r, ALU_ADD); }  function orRM32(r: u32): void { aluRM32(r, ALU_OR); }
-function adcRM32(r: u32): void { aluRM32(r, ALU_ADC); }  function sbbRM32(r: u32): void { aluRM32(r, ALU_SBB); }
-function andRM32(r: u32): void { aluRM32(r, ALU_AND); }  function subRM32(r: u32): void { aluRM32(r, ALU_SUB); }
-function xorRM32(r: u32): void { aluRM32(r, ALU_XOR); }  function cmpRM32(r: u32): void { aluRM32(r, ALU_CMP); }
-function addMR32(r: u32): void { aluMR32(r, ALU_ADD); }  function orMR32(r: u32): void { aluMR32(r, ALU_OR); }
-function adcMR32(r: u32): void { aluMR32(r, ALU_ADC); }  function sbbMR32(r: u32): void { aluMR32(r, ALU_SBB); }
-function andMR32(r: u32): void { aluMR32(r, ALU_AND); }  function subMR32(r: u32): void { aluMR32(r, ALU_SUB); }
-function xorMR32(r: u32): void { aluMR32(r, ALU_XOR); }  function cmpMR32(r: u32): void { aluMR32(r, ALU_CMP); }
-function addMI32(r: u32): void { aluMI32(r, ALU_ADD); }  function orMI32(r: u32): void { aluMI32(r, ALU_OR); }
-function adcMI32(r: u32): void { aluMI32(r, ALU_ADC); }  function sbbMI32(r: u32): void { aluMI32(r, ALU_SBB); }
-function andMI32(r: u32): void { aluMI32(r, ALU_AND); }  function subMI32(r: u32): void { aluMI32(r, ALU_SUB); }
-function xorMI32(r: u32): void { aluMI32(r, ALU_XOR); }  function cmpMI32(r: u32): void { aluMI32(r, ALU_CMP); }
-function addRR8(r: u32): void { aluRR8(r, ALU_ADD); }  function orRR8(r: u32): void { aluRR8(r, ALU_OR); }
-function adcRR8(r: u32): void { aluRR8(r, ALU_ADC); }  function sbbRR8(r: u32): void { aluRR8(r, ALU_SBB); }
-function andRR8(r: u32): void { aluRR8(r, ALU_AND); }  function subRR8(r: u32): void { aluRR8(r, ALU_SUB); }
-function xorRR8(r: u32): void { aluRR8(r, ALU_XOR); }  function cmpRR8(r: u32): void { aluRR8(r, ALU_CMP); }
-function addRI8(r: u32): void { aluRI8(r, ALU_ADD); }  function orRI8(r: u32): void { aluRI8(r, ALU_OR); }
-function adcRI8(r: u32): void { aluRI8(r, ALU_ADC); }  function sbbRI8(r: u32): void { aluRI8(r, ALU_SBB); }
-function andRI8(r: u32): void { aluRI8(r, ALU_AND); }  function subRI8(r: u32): void { aluRI8(r, ALU_SUB); }
-function xorRI8(r: u32): void { aluRI8(r, ALU_XOR); }  function cmpRI8(r: u32): void { aluRI8(r, ALU_CMP); }
-function addRM8(r: u32): void { aluRM8(r, ALU_ADD); }  function orRM8(r: u32): void { aluRM8(r, ALU_OR); }
-function adcRM8(r: u32): void { aluRM8(r, ALU_ADC); }  function sbbRM8(r: u32): void { aluRM8(r, ALU_SBB); }
-function andRM8(r: u32): void { aluRM8(r, ALU_AND); }  function subRM8(r: u32): void { aluRM8(r, ALU_SUB); }
-function xorRM8(r: u32): void { aluRM8(r, ALU_XOR); }  function cmpRM8(r: u32): void { aluRM8(r, ALU_CMP); }
-function addMR8(r: u32): void { aluMR8(r, ALU_ADD); }  function orMR8(r: u32): void { aluMR8(r, ALU_OR); }
-function adcMR8(r: u32): void { aluMR8(r, ALU_ADC); }  function sbbMR8(r: u32): void { aluMR8(r, ALU_SBB); }
-function andMR8(r: u32): void { aluMR8(r, ALU_AND); }  function subMR8(r: u32): void { aluMR8(r, ALU_SUB); }
-function xorMR8(r: u32): void { aluMR8(r, ALU_XOR); }  function cmpMR8(r: u32): void { aluMR8(r, ALU_CMP); }
-function addMI8(r: u32): void { aluMI8(r, ALU_ADD); }  function orMI8(r: u32): void { aluMI8(r, ALU_OR); }
-function adcMI8(r: u32): void { aluMI8(r, ALU_ADC); }  function sbbMI8(r: u32): void { aluMI8(r, ALU_SBB); }
-function andMI8(r: u32): void { aluMI8(r, ALU_AND); }  function subMI8(r: u32): void { aluMI8(r, ALU_SUB); }
-function xorMI8(r: u32): void { aluMI8(r, ALU_XOR); }  function cmpMI8(r: u32): void { aluMI8(r, ALU_CMP); }
+@inline function aluRR(r: u32, op: u32, size: u32): void {
+  const d = fRm(r);
+  const v = aluOp(op, size, getReg(size, d), getReg(size, fReg(r)));
+  if (op != ALU_CMP) setReg(size, d, v);
+}
+@inline function aluRI(r: u32, op: u32, size: u32): void {
+  const d = fRm(r);
+  const v = aluOp(op, size, getReg(size, d), fImm(r));
+  if (op != ALU_CMP) setReg(size, d, v);
+}
+@inline function aluRM(r: u32, op: u32, size: u32): void {
+  const d = fReg(r);
+  const v = aluOp(op, size, getReg(size, d), readSized(size, linRead(r, size >> 3)));
+  if (op != ALU_CMP) setReg(size, d, v);
+}
+@inline function aluMR(r: u32, op: u32, size: u32): void {
+  if (op == ALU_CMP) { aluOp(op, size, readSized(size, linRead(r, size >> 3)), getReg(size, fReg(r))); return; }
+  const lin = linRmw(r, size >> 3);
+  writeSized(size, lin, aluOp(op, size, readSized(size, lin), getReg(size, fReg(r))));
+}
+@inline function aluMI(r: u32, op: u32, size: u32): void {
+  if (op == ALU_CMP) { aluOp(op, size, readSized(size, linRead(r, size >> 3)), fImm(r)); return; }
+  const lin = linRmw(r, size >> 3);
+  writeSized(size, lin, aluOp(op, size, readSized(size, lin), fImm(r)));
+}
+
+function addRR32(r: u32): void { aluRR(r, ALU_ADD, 32); }  function orRR32(r: u32): void { aluRR(r, ALU_OR, 32); }
+function adcRR32(r: u32): void { aluRR(r, ALU_ADC, 32); }  function sbbRR32(r: u32): void { aluRR(r, ALU_SBB, 32); }
+function andRR32(r: u32): void { aluRR(r, ALU_AND, 32); }  function subRR32(r: u32): void { aluRR(r, ALU_SUB, 32); }
+function xorRR32(r: u32): void { aluRR(r, ALU_XOR, 32); }  function cmpRR32(r: u32): void { aluRR(r, ALU_CMP, 32); }
+function addRI32(r: u32): void { aluRI(r, ALU_ADD, 32); }  function orRI32(r: u32): void { aluRI(r, ALU_OR, 32); }
+function adcRI32(r: u32): void { aluRI(r, ALU_ADC, 32); }  function sbbRI32(r: u32): void { aluRI(r, ALU_SBB, 32); }
+function andRI32(r: u32): void { aluRI(r, ALU_AND, 32); }  function subRI32(r: u32): void { aluRI(r, ALU_SUB, 32); }
+function xorRI32(r: u32): void { aluRI(r, ALU_XOR, 32); }  function cmpRI32(r: u32): void { aluRI(r, ALU_CMP, 32); }
+function addRM32(r: u32): void { aluRM(r, ALU_ADD, 32); }  function orRM32(r: u32): void { aluRM(r, ALU_OR, 32); }
+function adcRM32(r: u32): void { aluRM(r, ALU_ADC, 32); }  function sbbRM32(r: u32): void { aluRM(r, ALU_SBB, 32); }
+function andRM32(r: u32): void { aluRM(r, ALU_AND, 32); }  function subRM32(r: u32): void { aluRM(r, ALU_SUB, 32); }
+function xorRM32(r: u32): void { aluRM(r, ALU_XOR, 32); }  function cmpRM32(r: u32): void { aluRM(r, ALU_CMP, 32); }
+function addMR32(r: u32): void { aluMR(r, ALU_ADD, 32); }  function orMR32(r: u32): void { aluMR(r, ALU_OR, 32); }
+function adcMR32(r: u32): void { aluMR(r, ALU_ADC, 32); }  function sbbMR32(r: u32): void { aluMR(r, ALU_SBB, 32); }
+function andMR32(r: u32): void { aluMR(r, ALU_AND, 32); }  function subMR32(r: u32): void { aluMR(r, ALU_SUB, 32); }
+function xorMR32(r: u32): void { aluMR(r, ALU_XOR, 32); }  function cmpMR32(r: u32): void { aluMR(r, ALU_CMP, 32); }
+function addMI32(r: u32): void { aluMI(r, ALU_ADD, 32); }  function orMI32(r: u32): void { aluMI(r, ALU_OR, 32); }
+function adcMI32(r: u32): void { aluMI(r, ALU_ADC, 32); }  function sbbMI32(r: u32): void { aluMI(r, ALU_SBB, 32); }
+function andMI32(r: u32): void { aluMI(r, ALU_AND, 32); }  function subMI32(r: u32): void { aluMI(r, ALU_SUB, 32); }
+function xorMI32(r: u32): void { aluMI(r, ALU_XOR, 32); }  function cmpMI32(r: u32): void { aluMI(r, ALU_CMP, 32); }
+function addRR8(r: u32): void { aluRR(r, ALU_ADD, 8); }  function orRR8(r: u32): void { aluRR(r, ALU_OR, 8); }
+function adcRR8(r: u32): void { aluRR(r, ALU_ADC, 8); }  function sbbRR8(r: u32): void { aluRR(r, ALU_SBB, 8); }
+function andRR8(r: u32): void { aluRR(r, ALU_AND, 8); }  function subRR8(r: u32): void { aluRR(r, ALU_SUB, 8); }
+function xorRR8(r: u32): void { aluRR(r, ALU_XOR, 8); }  function cmpRR8(r: u32): void { aluRR(r, ALU_CMP, 8); }
+function addRI8(r: u32): void { aluRI(r, ALU_ADD, 8); }  function orRI8(r: u32): void { aluRI(r, ALU_OR, 8); }
+function adcRI8(r: u32): void { aluRI(r, ALU_ADC, 8); }  function sbbRI8(r: u32): void { aluRI(r, ALU_SBB, 8); }
+function andRI8(r: u32): void { aluRI(r, ALU_AND, 8); }  function subRI8(r: u32): void { aluRI(r, ALU_SUB, 8); }
+function xorRI8(r: u32): void { aluRI(r, ALU_XOR, 8); }  function cmpRI8(r: u32): void { aluRI(r, ALU_CMP, 8); }
+function addRM8(r: u32): void { aluRM(r, ALU_ADD, 8); }  function orRM8(r: u32): void { aluRM(r, ALU_OR, 8); }
+function adcRM8(r: u32): void { aluRM(r, ALU_ADC, 8); }  function sbbRM8(r: u32): void { aluRM(r, ALU_SBB, 8); }
+function andRM8(r: u32): void { aluRM(r, ALU_AND, 8); }  function subRM8(r: u32): void { aluRM(r, ALU_SUB, 8); }
+function xorRM8(r: u32): void { aluRM(r, ALU_XOR, 8); }  function cmpRM8(r: u32): void { aluRM(r, ALU_CMP, 8); }
+function addMR8(r: u32): void { aluMR(r, ALU_ADD, 8); }  function orMR8(r: u32): void { aluMR(r, ALU_OR, 8); }
+function adcMR8(r: u32): void { aluMR(r, ALU_ADC, 8); }  function sbbMR8(r: u32): void { aluMR(r, ALU_SBB, 8); }
+function andMR8(r: u32): void { aluMR(r, ALU_AND, 8); }  function subMR8(r: u32): void { aluMR(r, ALU_SUB, 8); }
+function xorMR8(r: u32): void { aluMR(r, ALU_XOR, 8); }  function cmpMR8(r: u32): void { aluMR(r, ALU_CMP, 8); }
+function addMI8(r: u32): void { aluMI(r, ALU_ADD, 8); }  function orMI8(r: u32): void { aluMI(r, ALU_OR, 8); }
+function adcMI8(r: u32): void { aluMI(r, ALU_ADC, 8); }  function sbbMI8(r: u32): void { aluMI(r, ALU_SBB, 8); }
+function andMI8(r: u32): void { aluMI(r, ALU_AND, 8); }  function subMI8(r: u32): void { aluMI(r, ALU_SUB, 8); }
+function xorMI8(r: u32): void { aluMI(r, ALU_XOR, 8); }  function cmpMI8(r: u32): void { aluMI(r, ALU_CMP, 8); }
 
 /** The handler of ALU operation `op` (ALU_ADD...) in form FORM_* at 32 and at 8 bits. */
 @inline export function aluHandler32(form: u32, op: u32): u32 { return H.ALU32 + form * 8 + op; }
