@@ -23,7 +23,7 @@ import { RAM_BASE } from '../mmu/phys';
 import { translate } from '../mmu/paging';
 import {
   TLB_BASE, TLB_VALID, TLB_MMIO, CODE_PAGES, CODE_GEN, CODE_GEN_NEVER, tlbReadMask, tlbFlushAll, markCodePage,
-  codeEpoch, forgetCodeTranslations,
+  codeEpoch, forgetCodeTranslations, retireCodePage,
 } from '../mmu/tlb';
 
 /** Direct-mapped table of blocks by physical address: 16-byte entries (see the fields below). */
@@ -81,10 +81,7 @@ export function invalidateRange(phys: u32, len: u32): void {
   if (len == 0) return;
   const last = <u32>((<u64>phys + <u64>len - 1) >> 12);
   for (let page = phys >>> 12; page <= last && page < 0x10_0000; page++) {
-    if (load<u8>(CODE_PAGES + page) == 0) continue;
-    store<u8>(CODE_PAGES + page, 0);
-    const gen = <u32>load<u8>(CODE_GEN + page);
-    if (gen < CODE_GEN_NEVER) store<u8>(CODE_GEN + page, <u8>(gen + 1));
+    if (load<u8>(CODE_PAGES + page) != 0) retireCodePage(page);
   }
   tlbFlushAll();
 }

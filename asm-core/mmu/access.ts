@@ -5,7 +5,7 @@
 import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
 import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, tlbReadMask, tlbWriteMask, codePageWritten } from './tlb';
 import { translate } from './paging';
-import { cplLive, attention } from '../cpu/live';
+import { cplLive } from '../cpu/live';
 
 /** Writes that hit pages holding decoded code (statistics). */
 export let codePageWrites: u32 = 0;
@@ -74,10 +74,9 @@ function physOf(e: u32, lin: u32): u32 { return (e & 0xfffff000) | (lin & 0xfff)
 function noteWrite(e: u32): void {
   if (e & TLB_CODE) {
     // Decoded code on this page is now stale. The instruction that wrote it finishes; the run
-    // loop then leaves the current block (attention) and decodes again from memory.
+    // loop then leaves the current block and decodes again from memory.
     codePageWrites++;
     codePageWritten(e);
-    attention = true;
   }
 }
 

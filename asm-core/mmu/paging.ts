@@ -8,7 +8,6 @@ import {
   tlbEntry, tlbSet, tlbInvalidate, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
   TLB_GLOBAL, TLB_CODE, codePageWritten,
 } from './tlb';
-import { attention } from '../cpu/live';
 
 const PTE_P: u32 = 1 << 0; // present
 const PTE_RW: u32 = 1 << 1; // writable
@@ -50,7 +49,7 @@ export function invalidatePage(lin: u32): void {
 /** Accessed and dirty bits go straight to physical memory, so they bypass the TLB's code-page mark. */
 function writeTableEntry(addr: u32, v: u32): void {
   writePhys32(addr, v);
-  if (isCodePage(addr)) { codePageWritten(addr); attention = true; }
+  if (isCodePage(addr)) codePageWritten(addr);
 }
 
 function pageFault(lin: u32, code: u32): void {

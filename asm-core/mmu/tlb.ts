@@ -5,6 +5,7 @@
 // where the mask for the current CPL and access kind is precomputed (tlbReadMask/tlbWriteMask).
 
 import { flushBlocks } from '../cpu/blocks';
+import { attention } from '../cpu/live';
 
 export const TLB_BASE: u32 = 0x0040_0000; // 1 Mi entries x 4 bytes
 export const TLB_LIST: u32 = 0x0080_0000; // linear page numbers of filled entries, for fast flushes
@@ -131,11 +132,16 @@ export function tlbFlushAll(): void {
  * and drop the TLB entries that carried the mark.
  */
 export function codePageWritten(phys: u32): void {
-  const page = phys >>> 12;
+  retireCodePage(phys >>> 12);
+  tlbFlushAll();
+  attention = true; // the run loop leaves the current block, which may be on this page
+}
+
+/** Unmark physical page `page` and bump its code generation; the caller flushes the TLB. */
+export function retireCodePage(page: u32): void {
   store<u8>(CODE_PAGES + page, 0);
   const gen = <u32>load<u8>(CODE_GEN + page);
   if (gen < CODE_GEN_NEVER) store<u8>(CODE_GEN + page, <u8>(gen + 1));
-  tlbFlushAll();
 }
 
 export function isCodePage(phys: u32): bool { return load<u8>(CODE_PAGES + (phys >>> 12)) != 0; }

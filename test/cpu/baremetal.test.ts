@@ -2,7 +2,7 @@
 // mode and store results in RAM slots; each expected value below carries the SDM rule it comes
 // from (Intel SDM vol. 3 unless the chapter says vol. 2). Run: npx vitest run test/cpu/baremetal.test.ts
 import { describe, expect, it } from 'vitest';
-import { type BareResult, type Expect, mismatches, runProgram } from './baremetal/runner.js';
+import { type BareResult, type Expect, mismatches, resultSlot, runProgram } from './baremetal/runner.js';
 
 const NT = 0x4000;
 
@@ -530,7 +530,7 @@ describe('bare-metal: self-modifying code', () => {
       onHalt: (core, host, n) => {
         if (n !== 0) return false;
         // DMA: new code written by the host, then an interrupt wakes the CPU.
-        const at = r8(core, 8) + 1;
+        const at = resultSlot(core, 8) + 1;
         new DataView(core.ram.buffer, core.ram.byteOffset).setUint32(at, 0x55555555, true);
         core.ramWritten(at, 4);
         host.vector = 0x41;
@@ -549,7 +549,3 @@ describe('bare-metal: self-modifying code', () => {
     ]);
   });
 });
-
-function r8(core: { ram: Uint8Array }, slot: number): number {
-  return new DataView(core.ram.buffer, core.ram.byteOffset).getUint32(0x600 + slot * 4, true);
-}

@@ -67,6 +67,11 @@ export class BareHost implements CoreHost {
   ferr(): void {}
 }
 
+/** Result slot `n` as the program left it. */
+export function resultSlot(core: Core, n: number): number {
+  return new DataView(core.ram.buffer, core.ram.byteOffset).getUint32(RES_BASE + n * 4, true);
+}
+
 export interface BareResult {
   core: Core;
   host: BareHost;
@@ -98,7 +103,7 @@ export async function runProgram(
   core.setU32('OFF_EFLAGS', 2);
   core.refreshState();
   const dv = () => new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
-  const slot = (n: number) => dv().getUint32(RES_BASE + n * 4, true);
+  const slot = (n: number) => resultSlot(core, n);
   const stops: StopReason[] = [];
   let left = opts.budget ?? 2_000_000;
   let halts = 0;
