@@ -151,6 +151,13 @@ export function setApicPresent(on: u32): void { setCpuidApic(on != 0); }
 /** The host (a device's DMA, a loader) wrote guest RAM in [phys, phys + len): drop code decoded from it. */
 export function ramWritten(phys: u32, len: u32): void { invalidateRange(phys, len); }
 /** Since power-on: blocks decoded (0), block-cache flushes (1), writes that hit decoded code (2). */
+/**
+ * Switches the decoded-block cache (cpu/blocks.ts) off or on. Off, 32-bit code runs through
+ * the step-by-step interpreter, the path single-stepping and breakpoints take; the CPU tests
+ * compare both paths with the host.
+ */
+export function setBlockCache(on: u32): void { blockCacheOn = on != 0; flushBlocks(); }
+let blockCacheOn: bool = true;
 export function blockStats(which: u32): u32 { return which == 0 ? blocksDecoded : which == 1 ? blockFlushes : codePageWrites; }
 
 function finish(reason: u32): u32 {
@@ -212,7 +219,7 @@ function loop(): u32 {
     attention = interruptShadow;
     if ((flagsReg & FLAG_TF) != 0 || breakpointsArmed) {
       carefulStep();
-    } else if (cs32) {
+    } else if (cs32 && blockCacheOn) {
       runBlocks(budgetEnd);
     } else {
       runUntil(budgetEnd);
