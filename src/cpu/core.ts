@@ -74,6 +74,7 @@ interface CoreExports {
   setApicPresent?(on: number): void;
   ramWritten?(phys: number, len: number): void;
   blockStats?(which: number): number;
+  setBlockCache?(on: number): void;
   translateLinear?(lin: number): number;
 }
 
@@ -261,6 +262,14 @@ export class Core {
   setApicPresent(on: boolean): void { this.exports.setApicPresent?.(on ? 1 : 0); }
   /** The host wrote guest RAM (DMA, a loader): the core drops code it decoded from those bytes. */
   ramWritten(phys: number, len: number): void { if (len > 0) this.exports.ramWritten?.(phys >>> 0, len >>> 0); }
+  /**
+   * The decoded-block cache on (the default) or off: off, 32-bit code runs step by step through
+   * the path single-stepping and breakpoints take. Throws when the core cannot switch it.
+   */
+  setBlockCache(on: boolean): void {
+    if (!this.exports.setBlockCache) throw new CoreError('this core has no setBlockCache export');
+    this.exports.setBlockCache(on ? 1 : 0);
+  }
   /** Since power-on: blocks decoded, block-cache flushes, and guest writes that hit decoded code. */
   get blockStats(): { decoded: number; flushes: number; codeWrites: number } {
     const stat = (which: number): number => (this.exports.blockStats?.(which) ?? 0) >>> 0;

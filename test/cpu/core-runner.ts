@@ -206,6 +206,9 @@ export class CoreRunner {
     ram.set(img, PHYS.DATA);
     // Exceptions write the ring-0 stack and may touch descriptor bits: rewrite the GDT each time.
     writeSystemDescriptors(new DataView(ram.buffer, ram.byteOffset, ram.byteLength));
+    // MXCSR starts at its power-on value, as in the native harness: no case sees an earlier
+    // case's FXRSTOR.
+    core.setU32('OFF_FPU_MXCSR', 0x1f80);
     enterUserMode(core, c.regs, CODE_BASE + CODE_ENTRY, c.eflags);
 
     let vector = VEC_OTHER, error = 0, eip = core.eip, eflags = 0, cr2 = 0, thrown: string | undefined;

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreRunner } from './core-runner.js';
 import {
-  type FpuCase, type FpuResult, FpuNativeRunner, compareFpu, formatFpuFailure, generateFpuCases, runCore,
+  type FpuCase, type FpuResult, FpuNativeRunner, compareFpu, explainFpu, formatFpuFailure, generateFpuCases, runCore,
 } from './fpu/decoder.js';
 
 const isX86 = process.arch === 'x64' || process.arch === 'ia32';
@@ -21,6 +21,7 @@ cases.forEach((c, i) => { const l = byForm.get(c.form) ?? []; l.push(i); byForm.
 let native: FpuResult[] = [];
 let core: FpuResult[] = [];
 const failedForms: string[] = [];
+const explained = new Map<string, number>();
 
 describe.skipIf(!isX86)('x87 through the decoder vs the host', () => {
   beforeAll(async () => {
@@ -29,7 +30,10 @@ describe.skipIf(!isX86)('x87 through the decoder vs the host', () => {
     const runner = await CoreRunner.create();
     core = cases.map((c) => runCore(runner, c));
   }, 600_000);
-  afterAll(() => { if (failedForms.length) console.log(`x87 forms that differ:\n${failedForms.join('\n')}`); });
+  afterAll(() => {
+    if (explained.size) console.log(`x87 cases that differ as test/cpu/model.ts describes (the host is no reference there): ${[...explained].map(([id, n]) => `${id} ${n}`).join(', ')}`);
+    if (failedForms.length) console.log(`x87 forms that differ:\n${failedForms.join('\n')}`);
+  });
 
   it.each([...byForm.keys()])('%s', (form) => {
     const idx = byForm.get(form)!;
@@ -38,6 +42,9 @@ describe.skipIf(!isX86)('x87 through the decoder vs the host', () => {
     for (const i of idx) {
       const d = compareFpu(cases[i], native[i], core[i]);
       if (!d.length) continue;
+      // A documented vendor difference (test/cpu/model.ts): counted, shown, not a failure.
+      const vendor = explainFpu(cases[i], native[i], core[i]);
+      if (vendor) { explained.set(vendor.id, (explained.get(vendor.id) ?? 0) + 1); continue; }
       failed++;
       if (reports.length < 3) reports.push(formatFpuFailure(cases[i], native[i], core[i], d));
     }

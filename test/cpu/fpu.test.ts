@@ -3,7 +3,7 @@
 // operation, precision control and rounding mode; the host CPU runs the same cases through
 // native.c. FPU_CASES=<n> raises the count per operation, FPU_SEED=<n> changes the vectors.
 import { afterAll, beforeAll, describe as group, expect, it } from 'vitest';
-import { OP, Reference, describe, genVectors, loadFloat80, runWasm, same, type F80Module } from './fpu/differential';
+import { OP, Reference, describe, genVectors, loadFloat80, premUnderflowDiffers, runWasm, same, type F80Module } from './fpu/differential';
 
 const CASES = Number(process.env.FPU_CASES ?? 4000);
 const SEED = Number(process.env.FPU_SEED ?? 1);
@@ -25,10 +25,15 @@ group.skipIf(!isX86)('float80 vs host x87', () => {
       const got = runWasm(f80, vs);
       expect(want.length).toBe(vs.length);
       const bad: string[] = [];
-      let count = 0;
+      let count = 0, vendor = 0;
       for (let i = 0; i < vs.length; i++) {
-        if (!same(want[i], got[i])) { count++; if (bad.length < 8) bad.push(describe(vs[i], want[i], got[i])); }
+        if (same(want[i], got[i])) continue;
+        // A documented vendor difference (model.ts), not a defect: counted and shown.
+        if (premUnderflowDiffers(vs[i], want[i], got[i])) { vendor++; continue; }
+        count++;
+        if (bad.length < 8) bad.push(describe(vs[i], want[i], got[i]));
       }
+      if (vendor) console.log(`${name}: ${vendor} case(s) differ as model.ts 'fprem-denormal-underflow' describes`);
       expect(`${count} mismatches\n${bad.join('\n')}`).toBe('0 mismatches\n');
     }, 60_000);
   }

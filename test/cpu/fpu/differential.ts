@@ -227,3 +227,20 @@ export function same(a: Outcome, b: Outcome): boolean {
   return a.rse === b.rse && a.rsig === b.rsig && a.r2se === b.r2se && a.r2sig === b.r2sig &&
     (a.sw & SW_COMPARED) === (b.sw & SW_COMPARED);
 }
+
+/**
+ * model.ts 'fprem-denormal-underflow': FPREM/FPREM1 gave back a denormal dividend unchanged with
+ * only DE (Intel), where the host also signalled #U and delivered the significand normalized with
+ * the exponent biased by 24576, as an unmasked underflow does (AMD). True only for that pair.
+ */
+export function premUnderflowDiffers(v: Vector, host: Outcome, core: Outcome): boolean {
+  const UE = 0x10, DE = 0x02, UM = 0x10;
+  if ((v.op !== OP.PREM && v.op !== OP.PREM1) || (v.cw & UM) !== 0) return false;
+  if ((v.ase & 0x7fff) !== 0 || v.asig === 0n || v.asig >> 63n !== 0n) return false; // a denormal
+  if (core.rse !== v.ase || core.rsig !== v.asig || (core.sw & (UE | DE)) !== DE) return false;
+  let shift = 0;
+  while ((v.asig << BigInt(shift)) >> 63n === 0n) shift++;
+  const biased = ((v.ase & 0x8000) | (1 - shift + 0x6000)) >>> 0;
+  return host.rse === biased && host.rsig === (v.asig << BigInt(shift)) && host.r2se === core.r2se && host.r2sig === core.r2sig &&
+    (host.sw & SW_COMPARED) === ((core.sw | UE) & SW_COMPARED);
+}

@@ -184,7 +184,10 @@ int main(int argc, char **argv) {
     g_ctx[9] = CODE_BASE + CODE_ENTRY;
     g_out = o;
     g_case = k;
-    /* FXSAVE stores XMM0-7; the core has no SSE registers and stores zeros */
+    /* FXSAVE stores XMM0-7; the core has no SSE registers and stores zeros. MXCSR starts at its
+       power-on value in the core too: a case must not see what an earlier FXRSTOR left. */
+    static const uint32_t mxcsr_reset = 0x1f80;
+    __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr_reset));
     __asm__ volatile("fninit\n\tpxor %%xmm0,%%xmm0\n\tpxor %%xmm1,%%xmm1\n\tpxor %%xmm2,%%xmm2\n\tpxor %%xmm3,%%xmm3\n\t"
                      "pxor %%xmm4,%%xmm4\n\tpxor %%xmm5,%%xmm5\n\tpxor %%xmm6,%%xmm6\n\tpxor %%xmm7,%%xmm7" ::: "memory");
     g_running = 1;

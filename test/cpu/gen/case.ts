@@ -56,6 +56,8 @@ export interface TestCase {
   undefMem?: [number, number];
   /** EFLAGS bits not compared when the case ends in a fault (not at the INT3 landing). */
   undefFlagsOnFault?: number;
+  /** Linear address of the ModRM memory operand, when there is one (model.ts reads it). */
+  ea?: number;
 }
 
 export interface Change { addr: number; value: number }

@@ -73,6 +73,8 @@ export class Ctx {
   ea = 0;
   /** Registers that take part in the memory operand's address. */
   addrRegs: number[] = [];
+  /** The memory operand's address from the registers as they are now (a setup hook may move one). */
+  eaOf: (() => number) | undefined;
   /** Immediate value(s) the form chose in setup (else the generator picks). */
   imm: number | undefined;
   imm2: number | undefined;

@@ -8,6 +8,7 @@
 
 import { DATA_BASE, FLAG_AF, FLAG_CF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, FLAGS_ARITH, STACK_BASE, USER_CS, USER_DS } from './case.js';
 import { type Ctx, type Size, branchTarget, edgeValue, mask, operandValue } from './ctx.js';
+import { open } from '../model.js';
 
 export interface Form {
   name: string;
@@ -48,12 +49,15 @@ const ALU = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
 const CC = ['O', 'NO', 'B', 'AE', 'E', 'NE', 'BE', 'A', 'S', 'NS', 'P', 'NP', 'L', 'GE', 'L E', 'G'].map((s) => s.replace(' ', ''));
 const SHIFT = ['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SHR', 'SAL', 'SAR'];
 
-// ---- undefined-result rules (SDM vol. 2, "Flags Affected") ----
+// ---- undefined-result rules: each names its entry in the one list (model.ts) ----
 
-const logicUndef = (c: Ctx) => c.undefinedFlags(FLAG_AF);
-const mulUndef = (c: Ctx) => c.undefinedFlags(FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF);
-const divUndef = (c: Ctx) => c.undefinedFlags(FLAGS_ARITH);
-const btUndef = (c: Ctx) => c.undefinedFlags(FLAG_OF | FLAG_SF | FLAG_AF | FLAG_PF);
+/** A rule that marks what the entry `id` of model.ts leaves open. */
+const rule = (id: string, mark: (c: Ctx) => void) => { open(id); return mark; };
+
+const logicUndef = rule('logic-af', (c) => c.undefinedFlags(FLAG_AF));
+const mulUndef = rule('mul-flags', (c) => c.undefinedFlags(FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF));
+const divUndef = rule('div-flags', (c) => c.undefinedFlags(FLAGS_ARITH));
+const btUndef = rule('bt-flags', (c) => c.undefinedFlags(FLAG_OF | FLAG_SF | FLAG_AF | FLAG_PF));
 
 /** The r/m destination's result is undefined. */
 function undefRm(c: Ctx): void {
@@ -68,24 +72,24 @@ function shiftCount(c: Ctx, op: number): number {
 }
 
 function shiftUndef(kind: number, op: number) {
-  return (c: Ctx) => {
+  return rule('shift-flags', (c) => {
     const n = shiftCount(c, op) & 31;
     if (n === 0) return; // flags untouched: all defined
     if (n !== 1) c.undefinedFlags(FLAG_OF);
     if (kind < 4) return; // rotates touch CF and OF only
     c.undefinedFlags(FLAG_AF);
     if (kind !== 7 && n >= c.size) c.undefinedFlags(FLAG_CF); // SHL/SHR by >= width
-  };
+  });
 }
 
 function shldUndef(op: number) {
-  return (c: Ctx) => {
+  return rule('shld-count', (c) => {
     const n = ((op & 1) ? c.reg(1, 8) : (c.imm ?? 0)) & 31;
     if (n === 0) return;
     if (n > c.size) { c.undefinedFlags(FLAGS_ARITH); undefRm(c); return; }
     c.undefinedFlags(FLAG_AF);
     if (n !== 1) c.undefinedFlags(FLAG_OF);
-  };
+  });
 }
 
 // ---- input shaping ----
@@ -247,7 +251,9 @@ SHIFT.forEach((n, k) => {
 for (const [op, n] of [[0xa4, 'SHLD Ev,Gv,Ib'], [0xa5, 'SHLD Ev,Gv,CL'], [0xac, 'SHRD Ev,Gv,Ib'], [0xad, 'SHRD Ev,Gv,CL']] as const) {
   add({
     name: n, op: [0x0f, op], sizes: V, modrm: 'rm', imm: op & 1 ? undefined : 'b',
-    setup: (c) => { if (op & 1) c.setReg(1, shiftCountValue(c), 8); else c.imm = shiftCountValue(c); },
+    // ECX may take part in the memory operand's address: CL then stays what the address needs
+    // (changing it would move the operand away from c.ea, which the undefined-result mask names).
+    setup: (c) => { if (!(op & 1)) c.imm = shiftCountValue(c); else if (!c.addrRegs.includes(1)) c.setReg(1, shiftCountValue(c), 8); },
     undef: shldUndef(op),
   });
 }
@@ -273,10 +279,10 @@ for (const [op, n] of [[0xbc, 'BSF'], [0xbd, 'BSR']] as const) {
   add({
     name: `${n} Gv,Ev`, op: [0x0f, op], sizes: V, modrm: 'rm',
     setup: (c) => { if (c.rng.chance(0.2)) { if (c.rmIsReg) c.setReg(c.rmReg, 0); else c.poke(c.ea, 0, c.size / 8 as 2 | 4); } },
-    undef: (c) => {
+    undef: rule('bsf-zero', (c) => {
       c.undefinedFlags(FLAG_CF | FLAG_OF | FLAG_SF | FLAG_AF | FLAG_PF);
       if (c.rm() === 0) c.undefinedReg(c.regField);
-    },
+    }),
   });
 }
 
@@ -345,7 +351,7 @@ add({ name: 'LEAVE', op: [0xc9], sizes: V, pre: pinFrame });
 for (const [op, n] of [[0x06, 'ES'], [0x0e, 'CS'], [0x16, 'SS'], [0x1e, 'DS']] as const) {
   // With a 32-bit operand size recent Intel cores write only the selector's 16 bits and leave
   // the upper half of the slot alone; the SDM allows that or a zero-extended write.
-  add({ name: `PUSH ${n}`, op: [op], sizes: V, weight: 0.3, undef: (c) => { if (c.size === 32) c.undefMem = [c.regs[4] - 2, 2]; } });
+  add({ name: `PUSH ${n}`, op: [op], sizes: V, weight: 0.3, undef: rule('push-sreg-o32', (c) => { if (c.size === 32) c.undefMem = [c.regs[4] - 2, 2]; }) });
 }
 const selectorSetup = (c: Ctx) =>
   stackTopPoke(c, c.rng.pick([USER_DS, USER_DS, USER_CS, 0, USER_DS & ~3, USER_CS & ~3, USER_DS | 4]), c.size === 16 ? 2 : 4);
@@ -357,20 +363,21 @@ for (const [op, n] of [[0x07, 'ES'], [0x17, 'SS'], [0x1f, 'DS']] as const) {
 for (const [op, n] of [[0xa4, 'MOVS'], [0xa6, 'CMPS'], [0xaa, 'STOS'], [0xac, 'LODS'], [0xae, 'SCAS']] as const) {
   // A REPE/REPNE compare interrupted by a fault: the host leaves EFLAGS as they were before the
   // instruction (fast-string microcode), the SDM does not say: flags are not compared then.
-  const undef = n === 'CMPS' || n === 'SCAS' ? (c: Ctx) => { if (c.repPrefix) c.undefFlagsOnFault = FLAGS_ARITH; } : undefined;
+  const undef = n === 'CMPS' || n === 'SCAS' ? rule('rep-cmps-flags-on-fault', (c) => { if (c.repPrefix) c.undefFlagsOnFault = FLAGS_ARITH; }) : undefined;
   add({ name: `${n}B`, op: [op], sizes: B, rep: true, pre: stringPre, undef });
   add({ name: `${n}v`, op: [op + 1], sizes: V, rep: true, pre: stringPre, undef });
 }
 
 // ---- BCD and flags ----
+const bcdUndef = (flags: number) => rule('bcd-flags', (c) => c.undefinedFlags(flags));
 const bcdPre = (c: Ctx) => c.setReg(0, c.rng.chance(0.5) ? edgeValue(c.rng, 16) : c.rng.u32() & 0xffff, 16);
-add({ name: 'DAA', op: [0x27], sizes: [32], pre: bcdPre, undef: (c) => c.undefinedFlags(FLAG_OF) });
-add({ name: 'DAS', op: [0x2f], sizes: [32], pre: bcdPre, undef: (c) => c.undefinedFlags(FLAG_OF) });
-add({ name: 'AAA', op: [0x37], sizes: [32], pre: bcdPre, undef: (c) => c.undefinedFlags(FLAG_OF | FLAG_SF | FLAG_ZF | FLAG_PF) });
-add({ name: 'AAS', op: [0x3f], sizes: [32], pre: bcdPre, undef: (c) => c.undefinedFlags(FLAG_OF | FLAG_SF | FLAG_ZF | FLAG_PF) });
+add({ name: 'DAA', op: [0x27], sizes: [32], pre: bcdPre, undef: bcdUndef(FLAG_OF) });
+add({ name: 'DAS', op: [0x2f], sizes: [32], pre: bcdPre, undef: bcdUndef(FLAG_OF) });
+add({ name: 'AAA', op: [0x37], sizes: [32], pre: bcdPre, undef: bcdUndef(FLAG_OF | FLAG_SF | FLAG_ZF | FLAG_PF) });
+add({ name: 'AAS', op: [0x3f], sizes: [32], pre: bcdPre, undef: bcdUndef(FLAG_OF | FLAG_SF | FLAG_ZF | FLAG_PF) });
 const bcdImm = (c: Ctx) => { c.imm = c.rng.pick([10, 10, 0, 1, 16, 0xff, c.rng.int(256)]); };
-add({ name: 'AAM Ib', op: [0xd4], sizes: [32], imm: 'b', pre: bcdPre, setup: bcdImm, undef: (c) => c.undefinedFlags(FLAG_OF | FLAG_AF | FLAG_CF) });
-add({ name: 'AAD Ib', op: [0xd5], sizes: [32], imm: 'b', pre: bcdPre, setup: bcdImm, undef: (c) => c.undefinedFlags(FLAG_OF | FLAG_AF | FLAG_CF) });
+add({ name: 'AAM Ib', op: [0xd4], sizes: [32], imm: 'b', pre: bcdPre, setup: bcdImm, undef: bcdUndef(FLAG_OF | FLAG_AF | FLAG_CF) });
+add({ name: 'AAD Ib', op: [0xd5], sizes: [32], imm: 'b', pre: bcdPre, setup: bcdImm, undef: bcdUndef(FLAG_OF | FLAG_AF | FLAG_CF) });
 for (const [op, n] of [[0x9e, 'SAHF'], [0x9f, 'LAHF'], [0xf8, 'CLC'], [0xf9, 'STC'], [0xf5, 'CMC'], [0xfc, 'CLD'], [0xfd, 'STD'], [0x90, 'NOP']] as const) {
   add({ name: n, op: [op], sizes: [32], weight: 0.3 });
 }

@@ -101,6 +101,9 @@ function buildCase(f: Form, size: Size, key: string, rng: Rng): TestCase {
   if (f.rep || f.name === 'XLAT') mem = true;
   if ((f.rep || f.a16Count) && rng.chance(f.a16Count ? 0.25 : 0.1)) c.asize = 16;
   f.setup?.(c);
+  // A setup hook may have changed a register the address uses (DIV's EDX, a shift count in CL):
+  // the undefined-result masks and model.ts must see where the operand really is.
+  if (c.eaOf) c.ea = c.eaOf();
 
   // ---- prefixes ----
   const prefixes: number[] = [];
@@ -146,10 +149,14 @@ function buildCase(f: Form, size: Size, key: string, rng: Rng): TestCase {
     }
   }
   f.undef?.(c);
+  return toTestCase(f, c, key, Uint8Array.from(bytes));
+}
 
+/** The case a finished Ctx describes (its masks from the form's undef rule, already applied). */
+export function toTestCase(f: Form, c: Ctx, key: string, code: Uint8Array): TestCase {
   return {
     form: key,
-    code: Uint8Array.from(bytes),
+    code,
     regs: c.regs.map((v) => v >>> 0),
     eflags: c.eflags,
     seed: c.seed,
@@ -158,6 +165,7 @@ function buildCase(f: Form, size: Size, key: string, rng: Rng): TestCase {
     undefRegs: c.undefRegs,
     undefMem: c.undefMem,
     undefFlagsOnFault: c.undefFlagsOnFault,
+    ea: f.modrm && !c.rmIsReg ? c.ea >>> 0 : undefined,
   };
 }
 
@@ -210,7 +218,8 @@ function encodeMem32(c: Ctx, len: number): number[] {
   } else if (dispBytes === 4) {
     disp = (target - baseVal() - idxVal()) | 0;
   }
-  c.ea = (baseVal() + idxVal() + disp) >>> 0;
+  c.eaOf = () => (baseVal() + idxVal() + disp) >>> 0;
+  c.ea = c.eaOf();
   if (base >= 0) c.addrRegs.push(base);
   if (index >= 0) c.addrRegs.push(index);
   for (const r of c.addrRegs) c.pinned.add(r);
@@ -228,9 +237,8 @@ function encodeMem16(c: Ctx): number[] {
   const disp = dispBytes === 1 ? rng.int(256) - 128 : dispBytes === 2 ? rng.int(0x10000) : 0;
   const pairs: number[][] = [[3, 6], [3, 7], [5, 6], [5, 7], [6], [7], mod === 0 ? [] : [5], [3]];
   c.addrRegs = pairs[rm];
-  let ea = disp;
-  for (const r of pairs[rm]) ea += c.regs[r] & 0xffff;
-  c.ea = ea & 0xffff;
+  c.eaOf = () => pairs[rm].reduce((ea, r) => ea + (c.regs[r] & 0xffff), disp) & 0xffff;
+  c.ea = c.eaOf();
   for (let i = 0; i < dispBytes; i++) out.push((disp >>> (8 * i)) & 0xff);
   return out;
 }

@@ -135,8 +135,17 @@ static void check_address_space(void) {
   fclose(f);
 }
 
+static int copy_maps(const char *path) {
+  FILE *in = fopen("/proc/self/maps", "r"), *out = fopen(path, "w");
+  char line[512];
+  if (!in || !out) return 0;
+  while (fgets(line, sizeof line, in)) fputs(line, out);
+  fclose(in);
+  return fclose(out) == 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 3) { fprintf(stderr, "usage: harness cases.bin results.bin\n"); return 2; }
+  if (argc != 4) { fprintf(stderr, "usage: harness cases.bin results.bin maps.txt\n"); return 2; }
   FILE *fi = fopen(argv[1], "rb");
   if (!fi) { perror(argv[1]); return 2; }
   fseek(fi, 0, SEEK_END);
@@ -208,5 +217,8 @@ int main(int argc, char **argv) {
   }
   FILE *fo = fopen(argv[2], "wb");
   if (!fo || fwrite(outs, sizeof *outs, n, fo) != n || fclose(fo) != 0) { perror(argv[2]); return 2; }
+  /* The process's mappings after the run: where a wild access may have succeeded natively
+     (compare.ts lets the core fault there, and nowhere else, when the host did not). */
+  if (!copy_maps(argv[3])) { perror(argv[3]); return 2; }
   return 0;
 }

@@ -10,7 +10,13 @@ import { type CaseResult, type TestCase, decodeResults, encodeCases } from '../g
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** An address range the harness process had mapped (its /proc/self/maps). */
+export interface HostMapping { lo: number; hi: number; perms: string; name: string }
+
 export class NativeRunner {
+  /** The harness process's own mappings after the last run (the test pages included). */
+  mappings: HostMapping[] = [];
+
   private constructor(private readonly dir: string, private readonly exe: string) {}
 
   /** Compile the harness. Throws with the compiler's message when the toolchain is missing. */
@@ -28,14 +34,24 @@ export class NativeRunner {
     if (cases.length === 0) return [];
     const inPath = join(this.dir, 'cases.bin');
     const outPath = join(this.dir, 'results.bin');
+    const mapsPath = join(this.dir, 'maps.txt');
     writeFileSync(inPath, encodeCases(cases));
-    execFileSync(this.exe, [inPath, outPath], { stdio: 'pipe', maxBuffer: 1 << 20 });
+    execFileSync(this.exe, [inPath, outPath, mapsPath], { stdio: 'pipe', maxBuffer: 1 << 20 });
+    this.mappings = parseMaps(readFileSync(mapsPath, 'utf8'));
     return decodeResults(new Uint8Array(readFileSync(outPath)), cases.length);
   }
 
   dispose(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Lines of /proc/PID/maps ("lo-hi perms offset dev inode name") as ranges. */
+export function parseMaps(text: string): HostMapping[] {
+  return text.split('\n').flatMap((line) => {
+    const m = /^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)\s+\S+\s+\S+\s+\S+\s*(.*)$/.exec(line);
+    return m ? [{ lo: parseInt(m[1], 16), hi: parseInt(m[2], 16), perms: m[3], name: m[4] }] : [];
+  });
 }
 
 /** Disassemble bytes with objdump (for failure messages); empty string when unavailable. */
