@@ -6,7 +6,8 @@
 //                                   boot loader can skip the guest's own XZ decompression
 //   build/images/initramfs.cpio     busybox-static, /init, a few device nodes, virtio modules
 //   build/images/initramfs.cpio.gz  the same, gzipped
-//   build/images/default.json       manifest: file names and the recommended command line
+//   build/images/default.json       manifest: file names, the recommended command line and the
+//                                   Debian packages (name, version) the guest was built from
 //
 // Idempotent: does nothing when every output exists and is newer than this recipe.
 // Needs apt-get (with the i386 architecture added), dpkg-deb and xz; `npm run setup` installs them.
@@ -52,8 +53,9 @@ const CMDLINE = [
 // Deliberately absent: tsc=reliable (only skips the clocksource watchdog; our TSC follows the
 // same virtual clock as the PIT, so the watchdog passes and costs nothing measurable), lpj= (the
 // kernel already skips the delay-loop calibration when the TSC frequency is known),
-// no_timer_check (only matters with an IO-APIC whose timer pin is doubtful), quiet (the boot log
-// is the best diagnostic we have).
+// no_timer_check (only matters with an IO-APIC whose timer pin is doubtful), quiet or loglevel=
+// (the boot log is the best diagnostic we have; the tests keep later kernel messages out of
+// command outputs by other means, test/shell-markers.ts).
 
 // Modules copied into the initramfs (with their dependencies): virtio over PCI for the disk,
 // network, console, entropy and balloon devices that come later. Debian builds them as modules.
@@ -127,6 +129,13 @@ function download(pkg) {
   const deb = find();
   if (!deb) fail(`apt-get download ${pkg}:i386 left no .deb in ${DEBS}`);
   return join(DEBS, deb);
+}
+
+/** Name, version and architecture from a .deb's control data (what dpkg would install). */
+function debPackage(deb) {
+  const fields = run('dpkg-deb', ['--field', deb, 'Package', 'Version', 'Architecture']);
+  const get = (name) => new RegExp(`^${name}: (\\S+)$`, 'm').exec(fields)?.[1] ?? fail(`${basename(deb)}: no ${name} in its control data`);
+  return { name: get('Package'), version: get('Version'), architecture: get('Architecture') };
 }
 
 function unpack(deb, dir) {
@@ -318,8 +327,9 @@ function main() {
     initrd: 'initramfs.cpio',
     cmdline: CMDLINE,
     kernelRelease: release,
-    kernelPackage: basename(kdeb),
-    busyboxPackage: basename(bdeb),
+    // Which Debian packages this guest is made of, as their control data says (the versions
+    // apt served when the image was built; the .deb file names only carry them URL-encoded).
+    packages: { kernel: debPackage(kdeb), busybox: debPackage(bdeb) },
     banner: BANNER,
     prompt: '~ # ',
     poweroff: 'poweroff -f',

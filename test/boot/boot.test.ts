@@ -1,11 +1,12 @@
 // The Linux boot loader against the real Debian kernel in build/images (npm run build:images).
 // Independent sources: od (setup header bytes), file (bzImage version string), readelf (ELF
-// program headers and entry point).
+// program headers and entry point), dpkg-deb's control data (recorded in the image manifest).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { haveBuildOutputs, IMAGES } from '../images';
 import { BootError } from '../../src/boot/boot-error';
 import { parseBzImage } from '../../src/boot/bzimage';
 import { parseElf32 } from '../../src/boot/elf';
@@ -13,9 +14,8 @@ import {
   BOOT_CS, BOOT_DS, BZIMAGE_LOAD_ADDR, CMDLINE_ADDR, ZERO_PAGE_ADDR, loadLinux, standardE820, type E820Entry,
 } from '../../src/boot/linux';
 
-const IMAGES = join(__dirname, '../../build/images');
-const have = ['bzImage', 'vmlinux', 'initramfs.cpio.gz', 'default.json'].every((f) => existsSync(join(IMAGES, f)));
-if (!have) console.warn('test/boot: build/images is missing, skipping; run `npm run build:images` first');
+const have = haveBuildOutputs('the Linux boot protocol tests (test/boot)',
+  ['bzImage', 'vmlinux', 'initramfs.cpio.gz', 'default.json'].map((f) => join(IMAGES, f)));
 
 const MiB = 1024 * 1024;
 const u8 = (b: Uint8Array, o: number) => b[o];
@@ -84,6 +84,11 @@ describe.skipIf(!have)('Linux boot protocol with the Debian i386 kernel', () => 
     const version = /version (\S+)/.exec(described)![1];
     expect(header.kernelVersion.split(' ')[0]).toBe(version);
     expect(version).toBe(manifest.kernelRelease);
+    // The kernel's own version string names the Debian package version the manifest recorded
+    // (from the .deb's control data); a binNMU suffix (+bN) would not show in it.
+    expect(manifest.packages.kernel.name).toBe(`linux-image-${manifest.kernelRelease}`);
+    expect(manifest.packages.kernel.version).toMatch(/^[0-9][\w.~+:-]*$/);
+    expect(header.kernelVersion).toContain(` Debian ${manifest.packages.kernel.version.replace(/\+b\d+$/, '')} `);
   });
 
   it('parses vmlinux PT_LOAD segments and entry exactly as readelf -l does', () => {

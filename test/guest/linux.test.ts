@@ -1,47 +1,77 @@
 // Boot the default guest (Debian's i686 kernel + busybox initramfs) in deterministic mode
 // through the Machine API, use its shell, power it off; twice, and the two serial logs must
-// be byte-identical. The outputs are checked against independent sources: the image manifest,
-// arithmetic, the same floating-point sum computed in JS, and node's own SHA-256 of the same data.
+// be byte-identical. The outputs are checked against independent sources: the image manifest
+// (which records the Debian packages used), arithmetic, the same floating-point sum computed in
+// JS, node's own SHA-256 of the same data, and the host's clock.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
+import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
+import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers.js';
 
-const IMAGES = resolve(__dirname, '../../build/images');
-const MANIFEST = join(IMAGES, 'default.json');
-const haveImages = existsSync(MANIFEST);
-if (!haveImages) console.warn(`guest test skipped: ${MANIFEST} missing (run npm run build:images)`);
+const haveImages = haveBuildOutputs('the Linux guest tests (test/guest)', guestFiles());
 
 /** Host time one boot-use-poweroff session may take with the interpreter (generous). */
 const BOOT_TIMEOUT_MS = Number(process.env.WEBX86_GUEST_TIMEOUT_MIN ?? 25) * 60_000;
 
 interface Manifest {
   kernel: string; vmlinux?: string; initrd: string; cmdline: string; prompt: string; kernelRelease: string;
+  packages: Record<'kernel' | 'busybox', { name: string; version: string }>;
 }
 
+/**
+ * Host time in ms for the test's own measurements: process.hrtime (monotonic), not the
+ * performance.now() that the Machine's realtime clock follows, so the measurement of that clock
+ * does not go through the code under test.
+ */
+const hostNowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /**
  * A scripted serial console session. Each step waits for the prompt and then types the next
  * command from inside onSerial, synchronously: the Machine hands output over when the guest
  * idles, so the command reaches the guest at the same point of its execution in every
  * deterministic run (answering later, from a promise callback, would depend on host timing).
+ *
+ * The first command is QUIET_CONSOLE, and every command is typed between markers
+ * (test/shell-markers.ts): outputs are read between the markers, so kernel messages printed
+ * meanwhile cannot be taken for, or cut into, a command's output.
  */
 class Session {
   private chunks: Uint8Array[] = [];
   text = '';
   machine!: Machine;
-  /** Output of each command: text between its echoed line and the next prompt, CRs removed. */
-  readonly outputs: string[] = [];
+  /** Output of each command (QUIET_CONSOLE's first): the lines between its markers. */
+  private readonly allOutputs: string[] = [];
+  /** Host time (hostNowMs) each command was typed, and its end marker first seen. */
+  private readonly sentAt: number[] = [];
+  private readonly doneAt: number[] = [];
+  private readonly script: string[];
+  /** 0: waiting for the first prompt; k > 0: waiting for the end of script[k - 1]. */
   private step = 0;
+  /** Where in `text` the last command was typed. */
   private searchFrom = 0;
 
-  constructor(private readonly prompt: string, private readonly commands: string[]) {}
+  constructor(private readonly prompt: string, commands: string[]) {
+    this.script = [QUIET_CONSOLE, ...commands].map((c, i) => marked(c, String(i)));
+  }
+
+  /** Output of each of the caller's commands. */
+  get outputs(): string[] {
+    return this.allOutputs.slice(1);
+  }
+
+  /** Host milliseconds from typing the caller's command `i` to the appearance of its end marker. */
+  hostMs(i: number): number {
+    return this.doneAt[i + 1]! - this.sentAt[i + 1]!;
+  }
 
   /** Inside an escape sequence (ESC [ ... final byte) that the text leaves out. */
   private escape = 0;
 
   onSerial = (bytes: Uint8Array): void => {
+    const now = hostNowMs();
     this.chunks.push(bytes.slice());
     // The text the steps look at leaves out terminal escape sequences (busybox's line editor
     // asks for the cursor position, ESC [ 6 n, after each prompt).
@@ -53,21 +83,24 @@ class Session {
       else t += String.fromCharCode(b);
     }
     this.text += t;
-    // Step 0 waits for the first prompt; step k > 0 for the prompt after command k-1. Kernel
-    // messages may follow a prompt, so the prompt need not be the last thing printed.
-    while (this.step <= this.commands.length) {
-      const marker = this.step === 0 ? this.prompt : `\n${this.prompt}`;
-      const at = this.text.indexOf(marker, this.searchFrom);
-      if (at < 0) return;
-      if (this.step > 0) {
-        const out = this.text.slice(this.searchFrom, at + 1);
-        const nl = out.indexOf('\n'); // drop the echoed command line
-        this.outputs.push(out.slice(nl + 1).replace(/\r/g, ''));
+    // Step 0 waits for the first prompt (kernel messages may follow it, so it need not be the
+    // last thing printed); step k > 0 for the end marker of command k-1 and the prompt after it
+    // (the console is quiet by then, so nothing else can come between them).
+    while (this.step <= this.script.length) {
+      if (this.step === 0) {
+        if (!this.text.includes(this.prompt)) return;
+      } else {
+        const id = String(this.step - 1);
+        const end = this.text.indexOf(endMarker(id), this.searchFrom);
+        if (end < 0) return;
+        if (this.doneAt.length < this.step) this.doneAt.push(now);
+        if (this.text.indexOf(`\n${this.prompt}`, end) < 0) return;
+        this.allOutputs.push(markedOutput(this.text, id, this.searchFrom)!);
       }
-      const cmd = this.commands[this.step];
+      const cmd = this.step < this.script.length ? this.script[this.step] : 'poweroff -f';
       this.step++;
       this.searchFrom = this.text.length;
-      if (cmd === undefined) return;
+      this.sentAt.push(hostNowMs());
       this.machine.sendSerial(new TextEncoder().encode(`${cmd}\n`));
     }
   };
@@ -78,7 +111,7 @@ class Session {
 
   progress(): string {
     const st = this.machine.status();
-    return `step ${this.step}/${this.commands.length + 1}, machine ${st.state}, ${st.instructions} instructions, ` +
+    return `step ${this.step}/${this.script.length + 1}, machine ${st.state}, ${st.instructions} instructions, ` +
       `${st.guestSeconds.toFixed(2)} guest s${st.error ? `, error: ${st.error}` : ''}; last serial output: ${this.tail()}`;
   }
 
@@ -87,8 +120,12 @@ class Session {
   }
 }
 
+const KMSG = 'webx86-test: a kernel message during a command';
+
 const COMMANDS = [
   'uname -a',
+  // The first line of busybox's help names its Debian version, to compare with the manifest.
+  'busybox 2>&1 | head -n 1',
   'cat /proc/cpuinfo',
   'echo $((6*7))',
   // Debian's busybox awk has no libm functions (atan2 ...), but does its arithmetic in x87
@@ -97,6 +134,9 @@ const COMMANDS = [
   'seq 1 20000 | sha256sum',
   // Interrupt controllers in use: twice, one guest second apart, so counters can be seen moving.
   'cat /proc/interrupts; sleep 1; cat /proc/interrupts',
+  // A kernel message (KERN_CRIT, through /dev/kmsg) in the middle of a command's output: it is
+  // logged, but kept off the console, so the output stays exactly what the command printed.
+  `echo 6; echo '<2>${KMSG}' > /dev/kmsg; echo 7; dmesg | grep -c '${KMSG}'`,
 ];
 
 /** One /proc/interrupts listing: per IRQ (or LOC/NMI ...) the count, the chip and the name. */
@@ -116,10 +156,22 @@ function interruptListings(out: string): [ReturnType<typeof parseInterrupts>, Re
   return [parseInterrupts(parts[0]!), parseInterrupts(parts[1]!)];
 }
 
-interface Results { log: Buffer; text: string; outputs: string[] }
+interface Results {
+  log: Buffer; text: string; outputs: string[];
+  /** Per command, host ms from typing it to its end marker. */
+  hostMs: number[];
+}
+
+/**
+ * `version` as the guest reports it, in a RegExp: a binNMU (+bN) of the package may or may not
+ * show there, since it rebuilds the same source version.
+ */
+function debianVersion(version: string): string {
+  return version.replace(/\+b\d+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '(\\+b\\d+)?';
+}
 
 async function bootAndUse(m: Manifest, commands = COMMANDS, apic = true, clock: 'deterministic' | 'realtime' = 'deterministic'): Promise<Results> {
-  const s = new Session(m.prompt, [...commands, 'poweroff -f']);
+  const s = new Session(m.prompt, commands);
   s.machine = await Machine.create(
     {
       memoryMiB: 128,
@@ -147,35 +199,43 @@ async function bootAndUse(m: Manifest, commands = COMMANDS, apic = true, clock: 
   } finally {
     clearTimeout(timer);
   }
-  return { log: s.bytes(), text: s.text, outputs: s.outputs };
+  return { log: s.bytes(), text: s.text, outputs: s.outputs, hostMs: commands.map((_, i) => s.hostMs(i)) };
 }
 
 describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
   it('boots to a shell, runs commands, powers off, and does it identically twice', async () => {
     const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
     const first = await bootAndUse(m);
-    const [uname, cpuinfo, arith, basel, sha256, interrupts] = first.outputs as string[] as [string, string, string, string, string, string];
+    const [uname, busybox, cpuinfo, arith, basel, sha256, interrupts, kmsg] = first.outputs as
+      [string, string, string, string, string, string, string, string];
     const o = { uname, cpuinfo, arith, basel, sha: sha256 };
 
-    expect(o.uname).toMatch(/^Linux \S+ /);
-    expect(o.uname).toContain(m.kernelRelease);
+    // Outputs are compared whole (one line, nothing else), so any stray console text fails them.
+    expect(o.uname).toMatch(/^Linux \S+ [^\n]*\n$/);
+    expect(o.uname).toContain(` ${m.kernelRelease} `);
     expect(o.uname).toMatch(/\bi[56]86\b/);
+    // The manifest names the Debian packages the image was built from (their control data); the
+    // kernel's version string and busybox's banner say the same, independently.
+    expect(m.packages.kernel.name).toBe(`linux-image-${m.kernelRelease}`);
+    expect(o.uname).toMatch(new RegExp(` Debian ${debianVersion(m.packages.kernel.version)} `));
+    expect(m.packages.busybox.name).toBe('busybox-static');
+    expect(busybox).toMatch(new RegExp(`^BusyBox v\\S+ \\(Debian ${debianVersion(m.packages.busybox.version)}\\) [^\\n]*\\n$`));
 
     expect(o.cpuinfo).toMatch(/^processor\s*:\s*0$/m);
     expect(o.cpuinfo).toMatch(/^vendor_id\s*:\s*\S+/m);
     expect(o.cpuinfo).toMatch(/^fpu\s*:\s*yes$/m);
     expect(o.cpuinfo).toMatch(/^flags\s*:.*\bfpu\b.*\btsc\b/m);
 
-    expect(o.arith.trim()).toBe(String(6 * 7));
+    expect(o.arith).toBe(`${6 * 7}\n`);
     let sum = 0;
     for (let i = 1; i <= 20000; i++) sum += 1 / (i * i);
     // x87 extended-precision intermediates may differ from JS doubles in the last bits only.
-    expect(Math.abs(Number(o.basel.trim()) - sum)).toBeLessThan(2e-9);
-    expect(o.basel.trim()).toMatch(/^1\.6448840\d\d$/);
+    expect(o.basel).toMatch(/^1\.6448840\d\d\n$/);
+    expect(Math.abs(Number(o.basel) - sum)).toBeLessThan(2e-9);
 
     const data = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join('');
     const sha = createHash('sha256').update(data).digest('hex');
-    expect(o.sha.trim()).toBe(`${sha}  -`);
+    expect(o.sha).toBe(`${sha}  -\n`);
 
     // The kernel found the APICs through the MP table and routes the PIT through IO-APIC pin 2.
     expect(first.text).toContain('Intel MultiProcessor Specification v1.4');
@@ -191,6 +251,8 @@ describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
     expect(before.get('LOC')!.count).toBeGreaterThan(0);
     expect(after.get('LOC')!.count).toBeGreaterThan(before.get('LOC')!.count + 10);
 
+    expect(kmsg).toBe('6\n7\n1\n');
+
     const second = await bootAndUse(m);
     if (!first.log.equals(second.log)) {
       let i = 0;
@@ -203,12 +265,26 @@ describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
 
   it('boots in realtime mode (guest time follows the host clock), with the APIC timer', async () => {
     const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
-    const t0 = Date.now();
-    const r = await bootAndUse(m, ['echo $((6*7))', 'sleep 1; echo slept'], true, 'realtime');
-    expect(r.outputs[0]!.trim()).toBe('42');
-    expect(r.outputs[1]!.trim()).toBe('slept');
-    // A guest second passes in about a host second (generous bounds for a loaded CI machine).
-    expect(Date.now() - t0).toBeGreaterThan(1000);
+    // The guest reads its own clock (/proc/uptime, seconds since boot in 10 ms steps) around a
+    // `sleep 1`; the host times the same command from typing it to its end marker.
+    const r = await bootAndUse(m, ['echo $((6*7))', 'cat /proc/uptime; sleep 1; cat /proc/uptime'], true, 'realtime');
+    expect(r.outputs[0]).toBe('42\n');
+    expect(r.outputs[1]).toMatch(/^(\d+\.\d\d \d+\.\d\d\n){2}$/);
+    const [up0, up1] = r.outputs[1]!.split('\n').map((l) => Number(l.split(' ')[0]));
+    const guestS = up1! - up0!;
+    const hostS = r.hostMs[1]! / 1000;
+    // The guest saw its second pass (plus the forks of sleep and cat) ...
+    expect(guestS).toBeGreaterThanOrEqual(0.99);
+    expect(guestS).toBeLessThan(3);
+    // ... and so did the host. Guest time follows host time: it may lag and catch up, but it is
+    // never more than a fraction of a ms ahead, and the guest was idle (not lagging) when the
+    // command was typed, so the guest's interval fits inside the host's (10 ms for /proc/uptime
+    // rounding). A guest clock running fast (10x: the host would see 0.1 s) fails here.
+    expect(hostS).toBeGreaterThanOrEqual(guestS - 0.02);
+    expect(hostS).toBeGreaterThanOrEqual(0.99);
+    // And the command did not take absurdly long: a guest clock running 10x slow would take 10 s.
+    // (Generous for a loaded CI machine: the forks cost host time here, not only guest time.)
+    expect(hostS).toBeLessThan(5);
   }, BOOT_TIMEOUT_MS + 60_000);
 
   it('boots the old way without APICs (8259 only)', async () => {

@@ -1,15 +1,16 @@
 // bin/webx86 refuses bad input with exactly one line `webx86: <message>` and exit status 2.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CORE, haveBuildOutputs, IMAGES } from '../images';
 
 const BIN = resolve(__dirname, '../../bin/webx86');
 const tmp = mkdtempSync(join(tmpdir(), 'webx86-cli-'));
-const IMAGE = resolve(__dirname, '../../build/images/bzImage');
-const INITRD = resolve(__dirname, '../../build/images/initramfs.cpio.gz');
-const CORE = resolve(__dirname, '../../build/core.wasm');
+const IMAGE = join(IMAGES, 'bzImage');
+const INITRD = join(IMAGES, 'initramfs.cpio.gz');
+const haveGuest = haveBuildOutputs('the CLI test with the default guest (test/node)', [IMAGE, INITRD, CORE]);
 
 function webx86(...args: string[]) {
   const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 60_000, input: '' });
@@ -53,7 +54,7 @@ describe('webx86 CLI errors', () => {
     expectOneLineError(webx86('run', '--memory', '1'), /--memory 1 is out of range: too small/);
   });
 
-  it.skipIf(!existsSync(IMAGE) || !existsSync(CORE))('--memory too small for the kernel and initrd', () => {
+  it.skipIf(!haveGuest)('--memory too small for the kernel and initrd', () => {
     const r = webx86('run', '--kernel', IMAGE, '--initrd', INITRD, '--memory', '8');
     expectOneLineError(r, /8 MiB of RAM is too small for this kernel and initrd/);
   });
