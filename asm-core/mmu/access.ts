@@ -116,7 +116,10 @@ export function writeSlow8(lin: u32, v: u32, user: bool): void {
 }
 export function writeSlow16(lin: u32, v: u32, user: bool): void {
   if ((lin & 0xfff) == 0xfff) {
-    translate(lin + 1, true, user); // both pages must be writable before either byte is written
+    // Both pages must be writable before either byte is written; the first page is checked
+    // first, so when both fault CR2 names the lower one (as for a dword, below).
+    translate(lin, true, user);
+    translate(lin + 1, true, user);
     writeSlow8(lin, v, user); writeSlow8(lin + 1, v >>> 8, user);
     return;
   }

@@ -22,6 +22,8 @@ import {
 
 /** Linear address of the system area (phys 0..0xffff mapped supervisor-only). */
 export const SYS_LIN = 0xc000_0000;
+/** The supervisor-only system pages mapped from SYS_LIN (the first 64 KiB of guest RAM). */
+export const SYS_PAGES_BYTES = 0x10000;
 export const PHYS = {
   GDT: 0x1000,
   IDT: 0x2000,
@@ -114,7 +116,7 @@ export function buildSystem(core: Core): void {
   const pte = (pt: number, lin: number, phys: number, flags: number) =>
     dv.setUint32(pt + ((lin >>> 12) & 0x3ff) * 4, phys | flags, true);
   pde(SYS_LIN, PHYS.PT_SYS, PTE_P | PTE_RW);
-  for (let p = 0; p < 0x10000; p += 0x1000) pte(PHYS.PT_SYS, SYS_LIN + p, p, PTE_P | PTE_RW);
+  for (let p = 0; p < SYS_PAGES_BYTES; p += 0x1000) pte(PHYS.PT_SYS, SYS_LIN + p, p, PTE_P | PTE_RW);
   pde(CODE_BASE, PHYS.PT_CODE, PTE_P | PTE_RW | PTE_US);
   pte(PHYS.PT_CODE, CODE_BASE, PHYS.CODE, PTE_P | PTE_US);
   pde(DATA_BASE, PHYS.PT_DATA, PTE_P | PTE_RW | PTE_US);

@@ -564,7 +564,7 @@ export function explainFpu(c: FpuCase, nat: FpuResult, core: FpuResult): OpenBeh
   if (nat.vector === 14 && core.vector === 16 && inOperand(nat.cr2) && core.changeCount === 0 && nat.changeCount === 0 &&
       (core.fsave[4] & 0x80) !== 0 && core.eip === c.waitAt) return open('x87-store-fault-order');
   if (c.operandSize === 10 && nat.vector === 14 && core.vector === 14 && nat.cr2 === core.cr2 && inOperand(nat.cr2) &&
-      nat.changeCount === 0 && core.changeCount === 8 && [...core.changes.keys()].every((a) => ((a - c.operandAt!) >>> 0) < 8)) {
+      nat.changeCount === 0 && core.changeCount <= 8 && [...core.changes.keys()].every((a) => ((a - c.operandAt!) >>> 0) < 8)) {
     return open('x87-store-split');
   }
   return undefined;
