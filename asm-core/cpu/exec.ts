@@ -25,7 +25,7 @@ import {
   alu, inc, dec, neg, shift, shiftDouble, mul, imul1, imul2, div, idiv, daa, das, aaa, aas, aam, aad, maskOf,
   ALU_CMP, ALU_AND, ALU_ADD,
 } from './alu';
-import { push, pop, push32, push16, pop32, pop16, peek, espAdd, spOffset } from './stack';
+import { push, pop, push32, push16, pop32, pop16, peek, espAdd, spMove, spOffset } from './stack';
 import { segAddr, loadSeg } from './segments';
 import { jmpFar, callFar, retFar, iret, interrupt, INT_SOFTWARE } from './transfer';
 import { stringOp, STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS, STR_INS, STR_OUTS } from './string';
@@ -473,10 +473,16 @@ function writeImmToE(size: u32): void {
   writeMem(size, eaSeg, eaOff, v);
 }
 
-function popSeg(seg: u32): void {
+/**
+ * POP ES/SS/DS/FS/GS. The SDM's POP operation (vol. 2) picks ESP or SP by StackAddrSize, the
+ * stack's B flag as the instruction starts, so the new ESP is computed before SS is loaded: POP
+ * SS of a B = 1 selector from a B = 0 stack moves (and wraps) SP only, and the reverse moves ESP.
+ */
+export function popSeg(seg: u32): void {
   const v = peek(0, o32) & 0xffff;
+  const esp = espAdd(o32 ? 4 : 2);
   loadSeg(seg, v);
-  setReg32(REG_ESP, espAdd(o32 ? 4 : 2));
+  setReg32(REG_ESP, esp);
 }
 
 /** LDS, LES, LSS, LFS, LGS: offset and selector from memory; the segment load may fault first. */
@@ -580,29 +586,59 @@ function arpl(): void {
   }
 }
 
+/**
+ * ENTER (SDM vol. 2 ENTER). A fault leaves EBP, ESP and the stack unchanged, so every check
+ * comes first, in the order of the SDM's operation: the push of EBP, for each nesting level the
+ * read of the outer frame pointer and its push, the push of FrameTemp, and last the final stack
+ * pointer: "#SS(0) if the new value of the SP or ESP register is outside the stack segment
+ * limit" and "#PF(fault-code) if ... a write using the final value of the stack pointer (within
+ * the current stack segment) would cause a page fault". Then the same steps are done for real.
+ */
 function enter(): void {
   const size = fetch16();
   const level = fetch8() & 31;
   const n: u32 = o32 ? 4 : 2;
   const bp = reg32(REG_EBP);
-  // Check the whole frame (pushes and the copied frame pointers) before changing anything.
-  const need = n * (level + 1);
-  const top = espAdd(-need);
-  checkWriteLin(segAddr(SEG_SS, spOffset(top), need - 1, true), need);
+  let sp = spMove(reg32(REG_ESP), -n);
+  checkStackWrite(sp, n); // push EBP
+  if (level > 0) {
+    let tbp = bp;
+    for (let i: u32 = 1; i < level; i++) {
+      tbp = spMove(tbp, -n); // EBP - 4 (BP - 4 on a 16-bit stack, as SP)
+      readFramePointer(tbp); // only its faults here: the value is read again below
+      sp = spMove(sp, -n);
+      checkStackWrite(sp, n);
+    }
+    sp = spMove(sp, -n);
+    checkStackWrite(sp, n); // push FrameTemp
+  }
+  if (size > 0) checkStackWrite(spMove(sp, -size), 1); // the final stack pointer
+  // Nothing can fault from here on.
   push(o32 ? bp : bp & 0xffff, o32);
   const frame = reg32(REG_ESP);
-  let tbp = bp;
   if (level > 0) {
+    // Read each outer frame pointer after the pushes before it, as the CPU does: with EBP just
+    // above ESP the pushes overwrite frame pointers that later iterations copy.
+    let tbp = bp;
     for (let i: u32 = 1; i < level; i++) {
-      tbp = ss32 ? tbp - n : (tbp & 0xffff0000) | ((tbp - n) & 0xffff);
-      push(o32 ? readLin32(segAddr(SEG_SS, spOffset(tbp), 3, false)) : readLin16(segAddr(SEG_SS, spOffset(tbp), 1, false)), o32);
+      tbp = spMove(tbp, -n);
+      push(readFramePointer(tbp), o32);
     }
     push(o32 ? frame : frame & 0xffff, o32);
   }
-  const newEsp = espAdd(-size);
-  if (size > 0) segAddr(SEG_SS, spOffset(newEsp), 0, true);
   if (o32) setReg32(REG_EBP, frame); else setReg16(REG_EBP, frame);
-  setReg32(REG_ESP, newEsp);
+  setReg32(REG_ESP, espAdd(-size));
+}
+
+/** The word or dword ENTER copies from the outer frame at stack offset `tbp`. */
+function readFramePointer(tbp: u32): u32 {
+  const off = spOffset(tbp);
+  return o32 ? readLin32(segAddr(SEG_SS, off, 3, false)) : readLin16(segAddr(SEG_SS, off, 1, false));
+}
+
+/** Limit check (#SS) and page check (#PF) of a `len`-byte stack write at stack pointer `esp`. */
+function checkStackWrite(esp: u32, len: u32): void {
+  checkWriteLin(segAddr(SEG_SS, spOffset(esp), len - 1, true), len);
 }
 
 /** LEAVE: ESP from EBP, then pop EBP. */

@@ -1,7 +1,7 @@
 // The two-byte opcode map (0F xx).
 
 import {
-  reg32, setReg32, reg16, setReg16, reg8, segSelector, REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP,
+  reg32, setReg32, reg16, setReg16, reg8, segSelector, REG_EAX, REG_ECX, REG_EDX, REG_EBX,
   SEG_FS, SEG_GS, SEG_SS, FLAG_ZF, FLAG_CF, EXC_UD,
 } from './state';
 import { raiseFault } from './fault';
@@ -13,9 +13,9 @@ import {
 } from './decode';
 import { testCC, setFlag, getCF, setResultFlags, setLazy, LAZY_SUB, settleFlags, flagsReg, setLazyLogic } from './flags';
 import { alu, shiftDouble, imul2, maskOf, ALU_CMP, ALU_ADD } from './alu';
-import { push, peek, espAdd } from './stack';
-import { segAddr, loadSeg } from './segments';
-import { ud, lockOk, loadFarPointer } from './exec';
+import { push } from './stack';
+import { segAddr } from './segments';
+import { ud, lockOk, loadFarPointer, popSeg } from './exec';
 import {
   group6, group7, lar, lsl, clts, invd, movFromCr, movToCr, movFromDr, movToDr, wrmsr, rdmsr, rdtsc, rdpmc, cpuid,
   sysenter, sysexit,
@@ -68,13 +68,13 @@ export function exec0f(): void {
     case 0x34: sysenter(); return;
     case 0x35: sysexit(); return;
     case 0xa0: push(segSelector(SEG_FS), o32); return;
-    case 0xa1: { const v = peek(0, o32) & 0xffff; loadSeg(SEG_FS, v); setReg32(REG_ESP, espAdd(o32 ? 4 : 2)); return; }
+    case 0xa1: popSeg(SEG_FS); return;
     case 0xa2: cpuid(); return;
     case 0xa3: bitOp(0, false); return;
     case 0xa4: { decodeModrm(); const s = osize(); const a = readRmw(s); writeRmw(s, shiftDouble(true, s, a, getReg(s, mReg), fetch8())); return; }
     case 0xa5: { decodeModrm(); const s = osize(); const a = readRmw(s); writeRmw(s, shiftDouble(true, s, a, getReg(s, mReg), reg8(1))); return; }
     case 0xa8: push(segSelector(SEG_GS), o32); return;
-    case 0xa9: { const v = peek(0, o32) & 0xffff; loadSeg(SEG_GS, v); setReg32(REG_ESP, espAdd(o32 ? 4 : 2)); return; }
+    case 0xa9: popSeg(SEG_GS); return;
     case 0xab: bitOp(1, false); return;
     case 0xac: { decodeModrm(); const s = osize(); const a = readRmw(s); writeRmw(s, shiftDouble(false, s, a, getReg(s, mReg), fetch8())); return; }
     case 0xad: { decodeModrm(); const s = osize(); const a = readRmw(s); writeRmw(s, shiftDouble(false, s, a, getReg(s, mReg), reg8(1))); return; }

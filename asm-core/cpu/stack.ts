@@ -5,11 +5,12 @@ import { ss32 } from './live';
 import { segAddr } from './segments';
 import { readLin16, readLin32, writeLin16, writeLin32 } from '../mmu/access';
 
-/** ESP after moving it by `delta` under the current stack size. */
-@inline export function espAdd(delta: u32): u32 {
-  const esp = reg32(REG_ESP);
+/** `esp` moved by `delta` under the current stack size: with SS.B = 0 only SP moves, and wraps. */
+@inline export function spMove(esp: u32, delta: u32): u32 {
   return ss32 ? esp + delta : (esp & 0xffff0000) | ((esp + delta) & 0xffff);
 }
+/** ESP after moving it by `delta` under the current stack size. */
+@inline export function espAdd(delta: u32): u32 { return spMove(reg32(REG_ESP), delta); }
 @inline export function spOffset(esp: u32): u32 { return ss32 ? esp : esp & 0xffff; }
 
 @inline export function push32(v: u32): void {

@@ -2,20 +2,9 @@
 // mode and store results in RAM slots; each expected value below carries the SDM rule it comes
 // from (Intel SDM vol. 3 unless the chapter says vol. 2). Run: npx vitest run test/cpu/baremetal.test.ts
 import { describe, expect, it } from 'vitest';
-import { type BareResult, type Expect, mismatches, resultSlot, runProgram } from './baremetal/runner.js';
+import { type Expect, check, resultSlot, runProgram } from './baremetal/runner.js';
 
 const NT = 0x4000;
-
-function check(r: BareResult, expects: readonly Expect[]): void {
-  const problems = mismatches(r, expects);
-  if (r.unexpected) {
-    const d = new DataView(r.core.ram.buffer, r.core.ram.byteOffset + 0x500, 0x20);
-    const h = (o: number) => d.getUint32(o, true).toString(16);
-    problems.unshift(`unexpected exception ${r.unexpected & 0xff}: error ${h(4)} at ${h(12)}:${h(8)} eflags ${h(16)} cr2 ${h(24)}`);
-  }
-  if (!r.done) problems.unshift(`program did not finish (stops: ${r.stops.join(',')}): ${r.core.describe()}`);
-  expect(problems).toEqual([]);
-}
 
 describe('bare-metal: modes', () => {
   it('real -> protected -> real, unreal mode, 16/32-bit code, A20', async () => {

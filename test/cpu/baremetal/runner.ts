@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Core, type CoreHost, type StopReason, loadCore } from '../../../src/cpu/core.js';
 import { readCoreWasm } from '../../../src/cpu/core-file.js';
+import { expect } from 'vitest';
 import type { IoSize } from '../../../src/machine/io.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
@@ -134,4 +135,16 @@ export function mismatches(r: BareResult, expects: readonly Expect[]): string[] 
     if (got !== (want & mask) >>> 0) out.push(`slot ${n}: got ${h(got)}, want ${h(want)} (${rule})`);
   }
   return out;
+}
+
+/** Expect the slots to match and the program to have finished without an unexpected exception. */
+export function check(r: BareResult, expects: readonly Expect[]): void {
+  const problems = mismatches(r, expects);
+  if (r.unexpected) {
+    const d = new DataView(r.core.ram.buffer, r.core.ram.byteOffset + 0x500, 0x20);
+    const h = (o: number) => d.getUint32(o, true).toString(16);
+    problems.unshift(`unexpected exception ${r.unexpected & 0xff}: error ${h(4)} at ${h(12)}:${h(8)} eflags ${h(16)} cr2 ${h(24)}`);
+  }
+  if (!r.done) problems.unshift(`program did not finish (stops: ${r.stops.join(',')}): ${r.core.describe()}`);
+  expect(problems).toEqual([]);
 }
