@@ -87,7 +87,7 @@ export const OPEN_BEHAVIOURS: readonly OpenBehaviour[] = [
     id: 'x87-pointers', kind: 'vendor',
     what: 'FIP, FDP and FOP in FXSAVE/FNSAVE/FNSTENV images while no unmasked exception is pending: a P6 always saves the last non-control instruction\'s pointers; later Intel parts save FOP and FDP only on an unmasked exception (CPUID.(EAX=07H,ECX=0):EBX[6], IA32_MISC_ENABLE FOP compatibility); AMD\'s FXSAVE saves none of the three unless FSW.ES is set',
     cite: 'Intel SDM Vol. 1, 8.1.8 x87 FPU Instruction and Data (Operand) Pointers and 8.1.9 Last Instruction Opcode; AMD APM Vol. 5, FXSAVE',
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (x87 pointers)',
+    pinnedBy: 'test/cpu/baremetal/x87ptr.asm (--- FXSAVE ---)',
   },
   {
     id: 'x87-fcs-fds', kind: 'model-specific',
@@ -102,32 +102,33 @@ export const OPEN_BEHAVIOURS: readonly OpenBehaviour[] = [
   {
     id: 'fprem-denormal-underflow', kind: 'vendor',
     what: 'FPREM/FPREM1 returning a denormal dividend unchanged (the divisor is infinite or too large) with #U unmasked: Intel sets only DE; AMD also signals underflow and delivers the significand with the exponent biased by 24576',
+    pinnedBy: 'test/cpu/baremetal/x87vendor.asm (--- FPREM1 of a denormal by infinity ---)',
     cite: `${SDM2}, FPREM1 (results table: a finite ST(0) over an infinite ST(1) gives ST(0); #U listed without saying when) and Vol. 1, 4.9.1.5 Numeric Underflow Exception; AMD APM Vol. 5, FPREM1`,
   },
   {
     id: 'x87-store-fault-order', kind: 'vendor',
     what: 'FST/FSTP/FIST/FISTP/FBSTP to a destination that faults, with an unmasked numeric exception that suppresses the store: Intel leaves memory alone and reports the exception (#MF at the next waiting x87 instruction); AMD checks the destination first and raises #PF',
     cite: 'Intel SDM Vol. 1, 4.9.2 Floating-Point Exception Priority and 8.5 (an unmasked exception leaves the destination unchanged; whether the destination is checked first is not specified)',
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (x87 store fault order)',
+    pinnedBy: 'test/cpu/baremetal/x87vendor.asm (--- x87 store fault order ---)',
   },
   {
     id: 'x87-store-split', kind: 'vendor',
     what: 'FSTP m80fp/FBSTP crossing into a page that faults: Intel writes the first eight bytes before the #PF on the last two; AMD checks both pages first and writes nothing. Both are restartable',
     cite: 'Intel SDM Vol. 3A, 6.5 Exception Classifications (a fault is restartable; which bytes of a split store reach memory first is not specified)',
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (x87 split store)',
+    pinnedBy: 'test/cpu/baremetal/x87vendor.asm (--- x87 split store ---)',
   },
   {
     id: 'mxcsr-mm', kind: 'vendor',
     what: 'FXRSTOR of an MXCSR with bit 17 set: reserved on Intel (#GP(0)); AMD parts with misaligned-SSE support take it as MM, the misaligned exception mask, and report it in MXCSR_MASK',
     cite: 'Intel SDM Vol. 1, 10.5.1.1 x87 FPU and SSE State (MXCSR_MASK) and Vol. 2, FXRSTOR (#GP on reserved MXCSR bits); AMD APM Vol. 4, MXCSR (MM, CPUID Fn8000_0001_ECX[MisAlignSse])',
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (FXRSTOR reserved MXCSR bit)',
+    pinnedBy: 'test/cpu/baremetal/x87vendor.asm (--- FXRSTOR reserved MXCSR bit ---)',
   },
   // ---- fault order: which of two possible faults an instruction reports ----
   {
     id: 'cmps-read-order', kind: 'vendor',
     what: 'CMPS with both DS:ESI and ES:EDI faulting: which address is read first (and reported in CR2); Intel reports ES:EDI, AMD DS:ESI',
     cite: `${SDM2}, CMPS (the Operation compares the two; the order of the two reads is not specified)`,
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (CMPS fault order)',
+    pinnedBy: 'test/cpu/baremetal/vendor.asm (--- CMPS with both operands on absent pages ---)',
     explains: (c, host, core) => {
       if (!/^CMPS/.test(c.form) || host.vector !== 14 || core.vector !== 14 || host.cr2 === core.cr2) return false;
       if (!sameState(c, host, core) || (host.error & 7) !== (core.error & 7)) return false;
@@ -145,7 +146,7 @@ export const OPEN_BEHAVIOURS: readonly OpenBehaviour[] = [
     id: 'bound-read-order', kind: 'vendor',
     what: 'BOUND with the index below the lower bound and the upper bound on a page that faults: Intel raises #BR from the lower bound without reading the upper one; AMD reads both and raises #PF',
     cite: `${SDM2}, BOUND (the Operation reads both bounds; the order against the #BR check is not specified)`,
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (BOUND fault order)',
+    pinnedBy: 'test/cpu/baremetal/vendor.asm (--- BOUND: the index below the lower bound, the upper bound on an absent page ---)',
     explains: (c, host, core) => {
       if (!c.form.startsWith('BOUND') || c.ea === undefined || core.vector !== 5 || host.vector !== 14) return false;
       if (!sameState(c, host, core)) return false;
@@ -163,7 +164,7 @@ export const OPEN_BEHAVIOURS: readonly OpenBehaviour[] = [
     id: 'retf-selector-first', kind: 'vendor',
     what: 'RETF imm16 to the same privilege level with a return CS selector that fails its checks and the released parameters reaching a page that faults: Intel raises #GP for the selector; AMD touches the new stack top first and raises #PF there',
     cite: `${SDM2}, RET, Operation (the selector checks come before "ESP := ESP + SRC", which reads nothing)`,
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (RETF fault order)',
+    pinnedBy: 'test/cpu/baremetal/vendor.asm (--- RETF imm16 at the same level: the CS checks fault; the new ESP is never accessed ---)',
     explains: (c, host, core) => {
       if (!c.form.startsWith('RETF Iw') || core.vector !== 13 || host.vector !== 14 || !sameState(c, host, core)) return false;
       const w = c.form.endsWith('o16') ? 2 : 4;
@@ -182,7 +183,7 @@ export const OPEN_BEHAVIOURS: readonly OpenBehaviour[] = [
     id: 'lock-mov-cr8', kind: 'vendor',
     what: 'LOCK MOV to or from CR0: #UD on Intel; AMD reads it as MOV to/from CR8 (CPUID Fn8000_0001_ECX[AltMovCr8]), which at CPL 3 is #GP(0)',
     cite: `${SDM2}, MOV—Move to/from Control Registers (#UD "If the LOCK prefix is used"); AMD APM Vol. 3, MOV CRn`,
-    pinnedBy: 'test/cpu/baremetal/vendor.asm (LOCK MOV CR0)',
+    pinnedBy: 'test/cpu/baremetal/vendor.asm (--- LOCK MOV EAX, CR0 and LOCK MOV CR0, EAX ---)',
     explains: (c, host, core) => {
       const op = c.code.indexOf(0x0f);
       const movCr = op >= 0 && (c.code[op + 1] === 0x20 || c.code[op + 1] === 0x22) && ((c.code[op + 2] >> 3) & 7) === 0;
