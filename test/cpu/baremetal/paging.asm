@@ -21,19 +21,7 @@
 BEGIN_PM
 main:
   ; Page directory and tables.
-  mov edi, PD
-  xor eax, eax
-  mov ecx, 5 * 1024
-  rep stosd
-  mov edi, PT0
-  mov eax, P | RW | US
-.id:
-  stosd
-  add eax, 0x1000
-  cmp edi, PT0 + 4096
-  jb .id
-  mov dword [PD + 0], PT0 | P | RW | US
-  mov dword [PD + 4], PT1 | P | RW | US
+  PAGE_TABLES 5, P | RW | US
   mov dword [PD + 8], 0x000000 | PS | P | RW   ; 4 MiB page: linear 0x800000 -> physical 0
   mov dword [PTE(0)], 0x200000 | P | RW | US  ; plain page
   mov dword [PTE(1)], 0                       ; not present

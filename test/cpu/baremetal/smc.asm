@@ -36,27 +36,9 @@ main:
   SAVE 3, eax
 
   ; --- patched through another linear address of the same physical page ---
-  mov edi, PD
-  xor eax, eax
-  mov ecx, 3 * 1024
-  rep stosd
-  mov edi, PT0
-  mov eax, 3
-.id:
-  stosd
-  add eax, 0x1000
-  cmp edi, PT0 + 4096
-  jb .id
-  mov dword [PD], PT0 | 3
-  mov dword [PD + 4], PT1 | 3
+  PAGE_TABLES 3, 3
   mov dword [PT1], PATCH_PHYS | 3
-  mov eax, PD
-  mov cr3, eax
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-  jmp .paged
-.paged:
+  ENABLE_PAGING
   call patchme                 ; decoded again under paging
   mov dword [ALIAS + 1], 0x33333333
   call patchme

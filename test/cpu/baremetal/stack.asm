@@ -50,30 +50,12 @@ main:
   mov esp, KSTACK_TOP
 
   ; --- paging: the pages ENTER pushes into ---
-  mov edi, PD
-  xor eax, eax
-  mov ecx, 3 * 1024
-  rep stosd
-  mov edi, PT0
-  mov eax, P | RW | US
-.id:
-  stosd
-  add eax, 0x1000
-  cmp edi, PT0 + 4096
-  jb .id
-  mov dword [PD + 0], PT0 | P | RW | US
-  mov dword [PD + 4], PT1 | P | RW | US
+  PAGE_TABLES 3, P | RW | US
   mov dword [PTE(0)], 0x200000 | P | RW | US   ; 0x400000 user
   mov dword [PTE(1)], 0x201000 | P | RW        ; 0x401000 supervisor
   mov dword [PTE(2)], 0x202000 | P | RW | US   ; 0x402000 user
   mov dword [PTE(4)], 0x204000 | P | RW | US   ; 0x404000 user; 0x403000 and 0x405000.. absent
-  mov eax, PD
-  mov cr3, eax
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-  jmp .paged
-.paged:
+  ENABLE_PAGING
   mov dword [0x402000], MARK
   mov dword [0x404000], MARK
   mov dword [0x404004], MARK

@@ -10,19 +10,6 @@
 %define RW        2
 %define PTE(n)    (PT1 + (n) * 4)
 
-; FAULT slot, label: the vector, error code, CR2 and EIP - label of the exception just taken.
-%macro FAULT 2
-  mov eax, [EXC_VEC]
-  SAVE %1, eax
-  mov eax, [EXC_ERR]
-  SAVE %1 + 1, eax
-  mov eax, [EXC_CR2]
-  SAVE %1 + 2, eax
-  mov eax, [EXC_EIP]
-  sub eax, %2
-  SAVE %1 + 3, eax
-%endmacro
-
 %macro CLEAR_EXC 0
   mov dword [EXC_VEC], 0xff
   mov dword [EXC_ERR], 0xffffffff
@@ -31,28 +18,10 @@
 
 BEGIN_PM
 main:
-  mov edi, PD
-  xor eax, eax
-  mov ecx, 3 * 1024
-  rep stosd
-  mov edi, PT0
-  mov eax, P | RW
-.id:
-  stosd
-  add eax, 0x1000
-  cmp edi, PT0 + 4096
-  jb .id
-  mov dword [PD + 0], PT0 | P | RW
-  mov dword [PD + 4], PT1 | P | RW
+  PAGE_TABLES 3, P | RW
   mov dword [PTE(2)], 0x202000 | P | RW    ; 0x402000
   mov dword [PTE(3)], 0x203000 | P | RW    ; 0x403000; 0x404000 and 0x405000 absent
-  mov eax, PD
-  mov cr3, eax
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-  jmp .paged
-.paged:
+  ENABLE_PAGING
 
   ; --- LOCK MOV EAX, CR0 and LOCK MOV CR0, EAX ---
   CLEAR_EXC
@@ -62,7 +31,7 @@ main:
   db 0xf0, 0x0f, 0x20, 0xc0                ; LOCK MOV EAX, CR0
 .l1:
   SAVE 5, eax
-  FAULT 1, .i1
+  SAVE_FAULT 1, .i1
   CLEAR_EXC
   mov eax, cr0
   mov ebx, eax
@@ -74,7 +43,7 @@ main:
   mov eax, cr0
   xor eax, ebx
   SAVE 10, eax
-  FAULT 6, .i2
+  SAVE_FAULT 6, .i2
   clts
 
   ; --- RETF imm16 at the same level: the CS checks fault; the new ESP is never accessed ---
@@ -87,7 +56,7 @@ main:
   retf 0x2000                              ; ESP + 8 + 0x2000 = 0x404ff0: absent
 .r1:
   SAVE 15, esp
-  FAULT 11, .i3
+  SAVE_FAULT 11, .i3
   CLEAR_EXC
   mov esp, 0x402ff0
   push dword 0x1f8                         ; beyond the GDT limit
@@ -97,7 +66,7 @@ main:
   retf 0x2000
 .r2:
   SAVE 20, esp
-  FAULT 16, .i4
+  SAVE_FAULT 16, .i4
   CLEAR_EXC
   mov esp, 0x402ff0
   push dword SEL_CODE0                     ; a valid return: no fault although ESP ends absent
@@ -117,7 +86,7 @@ main:
 .i5:
   cmpsb
 .c1:
-  FAULT 23, .i5
+  SAVE_FAULT 23, .i5
   CLEAR_EXC
   mov esi, 0x404100
   mov edi, 0x405200
@@ -126,7 +95,7 @@ main:
 .i6:
   repe cmpsd
 .c2:
-  FAULT 27, .i6
+  SAVE_FAULT 27, .i6
 
   ; --- BOUND: the index below the lower bound, the upper bound on an absent page ---
   mov dword [0x403ffc], 10
@@ -136,14 +105,14 @@ main:
 .i7:
   bound eax, [0x403ffc]
 .b1:
-  FAULT 31, .i7
+  SAVE_FAULT 31, .i7
   CLEAR_EXC
   mov eax, 11                              ; not below: the upper bound must be read
   EXPECT .b2
 .i8:
   bound eax, [0x403ffc]
 .b2:
-  FAULT 35, .i8
+  SAVE_FAULT 35, .i8
   FINISH
 
 .never:

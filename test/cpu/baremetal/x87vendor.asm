@@ -19,19 +19,6 @@
 %define IMG       0x5000              ; FXRSTOR image (512 bytes, 16-byte aligned)
 %define OUT       0x5200              ; FXSAVE image to read MXCSR and FCW back
 
-; FAULT slot, label: the vector, error code, CR2 and EIP - label of the exception just taken.
-%macro FAULT 2
-  mov eax, [EXC_VEC]
-  SAVE %1, eax
-  mov eax, [EXC_ERR]
-  SAVE %1 + 1, eax
-  mov eax, [EXC_CR2]
-  SAVE %1 + 2, eax
-  mov eax, [EXC_EIP]
-  sub eax, %2
-  SAVE %1 + 3, eax
-%endmacro
-
 ; Start a case: no exception recorded yet, none counted, CR2 = CR2MARK.
 %macro CLEAR_EXC 0
   mov dword [EXC_VEC], 0xff
@@ -59,29 +46,14 @@
 
 BEGIN_PM
 main:
-  mov edi, PD
-  xor eax, eax
-  mov ecx, 3 * 1024
-  rep stosd
-  mov edi, PT0
-  mov eax, P | RW
-.id:
-  stosd
-  add eax, 0x1000
-  cmp edi, PT0 + 4096
-  jb .id
-  mov dword [PD + 0], PT0 | P | RW
-  mov dword [PD + 4], PT1 | P | RW
+  PAGE_TABLES 3, P | RW
   mov dword [PTE(2)], 0x202000 | P | RW    ; 0x402000
   mov dword [PTE(3)], 0x203000 | P | RW    ; 0x403000; 0x404000 and on absent
-  mov eax, PD
-  mov cr3, eax
   mov eax, cr0
-  or eax, 0x80000000 | 0x22                ; PG, NE, MP
+  or eax, 0x22                             ; NE, MP
   and eax, ~0xc                            ; EM = TS = 0
   mov cr0, eax
-  jmp .paged
-.paged:
+  ENABLE_PAGING
 
   ; --- x87 store fault order ---
   ; An x87 store whose conversion raises an UNMASKED numeric exception, to a destination on a
@@ -108,7 +80,7 @@ main:
   fwait                                    ; #MF here
 .f1:
   mov dword [RECOVER], 0
-  FAULT 1, .w1
+  SAVE_FAULT 1, .w1
   mov eax, [EXC_CNT]
   SAVE 5, eax
   SAVEFSW 6
@@ -125,7 +97,7 @@ main:
   fwait
 .f2:
   mov dword [RECOVER], 0
-  FAULT 7, .w2
+  SAVE_FAULT 7, .w2
   mov eax, [EXC_CNT]
   SAVE 11, eax
   SAVEFSW 12
@@ -151,7 +123,7 @@ main:
   fstp tword [SPLIT]
 .f3:
   mov dword [RECOVER], 0
-  FAULT 13, .i3
+  SAVE_FAULT 13, .i3
   mov eax, [EXC_CNT]
   SAVE 17, eax
   mov eax, [SPLIT]
@@ -200,7 +172,7 @@ main:
   fxrstor [IMG]
 .f4:
   mov dword [RECOVER], 0
-  FAULT 28, .i4
+  SAVE_FAULT 28, .i4
   mov eax, [EXC_CNT]
   SAVE 32, eax
   fxsave [OUT]
