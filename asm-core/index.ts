@@ -4,14 +4,14 @@
 import {
   STATE, OFF_EIP, OFF_EFLAGS, OFF_CR0, OFF_DR, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING, OFF_A20, OFF_RAM_SIZE,
   OFF_INSTR_COUNT, OFF_SEGS, OFF_GDTR_LIMIT, OFF_IDTR_LIMIT, OFF_MSR_APIC_BASE, OFF_MSR_PAT, OFF_CPL, STATE_SIZE,
-  REG_EDX, setReg32, FLAG_IF, FLAG_TF, CR0_ET, CR0_CD, CR0_NW, EXC_DB, EXC_DF, EXC_NMI, EXC_PF, OFF_MSR_TSC_OFFSET,
+  REG_EDX, setReg32, FLAG_IF, FLAG_TF, FLAG_RF, CR0_ET, CR0_CD, CR0_NW, EXC_DB, EXC_DF, EXC_NMI, EXC_PF, OFF_MSR_TSC_OFFSET,
   SEG_CS, SEG_LDTR, SEG_TR, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
 } from './cpu/state';
 import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits, cs32 } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
 import { step, interruptShadow, haltRequested, runUntil, retired, stackShadow } from './cpu/exec';
 import { runBlocks, flushBlocks, invalidateRange, placeArena, blocksDecoded, blockFlushes, ARENA_BYTES } from './cpu/blocks';
-import { interrupt, INT_EXCEPTION, INT_EXTERNAL } from './cpu/transfer';
+import { interrupt, INT_EXCEPTION, INT_EXTERNAL, INT_FAULT } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
 import { setSegCache } from './cpu/segments';
@@ -169,6 +169,12 @@ function finish(reason: u32): u32 {
 }
 
 function isContributory(v: i32): bool { return v == 0 || (v >= 10 && v <= 13); }
+/**
+ * Fault-class exceptions delivered here (SDM vol. 3 table 6-1): #DE, #DB (here only the
+ * general-detect fault; breakpoint #DBs come from carefulStep), #BR, #UD, #NM, #TS, #NP, #SS,
+ * #GP, #PF, #MF, #AC, #XM. Not #BP/#OF (traps, from INT3/INTO), #DF and #MC (aborts).
+ */
+function isFault(v: i32): bool { return v == 0 || v == 1 || (v >= 5 && v <= 7) || (v >= 10 && v <= 14) || v == 16 || v == 17 || v == 19; }
 
 function deliverPending(): void {
   let vec = pendingVector, err = pendingError;
@@ -191,7 +197,7 @@ function deliverPending(): void {
   if (traceExceptions) traceException(<u32>vec, err, load<u32>(STATE + OFF_SEGS + (SEG_CS << 4)), pc);
   const counter = STATE + OFF_EXCEPTION_COUNTS + ((<u32>vec & 31) << 2);
   store<u32>(counter, load<u32>(counter) + 1);
-  interrupt(<u32>vec, err, INT_EXCEPTION);
+  interrupt(<u32>vec, err, isFault(vec) ? INT_FAULT : INT_EXCEPTION);
   delivering = -1;
 }
 
@@ -217,7 +223,8 @@ function loop(): u32 {
     }
     if (halted) return finish(STOP_HLT);
     attention = interruptShadow;
-    if ((flagsReg & FLAG_TF) != 0 || breakpointsArmed) {
+    // RF lives for one instruction (SDM vol. 3 17.3.1.1): carefulStep clears it.
+    if ((flagsReg & (FLAG_TF | FLAG_RF)) != 0 || breakpointsArmed) {
       carefulStep();
     } else if (cs32 && blockCacheOn) {
       runBlocks(budgetEnd);

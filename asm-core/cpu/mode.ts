@@ -1,6 +1,6 @@
 // Operating mode bookkeeping: CPL, real/protected/v86, and EFLAGS writes that can change them.
 
-import { OFF_DR, OFF_CR4, CR4_DE, STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, CR0_AM, FLAG_VM, FLAG_IF, FLAG_TF, FLAG_AC } from './state';
+import { OFF_DR, OFF_CR4, CR4_DE, STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, CR0_AM, FLAG_VM, FLAG_IF, FLAG_TF, FLAG_RF, FLAG_AC } from './state';
 import { cplLive, protectedMode, v86Mode, cs32, ss32, attention, alignCheck, breakpointsArmed, dataBreakpoints, ioBreakpoints } from './live';
 import { tlbSetUser } from '../mmu/tlb';
 import { flagsReg, setEflagsRaw } from './flags';
@@ -40,8 +40,9 @@ export function updateMode(): void {
 export function writeFlags(v: u32): void {
   const vmBefore = flagsReg & FLAG_VM;
   setEflagsRaw(v);
-  // Enabling interrupts or single-step changes what the run loop must check between instructions.
-  if (v & (FLAG_IF | FLAG_TF)) attention = true;
+  // Enabling interrupts or single-step changes what the run loop must check between instructions;
+  // RF (set by IRET or a suspended REP) must be cleared after the next instruction (carefulStep).
+  if (v & (FLAG_IF | FLAG_TF | FLAG_RF)) attention = true;
   if (((v & FLAG_AC) != 0) != alignCheck) updateAlignCheck();
   if ((flagsReg & FLAG_VM) != vmBefore) updateMode();
 }

@@ -396,7 +396,14 @@ function iretToV86(eip: u32, cs: u32, fl: u32): void {
 /** How an interrupt was caused: changes the privilege check and the EXT bit of error codes. */
 export const INT_SOFTWARE: u32 = 0; // INT n, INT3, INTO
 export const INT_EXTERNAL: u32 = 1; // INTR / NMI
-export const INT_EXCEPTION: u32 = 2; // CPU-detected
+export const INT_EXCEPTION: u32 = 2; // CPU-detected trap or abort (and instruction-breakpoint #DB)
+/**
+ * A CPU-detected fault: the EFLAGS image pushed has RF set, so that returning into the faulting
+ * instruction does not re-trigger its instruction breakpoint (SDM vol. 3 17.3.1.1: "for any
+ * fault-class exception except a debug exception generated in response to an instruction
+ * breakpoint, the value pushed for RF is 1").
+ */
+export const INT_FAULT: u32 = 3;
 
 /**
  * Deliver interrupt `vector`. `pc` must already hold the EIP to push: the next instruction for
@@ -455,7 +462,7 @@ function interruptProtected(vector: u32, errorCode: i32, kind: u32): void {
   const codeLo = descLo, codeHi = descHi;
   const w: u32 = gate32 ? 4 : 2;
   const hasErr = errorCode >= 0;
-  const oldFlags = getEflags();
+  const oldFlags = getEflags() | (kind == INT_FAULT ? FLAG_RF : 0);
 
   if ((car & AR_DC) == 0 && cdpl < cplLive) {
     // Inner privilege (from user code or v86 mode): switch to the TSS stack of level cdpl.

@@ -214,7 +214,7 @@ describe('bare-metal: virtual-8086 mode', () => {
       [8, 0, '20.2.7: INT n in v86 with IOPL < 3 -> #GP(0)'],
       [9, 0, '20.3.1.1: pushed EIP = the faulting INT'],
       [10, 0, 'fig. 20-4: pushed CS (v86 paragraph)'],
-      [11, 0x20002, 'fig. 20-4: pushed EFLAGS with VM set'],
+      [11, 0x30002, 'fig. 20-4: pushed EFLAGS with VM set; 17.3.1.1: RF = 1 in the image a fault (#GP) pushes'],
       [12, 0x6000, 'fig. 20-4: pushed v86 ESP'],
       [13, 0, 'fig. 20-4: pushed SS'],
       [14, 0x100, 'fig. 20-4: pushed ES'],
@@ -314,6 +314,9 @@ describe('bare-metal: exceptions', () => {
       [58, 8, '6.15 table 6-5: #NP, then #NP delivering it -> #DF'],
       [59, 0, '6.15 #DF: error code 0'],
       [63, 0, 'the triple fault stops the program'],
+      [64, 0, 'vol. 2 DIV: divisor 0 -> #DE'],
+      [67, 0x10000, 'vol. 3 17.3.1.1: a fault-class exception pushes RF = 1'],
+      [68, 0, 'vol. 3 17.3.1.1: a trap (#BP from INT3) pushes RF as it was (0)'],
     );
     check(r, expects);
     // 6.15 #DF: a fault while delivering #DF (no IDT) -> shutdown; the core reports a reset.

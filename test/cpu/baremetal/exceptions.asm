@@ -1,5 +1,5 @@
 ; 7. Exceptions: #DE, #UD, #GP/#NP/#SS error codes for segment loads and limits, the double-fault
-;    table, and a triple fault (the core must return 'reset').
+;    table, RF in the pushed EFLAGS, and a triple fault (the core must return 'reset').
 %include "common.inc"
 
 %define SEL_NP      0x40       ; data, not present
@@ -96,6 +96,21 @@ main:
   mov byte [IDT_BASE + 11 * 8 + 5], 0x0e       ; #NP gate not present too
   mov ax, SEL_NP
   FAULT {mov ds, ax}                           ; 58..60: #NP -> #NP(11*8+2+1) -> #DF
+  ; --- RF in the EFLAGS image the exception pushes: 1 for a fault, as it was for a trap ---
+%assign n 64
+  xor edx, edx
+  mov eax, 1
+  xor ecx, ecx
+  FAULT {div ecx}                              ; 64..66: #DE, a fault
+  mov eax, [EXC_EFL]
+  and eax, 0x10000
+  SAVE 67, eax
+  EXPECT .after_bp
+  int3                                         ; #BP, a trap
+.after_bp:
+  mov eax, [EXC_EFL]
+  and eax, 0x10000
+  SAVE 68, eax
   ; --- triple fault: no IDT at all ---
   mov dword [R(0)], DONE_MAGIC
   lidt [null_idt]
