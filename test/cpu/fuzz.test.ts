@@ -21,7 +21,9 @@ const MODES = ['real', 'pm0', 'pm3', 'v86'] as const;
 type Mode = (typeof MODES)[number];
 const RUN_BUDGET = 20_000;
 
-// A second page directory for v86 mode: the system one plus the low 4 MiB identity-mapped for user.
+// A second page directory for v86 mode: the system one plus the low 4 MiB identity-mapped for user,
+// except the system pages (GDT, IDT, TSS, page tables, stubs, ring-0 stack: 0x1000-0xffff), which
+// random v86 code must not rewrite (a TSS with a new I/O map base would legitimately allow I/O).
 const PD_V86 = 0xe000;
 const PT_LOW = 0xf000;
 
@@ -55,7 +57,7 @@ function prepareWorld(core: Core, rng: Rng): void {
   }
   ram.copyWithin(PD_V86, PHYS.PD, PHYS.PD + 0x1000);
   dv.setUint32(PD_V86, PT_LOW | 7, true);
-  for (let p = 0; p < 0x400; p++) dv.setUint32(PT_LOW + p * 4, (p << 12) | 7, true);
+  for (let p = 0; p < 0x400; p++) dv.setUint32(PT_LOW + p * 4, (p << 12) | (p >= 1 && p < 0x10 ? 3 : 7), true);
   fillRandom(ram, PHYS.CODE, CODE_SIZE, rng);
   fillRandom(ram, PHYS.DATA, DATA_SIZE + STACK_SIZE, rng);
 }
