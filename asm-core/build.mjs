@@ -22,6 +22,7 @@ const { error, stderr } = await asc.main([
   debug ? '--debug' : '-O3',
   '--noAssert',
   '--converge',
+  '--exportTable', // the JIT installs its translations in it (jit/cache.ts)
 ]);
 if (error) {
   console.error(stderr.toString());

@@ -21,6 +21,12 @@ import { codePageWrites } from './mmu/access';
 import { setA20Mask, probe } from './mmu/paging';
 import { fpuReset } from './cpu/fpu';
 import { setCpuidApic } from './cpu/system';
+import { placeJit, JIT_MEMORY_BYTES, setJitTable as cacheSetJitTable, setJitThreshold as cacheSetJitThreshold, jitThreshold,
+  translations, bytesEmitted, translationFailures, evictions, calls, instructionsTranslated, JIT_SLOTS } from './jit/cache';
+import { dispatch } from './cpu/handlers';
+import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, checkWriteLin } from './mmu/access';
+import { segCheckSlow } from './cpu/segments';
+import { testCC, settleCF } from './cpu/flags';
 
 @external("env", "intAck") declare function intAck(): u32;
 @external("env", "traceException") declare function traceException(vector: u32, error: i32, cs: u32, eip: u32): void;
@@ -45,6 +51,26 @@ export {
 } from './cpu/state';
 export { RAM_BASE } from './mmu/phys';
 
+// ---- for the JIT's generated modules (jit/emit.ts imports these by name) ----
+export { pc, instrStart, attention } from './cpu/live';
+export { retired } from './cpu/exec';
+export { jitBudgetEnd } from './cpu/blocks';
+export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
+export { tlbReadMask, tlbWriteMask } from './mmu/tlb';
+/** A record the translation does not inline: the block loop's own handler runs it. */
+export function jitDispatch(h: u32, rec: u32): void { dispatch(h, rec); }
+export function jitRead8(lin: u32): u32 { return readSlow8(lin, cplLive == 3); }
+export function jitRead16(lin: u32): u32 { return readSlow16(lin, cplLive == 3); }
+export function jitRead32(lin: u32): u32 { return readSlow32(lin, cplLive == 3); }
+export function jitWrite8(lin: u32, v: u32): void { writeSlow8(lin, v, cplLive == 3); }
+export function jitWrite16(lin: u32, v: u32): void { writeSlow16(lin, v, cplLive == 3); }
+export function jitWrite32(lin: u32, v: u32): void { writeSlow32(lin, v, cplLive == 3); }
+export function jitSegCheck(seg: u32, off: u32, sizeM1: u32, write: u32): void { segCheckSlow(seg, off, sizeM1, write != 0); }
+export function jitCheckWrite(lin: u32, n: u32): void { checkWriteLin(lin, n); }
+export function jitTestCC(cc: u32): u32 { return testCC(cc) ? 1 : 0; }
+/** INC and DEC keep CF: take it out of the lazy state into EFLAGS first (flags.ts setLazyKeepCF). */
+export function jitSettleCF(): void { settleCF(); }
+
 // ---- why run() returned ----
 export const STOP_BUDGET: u32 = 0;
 export const STOP_HLT: u32 = 1;
@@ -63,11 +89,13 @@ let delivering: i32 = -1;
 export function init(ramBytes: u32): void {
   // Guest RAM, then the decoded-block arena.
   const arenaAt = <u64>RAM_BASE + ((<u64>ramBytes + 0xffff) & ~0xffff);
-  const needed = <i32>((arenaAt + <u64>ARENA_BYTES) >> 16);
+  const jitAt = arenaAt + <u64>ARENA_BYTES;
+  const needed = <i32>((jitAt + <u64>JIT_MEMORY_BYTES + 0xffff) >> 16);
   const have = memory.size();
   if (needed > have) {
     if (memory.grow(needed - have) < 0) unreachable();
   }
+  placeJit(<u32>jitAt);
   placeArena(<u32>arenaAt);
   setRamSize(ramBytes);
   store<u32>(STATE + OFF_RAM_SIZE, ramBytes);
@@ -158,6 +186,31 @@ export function ramWritten(phys: u32, len: u32): void { invalidateRange(phys, le
  */
 export function setBlockCache(on: u32): void { blockCacheOn = on != 0; flushBlocks(); }
 let blockCacheOn: bool = true;
+/**
+ * The JIT (jit/cache.ts): the host grew the function table by `slots` entries from `base`
+ * (JIT_SLOTS are used) and compiles through the `jitCompile` import. Then
+ * setJitThreshold(runs) turns translation on: a block is translated after it ran `runs` times
+ * (1: at once); 0 turns it off.
+ */
+export { JIT_SLOTS } from './jit/cache';
+export function setJitTable(base: u32): void { cacheSetJitTable(base); flushBlocks(); }
+export function setJitThreshold(runs: u32): void { cacheSetJitThreshold(runs); flushBlocks(); }
+/**
+ * JIT counters since power-on: translations (0), bytes emitted (1), failed translations (2),
+ * evictions (3), calls of translated blocks (4), instructions run in translated blocks (5),
+ * the threshold (6).
+ */
+export function jitStats(which: u32): f64 {
+  switch (which) {
+    case 0: return <f64>translations;
+    case 1: return bytesEmitted;
+    case 2: return <f64>translationFailures;
+    case 3: return <f64>evictions;
+    case 4: return calls;
+    case 5: return instructionsTranslated;
+    default: return <f64>jitThreshold;
+  }
+}
 export function blockStats(which: u32): u32 { return which == 0 ? blocksDecoded : which == 1 ? blockFlushes : codePageWrites; }
 
 function finish(reason: u32): u32 {

@@ -14,12 +14,13 @@
 // hot function skips the lookup; a link is good while no code translation changed since it was
 // made (mmu/tlb.ts, codeEpoch).
 
-import { pc, instrStart, csBase, csLimit, cs32, cplLive, attention } from './live';
+import { pc, instrStart, csBase, csLimit, cs32, ss32, cplLive, attention } from './live';
 import { step, interruptShadow, retired } from './exec';
 import { decodeBlock } from './predecode';
 import { dispatch } from './handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
+import { jitThreshold, compileBlock, enter, forgetTranslations, setHeaderField } from '../jit/cache';
 import { translate } from '../mmu/paging';
 import {
   TLB_BASE, TLB_VALID, TLB_MMIO, CODE_PAGES, CODE_GEN, CODE_GEN_NEVER, tlbReadMask, tlbFlushAll, markCodePage,
@@ -36,14 +37,21 @@ const E_PHYS: u32 = 0, E_TAG: u32 = 4, E_BLOCK: u32 = 8;
 let epoch: u32 = 1;
 
 /**
- * A block in the arena: a 32-byte header, then its records. The header holds the last record
- * and two links; a link is (EIP, codeEpoch, header of the block at that EIP).
+ * A block in the arena: a 48-byte header, then its records. The header holds the last record,
+ * two links (a link is (EIP, codeEpoch, header of the block at that EIP)), the number of
+ * records, how often the block ran, and its translation (jit/cache.ts): a function-table index,
+ * or 0.
  */
 const H_LAST: u32 = 0;
 const H_LINK0: u32 = 4;
 const H_LINK1: u32 = 20;
+const H_COUNT: u32 = 32;
+const H_RUNS: u32 = 36;
+const H_FN: u32 = 40;
 const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8;
-const HEADER_SIZE: u32 = 32;
+const HEADER_SIZE: u32 = 48;
+/** H_RUNS of a block that could not be translated: it is not tried again. */
+const RUNS_NEVER: u32 = 0x8000_0000;
 
 /**
  * The blocks, allocated in order in the arena after guest RAM (index.ts init() places it);
@@ -72,6 +80,8 @@ export function flushBlocks(): void {
   }
   // Pages stay marked as code: their next write takes the slow path once, needlessly.
   arenaTop = arena;
+  forgetTranslations(); // their owners were in the old arena
+  setHeaderField(H_FN);
   forgetCodeTranslations(); // links point into the old arena
   blockFlushes++;
 }
@@ -131,6 +141,7 @@ function newBlock(slot: u32, phys: u32, gen: u32): u32 {
   const bytes = decodeBlock(RAM_BASE + phys, RAM_BASE + ((phys | 0xfff) + 1), header + HEADER_SIZE);
   arenaTop = decodedEnd;
   store<u32>(header, decodedEnd - REC_SIZE, H_LAST);
+  store<u32>(header, (decodedEnd - header - HEADER_SIZE) / REC_SIZE, H_COUNT);
   blocksDecoded++;
   const tag = 1 | (epoch << 1) | (gen << 8) | (bytes << 16);
   store<u32>(slot, phys, E_PHYS);
@@ -138,6 +149,9 @@ function newBlock(slot: u32, phys: u32, gen: u32): u32 {
   store<u32>(slot, header, E_BLOCK);
   return tag;
 }
+
+/** The current budget's end, for translated loops (jit/emit.ts): they go round while it has room. */
+export let jitBudgetEnd: u64 = 0;
 
 /** Where decodeBlock() stopped writing records. */
 export let decodedEnd: u32 = 0;
@@ -158,6 +172,32 @@ export function runBlocks(end: u64): void {
         retired++;
         if (attention || retired >= end) return;
         continue;
+      }
+    }
+    const fn = load<u32>(block, H_FN);
+    if (fn != 0) {
+      // The translation runs whole: only when the budget has room for all of it and the run
+      // loop does not want control after one instruction (an STI or MOV SS shadow), so that
+      // every run ends at the same instruction with the JIT on or off. It was made for a
+      // 32-bit stack (jit/emit.ts push32).
+      const count = load<u32>(block, H_COUNT);
+      if (retired + <u64>count <= end && ss32 && !attention) {
+        jitBudgetEnd = end;
+        enter(fn);
+        if (attention || retired >= end) return;
+        block = follow(block);
+        continue;
+      }
+    } else if (jitThreshold != 0) {
+      const runs = load<u32>(block, H_RUNS) + 1;
+      store<u32>(block, runs, H_RUNS);
+      if (runs == jitThreshold && ss32) {
+        const index = compileBlock(block, block + HEADER_SIZE, load<u32>(block, H_COUNT));
+        if (index == 0) store<u32>(block, RUNS_NEVER, H_RUNS);
+        else {
+          store<u32>(block, index, H_FN);
+          continue; // run it now
+        }
       }
     }
     let rec = block + HEADER_SIZE;

@@ -106,7 +106,7 @@ export function updateAllSegChecks(): void {
   return load<u32>(segSlot(seg) + SEG_BASE) + off;
 }
 
-function segCheckSlow(seg: u32, off: u32, sizeM1: u32, write: bool): void {
+export function segCheckSlow(seg: u32, off: u32, sizeM1: u32, write: bool): void {
   segLimitCheck(seg, off, sizeM1, write);
   // #AC(0): an unaligned word, dword or qword access at CPL 3 with CR0.AM and EFLAGS.AC (SDM 6.15).
   if (alignCheck && sizeM1 != 0 && ((load<u32>(segSlot(seg) + SEG_BASE) + off) & (sizeM1 > 7 ? 7 : sizeM1)) != 0) {

@@ -12,6 +12,7 @@
 // Nothing in this file knows about devices, Node or the browser.
 
 import type { IoSize } from '../machine/io.js';
+import { JitHost, type JitStats } from './jit-host.js';
 
 /** What the core needs from the machine around it (the module's `env` imports). */
 export interface CoreHost {
@@ -149,8 +150,12 @@ export class Core {
   private readonly segLimit: number;
   private readonly segAccess: number;
 
+  /** The JIT's host half (src/cpu/jit-host.ts); `available` is false for a core without one. */
+  readonly jit: JitHost;
+
   /** @internal use loadCore() */
-  constructor(instance: WebAssembly.Instance) {
+  constructor(instance: WebAssembly.Instance, jit: JitHost = new JitHost()) {
+    this.jit = jit;
     const ex = instance.exports as CoreExports & WebAssembly.Exports;
     for (const f of REQUIRED_FUNCTIONS) {
       if (typeof ex[f] !== 'function') throw new CoreError(`core.wasm does not export function ${f}()`);
@@ -270,6 +275,15 @@ export class Core {
     if (!this.exports.setBlockCache) throw new CoreError('this core has no setBlockCache export');
     this.exports.setBlockCache(on ? 1 : 0);
   }
+  /**
+   * The JIT: translate a block of 32-bit code to WebAssembly after it ran `runs` times (1: on
+   * its first run); 0 turns translation off. Throws when this core has no JIT.
+   */
+  setJitThreshold(runs: number): void {
+    if (!this.jit.available) throw new CoreError('this core has no JIT');
+    this.jit.setThreshold(runs);
+  }
+  get jitStats(): JitStats { return this.jit.stats; }
   /** Since power-on: blocks decoded, block-cache flushes, and guest writes that hit decoded code. */
   get blockStats(): { decoded: number; flushes: number; codeWrites: number } {
     const stat = (which: number): number => (this.exports.blockStats?.(which) ?? 0) >>> 0;
@@ -417,7 +431,9 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
 /** Instantiate the core against a host. */
 export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHost): Promise<Core> {
   let memory: WebAssembly.Memory | undefined;
+  const jit = new JitHost();
   const env = {
+    jitCompile: jit.compile,
     ioRead: (port: number, size: number) => host.ioRead(port & 0xffff, size as IoSize) >>> 0,
     ioWrite: (port: number, size: number, value: number) => host.ioWrite(port & 0xffff, size as IoSize, value >>> 0),
     mmioRead: (addr: number, size: number) => host.mmioRead(addr >>> 0, size as IoSize) >>> 0,
@@ -445,5 +461,6 @@ export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHo
     throw new CoreError(`cannot instantiate core.wasm: ${(e as Error).message}`);
   }
   memory = instance.exports.memory as WebAssembly.Memory;
-  return new Core(instance);
+  jit.attach(instance.exports);
+  return new Core(instance, jit);
 }

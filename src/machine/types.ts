@@ -17,6 +17,23 @@ export interface VmConfig {
   clock: ClockMode;
   /** When true, a guest reset (triple fault, 0xCF9, 8042 pulse) stops the machine instead of rebooting. */
   noReboot?: boolean;
+  /** Translate hot 32-bit code to WebAssembly (default true); false runs the interpreter alone. */
+  jit?: boolean;
+}
+
+/** The JIT's counters since power-on (the core's translator, src/cpu/jit-host.ts). */
+export interface JitCounters {
+  /** Runs of a block before it is translated; 0 when the JIT is off. */
+  threshold: number;
+  translations: number;
+  bytesEmitted: number;
+  compileMs: number;
+  failures: number;
+  evictions: number;
+  /** Calls of translated blocks (cache hits). */
+  calls: number;
+  /** Guest instructions executed in translated code. */
+  instructions: number;
 }
 
 export type RunState = 'stopped' | 'running' | 'paused' | 'halted' | 'poweroff' | 'reset' | 'error';
@@ -30,6 +47,8 @@ export interface MachineStatus {
   /** Guest time in seconds. */
   guestSeconds: number;
   clock: ClockMode;
+  /** The JIT's counters. */
+  jit?: JitCounters;
   /** Set when state is 'error'. */
   error?: string;
 }

@@ -41,6 +41,8 @@ Options:
   --deterministic   guest time from instruction counts: same input, same output
   --no-reboot       exit when the guest resets instead of rebooting it
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
+  --no-jit          run the interpreter alone (no translation of hot code to WebAssembly)
+  --stats           on exit, print the JIT's and the run's counters to stderr
   -h, --help        show this help
 
 In the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
@@ -59,10 +61,12 @@ interface RunOptions {
   deterministic: boolean;
   noReboot: boolean;
   apic: boolean;
+  jit: boolean;
+  stats: boolean;
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true };
+  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, jit: true, stats: false };
   let memorySet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -90,11 +94,13 @@ function parseRunArgs(args: string[]): RunOptions {
       case '--deterministic': opts.deterministic = true; break;
       case '--no-reboot': opts.noReboot = true; break;
       case '--no-apic': opts.apic = false; break;
+      case '--no-jit': opts.jit = false; break;
+      case '--stats': opts.stats = true; break;
       default:
         if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
         throw new CliError(`unexpected argument '${arg}' (try webx86 --help)`);
     }
-    if (inline !== undefined && (name === '--deterministic' || name === '--no-reboot' || name === '--no-apic')) {
+    if (inline !== undefined && ['--deterministic', '--no-reboot', '--no-apic', '--no-jit', '--stats'].includes(name)) {
       throw new CliError(`option ${name} takes no value`);
     }
   }
@@ -216,6 +222,7 @@ async function run(opts: RunOptions): Promise<number> {
         clock: opts.deterministic ? 'deterministic' : 'realtime',
         noReboot: opts.noReboot,
         apic: opts.apic,
+        jit: opts.jit,
       },
       { onSerial: (bytes) => { stdout.write(bytes); } },
     );
@@ -254,6 +261,7 @@ async function run(opts: RunOptions): Promise<number> {
     stdin.pause();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    if (opts.stats) process.stderr.write(formatStats(machine.status()));
   }
   switch (reason) {
     case 'poweroff':
@@ -264,6 +272,22 @@ async function run(opts: RunOptions): Promise<number> {
     case 'error':
       throw new CliError(machine.status().error ?? 'the machine stopped with an error');
   }
+}
+
+/** The --stats report: one line for the run, one for the JIT. */
+export function formatStats(s: { instructions: number; guestSeconds: number; jit?: import('../machine/types.js').JitCounters }): string {
+  const lines = [`webx86: ${s.instructions} instructions, ${s.guestSeconds.toFixed(3)} s of guest time`];
+  const j = s.jit;
+  if (!j || j.threshold === 0) lines.push('webx86: JIT off');
+  else {
+    const share = s.instructions > 0 ? (100 * j.instructions) / s.instructions : 0;
+    lines.push(
+      `webx86: JIT (threshold ${j.threshold} runs): ${j.translations} blocks translated, ${j.bytesEmitted} bytes emitted, ` +
+      `${j.compileMs.toFixed(0)} ms compiling, ${j.calls} calls, ${share.toFixed(1)}% of instructions in translated code, ` +
+      `${j.evictions} evictions, ${j.failures} failures`,
+    );
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** Run the CLI; returns the exit status. Never throws. */

@@ -1,6 +1,6 @@
 // CPU differential test: every generated case runs on the host CPU (test/cpu/native) and in our
-// core (core-runner.ts) twice, through the decoded-block cache and step by step with the cache
-// switched off; registers, defined flags, data/stack memory and the exception must agree.
+// core (core-runner.ts) three times: translated to WebAssembly by the JIT from the first
+// execution, through the decoded-block cache, and step by step with the cache switched off; registers, defined flags, data/stack memory and the exception must agree.
 // What the SDM leaves open, and where the host's vendor defines it otherwise, is test/cpu/model.ts:
 // the same list on every host.
 //
@@ -20,22 +20,25 @@ import type { CaseResult, TestCase } from './gen/case.js';
 import { generateCases } from './gen/generate.js';
 import { CORE_MODEL, explainDifference, hostCpu } from './model.js';
 import { type HostMapping, NativeRunner } from './native/native-runner.js';
+import type { JitStats } from '../../src/cpu/jit-host.js';
 
 const perForm = Number(process.env.CPU_CASES ?? 1000);
 const cases = generateCases({ perForm, filter: process.env.OPCODE, seed: Number(process.env.CPU_SEED ?? 0x1234_5678) });
 const byForm = new Map<string, number[]>();
 cases.forEach((c, i) => { const l = byForm.get(c.form) ?? []; l.push(i); byForm.set(c.form, l); });
 
-/** The core's two ways of running 32-bit code. */
+/** The core's three ways of running 32-bit code (a JIT threshold of 1 translates every block at once). */
 const PATHS = [
-  { name: 'block cache', blocks: true },
-  { name: 'step by step', blocks: false },
+  { name: 'translated', blocks: true, jit: 1 },
+  { name: 'block cache', blocks: true, jit: 0 },
+  { name: 'step by step', blocks: false, jit: 0 },
 ] as const;
 
 let native: CaseResult[] = [];
 let mappings: HostMapping[] = [];
 const core: CoreCaseResult[][] = PATHS.map(() => []);
 let coreError: Error | null = null;
+let jitStats: JitStats | null = null;
 const summary: { form: string; failed: number; total: number; first: string }[] = [];
 /** Differences model.ts explains as the host vendor's own behaviour: entry id -> cases. */
 const explained = new Map<string, number>();
@@ -48,7 +51,9 @@ beforeAll(async () => {
     for (const [p, path] of PATHS.entries()) {
       const runner = await CoreRunner.create();
       runner.core.setBlockCache(path.blocks);
+      runner.core.setJitThreshold(path.jit);
       core[p] = cases.map((c) => runner.run(c));
+      if (path.jit) jitStats = runner.core.jitStats;
     }
   } catch (e) {
     coreError = e as Error;
@@ -57,7 +62,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   const lines = [
-    `CPU differential test on ${hostCpu()}: ${summary.length} of ${byForm.size} forms fail (${cases.length} cases, CPU_CASES=${perForm}, both paths)`,
+    `CPU differential test on ${hostCpu()}: ${summary.length} of ${byForm.size} forms fail (${cases.length} cases, CPU_CASES=${perForm}, all three paths)`,
     ...summary.sort((a, b) => a.form.localeCompare(b.form)).map((s) => `${s.form.padEnd(24)} ${String(s.failed).padStart(5)}/${s.total}  ${s.first}`),
   ];
   if (explained.size) {
@@ -72,6 +77,15 @@ afterAll(() => {
 });
 
 describe('CPU core against the host CPU', () => {
+  it('the translated path really ran translated code', () => {
+    if (coreError) throw coreError;
+    console.log(`JIT on the translated path: ${JSON.stringify(jitStats)}`);
+    expect(jitStats!.failures).toBe(0);
+    // Every case's first block is translated before it runs (threshold 1); most cases are one block.
+    expect(jitStats!.translations).toBeGreaterThanOrEqual(cases.length);
+    expect(jitStats!.instructions).toBeGreaterThan(cases.length);
+  });
+
   it.each([...byForm.keys()])('%s', (form) => {
     if (coreError) throw coreError;
     const idx = byForm.get(form)!;
@@ -90,6 +104,6 @@ describe('CPU core against the host CPU', () => {
       }
     }
     if (failed) summary.push({ form, failed, total: idx.length * PATHS.length, first });
-    expect(failed, `${failed} of ${idx.length * PATHS.length} runs (${idx.length} cases, both paths) differ from the host CPU:\n${failures.join('\n\n')}`).toBe(0);
+    expect(failed, `${failed} of ${idx.length * PATHS.length} runs (${idx.length} cases, all three paths) differ from the host CPU:\n${failures.join('\n\n')}`).toBe(0);
   });
 });

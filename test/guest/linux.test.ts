@@ -1,6 +1,6 @@
 // Boot the default guest (Debian's i686 kernel + busybox initramfs) in deterministic mode
-// through the Machine API, use its shell, power it off; twice, and the two serial logs must
-// be byte-identical. The outputs are checked against independent sources: the image manifest
+// through the Machine API, use its shell, power it off; twice, with the JIT and with the
+// interpreter alone, and the two serial logs must be byte-identical. The outputs are checked against independent sources: the image manifest
 // (which records the Debian packages used), arithmetic, the same floating-point sum computed in
 // JS, node's own SHA-256 of the same data, and the host's clock.
 import { createHash } from 'node:crypto';
@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
+import type { JitCounters } from '../../src/machine/types.js';
 import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
 import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers.js';
 
@@ -160,6 +161,9 @@ interface Results {
   log: Buffer; text: string; outputs: string[];
   /** Per command, host ms from typing it to its end marker. */
   hostMs: number[];
+  /** Instructions retired, and the JIT's counters, at power-off. */
+  instructions: number;
+  jit?: JitCounters;
 }
 
 /**
@@ -170,7 +174,9 @@ function debianVersion(version: string): string {
   return version.replace(/\+b\d+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '(\\+b\\d+)?';
 }
 
-async function bootAndUse(m: Manifest, commands = COMMANDS, apic = true, clock: 'deterministic' | 'realtime' = 'deterministic'): Promise<Results> {
+async function bootAndUse(
+  m: Manifest, commands = COMMANDS, apic = true, clock: 'deterministic' | 'realtime' = 'deterministic', jit = true,
+): Promise<Results> {
   const s = new Session(m.prompt, commands);
   s.machine = await Machine.create(
     {
@@ -181,6 +187,7 @@ async function bootAndUse(m: Manifest, commands = COMMANDS, apic = true, clock: 
       cmdline: m.cmdline,
       clock,
       apic,
+      jit,
     },
     { onSerial: s.onSerial },
   );
@@ -199,11 +206,12 @@ async function bootAndUse(m: Manifest, commands = COMMANDS, apic = true, clock: 
   } finally {
     clearTimeout(timer);
   }
-  return { log: s.bytes(), text: s.text, outputs: s.outputs, hostMs: commands.map((_, i) => s.hostMs(i)) };
+  const status = s.machine.status();
+  return { log: s.bytes(), text: s.text, outputs: s.outputs, hostMs: commands.map((_, i) => s.hostMs(i)), instructions: status.instructions, jit: status.jit };
 }
 
 describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
-  it('boots to a shell, runs commands, powers off, and does it identically twice', async () => {
+  it('boots to a shell, runs commands, powers off, and does it identically with the interpreter alone', async () => {
     const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
     const first = await bootAndUse(m);
     const [uname, busybox, cpuinfo, arith, basel, sha256, interrupts, kmsg] = first.outputs as
@@ -253,7 +261,11 @@ describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
 
     expect(kmsg).toBe('6\n7\n1\n');
 
-    const second = await bootAndUse(m);
+    // The JIT (on in the first run) changes nothing the guest can see: the same bytes at the
+    // same instruction counts, since deterministic time comes from the count.
+    expect(first.jit!.instructions).toBeGreaterThan(first.instructions / 2);
+    const second = await bootAndUse(m, COMMANDS, true, 'deterministic', false);
+    expect(second.jit!.threshold).toBe(0);
     if (!first.log.equals(second.log)) {
       let i = 0;
       while (i < first.log.length && first.log[i] === second.log[i]) i++;

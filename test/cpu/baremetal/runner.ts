@@ -82,19 +82,70 @@ export interface BareResult {
   unexpected: number;
 }
 
+/** The core's three ways of running code; every program runs in each and must end the same. */
+export const EXECUTION_PATHS = [
+  { name: 'translated (JIT threshold 1)', blocks: true, jit: 1 },
+  { name: 'block cache', blocks: true, jit: 0 },
+  { name: 'step by step', blocks: false, jit: 0 },
+] as const;
+type ExecutionPath = (typeof EXECUTION_PATHS)[number];
+
+/** Result slots compared between the paths: RAM from the UNEXPECTED word to slot 127. */
+const COMPARED = { from: UNEXPECTED, to: RES_BASE + 128 * 4 };
+
 /**
- * Run a program until it finishes (DONE_MAGIC), resets, or the budget ends. `onHalt` is called
- * when the CPU halts before finishing (to wake it with an interrupt); return false to stop.
+ * Run a program until it finishes (DONE_MAGIC), resets, or the budget ends, once per execution
+ * path: JIT-translated from the first run of each block, through the decoded-block cache, and
+ * step by step. The three must leave the same result slots after the same number of
+ * instructions, with the same stops; the JIT path's result is returned. `onHalt` is called when
+ * the CPU halts before finishing (to wake it with an interrupt); return false to stop.
  */
 export async function runProgram(
   name: string,
   opts: { budget?: number; onHalt?: (core: Core, host: BareHost, n: number) => boolean } = {},
 ): Promise<BareResult> {
+  const image = assemble(name);
+  const runs: BareResult[] = [];
+  for (const path of EXECUTION_PATHS) runs.push(await runOnce(image, opts, path));
+  const [first] = runs;
+  const fingerprint = (r: BareResult) => ({
+    instructions: r.core.instructions,
+    stops: r.stops.join(','),
+    slots: Array.from(r.core.ram.subarray(COMPARED.from, COMPARED.to)).join(','),
+  });
+  const want = fingerprint(first!);
+  for (const [i, r] of runs.entries()) {
+    const got = fingerprint(r);
+    for (const k of ['instructions', 'stops', 'slots'] as const) {
+      if (got[k] !== want[k]) {
+        const detail = k === 'slots' ? firstSlotDifference(first!, r) : `${want[k]} vs ${got[k]}`;
+        throw new Error(`${name}: ${EXECUTION_PATHS[0].name} and ${EXECUTION_PATHS[i]!.name} differ in ${k}: ${detail}`);
+      }
+    }
+  }
+  return first!;
+}
+
+function firstSlotDifference(a: BareResult, b: BareResult): string {
+  for (let at = COMPARED.from; at < COMPARED.to; at += 4) {
+    const x = new DataView(a.core.ram.buffer, a.core.ram.byteOffset).getUint32(at, true);
+    const y = new DataView(b.core.ram.buffer, b.core.ram.byteOffset).getUint32(at, true);
+    if (x !== y) return `at ${at.toString(16)} (slot ${(at - RES_BASE) / 4}): 0x${x.toString(16)} vs 0x${y.toString(16)}`;
+  }
+  return 'none';
+}
+
+async function runOnce(
+  image: Uint8Array,
+  opts: { budget?: number; onHalt?: (core: Core, host: BareHost, n: number) => boolean },
+  path: ExecutionPath,
+): Promise<BareResult> {
   const host = new BareHost();
   const core = await loadCore(await readCoreWasm(), host);
   host.core = core;
   core.init(RAM_BYTES);
-  const image = assemble(name);
+  core.setBlockCache(path.blocks);
+  core.setJitThreshold(path.jit);
   core.ram.set(image, LOAD_AT);
   const real = (sel: number) => ({ selector: sel, base: sel << 4, limit: 0xffff, access: 0x93 });
   for (const s of ['es', 'ss', 'ds', 'fs', 'gs'] as const) core.setSeg(s, real(0));

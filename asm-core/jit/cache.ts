@@ -1,0 +1,99 @@
+// The JIT's code cache: which decoded blocks are hot, their translations (jit/emit.ts) compiled
+// by the host into functions of the core's function table, and a bounded set of table slots
+// reused least-recently-used first (a clock sweep), so a long run never grows.
+//
+// A translation hangs off its decoded block (cpu/blocks.ts, header field H_FN) and lives exactly
+// as long as the block: a write to the block's page retires the block (mmu/tlb.ts), and with it
+// the only way to reach the translation; a flush of the block cache drops every slot's owner.
+
+import { startOutput, out, overflow } from './wasm';
+import { translateBlock } from './emit';
+import { retired } from '../cpu/exec';
+
+@external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32): u32;
+
+/** Bytes of the output buffer; one block's module always fits (BLOCK_MAX records). */
+export const JIT_BUFFER_BYTES: u32 = 1 << 20;
+/** Function-table slots for translations: the cache's bound. */
+export const JIT_SLOTS: u32 = 4096;
+/** Memory the cache needs after the block arena (index.ts init() places it). */
+export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 5;
+
+let buffer: u32 = 0;
+let slotOwner: u32 = 0; // u32 per slot: the block header whose translation is in it, or 0
+let slotUsed: u32 = 0; // u8 per slot: called since the clock hand last passed
+let hand: u32 = 0;
+/** First function-table index of the slots (the host grows the table and says where, setJitTable). */
+let tableBase: u32 = 0;
+
+/** Runs of a block before it is translated; 0: the JIT is off. */
+export let jitThreshold: u32 = 0;
+
+// Counters since power-on (index.ts jitStats).
+export let translations: u32 = 0;
+export let bytesEmitted: f64 = 0;
+export let translationFailures: u32 = 0;
+export let evictions: u32 = 0;
+export let calls: f64 = 0;
+export let instructionsTranslated: f64 = 0;
+
+export function placeJit(at: u32): void {
+  buffer = at;
+  slotOwner = at + JIT_BUFFER_BYTES;
+  slotUsed = slotOwner + JIT_SLOTS * 4;
+  forgetTranslations();
+}
+
+export function setJitTable(base: u32): void { tableBase = base; forgetTranslations(); }
+export function setJitThreshold(runs: u32): void { jitThreshold = tableBase == 0 ? 0 : runs; }
+
+/** Every block is gone (cpu/blocks.ts flushBlocks): so is every translation. */
+export function forgetTranslations(): void {
+  if (slotOwner != 0) memory.fill(slotOwner, 0, JIT_SLOTS * 5);
+  hand = 0;
+}
+
+/** A slot to reuse: a free one, or the first not called since the hand last passed it. */
+function takeSlot(): u32 {
+  for (;;) {
+    const s = hand;
+    hand = hand + 1 == JIT_SLOTS ? 0 : hand + 1;
+    const owner = load<u32>(slotOwner + (s << 2));
+    if (owner == 0) return s;
+    if (load<u8>(slotUsed + s) != 0) { store<u8>(slotUsed + s, 0); continue; }
+    store<u32>(owner + H_FN_FIELD, 0);
+    evictions++;
+    return s;
+  }
+}
+
+/** Header field of a block that holds its function-table index (cpu/blocks.ts H_FN). */
+let H_FN_FIELD: u32 = 0;
+export function setHeaderField(fn: u32): void { H_FN_FIELD = fn; }
+
+/**
+ * Translate the block with header `header` and `count` records at `first`; its function-table
+ * index, or 0 when it cannot be translated (the block keeps running from its records).
+ */
+export function compileBlock(header: u32, first: u32, count: u32): u32 {
+  startOutput(buffer, buffer + JIT_BUFFER_BYTES);
+  translateBlock(first, count);
+  if (overflow) { translationFailures++; return 0; }
+  const s = takeSlot();
+  const index = tableBase + s;
+  if (jitCompile(buffer, out - buffer, index) == 0) { translationFailures++; return 0; }
+  store<u32>(slotOwner + (s << 2), header);
+  store<u8>(slotUsed + s, 1);
+  translations++;
+  bytesEmitted += <f64>(out - buffer);
+  return index;
+}
+
+/** Run the translation at table index `index`. */
+@inline export function enter(index: u32): void {
+  store<u8>(slotUsed + index - tableBase, 1);
+  calls += 1;
+  const before = retired;
+  call_indirect<void>(index);
+  instructionsTranslated += <f64>(retired - before);
+}

@@ -1,0 +1,605 @@
+// The translator: one decoded block (cpu/blocks.ts, its records as cpu/predecode.ts wrote them)
+// becomes one WebAssembly function in a module of its own, written as bytes into the JIT's
+// buffer. jit/cache.ts has the host compile it and calls it in place of the block's records.
+//
+// What the function does is exactly what the block loop (blocks.ts runBlocks) does with the same
+// records, minus the work a translation can do once:
+//  - guest registers live in Wasm locals, loaded at first use and stored back at exits;
+//  - the flag-setting operation's operands stay in locals (fa, fb, fr) with its kind and size
+//    known at translation time; a Jcc right after a CMP becomes one compare, and the lazy-flag
+//    globals (cpu/flags.ts) are written only where something can read them: an exit, a helper
+//    call, the slow path of a memory access (which may fault);
+//  - a memory access inlines the segment-limit check and the TLB fast path (mmu/access.ts);
+//    only the slow path calls into the core, after storing what a fault needs: registers,
+//    flags, the instruction's EIP and the retired count;
+//  - the forms it does not inline call the block loop's own handler (handlers.ts dispatch) on
+//    the same record, so the interpreter and the translation cannot disagree on them.
+// A fault in a helper unwinds through the function as through the interpreter (cpu/fault.ts);
+// the state is complete at every helper call, so nothing is lost.
+//
+// The function knows EIP only as an offset from its entry (the `pc` global when called), so one
+// translation serves every linear address its physical page is mapped at.
+
+import {
+  byte, uleb, reserveSize, patchSize, op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32,
+  end, els, T_I32, T_I64,
+  OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE, OP_I32_STORE8, OP_I32_STORE16,
+  OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S, OP_I32_LE_U, OP_I32_GT_S,
+  OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I64_GT_S, OP_I32_POPCNT, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL,
+  OP_I32_SHR_S, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, OP_RETURN,
+  OP_SELECT, OP_LOOP, OP_BR_IF, OP_I64_LE_U, out, rewind, T_VOID,
+} from './wasm';
+import {
+  STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_SS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX,
+  REG_ESP, FLAG_CF, FLAG_OF, FLAG_AF, FLAGS_ARITH, FLAG_ZF, FLAG_SF, FLAG_PF,
+} from '../cpu/state';
+import { REC_SIZE, REC_HANDLER, REC_LEN, REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from '../cpu/record';
+import { H } from '../cpu/handlers';
+import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
+import { ALU_ADD, ALU_OR, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../cpu/alu';
+import { RAM_BASE } from '../mmu/phys';
+import { TLB_BASE } from '../mmu/tlb';
+
+// ---- the module's imports, in index order (names are the core's exports, index.ts) ----
+const F_DISPATCH: u32 = 0; // jitDispatch(handler, record)
+const F_READ8: u32 = 1; // jitRead8/16/32(lin): value
+const F_WRITE8: u32 = 4; // jitWrite8/16/32(lin, value)
+const F_SEG_CHECK: u32 = 7; // jitSegCheck(seg, offset, size - 1, write)
+const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes)
+const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
+const F_SETTLE_CF: u32 = 10; // jitSettleCF()
+const F_IMPORTS: u32 = 11;
+
+const G_PC: u32 = 0;
+const G_INSTR_START: u32 = 1;
+const G_RETIRED: u32 = 2; // i64
+const G_ATTENTION: u32 = 3;
+const G_LAZY_OP: u32 = 4;
+const G_LAZY_RESULT: u32 = 5;
+const G_LAZY_SRC1: u32 = 6;
+const G_LAZY_SRC2: u32 = 7;
+const G_LAZY_SIZE: u32 = 8;
+const G_LAZY_MASK: u32 = 9;
+const G_FLAGS: u32 = 10;
+const G_TLB_READ_MASK: u32 = 11;
+const G_TLB_WRITE_MASK: u32 = 12;
+const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at this retired count
+
+// Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32 i32 i32) -> ().
+const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_IIII_V: u32 = 3;
+
+// ---- locals: the eight registers, then the pending flags' operands, then scratch ----
+const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
+const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
+const L_BAIL: u32 = 18, L_EIP0: u32 = 19;
+const N_LOCALS: u32 = 20;
+
+// ---- translation state ----
+/** Registers held in locals (bit r), and those changed since they were last stored. */
+let loaded: u32 = 0, dirty: u32 = 0;
+/** The pending flag operation: its lazy kind (-1: none, the flags are in the globals), size, and where CF is. */
+let pendKind: i32 = -1, pendSize: u32 = 32;
+/** INC/DEC keep CF: 0 it is derived from fa/fb/fr, 1 it is in local fcf, 2 it is in the flags global. */
+let pendCF: u32 = 0;
+/** Instructions already added to the retired count. */
+let committed: u32 = 0;
+/** The current record: its index, and its start and end as offsets from the block's entry EIP. */
+let index: u32 = 0, startOff: u32 = 0, nextOff: u32 = 0;
+/** A slow path ran in the current instruction: it may have set `attention`. */
+let slowPath: bool = false;
+
+// ---- registers ----
+function regAddr(r: u32): u32 { return STATE + OFF_REGS + (r << 3); }
+function useReg(r: u32): void {
+  if (loaded & (1 << r)) return;
+  i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r);
+  loaded |= 1 << r;
+}
+function getReg32(r: u32): void { useReg(r); lget(r); }
+/** Pops the value into register r. */
+function setReg32(r: u32): void { lset(r); loaded |= 1 << r; dirty |= 1 << r; }
+function getReg8(r: u32): void {
+  useReg(r & 3); lget(r & 3);
+  if (r >= 4) { i32c(8); op(OP_I32_SHR_U); }
+  i32c(0xff); op(OP_I32_AND);
+}
+/** Pops the value into byte register r (AL..BH), keeping the rest of its word. */
+function setReg8(r: u32): void {
+  const w = r & 3;
+  lset(L_T);
+  useReg(w);
+  lget(w); i32c(r >= 4 ? 0xffff00ff : 0xffffff00); op(OP_I32_AND);
+  lget(L_T); i32c(0xff); op(OP_I32_AND);
+  if (r >= 4) { i32c(8); op(OP_I32_SHL); }
+  op(OP_I32_OR);
+  setReg32(w);
+}
+function getReg(size: u32, r: u32): void { if (size == 32) getReg32(r); else getReg8(r); }
+function setReg(size: u32, r: u32): void { if (size == 32) setReg32(r); else setReg8(r); }
+function storeRegs(): void {
+  for (let r: u32 = 0; r < 8; r++) {
+    if (dirty & (1 << r)) { i32c(0); lget(r); mem(OP_I32_STORE, 2, regAddr(r)); }
+  }
+}
+
+// ---- flags ----
+function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) - 1; }
+/** Write the pending flag operation to the lazy-flag globals (idempotent). */
+function storeFlags(): void {
+  if (pendKind < 0) return;
+  i32c(<u32>pendKind); gset(G_LAZY_OP);
+  i32c(pendSize); gset(G_LAZY_SIZE);
+  lget(L_FR); gset(G_LAZY_RESULT);
+  if (pendKind == <i32>LAZY_LOGIC) {
+    i32c(FLAG_ZF | FLAG_SF | FLAG_PF); gset(G_LAZY_MASK);
+    gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND); gset(G_FLAGS);
+    return;
+  }
+  lget(L_FA); gset(G_LAZY_SRC1);
+  lget(L_FB); gset(G_LAZY_SRC2);
+  i32c(pendCF == 0 ? FLAGS_ARITH : FLAGS_ARITH & ~FLAG_CF); gset(G_LAZY_MASK);
+  if (pendCF == 1) { gget(G_FLAGS); i32c(~FLAG_CF); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS); }
+}
+function msb(size: u32): void { i32c(size - 1); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); }
+/** Push CF (0/1) of the pending operation. */
+function pendingCF(): void {
+  if (pendCF == 1) { lget(L_FCF); return; }
+  if (pendCF == 2) { gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND); return; }
+  if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
+  // ADD: msb((a & b) | ((a | b) & ~r)); SUB: msb((~a & b) | ((~a | b) & r)).
+  const sub = pendKind == <i32>LAZY_SUB;
+  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
+  lget(L_FB); op(OP_I32_AND);
+  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
+  lget(L_FB); op(OP_I32_OR);
+  lget(L_FR); if (!sub) { i32c(-1); op(OP_I32_XOR); }
+  op(OP_I32_AND); op(OP_I32_OR);
+  msb(pendSize);
+}
+function pendingZF(): void {
+  lget(L_FR);
+  if (pendSize != 32) { i32c(maskOf(pendSize)); op(OP_I32_AND); }
+  op(OP_I32_EQZ);
+}
+function pendingSF(): void { lget(L_FR); msb(pendSize); }
+function pendingOF(): void {
+  if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
+  if (pendKind == <i32>LAZY_ADD) { lget(L_FA); lget(L_FR); op(OP_I32_XOR); lget(L_FB); lget(L_FR); op(OP_I32_XOR); }
+  else { lget(L_FA); lget(L_FB); op(OP_I32_XOR); lget(L_FA); lget(L_FR); op(OP_I32_XOR); }
+  op(OP_I32_AND); msb(pendSize);
+}
+function pendingPF(): void { lget(L_FR); i32c(0xff); op(OP_I32_AND); op(OP_I32_POPCNT); i32c(1); op(OP_I32_AND); op(OP_I32_EQZ); }
+
+/** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
+function condition(cc: u32): void {
+  if (pendKind < 0) { i32c(cc); call(F_TEST_CC); return; }
+  const neg = (cc & 1) != 0;
+  const base = cc >> 1;
+  // A CMP or SUB of 32-bit values, or a logic result: one compare.
+  if (pendSize == 32 && pendKind == <i32>LAZY_SUB && pendCF == 0) {
+    if (base == 1) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_U : OP_I32_LT_U); return; }
+    if (base == 2) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_NE : OP_I32_EQ); return; }
+    if (base == 3) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_U : OP_I32_LE_U); return; }
+    if (base == 6) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
+    if (base == 7) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
+  }
+  if (pendSize == 32 && pendKind == <i32>LAZY_LOGIC) {
+    if (base == 2 || base == 3) { lget(L_FR); if (neg) { i32c(0); op(OP_I32_NE); } else op(OP_I32_EQZ); return; }
+    if (base == 4 || base == 6) { lget(L_FR); i32c(0); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
+    if (base == 7) { lget(L_FR); i32c(0); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
+  }
+  switch (base) {
+    case 0: pendingOF(); break;
+    case 1: pendingCF(); i32c(0); op(OP_I32_NE); break;
+    case 2: pendingZF(); break;
+    case 3: pendingCF(); i32c(0); op(OP_I32_NE); pendingZF(); op(OP_I32_OR); break;
+    case 4: pendingSF(); break;
+    case 5: pendingPF(); break;
+    case 6: pendingSF(); pendingOF(); op(OP_I32_XOR); break;
+    default: pendingZF(); pendingSF(); pendingOF(); op(OP_I32_XOR); op(OP_I32_OR); break;
+  }
+  if (neg) op(OP_I32_EQZ);
+}
+
+// ---- EIP, the retired count, exits ----
+function eipAt(offset: u32): void { lget(L_EIP0); if (offset != 0) { i32c(offset); op(OP_I32_ADD); } }
+function addRetired(n: i32): void {
+  if (n == 0) return;
+  gget(G_RETIRED); i64c(<i64>n); op(OP_I64_ADD); gset(G_RETIRED);
+}
+/** Everything a helper may read or a fault may deliver: registers, flags, EIPs, the count. */
+function beforeHelper(): void {
+  storeRegs();
+  storeFlags();
+  eipAt(startOff); gset(G_INSTR_START);
+  eipAt(nextOff); gset(G_PC);
+  addRetired(<i32>index - <i32>committed);
+}
+function afterHelper(): void {
+  addRetired(<i32>committed - <i32>index);
+  gget(G_ATTENTION); lget(L_BAIL); op(OP_I32_OR); lset(L_BAIL);
+  slowPath = true;
+}
+/** Leave the function with EIP from local L_T, after `done` instructions of the block. */
+function exitTo(done: u32): void {
+  storeRegs();
+  storeFlags();
+  lget(L_T); gset(G_PC);
+  addRetired(<i32>done - <i32>committed);
+  op(OP_RETURN);
+}
+
+// ---- memory operands ----
+function recReg(word: u32): i32 { return word == (OFF_ZERO >> 2) ? -1 : <i32>(((word << 2) - OFF_REGS) >> 3); }
+/** The record's effective address into L_OFF. */
+function effectiveAddress(rec: u32): void {
+  const base = recReg(<u32>load<u8>(rec, REC_BASE));
+  const idx = recReg(<u32>load<u8>(rec, REC_INDEX));
+  const scale = <u32>load<u8>(rec, REC_SCALE);
+  const disp = load<u32>(rec, REC_DISP);
+  let terms = 0;
+  if (base >= 0) { getReg32(<u32>base); terms++; }
+  if (idx >= 0) {
+    getReg32(<u32>idx);
+    if (scale != 0) { i32c(scale); op(OP_I32_SHL); }
+    if (terms++ > 0) op(OP_I32_ADD);
+  }
+  if (terms == 0) i32c(disp);
+  else if (disp != 0) { i32c(disp); op(OP_I32_ADD); }
+  lset(L_OFF);
+}
+/** segAddr() of segments.ts: the limit check's fast path inline, the linear address into L_LIN. */
+function linear(seg: u32, n: u32, write: bool): void {
+  lget(L_OFF); op(OP_I64_EXTEND_I32_U);
+  if (n > 1) { i64c(<i64>(n - 1)); op(OP_I64_ADD); }
+  i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
+  op(OP_I64_GT_S);
+  ifVoid();
+  beforeHelper(); i32c(seg); lget(L_OFF); i32c(n - 1); i32c(write ? 1 : 0); call(F_SEG_CHECK); afterHelper();
+  end();
+  i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
+}
+function recLinear(rec: u32, n: u32, write: bool): void {
+  effectiveAddress(rec);
+  linear(<u32>load<u8>(rec, REC_RM), n, write);
+}
+/** Push: is the access to L_LIN of n bytes on the TLB's fast path (tlbReadMask / tlbWriteMask)? */
+function fastTest(n: u32, write: bool): void {
+  lget(L_LIN); i32c(12); op(OP_I32_SHR_U); i32c(2); op(OP_I32_SHL); mem(OP_I32_LOAD, 2, TLB_BASE); ltee(L_E);
+  gget(write ? G_TLB_WRITE_MASK : G_TLB_READ_MASK); op(OP_I32_AND); i32c(1); op(OP_I32_EQ);
+  if (n > 1) { lget(L_LIN); i32c(0xfff); op(OP_I32_AND); i32c(0x1000 - n); op(OP_I32_LE_U); op(OP_I32_AND); }
+}
+/** Push the host address of the fast-path access, less RAM_BASE (the memory instruction adds it). */
+function hostAddr(): void { lget(L_E); i32c(0xfffff000); op(OP_I32_AND); lget(L_LIN); i32c(0xfff); op(OP_I32_AND); op(OP_I32_OR); }
+function loadOp(n: u32): u32 { return n == 4 ? OP_I32_LOAD : n == 2 ? OP_I32_LOAD16_U : OP_I32_LOAD8_U; }
+function storeOp(n: u32): u32 { return n == 4 ? OP_I32_STORE : n == 2 ? OP_I32_STORE16 : OP_I32_STORE8; }
+function sizeIndex(n: u32): u32 { return n == 4 ? 2 : n == 2 ? 1 : 0; }
+/** Push the n-byte value at L_LIN (readLin8/16/32). */
+function read(n: u32): void {
+  fastTest(n, false);
+  ifI32();
+  hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
+  els();
+  beforeHelper(); lget(L_LIN); call(F_READ8 + sizeIndex(n)); afterHelper();
+  end();
+}
+/** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
+function write(n: u32): void {
+  fastTest(n, true);
+  ifVoid();
+  hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
+  els();
+  beforeHelper(); lget(L_LIN); lget(L_V); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  end();
+}
+/**
+ * A read-modify-write operand: the write permission is checked before the read (checkRmw),
+ * and L_ADDR is the host address less RAM_BASE on the fast path, or -1 for the slow path.
+ */
+function rmwStart(n: u32): void {
+  fastTest(n, true);
+  ifI32();
+  hostAddr();
+  els();
+  beforeHelper(); lget(L_LIN); i32c(n); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
+  end();
+  lset(L_ADDR);
+}
+function rmwRead(n: u32): void {
+  lget(L_ADDR); i32c(-1); op(OP_I32_NE);
+  ifI32();
+  lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
+  els();
+  beforeHelper(); lget(L_LIN); call(F_READ8 + sizeIndex(n)); afterHelper();
+  end();
+}
+function rmwWrite(n: u32): void {
+  lget(L_ADDR); i32c(-1); op(OP_I32_NE);
+  ifVoid();
+  lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
+  els();
+  beforeHelper(); lget(L_LIN); lget(L_V); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  end();
+}
+
+// ---- the stack (SS.B = 1: the translation runs only with a 32-bit stack, see cache.ts) ----
+/** push32(L_V). */
+function push32(): void {
+  getReg32(REG_ESP); i32c(4); op(OP_I32_SUB); lset(L_OFF);
+  linear(SEG_SS, 4, true);
+  write(4);
+  lget(L_OFF); setReg32(REG_ESP);
+}
+/** Push pop32(). */
+function pop32(): void {
+  getReg32(REG_ESP); lset(L_OFF);
+  linear(SEG_SS, 4, false);
+  read(4);
+  getReg32(REG_ESP); i32c(4); op(OP_I32_ADD); setReg32(REG_ESP);
+}
+
+// ---- instructions ----
+/** ALU op (ALU_ADD...) of a (L_FA) and b (L_FB) into L_FR; the flags become pending. */
+function aluCore(aop: u32, size: u32): void {
+  lget(L_FA); lget(L_FB);
+  if (aop == ALU_ADD) op(OP_I32_ADD);
+  else if (aop == ALU_OR) op(OP_I32_OR);
+  else if (aop == ALU_AND) op(OP_I32_AND);
+  else if (aop == ALU_XOR) op(OP_I32_XOR);
+  else op(OP_I32_SUB);
+  lset(L_FR);
+  pendKind = <i32>(aop == ALU_ADD ? LAZY_ADD : aop == ALU_SUB || aop == ALU_CMP ? LAZY_SUB : LAZY_LOGIC);
+  pendSize = size;
+  pendCF = 0;
+}
+/** Push the masked result. */
+function aluResult(size: u32): void { lget(L_FR); if (size != 32) { i32c(maskOf(size)); op(OP_I32_AND); } }
+function inlinedAlu(aop: u32): bool { return aop != 2 && aop != 3; } // ADC and SBB go through the handler
+
+/** INC/DEC of the value in L_V: CF is kept, so it is first taken from the pending operation. */
+function incDec(isDec: bool, size: u32): void {
+  if (pendKind < 0) { call(F_SETTLE_CF); pendCF = 2; }
+  else if (pendCF == 0) { pendingCF(); lset(L_FCF); pendCF = 1; }
+  // pendCF 1 and 2: CF already lives where the new operation keeps it.
+  const keep = pendCF;
+  lget(L_V); lset(L_FA); i32c(1); lset(L_FB);
+  lget(L_FA); i32c(1); op(isDec ? OP_I32_SUB : OP_I32_ADD); lset(L_FR);
+  pendKind = <i32>(isDec ? LAZY_SUB : LAZY_ADD); pendSize = size; pendCF = keep;
+}
+
+/** Translate record `rec`; false when it must go through the handler instead. */
+function inline(rec: u32, h: u32, last: bool): bool {
+  const regF = <u32>load<u8>(rec, REC_REG);
+  const rmF = <u32>load<u8>(rec, REC_RM);
+  const imm = load<u32>(rec, REC_IMM);
+  if (h < <u32>H.JCC) {
+    const size: u32 = h < <u32>H.ALU8 ? 32 : 8;
+    const n = size >> 3;
+    const form = (h % 40) >> 3, aop = h & 7;
+    if (!inlinedAlu(aop)) return false;
+    if (form == 0 || form == 1) { // RR, RI: dst r/m
+      getReg(size, rmF); lset(L_FA);
+      if (form == 0) getReg(size, regF); else i32c(imm);
+      lset(L_FB);
+      aluCore(aop, size);
+      if (aop != ALU_CMP) { aluResult(size); setReg(size, rmF); }
+    } else if (form == 2) { // RM: dst reg
+      recLinear(rec, n, false); read(n); lset(L_FB);
+      getReg(size, regF); lset(L_FA);
+      aluCore(aop, size);
+      if (aop != ALU_CMP) { aluResult(size); setReg(size, regF); }
+    } else if (aop == ALU_CMP) { // MR, MI compare
+      recLinear(rec, n, false); read(n); lset(L_FA);
+      if (form == 3) getReg(size, regF); else i32c(imm);
+      lset(L_FB);
+      aluCore(aop, size);
+    } else {
+      recLinear(rec, n, true); rmwStart(n); rmwRead(n); lset(L_FA);
+      if (form == 3) getReg(size, regF); else i32c(imm);
+      lset(L_FB);
+      aluCore(aop, size);
+      aluResult(size); lset(L_V); rmwWrite(n);
+    }
+    return true;
+  }
+  if (h < <u32>H.JCC + 16) {
+    condition(h - <u32>H.JCC);
+    ifI32(); eipAt(nextOff + load<u32>(rec, REC_DISP)); els(); eipAt(nextOff); end();
+    lset(L_T);
+    return true;
+  }
+  switch (h) {
+    case H.movRR32: getReg32(regF); setReg32(rmF); return true;
+    case H.movRI32: i32c(imm); setReg32(rmF); return true;
+    case H.movRM32: recLinear(rec, 4, false); read(4); setReg32(regF); return true;
+    case H.movMR32: recLinear(rec, 4, true); getReg32(regF); lset(L_V); write(4); return true;
+    case H.movMI32: recLinear(rec, 4, true); i32c(imm); lset(L_V); write(4); return true;
+    case H.movRR8: getReg8(regF); setReg8(rmF); return true;
+    case H.movRI8: i32c(imm); setReg8(rmF); return true;
+    case H.movRM8: recLinear(rec, 1, false); read(1); setReg8(regF); return true;
+    case H.movMR8: recLinear(rec, 1, true); getReg8(regF); lset(L_V); write(1); return true;
+    case H.movMI8: recLinear(rec, 1, true); i32c(imm); lset(L_V); write(1); return true;
+    case H.lea32: effectiveAddress(rec); lget(L_OFF); setReg32(regF); return true;
+    case H.movzxRR8: getReg8(rmF); setReg32(regF); return true;
+    case H.movzxRM8: recLinear(rec, 1, false); read(1); setReg32(regF); return true;
+    case H.movzxRR16: getReg32(rmF); i32c(0xffff); op(OP_I32_AND); setReg32(regF); return true;
+    case H.movzxRM16: recLinear(rec, 2, false); read(2); setReg32(regF); return true;
+    case H.movsxRR8: getReg8(rmF); op(OP_I32_EXTEND8_S); setReg32(regF); return true;
+    case H.movsxRM8: recLinear(rec, 1, false); read(1); op(OP_I32_EXTEND8_S); setReg32(regF); return true;
+    case H.movsxRR16: getReg32(rmF); op(OP_I32_EXTEND16_S); setReg32(regF); return true;
+    case H.movsxRM16: recLinear(rec, 2, false); read(2); op(OP_I32_EXTEND16_S); setReg32(regF); return true;
+    case H.xchgRR32: getReg32(rmF); lset(L_V); getReg32(regF); setReg32(rmF); lget(L_V); setReg32(regF); return true;
+    case H.cwde: getReg32(REG_EAX); op(OP_I32_EXTEND16_S); setReg32(REG_EAX); return true;
+    case H.cdq: getReg32(REG_EAX); i32c(31); op(OP_I32_SHR_S); setReg32(REG_EDX); return true;
+    case H.nop: return true;
+    case H.testRR32: getReg32(rmF); getReg32(regF); op(OP_I32_AND); lset(L_FR); logicPending(32); return true;
+    case H.testRI32: getReg32(rmF); i32c(imm); op(OP_I32_AND); lset(L_FR); logicPending(32); return true;
+    case H.testMR32: recLinear(rec, 4, false); read(4); getReg32(regF); op(OP_I32_AND); lset(L_FR); logicPending(32); return true;
+    case H.testMI32: recLinear(rec, 4, false); read(4); i32c(imm); op(OP_I32_AND); lset(L_FR); logicPending(32); return true;
+    case H.testRR8: getReg8(rmF); getReg8(regF); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
+    case H.testRI8: getReg8(rmF); i32c(imm); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
+    case H.testMR8: recLinear(rec, 1, false); read(1); getReg8(regF); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
+    case H.testMI8: recLinear(rec, 1, false); read(1); i32c(imm); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
+    case H.incR32: getReg32(rmF); lset(L_V); incDec(false, 32); lget(L_FR); setReg32(rmF); return true;
+    case H.decR32: getReg32(rmF); lset(L_V); incDec(true, 32); lget(L_FR); setReg32(rmF); return true;
+    case H.notR32: getReg32(rmF); i32c(-1); op(OP_I32_XOR); setReg32(rmF); return true;
+    case H.setccR: condition(imm); setReg8(rmF); return true;
+    case H.cmovRR: {
+      useReg(regF); useReg(rmF);
+      lget(rmF); lget(regF); condition(imm); op(OP_SELECT); setReg32(regF);
+      return true;
+    }
+    case H.pushR32: getReg32(rmF); lset(L_V); push32(); return true;
+    case H.pushI32: i32c(imm); lset(L_V); push32(); return true;
+    case H.popR32: pop32(); setReg32(rmF); return true;
+    case H.jmpRel: eipAt(nextOff + load<u32>(rec, REC_DISP)); lset(L_T); return true;
+    case H.callRel: eipAt(nextOff); lset(L_V); push32(); eipAt(nextOff + load<u32>(rec, REC_DISP)); lset(L_T); return true;
+    case H.jmpR: getReg32(rmF); lset(L_T); return true;
+    case H.ret: pop32(); lset(L_T); return true;
+  }
+  return false;
+}
+function logicPending(size: u32): void { pendKind = <i32>LAZY_LOGIC; pendSize = size; pendCF = 0; }
+
+/** The handler, on the record itself, with the state it reads stored first. */
+function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
+  storeRegs(); dirty = 0;
+  storeFlags(); pendKind = -1;
+  eipAt(startOff); gset(G_INSTR_START);
+  eipAt(nextOff); gset(G_PC);
+  addRetired(<i32>index - <i32>committed); committed = index;
+  i32c(h); i32c(rec); call(F_DISPATCH);
+  loaded = 0;
+  if (last) { addRetired(<i32>count - <i32>committed); op(OP_RETURN); return; }
+  // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
+  gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
+  ifVoid(); addRetired(<i32>index + 1 - <i32>committed); op(OP_RETURN); end();
+}
+
+/** Does the handler end its block with a computed EIP (the translation's last record)? */
+function endsWithJump(h: u32): bool {
+  return (h >= <u32>H.JCC && h < <u32>H.JCC + 16) || h == <u32>H.jmpRel || h == <u32>H.callRel || h == <u32>H.jmpR || h == <u32>H.ret;
+}
+
+function section(id: u32): u32 { byte(id); return reserveSize(); }
+function name(s: string): void {
+  uleb(<u32>s.length);
+  for (let i = 0; i < s.length; i++) byte(<u32>s.charCodeAt(i));
+}
+function importFunc(s: string, type: u32): void { name('c'); name(s); byte(0); uleb(type); }
+function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3); byte(type); byte(1); }
+
+/** Write a whole module for the block of `count` records at `first` into the output buffer. */
+export function translateBlock(first: u32, count: u32): void {
+  byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
+  let s = section(1);
+  uleb(4);
+  byte(0x60); uleb(0); uleb(0);
+  byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
+  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
+  byte(0x60); uleb(4); byte(T_I32); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
+  patchSize(s);
+  s = section(2);
+  uleb(1 + F_IMPORTS + 14);
+  name('c'); name('memory'); byte(2); byte(0); uleb(1);
+  importFunc('jitDispatch', T_II_V);
+  importFunc('jitRead8', T_I_I); importFunc('jitRead16', T_I_I); importFunc('jitRead32', T_I_I);
+  importFunc('jitWrite8', T_II_V); importFunc('jitWrite16', T_II_V); importFunc('jitWrite32', T_II_V);
+  importFunc('jitSegCheck', T_IIII_V);
+  importFunc('jitCheckWrite', T_II_V);
+  importFunc('jitTestCC', T_I_I);
+  importFunc('jitSettleCF', T_V_V);
+  importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
+  importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
+  importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
+  importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
+  importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64);
+  patchSize(s);
+  s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
+  s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);
+  s = section(10);
+  uleb(1);
+  const body = reserveSize();
+  uleb(1); uleb(N_LOCALS); byte(T_I32);
+  functionBody(first, count);
+  end();
+  patchSize(body);
+  patchSize(s);
+}
+
+/**
+ * The block's last record jumps back to its first (a loop that fits in one block): the
+ * translation loops inside the function while the budget has room for another whole pass and
+ * the run loop is not wanted, with the registers staying in locals across passes.
+ */
+function selfLoopCount(first: u32, count: u32): bool {
+  let len: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) len += <u32>load<u8>(first + i * REC_SIZE, REC_LEN);
+  const rec = first + (count - 1) * REC_SIZE;
+  const h = <u32>load<u16>(rec, REC_HANDLER);
+  if (!((h >= <u32>H.JCC && h < <u32>H.JCC + 16) || h == <u32>H.jmpRel)) return false;
+  return len + load<u32>(rec, REC_DISP) == 0;
+}
+
+function functionBody(first: u32, count: u32): void {
+  gget(G_PC); lset(L_EIP0);
+  if (!selfLoopCount(first, count)) { records(first, count, false, 0); return; }
+  // Every register is in a local at the top of each pass, and a register dirty at the back
+  // edge must count as dirty from the top: a first pass finds that set, the second is kept.
+  for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
+  const at = out;
+  records(first, count, true, 0);
+  const set = loopDirty;
+  rewind(at);
+  records(first, count, true, set);
+}
+
+/** Dirty registers at the back edge (selfLoopCount blocks). */
+let loopDirty: u32 = 0;
+
+function records(first: u32, count: u32, looping: bool, dirtyAtTop: u32): void {
+  loaded = looping ? 0xff : 0; dirty = dirtyAtTop; pendKind = -1; pendCF = 0; committed = 0;
+  if (looping) { op(OP_LOOP); byte(T_VOID); }
+  let off: u32 = 0;
+  for (index = 0; index < count; index++) {
+    const rec = first + index * REC_SIZE;
+    const h = <u32>load<u16>(rec, REC_HANDLER);
+    const last = index == count - 1;
+    startOff = off;
+    off += <u32>load<u8>(rec, REC_LEN);
+    nextOff = off;
+    slowPath = false;
+    if (looping && last && inlineLoopEnd(rec, h, count)) { end(); return; }
+    if (!inline(rec, h, last)) { viaHandler(rec, h, last, count); continue; }
+    if (endsWithJump(h)) { exitTo(index + 1); if (looping) end(); return; }
+    if (last) { eipAt(nextOff); lset(L_T); exitTo(count); if (looping) end(); return; }
+    if (slowPath) {
+      // The slow path touched the machine (MMIO, a write to code): leave if the run loop is wanted.
+      lget(L_BAIL); ifVoid(); eipAt(nextOff); lset(L_T); exitTo(index + 1); end();
+    }
+  }
+  if (looping) end();
+}
+
+/** The back edge of a self-loop: Jcc or JMP to the block's entry. False: not inlined here. */
+function inlineLoopEnd(rec: u32, h: u32, count: u32): bool {
+  const conditional = h != <u32>H.jmpRel;
+  if (conditional) { condition(h - <u32>H.JCC); ifVoid(); }
+  // Taken: the pass is complete. Flags go to the globals (each pass starts with them there),
+  // registers a handler call left unloaded are reloaded, then go round if the budget allows.
+  storeFlags();
+  for (let r: u32 = 0; r < 8; r++) if (!(loaded & (1 << r))) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
+  loopDirty = dirty;
+  addRetired(<i32>count - <i32>committed);
+  gget(G_RETIRED); i64c(<i64>count); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
+  gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
+  byte(OP_BR_IF); uleb(conditional ? 1 : 0);
+  storeRegs();
+  eipAt(0); gset(G_PC);
+  op(OP_RETURN);
+  if (conditional) {
+    end();
+    eipAt(nextOff); lset(L_T); exitTo(count);
+  }
+  return true;
+}

@@ -1,0 +1,132 @@
+// Writing WebAssembly bytes: the cursor into the JIT's output buffer, LEB128 numbers, and the
+// opcodes the translator uses (WebAssembly core specification 2.0, section 5 "Binary Format").
+
+/** Where the next byte goes, and the end of the buffer (jit/cache.ts places it). */
+export let out: u32 = 0;
+export let outEnd: u32 = 0;
+/** The buffer ran out: the translation is abandoned (nothing was written past outEnd). */
+export let overflow: bool = false;
+
+/** Drop what was written since `at` (the translator's first pass of a loop). */
+export function rewind(at: u32): void { out = at; }
+
+export function startOutput(at: u32, end: u32): void { out = at; outEnd = end; overflow = false; }
+
+@inline export function byte(b: u32): void {
+  if (out >= outEnd) { overflow = true; return; }
+  store<u8>(out++, <u8>b);
+}
+
+export function uleb(v: u32): void {
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v != 0) b |= 0x80;
+    byte(b);
+  } while (v != 0);
+}
+
+export function sleb(v: i32): void {
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v == 0 && (b & 0x40) == 0) || (v == -1 && (b & 0x40) != 0)) { byte(b); return; }
+    byte(b | 0x80);
+  }
+}
+
+export function sleb64(v: i64): void {
+  for (;;) {
+    const b = <u32>(v & 0x7f);
+    v >>= 7;
+    if ((v == 0 && (b & 0x40) == 0) || (v == -1 && (b & 0x40) != 0)) { byte(b); return; }
+    byte(b | 0x80);
+  }
+}
+
+/** A 5-byte LEB128 placeholder, patched later with the length of what follows it. */
+export function reserveSize(): u32 { const at = out; for (let i = 0; i < 5; i++) byte(0x80); return at; }
+export function patchSize(at: u32): void {
+  if (overflow) return;
+  let v = out - at - 5;
+  for (let i: u32 = 0; i < 5; i++) {
+    store<u8>(at + i, <u8>((v & 0x7f) | (i < 4 ? 0x80 : 0)));
+    v >>>= 7;
+  }
+}
+
+// ---- value types and block types ----
+export const T_I32: u32 = 0x7f;
+export const T_I64: u32 = 0x7e;
+export const T_VOID: u32 = 0x40;
+
+// ---- instructions ----
+export const OP_UNREACHABLE: u32 = 0x00;
+export const OP_BLOCK: u32 = 0x02;
+export const OP_LOOP: u32 = 0x03;
+export const OP_IF: u32 = 0x04;
+export const OP_ELSE: u32 = 0x05;
+export const OP_END: u32 = 0x0b;
+export const OP_BR: u32 = 0x0c;
+export const OP_BR_IF: u32 = 0x0d;
+export const OP_RETURN: u32 = 0x0f;
+export const OP_CALL: u32 = 0x10;
+export const OP_DROP: u32 = 0x1a;
+export const OP_SELECT: u32 = 0x1b;
+export const OP_LOCAL_GET: u32 = 0x20;
+export const OP_LOCAL_SET: u32 = 0x21;
+export const OP_LOCAL_TEE: u32 = 0x22;
+export const OP_GLOBAL_GET: u32 = 0x23;
+export const OP_GLOBAL_SET: u32 = 0x24;
+export const OP_I32_LOAD: u32 = 0x28;
+export const OP_I64_LOAD: u32 = 0x29;
+export const OP_I32_LOAD8_U: u32 = 0x2d;
+export const OP_I32_LOAD16_U: u32 = 0x2f;
+export const OP_I32_STORE: u32 = 0x36;
+export const OP_I32_STORE8: u32 = 0x3a;
+export const OP_I32_STORE16: u32 = 0x3b;
+export const OP_I32_CONST: u32 = 0x41;
+export const OP_I64_CONST: u32 = 0x42;
+export const OP_I32_EQZ: u32 = 0x45;
+export const OP_I32_EQ: u32 = 0x46;
+export const OP_I32_NE: u32 = 0x47;
+export const OP_I32_LT_S: u32 = 0x48;
+export const OP_I32_LT_U: u32 = 0x49;
+export const OP_I32_GT_S: u32 = 0x4a;
+export const OP_I32_GT_U: u32 = 0x4b;
+export const OP_I32_LE_S: u32 = 0x4c;
+export const OP_I32_LE_U: u32 = 0x4d;
+export const OP_I32_GE_S: u32 = 0x4e;
+export const OP_I32_GE_U: u32 = 0x4f;
+export const OP_I64_GT_S: u32 = 0x55;
+export const OP_I64_LE_U: u32 = 0x58;
+export const OP_I32_POPCNT: u32 = 0x69;
+export const OP_I32_ADD: u32 = 0x6a;
+export const OP_I32_SUB: u32 = 0x6b;
+export const OP_I32_AND: u32 = 0x71;
+export const OP_I32_OR: u32 = 0x72;
+export const OP_I32_XOR: u32 = 0x73;
+export const OP_I32_SHL: u32 = 0x74;
+export const OP_I32_SHR_S: u32 = 0x75;
+export const OP_I32_SHR_U: u32 = 0x76;
+export const OP_I64_ADD: u32 = 0x7c;
+export const OP_I64_EXTEND_I32_U: u32 = 0xad;
+export const OP_I32_EXTEND8_S: u32 = 0xc0;
+export const OP_I32_EXTEND16_S: u32 = 0xc1;
+
+// ---- short forms ----
+@inline export function op(o: u32): void { byte(o); }
+export function i32c(v: u32): void { byte(OP_I32_CONST); sleb(<i32>v); }
+export function i64c(v: i64): void { byte(OP_I64_CONST); sleb64(v); }
+export function lget(l: u32): void { byte(OP_LOCAL_GET); uleb(l); }
+export function lset(l: u32): void { byte(OP_LOCAL_SET); uleb(l); }
+export function ltee(l: u32): void { byte(OP_LOCAL_TEE); uleb(l); }
+export function gget(g: u32): void { byte(OP_GLOBAL_GET); uleb(g); }
+export function gset(g: u32): void { byte(OP_GLOBAL_SET); uleb(g); }
+export function call(f: u32): void { byte(OP_CALL); uleb(f); }
+/** A memory instruction with its alignment hint and constant offset. */
+export function mem(o: u32, align: u32, offset: u32): void { byte(o); uleb(align); uleb(offset); }
+export function ifVoid(): void { byte(OP_IF); byte(T_VOID); }
+export function ifI32(): void { byte(OP_IF); byte(T_I32); }
+export function end(): void { byte(OP_END); }
+export function els(): void { byte(OP_ELSE); }
