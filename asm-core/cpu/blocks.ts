@@ -42,14 +42,23 @@ let epoch: u32 = 1;
  * records, how often the block ran, and its translation (jit/cache.ts): a function-table index,
  * or 0.
  */
-const H_LAST: u32 = 0;
+export const H_LAST: u32 = 0;
 const H_LINK0: u32 = 4;
 const H_LINK1: u32 = 20;
-const H_COUNT: u32 = 32;
+export const H_COUNT: u32 = 32;
 const H_RUNS: u32 = 36;
 const H_FN: u32 = 40;
+/** The block's physical address and its length in bytes. */
+export const H_PHYS: u32 = 44;
+export const H_BYTES: u32 = 48;
+/**
+ * The EIP window its translation reads code from (jit/region.ts): H_SPAN_BELOW bytes before
+ * the block and H_SPAN_ABOVE bytes from its start; all of it must be inside the CS limit.
+ */
+export const H_SPAN_BELOW: u32 = 52;
+export const H_SPAN_ABOVE: u32 = 56;
 const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8;
-const HEADER_SIZE: u32 = 48;
+export const HEADER_SIZE: u32 = 64;
 /** H_RUNS of a block that could not be translated: it is not tried again. */
 const RUNS_NEVER: u32 = 0x8000_0000;
 
@@ -142,6 +151,8 @@ function newBlock(slot: u32, phys: u32, gen: u32): u32 {
   arenaTop = decodedEnd;
   store<u32>(header, decodedEnd - REC_SIZE, H_LAST);
   store<u32>(header, (decodedEnd - header - HEADER_SIZE) / REC_SIZE, H_COUNT);
+  store<u32>(header, phys, H_PHYS);
+  store<u32>(header, bytes, H_BYTES);
   blocksDecoded++;
   const tag = 1 | (epoch << 1) | (gen << 8) | (bytes << 16);
   store<u32>(slot, phys, E_PHYS);
@@ -152,6 +163,20 @@ function newBlock(slot: u32, phys: u32, gen: u32): u32 {
 
 /** The current budget's end, for translated loops (jit/emit.ts): they go round while it has room. */
 export let jitBudgetEnd: u64 = 0;
+
+/**
+ * The valid block at physical `phys`, decoding it if the arena has room; 0 if there is none
+ * (for jit/region.ts, which gathers a hot block's neighbours on its page; never flushes).
+ */
+export function blockAt(phys: u32): u32 {
+  const gen = <u32>load<u8>(CODE_GEN + (phys >>> 12));
+  if (gen == CODE_GEN_NEVER) return 0;
+  const slot = slotOf(phys);
+  if (load<u32>(slot, E_PHYS) == phys && (load<u32>(slot, E_TAG) & 0xffff) == (1 | (epoch << 1) | (gen << 8))) return load<u32>(slot, E_BLOCK);
+  if (arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > arenaEnd) return 0;
+  newBlock(slot, phys, gen);
+  return load<u32>(slot, E_BLOCK);
+}
 
 /** Where decodeBlock() stopped writing records. */
 export let decodedEnd: u32 = 0;
@@ -181,7 +206,8 @@ export function runBlocks(end: u64): void {
       // every run ends at the same instruction with the JIT on or off. It was made for a
       // 32-bit stack (jit/emit.ts push32).
       const count = load<u32>(block, H_COUNT);
-      if (retired + <u64>count <= end && ss32 && !attention) {
+      if (retired + <u64>count <= end && ss32 && !attention
+        && pc >= load<u32>(block, H_SPAN_BELOW) && <u64>pc + <u64>load<u32>(block, H_SPAN_ABOVE) <= <u64>csLimit + 1) {
         jitBudgetEnd = end;
         enter(fn);
         if (attention || retired >= end) return;
@@ -192,7 +218,7 @@ export function runBlocks(end: u64): void {
       const runs = load<u32>(block, H_RUNS) + 1;
       store<u32>(block, runs, H_RUNS);
       if (runs == jitThreshold && ss32) {
-        const index = compileBlock(block, block + HEADER_SIZE, load<u32>(block, H_COUNT));
+        const index = compileBlock(block);
         if (index == 0) store<u32>(block, RUNS_NEVER, H_RUNS);
         else {
           store<u32>(block, index, H_FN);

@@ -7,7 +7,8 @@
 // the only way to reach the translation; a flush of the block cache drops every slot's owner.
 
 import { startOutput, out, overflow } from './wasm';
-import { translateBlock } from './emit';
+import { translateRegion } from './emit';
+import { gatherRegion } from './region';
 import { retired } from '../cpu/exec';
 
 @external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32): u32;
@@ -72,12 +73,13 @@ let H_FN_FIELD: u32 = 0;
 export function setHeaderField(fn: u32): void { H_FN_FIELD = fn; }
 
 /**
- * Translate the block with header `header` and `count` records at `first`; its function-table
+ * Translate the region of the block with header `header` (jit/region.ts); its function-table
  * index, or 0 when it cannot be translated (the block keeps running from its records).
  */
-export function compileBlock(header: u32, first: u32, count: u32): u32 {
+export function compileBlock(header: u32): u32 {
+  gatherRegion(header);
   startOutput(buffer, buffer + JIT_BUFFER_BYTES);
-  translateBlock(first, count);
+  translateRegion();
   if (overflow) { translationFailures++; return 0; }
   const s = takeSlot();
   const index = tableBase + s;

@@ -27,7 +27,7 @@ import {
   OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S, OP_I32_LE_U, OP_I32_GT_S,
   OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I64_GT_S, OP_I32_POPCNT, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL,
   OP_I32_SHR_S, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, OP_RETURN,
-  OP_SELECT, OP_LOOP, OP_BR_IF, OP_I64_LE_U, out, rewind, T_VOID,
+  OP_SELECT, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U, out, rewind, T_VOID,
 } from './wasm';
 import {
   STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_SS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX,
@@ -39,6 +39,7 @@ import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
 import { ALU_ADD, ALU_OR, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../cpu/alu';
 import { RAM_BASE } from '../mmu/phys';
 import { TLB_BASE } from '../mmu/tlb';
+import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './region';
 
 // ---- the module's imports, in index order (names are the core's exports, index.ts) ----
 const F_DISPATCH: u32 = 0; // jitDispatch(handler, record)
@@ -71,8 +72,8 @@ const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_IIII_V: u32 = 3;
 // ---- locals: the eight registers, then the pending flags' operands, then scratch ----
 const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
 const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
-const L_BAIL: u32 = 18, L_EIP0: u32 = 19;
-const N_LOCALS: u32 = 20;
+const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20;
+const N_LOCALS: u32 = 21;
 
 // ---- translation state ----
 /** Registers held in locals (bit r), and those changed since they were last stored. */
@@ -202,7 +203,9 @@ function condition(cc: u32): void {
 }
 
 // ---- EIP, the retired count, exits ----
-function eipAt(offset: u32): void { lget(L_EIP0); if (offset != 0) { i32c(offset); op(OP_I32_ADD); } }
+/** EIP offset of the current block from the region's entry. */
+let blockBase: u32 = 0;
+function eipAt(offset: u32): void { lget(L_EIP0); const o = blockBase + offset; if (o != 0) { i32c(o); op(OP_I32_ADD); } }
 function addRetired(n: i32): void {
   if (n == 0) return;
   gget(G_RETIRED); i64c(<i64>n); op(OP_I64_ADD); gset(G_RETIRED);
@@ -489,8 +492,8 @@ function name(s: string): void {
 function importFunc(s: string, type: u32): void { name('c'); name(s); byte(0); uleb(type); }
 function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3); byte(type); byte(1); }
 
-/** Write a whole module for the block of `count` records at `first` into the output buffer. */
-export function translateBlock(first: u32, count: u32): void {
+/** Write a whole module for the region gathered by jit/region.ts into the output buffer. */
+export function translateRegion(): void {
   byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
   let s = section(1);
   uleb(4);
@@ -521,45 +524,74 @@ export function translateBlock(first: u32, count: u32): void {
   uleb(1);
   const body = reserveSize();
   uleb(1); uleb(N_LOCALS); byte(T_I32);
-  functionBody(first, count);
+  functionBody();
   end();
   patchSize(body);
   patchSize(s);
 }
 
-/**
- * The block's last record jumps back to its first (a loop that fits in one block): the
- * translation loops inside the function while the budget has room for another whole pass and
- * the run loop is not wanted, with the registers staying in locals across passes.
- */
-function selfLoopCount(first: u32, count: u32): bool {
-  let len: u32 = 0;
-  for (let i: u32 = 0; i < count; i++) len += <u32>load<u8>(first + i * REC_SIZE, REC_LEN);
-  const rec = first + (count - 1) * REC_SIZE;
-  const h = <u32>load<u16>(rec, REC_HANDLER);
-  if (!((h >= <u32>H.JCC && h < <u32>H.JCC + 16) || h == <u32>H.jmpRel)) return false;
-  return len + load<u32>(rec, REC_DISP) == 0;
-}
+// ---- a region: its blocks inside one loop, entered through a br_table on L_BLK ----
+//   loop
+//     block (n times)
+//       br_table on L_BLK          ;; depth j: to the body of block j
+//     end  body 0
+//     end  body 1 ...
+//     end  body n-1
+//   end
+// Every register is in a local at the top of each block (loaded once at entry), and a
+// register dirty where one block goes on to another counts as dirty at the top of every block:
+// a first pass finds that set, the second pass is kept. The flags are in their globals at the
+// top of each block.
 
-function functionBody(first: u32, count: u32): void {
+/** Which region block is being translated, and the registers dirty at block transitions. */
+let member: u32 = 0;
+let regionDirty: u32 = 0;
+
+function functionBody(): void {
   gget(G_PC); lset(L_EIP0);
-  if (!selfLoopCount(first, count)) { records(first, count, false, 0); return; }
-  // Every register is in a local at the top of each pass, and a register dirty at the back
-  // edge must count as dirty from the top: a first pass finds that set, the second is kept.
   for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
   const at = out;
-  records(first, count, true, 0);
-  const set = loopDirty;
+  regionDirty = 0;
+  region(0);
+  const set = regionDirty;
   rewind(at);
-  records(first, count, true, set);
+  region(set);
 }
 
-/** Dirty registers at the back edge (selfLoopCount blocks). */
-let loopDirty: u32 = 0;
+function region(dirtyAtTop: u32): void {
+  const n = regionSize;
+  op(OP_LOOP); byte(T_VOID);
+  for (let i: u32 = 0; i < n; i++) { op(OP_BLOCK); byte(T_VOID); }
+  lget(L_BLK);
+  byte(OP_BR_TABLE); uleb(n); for (let i: u32 = 0; i < n; i++) uleb(i); uleb(0);
+  for (member = 0; member < n; member++) {
+    end();
+    blockBase = load<u32>(regionOffset + (member << 2));
+    records(load<u32>(regionFirst + (member << 2)), load<u32>(regionCount + (member << 2)), dirtyAtTop);
+  }
+  end();
+}
 
-function records(first: u32, count: u32, looping: bool, dirtyAtTop: u32): void {
-  loaded = looping ? 0xff : 0; dirty = dirtyAtTop; pendKind = -1; pendCF = 0; committed = 0;
-  if (looping) { op(OP_LOOP); byte(T_VOID); }
+/** Go on at EIP offset `to` (from this block's start) after `done` instructions: within the region if it is a member. */
+function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
+  const k = memberAt(blockBase + to);
+  if (k < 0) { eipAt(to); lset(L_T); exitTo(done); return; }
+  // The next block starts with every register in a local and the flags in their globals.
+  storeFlags();
+  for (let r: u32 = 0; r < 8; r++) if (!(loaded & (1 << r))) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
+  regionDirty |= dirty;
+  addRetired(<i32>done - <i32>committed);
+  // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
+  gget(G_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_GT_U);
+  ifVoid(); storeRegs(); eipAt(to); gset(G_PC); op(OP_RETURN); end();
+  if (fallThrough && <u32>k == member + 1) return;
+  i32c(<u32>k); lset(L_BLK);
+  byte(OP_BR); uleb(regionSize - 1 - member + nested);
+}
+
+function records(first: u32, count: u32, dirtyAtTop: u32): void {
+  loaded = 0xff; dirty = dirtyAtTop; pendKind = -1; pendCF = 0; committed = 0;
+  const canFall = member + 1 < regionSize;
   let off: u32 = 0;
   for (index = 0; index < count; index++) {
     const rec = first + index * REC_SIZE;
@@ -569,37 +601,21 @@ function records(first: u32, count: u32, looping: bool, dirtyAtTop: u32): void {
     off += <u32>load<u8>(rec, REC_LEN);
     nextOff = off;
     slowPath = false;
-    if (looping && last && inlineLoopEnd(rec, h, count)) { end(); return; }
+    if (last && h >= <u32>H.JCC && h < <u32>H.JCC + 16) {
+      condition(h - <u32>H.JCC);
+      ifVoid(); goTo(nextOff + load<u32>(rec, REC_DISP), count, 1, false); end();
+      goTo(nextOff, count, 0, canFall);
+      return;
+    }
+    if (last && h == <u32>H.jmpRel) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
     if (!inline(rec, h, last)) { viaHandler(rec, h, last, count); continue; }
-    if (endsWithJump(h)) { exitTo(index + 1); if (looping) end(); return; }
-    if (last) { eipAt(nextOff); lset(L_T); exitTo(count); if (looping) end(); return; }
+    if (last && h == <u32>H.callRel) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
+    if (endsWithJump(h)) { exitTo(index + 1); return; }
+    if (last) { goTo(nextOff, count, 0, canFall); return; }
     if (slowPath) {
       // The slow path touched the machine (MMIO, a write to code): leave if the run loop is wanted.
       lget(L_BAIL); ifVoid(); eipAt(nextOff); lset(L_T); exitTo(index + 1); end();
     }
   }
-  if (looping) end();
-}
-
-/** The back edge of a self-loop: Jcc or JMP to the block's entry. False: not inlined here. */
-function inlineLoopEnd(rec: u32, h: u32, count: u32): bool {
-  const conditional = h != <u32>H.jmpRel;
-  if (conditional) { condition(h - <u32>H.JCC); ifVoid(); }
-  // Taken: the pass is complete. Flags go to the globals (each pass starts with them there),
-  // registers a handler call left unloaded are reloaded, then go round if the budget allows.
-  storeFlags();
-  for (let r: u32 = 0; r < 8; r++) if (!(loaded & (1 << r))) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
-  loopDirty = dirty;
-  addRetired(<i32>count - <i32>committed);
-  gget(G_RETIRED); i64c(<i64>count); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
-  gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
-  byte(OP_BR_IF); uleb(conditional ? 1 : 0);
-  storeRegs();
-  eipAt(0); gset(G_PC);
-  op(OP_RETURN);
-  if (conditional) {
-    end();
-    eipAt(nextOff); lset(L_T); exitTo(count);
-  }
-  return true;
+  // The last record went through its handler, which set EIP and returned.
 }

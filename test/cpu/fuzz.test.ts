@@ -1,5 +1,5 @@
 // Random bytes executed as code in the core, in real mode, 32-bit protected mode at CPL 0 and
-// CPL 3, and virtual-8086 mode. Whatever the bytes do, a run must end architecturally: an
+// CPL 3, and virtual-8086 mode; interpreted, and translated by the JIT from the first run. Whatever the bytes do, a run must end architecturally: an
 // exception delivered through the IDT/IVT to a halting stub, a HLT, a triple fault (reset) or the
 // instruction budget. A Wasm trap (RuntimeError), a core abort or any other host exception fails.
 //
@@ -161,11 +161,14 @@ function fuzzMode(mode: Mode, budget: number): { instructions: number; runs: num
 
 const only = process.env.FUZZ_MODE as Mode | undefined;
 describe('CPU core on random code', () => {
-  for (const mode of MODES) {
+  // Interpreted, and with every block translated by the JIT before it first runs.
+  for (const mode of MODES) for (const jit of [0, 1]) {
     if (only && only !== mode) continue;
-    it(`${mode}: ends architecturally`, () => {
-      const r = fuzzMode(mode, Math.ceil(TOTAL / (only ? 1 : MODES.length)));
-      console.log(`fuzz ${mode}: ${r.instructions} instructions in ${r.runs} runs, stops ${JSON.stringify(r.stops)}`);
+    it(`${mode}${jit ? ', translated' : ''}: ends architecturally`, () => {
+      runner.core.setJitThreshold(jit);
+      const r = fuzzMode(mode, Math.ceil(TOTAL / (only ? 1 : MODES.length) / 2));
+      if (jit) console.log(`fuzz ${mode}: JIT ${JSON.stringify(runner.core.jitStats)}`);
+      console.log(`fuzz ${mode}${jit ? ' translated' : ''}: ${r.instructions} instructions in ${r.runs} runs, stops ${JSON.stringify(r.stops)}`);
       const report = r.failures.slice(0, 10).map((f) => `  seed ${f.seed} (FUZZ_SEED=${f.seed} FUZZ_MODE=${f.mode}): ${f.error}\n    code at entry: ${f.code}`).join('\n');
       expect(r.failures.length, `${r.failures.length} runs ended in a host exception:\n${report}`).toBe(0);
     }, 600_000);

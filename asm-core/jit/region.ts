@@ -1,0 +1,81 @@
+// A region: the unit of translation. It is a hot block and the blocks its direct jumps reach
+// on the same physical page (a loop and its body, both arms of an if), found breadth-first
+// from the hot block, up to REGION_MAX blocks. Branches between them stay inside the
+// translated function (jit/emit.ts); anything else leaves it.
+//
+// Staying on one physical page keeps a translation as valid as its first block: the page's
+// code generation (mmu/tlb.ts) covers every byte it was made from, and each block's EIP is the
+// entry EIP plus the difference of their physical addresses, whatever linear address the page
+// is mapped at.
+
+import { blockAt, HEADER_SIZE, H_LAST, H_COUNT, H_PHYS, H_BYTES, H_SPAN_BELOW, H_SPAN_ABOVE } from '../cpu/blocks';
+import { REC_SIZE, REC_HANDLER, REC_DISP } from '../cpu/record';
+import { H } from '../cpu/handlers';
+
+export const REGION_MAX: u32 = 16;
+
+/** The region's blocks, the first being the hot one: first record, record count, and EIP offset from the first. */
+export const regionFirst = memory.data(REGION_MAX * 4);
+export const regionCount = memory.data(REGION_MAX * 4);
+export const regionOffset = memory.data(REGION_MAX * 4);
+export let regionSize: u32 = 0;
+const headers = memory.data(REGION_MAX * 4);
+
+/** The member whose EIP offset is `offset`, or -1. */
+export function memberAt(offset: u32): i32 {
+  for (let i: u32 = 0; i < regionSize; i++) if (load<u32>(regionOffset + (i << 2)) == offset) return <i32>i;
+  return -1;
+}
+
+/** Where a block's last record sends EIP when that is a constant: up to two physical targets. */
+let target0: u32 = 0, target1: u32 = 0, targets: u32 = 0;
+function successors(header: u32): void {
+  targets = 0;
+  const phys = load<u32>(header, H_PHYS);
+  const end = phys + load<u32>(header, H_BYTES);
+  const last = load<u32>(header, H_LAST);
+  const h = <u32>load<u16>(last, REC_HANDLER);
+  if (h >= <u32>H.JCC && h < <u32>H.JCC + 16) { target0 = end + load<u32>(last, REC_DISP); target1 = end; targets = 2; }
+  else if (h == <u32>H.jmpRel || h == <u32>H.callRel) { target0 = end + load<u32>(last, REC_DISP); targets = 1; }
+  else if (h == <u32>H.jmpR || h == <u32>H.ret || h == <u32>H.interpret || h >= <u32>H.jmpM && h <= <u32>H.retImm) targets = 0;
+  else { target0 = end; targets = 1; } // the block stopped at its size limit: it goes on
+}
+
+function add(entryPhys: u32, phys: u32): void {
+  if (regionSize == REGION_MAX || (phys & ~0xfff) != (entryPhys & ~0xfff)) return;
+  const offset = phys - entryPhys;
+  if (memberAt(offset) >= 0) return;
+  const header = blockAt(phys);
+  if (header == 0) return;
+  const i = regionSize++;
+  store<u32>(headers + (i << 2), header);
+  store<u32>(regionFirst + (i << 2), header + HEADER_SIZE);
+  store<u32>(regionCount + (i << 2), load<u32>(header, H_COUNT));
+  store<u32>(regionOffset + (i << 2), offset);
+}
+
+/** Gather the region of the block with header `entry`, and note its EIP span in the header. */
+export function gatherRegion(entry: u32): void {
+  const entryPhys = load<u32>(entry, H_PHYS);
+  regionSize = 0;
+  store<u32>(headers, entry);
+  store<u32>(regionFirst, entry + HEADER_SIZE);
+  store<u32>(regionCount, load<u32>(entry, H_COUNT));
+  store<u32>(regionOffset, 0);
+  regionSize = 1;
+  for (let i: u32 = 0; i < regionSize; i++) {
+    successors(load<u32>(headers + (i << 2)));
+    if (targets >= 1) add(entryPhys, target0);
+    if (targets == 2) add(entryPhys, target1);
+  }
+  let below: u32 = 0, above: u32 = 0;
+  for (let i: u32 = 0; i < regionSize; i++) {
+    const header = load<u32>(headers + (i << 2));
+    const from = <i32>(load<u32>(header, H_PHYS) - entryPhys);
+    const to = from + <i32>load<u32>(header, H_BYTES);
+    if (from < 0 && <u32>(-from) > below) below = <u32>(-from);
+    if (to > 0 && <u32>to > above) above = <u32>to;
+  }
+  store<u32>(entry, below, H_SPAN_BELOW);
+  store<u32>(entry, above, H_SPAN_ABOVE);
+}
