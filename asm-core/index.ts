@@ -22,7 +22,7 @@ import { setA20Mask, probe } from './mmu/paging';
 import { fpuReset } from './cpu/fpu';
 import { setCpuidApic } from './cpu/system';
 import { placeJit, JIT_MEMORY_BYTES, setJitTable as cacheSetJitTable, setJitThreshold as cacheSetJitThreshold, jitThreshold,
-  translations, bytesEmitted, translationFailures, evictions, calls, instructionsTranslated, JIT_SLOTS } from './jit/cache';
+  translations, bytesEmitted, translationFailures, evictions, calls, instructionsTranslated, guestBytes, cacheBytes, cachePeak } from './jit/cache';
 import { dispatch } from './cpu/handlers';
 import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, checkWriteLin } from './mmu/access';
 import { segCheckSlow } from './cpu/segments';
@@ -198,7 +198,8 @@ export function setJitThreshold(runs: u32): void { cacheSetJitThreshold(runs); f
 /**
  * JIT counters since power-on: translations (0), bytes emitted (1), failed translations (2),
  * evictions (3), calls of translated blocks (4), instructions run in translated blocks (5),
- * the threshold (6).
+ * the threshold (6), guest code bytes translated (7), bytes of modules in the cache now (8)
+ * and at most (9).
  */
 export function jitStats(which: u32): f64 {
   switch (which) {
@@ -208,7 +209,10 @@ export function jitStats(which: u32): f64 {
     case 3: return <f64>evictions;
     case 4: return calls;
     case 5: return instructionsTranslated;
-    default: return <f64>jitThreshold;
+    case 6: return <f64>jitThreshold;
+    case 7: return guestBytes;
+    case 8: return cacheBytes;
+    default: return cachePeak;
   }
 }
 export function blockStats(which: u32): u32 { return which == 0 ? blocksDecoded : which == 1 ? blockFlushes : codePageWrites; }

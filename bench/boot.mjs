@@ -9,19 +9,13 @@
 // into a temporary prefix. It gets SeaBIOS from /usr/share/seabios (Debian's `seabios`).
 // Prints a table and, last, one JSON line with the numbers.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { manifest, resolveV86, SEABIOS, VGABIOS } from './v86-host.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const IMAGES = join(ROOT, 'build', 'images');
-const V86_VERSION = '0.5.462';
-const V86_PREFIX = join(tmpdir(), 'webx86-bench-v86');
-const SEABIOS = '/usr/share/seabios/bios.bin';
-const VGABIOS = ['/usr/share/seabios/vgabios-stdvga.bin', '/usr/share/seabios/vgabios.bin'];
 
 function parseArgs(argv) {
   const opts = { timeout: 900, only: null, memory: 128 };
@@ -33,19 +27,6 @@ function parseArgs(argv) {
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
-}
-
-function manifest() {
-  const path = join(IMAGES, 'default.json');
-  if (!existsSync(path)) throw new Error(`${path} missing: run npm run build:images`);
-  const m = JSON.parse(readFileSync(path, 'utf8'));
-  return {
-    kernel: join(IMAGES, m.kernel),
-    vmlinux: m.vmlinux ? join(IMAGES, m.vmlinux) : null,
-    initrd: join(IMAGES, m.initrd),
-    cmdline: m.cmdline,
-    prompt: m.prompt ?? '~ # ',
-  };
 }
 
 /** webx86: spawn the CLI; time from spawn to the prompt on stdout, then power off. */
@@ -81,23 +62,6 @@ function bootWebx86(guest, opts, path) {
       else resolveRun({ seconds: (promptAt - t0) / 1000, poweredOff: code === 0 });
     });
   });
-}
-
-/** Find v86, installing it into a temporary prefix when the project does not have it. */
-function resolveV86() {
-  const fromProject = createRequire(join(ROOT, 'package.json'));
-  for (const base of [fromProject, createRequire(join(V86_PREFIX, 'package.json'))]) {
-    try {
-      return dirname(base.resolve('v86/package.json'));
-    } catch { /* not there */ }
-  }
-  mkdirSync(V86_PREFIX, { recursive: true });
-  console.error(`bench: installing v86@${V86_VERSION} into ${V86_PREFIX} (not saved to package.json)`);
-  const r = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', V86_PREFIX, `v86@${V86_VERSION}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  if (r.status !== 0) throw new Error('npm install v86 failed');
-  return join(V86_PREFIX, 'node_modules', 'v86');
 }
 
 const toArrayBuffer = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);

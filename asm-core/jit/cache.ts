@@ -8,7 +8,7 @@
 
 import { startOutput, out, overflow } from './wasm';
 import { translateRegion } from './emit';
-import { gatherRegion } from './region';
+import { gatherRegion, regionBytes } from './region';
 import { retired } from '../cpu/exec';
 
 @external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32): u32;
@@ -18,11 +18,12 @@ export const JIT_BUFFER_BYTES: u32 = 1 << 20;
 /** Function-table slots for translations: the cache's bound. */
 export const JIT_SLOTS: u32 = 4096;
 /** Memory the cache needs after the block arena (index.ts init() places it). */
-export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 5;
+export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 9;
 
 let buffer: u32 = 0;
 let slotOwner: u32 = 0; // u32 per slot: the block header whose translation is in it, or 0
 let slotUsed: u32 = 0; // u8 per slot: called since the clock hand last passed
+let slotBytes: u32 = 0; // u32 per slot: the size of the module in it
 let hand: u32 = 0;
 /** First function-table index of the slots (the host grows the table and says where, setJitTable). */
 let tableBase: u32 = 0;
@@ -37,11 +38,17 @@ export let translationFailures: u32 = 0;
 export let evictions: u32 = 0;
 export let calls: f64 = 0;
 export let instructionsTranslated: f64 = 0;
+/** Bytes of guest code translated (each region's blocks). */
+export let guestBytes: f64 = 0;
+/** Bytes of the modules now in the cache, and the most there ever were. */
+export let cacheBytes: f64 = 0;
+export let cachePeak: f64 = 0;
 
 export function placeJit(at: u32): void {
   buffer = at;
   slotOwner = at + JIT_BUFFER_BYTES;
   slotUsed = slotOwner + JIT_SLOTS * 4;
+  slotBytes = slotUsed + JIT_SLOTS;
   forgetTranslations();
 }
 
@@ -50,8 +57,9 @@ export function setJitThreshold(runs: u32): void { jitThreshold = tableBase == 0
 
 /** Every block is gone (cpu/blocks.ts flushBlocks): so is every translation. */
 export function forgetTranslations(): void {
-  if (slotOwner != 0) memory.fill(slotOwner, 0, JIT_SLOTS * 5);
+  if (slotOwner != 0) memory.fill(slotOwner, 0, JIT_SLOTS * 9);
   hand = 0;
+  cacheBytes = 0;
 }
 
 /** A slot to reuse: a free one, or the first not called since the hand last passed it. */
@@ -60,9 +68,10 @@ function takeSlot(): u32 {
     const s = hand;
     hand = hand + 1 == JIT_SLOTS ? 0 : hand + 1;
     const owner = load<u32>(slotOwner + (s << 2));
-    if (owner == 0) return s;
+    if (owner == 0) { cacheBytes -= <f64>load<u32>(slotBytes + (s << 2)); store<u32>(slotBytes + (s << 2), 0); return s; }
     if (load<u8>(slotUsed + s) != 0) { store<u8>(slotUsed + s, 0); continue; }
     store<u32>(owner + H_FN_FIELD, 0);
+    cacheBytes -= <f64>load<u32>(slotBytes + (s << 2));
     evictions++;
     return s;
   }
@@ -87,7 +96,12 @@ export function compileBlock(header: u32): u32 {
   store<u32>(slotOwner + (s << 2), header);
   store<u8>(slotUsed + s, 1);
   translations++;
-  bytesEmitted += <f64>(out - buffer);
+  const size = out - buffer;
+  bytesEmitted += <f64>size;
+  store<u32>(slotBytes + (s << 2), size);
+  cacheBytes += <f64>size;
+  if (cacheBytes > cachePeak) cachePeak = cacheBytes;
+  guestBytes += <f64>regionBytes;
   return index;
 }
 

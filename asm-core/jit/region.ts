@@ -19,6 +19,8 @@ export const regionFirst = memory.data(REGION_MAX * 4);
 export const regionCount = memory.data(REGION_MAX * 4);
 export const regionOffset = memory.data(REGION_MAX * 4);
 export let regionSize: u32 = 0;
+/** Bytes of guest code in the region's blocks. */
+export let regionBytes: u32 = 0;
 const headers = memory.data(REGION_MAX * 4);
 
 /** The member whose EIP offset is `offset`, or -1. */
@@ -69,8 +71,10 @@ export function gatherRegion(entry: u32): void {
     if (targets == 2) add(entryPhys, target1);
   }
   let below: u32 = 0, above: u32 = 0;
+  regionBytes = 0;
   for (let i: u32 = 0; i < regionSize; i++) {
     const header = load<u32>(headers + (i << 2));
+    regionBytes += load<u32>(header, H_BYTES);
     const from = <i32>(load<u32>(header, H_PHYS) - entryPhys);
     const to = from + <i32>load<u32>(header, H_BYTES);
     if (from < 0 && <u32>(-from) > below) below = <u32>(-from);

@@ -35,6 +35,11 @@ export interface JitStats {
   instructions: number;
   /** Runs of a block before it is translated; 0 when the JIT is off. */
   threshold: number;
+  /** Bytes of guest code translated. */
+  guestBytes: number;
+  /** Bytes of the modules in the code cache now, and at most since power-on. */
+  cacheBytes: number;
+  cachePeakBytes: number;
 }
 
 export class JitHost {
@@ -84,7 +89,7 @@ export class JitHost {
     const s = (i: number): number => this.exports?.jitStats(i) ?? 0;
     return {
       translations: s(0), bytesEmitted: s(1), compileMs: this.compileMs, failures: s(2), evictions: s(3),
-      calls: s(4), instructions: s(5), threshold: s(6),
+      calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9),
     };
   }
 }

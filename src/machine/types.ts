@@ -34,6 +34,11 @@ export interface JitCounters {
   calls: number;
   /** Guest instructions executed in translated code. */
   instructions: number;
+  /** Bytes of guest code translated. */
+  guestBytes: number;
+  /** Bytes of the modules in the code cache now, and at most since power-on. */
+  cacheBytes: number;
+  cachePeakBytes: number;
 }
 
 export type RunState = 'stopped' | 'running' | 'paused' | 'halted' | 'poweroff' | 'reset' | 'error';

@@ -3,6 +3,8 @@
 // names: ?kernel=&initrd=&cmdline=&mem=&clock=&autostart=0). With a bzImage the worker also
 // fetches the uncompressed kernel (the manifest's vmlinux, or ?vmlinux=URL; ?vmlinux=0 to skip):
 // more bytes to download, but decompressing the bzImage inside the emulated CPU is far slower.
+// Without one, the worker decompresses a gzip or XZ bzImage itself, on the host
+// (src/boot/payload.ts); other formats are left to the guest.
 import * as Comlink from 'comlink';
 import type { ClockMode, ExitReason } from '../machine/types.js';
 import { ByteRing } from '../worker/ring.js';
@@ -36,6 +38,7 @@ const statusState = document.getElementById('status-state')!;
 const statusSpeed = document.getElementById('status-speed')!;
 const statusClock = document.getElementById('status-clock')!;
 const statusTime = document.getElementById('status-time')!;
+const statusJit = document.getElementById('status-jit')!;
 
 function showError(message: string): void {
   errorBox.textContent = message;
@@ -126,6 +129,10 @@ function showStatus(s: VmStatus): void {
   statusSpeed.textContent = s.state === 'running' || s.state === 'halted' ? `${(s.ips / 1e6).toFixed(1)} MIPS` : '';
   statusClock.textContent = s.clock === 'deterministic' ? 'deterministic clock' : 'real-time clock';
   statusTime.textContent = s.instructions > 0 ? `guest ${s.guestSeconds.toFixed(1)} s` : '';
+  const j = s.jit;
+  statusJit.textContent = !j ? '' : j.threshold === 0 ? 'JIT off'
+    : `JIT: ${j.translations} regions, ${formatBytes(j.cacheBytes)} cache, ${s.instructions > 0 ? ((100 * j.instructions) / s.instructions).toFixed(0) : 0}% translated`;
+  statusJit.title = j ? `${j.bytesEmitted} bytes emitted from ${j.guestBytes} bytes of guest code, ${j.compileMs.toFixed(0)} ms compiling, ${j.calls} calls, ${j.evictions} evictions` : '';
 }
 
 /** A relative URL means relative to the page, but the worker would resolve it against its own script. */

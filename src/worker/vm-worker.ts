@@ -9,6 +9,7 @@ import * as Comlink from 'comlink';
 import type { ClockMode, ExitReason, MachineStatus } from '../machine/types.js';
 import type { MachineClass, MachineConfig, MachineInstance } from './machine-api.js';
 import { Machine } from '../machine/machine.js';
+import { decompressPayload } from '../boot/payload.js';
 import { ByteRing } from './ring.js';
 
 /** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
@@ -20,7 +21,10 @@ export interface BootOptions {
   memoryMiB: number;
   kernel: ImageSource;
   initrd?: ImageSource;
-  /** With a bzImage kernel: the same kernel uncompressed, so the guest skips decompressing itself. */
+  /**
+   * With a bzImage kernel: the same kernel uncompressed, so the guest skips decompressing itself.
+   * Without it the worker decompresses a gzip or XZ bzImage on the host (src/boot/payload.ts).
+   */
   vmlinux?: ImageSource;
   cmdline: string;
   clock: ClockMode;
@@ -218,8 +222,18 @@ class VmHost implements VmWorkerApi {
       coreWasm.catch(() => {});
       const kernel = await obtainImage('kernel', options.kernel, this.events);
       const initrd = options.initrd ? await obtainImage('initrd', options.initrd, this.events) : undefined;
-      const vmlinux = options.vmlinux ? await obtainImage('vmlinux', options.vmlinux, this.events) : undefined;
+      let vmlinux = options.vmlinux ? await obtainImage('vmlinux', options.vmlinux, this.events) : undefined;
       this.phase = 'starting';
+      if (!vmlinux) {
+        // A bzImage alone: unpack its kernel here when its format allows, sparing the guest its
+        // own decompression; null (an ELF kernel, bzip2, zstd ...) leaves it to the guest.
+        const started = performance.now();
+        const unpacked = await decompressPayload(kernel);
+        if (unpacked) {
+          vmlinux = unpacked.vmlinux;
+          console.info(`[machine] kernel: ${unpacked.format} payload decompressed on the host in ${Math.round(performance.now() - started)} ms`);
+        }
+      }
       const config: MachineConfig = {
         memoryMiB: options.memoryMiB,
         kernel,
