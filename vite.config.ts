@@ -128,6 +128,11 @@ export default defineConfig({
   worker: {
     format: 'es',
   },
+  optimizeDeps: {
+    // Imported on demand by the worker (src/boot/payload.ts), which the dev server's first crawl
+    // does not see: listed so that finding it late cannot make the dev server reload the page.
+    include: ['xz-decompress'],
+  },
   build: {
     outDir: 'dist',
     target: 'es2022',

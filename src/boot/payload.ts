@@ -22,11 +22,12 @@
 //    itself: an ELF kernel (no payload); boot protocol before 2.08 (no payload fields); a
 //    format we do not decode (bzip2, lzma, lzo, lz4, zstd, old-magic gzip, unknown magic); an
 //    intact XZ stream using options a kernel build never produces (a filter other than x86 BCJ
-//    and LZMA2, a check other than none or CRC32, reserved header bits); or the XZ decoder module
-//    could not be loaded.
+//    and LZMA2, a check other than none or CRC32, reserved header bits); or a host without the
+//    decoder (no DecompressionStream, or the xz-decompress module failed to load).
 //  - BootError: the image is broken, which the guest's decompressor would also trip over, later
 //    and with a vaguer message: not a valid bzImage (parseBzImage's own errors), or a gzip/XZ
-//    payload that is truncated, corrupt, fails its checksum or size check, is larger than
+//    payload that is truncated, corrupt, fails its checksum or size check (an XZ stream must end
+//    exactly at the appended size, as every kernel build writes it), is larger than
 //    MAX_VMLINUX_BYTES, or decompresses to something that is not an i386 ELF executable.
 // No other exception escapes: every offset and length is checked against its buffer, and the
 // decoders' own exceptions are turned into BootErrors.
@@ -77,8 +78,10 @@ export async function decompressPayload(bzImage: Uint8Array): Promise<Decompress
   if (payload.length < 4) throw new BootError(`kernel: the compressed kernel is only ${payload.length} bytes long`);
   const format = payloadFormat(payload);
   let result: DecompressedPayload | null;
-  if (format === 'gzip' && payload[1] === 0x8b) result = { vmlinux: await gunzip(payload), format };
-  else if (format === 'xz') result = await unxz(payload);
+  if (format === 'gzip' && payload[1] === 0x8b) {
+    const vmlinux = await gunzip(payload);
+    result = vmlinux && { vmlinux, format };
+  } else if (format === 'xz') result = await unxz(payload);
   else result = null;
   if (result) checkKernelElf(result);
   return result;
@@ -154,15 +157,14 @@ async function collect(stream: ReadableStream<Uint8Array>, expected: number, wha
 
 // ---- gzip ----
 
-async function gunzip(payload: Uint8Array): Promise<Uint8Array> {
+/** The gzip payload decompressed; null on a host without DecompressionStream. */
+async function gunzip(payload: Uint8Array): Promise<Uint8Array | null> {
   // ISIZE, the last field of the gzip trailer: the uncompressed size modulo 2^32.
   const expected = u32(payload, payload.length - 4);
   if (expected > MAX_VMLINUX_BYTES) {
     throw new BootError(`kernel: the gzip payload declares ${mib(expected)} of kernel, more than the ${mib(MAX_VMLINUX_BYTES)} accepted`);
   }
-  if (typeof DecompressionStream !== 'function') {
-    throw new BootError('kernel: this JavaScript host has no DecompressionStream to unpack a gzip kernel');
-  }
+  if (typeof DecompressionStream !== 'function') return null;
   let stream: ReadableStream<Uint8Array>;
   try {
     stream = streamOf(payload).pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
