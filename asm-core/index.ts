@@ -23,10 +23,6 @@ import { fpuReset } from './cpu/fpu';
 import { setCpuidApic } from './cpu/system';
 import { placeJit, JIT_MEMORY_BYTES, setJitTable as cacheSetJitTable, setJitThreshold as cacheSetJitThreshold, jitThreshold,
   translations, bytesEmitted, translationFailures, evictions, calls, instructionsTranslated, guestBytes, cacheBytes, cachePeak } from './jit/cache';
-import { dispatch } from './cpu/handlers';
-import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, checkWriteLin } from './mmu/access';
-import { segCheckSlow } from './cpu/segments';
-import { testCC, settleCF } from './cpu/flags';
 
 @external("env", "intAck") declare function intAck(): u32;
 @external("env", "traceException") declare function traceException(vector: u32, error: i32, cs: u32, eip: u32): void;
@@ -57,19 +53,10 @@ export { retired } from './cpu/exec';
 export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
 export { tlbReadMask, tlbWriteMask } from './mmu/tlb';
-/** A record the translation does not inline: the block loop's own handler runs it. */
-export function jitDispatch(h: u32, rec: u32): void { dispatch(h, rec); }
-export function jitRead8(lin: u32): u32 { return readSlow8(lin, cplLive == 3); }
-export function jitRead16(lin: u32): u32 { return readSlow16(lin, cplLive == 3); }
-export function jitRead32(lin: u32): u32 { return readSlow32(lin, cplLive == 3); }
-export function jitWrite8(lin: u32, v: u32): void { writeSlow8(lin, v, cplLive == 3); }
-export function jitWrite16(lin: u32, v: u32): void { writeSlow16(lin, v, cplLive == 3); }
-export function jitWrite32(lin: u32, v: u32): void { writeSlow32(lin, v, cplLive == 3); }
-export function jitSegCheck(seg: u32, off: u32, sizeM1: u32, write: u32): void { segCheckSlow(seg, off, sizeM1, write != 0); }
-export function jitCheckWrite(lin: u32, n: u32): void { checkWriteLin(lin, n); }
-export function jitTestCC(cc: u32): u32 { return testCC(cc) ? 1 : 0; }
-/** INC and DEC keep CF: take it out of the lazy state into EFLAGS first (flags.ts setLazyKeepCF). */
-export function jitSettleCF(): void { settleCF(); }
+export {
+  jitEntry, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
+  jitTestCC, jitSettleCF, jitSpill,
+} from './jit/helpers';
 
 // ---- why run() returned ----
 export const STOP_BUDGET: u32 = 0;

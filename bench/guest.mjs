@@ -5,7 +5,7 @@
 // to its end marker. Prints each time, each ratio and the geometric mean, and checks that both
 // guests printed the same results. Last line: the numbers as JSON.
 //
-//   node bench/guest.mjs [--timeout SECONDS] [--memory MIB] [--only webx86|v86] [--no-jit]
+//   node bench/guest.mjs [--timeout SECONDS] [--memory MIB] [--only webx86|v86] [--no-jit] [--jit-threshold N]
 //
 // --no-jit runs webx86's interpreter alone (v86 keeps its JIT), for the JIT's own speed-up.
 
@@ -36,6 +36,7 @@ function parseArgs(argv) {
     else if (a === '--memory') opts.memory = Number(argv[++i]);
     else if (a === '--only') opts.only = argv[++i];
     else if (a === '--no-jit') opts.jit = false;
+    else if (a === '--jit-threshold') opts.threshold = Number(argv[++i]);
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -55,6 +56,7 @@ function session(guest, send, onDone) {
   // The marker is split in the typed line ("@@E""ND"), whole only in the output.
   const type = (cmd, k) => { from = out.length; sentAt = performance.now(); send(`${cmd}; echo "@@E""ND${k}@@"\n`); };
   const feed = (text) => {
+    if (process.env.BENCH_VERBOSE) process.stderr.write(text);
     out += text;
     if (step === -2) {
       if (!out.includes(guest.prompt)) return;
@@ -84,7 +86,8 @@ function session(guest, send, onDone) {
 function runWebx86(guest, opts) {
   return new Promise((resolveRun, reject) => {
     const args = ['run', '--kernel', guest.kernel, '--initrd', guest.initrd, '--append', guest.cmdline,
-      '--memory', String(opts.memory), '--stats', ...(opts.jit ? [] : ['--no-jit'])];
+      '--memory', String(opts.memory), '--stats', ...(opts.jit ? [] : ['--no-jit']),
+      ...(opts.threshold ? ['--jit-threshold', String(opts.threshold)] : [])];
     const child = spawn(join(ROOT, 'bin', 'webx86'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
     let result = null;

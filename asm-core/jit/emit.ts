@@ -43,13 +43,15 @@ import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './
 
 // ---- the module's imports, in index order (names are the core's exports, index.ts) ----
 const F_DISPATCH: u32 = 0; // jitDispatch(handler, record)
-const F_READ8: u32 = 1; // jitRead8/16/32(lin): value
-const F_WRITE8: u32 = 4; // jitWrite8/16/32(lin, value)
-const F_SEG_CHECK: u32 = 7; // jitSegCheck(seg, offset, size - 1, write)
-const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes)
+// The slow paths take `at` last (jit/helpers.ts): where the instruction is, for a fault.
+const F_READ8: u32 = 1; // jitRead8/16/32(lin, at): value
+const F_WRITE8: u32 = 4; // jitWrite8/16/32(lin, value, at)
+const F_SEG_CHECK: u32 = 7; // jitSegCheck(segment | (size - 1) << 8 | write << 16, offset, at)
+const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes, at)
 const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
 const F_SETTLE_CF: u32 = 10; // jitSettleCF()
-const F_IMPORTS: u32 = 11;
+const F_SPILL: u32 = 11; // jitSpill(eax..edi, pending flags' kind, fa, fb, fr, fcf)
+const F_IMPORTS: u32 = 12;
 
 const G_PC: u32 = 0;
 const G_INSTR_START: u32 = 1;
@@ -65,9 +67,10 @@ const G_FLAGS: u32 = 10;
 const G_TLB_READ_MASK: u32 = 11;
 const G_TLB_WRITE_MASK: u32 = 12;
 const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at this retired count
+const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
 
-// Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32 i32 i32) -> ().
-const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_IIII_V: u32 = 3;
+// Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
+const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5;
 
 // ---- locals: the eight registers, then the pending flags' operands, then scratch ----
 const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
@@ -76,6 +79,8 @@ const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20;
 const N_LOCALS: u32 = 21;
 
 // ---- translation state ----
+/** A pending SHL/SHR/SAR: ZF SF PF lazy from fr, CF and OF already computed into fcf (as EFLAGS bits). */
+const PEND_SHIFT: i32 = 3;
 /** Registers held in locals (bit r), and those changed since they were last stored. */
 let loaded: u32 = 0, dirty: u32 = 0;
 /** The pending flag operation: its lazy kind (-1: none, the flags are in the globals), size, and where CF is. */
@@ -128,6 +133,15 @@ function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) -
 /** Write the pending flag operation to the lazy-flag globals (idempotent). */
 function storeFlags(): void {
   if (pendKind < 0) return;
+  if (pendKind == PEND_SHIFT) {
+    // setResultFlags(): ZF SF PF from the result, CF and OF as computed (in fcf), AF cleared.
+    i32c(LAZY_LOGIC); gset(G_LAZY_OP);
+    i32c(pendSize); gset(G_LAZY_SIZE);
+    lget(L_FR); gset(G_LAZY_RESULT);
+    i32c(FLAG_ZF | FLAG_SF | FLAG_PF); gset(G_LAZY_MASK);
+    gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS);
+    return;
+  }
   i32c(<u32>pendKind); gset(G_LAZY_OP);
   i32c(pendSize); gset(G_LAZY_SIZE);
   lget(L_FR); gset(G_LAZY_RESULT);
@@ -144,6 +158,7 @@ function storeFlags(): void {
 function msb(size: u32): void { i32c(size - 1); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); }
 /** Push CF (0/1) of the pending operation. */
 function pendingCF(): void {
+  if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(FLAG_CF); op(OP_I32_AND); return; }
   if (pendCF == 1) { lget(L_FCF); return; }
   if (pendCF == 2) { gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND); return; }
   if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
@@ -165,6 +180,7 @@ function pendingZF(): void {
 function pendingSF(): void { lget(L_FR); msb(pendSize); }
 function pendingOF(): void {
   if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
+  if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(11); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); return; }
   if (pendKind == <i32>LAZY_ADD) { lget(L_FA); lget(L_FR); op(OP_I32_XOR); lget(L_FB); lget(L_FR); op(OP_I32_XOR); }
   else { lget(L_FA); lget(L_FB); op(OP_I32_XOR); lget(L_FA); lget(L_FR); op(OP_I32_XOR); }
   op(OP_I32_AND); msb(pendSize);
@@ -210,23 +226,31 @@ function addRetired(n: i32): void {
   if (n == 0) return;
   gget(G_RETIRED); i64c(<i64>n); op(OP_I64_ADD); gset(G_RETIRED);
 }
-/** Everything a helper may read or a fault may deliver: registers, flags, EIPs, the count. */
-function beforeHelper(): void {
-  storeRegs();
-  storeFlags();
-  eipAt(startOff); gset(G_INSTR_START);
-  eipAt(nextOff); gset(G_PC);
-  addRetired(<i32>index - <i32>committed);
+/**
+ * Store every register and the pending flags through one call (jit/helpers.ts jitSpill): far
+ * smaller code than the stores themselves, at the exits and slow paths that need it. Every
+ * register is in its local at every point of a translation (loaded at entry, reloaded after a
+ * handler ran), so storing all eight is always right.
+ */
+function spill(): void {
+  for (let r: u32 = 0; r < 8; r++) lget(r);
+  i32c(pendKind < 0 ? 0 : <u32>(pendKind + 1) | (pendSize << 4) | (pendCF << 12));
+  lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF);
+  call(F_SPILL);
+}
+/** What a fault delivers besides EIP and the count (which the helper sets from `at`): registers and flags. */
+function beforeHelper(): void { spill(); }
+/** The slow path's last argument (jit/helpers.ts). */
+function at(): void {
+  i32c(((index - committed) << 20) | ((nextOff - startOff) << 16) | ((blockBase + startOff) & 0xffff));
 }
 function afterHelper(): void {
-  addRetired(<i32>committed - <i32>index);
   gget(G_ATTENTION); lget(L_BAIL); op(OP_I32_OR); lset(L_BAIL);
   slowPath = true;
 }
 /** Leave the function with EIP from local L_T, after `done` instructions of the block. */
 function exitTo(done: u32): void {
-  storeRegs();
-  storeFlags();
+  spill();
   lget(L_T); gset(G_PC);
   addRetired(<i32>done - <i32>committed);
   op(OP_RETURN);
@@ -258,7 +282,7 @@ function linear(seg: u32, n: u32, write: bool): void {
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
   ifVoid();
-  beforeHelper(); i32c(seg); lget(L_OFF); i32c(n - 1); i32c(write ? 1 : 0); call(F_SEG_CHECK); afterHelper();
+  beforeHelper(); i32c(seg | ((n - 1) << 8) | (write ? 0x10000 : 0)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
 }
@@ -283,7 +307,7 @@ function read(n: u32): void {
   ifI32();
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); call(F_READ8 + sizeIndex(n)); afterHelper();
+  beforeHelper(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -292,7 +316,7 @@ function write(n: u32): void {
   ifVoid();
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); lget(L_V); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  beforeHelper(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 /**
@@ -304,7 +328,7 @@ function rmwStart(n: u32): void {
   ifI32();
   hostAddr();
   els();
-  beforeHelper(); lget(L_LIN); i32c(n); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
+  beforeHelper(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
   end();
   lset(L_ADDR);
 }
@@ -313,7 +337,7 @@ function rmwRead(n: u32): void {
   ifI32();
   lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); call(F_READ8 + sizeIndex(n)); afterHelper();
+  beforeHelper(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 function rmwWrite(n: u32): void {
@@ -321,7 +345,7 @@ function rmwWrite(n: u32): void {
   ifVoid();
   lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); lget(L_V); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  beforeHelper(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 
@@ -446,6 +470,7 @@ function inline(rec: u32, h: u32, last: bool): bool {
     case H.incR32: getReg32(rmF); lset(L_V); incDec(false, 32); lget(L_FR); setReg32(rmF); return true;
     case H.decR32: getReg32(rmF); lset(L_V); incDec(true, 32); lget(L_FR); setReg32(rmF); return true;
     case H.notR32: getReg32(rmF); i32c(-1); op(OP_I32_XOR); setReg32(rmF); return true;
+    case H.shiftRI32: return shiftImm(regF, imm & 31, rmF);
     case H.setccR: condition(imm); setReg8(rmF); return true;
     case H.cmovRR: {
       useReg(regF); useReg(rmF);
@@ -462,18 +487,36 @@ function inline(rec: u32, h: u32, last: bool): bool {
   }
   return false;
 }
+/** SHL/SAL, SHR, SAR of a 32-bit register by a constant 1..31 (alu.ts shiftOp); the rotates go through the handler. */
+function shiftImm(sop: u32, c: u32, r: u32): bool {
+  if (c == 0 || sop < 4) return false;
+  getReg32(r); lset(L_FA);
+  lget(L_FA); i32c(c); op(sop == 5 ? OP_I32_SHR_U : sop == 7 ? OP_I32_SHR_S : OP_I32_SHL); lset(L_FR);
+  // CF: the last bit shifted out.
+  lget(L_FA);
+  if (sop == 4 || sop == 6) { i32c(32 - c); op(OP_I32_SHR_U); } else if (c > 1) { i32c(c - 1); op(sop == 5 ? OP_I32_SHR_U : OP_I32_SHR_S); }
+  i32c(1); op(OP_I32_AND);
+  // OF: SHL: CF xor the result's sign; SHR: the operand's sign; SAR: 0.
+  if (sop == 4 || sop == 6) { ltee(L_FCF); lget(L_FR); i32c(31); op(OP_I32_SHR_U); lget(L_FCF); op(OP_I32_XOR); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
+  else if (sop == 5) { lget(L_FA); i32c(31); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
+  lset(L_FCF);
+  pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0;
+  lget(L_FR); setReg32(r);
+  return true;
+}
+
 function logicPending(size: u32): void { pendKind = <i32>LAZY_LOGIC; pendSize = size; pendCF = 0; }
 
 /** The handler, on the record itself, with the state it reads stored first. */
 function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
-  storeRegs(); dirty = 0;
-  storeFlags(); pendKind = -1;
+  spill(); pendKind = -1;
   eipAt(startOff); gset(G_INSTR_START);
   eipAt(nextOff); gset(G_PC);
   addRetired(<i32>index - <i32>committed); committed = index;
   i32c(h); i32c(rec); call(F_DISPATCH);
-  loaded = 0;
   if (last) { addRetired(<i32>count - <i32>committed); op(OP_RETURN); return; }
+  // The handler may have changed any register.
+  for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
   // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
   gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
   ifVoid(); addRetired(<i32>index + 1 - <i32>committed); op(OP_RETURN); end();
@@ -496,27 +539,30 @@ function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3);
 export function translateRegion(): void {
   byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
   let s = section(1);
-  uleb(4);
+  uleb(6);
   byte(0x60); uleb(0); uleb(0);
   byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
   byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
-  byte(0x60); uleb(4); byte(T_I32); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
+  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(1); byte(T_I32);
+  byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
+  byte(0x60); uleb(13); for (let i = 0; i < 13; i++) byte(T_I32); uleb(0);
   patchSize(s);
   s = section(2);
-  uleb(1 + F_IMPORTS + 14);
+  uleb(1 + F_IMPORTS + 15);
   name('c'); name('memory'); byte(2); byte(0); uleb(1);
   importFunc('jitDispatch', T_II_V);
-  importFunc('jitRead8', T_I_I); importFunc('jitRead16', T_I_I); importFunc('jitRead32', T_I_I);
-  importFunc('jitWrite8', T_II_V); importFunc('jitWrite16', T_II_V); importFunc('jitWrite32', T_II_V);
-  importFunc('jitSegCheck', T_IIII_V);
-  importFunc('jitCheckWrite', T_II_V);
+  importFunc('jitRead8', T_II_I); importFunc('jitRead16', T_II_I); importFunc('jitRead32', T_II_I);
+  importFunc('jitWrite8', T_III_V); importFunc('jitWrite16', T_III_V); importFunc('jitWrite32', T_III_V);
+  importFunc('jitSegCheck', T_III_V);
+  importFunc('jitCheckWrite', T_III_V);
   importFunc('jitTestCC', T_I_I);
   importFunc('jitSettleCF', T_V_V);
+  importFunc('jitSpill', T_SPILL);
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
   importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
-  importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64);
+  importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64); importGlobal('jitEntry', T_I32);
   patchSize(s);
   s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
   s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);
@@ -548,7 +594,7 @@ let member: u32 = 0;
 let regionDirty: u32 = 0;
 
 function functionBody(): void {
-  gget(G_PC); lset(L_EIP0);
+  gget(G_PC); ltee(L_EIP0); gset(G_JIT_ENTRY);
   for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
   const at = out;
   regionDirty = 0;
@@ -583,7 +629,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
   gget(G_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_GT_U);
-  ifVoid(); storeRegs(); eipAt(to); gset(G_PC); op(OP_RETURN); end();
+  ifVoid(); spill(); eipAt(to); gset(G_PC); op(OP_RETURN); end();
   if (fallThrough && <u32>k == member + 1) return;
   i32c(<u32>k); lset(L_BLK);
   byte(OP_BR); uleb(regionSize - 1 - member + nested);

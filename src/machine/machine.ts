@@ -564,7 +564,10 @@ export class Machine {
     core.init(mib * 1024 * 1024);
     // CPUID advertises the APIC only when the machine has one.
     core.setApicPresent(config.apic ?? true);
-    if (core.jit.available) core.setJitThreshold(config.jit === false ? 0 : JIT_THRESHOLD);
+    if (config.jitThreshold !== undefined && !(Number.isInteger(config.jitThreshold) && config.jitThreshold >= 1 && config.jitThreshold <= 0x7fff_ffff)) {
+      throw new RangeError(`JIT threshold ${config.jitThreshold} is not a whole number of runs from 1 up`);
+    }
+    if (core.jit.available) core.setJitThreshold(config.jit === false ? 0 : config.jitThreshold ?? JIT_THRESHOLD);
     machine = new Machine(core, config, host);
     machine.powerOn();
     return machine;

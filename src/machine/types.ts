@@ -19,6 +19,8 @@ export interface VmConfig {
   noReboot?: boolean;
   /** Translate hot 32-bit code to WebAssembly (default true); false runs the interpreter alone. */
   jit?: boolean;
+  /** Runs of a block before the JIT translates it (default: the Machine's measured choice). */
+  jitThreshold?: number;
 }
 
 /** The JIT's counters since power-on (the core's translator, src/cpu/jit-host.ts). */

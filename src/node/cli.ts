@@ -48,6 +48,7 @@ Options:
   --no-reboot       exit when the guest resets instead of rebooting it
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
   --no-jit          run the interpreter alone (no translation of hot code to WebAssembly)
+  --jit-threshold N translate a block after it ran N times (default: see README)
   --stats           on exit, print the JIT's and the run's counters to stderr
   -h, --help        show this help
 
@@ -69,6 +70,7 @@ interface RunOptions {
   apic: boolean;
   guestDecompress: boolean;
   jit: boolean;
+  jitThreshold?: number;
   stats: boolean;
 }
 
@@ -103,6 +105,12 @@ function parseRunArgs(args: string[]): RunOptions {
       case '--no-apic': opts.apic = false; break;
       case '--guest-decompress': opts.guestDecompress = true; break;
       case '--no-jit': opts.jit = false; break;
+      case '--jit-threshold': {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0x7fff_ffff) throw new CliError(`--jit-threshold wants a whole number of runs from 1, not '${v}'`);
+        opts.jitThreshold = Number(v);
+        break;
+      }
       case '--stats': opts.stats = true; break;
       default:
         if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
@@ -245,6 +253,7 @@ async function run(opts: RunOptions): Promise<number> {
         noReboot: opts.noReboot,
         apic: opts.apic,
         jit: opts.jit,
+        jitThreshold: opts.jitThreshold,
       },
       { onSerial: (bytes) => { stdout.write(bytes); } },
     );

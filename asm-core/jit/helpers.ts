@@ -1,0 +1,78 @@
+// What translated code calls (jit/emit.ts imports each by its export name from index.ts): the
+// slow paths of memory accesses and segment checks, the flag tests it does not inline, and the
+// block loop's handlers for the records it does not inline.
+//
+// A slow path may fault. Before calling one, translated code stores its registers and pending
+// flags; the helper itself sets EIP, the faulting instruction's EIP and the retired count from
+// `at`, so that a fault unwinds (cpu/fault.ts) with the state the interpreter would have:
+//   at = retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed).
+
+import { pc, instrStart, cplLive } from '../cpu/live';
+import { retired } from '../cpu/exec';
+import { dispatch } from '../cpu/handlers';
+import {
+  testCC, settleCF, lazyOp, lazySize, lazyResult, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
+} from '../cpu/flags';
+import { STATE, OFF_REGS, FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
+import { segCheckSlow } from '../cpu/segments';
+import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, checkWriteLin } from '../mmu/access';
+
+/** EIP at the entry of the running translation (its prologue sets it). */
+export let jitEntry: u32 = 0;
+
+@inline function enter(at: u32): void {
+  instrStart = jitEntry + <u32>(<i32>(<i16>(at & 0xffff)));
+  pc = instrStart + ((at >>> 16) & 15);
+  retired += <u64>(at >>> 20);
+}
+/** The access completed: the instruction has not retired yet. */
+@inline function leave(at: u32): void { retired -= <u64>(at >>> 20); }
+
+export function jitRead8(lin: u32, at: u32): u32 { enter(at); const v = readSlow8(lin, cplLive == 3); leave(at); return v; }
+export function jitRead16(lin: u32, at: u32): u32 { enter(at); const v = readSlow16(lin, cplLive == 3); leave(at); return v; }
+export function jitRead32(lin: u32, at: u32): u32 { enter(at); const v = readSlow32(lin, cplLive == 3); leave(at); return v; }
+export function jitWrite8(lin: u32, v: u32, at: u32): void { enter(at); writeSlow8(lin, v, cplLive == 3); leave(at); }
+export function jitWrite16(lin: u32, v: u32, at: u32): void { enter(at); writeSlow16(lin, v, cplLive == 3); leave(at); }
+export function jitWrite32(lin: u32, v: u32, at: u32): void { enter(at); writeSlow32(lin, v, cplLive == 3); leave(at); }
+/** segAddr()'s slow path; `what` = segment | (size - 1) << 8 | write << 16. */
+export function jitSegCheck(what: u32, off: u32, at: u32): void {
+  enter(at); segCheckSlow(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0); leave(at);
+}
+export function jitCheckWrite(lin: u32, n: u32, at: u32): void { enter(at); checkWriteLin(lin, n); leave(at); }
+
+/** A record the translation does not inline: the block loop's own handler runs it. */
+export function jitDispatch(h: u32, rec: u32): void { dispatch(h, rec); }
+export function jitTestCC(cc: u32): u32 { return testCC(cc) ? 1 : 0; }
+/** INC and DEC keep CF: take it out of the lazy state into EFLAGS first (flags.ts setLazyKeepCF). */
+export function jitSettleCF(): void { settleCF(); }
+
+/**
+ * The translation's registers and pending flag operation, stored (jit/emit.ts spill). `kind`:
+ * 0 none (the flags are already in the globals), else (lazy kind + 1 | size << 4 | CF mode << 12)
+ * with kind 4 a shift (CF and OF in fcf as EFLAGS bits) and CF mode 1 (INC/DEC) CF in fcf,
+ * 2 CF already in flagsReg; what jit/emit.ts storeFlags() does inline.
+ */
+export function jitSpill(
+  eax: u32, ecx: u32, edx: u32, ebx: u32, esp: u32, ebp: u32, esi: u32, edi: u32,
+  kind: u32, fa: u32, fb: u32, fr: u32, fcf: u32,
+): void {
+  const regs = STATE + OFF_REGS;
+  store<u32>(regs, eax, 0); store<u32>(regs, ecx, 8); store<u32>(regs, edx, 16); store<u32>(regs, ebx, 24);
+  store<u32>(regs, esp, 32); store<u32>(regs, ebp, 40); store<u32>(regs, esi, 48); store<u32>(regs, edi, 56);
+  const k = kind & 15;
+  if (k == 0) return;
+  lazySize = (kind >>> 4) & 0xff;
+  lazyResult = fr;
+  if (k >= 3) {
+    lazyOp = LAZY_LOGIC;
+    lazyMask = FLAG_ZF | FLAG_SF | FLAG_PF;
+    flagsReg = (flagsReg & ~(FLAG_CF | FLAG_OF | FLAG_AF)) | (k == 4 ? fcf : 0);
+    return;
+  }
+  const cfMode = kind >>> 12;
+  lazyOp = k - 1;
+  lazySrc1 = fa;
+  lazySrc2 = fb;
+  lazyMask = cfMode == 0 ? FLAGS_ARITH : FLAGS_ARITH & ~FLAG_CF;
+  if (cfMode == 1) flagsReg = (flagsReg & ~FLAG_CF) | fcf;
+}
