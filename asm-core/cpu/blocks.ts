@@ -66,7 +66,7 @@ const RUNS_NEVER: u32 = 0x8000_0000;
  * The blocks, allocated in order in the arena after guest RAM (index.ts init() places it);
  * when it is full, every block is dropped.
  */
-export const ARENA_BYTES: u32 = 16 << 20;
+export const ARENA_BYTES: u32 = 64 << 20;
 let arena: u32 = 0;
 let arenaEnd: u32 = 0;
 export function placeArena(at: u32): void { arena = at; arenaEnd = at + ARENA_BYTES; arenaTop = at; flushBlocks(); }
@@ -251,6 +251,9 @@ export function runBlocks(end: u64): void {
   const now = codeEpoch;
   if (load<u32>(from, H_LINK0 + L_EIP) == eip && load<u32>(from, H_LINK0 + L_EPOCH) == now) return load<u32>(from, H_LINK0 + L_BLOCK);
   if (load<u32>(from, H_LINK1 + L_EIP) == eip && load<u32>(from, H_LINK1 + L_EPOCH) == now) return load<u32>(from, H_LINK1 + L_BLOCK);
+  // Returns and indirect jumps go to more places than two links hold: a table by EIP next.
+  const target = TARGETS + (((eip * 0x9e3779b1) >>> (32 - TARGET_BITS)) * 12);
+  if (load<u32>(target, L_EIP) == eip && load<u32>(target, L_EPOCH) == now) return load<u32>(target, L_BLOCK);
   instrStart = eip;
   const to = findBlock();
   if (to != 0 && codeEpoch == now) {
@@ -259,6 +262,16 @@ export function runBlocks(end: u64): void {
     store<u32>(from, eip, H_LINK0 + L_EIP);
     store<u32>(from, now, H_LINK0 + L_EPOCH);
     store<u32>(from, to, H_LINK0 + L_BLOCK);
+    store<u32>(target, eip, L_EIP);
+    store<u32>(target, now, L_EPOCH);
+    store<u32>(target, to, L_BLOCK);
   }
   return to;
 }
+
+/**
+ * Blocks by EIP for the jumps the links miss: 4096 entries of (EIP, codeEpoch, header), good
+ * while no code translation changed since (as a link; codeEpoch also moves at every flush).
+ */
+const TARGET_BITS: u32 = 12;
+const TARGETS = memory.data(12 << TARGET_BITS);

@@ -2,8 +2,8 @@
 // takes apart the forms that make up nearly all of a 32-bit kernel's and user program's
 // instructions: 8- and 32-bit ALU, MOV, LEA, TEST, shifts, multiply and divide, PUSH and POP,
 // near jumps, calls and returns, string instructions, and the 16-bit MOV, ALU, TEST and shifts.
-// Anything else (other 16-bit forms, 16-bit addresses, LOCK, segment loads, far transfers,
-// system instructions, the x87) becomes a record
+// The x87 is left to the interpreter too, but inside the block. Anything else (other 16-bit
+// forms, 16-bit addresses, LOCK, segment loads, far transfers, system instructions) becomes a record
 // that runs the full interpreter, and ends the block: such an instruction may change the mode,
 // the paging, or the code itself.
 
@@ -112,6 +112,13 @@ function decodeOne(): u32 {
   }
   // REP is meaningful only on string instructions; "REP RET" and PAUSE ignore it.
   if (rep != 0 && !((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op == 0xc3 || op == 0x90)) return NOT_DECODED;
+  // The x87 (and WAIT) cannot change the mode, the paging or the flow of control: the
+  // interpreter runs each, but the block goes on after it (its length comes from the ModRM).
+  if ((op >= 0xd8 && op <= 0xdf) || op == 0x9b) {
+    if (op != 0x9b) modrm(segOvr);
+    setHandler(H.x87);
+    return CONTINUES;
+  }
   if (o16) return rep != 0 ? NOT_DECODED : decode16(op, segOvr);
 
   if (op < 0x40 && (op & 7) < 6) {

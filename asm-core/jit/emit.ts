@@ -51,7 +51,8 @@ const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes, at)
 const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
 const F_SETTLE_CF: u32 = 10; // jitSettleCF()
 const F_SPILL: u32 = 11; // jitSpill(eax..edi, pending flags' kind, fa, fb, fr, fcf)
-const F_IMPORTS: u32 = 12;
+const F_FLAGS: u32 = 12; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
+const F_IMPORTS: u32 = 13;
 
 const G_PC: u32 = 0;
 const G_INSTR_START: u32 = 1;
@@ -70,17 +71,23 @@ const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at 
 const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
 
 // Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
-const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5;
+const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5, T_FLAGS: u32 = 6;
 
 // ---- locals: the eight registers, then the pending flags' operands, then scratch ----
 const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
 const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
-const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20;
-const N_LOCALS: u32 = 21;
+const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21;
+const N_LOCALS: u32 = 22;
 
 // ---- translation state ----
 /** A pending SHL/SHR/SAR: ZF SF PF lazy from fr, CF and OF already computed into fcf (as EFLAGS bits). */
 const PEND_SHIFT: i32 = 3;
+/**
+ * At the top of a region's block: the pending operation is whatever the block that went on to
+ * this one left, its kind in local fk (as pendingKind() packs it; 0: the flags are in their
+ * globals). The first flag reader stores it through jitFlags; a flag writer just replaces it.
+ */
+const PEND_DYNAMIC: i32 = 5;
 /** Registers held in locals (bit r), and those changed since they were last stored. */
 let loaded: u32 = 0, dirty: u32 = 0;
 /** The pending flag operation: its lazy kind (-1: none, the flags are in the globals), size, and where CF is. */
@@ -131,8 +138,12 @@ function storeRegs(): void {
 // ---- flags ----
 function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) - 1; }
 /** Write the pending flag operation to the lazy-flag globals (idempotent). */
+/** The pending operation packed for jitSpill/jitFlags (jit/helpers.ts). */
+function pendingKind(): u32 { return pendKind < 0 ? 0 : <u32>(pendKind + 1) | (pendSize << 4) | (pendCF << 12); }
+function pushKind(): void { if (pendKind == PEND_DYNAMIC) lget(L_FK); else i32c(pendingKind()); }
 function storeFlags(): void {
   if (pendKind < 0) return;
+  if (pendKind == PEND_DYNAMIC) { lget(L_FK); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); return; }
   if (pendKind == PEND_SHIFT) {
     // setResultFlags(): ZF SF PF from the result, CF and OF as computed (in fcf), AF cleared.
     i32c(LAZY_LOGIC); gset(G_LAZY_OP);
@@ -189,6 +200,7 @@ function pendingPF(): void { lget(L_FR); i32c(0xff); op(OP_I32_AND); op(OP_I32_P
 
 /** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
 function condition(cc: u32): void {
+  if (pendKind == PEND_DYNAMIC) { storeFlags(); pendKind = -1; }
   if (pendKind < 0) { i32c(cc); call(F_TEST_CC); return; }
   const neg = (cc & 1) != 0;
   const base = cc >> 1;
@@ -234,7 +246,7 @@ function addRetired(n: i32): void {
  */
 function spill(): void {
   for (let r: u32 = 0; r < 8; r++) lget(r);
-  i32c(pendKind < 0 ? 0 : <u32>(pendKind + 1) | (pendSize << 4) | (pendCF << 12));
+  pushKind();
   lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF);
   call(F_SPILL);
 }
@@ -385,6 +397,7 @@ function inlinedAlu(aop: u32): bool { return aop != 2 && aop != 3; } // ADC and 
 
 /** INC/DEC of the value in L_V: CF is kept, so it is first taken from the pending operation. */
 function incDec(isDec: bool, size: u32): void {
+  if (pendKind == PEND_DYNAMIC) { storeFlags(); pendKind = -1; }
   if (pendKind < 0) { call(F_SETTLE_CF); pendCF = 2; }
   else if (pendCF == 0) { pendingCF(); lset(L_FCF); pendCF = 1; }
   // pendCF 1 and 2: CF already lives where the new operation keeps it.
@@ -539,13 +552,14 @@ function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3);
 export function translateRegion(): void {
   byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
   let s = section(1);
-  uleb(6);
+  uleb(7);
   byte(0x60); uleb(0); uleb(0);
   byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
   byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
   byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(1); byte(T_I32);
   byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
   byte(0x60); uleb(13); for (let i = 0; i < 13; i++) byte(T_I32); uleb(0);
+  byte(0x60); uleb(5); for (let i = 0; i < 5; i++) byte(T_I32); uleb(0);
   patchSize(s);
   s = section(2);
   uleb(1 + F_IMPORTS + 15);
@@ -558,6 +572,7 @@ export function translateRegion(): void {
   importFunc('jitTestCC', T_I_I);
   importFunc('jitSettleCF', T_V_V);
   importFunc('jitSpill', T_SPILL);
+  importFunc('jitFlags', T_FLAGS);
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
@@ -622,9 +637,8 @@ function region(dirtyAtTop: u32): void {
 function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   const k = memberAt(blockBase + to);
   if (k < 0) { eipAt(to); lset(L_T); exitTo(done); return; }
-  // The next block starts with every register in a local and the flags in their globals.
-  storeFlags();
-  for (let r: u32 = 0; r < 8; r++) if (!(loaded & (1 << r))) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
+  // The next block starts with every register in a local and the pending flags in fa..fcf, their kind in fk.
+  if (pendKind != PEND_DYNAMIC) { i32c(pendingKind()); lset(L_FK); }
   regionDirty |= dirty;
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
@@ -636,7 +650,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
 }
 
 function records(first: u32, count: u32, dirtyAtTop: u32): void {
-  loaded = 0xff; dirty = dirtyAtTop; pendKind = -1; pendCF = 0; committed = 0;
+  loaded = 0xff; dirty = dirtyAtTop; pendKind = PEND_DYNAMIC; pendCF = 0; committed = 0;
   const canFall = member + 1 < regionSize;
   let off: u32 = 0;
   for (index = 0; index < count; index++) {

@@ -59,6 +59,11 @@ export function jitSpill(
   const regs = STATE + OFF_REGS;
   store<u32>(regs, eax, 0); store<u32>(regs, ecx, 8); store<u32>(regs, edx, 16); store<u32>(regs, ebx, 24);
   store<u32>(regs, esp, 32); store<u32>(regs, ebp, 40); store<u32>(regs, esi, 48); store<u32>(regs, edi, 56);
+  jitFlags(kind, fa, fb, fr, fcf);
+}
+
+/** The pending flag operation alone, as jitSpill() stores it. */
+export function jitFlags(kind: u32, fa: u32, fb: u32, fr: u32, fcf: u32): void {
   const k = kind & 15;
   if (k == 0) return;
   lazySize = (kind >>> 4) & 0xff;

@@ -138,7 +138,7 @@ const IDLE_SKIP_PER_SLICE_NS = 100e6;
  * README): lower translates more code that runs too rarely to repay its compile; higher leaves
  * hot code interpreted for longer.
  */
-const JIT_THRESHOLD = 200;
+const JIT_THRESHOLD = 20_000;
 
 /** Fixed RTC start for deterministic runs: same date every run. */
 const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');

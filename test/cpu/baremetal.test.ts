@@ -537,7 +537,11 @@ describe('bare-metal: self-modifying code', () => {
       [4, 0x33333333, '8.1.3 / 11.6: a store through another linear address of the same physical page'],
       [5, 0x44444444, 'a REP MOVSB over code'],
       [6, 0x55555555, 'a write by the host (DMA) while the CPU was halted'],
+      [9, 1275, '8.1.3: a loop storing into its own later block sees each store on its next pass (sum 1..50)'],
       [7, 45150, 'the page rewritten 300 times: every call returns its own immediate (sum 1..300)'],
     ]);
+    // runProgram ran it translated by the JIT too (and found the same slots): it really translated.
+    expect(r.core.jitStats.translations).toBeGreaterThan(10);
+    expect(r.core.jitStats.failures).toBe(0);
   });
 });

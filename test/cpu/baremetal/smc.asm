@@ -1,7 +1,8 @@
 ; 10. Self-modifying code. The core runs 32-bit code from blocks it decoded earlier
 ;     (asm-core/cpu/blocks.ts); every way of writing code must reach the next execution of it:
 ;     a store into the next instruction, a call of patched code, a write through another linear
-;     address, REP MOVS, the host's DMA, and one page rewritten hundreds of times.
+;     address, REP MOVS, the host's DMA, a store into the translated region that is running, and
+;     one page rewritten hundreds of times.
 %include "common.inc"
 
 %define PD      0x100000
@@ -60,6 +61,22 @@ main:
   cli
   call patchme
   SAVE 6, eax
+
+  ; --- a write into the translation that is running: a loop of two blocks (one JIT region)
+  ;     patches the immediate of its own second block on every pass ---
+  xor edi, edi
+  mov ecx, 50
+.loop2:
+  mov [.imm2 + 1], ecx
+  test ecx, 1
+  jz .second                   ; ends the first block; the second is on the same page
+.second:
+.imm2:
+  mov eax, 0
+  add edi, eax
+  dec ecx
+  jnz .loop2
+  SAVE 9, edi
 
   ; --- the page rewritten 300 times: each call must see its own immediate ---
   xor edi, edi
