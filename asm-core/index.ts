@@ -55,7 +55,7 @@ export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } 
 export { tlbReadMask, tlbWriteMask } from './mmu/tlb';
 export {
   jitEntry, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
-  jitTestCC, jitSettleCF, jitSpill, jitFlags,
+  jitTestCC, jitSettleCF, jitSpill, jitFlags, jitRotateFlags,
 } from './jit/helpers';
 
 // ---- why run() returned ----

@@ -27,7 +27,7 @@ import {
   OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S, OP_I32_LE_U, OP_I32_GT_S,
   OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I64_GT_S, OP_I32_POPCNT, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL,
   OP_I32_SHR_S, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, OP_RETURN,
-  OP_SELECT, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U, out, rewind, T_VOID,
+  OP_SELECT, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U, OP_I32_ROTL, OP_I32_ROTR, out, rewind, T_VOID,
 } from './wasm';
 import {
   STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_SS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX,
@@ -52,7 +52,8 @@ const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
 const F_SETTLE_CF: u32 = 10; // jitSettleCF()
 const F_SPILL: u32 = 11; // jitSpill(eax..edi, pending flags' kind, fa, fb, fr, fcf)
 const F_FLAGS: u32 = 12; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
-const F_IMPORTS: u32 = 13;
+const F_ROTATE_FLAGS: u32 = 13; // jitRotateFlags(CF | OF as EFLAGS bits)
+const F_IMPORTS: u32 = 14;
 
 const G_PC: u32 = 0;
 const G_INSTR_START: u32 = 1;
@@ -71,13 +72,13 @@ const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at 
 const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
 
 // Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
-const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5, T_FLAGS: u32 = 6;
+const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5, T_FLAGS: u32 = 6, T_I_V: u32 = 7;
 
 // ---- locals: the eight registers, then the pending flags' operands, then scratch ----
 const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
 const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
-const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21;
-const N_LOCALS: u32 = 22;
+const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21, L_ROT: u32 = 22;
+const N_LOCALS: u32 = 23;
 
 // ---- translation state ----
 /** A pending SHL/SHR/SAR: ZF SF PF lazy from fr, CF and OF already computed into fcf (as EFLAGS bits). */
@@ -88,6 +89,12 @@ const PEND_SHIFT: i32 = 3;
  * globals). The first flag reader stores it through jitFlags; a flag writer just replaces it.
  */
 const PEND_DYNAMIC: i32 = 5;
+/**
+ * A ROL/ROR after another operation: the flags are that operation's (saved in rotBase*) with
+ * CF and OF replaced by the rotate's, in local rot as EFLAGS bits (alu.ts rotateFlags).
+ */
+const PEND_ROTATE: i32 = 6;
+let rotBaseKind: i32 = -1, rotBaseSize: u32 = 32, rotBaseCF: u32 = 0;
 /** Registers held in locals (bit r), and those changed since they were last stored. */
 let loaded: u32 = 0, dirty: u32 = 0;
 /** The pending flag operation: its lazy kind (-1: none, the flags are in the globals), size, and where CF is. */
@@ -143,6 +150,13 @@ function pendingKind(): u32 { return pendKind < 0 ? 0 : <u32>(pendKind + 1) | (p
 function pushKind(): void { if (pendKind == PEND_DYNAMIC) lget(L_FK); else i32c(pendingKind()); }
 function storeFlags(): void {
   if (pendKind < 0) return;
+  if (pendKind == PEND_ROTATE) {
+    pendKind = rotBaseKind; pendSize = rotBaseSize; pendCF = rotBaseCF;
+    storeFlags();
+    pendKind = PEND_ROTATE;
+    lget(L_ROT); call(F_ROTATE_FLAGS);
+    return;
+  }
   if (pendKind == PEND_DYNAMIC) { lget(L_FK); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); return; }
   if (pendKind == PEND_SHIFT) {
     // setResultFlags(): ZF SF PF from the result, CF and OF as computed (in fcf), AF cleared.
@@ -200,7 +214,7 @@ function pendingPF(): void { lget(L_FR); i32c(0xff); op(OP_I32_AND); op(OP_I32_P
 
 /** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
 function condition(cc: u32): void {
-  if (pendKind == PEND_DYNAMIC) { storeFlags(); pendKind = -1; }
+  if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
   if (pendKind < 0) { i32c(cc); call(F_TEST_CC); return; }
   const neg = (cc & 1) != 0;
   const base = cc >> 1;
@@ -245,6 +259,13 @@ function addRetired(n: i32): void {
  * handler ran), so storing all eight is always right.
  */
 function spill(): void {
+  // A rotate's flags are not one lazy operation: they go to the globals first (idempotent).
+  const kind = pendKind;
+  if (kind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
+  spillAs();
+  pendKind = kind;
+}
+function spillAs(): void {
   for (let r: u32 = 0; r < 8; r++) lget(r);
   pushKind();
   lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF);
@@ -397,7 +418,7 @@ function inlinedAlu(aop: u32): bool { return aop != 2 && aop != 3; } // ADC and 
 
 /** INC/DEC of the value in L_V: CF is kept, so it is first taken from the pending operation. */
 function incDec(isDec: bool, size: u32): void {
-  if (pendKind == PEND_DYNAMIC) { storeFlags(); pendKind = -1; }
+  if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
   if (pendKind < 0) { call(F_SETTLE_CF); pendCF = 2; }
   else if (pendCF == 0) { pendingCF(); lset(L_FCF); pendCF = 1; }
   // pendCF 1 and 2: CF already lives where the new operation keeps it.
@@ -483,7 +504,7 @@ function inline(rec: u32, h: u32, last: bool): bool {
     case H.incR32: getReg32(rmF); lset(L_V); incDec(false, 32); lget(L_FR); setReg32(rmF); return true;
     case H.decR32: getReg32(rmF); lset(L_V); incDec(true, 32); lget(L_FR); setReg32(rmF); return true;
     case H.notR32: getReg32(rmF); i32c(-1); op(OP_I32_XOR); setReg32(rmF); return true;
-    case H.shiftRI32: return shiftImm(regF, imm & 31, rmF);
+    case H.shiftRI32: return regF < 2 ? rotateImm(regF == 1, imm & 31, rmF) : shiftImm(regF, imm & 31, rmF);
     case H.setccR: condition(imm); setReg8(rmF); return true;
     case H.cmovRR: {
       useReg(regF); useReg(rmF);
@@ -515,6 +536,23 @@ function shiftImm(sop: u32, c: u32, r: u32): bool {
   lset(L_FCF);
   pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0;
   lget(L_FR); setReg32(r);
+  return true;
+}
+
+/** ROL/ROR of a 32-bit register by a constant 1..31: CF and OF from the result, the other flags kept. */
+function rotateImm(right: bool, c: u32, r: u32): bool {
+  if (c == 0) return false;
+  getReg32(r); i32c(c); op(right ? OP_I32_ROTR : OP_I32_ROTL); ltee(L_V); setReg32(r);
+  if (right) { // CF = bit 31, OF = bit 31 xor bit 30
+    lget(L_V); i32c(31); op(OP_I32_SHR_U); ltee(L_ROT);
+    lget(L_V); i32c(30); op(OP_I32_SHR_U); lget(L_ROT); op(OP_I32_XOR); i32c(1); op(OP_I32_AND);
+  } else { // CF = bit 0, OF = CF xor bit 31
+    lget(L_V); i32c(1); op(OP_I32_AND); ltee(L_ROT);
+    lget(L_V); i32c(31); op(OP_I32_SHR_U); lget(L_ROT); op(OP_I32_XOR);
+  }
+  i32c(11); op(OP_I32_SHL); op(OP_I32_OR); lset(L_ROT);
+  if (pendKind != PEND_ROTATE) { rotBaseKind = pendKind; rotBaseSize = pendSize; rotBaseCF = pendCF; }
+  pendKind = PEND_ROTATE;
   return true;
 }
 
@@ -552,7 +590,7 @@ function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3);
 export function translateRegion(): void {
   byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
   let s = section(1);
-  uleb(7);
+  uleb(8);
   byte(0x60); uleb(0); uleb(0);
   byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
   byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
@@ -560,6 +598,7 @@ export function translateRegion(): void {
   byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
   byte(0x60); uleb(13); for (let i = 0; i < 13; i++) byte(T_I32); uleb(0);
   byte(0x60); uleb(5); for (let i = 0; i < 5; i++) byte(T_I32); uleb(0);
+  byte(0x60); uleb(1); byte(T_I32); uleb(0);
   patchSize(s);
   s = section(2);
   uleb(1 + F_IMPORTS + 15);
@@ -573,6 +612,7 @@ export function translateRegion(): void {
   importFunc('jitSettleCF', T_V_V);
   importFunc('jitSpill', T_SPILL);
   importFunc('jitFlags', T_FLAGS);
+  importFunc('jitRotateFlags', T_I_V);
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
@@ -638,7 +678,8 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   const k = memberAt(blockBase + to);
   if (k < 0) { eipAt(to); lset(L_T); exitTo(done); return; }
   // The next block starts with every register in a local and the pending flags in fa..fcf, their kind in fk.
-  if (pendKind != PEND_DYNAMIC) { i32c(pendingKind()); lset(L_FK); }
+  if (pendKind == PEND_ROTATE) { storeFlags(); i32c(0); lset(L_FK); }
+  else if (pendKind != PEND_DYNAMIC) { i32c(pendingKind()); lset(L_FK); }
   regionDirty |= dirty;
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).

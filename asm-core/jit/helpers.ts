@@ -11,7 +11,7 @@ import { pc, instrStart, cplLive } from '../cpu/live';
 import { retired } from '../cpu/exec';
 import { dispatch } from '../cpu/handlers';
 import {
-  testCC, settleCF, lazyOp, lazySize, lazyResult, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
+  testCC, settleCF, settleFlags, lazyOp, lazySize, lazyResult, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
 } from '../cpu/flags';
 import { STATE, OFF_REGS, FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
 import { segCheckSlow } from '../cpu/segments';
@@ -60,6 +60,12 @@ export function jitSpill(
   store<u32>(regs, eax, 0); store<u32>(regs, ecx, 8); store<u32>(regs, edx, 16); store<u32>(regs, ebx, 24);
   store<u32>(regs, esp, 32); store<u32>(regs, ebp, 40); store<u32>(regs, esi, 48); store<u32>(regs, edi, 56);
   jitFlags(kind, fa, fb, fr, fcf);
+}
+
+/** ROL/ROR: CF and OF (EFLAGS bits in `cfof`) replace the materialized flags' (alu.ts rotateFlags). */
+export function jitRotateFlags(cfof: u32): void {
+  settleFlags();
+  flagsReg = (flagsReg & ~(FLAG_CF | FLAG_OF)) | cfof;
 }
 
 /** The pending flag operation alone, as jitSpill() stores it. */
