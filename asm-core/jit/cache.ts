@@ -7,7 +7,7 @@
 // the only way to reach the translation; a flush of the block cache drops every slot's owner.
 
 import { startOutput, out, overflow } from './wasm';
-import { translateRegion } from './emit';
+import { translateRegion } from './module';
 import { gatherRegion, regionBytes } from './region';
 import { retired } from '../cpu/exec';
 

@@ -1,38 +1,38 @@
-// The translator: one decoded block (cpu/blocks.ts, its records as cpu/predecode.ts wrote them)
-// becomes one WebAssembly function in a module of its own, written as bytes into the JIT's
-// buffer. jit/cache.ts has the host compile it and calls it in place of the block's records.
+// The translator: a region of decoded blocks (jit/region.ts; their records as cpu/predecode.ts
+// wrote them) becomes the body of one WebAssembly function (jit/module.ts wraps it in a module).
+// jit/cache.ts has the host compile it and calls it in place of the first block's records.
 //
 // What the function does is exactly what the block loop (blocks.ts runBlocks) does with the same
 // records, minus the work a translation can do once:
-//  - guest registers live in Wasm locals, loaded at first use and stored back at exits;
-//  - the flag-setting operation's operands stay in locals (fa, fb, fr) with its kind and size
-//    known at translation time; a Jcc right after a CMP becomes one compare, and the lazy-flag
-//    globals (cpu/flags.ts) are written only where something can read them: an exit, a helper
-//    call, the slow path of a memory access (which may fault);
+//  - guest registers live in Wasm locals, loaded at entry and stored at exits, helper calls and
+//    slow paths (all eight through one call, jitSpill: smaller code than the stores);
+//  - the flag-setting operation stays pending in locals (jit/pending.ts);
 //  - a memory access inlines the segment-limit check and the TLB fast path (mmu/access.ts);
-//    only the slow path calls into the core, after storing what a fault needs: registers,
-//    flags, the instruction's EIP and the retired count;
+//    only the slow path calls into the core, after storing registers and flags and passing the
+//    instruction's place, so a fault unwinds (cpu/fault.ts) with the interpreter's state;
 //  - the forms it does not inline call the block loop's own handler (handlers.ts dispatch) on
-//    the same record, so the interpreter and the translation cannot disagree on them.
-// A fault in a helper unwinds through the function as through the interpreter (cpu/fault.ts);
-// the state is complete at every helper call, so nothing is lost.
-//
+//    the same record, so the interpreter and the translation cannot disagree on them;
+//  - branches between the region's blocks stay inside the function.
 // The function knows EIP only as an offset from its entry (the `pc` global when called), so one
 // translation serves every linear address its physical page is mapped at.
 
 import {
-  byte, uleb, reserveSize, patchSize, op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32,
-  end, els, T_I32, T_I64,
-  OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE, OP_I32_STORE8, OP_I32_STORE16,
-  OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S, OP_I32_LE_U, OP_I32_GT_S,
-  OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I64_GT_S, OP_I32_POPCNT, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL,
-  OP_I32_SHR_S, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, OP_RETURN,
-  OP_SELECT, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U, OP_I32_ROTL, OP_I32_ROTR, out, rewind, T_VOID,
+  byte, uleb, op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32, end, els, T_VOID,
+  OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16, OP_I32_STORE,
+  OP_I32_EQ, OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_XOR,
+  OP_I32_SHL, OP_I32_SHR_S, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S,
+  OP_RETURN, OP_SELECT, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U, OP_I32_ROTL, OP_I32_ROTR,
 } from './wasm';
 import {
-  STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_SS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX,
-  REG_ESP, FLAG_CF, FLAG_OF, FLAG_AF, FLAGS_ARITH, FLAG_ZF, FLAG_SF, FLAG_PF,
-} from '../cpu/state';
+  F_DISPATCH, F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, F_SETTLE_CF, F_SPILL, G_PC, G_INSTR_START, G_RETIRED,
+  G_ATTENTION, G_TLB_READ_MASK, G_TLB_WRITE_MASK, G_BUDGET_END, G_JIT_ENTRY,
+  L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0, L_BLK, L_FK, L_ROT,
+} from './layout';
+import {
+  PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF,
+  maskOf, pendingKind, pushKind, storeFlags, pendingCF, condition, logicPending,
+} from './pending';
+import { STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_SS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX, REG_ESP } from '../cpu/state';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
@@ -41,85 +41,22 @@ import { RAM_BASE } from '../mmu/phys';
 import { TLB_BASE } from '../mmu/tlb';
 import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './region';
 
-// ---- the module's imports, in index order (names are the core's exports, index.ts) ----
-const F_DISPATCH: u32 = 0; // jitDispatch(handler, record)
-// The slow paths take `at` last (jit/helpers.ts): where the instruction is, for a fault.
-const F_READ8: u32 = 1; // jitRead8/16/32(lin, at): value
-const F_WRITE8: u32 = 4; // jitWrite8/16/32(lin, value, at)
-const F_SEG_CHECK: u32 = 7; // jitSegCheck(segment | (size - 1) << 8 | write << 16, offset, at)
-const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes, at)
-const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
-const F_SETTLE_CF: u32 = 10; // jitSettleCF()
-const F_SPILL: u32 = 11; // jitSpill(eax..edi, pending flags' kind, fa, fb, fr, fcf)
-const F_FLAGS: u32 = 12; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
-const F_ROTATE_FLAGS: u32 = 13; // jitRotateFlags(CF | OF as EFLAGS bits)
-const F_IMPORTS: u32 = 14;
-
-const G_PC: u32 = 0;
-const G_INSTR_START: u32 = 1;
-const G_RETIRED: u32 = 2; // i64
-const G_ATTENTION: u32 = 3;
-const G_LAZY_OP: u32 = 4;
-const G_LAZY_RESULT: u32 = 5;
-const G_LAZY_SRC1: u32 = 6;
-const G_LAZY_SRC2: u32 = 7;
-const G_LAZY_SIZE: u32 = 8;
-const G_LAZY_MASK: u32 = 9;
-const G_FLAGS: u32 = 10;
-const G_TLB_READ_MASK: u32 = 11;
-const G_TLB_WRITE_MASK: u32 = 12;
-const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at this retired count
-const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
-
-// Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
-const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5, T_FLAGS: u32 = 6, T_I_V: u32 = 7;
-
-// ---- locals: the eight registers, then the pending flags' operands, then scratch ----
-const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
-const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
-const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21, L_ROT: u32 = 22;
-const N_LOCALS: u32 = 23;
-
-// ---- translation state ----
-/** A pending SHL/SHR/SAR: ZF SF PF lazy from fr, CF and OF already computed into fcf (as EFLAGS bits). */
-const PEND_SHIFT: i32 = 3;
-/**
- * At the top of a region's block: the pending operation is whatever the block that went on to
- * this one left, its kind in local fk (as pendingKind() packs it; 0: the flags are in their
- * globals). The first flag reader stores it through jitFlags; a flag writer just replaces it.
- */
-const PEND_DYNAMIC: i32 = 5;
-/**
- * A ROL/ROR after another operation: the flags are that operation's (saved in rotBase*) with
- * CF and OF replaced by the rotate's, in local rot as EFLAGS bits (alu.ts rotateFlags).
- */
-const PEND_ROTATE: i32 = 6;
-let rotBaseKind: i32 = -1, rotBaseSize: u32 = 32, rotBaseCF: u32 = 0;
-/** Registers held in locals (bit r), and those changed since they were last stored. */
-let loaded: u32 = 0, dirty: u32 = 0;
-/** The pending flag operation: its lazy kind (-1: none, the flags are in the globals), size, and where CF is. */
-let pendKind: i32 = -1, pendSize: u32 = 32;
-/** INC/DEC keep CF: 0 it is derived from fa/fb/fr, 1 it is in local fcf, 2 it is in the flags global. */
-let pendCF: u32 = 0;
+// ---- translation state (the pending flags are jit/pending.ts's) ----
 /** Instructions already added to the retired count. */
 let committed: u32 = 0;
-/** The current record: its index, and its start and end as offsets from the block's entry EIP. */
+/** The current record: its index in its block, and its start and end as offsets from the block's start. */
 let index: u32 = 0, startOff: u32 = 0, nextOff: u32 = 0;
 /** A slow path ran in the current instruction: it may have set `attention`. */
 let slowPath: bool = false;
 
-// ---- registers ----
+// ---- registers: all eight in locals 0..7 at every point ----
 function regAddr(r: u32): u32 { return STATE + OFF_REGS + (r << 3); }
-function useReg(r: u32): void {
-  if (loaded & (1 << r)) return;
-  i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r);
-  loaded |= 1 << r;
-}
-function getReg32(r: u32): void { useReg(r); lget(r); }
+function loadRegs(): void { for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); } }
+function getReg32(r: u32): void { lget(r); }
 /** Pops the value into register r. */
-function setReg32(r: u32): void { lset(r); loaded |= 1 << r; dirty |= 1 << r; }
+function setReg32(r: u32): void { lset(r); }
 function getReg8(r: u32): void {
-  useReg(r & 3); lget(r & 3);
+  lget(r & 3);
   if (r >= 4) { i32c(8); op(OP_I32_SHR_U); }
   i32c(0xff); op(OP_I32_AND);
 }
@@ -127,7 +64,6 @@ function getReg8(r: u32): void {
 function setReg8(r: u32): void {
   const w = r & 3;
   lset(L_T);
-  useReg(w);
   lget(w); i32c(r >= 4 ? 0xffff00ff : 0xffffff00); op(OP_I32_AND);
   lget(L_T); i32c(0xff); op(OP_I32_AND);
   if (r >= 4) { i32c(8); op(OP_I32_SHL); }
@@ -136,113 +72,6 @@ function setReg8(r: u32): void {
 }
 function getReg(size: u32, r: u32): void { if (size == 32) getReg32(r); else getReg8(r); }
 function setReg(size: u32, r: u32): void { if (size == 32) setReg32(r); else setReg8(r); }
-function storeRegs(): void {
-  for (let r: u32 = 0; r < 8; r++) {
-    if (dirty & (1 << r)) { i32c(0); lget(r); mem(OP_I32_STORE, 2, regAddr(r)); }
-  }
-}
-
-// ---- flags ----
-function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) - 1; }
-/** Write the pending flag operation to the lazy-flag globals (idempotent). */
-/** The pending operation packed for jitSpill/jitFlags (jit/helpers.ts). */
-function pendingKind(): u32 { return pendKind < 0 ? 0 : <u32>(pendKind + 1) | (pendSize << 4) | (pendCF << 12); }
-function pushKind(): void { if (pendKind == PEND_DYNAMIC) lget(L_FK); else i32c(pendingKind()); }
-function storeFlags(): void {
-  if (pendKind < 0) return;
-  if (pendKind == PEND_ROTATE) {
-    pendKind = rotBaseKind; pendSize = rotBaseSize; pendCF = rotBaseCF;
-    storeFlags();
-    pendKind = PEND_ROTATE;
-    lget(L_ROT); call(F_ROTATE_FLAGS);
-    return;
-  }
-  if (pendKind == PEND_DYNAMIC) { lget(L_FK); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); return; }
-  if (pendKind == PEND_SHIFT) {
-    // setResultFlags(): ZF SF PF from the result, CF and OF as computed (in fcf), AF cleared.
-    i32c(LAZY_LOGIC); gset(G_LAZY_OP);
-    i32c(pendSize); gset(G_LAZY_SIZE);
-    lget(L_FR); gset(G_LAZY_RESULT);
-    i32c(FLAG_ZF | FLAG_SF | FLAG_PF); gset(G_LAZY_MASK);
-    gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS);
-    return;
-  }
-  i32c(<u32>pendKind); gset(G_LAZY_OP);
-  i32c(pendSize); gset(G_LAZY_SIZE);
-  lget(L_FR); gset(G_LAZY_RESULT);
-  if (pendKind == <i32>LAZY_LOGIC) {
-    i32c(FLAG_ZF | FLAG_SF | FLAG_PF); gset(G_LAZY_MASK);
-    gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND); gset(G_FLAGS);
-    return;
-  }
-  lget(L_FA); gset(G_LAZY_SRC1);
-  lget(L_FB); gset(G_LAZY_SRC2);
-  i32c(pendCF == 0 ? FLAGS_ARITH : FLAGS_ARITH & ~FLAG_CF); gset(G_LAZY_MASK);
-  if (pendCF == 1) { gget(G_FLAGS); i32c(~FLAG_CF); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS); }
-}
-function msb(size: u32): void { i32c(size - 1); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); }
-/** Push CF (0/1) of the pending operation. */
-function pendingCF(): void {
-  if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(FLAG_CF); op(OP_I32_AND); return; }
-  if (pendCF == 1) { lget(L_FCF); return; }
-  if (pendCF == 2) { gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND); return; }
-  if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
-  // ADD: msb((a & b) | ((a | b) & ~r)); SUB: msb((~a & b) | ((~a | b) & r)).
-  const sub = pendKind == <i32>LAZY_SUB;
-  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
-  lget(L_FB); op(OP_I32_AND);
-  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
-  lget(L_FB); op(OP_I32_OR);
-  lget(L_FR); if (!sub) { i32c(-1); op(OP_I32_XOR); }
-  op(OP_I32_AND); op(OP_I32_OR);
-  msb(pendSize);
-}
-function pendingZF(): void {
-  lget(L_FR);
-  if (pendSize != 32) { i32c(maskOf(pendSize)); op(OP_I32_AND); }
-  op(OP_I32_EQZ);
-}
-function pendingSF(): void { lget(L_FR); msb(pendSize); }
-function pendingOF(): void {
-  if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
-  if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(11); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); return; }
-  if (pendKind == <i32>LAZY_ADD) { lget(L_FA); lget(L_FR); op(OP_I32_XOR); lget(L_FB); lget(L_FR); op(OP_I32_XOR); }
-  else { lget(L_FA); lget(L_FB); op(OP_I32_XOR); lget(L_FA); lget(L_FR); op(OP_I32_XOR); }
-  op(OP_I32_AND); msb(pendSize);
-}
-function pendingPF(): void { lget(L_FR); i32c(0xff); op(OP_I32_AND); op(OP_I32_POPCNT); i32c(1); op(OP_I32_AND); op(OP_I32_EQZ); }
-
-/** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
-function condition(cc: u32): void {
-  if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
-  if (pendKind < 0) { i32c(cc); call(F_TEST_CC); return; }
-  const neg = (cc & 1) != 0;
-  const base = cc >> 1;
-  // A CMP or SUB of 32-bit values, or a logic result: one compare.
-  if (pendSize == 32 && pendKind == <i32>LAZY_SUB && pendCF == 0) {
-    if (base == 1) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_U : OP_I32_LT_U); return; }
-    if (base == 2) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_NE : OP_I32_EQ); return; }
-    if (base == 3) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_U : OP_I32_LE_U); return; }
-    if (base == 6) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
-    if (base == 7) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
-  }
-  if (pendSize == 32 && pendKind == <i32>LAZY_LOGIC) {
-    if (base == 2 || base == 3) { lget(L_FR); if (neg) { i32c(0); op(OP_I32_NE); } else op(OP_I32_EQZ); return; }
-    if (base == 4 || base == 6) { lget(L_FR); i32c(0); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
-    if (base == 7) { lget(L_FR); i32c(0); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
-  }
-  switch (base) {
-    case 0: pendingOF(); break;
-    case 1: pendingCF(); i32c(0); op(OP_I32_NE); break;
-    case 2: pendingZF(); break;
-    case 3: pendingCF(); i32c(0); op(OP_I32_NE); pendingZF(); op(OP_I32_OR); break;
-    case 4: pendingSF(); break;
-    case 5: pendingPF(); break;
-    case 6: pendingSF(); pendingOF(); op(OP_I32_XOR); break;
-    default: pendingZF(); pendingSF(); pendingOF(); op(OP_I32_XOR); op(OP_I32_OR); break;
-  }
-  if (neg) op(OP_I32_EQZ);
-}
 
 // ---- EIP, the retired count, exits ----
 /** EIP offset of the current block from the region's entry. */
@@ -507,7 +336,6 @@ function inline(rec: u32, h: u32, last: bool): bool {
     case H.shiftRI32: return regF < 2 ? rotateImm(regF == 1, imm & 31, rmF) : shiftImm(regF, imm & 31, rmF);
     case H.setccR: condition(imm); setReg8(rmF); return true;
     case H.cmovRR: {
-      useReg(regF); useReg(rmF);
       lget(rmF); lget(regF); condition(imm); op(OP_SELECT); setReg32(regF);
       return true;
     }
@@ -556,7 +384,6 @@ function rotateImm(right: bool, c: u32, r: u32): bool {
   return true;
 }
 
-function logicPending(size: u32): void { pendKind = <i32>LAZY_LOGIC; pendSize = size; pendCF = 0; }
 
 /** The handler, on the record itself, with the state it reads stored first. */
 function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
@@ -567,7 +394,7 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
   i32c(h); i32c(rec); call(F_DISPATCH);
   if (last) { addRetired(<i32>count - <i32>committed); op(OP_RETURN); return; }
   // The handler may have changed any register.
-  for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
+  loadRegs();
   // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
   gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
   ifVoid(); addRetired(<i32>index + 1 - <i32>committed); op(OP_RETURN); end();
@@ -578,59 +405,6 @@ function endsWithJump(h: u32): bool {
   return (h >= <u32>H.JCC && h < <u32>H.JCC + 16) || h == <u32>H.jmpRel || h == <u32>H.callRel || h == <u32>H.jmpR || h == <u32>H.ret;
 }
 
-function section(id: u32): u32 { byte(id); return reserveSize(); }
-function name(s: string): void {
-  uleb(<u32>s.length);
-  for (let i = 0; i < s.length; i++) byte(<u32>s.charCodeAt(i));
-}
-function importFunc(s: string, type: u32): void { name('c'); name(s); byte(0); uleb(type); }
-function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3); byte(type); byte(1); }
-
-/** Write a whole module for the region gathered by jit/region.ts into the output buffer. */
-export function translateRegion(): void {
-  byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
-  let s = section(1);
-  uleb(8);
-  byte(0x60); uleb(0); uleb(0);
-  byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
-  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
-  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(1); byte(T_I32);
-  byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
-  byte(0x60); uleb(13); for (let i = 0; i < 13; i++) byte(T_I32); uleb(0);
-  byte(0x60); uleb(5); for (let i = 0; i < 5; i++) byte(T_I32); uleb(0);
-  byte(0x60); uleb(1); byte(T_I32); uleb(0);
-  patchSize(s);
-  s = section(2);
-  uleb(1 + F_IMPORTS + 15);
-  name('c'); name('memory'); byte(2); byte(0); uleb(1);
-  importFunc('jitDispatch', T_II_V);
-  importFunc('jitRead8', T_II_I); importFunc('jitRead16', T_II_I); importFunc('jitRead32', T_II_I);
-  importFunc('jitWrite8', T_III_V); importFunc('jitWrite16', T_III_V); importFunc('jitWrite32', T_III_V);
-  importFunc('jitSegCheck', T_III_V);
-  importFunc('jitCheckWrite', T_III_V);
-  importFunc('jitTestCC', T_I_I);
-  importFunc('jitSettleCF', T_V_V);
-  importFunc('jitSpill', T_SPILL);
-  importFunc('jitFlags', T_FLAGS);
-  importFunc('jitRotateFlags', T_I_V);
-  importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
-  importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
-  importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
-  importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
-  importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64); importGlobal('jitEntry', T_I32);
-  patchSize(s);
-  s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
-  s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);
-  s = section(10);
-  uleb(1);
-  const body = reserveSize();
-  uleb(1); uleb(N_LOCALS); byte(T_I32);
-  functionBody();
-  end();
-  patchSize(body);
-  patchSize(s);
-}
-
 // ---- a region: its blocks inside one loop, entered through a br_table on L_BLK ----
 //   loop
 //     block (n times)
@@ -639,27 +413,20 @@ export function translateRegion(): void {
 //     end  body 1 ...
 //     end  body n-1
 //   end
-// Every register is in a local at the top of each block (loaded once at entry), and a
-// register dirty where one block goes on to another counts as dirty at the top of every block:
-// a first pass finds that set, the second pass is kept. The flags are in their globals at the
-// top of each block.
+// Every register is in its local at the top of each block (loaded once at entry), and the
+// pending flags are in fa..fcf with their kind in fk (PEND_DYNAMIC).
 
-/** Which region block is being translated, and the registers dirty at block transitions. */
+/** Which region block is being translated. */
 let member: u32 = 0;
-let regionDirty: u32 = 0;
 
-function functionBody(): void {
+/** The function's body: the region of jit/region.ts. */
+export function functionBody(): void {
   gget(G_PC); ltee(L_EIP0); gset(G_JIT_ENTRY);
-  for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); }
-  const at = out;
-  regionDirty = 0;
-  region(0);
-  const set = regionDirty;
-  rewind(at);
-  region(set);
+  loadRegs();
+  region();
 }
 
-function region(dirtyAtTop: u32): void {
+function region(): void {
   const n = regionSize;
   op(OP_LOOP); byte(T_VOID);
   for (let i: u32 = 0; i < n; i++) { op(OP_BLOCK); byte(T_VOID); }
@@ -668,7 +435,7 @@ function region(dirtyAtTop: u32): void {
   for (member = 0; member < n; member++) {
     end();
     blockBase = load<u32>(regionOffset + (member << 2));
-    records(load<u32>(regionFirst + (member << 2)), load<u32>(regionCount + (member << 2)), dirtyAtTop);
+    records(load<u32>(regionFirst + (member << 2)), load<u32>(regionCount + (member << 2)));
   }
   end();
 }
@@ -680,7 +447,6 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   // The next block starts with every register in a local and the pending flags in fa..fcf, their kind in fk.
   if (pendKind == PEND_ROTATE) { storeFlags(); i32c(0); lset(L_FK); }
   else if (pendKind != PEND_DYNAMIC) { i32c(pendingKind()); lset(L_FK); }
-  regionDirty |= dirty;
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
   gget(G_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_GT_U);
@@ -690,8 +456,8 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   byte(OP_BR); uleb(regionSize - 1 - member + nested);
 }
 
-function records(first: u32, count: u32, dirtyAtTop: u32): void {
-  loaded = 0xff; dirty = dirtyAtTop; pendKind = PEND_DYNAMIC; pendCF = 0; committed = 0;
+function records(first: u32, count: u32): void {
+  pendKind = PEND_DYNAMIC; pendCF = 0; committed = 0;
   const canFall = member + 1 < regionSize;
   let off: u32 = 0;
   for (index = 0; index < count; index++) {

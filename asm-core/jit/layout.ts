@@ -1,0 +1,41 @@
+// What a translated module looks like from inside (jit/module.ts writes it, jit/emit.ts and
+// jit/pending.ts fill its one function): the index of each import and the function's locals.
+
+// ---- the module's imports, in index order (names are the core's exports, index.ts) ----
+export const F_DISPATCH: u32 = 0; // jitDispatch(handler, record)
+// The slow paths take `at` last (jit/helpers.ts): where the instruction is, for a fault.
+export const F_READ8: u32 = 1; // jitRead8/16/32(lin, at): value
+export const F_WRITE8: u32 = 4; // jitWrite8/16/32(lin, value, at)
+export const F_SEG_CHECK: u32 = 7; // jitSegCheck(segment | (size - 1) << 8 | write << 16, offset, at)
+export const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes, at)
+export const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
+export const F_SETTLE_CF: u32 = 10; // jitSettleCF()
+export const F_SPILL: u32 = 11; // jitSpill(eax..edi, pending flags' kind, fa, fb, fr, fcf)
+export const F_FLAGS: u32 = 12; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
+export const F_ROTATE_FLAGS: u32 = 13; // jitRotateFlags(CF | OF as EFLAGS bits)
+export const F_IMPORTS: u32 = 14;
+
+export const G_PC: u32 = 0;
+export const G_INSTR_START: u32 = 1;
+export const G_RETIRED: u32 = 2; // i64
+export const G_ATTENTION: u32 = 3;
+export const G_LAZY_OP: u32 = 4;
+export const G_LAZY_RESULT: u32 = 5;
+export const G_LAZY_SRC1: u32 = 6;
+export const G_LAZY_SRC2: u32 = 7;
+export const G_LAZY_SIZE: u32 = 8;
+export const G_LAZY_MASK: u32 = 9;
+export const G_FLAGS: u32 = 10;
+export const G_TLB_READ_MASK: u32 = 11;
+export const G_TLB_WRITE_MASK: u32 = 12;
+export const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at this retired count
+export const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
+
+// Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
+export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5, T_FLAGS: u32 = 6, T_I_V: u32 = 7;
+
+// ---- locals: the eight registers, then the pending flags' operands, then scratch ----
+export const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
+export const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
+export const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21, L_ROT: u32 = 22;
+export const N_LOCALS: u32 = 23;

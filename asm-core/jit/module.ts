@@ -1,0 +1,60 @@
+// A translation as a whole WebAssembly module (WebAssembly core specification 2.0, 5.5 "Modules"):
+// its types, its imports (the core's memory, helpers and globals, by their export names in
+// index.ts, in the index order of jit/layout.ts), one function `f` and its body (jit/emit.ts).
+
+import { byte, uleb, reserveSize, patchSize, end, T_I32, T_I64 } from './wasm';
+import { F_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_SPILL, T_FLAGS, T_I_V, N_LOCALS } from './layout';
+import { functionBody } from './emit';
+
+function section(id: u32): u32 { byte(id); return reserveSize(); }
+function name(s: string): void {
+  uleb(<u32>s.length);
+  for (let i = 0; i < s.length; i++) byte(<u32>s.charCodeAt(i));
+}
+function importFunc(s: string, type: u32): void { name('c'); name(s); byte(0); uleb(type); }
+function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3); byte(type); byte(1); }
+
+/** Write a whole module for the region gathered by jit/region.ts into the output buffer. */
+export function translateRegion(): void {
+  byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
+  let s = section(1);
+  uleb(8);
+  byte(0x60); uleb(0); uleb(0);
+  byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
+  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
+  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(1); byte(T_I32);
+  byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
+  byte(0x60); uleb(13); for (let i = 0; i < 13; i++) byte(T_I32); uleb(0);
+  byte(0x60); uleb(5); for (let i = 0; i < 5; i++) byte(T_I32); uleb(0);
+  byte(0x60); uleb(1); byte(T_I32); uleb(0);
+  patchSize(s);
+  s = section(2);
+  uleb(1 + F_IMPORTS + 15);
+  name('c'); name('memory'); byte(2); byte(0); uleb(1);
+  importFunc('jitDispatch', T_II_V);
+  importFunc('jitRead8', T_II_I); importFunc('jitRead16', T_II_I); importFunc('jitRead32', T_II_I);
+  importFunc('jitWrite8', T_III_V); importFunc('jitWrite16', T_III_V); importFunc('jitWrite32', T_III_V);
+  importFunc('jitSegCheck', T_III_V);
+  importFunc('jitCheckWrite', T_III_V);
+  importFunc('jitTestCC', T_I_I);
+  importFunc('jitSettleCF', T_V_V);
+  importFunc('jitSpill', T_SPILL);
+  importFunc('jitFlags', T_FLAGS);
+  importFunc('jitRotateFlags', T_I_V);
+  importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
+  importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
+  importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
+  importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
+  importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64); importGlobal('jitEntry', T_I32);
+  patchSize(s);
+  s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
+  s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);
+  s = section(10);
+  uleb(1);
+  const body = reserveSize();
+  uleb(1); uleb(N_LOCALS); byte(T_I32);
+  functionBody();
+  end();
+  patchSize(body);
+  patchSize(s);
+}

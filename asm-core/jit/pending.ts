@@ -1,0 +1,138 @@
+// The pending flag operation of a translation (jit/emit.ts): the last flag-setting
+// instruction's kind and size known at translation time, its operands in locals fa, fb, fr
+// (and fcf), so that a flag reader tests exactly the flag it needs (a Jcc after a CMP is one
+// compare) and the lazy-flag globals (cpu/flags.ts) are written only where something outside
+// the function can read them: an exit, a helper call, a slow path that may fault.
+
+import {
+  i32c, lget, lset, gget, gset, call, op, OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S,
+  OP_I32_LE_U, OP_I32_GT_S, OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I32_POPCNT, OP_I32_AND, OP_I32_OR, OP_I32_XOR,
+  OP_I32_SHR_U,
+} from './wasm';
+import {
+  F_TEST_CC, F_FLAGS, F_ROTATE_FLAGS, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
+  G_FLAGS, L_FA, L_FB, L_FR, L_FCF, L_FK, L_ROT,
+} from './layout';
+import { FLAG_CF, FLAG_OF, FLAG_AF, FLAGS_ARITH, FLAG_ZF, FLAG_SF, FLAG_PF } from '../cpu/state';
+import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
+
+/** A pending SHL/SHR/SAR: ZF SF PF lazy from fr, CF and OF already computed into fcf (as EFLAGS bits). */
+export const PEND_SHIFT: i32 = 3;
+/**
+ * At the top of a region's block: the pending operation is whatever the block that went on to
+ * this one left, its kind in local fk (as pendingKind() packs it; 0: the flags are in their
+ * globals). The first flag reader stores it through jitFlags; a flag writer just replaces it.
+ */
+export const PEND_DYNAMIC: i32 = 5;
+/**
+ * A ROL/ROR after another operation: the flags are that operation's (saved in rotBase*) with
+ * CF and OF replaced by the rotate's, in local rot as EFLAGS bits (alu.ts rotateFlags).
+ */
+export const PEND_ROTATE: i32 = 6;
+export let rotBaseKind: i32 = -1, rotBaseSize: u32 = 32, rotBaseCF: u32 = 0;
+/** The pending flag operation: its lazy kind (-1: none, the flags are in the globals), size, and where CF is. */
+export let pendKind: i32 = -1, pendSize: u32 = 32;
+/** INC/DEC keep CF: 0 it is derived from fa/fb/fr, 1 it is in local fcf, 2 it is in the flags global. */
+export let pendCF: u32 = 0;
+
+export function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) - 1; }
+/** Write the pending flag operation to the lazy-flag globals (idempotent). */
+/** The pending operation packed for jitSpill/jitFlags (jit/helpers.ts). */
+export function pendingKind(): u32 { return pendKind < 0 ? 0 : <u32>(pendKind + 1) | (pendSize << 4) | (pendCF << 12); }
+export function pushKind(): void { if (pendKind == PEND_DYNAMIC) lget(L_FK); else i32c(pendingKind()); }
+export function storeFlags(): void {
+  if (pendKind < 0) return;
+  if (pendKind == PEND_ROTATE) {
+    pendKind = rotBaseKind; pendSize = rotBaseSize; pendCF = rotBaseCF;
+    storeFlags();
+    pendKind = PEND_ROTATE;
+    lget(L_ROT); call(F_ROTATE_FLAGS);
+    return;
+  }
+  if (pendKind == PEND_DYNAMIC) { lget(L_FK); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); return; }
+  if (pendKind == PEND_SHIFT) {
+    // setResultFlags(): ZF SF PF from the result, CF and OF as computed (in fcf), AF cleared.
+    i32c(LAZY_LOGIC); gset(G_LAZY_OP);
+    i32c(pendSize); gset(G_LAZY_SIZE);
+    lget(L_FR); gset(G_LAZY_RESULT);
+    i32c(FLAG_ZF | FLAG_SF | FLAG_PF); gset(G_LAZY_MASK);
+    gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS);
+    return;
+  }
+  i32c(<u32>pendKind); gset(G_LAZY_OP);
+  i32c(pendSize); gset(G_LAZY_SIZE);
+  lget(L_FR); gset(G_LAZY_RESULT);
+  if (pendKind == <i32>LAZY_LOGIC) {
+    i32c(FLAG_ZF | FLAG_SF | FLAG_PF); gset(G_LAZY_MASK);
+    gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND); gset(G_FLAGS);
+    return;
+  }
+  lget(L_FA); gset(G_LAZY_SRC1);
+  lget(L_FB); gset(G_LAZY_SRC2);
+  i32c(pendCF == 0 ? FLAGS_ARITH : FLAGS_ARITH & ~FLAG_CF); gset(G_LAZY_MASK);
+  if (pendCF == 1) { gget(G_FLAGS); i32c(~FLAG_CF); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS); }
+}
+export function msb(size: u32): void { i32c(size - 1); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); }
+/** Push CF (0/1) of the pending operation. */
+export function pendingCF(): void {
+  if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(FLAG_CF); op(OP_I32_AND); return; }
+  if (pendCF == 1) { lget(L_FCF); return; }
+  if (pendCF == 2) { gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND); return; }
+  if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
+  // ADD: msb((a & b) | ((a | b) & ~r)); SUB: msb((~a & b) | ((~a | b) & r)).
+  const sub = pendKind == <i32>LAZY_SUB;
+  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
+  lget(L_FB); op(OP_I32_AND);
+  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
+  lget(L_FB); op(OP_I32_OR);
+  lget(L_FR); if (!sub) { i32c(-1); op(OP_I32_XOR); }
+  op(OP_I32_AND); op(OP_I32_OR);
+  msb(pendSize);
+}
+export function pendingZF(): void {
+  lget(L_FR);
+  if (pendSize != 32) { i32c(maskOf(pendSize)); op(OP_I32_AND); }
+  op(OP_I32_EQZ);
+}
+export function pendingSF(): void { lget(L_FR); msb(pendSize); }
+export function pendingOF(): void {
+  if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
+  if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(11); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); return; }
+  if (pendKind == <i32>LAZY_ADD) { lget(L_FA); lget(L_FR); op(OP_I32_XOR); lget(L_FB); lget(L_FR); op(OP_I32_XOR); }
+  else { lget(L_FA); lget(L_FB); op(OP_I32_XOR); lget(L_FA); lget(L_FR); op(OP_I32_XOR); }
+  op(OP_I32_AND); msb(pendSize);
+}
+export function pendingPF(): void { lget(L_FR); i32c(0xff); op(OP_I32_AND); op(OP_I32_POPCNT); i32c(1); op(OP_I32_AND); op(OP_I32_EQZ); }
+
+/** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
+export function condition(cc: u32): void {
+  if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
+  if (pendKind < 0) { i32c(cc); call(F_TEST_CC); return; }
+  const neg = (cc & 1) != 0;
+  const base = cc >> 1;
+  // A CMP or SUB of 32-bit values, or a logic result: one compare.
+  if (pendSize == 32 && pendKind == <i32>LAZY_SUB && pendCF == 0) {
+    if (base == 1) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_U : OP_I32_LT_U); return; }
+    if (base == 2) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_NE : OP_I32_EQ); return; }
+    if (base == 3) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_U : OP_I32_LE_U); return; }
+    if (base == 6) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
+    if (base == 7) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
+  }
+  if (pendSize == 32 && pendKind == <i32>LAZY_LOGIC) {
+    if (base == 2 || base == 3) { lget(L_FR); if (neg) { i32c(0); op(OP_I32_NE); } else op(OP_I32_EQZ); return; }
+    if (base == 4 || base == 6) { lget(L_FR); i32c(0); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
+    if (base == 7) { lget(L_FR); i32c(0); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
+  }
+  switch (base) {
+    case 0: pendingOF(); break;
+    case 1: pendingCF(); i32c(0); op(OP_I32_NE); break;
+    case 2: pendingZF(); break;
+    case 3: pendingCF(); i32c(0); op(OP_I32_NE); pendingZF(); op(OP_I32_OR); break;
+    case 4: pendingSF(); break;
+    case 5: pendingPF(); break;
+    case 6: pendingSF(); pendingOF(); op(OP_I32_XOR); break;
+    default: pendingZF(); pendingSF(); pendingOF(); op(OP_I32_XOR); op(OP_I32_OR); break;
+  }
+  if (neg) op(OP_I32_EQZ);
+}
+export function logicPending(size: u32): void { pendKind = <i32>LAZY_LOGIC; pendSize = size; pendCF = 0; }
