@@ -26,17 +26,17 @@ import {
 import {
   F_DISPATCH, F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, F_SETTLE_CF, F_SPILL, G_PC, G_INSTR_START, G_RETIRED,
   G_ATTENTION, G_TLB_READ_MASK, G_TLB_WRITE_MASK, G_BUDGET_END, G_JIT_ENTRY,
-  L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0, L_BLK, L_FK, L_ROT,
+  L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0, L_BLK, L_FK, L_ROT, L_CARRY, G_FLAGS,
 } from './layout';
 import {
   PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF,
-  maskOf, pendingKind, pushKind, storeFlags, pendingCF, condition, logicPending,
+  pendWithCarry, maskOf, pendingKind, pushKind, storeFlags, pendingCF, condition, logicPending,
 } from './pending';
 import { STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_SS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX, REG_ESP } from '../cpu/state';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
-import { ALU_ADD, ALU_OR, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../cpu/alu';
+import { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../cpu/alu';
 import { RAM_BASE } from '../mmu/phys';
 import { TLB_BASE } from '../mmu/tlb';
 import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './region';
@@ -231,19 +231,28 @@ function pop32(): void {
 /** ALU op (ALU_ADD...) of a (L_FA) and b (L_FB) into L_FR; the flags become pending. */
 function aluCore(aop: u32, size: u32): void {
   lget(L_FA); lget(L_FB);
-  if (aop == ALU_ADD) op(OP_I32_ADD);
+  if (aop == ALU_ADC) { op(OP_I32_ADD); lget(L_CARRY); op(OP_I32_ADD); }
+  else if (aop == ALU_SBB) { op(OP_I32_SUB); lget(L_CARRY); op(OP_I32_SUB); }
+  else if (aop == ALU_ADD) op(OP_I32_ADD);
   else if (aop == ALU_OR) op(OP_I32_OR);
   else if (aop == ALU_AND) op(OP_I32_AND);
   else if (aop == ALU_XOR) op(OP_I32_XOR);
   else op(OP_I32_SUB);
   lset(L_FR);
-  pendKind = <i32>(aop == ALU_ADD ? LAZY_ADD : aop == ALU_SUB || aop == ALU_CMP ? LAZY_SUB : LAZY_LOGIC);
+  pendKind = <i32>(aop == ALU_ADD || aop == ALU_ADC ? LAZY_ADD : aop == ALU_SUB || aop == ALU_CMP || aop == ALU_SBB ? LAZY_SUB : LAZY_LOGIC);
   pendSize = size;
   pendCF = 0;
+  pendWithCarry = aop == ALU_ADC || aop == ALU_SBB;
+}
+/** ADC/SBB: CF of the pending operation into local carry (0 or 1), before the operands replace it. */
+function carryIn(): void {
+  if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
+  if (pendKind < 0) { call(F_SETTLE_CF); gget(G_FLAGS); i32c(1); op(OP_I32_AND); }
+  else pendingCF();
+  lset(L_CARRY);
 }
 /** Push the masked result. */
 function aluResult(size: u32): void { lget(L_FR); if (size != 32) { i32c(maskOf(size)); op(OP_I32_AND); } }
-function inlinedAlu(aop: u32): bool { return aop != 2 && aop != 3; } // ADC and SBB go through the handler
 
 /** INC/DEC of the value in L_V: CF is kept, so it is first taken from the pending operation. */
 function incDec(isDec: bool, size: u32): void {
@@ -254,7 +263,7 @@ function incDec(isDec: bool, size: u32): void {
   const keep = pendCF;
   lget(L_V); lset(L_FA); i32c(1); lset(L_FB);
   lget(L_FA); i32c(1); op(isDec ? OP_I32_SUB : OP_I32_ADD); lset(L_FR);
-  pendKind = <i32>(isDec ? LAZY_SUB : LAZY_ADD); pendSize = size; pendCF = keep;
+  pendKind = <i32>(isDec ? LAZY_SUB : LAZY_ADD); pendSize = size; pendCF = keep; pendWithCarry = false;
 }
 
 /** Translate record `rec`; false when it must go through the handler instead. */
@@ -266,7 +275,7 @@ function inline(rec: u32, h: u32, last: bool): bool {
     const size: u32 = h < <u32>H.ALU8 ? 32 : 8;
     const n = size >> 3;
     const form = (h % 40) >> 3, aop = h & 7;
-    if (!inlinedAlu(aop)) return false;
+    if (aop == ALU_ADC || aop == ALU_SBB) carryIn();
     if (form == 0 || form == 1) { // RR, RI: dst r/m
       getReg(size, rmF); lset(L_FA);
       if (form == 0) getReg(size, regF); else i32c(imm);
@@ -331,6 +340,11 @@ function inline(rec: u32, h: u32, last: bool): bool {
     case H.testMR8: recLinear(rec, 1, false); read(1); getReg8(regF); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
     case H.testMI8: recLinear(rec, 1, false); read(1); i32c(imm); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
     case H.incR32: getReg32(rmF); lset(L_V); incDec(false, 32); lget(L_FR); setReg32(rmF); return true;
+    case H.incM32: case H.decM32:
+      recLinear(rec, 4, true); rmwStart(4); rmwRead(4); lset(L_V);
+      incDec(h == <u32>H.decM32, 32); lget(L_FR); lset(L_V); rmwWrite(4);
+      return true;
+    case H.pushM32: recLinear(rec, 4, false); read(4); lset(L_V); push32(); return true;
     case H.decR32: getReg32(rmF); lset(L_V); incDec(true, 32); lget(L_FR); setReg32(rmF); return true;
     case H.notR32: getReg32(rmF); i32c(-1); op(OP_I32_XOR); setReg32(rmF); return true;
     case H.shiftRI32: return regF < 2 ? rotateImm(regF == 1, imm & 31, rmF) : shiftImm(regF, imm & 31, rmF);
@@ -362,7 +376,7 @@ function shiftImm(sop: u32, c: u32, r: u32): bool {
   if (sop == 4 || sop == 6) { ltee(L_FCF); lget(L_FR); i32c(31); op(OP_I32_SHR_U); lget(L_FCF); op(OP_I32_XOR); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
   else if (sop == 5) { lget(L_FA); i32c(31); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
   lset(L_FCF);
-  pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0;
+  pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0; pendWithCarry = false;
   lget(L_FR); setReg32(r);
   return true;
 }
@@ -457,7 +471,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
 }
 
 function records(first: u32, count: u32): void {
-  pendKind = PEND_DYNAMIC; pendCF = 0; committed = 0;
+  pendKind = PEND_DYNAMIC; pendCF = 0; pendWithCarry = false; committed = 0;
   const canFall = member + 1 < regionSize;
   let off: u32 = 0;
   for (index = 0; index < count; index++) {

@@ -34,6 +34,8 @@ export let rotBaseKind: i32 = -1, rotBaseSize: u32 = 32, rotBaseCF: u32 = 0;
 export let pendKind: i32 = -1, pendSize: u32 = 32;
 /** INC/DEC keep CF: 0 it is derived from fa/fb/fr, 1 it is in local fcf, 2 it is in the flags global. */
 export let pendCF: u32 = 0;
+/** The pending ADD/SUB was an ADC/SBB: its result includes a carry in, so CF and ZF need the general formulas. */
+export let pendWithCarry: bool = false;
 
 export function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) - 1; }
 /** Write the pending flag operation to the lazy-flag globals (idempotent). */
@@ -111,7 +113,7 @@ export function condition(cc: u32): void {
   const neg = (cc & 1) != 0;
   const base = cc >> 1;
   // A CMP or SUB of 32-bit values, or a logic result: one compare.
-  if (pendSize == 32 && pendKind == <i32>LAZY_SUB && pendCF == 0) {
+  if (pendSize == 32 && pendKind == <i32>LAZY_SUB && pendCF == 0 && !pendWithCarry) {
     if (base == 1) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_U : OP_I32_LT_U); return; }
     if (base == 2) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_NE : OP_I32_EQ); return; }
     if (base == 3) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_U : OP_I32_LE_U); return; }
@@ -135,4 +137,4 @@ export function condition(cc: u32): void {
   }
   if (neg) op(OP_I32_EQZ);
 }
-export function logicPending(size: u32): void { pendKind = <i32>LAZY_LOGIC; pendSize = size; pendCF = 0; }
+export function logicPending(size: u32): void { pendKind = <i32>LAZY_LOGIC; pendSize = size; pendCF = 0; pendWithCarry = false; }
