@@ -13,6 +13,9 @@
 // A block remembers the two blocks it last went on to (its links), so a loop or a call to a
 // hot function skips the lookup; a link is good while no code translation changed since it was
 // made (mmu/tlb.ts, codeEpoch).
+//
+// A block that ran often enough is translated into WebAssembly with its neighbours (jit/): the
+// loop then calls the translation instead of running the records.
 
 import { pc, instrStart, csBase, csLimit, cs32, ss32, cplLive, attention } from './live';
 import { step, interruptShadow, retired } from './exec';
@@ -37,10 +40,10 @@ const E_PHYS: u32 = 0, E_TAG: u32 = 4, E_BLOCK: u32 = 8;
 let epoch: u32 = 1;
 
 /**
- * A block in the arena: a 48-byte header, then its records. The header holds the last record,
+ * A block in the arena: a 64-byte header, then its records. The header holds the last record,
  * two links (a link is (EIP, codeEpoch, header of the block at that EIP)), the number of
- * records, how often the block ran, and its translation (jit/cache.ts): a function-table index,
- * or 0.
+ * records, how often the block ran, its translation (jit/cache.ts: a function-table index, or
+ * 0), its physical address and length, and the EIP span its translation covers.
  */
 export const H_LAST: u32 = 0;
 const H_LINK0: u32 = 4;
@@ -161,7 +164,7 @@ function newBlock(slot: u32, phys: u32, gen: u32): u32 {
   return tag;
 }
 
-/** The current budget's end, for translated loops (jit/emit.ts): they go round while it has room. */
+/** The current budget's end, for translations (jit/emit.ts): they go on to another block of their region only while it has room. */
 export let jitBudgetEnd: u64 = 0;
 
 /**
