@@ -23,7 +23,7 @@ import { decodeBlock } from './predecode';
 import { dispatch } from './handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
-import { jitThreshold, compileBlock, enter, forgetTranslations, setHeaderField } from '../jit/cache';
+import { jitThreshold, compileBlock, enter, forgetTranslations } from '../jit/cache';
 import { translate } from '../mmu/paging';
 import {
   TLB_BASE, TLB_VALID, TLB_MMIO, CODE_PAGES, CODE_GEN, CODE_GEN_NEVER, tlbReadMask, tlbFlushAll, markCodePage,
@@ -49,8 +49,8 @@ export const H_LAST: u32 = 0;
 const H_LINK0: u32 = 4;
 const H_LINK1: u32 = 20;
 export const H_COUNT: u32 = 32;
-const H_RUNS: u32 = 36;
-const H_FN: u32 = 40;
+export const H_RUNS: u32 = 36;
+export const H_FN: u32 = 40;
 /** The block's physical address and its length in bytes. */
 export const H_PHYS: u32 = 44;
 export const H_BYTES: u32 = 48;
@@ -93,7 +93,6 @@ export function flushBlocks(): void {
   // Pages stay marked as code: their next write takes the slow path once, needlessly.
   arenaTop = arena;
   forgetTranslations(); // their owners were in the old arena
-  setHeaderField(H_FN);
   forgetCodeTranslations(); // links point into the old arena
   blockFlushes++;
 }

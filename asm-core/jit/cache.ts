@@ -2,18 +2,20 @@
 // by the host into functions of the core's function table, and a bounded set of table slots
 // reused least-recently-used first (a clock sweep), so a long run never grows.
 //
-// A translation hangs off its decoded block (cpu/blocks.ts, header field H_FN) and lives exactly
-// as long as the block: a write to the block's page retires the block (mmu/tlb.ts), and with it
-// the only way to reach the translation; a flush of the block cache drops every slot's owner.
+// A translation (of a region, jit/region.ts) hangs off its first decoded block (cpu/blocks.ts,
+// header field H_FN) and lives exactly as long as the block: a write to the block's page retires
+// the block (mmu/tlb.ts), and with it the only way to reach the translation, which covers only
+// that page; a flush of the block cache drops every slot's owner.
 
 import { startOutput, out, overflow } from './wasm';
 import { translateRegion } from './module';
 import { gatherRegion, regionBytes } from './region';
 import { retired } from '../cpu/exec';
+import { H_FN, H_RUNS } from '../cpu/blocks';
 
 @external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32): u32;
 
-/** Bytes of the output buffer; one block's module always fits (BLOCK_MAX records). */
+/** Bytes of the output buffer: a region's module (16 blocks of at most BLOCK_MAX records) fits; a bigger one fails cleanly (`overflow`). */
 export const JIT_BUFFER_BYTES: u32 = 1 << 20;
 /** Function-table slots for translations: the cache's bound. */
 export const JIT_SLOTS: u32 = 4096;
@@ -70,16 +72,14 @@ function takeSlot(): u32 {
     const owner = load<u32>(slotOwner + (s << 2));
     if (owner == 0) { cacheBytes -= <f64>load<u32>(slotBytes + (s << 2)); store<u32>(slotBytes + (s << 2), 0); return s; }
     if (load<u8>(slotUsed + s) != 0) { store<u8>(slotUsed + s, 0); continue; }
-    store<u32>(owner + H_FN_FIELD, 0);
+    store<u32>(owner, 0, H_FN);
+    store<u32>(owner, 0, H_RUNS); // it may become hot again, and be translated again
     cacheBytes -= <f64>load<u32>(slotBytes + (s << 2));
     evictions++;
     return s;
   }
 }
 
-/** Header field of a block that holds its function-table index (cpu/blocks.ts H_FN). */
-let H_FN_FIELD: u32 = 0;
-export function setHeaderField(fn: u32): void { H_FN_FIELD = fn; }
 
 /**
  * Translate the region of the block with header `header` (jit/region.ts); its function-table

@@ -1,0 +1,81 @@
+// The JIT's code cache is bounded: more hot code than it has function-table slots (JIT_SLOTS)
+// evicts translations, least recently used first, and the guest computes the same as with the
+// interpreter. The guest: a chain of N pages, each holding one block (INC EAX; JMP to the next
+// page), run three times round (the last page: DEC ECX; JNZ to the first), so every page is a
+// translation of its own and the chain does not fit.
+
+import { describe, expect, it } from 'vitest';
+import { type Core, loadCore } from '../../src/cpu/core.js';
+import { readCoreWasm } from '../../src/cpu/core-file.js';
+
+const BASE = 0x10_0000;
+const PASSES = 3;
+
+function host() {
+  return {
+    ioRead: () => 0xff, ioWrite: () => {}, mmioRead: () => 0xffffffff, mmioWrite: () => {},
+    intAck: () => 0, readTsc: () => 0, ferr: () => {},
+  };
+}
+
+/** Flat 32-bit protected mode at CPL 0, EIP at the first page. */
+async function machine(pages: number, jitThreshold: number): Promise<Core> {
+  const core = await loadCore(await readCoreWasm(), host());
+  core.init(Math.ceil((BASE + pages * 4096) / (1 << 20) + 1) * (1 << 20));
+  const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
+  for (let k = 0; k < pages; k++) {
+    const at = BASE + k * 4096;
+    if (k < pages - 1) {
+      core.ram[at] = 0x40; // INC EAX
+      core.ram[at + 1] = 0xe9; // JMP rel32 to the next page
+      ram.setInt32(at + 2, 4096 - 6, true);
+    } else {
+      core.ram[at] = 0x40;
+      core.ram[at + 1] = 0x49; // DEC ECX
+      core.ram[at + 2] = 0x0f; core.ram[at + 3] = 0x85; // JNZ rel32 to the first page
+      ram.setInt32(at + 4, BASE - (at + 8), true);
+      core.ram[at + 8] = 0xf4; // HLT
+    }
+  }
+  for (let r = 0; r < 8; r++) core.setReg(r, 0);
+  core.setReg('ecx', PASSES);
+  core.setReg('esp', BASE - 16);
+  core.eip = BASE;
+  const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
+  core.setSeg('cs', flat(0x08, 0xc09b));
+  for (const s of ['ss', 'ds', 'es', 'fs', 'gs'] as const) core.setSeg(s, flat(0x10, 0xc093));
+  core.cr0 = 0x11;
+  core.cpl = 0;
+  core.setU32('OFF_EFLAGS', 0x2);
+  core.refreshState();
+  core.setJitThreshold(jitThreshold);
+  return core;
+}
+
+function runToHlt(core: Core): void {
+  for (let i = 0; i < 1000; i++) if (core.run(1_000_000) === 'hlt') return;
+  throw new Error(`did not halt: ${core.describe()}`);
+}
+
+describe('JIT code cache', () => {
+  it('evicts when more code is hot than it has slots, and computes as the interpreter does', async () => {
+    const slots = Number(((await machine(2, 0)).exports.JIT_SLOTS as WebAssembly.Global).value);
+    const pages = slots + 1000;
+    const jit = await machine(pages, 1);
+    runToHlt(jit);
+    const interp = await machine(pages, 0);
+    runToHlt(interp);
+    expect(jit.reg('eax')).toBe(PASSES * pages);
+    expect(jit.reg('eax')).toBe(interp.reg('eax'));
+    expect(jit.instructions).toBe(interp.instructions);
+    const s = jit.jitStats;
+    expect(s.failures).toBe(0);
+    // Every page was translated, more than once: the slots ran out and the oldest were reused.
+    expect(s.translations).toBeGreaterThan(pages);
+    expect(s.evictions).toBeGreaterThan(0);
+    expect(s.translations - s.evictions).toBeLessThanOrEqual(slots);
+    // The cache's size is bounded by the slots, not by the code run.
+    expect(s.cacheBytes).toBeLessThanOrEqual(s.cachePeakBytes);
+    expect(s.cachePeakBytes / s.bytesEmitted).toBeLessThan(slots / pages + 0.01);
+  }, 120_000);
+});
