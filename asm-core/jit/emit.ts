@@ -50,6 +50,7 @@ let index: u32 = 0, startOff: u32 = 0, nextOff: u32 = 0;
 let slowPath: bool = false;
 
 // ---- registers: all eight in locals 0..7 at every point ----
+const REG_ECX_LOCAL: u32 = 1;
 function regAddr(r: u32): u32 { return STATE + OFF_REGS + (r << 3); }
 function loadRegs(): void { for (let r: u32 = 0; r < 8; r++) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); } }
 function getReg32(r: u32): void { lget(r); }
@@ -70,8 +71,13 @@ function setReg8(r: u32): void {
   op(OP_I32_OR);
   setReg32(w);
 }
-function getReg(size: u32, r: u32): void { if (size == 32) getReg32(r); else getReg8(r); }
-function setReg(size: u32, r: u32): void { if (size == 32) setReg32(r); else setReg8(r); }
+function getReg16(r: u32): void { lget(r); i32c(0xffff); op(OP_I32_AND); }
+/** Pops the value into the low word of register r. */
+function setReg16(r: u32): void {
+  i32c(0xffff); op(OP_I32_AND); lget(r); i32c(0xffff0000); op(OP_I32_AND); op(OP_I32_OR); setReg32(r);
+}
+function getReg(size: u32, r: u32): void { if (size == 32) getReg32(r); else if (size == 16) getReg16(r); else getReg8(r); }
+function setReg(size: u32, r: u32): void { if (size == 32) setReg32(r); else if (size == 16) setReg16(r); else setReg8(r); }
 
 // ---- EIP, the retired count, exits ----
 /** EIP offset of the current block from the region's entry. */
@@ -348,6 +354,14 @@ function inline(rec: u32, h: u32, last: bool): bool {
     case H.decR32: getReg32(rmF); lset(L_V); incDec(true, 32); lget(L_FR); setReg32(rmF); return true;
     case H.notR32: getReg32(rmF); i32c(-1); op(OP_I32_XOR); setReg32(rmF); return true;
     case H.shiftRI32: return regF < 2 ? rotateImm(regF == 1, imm & 31, rmF) : shiftImm(regF, imm & 31, rmF);
+    case H.shiftRC32: return shiftByCL(regF, rmF);
+    // 16-bit operands (66h): the ALU operation is in REC_IMM (RR) or REC_REG (RI), as handlers.ts has it.
+    case H.aluRR16: return alu16(imm, rmF, true, regF, 0);
+    case H.aluRI16: return alu16(regF, rmF, false, 0, imm);
+    case H.movRR16: getReg16(regF); setReg16(rmF); return true;
+    case H.movRI16: i32c(imm); setReg16(rmF); return true;
+    case H.testRR16: getReg16(rmF); getReg16(regF); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
+    case H.testRI16: getReg16(rmF); i32c(imm & 0xffff); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
     case H.setccR: condition(imm); setReg8(rmF); return true;
     case H.cmovRR: {
       lget(rmF); lget(regF); condition(imm); op(OP_SELECT); setReg32(regF);
@@ -378,6 +392,48 @@ function shiftImm(sop: u32, c: u32, r: u32): bool {
   lset(L_FCF);
   pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0; pendWithCarry = false;
   lget(L_FR); setReg32(r);
+  return true;
+}
+
+/** A 16-bit ALU operation on register `d` with register `src` or an immediate (aluRR16/aluRI16). */
+function alu16(aop: u32, d: u32, fromReg: bool, src: u32, imm: u32): bool {
+  if (aop > 7) return false;
+  if (aop == ALU_ADC || aop == ALU_SBB) carryIn();
+  getReg16(d); lset(L_FA);
+  if (fromReg) getReg16(src); else i32c(imm); // as handlers.ts aluRI16: the record's immediate as it is
+  lset(L_FB);
+  aluCore(aop, 16);
+  if (aop != ALU_CMP) { aluResult(16); setReg16(d); }
+  return true;
+}
+
+/**
+ * SHL/SAL, SHR, SAR of a 32-bit register by CL. A count of 0 (mod 32) changes nothing, the
+ * flags included, so which operation is pending is known only at run time: both arms leave it
+ * described in fk and the locals (PEND_DYNAMIC), as at the top of a region's block.
+ */
+function shiftByCL(sop: u32, r: u32): bool {
+  if (sop < 4) return false;
+  // The pending operation as it stands, for the arm that changes nothing.
+  if (pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
+  lget(REG_ECX_LOCAL); i32c(31); op(OP_I32_AND); ltee(L_V);
+  ifVoid();
+  getReg32(r); lset(L_FA);
+  lget(L_FA); lget(L_V); op(sop == 5 ? OP_I32_SHR_U : sop == 7 ? OP_I32_SHR_S : OP_I32_SHL); lset(L_FR);
+  // CF: the last bit shifted out; OF: SHL: CF xor the result's sign, SHR: the operand's sign, SAR: 0.
+  if (sop == 4 || sop == 6) {
+    lget(L_FA); i32c(32); lget(L_V); op(OP_I32_SUB); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); ltee(L_FCF);
+    lget(L_FR); i32c(31); op(OP_I32_SHR_U); lget(L_FCF); op(OP_I32_XOR); i32c(11); op(OP_I32_SHL); op(OP_I32_OR);
+  } else {
+    lget(L_FA); lget(L_V); i32c(1); op(OP_I32_SUB); op(sop == 5 ? OP_I32_SHR_U : OP_I32_SHR_S); i32c(1); op(OP_I32_AND);
+    if (sop == 5) { lget(L_FA); i32c(31); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
+  }
+  lset(L_FCF);
+  lget(L_FR); setReg32(r);
+  i32c(<u32>(PEND_SHIFT + 1) | (32 << 4)); lset(L_FK);
+  if (pendKind != PEND_DYNAMIC) { els(); i32c(pendingKind()); lset(L_FK); }
+  end();
+  pendKind = PEND_DYNAMIC; pendCF = 0; pendWithCarry = false;
   return true;
 }
 
