@@ -8,6 +8,8 @@
 // or link is a core bug: it is counted and reported once, and the block keeps running from the
 // interpreter's records (the import returns 0).
 
+import type { JitCounters } from '../machine/types.js';
+
 /** What a JIT-enabled core exports beyond the basics (asm-core/index.ts). */
 export interface JitExports {
   table: WebAssembly.Table;
@@ -17,30 +19,8 @@ export interface JitExports {
   jitStats(which: number): number;
 }
 
-/** Counters of the translator, since power-on. */
-export interface JitStats {
-  /** Blocks translated and installed. */
-  translations: number;
-  /** Bytes of WebAssembly emitted for them. */
-  bytesEmitted: number;
-  /** Milliseconds spent compiling and instantiating them (host side). */
-  compileMs: number;
-  /** Translations that could not be made or compiled (they run interpreted). */
-  failures: number;
-  /** Translations dropped to reuse their table slot (least recently used first). */
-  evictions: number;
-  /** Calls of translated blocks. */
-  calls: number;
-  /** Guest instructions executed inside translated blocks. */
-  instructions: number;
-  /** Runs of a block before it is translated; 0 when the JIT is off. */
-  threshold: number;
-  /** Bytes of guest code translated. */
-  guestBytes: number;
-  /** Bytes of the modules in the code cache now, and at most since power-on. */
-  cacheBytes: number;
-  cachePeakBytes: number;
-}
+/** Counters of the translator, since power-on (declared with the Machine's status, src/machine/types.ts). */
+export type JitStats = JitCounters;
 
 export class JitHost {
   private exports: (WebAssembly.Exports & JitExports) | null = null;
