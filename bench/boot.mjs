@@ -10,10 +10,9 @@
 // Prints a table and, last, one JSON line with the numbers.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { manifest, resolveV86, SEABIOS, VGABIOS } from './v86-host.mjs';
+import { fileURLToPath } from 'node:url';
+import { manifest, startV86 } from './v86-host.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -67,29 +66,10 @@ function bootWebx86(guest, opts, path) {
   });
 }
 
-const toArrayBuffer = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-
 /** v86 in this process: BIOS -> Linux boot protocol (its own loader) -> prompt on serial0. */
 async function bootV86(guest, opts) {
-  if (!existsSync(SEABIOS)) throw new Error(`${SEABIOS} missing (apt-get install seabios)`);
-  const vgabios = VGABIOS.find((p) => existsSync(p));
-  const dir = resolveV86();
-  const { V86 } = await import(pathToFileURL(join(dir, 'build', 'libv86.mjs')).href);
   const t0 = performance.now();
-  const emulator = new V86({
-    wasm_path: join(dir, 'build', 'v86.wasm'),
-    memory_size: opts.memory * 1024 * 1024,
-    vga_memory_size: 8 * 1024 * 1024,
-    bios: { buffer: toArrayBuffer(readFileSync(SEABIOS)) },
-    vga_bios: vgabios ? { buffer: toArrayBuffer(readFileSync(vgabios)) } : undefined,
-    bzimage: { buffer: toArrayBuffer(readFileSync(guest.kernel)) },
-    initrd: { buffer: toArrayBuffer(readFileSync(guest.initrd)) },
-    cmdline: guest.cmdline,
-    autostart: true,
-    disable_keyboard: true,
-    disable_mouse: true,
-    disable_speaker: true,
-  });
+  const emulator = await startV86(guest, opts.memory);
   let out = '';
   try {
     const seconds = await new Promise((res, rej) => {

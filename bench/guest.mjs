@@ -10,10 +10,9 @@
 // --no-jit runs webx86's interpreter alone (v86 keeps its JIT), for the JIT's own speed-up.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { manifest, resolveV86, SEABIOS, VGABIOS } from './v86-host.mjs';
+import { fileURLToPath } from 'node:url';
+import { manifest, startV86 } from './v86-host.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -108,25 +107,7 @@ function runWebx86(guest, opts) {
 }
 
 async function runV86(guest, opts) {
-  if (!existsSync(SEABIOS)) throw new Error(`${SEABIOS} missing (apt-get install seabios)`);
-  const vgabios = VGABIOS.find((p) => existsSync(p));
-  const dir = resolveV86();
-  const { V86 } = await import(pathToFileURL(join(dir, 'build', 'libv86.mjs')).href);
-  const buf = (p) => { const b = readFileSync(p); return { buffer: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) }; };
-  const emulator = new V86({
-    wasm_path: join(dir, 'build', 'v86.wasm'),
-    memory_size: opts.memory * 1024 * 1024,
-    vga_memory_size: 8 * 1024 * 1024,
-    bios: buf(SEABIOS),
-    vga_bios: vgabios ? buf(vgabios) : undefined,
-    bzimage: buf(guest.kernel),
-    initrd: buf(guest.initrd),
-    cmdline: guest.cmdline,
-    autostart: true,
-    disable_keyboard: true,
-    disable_mouse: true,
-    disable_speaker: true,
-  });
+  const emulator = await startV86(guest, opts.memory);
   try {
     return await new Promise((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`v86: not done within ${opts.timeout} s`)), opts.timeout * 1000);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGES = join(ROOT, 'build', 'images');
@@ -46,3 +46,30 @@ function resolveV86() {
   return join(V86_PREFIX, 'node_modules', 'v86');
 }
 
+const toArrayBuffer = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+
+/**
+ * A v86 in this process booting the default guest's bzImage through SeaBIOS and v86's own Linux
+ * loader, started at once, with its JIT on (its default); `memory` in MiB.
+ */
+export async function startV86(guest, memory) {
+  if (!existsSync(SEABIOS)) throw new Error(`${SEABIOS} missing (apt-get install seabios)`);
+  const vgabios = VGABIOS.find((p) => existsSync(p));
+  const dir = resolveV86();
+  const { V86 } = await import(pathToFileURL(join(dir, 'build', 'libv86.mjs')).href);
+  const file = (p) => ({ buffer: toArrayBuffer(readFileSync(p)) });
+  return new V86({
+    wasm_path: join(dir, 'build', 'v86.wasm'),
+    memory_size: memory * 1024 * 1024,
+    vga_memory_size: 8 * 1024 * 1024,
+    bios: file(SEABIOS),
+    vga_bios: vgabios ? file(vgabios) : undefined,
+    bzimage: file(guest.kernel),
+    initrd: file(guest.initrd),
+    cmdline: guest.cmdline,
+    autostart: true,
+    disable_keyboard: true,
+    disable_mouse: true,
+    disable_speaker: true,
+  });
+}

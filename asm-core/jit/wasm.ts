@@ -7,9 +7,6 @@ export let outEnd: u32 = 0;
 /** The buffer ran out: the translation is abandoned (nothing was written past outEnd). */
 export let overflow: bool = false;
 
-/** Drop what was written since `at` (the translator's first pass of a loop). */
-export function rewind(at: u32): void { out = at; }
-
 export function startOutput(at: u32, end: u32): void { out = at; outEnd = end; overflow = false; }
 
 @inline export function byte(b: u32): void {
@@ -61,18 +58,15 @@ export const T_I64: u32 = 0x7e;
 export const T_VOID: u32 = 0x40;
 
 // ---- instructions ----
-export const OP_UNREACHABLE: u32 = 0x00;
 export const OP_BLOCK: u32 = 0x02;
 export const OP_LOOP: u32 = 0x03;
 export const OP_IF: u32 = 0x04;
 export const OP_ELSE: u32 = 0x05;
 export const OP_END: u32 = 0x0b;
 export const OP_BR: u32 = 0x0c;
-export const OP_BR_IF: u32 = 0x0d;
 export const OP_BR_TABLE: u32 = 0x0e;
 export const OP_RETURN: u32 = 0x0f;
 export const OP_CALL: u32 = 0x10;
-export const OP_DROP: u32 = 0x1a;
 export const OP_SELECT: u32 = 0x1b;
 export const OP_LOCAL_GET: u32 = 0x20;
 export const OP_LOCAL_SET: u32 = 0x21;
@@ -101,7 +95,6 @@ export const OP_I32_GE_S: u32 = 0x4e;
 export const OP_I32_GE_U: u32 = 0x4f;
 export const OP_I64_GT_S: u32 = 0x55;
 export const OP_I64_GT_U: u32 = 0x56;
-export const OP_I64_LE_U: u32 = 0x58;
 export const OP_I32_POPCNT: u32 = 0x69;
 export const OP_I32_ADD: u32 = 0x6a;
 export const OP_I32_SUB: u32 = 0x6b;

@@ -59,7 +59,8 @@ function runToHlt(core: Core): void {
 
 describe('JIT code cache', () => {
   it('evicts when more code is hot than it has slots, and computes as the interpreter does', async () => {
-    const slots = Number(((await machine(2, 0)).exports.JIT_SLOTS as WebAssembly.Global).value);
+    const probe = await loadCore(await readCoreWasm(), host());
+    const slots = Number((probe.exports.JIT_SLOTS as WebAssembly.Global).value);
     const pages = slots + 1000;
     const jit = await machine(pages, 1);
     runToHlt(jit);
