@@ -74,6 +74,8 @@ export const MAX_NS_PER_INSTRUCTION = 200;
 export const MAX_LAG_NS = 1e9;
 /** Realtime: the rate correction aims to remove the current lag over about this much time. */
 const CORRECTION_WINDOW_NS = 100e6;
+/** Realtime: the host speed is measured over at least this many instructions at a time. */
+const MEASURE_INSTRUCTIONS = 10_000;
 
 export class VirtualClock implements Clock {
   readonly mode: ClockMode;
@@ -96,6 +98,9 @@ export class VirtualClock implements Clock {
   private hostElapsedMs = 0;
   /** Measured host ns per instruction while the CPU runs (smoothed). */
   private hostNsPerInstr: number;
+  /** Runs noted since the last update of hostNsPerInstr: instructions and host ms. */
+  private sampleInstr = 0;
+  private sampleMs = 0;
   /** Times the realtime clock jumped to catch up with the host. */
   catchUps = 0;
   /**
@@ -185,8 +190,21 @@ export class VirtualClock implements Clock {
    * time). Sets the host speed that sync() tunes the rate from.
    */
   noteRun(instructions: number, hostMs: number): void {
-    if (this.mode !== 'realtime' || instructions < 1000 || !(hostMs > 0)) return;
-    this.hostNsPerInstr = 0.7 * this.hostNsPerInstr + 0.3 * ((hostMs * 1e6) / instructions);
+    if (this.mode !== 'realtime' || !(instructions > 0) || !(hostMs >= 0)) return;
+    // Short runs are measured together: the run loop sizes runs from this estimate, so an
+    // estimate that only long runs could update would freeze after one slow run (a compile,
+    // a GC pause) made every later run short, and guest time would race ahead of the host.
+    this.sampleInstr += instructions;
+    this.sampleMs += hostMs;
+    if (this.sampleInstr < MEASURE_INSTRUCTIONS || !(this.sampleMs > 0)) return;
+    this.hostNsPerInstr = 0.7 * this.hostNsPerInstr + 0.3 * ((this.sampleMs * 1e6) / this.sampleInstr);
+    this.sampleInstr = 0;
+    this.sampleMs = 0;
+  }
+
+  /** Realtime: measured host ns per instruction while the CPU runs (sizes the run loop's budgets). */
+  get hostSpeed(): number {
+    return this.hostNsPerInstr;
   }
 
   /** Realtime: host ms the guest clock is ahead of the host (after idle skips); else 0. */

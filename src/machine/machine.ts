@@ -298,8 +298,6 @@ export class Machine {
   private ipsWindowStart = 0;
   private ipsWindowInstr = 0;
   private lastIps = 0;
-  /** Realtime: instructions per host millisecond, measured; sizes the run budget. */
-  private instrPerMs = 20_000;
 
   /** IA32_APIC_BASE as the MMIO map follows it now (-1: not yet looked at). */
   private apicBaseMsr = -1;
@@ -831,11 +829,7 @@ export class Machine {
       this.syncApicBase();
       const t1 = performance.now();
       const ran = core.instructions - before;
-      if (!deterministic && ran > 10_000 && t1 > t0) {
-        // Smooth the speed estimate; it only sizes budgets, so noise is harmless.
-        this.instrPerMs = 0.8 * this.instrPerMs + 0.2 * (ran / (t1 - t0));
-        clock.noteRun(ran, t1 - t0);
-      }
+      if (!deterministic) clock.noteRun(ran, t1 - t0);
 
       if (this.guestResetRequested || stop === 'reset') {
         this.guestResetRequested = false;
@@ -883,7 +877,7 @@ export class Machine {
 
   /** Realtime: the most instructions in one run, about REALTIME_RUN_MS of host time. */
   private realtimeCap(): number {
-    return Math.max(1000, Math.floor(this.instrPerMs * REALTIME_RUN_MS));
+    return Math.max(1000, Math.floor((REALTIME_RUN_MS * 1e6) / this.clock.hostSpeed));
   }
 
   /**

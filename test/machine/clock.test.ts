@@ -131,6 +131,31 @@ describe('VirtualClock (realtime)', () => {
     return { h, clock, run };
   }
 
+  it('recovers from one slow run even when every later run is short', () => {
+    // One run that took the host 50 ms for 1000 instructions (a compile, a GC pause), then
+    // runs sized from the estimate as the Machine sizes them (about 1 ms of host time, at
+    // most 5000 instructions here): the estimate must come back to the host's real speed.
+    const h = { ms: 1000, instr: 0 };
+    const clock = new VirtualClock('realtime', { instructions: () => h.instr, hostNow: () => h.ms });
+    clock.start();
+    const run = (n: number, ms: number) => { h.instr += n; h.ms += ms; clock.noteRun(n, ms); };
+    clock.sync();
+    run(1000, 50);
+    const runFor = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        clock.sync();
+        const n = Math.min(5000, Math.max(1000, Math.floor(1e6 / clock.hostSpeed)));
+        run(n, n * 2e-6); // a 500-MIPS host
+      }
+    };
+    runFor(2000);
+    expect(clock.hostSpeed).toBeLessThan(2.5);
+    // And guest time comes back to host time, and stays with it.
+    runFor(20_000);
+    const host = (h.ms - 1000) * 1e6;
+    expect(Math.abs(clock.now() - host) / host).toBeLessThan(0.02);
+  });
+
   it('tracks host time through the measured speed, linear in instructions between syncs', () => {
     const { h, clock, run } = simulatedHost(10); // a 100-MIPS host
     clock.start();
