@@ -12,7 +12,7 @@
 //
 // A block remembers the two blocks it last went on to (its links), so a loop or a call to a
 // hot function skips the lookup; a link is good while no code translation changed since it was
-// made (mmu/tlb.ts, codeEpoch).
+// made, at the same privilege (mmu/tlb.ts, codeEpoch).
 //
 // A block that ran often enough is translated into WebAssembly with its neighbours (jit/): the
 // loop then calls the translation instead of running the records.
@@ -30,9 +30,17 @@ import {
   codeEpoch, forgetCodeTranslations, retireCodePage,
 } from '../mmu/tlb';
 
-/** Direct-mapped table of blocks by physical address: 16-byte entries (see the fields below). */
+/**
+ * Blocks by physical address: a 4-way set-associative table of 64 Ki sets, each four 16-byte
+ * entries (fields below), the most recently found first. With one way, two hot blocks whose
+ * addresses fell in one slot evicted each other at every lookup, each decoded afresh with its
+ * run count at zero and so never translated (a user loop and a kernel function did exactly
+ * that, once per system call), filling the arena until it flushed everything.
+ */
 const BLOCK_TABLE: u32 = 0x00b0_0000;
-const BLOCK_TABLE_BITS: u32 = 16;
+const SET_BITS: u32 = 16;
+const WAYS: u32 = 4;
+const ENTRY: u32 = 16;
 // Entry fields: the physical address; the tag (1 | epoch << 1 | generation << 8 | byte length
 // << 16); the block's header.
 const E_PHYS: u32 = 0, E_TAG: u32 = 4, E_BLOCK: u32 = 8;
@@ -86,7 +94,7 @@ export function flushBlocks(): void {
   epoch++;
   if (epoch == 0x80) {
     epoch = 1;
-    memory.fill(BLOCK_TABLE, 0, 16 << BLOCK_TABLE_BITS);
+    memory.fill(BLOCK_TABLE, 0, (WAYS * ENTRY) << SET_BITS);
     // Also give pages that were rewritten too often their chance again.
     memory.fill(CODE_GEN, 0, 0x10_0000);
   }
@@ -107,8 +115,43 @@ export function invalidateRange(phys: u32, len: u32): void {
   tlbFlushAll();
 }
 
-@inline function slotOf(phys: u32): u32 {
-  return BLOCK_TABLE + (((phys * 0x9e3779b1) >>> (32 - BLOCK_TABLE_BITS)) << 4);
+@inline function setOf(phys: u32): u32 {
+  return BLOCK_TABLE + (((phys * 0x9e3779b1) >>> (32 - SET_BITS)) * (WAYS * ENTRY));
+}
+
+/** The tag bits an entry for a block decoded now, at code generation `gen`, has. */
+@inline function validTag(gen: u32): u32 { return 1 | (epoch << 1) | (gen << 8); }
+
+/** Find `phys` with a valid tag in `set` and move it to the front; false if it is not there. */
+function lookup(set: u32, phys: u32, want: u32): bool {
+  for (let w: u32 = 0; w < WAYS; w++) {
+    const e = set + w * ENTRY;
+    if (load<u32>(e, E_PHYS) != phys || (load<u32>(e, E_TAG) & 0xffff) != want) continue;
+    if (w != 0) {
+      const tag = load<u32>(e, E_TAG), header = load<u32>(e, E_BLOCK);
+      memory.copy(set + ENTRY, set, w * ENTRY);
+      store<u32>(set, phys, E_PHYS);
+      store<u32>(set, tag, E_TAG);
+      store<u32>(set, header, E_BLOCK);
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Free the front entry of `set` for a new block at `phys`: the ways before the one that goes
+ * move down. What goes: a stale entry for the same address, else one from before the last
+ * flush (or never used), else the least recently found.
+ */
+function makeRoom(set: u32, phys: u32): void {
+  let victim: u32 = WAYS - 1;
+  for (let w: u32 = 0; w < WAYS; w++) {
+    const e = set + w * ENTRY;
+    if (load<u32>(e, E_PHYS) == phys) { victim = w; break; }
+    if ((load<u32>(e, E_TAG) & 0xff) != (1 | (epoch << 1)) && victim == WAYS - 1) victim = w;
+  }
+  memory.copy(set + ENTRY, set, victim * ENTRY);
 }
 
 /**
@@ -128,18 +171,19 @@ function findBlock(): u32 {
   }
   const phys = (e & 0xfffff000) | (lin & 0xfff);
   const gen = <u32>load<u8>(CODE_GEN + (phys >>> 12));
-  const slot = slotOf(phys);
-  let tag = load<u32>(slot, E_TAG);
-  if (load<u32>(slot, E_PHYS) != phys || (tag & 0xffff) != (1 | (epoch << 1) | (gen << 8))) {
+  const set = setOf(phys);
+  if (!lookup(set, phys, validTag(gen))) {
     if (gen == CODE_GEN_NEVER) return 0;
-    tag = newBlock(slot, phys, gen);
+    makeRoom(set, phys);
+    newBlock(set, phys, gen);
   }
   // Every byte of the block must be inside the CS limit; near the limit, step() checks each fetch.
-  if (<u64>off + <u64>(tag >>> 16) > <u64>csLimit + 1) return 0;
-  return load<u32>(slot, E_BLOCK);
+  if (<u64>off + <u64>(load<u32>(set, E_TAG) >>> 16) > <u64>csLimit + 1) return 0;
+  return load<u32>(set, E_BLOCK);
 }
 
-function newBlock(slot: u32, phys: u32, gen: u32): u32 {
+/** Decode the block at `phys` into the arena; its entry goes to `slot`. */
+function newBlock(slot: u32, phys: u32, gen: u32): void {
   if (arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > arenaEnd) flushBlocks();
   const page = phys >>> 12;
   if (load<u8>(CODE_PAGES + page) == 0) {
@@ -156,11 +200,9 @@ function newBlock(slot: u32, phys: u32, gen: u32): u32 {
   store<u32>(header, phys, H_PHYS);
   store<u32>(header, bytes, H_BYTES);
   blocksDecoded++;
-  const tag = 1 | (epoch << 1) | (gen << 8) | (bytes << 16);
   store<u32>(slot, phys, E_PHYS);
-  store<u32>(slot, tag, E_TAG);
+  store<u32>(slot, validTag(gen) | (bytes << 16), E_TAG);
   store<u32>(slot, header, E_BLOCK);
-  return tag;
 }
 
 /** The current budget's end, for translations (jit/emit.ts): they go on to another block of their region only while it has room. */
@@ -173,11 +215,12 @@ export let jitBudgetEnd: u64 = 0;
 export function blockAt(phys: u32): u32 {
   const gen = <u32>load<u8>(CODE_GEN + (phys >>> 12));
   if (gen == CODE_GEN_NEVER) return 0;
-  const slot = slotOf(phys);
-  if (load<u32>(slot, E_PHYS) == phys && (load<u32>(slot, E_TAG) & 0xffff) == (1 | (epoch << 1) | (gen << 8))) return load<u32>(slot, E_BLOCK);
+  const set = setOf(phys);
+  if (lookup(set, phys, validTag(gen))) return load<u32>(set, E_BLOCK);
   if (arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > arenaEnd) return 0;
-  newBlock(slot, phys, gen);
-  return load<u32>(slot, E_BLOCK);
+  makeRoom(set, phys);
+  newBlock(set, phys, gen);
+  return load<u32>(set, E_BLOCK);
 }
 
 /** Where decodeBlock() stopped writing records. */
@@ -246,11 +289,14 @@ export function runBlocks(end: u64): void {
   }
 }
 
+/** What a link holds to be good: the code epoch, and whether it was made at CPL 3 (mmu/tlb.ts). */
+@inline function linkEpoch(): u32 { return (codeEpoch << 1) | (cplLive == 3 ? 1 : 0); }
+
 /** The block at EIP after `from` ran, through one of its links, or found and linked; 0: step(). */
 @inline function follow(from: u32): u32 {
   interruptShadow = false; // as before every instruction in runUntil()
   const eip = pc;
-  const now = codeEpoch;
+  const now = linkEpoch();
   if (load<u32>(from, H_LINK0 + L_EIP) == eip && load<u32>(from, H_LINK0 + L_EPOCH) == now) return load<u32>(from, H_LINK0 + L_BLOCK);
   if (load<u32>(from, H_LINK1 + L_EIP) == eip && load<u32>(from, H_LINK1 + L_EPOCH) == now) return load<u32>(from, H_LINK1 + L_BLOCK);
   // Returns and indirect jumps go to more places than two links hold: a table by EIP next.
@@ -258,7 +304,7 @@ export function runBlocks(end: u64): void {
   if (load<u32>(target, L_EIP) == eip && load<u32>(target, L_EPOCH) == now) return load<u32>(target, L_BLOCK);
   instrStart = eip;
   const to = findBlock();
-  if (to != 0 && codeEpoch == now) {
+  if (to != 0 && linkEpoch() == now) {
     // The newer link first; the older one moves to the second place.
     memory.copy(from + H_LINK1, from + H_LINK0, 12);
     store<u32>(from, eip, H_LINK0 + L_EIP);

@@ -51,16 +51,19 @@ export let fetchDelta: u32 = 0;
 
 /**
  * Bumped whenever the translation of code may have changed: any TLB flush or invalidation, a
- * CS load, a CPL change. Links between decoded blocks (cpu/blocks.ts), which skip the
- * translation, hold the epoch they were made in. Never 0 (a link's "none").
+ * non-flat CS load. Links between decoded blocks (cpu/blocks.ts), which skip the translation,
+ * hold the epoch they were made in, and whether at CPL 3 (a CPL change alters only the
+ * permission to execute a page, not where it is, so it need not end every link: a system
+ * call would otherwise send each block the process runs after it back through the lookup).
+ * Never 0 (a link's "none"); below 2^31, so that a link can hold it shifted.
  */
 export let codeEpoch: u32 = 1;
 
 /** Empty the fetch window and make every block link stale. */
 export function forgetCodeTranslations(): void {
   fetchLen = 0;
-  if (++codeEpoch == 0) {
-    // After 2^32 bumps an old link could match again: start from an empty block cache.
+  if (++codeEpoch == 0x8000_0000) {
+    // After 2^31 bumps an old link could match again: start from an empty block cache.
     codeEpoch = 1;
     flushBlocks();
   }
@@ -68,7 +71,7 @@ export function forgetCodeTranslations(): void {
 
 /** Choose the fast-path masks for a privilege level (user = CPL 3). */
 export function tlbSetUser(user: bool): void {
-  forgetCodeTranslations();
+  fetchLen = 0; // the fetch window was checked for the old privilege level
   if (user) {
     tlbReadMask = TLB_VALID | TLB_MMIO | TLB_NO_USER;
     tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_NO_USER | TLB_NO_WRITE_USER;
