@@ -17,7 +17,7 @@
 // A block that ran often enough is translated into WebAssembly with its neighbours (jit/): the
 // loop then calls the translation instead of running the records.
 
-import { pc, instrStart, csBase, csLimit, cs32, ss32, cplLive, attention } from './live';
+import { pc, instrStart, csBase, csLimit, cs32, ss32, cplLive, attention, flatData } from './live';
 import { step, interruptShadow, retired } from './exec';
 import { decodeBlock } from './predecode';
 import { dispatch } from './handlers';
@@ -249,9 +249,9 @@ export function runBlocks(end: u64): void {
       // The translation runs whole: only when the budget has room for all of it and the run
       // loop does not want control after one instruction (an STI or MOV SS shadow), so that
       // every run ends at the same instruction with the JIT on or off. It was made for a
-      // 32-bit stack (jit/emit.ts push32).
+      // 32-bit stack and flat data segments (jit/emit.ts push32, linear).
       const count = load<u32>(block, H_COUNT);
-      if (retired + <u64>count <= end && ss32 && !attention
+      if (retired + <u64>count <= end && ss32 && flatData && !attention
         && pc >= load<u32>(block, H_SPAN_BELOW) && <u64>pc + <u64>load<u32>(block, H_SPAN_ABOVE) <= <u64>csLimit + 1) {
         jitBudgetEnd = end;
         enter(fn);

@@ -15,6 +15,12 @@ export let csLimit: u32 = 0xffff;
 export let cs32: bool = false;
 /** Stack size attribute (SS.B): 32-bit ESP or 16-bit SP. */
 export let ss32: bool = false;
+/**
+ * ES, SS and DS are flat: base 0, and every offset passes their limit and type checks on the
+ * fast path (cpu/segments.ts updateSegCheck keeps it). Translations (jit/emit.ts) address these
+ * segments without base or limit, so they run only while it holds (cpu/blocks.ts).
+ */
+export let flatData: bool = false;
 /** CR0.PE set and not in v86 mode: descriptors, not paragraph bases. */
 export let protectedMode: bool = false;
 /** EFLAGS.VM: virtual-8086 mode. */

@@ -3,12 +3,12 @@
 
 import {
   STATE, OFF_SEGS, OFF_SEG_CHECK, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, SEG_SELECTOR, SEG_BASE, SEG_LIMIT, SEG_ACCESS, OFF_GDTR_BASE, OFF_GDTR_LIMIT,
-  SEG_CS, SEG_SS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP, EXC_AC, OFF_DR,
+  SEG_CS, SEG_SS, SEG_DS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP, EXC_AC, OFF_DR,
 } from './state';
 import { raiseFault } from './fault';
 import { readSys32, writeSys8 } from '../mmu/access';
 import { forgetCodeTranslations } from '../mmu/tlb';
-import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck, dataBreakpoints, dataBreakHits, attention } from './live';
+import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck, dataBreakpoints, dataBreakHits, attention, flatData } from './live';
 
 // Access-rights byte (descriptor bits 40..47) and flags nibble (52..55), as kept in SEG_ACCESS.
 export const AR_ACCESSED: u32 = 1 << 0;
@@ -90,6 +90,14 @@ export function updateSegCheck(seg: u32): void {
   const up = (chk & SC_EXPAND_DOWN) == 0 && !alignCheck && !dataBreakpoints;
   store<i64>(STATE + OFF_SEG_FAST_READ + (seg << 3), up && (chk & SC_READ) != 0 ? limit : -1);
   store<i64>(STATE + OFF_SEG_FAST_WRITE + (seg << 3), up && (chk & SC_WRITE) != 0 ? limit : -1);
+  if (seg == SEG_ES || seg == SEG_SS || seg == SEG_DS) flatData = isFlat(SEG_ES) && isFlat(SEG_SS) && isFlat(SEG_DS);
+}
+
+/** Base 0, and any offset readable and writable on the fast path (see flatData). */
+function isFlat(seg: u32): bool {
+  return load<u32>(segSlot(seg) + SEG_BASE) == 0
+    && load<i64>(STATE + OFF_SEG_FAST_READ + (seg << 3)) == 0xffff_ffff
+    && load<i64>(STATE + OFF_SEG_FAST_WRITE + (seg << 3)) == 0xffff_ffff;
 }
 
 export function updateAllSegChecks(): void {

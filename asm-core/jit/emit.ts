@@ -32,7 +32,7 @@ import {
   PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF,
   pendWithCarry, maskOf, pendingKind, pushKind, storeFlags, pendingCF, condition, logicPending,
 } from './pending';
-import { STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_SS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX, REG_ESP } from '../cpu/state';
+import { STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_ES, SEG_SS, SEG_DS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX, REG_ESP } from '../cpu/state';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
@@ -143,8 +143,26 @@ function effectiveAddress(rec: u32): void {
   else if (disp != 0) { i32c(disp); op(OP_I32_ADD); }
   lset(L_OFF);
 }
+/**
+ * The segment check the next access's slow path makes first, or -1: ES, SS and DS are flat
+ * while a translation runs (cpu/live.ts flatData), so their accesses skip the check and the
+ * base; only an access that wraps past 4 GiB fails the limit check then, and it also crosses a
+ * page, which takes the slow path.
+ */
+let flatCheck: i32 = -1;
+/** The slow path's segment check of a flat segment (see flatCheck); after beforeHelper(). */
+function flatSlowCheck(): void {
+  if (flatCheck < 0) return;
+  i32c(<u32>flatCheck); lget(L_OFF); at(); call(F_SEG_CHECK);
+}
 /** segAddr() of segments.ts: the limit check's fast path inline, the linear address into L_LIN. */
 function linear(seg: u32, n: u32, write: bool): void {
+  if (seg == SEG_ES || seg == SEG_SS || seg == SEG_DS) {
+    flatCheck = <i32>(seg | ((n - 1) << 8) | (write ? 0x10000 : 0));
+    lget(L_OFF); lset(L_LIN);
+    return;
+  }
+  flatCheck = -1;
   lget(L_OFF); op(OP_I64_EXTEND_I32_U);
   if (n > 1) { i64c(<i64>(n - 1)); op(OP_I64_ADD); }
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
@@ -175,7 +193,7 @@ function read(n: u32): void {
   ifI32();
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
+  beforeHelper(); flatSlowCheck(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -184,7 +202,7 @@ function write(n: u32): void {
   ifVoid();
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  beforeHelper(); flatSlowCheck(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 /**
@@ -196,7 +214,7 @@ function rmwStart(n: u32): void {
   ifI32();
   hostAddr();
   els();
-  beforeHelper(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
+  beforeHelper(); flatSlowCheck(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
   end();
   lset(L_ADDR);
 }

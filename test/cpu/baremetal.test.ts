@@ -542,6 +542,7 @@ describe('bare-metal: self-modifying code', () => {
     ]);
     // runProgram ran it translated by the JIT too (and found the same slots): it really translated.
     expect(r.core.jitStats.translations).toBeGreaterThan(10);
+    expect(r.core.jitStats.instructions).toBeGreaterThan(1000);
     expect(r.core.jitStats.failures).toBe(0);
   });
 });
