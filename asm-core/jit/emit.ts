@@ -106,6 +106,15 @@ function spillAs(): void {
   lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF);
   call(F_SPILL);
 }
+/**
+ * spill() written out: the register stores and the flags inline. For exits and handler calls,
+ * which run far more often than slow paths (every region exit is one), so the bytes pay: the
+ * call passed thirteen arguments.
+ */
+function spillInline(): void {
+  for (let r: u32 = 0; r < 8; r++) { i32c(0); lget(r); mem(OP_I32_STORE, 2, regAddr(r)); }
+  storeFlags();
+}
 /** What a fault delivers besides EIP and the count (which the helper sets from `at`): registers and flags. */
 function beforeHelper(): void { spill(); }
 /** The slow path's last argument (jit/helpers.ts). */
@@ -118,7 +127,7 @@ function afterHelper(): void {
 }
 /** Leave the function with EIP from local L_T, after `done` instructions of the block. */
 function exitTo(done: u32): void {
-  spill();
+  spillInline();
   lget(L_T); gset(G_PC);
   addRetired(<i32>done - <i32>committed);
   op(OP_RETURN);
@@ -475,7 +484,7 @@ function rotateImm(right: bool, c: u32, r: u32): bool {
 
 /** The handler, on the record itself, with the state it reads stored first. */
 function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
-  spill(); pendKind = -1;
+  spillInline(); pendKind = -1;
   eipAt(startOff); gset(G_INSTR_START);
   eipAt(nextOff); gset(G_PC);
   addRetired(<i32>index - <i32>committed); committed = index;
@@ -538,7 +547,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
   gget(G_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_GT_U);
-  ifVoid(); spill(); eipAt(to); gset(G_PC); op(OP_RETURN); end();
+  ifVoid(); spillInline(); eipAt(to); gset(G_PC); op(OP_RETURN); end();
   if (fallThrough && <u32>k == member + 1) return;
   i32c(<u32>k); lset(L_BLK);
   byte(OP_BR); uleb(regionSize - 1 - member + nested);
