@@ -32,7 +32,7 @@ import {
   PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF,
   pendWithCarry, maskOf, pendingKind, pushKind, storeFlags, pendingCF, condition, logicPending,
 } from './pending';
-import { STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_ES, SEG_SS, SEG_DS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX, REG_ESP } from '../cpu/state';
+import { STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_ES, SEG_SS, SEG_DS, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
@@ -390,6 +390,11 @@ function inline(rec: u32, h: u32, last: bool): bool {
     case H.testRR16: getReg16(rmF); getReg16(regF); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
     case H.testRI16: getReg16(rmF); i32c(imm & 0xffff); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
     case H.setccR: condition(imm); setReg8(rmF); return true;
+    case H.setccM: recLinear(rec, 1, true); condition(imm); lset(L_V); write(1); return true;
+    case H.leave32: // ESP and EBP change only after the read, which may fault (exec.ts leave)
+      getReg32(REG_EBP); lset(L_OFF); linear(SEG_SS, 4, false); read(4); lset(L_V);
+      lget(L_OFF); i32c(4); op(OP_I32_ADD); setReg32(REG_ESP); lget(L_V); setReg32(REG_EBP);
+      return true;
     case H.cmovRR: {
       lget(rmF); lget(regF); condition(imm); op(OP_SELECT); setReg32(regF);
       return true;
