@@ -273,8 +273,12 @@ function stringOp32(r: u32): void {
 
 /** Anything else: the full interpreter decodes and executes it (always a block's last record). */
 function interpret(r: u32): void { step(); }
-/** An x87 instruction (or WAIT): the interpreter runs it from its first byte; the block goes on. */
-function x87(r: u32): void { pc = instrStart; step(); }
+/**
+ * An instruction that cannot change the mode, the paging, the segments or the flow of control
+ * (the x87, WAIT, bit scans and tests, double shifts, BSWAP, RDTSC): the interpreter runs it
+ * from its first byte, and the block goes on (cpu/predecode.ts).
+ */
+function stepInBlock(r: u32): void { pc = instrStart; step(); }
 
 /**
  * Handler numbers, as records store them: the ALU forms at ALU32 + form * 8 + operation and
@@ -290,7 +294,7 @@ export enum H {
   cmovRM, pushR32, pushI32, pushM32, popR32, leave32, jmpRel, callRel, jmpR, jmpM, callR, callM,
   ret, retImm, stringOp32, interpret,
   movRR16, movRI16, movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
-  testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16, x87,
+  testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16, stepInBlock,
 }
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
@@ -406,7 +410,7 @@ export enum H {
     case H.shiftRC16: shiftRC16(r); return;
     case H.shiftMI16: shiftMI16(r); return;
     case H.shiftMC16: shiftMC16(r); return;
-    case H.x87: x87(r); return;
+    case H.stepInBlock: stepInBlock(r); return;
     default: interpret(r); return;
   }
 }

@@ -2,7 +2,8 @@
 // takes apart the forms that make up nearly all of a 32-bit kernel's and user program's
 // instructions: 8- and 32-bit ALU, MOV, LEA, TEST, shifts, multiply and divide, PUSH and POP,
 // near jumps, calls and returns, string instructions, and the 16-bit MOV, ALU, TEST and shifts.
-// The x87 is left to the interpreter too, but inside the block. Anything else (other 16-bit
+// The x87, bit scans and tests, double shifts, BSWAP and RDTSC are left to the interpreter too,
+// but inside the block (handlers.ts stepInBlock). Anything else (other 16-bit
 // forms, 16-bit addresses, LOCK, segment loads, far transfers, system instructions) becomes a record
 // that runs the full interpreter, and ends the block: such an instruction may change the mode,
 // the paging, or the code itself.
@@ -116,7 +117,7 @@ function decodeOne(): u32 {
   // interpreter runs each, but the block goes on after it (its length comes from the ModRM).
   if ((op >= 0xd8 && op <= 0xdf) || op == 0x9b) {
     if (op != 0x9b) modrm(segOvr);
-    setHandler(H.x87);
+    setHandler(H.stepInBlock);
     return CONTINUES;
   }
   if (o16) return rep != 0 ? NOT_DECODED : decode16(op, segOvr);
@@ -291,7 +292,17 @@ function decode0f(segOvr: i32): u32 {
     case 0xb7: modrm(segOvr); setHandler(mod == 3 ? H.movzxRR16 : H.movzxRM16); return CONTINUES;
     case 0xbe: modrm(segOvr); setHandler(mod == 3 ? H.movsxRR8 : H.movsxRM8); return CONTINUES;
     case 0xbf: modrm(segOvr); setHandler(mod == 3 ? H.movsxRR16 : H.movsxRM16); return CONTINUES;
-    default: return NOT_DECODED;
+    // The interpreter runs these inside the block: their length is all that is needed here.
+    case 0x31: setHandler(H.stepInBlock); return CONTINUES; // RDTSC
+    case 0xa3: case 0xab: case 0xb3: case 0xbb: // BT, BTS, BTR, BTC Ev, Gv
+    case 0xa5: case 0xad: // SHLD, SHRD Ev, Gv, CL
+    case 0xbc: case 0xbd: // BSF, BSR
+      modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES;
+    case 0xa4: case 0xac: modrm(segOvr); byte(); setHandler(H.stepInBlock); return CONTINUES; // SHLD, SHRD Ev, Gv, imm8
+    case 0xba: modrm(segOvr); if (reg < 4) return NOT_DECODED; byte(); setHandler(H.stepInBlock); return CONTINUES; // BT/BTS/BTR/BTC Ev, imm8
+    default:
+      if (op >= 0xc8 && op <= 0xcf) { setHandler(H.stepInBlock); return CONTINUES; } // BSWAP
+      return NOT_DECODED;
   }
 }
 
