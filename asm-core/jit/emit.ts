@@ -159,6 +159,8 @@ function effectiveAddress(rec: u32): void {
  * page, which takes the slow path.
  */
 let flatCheck: i32 = -1;
+/** jitSegCheck's first argument (jit/helpers.ts): segment | (size - 1) << 8 | write << 16. */
+function segCheckWhat(seg: u32, n: u32, write: bool): u32 { return seg | ((n - 1) << 8) | (write ? 0x10000 : 0); }
 /** The slow path's segment check of a flat segment (see flatCheck); after beforeHelper(). */
 function flatSlowCheck(): void {
   if (flatCheck < 0) return;
@@ -167,7 +169,7 @@ function flatSlowCheck(): void {
 /** segAddr() of segments.ts: the limit check's fast path inline, the linear address into L_LIN. */
 function linear(seg: u32, n: u32, write: bool): void {
   if (seg == SEG_ES || seg == SEG_SS || seg == SEG_DS) {
-    flatCheck = <i32>(seg | ((n - 1) << 8) | (write ? 0x10000 : 0));
+    flatCheck = <i32>segCheckWhat(seg, n, write);
     lget(L_OFF); lset(L_LIN);
     return;
   }
@@ -177,7 +179,7 @@ function linear(seg: u32, n: u32, write: bool): void {
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
   ifVoid();
-  beforeHelper(); i32c(seg | ((n - 1) << 8) | (write ? 0x10000 : 0)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
+  beforeHelper(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
 }
