@@ -53,9 +53,11 @@ export { retired } from './cpu/exec';
 export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
 export { tlbReadMask, tlbWriteMask } from './mmu/tlb';
+export { jitChainTarget } from './jit/chain';
+import { setChaining } from './jit/chain';
 export {
   jitEntry, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
-  jitTestCC, jitSettleCF, jitSpill, jitFlags, jitRotateFlags,
+  jitTestCC, jitSettleCF, jitFlags, jitRotateFlags,
 } from './jit/helpers';
 
 // ---- why run() returned ----
@@ -182,6 +184,8 @@ let blockCacheOn: bool = true;
 export { JIT_SLOTS } from './jit/cache';
 export function setJitTable(base: u32): void { cacheSetJitTable(base); flushBlocks(); }
 export function setJitThreshold(runs: u32): void { cacheSetJitThreshold(runs); flushBlocks(); }
+/** The host gave translations jitNext (its engine has tail calls): they go straight into each other (jit/chain.ts). */
+export function setJitChaining(on: u32): void { setChaining(on != 0); flushBlocks(); }
 /**
  * JIT counters since power-on: translations (0), bytes emitted (1), failed translations (2),
  * evictions (3), calls of translated blocks (4), instructions run in translated blocks (5),

@@ -308,3 +308,14 @@ export function aad(imm: u32): void {
   setReg16(REG_EAX, r);
   setLazy(LAZY_ADD, 8, lo, prod, lo + prod);
 }
+
+/**
+ * BT (0), BTS (1), BTR (2), BTC (3) of bit `bit` (already reduced to the operand size) of `v`:
+ * CF is the bit, the other flags are kept; the new value (BT: `v`). The JIT (jit/emit.ts
+ * bitTest) writes the same thing inline.
+ */
+export function bitTest(kind: u32, v: u32, bit: u32): u32 {
+  const m: u32 = 1 << bit;
+  setFlag(FLAG_CF, (v & m) != 0);
+  return kind == 1 ? v | m : kind == 2 ? v & ~m : kind == 3 ? v ^ m : v;
+}

@@ -290,7 +290,32 @@ export function runBlocks(end: u64): void {
 }
 
 /** What a link holds to be good: the code epoch, and whether it was made at CPL 3 (mmu/tlb.ts). */
-@inline function linkEpoch(): u32 { return (codeEpoch << 1) | (cplLive == 3 ? 1 : 0); }
+@inline export function linkEpoch(): u32 { return (codeEpoch << 1) | (cplLive == 3 ? 1 : 0); }
+
+/**
+ * The block at `eip` if it is already decoded and its page is in the TLB, else 0; it never
+ * decodes, walks the page tables or faults (for jit/chain.ts, between two translations, where
+ * CS is a 32-bit segment: a translation runs only under one). It is entered in the table by
+ * EIP, as follow() does.
+ */
+export function decodedBlockAt(eip: u32): u32 {
+  const now = linkEpoch();
+  const target = TARGETS + (((eip * 0x9e3779b1) >>> (32 - TARGET_BITS)) * 12);
+  if (load<u32>(target, L_EIP) == eip && load<u32>(target, L_EPOCH) == now) return load<u32>(target, L_BLOCK);
+  if (eip > csLimit) return 0;
+  const lin = csBase + eip;
+  const e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
+  if ((e & tlbReadMask) != TLB_VALID) return 0;
+  const phys = (e & 0xfffff000) | (lin & 0xfff);
+  const set = setOf(phys);
+  if (!lookup(set, phys, validTag(<u32>load<u8>(CODE_GEN + (phys >>> 12))))) return 0;
+  if (<u64>eip + <u64>(load<u32>(set, E_TAG) >>> 16) > <u64>csLimit + 1) return 0;
+  const block = load<u32>(set, E_BLOCK);
+  store<u32>(target, eip, L_EIP);
+  store<u32>(target, now, L_EPOCH);
+  store<u32>(target, block, L_BLOCK);
+  return block;
+}
 
 /** The block at EIP after `from` ran, through one of its links, or found and linked; 0: step(). */
 @inline function follow(from: u32): u32 {

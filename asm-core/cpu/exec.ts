@@ -3,12 +3,12 @@
 // system.ts; this file is the opcode map itself (SDM vol. 2, appendix A).
 
 import {
-  STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, segSelector, segBase, cr0,
+  STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, segSelector, segBase,
   REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP, REG_EBP, REG_ESI, REG_EDI,
   SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS,
   FLAG_CF, FLAG_DF, FLAG_IF, FLAG_TF, FLAG_AC, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_VM, FLAG_ID,
   FLAG_VIF, FLAG_VIP, FLAG_SF, FLAG_ZF, FLAG_AF, FLAG_PF, FLAGS_ARITH,
-  EXC_UD, EXC_GP, EXC_BP, EXC_OF, EXC_BR, EXC_DB, EXC_NM, CR0_TS, CR0_EM, OFF_HALTED,
+  EXC_UD, EXC_GP, EXC_BP, EXC_OF, EXC_BR, EXC_DB, EXC_NM, OFF_HALTED,
 } from './state';
 import { raiseFault } from './fault';
 import { pc, instrStart, cs32, ss32, protectedMode, v86Mode, cplLive, attention } from './live';
@@ -32,7 +32,8 @@ import { stringOp, STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS, STR_INS, ST
 import { ioIn, ioOut, checkIoPermission } from './io';
 import { writeFlags } from './mode';
 import { exec0f } from './exec0f';
-import { fpuExecute, fpuWait } from './fpu';
+import { fpuWait } from './fpu';
+import { fpuEscape } from './fpu-escape';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkWriteLin } from '../mmu/access';
 
 /** Set by MOV SS, POP SS and STI: interrupts are held off until after the next instruction. */
@@ -305,16 +306,7 @@ function execute(op: u32): void {
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: {
       decodeModrm();
-      const modrm = (mMod << 6) | (mReg << 3) | mRm;
-      if (mMod == 3) fpuExecute(op, modrm, 0, 0, 0, o32);
-      else {
-        // Segment limit and type checks for the operand; #NM (CR0.EM/TS) takes precedence.
-        if ((cr0() & (CR0_EM | CR0_TS)) == 0) {
-          const acc = fpuOperand(op, mReg);
-          if (acc != 0) segAddr(eaSeg, eaOff, (acc & 0x1ff) - 1, (acc & FPU_WRITES) != 0);
-        }
-        fpuExecute(op, modrm, segBase(eaSeg) + eaOff, eaOff, segSelector(eaSeg), o32);
-      }
+      fpuEscape(op, (mMod << 6) | (mReg << 3) | mRm, eaSeg, eaOff, o32);
       return;
     }
     case 0xe0: case 0xe1: case 0xe2: { // LOOPNE, LOOPE, LOOP
@@ -381,51 +373,6 @@ function execute(op: u32): void {
     }
     case 0xff: group5(); return;
     default: ud();
-  }
-}
-
-const FPU_WRITES: u32 = 0x200;
-
-/** Size in bytes (| FPU_WRITES for stores) of the memory operand of ESC opcode `op` /reg. */
-function fpuOperand(op: u32, reg: u32): u32 {
-  const env: u32 = o32 ? 28 : 14, save: u32 = o32 ? 108 : 94;
-  switch (op) {
-    case 0xd8: return 4;
-    case 0xd9: {
-      if (reg == 0) return 4;
-      if (reg == 2 || reg == 3) return 4 | FPU_WRITES;
-      if (reg == 4) return env;
-      if (reg == 5) return 2;
-      if (reg == 6) return env | FPU_WRITES;
-      if (reg == 7) return 2 | FPU_WRITES;
-      return 0;
-    }
-    case 0xda: return 4;
-    case 0xdb: {
-      if (reg == 0) return 4;
-      if (reg >= 1 && reg <= 3) return 4 | FPU_WRITES;
-      if (reg == 5) return 10;
-      if (reg == 7) return 10 | FPU_WRITES;
-      return 0;
-    }
-    case 0xdc: return 8;
-    case 0xdd: {
-      if (reg == 0) return 8;
-      if (reg >= 1 && reg <= 3) return 8 | FPU_WRITES;
-      if (reg == 4) return save;
-      if (reg == 6) return save | FPU_WRITES;
-      if (reg == 7) return 2 | FPU_WRITES;
-      return 0;
-    }
-    case 0xde: return 2;
-    default: { // DF
-      if (reg == 0) return 2;
-      if (reg >= 1 && reg <= 3) return 2 | FPU_WRITES;
-      if (reg == 4) return 10;
-      if (reg == 5) return 8;
-      if (reg == 6) return 10 | FPU_WRITES;
-      return 8 | FPU_WRITES;
-    }
   }
 }
 

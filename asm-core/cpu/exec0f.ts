@@ -12,7 +12,7 @@ import {
   readRmw, writeRmw, fetchImm,
 } from './decode';
 import { testCC, setFlag, getCF, setResultFlags, setLazy, LAZY_SUB, settleFlags, flagsReg, setLazyLogic } from './flags';
-import { alu, shiftDouble, imul2, maskOf, ALU_CMP, ALU_ADD } from './alu';
+import { alu, shiftDouble, imul2, maskOf, bitTest, ALU_CMP, ALU_ADD } from './alu';
 import { push } from './stack';
 import { segAddr } from './segments';
 import { ud, lockOk, loadFarPointer, popSeg } from './exec';
@@ -202,12 +202,7 @@ function memBit(kind: u32, s: u32, off: u32, bit: u32): void {
 }
 
 function applyBit(kind: u32, s: u32, v: u32, bit: u32, toReg: bool, _u: u32): u32 {
-  const m: u32 = 1 << bit;
-  setFlag(FLAG_CF, (v & m) != 0);
-  let r = v;
-  if (kind == 1) r = v | m;
-  else if (kind == 2) r = v & ~m;
-  else if (kind == 3) r = v ^ m;
+  const r = bitTest(kind, v, bit);
   if (toReg && kind != 0) setReg(s, mRm, r);
   return r;
 }

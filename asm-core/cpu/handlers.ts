@@ -14,13 +14,14 @@ import { pc, instrStart } from './live';
 import { o32, a32, segOvr, repPfx, clearPrefixes, getReg, setReg } from './decode';
 import { setLazyLogic, testCC, testCCOp } from './flags';
 import {
-  alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv,
+  alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
 } from './alu';
 import { push32, pop32, espAdd } from './stack';
 import { segAddr } from './segments';
 import { stringOp } from './string';
 import { step, leave } from './exec';
+import { fpuEscape } from './fpu-escape';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw } from '../mmu/access';
 
@@ -243,6 +244,33 @@ function cmovRR(r: u32): void { if (testCC(fImm(r))) setReg32(fReg(r), reg32(fRm
 /** The source is read even when the condition is false. */
 function cmovRM(r: u32): void { const v = readLin32(linRead(r, 4)); if (testCC(fImm(r))) setReg32(fReg(r), v); }
 
+// ---- bit tests (REC_IMM: the kind, BT 0 BTS 1 BTR 2 BTC 3, << 8 | the immediate bit offset) and BSWAP ----
+/** Bit offset in REC_REG's register (mod 32: the register form). */
+function bitRR(r: u32): void {
+  const d = fRm(r), kind = fImm(r) >> 8;
+  const v = bitTest(kind, reg32(d), reg32(fReg(r)) & 31);
+  if (kind != 0) setReg32(d, v);
+}
+function bitRI(r: u32): void {
+  const d = fRm(r), kind = fImm(r) >> 8;
+  const v = bitTest(kind, reg32(d), fImm(r) & 31);
+  if (kind != 0) setReg32(d, v);
+}
+/** To memory with an immediate offset (the register-offset form addresses beyond the operand: step() runs it). */
+function bitMI(r: u32): void {
+  const kind = fImm(r) >> 8;
+  if (kind == 0) { bitTest(0, readLin32(linRead(r, 4)), fImm(r) & 31); return; }
+  const lin = linRmw(r, 4);
+  writeLin32(lin, bitTest(kind, readLin32(lin), fImm(r) & 31));
+}
+function bswapR(r: u32): void { const d = fRm(r); setReg32(d, bswap<u32>(reg32(d))); }
+
+// ---- the x87 (REC_IMM: the ESC opcode | ModRM << 8; a memory operand as any other) ----
+function x87(r: u32): void {
+  const modrm = fImm(r) >> 8;
+  fpuEscape(fImm(r) & 0xff, modrm, fRm(r), modrm >= 0xc0 ? 0 : ea(r), true);
+}
+
 // ---- stack ----
 function pushR32(r: u32): void { push32(reg32(fRm(r))); }
 function pushI32(r: u32): void { push32(fImm(r)); }
@@ -295,6 +323,7 @@ export enum H {
   ret, retImm, stringOp32, interpret,
   movRR16, movRI16, movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
   testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16, stepInBlock,
+  bitRR, bitRI, bitMI, bswapR, x87,
 }
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
@@ -411,6 +440,11 @@ export enum H {
     case H.shiftMI16: shiftMI16(r); return;
     case H.shiftMC16: shiftMC16(r); return;
     case H.stepInBlock: stepInBlock(r); return;
+    case H.bitRR: bitRR(r); return;
+    case H.bitRI: bitRI(r); return;
+    case H.bitMI: bitMI(r); return;
+    case H.bswapR: bswapR(r); return;
+    case H.x87: x87(r); return;
     default: interpret(r); return;
   }
 }

@@ -1,10 +1,11 @@
 // Decoding 32-bit code into records (cpu/record.ts) for the block cache (cpu/blocks.ts). This
 // takes apart the forms that make up nearly all of a 32-bit kernel's and user program's
 // instructions: 8- and 32-bit ALU, MOV, LEA, TEST, shifts, multiply and divide, PUSH and POP,
-// near jumps, calls and returns, string instructions, and the 16-bit MOV, ALU, TEST and shifts.
-// The x87, bit scans and tests, double shifts, BSWAP and RDTSC are left to the interpreter too,
-// but inside the block (handlers.ts stepInBlock). Anything else (other 16-bit
-// forms, 16-bit addresses, LOCK, segment loads, far transfers, system instructions) becomes a record
+// near jumps, calls and returns, string instructions, bit tests, BSWAP, and the 16-bit MOV, ALU,
+// TEST and shifts. The x87, bit scans, double shifts, bit tests with a register offset into
+// memory, CMPXCHG and XADD, anything LOCKed, PUSHF, SAHF/LAHF, CLI, CLD/STD and RDTSC are left
+// to the interpreter, but inside the block (handlers.ts stepInBlock). Anything else (other 16-bit
+// forms, 16-bit addresses, segment loads, far transfers, system instructions) becomes a record
 // that runs the full interpreter, and ends the block: such an instruction may change the mode,
 // the paging, or the code itself.
 
@@ -96,6 +97,7 @@ function decodeOne(): u32 {
   let segOvr: i32 = -1;
   let rep: u32 = 0;
   let o16 = false;
+  let lock = false;
   let op = byte();
   for (let n = 0; ; n++) {
     if (n == 14) return NOT_DECODED;
@@ -107,17 +109,32 @@ function decodeOne(): u32 {
     else if (op == 0x65) segOvr = 5;
     else if (op == 0xf2 || op == 0xf3) rep = op;
     else if (op == 0x66) o16 = true;
-    else if (op == 0x67 || op == 0xf0) return NOT_DECODED; // 16-bit addresses, LOCK
+    else if (op == 0xf0) lock = true;
+    else if (op == 0x67) return NOT_DECODED; // 16-bit addresses
     else break;
     op = byte();
   }
+  const result = decodeForm(op, segOvr, rep, o16);
+  // A LOCKed instruction (a spinlock's CMPXCHG, an atomic ADD) runs in the interpreter, which
+  // knows which forms may be locked (#UD otherwise), inside the block: the decoder gave its length.
+  if (lock) {
+    if (result != CONTINUES) return NOT_DECODED;
+    setHandler(H.stepInBlock);
+  }
+  return result;
+}
+
+function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
   // REP is meaningful only on string instructions; "REP RET" and PAUSE ignore it.
   if (rep != 0 && !((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op == 0xc3 || op == 0x90)) return NOT_DECODED;
-  // The x87 (and WAIT) cannot change the mode, the paging or the flow of control: the
-  // interpreter runs each, but the block goes on after it (its length comes from the ModRM).
+  // The x87 (and WAIT) cannot change the mode, the paging or the flow of control, so the block
+  // goes on after it. With 66h (16-bit environment images) and WAIT the interpreter runs it.
   if ((op >= 0xd8 && op <= 0xdf) || op == 0x9b) {
-    if (op != 0x9b) modrm(segOvr);
-    setHandler(H.stepInBlock);
+    if (op == 0x9b || o16) { if (op != 0x9b) modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; }
+    const at = p;
+    modrm(segOvr);
+    setImm(op | (<u32>load<u8>(at) << 8));
+    setHandler(H.x87);
     return CONTINUES;
   }
   if (o16) return rep != 0 ? NOT_DECODED : decode16(op, segOvr);
@@ -200,6 +217,9 @@ function decodeOne(): u32 {
     case 0xc6: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(byte()); setHandler(mod == 3 ? H.movRI8 : H.movMI8); return CONTINUES;
     case 0xc7: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(imm32()); setHandler(mod == 3 ? H.movRI32 : H.movMI32); return CONTINUES;
     case 0xc9: setHandler(H.leave32); return CONTINUES;
+    // Flag instructions that cannot change the mode or the flow of control: the interpreter
+    // runs them inside the block (POPF and STI, which can, end it).
+    case 0x9c: case 0x9e: case 0x9f: case 0xfa: case 0xfc: case 0xfd: setHandler(H.stepInBlock); return CONTINUES;
     case 0xe8: setDisp(imm32()); setHandler(H.callRel); return ENDS;
     case 0xe9: setDisp(imm32()); setHandler(H.jmpRel); return ENDS;
     case 0xeb: setDisp(imm8s()); setHandler(H.jmpRel); return ENDS;
@@ -294,14 +314,26 @@ function decode0f(segOvr: i32): u32 {
     case 0xbf: modrm(segOvr); setHandler(mod == 3 ? H.movsxRR16 : H.movsxRM16); return CONTINUES;
     // The interpreter runs these inside the block: their length is all that is needed here.
     case 0x31: setHandler(H.stepInBlock); return CONTINUES; // RDTSC
-    case 0xa3: case 0xab: case 0xb3: case 0xbb: // BT, BTS, BTR, BTC Ev, Gv
+    case 0xa3: case 0xab: case 0xb3: case 0xbb: { // BT, BTS, BTR, BTC Ev, Gv
+      modrm(segOvr);
+      if (mod == 3) { setImm(((op >> 3) & 3) << 8); setHandler(H.bitRR); }
+      else setHandler(H.stepInBlock); // the offset reaches beyond the operand
+      return CONTINUES;
+    }
     case 0xa5: case 0xad: // SHLD, SHRD Ev, Gv, CL
     case 0xbc: case 0xbd: // BSF, BSR
       modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES;
     case 0xa4: case 0xac: modrm(segOvr); byte(); setHandler(H.stepInBlock); return CONTINUES; // SHLD, SHRD Ev, Gv, imm8
-    case 0xba: modrm(segOvr); if (reg < 4) return NOT_DECODED; byte(); setHandler(H.stepInBlock); return CONTINUES; // BT/BTS/BTR/BTC Ev, imm8
+    case 0xb0: case 0xb1: case 0xc0: case 0xc1: modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG, XADD
+    case 0xba: { // BT/BTS/BTR/BTC Ev, imm8
+      modrm(segOvr);
+      if (reg < 4) return NOT_DECODED;
+      setImm(((reg - 4) << 8) | (byte() & 31));
+      setHandler(mod == 3 ? H.bitRI : H.bitMI);
+      return CONTINUES;
+    }
     default:
-      if (op >= 0xc8 && op <= 0xcf) { setHandler(H.stepInBlock); return CONTINUES; } // BSWAP
+      if (op >= 0xc8 && op <= 0xcf) { setField(REC_RM, op & 7); setHandler(H.bswapR); return CONTINUES; } // BSWAP
       return NOT_DECODED;
   }
 }

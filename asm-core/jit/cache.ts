@@ -12,6 +12,8 @@ import { translateRegion } from './module';
 import { gatherRegion, regionBytes } from './region';
 import { retired } from '../cpu/exec';
 import { H_FN, H_RUNS } from '../cpu/blocks';
+import { forgetCodeTranslations } from '../mmu/tlb';
+import { startCells, CELLS_PER_SLOT, CELL_BYTES } from './chain';
 
 @external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32): u32;
 
@@ -19,13 +21,15 @@ import { H_FN, H_RUNS } from '../cpu/blocks';
 export const JIT_BUFFER_BYTES: u32 = 1 << 20;
 /** Function-table slots for translations: the cache's bound. */
 export const JIT_SLOTS: u32 = 4096;
-/** Memory the cache needs after the block arena (index.ts init() places it). */
-export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 9;
+const SLOT_CELL_BYTES: u32 = CELLS_PER_SLOT * CELL_BYTES;
+/** Memory the cache needs after the block arena (index.ts init() places it): the buffer, the slots' bookkeeping, their chain cells. */
+export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 9 + JIT_SLOTS * SLOT_CELL_BYTES;
 
 let buffer: u32 = 0;
 let slotOwner: u32 = 0; // u32 per slot: the block header whose translation is in it, or 0
 let slotUsed: u32 = 0; // u8 per slot: called since the clock hand last passed
 let slotBytes: u32 = 0; // u32 per slot: the size of the module in it
+let slotCells: u32 = 0; // CELLS_PER_SLOT chain cells per slot (jit/chain.ts)
 let hand: u32 = 0;
 /** First function-table index of the slots (the host grows the table and says where, setJitTable). */
 let tableBase: u32 = 0;
@@ -51,6 +55,7 @@ export function placeJit(at: u32): void {
   slotOwner = at + JIT_BUFFER_BYTES;
   slotUsed = slotOwner + JIT_SLOTS * 4;
   slotBytes = slotUsed + JIT_SLOTS;
+  slotCells = slotBytes + JIT_SLOTS * 4;
   forgetTranslations();
 }
 
@@ -74,6 +79,7 @@ function takeSlot(): u32 {
     if (load<u8>(slotUsed + s) != 0) { store<u8>(slotUsed + s, 0); continue; }
     store<u32>(owner, 0, H_FN);
     store<u32>(owner, 0, H_RUNS); // it may become hot again, and be translated again
+    forgetCodeTranslations(); // chain cells (jit/chain.ts) may hold the slot's index
     cacheBytes -= <f64>load<u32>(slotBytes + (s << 2));
     evictions++;
     return s;
@@ -87,11 +93,13 @@ function takeSlot(): u32 {
  */
 export function compileBlock(header: u32): u32 {
   gatherRegion(header);
+  // The slot first: the translation's chain cells are the slot's.
+  const s = takeSlot();
+  const index = tableBase + s;
+  startCells(slotCells + s * SLOT_CELL_BYTES);
   startOutput(buffer, buffer + JIT_BUFFER_BYTES);
   translateRegion();
   if (overflow) { translationFailures++; return 0; }
-  const s = takeSlot();
-  const index = tableBase + s;
   if (jitCompile(buffer, out - buffer, index) == 0) { translationFailures++; return 0; }
   store<u32>(slotOwner + (s << 2), header);
   store<u8>(slotUsed + s, 1);
@@ -105,9 +113,12 @@ export function compileBlock(header: u32): u32 {
   return index;
 }
 
-/** Run the translation at table index `index`. */
+/** The translation at table index `index` ran: the clock hand passes it over once. */
+@inline export function markUsed(index: u32): void { store<u8>(slotUsed + index - tableBase, 1); }
+
+/** Run the translation at table index `index` (it may chain into others, jit/chain.ts). */
 @inline export function enter(index: u32): void {
-  store<u8>(slotUsed + index - tableBase, 1);
+  markUsed(index);
   calls += 1;
   const before = retired;
   call_indirect<void>(index);

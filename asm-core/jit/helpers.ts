@@ -46,29 +46,18 @@ export function jitTestCC(cc: u32): u32 { return testCC(cc) ? 1 : 0; }
 /** INC and DEC keep CF: take it out of the lazy state into EFLAGS first (flags.ts setLazyKeepCF). */
 export function jitSettleCF(): void { settleCF(); }
 
-/**
- * The translation's registers and pending flag operation, stored (jit/emit.ts spill). `kind`:
- * 0 none (the flags are already in the globals), else (lazy kind + 1 | size << 4 | CF mode << 12)
- * with kind 4 a shift (CF and OF in fcf as EFLAGS bits) and CF mode 1 (INC/DEC) CF in fcf,
- * 2 CF already in flagsReg; what jit/emit.ts storeFlags() does inline.
- */
-export function jitSpill(
-  eax: u32, ecx: u32, edx: u32, ebx: u32, esp: u32, ebp: u32, esi: u32, edi: u32,
-  kind: u32, fa: u32, fb: u32, fr: u32, fcf: u32,
-): void {
-  const regs = STATE + OFF_REGS;
-  store<u32>(regs, eax, 0); store<u32>(regs, ecx, 8); store<u32>(regs, edx, 16); store<u32>(regs, ebx, 24);
-  store<u32>(regs, esp, 32); store<u32>(regs, ebp, 40); store<u32>(regs, esi, 48); store<u32>(regs, edi, 56);
-  jitFlags(kind, fa, fb, fr, fcf);
-}
-
 /** ROL/ROR: CF and OF (EFLAGS bits in `cfof`) replace the materialized flags' (alu.ts rotateFlags). */
 export function jitRotateFlags(cfof: u32): void {
   settleFlags();
   flagsReg = (flagsReg & ~(FLAG_CF | FLAG_OF)) | cfof;
 }
 
-/** The pending flag operation alone, as jitSpill() stores it. */
+/**
+ * The translation's pending flag operation into the lazy-flag globals (jit/pending.ts
+ * storeFlags() as a call). `kind`: 0 none (the flags are already in the globals), else (lazy
+ * kind + 1 | size << 4 | CF mode << 12) with kind 4 a shift (CF and OF in fcf as EFLAGS bits)
+ * and CF mode 1 (INC/DEC, BT) CF in fcf, 2 CF already in flagsReg.
+ */
 export function jitFlags(kind: u32, fa: u32, fb: u32, fr: u32, fcf: u32): void {
   const k = kind & 15;
   if (k == 0) return;

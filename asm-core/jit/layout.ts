@@ -10,9 +10,9 @@ export const F_SEG_CHECK: u32 = 7; // jitSegCheck(segment | (size - 1) << 8 | wr
 export const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes, at)
 export const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
 export const F_SETTLE_CF: u32 = 10; // jitSettleCF()
-export const F_SPILL: u32 = 11; // jitSpill(eax..edi, pending flags' kind, fa, fb, fr, fcf)
-export const F_FLAGS: u32 = 12; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
-export const F_ROTATE_FLAGS: u32 = 13; // jitRotateFlags(CF | OF as EFLAGS bits)
+export const F_FLAGS: u32 = 11; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
+export const F_ROTATE_FLAGS: u32 = 12; // jitRotateFlags(CF | OF as EFLAGS bits)
+export const F_NEXT: u32 = 13; // jitNext(cell), tail-called: into the next translation or back (jit/chain.ts)
 export const F_IMPORTS: u32 = 14;
 
 export const G_PC: u32 = 0;
@@ -32,7 +32,7 @@ export const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget e
 export const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
 
 // Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
-export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_SPILL: u32 = 5, T_FLAGS: u32 = 6, T_I_V: u32 = 7;
+export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_FLAGS: u32 = 5, T_I_V: u32 = 6;
 
 // ---- locals: the eight registers, then the pending flags' operands, then scratch ----
 export const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;

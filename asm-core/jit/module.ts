@@ -3,8 +3,8 @@
 // index.ts, in the index order of jit/layout.ts), one function `f` and its body (jit/emit.ts).
 
 import { byte, uleb, reserveSize, patchSize, end, T_I32, T_I64 } from './wasm';
-import { F_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_SPILL, T_FLAGS, T_I_V, N_LOCALS } from './layout';
-import { functionBody } from './emit';
+import { F_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_FLAGS, T_I_V, N_LOCALS } from './layout';
+import { functionBody, planRegisters } from './emit';
 
 function section(id: u32): u32 { byte(id); return reserveSize(); }
 function name(s: string): void {
@@ -16,15 +16,15 @@ function importGlobal(s: string, type: u32): void { name('c'); name(s); byte(3);
 
 /** Write a whole module for the region gathered by jit/region.ts into the output buffer. */
 export function translateRegion(): void {
+  planRegisters();
   byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
   let s = section(1);
-  uleb(8);
+  uleb(7);
   byte(0x60); uleb(0); uleb(0);
   byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
   byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
   byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(1); byte(T_I32);
   byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
-  byte(0x60); uleb(13); for (let i = 0; i < 13; i++) byte(T_I32); uleb(0);
   byte(0x60); uleb(5); for (let i = 0; i < 5; i++) byte(T_I32); uleb(0);
   byte(0x60); uleb(1); byte(T_I32); uleb(0);
   patchSize(s);
@@ -38,9 +38,9 @@ export function translateRegion(): void {
   importFunc('jitCheckWrite', T_III_V);
   importFunc('jitTestCC', T_I_I);
   importFunc('jitSettleCF', T_V_V);
-  importFunc('jitSpill', T_SPILL);
   importFunc('jitFlags', T_FLAGS);
   importFunc('jitRotateFlags', T_I_V);
+  importFunc('jitNext', T_I_V);
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);

@@ -5,7 +5,7 @@
 // the function can read them: an exit, a helper call, a slow path that may fault.
 
 import {
-  i32c, lget, lset, gget, gset, call, op, OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S,
+  i32c, lget, lset, gget, gset, call, op, ifVoid, end, OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S,
   OP_I32_LE_U, OP_I32_GT_S, OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I32_POPCNT, OP_I32_AND, OP_I32_OR, OP_I32_XOR,
   OP_I32_SHR_U,
 } from './wasm';
@@ -39,7 +39,7 @@ export let pendWithCarry: bool = false;
 
 export function maskOf(size: u32): u32 { return size == 32 ? 0xffffffff : (1 << size) - 1; }
 /** Write the pending flag operation to the lazy-flag globals (idempotent). */
-/** The pending operation packed for jitSpill/jitFlags (jit/helpers.ts). */
+/** The pending operation packed for jitFlags (jit/helpers.ts). */
 export function pendingKind(): u32 { return pendKind < 0 ? 0 : <u32>(pendKind + 1) | (pendSize << 4) | (pendCF << 12); }
 export function pushKind(): void { if (pendKind == PEND_DYNAMIC) lget(L_FK); else i32c(pendingKind()); }
 export function storeFlags(): void {
@@ -51,7 +51,11 @@ export function storeFlags(): void {
     lget(L_ROT); call(F_ROTATE_FLAGS);
     return;
   }
-  if (pendKind == PEND_DYNAMIC) { lget(L_FK); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); return; }
+  if (pendKind == PEND_DYNAMIC) {
+    // Kind 0 (the flags are in their globals already) is the usual case at a region's entry.
+    lget(L_FK); ifVoid(); lget(L_FK); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); end();
+    return;
+  }
   if (pendKind == PEND_SHIFT) {
     // setResultFlags(): ZF SF PF from the result, CF and OF as computed (in fcf), AF cleared.
     i32c(LAZY_LOGIC); gset(G_LAZY_OP);

@@ -8,6 +8,8 @@ export let outEnd: u32 = 0;
 export let overflow: bool = false;
 
 export function startOutput(at: u32, end: u32): void { out = at; outEnd = end; overflow = false; }
+/** Drop what was written after `at` (a trial pass, jit/emit.ts planRegisters). */
+export function rewind(at: u32): void { out = at; }
 
 @inline export function byte(b: u32): void {
   if (out >= outEnd) { overflow = true; return; }
@@ -66,6 +68,8 @@ export const OP_END: u32 = 0x0b;
 export const OP_BR: u32 = 0x0c;
 export const OP_BR_TABLE: u32 = 0x0e;
 export const OP_RETURN: u32 = 0x0f;
+export const OP_DROP: u32 = 0x1a;
+export const OP_RETURN_CALL: u32 = 0x12; // tail calls (WebAssembly 3.0)
 export const OP_CALL: u32 = 0x10;
 export const OP_SELECT: u32 = 0x1b;
 export const OP_LOCAL_GET: u32 = 0x20;
@@ -75,6 +79,7 @@ export const OP_GLOBAL_GET: u32 = 0x23;
 export const OP_GLOBAL_SET: u32 = 0x24;
 export const OP_I32_LOAD: u32 = 0x28;
 export const OP_I64_LOAD: u32 = 0x29;
+export const OP_I64_LOAD32_U: u32 = 0x35;
 export const OP_I32_LOAD8_U: u32 = 0x2d;
 export const OP_I32_LOAD16_U: u32 = 0x2f;
 export const OP_I32_STORE: u32 = 0x36;
@@ -95,6 +100,7 @@ export const OP_I32_GE_S: u32 = 0x4e;
 export const OP_I32_GE_U: u32 = 0x4f;
 export const OP_I64_GT_S: u32 = 0x55;
 export const OP_I64_GT_U: u32 = 0x56;
+export const OP_I64_LE_U: u32 = 0x58;
 export const OP_I32_POPCNT: u32 = 0x69;
 export const OP_I32_ADD: u32 = 0x6a;
 export const OP_I32_SUB: u32 = 0x6b;

@@ -1,0 +1,110 @@
+// Chaining (asm-core/jit/chain.ts): translations go straight into each other with tail calls.
+// The guest: a loop on one page that calls a function on a second page directly and one on a
+// third through a pointer in memory (which jumps on to a fourth page and returns from there),
+// and, once, rewrites an immediate of the function it calls directly. Every page is its own
+// translation (threshold 1), so nearly every exit is a chain. It must compute what the
+// interpreter computes, and stop at the same instruction for any instruction budget: the run
+// is cut into random budgets and the (retired count, EIP) after each run must match the
+// interpreter's, with chaining and without.
+
+import { describe, expect, it } from 'vitest';
+import { type Core, loadCore } from '../../src/cpu/core.js';
+import { readCoreWasm } from '../../src/cpu/core-file.js';
+import { TAIL_CALLS } from '../../src/cpu/jit-host.js';
+
+const BASE = 0x10_0000;
+const F1 = BASE + 0x1000, F2 = BASE + 0x2000, F3 = BASE + 0x3000;
+const PTR = BASE + 0x800;
+const LOOPS = 1000;
+/** The iteration (ECX counting down) at which the loop rewrites F1's immediate. */
+const REWRITE_AT = 500;
+
+function host() {
+  return {
+    ioRead: () => 0xff, ioWrite: () => {}, mmioRead: () => 0xffffffff, mmioWrite: () => {},
+    intAck: () => 0, readTsc: () => 0, ferr: () => {},
+  };
+}
+
+function put(core: Core, at: number, bytes: number[]): void { core.ram.set(bytes, at); }
+function le32(v: number): number[] { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; }
+
+async function machine(mode: 'chain' | 'no-chain' | 'interpreter'): Promise<Core> {
+  const core = await loadCore(await readCoreWasm(), host());
+  core.init(4 << 20);
+  put(core, BASE, [
+    0xe8, ...le32(F1 - (BASE + 5)), // call F1
+    0xff, 0x15, ...le32(PTR), // call [PTR]
+    0x01, 0xd8, // add eax, ebx
+    0x81, 0xf9, ...le32(REWRITE_AT), // cmp ecx, REWRITE_AT
+    0x75, 0x07, // jne +7
+    0xc6, 0x05, ...le32(F1 + 2), 0x07, // mov byte [F1 + 2], 7
+    0x49, // dec ecx
+    0x75, 0xe1, // jnz BASE
+    0xf4, // hlt
+  ]);
+  put(core, PTR, le32(F2));
+  put(core, F1, [0x83, 0xc3, 0x03, 0xc3]); // add ebx, 3; ret
+  put(core, F2, [0x42, 0xe9, ...le32(F3 - (F2 + 6))]); // inc edx; jmp F3
+  put(core, F3, [0x31, 0xd3, 0xc3]); // xor ebx, edx; ret
+  for (let r = 0; r < 8; r++) core.setReg(r, 0);
+  core.setReg('ecx', LOOPS);
+  core.setReg('esp', BASE - 16);
+  core.eip = BASE;
+  const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
+  core.setSeg('cs', flat(0x08, 0xc09b));
+  for (const s of ['ss', 'ds', 'es', 'fs', 'gs'] as const) core.setSeg(s, flat(0x10, 0xc093));
+  core.cr0 = 0x11;
+  core.cpl = 0;
+  core.setU32('OFF_EFLAGS', 0x2);
+  core.refreshState();
+  if (mode === 'interpreter') core.setBlockCache(false);
+  else {
+    core.setJitThreshold(1);
+    core.jit.setChaining(mode === 'chain');
+  }
+  return core;
+}
+
+/** Run to HLT in budgets from a fixed pseudo-random sequence; the state after each run. */
+function runInSlices(core: Core): string[] {
+  const trace: string[] = [];
+  let seed = 12345;
+  for (let i = 0; i < 100_000; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const stop = core.run(1 + (seed >>> 16) % 97);
+    trace.push(`${core.instructions}@${core.eip.toString(16)}`);
+    if (stop === 'hlt') return trace;
+  }
+  throw new Error(`did not halt: ${core.describe()}`);
+}
+
+describe('JIT chaining', () => {
+  it.runIf(TAIL_CALLS)('goes from translation to translation and stops where the interpreter stops', async () => {
+    const interp = await machine('interpreter');
+    const expected = runInSlices(interp);
+    for (const mode of ['chain', 'no-chain'] as const) {
+      const core = await machine(mode);
+      const trace = runInSlices(core);
+      expect(trace.length, mode).toBe(expected.length);
+      expect(trace, mode).toEqual(expected);
+      for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp'] as const) expect(core.reg(r), `${mode} ${r}`).toBe(interp.reg(r));
+      expect(core.jitStats.failures).toBe(0);
+    }
+    // Each iteration went through F2, and the loop rewrote F1 (after which every path adds 7).
+    expect(interp.reg('edx')).toBe(LOOPS);
+    expect(interp.ram[F1 + 2]).toBe(7);
+  });
+
+  it.runIf(TAIL_CALLS)('enters translations from the block loop far less often when they chain', async () => {
+    const calls: Record<string, number> = {};
+    for (const mode of ['chain', 'no-chain'] as const) {
+      const core = await machine(mode);
+      for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
+      calls[mode] = core.jitStats.calls;
+    }
+    // Without chaining every exit returns to the loop: about five per iteration.
+    expect(calls['no-chain']).toBeGreaterThan(4 * LOOPS);
+    expect(calls['chain']!).toBeLessThan(calls['no-chain']! / 10);
+  });
+});
