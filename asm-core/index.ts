@@ -54,7 +54,7 @@ export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
 export { tlbReadMask, tlbWriteMask } from './mmu/tlb';
 export { jitChainTarget } from './jit/chain';
-import { setChaining } from './jit/chain';
+import { setChaining, chained } from './jit/chain';
 export {
   jitEntry, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
   jitTestCC, jitSettleCF, jitFlags, jitRotateFlags,
@@ -190,7 +190,7 @@ export function setJitChaining(on: u32): void { setChaining(on != 0); flushBlock
  * JIT counters since power-on: translations (0), bytes emitted (1), failed translations (2),
  * evictions (3), calls of translated blocks (4), instructions run in translated blocks (5),
  * the threshold (6), guest code bytes translated (7), bytes of modules in the cache now (8)
- * and at most (9).
+ * and at most (9), translations entered from another translation (10, jit/chain.ts).
  */
 export function jitStats(which: u32): f64 {
   switch (which) {
@@ -203,7 +203,8 @@ export function jitStats(which: u32): f64 {
     case 6: return <f64>jitThreshold;
     case 7: return guestBytes;
     case 8: return cacheBytes;
-    default: return cachePeak;
+    case 9: return cachePeak;
+    default: return chained;
   }
 }
 export function blockStats(which: u32): u32 { return which == 0 ? blocksDecoded : which == 1 ? blockFlushes : codePageWrites; }

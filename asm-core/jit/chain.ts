@@ -69,6 +69,9 @@ export function chainExit(): void {
   nextCell += CELL_BYTES;
 }
 
+/** Translations entered from another through jitNext, since power-on (index.ts jitStats). */
+export let chained: f64 = 0;
+
 /** What jitChainTarget returns when there is nothing to go into: it returns at once, to the block loop. */
 function backToLoop(): void {}
 
@@ -84,6 +87,7 @@ export function jitChainTarget(cell: u32): u32 {
     && retired + <u64>load<u32>(cell, C_COUNT) <= jitBudgetEnd) {
     const fn = load<u32>(cell, C_FN);
     markUsed(fn);
+    chained += 1;
     return fn;
   }
   // A miss: find the translation at EIP without decoding or walking page tables.
@@ -101,5 +105,6 @@ export function jitChainTarget(cell: u32): u32 {
   store<u32>(cell, count, C_COUNT);
   if (retired + <u64>count > jitBudgetEnd) return backToLoop.index;
   markUsed(fn);
+  chained += 1;
   return fn;
 }

@@ -84,8 +84,9 @@ export class JitHost {
     const base = ex.table.grow(slots);
     this.exports = ex as WebAssembly.Exports & JitExports;
     // Without tail calls translations never call jitNext (the core does not chain), but import it.
+    const core = this.exports;
     const next = TAIL_CALLS
-      ? new WebAssembly.Instance(new WebAssembly.Module(NEXT_MODULE), { c: { table: ex.table, jitChainTarget: ex.jitChainTarget } }).exports.next
+      ? new WebAssembly.Instance(new WebAssembly.Module(NEXT_MODULE), { c: { table: core.table, jitChainTarget: core.jitChainTarget } }).exports.next
       : () => {};
     this.imports = { c: { ...(ex as unknown as WebAssembly.ModuleImports), jitNext: next as WebAssembly.ExportValue } };
     this.exports.setJitTable(base);
@@ -108,7 +109,7 @@ export class JitHost {
     const s = (i: number): number => this.exports?.jitStats(i) ?? 0;
     return {
       translations: s(0), bytesEmitted: s(1), compileMs: this.compileMs, failures: s(2), evictions: s(3),
-      calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9),
+      calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9), chained: s(10),
     };
   }
 }

@@ -32,8 +32,10 @@ export interface JitCounters {
   compileMs: number;
   failures: number;
   evictions: number;
-  /** Calls of translated blocks (cache hits). */
+  /** Translations called from the block loop (cache hits). */
   calls: number;
+  /** Translations entered straight from another one (chaining, asm-core/jit/chain.ts). */
+  chained: number;
   /** Guest instructions executed in translated code. */
   instructions: number;
   /** Bytes of guest code translated. */

@@ -132,7 +132,7 @@ function showStatus(s: VmStatus): void {
   const j = s.jit;
   statusJit.textContent = !j ? '' : j.threshold === 0 ? 'JIT off'
     : `JIT: ${j.translations} regions, ${formatBytes(j.cacheBytes)} cache, ${s.instructions > 0 ? ((100 * j.instructions) / s.instructions).toFixed(0) : 0}% translated`;
-  statusJit.title = j ? `${j.bytesEmitted} bytes emitted from ${j.guestBytes} bytes of guest code, ${j.compileMs.toFixed(0)} ms compiling, ${j.calls} calls, ${j.evictions} evictions` : '';
+  statusJit.title = j ? `${j.bytesEmitted} bytes emitted from ${j.guestBytes} bytes of guest code, ${j.compileMs.toFixed(0)} ms compiling, ${j.calls} calls, ${j.chained} chained, ${j.evictions} evictions` : '';
 }
 
 /** A relative URL means relative to the page, but the worker would resolve it against its own script. */

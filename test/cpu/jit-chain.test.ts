@@ -97,14 +97,17 @@ describe('JIT chaining', () => {
   });
 
   it.runIf(TAIL_CALLS)('enters translations from the block loop far less often when they chain', async () => {
-    const calls: Record<string, number> = {};
+    const calls: Record<string, number> = {}, chained: Record<string, number> = {};
     for (const mode of ['chain', 'no-chain'] as const) {
       const core = await machine(mode);
       for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
       calls[mode] = core.jitStats.calls;
+      chained[mode] = core.jitStats.chained;
     }
     // Without chaining every exit returns to the loop: about five per iteration.
     expect(calls['no-chain']).toBeGreaterThan(4 * LOOPS);
+    expect(chained['no-chain']).toBe(0);
     expect(calls['chain']!).toBeLessThan(calls['no-chain']! / 10);
+    expect(chained['chain']).toBeGreaterThan(4 * LOOPS);
   });
 });
