@@ -93,8 +93,18 @@ export function tlbSet(lin: u32, entry: u32): void {
   store<u32>(slot, entry);
 }
 
-/** Drop one page (INVLPG). */
-export function tlbInvalidate(lin: u32): void { store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0); forgetCodeTranslations(); }
+/**
+ * Drop one page (INVLPG). Block links change only if the page held code (TLB_CODE): a link
+ * into a page was made through its TLB entry, and a page that gets blocks is marked and the TLB
+ * flushed first, so an entry without the mark (or no entry) carries no link. The kernel
+ * invalidates a page at every copy-on-write fault; before, each made every link stale.
+ */
+export function tlbInvalidate(lin: u32): void {
+  const slot = TLB_BASE + ((lin >>> 12) << 2);
+  const old = load<u32>(slot);
+  store<u32>(slot, 0);
+  if (old & TLB_CODE) forgetCodeTranslations(); else fetchLen = 0;
+}
 
 /** Drop every entry, or every non-global entry (a CR3 load with CR4.PGE). */
 export function tlbFlush(keepGlobal: bool): void {

@@ -110,4 +110,49 @@ describe('JIT chaining', () => {
     expect(calls['chain']!).toBeLessThan(calls['no-chain']! / 10);
     expect(chained['chain']).toBeGreaterThan(4 * LOOPS);
   });
+
+  it('follows a code page that INVLPG remapped, in translations linked to it', async () => {
+    // Paging: an identity map of the low 4 MiB, but linear CODE_X maps P1 (MOV EAX, 1; RET), then
+    // P2 (MOV EAX, 2; RET) after the loop rewrites its PTE and invalidates it.
+    const PD = 0x20_0000, PT = 0x20_1000, CODE_X = 0x30_0000, P1 = 0x31_0000, P2 = 0x32_0000;
+    const N = 200;
+    const core = await loadCore(await readCoreWasm(), host());
+    core.init(4 << 20);
+    const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
+    ram.setUint32(PD, PT | 3, true);
+    for (let i = 0; i < 1024; i++) ram.setUint32(PT + i * 4, (i << 12) | 3, true);
+    const pte = PT + (CODE_X >>> 12) * 4;
+    ram.setUint32(pte, P1 | 3, true);
+    put(core, P1, [0xb8, ...le32(1), 0xc3]);
+    put(core, P2, [0xb8, ...le32(2), 0xc3]);
+    const code = [
+      0xe8, ...le32(CODE_X - (BASE + 5)), // 0: call CODE_X
+      0x01, 0xc3, // 5: add ebx, eax
+      0x49, // 7: dec ecx
+      0x75, 0xf6, // 8: jnz 0
+      0xc7, 0x05, ...le32(pte), ...le32(P2 | 3), // 10: mov dword [pte], P2 | P | RW
+      0x0f, 0x01, 0x3d, ...le32(CODE_X), // 20: invlpg [CODE_X]
+      0xb9, ...le32(N), // 27: mov ecx, N
+    ];
+    const loop2 = BASE + code.length;
+    code.push(0xe8, ...le32(CODE_X - (loop2 + 5)), 0x01, 0xc2, 0x49, 0x75, 0xf6, 0xf4); // call; add edx, eax; dec ecx; jnz; hlt
+    put(core, BASE, code);
+    for (let r = 0; r < 8; r++) core.setReg(r, 0);
+    core.setReg('ecx', N);
+    core.setReg('esp', BASE - 16);
+    core.eip = BASE;
+    const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
+    core.setSeg('cs', flat(0x08, 0xc09b));
+    for (const s of ['ss', 'ds', 'es', 'fs', 'gs'] as const) core.setSeg(s, flat(0x10, 0xc093));
+    core.setU32('OFF_CR3', PD);
+    core.cr0 = 0x8000_0011;
+    core.cpl = 0;
+    core.setU32('OFF_EFLAGS', 0x2);
+    core.refreshState();
+    core.setJitThreshold(1);
+    for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
+    expect(core.reg('ebx')).toBe(N);
+    expect(core.reg('edx')).toBe(2 * N);
+    expect(core.jitStats.chained).toBeGreaterThan(N);
+  });
 });
