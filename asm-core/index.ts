@@ -48,12 +48,12 @@ export {
 export { RAM_BASE } from './mmu/phys';
 
 // ---- for the JIT's generated modules (jit/emit.ts imports these by name) ----
-export { pc, instrStart, attention } from './cpu/live';
+export { pc, instrStart, attention, cplLive } from './cpu/live';
 export { retired } from './cpu/exec';
 export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
-export { tlbReadMask, tlbWriteMask } from './mmu/tlb';
-export { jitChainTarget } from './jit/chain';
+export { tlbReadMask, tlbWriteMask, codeEpoch } from './mmu/tlb';
+export { jitChainTarget, chained } from './jit/chain';
 import { setChaining, chained } from './jit/chain';
 export {
   jitEntry, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
@@ -184,7 +184,7 @@ let blockCacheOn: bool = true;
 export { JIT_SLOTS } from './jit/cache';
 export function setJitTable(base: u32): void { cacheSetJitTable(base); flushBlocks(); }
 export function setJitThreshold(runs: u32): void { cacheSetJitThreshold(runs); flushBlocks(); }
-/** The host gave translations jitNext (its engine has tail calls): they go straight into each other (jit/chain.ts). */
+/** The host gave translations jitGo (its engine has tail calls): they go straight into each other (jit/chain.ts). */
 export function setJitChaining(on: u32): void { setChaining(on != 0); flushBlocks(); }
 /**
  * JIT counters since power-on: translations (0), bytes emitted (1), failed translations (2),
@@ -204,7 +204,7 @@ export function jitStats(which: u32): f64 {
     case 7: return guestBytes;
     case 8: return cacheBytes;
     case 9: return cachePeak;
-    default: return chained;
+    default: return <f64>chained;
   }
 }
 export function blockStats(which: u32): u32 { return which == 0 ? blocksDecoded : which == 1 ? blockFlushes : codePageWrites; }

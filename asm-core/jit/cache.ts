@@ -113,6 +113,9 @@ export function compileBlock(header: u32): u32 {
   return index;
 }
 
+/** The address less a table index of its slot's used mark (translations mark inline, jit/chain.ts). */
+export function usedMarks(): u32 { return slotUsed - tableBase; }
+
 /** The translation at table index `index` ran: the clock hand passes it over once. */
 @inline export function markUsed(index: u32): void { store<u8>(slotUsed + index - tableBase, 1); }
 

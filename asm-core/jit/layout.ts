@@ -12,8 +12,9 @@ export const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
 export const F_SETTLE_CF: u32 = 10; // jitSettleCF()
 export const F_FLAGS: u32 = 11; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
 export const F_ROTATE_FLAGS: u32 = 12; // jitRotateFlags(CF | OF as EFLAGS bits)
-export const F_NEXT: u32 = 13; // jitNext(cell), tail-called: into the next translation or back (jit/chain.ts)
-export const F_IMPORTS: u32 = 14;
+export const F_GO: u32 = 13; // jitGo(table index), tail-called: into that function (the host's, jit/chain.ts)
+export const F_CHAIN_TARGET: u32 = 14; // jitChainTarget(cell): where a missed exit cell goes (jit/chain.ts)
+export const F_IMPORTS: u32 = 15;
 
 export const G_PC: u32 = 0;
 export const G_INSTR_START: u32 = 1;
@@ -30,6 +31,11 @@ export const G_TLB_READ_MASK: u32 = 11;
 export const G_TLB_WRITE_MASK: u32 = 12;
 export const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at this retired count
 export const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
+// For the exit cells of jit/chain.ts: mmu/tlb.ts codeEpoch and cpu/live.ts cplLive (the link
+// epoch), and the count of chained entries (i64).
+export const G_CODE_EPOCH: u32 = 15;
+export const G_CPL: u32 = 16;
+export const G_CHAINED: u32 = 17;
 
 // Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
 export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_FLAGS: u32 = 5, T_I_V: u32 = 6;

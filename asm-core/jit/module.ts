@@ -29,7 +29,7 @@ export function translateRegion(): void {
   byte(0x60); uleb(1); byte(T_I32); uleb(0);
   patchSize(s);
   s = section(2);
-  uleb(1 + F_IMPORTS + 15);
+  uleb(1 + F_IMPORTS + 18);
   name('c'); name('memory'); byte(2); byte(0); uleb(1);
   importFunc('jitDispatch', T_II_V);
   importFunc('jitRead8', T_II_I); importFunc('jitRead16', T_II_I); importFunc('jitRead32', T_II_I);
@@ -40,12 +40,14 @@ export function translateRegion(): void {
   importFunc('jitSettleCF', T_V_V);
   importFunc('jitFlags', T_FLAGS);
   importFunc('jitRotateFlags', T_I_V);
-  importFunc('jitNext', T_I_V);
+  importFunc('jitGo', T_I_V);
+  importFunc('jitChainTarget', T_I_I);
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
   importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
   importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64); importGlobal('jitEntry', T_I32);
+  importGlobal('codeEpoch', T_I32); importGlobal('cplLive', T_I32); importGlobal('chained', T_I64);
   patchSize(s);
   s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
   s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);

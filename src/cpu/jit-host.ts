@@ -17,39 +17,36 @@ export interface JitExports {
   setJitTable(base: number): void;
   setJitThreshold(runs: number): void;
   setJitChaining(on: number): void;
-  jitChainTarget(cell: number): number;
   jitStats(which: number): number;
 }
 
 /**
- * `jitNext(cell)`, the one function through which translations go into each other
- * (asm-core/jit/chain.ts): it asks the core which table entry to go into and tail-calls it.
+ * `jitGo(index)`, the one function through which translations go into each other
+ * (asm-core/jit/chain.ts): a tail call to entry `index` of the core's table.
  *   (import "c" "table" (table 0 funcref))
- *   (import "c" "jitChainTarget" (func $target (param i32) (result i32)))
- *   (func (export "next") (param i32) local.get 0 call $target return_call_indirect (type (func)))
+ *   (func (export "go") (param i32) local.get 0 return_call_indirect (type (func)))
  * It is a module of its own so that it alone imports the core's table: V8 visits every instance
- * that imports a table at each table.set, and keeps them all.
+ * that imports a table at each table.set, and keeps them all, so translations that imported it
+ * made compiling quadratic in the number of translations ever made.
  */
-const NEXT_MODULE = new Uint8Array([
+const GO_MODULE = new Uint8Array([
   0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, // magic, version
-  1, 13, 3, 0x60, 0, 0, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 1, 0x7f, 0, // types: () -> (), (i32) -> i32, (i32) -> ()
-  2, 32, 2, // imports:
-  1, 0x63, 5, 0x74, 0x61, 0x62, 0x6c, 0x65, 1, 0x70, 0, 0, // "c" "table": a table of funcref, at least 0
-  1, 0x63, 14, ...[...'jitChainTarget'].map((c) => c.charCodeAt(0)), 0, 1, // "c" "jitChainTarget": type 1
-  3, 2, 1, 2, // one function of type 2
-  7, 8, 1, 4, 0x6e, 0x65, 0x78, 0x74, 0, 1, // export "next" = function 1
-  10, 11, 1, 9, 0, 0x20, 0, 0x10, 0, 0x13, 0, 0, 0x0b, // local.get 0; call 0; return_call_indirect type 0 table 0
+  1, 8, 2, 0x60, 0, 0, 0x60, 1, 0x7f, 0, // types: () -> (), (i32) -> ()
+  2, 13, 1, 1, 0x63, 5, 0x74, 0x61, 0x62, 0x6c, 0x65, 1, 0x70, 0, 0, // import "c" "table": funcref, at least 0
+  3, 2, 1, 1, // one function of type 1
+  7, 6, 1, 2, 0x67, 0x6f, 0, 0, // export "go" = function 0
+  10, 9, 1, 7, 0, 0x20, 0, 0x13, 0, 0, 0x0b, // local.get 0; return_call_indirect type 0 table 0
 ]);
 
 /** Does this engine have WebAssembly tail calls (Node 20, Chrome 112)? Only then do translations chain. */
-export const TAIL_CALLS: boolean = WebAssembly.validate(NEXT_MODULE);
+export const TAIL_CALLS: boolean = WebAssembly.validate(GO_MODULE);
 
 /** Counters of the translator, since power-on (declared with the Machine's status, src/machine/types.ts). */
 export type JitStats = JitCounters;
 
 export class JitHost {
   private exports: (WebAssembly.Exports & JitExports) | null = null;
-  /** What translations import: the core's exports and jitNext. */
+  /** What translations import: the core's exports and jitGo. */
   private imports: WebAssembly.Imports = {};
   private compileMs = 0;
   private reported = false;
@@ -83,12 +80,9 @@ export class JitHost {
     const slots = Number(ex.JIT_SLOTS.value);
     const base = ex.table.grow(slots);
     this.exports = ex as WebAssembly.Exports & JitExports;
-    // Without tail calls translations never call jitNext (the core does not chain), but import it.
-    const core = this.exports;
-    const next = TAIL_CALLS
-      ? new WebAssembly.Instance(new WebAssembly.Module(NEXT_MODULE), { c: { table: core.table, jitChainTarget: core.jitChainTarget } }).exports.next
-      : () => {};
-    this.imports = { c: { ...(ex as unknown as WebAssembly.ModuleImports), jitNext: next as WebAssembly.ExportValue } };
+    // Without tail calls translations never call jitGo (the core does not chain), but import it.
+    const go = TAIL_CALLS ? new WebAssembly.Instance(new WebAssembly.Module(GO_MODULE), { c: { table: this.exports.table } }).exports.go : () => {};
+    this.imports = { c: { ...(ex as unknown as WebAssembly.ModuleImports), jitGo: go as WebAssembly.ExportValue } };
     this.exports.setJitTable(base);
     this.setChaining(TAIL_CALLS);
     return true;
