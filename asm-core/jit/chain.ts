@@ -34,7 +34,7 @@ import { pc, csLimit, attention } from '../cpu/live';
 import { retired } from '../cpu/exec';
 import { H_FN, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch } from '../cpu/blocks';
 import {
-  byte, uleb, i32c, i64c, op, lget, ltee, gget, gset, call, mem, ifI32, els, end, T_I32,
+  byte, uleb, i32c, i64c, op, lget, ltee, gget, gset, call, mem, ifI32, els, end,
   OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
   OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
 } from './wasm';

@@ -5,23 +5,15 @@
 // translation of its own and the chain does not fit.
 
 import { describe, expect, it } from 'vitest';
-import { type Core, loadCore } from '../../src/cpu/core.js';
-import { readCoreWasm } from '../../src/cpu/core-file.js';
+import type { Core } from '../../src/cpu/core.js';
+import { bareCore, enterFlat32 } from './flat32.js';
 
 const BASE = 0x10_0000;
 const PASSES = 3;
 
-function host() {
-  return {
-    ioRead: () => 0xff, ioWrite: () => {}, mmioRead: () => 0xffffffff, mmioWrite: () => {},
-    intAck: () => 0, readTsc: () => 0, ferr: () => {},
-  };
-}
-
 /** Flat 32-bit protected mode at CPL 0, EIP at the first page. */
 async function machine(pages: number, jitThreshold: number): Promise<Core> {
-  const core = await loadCore(await readCoreWasm(), host());
-  core.init(Math.ceil((BASE + pages * 4096) / (1 << 20) + 1) * (1 << 20));
+  const core = await bareCore(Math.ceil((BASE + pages * 4096) / (1 << 20) + 1) * (1 << 20));
   const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
   for (let k = 0; k < pages; k++) {
     const at = BASE + k * 4096;
@@ -37,17 +29,7 @@ async function machine(pages: number, jitThreshold: number): Promise<Core> {
       core.ram[at + 8] = 0xf4; // HLT
     }
   }
-  for (let r = 0; r < 8; r++) core.setReg(r, 0);
-  core.setReg('ecx', PASSES);
-  core.setReg('esp', BASE - 16);
-  core.eip = BASE;
-  const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
-  core.setSeg('cs', flat(0x08, 0xc09b));
-  for (const s of ['ss', 'ds', 'es', 'fs', 'gs'] as const) core.setSeg(s, flat(0x10, 0xc093));
-  core.cr0 = 0x11;
-  core.cpl = 0;
-  core.setU32('OFF_EFLAGS', 0x2);
-  core.refreshState();
+  enterFlat32(core, BASE, { ecx: PASSES, esp: BASE - 16 });
   core.setJitThreshold(jitThreshold);
   return core;
 }
@@ -59,7 +41,7 @@ function runToHlt(core: Core): void {
 
 describe('JIT code cache', () => {
   it('evicts when more code is hot than it has slots, and computes as the interpreter does', async () => {
-    const probe = await loadCore(await readCoreWasm(), host());
+    const probe = await bareCore(1 << 20);
     const slots = Number((probe.exports.JIT_SLOTS as WebAssembly.Global).value);
     const pages = slots + 1000;
     const jit = await machine(pages, 1);

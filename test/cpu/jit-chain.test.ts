@@ -8,8 +8,8 @@
 // interpreter's, with chaining and without.
 
 import { describe, expect, it } from 'vitest';
-import { type Core, loadCore } from '../../src/cpu/core.js';
-import { readCoreWasm } from '../../src/cpu/core-file.js';
+import type { Core } from '../../src/cpu/core.js';
+import { bareCore, enterFlat32 } from './flat32.js';
 import { TAIL_CALLS } from '../../src/cpu/jit-host.js';
 
 const BASE = 0x10_0000;
@@ -19,19 +19,11 @@ const LOOPS = 1000;
 /** The iteration (ECX counting down) at which the loop rewrites F1's immediate. */
 const REWRITE_AT = 500;
 
-function host() {
-  return {
-    ioRead: () => 0xff, ioWrite: () => {}, mmioRead: () => 0xffffffff, mmioWrite: () => {},
-    intAck: () => 0, readTsc: () => 0, ferr: () => {},
-  };
-}
-
 function put(core: Core, at: number, bytes: number[]): void { core.ram.set(bytes, at); }
 function le32(v: number): number[] { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; }
 
 async function machine(mode: 'chain' | 'no-chain' | 'interpreter'): Promise<Core> {
-  const core = await loadCore(await readCoreWasm(), host());
-  core.init(4 << 20);
+  const core = await bareCore(4 << 20);
   put(core, BASE, [
     0xe8, ...le32(F1 - (BASE + 5)), // call F1
     0xff, 0x15, ...le32(PTR), // call [PTR]
@@ -47,17 +39,7 @@ async function machine(mode: 'chain' | 'no-chain' | 'interpreter'): Promise<Core
   put(core, F1, [0x83, 0xc3, 0x03, 0xc3]); // add ebx, 3; ret
   put(core, F2, [0x42, 0xe9, ...le32(F3 - (F2 + 6))]); // inc edx; jmp F3
   put(core, F3, [0x31, 0xd3, 0xc3]); // xor ebx, edx; ret
-  for (let r = 0; r < 8; r++) core.setReg(r, 0);
-  core.setReg('ecx', LOOPS);
-  core.setReg('esp', BASE - 16);
-  core.eip = BASE;
-  const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
-  core.setSeg('cs', flat(0x08, 0xc09b));
-  for (const s of ['ss', 'ds', 'es', 'fs', 'gs'] as const) core.setSeg(s, flat(0x10, 0xc093));
-  core.cr0 = 0x11;
-  core.cpl = 0;
-  core.setU32('OFF_EFLAGS', 0x2);
-  core.refreshState();
+  enterFlat32(core, BASE, { ecx: LOOPS, esp: BASE - 16 });
   if (mode === 'interpreter') core.setBlockCache(false);
   else {
     core.setJitThreshold(1);
@@ -116,8 +98,7 @@ describe('JIT chaining', () => {
     // P2 (MOV EAX, 2; RET) after the loop rewrites its PTE and invalidates it.
     const PD = 0x20_0000, PT = 0x20_1000, CODE_X = 0x30_0000, P1 = 0x31_0000, P2 = 0x32_0000;
     const N = 200;
-    const core = await loadCore(await readCoreWasm(), host());
-    core.init(4 << 20);
+    const core = await bareCore(4 << 20);
     const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
     ram.setUint32(PD, PT | 3, true);
     for (let i = 0; i < 1024; i++) ram.setUint32(PT + i * 4, (i << 12) | 3, true);
@@ -137,18 +118,7 @@ describe('JIT chaining', () => {
     const loop2 = BASE + code.length;
     code.push(0xe8, ...le32(CODE_X - (loop2 + 5)), 0x01, 0xc2, 0x49, 0x75, 0xf6, 0xf4); // call; add edx, eax; dec ecx; jnz; hlt
     put(core, BASE, code);
-    for (let r = 0; r < 8; r++) core.setReg(r, 0);
-    core.setReg('ecx', N);
-    core.setReg('esp', BASE - 16);
-    core.eip = BASE;
-    const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
-    core.setSeg('cs', flat(0x08, 0xc09b));
-    for (const s of ['ss', 'ds', 'es', 'fs', 'gs'] as const) core.setSeg(s, flat(0x10, 0xc093));
-    core.setU32('OFF_CR3', PD);
-    core.cr0 = 0x8000_0011;
-    core.cpl = 0;
-    core.setU32('OFF_EFLAGS', 0x2);
-    core.refreshState();
+    enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 }, PD);
     core.setJitThreshold(1);
     for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
     expect(core.reg('ebx')).toBe(N);
