@@ -8,8 +8,11 @@ export let outEnd: u32 = 0;
 export let overflow: bool = false;
 
 export function startOutput(at: u32, end: u32): void { out = at; outEnd = end; overflow = false; }
-/** Drop what was written after `at` (a trial pass, jit/emit.ts planRegisters). */
-export function rewind(at: u32): void { out = at; }
+/**
+ * Drop what was written after `at` (a trial pass, jit/emit.ts planRegisters), and whether it
+ * ran out of room: the real pass is measured on its own (it is never longer).
+ */
+export function rewind(at: u32): void { out = at; overflow = false; }
 
 @inline export function byte(b: u32): void {
   if (out >= outEnd) { overflow = true; return; }
