@@ -11,8 +11,9 @@
 // the last record of its block.
 //
 // A block remembers the two blocks it last went on to (its links), so a loop or a call to a
-// hot function skips the lookup; a link is good while no code translation changed since it was
-// made, at the same privilege (mmu/tlb.ts, codeEpoch).
+// hot function skips the lookup; a link is good while its target's page has the TLB entry it
+// had when the link was made, no code changed since, at the same privilege (mmu/tlb.ts,
+// codeEpoch).
 //
 // A block that ran often enough is translated into WebAssembly with its neighbours (jit/): the
 // loop then calls the translation instead of running the records.
@@ -49,26 +50,27 @@ let epoch: u32 = 1;
 
 /**
  * A block in the arena: a 64-byte header, then its records. The header holds the last record,
- * two links (a link is (EIP, codeEpoch, header of the block at that EIP)), the number of
+ * two links (a link is (EIP, linkEpoch, header of the block at that EIP, the TLB entry of
+ * that EIP's page then)), the number of
  * records, how often the block ran, its translation (jit/cache.ts: a function-table index, or
  * 0), its physical address and length, and the EIP span its translation covers.
  */
 export const H_LAST: u32 = 0;
 const H_LINK0: u32 = 4;
 const H_LINK1: u32 = 20;
-export const H_COUNT: u32 = 32;
-export const H_RUNS: u32 = 36;
-export const H_FN: u32 = 40;
+export const H_COUNT: u32 = 36;
+export const H_RUNS: u32 = 40;
+export const H_FN: u32 = 44;
 /** The block's physical address and its length in bytes. */
-export const H_PHYS: u32 = 44;
-export const H_BYTES: u32 = 48;
+export const H_PHYS: u32 = 48;
+export const H_BYTES: u32 = 52;
 /**
  * The EIP window its translation reads code from (jit/region.ts): H_SPAN_BELOW bytes before
  * the block and H_SPAN_ABOVE bytes from its start; all of it must be inside the CS limit.
  */
-export const H_SPAN_BELOW: u32 = 52;
-export const H_SPAN_ABOVE: u32 = 56;
-const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8;
+export const H_SPAN_BELOW: u32 = 56;
+export const H_SPAN_ABOVE: u32 = 60;
+const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8, L_TLB: u32 = 12, LINK_BYTES: u32 = 16;
 export const HEADER_SIZE: u32 = 64;
 /** H_RUNS of a block that could not be translated: it is not tried again. */
 const RUNS_NEVER: u32 = 0x8000_0000;
@@ -300,21 +302,34 @@ export function runBlocks(end: u64): void {
  */
 export function decodedBlockAt(eip: u32): u32 {
   const now = linkEpoch();
-  const target = TARGETS + (((eip * 0x9e3779b1) >>> (32 - TARGET_BITS)) * 12);
-  if (load<u32>(target, L_EIP) == eip && load<u32>(target, L_EPOCH) == now) return load<u32>(target, L_BLOCK);
+  const target = targetOf(eip);
+  if (holds(target, eip, now)) return load<u32>(target, L_BLOCK);
   if (eip > csLimit) return 0;
   const lin = csBase + eip;
-  const e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
+  const e = load<u32>(tlbSlotOf(eip));
   if ((e & tlbReadMask) != TLB_VALID) return 0;
   const phys = (e & 0xfffff000) | (lin & 0xfff);
   const set = setOf(phys);
   if (!lookup(set, phys, validTag(<u32>load<u8>(CODE_GEN + (phys >>> 12))))) return 0;
   if (<u64>eip + <u64>(load<u32>(set, E_TAG) >>> 16) > <u64>csLimit + 1) return 0;
   const block = load<u32>(set, E_BLOCK);
-  store<u32>(target, eip, L_EIP);
-  store<u32>(target, now, L_EPOCH);
-  store<u32>(target, block, L_BLOCK);
+  makeLink(target, eip, now, block, e);
   return block;
+}
+
+/** The TLB entry EIP's page has now (CS is 32-bit, EIP inside its limit). */
+@inline export function tlbSlotOf(eip: u32): u32 { return TLB_BASE + (((csBase + eip) >>> 12) << 2); }
+
+/** Does `link` go to the block at `eip` now: made for it, in this epoch, through the same TLB entry? */
+@inline function holds(link: u32, eip: u32, now: u32): bool {
+  return load<u32>(link, L_EIP) == eip && load<u32>(link, L_EPOCH) == now && load<u32>(link, L_TLB) == load<u32>(tlbSlotOf(eip));
+}
+
+@inline function makeLink(link: u32, eip: u32, now: u32, block: u32, entry: u32): void {
+  store<u32>(link, eip, L_EIP);
+  store<u32>(link, now, L_EPOCH);
+  store<u32>(link, block, L_BLOCK);
+  store<u32>(link, entry, L_TLB);
 }
 
 /** The block at EIP after `from` ran, through one of its links, or found and linked; 0: step(). */
@@ -322,29 +337,25 @@ export function decodedBlockAt(eip: u32): u32 {
   interruptShadow = false; // as before every instruction in runUntil()
   const eip = pc;
   const now = linkEpoch();
-  if (load<u32>(from, H_LINK0 + L_EIP) == eip && load<u32>(from, H_LINK0 + L_EPOCH) == now) return load<u32>(from, H_LINK0 + L_BLOCK);
-  if (load<u32>(from, H_LINK1 + L_EIP) == eip && load<u32>(from, H_LINK1 + L_EPOCH) == now) return load<u32>(from, H_LINK1 + L_BLOCK);
+  if (holds(from + H_LINK0, eip, now)) return load<u32>(from, H_LINK0 + L_BLOCK);
+  if (holds(from + H_LINK1, eip, now)) return load<u32>(from, H_LINK1 + L_BLOCK);
   // Returns and indirect jumps go to more places than two links hold: a table by EIP next.
-  const target = TARGETS + (((eip * 0x9e3779b1) >>> (32 - TARGET_BITS)) * 12);
-  if (load<u32>(target, L_EIP) == eip && load<u32>(target, L_EPOCH) == now) return load<u32>(target, L_BLOCK);
+  const target = targetOf(eip);
+  if (holds(target, eip, now)) return load<u32>(target, L_BLOCK);
   instrStart = eip;
   const to = findBlock();
-  if (to != 0 && linkEpoch() == now) {
+  // Linked only through a valid TLB entry: a new code page flushed the TLB (newBlock).
+  const entry = load<u32>(tlbSlotOf(eip));
+  if (to != 0 && linkEpoch() == now && (entry & tlbReadMask) == TLB_VALID) {
     // The newer link first; the older one moves to the second place.
-    memory.copy(from + H_LINK1, from + H_LINK0, 12);
-    store<u32>(from, eip, H_LINK0 + L_EIP);
-    store<u32>(from, now, H_LINK0 + L_EPOCH);
-    store<u32>(from, to, H_LINK0 + L_BLOCK);
-    store<u32>(target, eip, L_EIP);
-    store<u32>(target, now, L_EPOCH);
-    store<u32>(target, to, L_BLOCK);
+    memory.copy(from + H_LINK1, from + H_LINK0, LINK_BYTES);
+    makeLink(from + H_LINK0, eip, now, to, entry);
+    makeLink(target, eip, now, to, entry);
   }
   return to;
 }
 
-/**
- * Blocks by EIP for the jumps the links miss: 4096 entries of (EIP, codeEpoch, header), good
- * while no code translation changed since (as a link; codeEpoch also moves at every flush).
- */
+/** Blocks by EIP for the jumps the links miss: 4096 links, good as a block's links are. */
 const TARGET_BITS: u32 = 12;
-const TARGETS = memory.data(12 << TARGET_BITS);
+const TARGETS = memory.data(LINK_BYTES << TARGET_BITS);
+@inline function targetOf(eip: u32): u32 { return TARGETS + (((eip * 0x9e3779b1) >>> (32 - TARGET_BITS)) * LINK_BYTES); }

@@ -4,10 +4,11 @@
 // returns and jumps to another page's translation (a library function, a kernel helper), so
 // this is the common way out of a translation.
 //
-// Each exit site of a translation has a cell of 16 bytes in the slot's cell area: the EIP it
+// Each exit site of a translation has a cell of 24 bytes in the slot's cell area: the EIP it
 // last went to, the link epoch then (blocks.ts linkEpoch: the code epoch and whether at CPL 3),
-// the target's function-table index and the length of the target's first block. At the exit
-// the translation compares the cell with the EIP it leaves for and the epoch now, and goes into
+// the target's function-table index, the length of the target's first block, and where the
+// TLB entry of the target's page is and what it was. At the exit the translation compares the
+// cell with the EIP it leaves for, the epoch now and the TLB entry now, and goes into
 // the target when the instruction budget has room for that first block and nothing wants the
 // run loop (`attention`): the same test the block loop makes, so a run still ends at the same
 // instruction with or without the JIT. A miss asks jitChainTarget(), which finds the target
@@ -23,16 +24,17 @@
 // Why the fast test may skip the block loop's other conditions: a translation runs only while
 // CS is a 32-bit segment, SS is 32-bit and ES/SS/DS are flat, and an instruction that changes
 // any of them goes through the interpreter, which ends the translation without chaining. The
-// CS base and limit are part of the code epoch (segments.ts), and so are the mapping of code
-// pages (mmu/tlb.ts), their contents and every eviction from the code cache (cache.ts): a cell
-// made before any of those changed never matches again.
+// CS base and limit are part of the code epoch (segments.ts), and so are the contents of code
+// pages (mmu/tlb.ts) and every eviction from the code cache (cache.ts): a cell made before any
+// of those changed never matches again. The TLB entry stands for the mapping of the target's
+// page, as in the block links (blocks.ts).
 //
 // Engines without tail calls (the host detects them, and then does not call setJitChaining) get
 // plain returns.
 
 import { pc, csLimit, attention } from '../cpu/live';
 import { retired } from '../cpu/exec';
-import { H_FN, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch } from '../cpu/blocks';
+import { H_FN, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
 import {
   byte, uleb, i32c, i64c, op, lget, ltee, gget, gset, call, mem, ifI32, els, end,
   OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
@@ -41,10 +43,10 @@ import {
 import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_RETIRED, G_BUDGET_END, G_CHAINED, L_T } from './layout';
 import { markUsed, usedMarks } from './cache';
 
-export const CELL_BYTES: u32 = 16;
+export const CELL_BYTES: u32 = 24;
 /** Exit sites that chain, per translation; further exits return to the block loop. */
 export const CELLS_PER_SLOT: u32 = 64;
-const C_EIP: u32 = 0, C_EPOCH: u32 = 4, C_FN: u32 = 8, C_COUNT: u32 = 12;
+const C_EIP: u32 = 0, C_EPOCH: u32 = 4, C_FN: u32 = 8, C_COUNT: u32 = 12, C_TLB_SLOT: u32 = 16, C_TLB: u32 = 20;
 
 /** The host's engine has tail calls and gave translations `jitGo` (setJitChaining): they chain. */
 export let chaining: bool = false;
@@ -76,6 +78,7 @@ export function chainExit(): void {
   i32c(0); mem(OP_I32_LOAD, 2, cell + C_EPOCH);
   gget(G_CODE_EPOCH); i32c(1); op(OP_I32_SHL); gget(G_CPL); i32c(3); op(OP_I32_EQ); op(OP_I32_OR);
   op(OP_I32_EQ); op(OP_I32_AND);
+  i32c(0); mem(OP_I32_LOAD, 2, cell + C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0); i32c(0); mem(OP_I32_LOAD, 2, cell + C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
   gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
   gget(G_RETIRED); i32c(0); mem(OP_I64_LOAD32_U, 2, cell + C_COUNT); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
   op(OP_I32_AND);
@@ -112,6 +115,9 @@ export function jitChainTarget(cell: u32): u32 {
   // Its code must lie inside the CS limit (as runBlocks checks before calling it).
   if (eip < load<u32>(block, H_SPAN_BELOW) || <u64>eip + <u64>load<u32>(block, H_SPAN_ABOVE) > <u64>csLimit + 1) return backToLoop.index;
   const count = load<u32>(block, H_COUNT);
+  const slot = tlbSlotOf(eip); // decodedBlockAt found the entry valid
+  store<u32>(cell, slot, C_TLB_SLOT);
+  store<u32>(cell, load<u32>(slot), C_TLB);
   store<u32>(cell, eip, C_EIP);
   store<u32>(cell, linkEpoch(), C_EPOCH);
   store<u32>(cell, fn, C_FN);

@@ -50,11 +50,18 @@ export let fetchLen: u32 = 0;
 export let fetchDelta: u32 = 0;
 
 /**
- * Bumped whenever the translation of code may have changed: any TLB flush or invalidation, a
- * non-flat CS load. Links between decoded blocks (cpu/blocks.ts), which skip the translation,
- * hold the epoch they were made in, and whether at CPL 3 (a CPL change alters only the
- * permission to execute a page, not where it is, so it need not end every link: a system
- * call would otherwise send each block the process runs after it back through the lookup).
+ * Bumped whenever what a block link (cpu/blocks.ts) or a chain cell (jit/chain.ts) assumed may
+ * have changed, other than where a linear page maps: code was overwritten (retireCodePage), CS
+ * changed base or limit, a translation was evicted, the block cache was flushed. Links also
+ * hold whether they were made at CPL 3 (a CPL change alters only the permission to execute a
+ * page, not where it is, so it need not end every link: a system call would otherwise send each
+ * block the process runs after it back through the lookup).
+ *
+ * A link also holds the TLB entry of its target's page, and is good only while that entry is
+ * unchanged, so TLB flushes and INVLPG do not move the epoch: Linux reloads CR3 for a process's
+ * larger munmap or mremap and at every context switch, and after each, every link went back
+ * through the lookup, although the process's code (and, for a fork of the same program, the
+ * other process's) maps to the same frames again.
  * Never 0 (a link's "none"); below 2^31, so that a link can hold it shifted.
  */
 export let codeEpoch: u32 = 1;
@@ -93,17 +100,10 @@ export function tlbSet(lin: u32, entry: u32): void {
   store<u32>(slot, entry);
 }
 
-/**
- * Drop one page (INVLPG). Block links change only if the page held code (TLB_CODE): a link
- * into a page was made through its TLB entry, and a page that gets blocks is marked and the TLB
- * flushed first, so an entry without the mark (or no entry) carries no link. The kernel
- * invalidates a page at every copy-on-write fault; before, each made every link stale.
- */
+/** Drop one page (INVLPG). Block links into it stay: each checks its target's TLB entry (codeEpoch). */
 export function tlbInvalidate(lin: u32): void {
-  const slot = TLB_BASE + ((lin >>> 12) << 2);
-  const old = load<u32>(slot);
-  store<u32>(slot, 0);
-  if (old & TLB_CODE) forgetCodeTranslations(); else fetchLen = 0;
+  store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0);
+  fetchLen = 0;
 }
 
 /** Drop every entry, or every non-global entry (a CR3 load with CR4.PGE). */
@@ -113,10 +113,10 @@ export function tlbFlush(keepGlobal: bool): void {
     listOverflowed = false;
     listCount = 0;
     memory.fill(TLB_BASE, 0, 0x40_0000);
-    forgetCodeTranslations();
+    fetchLen = 0;
     return;
   }
-  forgetCodeTranslations();
+  fetchLen = 0;
   let kept: u32 = 0;
   for (let i: u32 = 0; i < listCount; i++) {
     const vpn = load<u32>(TLB_LIST + (i << 2));
@@ -134,7 +134,7 @@ export function tlbFlush(keepGlobal: bool): void {
 
 export function tlbFlushAll(): void {
   if (!listOverflowed) { tlbFlush(false); return; }
-  forgetCodeTranslations();
+  fetchLen = 0;
   memory.fill(TLB_BASE, 0, 0x40_0000);
   listCount = 0;
   listOverflowed = false;
@@ -150,8 +150,9 @@ export function codePageWritten(phys: u32): void {
   attention = true; // the run loop leaves the current block, which may be on this page
 }
 
-/** Unmark physical page `page` and bump its code generation; the caller flushes the TLB. */
+/** Unmark physical page `page`, bump its code generation and end every link; the caller flushes the TLB. */
 export function retireCodePage(page: u32): void {
+  forgetCodeTranslations();
   store<u8>(CODE_PAGES + page, 0);
   const gen = <u32>load<u8>(CODE_GEN + page);
   if (gen < CODE_GEN_NEVER) store<u8>(CODE_GEN + page, <u8>(gen + 1));

@@ -125,4 +125,40 @@ describe('JIT chaining', () => {
     expect(core.reg('edx')).toBe(2 * N);
     expect(core.jitStats.chained).toBeGreaterThan(N);
   });
+
+  it('follows a code page that a CR3 load maps elsewhere, in translations and links made before', async () => {
+    // Two address spaces: both map the low 4 MiB one to one, but linear CODE_X is P1 (MOV EAX, 1;
+    // RET) in the first and P2 (MOV EAX, 2; RET) in the second. The loop calls CODE_X, then
+    // loads CR3 with the other page directory. TLB flushes leave block links and chain cells
+    // in place (each checks the TLB entry of its target's page): they must not run P1's
+    // translation after the switch to P2.
+    const PD_A = 0x20_0000, PD_B = 0x20_1000, PT_A = 0x20_2000, PT_B = 0x20_3000;
+    const CODE_X = 0x30_0000, P1 = 0x31_0000, P2 = 0x32_0000;
+    const N = 200;
+    const core = await bareCore(4 << 20);
+    const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
+    for (const [pd, pt, frame] of [[PD_A, PT_A, P1], [PD_B, PT_B, P2]] as const) {
+      ram.setUint32(pd, pt | 3, true);
+      for (let i = 0; i < 1024; i++) ram.setUint32(pt + i * 4, (i << 12) | 3, true);
+      ram.setUint32(pt + (CODE_X >>> 12) * 4, frame | 3, true);
+    }
+    put(core, P1, [0xb8, ...le32(1), 0xc3]);
+    put(core, P2, [0xb8, ...le32(2), 0xc3]);
+    put(core, BASE, [
+      0xe8, ...le32(CODE_X - (BASE + 5)), // 0: call CODE_X
+      0x01, 0xc3, // 5: add ebx, eax
+      0x0f, 0x20, 0xd8, // 7: mov eax, cr3
+      0x35, ...le32(PD_A ^ PD_B), // 10: xor eax, PD_A ^ PD_B
+      0x0f, 0x22, 0xd8, // 15: mov cr3, eax
+      0x49, // 18: dec ecx
+      0x75, 0xeb, // 19: jnz 0
+      0xf4, // 21: hlt
+    ]);
+    enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 }, PD_A);
+    core.setJitThreshold(1);
+    for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
+    expect(core.reg('ecx')).toBe(0);
+    expect(core.reg('ebx')).toBe((N / 2) * 1 + (N / 2) * 2);
+    expect(core.jitStats.translations).toBeGreaterThan(0);
+  });
 });
