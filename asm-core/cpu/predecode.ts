@@ -2,12 +2,15 @@
 // takes apart the forms that make up nearly all of a 32-bit kernel's and user program's
 // instructions: 8- and 32-bit ALU, MOV, LEA, TEST, shifts, multiply and divide, PUSH and POP,
 // near jumps, calls and returns, string instructions, bit tests, BSWAP, and the 16-bit MOV, ALU,
-// TEST and shifts. The x87, bit scans, double shifts, bit tests with a register offset into
-// memory, CMPXCHG and XADD, anything LOCKed, PUSHF, SAHF/LAHF, CLI, CLD/STD and RDTSC are left
-// to the interpreter, but inside the block (handlers.ts stepInBlock). Anything else (other 16-bit
-// forms, 16-bit addresses, segment loads, far transfers, system instructions) becomes a record
-// that runs the full interpreter, and ends the block: such an instruction may change the mode,
-// the paging, or the code itself.
+// TEST and shifts. The x87, bit scans (also TZCNT/LZCNT), double shifts, bit tests with a
+// register offset into memory, CMPXCHG, CMPXCHG8B and XADD, XCHG with memory, the 8-bit shifts,
+// INC/DEC, NOT/NEG and multiply/divide on a byte in memory, anything LOCKed, PUSHF, SAHF/LAHF,
+// CLI, CLD/STD, RDTSC, PUSH of a segment register, and loads of ES, DS, FS and GS are left to the
+// interpreter, but inside the block (handlers.ts stepInBlock). A data segment load that leaves
+// ES, SS and DS not flat asks for the run loop (segments.ts), which translations require. Anything
+// else (other 16-bit forms, 16-bit addresses, loads of SS and CS, far transfers, POPF, STI,
+// system instructions) becomes a record that runs the full interpreter, and ends the block: such
+// an instruction may change the mode, the paging, the interrupt shadow, or the code itself.
 
 import { OFF_REGS, OFF_ZERO, REG_EAX, REG_ESP, REG_EBP, SEG_DS, SEG_SS } from './state';
 import {
@@ -125,8 +128,10 @@ function decodeOne(): u32 {
 }
 
 function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
-  // REP is meaningful only on string instructions; "REP RET" and PAUSE ignore it.
-  if (rep != 0 && !((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op == 0xc3 || op == 0x90)) return NOT_DECODED;
+  // REP is meaningful only on string instructions; "REP RET" and PAUSE ignore it; F3 0F BC/BD
+  // are TZCNT/LZCNT (BSF/BSR where CPUID has neither), which decode0f leaves to the interpreter.
+  if (rep != 0 && !((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op == 0xc3 || op == 0x90)
+    && !(rep == 0xf3 && op == 0x0f && p < pageEnd && (load<u8>(p) == 0xbc || load<u8>(p) == 0xbd))) return NOT_DECODED;
   // The x87 (and WAIT) cannot change the mode, the paging or the flow of control, so the block
   // goes on after it. With 66h (16-bit environment images) and WAIT the interpreter runs it.
   if ((op >= 0xd8 && op <= 0xdf) || op == 0x9b) {
@@ -180,7 +185,16 @@ function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
     }
     case 0x84: modrm(segOvr); setHandler(mod == 3 ? H.testRR8 : H.testMR8); return CONTINUES;
     case 0x85: modrm(segOvr); setHandler(mod == 3 ? H.testRR32 : H.testMR32); return CONTINUES;
-    case 0x87: modrm(segOvr); if (mod != 3) return NOT_DECODED; setHandler(H.xchgRR32); return CONTINUES;
+    case 0x87: modrm(segOvr); setHandler(mod == 3 ? H.xchgRR32 : H.stepInBlock); return CONTINUES;
+    case 0x86: // XCHG with a byte
+    case 0xd0: case 0xd2: // shifts of a byte by 1, by CL
+    case 0x8c: // MOV Ew, Sreg
+      modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES;
+    case 0xc0: modrm(segOvr); byte(); setHandler(H.stepInBlock); return CONTINUES; // shifts of a byte by imm8
+    case 0xfe: modrm(segOvr); if (reg > 1) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES; // INC, DEC Eb
+    // Loads of ES, DS, FS, GS (not SS: its interrupt shadow; not CS); PUSH of any segment register.
+    case 0x8e: modrm(segOvr); if (reg == 1 || reg == 2 || reg > 5) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES;
+    case 0x06: case 0x0e: case 0x16: case 0x1e: case 0x07: case 0x1f: setHandler(H.stepInBlock); return CONTINUES;
     case 0x88: modrm(segOvr); setHandler(mod == 3 ? H.movRR8 : H.movMR8); return CONTINUES;
     case 0x89: modrm(segOvr); setHandler(mod == 3 ? H.movRR32 : H.movMR32); return CONTINUES;
     case 0x8a: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR8 : H.movRM8); return CONTINUES;
@@ -225,7 +239,7 @@ function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
     case 0xeb: setDisp(imm8s()); setHandler(H.jmpRel); return ENDS;
     case 0xf6: {
       modrm(segOvr);
-      if (reg > 1) return NOT_DECODED;
+      if (reg > 1) { setHandler(H.stepInBlock); return CONTINUES; } // NOT, NEG, MUL, IMUL, DIV, IDIV Eb
       setImm(byte());
       setHandler(mod == 3 ? H.testRI8 : H.testMI8);
       return CONTINUES;
@@ -325,6 +339,8 @@ function decode0f(segOvr: i32): u32 {
       modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES;
     case 0xa4: case 0xac: modrm(segOvr); byte(); setHandler(H.stepInBlock); return CONTINUES; // SHLD, SHRD Ev, Gv, imm8
     case 0xb0: case 0xb1: case 0xc0: case 0xc1: modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG, XADD
+    case 0xc7: modrm(segOvr); if (reg != 1 || mod == 3) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG8B
+    case 0xa0: case 0xa8: case 0xa1: case 0xa9: setHandler(H.stepInBlock); return CONTINUES; // PUSH, POP FS and GS
     case 0xba: { // BT/BTS/BTR/BTC Ev, imm8
       modrm(segOvr);
       if (reg < 4) return NOT_DECODED;

@@ -90,7 +90,13 @@ export function updateSegCheck(seg: u32): void {
   const up = (chk & SC_EXPAND_DOWN) == 0 && !alignCheck && !dataBreakpoints;
   store<i64>(STATE + OFF_SEG_FAST_READ + (seg << 3), up && (chk & SC_READ) != 0 ? limit : -1);
   store<i64>(STATE + OFF_SEG_FAST_WRITE + (seg << 3), up && (chk & SC_WRITE) != 0 ? limit : -1);
-  if (seg == SEG_ES || seg == SEG_SS || seg == SEG_DS) flatData = isFlat(SEG_ES) && isFlat(SEG_SS) && isFlat(SEG_DS);
+  if (seg == SEG_ES || seg == SEG_SS || seg == SEG_DS) {
+    const flat = isFlat(SEG_ES) && isFlat(SEG_SS) && isFlat(SEG_DS);
+    // A translation runs only while they are flat (cpu/blocks.ts): one that loaded a data
+    // segment in the middle (predecode.ts, stepInBlock) leaves when this ends it.
+    if (flatData && !flat) attention = true;
+    flatData = flat;
+  }
 }
 
 /** Base 0, and any offset readable and writable on the fast path (see flatData). */
