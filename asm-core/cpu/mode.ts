@@ -38,11 +38,14 @@ export function updateMode(): void {
 
 /** Replace EFLAGS (privilege rules already applied by the caller). */
 export function writeFlags(v: u32): void {
-  const vmBefore = flagsReg & FLAG_VM;
+  const before = flagsReg;
+  const vmBefore = before & FLAG_VM;
   setEflagsRaw(v);
   // Enabling interrupts or single-step changes what the run loop must check between instructions;
   // RF (set by IRET or a suspended REP) must be cleared after the next instruction (carefulStep).
-  if (v & (FLAG_IF | FLAG_TF | FLAG_RF)) attention = true;
+  // IF that stays set changes nothing there: SAHF, CLD and POPF in user code rewrite it every
+  // time, and each ended the block or translation they ran in.
+  if ((v & ~before & FLAG_IF) != 0 || (v & (FLAG_TF | FLAG_RF)) != 0) attention = true;
   if (((v & FLAG_AC) != 0) != alignCheck) updateAlignCheck();
   if ((flagsReg & FLAG_VM) != vmBefore) updateMode();
 }
