@@ -30,7 +30,9 @@ export function updateMode(): void {
   protectedMode = (load<u32>(STATE + OFF_CR0) & CR0_PE) != 0 && !v86Mode;
   const big = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_CS << 4) + SEG_ACCESS) & AR_DB) != 0;
   if (big != cs32) { cs32 = big; attention = true; } // the run loop picks blocks or step()
-  ss32 = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_SS << 4) + SEG_ACCESS) & AR_DB) != 0;
+  const big32 = protectedMode && (load<u32>(STATE + OFF_SEGS + (SEG_SS << 4) + SEG_ACCESS) & AR_DB) != 0;
+  if (ss32 && !big32) attention = true; // translations need a 32-bit stack (cpu/blocks.ts)
+  ss32 = big32;
   updateAllSegChecks();
   if (v86Mode) setCpl(3);
   updateAlignCheck();

@@ -65,7 +65,11 @@ export function setSegCache(seg: u32, sel: u32, base: u32, limit: u32, access: u
     // loop picks again.
     if (big != cs32) { cs32 = big; attention = true; }
   }
-  else if (seg == SEG_SS) { ss32 = protectedMode && (access & AR_DB) != 0; }
+  else if (seg == SEG_SS) {
+    const big = protectedMode && (access & AR_DB) != 0;
+    if (ss32 && !big) attention = true; // translations need a 32-bit stack (cpu/blocks.ts)
+    ss32 = big;
+  }
 }
 
 /** Recompute the derived check bits of one segment from its cache. */

@@ -57,10 +57,13 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
   i32c(h); i32c(rec); call(F_DISPATCH);
   if (last) {
     addRetired(<i32>count - <i32>committed);
-    // Indirect calls and jumps, RET imm: go on into the translation at their target. Anything
-    // else the interpreter ran may have changed what translations assume (jit/chain.ts).
-    if (h == <u32>H.jmpM || h == <u32>H.callM || h == <u32>H.callR || h == <u32>H.retImm) { gget(G_PC); lset(L_T); chainExit(); }
-    else op(OP_RETURN);
+    // Go on into the translation at the new EIP, as the block loop would: whatever the handler
+    // ran (the interpreter too: a system call, a segment load, an instruction across the page
+    // end) either kept what translations assume or changed something the chain test checks
+    // (jit/chain.ts): the code epoch for CS and code, the TLB entry for paging, the link
+    // epoch's CPL 3 bit, and `attention` for the mode, a 16-bit stack, data segments that are
+    // no longer flat, TF, RF, breakpoints, HLT and interrupts.
+    gget(G_PC); lset(L_T); chainExit();
     return;
   }
   // The handler may have changed any register, unless it only writes memory or the x87.
