@@ -36,11 +36,11 @@ import { pc, csLimit, attention } from '../cpu/live';
 import { retired } from '../cpu/exec';
 import { H_FN, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
 import {
-  byte, uleb, i32c, i64c, op, lget, ltee, gget, gset, call, mem, ifI32, els, end,
-  OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
+  byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, call, mem, ifI32, els, end,
+  OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
   OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
 } from './wasm';
-import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_RETIRED, G_BUDGET_END, G_CHAINED, L_T } from './layout';
+import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_RETIRED, G_BUDGET_END, G_CHAINED, L_T, L_CELL } from './layout';
 import { markUsed, usedMarks } from './cache';
 
 export const CELL_BYTES: u32 = 24;
@@ -66,32 +66,55 @@ export function startCells(first: u32): void {
 export function restartCells(): void { nextCell = firstCell; }
 
 /**
+ * Computed exits (RET, indirect calls and jumps, and whatever follows an instruction the
+ * interpreter ran) go to more places than one cell holds: a RET in a function called from many
+ * places missed at nearly every run. Their cells are in the jump cache, by EIP: any translation
+ * leaving for an EIP finds the cell the last one that left for it filled.
+ */
+const JUMP_CACHE_BITS: u32 = 12;
+const jumpCache: u32 = <u32>memory.data(CELL_BYTES << JUMP_CACHE_BITS);
+
+/**
  * Leave the translation for the EIP in local L_T, with the registers and flags stored, `pc` set
  * and the retired count up to date: tail-call jitGo with the table index to go into, the
  * cell's when it holds (the test jitChainTarget makes, written inline) or jitChainTarget's.
+ * The cell is the exit site's own, or for a `computed` EIP the jump cache's for it.
  */
-export function chainExit(): void {
-  if (!chaining || nextCell == cellsEnd) { op(OP_RETURN); return; }
-  const cell = nextCell;
-  nextCell += CELL_BYTES;
-  i32c(0); mem(OP_I32_LOAD, 2, cell + C_EIP); lget(L_T); op(OP_I32_EQ);
-  i32c(0); mem(OP_I32_LOAD, 2, cell + C_EPOCH);
+export function chainExit(computed: bool): void {
+  if (!chaining || (!computed && nextCell == cellsEnd)) { op(OP_RETURN); return; }
+  // cellAt(c) pushes the base and gives the offset for field c.
+  let cell: u32 = 0;
+  if (computed) {
+    lget(L_T); i32c(0x9e3779b1); op(OP_I32_MUL); i32c(32 - JUMP_CACHE_BITS); op(OP_I32_SHR_U);
+    i32c(CELL_BYTES); op(OP_I32_MUL); lset(L_CELL);
+    cell = jumpCache;
+  } else {
+    cell = nextCell;
+    nextCell += CELL_BYTES;
+  }
+  base(computed); mem(OP_I32_LOAD, 2, cell + C_EIP); lget(L_T); op(OP_I32_EQ);
+  base(computed); mem(OP_I32_LOAD, 2, cell + C_EPOCH);
   gget(G_CODE_EPOCH); i32c(1); op(OP_I32_SHL); gget(G_CPL); i32c(3); op(OP_I32_EQ); op(OP_I32_OR);
   op(OP_I32_EQ); op(OP_I32_AND);
-  i32c(0); mem(OP_I32_LOAD, 2, cell + C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0); i32c(0); mem(OP_I32_LOAD, 2, cell + C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
+  base(computed); mem(OP_I32_LOAD, 2, cell + C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0);
+  base(computed); mem(OP_I32_LOAD, 2, cell + C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
   gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
-  gget(G_RETIRED); i32c(0); mem(OP_I64_LOAD32_U, 2, cell + C_COUNT); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
+  gget(G_RETIRED); base(computed); mem(OP_I64_LOAD32_U, 2, cell + C_COUNT); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
   op(OP_I32_AND);
   ifI32();
   // A hit: mark the target used for the cache's clock (cache.ts markUsed) and count it.
-  i32c(0); mem(OP_I32_LOAD, 2, cell + C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
+  base(computed); mem(OP_I32_LOAD, 2, cell + C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
   gget(G_CHAINED); i64c(1); op(OP_I64_ADD); gset(G_CHAINED);
   lget(L_T);
   els();
-  i32c(cell); call(F_CHAIN_TARGET);
+  if (computed) { lget(L_CELL); i32c(jumpCache); op(OP_I32_ADD); } else i32c(cell);
+  call(F_CHAIN_TARGET);
   end();
   byte(OP_RETURN_CALL); uleb(F_GO);
 }
+
+/** The address operand of a cell field's load: the jump cache cell's offset, or 0 for a fixed cell. */
+function base(computed: bool): void { if (computed) lget(L_CELL); else i32c(0); }
 
 /** Translations entered from another, since power-on (index.ts jitStats). */
 export let chained: u64 = 0;

@@ -39,13 +39,14 @@ import { inline } from './instructions';
 
 /**
  * Leave the function with EIP from local L_T, after `done` instructions of the block: into the
- * translation there (jit/chain.ts) if `chain`, else back to the block loop.
+ * translation there (jit/chain.ts) if `chain`, else back to the block loop. `computed`: EIP
+ * varies from run to run (RET, an indirect jump).
  */
-function exitTo(done: u32, chain: bool): void {
+function exitTo(done: u32, chain: bool, computed: bool = false): void {
   spillInline();
   lget(L_T); gset(G_PC);
   addRetired(<i32>done - <i32>committed);
-  if (chain) chainExit(); else op(OP_RETURN);
+  if (chain) chainExit(computed); else op(OP_RETURN);
 }
 
 /** The handler, on the record itself, with the state it reads stored first. */
@@ -63,7 +64,7 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
     // (jit/chain.ts): the code epoch for CS and code, the TLB entry for paging, the link
     // epoch's CPL 3 bit, and `attention` for the mode, a 16-bit stack, data segments that are
     // no longer flat, TF, RF, breakpoints, HLT and interrupts.
-    gget(G_PC); lset(L_T); chainExit();
+    gget(G_PC); lset(L_T); chainExit(true);
     return;
   }
   // The handler may have changed any register, unless it only writes memory or the x87.
@@ -171,7 +172,7 @@ function records(first: u32, count: u32): void {
     if (last && h == <u32>H.jmpRel) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
     if (!inline(rec, h, last)) { viaHandler(rec, h, last, count); continue; }
     if (last && h == <u32>H.callRel) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
-    if (endsWithJump(h)) { exitTo(index + 1, true); return; }
+    if (endsWithJump(h)) { exitTo(index + 1, true, true); return; }
     if (last) { goTo(nextOff, count, 0, canFall); return; }
     if (slowPath) {
       // The slow path touched the machine (MMIO, a write to code): leave if the run loop is wanted.

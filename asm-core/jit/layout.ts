@@ -44,4 +44,6 @@ export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T
 export const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
 export const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
 export const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21, L_ROT: u32 = 22, L_CARRY: u32 = 23;
-export const N_LOCALS: u32 = 24;
+// L_CELL: the exit cell of a computed jump (jit/chain.ts), an address in the jump cache.
+export const L_CELL: u32 = 24;
+export const N_LOCALS: u32 = 25;

@@ -107,6 +107,7 @@ export const OP_I64_LE_U: u32 = 0x58;
 export const OP_I32_POPCNT: u32 = 0x69;
 export const OP_I32_ADD: u32 = 0x6a;
 export const OP_I32_SUB: u32 = 0x6b;
+export const OP_I32_MUL: u32 = 0x6c;
 export const OP_I32_AND: u32 = 0x71;
 export const OP_I32_OR: u32 = 0x72;
 export const OP_I32_XOR: u32 = 0x73;
