@@ -22,7 +22,8 @@ const REWRITE_AT = 500;
 function put(core: Core, at: number, bytes: number[]): void { core.ram.set(bytes, at); }
 function le32(v: number): number[] { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; }
 
-async function machine(mode: 'chain' | 'no-chain' | 'interpreter'): Promise<Core> {
+/** `regions`: translated after 20 runs, when the blocks around the hot one are decoded. */
+async function machine(mode: 'chain' | 'no-chain' | 'regions' | 'interpreter'): Promise<Core> {
   const core = await bareCore(4 << 20);
   put(core, BASE, [
     0xe8, ...le32(F1 - (BASE + 5)), // call F1
@@ -42,8 +43,8 @@ async function machine(mode: 'chain' | 'no-chain' | 'interpreter'): Promise<Core
   enterFlat32(core, BASE, { ecx: LOOPS, esp: BASE - 16 });
   if (mode === 'interpreter') core.setBlockCache(false);
   else {
-    core.setJitThreshold(1);
-    core.jit.setChaining(mode === 'chain');
+    core.setJitThreshold(mode === 'regions' ? 20 : 1);
+    core.jit.setChaining(mode !== 'no-chain');
   }
   return core;
 }
@@ -65,7 +66,7 @@ describe('JIT chaining', () => {
   it.runIf(TAIL_CALLS)('goes from translation to translation and stops where the interpreter stops', async () => {
     const interp = await machine('interpreter');
     const expected = runInSlices(interp);
-    for (const mode of ['chain', 'no-chain'] as const) {
+    for (const mode of ['chain', 'no-chain', 'regions'] as const) {
       const core = await machine(mode);
       const trace = runInSlices(core);
       expect(trace.length, mode).toBe(expected.length);
@@ -93,7 +94,7 @@ describe('JIT chaining', () => {
     expect(chained['chain']).toBeGreaterThan(4 * LOOPS);
   });
 
-  it('follows a code page that INVLPG remapped, in translations linked to it', async () => {
+  it.each([1, 20])('follows a code page that INVLPG remapped, in translations linked to it (threshold %i)', async (threshold) => {
     // Paging: an identity map of the low 4 MiB, but linear CODE_X maps P1 (MOV EAX, 1; RET), then
     // P2 (MOV EAX, 2; RET) after the loop rewrites its PTE and invalidates it.
     const PD = 0x20_0000, PT = 0x20_1000, CODE_X = 0x30_0000, P1 = 0x31_0000, P2 = 0x32_0000;
@@ -119,19 +120,19 @@ describe('JIT chaining', () => {
     code.push(0xe8, ...le32(CODE_X - (loop2 + 5)), 0x01, 0xc2, 0x49, 0x75, 0xf6, 0xf4); // call; add edx, eax; dec ecx; jnz; hlt
     put(core, BASE, code);
     enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 }, PD);
-    core.setJitThreshold(1);
+    core.setJitThreshold(threshold);
     for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
     expect(core.reg('ebx')).toBe(N);
     expect(core.reg('edx')).toBe(2 * N);
     expect(core.jitStats.chained).toBeGreaterThan(N);
   });
 
-  it('follows a code page that a CR3 load maps elsewhere, in translations and links made before', async () => {
+  it.each([1, 20])('follows a code page that a CR3 load maps elsewhere, in translations and links made before (threshold %i)', async (threshold) => {
     // Two address spaces: both map the low 4 MiB one to one, but linear CODE_X is P1 (MOV EAX, 1;
-    // RET) in the first and P2 (MOV EAX, 2; RET) in the second. The loop calls CODE_X, then
-    // loads CR3 with the other page directory. TLB flushes leave block links and chain cells
-    // in place (each checks the TLB entry of its target's page): they must not run P1's
-    // translation after the switch to P2.
+    // RET) in the first and P2 (MOV EAX, 2; RET) in the second. The loop calls CODE_X, and every
+    // 16th time loads CR3 with the other page directory. TLB flushes leave block links and chain
+    // cells in place (each checks the TLB entry of its target's page): none of them may run
+    // P1's translation after the switch to P2.
     const PD_A = 0x20_0000, PD_B = 0x20_1000, PT_A = 0x20_2000, PT_B = 0x20_3000;
     const CODE_X = 0x30_0000, P1 = 0x31_0000, P2 = 0x32_0000;
     const N = 200;
@@ -147,18 +148,25 @@ describe('JIT chaining', () => {
     put(core, BASE, [
       0xe8, ...le32(CODE_X - (BASE + 5)), // 0: call CODE_X
       0x01, 0xc3, // 5: add ebx, eax
-      0x0f, 0x20, 0xd8, // 7: mov eax, cr3
-      0x35, ...le32(PD_A ^ PD_B), // 10: xor eax, PD_A ^ PD_B
-      0x0f, 0x22, 0xd8, // 15: mov cr3, eax
-      0x49, // 18: dec ecx
-      0x75, 0xeb, // 19: jnz 0
-      0xf4, // 21: hlt
+      0xf6, 0xc1, 0x0f, // 7: test cl, 15
+      0x75, 0x0b, // 10: jnz 23
+      0x0f, 0x20, 0xd8, // 12: mov eax, cr3
+      0x35, ...le32(PD_A ^ PD_B), // 15: xor eax, PD_A ^ PD_B
+      0x0f, 0x22, 0xd8, // 20: mov cr3, eax
+      0x49, // 23: dec ecx
+      0x75, 0xe6, // 24: jnz 0
+      0xf4, // 26: hlt
     ]);
     enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 }, PD_A);
-    core.setJitThreshold(1);
+    core.setJitThreshold(threshold);
     for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
+    let expected = 0, second = false;
+    for (let ecx = N; ecx > 0; ecx--) {
+      expected += second ? 2 : 1;
+      if ((ecx & 15) === 0) second = !second;
+    }
     expect(core.reg('ecx')).toBe(0);
-    expect(core.reg('ebx')).toBe((N / 2) * 1 + (N / 2) * 2);
+    expect(core.reg('ebx')).toBe(expected);
     expect(core.jitStats.translations).toBeGreaterThan(0);
   });
 });
