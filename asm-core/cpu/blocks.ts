@@ -357,5 +357,5 @@ export function decodedBlockAt(eip: u32): u32 {
 
 /** Blocks by EIP for the jumps the links miss: 4096 links, good as a block's links are. */
 const TARGET_BITS: u32 = 12;
-const TARGETS = memory.data(LINK_BYTES << TARGET_BITS);
+const TARGETS: u32 = <u32>memory.data(LINK_BYTES << TARGET_BITS);
 @inline function targetOf(eip: u32): u32 { return TARGETS + (((eip * 0x9e3779b1) >>> (32 - TARGET_BITS)) * LINK_BYTES); }
