@@ -82,7 +82,6 @@ const jumpCache: u32 = <u32>memory.data(CELL_BYTES << JUMP_CACHE_BITS);
  */
 export function chainExit(computed: bool): void {
   if (!chaining || (!computed && nextCell == cellsEnd)) { op(OP_RETURN); return; }
-  // cellAt(c) pushes the base and gives the offset for field c.
   let cell: u32 = 0;
   if (computed) {
     lget(L_T); i32c(0x9e3779b1); op(OP_I32_MUL); i32c(32 - JUMP_CACHE_BITS); op(OP_I32_SHR_U);
