@@ -18,7 +18,7 @@
 
 import {
   byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, T_VOID,
-  OP_I32_NE, OP_I32_OR, OP_I64_ADD, OP_RETURN, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
+  OP_I32_NE, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
   F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_BUDGET_END, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0,
@@ -33,9 +33,12 @@ import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './
 import { chainExit, restartCells } from './chain';
 import {
   addRetired, blockBase, committed, eipAt, index, loadRegs, loadSet, nextOff, slowPath, spillInline,
-  startOff, storeSet, used, written,
+  startOff, storeSet, used, written, setReg32, getReg32,
 } from './operands';
 import { inline } from './instructions';
+import { thunkRegister, thunkTest } from './thunk';
+import { pc, csBase } from '../cpu/live';
+import { REG_ESP } from '../cpu/state';
 
 /**
  * Leave the function with EIP from local L_T, after `done` instructions of the block: into the
@@ -171,7 +174,21 @@ function records(first: u32, count: u32): void {
     }
     if (last && h == <u32>H.jmpRel) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
     if (!inline(rec, h, last)) { viaHandler(rec, h, last, count); continue; }
-    if (last && h == <u32>H.callRel) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
+    if (last && h == <u32>H.callRel) {
+      const to = nextOff + load<u32>(rec, REC_DISP);
+      const reg = thunkRegister(csBase + pc + blockBase + to);
+      if (reg >= 0) {
+        // A PC thunk (jit/thunk.ts): its MOV and RET run here, and the block goes on after the CALL.
+        thunkTest(<u32>reg, to, count);
+        ifVoid();
+        eipAt(nextOff); setReg32(<u32>reg);
+        getReg32(REG_ESP); i32c(4); op(OP_I32_ADD); setReg32(REG_ESP);
+        goTo(nextOff, count + 2, 1, false);
+        end();
+      }
+      goTo(to, count, 0, canFall);
+      return;
+    }
     if (endsWithJump(h)) { exitTo(index + 1, true, true); return; }
     if (last) { goTo(nextOff, count, 0, canFall); return; }
     if (slowPath) {

@@ -158,13 +158,13 @@ export function recLinear(rec: u32, n: u32, write: bool): void {
   linear(<u32>load<u8>(rec, REC_RM), n, write);
 }
 /** Push: is the access to L_LIN of n bytes on the TLB's fast path (tlbReadMask / tlbWriteMask)? */
-function fastTest(n: u32, write: bool): void {
+export function fastTest(n: u32, write: bool): void {
   lget(L_LIN); i32c(12); op(OP_I32_SHR_U); i32c(2); op(OP_I32_SHL); mem(OP_I32_LOAD, 2, TLB_BASE); ltee(L_E);
   gget(write ? G_TLB_WRITE_MASK : G_TLB_READ_MASK); op(OP_I32_AND); i32c(1); op(OP_I32_EQ);
   if (n > 1) { lget(L_LIN); i32c(0xfff); op(OP_I32_AND); i32c(0x1000 - n); op(OP_I32_LE_U); op(OP_I32_AND); }
 }
 /** Push the host address of the fast-path access, less RAM_BASE (the memory instruction adds it). */
-function hostAddr(): void { lget(L_E); i32c(0xfffff000); op(OP_I32_AND); lget(L_LIN); i32c(0xfff); op(OP_I32_AND); op(OP_I32_OR); }
+export function hostAddr(): void { lget(L_E); i32c(0xfffff000); op(OP_I32_AND); lget(L_LIN); i32c(0xfff); op(OP_I32_AND); op(OP_I32_OR); }
 function loadOp(n: u32): u32 { return n == 4 ? OP_I32_LOAD : n == 2 ? OP_I32_LOAD16_U : OP_I32_LOAD8_U; }
 function storeOp(n: u32): u32 { return n == 4 ? OP_I32_STORE : n == 2 ? OP_I32_STORE16 : OP_I32_STORE8; }
 function sizeIndex(n: u32): u32 { return n == 4 ? 2 : n == 2 ? 1 : 0; }

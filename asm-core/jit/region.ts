@@ -1,6 +1,7 @@
 // A region: the unit of translation. It is a hot block and the blocks its direct jumps reach
-// on the same physical page (a loop and its body, both arms of an if), found breadth-first
-// from the hot block, up to REGION_MAX blocks. Branches between them stay inside the
+// on the same physical page (a loop and its body, both arms of an if), and the return address
+// of a call to a PC thunk (jit/thunk.ts), found breadth-first from the hot block, up to
+// REGION_MAX blocks. Branches between them stay inside the
 // translated function (jit/emit.ts); anything else leaves it.
 //
 // Staying on one physical page keeps a translation as valid as its first block: the page's
@@ -11,6 +12,8 @@
 import { blockAt, HEADER_SIZE, H_LAST, H_COUNT, H_PHYS, H_BYTES, H_SPAN_BELOW, H_SPAN_ABOVE } from '../cpu/blocks';
 import { REC_SIZE, REC_HANDLER, REC_DISP } from '../cpu/record';
 import { H } from '../cpu/handlers';
+import { pc, csBase } from '../cpu/live';
+import { thunkRegister } from './thunk';
 
 export const REGION_MAX: u32 = 16;
 
@@ -31,14 +34,18 @@ export function memberAt(offset: u32): i32 {
 
 /** Where a block's last record sends EIP when that is a constant: up to two physical targets. */
 let target0: u32 = 0, target1: u32 = 0, targets: u32 = 0;
-function successors(header: u32): void {
+function successors(header: u32, entryPhys: u32): void {
   targets = 0;
   const phys = load<u32>(header, H_PHYS);
   const end = phys + load<u32>(header, H_BYTES);
   const last = load<u32>(header, H_LAST);
   const h = <u32>load<u16>(last, REC_HANDLER);
   if (h >= <u32>H.JCC && h < <u32>H.JCC + 16) { target0 = end + load<u32>(last, REC_DISP); target1 = end; targets = 2; }
-  else if (h == <u32>H.jmpRel || h == <u32>H.callRel) { target0 = end + load<u32>(last, REC_DISP); targets = 1; }
+  else if (h == <u32>H.jmpRel || h == <u32>H.callRel) {
+    target0 = end + load<u32>(last, REC_DISP); targets = 1;
+    // A call to a PC thunk goes on after the call (jit/thunk.ts): so does the region.
+    if (h == <u32>H.callRel && thunkRegister(csBase + pc + (target0 - entryPhys)) >= 0) { target1 = end; targets = 2; }
+  }
   else if (h == <u32>H.jmpR || h == <u32>H.ret || h == <u32>H.interpret || h >= <u32>H.jmpM && h <= <u32>H.retImm) targets = 0;
   else { target0 = end; targets = 1; } // the block stopped at its size limit: it goes on
 }
@@ -66,7 +73,7 @@ export function gatherRegion(entry: u32): void {
   store<u32>(regionOffset, 0);
   regionSize = 1;
   for (let i: u32 = 0; i < regionSize; i++) {
-    successors(load<u32>(headers + (i << 2)));
+    successors(load<u32>(headers + (i << 2)), entryPhys);
     if (targets >= 1) add(entryPhys, target0);
     if (targets == 2) add(entryPhys, target1);
   }

@@ -103,6 +103,7 @@ export const OP_I32_GE_S: u32 = 0x4e;
 export const OP_I32_GE_U: u32 = 0x4f;
 export const OP_I64_GT_S: u32 = 0x55;
 export const OP_I64_GT_U: u32 = 0x56;
+export const OP_I64_LE_S: u32 = 0x57;
 export const OP_I64_LE_U: u32 = 0x58;
 export const OP_I32_POPCNT: u32 = 0x69;
 export const OP_I32_ADD: u32 = 0x6a;

@@ -1,7 +1,8 @@
 // Chaining (asm-core/jit/chain.ts): translations go straight into each other with tail calls.
 // The guest: a loop on one page that calls a function on a second page directly and one on a
 // third through a pointer in memory (which jumps on to a fourth page and returns from there),
-// and, once, rewrites an immediate of the function it calls directly. Every page is its own
+// calls a PC thunk (jit/thunk.ts) on a fifth, and, once, rewrites an immediate of the function
+// it calls directly and the register the thunk loads. Every page is its own
 // translation (threshold 1), so nearly every exit is a chain. It must compute what the
 // interpreter computes, and stop at the same instruction for any instruction budget: the run
 // is cut into random budgets and the (retired count, EIP) after each run must match the
@@ -13,7 +14,7 @@ import { bareCore, enterFlat32 } from './flat32.js';
 import { TAIL_CALLS } from '../../src/cpu/jit-host.js';
 
 const BASE = 0x10_0000;
-const F1 = BASE + 0x1000, F2 = BASE + 0x2000, F3 = BASE + 0x3000;
+const F1 = BASE + 0x1000, F2 = BASE + 0x2000, F3 = BASE + 0x3000, F4 = BASE + 0x4000;
 const PTR = BASE + 0x800;
 const LOOPS = 1000;
 /** The iteration (ECX counting down) at which the loop rewrites F1's immediate. */
@@ -23,23 +24,32 @@ function put(core: Core, at: number, bytes: number[]): void { core.ram.set(bytes
 function le32(v: number): number[] { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; }
 
 /** `regions`: translated after 20 runs, when the blocks around the hot one are decoded. */
-async function machine(mode: 'chain' | 'no-chain' | 'regions' | 'interpreter'): Promise<Core> {
+async function machine(mode: 'chain' | 'no-chain' | 'regions' | 'interpreter', notThunk = false): Promise<Core> {
   const core = await bareCore(4 << 20);
   put(core, BASE, [
-    0xe8, ...le32(F1 - (BASE + 5)), // call F1
-    0xff, 0x15, ...le32(PTR), // call [PTR]
-    0x01, 0xd8, // add eax, ebx
-    0x81, 0xf9, ...le32(REWRITE_AT), // cmp ecx, REWRITE_AT
-    0x75, 0x07, // jne +7
-    0xc6, 0x05, ...le32(F1 + 2), 0x07, // mov byte [F1 + 2], 7
-    0x49, // dec ecx
-    0x75, 0xe1, // jnz BASE
-    0xf4, // hlt
+    0xe8, ...le32(F1 - (BASE + 5)), // 0: call F1
+    0xff, 0x15, ...le32(PTR), // 5: call [PTR]
+    0xe8, ...le32(F4 - (BASE + 16)), // 11: call F4 (a PC thunk)
+    0x01, 0xfe, // 16: add esi, edi
+    0x01, 0xfe, // 18: add esi, edi
+    0x01, 0xee, // 20: add esi, ebp
+    0x31, 0xff, // 22: xor edi, edi
+    0x31, 0xed, // 24: xor ebp, ebp
+    0x01, 0xd8, // 26: add eax, ebx
+    0x81, 0xf9, ...le32(REWRITE_AT), // 28: cmp ecx, REWRITE_AT
+    0x75, 0x0e, // 34: jne 50
+    0xc6, 0x05, ...le32(F1 + 2), 0x07, // 36: mov byte [F1 + 2], 7
+    0xc6, 0x05, ...le32(F4 + 1), notThunk ? 0x6c : 0x2c, // 43: mov byte [F4 + 1], ... (F4 now loads EBP)
+    0x49, // 50: dec ecx
+    0x75, 0xcb, // 51: jnz 0
+    0xf4, // 53: hlt
   ]);
   put(core, PTR, le32(F2));
   put(core, F1, [0x83, 0xc3, 0x03, 0xc3]); // add ebx, 3; ret
   put(core, F2, [0x42, 0xe9, ...le32(F3 - (F2 + 6))]); // inc edx; jmp F3
   put(core, F3, [0x31, 0xd3, 0xc3]); // xor ebx, edx; ret
+  // mov edi, [esp]; ret: a PC thunk, or the same with a displacement of 0, which is not one.
+  put(core, F4, notThunk ? [0x8b, 0x7c, 0x24, 0x00, 0xc3] : [0x8b, 0x3c, 0x24, 0xc3]); // mov edi, [esp]; ret
   enterFlat32(core, BASE, { ecx: LOOPS, esp: BASE - 16 });
   if (mode === 'interpreter') core.setBlockCache(false);
   else {
@@ -71,12 +81,15 @@ describe('JIT chaining', () => {
       const trace = runInSlices(core);
       expect(trace.length, mode).toBe(expected.length);
       expect(trace, mode).toEqual(expected);
-      for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp'] as const) expect(core.reg(r), `${mode} ${r}`).toBe(interp.reg(r));
+      for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp', 'esi', 'edi', 'ebp'] as const) expect(core.reg(r), `${mode} ${r}`).toBe(interp.reg(r));
       expect(core.jitStats.failures).toBe(0);
+      
     }
     // Each iteration went through F2, and the loop rewrote F1 (after which every path adds 7).
     expect(interp.reg('edx')).toBe(LOOPS);
     expect(interp.ram[F1 + 2]).toBe(7);
+    // The thunk loaded EDI (counted twice) before its rewrite, and EBP after.
+    expect(interp.reg('esi')).toBe(Math.imul(2 * (LOOPS - REWRITE_AT + 1) + REWRITE_AT - 1, BASE + 16) >>> 0);
   });
 
   it.runIf(TAIL_CALLS)('enters translations from the block loop far less often when they chain', async () => {
@@ -92,6 +105,21 @@ describe('JIT chaining', () => {
     expect(chained['no-chain']).toBe(0);
     expect(calls['chain']!).toBeLessThan(calls['no-chain']! / 10);
     expect(chained['chain']).toBeGreaterThan(4 * LOOPS);
+  });
+
+  it.runIf(TAIL_CALLS)('runs a PC thunk in place of the call to it, until the thunk is rewritten', async () => {
+    const chained: number[] = [];
+    const interp = await machine('interpreter');
+    runInSlices(interp);
+    for (const notThunk of [false, true]) {
+      const core = await machine('regions', notThunk);
+      for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
+      for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp', 'esi', 'edi', 'ebp'] as const) expect(core.reg(r), r).toBe(interp.reg(r));
+      chained.push(core.jitStats.chained);
+    }
+    // The call to the thunk and its RET chained in each iteration only where F4 was not one, or
+    // no longer one: in the second half both go through F4's translation (LOOPS chained entries).
+    expect(chained[0]).toBeLessThan(chained[1]! - LOOPS / 2);
   });
 
   it.each([1, 20])('follows a code page that INVLPG remapped, in translations linked to it (threshold %i)', async (threshold) => {
