@@ -5,7 +5,8 @@
 import {
   op, i32c, lget, lset, ltee, gget, gset, call, ifVoid, ifI32, end, els, OP_I32_NE, OP_I32_ADD, OP_I32_SUB,
   OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I32_SHR_S, OP_I32_SHR_U, OP_I32_EXTEND8_S,
-  OP_I32_EXTEND16_S, OP_DROP, OP_SELECT, OP_I32_ROTL, OP_I32_ROTR,
+  OP_I32_EXTEND16_S, OP_DROP, OP_SELECT, OP_I32_ROTL, OP_I32_ROTR, OP_I32_MUL, OP_I64_EXTEND_I32_S, OP_I64_MUL,
+  OP_I64_SHR_S, OP_I32_WRAP_I64, i64c,
 } from './wasm';
 import {
   F_SETTLE_CF, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_V, L_T, L_FK, L_ROT, L_CARRY, G_FLAGS, G_LAZY_MASK,
@@ -14,7 +15,7 @@ import {
   PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF,
   pendWithCarry, maskOf, pendingKind, storeFlags, pendingCF, condition, logicPending,
 } from './pending';
-import { FLAG_CF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
+import { FLAG_CF, FLAG_OF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_REG, REC_RM, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
@@ -172,6 +173,10 @@ export function inline(rec: u32, h: u32, last: bool): bool {
       if ((imm >> 8) == 0) { recLinear(rec, 4, false); read(4); lset(L_V); i32c(imm & 31); bitTest(0); op(OP_DROP); return true; }
       recLinear(rec, 4, true); rmwStart(4); rmwRead(4); lset(L_V); i32c(imm & 31); bitTest(imm >> 8); lset(L_V); rmwWrite(4);
       return true;
+    case H.imulRR: getReg32(regF); lset(L_FA); getReg32(rmF); lset(L_FB); imul(regF); return true;
+    case H.imulRM: recLinear(rec, 4, false); read(4); lset(L_V); getReg32(regF); lset(L_FA); lget(L_V); lset(L_FB); imul(regF); return true;
+    case H.imulRRI: getReg32(rmF); lset(L_FA); i32c(imm); lset(L_FB); imul(regF); return true;
+    case H.imulRMI: recLinear(rec, 4, false); read(4); lset(L_FA); i32c(imm); lset(L_FB); imul(regF); return true;
     case H.bswapR: // rotate each byte pair into place (alu.ts has no BSWAP: the interpreter uses bswap<u32>)
       getReg32(rmF); i32c(8); op(OP_I32_ROTL); i32c(0x00ff00ff); op(OP_I32_AND);
       getReg32(rmF); i32c(8); op(OP_I32_ROTR); i32c(0xff00ff00); op(OP_I32_AND);
@@ -205,6 +210,20 @@ export function bitTest(kind: u32): void {
   if (kind == 1) { lget(L_T); op(OP_I32_OR); }
   else if (kind == 2) { lget(L_T); i32c(-1); op(OP_I32_XOR); op(OP_I32_AND); }
   else if (kind == 3) { lget(L_T); op(OP_I32_XOR); }
+}
+
+/**
+ * IMUL of L_FA by L_FB into register d (alu.ts imul2): CF and OF when the 64-bit product does
+ * not fit in 32 bits, ZF SF PF from the result, AF cleared: a pending shift's flags.
+ */
+function imul(d: u32): void {
+  lget(L_FA); lget(L_FB); op(OP_I32_MUL); lset(L_FR);
+  lget(L_FA); op(OP_I64_EXTEND_I32_S); lget(L_FB); op(OP_I64_EXTEND_I32_S); op(OP_I64_MUL);
+  i64c(32); op(OP_I64_SHR_S); op(OP_I32_WRAP_I64);
+  lget(L_FR); i32c(31); op(OP_I32_SHR_S); op(OP_I32_NE);
+  i32c(FLAG_CF | FLAG_OF); op(OP_I32_MUL); lset(L_FCF);
+  pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0; pendWithCarry = false;
+  lget(L_FR); setReg32(d);
 }
 
 /** SHL/SAL, SHR, SAR of a 32-bit register by a constant 1..31 (alu.ts shiftOp); the rotates go through the handler. */
