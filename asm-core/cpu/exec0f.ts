@@ -11,8 +11,8 @@ import {
   o32, a32, lockPfx, mMod, mReg, mRm, eaSeg, eaOff, decodeModrm, getReg, setReg, readMem, readE, writeE,
   readRmw, writeRmw, fetchImm,
 } from './decode';
-import { testCC, setFlag, getCF, setResultFlags, setLazy, LAZY_SUB, settleFlags, flagsReg, setLazyLogic } from './flags';
-import { alu, shiftDouble, imul2, maskOf, bitTest, ALU_CMP, ALU_ADD } from './alu';
+import { testCC, setFlag, getCF, setResultFlags, setLazy, LAZY_SUB, settleFlags, flagsReg } from './flags';
+import { alu, shiftDouble, imul2, maskOf, bitTest, bitScan, ALU_CMP, ALU_ADD } from './alu';
 import { push } from './stack';
 import { segAddr } from './segments';
 import { ud, lockOk, loadFarPointer, popSeg } from './exec';
@@ -114,11 +114,8 @@ export function exec0f(): void {
     case 0xbc: case 0xbd: { // BSF, BSR
       decodeModrm();
       const s = osize();
-      const v = readE(s);
-      if (v == 0) { setFlag(FLAG_ZF, true); return; } // destination unchanged (undefined)
-      const r: u32 = op == 0xbc ? ctz<u32>(v) : 31 - clz<u32>(v);
-      setReg(s, mReg, r);
-      setLazyLogic(s, 1); // ZF = 0; the other flags are undefined
+      const r = bitScan(op == 0xbd, s, readE(s));
+      if (r >= 0) setReg(s, mReg, <u32>r);
       return;
     }
     case 0xbe: { decodeModrm(); const v = readE(8); setReg(osize(), mReg, <u32>(<i32>(<i8>v))); return; }

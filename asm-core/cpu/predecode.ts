@@ -167,7 +167,7 @@ function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
   if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm32()); setHandler(H.movRI32); return CONTINUES; }
 
   switch (op) {
-    case 0x0f: return decode0f(segOvr);
+    case 0x0f: return decode0f(segOvr, rep);
     case 0x68: setImm(imm32()); setHandler(H.pushI32); return CONTINUES;
     case 0x6a: setImm(imm8s()); setHandler(H.pushI32); return CONTINUES;
     case 0x69: case 0x6b: {
@@ -314,7 +314,7 @@ function decode16(op: u32, segOvr: i32): u32 {
   }
 }
 
-function decode0f(segOvr: i32): u32 {
+function decode0f(segOvr: i32, rep: u32): u32 {
   const op = byte();
   if (op >= 0x80 && op <= 0x8f) { setDisp(imm32()); setHandler(jccHandler(op & 15)); return ENDS; }
   if (op >= 0x90 && op <= 0x9f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? H.setccR : H.setccM); return CONTINUES; }
@@ -334,8 +334,13 @@ function decode0f(segOvr: i32): u32 {
       else setHandler(H.stepInBlock); // the offset reaches beyond the operand
       return CONTINUES;
     }
+    case 0xbc: case 0xbd: // BSF, BSR; with F3, TZCNT and LZCNT (or BSF and BSR, as CPUID has them): the interpreter's
+      modrm(segOvr);
+      if (rep != 0) { setHandler(H.stepInBlock); return CONTINUES; }
+      setImm(op == 0xbd ? 1 : 0);
+      setHandler(mod == 3 ? H.bitScanR : H.bitScanM);
+      return CONTINUES;
     case 0xa5: case 0xad: // SHLD, SHRD Ev, Gv, CL
-    case 0xbc: case 0xbd: // BSF, BSR
       modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES;
     case 0xa4: case 0xac: modrm(segOvr); byte(); setHandler(H.stepInBlock); return CONTINUES; // SHLD, SHRD Ev, Gv, imm8
     case 0xb0: case 0xb1: case 0xc0: case 0xc1: modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG, XADD

@@ -6,7 +6,7 @@ import {
   op, i32c, lget, lset, ltee, gget, gset, call, ifVoid, ifI32, end, els, OP_I32_NE, OP_I32_ADD, OP_I32_SUB,
   OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I32_SHR_S, OP_I32_SHR_U, OP_I32_EXTEND8_S,
   OP_I32_EXTEND16_S, OP_DROP, OP_SELECT, OP_I32_ROTL, OP_I32_ROTR, OP_I32_MUL, OP_I64_EXTEND_I32_S, OP_I64_MUL,
-  OP_I64_SHR_S, OP_I32_WRAP_I64, i64c,
+  OP_I64_SHR_S, OP_I32_WRAP_I64, OP_I32_EQZ, OP_I32_CLZ, OP_I32_CTZ, i64c,
 } from './wasm';
 import {
   F_SETTLE_CF, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_V, L_T, L_FK, L_ROT, L_CARRY, G_FLAGS, G_LAZY_MASK,
@@ -15,7 +15,7 @@ import {
   PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF,
   pendWithCarry, maskOf, pendingKind, storeFlags, pendingCF, condition, logicPending,
 } from './pending';
-import { FLAG_CF, FLAG_OF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
+import { FLAG_CF, FLAG_OF, FLAG_ZF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_REG, REC_RM, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
@@ -177,6 +177,8 @@ export function inline(rec: u32, h: u32, last: bool): bool {
     case H.imulRM: recLinear(rec, 4, false); read(4); lset(L_V); getReg32(regF); lset(L_FA); lget(L_V); lset(L_FB); imul(regF); return true;
     case H.imulRRI: getReg32(rmF); lset(L_FA); i32c(imm); lset(L_FB); imul(regF); return true;
     case H.imulRMI: recLinear(rec, 4, false); read(4); lset(L_FA); i32c(imm); lset(L_FB); imul(regF); return true;
+    case H.bitScanR: getReg32(rmF); lset(L_V); bitScan(imm != 0, regF); return true;
+    case H.bitScanM: recLinear(rec, 4, false); read(4); lset(L_V); bitScan(imm != 0, regF); return true;
     case H.bswapR: // rotate each byte pair into place (alu.ts has no BSWAP: the interpreter uses bswap<u32>)
       getReg32(rmF); i32c(8); op(OP_I32_ROTL); i32c(0x00ff00ff); op(OP_I32_AND);
       getReg32(rmF); i32c(8); op(OP_I32_ROTR); i32c(0xff00ff00); op(OP_I32_AND);
@@ -210,6 +212,30 @@ export function bitTest(kind: u32): void {
   if (kind == 1) { lget(L_T); op(OP_I32_OR); }
   else if (kind == 2) { lget(L_T); i32c(-1); op(OP_I32_XOR); op(OP_I32_AND); }
   else if (kind == 3) { lget(L_T); op(OP_I32_XOR); }
+}
+
+/**
+ * BSF/BSR (alu.ts bitScan) of L_V into register d. Which flags follow is known only at run
+ * time (a zero source sets ZF and keeps the rest), so both arms leave them described in fk and
+ * the locals (PEND_DYNAMIC), as shiftByCL does.
+ */
+function bitScan(reverse: bool, d: u32): void {
+  if (pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
+  lget(L_V); op(OP_I32_EQZ);
+  ifVoid();
+  // ZF set, the rest kept: the pending flags to their globals, ZF out of the lazy ones and set.
+  storeFlags();
+  gget(G_FLAGS); i32c(FLAG_ZF); op(OP_I32_OR); gset(G_FLAGS);
+  gget(G_LAZY_MASK); i32c(~FLAG_ZF); op(OP_I32_AND); gset(G_LAZY_MASK);
+  i32c(0); lset(L_FK);
+  els();
+  lget(L_V);
+  if (reverse) { op(OP_I32_CLZ); i32c(31); op(OP_I32_XOR); } else op(OP_I32_CTZ);
+  setReg32(d);
+  i32c(1); lset(L_FR);
+  i32c(<u32>(LAZY_LOGIC + 1) | (32 << 4)); lset(L_FK);
+  end();
+  pendKind = PEND_DYNAMIC; pendCF = 0; pendWithCarry = false;
 }
 
 /**
