@@ -14,7 +14,7 @@ import { pc, instrStart } from './live';
 import { o32, a32, segOvr, repPfx, clearPrefixes, getReg, setReg } from './decode';
 import { setLazyLogic, testCC, testCCOp } from './flags';
 import {
-  alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest, bitScan,
+  alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest, bitScan, shiftDouble,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
 } from './alu';
 import { push32, pop32, espAdd } from './stack';
@@ -244,6 +244,13 @@ function cmovRR(r: u32): void { if (testCC(fImm(r))) setReg32(fReg(r), reg32(fRm
 /** The source is read even when the condition is false. */
 function cmovRM(r: u32): void { const v = readLin32(linRead(r, 4)); if (testCC(fImm(r))) setReg32(fReg(r), v); }
 
+// ---- SHLD, SHRD of a register (REC_IMM: the count byte | 0x100 for SHLD | 0x200 for a count in CL) ----
+function shiftDoubleR(r: u32): void {
+  const imm = fImm(r), d = fRm(r);
+  const count = (imm & 0x200) != 0 ? reg8(1) : imm & 0xff;
+  setReg32(d, shiftDouble((imm & 0x100) != 0, 32, reg32(d), reg32(fReg(r)), count));
+}
+
 // ---- BSF, BSR (REC_IMM: 1 for BSR) of a register or memory into REC_REG ----
 @inline function bitScanTo(r: u32, v: u32): void { const i = bitScan(fImm(r) != 0, 32, v); if (i >= 0) setReg32(fReg(r), <u32>i); }
 function bitScanR(r: u32): void { bitScanTo(r, reg32(fRm(r))); }
@@ -328,7 +335,7 @@ export enum H {
   ret, retImm, stringOp32, interpret,
   movRR16, movRI16, movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
   testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16, stepInBlock,
-  bitRR, bitRI, bitMI, bswapR, x87, bitScanR, bitScanM,
+  bitRR, bitRI, bitMI, bswapR, x87, bitScanR, bitScanM, shiftDoubleR,
 }
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
@@ -452,6 +459,7 @@ export enum H {
     case H.x87: x87(r); return;
     case H.bitScanR: bitScanR(r); return;
     case H.bitScanM: bitScanM(r); return;
+    case H.shiftDoubleR: shiftDoubleR(r); return;
     default: interpret(r); return;
   }
 }

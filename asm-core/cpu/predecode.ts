@@ -340,9 +340,15 @@ function decode0f(segOvr: i32, rep: u32): u32 {
       setImm(op == 0xbd ? 1 : 0);
       setHandler(mod == 3 ? H.bitScanR : H.bitScanM);
       return CONTINUES;
-    case 0xa5: case 0xad: // SHLD, SHRD Ev, Gv, CL
-      modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES;
-    case 0xa4: case 0xac: modrm(segOvr); byte(); setHandler(H.stepInBlock); return CONTINUES; // SHLD, SHRD Ev, Gv, imm8
+    case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD, SHRD Ev, Gv, imm8 or CL; to memory the interpreter's
+      modrm(segOvr);
+      const byCL = (op & 1) != 0;
+      const count = byCL ? 0x200 : byte();
+      if (mod != 3) { setHandler(H.stepInBlock); return CONTINUES; }
+      setImm(count | (op < 0xa8 ? 0x100 : 0));
+      setHandler(H.shiftDoubleR);
+      return CONTINUES;
+    }
     case 0xb0: case 0xb1: case 0xc0: case 0xc1: modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG, XADD
     case 0xc7: modrm(segOvr); if (reg != 1 || mod == 3) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG8B
     case 0xa0: case 0xa8: case 0xa1: case 0xa9: setHandler(H.stepInBlock); return CONTINUES; // PUSH, POP FS and GS

@@ -179,6 +179,7 @@ export function inline(rec: u32, h: u32, last: bool): bool {
     case H.imulRMI: recLinear(rec, 4, false); read(4); lset(L_FA); i32c(imm); lset(L_FB); imul(regF); return true;
     case H.bitScanR: getReg32(rmF); lset(L_V); bitScan(imm != 0, regF); return true;
     case H.bitScanM: recLinear(rec, 4, false); read(4); lset(L_V); bitScan(imm != 0, regF); return true;
+    case H.shiftDoubleR: return (imm & 0x200) != 0 ? shiftDoubleByCL((imm & 0x100) != 0, rmF, regF) : shiftDoubleImm((imm & 0x100) != 0, rmF, regF, imm & 31);
     case H.bswapR: // rotate each byte pair into place (alu.ts has no BSWAP: the interpreter uses bswap<u32>)
       getReg32(rmF); i32c(8); op(OP_I32_ROTL); i32c(0x00ff00ff); op(OP_I32_AND);
       getReg32(rmF); i32c(8); op(OP_I32_ROTR); i32c(0xff00ff00); op(OP_I32_AND);
@@ -236,6 +237,43 @@ function bitScan(reverse: bool, d: u32): void {
   i32c(<u32>(LAZY_LOGIC + 1) | (32 << 4)); lset(L_FK);
   end();
   pendKind = PEND_DYNAMIC; pendCF = 0; pendWithCarry = false;
+}
+
+// SHLD/SHRD (alu.ts shiftDouble) of register d with bits from register s.
+/** The count: a constant 1..31, or (-1) in local v. */
+let dcount: i32 = 0;
+function pushCount(minus: u32): void { if (dcount >= 0) i32c(<u32>dcount - minus); else { lget(L_V); if (minus != 0) { i32c(minus); op(OP_I32_SUB); } } }
+function pushRest(): void { if (dcount >= 0) i32c(32 - <u32>dcount); else { i32c(32); lget(L_V); op(OP_I32_SUB); } }
+/** The shift itself, for a count of 1..31: CF the last bit out of d, OF whether d's sign changed; pending as a shift. */
+function shiftDoubleCore(left: bool, d: u32, s: u32): void {
+  getReg32(d); lset(L_FA); getReg32(s); lset(L_FB);
+  lget(L_FA); pushCount(0); op(left ? OP_I32_SHL : OP_I32_SHR_U);
+  lget(L_FB); pushRest(); op(left ? OP_I32_SHR_U : OP_I32_SHL);
+  op(OP_I32_OR); lset(L_FR);
+  lget(L_FA); if (left) pushRest(); else pushCount(1); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND);
+  lget(L_FR); lget(L_FA); op(OP_I32_XOR); i32c(31); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR);
+  lset(L_FCF);
+  lget(L_FR); setReg32(d);
+}
+function shiftDoubleImm(left: bool, d: u32, s: u32, count: u32): bool {
+  if (count == 0) return true; // nothing changes, the flags included
+  dcount = <i32>count;
+  shiftDoubleCore(left, d, s);
+  pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0; pendWithCarry = false;
+  return true;
+}
+/** By CL: a count of 0 (mod 32) changes nothing, so both arms leave the flags described in fk, as shiftByCL does. */
+function shiftDoubleByCL(left: bool, d: u32, s: u32): bool {
+  if (pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
+  getReg32(REG_ECX_LOCAL); i32c(31); op(OP_I32_AND); ltee(L_V);
+  ifVoid();
+  dcount = -1;
+  shiftDoubleCore(left, d, s);
+  i32c(<u32>(PEND_SHIFT + 1) | (32 << 4)); lset(L_FK);
+  if (pendKind != PEND_DYNAMIC) { els(); i32c(pendingKind()); lset(L_FK); }
+  end();
+  pendKind = PEND_DYNAMIC; pendCF = 0; pendWithCarry = false;
+  return true;
 }
 
 /**
