@@ -251,6 +251,20 @@ function shiftDoubleR(r: u32): void {
   setReg32(d, shiftDouble((imm & 0x100) != 0, 32, reg32(d), reg32(fReg(r)), count));
 }
 
+/**
+ * 0F B1, CMPXCHG to memory (LOCKed or not: there is one CPU): compare EAX with the operand;
+ * equal: the operand becomes REC_REG's register, else EAX the operand, which is written back
+ * unchanged (the destination is always written).
+ */
+function cmpxchgM32(r: u32): void {
+  const lin = linRmw(r, 4);
+  const dst = readLin32(lin);
+  const acc = reg32(REG_EAX);
+  alu(ALU_CMP, 32, acc, dst);
+  if (dst == acc) writeLin32(lin, reg32(fReg(r)));
+  else { writeLin32(lin, dst); setReg32(REG_EAX, dst); }
+}
+
 // ---- BSF, BSR (REC_IMM: 1 for BSR) of a register or memory into REC_REG ----
 @inline function bitScanTo(r: u32, v: u32): void { const i = bitScan(fImm(r) != 0, 32, v); if (i >= 0) setReg32(fReg(r), <u32>i); }
 function bitScanR(r: u32): void { bitScanTo(r, reg32(fRm(r))); }
@@ -335,7 +349,7 @@ export enum H {
   ret, retImm, stringOp32, interpret,
   movRR16, movRI16, movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
   testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16, stepInBlock,
-  bitRR, bitRI, bitMI, bswapR, x87, bitScanR, bitScanM, shiftDoubleR,
+  bitRR, bitRI, bitMI, bswapR, x87, bitScanR, bitScanM, shiftDoubleR, cmpxchgM32,
 }
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
@@ -460,6 +474,7 @@ export enum H {
     case H.bitScanR: bitScanR(r); return;
     case H.bitScanM: bitScanM(r); return;
     case H.shiftDoubleR: shiftDoubleR(r); return;
+    case H.cmpxchgM32: cmpxchgM32(r); return;
     default: interpret(r); return;
   }
 }

@@ -118,11 +118,12 @@ function decodeOne(): u32 {
     op = byte();
   }
   const result = decodeForm(op, segOvr, rep, o16);
-  // A LOCKed instruction (a spinlock's CMPXCHG, an atomic ADD) runs in the interpreter, which
-  // knows which forms may be locked (#UD otherwise), inside the block: the decoder gave its length.
+  // A LOCKed instruction (an atomic ADD, XCHG) runs in the interpreter, which knows which forms
+  // may be locked (#UD otherwise), inside the block: the decoder gave its length. CMPXCHG to
+  // memory, a spinlock's, may be locked and has its own record form.
   if (lock) {
     if (result != CONTINUES) return NOT_DECODED;
-    setHandler(H.stepInBlock);
+    if (<u32>load<u16>(rec, REC_HANDLER) != <u32>H.cmpxchgM32) setHandler(H.stepInBlock);
   }
   return result;
 }
@@ -349,7 +350,8 @@ function decode0f(segOvr: i32, rep: u32): u32 {
       setHandler(H.shiftDoubleR);
       return CONTINUES;
     }
-    case 0xb0: case 0xb1: case 0xc0: case 0xc1: modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG, XADD
+    case 0xb1: modrm(segOvr); setHandler(mod == 3 ? H.stepInBlock : H.cmpxchgM32); return CONTINUES; // CMPXCHG
+    case 0xb0: case 0xc0: case 0xc1: modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG Eb, XADD
     case 0xc7: modrm(segOvr); if (reg != 1 || mod == 3) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG8B
     case 0xa0: case 0xa8: case 0xa1: case 0xa9: setHandler(H.stepInBlock); return CONTINUES; // PUSH, POP FS and GS
     case 0xba: { // BT/BTS/BTR/BTC Ev, imm8

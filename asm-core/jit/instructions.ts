@@ -6,7 +6,7 @@ import {
   op, i32c, lget, lset, ltee, gget, gset, call, ifVoid, ifI32, end, els, OP_I32_NE, OP_I32_ADD, OP_I32_SUB,
   OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I32_SHR_S, OP_I32_SHR_U, OP_I32_EXTEND8_S,
   OP_I32_EXTEND16_S, OP_DROP, OP_SELECT, OP_I32_ROTL, OP_I32_ROTR, OP_I32_MUL, OP_I64_EXTEND_I32_S, OP_I64_MUL,
-  OP_I64_SHR_S, OP_I32_WRAP_I64, OP_I32_EQZ, OP_I32_CLZ, OP_I32_CTZ, i64c,
+  OP_I64_SHR_S, OP_I32_WRAP_I64, OP_I32_EQZ, OP_I32_EQ, OP_I32_CLZ, OP_I32_CTZ, i64c,
 } from './wasm';
 import {
   F_SETTLE_CF, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_V, L_T, L_FK, L_ROT, L_CARRY, G_FLAGS, G_LAZY_MASK,
@@ -180,6 +180,13 @@ export function inline(rec: u32, h: u32, last: bool): bool {
     case H.bitScanR: getReg32(rmF); lset(L_V); bitScan(imm != 0, regF); return true;
     case H.bitScanM: recLinear(rec, 4, false); read(4); lset(L_V); bitScan(imm != 0, regF); return true;
     case H.shiftDoubleR: return (imm & 0x200) != 0 ? shiftDoubleByCL((imm & 0x100) != 0, rmF, regF) : shiftDoubleImm((imm & 0x100) != 0, rmF, regF, imm & 31);
+    case H.cmpxchgM32: // the write cannot fault once rmwStart checked it: the flags may change before it
+      recLinear(rec, 4, true); rmwStart(4); rmwRead(4); lset(L_V);
+      getReg32(REG_EAX); lset(L_FA); lget(L_V); lset(L_FB);
+      aluCore(ALU_CMP, 32);
+      getReg32(regF); lget(L_FB); lget(L_FA); lget(L_FB); op(OP_I32_EQ); op(OP_SELECT); lset(L_V); rmwWrite(4);
+      lget(L_FB); setReg32(REG_EAX);
+      return true;
     case H.bswapR: // rotate each byte pair into place (alu.ts has no BSWAP: the interpreter uses bswap<u32>)
       getReg32(rmF); i32c(8); op(OP_I32_ROTL); i32c(0x00ff00ff); op(OP_I32_AND);
       getReg32(rmF); i32c(8); op(OP_I32_ROTR); i32c(0xff00ff00); op(OP_I32_AND);
