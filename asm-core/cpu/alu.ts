@@ -188,11 +188,10 @@ export function imul1(size: u32, src: u32): void {
   }
 }
 
-/** IMUL r, r/m (, imm): truncated signed product. */
 /**
  * BSF, BSR (`reverse`): the index of v's lowest or highest set bit, with ZF clear. For v = 0,
- * -1 with ZF set: the destination is kept (the SDM leaves it undefined; AMD and Intel parts
- * keep it). The other flags are undefined: they are left as a logic result of 1 makes them.
+ * -1 with ZF set: the destination is kept (the SDM leaves it undefined; AMD's manual keeps it).
+ * The other flags are undefined: they are left as a logic result of 1 makes them.
  */
 export function bitScan(reverse: bool, size: u32, v: u32): i32 {
   if (v == 0) { setFlag(FLAG_ZF, true); return -1; }
@@ -200,6 +199,7 @@ export function bitScan(reverse: bool, size: u32, v: u32): i32 {
   return <i32>(reverse ? 31 - clz<u32>(v) : ctz<u32>(v));
 }
 
+/** IMUL r, r/m (, imm): truncated signed product. */
 export function imul2(size: u32, a: u32, b: u32): u32 {
   if (size == 16) {
     const r: i32 = <i32>(<i16>a) * <i32>(<i16>b);

@@ -120,11 +120,11 @@ export const OP_I32_SHR_U: u32 = 0x76;
 export const OP_I32_ROTL: u32 = 0x77;
 export const OP_I32_ROTR: u32 = 0x78;
 export const OP_I64_ADD: u32 = 0x7c;
-export const OP_I64_EXTEND_I32_U: u32 = 0xad;
-export const OP_I64_EXTEND_I32_S: u32 = 0xac;
 export const OP_I64_MUL: u32 = 0x7e;
 export const OP_I64_SHR_S: u32 = 0x87;
 export const OP_I32_WRAP_I64: u32 = 0xa7;
+export const OP_I64_EXTEND_I32_S: u32 = 0xac;
+export const OP_I64_EXTEND_I32_U: u32 = 0xad;
 export const OP_I32_EXTEND8_S: u32 = 0xc0;
 export const OP_I32_EXTEND16_S: u32 = 0xc1;
 
