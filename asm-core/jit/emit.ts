@@ -86,7 +86,8 @@ function keepsRegisters(rec: u32, h: u32): bool {
 
 /** Does the handler end its block with a computed EIP (the translation's last record)? */
 function endsWithJump(h: u32): bool {
-  return (h >= <u32>H.JCC && h < <u32>H.JCC + 16) || h == <u32>H.jmpRel || h == <u32>H.callRel || h == <u32>H.jmpR || h == <u32>H.ret;
+  return (h >= <u32>H.JCC && h < <u32>H.JCC + 16) || h == <u32>H.jmpRel || h == <u32>H.callRel || h == <u32>H.jmpR
+    || h == <u32>H.jmpM || h == <u32>H.callR || h == <u32>H.callM || h == <u32>H.ret;
 }
 
 // ---- a region: its blocks inside one loop, entered through a br_table on L_BLK ----

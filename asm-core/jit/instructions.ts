@@ -195,6 +195,10 @@ export function inline(rec: u32, h: u32, last: bool): bool {
     case H.jmpRel: eipAt(nextOff + load<u32>(rec, REC_DISP)); lset(L_T); return true;
     case H.callRel: eipAt(nextOff); lset(L_V); push32(); eipAt(nextOff + load<u32>(rec, REC_DISP)); lset(L_T); return true;
     case H.jmpR: getReg32(rmF); lset(L_T); return true;
+    // The target is read before the push (handlers.ts callR, callM).
+    case H.jmpM: recLinear(rec, 4, false); read(4); lset(L_T); return true;
+    case H.callR: getReg32(rmF); lset(L_T); eipAt(nextOff); lset(L_V); push32(); return true;
+    case H.callM: recLinear(rec, 4, false); read(4); lset(L_T); eipAt(nextOff); lset(L_V); push32(); return true;
     case H.ret: pop32(); lset(L_T); return true;
   }
   return false;
