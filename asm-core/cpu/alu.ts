@@ -199,6 +199,16 @@ export function bitScan(reverse: bool, size: u32, v: u32): i32 {
   return <i32>(reverse ? 31 - clz<u32>(v) : ctz<u32>(v));
 }
 
+/**
+ * CMPXCHG: compare the accumulator with the destination (the flags of CMP); the value to write
+ * back: the source when they are equal, else the destination itself (it is always written).
+ * When they differ the caller loads the destination into the accumulator, after the write.
+ */
+export function cmpxchg(size: u32, acc: u32, dst: u32, src: u32): u32 {
+  alu(ALU_CMP, size, acc, dst);
+  return dst == acc ? src : dst;
+}
+
 /** IMUL r, r/m (, imm): truncated signed product. */
 export function imul2(size: u32, a: u32, b: u32): u32 {
   if (size == 16) {

@@ -12,7 +12,7 @@ import {
   readRmw, writeRmw, fetchImm,
 } from './decode';
 import { testCC, setFlag, getCF, setResultFlags, setLazy, LAZY_SUB, settleFlags, flagsReg } from './flags';
-import { alu, shiftDouble, imul2, maskOf, bitTest, bitScan, ALU_CMP, ALU_ADD } from './alu';
+import { alu, shiftDouble, imul2, maskOf, bitTest, bitScan, cmpxchg, ALU_ADD } from './alu';
 import { push } from './stack';
 import { segAddr } from './segments';
 import { ud, lockOk, loadFarPointer, popSeg } from './exec';
@@ -92,9 +92,8 @@ export function exec0f(): void {
       const s = op == 0xb0 ? 8 : osize();
       const dst = readRmw(s);
       const acc = getReg(s, REG_EAX);
-      alu(ALU_CMP, s, acc, dst);
-      if (dst == acc) writeRmw(s, getReg(s, mReg));
-      else { writeRmw(s, dst); setReg(s, REG_EAX, dst); } // the destination is always written
+      writeRmw(s, cmpxchg(s, acc, dst, getReg(s, mReg)));
+      if (dst != acc) setReg(s, REG_EAX, dst);
       return;
     }
     case 0xb2: loadFarPointer(SEG_SS); return;

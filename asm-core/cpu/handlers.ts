@@ -14,7 +14,7 @@ import { pc, instrStart } from './live';
 import { o32, a32, segOvr, repPfx, clearPrefixes, getReg, setReg } from './decode';
 import { setLazyLogic, testCC, testCCOp } from './flags';
 import {
-  alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest, bitScan, shiftDouble,
+  alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest, bitScan, shiftDouble, cmpxchg,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
 } from './alu';
 import { push32, pop32, espAdd } from './stack';
@@ -251,18 +251,13 @@ function shiftDoubleR(r: u32): void {
   setReg32(d, shiftDouble((imm & 0x100) != 0, 32, reg32(d), reg32(fReg(r)), count));
 }
 
-/**
- * 0F B1, CMPXCHG to memory (LOCKed or not: there is one CPU): compare EAX with the operand;
- * equal: the operand becomes REC_REG's register, else EAX the operand, which is written back
- * unchanged (the destination is always written).
- */
+/** 0F B1, CMPXCHG to memory (LOCKed or not: there is one CPU), with REC_REG's register (alu.ts cmpxchg). */
 function cmpxchgM32(r: u32): void {
   const lin = linRmw(r, 4);
   const dst = readLin32(lin);
   const acc = reg32(REG_EAX);
-  alu(ALU_CMP, 32, acc, dst);
-  if (dst == acc) writeLin32(lin, reg32(fReg(r)));
-  else { writeLin32(lin, dst); setReg32(REG_EAX, dst); }
+  writeLin32(lin, cmpxchg(32, acc, dst, reg32(fReg(r))));
+  if (dst != acc) setReg32(REG_EAX, dst);
 }
 
 // ---- BSF, BSR (REC_IMM: 1 for BSR) of a register or memory into REC_REG ----
