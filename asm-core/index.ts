@@ -5,7 +5,8 @@ import {
   STATE, OFF_EIP, OFF_EFLAGS, OFF_CR0, OFF_DR, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING, OFF_A20, OFF_RAM_SIZE,
   OFF_INSTR_COUNT, OFF_SEGS, OFF_GDTR_LIMIT, OFF_IDTR_LIMIT, OFF_MSR_APIC_BASE, OFF_MSR_PAT, OFF_CPL, STATE_SIZE,
   REG_EDX, setReg32, FLAG_IF, FLAG_TF, FLAG_RF, CR0_ET, CR0_CD, CR0_NW, EXC_DB, EXC_DF, EXC_NMI, EXC_PF, OFF_MSR_TSC_OFFSET,
-  SEG_CS, SEG_LDTR, SEG_TR, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
+  SEG_CS, SEG_LDTR, SEG_TR, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS, OFF_SHADOWS, SHADOW_INTERRUPT, SHADOW_DEBUG,
+  OFF_NMI_BLOCKED, OFF_FERR, OFF_CPUID_EDX,
 } from './cpu/state';
 import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits, cs32 } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
@@ -20,7 +21,7 @@ import { tlbFlushAll, tlbSetUser } from './mmu/tlb';
 import { codePageWrites } from './mmu/access';
 import { setA20Mask, probe } from './mmu/paging';
 import { fpuReset } from './cpu/fpu';
-import { setCpuidApic } from './cpu/system';
+import { setCpuidApic, CPUID_FEATURES_RESET, CPUID_APIC } from './cpu/system';
 import { placeJit, JIT_MEMORY_BYTES, setJitTable as cacheSetJitTable, setJitThreshold as cacheSetJitThreshold, jitThreshold,
   translations, bytesEmitted, translationFailures, evictions, calls, instructionsTranslated, guestBytes, cacheBytes, cachePeak } from './jit/cache';
 
@@ -43,7 +44,7 @@ export {
   OFF_FPU_FDP, OFF_FPU_FDS, OFF_FPU_MXCSR, OFF_INSTR_EIP, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING,
   OFF_A20, OFF_RAM_SIZE, OFF_INSTR_COUNT, OFF_LAZY_OP, OFF_LAZY_RESULT, OFF_LAZY_SRC1,
   OFF_LAZY_SRC2, OFF_LAZY_MASK, OFF_LAZY_SIZE, OFF_SEG_CHECK, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
-  STATE_SIZE,
+  OFF_SHADOWS, OFF_NMI_BLOCKED, OFF_FERR, OFF_CPUID_EDX, STATE_SIZE,
 } from './cpu/state';
 export { RAM_BASE } from './mmu/phys';
 
@@ -94,7 +95,13 @@ export function init(ramBytes: u32): void {
 
 /** The processor's RESET state (SDM vol. 3, table 9-1). */
 export function reset(): void {
+  // The APIC wiring and the FERR# line belong to the machine: they survive the CPU's reset
+  // (fpuReset() below lowers FERR# through the machine).
+  const apic = load<u32>(STATE + OFF_CPUID_EDX) & CPUID_APIC;
+  const ferrLine = load<u32>(STATE + OFF_FERR);
   memory.fill(STATE, 0, STATE_SIZE);
+  store<u32>(STATE + OFF_CPUID_EDX, CPUID_FEATURES_RESET | apic);
+  store<u32>(STATE + OFF_FERR, ferrLine);
   store<u32>(STATE + OFF_RAM_SIZE, ramSize); // a property of the machine, not of the CPU
   store<u32>(STATE + OFF_EFLAGS, 2);
   store<u32>(STATE + OFF_CR0, CR0_ET | CR0_CD | CR0_NW);
@@ -120,24 +127,35 @@ export function reset(): void {
   store<u64>(STATE + OFF_MSR_PAT, 0x0007040600070406);
   store<u32>(STATE + OFF_A20, 1);
   fpuReset();
-  halted = false; intrLine = false; nmiPending = false; nmiBlocked = false;
   stopRequested = false; resetRequested = false; delivering = -1;
-  breakpointsArmed = false;
   clearPending();
-  setA20Mask(true);
   refreshState();
 }
 
-/** Recompute every cache from the state block (after the host wrote it). */
+/**
+ * Take the whole CPU from the state block (after the host wrote it: a boot loader, a snapshot
+ * being restored) and rebuild every cache. With finish(), which writes it back whenever run()
+ * returns, this is the core's exact spill and fill: nothing the guest can observe lives only
+ * in a Wasm global between runs.
+ */
 export function refreshState(): void {
   flushBlocks(); // the host may have rewritten code too
   loadFlags();
   syncFromState();
   updateMode();
   tlbSetUser(cplLive == 3);
+  setA20Mask(load<u32>(STATE + OFF_A20) != 0);
   tlbFlushAll();
   updateDebugArming();
   halted = load<u32>(STATE + OFF_HALTED) != 0;
+  intrLine = load<u32>(STATE + OFF_INTR) != 0;
+  nmiPending = load<u32>(STATE + OFF_NMI_PENDING) != 0;
+  nmiBlocked = load<u32>(STATE + OFF_NMI_BLOCKED) != 0;
+  retired = <u64>load<f64>(STATE + OFF_INSTR_COUNT);
+  const shadows = load<u32>(STATE + OFF_SHADOWS);
+  interruptShadow = (shadows & SHADOW_INTERRUPT) != 0;
+  debugShadow = (shadows & SHADOW_DEBUG) != 0;
+  attention = true; // the run loop looks at the pins and shadows before the next instruction
   for (let s: u32 = 0; s < 6; s++) {
     const slot = STATE + OFF_SEGS + (s << 4);
     setSegCache(s, load<u32>(slot), load<u32>(slot + 4), load<u32>(slot + 8), load<u32>(slot + 12));
@@ -214,6 +232,8 @@ function finish(reason: u32): u32 {
   saveFlags();
   store<u32>(STATE + OFF_HALTED, halted ? 1 : 0);
   store<f64>(STATE + OFF_INSTR_COUNT, <f64>retired);
+  store<u32>(STATE + OFF_NMI_BLOCKED, nmiBlocked ? 1 : 0);
+  store<u32>(STATE + OFF_SHADOWS, (interruptShadow ? SHADOW_INTERRUPT : 0) | (debugShadow ? SHADOW_DEBUG : 0));
   return reason;
 }
 
@@ -285,10 +305,10 @@ function loop(): u32 {
   return STOP_BUDGET;
 }
 
-/** One instruction with DR7 instruction breakpoints and TF single-step traps. */
 /** The previous instruction was MOV SS or POP SS: no debug exception before this one. */
 let debugShadow: bool = false;
 
+/** One instruction with DR7 instruction breakpoints and TF single-step traps. */
 function carefulStep(): void {
   const tf = (flagsReg & FLAG_TF) != 0;
   const shadowed = debugShadow;

@@ -9,7 +9,7 @@
 
 import {
   STATE, OFF_FPU_REGS, OFF_FPU_FCW, OFF_FPU_FSW, OFF_FPU_FTW, OFF_FPU_FOP, OFF_FPU_FIP, OFF_FPU_FCS,
-  OFF_FPU_FDP, OFF_FPU_FDS, OFF_FPU_MXCSR, SEG_CS, segSelector, cr0, CR0_EM, CR0_TS, CR0_MP, CR0_NE,
+  OFF_FPU_FDP, OFF_FPU_FDS, OFF_FPU_MXCSR, OFF_FERR, SEG_CS, segSelector, cr0, CR0_EM, CR0_TS, CR0_MP, CR0_NE,
   EXC_NM, EXC_MF, EXC_UD, EXC_GP, FLAG_ZF, FLAG_PF, FLAG_CF, REG_EAX, setReg16,
 } from './state';
 import { instrStart, protectedMode } from './live';
@@ -103,13 +103,15 @@ function stackOverflow(): bool {
   return (fcw() & FCW_IM) != 0;
 }
 
-let ferrLevel: u32 = 0;
+/** FERR# as last signalled; in the state block, so a snapshot keeps it. */
+@inline function ferrLevel(): u32 { return load<u32>(STATE + OFF_FERR); }
+function setFerr(level: u32): void { store<u32>(STATE + OFF_FERR, level); ferr(level); }
 /** ES and B follow the unmasked exception flags; FERR# follows ES. */
 function updateSummary(): void {
   let s = fsw();
   if ((s & ~fcw() & FSW_EXC) != 0) s |= FSW_ES | FSW_B; else s &= ~(FSW_ES | FSW_B);
   setFsw(s);
-  if ((s & FSW_ES) == 0 && ferrLevel != 0) { ferrLevel = 0; ferr(0); }
+  if ((s & FSW_ES) == 0 && ferrLevel() != 0) setFerr(0);
 }
 
 /** Prepares float80 for one operation under the current FCW. */
@@ -285,7 +287,7 @@ export function fpuExecute(opcode: u32, modrm: u32, lin: u32, dataOff: u32, data
   const control = isControl(opcode, modrm, mem);
   if (!isNoWait(opcode, modrm, mem) && (fsw() & FSW_ES) != 0) {
     if ((c0 & CR0_NE) != 0) raiseFault(EXC_MF, -1);
-    if (ferrLevel == 0) { ferrLevel = 1; ferr(1); }
+    if (ferrLevel() == 0) setFerr(1);
   }
   if (mem) execMem(opcode, reg, lin, o32);
   else execReg(opcode, reg, rm, modrm);
@@ -1078,7 +1080,7 @@ export function fpuWait(): void {
   if ((c0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)) raiseFault(EXC_NM, -1);
   if ((fsw() & FSW_ES) != 0) {
     if ((c0 & CR0_NE) != 0) raiseFault(EXC_MF, -1);
-    if (ferrLevel == 0) { ferrLevel = 1; ferr(1); }
+    if (ferrLevel() == 0) setFerr(1);
   }
 }
 
@@ -1144,5 +1146,5 @@ export function fpuReset(): void {
   setFcw(FCW_RESET);
   for (let p: u32 = 0; p < 8; p++) { store<u64>(regAddr(p), 0); store<u16>(regAddr(p) + 8, 0); }
   store<u32>(STATE + OFF_FPU_MXCSR, 0x1f80);
-  if (ferrLevel != 0) { ferrLevel = 0; ferr(0); }
+  if (ferrLevel() != 0) setFerr(0);
 }

@@ -91,6 +91,20 @@ export const OFF_A20: u32 = 0x410;
 export const OFF_RAM_SIZE: u32 = 0x414;
 /** Instructions retired, as f64 (exact up to 2^53). */
 export const OFF_INSTR_COUNT: u32 = 0x418;
+/**
+ * Shadows left by the last instruction (SHADOW_* bits): after STI, MOV SS or POP SS no
+ * interrupt, and after MOV SS or POP SS (taken on the careful path) no instruction breakpoint,
+ * comes before the next instruction (SDM vol. 3 6.8.3).
+ */
+export const OFF_SHADOWS: u32 = 0x420;
+export const SHADOW_INTERRUPT: u32 = 1;
+export const SHADOW_DEBUG: u32 = 2;
+/** Non-zero while an NMI handler runs (until the next IRET): further NMIs wait. */
+export const OFF_NMI_BLOCKED: u32 = 0x424;
+/** Level of the x87 FERR# output as last signalled to the machine. */
+export const OFF_FERR: u32 = 0x428;
+/** CPUID leaf 1 EDX as this CPU reports it (the APIC bit follows the machine's wiring). */
+export const OFF_CPUID_EDX: u32 = 0x42c;
 
 // Lazy arithmetic flags: the last flag-setting operation, evaluated on demand (cpu/flags.ts).
 export const OFF_LAZY_OP: u32 = 0x440;

@@ -5,7 +5,7 @@ import {
   STATE, OFF_GDTR_BASE, OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR,
   OFF_SEGS, SEG_LDTR, SEG_TR, SEG_CS, SEG_SS, SEG_SELECTOR, SEG_ACCESS, OFF_MSR_SYSENTER_CS, OFF_MSR_SYSENTER_ESP,
   OFF_MSR_SYSENTER_EIP, OFF_MSR_APIC_BASE, OFF_MSR_TSC_OFFSET, OFF_MSR_PAT, OFF_MSR_MTRR_DEF_TYPE, OFF_MSR_MTRR_FIXED,
-  OFF_MSR_MTRR_VAR, OFF_MSR_MISC_ENABLE, reg32, setReg32, reg16, segSelector,
+  OFF_MSR_MTRR_VAR, OFF_MSR_MISC_ENABLE, OFF_CPUID_EDX, reg32, setReg32, reg16, segSelector,
   REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP, CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_ET, CR0_MP, CR0_EM, CR0_NE,
   CR0_AM, CR0_NW, CR0_CD, CR4_PSE, CR4_PGE, CR4_PAE, CR4_TSD, CR4_DE, CR4_VME, CR4_PVI, CR4_PCE, CR4_MCE,
   CR4_OSFXSR, CR4_OSXMMEXCPT, FLAG_ZF, FLAG_VM, FLAG_IF, FLAG_RF, EXC_GP, EXC_UD, EXC_DB,
@@ -374,8 +374,8 @@ export function rdpmc(): void {
 
 // ---------------------------------------------------------------- CPUID
 
-/** Feature bits of leaf 1 EDX: what this core implements, and nothing else. */
-export let cpuidFeatures: u32 =
+/** Feature bits of leaf 1 EDX at reset: what this core implements, and nothing else. */
+export const CPUID_FEATURES_RESET: u32 =
   (1 << 0) | // FPU
   (1 << 1) | // VME (virtual-8086 mode extensions: CR4 bit accepted; VME behaviour itself not implemented)
   (1 << 2) | // DE (debugging extensions)
@@ -389,9 +389,12 @@ export let cpuidFeatures: u32 =
   (1 << 15) | // CMOV
   (1 << 16); // PAT
 
-/** The machine turns the APIC bit on once a local APIC is wired. */
+export const CPUID_APIC: u32 = 1 << 9;
+
+/** The machine turns the APIC bit on once a local APIC is wired. It lives in the state block, so a snapshot keeps it. */
 export function setCpuidApic(on: bool): void {
-  cpuidFeatures = on ? (cpuidFeatures | (1 << 9)) : (cpuidFeatures & ~(1 << 9));
+  const f = load<u32>(STATE + OFF_CPUID_EDX);
+  store<u32>(STATE + OFF_CPUID_EDX, on ? (f | CPUID_APIC) : (f & ~CPUID_APIC));
 }
 
 export function cpuid(): void {
@@ -403,7 +406,7 @@ export function cpuid(): void {
   } else if (leaf == 1) {
     a = 0x0000_0633; // family 6, model 3, stepping 3 (Pentium II class; a P6 without MMX would be model 1)
     b = 0x0001_0000; // one logical processor, APIC id 0
-    d = cpuidFeatures & ~(1 << 1); // VME behaviour is not implemented: do not advertise it
+    d = load<u32>(STATE + OFF_CPUID_EDX) & ~(1 << 1); // VME behaviour is not implemented: do not advertise it
   } else if (leaf == 2) {
     a = 0x0000_0001; // no cache descriptors beyond the count
   }

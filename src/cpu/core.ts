@@ -290,6 +290,31 @@ export class Core {
     return { decoded: stat(0), flushes: stat(1), codeWrites: stat(2) };
   }
 
+  // ---- the whole CPU, for snapshots ----
+
+  /**
+   * The CPU between runs: a copy of the state block, which the core leaves exact whenever run()
+   * returns (nothing the guest can observe lives only in a Wasm global then). With guest RAM it
+   * is all a snapshot needs from the core. Not valid from inside a host callback during run().
+   */
+  saveState(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.stateBase, this.layout.get('STATE_SIZE')).slice();
+  }
+
+  /**
+   * Put back a CPU that saveState() took, in this core or another one with the same RAM size,
+   * and rebuild the core's caches (its TLB and translated code start empty). Throws CoreError,
+   * changing nothing, when the block does not fit this core.
+   */
+  loadState(state: Uint8Array): void {
+    const size = this.layout.get('STATE_SIZE');
+    if (state.byteLength !== size) throw new CoreError(`CPU state is ${state.byteLength} bytes, this core's is ${size}`);
+    const ramSize = new DataView(state.buffer, state.byteOffset, size).getUint32(this.layout.get('OFF_RAM_SIZE'), true);
+    if (ramSize !== this.ramBytes) throw new CoreError(`CPU state is for ${ramSize} bytes of RAM, this core has ${this.ramBytes}`);
+    new Uint8Array(this.memory.buffer, this.stateBase, size).set(state);
+    this.exports.refreshState();
+  }
+
   // ---- guest RAM ----
 
   /** Guest RAM size in bytes (as given to init). */

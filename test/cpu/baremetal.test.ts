@@ -42,7 +42,7 @@ describe('bare-metal: modes', () => {
 
 describe('bare-metal: paging', () => {
   it('4 KiB / 4 MiB pages, A/D, #PF codes, WP, INVLPG, CR3, global pages', async () => {
-    const r = await runProgram('paging');
+    const r = await runProgram('paging', { staleTlbSlots: [26, 28, 31, 40] });
     const A = 0xaaaaaaaa, B = 0xbbbbbbbb;
     check(r, [
       [1, 1, '4.1: CR0.PG set enables paging'],
@@ -505,10 +505,7 @@ describe('bare-metal: alignment check', () => {
   });
 });
 
-// Known core gap: MOV SS / POP SS must hold off the single-step trap (and debug exceptions) for
-// one instruction (SDM 6.8.3); the core takes the trap right after MOV SS. The shadow flag lives
-// in cpu/exec.ts and the trap in index.ts carefulStep (see the report). Expected to fail until
-// fixed; then make it a plain it().
+// MOV SS / POP SS hold off the single-step trap for one instruction (SDM vol. 3 6.8.3).
 describe('bare-metal: MOV SS debug shadow', () => {
   it('single-step trap held until after the instruction following MOV SS', async () => {
     const r = await runProgram('debug');

@@ -82,11 +82,18 @@ export interface BareResult {
   unexpected: number;
 }
 
-/** The core's three ways of running code; every program runs in each and must end the same. */
+/**
+ * The core's three ways of running code, and two that move the CPU to a second core and back
+ * (saveState, a copy of RAM, loadState), as a snapshot restore or a migration does: after every
+ * instruction, and after translated runs of random length. Every program runs in each and must
+ * end the same.
+ */
 export const EXECUTION_PATHS = [
-  { name: 'translated (JIT threshold 1)', blocks: true, jit: 1 },
-  { name: 'block cache', blocks: true, jit: 0 },
-  { name: 'step by step', blocks: false, jit: 0 },
+  { name: 'translated (JIT threshold 1)', blocks: true, jit: 1, move: 'no' },
+  { name: 'block cache', blocks: true, jit: 0, move: 'no' },
+  { name: 'step by step', blocks: false, jit: 0, move: 'no' },
+  { name: 'block cache, moved to another core after every instruction', blocks: true, jit: 0, move: 'every instruction' },
+  { name: 'translated, moved to another core after random runs', blocks: true, jit: 1, move: 'random runs' },
 ] as const;
 type ExecutionPath = (typeof EXECUTION_PATHS)[number];
 
@@ -95,30 +102,33 @@ const COMPARED = { from: UNEXPECTED, to: RES_BASE + 128 * 4 };
 
 /**
  * Run a program until it finishes (DONE_MAGIC), resets, or the budget ends, once per execution
- * path: JIT-translated from the first run of each block, through the decoded-block cache, and
- * step by step. The three must leave the same result slots after the same number of
+ * path (EXECUTION_PATHS). All must leave the same result slots after the same number of
  * instructions, with the same stops; the JIT path's result is returned. `onHalt` is called when
  * the CPU halts before finishing (to wake it with an interrupt); return false to stop.
+ * `staleTlbSlots`: slots that read a translation the program changed without invalidating it,
+ * which the SDM lets the TLB keep or drop (vol. 3 4.10.4.3); a path that moves the CPU starts
+ * each core with an empty TLB, so only those paths may differ there.
  */
 export async function runProgram(
   name: string,
-  opts: { budget?: number; onHalt?: (core: Core, host: BareHost, n: number) => boolean } = {},
+  opts: { budget?: number; onHalt?: (core: Core, host: BareHost, n: number) => boolean; staleTlbSlots?: number[] } = {},
 ): Promise<BareResult> {
   const image = assemble(name);
   const runs: BareResult[] = [];
   for (const path of EXECUTION_PATHS) runs.push(await runOnce(image, opts, path));
   const [first] = runs;
-  const fingerprint = (r: BareResult) => ({
-    instructions: r.core.instructions,
-    stops: r.stops.join(','),
-    slots: Array.from(r.core.ram.subarray(COMPARED.from, COMPARED.to)).join(','),
-  });
-  const want = fingerprint(first!);
+  const fingerprint = (r: BareResult, moved: boolean) => {
+    const slots = Array.from(r.core.ram.subarray(COMPARED.from, COMPARED.to));
+    if (moved) for (const n of opts.staleTlbSlots ?? []) slots.fill(0, RES_BASE + n * 4 - COMPARED.from, RES_BASE + n * 4 + 4 - COMPARED.from);
+    return { instructions: r.core.instructions, stops: r.stops.join(','), slots: slots.join(',') };
+  };
   for (const [i, r] of runs.entries()) {
-    const got = fingerprint(r);
+    const moved = EXECUTION_PATHS[i]!.move !== 'no';
+    const want = fingerprint(first!, moved);
+    const got = fingerprint(r, moved);
     for (const k of ['instructions', 'stops', 'slots'] as const) {
       if (got[k] !== want[k]) {
-        const detail = k === 'slots' ? firstSlotDifference(first!, r) : `${want[k]} vs ${got[k]}`;
+        const detail = k === 'slots' ? firstSlotDifference(first!, r, moved ? opts.staleTlbSlots : []) : `${want[k]} vs ${got[k]}`;
         throw new Error(`${name}: ${EXECUTION_PATHS[0].name} and ${EXECUTION_PATHS[i]!.name} differ in ${k}: ${detail}`);
       }
     }
@@ -126,8 +136,9 @@ export async function runProgram(
   return first!;
 }
 
-function firstSlotDifference(a: BareResult, b: BareResult): string {
+function firstSlotDifference(a: BareResult, b: BareResult, skip: number[] = []): string {
   for (let at = COMPARED.from; at < COMPARED.to; at += 4) {
+    if (skip.includes((at - RES_BASE) / 4)) continue;
     const x = new DataView(a.core.ram.buffer, a.core.ram.byteOffset).getUint32(at, true);
     const y = new DataView(b.core.ram.buffer, b.core.ram.byteOffset).getUint32(at, true);
     if (x !== y) return `at ${at.toString(16)} (slot ${(at - RES_BASE) / 4}): 0x${x.toString(16)} vs 0x${y.toString(16)}`;
@@ -135,17 +146,39 @@ function firstSlotDifference(a: BareResult, b: BareResult): string {
   return 'none';
 }
 
+/**
+ * A CPU that differs from `cpu` in every field: each 32-bit word with its lowest bit flipped
+ * (the RAM size kept, so that the core takes it). Loaded just before `cpu`, it leaves a wrong
+ * value in whatever the core takes from the state block but not all of.
+ */
+function otherCpu(core: Core, cpu: Uint8Array): Uint8Array {
+  const other = cpu.slice();
+  for (let i = 0; i < other.length; i += 4) other[i]! ^= 1;
+  const at = core.constant('OFF_RAM_SIZE');
+  new DataView(other.buffer).setUint32(at, new DataView(cpu.buffer, cpu.byteOffset).getUint32(at, true), true);
+  return other;
+}
+
+/** Longest run between two moves on the moved path; short runs are the likelier (see runOnce). */
+const MOVE_MAX = 1000;
+
 async function runOnce(
   image: Uint8Array,
   opts: { budget?: number; onHalt?: (core: Core, host: BareHost, n: number) => boolean },
   path: ExecutionPath,
 ): Promise<BareResult> {
   const host = new BareHost();
-  const core = await loadCore(await readCoreWasm(), host);
+  const start = async () => {
+    const c = await loadCore(await readCoreWasm(), host);
+    c.init(RAM_BYTES);
+    c.setBlockCache(path.blocks);
+    c.setJitThreshold(path.jit);
+    return c;
+  };
+  let core = await start();
+  // The second core of a moving path: the CPU goes back and forth between the two.
+  let spare = path.move !== 'no' ? await start() : null;
   host.core = core;
-  core.init(RAM_BYTES);
-  core.setBlockCache(path.blocks);
-  core.setJitThreshold(path.jit);
   core.ram.set(image, LOAD_AT);
   const real = (sel: number) => ({ selector: sel, base: sel << 4, limit: 0xffff, access: 0x93 });
   for (const s of ['es', 'ss', 'ds', 'fs', 'gs'] as const) core.setSeg(s, real(0));
@@ -159,15 +192,29 @@ async function runOnce(
   const stops: StopReason[] = [];
   let left = opts.budget ?? 2_000_000;
   let halts = 0;
+  let seed = 0x9e3779b9; // xorshift32: the same run lengths every time
+  const random = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 2 ** 32; };
   while (left > 0) {
     const before = core.instructions;
-    const stop = core.run(Math.min(left, 100_000));
+    // Cubed, so that many runs are a few instructions long.
+    const chunk = path.move === 'every instruction' ? 1 : path.move === 'random runs' ? 1 + Math.floor(random() ** 3 * MOVE_MAX) : 100_000;
+    const stop = core.run(Math.min(left, chunk));
     left -= Math.max(1, core.instructions - before);
     if (stop !== 'budget') stops.push(stop);
-    if (slot(0) === DONE_MAGIC || stop === 'reset') break;
+    // A program ends with HLT (or a reset) after it writes DONE_MAGIC; a budget stop in between
+    // (short runs) is not the end.
+    if ((slot(0) === DONE_MAGIC && stop !== 'budget') || stop === 'reset') break;
     if (stop === 'hlt') {
       if (dv().getUint32(UNEXPECTED, true) !== 0) break;
       if (!opts.onHalt || !opts.onHalt(core, host, halts++)) break;
+    }
+    if (spare) {
+      const cpu = core.saveState();
+      spare.ram.set(core.ram);
+      spare.loadState(otherCpu(core, cpu)); // what the load must overwrite
+      spare.loadState(cpu);
+      [core, spare] = [spare, core];
+      host.core = core;
     }
   }
   return { core, host, stops, slot, done: slot(0) === DONE_MAGIC, unexpected: dv().getUint32(UNEXPECTED, true) };
