@@ -95,13 +95,14 @@ export function init(ramBytes: u32): void {
 
 /** The processor's RESET state (SDM vol. 3, table 9-1). */
 export function reset(): void {
-  // The APIC wiring and the FERR# line belong to the machine: they survive the CPU's reset
-  // (fpuReset() below lowers FERR# through the machine).
+  // The APIC wiring, the FERR# line and the instruction count belong to the machine: they
+  // survive the CPU's reset (fpuReset() below lowers FERR# through the machine).
   const apic = load<u32>(STATE + OFF_CPUID_EDX) & CPUID_APIC;
   const ferrLine = load<u32>(STATE + OFF_FERR);
   memory.fill(STATE, 0, STATE_SIZE);
   store<u32>(STATE + OFF_CPUID_EDX, CPUID_FEATURES_RESET | apic);
   store<u32>(STATE + OFF_FERR, ferrLine);
+  store<f64>(STATE + OFF_INSTR_COUNT, <f64>retired); // the machine's clock may count instructions
   store<u32>(STATE + OFF_RAM_SIZE, ramSize); // a property of the machine, not of the CPU
   store<u32>(STATE + OFF_EFLAGS, 2);
   store<u32>(STATE + OFF_CR0, CR0_ET | CR0_CD | CR0_NW);
