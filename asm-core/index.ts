@@ -51,6 +51,7 @@ export { RAM_BASE } from './mmu/phys';
 // ---- for the JIT's generated modules (jit/emit.ts imports these by name) ----
 export { pc, instrStart, attention, cplLive } from './cpu/live';
 export { retired } from './cpu/exec';
+export { pendingVector } from './cpu/fault';
 export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
 export { tlbReadMask, tlbWriteMask, codeEpoch } from './mmu/tlb';
@@ -272,8 +273,9 @@ function deliverPending(): void {
 }
 
 function loop(): u32 {
-  if (pendingVector >= 0) deliverPending();
   for (;;) {
+    // A fault: from resume() after an unwind, or recorded by translated code's slow paths.
+    if (pendingVector >= 0) deliverPending();
     if (resetRequested) { resetRequested = false; return finish(STOP_RESET); }
     if (retired >= budgetEnd) return finish(STOP_BUDGET);
     if (stopRequested) { stopRequested = false; return finish(STOP_REQUEST); }

@@ -5,7 +5,7 @@ import {
   STATE, OFF_SEGS, OFF_SEG_CHECK, OFF_SEG_FAST_READ, OFF_SEG_FAST_WRITE, SEG_SELECTOR, SEG_BASE, SEG_LIMIT, SEG_ACCESS, OFF_GDTR_BASE, OFF_GDTR_LIMIT,
   SEG_CS, SEG_SS, SEG_DS, SEG_LDTR, SEG_ES, SEG_GS, EXC_GP, EXC_SS, EXC_NP, EXC_AC, OFF_DR,
 } from './state';
-import { raiseFault } from './fault';
+import { raiseFault, recordFault, abandon } from './fault';
 import { readSys32, writeSys8 } from '../mmu/access';
 import { forgetCodeTranslations } from '../mmu/tlb';
 import { protectedMode, v86Mode, cplLive, ss32, csBase, csLimit, cs32, alignCheck, dataBreakpoints, dataBreakHits, attention, flatData } from './live';
@@ -125,12 +125,23 @@ export function updateAllSegChecks(): void {
 }
 
 export function segCheckSlow(seg: u32, off: u32, sizeM1: u32, write: bool): void {
-  segLimitCheck(seg, off, sizeM1, write);
+  if (!segCheckOrRecord(seg, off, sizeM1, write)) abandon();
+}
+
+/**
+ * segCheckSlow() that only records a fault (cpu/fault.ts recordFault) and returns false, for
+ * translated code's slow paths (jit/helpers.ts), which leave without a JS exception.
+ */
+export function segCheckOrRecord(seg: u32, off: u32, sizeM1: u32, write: bool): bool {
+  const vector = segLimitFault(seg, off, sizeM1, write);
+  if (vector >= 0) { recordFault(<u32>vector, 0); return false; }
   // #AC(0): an unaligned word, dword or qword access at CPL 3 with CR0.AM and EFLAGS.AC (SDM 6.15).
   if (alignCheck && sizeM1 != 0 && ((load<u32>(segSlot(seg) + SEG_BASE) + off) & (sizeM1 > 7 ? 7 : sizeM1)) != 0) {
-    raiseFault(EXC_AC, 0);
+    recordFault(EXC_AC, 0);
+    return false;
   }
   if (dataBreakpoints) matchDataBreakpoints(load<u32>(segSlot(seg) + SEG_BASE) + off, sizeM1, write);
+  return true;
 }
 
 /** Compare a data access with DR0-DR3 (DR7 R/W 01: writes, 11: reads and writes; LEN 1, 2, 4 bytes). */
@@ -148,21 +159,18 @@ function matchDataBreakpoints(lin: u32, sizeM1: u32, write: bool): void {
   }
 }
 
-function segLimitCheck(seg: u32, off: u32, sizeM1: u32, write: bool): void {
+/** The fault (#GP, or #SS for the stack segment; error code 0) the limit and type checks raise, or -1. */
+function segLimitFault(seg: u32, off: u32, sizeM1: u32, write: bool): i32 {
   const chk = load<u32>(STATE + OFF_SEG_CHECK + (seg << 2));
-  const vec = seg == SEG_SS ? EXC_SS : EXC_GP;
-  if ((chk & (write ? SC_WRITE : SC_READ)) == 0) raiseFault(vec, 0);
+  const vec = <i32>(seg == SEG_SS ? EXC_SS : EXC_GP);
+  if ((chk & (write ? SC_WRITE : SC_READ)) == 0) return vec;
   const limit = load<u32>(segSlot(seg) + SEG_LIMIT);
   if (chk & SC_EXPAND_DOWN) {
     const upper: u32 = (load<u32>(segSlot(seg) + SEG_ACCESS) & AR_DB) ? 0xffffffff : 0xffff;
-    if (off <= limit || off > upper || upper - off < sizeM1) raiseFault(vec, 0);
-    return;
+    return off <= limit || off > upper || upper - off < sizeM1 ? vec : -1;
   }
-  if (off > limit || limit - off < sizeM1) {
-    // A flat 4 GiB segment wraps rather than faulting (the access continues at linear 0).
-    if (limit == 0xffffffff) return;
-    raiseFault(vec, 0);
-  }
+  // A flat 4 GiB segment wraps rather than faulting (the access continues at linear 0).
+  return (off > limit || limit - off < sizeM1) && limit != 0xffffffff ? vec : -1;
 }
 
 // ---- descriptor tables ----

@@ -4,8 +4,11 @@
 //
 // A slow path may fault. Before calling one, translated code stores its registers and pending
 // flags; the helper itself sets EIP, the faulting instruction's EIP and the retired count from
-// `at`, so that a fault unwinds (cpu/fault.ts) with the state the interpreter would have:
+// `at`, so that a fault leaves the state the interpreter would have:
 //   at = retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed).
+// The memory and segment helpers raise no JS exception: they check first, and on a fault only
+// record it (cpu/fault.ts recordFault) and return; the translation sees `pendingVector` and
+// returns to the run loop at once, which delivers it. The handlers (jitDispatch) still unwind.
 
 import { pc, instrStart, cplLive } from '../cpu/live';
 import { retired } from '../cpu/exec';
@@ -14,8 +17,8 @@ import {
   testCC, settleCF, settleFlags, lazyOp, lazySize, lazyResult, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
 } from '../cpu/flags';
 import { STATE, OFF_REGS, FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
-import { segCheckSlow } from '../cpu/segments';
-import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, checkWriteLin } from '../mmu/access';
+import { segCheckOrRecord } from '../cpu/segments';
+import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, pagesOrRecord } from '../mmu/access';
 
 /** EIP at the entry of the running translation (its prologue sets it). */
 export let jitEntry: u32 = 0;
@@ -27,18 +30,39 @@ export let jitEntry: u32 = 0;
 }
 /** The access completed: the instruction has not retired yet. */
 @inline function leave(at: u32): void { retired -= <u64>(at >>> 20); }
+/** The pages of the access are in the TLB for it now, or a page fault is recorded (then false). */
+@inline function reachable(lin: u32, n: u32, write: bool): bool { return pagesOrRecord(lin, n, write, cplLive == 3); }
 
-export function jitRead8(lin: u32, at: u32): u32 { enter(at); const v = readSlow8(lin, cplLive == 3); leave(at); return v; }
-export function jitRead16(lin: u32, at: u32): u32 { enter(at); const v = readSlow16(lin, cplLive == 3); leave(at); return v; }
-export function jitRead32(lin: u32, at: u32): u32 { enter(at); const v = readSlow32(lin, cplLive == 3); leave(at); return v; }
-export function jitWrite8(lin: u32, v: u32, at: u32): void { enter(at); writeSlow8(lin, v, cplLive == 3); leave(at); }
-export function jitWrite16(lin: u32, v: u32, at: u32): void { enter(at); writeSlow16(lin, v, cplLive == 3); leave(at); }
-export function jitWrite32(lin: u32, v: u32, at: u32): void { enter(at); writeSlow32(lin, v, cplLive == 3); leave(at); }
+export function jitRead8(lin: u32, at: u32): u32 {
+  enter(at); if (!reachable(lin, 1, false)) return 0;
+  const v = readSlow8(lin, cplLive == 3); leave(at); return v;
+}
+export function jitRead16(lin: u32, at: u32): u32 {
+  enter(at); if (!reachable(lin, 2, false)) return 0;
+  const v = readSlow16(lin, cplLive == 3); leave(at); return v;
+}
+export function jitRead32(lin: u32, at: u32): u32 {
+  enter(at); if (!reachable(lin, 4, false)) return 0;
+  const v = readSlow32(lin, cplLive == 3); leave(at); return v;
+}
+export function jitWrite8(lin: u32, v: u32, at: u32): void {
+  enter(at); if (!reachable(lin, 1, true)) return;
+  writeSlow8(lin, v, cplLive == 3); leave(at);
+}
+export function jitWrite16(lin: u32, v: u32, at: u32): void {
+  enter(at); if (!reachable(lin, 2, true)) return;
+  writeSlow16(lin, v, cplLive == 3); leave(at);
+}
+export function jitWrite32(lin: u32, v: u32, at: u32): void {
+  enter(at); if (!reachable(lin, 4, true)) return;
+  writeSlow32(lin, v, cplLive == 3); leave(at);
+}
 /** segAddr()'s slow path; `what` = segment | (size - 1) << 8 | write << 16. */
 export function jitSegCheck(what: u32, off: u32, at: u32): void {
-  enter(at); segCheckSlow(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0); leave(at);
+  enter(at);
+  if (segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) leave(at);
 }
-export function jitCheckWrite(lin: u32, n: u32, at: u32): void { enter(at); checkWriteLin(lin, n); leave(at); }
+export function jitCheckWrite(lin: u32, n: u32, at: u32): void { enter(at); if (n == 0 || reachable(lin, n, true)) leave(at); }
 
 /** A record the translation does not inline: the block loop's own handler runs it. */
 export function jitDispatch(h: u32, rec: u32): void { dispatch(h, rec); }

@@ -3,7 +3,7 @@
 // index.ts, in the index order of jit/layout.ts), one function `f` and its body (jit/emit.ts).
 
 import { byte, uleb, reserveSize, patchSize, end, T_I32, T_I64 } from './wasm';
-import { F_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_FLAGS, T_I_V, N_LOCALS } from './layout';
+import { F_IMPORTS, G_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_FLAGS, T_I_V, N_LOCALS } from './layout';
 import { functionBody, planRegisters } from './emit';
 
 function section(id: u32): u32 { byte(id); return reserveSize(); }
@@ -29,7 +29,7 @@ export function translateRegion(): void {
   byte(0x60); uleb(1); byte(T_I32); uleb(0);
   patchSize(s);
   s = section(2);
-  uleb(1 + F_IMPORTS + 18);
+  uleb(1 + F_IMPORTS + G_IMPORTS);
   name('c'); name('memory'); byte(2); byte(0); uleb(1);
   importFunc('jitDispatch', T_II_V);
   importFunc('jitRead8', T_II_I); importFunc('jitRead16', T_II_I); importFunc('jitRead32', T_II_I);
@@ -48,6 +48,7 @@ export function translateRegion(): void {
   importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
   importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64); importGlobal('jitEntry', T_I32);
   importGlobal('codeEpoch', T_I32); importGlobal('cplLive', T_I32); importGlobal('chained', T_I64);
+  importGlobal('pendingVector', T_I32);
   patchSize(s);
   s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
   s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);

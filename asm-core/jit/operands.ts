@@ -7,11 +7,11 @@ import {
   op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32, end, els, OP_I32_LOAD,
   OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16, OP_I32_STORE, OP_I32_EQ,
   OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_SHL,
-  OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U,
+  OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_GE_S, OP_RETURN,
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, F_FLAGS, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
+  G_TLB_WRITE_MASK, G_PENDING, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
 } from './layout';
 import { PEND_DYNAMIC, PEND_ROTATE, pendKind, pushKind, storeFlags } from './pending';
 import {
@@ -98,7 +98,15 @@ function beforeHelper(): void { spill(); }
 export function at(): void {
   i32c(((index - committed) << 20) | ((nextOff - startOff) << 16) | ((blockBase + startOff) & 0xffff));
 }
+/**
+ * After a slow path: on a fault it recorded (jit/helpers.ts), return to the run loop at once,
+ * which delivers it; the state block already holds what the fault must see (beforeHelper).
+ */
+function leaveOnFault(): void {
+  gget(G_PENDING); i32c(0); op(OP_I32_GE_S); ifVoid(); op(OP_RETURN); end();
+}
 function afterHelper(): void {
+  leaveOnFault();
   gget(G_ATTENTION); lget(L_BAIL); op(OP_I32_OR); lset(L_BAIL);
   slowPath = true;
 }
@@ -134,7 +142,7 @@ function segCheckWhat(seg: u32, n: u32, write: bool): u32 { return seg | ((n - 1
 /** The slow path's segment check of a flat segment (see flatCheck); after beforeHelper(). */
 function flatSlowCheck(): void {
   if (flatCheck < 0) return;
-  i32c(<u32>flatCheck); lget(L_OFF); at(); call(F_SEG_CHECK);
+  i32c(<u32>flatCheck); lget(L_OFF); at(); call(F_SEG_CHECK); leaveOnFault();
 }
 /** segAddr() of segments.ts: the limit check's fast path inline, the linear address into L_LIN. */
 export function linear(seg: u32, n: u32, write: bool): void {

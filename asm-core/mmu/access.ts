@@ -4,7 +4,7 @@
 
 import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
 import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, tlbReadMask, tlbWriteMask, codePageWritten } from './tlb';
-import { translate } from './paging';
+import { translate, translateOrRecord } from './paging';
 import { cplLive } from '../cpu/live';
 
 /** Writes that hit pages holding decoded code (statistics). */
@@ -57,6 +57,20 @@ function checkWriteAs(lin: u32, len: u32, user: bool): void {
   const last = (lin + len - 1) & 0xfffff000;
   translate(lin, true, user);
   while (page != last) { page += 0x1000; translate(page, true, user); }
+}
+
+/**
+ * For translated code's slow paths (jit/helpers.ts): translate each page of [lin, lin + len)
+ * in the order the slow paths below would fault on them (the first byte's page, then each next
+ * page's first byte), so that those then cannot fault; or record the page fault (cpu/fault.ts
+ * recordFault) and return false, without a JS exception.
+ */
+export function pagesOrRecord(lin: u32, len: u32, write: bool, user: bool): bool {
+  let page = lin & 0xfffff000;
+  const last = (lin + len - 1) & 0xfffff000;
+  if (translateOrRecord(lin, write, user) == 0) return false;
+  while (page != last) { page += 0x1000; if (translateOrRecord(page, write, user) == 0) return false; }
+  return true;
 }
 
 // ---- supervisor ("implicit") accesses: descriptor tables, TSS, interrupt stacks of ring 0 ----

@@ -2,7 +2,7 @@
 // bits, the user/supervisor and read/write checks (CR0.WP), page-fault error codes and CR2.
 
 import { STATE, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE, EXC_PF } from '../cpu/state';
-import { raiseFault } from '../cpu/fault';
+import { recordFault, abandon } from '../cpu/fault';
 import { readPhys32, writePhys32, isRamPage } from './phys';
 import {
   tlbEntry, tlbSet, tlbInvalidate, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
@@ -52,10 +52,11 @@ function writeTableEntry(addr: u32, v: u32): void {
   if (isCodePage(addr)) codePageWritten(addr);
 }
 
-function pageFault(lin: u32, code: u32): void {
+/** Record a #PF for `lin` (CR2) with the error code walk() left. */
+function recordPageFault(lin: u32): void {
   pageFaults++;
   store<u32>(STATE + OFF_CR2, lin);
-  raiseFault(EXC_PF, <i32>code);
+  recordFault(EXC_PF, <i32>walkError);
 }
 
 function makeEntry(phys: u32, user: bool, writable: bool, dirty: bool, global: bool): u32 {
@@ -75,6 +76,16 @@ function makeEntry(phys: u32, user: bool, writable: bool, dirty: bool, global: b
  * paging structures forbid it, and return the TLB entry (which is also installed).
  */
 export function translate(lin: u32, write: bool, user: bool): u32 {
+  const e = translateOrRecord(lin, write, user);
+  if (e == 0) abandon();
+  return e;
+}
+
+/**
+ * translate() that only records a page fault (cpu/fault.ts recordFault) and returns 0, for
+ * translated code's slow paths (jit/helpers.ts), which leave without a JS exception.
+ */
+export function translateOrRecord(lin: u32, write: bool, user: bool): u32 {
   let e = tlbEntry(lin);
   if (e & TLB_VALID) {
     let bad = user ? (e & TLB_NO_USER) : 0;
@@ -82,10 +93,15 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
     if (bad == 0) return e;
   }
   e = walk(lin, write, user);
+  if (e == 0) { recordPageFault(lin); return 0; }
   tlbSet(lin, e);
   return e;
 }
 
+/** The #PF error code when walk() returns 0. */
+let walkError: u32 = 0;
+
+/** The TLB entry for `lin` (always with TLB_VALID), or 0 for a page fault with walkError. Nothing changes before a fault. */
 function walk(lin: u32, write: bool, user: bool): u32 {
   const cr0 = load<u32>(STATE + OFF_CR0);
   if ((cr0 & CR0_PG) == 0) {
@@ -96,12 +112,12 @@ function walk(lin: u32, write: bool, user: bool): u32 {
   const code: u32 = (write ? PF_WRITE : 0) | (user ? PF_USER : 0);
   const pdeAddr = ((load<u32>(STATE + OFF_CR3) & 0xfffff000) | ((lin >>> 20) & 0xffc)) & a20Mask;
   let pde = readPhys32(pdeAddr);
-  if ((pde & PTE_P) == 0) { pageFault(lin, code); }
+  if ((pde & PTE_P) == 0) { walkError = code; return 0; }
   const wp = (cr0 & CR0_WP) != 0;
 
   if ((pde & PDE_PS) != 0 && (cr4 & CR4_PSE) != 0) {
     const us = (pde & PTE_US) != 0, rw = (pde & PTE_RW) != 0;
-    if ((user && !us) || (write && !rw && (user || wp))) pageFault(lin, code | PF_PROTECTION);
+    if ((user && !us) || (write && !rw && (user || wp))) { walkError = code | PF_PROTECTION; return 0; }
     const newPde = pde | PTE_A | (write ? PTE_D : 0);
     if (newPde != pde) { writeTableEntry(pdeAddr, newPde); pde = newPde; }
     const phys = ((pde & 0xffc00000) | (lin & 0x003ff000)) & a20Mask;
@@ -111,9 +127,9 @@ function walk(lin: u32, write: bool, user: bool): u32 {
 
   const pteAddr = ((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) & a20Mask;
   let pte = readPhys32(pteAddr);
-  if ((pte & PTE_P) == 0) { pageFault(lin, code); }
+  if ((pte & PTE_P) == 0) { walkError = code; return 0; }
   const us = (pde & pte & PTE_US) != 0, rw = (pde & pte & PTE_RW) != 0;
-  if ((user && !us) || (write && !rw && (user || wp))) pageFault(lin, code | PF_PROTECTION);
+  if ((user && !us) || (write && !rw && (user || wp))) { walkError = code | PF_PROTECTION; return 0; }
   if ((pde & PTE_A) == 0) writeTableEntry(pdeAddr, pde | PTE_A);
   const newPte = pte | PTE_A | (write ? PTE_D : 0);
   if (newPte != pte) { writeTableEntry(pteAddr, newPte); pte = newPte; }
