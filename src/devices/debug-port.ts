@@ -9,6 +9,8 @@ export interface PostCodePortState { code: number; writes: number }
 
 export class PostCodePort implements IoDevice {
   readonly name = 'post-code';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state: PostCodePortState = { code: 0, writes: 0 };
 
   constructor(private readonly onCode: (code: number) => void = () => {}) {}
@@ -35,6 +37,8 @@ export interface DebugConsolePortState { bytes: number }
 
 export class DebugConsolePort implements IoDevice {
   readonly name = 'debugcon';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state: DebugConsolePortState = { bytes: 0 };
 
   constructor(private readonly onByte: (byte: number) => void) {}

@@ -111,6 +111,8 @@ export interface I8042Options {
 
 export class I8042 implements IoDevice {
   readonly name = 'i8042';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state!: I8042State;
   private readonly irq1: IrqLine;
   private readonly irq12: IrqLine;

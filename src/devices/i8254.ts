@@ -90,6 +90,8 @@ function fromBcd(v: number): number {
 
 export class Pit8254 implements IoDevice {
   readonly name = 'i8254';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state: Pit8254State = { counters: [freshCounter(0), freshCounter(1), freshCounter(2)], guestErrors: 0 };
   private readonly timer0: Timer;
 
@@ -324,6 +326,8 @@ export interface PitPortBState { value: number }
 /** System Control Port B. `onSpeaker(gate2, data)` reports the speaker inputs when they change. */
 export class PitPortB implements IoDevice {
   readonly name = 'port-b';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state: PitPortBState = { value: 0 };
 
   constructor(private readonly pit: Pit8254, private readonly clock: Clock,

@@ -258,6 +258,8 @@ export class DualPic8259 {
   readonly master: Pic8259;
   readonly slave: Pic8259;
   readonly elcr: IoDevice;
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   private intr = false;
 
   constructor(private readonly onIntr: (level: boolean) => void = () => {}) {

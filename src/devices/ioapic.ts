@@ -61,6 +61,8 @@ export interface IoapicState {
 
 export class Ioapic implements IoDevice {
   readonly name = 'ioapic';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state!: IoapicState;
 
   constructor(private readonly deliver: (msg: IoapicMessage) => void, private readonly apicId = 0) {

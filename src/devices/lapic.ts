@@ -120,6 +120,8 @@ function highestBit(bits: Uint32Array): number {
 
 export class Lapic implements IoDevice {
   readonly name = 'lapic';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state!: LapicState;
   readonly busFrequencyHz: number;
   private readonly timer: Timer;

@@ -78,6 +78,8 @@ export interface Mc146818State {
 
 export class Mc146818 implements IoDevice {
   readonly name = 'mc146818';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state!: Mc146818State;
   private readonly timer: Timer;
 

@@ -102,6 +102,8 @@ function freshState(): Ns16550State {
 
 export class Ns16550 implements IoDevice {
   readonly name = 'ns16550';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state: Ns16550State = freshState();
   private readonly timeoutTimer: Timer;
 

@@ -68,6 +68,8 @@ export interface PciFunctionState { config: Uint8Array }
 /** One PCI function: its 256-byte configuration space and which bits the guest may write. */
 export class PciFunction {
   state: PciFunctionState = { config: new Uint8Array(CONFIG_SPACE_SIZE) };
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   /** Bits the guest may change. */
   protected readonly wmask = new Uint8Array(CONFIG_SPACE_SIZE);
   /** Bits the guest clears by writing 1. */
@@ -193,6 +195,8 @@ export interface PciBusState { address: number; guestErrors: number }
 /** Bus 0 with configuration mechanism #1. */
 export class PciBus implements IoDevice {
   readonly name = 'pci-conf1';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state: PciBusState = { address: 0, guestErrors: 0 };
   private readonly functions = new Map<number, PciFunction>();
 

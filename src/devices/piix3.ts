@@ -40,7 +40,12 @@ const RC_WRITABLE = RC_SRST;
 export interface Piix3ResetControlState { value: number }
 
 export class Piix3 extends PciFunction {
-  readonly resetControl: IoDevice & { state: Piix3ResetControlState };
+  readonly resetControl: IoDevice & {
+    readonly stateVersion: number;
+    state: Piix3ResetControlState;
+    reset(): void;
+    loadState(state: Piix3ResetControlState): void;
+  };
 
   /**
    * @param onPirqRoute PIRQ n (0 = A .. 3 = D) now goes to ISA `irq`, or nowhere (null).
@@ -76,7 +81,10 @@ export class Piix3 extends PciFunction {
     const rc: Piix3ResetControlState = { value: 0 };
     this.resetControl = {
       name: 'piix3-rcr',
+      stateVersion: 1,
       state: rc,
+      reset(): void { rc.value = 0; },
+      loadState(state: Piix3ResetControlState): void { rc.value = state.value; },
       read(offset: number, _size: IoSize): number { return offset === 0 ? rc.value : 0xff; },
       write(offset: number, _size: IoSize, value: number): void {
         if (offset !== 0) return;
@@ -106,7 +114,7 @@ export class Piix3 extends PciFunction {
 
   override reset(): void {
     super.reset();
-    this.resetControl.state.value = 0;
+    this.resetControl.reset();
     for (let i = 0; i < PIRQ_COUNT; i++) this.onPirqRoute(i, null);
   }
 }

@@ -11,6 +11,8 @@ export interface Port92State { value: number; guestErrors: number }
 
 export class Port92 implements IoDevice {
   readonly name = 'port92';
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   state: Port92State = { value: 0, guestErrors: 0 };
 
   constructor(private readonly onA20: (enabled: boolean) => void = () => {},

@@ -55,6 +55,8 @@ function freshState(): Ps2KeyboardState {
 
 export class Ps2Keyboard {
   state: Ps2KeyboardState = freshState();
+  /** Version of `state`'s format (machine/registry.ts): bump it when the format changes. */
+  readonly stateVersion = 1;
   private readonly repeatTimer: Timer;
 
   /** `onData` tells the controller a byte is ready. */

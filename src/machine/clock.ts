@@ -39,6 +39,14 @@ export interface ClockOptions {
   nsPerInstruction?: number;
 }
 
+/** The clock in a snapshot (VirtualClock.save). */
+export interface SavedClock {
+  nowNs: number;
+  rate: number;
+  seq: number;
+  timers: { name: string; armed: boolean; deadline: number; seq: number }[];
+}
+
 class SchedTimer implements Timer {
   armed = false;
   deadline = Infinity;
@@ -308,6 +316,48 @@ export class VirtualClock implements Clock {
   /** A plain-data snapshot of the clock (timers are re-armed by their devices' restore). */
   get state(): { mode: ClockMode; nowNs: number } {
     return { mode: this.mode, nowNs: this.now() };
+  }
+
+  /**
+   * Guest time, the rate, and every timer exactly (deadline and arm order), for a snapshot.
+   * Timers are listed in creation order: a machine built the same way creates the same ones.
+   */
+  save(): SavedClock {
+    return {
+      nowNs: this.now(), rate: this.rate, seq: this.seq,
+      timers: this.timers.map((t) => ({ name: t.name, armed: t.armed, deadline: t.deadline, seq: t.seq })),
+    };
+  }
+
+  /** Do the saved timers name this clock's, in its order? Throws RangeError if not. */
+  checkTimers(saved: SavedClock): void {
+    if (saved.timers.length !== this.timers.length || saved.timers.some((t, i) => t.name !== this.timers[i]!.name)) {
+      throw new RangeError(`saved timers (${saved.timers.map((t) => t.name).join(', ')}) are not this machine's`);
+    }
+  }
+
+  /** Guest time and rate from save(), counted from the core's instruction count now. */
+  loadTime(saved: SavedClock): void {
+    this.anchorNs = saved.nowNs;
+    this.anchorInstr = this.instructions();
+    this.lastNs = saved.nowNs;
+    this.rate = saved.rate;
+  }
+
+  /**
+   * The timers from save(), after the devices loaded their state (which may have re-armed them):
+   * the saved deadlines and arm order win, so ties fire in the order they would have.
+   */
+  loadTimers(saved: SavedClock): void {
+    this.checkTimers(saved);
+    saved.timers.forEach((t, i) => {
+      const timer = this.timers[i]!;
+      timer.armed = t.armed;
+      timer.deadline = t.deadline;
+      timer.seq = t.seq;
+    });
+    this.seq = saved.seq;
+    this.changed();
   }
 
   // ---- for SchedTimer ----

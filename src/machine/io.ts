@@ -66,4 +66,6 @@ export class CallbackIrqLine implements IrqLine {
     this.onChange(level);
   }
   get isHigh(): boolean { return this.level; }
+  /** A snapshot's restore: take the level without telling the consumer, which restores its own state. */
+  restoreLevel(level: boolean): void { this.level = level; }
 }

@@ -1,6 +1,7 @@
-// The Machine: builds a PC from a VmConfig and runs it. This is THE wiring file: the only
-// place that knows port numbers, IRQ numbers and the physical memory map. Devices see offsets
-// and IrqLines; the core sees ioRead/ioWrite/mmioRead/mmioWrite and two pins.
+// The Machine: builds a PC from a VmConfig and runs it. It wires the chips where the board
+// (board.ts) says they live; devices see offsets and IrqLines; the core sees
+// ioRead/ioWrite/mmioRead/mmioWrite and two pins. Without firmware, firmware.ts leaves what a
+// BIOS would (the MP table, the CPU in Linux's entry state).
 //
 // The run loop, one slice at a time (a slice is a few milliseconds of host time, then we yield
 // to the event loop so the worker/CLI can handle input and control messages):
@@ -10,8 +11,8 @@
 
 import { parseBzImage } from '../boot/bzimage.js';
 import { isElf, parseElf32 } from '../boot/elf.js';
-import { loadLinux, type BootEntry, type E820Entry, type SegmentRegister } from '../boot/linux.js';
-import { loadCore, type Core, type SegmentState, type StopReason } from '../cpu/core.js';
+import { loadLinux } from '../boot/linux.js';
+import { loadCore, type Core, type StopReason } from '../cpu/core.js';
 import { DualPic8259 } from '../devices/i8259.js';
 import { Pit8254, PitPortB } from '../devices/i8254.js';
 import { Mc146818 } from '../devices/mc146818.js';
@@ -21,107 +22,20 @@ import { Ps2Keyboard } from '../devices/ps2-keyboard.js';
 import { Port92 } from '../devices/port92.js';
 import { DebugConsolePort, PostCodePort } from '../devices/debug-port.js';
 import { PciBus } from '../devices/pci.js';
-import { Lapic, LAPIC_EXTINT, LAPIC_VERSION } from '../devices/lapic.js';
+import { Lapic, LAPIC_EXTINT } from '../devices/lapic.js';
 import {
-  Ioapic, IOAPIC_DELIVERY_FIXED, IOAPIC_DELIVERY_LOWEST, IOAPIC_DELIVERY_NMI, IOAPIC_VERSION, type IoapicMessage,
+  Ioapic, IOAPIC_DELIVERY_FIXED, IOAPIC_DELIVERY_LOWEST, IOAPIC_DELIVERY_NMI, type IoapicMessage,
 } from '../devices/ioapic.js';
-import {
-  buildMpTable, MP_ALL_LAPICS, MP_EXTINT, MP_INT, MP_IRQ_CONFORMS, MP_NMI, type MpInterrupt,
-} from '../boot/mptable.js';
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
+import { APIC, IRQ, MAX_MEMORY_MIB, MIN_MEMORY_MIB, PCI_SLOT, PORTS, e820Map, ioapicPinOfIsaIrq } from './board.js';
 import { MmioMap, PortBus } from './bus.js';
-import { VirtualClock } from './clock.js';
+import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
+import { HostEvents } from './host-events.js';
+import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
+import { VirtualClock, type SavedClock } from './clock.js';
 import { CallbackIrqLine, type DmaView, type IoDevice, type IoSize, type IrqLine } from './io.js';
 import type { ClockMode, ExitReason, MachineStatus, RunState, VmConfig } from './types.js';
-
-// ---------------------------------------------------------------------------------------------
-// The wiring table
-// ---------------------------------------------------------------------------------------------
-
-/** I/O port windows: base, length, and the access widths each chip's bus interface takes. */
-export const PORTS = {
-  PIC_MASTER: { base: 0x20, length: 2, widths: [1] },
-  PIT: { base: 0x40, length: 4, widths: [1] },
-  KBC_DATA: { base: 0x60, length: 1, widths: [1] },
-  PORT_B: { base: 0x61, length: 1, widths: [1] },
-  KBC_STATUS: { base: 0x64, length: 1, widths: [1] },
-  RTC: { base: 0x70, length: 2, widths: [1] },
-  POST: { base: 0x80, length: 1, widths: [1] },
-  PORT_92: { base: 0x92, length: 1, widths: [1] },
-  PIC_SLAVE: { base: 0xa0, length: 2, widths: [1] },
-  DEBUGCON: { base: 0xe9, length: 1, widths: [1] },
-  COM2: { base: 0x2f8, length: 8, widths: [1] },
-  COM1: { base: 0x3f8, length: 8, widths: [1] },
-  ELCR: { base: 0x4d0, length: 2, widths: [1] },
-  /** CONFIG_ADDRESS (dword at 0xCF8), the reset control register (byte at 0xCF9), CONFIG_DATA. */
-  PCI_CONF1: { base: 0xcf8, length: 8, widths: [1, 2, 4] },
-} as const satisfies Record<string, { base: number; length: number; widths: readonly IoSize[] }>;
-
-/** ISA IRQ numbers. */
-export const IRQ = {
-  PIT: 0,
-  KEYBOARD: 1,
-  COM2: 3,
-  COM1: 4,
-  RTC: 8,
-  MOUSE: 12,
-  FPU: 13,
-} as const;
-
-/** The APICs: MMIO windows, APIC IDs and how ISA IRQs reach the IO-APIC's input pins. */
-export const APIC = {
-  /** The local APIC's register page at its power-on base (IA32_APIC_BASE); the guest may move it. */
-  LAPIC: { base: 0xfee00000, length: 0x1000 },
-  /** The 82093AA's IOREGSEL / IOWIN page. */
-  IOAPIC: { base: 0xfec00000, length: 0x1000 },
-  BSP_APIC_ID: 0,
-  /** Not the BSP's ID: Linux would renumber a clash (and the MP table must agree with the chip). */
-  IOAPIC_ID: 1,
-  /** The 8259's INTR goes to LINT0 (ExtINT, virtual wire); NMI sources would go to LINT1. */
-  LINT_EXTINT: 0,
-  LINT_NMI: 1,
-} as const;
-
-/**
- * IO-APIC input pin of ISA IRQ `irq`: IRQ0 (the PIT) is wired to INTIN2, as on real boards and
- * QEMU's pc, which the MP table announces with an explicit entry; the others keep their number.
- * IRQ2 is the 8259 cascade and reaches no pin.
- */
-export function ioapicPinOfIsaIrq(irq: number): number | null {
-  if (irq === 2) return null;
-  return irq === 0 ? 2 : irq;
-}
-
-/** Bus IDs in the MP table (PCI bus 0 keeps its number; ISA follows it, as SeaBIOS does). */
-const MP_BUS_ID = { PCI: 0, ISA: 1 } as const;
-/** MP table OEM and product strings. */
-const MP_OEM_ID = 'WEBX86';
-const MP_PRODUCT_ID = 'i440FX PIIX3';
-
-/** PCI device numbers on bus 0. */
-export const PCI_SLOT = {
-  HOST_BRIDGE: 0,
-  ISA_BRIDGE: 1,
-} as const;
-
-/** Physical memory map below 1 MiB (the PC's legacy layout) and the limits on RAM size. */
-export const MEMORY = {
-  /** Top of conventional memory; the last KiB is the EBDA a BIOS would keep. */
-  EBDA_START: 0x9fc00,
-  /** The VGA window: never RAM; the core sends it to the MMIO map. */
-  VGA_HOLE_START: 0xa0000,
-  VGA_HOLE_END: 0xc0000,
-  /** The system BIOS ROM area (reserved; the kernel scans it for MP/SMBIOS tables). */
-  BIOS_START: 0xf0000,
-  /** The MP floating pointer and configuration table, at the start of the BIOS area. */
-  MP_TABLE: 0xf0000,
-  HIGH_RAM_START: 0x100000,
-} as const;
-
-/** Guest RAM limits. Above ~3 GiB RAM would run into the PCI/APIC windows (no PCI hole yet). */
-export const MIN_MEMORY_MIB = 8;
-export const MAX_MEMORY_MIB = 3072;
 
 /** CPU slice length in host milliseconds before we yield to the event loop. */
 const SLICE_MS = 10;
@@ -129,8 +43,6 @@ const SLICE_MS = 10;
 const MAX_BUDGET_DETERMINISTIC = 200_000;
 /** Realtime: a core.run() should last about this long, so timers fire within ~1 ms. */
 const REALTIME_RUN_MS = 1;
-/** Deterministic: host input waits for the guest to idle, but no longer than this (host ms). */
-const INPUT_DELIVERY_MAX_WAIT_MS = 500;
 /** Deterministic: idle-skipped guest time per slice before we let the host CPU rest. */
 const IDLE_SKIP_PER_SLICE_NS = 100e6;
 /**
@@ -144,28 +56,17 @@ const JIT_THRESHOLD = 20_000;
 const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
 const EFLAGS_IF = 1 << 9;
-const CR0_PE = 1 << 0;
 /** IA32_APIC_BASE: bit 11 EN (the APIC is on), bits 12-31 the register page's base. */
 const MSR_APIC_BASE_EN = 1 << 11;
 const MSR_APIC_BASE_ADDRESS = 0xfffff000;
-/** Where probeCpuid1 runs its one instruction (conventional RAM, cleared again by the boot). */
-const CPUID_PROBE_ADDR = 0x7c00;
-const CPUID_INSTRUCTION = Uint8Array.of(0x0f, 0xa2);
-/** Present, readable, accessed code segment: a real-mode CS after a far jump. */
-const REAL_MODE_CODE_ACCESS = 0x9b;
-
-/** The E820 map a BIOS would report for this memory map. */
-export function e820Map(ramBytes: number): E820Entry[] {
-  const map: E820Entry[] = [
-    { addr: 0, size: MEMORY.EBDA_START, type: 1 },
-    { addr: MEMORY.EBDA_START, size: MEMORY.VGA_HOLE_START - MEMORY.EBDA_START, type: 2 },
-    // The VGA hole and the option-ROM area are left out, as real BIOSes do.
-    { addr: MEMORY.BIOS_START, size: MEMORY.HIGH_RAM_START - MEMORY.BIOS_START, type: 2 },
-  ];
-  if (ramBytes > MEMORY.HIGH_RAM_START) {
-    map.push({ addr: MEMORY.HIGH_RAM_START, size: ramBytes - MEMORY.HIGH_RAM_START, type: 1 });
-  }
-  return map;
+/** A whole machine between runs (Machine.saveState), as plain data. */
+export interface MachineState {
+  cpu: Uint8Array;
+  ram: Uint8Array;
+  clock: SavedClock;
+  irqLines: boolean[];
+  devices: SavedDevice[];
+  a20: { kbc: boolean; fast: boolean };
 }
 
 /** Extra inputs beyond VmConfig (the page and CLI may give them; all optional). */
@@ -250,6 +151,8 @@ export class Machine {
   readonly ports = new PortBus();
   readonly mmio = new MmioMap();
   readonly dma: DmaView;
+  /** Every device, once: reset walks this list, and snapshots save and load through it. */
+  readonly devices = new DeviceRegistry();
 
   // Devices, by their PC role.
   readonly pic: DualPic8259;
@@ -274,7 +177,7 @@ export class Machine {
 
   private readonly config: MachineOptions;
   private readonly host: MachineHost;
-  private readonly irqLines: IrqLine[] = [];
+  private readonly irqLines: CallbackIrqLine[] = [];
 
   private runState: RunState = 'stopped';
   private running = false;
@@ -292,8 +195,8 @@ export class Machine {
 
   private serialOut: number[] = [];
   private debugOut: number[] = [];
-  private inputQueue: Uint8Array[] = [];
-  private inputSince = 0;
+  /** Host input for the devices, delivered at points of guest execution (host-events.ts). */
+  private readonly events = new HostEvents();
 
   private ipsWindowStart = 0;
   private ipsWindowInstr = 0;
@@ -304,7 +207,7 @@ export class Machine {
   /** Physical base the local APIC is mapped at, or -1 (disabled, or its base collides). */
   private lapicMappedAt = -1;
   /** CPUID leaf 1 EAX/EDX, asked of the core once (for the MP table, as a BIOS does). */
-  private cpuid1: { eax: number; edx: number } | null = null;
+  private cpuid1: CpuidLeaf1 | null = null;
 
   /** Counters for the inspector. */
   readonly counters = {
@@ -353,6 +256,11 @@ export class Machine {
       this.ioapic = null;
       this.pic = new DualPic8259((level) => core.setIntr(level));
     }
+    // The registry: reset walks it in this order, and snapshots save and load through it.
+    const d = this.devices;
+    if (this.lapic !== null) d.add('lapic', this.lapic);
+    if (this.ioapic !== null) d.add('ioapic', this.ioapic);
+    d.add('pic', this.pic);
     for (let n = 0; n < 16; n++) {
       const pin = this.ioapic === null ? null : ioapicPinOfIsaIrq(n);
       const ioapic = this.ioapic;
@@ -364,34 +272,35 @@ export class Machine {
     }
 
     // -- chips --
-    this.pit = new Pit8254(this.clock, this.irq(IRQ.PIT));
-    this.portB = new PitPortB(this.pit, this.clock);
+    this.pit = d.add('pit', new Pit8254(this.clock, this.irq(IRQ.PIT)));
+    this.portB = d.add('port-b', new PitPortB(this.pit, this.clock));
     const rtcStart = config.rtcStart ?? (config.clock === 'deterministic' ? DETERMINISTIC_RTC_START : new Date());
-    this.rtc = new Mc146818(this.clock, this.irq(IRQ.RTC), rtcStart.getTime());
-    this.com1 = new Ns16550(this.clock, this.irq(IRQ.COM1), (byte) => this.serialOut.push(byte));
+    this.rtc = d.add('rtc', new Mc146818(this.clock, this.irq(IRQ.RTC), rtcStart.getTime()));
+    this.com1 = d.add('com1', new Ns16550(this.clock, this.irq(IRQ.COM1), (byte) => this.serialOut.push(byte)));
     // COM2 exists so the kernel finds the usual two ports; its output goes nowhere yet.
-    this.com2 = new Ns16550(this.clock, this.irq(IRQ.COM2), () => {});
-    this.keyboard = new Ps2Keyboard(this.clock, () => this.kbc.portDataAvailable());
-    this.kbc = new I8042(this.keyboard, null, {
+    this.com2 = d.add('com2', new Ns16550(this.clock, this.irq(IRQ.COM2), () => {}));
+    this.keyboard = d.add('keyboard', new Ps2Keyboard(this.clock, () => this.kbc.portDataAvailable()));
+    this.kbc = d.add('kbc', new I8042(this.keyboard, null, {
       irq1: this.irq(IRQ.KEYBOARD),
       irq12: this.irq(IRQ.MOUSE),
       onA20: (on: boolean) => { this.a20Kbc = on; this.updateA20(); },
       onReset: () => this.requestGuestReset('i8042 reset line'),
-    });
-    this.port92 = new Port92(
+    }));
+    this.port92 = d.add('port92', new Port92(
       (on) => { this.a20Fast = on; this.updateA20(); },
       () => this.requestGuestReset('port 0x92 fast reset'),
-    );
-    this.post = new PostCodePort();
-    this.debugcon = new DebugConsolePort((byte) => this.debugOut.push(byte));
+    ));
+    this.post = d.add('post', new PostCodePort());
+    this.debugcon = d.add('debugcon', new DebugConsolePort((byte) => this.debugOut.push(byte)));
     // PCI bus 0: the i440FX host bridge at 00.0, the PIIX3 ISA bridge at 01.0 (as on QEMU's pc).
     // PAM changes are ignored: without a BIOS ROM, 0xC0000-0xFFFFF is plain RAM either way.
-    this.hostBridge = new I440fx();
-    this.isaBridge = new Piix3(
+    this.hostBridge = d.add('i440fx', new I440fx());
+    this.isaBridge = d.add('piix3', new Piix3(
       (pirq, irq) => { this.pirqToIsa[pirq] = irq; },
       (hard) => this.requestGuestReset(`reset control register 0xCF9 (${hard ? 'hard' : 'soft'})`),
-    );
-    this.pci = new PciBus(this.isaBridge.resetControl);
+    ));
+    d.add('piix3-rcr', this.isaBridge.resetControl);
+    this.pci = d.add('pci', new PciBus(this.isaBridge.resetControl));
     this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
     this.pci.register(PCI_SLOT.ISA_BRIDGE, 0, this.isaBridge);
 
@@ -489,51 +398,6 @@ export class Machine {
     return this.lapic === null ? this.pic.interruptPending() : this.lapic.interruptPending();
   }
 
-  /** CPUID leaf 1, executed by the core itself (real mode, one instruction), as a BIOS asks it. */
-  private probeCpuid1(): { eax: number; edx: number } {
-    if (this.cpuid1 !== null) return this.cpuid1;
-    const core = this.core;
-    core.reset();
-    core.setSeg('cs', { selector: 0, base: 0, limit: 0xffff, access: REAL_MODE_CODE_ACCESS });
-    core.eip = CPUID_PROBE_ADDR;
-    core.setReg('eax', 1);
-    core.ram.set(CPUID_INSTRUCTION, CPUID_PROBE_ADDR);
-    core.refreshState();
-    core.run(1);
-    this.cpuid1 = { eax: core.reg('eax'), edx: core.reg('edx') };
-    return this.cpuid1;
-  }
-
-  /** The MP configuration a BIOS would write for this board (Intel MP spec 1.4). */
-  private writeMpTable(ram: Uint8Array): void {
-    const { eax, edx } = this.probeCpuid1();
-    const isa = (irq: number, pin: number, type = MP_INT): MpInterrupt => ({
-      type, flags: MP_IRQ_CONFORMS, sourceBus: MP_BUS_ID.ISA, sourceIrq: irq, destinationId: APIC.IOAPIC_ID, destinationPin: pin,
-    });
-    const ioInterrupts: MpInterrupt[] = [];
-    for (let irq = 0; irq < 16; irq++) {
-      const pin = ioapicPinOfIsaIrq(irq);
-      if (pin !== null) ioInterrupts.push(isa(irq, pin));
-    }
-    const local = (type: number, pin: number): MpInterrupt => ({
-      type, flags: MP_IRQ_CONFORMS, sourceBus: MP_BUS_ID.ISA, sourceIrq: 0, destinationId: MP_ALL_LAPICS, destinationPin: pin,
-    });
-    const table = buildMpTable({
-      address: MEMORY.MP_TABLE,
-      oemId: MP_OEM_ID,
-      productId: MP_PRODUCT_ID,
-      localApicAddress: APIC.LAPIC.base,
-      processors: [{ apicId: APIC.BSP_APIC_ID, apicVersion: LAPIC_VERSION, bootstrap: true, signature: eax, features: edx }],
-      // No PCI device has an interrupt pin yet; their PIRQ entries come with the first one.
-      buses: [{ id: MP_BUS_ID.PCI, type: 'PCI' }, { id: MP_BUS_ID.ISA, type: 'ISA' }],
-      ioApics: [{ id: APIC.IOAPIC_ID, version: IOAPIC_VERSION, address: APIC.IOAPIC.base }],
-      ioInterrupts,
-      localInterrupts: [local(MP_EXTINT, APIC.LINT_EXTINT), local(MP_NMI, APIC.LINT_NMI)],
-    });
-    if (MEMORY.MP_TABLE + table.length > MEMORY.HIGH_RAM_START) throw new Error('MP table does not fit the BIOS area');
-    ram.set(table, MEMORY.MP_TABLE);
-  }
-
   /** Build a PC and load Linux into it; it starts when run() is called. */
   static async create(config: MachineOptions, host: MachineHost): Promise<Machine> {
     const mib = config.memoryMiB;
@@ -590,21 +454,7 @@ export class Machine {
     // Guest time keeps running across a reboot (devices hold timestamps on it); each device's
     // reset() re-arms or cancels its own timers.
     for (const line of this.irqLines) line.lower();
-    this.pic.reset();
-    this.pit.reset();
-    this.portB.reset();
-    this.rtc.reset();
-    this.com1.reset();
-    this.com2.reset();
-    this.kbc.reset();
-    this.keyboard.reset();
-    this.port92.reset();
-    this.post.reset();
-    this.debugcon.reset();
-    this.pci.reset();
-    this.isaBridge.resetControl.state.value = 0;
-    this.ioapic?.reset();
-    this.lapic?.reset();
+    this.devices.resetAll();
     // What the chips already sent before the reset has left the machine: hand it over.
     this.flushOutput();
 
@@ -620,13 +470,13 @@ export class Machine {
     if (this.lapic !== null) {
       // What the BIOS leaves: the APIC on at its reset base (the core's reset put that in
       // IA32_APIC_BASE), in virtual wire mode, and the MP table that describes the board.
-      this.probeCpuid1();
+      this.cpuid1 ??= cpuidLeaf1(core);
       this.apicBaseMsr = -1;
       this.syncApicBase();
       this.lapic.enterVirtualWireMode();
     }
     ram.fill(0);
-    if (this.lapic !== null) this.writeMpTable(ram);
+    if (this.lapic !== null) writeMpTable(ram, this.cpuid1!);
     const entry = loadLinux(ram, {
       kernel: this.config.kernel,
       vmlinux: this.config.vmlinux,
@@ -634,36 +484,7 @@ export class Machine {
       cmdline: this.config.cmdline,
       e820: e820Map(ramBytes),
     });
-    this.enterLinux(entry);
-  }
-
-  /** Set the CPU to the boot protocol's 32-bit entry state (BootEntry), then refresh its caches. */
-  private enterLinux(entry: BootEntry): void {
-    const core = this.core;
-    // The GDT image is already in RAM (loadLinux writes it); the core only needs GDTR to match.
-    core.gdtr = entry.gdtr;
-    core.idtr = entry.idtr;
-    const seg = (s: SegmentRegister): SegmentState => ({ selector: s.selector, base: s.base, limit: s.limit, access: s.access });
-    core.setSeg('cs', seg(entry.cs));
-    core.setSeg('ds', seg(entry.ds));
-    core.setSeg('es', seg(entry.es));
-    core.setSeg('ss', seg(entry.ss));
-    core.setSeg('fs', seg(entry.fs));
-    core.setSeg('gs', seg(entry.gs));
-    core.setReg('eax', entry.eax);
-    core.setReg('ecx', entry.ecx);
-    core.setReg('edx', entry.edx);
-    core.setReg('ebx', entry.ebx);
-    core.setReg('esp', entry.esp);
-    core.setReg('ebp', entry.ebp);
-    core.setReg('esi', entry.esi);
-    core.setReg('edi', entry.edi);
-    core.cr0 = entry.cr0 | CR0_PE;
-    core.cpl = 0;
-    core.eip = entry.eip;
-    core.setEflags(entry.eflags & ~EFLAGS_IF);
-    core.refreshState();
-    core.flushTlb();
+    enterLinux(core, entry);
   }
 
   private updateA20(): void {
@@ -768,8 +589,8 @@ export class Machine {
   /** Type bytes into COM1. */
   sendSerial(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    if (this.inputQueue.length === 0) this.inputSince = performance.now();
-    this.inputQueue.push(bytes.slice());
+    const copy = bytes.slice();
+    this.events.push(() => this.com1.receive(copy));
     this.wake();
   }
 
@@ -795,6 +616,58 @@ export class Machine {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Snapshots
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * The whole machine, while run() is not running: the CPU, RAM, guest time with every timer,
+   * the IRQ lines, each device of the registry and the board's A20 latches. Loaded into a
+   * machine made with the same options, it goes on exactly as this one would
+   * (test/guest/linux.test.ts compares the two against a Linux guest in deterministic mode).
+   */
+  saveState(): MachineState {
+    if (this.running) throw new Error('saveState() needs a machine that is not running: stop() it and wait for run() to return');
+    this.flushOutput();
+    return {
+      cpu: this.core.saveState(),
+      ram: this.core.ram.slice(),
+      clock: this.clock.save(),
+      irqLines: this.irqLines.map((l) => l.isHigh),
+      devices: this.devices.save(),
+      a20: { kbc: this.a20Kbc, fast: this.a20Fast },
+    };
+  }
+
+  /** Take a saveState() of a machine made with the same options. Everything is checked before anything changes. */
+  loadState(s: MachineState): void {
+    if (this.running) throw new Error('loadState() needs a machine that is not running');
+    const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+    if (s.ram.length !== this.core.ramSize) throw new DeviceStateError(`saved RAM is ${mib(s.ram.length)}, this machine has ${mib(this.core.ramSize)}`);
+    if (s.cpu.length !== this.core.saveState().length) throw new DeviceStateError('saved CPU state is from another core');
+    if (s.irqLines.length !== this.irqLines.length) throw new DeviceStateError('saved IRQ lines are not this machine\'s');
+    this.devices.check(s.devices);
+    try { this.clock.checkTimers(s.clock); } catch (e) { throw new DeviceStateError((e as Error).message); }
+
+    this.core.ram.set(s.ram);
+    this.core.loadState(s.cpu);
+    this.clock.loadTime(s.clock);
+    // The lines first, quietly: each device's own state already holds what its inputs saw.
+    s.irqLines.forEach((level, i) => this.irqLines[i]!.restoreLevel(level));
+    this.devices.load(s.devices);
+    this.clock.loadTimers(s.clock);
+    this.a20Kbc = s.a20.kbc;
+    this.a20Fast = s.a20.fast;
+    for (let i = 0; i < this.pirqToIsa.length; i++) this.pirqToIsa[i] = this.isaBridge.pirqRoute(i);
+    // Map the local APIC where the loaded IA32_APIC_BASE says.
+    if (this.lapicMappedAt >= 0) this.mmio.unmap(this.lapicMappedAt);
+    this.lapicMappedAt = -1;
+    this.apicBaseMsr = -1;
+    this.syncApicBase();
+    this.guestResetRequested = false;
+    if (this.runState !== 'error') this.runState = 'stopped';
+  }
+
+  // -------------------------------------------------------------------------------------------
   // The run loop
   // -------------------------------------------------------------------------------------------
 
@@ -812,7 +685,7 @@ export class Machine {
     for (;;) {
       if (this.stopRequested || this.pauseRequested || this.hostResetRequested) return 0;
       if (performance.now() >= sliceEnd) return 0;
-      this.deliverInput(deterministic);
+      this.events.deliver(deterministic, core.halted);
       if (!deterministic) {
         if (core.halted) clock.idleToHost();
         clock.sync();
@@ -850,7 +723,7 @@ export class Machine {
         // typing the next command at the prompt) does so at this point of the guest's
         // execution, which is the same point in every deterministic run.
         this.flushOutput();
-        if (this.inputQueue.length > 0) continue; // delivered at the top of the loop, at this HLT
+        if (this.events.pending > 0) continue; // delivered at the top of the loop, at this HLT
         // An interrupt may already be waiting (raised during the run): let the core take it.
         if (this.interruptPending()) continue;
         clock.runDue();
@@ -878,19 +751,6 @@ export class Machine {
   /** Realtime: the most instructions in one run, about REALTIME_RUN_MS of host time. */
   private realtimeCap(): number {
     return Math.max(1000, Math.floor((REALTIME_RUN_MS * 1e6) / this.clock.hostSpeed));
-  }
-
-  /**
-   * Host input into COM1. Realtime: at once. Deterministic: at the next HLT (the guest is idle,
-   * typically waiting at its prompt), which makes the delivery point a function of guest
-   * execution only; a guest that stays busy gets it after INPUT_DELIVERY_MAX_WAIT_MS host ms
-   * (then, and only then, timing of host input can change the run).
-   */
-  private deliverInput(deterministic: boolean): void {
-    if (this.inputQueue.length === 0) return;
-    if (deterministic && !this.core.halted && performance.now() - this.inputSince < INPUT_DELIVERY_MAX_WAIT_MS) return;
-    for (const chunk of this.inputQueue) this.com1.receive(chunk);
-    this.inputQueue.length = 0;
   }
 
   private flushOutput(): void {

@@ -54,8 +54,21 @@ class Session {
   /** Where in `text` the last command was typed. */
   private searchFrom = 0;
 
-  constructor(private readonly prompt: string, commands: string[]) {
+  /**
+   * `end`: what follows the last command: 'poweroff -f', or (for a snapshot) stopping the
+   * machine at the prompt. `atPrompt`: the machine was saved at its prompt, which it will not
+   * print again: type the first command at start().
+   */
+  constructor(private readonly prompt: string, commands: string[], private readonly end: 'poweroff' | 'stop' = 'poweroff',
+              atPrompt = false) {
     this.script = [QUIET_CONSOLE, ...commands].map((c, i) => marked(c, String(i)));
+    if (atPrompt) this.text = prompt;
+  }
+
+  /** Attach to `machine`; a session at its prompt types its first command now. */
+  start(machine: Machine): void {
+    this.machine = machine;
+    if (this.text !== '') this.onSerial(new Uint8Array(0));
   }
 
   /** Output of each of the caller's commands. */
@@ -97,6 +110,11 @@ class Session {
         if (this.doneAt.length < this.step) this.doneAt.push(now);
         if (this.text.indexOf(`\n${this.prompt}`, end) < 0) return;
         this.allOutputs.push(markedOutput(this.text, id, this.searchFrom)!);
+      }
+      if (this.step === this.script.length && this.end === 'stop') {
+        this.step++;
+        this.machine.stop();
+        return;
       }
       const cmd = this.step < this.script.length ? this.script[this.step] : 'poweroff -f';
       this.step++;
@@ -174,6 +192,39 @@ function debianVersion(version: string): string {
   return version.replace(/\+b\d+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '(\\+b\\d+)?';
 }
 
+/** A machine of the default guest with `memoryMiB` and `clock`, printing to `onSerial`. */
+function makeMachine(m: Manifest, onSerial: (bytes: Uint8Array) => void, clock: 'deterministic' | 'realtime' = 'deterministic'): Promise<Machine> {
+  return Machine.create(
+    {
+      memoryMiB: 128,
+      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
+      vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
+      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
+      cmdline: m.cmdline,
+      clock,
+    },
+    { onSerial },
+  );
+}
+
+/** Run `machine` (driven by `s`) until it exits; a timeout stops it and fails. */
+async function runSession(machine: Machine, s: Session): Promise<string> {
+  s.start(machine);
+  const exit = machine.run();
+  let timedOut = '';
+  const timer = setTimeout(() => {
+    timedOut = `timed out (${(BOOT_TIMEOUT_MS / 60_000).toFixed(0)} min): ${s.progress()}`;
+    machine.stop();
+  }, BOOT_TIMEOUT_MS);
+  try {
+    const reason = await exit;
+    if (timedOut) throw new Error(timedOut);
+    return reason;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function bootAndUse(
   m: Manifest, commands = COMMANDS, apic = true, clock: 'deterministic' | 'realtime' = 'deterministic', jit = true,
 ): Promise<Results> {
@@ -209,6 +260,48 @@ async function bootAndUse(
   const status = s.machine.status();
   return { log: s.bytes(), text: s.text, outputs: s.outputs, hostMs: commands.map((_, i) => s.hostMs(i)), instructions: status.instructions, jit: status.jit };
 }
+
+describe.skipIf(!haveImages)('Linux guest: a saved machine', () => {
+  it('loaded into a new machine, goes on exactly as the one it was saved from', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+    // Boot, run a command, and stop at the prompt; save there.
+    let session = new Session(m.prompt, ['echo $((6*7))'], 'stop');
+    const a = await makeMachine(m, (bytes) => session.onSerial(bytes));
+    expect(await runSession(a, session)).toBe('stopped');
+    expect(session.outputs).toEqual(['42\n']);
+    const saved = a.saveState();
+
+    // The same commands in the original and in a new machine loaded with the saved state. They
+    // read what a restore must bring back: guest time, each timer (sleep, the APIC tick), the
+    // interrupt controllers' counts, the CPU and RAM (a checksum, the shell's own state).
+    const after = [
+      'cat /proc/uptime; cat /proc/interrupts',
+      'sleep 1; cat /proc/uptime; cat /proc/interrupts',
+      'seq 1 5000 | sha256sum',
+      'echo $((6*7))',
+    ];
+    const original = new Session(m.prompt, after, 'poweroff', true);
+    session = original;
+    expect(await runSession(a, original)).toBe('poweroff');
+
+    let loadedSession = new Session(m.prompt, after, 'poweroff', true);
+    const b = await makeMachine(m, (bytes) => loadedSession.onSerial(bytes));
+    b.loadState(saved);
+    expect(await runSession(b, loadedSession)).toBe('poweroff');
+
+    expect(loadedSession.outputs).toHaveLength(after.length);
+    expect(loadedSession.outputs[3]).toBe('42\n');
+    const data = Array.from({ length: 5000 }, (_, i) => `${i + 1}\n`).join('');
+    expect(loadedSession.outputs[2]).toBe(`${createHash('sha256').update(data).digest('hex')}  -\n`);
+    const uptime = (out: string) => Number(out.split('\n')[0]!.split(' ')[0]);
+    // Guest time went on from the saved machine's, across the `sleep 1`.
+    expect(uptime(loadedSession.outputs[1]!.split('\n').find((l) => /^\d+\.\d\d /.test(l))!) - uptime(loadedSession.outputs[0]!)).toBeGreaterThanOrEqual(1);
+    // And everything is the same, byte for byte and instruction for instruction.
+    expect(loadedSession.bytes().toString('latin1')).toBe(original.bytes().toString('latin1'));
+    expect(b.status().instructions).toBe(a.status().instructions);
+    loadedSession = original; // done
+  }, 3 * BOOT_TIMEOUT_MS);
+});
 
 describe.skipIf(!haveImages)('Linux guest (deterministic)', () => {
   it('boots to a shell, runs commands, powers off, and does it identically with the interpreter alone', async () => {

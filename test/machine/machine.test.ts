@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Machine } from '../../src/machine/machine.js';
+import { Machine, type MachineState } from '../../src/machine/machine.js';
 import { assembleTinyKernel } from './tiny-kernel.js';
 import type { ClockMode } from '../../src/machine/types.js';
 
@@ -178,6 +178,13 @@ async function boot(kernel: string, opts: { clock?: ClockMode; noReboot?: boolea
   return { reason, out, logs, status: m.status(), hostMs: performance.now() - t0, machine: m };
 }
 
+/** Two saved machines are equal (RAM and CPU compared as bytes: a diff of 16 MiB would not print). */
+function expectSameState(a: MachineState, b: MachineState): void {
+  expect(Buffer.from(a.ram).equals(Buffer.from(b.ram))).toBe(true);
+  expect(Buffer.from(a.cpu).equals(Buffer.from(b.cpu))).toBe(true);
+  expect({ ...a, ram: null, cpu: null }).toEqual({ ...b, ram: null, cpu: null });
+}
+
 describe('Machine', () => {
   it('prints on COM1 and powers off on cli; hlt', async () => {
     const r = await boot('hello');
@@ -238,6 +245,25 @@ describe('Machine', () => {
     const r = await boot('reset-cf9', { noReboot: true });
     expect(r.out).toBe('1');
     expect(r.reason).toBe('reset');
+  });
+
+  it('refuses a saved state of another machine in one line, and changes nothing', async () => {
+    const a = (await boot('hello')).machine;
+    const saved = a.saveState();
+    const make = (memoryMiB: number, apic: boolean) =>
+      Machine.create({ memoryMiB, kernel: elves.hello!, cmdline: '', clock: 'deterministic', apic }, { onSerial: () => {} });
+    const other = await make(32, true);
+    const before = other.saveState();
+    expect(() => other.loadState(saved)).toThrow(/^saved RAM is 16 MiB, this machine has 32 MiB$/);
+    const noApic = await make(16, false);
+    expect(() => noApic.loadState(saved)).toThrow(/^saved state has device (lapic|ioapic), which this machine does not$/);
+    const wrongVersion = { ...saved, devices: saved.devices.map((d) => (d.name === 'pit' ? { ...d, version: 99 } : d)) };
+    const same = await make(16, true);
+    expect(() => same.loadState(wrongVersion)).toThrow(/^saved pit state is version 99, this machine's is 1$/);
+    // Nothing was taken: the machines are as they were.
+    expectSameState(other.saveState(), before);
+    same.loadState(saved);
+    expectSameState(same.saveState(), saved);
   });
 
   it('pause, resume, stop and a host reset', async () => {
