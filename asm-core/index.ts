@@ -16,7 +16,7 @@ import { interrupt, INT_EXCEPTION, INT_EXTERNAL, INT_FAULT } from './cpu/transfe
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
 import { setSegCache } from './cpu/segments';
-import { RAM_BASE, setRamSize, ramSize } from './mmu/phys';
+import { RAM_BASE, setRamSize, ramSize, setPageKind } from './mmu/phys';
 import { tlbFlushAll, tlbSetUser } from './mmu/tlb';
 import { codePageWrites } from './mmu/access';
 import { setA20Mask, probe } from './mmu/paging';
@@ -185,6 +185,16 @@ export function instructionCount(): f64 { return <f64>retired; }
 export function isHalted(): u32 { return halted ? 1 : 0; }
 export function translateLinear(lin: u32): f64 { return <f64>probe(lin); }
 export function setApicPresent(on: u32): void { setCpuidApic(on != 0); }
+/**
+ * The physical memory map: make whole pages [phys, phys + len) RAM (0), ROM (1: read from guest
+ * RAM's bytes there, which the host filled; writes dropped) or MMIO (2: the host's map). RAM
+ * and ROM need guest RAM behind them. Returns 1, or 0 when refused (nothing changed).
+ */
+export function setMemoryKind(phys: u32, len: u32, kind: u32): u32 {
+  if (!setPageKind(phys, len, kind)) return 0;
+  if (len != 0) invalidateRange(phys, len); // decoded code and TLB entries knew the old kind
+  return 1;
+}
 /** The host (a device's DMA, a loader) wrote guest RAM in [phys, phys + len): drop code decoded from it. */
 export function ramWritten(phys: u32, len: u32): void { invalidateRange(phys, len); }
 /** Since power-on: blocks decoded (0), block-cache flushes (1), writes that hit decoded code (2). */

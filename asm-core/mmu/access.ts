@@ -3,7 +3,7 @@
 // a write to a page holding translated code) goes through the slow path, which may fault.
 
 import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
-import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, tlbReadMask, tlbWriteMask, codePageWritten } from './tlb';
+import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, TLB_ROM, tlbReadMask, tlbWriteMask, codePageWritten } from './tlb';
 import { translate, translateOrRecord } from './paging';
 import { cplLive } from '../cpu/live';
 
@@ -125,6 +125,7 @@ export function readSlow32(lin: u32, user: bool): u32 {
 
 export function writeSlow8(lin: u32, v: u32, user: bool): void {
   const e = translate(lin, true, user);
+  if (e & TLB_ROM) return; // a write to ROM goes nowhere
   noteWrite(e);
   if (e & TLB_MMIO) writePhys8(physOf(e, lin), v); else store<u8>(RAM_BASE + physOf(e, lin), <u8>v);
 }
@@ -138,6 +139,7 @@ export function writeSlow16(lin: u32, v: u32, user: bool): void {
     return;
   }
   const e = translate(lin, true, user);
+  if (e & TLB_ROM) return; // a write to ROM goes nowhere
   noteWrite(e);
   if (e & TLB_MMIO) writePhys16(physOf(e, lin), v); else store<u16>(RAM_BASE + physOf(e, lin), <u16>v);
 }
@@ -151,6 +153,7 @@ export function writeSlow32(lin: u32, v: u32, user: bool): void {
     return;
   }
   const e = translate(lin, true, user);
+  if (e & TLB_ROM) return; // a write to ROM goes nowhere
   noteWrite(e);
   if (e & TLB_MMIO) writePhys32(physOf(e, lin), v); else store<u32>(RAM_BASE + physOf(e, lin), v);
 }

@@ -77,6 +77,7 @@ interface CoreExports {
   blockStats?(which: number): number;
   setBlockCache?(on: number): void;
   translateLinear?(lin: number): number;
+  setMemoryKind?(phys: number, len: number, kind: number): number;
 }
 
 /** Thrown by the `unwind` import; identity is the whole protocol, so it is never exported. */
@@ -313,6 +314,21 @@ export class Core {
     if (ramSize !== this.ramBytes) throw new CoreError(`CPU state is for ${ramSize} bytes of RAM, this core has ${this.ramBytes}`);
     new Uint8Array(this.memory.buffer, this.stateBase, size).set(state);
     this.exports.refreshState();
+  }
+
+  /**
+   * The physical memory map, in whole 4 KiB pages: 'ram'; 'rom', read from guest RAM's bytes
+   * there (fill them first) with writes dropped; or 'mmio', the host's map. After init() the
+   * pages below the RAM size are RAM and the rest MMIO. Throws CoreError for a range that is not
+   * whole pages, or RAM or ROM without guest RAM behind it.
+   */
+  setMemoryKind(phys: number, length: number, kind: 'ram' | 'rom' | 'mmio'): void {
+    if (!this.exports.setMemoryKind) throw new CoreError('this core has no setMemoryKind export');
+    const code = kind === 'ram' ? 0 : kind === 'rom' ? 1 : 2;
+    if (!this.exports.setMemoryKind(phys >>> 0, length >>> 0, code)) {
+      throw new CoreError(`cannot make 0x${(phys >>> 0).toString(16)}+0x${(length >>> 0).toString(16)} ${kind}: ` +
+        'the range must be whole pages, and RAM or ROM must lie inside guest RAM');
+    }
   }
 
   // ---- guest RAM ----

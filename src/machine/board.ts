@@ -69,7 +69,7 @@ export const PCI_SLOT = {
 export const MEMORY = {
   /** Top of conventional memory; the last KiB is the EBDA a BIOS would keep. */
   EBDA_START: 0x9fc00,
-  /** The VGA window: never RAM; the core sends it to the MMIO map. */
+  /** The VGA window: never RAM; the Machine makes it MMIO in the core's memory map. */
   VGA_HOLE_START: 0xa0000,
   VGA_HOLE_END: 0xc0000,
   /** The system BIOS ROM area (reserved; the kernel scans it for MP/SMBIOS tables). */

@@ -28,7 +28,7 @@ import {
 } from '../devices/ioapic.js';
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
-import { APIC, IRQ, MAX_MEMORY_MIB, MIN_MEMORY_MIB, PCI_SLOT, PORTS, e820Map, ioapicPinOfIsaIrq } from './board.js';
+import { APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PORTS, e820Map, ioapicPinOfIsaIrq } from './board.js';
 import { MmioMap, PortBus } from './bus.js';
 import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
 import { HostEvents } from './host-events.js';
@@ -424,6 +424,8 @@ export class Machine {
       ferr: (level) => machine!.irq(IRQ.FPU).set(level !== 0),
     });
     core.init(mib * 1024 * 1024);
+    // The legacy VGA window is never RAM: its accesses go to the MMIO map.
+    core.setMemoryKind(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, 'mmio');
     // CPUID advertises the APIC only when the machine has one.
     core.setApicPresent(config.apic ?? true);
     if (config.jitThreshold !== undefined && !(Number.isInteger(config.jitThreshold) && config.jitThreshold >= 1 && config.jitThreshold <= 0x7fff_ffff)) {

@@ -2,7 +2,9 @@
 // mode and store results in RAM slots; each expected value below carries the SDM rule it comes
 // from (Intel SDM vol. 3 unless the chapter says vol. 2). Run: npx vitest run test/cpu/baremetal.test.ts
 import { describe, expect, it } from 'vitest';
-import { type Expect, check, resultSlot, runProgram } from './baremetal/runner.js';
+import { type Expect, BareHost, RAM_BYTES, check, resultSlot, runProgram } from './baremetal/runner.js';
+import { loadCore } from '../../src/cpu/core.js';
+import { readCoreWasm } from '../../src/cpu/core-file.js';
 
 const NT = 0x4000;
 
@@ -541,5 +543,47 @@ describe('bare-metal: self-modifying code', () => {
     expect(r.core.jitStats.translations).toBeGreaterThan(10);
     expect(r.core.jitStats.instructions).toBeGreaterThan(1000);
     expect(r.core.jitStats.failures).toBe(0);
+  });
+});
+
+describe('bare-metal: the physical memory map', () => {
+  it('ROM pages read their image and ignore every write; MMIO pages reach the host', async () => {
+    const ROM = 0x300000, MMIO = 0x302000;
+    // A ROM image: a word, a byte, and at 0x100 `mov eax, 0x5a5a5a5a; ret`.
+    const image = new Uint8Array(0x1000);
+    const dv = new DataView(image.buffer);
+    dv.setUint32(0, 0x11223344, true);
+    image[4] = 0x99;
+    image.set([0xb8, 0x5a, 0x5a, 0x5a, 0x5a, 0xc3], 0x100);
+    const r = await runProgram('memmap', {
+      machine: (core) => {
+        core.ram.set(image, ROM);
+        core.setMemoryKind(ROM, 0x1000, 'rom');
+        core.setMemoryKind(MMIO, 0x1000, 'mmio');
+      },
+    });
+    check(r, [
+      [1, 0x11223344, 'a ROM page reads the image the host put there'],
+      [2, 0x11223344, 'a dword store to ROM changes nothing (the PC\'s ROM ignores writes)'],
+      [3, 0x99, 'nor a byte store'],
+      [4, 0, 'nor REP STOSD'],
+      [5, 0x11223344, 'nor a read-modify-write (ADD to memory)'],
+      [6, 0x88880000, 'a store across a RAM/ROM page boundary writes its RAM half'],
+      [7, 0x11223344, '... and not its ROM half'],
+      [8, 0x5a5a5a5a, 'code runs from ROM'],
+      [9, (MMIO + 0x10 + r.host.mmioReadBias) >>> 0, 'an MMIO read is answered by the host'],
+      [10, 0, 'stores into ROM from a translated loop change nothing'],
+    ]);
+    expect(r.host.mmioWrites).toEqual([{ addr: MMIO + 0x20, size: 4, value: 0x12345678 }]);
+  });
+
+  it('refuses a range that is not whole pages, or RAM or ROM without guest RAM behind it', async () => {
+    const core = await loadCore(await readCoreWasm(), new BareHost());
+    core.init(RAM_BYTES);
+    expect(() => core.setMemoryKind(0x300800, 0x1000, 'rom')).toThrow(/whole pages/);
+    expect(() => core.setMemoryKind(0x300000, 0x800, 'mmio')).toThrow(/whole pages/);
+    expect(() => core.setMemoryKind(RAM_BYTES, 0x1000, 'rom')).toThrow(/inside guest RAM/);
+    expect(() => core.setMemoryKind(RAM_BYTES - 0x1000, 0x2000, 'ram')).toThrow(/inside guest RAM/);
+    expect(() => core.setMemoryKind(0xfffff000, 0x1000, 'mmio')).not.toThrow();
   });
 });

@@ -56,8 +56,12 @@ export class BareHost implements CoreHost {
       case CMD_NMI: core.raiseNmi(); break;
     }
   }
-  mmioRead(): number { return 0xffff_ffff; }
-  mmioWrite(): void {}
+  /** MMIO writes the guest made, in order. */
+  mmioWrites: { addr: number; size: IoSize; value: number }[] = [];
+  /** An MMIO read answers with its address plus this (so the test sees the read reached the host). */
+  mmioReadBias = 0xa5000000;
+  mmioRead(addr: number): number { return (addr + this.mmioReadBias) >>> 0; }
+  mmioWrite(addr: number, size: IoSize, value: number): void { this.mmioWrites.push({ addr, size, value }); }
   /** Like an 8259 in edge mode: the acknowledge takes the request away. */
   intAck(): number {
     this.intAcks++;
@@ -100,6 +104,14 @@ type ExecutionPath = (typeof EXECUTION_PATHS)[number];
 /** Result slots compared between the paths: RAM from the UNEXPECTED word to slot 127. */
 const COMPARED = { from: UNEXPECTED, to: RES_BASE + 128 * 4 };
 
+export interface RunOptions {
+  budget?: number;
+  onHalt?: (core: Core, host: BareHost, n: number) => boolean;
+  staleTlbSlots?: number[];
+  /** The machine around the CPU (its memory map, ROM images): applied to every core a path uses. */
+  machine?: (core: Core) => void;
+}
+
 /**
  * Run a program until it finishes (DONE_MAGIC), resets, or the budget ends, once per execution
  * path (EXECUTION_PATHS). All must leave the same result slots after the same number of
@@ -111,7 +123,7 @@ const COMPARED = { from: UNEXPECTED, to: RES_BASE + 128 * 4 };
  */
 export async function runProgram(
   name: string,
-  opts: { budget?: number; onHalt?: (core: Core, host: BareHost, n: number) => boolean; staleTlbSlots?: number[] } = {},
+  opts: RunOptions = {},
 ): Promise<BareResult> {
   const image = assemble(name);
   const runs: BareResult[] = [];
@@ -162,17 +174,14 @@ function otherCpu(core: Core, cpu: Uint8Array): Uint8Array {
 /** Longest run between two moves on the moved path; short runs are the likelier (see runOnce). */
 const MOVE_MAX = 1000;
 
-async function runOnce(
-  image: Uint8Array,
-  opts: { budget?: number; onHalt?: (core: Core, host: BareHost, n: number) => boolean },
-  path: ExecutionPath,
-): Promise<BareResult> {
+async function runOnce(image: Uint8Array, opts: RunOptions, path: ExecutionPath): Promise<BareResult> {
   const host = new BareHost();
   const start = async () => {
     const c = await loadCore(await readCoreWasm(), host);
     c.init(RAM_BYTES);
     c.setBlockCache(path.blocks);
     c.setJitThreshold(path.jit);
+    opts.machine?.(c);
     return c;
   };
   let core = await start();
