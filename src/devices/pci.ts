@@ -33,6 +33,8 @@ export const PCI_COMMAND_SERR = 0x0100;
 export const PCI_COMMAND_INTX_DISABLE = 0x0400;
 // Status bits that are write-one-to-clear: parity, SERR, master/target aborts, data parity
 const PCI_STATUS_W1C = 0xf900;
+/** Status bit 3 (PCI 2.3): the function requests an interrupt, whatever Command.InterruptDisable says. */
+export const PCI_STATUS_INTERRUPT = 0x0008;
 export const PCI_HEADER_TYPE_MULTI_FUNCTION = 0x80;
 // BAR low bits
 const PCI_BAR_IO = 0x01;
@@ -77,6 +79,8 @@ export class PciFunction {
   private readonly resetConfig = new Uint8Array(CONFIG_SPACE_SIZE);
   private readonly bars: (PciBar | null)[] = [null, null, null, null, null, null];
   private readonly mapped: (number | null)[] = [null, null, null, null, null, null];
+  /** The bus's wire from this function's INTx# pin (PciBus.register). */
+  private intxWire: () => void = () => {};
 
   constructor(readonly name: string, id: PciIdentity) {
     const c = this.state.config;
@@ -105,12 +109,37 @@ export class PciFunction {
   reset(): void {
     this.state.config.set(this.resetConfig);
     this.remapBars();
+    this.intxWire();
   }
 
   loadState(state: PciFunctionState): void {
     this.state = { config: new Uint8Array(state.config) };
     this.remapBars();
+    this.intxWire();
   }
+
+  /** The interrupt pin the function uses: 1 = INTA# .. 4 = INTD#, or 0 for none. */
+  get interruptPin(): number { return this.state.config[PCI_INTERRUPT_PIN]; }
+
+  /**
+   * The device asks for an interrupt (true) or withdraws it (PCI 2.3 §6.2.2-6.2.3): Status bit 3
+   * follows the request, and INTx# is asserted while it stands and Command.InterruptDisable is
+   * clear. PCI interrupts are level-triggered and may be shared: the bus ORs them.
+   */
+  setIntx(request: boolean): void {
+    const c = this.state.config;
+    c[PCI_STATUS] = request ? c[PCI_STATUS] | PCI_STATUS_INTERRUPT : c[PCI_STATUS] & ~PCI_STATUS_INTERRUPT;
+    this.intxWire();
+  }
+
+  /** Is the INTx# pin asserted now? */
+  get intxAsserted(): boolean {
+    return this.interruptPin !== 0 && (this.state.config[PCI_STATUS] & PCI_STATUS_INTERRUPT) !== 0
+      && (this.get16(PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) === 0;
+  }
+
+  /** @internal PciBus.register: tell the bus whenever the pin may have changed. */
+  connectIntx(wire: () => void): void { this.intxWire = wire; }
 
   protected set16(offset: number, v: number): void {
     this.state.config[offset] = v & 0xff;
@@ -165,6 +194,7 @@ export class PciFunction {
     }
     if (!touched) return;
     if (offset < PCI_BASE_ADDRESS_0 + 24 && offset + size > PCI_COMMAND) this.remapBars();
+    if (offset <= PCI_COMMAND + 1 && offset + size > PCI_COMMAND + 1) this.intxWire(); // InterruptDisable
     this.configWritten(offset, size);
   }
 
@@ -199,9 +229,17 @@ export class PciBus implements IoDevice {
   readonly stateVersion = 1;
   state: PciBusState = { address: 0, guestErrors: 0 };
   private readonly functions = new Map<number, PciFunction>();
+  /** The levels of the board's four interrupt lines (PIRQA..D) as last reported. */
+  private readonly pirqs = [false, false, false, false];
 
-  /** `resetControl` receives byte accesses to 0xCF9 (offset 1), at its own offset 0. */
-  constructor(private readonly resetControl: IoDevice | null = null) {}
+  /**
+   * `resetControl` receives byte accesses to 0xCF9 (offset 1), at its own offset 0. The board
+   * wires each device's INTA#..INTD# to one of its four interrupt lines (`pirqOf`), and hears
+   * each line's level (`onPirq`): the wired OR of the pins on it.
+   */
+  constructor(private readonly resetControl: IoDevice | null = null,
+              private readonly pirqOf: (device: number, pin: number) => number = () => 0,
+              private readonly onPirq: (pirq: number, level: boolean) => void = () => {}) {}
 
   /** Attach `fn` as device `device` (0..31), function `func` (0..7). */
   register(device: number, func: number, fn: PciFunction): void {
@@ -209,6 +247,33 @@ export class PciBus implements IoDevice {
     const devfn = (device << 3) | func;
     if (this.functions.has(devfn)) throw new Error(`PCI ${device}.${func} is taken`);
     this.functions.set(devfn, fn);
+    fn.connectIntx(() => this.updatePirqs());
+  }
+
+  /** The functions with an interrupt pin: where they are, and the line (0 = PIRQA) it is wired to. */
+  interruptSources(): { device: number; func: number; pin: number; pirq: number }[] {
+    const out: { device: number; func: number; pin: number; pirq: number }[] = [];
+    for (const [devfn, fn] of this.functions) {
+      const pin = fn.interruptPin;
+      if (pin >= 1 && pin <= 4) out.push({ device: devfn >> 3, func: devfn & 7, pin, pirq: this.pirqOf(devfn >> 3, pin) });
+    }
+    return out;
+  }
+
+  /** The level of interrupt line `pirq` (0 = PIRQA .. 3 = PIRQD): any pin wired to it asserted. */
+  pirqLevel(pirq: number): boolean { return this.pirqs[pirq] ?? false; }
+
+  private updatePirqs(): void {
+    const levels = [false, false, false, false];
+    for (const [devfn, fn] of this.functions) {
+      const pin = fn.interruptPin;
+      if (pin >= 1 && pin <= 4 && fn.intxAsserted) levels[this.pirqOf(devfn >> 3, pin) & 3] = true;
+    }
+    for (let i = 0; i < 4; i++) {
+      if (levels[i] === this.pirqs[i]) continue;
+      this.pirqs[i] = levels[i]!;
+      this.onPirq(i, levels[i]!);
+    }
   }
 
   reset(): void {

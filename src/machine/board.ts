@@ -59,6 +59,18 @@ export function ioapicPinOfIsaIrq(irq: number): number | null {
   return irq === 0 ? 2 : irq;
 }
 
+/**
+ * The PCI interrupt line (0 = PIRQA .. 3 = PIRQD) that INTx# `pin` (1 = INTA#) of bus-0 device
+ * `device` is wired to: the pins rotate by slot, as on QEMU's pc board, which SeaBIOS and the
+ * tables this machine writes assume alike.
+ */
+export function pirqOfPciPin(device: number, pin: number): number {
+  return (device - 1 + pin - 1) & 3;
+}
+
+/** The IO-APIC inputs PIRQA..D reach directly (beside the PIIX3's routing to the 8259s). */
+export const PIRQ_IOAPIC_PIN = 16;
+
 /** PCI device numbers on bus 0. */
 export const PCI_SLOT = {
   HOST_BRIDGE: 0,

@@ -9,7 +9,7 @@ import {
 import type { Core, SegmentState } from '../cpu/core.js';
 import { LAPIC_VERSION } from '../devices/lapic.js';
 import { IOAPIC_VERSION } from '../devices/ioapic.js';
-import { APIC, MEMORY, ioapicPinOfIsaIrq } from './board.js';
+import { APIC, MEMORY, PIRQ_IOAPIC_PIN, ioapicPinOfIsaIrq } from './board.js';
 
 /** Bus IDs in the MP table (PCI bus 0 keeps its number; ISA follows it, as SeaBIOS does). */
 const MP_BUS_ID = { PCI: 0, ISA: 1 } as const;
@@ -39,8 +39,16 @@ export function cpuidLeaf1(core: Core): CpuidLeaf1 {
   return { eax: core.reg('eax'), edx: core.reg('edx') };
 }
 
-/** The MP configuration a BIOS would write for this board, at MEMORY.MP_TABLE. */
-export function writeMpTable(ram: Uint8Array, cpuid: CpuidLeaf1): void {
+/** A PCI function's interrupt pin, for the MP table: bus-0 device, pin (1 = INTA#), and its PIRQ line. */
+export interface PciInterruptSource { device: number; pin: number; pirq: number }
+
+/**
+ * The MP configuration a BIOS would write for this board, at MEMORY.MP_TABLE. Each PCI
+ * interrupt pin gets an entry naming the IO-APIC input of its PIRQ line (MP spec 1.4 §4.3.4:
+ * source bus IRQ = device << 2 | INTx, with the PCI bus's own polarity and trigger: active low,
+ * level).
+ */
+export function writeMpTable(ram: Uint8Array, cpuid: CpuidLeaf1, pciInterrupts: readonly PciInterruptSource[] = []): void {
   const isa = (irq: number, pin: number, type = MP_INT): MpInterrupt => ({
     type, flags: MP_IRQ_CONFORMS, sourceBus: MP_BUS_ID.ISA, sourceIrq: irq, destinationId: APIC.IOAPIC_ID, destinationPin: pin,
   });
@@ -48,6 +56,12 @@ export function writeMpTable(ram: Uint8Array, cpuid: CpuidLeaf1): void {
   for (let irq = 0; irq < 16; irq++) {
     const pin = ioapicPinOfIsaIrq(irq);
     if (pin !== null) ioInterrupts.push(isa(irq, pin));
+  }
+  for (const p of pciInterrupts) {
+    ioInterrupts.push({
+      type: MP_INT, flags: MP_IRQ_CONFORMS, sourceBus: MP_BUS_ID.PCI, sourceIrq: (p.device << 2) | (p.pin - 1),
+      destinationId: APIC.IOAPIC_ID, destinationPin: PIRQ_IOAPIC_PIN + p.pirq,
+    });
   }
   const local = (type: number, pin: number): MpInterrupt => ({
     type, flags: MP_IRQ_CONFORMS, sourceBus: MP_BUS_ID.ISA, sourceIrq: 0, destinationId: MP_ALL_LAPICS, destinationPin: pin,
@@ -58,7 +72,6 @@ export function writeMpTable(ram: Uint8Array, cpuid: CpuidLeaf1): void {
     productId: MP_PRODUCT_ID,
     localApicAddress: APIC.LAPIC.base,
     processors: [{ apicId: APIC.BSP_APIC_ID, apicVersion: LAPIC_VERSION, bootstrap: true, signature: cpuid.eax, features: cpuid.edx }],
-    // No PCI device has an interrupt pin yet; their PIRQ entries come with the first one.
     buses: [{ id: MP_BUS_ID.PCI, type: 'PCI' }, { id: MP_BUS_ID.ISA, type: 'ISA' }],
     ioApics: [{ id: APIC.IOAPIC_ID, version: IOAPIC_VERSION, address: APIC.IOAPIC.base }],
     ioInterrupts,

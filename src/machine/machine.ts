@@ -28,7 +28,9 @@ import {
 } from '../devices/ioapic.js';
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
-import { APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PORTS, e820Map, ioapicPinOfIsaIrq } from './board.js';
+import {
+  APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, ioapicPinOfIsaIrq, pirqOfPciPin,
+} from './board.js';
 import { MmioMap, PortBus } from './bus.js';
 import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
 import { HostEvents } from './host-events.js';
@@ -266,8 +268,8 @@ export class Machine {
       const ioapic = this.ioapic;
       this.irqLines.push(new CallbackIrqLine(
         pin === null || ioapic === null
-          ? (level) => this.pic.setIrq(n, level)
-          : (level) => { this.pic.setIrq(n, level); ioapic.setIrq(pin, level); },
+          ? () => this.driveIsaIrq(n)
+          : (level) => { this.driveIsaIrq(n); ioapic.setIrq(pin, level); },
       ));
     }
 
@@ -296,11 +298,22 @@ export class Machine {
     // PAM changes are ignored: without a BIOS ROM, 0xC0000-0xFFFFF is plain RAM either way.
     this.hostBridge = d.add('i440fx', new I440fx());
     this.isaBridge = d.add('piix3', new Piix3(
-      (pirq, irq) => { this.pirqToIsa[pirq] = irq; },
+      (pirq, irq) => {
+        const before = this.pirqToIsa[pirq];
+        this.pirqToIsa[pirq] = irq;
+        if (before !== null && before !== undefined) this.driveIsaIrq(before);
+        if (irq !== null) this.driveIsaIrq(irq);
+      },
       (hard) => this.requestGuestReset(`reset control register 0xCF9 (${hard ? 'hard' : 'soft'})`),
     ));
     d.add('piix3-rcr', this.isaBridge.resetControl);
-    this.pci = d.add('pci', new PciBus(this.isaBridge.resetControl));
+    // PCI interrupts (level, shared): each device's INTx# rotates onto PIRQA..D (board.ts);
+    // the PIIX3 routes each PIRQ to an 8259 input (PIRQRC), and the IO-APIC has them on 16..19.
+    this.pci = d.add('pci', new PciBus(this.isaBridge.resetControl, pirqOfPciPin, (pirq, level) => {
+      const isa = this.pirqToIsa[pirq];
+      if (isa !== null && isa !== undefined) this.driveIsaIrq(isa);
+      this.ioapic?.setIrq(PIRQ_IOAPIC_PIN + pirq, level);
+    }));
     this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
     this.pci.register(PCI_SLOT.ISA_BRIDGE, 0, this.isaBridge);
 
@@ -437,6 +450,13 @@ export class Machine {
     return machine;
   }
 
+  /** The 8259 input of ISA IRQ `n`: its ISA line, ORed with the PCI interrupt lines the PIIX3 routes to it. */
+  private driveIsaIrq(n: number): void {
+    let level = this.irqLines[n]?.isHigh ?? false;
+    for (let pirq = 0; pirq < 4 && !level; pirq++) level = this.pirqToIsa[pirq] === n && this.pci?.pirqLevel(pirq) === true;
+    this.pic.setIrq(n, level);
+  }
+
   /** The IrqLine of ISA IRQ `n`. */
   irq(n: number): IrqLine {
     const line = this.irqLines[n];
@@ -478,7 +498,7 @@ export class Machine {
       this.lapic.enterVirtualWireMode();
     }
     ram.fill(0);
-    if (this.lapic !== null) writeMpTable(ram, this.cpuid1!);
+    if (this.lapic !== null) writeMpTable(ram, this.cpuid1!, this.pci.interruptSources());
     const entry = loadLinux(ram, {
       kernel: this.config.kernel,
       vmlinux: this.config.vmlinux,

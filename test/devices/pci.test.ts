@@ -126,4 +126,36 @@ describe('PCI configuration mechanism #1', () => {
     }
     expect(bus.state.guestErrors).toBeGreaterThan(0);
   });
+
+  it('INTx#: Status bit 3 follows the request, Command bit 10 masks the pin, shared lines are ORed (PCI 2.3 6.2.2-6.2.3)', () => {
+    const lines: [number, boolean][] = [];
+    const bus = new PciBus(null, (device, pin) => (device - 1 + pin - 1) & 3, (pirq, level) => lines.push([pirq, level]));
+    const id = { vendorId: 0x1234, deviceId: 0x0001, classCode: 0xff0000, interruptPin: 1 };
+    const a = new PciFunction('card-a', id);
+    const b = new PciFunction('card-b', id);
+    const quiet = new PciFunction('no-pin', { ...id, interruptPin: 0 });
+    bus.register(3, 0, a); // INTA# of slot 3 -> PIRQC
+    bus.register(7, 0, b); // INTA# of slot 7 -> PIRQC as well
+    bus.register(4, 0, quiet);
+    const status = (dev: number) => { bus.write(0, 4, (0x80000000 | (dev << 11) | 0x04) >>> 0); return bus.read(6, 2); };
+    const command = (dev: number, v: number) => { bus.write(0, 4, (0x80000000 | (dev << 11) | 0x04) >>> 0); bus.write(4, 2, v); };
+    expect(bus.interruptSources()).toEqual([{ device: 3, func: 0, pin: 1, pirq: 2 }, { device: 7, func: 0, pin: 1, pirq: 2 }]);
+
+    a.setIntx(true);
+    expect(lines).toEqual([[2, true]]);
+    expect(status(3) & 0x08).toBe(0x08);
+    command(3, 0x0400); // Interrupt Disable: the pin lets go, the request stays visible
+    expect(lines).toEqual([[2, true], [2, false]]);
+    expect(status(3) & 0x08).toBe(0x08);
+    command(3, 0);
+    b.setIntx(true);
+    a.setIntx(false); // b still holds the shared line
+    expect(lines).toEqual([[2, true], [2, false], [2, true]]);
+    b.setIntx(false);
+    expect(lines.at(-1)).toEqual([2, false]);
+    expect(status(3) & 0x08).toBe(0);
+    quiet.setIntx(true); // a function without a pin asserts nothing
+    expect(lines).toHaveLength(4);
+  });
 });
+

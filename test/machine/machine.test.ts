@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Machine, type MachineState } from '../../src/machine/machine.js';
+import { PciFunction } from '../../src/devices/pci.js';
 import { assembleTinyKernel } from './tiny-kernel.js';
 import type { ClockMode } from '../../src/machine/types.js';
 
@@ -264,6 +265,30 @@ describe('Machine', () => {
     expectSameState(other.saveState(), before);
     same.loadState(saved);
     expectSameState(same.saveState(), saved);
+  });
+
+  it('routes a PCI card\'s INTA# through the PIIX3 PIRQ registers to the 8259 and to IO-APIC pins 16-19', async () => {
+    const m = await Machine.create({ memoryMiB: 16, kernel: elves.hello!, cmdline: '', clock: 'deterministic' }, { onSerial: () => {} });
+    // A card in slot 5: its INTA# is PIRQ (5 - 1 + 0) & 3 = A on this board (board.ts pirqOfPciPin).
+    const card = new PciFunction('card', { vendorId: 0x1234, deviceId: 0x0001, classCode: 0xff0000, interruptPin: 1 });
+    m.pci.register(5, 0, card);
+    const pirqRc = (pirq: number, v: number) => {
+      m.ports.write(0xcf8, 4, (0x80000000 | (1 << 11) | 0x60) >>> 0); // PIIX3 (device 1) PIRQRC[A..D] at 0x60
+      m.ports.write(0xcfc + pirq, 1, v);
+    };
+    const slaveLines = () => m.pic.slave.state.lines;
+    card.setIntx(true);
+    // PIIX3 datasheet, PIRQRC[A:D] (config 60h-63h): bit 7 set, the reset value, routes the line nowhere.
+    expect(slaveLines() & (1 << 3)).toBe(0);
+    expect(m.ioapic!.state.lines & (1 << 16)).not.toBe(0);
+    pirqRc(0, 11); // PIRQA -> IRQ 11 (the slave's IR3)
+    expect(slaveLines() & (1 << 3)).not.toBe(0);
+    card.setIntx(false);
+    expect(slaveLines() & (1 << 3)).toBe(0);
+    expect(m.ioapic!.state.lines & (1 << 16)).toBe(0);
+    card.setIntx(true);
+    pirqRc(0, 0x80); // routed away again: the 8259 input drops
+    expect(slaveLines() & (1 << 3)).toBe(0);
   });
 
   it('pause, resume, stop and a host reset', async () => {
