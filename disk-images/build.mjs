@@ -57,9 +57,10 @@ const CMDLINE = [
 // (the boot log is the best diagnostic we have; the tests keep later kernel messages out of
 // command outputs by other means, test/shell-markers.ts).
 
-// Modules copied into the initramfs (with their dependencies): virtio over PCI for the disk,
-// network, console, entropy and balloon devices that come later. Debian builds them as modules.
-const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio-rng', 'virtio_balloon'];
+// Modules copied into the initramfs (with their dependencies): the AHCI SATA driver and SCSI
+// disks (the machine's SATA controller); virtio over PCI for the disk, network, console,
+// entropy and balloon devices that come later. Debian builds them as modules.
+const MODULES = ['ahci', 'sd_mod', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio-rng', 'virtio_balloon'];
 
 const BANNER = 'webx86 initramfs: busybox shell on the serial console';
 

@@ -75,6 +75,7 @@ export const PIRQ_IOAPIC_PIN = 16;
 export const PCI_SLOT = {
   HOST_BRIDGE: 0,
   ISA_BRIDGE: 1,
+  AHCI: 3,
 } as const;
 
 /** Physical memory map below 1 MiB (the PC's legacy layout) and the limits on RAM size. */

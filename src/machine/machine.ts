@@ -28,6 +28,8 @@ import {
 } from '../devices/ioapic.js';
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
+import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
+import type { BlockBackend } from '../storage/block.js';
 import {
   APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, ioapicPinOfIsaIrq, pirqOfPciPin,
 } from './board.js';
@@ -84,6 +86,8 @@ export interface MachineOptions extends VmConfig {
    * pair straight to the CPU's INTR pin, and CPUID without the APIC bit.
    */
   apic?: boolean;
+  /** Disks on the SATA controller's ports 0, 1, ... (src/storage backends; at most AHCI_PORTS). */
+  disks?: BlockBackend[];
 }
 
 export interface MachineHost {
@@ -171,6 +175,8 @@ export class Machine {
   readonly pci: PciBus;
   readonly hostBridge: I440fx;
   readonly isaBridge: Piix3;
+  /** The SATA controller (AHCI) and its disks. */
+  readonly ahci: Ahci;
   /** The APICs, or null in a machine built with `apic: false`. */
   readonly lapic: Lapic | null;
   readonly ioapic: Ioapic | null;
@@ -316,6 +322,27 @@ export class Machine {
     }));
     this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
     this.pci.register(PCI_SLOT.ISA_BRIDGE, 0, this.isaBridge);
+    // The SATA controller, with the disks given on its first ports.
+    if ((config.disks?.length ?? 0) > AHCI_PORTS) throw new RangeError(`at most ${AHCI_PORTS} disks`);
+    let abar: number | null = null;
+    this.ahci = d.add('ahci', new Ahci({
+      dma: this.dma,
+      disks: config.disks ?? [],
+      post: (deliver) => { this.events.push(deliver); this.wake(); },
+      onMap: (base) => {
+        if (abar !== null) this.mmio.unmap(abar);
+        abar = null;
+        if (base === null) return;
+        try {
+          this.mmio.map(base, AHCI_ABAR_SIZE, this.ahci.mmio, [4]);
+          abar = base;
+        } catch (e) {
+          this.log(`AHCI registers not mapped at 0x${base.toString(16)}: ${(e as Error).message}`);
+        }
+      },
+    }));
+    d.add('ahci-hba', this.ahci.hba);
+    this.pci.register(PCI_SLOT.AHCI, 0, this.ahci);
 
     // -- the port map --
     const p = this.ports;

@@ -42,6 +42,8 @@ Options:
   --initrd FILE     initial RAM disk (cpio, optionally compressed)
   --append STRING   kernel command line
   --memory MIB      guest RAM in MiB (default 128, ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})
+  --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
+                    writes go to an overlay in memory, the file is never modified
   --deterministic   guest time from instruction counts: same input, same output
   --no-reboot       exit when the guest resets instead of rebooting it
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
@@ -70,10 +72,11 @@ interface RunOptions {
   jit: boolean;
   jitThreshold?: number;
   stats: boolean;
+  disks: string[];
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false };
+  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [] };
   let memorySet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -90,6 +93,10 @@ function parseRunArgs(args: string[]): RunOptions {
       case '--kernel': opts.kernel = value(); break;
       case '--vmlinux': opts.vmlinux = value(); break;
       case '--initrd': opts.initrd = value(); break;
+      case '--disk':
+        if (opts.disks.length === 6) throw new CliError('--disk: at most 6 disks (the SATA controller has 6 ports)');
+        opts.disks.push(value());
+        break;
       case '--append': opts.append = value(); break;
       case '--memory': {
         const v = value();
@@ -232,6 +239,19 @@ async function run(opts: RunOptions): Promise<number> {
     }
   }
 
+  // Disks: each file read-only under an overlay that takes the guest's writes.
+  const { FileBackend } = await import('../storage/file.js');
+  const { OverlayBackend } = await import('../storage/overlay.js');
+  const disks = [];
+  for (const path of opts.disks) {
+    try {
+      disks.push(new OverlayBackend(await FileBackend.open(path)));
+    } catch (e) {
+      if ((e as Error).name === 'BlockError') throw new CliError((e as Error).message);
+      throw e;
+    }
+  }
+
   const mod = await loadMachineModule();
   const stdin = process.stdin;
   const stdout = process.stdout;
@@ -249,6 +269,7 @@ async function run(opts: RunOptions): Promise<number> {
         apic: opts.apic,
         jit: opts.jit,
         jitThreshold: opts.jitThreshold,
+        disks,
       },
       { onSerial: (bytes) => { stdout.write(bytes); } },
     );

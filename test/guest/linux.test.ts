@@ -3,11 +3,15 @@
 // interpreter alone, and the two serial logs must be byte-identical. The outputs are checked against independent sources: the image manifest
 // (which records the Debian packages used), arithmetic, the same floating-point sum computed in
 // JS, node's own SHA-256 of the same data, and the host's clock.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
+import type { BlockBackend } from '../../src/storage/block.js';
+import { FileBackend } from '../../src/storage/file.js';
+import { OverlayBackend } from '../../src/storage/overlay.js';
 import type { JitCounters } from '../../src/machine/types.js';
 import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
 import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers.js';
@@ -193,7 +197,9 @@ function debianVersion(version: string): string {
 }
 
 /** A machine of the default guest with `memoryMiB` and `clock`, printing to `onSerial`. */
-function makeMachine(m: Manifest, onSerial: (bytes: Uint8Array) => void, clock: 'deterministic' | 'realtime' = 'deterministic'): Promise<Machine> {
+function makeMachine(
+  m: Manifest, onSerial: (bytes: Uint8Array) => void, clock: 'deterministic' | 'realtime' = 'deterministic', disks: BlockBackend[] = [],
+): Promise<Machine> {
   return Machine.create(
     {
       memoryMiB: 128,
@@ -202,6 +208,7 @@ function makeMachine(m: Manifest, onSerial: (bytes: Uint8Array) => void, clock: 
       initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
       cmdline: m.cmdline,
       clock,
+      disks,
     },
     { onSerial },
   );
@@ -260,6 +267,44 @@ async function bootAndUse(
   const status = s.machine.status();
   return { log: s.bytes(), text: s.text, outputs: s.outputs, hostMs: commands.map((_, i) => s.hostMs(i)), instructions: status.instructions, jit: status.jit };
 }
+
+describe.skipIf(!haveImages)('Linux guest: a SATA disk', () => {
+  it('Linux\'s ahci driver reads the image and writes to its overlay; the image file is unchanged', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-disk-'));
+    try {
+      const path = join(dir, 'disk.img');
+      const image = new Uint8Array(randomBytes(8 * 1024 * 1024));
+      writeFileSync(path, image);
+      const file = await FileBackend.open(path);
+      const disk = new OverlayBackend(file);
+      const text = 'webx86 was here';
+      const session = new Session(m.prompt, [
+        // Without udev nothing loads drivers: the shell does, then waits for the disk to appear.
+        'modprobe ahci; modprobe sd_mod; i=0; while [ ! -e /sys/block/sda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /sys/block/sda/size',
+        'dd if=/dev/sda bs=512 skip=100 count=300 2>/dev/null | sha256sum',
+        `printf '${text}' | dd of=/dev/sda bs=512 seek=2000 conv=sync 2>/dev/null; sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/sda bs=512 skip=2000 count=1 2>/dev/null | head -c ${text.length}; echo`,
+        'dmesg | grep -c "SATA link up"',
+      ]);
+      const machine = await makeMachine(m, (b) => session.onSerial(b), 'deterministic', [disk]);
+      expect(await runSession(machine, session)).toBe('poweroff');
+      const [size, sum, readBack, links] = session.outputs;
+      expect(size).toBe(`${image.length / 512}\n`);
+      expect(sum).toBe(`${createHash('sha256').update(image.subarray(100 * 512, 400 * 512)).digest('hex')}  -\n`);
+      expect(readBack).toBe(`${text}\n`);
+      expect(links).toBe('1\n');
+      // The guest's write reached the overlay, and only the overlay.
+      const sector = await disk.read(2000 * 512, 512);
+      expect(new TextDecoder().decode(sector.subarray(0, text.length))).toBe(text);
+      expect(sector.subarray(text.length).every((b) => b === 0)).toBe(true);
+      await file.close();
+      expect(createHash('sha256').update(readFileSync(path)).digest('hex')).toBe(createHash('sha256').update(image).digest('hex'));
+      expect(machine.ahci.counters.bytesWritten).toBeGreaterThanOrEqual(512);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, BOOT_TIMEOUT_MS + 60_000);
+});
 
 describe.skipIf(!haveImages)('Linux guest: a saved machine', () => {
   it('loaded into a new machine, goes on exactly as the one it was saved from', async () => {

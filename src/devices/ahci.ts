@@ -1,0 +1,390 @@
+// An AHCI SATA controller (Serial ATA AHCI 1.3.1) as an Intel ICH9 function on PCI: the HBA's
+// registers in a 4 KiB memory BAR (ABAR, BAR5), up to six ports with a disk each, command lists
+// and command tables in guest RAM, scatter-gather DMA through the PRDT, received FISes, and one
+// INTx interrupt. Commands run asynchronously: the disk's backend (src/storage) answers later,
+// and the Machine hands the completion back at a point of guest execution (host-events.ts), so
+// deterministic runs stay deterministic.
+//
+// Everything the guest gives (addresses, lengths, slot numbers, FIS contents) is checked before
+// it is used; DMA outside RAM is a host bus fatal error (IS.HBFS), a malformed command aborts
+// (TFD.ERR with ABRT, IS.TFES), as a controller reports them.
+
+import type { DmaView, IoSize } from '../machine/io.js';
+import { type BlockBackend, SECTOR } from '../storage/block.js';
+import { ATA_ERROR_ABRT, ATA_READY, ATA_STATUS_ERR, type AtaTaskfile, decodeAta, identifyDevice } from './ata.js';
+import { PciFunction } from './pci.js';
+
+export const AHCI_PORTS = 6;
+export const AHCI_ABAR_SIZE = 0x1000;
+const SLOTS = 32;
+
+// Generic host control (AHCI 1.3.1 §3.1)
+const CAP = 0x00, GHC = 0x04, IS = 0x08, PI = 0x0c, VS = 0x10;
+const GHC_HR = 1 << 0, GHC_IE = 1 << 1, GHC_AE = 1 << 31;
+/** CAP: 32 command slots, AHCI-only (SAM), Gen1 speed, staggered spin-up off, 32-bit DMA. */
+const CAP_VALUE = ((SLOTS - 1) << 8) | (1 << 18) | (1 << 20) | (AHCI_PORTS - 1);
+
+// Port registers (§3.3), at 0x100 + port * 0x80
+const P_CLB = 0x00, P_FB = 0x08, P_IS = 0x10, P_IE = 0x14, P_CMD = 0x18;
+const P_TFD = 0x20, P_SIG = 0x24, P_SSTS = 0x28, P_SCTL = 0x2c, P_SERR = 0x30, P_SACT = 0x34, P_CI = 0x38;
+const CMD_ST = 1 << 0, CMD_SUD = 1 << 1, CMD_POD = 1 << 2, CMD_CLO = 1 << 3, CMD_FRE = 1 << 4;
+const CMD_FR = 1 << 14, CMD_CR = 1 << 15;
+const CMD_WRITABLE = CMD_ST | CMD_SUD | CMD_POD | CMD_FRE | (0xf << 28) | (1 << 26) | (1 << 27) | (1 << 24) | (1 << 22);
+// Port interrupt status bits
+const PIS_DHRS = 1 << 0, PIS_PSS = 1 << 1, PIS_HBFS = 1 << 29, PIS_TFES = 1 << 30;
+const PIS_VALID = 0xfd8000ff;
+const SIG_DISK = 0x00000101;
+/** SStatus with a device: interface active, Gen1, device present and PHY up. */
+const SSTS_UP = 0x113;
+const TFD_NO_DEVICE = 0x7f;
+
+export interface AhciPortState {
+  clb: number; fb: number; is: number; ie: number; cmd: number; tfd: number; sig: number;
+  ssts: number; sctl: number; serr: number; ci: number;
+}
+export interface AhciState { ghc: number; is: number; ports: AhciPortState[] }
+
+function freshPort(present: boolean): AhciPortState {
+  return {
+    clb: 0, fb: 0, is: 0, ie: 0, cmd: CMD_SUD | CMD_POD, tfd: present ? ATA_READY | (1 << 8) : TFD_NO_DEVICE,
+    sig: present ? SIG_DISK : 0xffffffff, ssts: present ? SSTS_UP : 0, sctl: 0, serr: 0, ci: 0,
+  };
+}
+
+export interface AhciOptions {
+  dma: DmaView;
+  /** Run `deliver` at the Machine's next delivery point for host events (host-events.ts). */
+  post: (deliver: () => void) => void;
+  /** The disk on each port (index = port), or none. */
+  disks: readonly (BlockBackend | undefined)[];
+  /** Where the ABAR now decodes (or null), for the Machine's MMIO map. */
+  onMap: (base: number | null) => void;
+}
+
+/** Counters for the inspector and the tests. */
+export interface AhciCounters { commands: number; aborted: number; hostBusErrors: number; bytesRead: number; bytesWritten: number }
+
+export class Ahci extends PciFunction {
+  ahci: AhciState;
+  readonly counters: AhciCounters = { commands: 0, aborted: 0, hostBusErrors: 0, bytesRead: 0, bytesWritten: 0 };
+  /** Commands issued to the backend and not completed, per port (slot bits). */
+  private readonly busy = new Array<number>(AHCI_PORTS).fill(0);
+  /** Bumped by every reset: a completion from before it is dropped. */
+  private generation = 0;
+  /** The ABAR as an MMIO window. */
+  readonly mmio = { name: 'ahci', read: (o: number, s: IoSize) => this.mmioRead(o, s), write: (o: number, s: IoSize, v: number) => this.mmioWrite(o, s, v) };
+
+  constructor(private readonly opts: AhciOptions) {
+    super('ahci', {
+      vendorId: 0x8086, deviceId: 0x2922, classCode: 0x010601, // ICH9 AHCI, mass storage / SATA / AHCI 1.0
+      revision: 2, interruptPin: 1,
+    });
+    this.defineBar(5, { size: AHCI_ABAR_SIZE, io: false, onMap: (base) => opts.onMap(base) });
+    this.captureResetState();
+    this.ahci = this.freshState();
+    Object.defineProperty(this.hba, 'state', { get: () => this.ahci });
+  }
+
+  private freshState(): AhciState {
+    return { ghc: GHC_AE, is: 0, ports: Array.from({ length: AHCI_PORTS }, (_, p) => freshPort(this.opts.disks[p] !== undefined)) };
+  }
+
+  override reset(): void {
+    super.reset();
+    this.hbaReset();
+  }
+
+  /**
+   * The HBA's registers, for the Machine's registry beside the PCI configuration space (this
+   * object's own `state`). Commands in flight are not part of it: a machine is saved between
+   * them (they complete at the next delivery point of host events).
+   */
+  readonly hba = {
+    stateVersion: 1,
+    state: null as unknown,
+    reset: (): void => this.hbaReset(),
+    loadState: (state: AhciState): void => {
+      this.ahci = structuredClone(state);
+      this.busy.fill(0);
+      this.generation++;
+      this.updateIntx();
+    },
+  };
+
+  private hbaReset(): void {
+    this.generation++;
+    this.busy.fill(0);
+    this.ahci = this.freshState();
+    this.updateIntx();
+  }
+
+  // ---- registers ----
+
+  private mmioRead(offset: number, size: IoSize): number {
+    if (size !== 4 || offset & 3) return 0xffffffff >>> (32 - 8 * size); // the HBA takes dwords only
+    const a = this.ahci;
+    if (offset < 0x100) {
+      switch (offset) {
+        case CAP: return CAP_VALUE >>> 0;
+        case GHC: return a.ghc >>> 0;
+        case IS: return a.is >>> 0;
+        case PI: return this.implemented();
+        case VS: return 0x00010301;
+        default: return 0;
+      }
+    }
+    const port = this.portAt(offset);
+    if (port === null) return 0;
+    const p = a.ports[port]!;
+    switch (offset & 0x7f) {
+      case P_CLB: return p.clb;
+      case P_FB: return p.fb;
+      case P_IS: return p.is >>> 0;
+      case P_IE: return p.ie >>> 0;
+      case P_CMD: return (p.cmd | (p.cmd & CMD_ST ? CMD_CR : 0) | (p.cmd & CMD_FRE ? CMD_FR : 0)) >>> 0;
+      case P_TFD: return p.tfd;
+      case P_SIG: return p.sig >>> 0;
+      case P_SSTS: return p.ssts;
+      case P_SCTL: return p.sctl;
+      case P_SERR: return p.serr >>> 0;
+      case P_SACT: return 0;
+      case P_CI: return p.ci >>> 0;
+      default: return 0; // CLBU, FBU (32-bit HBA), SNTF, FBS, vendor
+    }
+  }
+
+  private mmioWrite(offset: number, size: IoSize, value: number): void {
+    if (size !== 4 || offset & 3) return;
+    const a = this.ahci;
+    if (offset < 0x100) {
+      if (offset === GHC) {
+        if (value & GHC_HR) { this.hbaReset(); return; } // the reset completes at once: HR reads 0
+        a.ghc = GHC_AE | (value & GHC_IE);
+        this.updateIntx();
+      } else if (offset === IS) {
+        a.is &= ~value;
+        this.updateIntx();
+      }
+      return;
+    }
+    const port = this.portAt(offset);
+    if (port === null) return;
+    const p = a.ports[port]!;
+    switch (offset & 0x7f) {
+      case P_CLB: p.clb = value & ~0x3ff; break; // 1 KiB aligned
+      case P_FB: p.fb = value & ~0xff; break; // 256-byte aligned
+      case P_IS: p.is &= ~value; this.updatePortIs(port); break;
+      case P_IE: p.ie = value & PIS_VALID; this.updatePortIs(port); break;
+      case P_CMD: {
+        const was = p.cmd;
+        p.cmd = (p.cmd & ~CMD_WRITABLE) | (value & CMD_WRITABLE);
+        if (value & CMD_CLO) p.tfd &= ~0x88; // command list override: BSY and DRQ clear
+        if ((was & CMD_ST) && !(p.cmd & CMD_ST)) { p.ci = 0; this.busy[port] = 0; } // stopped: the list is abandoned
+        if (p.cmd & CMD_ST) this.issue(port);
+        break;
+      }
+      case P_SCTL: {
+        const det = value & 0xf;
+        p.sctl = value & 0xfff;
+        if (det === 1) { p.ssts = 0; p.tfd = TFD_NO_DEVICE; } // COMRESET asserted: the link is down
+        else if (det === 0) this.linkUp(port);
+        break;
+      }
+      case P_SERR: p.serr &= ~value; break;
+      case P_CI:
+        if (p.cmd & CMD_ST) { p.ci |= value; this.issue(port); }
+        break;
+      default: break; // CLBU/FBU: a 32-bit HBA ignores them (CAP.S64A = 0); SACT: no NCQ
+    }
+  }
+
+  private implemented(): number {
+    return (1 << AHCI_PORTS) - 1;
+  }
+
+  private portAt(offset: number): number | null {
+    const port = (offset - 0x100) >> 7;
+    return port >= 0 && port < AHCI_PORTS ? port : null;
+  }
+
+  /** COMRESET released: a present disk comes back with its signature in a D2H register FIS. */
+  private linkUp(port: number): void {
+    const p = this.ahci.ports[port]!;
+    if (!this.opts.disks[port]) { p.ssts = 0; p.tfd = TFD_NO_DEVICE; return; }
+    p.ssts = SSTS_UP;
+    p.sig = SIG_DISK;
+    p.tfd = ATA_READY | (1 << 8);
+    this.postD2h(port, p.tfd, false);
+  }
+
+  private updatePortIs(port: number): void {
+    const p = this.ahci.ports[port]!;
+    if (p.is & p.ie) this.ahci.is |= 1 << port;
+    this.updateIntx();
+  }
+
+  private updateIntx(): void {
+    this.setIntx((this.ahci.ghc & GHC_IE) !== 0 && this.ahci.is !== 0);
+  }
+
+  // ---- commands ----
+
+  /** Start every issued command that is not yet running (in slot order). */
+  private issue(port: number): void {
+    const p = this.ahci.ports[port]!;
+    const waiting = p.ci & ~this.busy[port]!;
+    for (let slot = 0; slot < SLOTS; slot++) if (waiting & (1 << slot)) this.start(port, slot);
+  }
+
+  private start(port: number, slot: number): void {
+    const p = this.ahci.ports[port]!;
+    const disk = this.opts.disks[port];
+    this.busy[port]! |= 1 << slot;
+    this.counters.commands++;
+    const header = this.dmaRead(p.clb + slot * 32, 32);
+    if (!header) return this.hostBusError(port, slot);
+    const h = new DataView(header.buffer);
+    const flags = h.getUint32(0, true);
+    const cfl = flags & 0x1f, prdtl = flags >>> 16, write = (flags & (1 << 6)) !== 0, atapi = (flags & (1 << 5)) !== 0;
+    const ctba = h.getUint32(8, true) & ~0x7f;
+    const table = this.dmaRead(ctba, 0x80 + prdtl * 16);
+    if (!table) return this.hostBusError(port, slot);
+    if (!disk || atapi || cfl < 5 || table[0] !== 0x27 || !(table[1]! & 0x80)) return this.finish(port, slot, 0, true, false);
+    const t = new DataView(table.buffer);
+    const tf: AtaTaskfile = {
+      command: table[2]!, features: table[3]!,
+      lba: t.getUint16(4, true) + table[6]! * 0x10000 + (t.getUint16(8, true) + table[10]! * 0x10000) * 0x1000000,
+      device: table[7]!, count: t.getUint16(12, true),
+    };
+    // The PRDT: where the data goes, in guest RAM.
+    const prd: { addr: number; len: number }[] = [];
+    for (let i = 0; i < prdtl; i++) prd.push({ addr: t.getUint32(0x80 + i * 16, true), len: (t.getUint32(0x80 + i * 16 + 12, true) & 0x3fffff) + 1 });
+    const action = decodeAta(tf, Math.floor(disk.size / SECTOR));
+    const gen = this.generation;
+    // The backend answers whenever it does; what the answer does to the guest (DMA into RAM, the
+    // registers, the interrupt) happens at the Machine's next delivery point.
+    const later = (work: Promise<() => { bytes: number; pio: boolean } | null>) => {
+      work.then(
+        (apply) => this.opts.post(() => {
+          if (gen !== this.generation) return;
+          const r = apply();
+          if (r === null) this.hostBusError(port, slot); else this.finish(port, slot, r.bytes, false, r.pio);
+        }),
+        () => this.opts.post(() => { if (gen === this.generation) this.finish(port, slot, 0, true, false); }),
+      );
+    };
+    const sectors = Math.floor(disk.size / SECTOR);
+    switch (action.kind) {
+      case 'identify': {
+        const data = identifyDevice(sectors, `WEBX86-${port}`);
+        later(Promise.resolve(() => { const n = this.scatter(prd, data); return n < 0 ? null : { bytes: n, pio: true }; }));
+        return;
+      }
+      case 'read': {
+        const bytes = action.sectors * SECTOR;
+        if (write || this.prdBytes(prd) < bytes) return this.finish(port, slot, 0, true, false);
+        later(disk.read(action.lba * SECTOR, bytes).then((data) => () => {
+          const n = this.scatter(prd, data);
+          if (n < 0) return null;
+          this.counters.bytesRead += n;
+          return { bytes: n, pio: !action.dma };
+        }));
+        return;
+      }
+      case 'write': {
+        const bytes = action.sectors * SECTOR;
+        if (!write || this.prdBytes(prd) < bytes || disk.readOnly) return this.finish(port, slot, 0, true, false);
+        // The guest's buffer is read now, when the command is issued: it stays put until completion.
+        const data = this.gather(prd, bytes);
+        if (!data) return this.hostBusError(port, slot);
+        later(disk.write(action.lba * SECTOR, data).then(() => () => { this.counters.bytesWritten += bytes; return { bytes, pio: !action.dma }; }));
+        return;
+      }
+      case 'flush': later(disk.flush().then(() => () => ({ bytes: 0, pio: false }))); return;
+      case 'nodata': later(Promise.resolve(() => ({ bytes: 0, pio: false }))); return;
+      default: this.finish(port, slot, 0, true, false);
+    }
+  }
+
+  /** Bytes the PRDT describes. */
+  private prdBytes(prd: { len: number }[]): number { return prd.reduce((n, e) => n + e.len, 0); }
+
+  /** Write `data` into the PRDT's buffers; the bytes moved, or -1 when an entry lies outside RAM. */
+  private scatter(prd: { addr: number; len: number }[], data: Uint8Array): number {
+    let done = 0;
+    for (const e of prd) {
+      if (done >= data.length) break;
+      const n = Math.min(e.len, data.length - done);
+      if (!this.inRam(e.addr, n)) return -1;
+      this.opts.dma.write(e.addr, data.subarray(done, done + n));
+      done += n;
+    }
+    return done;
+  }
+
+  /** Read `bytes` from the PRDT's buffers, or null when one lies outside RAM. */
+  private gather(prd: { addr: number; len: number }[], bytes: number): Uint8Array | null {
+    const out = new Uint8Array(bytes);
+    let done = 0;
+    for (const e of prd) {
+      if (done >= bytes) break;
+      const n = Math.min(e.len, bytes - done);
+      if (!this.inRam(e.addr, n)) return null;
+      out.set(this.opts.dma.read(e.addr, n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  private inRam(addr: number, len: number): boolean { return addr >= 0 && addr + len <= this.opts.dma.size; }
+
+  private dmaRead(addr: number, len: number): Uint8Array | null {
+    return this.inRam(addr, len) ? this.opts.dma.read(addr, len) : null;
+  }
+
+  /** A master abort on the controller's own fetch: the port stops with IS.HBFS (AHCI §6.1.1). */
+  private hostBusError(port: number, slot: number): void {
+    const p = this.ahci.ports[port]!;
+    this.counters.hostBusErrors++;
+    this.busy[port]! &= ~(1 << slot);
+    p.is |= PIS_HBFS;
+    p.tfd = ATA_READY | ATA_STATUS_ERR | (ATA_ERROR_ABRT << 8);
+    this.updatePortIs(port);
+  }
+
+  /** The command in `slot` is done: its byte count, the task file, the FIS, CI, and the interrupt. */
+  private finish(port: number, slot: number, bytes: number, failed: boolean, pio: boolean): void {
+    const p = this.ahci.ports[port]!;
+    this.busy[port]! &= ~(1 << slot);
+    if (!(p.ci & (1 << slot))) return; // the port was stopped meanwhile
+    // PRD byte count (header dword 1).
+    const prdbc = new Uint8Array(4);
+    new DataView(prdbc.buffer).setUint32(0, bytes, true);
+    if (this.inRam(p.clb + slot * 32 + 4, 4)) this.opts.dma.write(p.clb + slot * 32 + 4, prdbc);
+    if (failed) {
+      this.counters.aborted++;
+      p.tfd = ATA_READY | ATA_STATUS_ERR | (ATA_ERROR_ABRT << 8);
+      p.is |= PIS_TFES;
+    } else {
+      p.tfd = ATA_READY;
+    }
+    p.ci &= ~(1 << slot);
+    this.postD2h(port, p.tfd, pio);
+    this.updatePortIs(port);
+  }
+
+  /** Put a D2H register FIS (and for PIO data a PIO setup FIS) in the port's receive area. */
+  private postD2h(port: number, tfd: number, pio: boolean): void {
+    const p = this.ahci.ports[port]!;
+    p.is |= PIS_DHRS | (pio ? PIS_PSS : 0);
+    if (!(p.cmd & CMD_FRE) || !this.inRam(p.fb, 0x100)) return;
+    const fis = new Uint8Array(20);
+    fis[0] = 0x34; fis[1] = 0x40; fis[2] = tfd & 0xff; fis[3] = (tfd >> 8) & 0xff; // D2H, I bit, status, error
+    this.opts.dma.write(p.fb + 0x40, fis);
+    if (pio) {
+      const ps = new Uint8Array(20);
+      ps[0] = 0x5f; ps[1] = 0x40 | 0x20; ps[2] = tfd & 0xff; ps[3] = (tfd >> 8) & 0xff; // PIO setup, I, D (device to host)
+      this.opts.dma.write(p.fb + 0x20, ps);
+    }
+  }
+}
