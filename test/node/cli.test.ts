@@ -50,6 +50,15 @@ describe('webx86 CLI errors', () => {
     expectOneLineError(webx86('run', '--kernel', gz), /not a Linux bzImage \(gzip data/);
   });
 
+  it.skipIf(!haveGuest)('--disk: a missing image, one that is not whole sectors, a seventh disk', () => {
+    expectOneLineError(webx86('run', '--kernel', IMAGE, '--initrd', INITRD, '--disk', join(tmp, 'none.img')), /none\.img: cannot open \(ENOENT\)/);
+    const odd = join(tmp, 'odd.img');
+    writeFileSync(odd, Buffer.alloc(1000));
+    expectOneLineError(webx86('run', '--kernel', IMAGE, '--initrd', INITRD, '--disk', odd), /odd\.img: 1000 bytes is not a whole number of 512-byte sectors/);
+    const seven = Array.from({ length: 7 }, () => ['--disk', odd]).flat();
+    expectOneLineError(webx86('run', ...seven), /--disk: at most 6 disks/);
+  });
+
   it('--memory too small', () => {
     expectOneLineError(webx86('run', '--memory', '1'), /--memory 1 is out of range: too small/);
   });
