@@ -21,8 +21,8 @@ const SLOTS = 32;
 // Generic host control (AHCI 1.3.1 §3.1)
 const CAP = 0x00, GHC = 0x04, IS = 0x08, PI = 0x0c, VS = 0x10;
 const GHC_HR = 1 << 0, GHC_IE = 1 << 1, GHC_AE = 1 << 31;
-/** CAP: 32 command slots, AHCI-only (SAM), Gen1 speed, staggered spin-up off, 32-bit DMA. */
-const CAP_VALUE = ((SLOTS - 1) << 8) | (1 << 18) | (1 << 20) | (AHCI_PORTS - 1);
+/** CAP: native command queuing, 32 command slots, AHCI-only (SAM), Gen1 speed, 32-bit DMA. */
+const CAP_VALUE = (1 << 30) | ((SLOTS - 1) << 8) | (1 << 18) | (1 << 20) | (AHCI_PORTS - 1);
 
 // Port registers (§3.3), at 0x100 + port * 0x80
 const P_CLB = 0x00, P_FB = 0x08, P_IS = 0x10, P_IE = 0x14, P_CMD = 0x18;
@@ -31,7 +31,7 @@ const CMD_ST = 1 << 0, CMD_SUD = 1 << 1, CMD_POD = 1 << 2, CMD_CLO = 1 << 3, CMD
 const CMD_FR = 1 << 14, CMD_CR = 1 << 15;
 const CMD_WRITABLE = CMD_ST | CMD_SUD | CMD_POD | CMD_FRE | (0xf << 28) | (1 << 26) | (1 << 27) | (1 << 24) | (1 << 22);
 // Port interrupt status bits
-const PIS_DHRS = 1 << 0, PIS_PSS = 1 << 1, PIS_HBFS = 1 << 29, PIS_TFES = 1 << 30;
+const PIS_DHRS = 1 << 0, PIS_PSS = 1 << 1, PIS_SDBS = 1 << 3, PIS_HBFS = 1 << 29, PIS_TFES = 1 << 30;
 const PIS_VALID = 0xfd8000ff;
 const SIG_DISK = 0x00000101;
 /** SStatus with a device: interface active, Gen1, device present and PHY up. */
@@ -41,13 +41,15 @@ const TFD_NO_DEVICE = 0x7f;
 export interface AhciPortState {
   clb: number; fb: number; is: number; ie: number; cmd: number; tfd: number; sig: number;
   ssts: number; sctl: number; serr: number; ci: number;
+  /** SActive: queued (NCQ) commands the disk has accepted and not completed. */
+  sact: number;
 }
 export interface AhciState { ghc: number; is: number; ports: AhciPortState[] }
 
 function freshPort(present: boolean): AhciPortState {
   return {
     clb: 0, fb: 0, is: 0, ie: 0, cmd: CMD_SUD | CMD_POD, tfd: present ? ATA_READY | (1 << 8) : TFD_NO_DEVICE,
-    sig: present ? SIG_DISK : 0xffffffff, ssts: present ? SSTS_UP : 0, sctl: 0, serr: 0, ci: 0,
+    sig: present ? SIG_DISK : 0xffffffff, ssts: present ? SSTS_UP : 0, sctl: 0, serr: 0, ci: 0, sact: 0,
   };
 }
 
@@ -62,11 +64,11 @@ export interface AhciOptions {
 }
 
 /** Counters for the inspector and the tests. */
-export interface AhciCounters { commands: number; aborted: number; hostBusErrors: number; bytesRead: number; bytesWritten: number }
+export interface AhciCounters { commands: number; queued: number; aborted: number; hostBusErrors: number; bytesRead: number; bytesWritten: number }
 
 export class Ahci extends PciFunction {
   ahci: AhciState;
-  readonly counters: AhciCounters = { commands: 0, aborted: 0, hostBusErrors: 0, bytesRead: 0, bytesWritten: 0 };
+  readonly counters: AhciCounters = { commands: 0, queued: 0, aborted: 0, hostBusErrors: 0, bytesRead: 0, bytesWritten: 0 };
   /** Commands issued to the backend and not completed, per port (slot bits). */
   private readonly busy = new Array<number>(AHCI_PORTS).fill(0);
   /** Bumped by every reset: a completion from before it is dropped. */
@@ -100,7 +102,7 @@ export class Ahci extends PciFunction {
    * them (they complete at the next delivery point of host events).
    */
   readonly hba = {
-    stateVersion: 1,
+    stateVersion: 2,
     state: null as unknown,
     reset: (): void => this.hbaReset(),
     loadState: (state: AhciState): void => {
@@ -147,7 +149,7 @@ export class Ahci extends PciFunction {
       case P_SSTS: return p.ssts;
       case P_SCTL: return p.sctl;
       case P_SERR: return p.serr >>> 0;
-      case P_SACT: return 0;
+      case P_SACT: return p.sact >>> 0;
       case P_CI: return p.ci >>> 0;
       default: return 0; // CLBU, FBU (32-bit HBA), SNTF, FBS, vendor
     }
@@ -179,7 +181,7 @@ export class Ahci extends PciFunction {
         const was = p.cmd;
         p.cmd = (p.cmd & ~CMD_WRITABLE) | (value & CMD_WRITABLE);
         if (value & CMD_CLO) p.tfd &= ~0x88; // command list override: BSY and DRQ clear
-        if ((was & CMD_ST) && !(p.cmd & CMD_ST)) { p.ci = 0; this.busy[port] = 0; } // stopped: the list is abandoned
+        if ((was & CMD_ST) && !(p.cmd & CMD_ST)) { p.ci = 0; p.sact = 0; this.busy[port] = 0; } // stopped: the list is abandoned
         if (p.cmd & CMD_ST) this.issue(port);
         break;
       }
@@ -191,10 +193,11 @@ export class Ahci extends PciFunction {
         break;
       }
       case P_SERR: p.serr &= ~value; break;
+      case P_SACT: if (p.cmd & CMD_ST) p.sact |= value; break; // software sets bits, the HBA clears them
       case P_CI:
         if (p.cmd & CMD_ST) { p.ci |= value; this.issue(port); }
         break;
-      default: break; // CLBU/FBU: a 32-bit HBA ignores them (CAP.S64A = 0); SACT: no NCQ
+      default: break; // CLBU/FBU: a 32-bit HBA ignores them (CAP.S64A = 0)
     }
   }
 
@@ -252,7 +255,7 @@ export class Ahci extends PciFunction {
     if (!disk || atapi || cfl < 5 || table[0] !== 0x27 || !(table[1]! & 0x80)) return this.finish(port, slot, 0, true, false);
     const t = new DataView(table.buffer);
     const tf: AtaTaskfile = {
-      command: table[2]!, features: table[3]!,
+      command: table[2]!, features: table[3]! | (table[11]! << 8),
       lba: t.getUint16(4, true) + table[6]! * 0x10000 + (t.getUint16(8, true) + table[10]! * 0x10000) * 0x1000000,
       device: table[7]!, count: t.getUint16(12, true),
     };
@@ -261,6 +264,11 @@ export class Ahci extends PciFunction {
     for (let i = 0; i < prdtl; i++) prd.push({ addr: t.getUint32(0x80 + i * 16, true), len: (t.getUint32(0x80 + i * 16 + 12, true) & 0x3fffff) + 1 });
     const action = decodeAta(tf, Math.floor(disk.size / SECTOR));
     const gen = this.generation;
+    // A queued command (NCQ) whose slot software marked in SActive: the disk accepts it at once
+    // (a D2H register FIS without an interrupt clears its CI bit) and completes it later with a
+    // Set Device Bits FIS that clears its SActive bit (AHCI 1.3.1 5.6.4, SATA 3.x 13.6).
+    const queued = (action.kind === 'read' || action.kind === 'write') && action.tag !== undefined && (p.sact & (1 << slot)) !== 0;
+    if (queued) { p.ci &= ~(1 << slot); p.tfd = ATA_READY; this.counters.queued++; }
     // The backend answers whenever it does; what the answer does to the guest (DMA into RAM, the
     // registers, the interrupt) happens at the Machine's next delivery point.
     const later = (work: Promise<() => { bytes: number; pio: boolean } | null>) => {
@@ -268,9 +276,14 @@ export class Ahci extends PciFunction {
         (apply) => this.opts.post(() => {
           if (gen !== this.generation) return;
           const r = apply();
-          if (r === null) this.hostBusError(port, slot); else this.finish(port, slot, r.bytes, false, r.pio);
+          if (r === null) this.hostBusError(port, slot);
+          else if (queued) this.finishQueued(port, slot, false);
+          else this.finish(port, slot, r.bytes, false, r.pio);
         }),
-        () => this.opts.post(() => { if (gen === this.generation) this.finish(port, slot, 0, true, false); }),
+        () => this.opts.post(() => {
+          if (gen !== this.generation) return;
+          if (queued) this.finishQueued(port, slot, true); else this.finish(port, slot, 0, true, false);
+        }),
       );
     };
     const sectors = Math.floor(disk.size / SECTOR);
@@ -370,6 +383,28 @@ export class Ahci extends PciFunction {
     }
     p.ci &= ~(1 << slot);
     this.postD2h(port, p.tfd, pio);
+    this.updatePortIs(port);
+  }
+
+  /** A queued command is done: a Set Device Bits FIS clears its SActive bit (or reports the error). */
+  private finishQueued(port: number, slot: number, failed: boolean): void {
+    const p = this.ahci.ports[port]!;
+    this.busy[port]! &= ~(1 << slot);
+    if (!(p.sact & (1 << slot))) return; // the port was stopped meanwhile
+    if (failed) {
+      this.counters.aborted++;
+      p.tfd = ATA_READY | ATA_STATUS_ERR | (ATA_ERROR_ABRT << 8);
+      p.is |= PIS_TFES;
+    } else {
+      p.sact &= ~(1 << slot);
+    }
+    p.is |= PIS_SDBS;
+    if ((p.cmd & CMD_FRE) && this.inRam(p.fb, 0x100)) {
+      const fis = new Uint8Array(8);
+      fis[0] = 0xa1; fis[1] = 0x40; fis[2] = p.tfd & 0x77; fis[3] = (p.tfd >> 8) & 0xff; // SDB, I bit, status, error
+      new DataView(fis.buffer).setUint32(4, failed ? 0 : 1 << slot, true); // the tags completed
+      this.opts.dma.write(p.fb + 0x58, fis);
+    }
     this.updatePortIs(port);
   }
 

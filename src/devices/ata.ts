@@ -17,6 +17,7 @@ export const ATA_READY = ATA_STATUS_DRDY | ATA_STATUS_DSC;
 /** A command as the H2D register FIS carries it (SATA 3.x 10.3.4). */
 export interface AtaTaskfile {
   command: number;
+  /** Features field (16 bits for the 48-bit commands; the sector count of the queued ones). */
   features: number;
   /** 48 bits of LBA (the low 28 for the 28-bit commands). */
   lba: number;
@@ -27,7 +28,7 @@ export interface AtaTaskfile {
 
 /** What a command does: move sectors (in or out), flush, set a feature, identify, or nothing known. */
 export type AtaAction =
-  | { kind: 'read' | 'write'; lba: number; sectors: number; dma: boolean }
+  | { kind: 'read' | 'write'; lba: number; sectors: number; dma: boolean; tag?: number }
   | { kind: 'identify' }
   | { kind: 'flush' }
   | { kind: 'nodata' }
@@ -41,6 +42,13 @@ export function decodeAta(tf: AtaTaskfile, sectors: number): AtaAction {
   const rw = (kind: 'read' | 'write', lba: number, n: number, dma: boolean): AtaAction =>
     lba + n <= sectors ? { kind, lba, sectors: n, dma } : { kind: 'abort' };
   switch (tf.command) {
+    // READ/WRITE FPDMA QUEUED (native command queuing): the count is in the features field and
+    // the tag in bits 7:3 of the count field.
+    case 0x60: case 0x61: {
+      const n = tf.features || 65536;
+      if (tf.lba + n > sectors) return { kind: 'abort' };
+      return { kind: tf.command === 0x60 ? 'read' : 'write', lba: tf.lba, sectors: n, dma: true, tag: (tf.count >> 3) & 0x1f };
+    }
     case 0x25: return rw('read', tf.lba, count48, true); // READ DMA EXT
     case 0xc8: return rw('read', lba28, count28, true); // READ DMA
     case 0x24: return rw('read', tf.lba, count48, false); // READ SECTOR(S) EXT
@@ -65,7 +73,10 @@ function putString(words: Uint16Array, first: number, count: number, s: string):
   for (let i = 0; i < count; i++) words[first + i] = (padded.charCodeAt(2 * i) << 8) | padded.charCodeAt(2 * i + 1);
 }
 
-/** IDENTIFY DEVICE data (ACS-3 7.12.7) of a disk of `sectors` 512-byte sectors: LBA48, DMA, no NCQ. */
+/** The deepest command queue the disk takes (NCQ tags 0..31). */
+export const NCQ_DEPTH = 32;
+
+/** IDENTIFY DEVICE data (ACS-3 7.12.7) of a disk of `sectors` 512-byte sectors: LBA48, DMA, NCQ. */
 export function identifyDevice(sectors: number, serial: string): Uint8Array {
   const w = new Uint16Array(256);
   w[0] = 0x0040; // ATA device, fixed
@@ -84,7 +95,8 @@ export function identifyDevice(sectors: number, serial: string): Uint8Array {
   w[63] = 0x0007; // multiword DMA 0-2
   w[64] = 0x0003; // PIO 3-4
   w[65] = 120; w[66] = 120; w[67] = 120; w[68] = 120;
-  w[76] = 1 << 1; // SATA Gen1 (1.5 Gb/s); no NCQ
+  w[75] = NCQ_DEPTH - 1; // queue depth - 1
+  w[76] = (1 << 8) | (1 << 1); // native command queuing; SATA Gen1 (1.5 Gb/s)
   w[80] = 0x01f0; // ATA/ATAPI-4 to ATA8-ACS
   w[82] = (1 << 14) | (1 << 5); // NOP, volatile write cache
   w[83] = (1 << 14) | (1 << 13) | (1 << 12) | (1 << 10); // FLUSH CACHE EXT, FLUSH CACHE, 48-bit

@@ -49,15 +49,16 @@ function setup(withDisk = true) {
   };
   const dv = new DataView(ram.bytes.buffer);
   /** A command in slot 0: H2D FIS with `cmd`, `lba`, `count`; PRDT entries [addr, bytes]. */
-  const command = (cmd: number, lba: number, count: number, prd: [number, number][], write = false, cfl = 5) => {
-    dv.setUint32(CLB, cfl | (write ? 1 << 6 : 0) | (prd.length << 16), true);
-    dv.setUint32(CLB + 4, 0, true);
-    dv.setUint32(CLB + 8, CTBA, true);
-    ram.bytes.fill(0, CTBA, CTBA + 0x80);
-    ram.bytes.set([0x27, 0x80, cmd, 0, lba & 0xff, (lba >> 8) & 0xff, (lba >> 16) & 0xff, 0x40, (lba >>> 24) & 0xff, 0, 0, 0, count & 0xff, count >> 8], CTBA);
+  const command = (cmd: number, lba: number, count: number, prd: [number, number][], write = false, cfl = 5, slot = 0, features = 0) => {
+    const hdr = CLB + slot * 32, table = CTBA + slot * 0x400;
+    dv.setUint32(hdr, cfl | (write ? 1 << 6 : 0) | (prd.length << 16), true);
+    dv.setUint32(hdr + 4, 0, true);
+    dv.setUint32(hdr + 8, table, true);
+    ram.bytes.fill(0, table, table + 0x80);
+    ram.bytes.set([0x27, 0x80, cmd, features & 0xff, lba & 0xff, (lba >> 8) & 0xff, (lba >> 16) & 0xff, 0x40, (lba >>> 24) & 0xff, 0, 0, features >> 8, count & 0xff, count >> 8], table);
     prd.forEach(([addr, bytes], i) => {
-      dv.setUint32(CTBA + 0x80 + i * 16, addr, true);
-      dv.setUint32(CTBA + 0x80 + i * 16 + 12, (bytes - 1) & 0x3fffff, true);
+      dv.setUint32(table + 0x80 + i * 16, addr, true);
+      dv.setUint32(table + 0x80 + i * 16 + 12, (bytes - 1) & 0x3fffff, true);
     });
   };
   const start = () => {
@@ -110,6 +111,30 @@ describe('AHCI', () => {
     await s.issue();
     expect(s.r(PORT + P_TFD) & 0xff).toBe(0x50);
     expect(createHash('sha256').update(s.base).digest('hex')).toBe(s.baseSha);
+  });
+
+  it('native command queuing: two READ FPDMA QUEUED in flight, completed by Set Device Bits FISes', async () => {
+    const s = setup();
+    s.start();
+    s.command(0xec, 0, 1, [[BUF, 512]]);
+    await s.issue();
+    expect(s.dv.getUint16(BUF + 76 * 2, true) & (1 << 8)).not.toBe(0); // IDENTIFY: NCQ supported
+    expect(s.dv.getUint16(BUF + 75 * 2, true)).toBe(31); // queue depth 32
+    expect(s.r(0x00) >>> 30 & 1).toBe(1); // CAP.SNCQ
+    // Tags = slots 0 and 1; the sector count in the features field, the tag in count bits 7:3.
+    s.command(0x60, 40, 0, [[BUF, 4 * 512]], false, 5, 0, 4);
+    s.command(0x60, 200, 1 << 3, [[BUF + 0x4000, 2 * 512]], false, 5, 1, 2);
+    s.w(PORT + P_IS, 0xffffffff);
+    s.w(PORT + 0x34, 3); // SActive
+    s.w(PORT + P_CI, 3);
+    expect(s.r(PORT + P_CI)).toBe(0); // accepted at once
+    expect(s.r(PORT + 0x34)).toBe(3); // and still active
+    await s.settle();
+    expect(s.r(PORT + 0x34)).toBe(0);
+    expect(s.r(PORT + P_IS) & (1 << 3)).not.toBe(0); // IS.SDBS
+    expect(s.ram.bytes[FB + 0x58]).toBe(0xa1); // the Set Device Bits FIS
+    expect(s.ram.bytes.subarray(BUF, BUF + 2048)).toEqual(s.base.subarray(40 * 512, 44 * 512));
+    expect(s.ram.bytes.subarray(BUF + 0x4000, BUF + 0x4400)).toEqual(s.base.subarray(200 * 512, 202 * 512));
   });
 
   it('malformed commands end in the specification\'s error bits, never a host exception', async () => {
