@@ -18,6 +18,8 @@ export const PORTS = {
   PIC_SLAVE: { base: 0xa0, length: 2, widths: [1] },
   DEBUGCON: { base: 0xe9, length: 1, widths: [1] },
   COM2: { base: 0x2f8, length: 8, widths: [1] },
+  /** The VGA's registers, 0x3C0-0x3DF (colour addressing: CRTC at 0x3D4). */
+  VGA: { base: 0x3c0, length: 0x20, widths: [1] },
   COM1: { base: 0x3f8, length: 8, widths: [1] },
   ELCR: { base: 0x4d0, length: 2, widths: [1] },
   /** CONFIG_ADDRESS (dword at 0xCF8), the reset control register (byte at 0xCF9), CONFIG_DATA. */
@@ -82,7 +84,7 @@ export const PCI_SLOT = {
 export const MEMORY = {
   /** Top of conventional memory; the last KiB is the EBDA a BIOS would keep. */
   EBDA_START: 0x9fc00,
-  /** The VGA window: never RAM; the Machine makes it MMIO in the core's memory map. */
+  /** The VGA's display memory window: never RAM; the Machine makes it MMIO and maps the VGA there. */
   VGA_HOLE_START: 0xa0000,
   VGA_HOLE_END: 0xc0000,
   /** The system BIOS ROM area (reserved; the kernel scans it for MP/SMBIOS tables). */

@@ -28,6 +28,8 @@ import {
 } from '../devices/ioapic.js';
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
+import { Vga } from '../devices/vga.js';
+import { scancodesFor } from '../devices/ps2-keymap.js';
 import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
 import type { BlockBackend } from '../storage/block.js';
 import {
@@ -175,6 +177,8 @@ export class Machine {
   readonly pci: PciBus;
   readonly hostBridge: I440fx;
   readonly isaBridge: Piix3;
+  /** The display: a VGA (text modes for now). */
+  readonly vga: Vga;
   /** The SATA controller (AHCI) and its disks. */
   readonly ahci: Ahci;
   /** The APICs, or null in a machine built with `apic: false`. */
@@ -299,6 +303,7 @@ export class Machine {
       () => this.requestGuestReset('port 0x92 fast reset'),
     ));
     this.post = d.add('post', new PostCodePort());
+    this.vga = d.add('vga', new Vga());
     this.debugcon = d.add('debugcon', new DebugConsolePort((byte) => this.debugOut.push(byte)));
     // PCI bus 0: the i440FX host bridge at 00.0, the PIIX3 ISA bridge at 01.0 (as on QEMU's pc).
     // PAM changes are ignored: without a BIOS ROM, 0xC0000-0xFFFFF is plain RAM either way.
@@ -364,6 +369,8 @@ export class Machine {
     at(PORTS.POST, this.post);
     at(PORTS.DEBUGCON, this.debugcon);
     at(PORTS.PCI_CONF1, this.pci);
+    at(PORTS.VGA, this.vga.ports);
+    this.mmio.map(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, this.vga.window, [1, 2, 4]);
 
     // -- the memory map: RAM lives in the core; the VGA hole and everything above RAM reach
     // the MMIO map. The local APIC is mapped where IA32_APIC_BASE says (syncApicBase). --
@@ -531,6 +538,7 @@ export class Machine {
       vmlinux: this.config.vmlinux,
       initrd: this.config.initrd,
       cmdline: this.config.cmdline,
+      vgaText: true, // the VGA is in mode 3, as its BIOS would leave it
       e820: e820Map(ramBytes),
     });
     enterLinux(core, entry);
@@ -635,6 +643,14 @@ export class Machine {
     }
   }
 
+  /** Type ASCII text on the PS/2 keyboard (a US layout: src/devices/ps2-keymap.ts). */
+  sendKeys(bytes: Uint8Array): void {
+    const codes = scancodesFor(bytes);
+    if (codes.length === 0) return;
+    this.events.push(() => this.keyboard.pressKey(codes));
+    this.wake();
+  }
+
   /** Type bytes into COM1. */
   sendSerial(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
@@ -676,6 +692,9 @@ export class Machine {
    */
   saveState(): MachineState {
     if (this.running) throw new Error('saveState() needs a machine that is not running: stop() it and wait for run() to return');
+    // A disk's overlay and the commands in flight are not in the saved state yet: a machine
+    // loaded from it would see its disks without the guest's writes.
+    if ((this.config.disks?.length ?? 0) > 0) throw new DeviceStateError('a machine with disks cannot be saved yet (their contents are not part of the saved state)');
     this.flushOutput();
     return {
       cpu: this.core.saveState(),

@@ -307,6 +307,29 @@ describe.skipIf(!haveImages)('Linux guest: a SATA disk', () => {
   }, BOOT_TIMEOUT_MS + 60_000);
 });
 
+describe.skipIf(!haveImages)('Linux guest: the VGA text screen', () => {
+  it('Linux\'s vgacon draws its console in the VGA\'s text mode, where the machine reads it back', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+    const text = 'webx86 on the VGA text screen';
+    // /dev/tty1 is the first virtual console; vgacon draws it into the VGA's display memory.
+    const session = new Session(m.prompt, [`echo '${text}' > /dev/tty1; dmesg | grep -c "Console: colour VGA+ 80x25"`]);
+    const machine = await makeMachine(m, (b) => session.onSerial(b));
+    let screen: ReturnType<Machine['vga']['textScreen']> = null;
+    const original = session.onSerial;
+    session.onSerial = (bytes) => { original(bytes); if (session.outputs.length === 1 && screen === null) screen = machine.vga.textScreen(); };
+    expect(await runSession(machine, session)).toBe('poweroff');
+    expect(session.outputs).toEqual(['1\n']);
+    expect(screen).not.toBeNull();
+    const { cols, rows, lines, cursor } = screen!;
+    expect([cols, rows]).toEqual([80, 25]);
+    const row = lines.findIndex((l) => l.startsWith(text));
+    expect(row, lines.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(lines[row]!.slice(text.length).trim()).toBe('');
+    // The cursor stands at the start of the line after the text (echo ended it with a newline).
+    expect(cursor).toEqual({ row: row + 1, col: 0 });
+  }, BOOT_TIMEOUT_MS + 60_000);
+});
+
 describe.skipIf(!haveImages)('Linux guest: a saved machine', () => {
   it('loaded into a new machine, goes on exactly as the one it was saved from', async () => {
     const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
