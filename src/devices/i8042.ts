@@ -201,6 +201,11 @@ export class I8042 implements IoDevice {
     if (offset === I8042_DATA) {
       const v = s.outByte;
       s.outFull = false;
+      // Reading the buffer drops IRQ1/IRQ12 before the next byte raises it again: on the real
+      // chip the next byte arrives a serial frame later, and an edge-triggered interrupt
+      // controller needs that falling edge to see the next byte at all.
+      this.irq1.set(false);
+      this.irq12.set(false);
       this.update();
       return v;
     }

@@ -42,6 +42,8 @@ Options:
   --initrd FILE     initial RAM disk (cpio, optionally compressed)
   --append STRING   kernel command line
   --memory MIB      guest RAM in MiB (default 128, ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})
+  --screen text     show the VGA's text screen on the terminal instead of COM1 (redrawn when
+                    it changes), and type on the PS/2 keyboard
   --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
                     writes go to an overlay in memory, the file is never modified
   --deterministic   guest time from instruction counts: same input, same output
@@ -73,10 +75,11 @@ interface RunOptions {
   jitThreshold?: number;
   stats: boolean;
   disks: string[];
+  screen: boolean;
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [] };
+  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], screen: false };
   let memorySet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -93,6 +96,12 @@ function parseRunArgs(args: string[]): RunOptions {
       case '--kernel': opts.kernel = value(); break;
       case '--vmlinux': opts.vmlinux = value(); break;
       case '--initrd': opts.initrd = value(); break;
+      case '--screen': {
+        const v = value();
+        if (v !== 'text') throw new CliError(`--screen ${v}: only 'text' is supported`);
+        opts.screen = true;
+        break;
+      }
       case '--disk':
         if (opts.disks.length === 6) throw new CliError('--disk: at most 6 disks (the SATA controller has 6 ports)');
         opts.disks.push(value());
@@ -271,7 +280,7 @@ async function run(opts: RunOptions): Promise<number> {
         jitThreshold: opts.jitThreshold,
         disks,
       },
-      { onSerial: (bytes) => { stdout.write(bytes); } },
+      { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },
     );
   } catch (e) {
     // Name the file the boot loader refused (it only sees bytes).
@@ -288,8 +297,12 @@ async function run(opts: RunOptions): Promise<number> {
   );
   const onData = (chunk: Buffer): void => {
     const bytes = tty ? escapes.filter(new Uint8Array(chunk)) : new Uint8Array(chunk);
-    if (bytes.length > 0) machine.sendSerial(bytes);
+    if (bytes.length === 0) return;
+    if (opts.screen) machine.sendKeys(bytes); else machine.sendSerial(bytes);
   };
+  // --screen text: the VGA's text screen, redrawn at most 10 times a second when it changed.
+  const screen = opts.screen ? new TextScreenPrinter(machine.vga, stdout, stdout.isTTY === true) : null;
+  const screenTimer = screen ? setInterval(() => screen.update(), 100) : null;
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onData);
   stdin.resume();
@@ -303,6 +316,8 @@ async function run(opts: RunOptions): Promise<number> {
   try {
     reason = await machine.run();
   } finally {
+    if (screenTimer) clearInterval(screenTimer);
+    screen?.update();
     stdin.off('data', onData);
     if (tty) stdin.setRawMode(false);
     stdin.pause();
@@ -318,6 +333,28 @@ async function run(opts: RunOptions): Promise<number> {
       return quitByUser ? 0 : 2;
     case 'error':
       throw new CliError(machine.status().error ?? 'the machine stopped with an error');
+  }
+}
+
+/**
+ * Draws the VGA's text screen on a terminal: on a TTY over the previous one (cursor home), else
+ * (a pipe, a test) as its lines followed by a separator line, each time it changed. Characters
+ * outside printable ASCII show as '.'.
+ */
+class TextScreenPrinter {
+  private seen = -1;
+  private last = '';
+  constructor(private readonly vga: { changes: number; textScreen(): { lines: string[] } | null },
+              private readonly out: NodeJS.WriteStream, private readonly tty: boolean) {}
+  update(): void {
+    if (this.vga.changes === this.seen) return;
+    this.seen = this.vga.changes;
+    const t = this.vga.textScreen();
+    const text = t === null ? '(graphics mode)' : t.lines.map((l) => l.replace(/[^\x20-\x7e]/g, (c) => (c === '\0' ? ' ' : '.')).trimEnd()).join('\n');
+    if (text === this.last) return;
+    this.last = text;
+    if (this.tty) this.out.write(`\x1b[H\x1b[2J${text.replace(/\n/g, '\r\n')}`);
+    else this.out.write(`${text}\n${'-'.repeat(80)}\n`);
   }
 }
 

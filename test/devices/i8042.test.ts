@@ -135,6 +135,21 @@ describe('8042 controller and PS/2 keyboard', () => {
     expect(t.resets).toBe(2);
   });
 
+  it('each byte of a multi-byte reply is a new IRQ1 edge (the identify reply FA AB 41 through an edge-triggered controller)', () => {
+    const t = setup();
+    t.drain();
+    t.cmd(0x60); t.data(0x47); // CTR as Linux leaves it: KBD and AUX interrupts, translation
+    const before = t.irq1.edges;
+    t.data(0xf2); // identify
+    const bytes: number[] = [];
+    // Read only as an edge-triggered handler would: one byte per rising edge of IRQ1.
+    for (let seen = before; t.irq1.edges > seen && bytes.length < 5;) {
+      seen = t.irq1.edges;
+      bytes.push(t.ctrl.read(0, 1));
+    }
+    expect(bytes).toEqual([0xfa, 0xab, 0x41]);
+  });
+
   it('survives guest garbage', () => {
     const t = setup();
     for (let i = 0; i < 5000; i++) {
