@@ -58,9 +58,9 @@ const CMDLINE = [
 // command outputs by other means, test/shell-markers.ts).
 
 // Modules copied into the initramfs (with their dependencies): the AHCI SATA driver and SCSI
-// disks (the machine's SATA controller); virtio over PCI for the disk, network, console,
+// disks (the machine's SATA controller), the PS/2 mouse; virtio over PCI for the disk, network, console,
 // entropy and balloon devices that come later. Debian builds them as modules.
-const MODULES = ['ahci', 'sd_mod', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio-rng', 'virtio_balloon'];
+const MODULES = ['ahci', 'sd_mod', 'psmouse', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio-rng', 'virtio_balloon'];
 
 const BANNER = 'webx86 initramfs: busybox shell on the serial console';
 

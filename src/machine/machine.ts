@@ -19,6 +19,7 @@ import { Mc146818 } from '../devices/mc146818.js';
 import { Ns16550 } from '../devices/ns16550.js';
 import { I8042, I8042_COMMAND, I8042_DATA } from '../devices/i8042.js';
 import { Ps2Keyboard } from '../devices/ps2-keyboard.js';
+import { Ps2Mouse } from '../devices/ps2-mouse.js';
 import { Port92 } from '../devices/port92.js';
 import { DebugConsolePort, PostCodePort } from '../devices/debug-port.js';
 import { PciBus } from '../devices/pci.js';
@@ -171,6 +172,7 @@ export class Machine {
   readonly com2: Ns16550;
   readonly kbc: I8042;
   readonly keyboard: Ps2Keyboard;
+  readonly mouse: Ps2Mouse;
   readonly port92: Port92;
   readonly post: PostCodePort;
   readonly debugcon: DebugConsolePort;
@@ -292,7 +294,8 @@ export class Machine {
     // COM2 exists so the kernel finds the usual two ports; its output goes nowhere yet.
     this.com2 = d.add('com2', new Ns16550(this.clock, this.irq(IRQ.COM2), () => {}));
     this.keyboard = d.add('keyboard', new Ps2Keyboard(this.clock, () => this.kbc.portDataAvailable()));
-    this.kbc = d.add('kbc', new I8042(this.keyboard, null, {
+    this.mouse = d.add('mouse', new Ps2Mouse(() => this.kbc.portDataAvailable()));
+    this.kbc = d.add('kbc', new I8042(this.keyboard, this.mouse, {
       irq1: this.irq(IRQ.KEYBOARD),
       irq12: this.irq(IRQ.MOUSE),
       onA20: (on: boolean) => { this.a20Kbc = on; this.updateA20(); },
@@ -648,6 +651,12 @@ export class Machine {
     const codes = scancodesFor(bytes);
     if (codes.length === 0) return;
     this.events.push(() => this.keyboard.pressKey(codes));
+    this.wake();
+  }
+
+  /** The PS/2 mouse moved by (dx, dy) (y up), the wheel by dz, with `buttons` held (bit 0 left, 1 right, 2 middle). */
+  moveMouse(dx: number, dy: number, dz = 0, buttons = 0): void {
+    this.events.push(() => this.mouse.move(dx, dy, dz, buttons));
     this.wake();
   }
 

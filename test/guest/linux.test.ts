@@ -330,6 +330,30 @@ describe.skipIf(!haveImages)('Linux guest: the VGA text screen', () => {
   }, BOOT_TIMEOUT_MS + 60_000);
 });
 
+describe.skipIf(!haveImages)('Linux guest: the PS/2 mouse', () => {
+  it('Linux\'s psmouse finds an IntelliMouse, and a movement reaches /dev/input/mice', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+    const session = new Session(m.prompt, [
+      // A reader of /dev/input/mice, waiting for one packet, before the mouse moves.
+      // (the driver probes the port in the background: wait for it.)
+      'modprobe psmouse; i=0; while ! grep -q ImPS/2 /proc/bus/input/devices && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ' +
+      'grep -c "ImPS/2 Generic Wheel Mouse" /proc/bus/input/devices; (dd if=/dev/input/mice bs=3 count=1 2>/dev/null | od -An -tx1 > /tmp/packet) & sleep 1',
+      'sleep 1; cat /tmp/packet',
+    ]);
+    const machine = await makeMachine(m, (b) => session.onSerial(b));
+    const typed = session.onSerial;
+    let moved = false;
+    session.onSerial = (bytes) => {
+      typed(bytes);
+      if (session.outputs.length === 1 && !moved) { moved = true; machine.moveMouse(5, 3); }
+    };
+    expect(await runSession(machine, session)).toBe('poweroff');
+    expect(session.outputs[0]).toBe('1\n');
+    // mousedev's PS/2 packet: buttons and sign bits (bit 3 always set), dx, dy (up positive).
+    expect(session.outputs[1]!.trim()).toBe('08 05 03');
+  }, BOOT_TIMEOUT_MS + 60_000);
+});
+
 describe.skipIf(!haveImages)('Linux guest: a saved machine', () => {
   it('loaded into a new machine, goes on exactly as the one it was saved from', async () => {
     const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
