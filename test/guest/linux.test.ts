@@ -196,9 +196,10 @@ function debianVersion(version: string): string {
   return version.replace(/\+b\d+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '(\\+b\\d+)?';
 }
 
-/** A machine of the default guest with `memoryMiB` and `clock`, printing to `onSerial`. */
+/** A machine of the default guest (128 MiB, deterministic unless told), printing to `onSerial`. */
 function makeMachine(
-  m: Manifest, onSerial: (bytes: Uint8Array) => void, clock: 'deterministic' | 'realtime' = 'deterministic', disks: BlockBackend[] = [],
+  m: Manifest, onSerial: (bytes: Uint8Array) => void,
+  opts: { clock?: 'deterministic' | 'realtime'; disks?: BlockBackend[]; apic?: boolean; jit?: boolean } = {},
 ): Promise<Machine> {
   return Machine.create(
     {
@@ -207,8 +208,10 @@ function makeMachine(
       vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
       initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
       cmdline: m.cmdline,
-      clock,
-      disks,
+      clock: opts.clock ?? 'deterministic',
+      disks: opts.disks,
+      apic: opts.apic,
+      jit: opts.jit,
     },
     { onSerial },
   );
@@ -236,35 +239,12 @@ async function bootAndUse(
   m: Manifest, commands = COMMANDS, apic = true, clock: 'deterministic' | 'realtime' = 'deterministic', jit = true,
 ): Promise<Results> {
   const s = new Session(m.prompt, commands);
-  s.machine = await Machine.create(
-    {
-      memoryMiB: 128,
-      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
-      vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
-      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
-      cmdline: m.cmdline,
-      clock,
-      apic,
-      jit,
-    },
-    { onSerial: s.onSerial },
-  );
-  const exit = s.machine.run();
-  let timedOut = '';
-  const timer = setTimeout(() => {
-    timedOut = `timed out (${(BOOT_TIMEOUT_MS / 60_000).toFixed(0)} min): ${s.progress()}`;
-    s.machine.stop();
-  }, BOOT_TIMEOUT_MS);
-  try {
-    const reason = await exit;
-    if (timedOut) throw new Error(timedOut);
-    // 'poweroff' comes after the last command was typed; anything else is a failure.
-    if (reason !== 'poweroff') throw new Error(`machine exited with '${reason}': ${s.progress()}`);
-    if (s.outputs.length !== commands.length) throw new Error(`powered off early: ${s.progress()}`);
-  } finally {
-    clearTimeout(timer);
-  }
-  const status = s.machine.status();
+  const machine = await makeMachine(m, (b) => s.onSerial(b), { clock, apic, jit });
+  const reason = await runSession(machine, s);
+  // 'poweroff' comes after the last command was typed; anything else is a failure.
+  if (reason !== 'poweroff') throw new Error(`machine exited with '${reason}': ${s.progress()}`);
+  if (s.outputs.length !== commands.length) throw new Error(`powered off early: ${s.progress()}`);
+  const status = machine.status();
   return { log: s.bytes(), text: s.text, outputs: s.outputs, hostMs: commands.map((_, i) => s.hostMs(i)), instructions: status.instructions, jit: status.jit };
 }
 
@@ -286,7 +266,7 @@ describe.skipIf(!haveImages)('Linux guest: a SATA disk', () => {
         `printf '${text}' | dd of=/dev/sda bs=512 seek=2000 conv=sync 2>/dev/null; sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/sda bs=512 skip=2000 count=1 2>/dev/null | head -c ${text.length}; echo`,
         'dmesg | grep -c -e "SATA link up 1.5 Gbps" -e "LBA48 NCQ (depth 32)"',
       ]);
-      const machine = await makeMachine(m, (b) => session.onSerial(b), 'deterministic', [disk]);
+      const machine = await makeMachine(m, (b) => session.onSerial(b), { disks: [disk] });
       expect(await runSession(machine, session)).toBe('poweroff');
       const [size, sum, readBack, links] = session.outputs;
       expect(size).toBe(`${image.length / 512}\n`);
@@ -377,7 +357,7 @@ describe.skipIf(!haveImages)('Linux guest: a saved machine', () => {
     session = original;
     expect(await runSession(a, original)).toBe('poweroff');
 
-    let loadedSession = new Session(m.prompt, after, 'poweroff', true);
+    const loadedSession = new Session(m.prompt, after, 'poweroff', true);
     const b = await makeMachine(m, (bytes) => loadedSession.onSerial(bytes));
     b.loadState(saved);
     expect(await runSession(b, loadedSession)).toBe('poweroff');
@@ -392,7 +372,6 @@ describe.skipIf(!haveImages)('Linux guest: a saved machine', () => {
     // And everything is the same, byte for byte and instruction for instruction.
     expect(loadedSession.bytes().toString('latin1')).toBe(original.bytes().toString('latin1'));
     expect(b.status().instructions).toBe(a.status().instructions);
-    loadedSession = original; // done
   }, 3 * BOOT_TIMEOUT_MS);
 });
 
