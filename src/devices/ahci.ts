@@ -84,7 +84,6 @@ export class Ahci extends PciFunction {
     this.defineBar(5, { size: AHCI_ABAR_SIZE, io: false, onMap: (base) => opts.onMap(base) });
     this.captureResetState();
     this.ahci = this.freshState();
-    Object.defineProperty(this.hba, 'state', { get: () => this.ahci });
   }
 
   private freshState(): AhciState {
@@ -98,20 +97,25 @@ export class Ahci extends PciFunction {
 
   /**
    * The HBA's registers, for the Machine's registry beside the PCI configuration space (this
-   * object's own `state`). Commands in flight are not part of it: a machine is saved between
-   * them (they complete at the next delivery point of host events).
+   * object's own `state`). Commands in flight are not part of it, which is one reason a machine
+   * with disks cannot be saved yet (Machine.saveState).
    */
-  readonly hba = {
-    stateVersion: 2,
-    state: null as unknown,
-    reset: (): void => this.hbaReset(),
-    loadState: (state: AhciState): void => {
-      this.ahci = structuredClone(state);
-      this.busy.fill(0);
-      this.generation++;
-      this.updateIntx();
-    },
-  };
+  readonly hba = this.registers();
+
+  private registers() {
+    const controller = this;
+    return {
+      stateVersion: 2,
+      get state(): AhciState { return controller.ahci; },
+      reset(): void { controller.hbaReset(); },
+      loadState(state: AhciState): void {
+        controller.ahci = structuredClone(state);
+        controller.busy.fill(0);
+        controller.generation++;
+        controller.updateIntx();
+      },
+    };
+  }
 
   private hbaReset(): void {
     this.generation++;
