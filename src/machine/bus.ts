@@ -216,3 +216,17 @@ export class MmioMap extends Bus {
     return this.ranges.slice();
   }
 }
+
+/** A one-register window onto a device register at `offset` (for chips with sparse decoding). */
+export class OffsetWindow implements IoDevice {
+  readonly name: string;
+  constructor(private readonly device: IoDevice, private readonly offset: number) {
+    this.name = device.name;
+  }
+  read(offset: number, size: IoSize): number {
+    return this.device.read(this.offset + offset, size);
+  }
+  write(offset: number, size: IoSize, value: number): void {
+    this.device.write(this.offset + offset, size, value);
+  }
+}

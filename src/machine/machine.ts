@@ -36,7 +36,8 @@ import type { BlockBackend } from '../storage/block.js';
 import {
   APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, ioapicPinOfIsaIrq, pirqOfPciPin,
 } from './board.js';
-import { MmioMap, PortBus } from './bus.js';
+import { MmioMap, OffsetWindow, PortBus } from './bus.js';
+import { RamDma } from './dma.js';
 import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
 import { HostEvents } from './host-events.js';
 import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
@@ -123,35 +124,6 @@ function yieldToEventLoop(): Promise<void> {
     ch.port1.onmessage = () => { ch.port1.close(); r(); };
     ch.port2.postMessage(0);
   });
-}
-
-/**
- * Guest RAM as devices see it for DMA. Addresses come from the guest, so nothing here throws:
- * bytes outside RAM read as all ones (a master abort) and writes to them are dropped, and
- * each such access is counted.
- */
-class RamDma implements DmaView {
-  outOfRange = 0;
-  constructor(private readonly core: Core) {}
-  get size(): number { return this.core.ramSize; }
-  read(phys: number, length: number): Uint8Array {
-    const n = Number.isInteger(length) && length > 0 ? length : 0;
-    const out = new Uint8Array(n).fill(0xff);
-    const start = Number.isInteger(phys) && phys >= 0 ? phys : this.size;
-    const end = Math.min(start + n, this.size);
-    if (end > start) out.set(this.core.ram.subarray(start, end), 0);
-    if (end - start < n) this.outOfRange++;
-    return out;
-  }
-  write(phys: number, data: Uint8Array): void {
-    const start = Number.isInteger(phys) && phys >= 0 ? phys : this.size;
-    const end = Math.min(start + data.length, this.size);
-    if (end > start) {
-      this.core.ram.set(data.subarray(0, end - start), start);
-      this.core.ramWritten(start, end - start); // code decoded from these bytes is stale
-    }
-    if (end - start < data.length) this.outOfRange++;
-  }
 }
 
 export class Machine {
@@ -867,19 +839,5 @@ export class Machine {
     } catch {
       return 'cpu state unavailable';
     }
-  }
-}
-
-/** A one-register window onto a device register at `offset` (for chips with sparse decoding). */
-class OffsetWindow implements IoDevice {
-  readonly name: string;
-  constructor(private readonly device: IoDevice, private readonly offset: number) {
-    this.name = device.name;
-  }
-  read(offset: number, size: IoSize): number {
-    return this.device.read(this.offset + offset, size);
-  }
-  write(offset: number, size: IoSize, value: number): void {
-    this.device.write(this.offset + offset, size, value);
   }
 }
