@@ -48,10 +48,11 @@ export class Piix3 extends PciFunction {
   };
 
   /**
-   * @param onPirqRoute PIRQ n (0 = A .. 3 = D) now goes to ISA `irq`, or nowhere (null).
+   * @param onPirqRoute PIRQ n (0 = A .. 3 = D) now goes to ISA `irq`, or nowhere (null); `from`
+   *                    is where it went before.
    * @param onReset     the guest asked for a reset through 0xCF9 (`hard`: SRST was set).
    */
-  constructor(private readonly onPirqRoute: (pirq: number, irq: number | null) => void = () => {},
+  constructor(private readonly onPirqRoute: (pirq: number, irq: number | null, from: number | null) => void = () => {},
               onReset: (hard: boolean) => void = () => {}) {
     super('piix3', {
       vendorId: PIIX3_VENDOR_ID, deviceId: PIIX3_DEVICE_ID, classCode: CLASS_ISA_BRIDGE,
@@ -108,13 +109,14 @@ export class Piix3 extends PciFunction {
     super.writeConfig(offset, size, value);
     for (let i = 0; i < PIRQ_COUNT; i++) {
       const now = this.pirqRoute(i);
-      if (now !== before[i]) this.onPirqRoute(i, now);
+      if (now !== before[i]) this.onPirqRoute(i, now, before[i]!);
     }
   }
 
   override reset(): void {
+    const before = [0, 1, 2, 3].map((i) => this.pirqRoute(i));
     super.reset();
     this.resetControl.reset();
-    for (let i = 0; i < PIRQ_COUNT; i++) this.onPirqRoute(i, null);
+    for (let i = 0; i < PIRQ_COUNT; i++) this.onPirqRoute(i, null, before[i]!);
   }
 }

@@ -158,8 +158,6 @@ export class Machine {
   /** The APICs, or null in a machine built with `apic: false`. */
   readonly lapic: Lapic | null;
   readonly ioapic: Ioapic | null;
-  /** ISA IRQ each PCI interrupt line PIRQA..D is routed to by the PIIX3 (null: none). */
-  readonly pirqToIsa: (number | null)[] = [null, null, null, null];
 
   private readonly config: MachineOptions;
   private readonly host: MachineHost;
@@ -284,10 +282,9 @@ export class Machine {
     // PAM changes are ignored: without a BIOS ROM, 0xC0000-0xFFFFF is plain RAM either way.
     this.hostBridge = d.add('i440fx', new I440fx());
     this.isaBridge = d.add('piix3', new Piix3(
-      (pirq, irq) => {
-        const before = this.pirqToIsa[pirq];
-        this.pirqToIsa[pirq] = irq;
-        if (before !== null && before !== undefined) this.driveIsaIrq(before);
+      // A PIRQ moved: the 8259 inputs it left and joined follow (driveIsaIrq).
+      (_pirq, irq, from) => {
+        if (from !== null) this.driveIsaIrq(from);
         if (irq !== null) this.driveIsaIrq(irq);
       },
       (hard) => this.requestGuestReset(`reset control register 0xCF9 (${hard ? 'hard' : 'soft'})`),
@@ -296,8 +293,8 @@ export class Machine {
     // PCI interrupts (level, shared): each device's INTx# rotates onto PIRQA..D (board.ts);
     // the PIIX3 routes each PIRQ to an 8259 input (PIRQRC), and the IO-APIC has them on 16..19.
     this.pci = d.add('pci', new PciBus(this.isaBridge.resetControl, pirqOfPciPin, (pirq, level) => {
-      const isa = this.pirqToIsa[pirq];
-      if (isa !== null && isa !== undefined) this.driveIsaIrq(isa);
+      const isa = this.isaBridge.pirqRoute(pirq);
+      if (isa !== null) this.driveIsaIrq(isa);
       this.ioapic?.setIrq(PIRQ_IOAPIC_PIN + pirq, level);
     }));
     this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
@@ -462,7 +459,8 @@ export class Machine {
   /** The 8259 input of ISA IRQ `n`: its ISA line, ORed with the PCI interrupt lines the PIIX3 routes to it. */
   private driveIsaIrq(n: number): void {
     let level = this.irqLines[n]?.isHigh ?? false;
-    for (let pirq = 0; pirq < 4 && !level; pirq++) level = this.pirqToIsa[pirq] === n && this.pci?.pirqLevel(pirq) === true;
+    // (The PCI bus exists once the board is built; lines may move while it is being built.)
+    for (let pirq = 0; pirq < 4 && !level && this.pci !== undefined; pirq++) level = this.isaBridge.pirqRoute(pirq) === n && this.pci.pirqLevel(pirq);
     this.pic.setIrq(n, level);
   }
 
@@ -706,7 +704,6 @@ export class Machine {
     this.clock.loadTimers(s.clock);
     this.a20Kbc = s.a20.kbc;
     this.a20Fast = s.a20.fast;
-    for (let i = 0; i < this.pirqToIsa.length; i++) this.pirqToIsa[i] = this.isaBridge.pirqRoute(i);
     // Map the local APIC where the loaded IA32_APIC_BASE says.
     if (this.lapicMappedAt >= 0) this.mmio.unmap(this.lapicMappedAt);
     this.lapicMappedAt = -1;
