@@ -313,11 +313,6 @@ export class VirtualClock implements Clock {
     if (this.hostRunning) this.hostMark = this.hostNow();
   }
 
-  /** A plain-data snapshot of the clock (timers are re-armed by their devices' restore). */
-  get state(): { mode: ClockMode; nowNs: number } {
-    return { mode: this.mode, nowNs: this.now() };
-  }
-
   /**
    * Guest time, the rate, and every timer exactly (deadline and arm order), for a snapshot.
    * Timers are listed in creation order: a machine built the same way creates the same ones.

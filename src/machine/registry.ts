@@ -35,8 +35,6 @@ export class DeviceRegistry {
     return device;
   }
 
-  get names(): string[] { return this.entries.map((e) => e.name); }
-
   /** Every device to its power-on state, in the order they were registered. */
   resetAll(): void {
     for (const e of this.entries) e.device.reset();
