@@ -9,6 +9,9 @@ export const I440FX_VENDOR_ID = 0x8086;
 export const I440FX_DEVICE_ID = 0x1237;
 const I440FX_REVISION = 0x02;
 const CLASS_HOST_BRIDGE = 0x060000;
+/** Red Hat's PCI vendor ID, and the subsystem ID QEMU's boards use for "QEMU virtual machine". */
+const QEMU_SUBSYSTEM_VENDOR_ID = 0x1af4;
+const QEMU_SUBSYSTEM_ID = 0x1100;
 
 // Device-specific registers
 const PMCCFG = 0x50;      // PMC configuration (2 bytes)
@@ -40,6 +43,9 @@ export class I440fx extends PciFunction {
     super('i440fx', {
       vendorId: I440FX_VENDOR_ID, deviceId: I440FX_DEVICE_ID, classCode: CLASS_HOST_BRIDGE,
       revision: I440FX_REVISION,
+      // The board identifies itself as a QEMU virtual machine, so that SeaBIOS's QEMU build
+      // (src/fw/paravirt.c, qemu_detect) looks for fw_cfg, through which this board describes itself.
+      subsystemVendorId: QEMU_SUBSYSTEM_VENDOR_ID, subsystemId: QEMU_SUBSYSTEM_ID,
     });
     const c = this.state.config;
     this.set16(0x04, 0x0006);       // PCICMD: memory and master enabled, hard-wired

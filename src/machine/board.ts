@@ -18,6 +18,12 @@ export const PORTS = {
   PIC_SLAVE: { base: 0xa0, length: 2, widths: [1] },
   DEBUGCON: { base: 0xe9, length: 1, widths: [1] },
   COM2: { base: 0x2f8, length: 8, widths: [1] },
+  /** QEMU's debug console port, where SeaBIOS writes its log (a read returns 0xE9: "present"). */
+  QEMU_DEBUGCON: { base: 0x402, length: 1, widths: [1] },
+  /** QEMU's firmware configuration interface (devices/fw-cfg.ts): selector, data, DMA address. */
+  FW_CFG: { base: 0x510, length: 12, widths: [1, 2, 4] },
+  /** The ACPI fixed hardware (devices/acpi-pm.ts): PM1 event and control blocks, PM timer. */
+  ACPI_PM: { base: 0x600, length: 12, widths: [1, 2, 4] },
   /** The VGA's registers, 0x3C0-0x3DF (colour addressing: CRTC at 0x3D4). */
   VGA: { base: 0x3c0, length: 0x20, widths: [1] },
   COM1: { base: 0x3f8, length: 8, widths: [1] },

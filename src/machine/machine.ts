@@ -32,6 +32,8 @@ import { Piix3 } from '../devices/piix3.js';
 import { Vga } from '../devices/vga.js';
 import { scancodesFor } from '../devices/ps2-keymap.js';
 import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
+import { FwCfg } from '../devices/fw-cfg.js';
+import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { BlockBackend } from '../storage/block.js';
 import {
   APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, ioapicPinOfIsaIrq, pirqOfPciPin,
@@ -39,6 +41,10 @@ import {
 import { MmioMap, OffsetWindow, PortBus } from './bus.js';
 import { RamDma } from './dma.js';
 import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
+import {
+  BiosRom, CMOS_BOOT_ORDER, checkBiosImage, checkOptionRom, cmosBootOrder, configureFirmware, loadBiosLowAlias, pamSegments,
+} from './bios.js';
+import { SCI_IRQ } from './acpi.js';
 import { HostEvents } from './host-events.js';
 import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
 import { VirtualClock, type SavedClock } from './clock.js';
@@ -92,6 +98,20 @@ export interface MachineOptions extends VmConfig {
   apic?: boolean;
   /** Disks on the SATA controller's ports 0, 1, ... (src/storage backends; at most AHCI_PORTS). */
   disks?: BlockBackend[];
+  /**
+   * Start from firmware instead of loading a kernel: the CPU begins at the reset vector of this
+   * BIOS image (SeaBIOS), which finds the disks and boots from them. `kernel` is then unused.
+   */
+  firmware?: FirmwareOptions;
+}
+
+export interface FirmwareOptions {
+  /** The system BIOS ROM (SeaBIOS's bios-256k.bin or bios.bin). */
+  bios: Uint8Array;
+  /** The VGA's BIOS (an option ROM; SeaBIOS's vgabios-isavga.bin). Without it the screen stays blank until the OS sets a mode. */
+  vgaBios?: Uint8Array;
+  /** What the BIOS tries first: the first hard disk (default) or the CD-ROM. */
+  boot?: 'disk' | 'cdrom';
 }
 
 export interface MachineHost {
@@ -155,6 +175,10 @@ export class Machine {
   readonly vga: Vga;
   /** The SATA controller (AHCI) and its disks. */
   readonly ahci: Ahci;
+  /** QEMU's firmware configuration interface, through which SeaBIOS learns this board. */
+  readonly fwCfg: FwCfg;
+  /** The ACPI fixed hardware: power-off, the PM timer, the power button. */
+  readonly acpiPm: AcpiPm;
   /** The APICs, or null in a machine built with `apic: false`. */
   readonly lapic: Lapic | null;
   readonly ioapic: Ioapic | null;
@@ -171,6 +195,8 @@ export class Machine {
   private hostResetRequested = false;
   /** Set by a device (or triple fault) during a core run; handled when run() returns. */
   private guestResetRequested = false;
+  /** Set when the guest enters S5 through the ACPI PM control register. */
+  private guestPowerOffRequested = false;
   private wakeup: (() => void) | null = null;
 
   /** A20 as the keyboard controller and port 0x92 drive it (the chipset ORs them). */
@@ -278,9 +304,20 @@ export class Machine {
     this.post = d.add('post', new PostCodePort());
     this.vga = d.add('vga', new Vga());
     this.debugcon = d.add('debugcon', new DebugConsolePort((byte) => this.debugOut.push(byte)));
+    this.fwCfg = d.add('fw-cfg', new FwCfg(this.dma));
+    this.acpiPm = d.add('acpi-pm', new AcpiPm(this.clock, this.irq(SCI_IRQ), (slpTyp) => {
+      if (slpTyp !== SLP_TYP_S5) { this.log(`ACPI sleep type ${slpTyp} is not supported (only S5, soft-off)`); return; }
+      this.guestPowerOffRequested = true;
+      core.requestStop();
+    }));
     // PCI bus 0: the i440FX host bridge at 00.0, the PIIX3 ISA bridge at 01.0 (as on QEMU's pc).
-    // PAM changes are ignored: without a BIOS ROM, 0xC0000-0xFFFFF is plain RAM either way.
-    this.hostBridge = d.add('i440fx', new I440fx());
+    // With firmware, PAM decides whether writes to 0xC0000-0xFFFFF reach RAM; without it the
+    // area is plain RAM and PAM changes are ignored.
+    const firmware = config.firmware;
+    this.hostBridge = d.add('i440fx', new I440fx((register, value) => {
+      if (firmware === undefined) return;
+      for (const seg of pamSegments(register, value)) core.setMemoryKind(seg.base, seg.length, seg.writable ? 'ram' : 'rom');
+    }));
     this.isaBridge = d.add('piix3', new Piix3(
       // A PIRQ moved: the 8259 inputs it left and joined follow (driveIsaIrq).
       (_pirq, irq, from) => {
@@ -340,6 +377,9 @@ export class Machine {
     at(PORTS.PORT_92, this.port92);
     at(PORTS.POST, this.post);
     at(PORTS.DEBUGCON, this.debugcon);
+    at(PORTS.QEMU_DEBUGCON, this.debugcon);
+    at(PORTS.FW_CFG, this.fwCfg);
+    at(PORTS.ACPI_PM, this.acpiPm);
     at(PORTS.PCI_CONF1, this.pci);
     at(PORTS.VGA, this.vga.ports);
     this.mmio.map(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, this.vga.window, [1, 2, 4]);
@@ -347,6 +387,15 @@ export class Machine {
     // -- the memory map: RAM lives in the core; the VGA hole and everything above RAM reach
     // the MMIO map. The local APIC is mapped where IA32_APIC_BASE says (syncApicBase). --
     if (this.ioapic !== null) this.mmio.map(APIC.IOAPIC.base, APIC.IOAPIC.length, this.ioapic, [1, 2, 4]);
+
+    // -- firmware: the ROM at the top of 4 GiB, and what fw_cfg tells it about this board --
+    if (firmware !== undefined) {
+      const rom = new BiosRom(firmware.bios);
+      this.mmio.map(rom.base, firmware.bios.length, rom, [1, 2, 4]);
+      configureFirmware(this.fwCfg, {
+        ramBytes: config.memoryMiB * 1024 * 1024, pmBase: PORTS.ACPI_PM.base, vgaBios: firmware.vgaBios,
+      });
+    }
   }
 
   /** An IO-APIC interrupt message on the APIC bus: to the local APIC if it is addressed. */
@@ -426,10 +475,16 @@ export class Machine {
     if (config.clock !== 'realtime' && config.clock !== 'deterministic') {
       throw new RangeError(`unknown clock mode '${String(config.clock)}'`);
     }
-    // Refuse a kernel that is not one before anything else (a one-line BootError).
-    if (isElf(config.kernel)) parseElf32(config.kernel, 'kernel');
-    else parseBzImage(config.kernel);
-    if (config.vmlinux !== undefined) parseElf32(config.vmlinux, 'vmlinux');
+    // Refuse a kernel or firmware that is not one before anything else (a one-line error).
+    if (config.firmware !== undefined) {
+      checkBiosImage(config.firmware.bios);
+      if (config.firmware.vgaBios !== undefined) checkOptionRom(config.firmware.vgaBios);
+    } else {
+      if (config.kernel === undefined) throw new RangeError('no kernel and no firmware: nothing to boot');
+      if (isElf(config.kernel)) parseElf32(config.kernel, 'kernel');
+      else parseBzImage(config.kernel);
+      if (config.vmlinux !== undefined) parseElf32(config.vmlinux, 'vmlinux');
+    }
     const wasm = config.coreWasm ?? (await defaultCoreWasm());
     let machine: Machine | undefined;
     const core = await loadCore(wasm, {
@@ -496,6 +551,21 @@ export class Machine {
     this.updateA20();
 
     const ram = core.ram;
+    const firmware = this.config.firmware;
+    if (firmware !== undefined) {
+      // A real power-on: the CPU at its reset vector (core.reset()), RAM cleared, the ROM's low
+      // alias behind 0xE0000-0xFFFFF (PAM, reset with the host bridge, has made the area ROM).
+      ram.fill(0);
+      loadBiosLowAlias(ram, firmware.bios);
+      const order = cmosBootOrder(firmware.boot ?? 'disk');
+      this.rtc.setCmosByte(CMOS_BOOT_ORDER.FIRST_SECOND, order.firstSecond);
+      this.rtc.setCmosByte(CMOS_BOOT_ORDER.THIRD, order.third);
+      this.apicBaseMsr = -1;
+      this.syncApicBase();
+      core.refreshState();
+      core.flushTlb();
+      return;
+    }
     if (this.lapic !== null) {
       // What the BIOS leaves: the APIC on at its reset base (the core's reset put that in
       // IA32_APIC_BASE), in virtual wire mode, and the MP table that describes the board.
@@ -507,7 +577,7 @@ export class Machine {
     ram.fill(0);
     if (this.lapic !== null) writeMpTable(ram, this.cpuid1!, this.pci.interruptSources());
     const entry = loadLinux(ram, {
-      kernel: this.config.kernel,
+      kernel: this.config.kernel!,
       vmlinux: this.config.vmlinux,
       initrd: this.config.initrd,
       cmdline: this.config.cmdline,
@@ -750,6 +820,10 @@ export class Machine {
       const ran = core.instructions - before;
       if (!deterministic) clock.noteRun(ran, t1 - t0);
 
+      if (this.guestPowerOffRequested) {
+        this.guestPowerOffRequested = false;
+        return 'poweroff';
+      }
       if (this.guestResetRequested || stop === 'reset') {
         this.guestResetRequested = false;
         if (stop === 'reset') this.log(`guest reset: triple fault or CPU reset (${this.safeDescribe()})`);

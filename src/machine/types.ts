@@ -6,8 +6,8 @@ export type ClockMode = 'realtime' | 'deterministic';
 export interface VmConfig {
   /** Guest RAM in MiB. */
   memoryMiB: number;
-  /** Linux kernel: a bzImage, or an uncompressed i386 vmlinux ELF. */
-  kernel: Uint8Array;
+  /** Linux kernel: a bzImage, or an uncompressed i386 vmlinux ELF (unused when the machine boots from firmware). */
+  kernel?: Uint8Array;
   /** Optional: the same kernel decompressed ahead of time (an i386 vmlinux ELF), booted instead of the bzImage's payload. */
   vmlinux?: Uint8Array;
   /** Optional initial RAM disk. */
