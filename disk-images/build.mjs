@@ -9,21 +9,21 @@
 //   build/images/default.json       manifest: file names, the recommended command line and the
 //                                   Debian packages (name, version) the guest was built from
 //
-// Idempotent: does nothing when every output exists and is newer than this recipe.
+// Idempotent: does nothing when every output exists and is newer than this recipe (and the
+// helpers it imports). Then builds the disk guest, build/images/disk.img (disk.mjs).
 // Needs apt-get (with the i386 architecture added), dpkg-deb and xz; `npm run setup` installs them.
 // The initramfs is written in JS (newc cpio + zlib), so no root and no cpio tool are needed.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { Cpio } from './cpio.mjs';
+import { MACHINE_MODULES, OUT, ROOT, appletPaths, collectModules, debPackage, debianParts, fail, need, step, upToDate } from './debian.mjs';
+import { buildDisk } from './disk.mjs';
 
-const RECIPE = fileURLToPath(import.meta.url);
-const ROOT = join(dirname(RECIPE), '..');
-const DEBS = join(ROOT, 'build/debs');
-const WORK = join(ROOT, 'build/work');
-const OUT = join(ROOT, 'build/images');
+const RECIPES = ['build.mjs', 'debian.mjs', 'cpio.mjs'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 const OUTPUTS = ['bzImage', 'vmlinux', 'initramfs.cpio', 'initramfs.cpio.gz', 'default.json'].map((f) => join(OUT, f));
 
 // Kernel command line for a fast boot on the serial console. Each word and why:
@@ -57,11 +57,6 @@ const CMDLINE = [
 // (the boot log is the best diagnostic we have; the tests keep later kernel messages out of
 // command outputs by other means, test/shell-markers.ts).
 
-// Modules copied into the initramfs (with their dependencies): the AHCI SATA driver and SCSI
-// disks (the machine's SATA controller), the PS/2 mouse; virtio over PCI for the disk, network, console,
-// entropy and balloon devices that come later. Debian builds them as modules.
-const MODULES = ['ahci', 'sd_mod', 'psmouse', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio-rng', 'virtio_balloon'];
-
 const BANNER = 'webx86 initramfs: busybox shell on the serial console';
 
 const INIT = `#!/bin/sh
@@ -84,66 +79,6 @@ cd /root
 setsid cttyhack sh -l
 poweroff -f
 `;
-
-function fail(message) {
-  console.error(`build:images: ${message}`);
-  process.exit(1);
-}
-
-function step(message) {
-  console.log(`build:images: ${message}`);
-}
-
-function need(tool, pkg) {
-  const r = spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-  if (r.status !== 0) fail(`'${tool}' not found; install it (apt-get install ${pkg}) or run 'npm run setup'`);
-}
-
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.error) fail(`${cmd} failed: ${r.error.message}`);
-  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim().split('\n').pop()}`);
-  return r.stdout;
-}
-
-function upToDate() {
-  const recipeTime = statSync(RECIPE).mtimeMs;
-  return OUTPUTS.every((f) => existsSync(f) && statSync(f).mtimeMs > recipeTime);
-}
-
-/** The versioned kernel package the linux-image-686 metapackage currently depends on. */
-function kernelPackage() {
-  const out = run('apt-cache', ['depends', 'linux-image-686:i386']);
-  const m = /Depends:\s*(linux-image-[0-9][^\s:]*-686)(?::i386)?/.exec(out);
-  if (!m) fail(`cannot find the kernel package in 'apt-cache depends linux-image-686:i386' (is the i386 architecture added and apt-get update done?)`);
-  return m[1];
-}
-
-/** Download `pkg:i386` into build/debs unless a .deb for it is already there; returns its path. */
-function download(pkg) {
-  mkdirSync(DEBS, { recursive: true });
-  const find = () => readdirSync(DEBS).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('_i386.deb'));
-  if (!find()) {
-    step(`apt-get download ${pkg}:i386`);
-    run('apt-get', ['download', `${pkg}:i386`], { cwd: DEBS });
-  }
-  const deb = find();
-  if (!deb) fail(`apt-get download ${pkg}:i386 left no .deb in ${DEBS}`);
-  return join(DEBS, deb);
-}
-
-/** Name, version and architecture from a .deb's control data (what dpkg would install). */
-function debPackage(deb) {
-  const fields = run('dpkg-deb', ['--field', deb, 'Package', 'Version', 'Architecture']);
-  const get = (name) => new RegExp(`^${name}: (\\S+)$`, 'm').exec(fields)?.[1] ?? fail(`${basename(deb)}: no ${name} in its control data`);
-  return { name: get('Package'), version: get('Version'), architecture: get('Architecture') };
-}
-
-function unpack(deb, dir) {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  run('dpkg-deb', ['-x', deb, dir]);
-}
 
 /** Decompress the bzImage payload (XZ) on the host, giving the kernel's ELF image. */
 function extractVmlinux(bz) {
@@ -168,87 +103,6 @@ function extractVmlinux(bz) {
   return elf;
 }
 
-/** `depends=` from a module's .modinfo section (NUL-separated key=value strings). */
-function moduleDepends(ko) {
-  const text = ko.toString('latin1');
-  const at = text.indexOf('\0depends=');
-  if (at < 0) return [];
-  const end = text.indexOf('\0', at + 1);
-  return text.slice(at + 9, end).split(',').filter(Boolean);
-}
-
-/** The wanted modules and their dependencies, each with the paths of its dependencies in load order. */
-function collectModules(modRoot) {
-  const paths = new Map(); // module name -> path relative to modRoot
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ko')) paths.set(e.name.slice(0, -3), relative(modRoot, p));
-    }
-  };
-  walk(join(modRoot, 'kernel'));
-  const deps = new Map(); // name -> direct dependencies
-  const visit = (name) => {
-    const key = paths.has(name) ? name : name.replace(/_/g, '-');
-    if (!paths.has(key)) fail(`kernel module ${name} not found in the kernel package`);
-    if (deps.has(key)) return key;
-    deps.set(key, []);
-    deps.set(key, moduleDepends(readFileSync(join(modRoot, paths.get(key)))).map(visit));
-    return key;
-  };
-  MODULES.forEach(visit);
-  // modules.dep lists every dependency, transitively, the ones to load last first (as depmod does).
-  const closure = (name, seen = new Set()) => {
-    for (const d of deps.get(name)) if (!seen.has(d)) { seen.add(d); closure(d, seen); }
-    return [...seen];
-  };
-  const dep = [...deps.keys()].map((n) => `${paths.get(n)}:${closure(n).map((d) => ' ' + paths.get(d)).join('')}\n`).join('');
-  return { files: [...deps.keys()].map((n) => paths.get(n)), dep };
-}
-
-// ---- newc cpio ----
-
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
-const S_IFCHR = 0o020000;
-
-class Cpio {
-  chunks = [];
-  ino = 1;
-  add(name, mode, data = Buffer.alloc(0), rdev = [0, 0]) {
-    const nameBytes = Buffer.from(name + '\0');
-    const fields = [
-      this.ino++, mode, 0, 0, mode & S_IFDIR ? 2 : 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBytes.length, 0,
-    ];
-    const header = '070701' + fields.map((v) => v.toString(16).padStart(8, '0')).join('');
-    this.push(Buffer.concat([Buffer.from(header, 'ascii'), nameBytes]));
-    this.push(data);
-  }
-  push(buf) {
-    this.chunks.push(buf);
-    const len = this.chunks.reduce((n, b) => n + b.length, 0);
-    if (len % 4) this.chunks.push(Buffer.alloc(4 - (len % 4)));
-  }
-  dir(name) { this.add(name, S_IFDIR | 0o755); }
-  file(name, data, perm = 0o644) { this.add(name, S_IFREG | perm, data); }
-  symlink(name, target) { this.add(name, S_IFLNK | 0o777, Buffer.from(target)); }
-  chr(name, major, minor, perm = 0o600) { this.add(name, S_IFCHR | perm, Buffer.alloc(0), [major, minor]); }
-  finish() {
-    this.add('TRAILER!!!', 0);
-    return Buffer.concat(this.chunks);
-  }
-}
-
-/** Busybox applet paths ("/bin/ls", "/sbin/poweroff" ...), read from the binary's own list. */
-function appletPaths(busybox) {
-  // The binary is a static i386 executable; x86-64 Linux hosts run it natively (IA32 emulation).
-  const r = spawnSync(busybox, ['--list-full'], { encoding: 'utf8' });
-  if (r.status !== 0) return null;
-  return r.stdout.split('\n').filter(Boolean).map((p) => '/' + p);
-}
-
 function buildInitramfs(busyboxRoot, modRoot, kernelRelease) {
   const busyboxPath = join(busyboxRoot, 'bin/busybox');
   const cpio = new Cpio();
@@ -268,51 +122,24 @@ function buildInitramfs(busyboxRoot, modRoot, kernelRelease) {
   cpio.file('etc/passwd', Buffer.from('root:x:0:0:root:/root:/bin/sh\n'));
   cpio.file('etc/group', Buffer.from('root:x:0:\n'));
   cpio.file('etc/profile', Buffer.from("export PS1='\\w \\$ '\n"));
-  const mods = collectModules(modRoot);
-  const base = `lib/modules/${kernelRelease}`;
-  const made = new Set(['lib/modules']);
-  const mkdirs = (p) => {
-    const parts = p.split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const d = parts.slice(0, i).join('/');
-      if (!made.has(d) && d.startsWith('lib/modules')) { made.add(d); cpio.dir(d); }
-    }
-  };
-  mkdirs(base);
-  for (const f of mods.files) {
-    mkdirs(dirname(`${base}/${f}`));
-    cpio.file(`${base}/${f}`, readFileSync(join(modRoot, f)));
-  }
-  cpio.file(`${base}/modules.dep`, Buffer.from(mods.dep));
+  const mods = collectModules(modRoot, MACHINE_MODULES);
+  cpio.modules(kernelRelease, modRoot, mods);
   const raw = cpio.finish();
   return { raw, image: gzipSync(raw, { level: 9 }), applets: applets ? applets.length : 0, modules: mods.files.length };
 }
 
-function main() {
-  if (upToDate()) {
+function buildDefault() {
+  if (upToDate(OUTPUTS, RECIPES)) {
     step(`up to date (${relative(process.cwd(), OUT) || '.'})`);
     return;
   }
-  need('apt-get', 'apt');
-  need('apt-cache', 'apt');
-  need('dpkg-deb', 'dpkg');
   need('xz', 'xz-utils');
-  const kpkg = kernelPackage();
-  const kdeb = download(kpkg);
-  const bdeb = download('busybox-static');
-  const kdir = join(WORK, 'kernel');
-  const bdir = join(WORK, 'busybox');
-  step(`unpacking ${basename(kdeb)} and ${basename(bdeb)}`);
-  unpack(kdeb, kdir);
-  unpack(bdeb, bdir);
-  const vmlinuz = readdirSync(join(kdir, 'boot')).find((f) => f.startsWith('vmlinuz-'));
-  if (!vmlinuz) fail(`no boot/vmlinuz-* in ${basename(kdeb)}`);
-  const release = vmlinuz.slice('vmlinuz-'.length);
-  const bz = readFileSync(join(kdir, 'boot', vmlinuz));
+  const { kdeb, bdeb, bdir, release, vmlinuz, modRoot } = debianParts();
+  const bz = readFileSync(vmlinuz);
   mkdirSync(OUT, { recursive: true });
   step(`decompressing the kernel payload with xz`);
   const elf = extractVmlinux(bz);
-  const initrd = buildInitramfs(bdir, join(kdir, 'lib/modules', release), release);
+  const initrd = buildInitramfs(bdir, modRoot, release);
   writeFileSync(join(OUT, 'bzImage'), bz);
   writeFileSync(join(OUT, 'vmlinux'), elf);
   writeFileSync(join(OUT, 'initramfs.cpio'), initrd.raw);
@@ -342,4 +169,6 @@ function main() {
     `initramfs ${mib(initrd.image.length)} MiB (${initrd.applets} applets, ${initrd.modules} modules)`);
 }
 
-main();
+buildDefault();
+// The second guest, a bootable disk (disk.mjs); it needs root for a loop mount.
+buildDisk();

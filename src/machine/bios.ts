@@ -21,7 +21,7 @@ const BIOS_MIN = 0x10000;
 export const SHADOW_START = 0xc0000;
 const E820_RAM = 1;
 
-export class BiosImageError extends Error {}
+export class BiosImageError extends Error { override name = 'BiosImageError'; }
 
 /** Refuse an image that cannot be a PC BIOS, in one line. */
 export function checkBiosImage(image: Uint8Array, what = 'BIOS image'): void {

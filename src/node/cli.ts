@@ -1,9 +1,11 @@
 // webx86 command line: boots Linux headless with COM1 on stdin/stdout.
 //
 //   webx86 run [--kernel FILE] [--initrd FILE] [--append STRING] [--memory MIB]
+//              [--disk FILE]... [--boot kernel|disk] [--bios FILE] [--vga-bios FILE]
 //              [--deterministic] [--no-reboot] [--no-apic]
 //
-// With no --kernel it boots the default guest described by build/images/default.json (built by
+// --boot disk starts the PC from its BIOS (SeaBIOS), which boots the first disk. With no
+// --kernel (and --boot kernel, the default) it boots the default guest described by build/images/default.json (built by
 // `npm run build:images`), preferring the host-decompressed vmlinux, which skips the guest's own
 // decompression; for the same reason, a bzImage given without --vmlinux has its gzip or XZ
 // payload decompressed on the host (src/boot/payload.ts). Exit status: 0 when the guest powers
@@ -29,6 +31,10 @@ async function loadMachineModule(): Promise<MachineModule> {
 }
 
 
+/** Debian's seabios package installs these (npm run setup). */
+const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin';
+const DEFAULT_VGA_BIOS = '/usr/share/seabios/vgabios-isavga.bin';
+
 const USAGE = `Usage: webx86 run [options]
 Boot a Linux guest with its serial console (COM1) on this terminal.
 
@@ -46,6 +52,10 @@ Options:
                     it changes), and type on the PS/2 keyboard
   --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
                     writes go to an overlay in memory, the file is never modified
+  --boot WHAT       kernel: load the kernel directly (the default); disk: start from the BIOS,
+                    which boots the first disk
+  --bios FILE       the system BIOS for --boot disk (default: SeaBIOS, ${DEFAULT_BIOS})
+  --vga-bios FILE   the VGA BIOS for --boot disk (default: ${DEFAULT_VGA_BIOS})
   --deterministic   guest time from instruction counts: same input, same output
   --no-reboot       exit when the guest resets instead of rebooting it
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
@@ -76,10 +86,13 @@ interface RunOptions {
   stats: boolean;
   disks: string[];
   screen: boolean;
+  boot: 'kernel' | 'disk';
+  bios?: string;
+  vgaBios?: string;
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], screen: false };
+  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], screen: false, boot: 'kernel' };
   let memorySet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -106,6 +119,14 @@ function parseRunArgs(args: string[]): RunOptions {
         if (opts.disks.length === 6) throw new CliError('--disk: at most 6 disks (the SATA controller has 6 ports)');
         opts.disks.push(value());
         break;
+      case '--boot': {
+        const v = value();
+        if (v !== 'kernel' && v !== 'disk') throw new CliError(`--boot ${v}: expected 'kernel' or 'disk'`);
+        opts.boot = v;
+        break;
+      }
+      case '--bios': opts.bios = value(); break;
+      case '--vga-bios': opts.vgaBios = value(); break;
       case '--append': opts.append = value(); break;
       case '--memory': {
         const v = value();
@@ -133,6 +154,13 @@ function parseRunArgs(args: string[]): RunOptions {
     if (inline !== undefined && ['--deterministic', '--no-reboot', '--no-apic', '--guest-decompress', '--no-jit', '--stats'].includes(name)) {
       throw new CliError(`option ${name} takes no value`);
     }
+  }
+  if (opts.boot === 'disk') {
+    const kernelOnly = (['kernel', 'vmlinux', 'initrd', 'append'] as const).find((k) => opts[k] !== undefined);
+    if (kernelOnly !== undefined) throw new CliError(`--${kernelOnly} loads a kernel directly; it does not go with --boot disk`);
+    if (opts.disks.length === 0) throw new CliError('--boot disk needs a --disk to boot from');
+  } else if (opts.bios !== undefined || opts.vgaBios !== undefined) {
+    throw new CliError(`${opts.bios !== undefined ? '--bios' : '--vga-bios'} is for --boot disk (a kernel loaded directly runs without firmware)`);
   }
   if (opts.guestDecompress && opts.vmlinux !== undefined) {
     throw new CliError('--guest-decompress and --vmlinux exclude each other');
@@ -222,6 +250,60 @@ export class EscapeFilter {
 }
 
 async function run(opts: RunOptions): Promise<number> {
+  const firmware = opts.boot === 'disk'
+    ? { bios: await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS'), vgaBios: await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS'), boot: 'disk' as const }
+    : undefined;
+  const guest = firmware === undefined ? await kernelGuest(opts) : undefined;
+  const kernelPath = guest?.kernelPath ?? '';
+
+  // Disks: each file read-only under an overlay that takes the guest's writes.
+  const { FileBackend } = await import('../storage/file.js');
+  const { OverlayBackend } = await import('../storage/overlay.js');
+  const disks = [];
+  for (const path of opts.disks) {
+    try {
+      disks.push(new OverlayBackend(await FileBackend.open(path)));
+    } catch (e) {
+      if ((e as Error).name === 'BlockError') throw new CliError((e as Error).message);
+      throw e;
+    }
+  }
+
+  const mod = await loadMachineModule();
+  const stdout = process.stdout;
+  let machine: Awaited<ReturnType<MachineModule['Machine']['create']>>;
+  try {
+    machine = await mod.Machine.create(
+      {
+        memoryMiB: opts.memoryMiB,
+        kernel: guest?.kernel,
+        vmlinux: guest?.vmlinux,
+        initrd: guest?.initrd,
+        cmdline: guest?.cmdline ?? '',
+        firmware,
+        clock: opts.deterministic ? 'deterministic' : 'realtime',
+        noReboot: opts.noReboot,
+        apic: opts.apic,
+        jit: opts.jit,
+        jitThreshold: opts.jitThreshold,
+        disks,
+      },
+      { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },
+    );
+  } catch (e) {
+    // Name the file the boot loader or the firmware check refused (they only see bytes).
+    const msg = (e as Error).message;
+    if ((e as Error).name === 'BootError' && !msg.includes(kernelPath)) throw new CliError(`${kernelPath}: ${msg}`);
+    if ((e as Error).name === 'BiosImageError') throw new CliError(msg);
+    throw e;
+  }
+  return session(machine, opts);
+}
+
+/** The kernel, its decompressed twin, the initrd and the command line for --boot kernel. */
+async function kernelGuest(opts: RunOptions): Promise<{
+  kernelPath: string; kernel: Uint8Array; vmlinux?: Uint8Array; initrd?: Uint8Array; cmdline: string;
+}> {
   let kernelPath = opts.kernel;
   let vmlinuxPath = opts.vmlinux;
   let initrdPath = opts.initrd;
@@ -247,48 +329,13 @@ async function run(opts: RunOptions): Promise<number> {
       throw e;
     }
   }
+  return { kernelPath, kernel, vmlinux, initrd, cmdline: cmdline ?? 'console=ttyS0' };
+}
 
-  // Disks: each file read-only under an overlay that takes the guest's writes.
-  const { FileBackend } = await import('../storage/file.js');
-  const { OverlayBackend } = await import('../storage/overlay.js');
-  const disks = [];
-  for (const path of opts.disks) {
-    try {
-      disks.push(new OverlayBackend(await FileBackend.open(path)));
-    } catch (e) {
-      if ((e as Error).name === 'BlockError') throw new CliError((e as Error).message);
-      throw e;
-    }
-  }
-
-  const mod = await loadMachineModule();
+/** Connect a created machine to this terminal and run it until it stops; returns the exit status. */
+async function session(machine: import('../machine/machine.js').Machine, opts: RunOptions): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
-  let machine: Awaited<ReturnType<MachineModule['Machine']['create']>>;
-  try {
-    machine = await mod.Machine.create(
-      {
-        memoryMiB: opts.memoryMiB,
-        kernel,
-        vmlinux,
-        initrd,
-        cmdline: cmdline ?? 'console=ttyS0',
-        clock: opts.deterministic ? 'deterministic' : 'realtime',
-        noReboot: opts.noReboot,
-        apic: opts.apic,
-        jit: opts.jit,
-        jitThreshold: opts.jitThreshold,
-        disks,
-      },
-      { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },
-    );
-  } catch (e) {
-    // Name the file the boot loader refused (it only sees bytes).
-    const msg = (e as Error).message;
-    if ((e as Error).name === 'BootError' && !msg.includes(kernelPath)) throw new CliError(`${kernelPath}: ${msg}`);
-    throw e;
-  }
-
   let quitByUser = false;
   const tty = stdin.isTTY === true;
   const escapes = new EscapeFilter(
