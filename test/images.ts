@@ -14,6 +14,8 @@ export const ROOT = resolve(__dirname, '..');
 export const CORE = join(ROOT, 'build/core.wasm');
 export const IMAGES = join(ROOT, 'build/images');
 export const MANIFEST = join(IMAGES, 'default.json');
+/** The second guest: a bootable raw disk (disk-images/disk.mjs). */
+export const DISK_MANIFEST = join(IMAGES, 'disk.json');
 
 /**
  * Running under CI: `.ci/run` exports CI=1, and most CI services set CI=true themselves.
@@ -30,6 +32,13 @@ export function guestFiles(): string[] {
   const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Record<string, unknown>;
   const named = [m.kernel, m.vmlinux, m.initrd].filter((f): f is string => typeof f === 'string');
   return [MANIFEST, ...named.map((f) => join(IMAGES, f))];
+}
+
+/** The disk guest's manifest and its image. */
+export function diskGuestFiles(): string[] {
+  if (!existsSync(DISK_MANIFEST)) return [DISK_MANIFEST];
+  const m = JSON.parse(readFileSync(DISK_MANIFEST, 'utf8')) as Record<string, unknown>;
+  return [DISK_MANIFEST, join(IMAGES, String(m.disk))];
 }
 
 /**

@@ -55,8 +55,11 @@ function freshPort(present: boolean): AhciPortState {
 
 export interface AhciOptions {
   dma: DmaView;
-  /** Run `deliver` at the Machine's next delivery point for host events (host-events.ts). */
-  post: (deliver: () => void) => void;
+  /**
+   * Host work under way for a command: `done` resolves (never rejects) to what completing it
+   * does to the controller, which the Machine runs when the guest is to see it (io-completions.ts).
+   */
+  complete: (done: Promise<() => void>) => void;
   /** The disk on each port (index = port), or none. */
   disks: readonly (BlockBackend | undefined)[];
   /** Where the ABAR now decodes (or null), for the Machine's MMIO map. */
@@ -274,21 +277,21 @@ export class Ahci extends PciFunction {
     const queued = (action.kind === 'read' || action.kind === 'write') && action.tag !== undefined && (p.sact & (1 << slot)) !== 0;
     if (queued) { p.ci &= ~(1 << slot); p.tfd = ATA_READY; this.counters.queued++; }
     // The backend answers whenever it does; what the answer does to the guest (DMA into RAM, the
-    // registers, the interrupt) happens at the Machine's next delivery point.
+    // registers, the interrupt) happens when the Machine says the guest sees it.
     const later = (work: Promise<() => { bytes: number; pio: boolean } | null>) => {
-      work.then(
-        (apply) => this.opts.post(() => {
+      this.opts.complete(work.then(
+        (apply) => () => {
           if (gen !== this.generation) return;
           const r = apply();
           if (r === null) this.hostBusError(port, slot);
           else if (queued) this.finishQueued(port, slot, false);
           else this.finish(port, slot, r.bytes, false, r.pio);
-        }),
-        () => this.opts.post(() => {
+        },
+        () => () => {
           if (gen !== this.generation) return;
           if (queued) this.finishQueued(port, slot, true); else this.finish(port, slot, 0, true, false);
-        }),
-      );
+        },
+      ));
     };
     const sectors = Math.floor(disk.size / SECTOR);
     switch (action.kind) {

@@ -46,6 +46,7 @@ import {
 } from './bios.js';
 import { SCI_IRQ } from './acpi.js';
 import { HostEvents } from './host-events.js';
+import { IoCompletions } from './io-completions.js';
 import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
 import { VirtualClock, type SavedClock } from './clock.js';
 import { CallbackIrqLine, type DmaView, type IoDevice, type IoSize, type IrqLine } from './io.js';
@@ -207,6 +208,8 @@ export class Machine {
   private debugOut: number[] = [];
   /** Host input for the devices, delivered at points of guest execution (host-events.ts). */
   private readonly events = new HostEvents();
+  /** Device work the host finishes asynchronously (disk I/O), and when the guest sees it. */
+  private readonly io: IoCompletions;
 
   private ipsWindowStart = 0;
   private ipsWindowInstr = 0;
@@ -237,6 +240,7 @@ export class Machine {
     // A device that arms a timer during a CPU run, due before that run's budget ends (the PIT
     // programmed for a short one-shot), cuts the run short so the event is not passed over.
     this.clock.onPreempt = () => core.requestStop();
+    this.io = new IoCompletions(this.clock, config.clock === 'deterministic', this.events, () => this.wake());
 
     const logDeviceError = (dev: IoDevice, e: unknown) => {
       this.counters.deviceErrors++;
@@ -342,7 +346,7 @@ export class Machine {
     this.ahci = d.add('ahci', new Ahci({
       dma: this.dma,
       disks: config.disks ?? [],
-      post: (deliver) => { this.events.push(deliver); this.wake(); },
+      complete: (done) => this.io.add(done),
       onMap: (base) => {
         if (abar !== null) this.mmio.unmap(abar);
         abar = null;
@@ -635,6 +639,12 @@ export class Machine {
         this.clock.start();
         const result = this.slice();
         this.flushOutput();
+        if (result instanceof Promise) {
+          // Wait for the host's I/O, or for stop/pause/reset, whichever comes first.
+          await Promise.race([result, this.sleep(Infinity)]);
+          this.wake();
+          continue;
+        }
         if (typeof result === 'string') return this.finish(result, result === 'poweroff' ? 'poweroff' : result === 'reset' ? 'reset' : 'stopped');
         if (result > 0) await this.sleep(result);
         else await yieldToEventLoop();
@@ -791,7 +801,7 @@ export class Machine {
    * Run the CPU for about SLICE_MS of host time. Returns an exit reason, or how many host ms
    * to sleep before the next slice (0: just yield).
    */
-  private slice(): 'poweroff' | 'reset' | 'stopped' | number {
+  private slice(): 'poweroff' | 'reset' | 'stopped' | number | Promise<void> {
     const core = this.core;
     const clock = this.clock;
     const deterministic = clock.mode === 'deterministic';
@@ -807,6 +817,9 @@ export class Machine {
         clock.sync();
       }
       clock.runDue();
+      // Deterministic: a disk request is due and the host has not finished it: guest time
+      // waits (the CPU does not run) until it has.
+      if (this.io.stalledOn !== null) return this.io.stalledOn.then(() => this.io.deliverDue());
 
       const deadline = clock.nextDeadline();
       const budget = clock.instructionsUntil(deadline, deterministic ? MAX_BUDGET_DETERMINISTIC : this.realtimeCap());
@@ -847,7 +860,7 @@ export class Machine {
         // An interrupt may already be waiting (raised during the run): let the core take it.
         if (this.interruptPending()) continue;
         clock.runDue();
-        if (this.interruptPending()) continue;
+        if (this.interruptPending() || this.io.stalledOn !== null) continue;
         const next = clock.nextDeadline();
         if (deterministic) {
           if (!Number.isFinite(next)) return 5; // nothing will ever happen but host input

@@ -36,7 +36,7 @@ function setup(withDisk = true) {
   const baseSha = createHash('sha256').update(base).digest('hex');
   const disk = new OverlayBackend(new MemoryBackend(base, true));
   const queue: (() => void)[] = [];
-  const ahci = new Ahci({ dma: ram, disks: withDisk ? [disk] : [], post: (d) => queue.push(d), onMap: () => {} });
+  const ahci = new Ahci({ dma: ram, disks: withDisk ? [disk] : [], complete: (done) => { void done.then((d) => queue.push(d)); }, onMap: () => {} });
   ahci.reset();
   const r = (o: number) => ahci.mmio.read(o, 4);
   const w = (o: number, v: number) => ahci.mmio.write(o, 4, v >>> 0);

@@ -1,0 +1,129 @@
+// The disk guest (disk-images/disk.mjs) booted as a PC boots: SeaBIOS from the reset vector,
+// its AHCI driver reading the MBR, extlinux loading the Debian kernel and initramfs through
+// int 13h, Linux's ahci and ext4 drivers mounting the disk's root. Judged by independent parts:
+// SeaBIOS and SYSLINUX's own words on the VGA text screen, Linux's mount table, Linux powering
+// off through the ACPI tables (the PM1 control register's SLP_TYP is the \_S5 value), and after
+// power-off e2fsprogs (debugfs, e2fsck) reading the guest's writes out of the overlay, while the
+// image file stays byte-for-byte what it was. Then the same image over HTTP range requests from
+// a static file server (sirv) this test starts.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sirv from 'sirv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Machine } from '../../src/machine/machine.js';
+import { SLP_TYP_S5 } from '../../src/devices/acpi-pm.js';
+import type { BlockBackend } from '../../src/storage/block.js';
+import { FileBackend } from '../../src/storage/file.js';
+import { HttpBackend } from '../../src/storage/http.js';
+import { OverlayBackend } from '../../src/storage/overlay.js';
+import { CORE, DISK_MANIFEST, IMAGES, diskGuestFiles, haveBuildOutputs } from '../images.js';
+import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
+
+const SEABIOS = '/usr/share/seabios/bios-256k.bin';
+const VGABIOS = '/usr/share/seabios/vgabios-isavga.bin';
+const ready = haveBuildOutputs('the disk guest tests (test/guest/disk.test.ts)', [CORE, SEABIOS, VGABIOS, ...diskGuestFiles()]);
+
+interface DiskManifest {
+  disk: string; size: number; prompt: string; banner: string; rootDevice: string;
+  partition: { firstLba: number; sectors: number };
+}
+const manifest = (): DiskManifest => JSON.parse(readFileSync(DISK_MANIFEST, 'utf8')) as DiskManifest;
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Boot `disk` through SeaBIOS, run `commands` at the disk root's shell, power off. */
+async function bootDisk(disk: BlockBackend, commands: string[]) {
+  const m = manifest();
+  const session = new Session(m.prompt, commands);
+  const machine = await Machine.create({
+    memoryMiB: 128, cmdline: '', clock: 'deterministic',
+    firmware: { bios: new Uint8Array(readFileSync(SEABIOS)), vgaBios: new Uint8Array(readFileSync(VGABIOS)) },
+    disks: [disk],
+  }, { onSerial: (b) => session.onSerial(b) });
+  // The text screen as the kernel starts: SYSLINUX's last line ("Probing EDD") is on COM1 (its
+  // SERIAL directive), everything before it on the VGA. Linux's vgacon takes the screen over later.
+  let screen = '';
+  const original = session.onSerial;
+  session.onSerial = (bytes) => {
+    original(bytes);
+    if (screen === '' && session.text.includes('Probing EDD')) screen = machine.vga.textScreen()?.lines.map((l) => l.trimEnd()).join('\n') ?? '(graphics)';
+  };
+  const exit = await runSession(machine, session);
+  return { machine, session, exit, screen };
+}
+
+describe.skipIf(!ready)('the disk guest, booted through SeaBIOS', () => {
+  it('boots from the AHCI disk to the shell on its ext4 root; writes reach the overlay, never the image', async () => {
+    const m = manifest();
+    const path = join(IMAGES, m.disk);
+    const before = sha256(readFileSync(path));
+    const file = await FileBackend.open(path);
+    const disk = new OverlayBackend(file);
+    const note = 'webx86 wrote this through ext4 and AHCI';
+    const { machine, session, exit, screen } = await bootDisk(disk, [
+      "mount | grep ' on / '",
+      // Write and sync; then remount read-only (which writes everything back, as an unmount
+      // does) and drop the page cache, so the read after remounting read-write comes from the disk.
+      `echo '${note}' > /root/note.txt && sync && mount -o remount,ro / && echo 3 > /proc/sys/vm/drop_caches && mount -o remount,rw / && cat /root/note.txt`,
+      'dmesg | grep -c -e "ACPI: PM: (supports S0 S5)" -e "ACPI: PCI Root Bridge \\[PCI0\\]"',
+    ]);
+    expect(exit, session.progress()).toBe('poweroff');
+    const [mounts, readBack, acpi] = session.outputs;
+    // The screen before Linux: SeaBIOS's banner, its boot message, and SYSLINUX's.
+    expect(screen).toMatch(/^SeaBIOS \(version /m);
+    expect(screen).toContain('Booting from Hard Disk...');
+    expect(screen).toMatch(/^SYSLINUX \d+\.\d+/m);
+    expect(session.text).toContain(m.banner);
+    expect(mounts).toMatch(new RegExp(`^${m.rootDevice} on / type ext4 \\(rw`));
+    expect(readBack).toBe(`${note}\n`);
+    expect(acpi).toBe('2\n');
+    // Linux switched off through ACPI: the PM1 control register holds the \_S5 sleep type.
+    expect((machine.acpiPm.state.control >> 10) & 7).toBe(SLP_TYP_S5);
+    expect(machine.ahci.counters.bytesWritten).toBeGreaterThan(0);
+
+    // The image file is what it was; the overlay holds the guest's file system, which
+    // e2fsprogs finds clean and holding the note.
+    const root = await disk.read(m.partition.firstLba * 512, m.partition.sectors * 512);
+    await file.close();
+    expect(sha256(readFileSync(path))).toBe(before);
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-diskguest-'));
+    try {
+      const part = join(dir, 'root.ext4');
+      writeFileSync(part, root);
+      expect(execFileSync('debugfs', ['-R', 'cat /root/note.txt', part], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toBe(`${note}\n`);
+      execFileSync('e2fsck', ['-fn', part], { stdio: 'ignore' }); // throws unless the file system is clean
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, BOOT_TIMEOUT_MS + 60_000);
+
+  describe('over HTTP range requests', () => {
+    let server: Server;
+    let base = '';
+    beforeAll(async () => {
+      server = createServer(sirv(IMAGES, { dev: true }));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    it('boots the same image fetched in chunks on demand', async () => {
+      const m = manifest();
+      const http = await HttpBackend.open(`${base}/${m.disk}`);
+      const { exit, session } = await bootDisk(new OverlayBackend(http), [
+        "mount | grep ' on / '",
+        'echo over-http > /root/h.txt && sync && cat /root/h.txt',
+      ]);
+      expect(exit, session.progress()).toBe('poweroff');
+      expect(session.outputs[0]).toMatch(new RegExp(`^${m.rootDevice} on / type ext4 \\(rw`));
+      expect(session.outputs[1]).toBe('over-http\n');
+      // Only what the guest read was fetched: less than the whole image.
+      expect(http.progress.fetchedBytes).toBeGreaterThan(0);
+      expect(http.progress.fetchedBytes).toBeLessThan(m.size);
+    }, BOOT_TIMEOUT_MS + 60_000);
+  });
+});
