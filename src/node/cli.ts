@@ -48,6 +48,8 @@ Options:
   --initrd FILE     initial RAM disk (cpio, optionally compressed)
   --append STRING   kernel command line
   --memory MIB      guest RAM in MiB (default 128, ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})
+  --screenshot FILE.png
+                    on exit, save what the VGA shows (text or graphics) as a PNG
   --screen text     show the VGA's text screen on the terminal instead of COM1 (redrawn when
                     it changes), and type on the PS/2 keyboard
   --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
@@ -87,6 +89,7 @@ interface RunOptions {
   disks: string[];
   screen: boolean;
   boot: 'kernel' | 'disk';
+  screenshot?: string;
   bios?: string;
   vgaBios?: string;
 }
@@ -126,6 +129,12 @@ function parseRunArgs(args: string[]): RunOptions {
         break;
       }
       case '--bios': opts.bios = value(); break;
+      case '--screenshot': {
+        const v = value();
+        if (!/\.png$/i.test(v)) throw new CliError(`--screenshot ${v}: the file name must end in .png`);
+        opts.screenshot = v;
+        break;
+      }
       case '--vga-bios': opts.vgaBios = value(); break;
       case '--append': opts.append = value(); break;
       case '--memory': {
@@ -372,6 +381,7 @@ async function session(machine: import('../machine/machine.js').Machine, opts: R
     process.off('SIGINT', onSignal);
     if (opts.stats) process.stderr.write(formatStats(machine.status()));
   }
+  if (opts.screenshot !== undefined) await saveScreenshot(machine, opts.screenshot);
   switch (reason) {
     case 'poweroff':
     case 'reset': // only returned under --no-reboot
@@ -402,6 +412,22 @@ class TextScreenPrinter {
     this.last = text;
     if (this.tty) this.out.write(`\x1b[H\x1b[2J${text.replace(/\n/g, '\r\n')}`);
     else this.out.write(`${text}\n${'-'.repeat(80)}\n`);
+  }
+}
+
+/** --screenshot: the VGA's picture as a PNG (a blank screen is an error, in one line). */
+async function saveScreenshot(machine: import('../machine/machine.js').Machine, path: string): Promise<void> {
+  const size = machine.vga.displaySize();
+  const MAX = 4096;
+  const pixels = size === null ? null : new Uint8ClampedArray(Math.min(size.width, MAX) * Math.min(size.height, MAX) * 4);
+  const drawn = pixels === null ? null : machine.vga.render(pixels, MAX, MAX);
+  if (pixels === null || drawn === null) throw new CliError(`--screenshot: the screen is blank (the VGA shows nothing), ${path} not written`);
+  const { encodePng } = await import('./png.js');
+  const { writeFile } = await import('node:fs/promises');
+  try {
+    await writeFile(path, encodePng(drawn.width, drawn.height, new Uint8Array(pixels.buffer, 0, drawn.width * drawn.height * 4)));
+  } catch (e) {
+    throw new CliError(`--screenshot: cannot write ${path}: ${(e as Error).message}`);
   }
 }
 

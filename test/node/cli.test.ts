@@ -82,6 +82,31 @@ describe('webx86 CLI errors', () => {
     expectOneLineError(webx86('run', '--kernel'), /--kernel needs a value/);
   });
 
+  it('--boot disk without a disk, and firmware options without --boot disk', () => {
+    expectOneLineError(webx86('run', '--boot', 'disk'), /--boot disk needs a --disk/);
+    expectOneLineError(webx86('run', '--bios', join(tmp, 'x.bin')), /--bios is for --boot disk/);
+    expectOneLineError(webx86('run', '--boot', 'floppy'), /--boot floppy: expected 'kernel' or 'disk'/);
+    expectOneLineError(webx86('run', '--boot', 'disk', '--disk', 'd.img', '--kernel', 'k'), /--kernel loads a kernel directly/);
+  });
+
+  it('a BIOS or VGA BIOS file that is not one, and a disk that is not whole sectors', () => {
+    const disk = join(tmp, 'disk.img');
+    writeFileSync(disk, new Uint8Array(1 << 20));
+    const oddDisk = join(tmp, 'odd.img');
+    writeFileSync(oddDisk, new Uint8Array(1000));
+    const shortBios = join(tmp, 'short-bios.bin');
+    writeFileSync(shortBios, new Uint8Array(5000));
+    expectOneLineError(webx86('run', '--boot', 'disk', '--disk', disk, '--bios', shortBios), /BIOS image is 5000 bytes; a BIOS ROM is 64, 128, 192 or 256 KiB/);
+    const noVector = join(tmp, 'zero-bios.bin');
+    writeFileSync(noVector, new Uint8Array(128 * 1024));
+    expectOneLineError(webx86('run', '--boot', 'disk', '--disk', disk, '--bios', noVector), /no far jump at its reset vector/);
+    const vga = join(tmp, 'vga.bin');
+    writeFileSync(vga, Uint8Array.of(0x55, 0xaa, 80, 0, 0));
+    expectOneLineError(webx86('run', '--boot', 'disk', '--disk', disk, '--vga-bios', vga), /VGA BIOS image is truncated: its header says 40960 bytes, the file has 5/);
+    expectOneLineError(webx86('run', '--boot', 'disk', '--disk', oddDisk), /not a whole number of 512-byte sectors/);
+    expectOneLineError(webx86('run', '--screenshot', join(tmp, 'shot.jpg')), /the file name must end in \.png/);
+  });
+
   it('--help prints usage and exits 0', () => {
     const r = webx86('--help');
     expect(r.status).toBe(0);
