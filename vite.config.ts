@@ -103,12 +103,15 @@ function guestImages(): Plugin {
     writeBundle() {
       if (!isBuild || !existsSync(IMAGES_DIR)) return;
       // Copied (not emitted through the bundle) so multi-megabyte images never sit in memory.
-      const dest = join(outDir, 'images');
-      mkdirSync(dest, { recursive: true });
-      for (const name of readdirSync(IMAGES_DIR)) {
-        const from = join(IMAGES_DIR, name);
-        if (statSync(from).isFile()) copyFileSync(from, join(dest, name));
-      }
+      const copyDir = (from: string, to: string): void => {
+        mkdirSync(to, { recursive: true });
+        for (const name of readdirSync(from)) {
+          const f = join(from, name);
+          if (statSync(f).isDirectory()) copyDir(f, join(to, name)); // bios/
+          else copyFileSync(f, join(to, name));
+        }
+      };
+      copyDir(IMAGES_DIR, join(outDir, 'images'));
     },
   };
 }

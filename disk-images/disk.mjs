@@ -8,6 +8,8 @@
 //                           kernel modules of the machine's devices
 //   build/images/disk.json  manifest: file name, size, root device, command line, banner,
 //                           prompt and the packages (name, version) the disk was built from
+//   build/images/bios/      SeaBIOS and its VGA BIOS from Debian's seabios package, which the
+//                           page boots the disk with (the CLI reads them from /usr/share/seabios)
 //
 // Boot: BIOS -> MBR -> extlinux -> kernel + initramfs, which loads the AHCI, SCSI disk and ext4
 // modules, mounts /dev/sda1 read-write and switch_roots to the disk's /sbin/init: a busybox
@@ -17,7 +19,7 @@
 // Needs root (extlinux is installed through a loop mount) and extlinux, syslinux-common and
 // e2fsprogs on the host; `npm run setup` installs them.
 
-import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MBR_BIN, buildBootDisk } from './bootdisk.mjs';
@@ -27,6 +29,9 @@ import { MACHINE_MODULES, OUT, ROOT, WORK, appletPaths, collectModules, debPacka
 const RECIPES = ['disk.mjs', 'bootdisk.mjs', 'debian.mjs', 'cpio.mjs'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 const IMAGE = join(OUT, 'disk.img');
 const MANIFEST = join(OUT, 'disk.json');
+/** The firmware the disk boots with, as Debian's seabios package installs it (bios/README.md). */
+const SEABIOS_DIR = '/usr/share/seabios';
+const BIOS_FILES = { bios: 'bios-256k.bin', vgaBios: 'vgabios-isavga.bin' };
 
 const SIZE = 64 << 20;
 // The partition starts at 1 MiB (sector 2048), as partitioning tools align it.
@@ -180,7 +185,8 @@ function stageRoot(tree, { busybox, applets, kernel, initrd, modRoot, release })
 }
 
 export function buildDisk() {
-  if (upToDate([IMAGE, MANIFEST], RECIPES)) {
+  const biosOut = Object.values(BIOS_FILES).map((f) => join(OUT, 'bios', f));
+  if (upToDate([IMAGE, MANIFEST, ...biosOut], RECIPES)) {
     step(`disk guest up to date (${relative(process.cwd(), IMAGE)})`);
     return;
   }
@@ -191,6 +197,10 @@ export function buildDisk() {
   need('e2fsck', 'e2fsprogs');
   need('extlinux', 'extlinux');
   need('mount', 'mount');
+  for (const f of Object.values(BIOS_FILES)) {
+    if (!existsSync(join(SEABIOS_DIR, f))) fail(`${join(SEABIOS_DIR, f)} not found: install Debian's seabios package (npm run setup)`);
+  }
+  const seabios = hostPackage('seabios');
   const mbr = hostPackage('syslinux-common');
   const extlinux = hostPackage('extlinux');
   const { kdeb, bdeb, bdir, release, vmlinuz, modRoot } = debianParts();
@@ -214,6 +224,8 @@ export function buildDisk() {
     fail(e.message);
   }
   rmSync(tree, { recursive: true, force: true });
+  mkdirSync(join(OUT, 'bios'), { recursive: true });
+  for (const f of Object.values(BIOS_FILES)) copyFileSync(join(SEABIOS_DIR, f), join(OUT, 'bios', f));
   const manifest = {
     name: 'disk',
     description: `Debian ${release} kernel booting from a raw disk (MBR, extlinux) with an ext4 root holding busybox-static, a shell on ttyS0`,
@@ -230,7 +242,10 @@ export function buildDisk() {
     kernelRelease: release,
     // Debian packages the disk is made of: the guest's own (from the .debs' control data) and
     // the host's extlinux and syslinux-common, whose boot code is written to the disk.
-    packages: { kernel: debPackage(kdeb), busybox: debPackage(bdeb), extlinux, mbr },
+    packages: { kernel: debPackage(kdeb), busybox: debPackage(bdeb), extlinux, mbr, seabios },
+    // The firmware to boot the disk with (copied from the seabios package).
+    bios: `bios/${BIOS_FILES.bios}`,
+    vgaBios: `bios/${BIOS_FILES.vgaBios}`,
     banner: BANNER,
     prompt: '~ # ',
     poweroff: 'poweroff -f',

@@ -31,6 +31,7 @@ import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
 import { Vga } from '../devices/vga.js';
 import { scancodesFor } from '../devices/ps2-keymap.js';
+import { set2MakeCode } from '../devices/ps2-keycodes.js';
 import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
 import { FwCfg } from '../devices/fw-cfg.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
@@ -702,6 +703,18 @@ export class Machine {
     if (codes.length === 0) return;
     this.events.push(() => this.keyboard.pressKey(codes));
     this.wake();
+  }
+
+  /**
+   * A key at `code` (a KeyboardEvent.code: the key's position) went down or up on the PS/2
+   * keyboard. False when this keyboard has no such key.
+   */
+  keyEvent(code: string, down: boolean): boolean {
+    const make = set2MakeCode(code);
+    if (make === null) return false;
+    this.events.push(() => (down ? this.keyboard.keyDown(make) : this.keyboard.keyUp(make)));
+    this.wake();
+    return true;
   }
 
   /** The PS/2 mouse moved by (dx, dy) (y up), the wheel by dz, with `buttons` held (bit 0 left, 1 right, 2 middle). */

@@ -1,14 +1,20 @@
-// The machine's front panel: power/pause/reset buttons and the settings a boot uses (memory,
-// kernel and initrd from a URL or a local file, command line, clock mode). It only reads and
+// The machine's front panel: power/pause/reset buttons and the settings a boot uses (what to
+// boot: a kernel, or a disk through the BIOS; memory; kernel, initrd and disk from a URL or a
+// local file; command line; clock mode). It only reads and
 // shows choices; main.ts turns them into worker calls.
 import type { ClockMode } from '../machine/types.js';
 
 /** An image the user picked: a URL to download, or a local file (file picker or drag-and-drop). */
 export type ImageChoice = { url: string } | { file: File };
 
+/** Load a kernel directly, or start the PC from its BIOS, which boots the disk. */
+export type BootMode = 'kernel' | 'disk';
+
 export interface BootChoice {
+  boot: BootMode;
   memoryMiB: number;
   kernel: ImageChoice | null;
+  disk: ImageChoice | null;
   initrd: ImageChoice | null;
   cmdline: string;
   clock: ClockMode;
@@ -29,7 +35,12 @@ export const MEMORY_CHOICES_MIB = [32, 64, 128, 256, 512, 1024];
 
 /** A dropped or picked file that looks like an initial RAM disk rather than a kernel. */
 function looksLikeInitrd(name: string): boolean {
-  return /initr|cpio|rootfs|\.img$/i.test(name);
+  return /initr|cpio|rootfs/i.test(name);
+}
+
+/** A dropped file that looks like a disk image: a raw image's usual names, whole sectors. */
+function looksLikeDisk(f: File): boolean {
+  return /\.(img|raw|hdd|bin)$/i.test(f.name) && f.size >= 1 << 20 && f.size % 512 === 0;
 }
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -86,6 +97,8 @@ class ImageSlot {
 export class Controls {
   private readonly kernel = new ImageSlot('kernel');
   private readonly initrd = new ImageSlot('initrd');
+  private readonly disk = new ImageSlot('disk');
+  private readonly boot = byId<HTMLSelectElement>('boot');
   private readonly cmdline = byId<HTMLInputElement>('cmdline');
   private readonly memory = byId<HTMLSelectElement>('memory');
   private readonly clock = byId<HTMLSelectElement>('clock');
@@ -115,7 +128,9 @@ export class Controls {
   }
 
   /** Fill the settings (from the URL query or the default guest's manifest). */
-  setValues(v: { kernelUrl?: string; initrdUrl?: string; cmdline?: string; memoryMiB?: number; clock?: ClockMode }): void {
+  setValues(v: { boot?: BootMode; kernelUrl?: string; initrdUrl?: string; diskUrl?: string; cmdline?: string; memoryMiB?: number; clock?: ClockMode }): void {
+    if (v.boot !== undefined) this.boot.value = v.boot;
+    if (v.diskUrl !== undefined) this.disk.setUrl(v.diskUrl);
     if (v.kernelUrl !== undefined) this.kernel.setUrl(v.kernelUrl);
     if (v.initrdUrl !== undefined) this.initrd.setUrl(v.initrdUrl);
     if (v.cmdline !== undefined) this.cmdline.value = v.cmdline;
@@ -134,8 +149,10 @@ export class Controls {
 
   choice(): BootChoice {
     return {
+      boot: this.boot.value === 'disk' ? 'disk' : 'kernel',
       memoryMiB: Number(this.memory.value),
       kernel: this.kernel.choice(),
+      disk: this.disk.choice(),
       initrd: this.initrd.choice(),
       cmdline: this.cmdline.value,
       clock: this.clock.value === 'deterministic' ? 'deterministic' : 'realtime',
@@ -178,7 +195,11 @@ export class Controls {
       const files = [...(ev.dataTransfer?.files ?? [])];
       if (files.length === 0) return;
       ev.preventDefault();
-      for (const f of files) (looksLikeInitrd(f.name) ? this.initrd : this.kernel).setFile(f);
+      for (const f of files) {
+        if (looksLikeInitrd(f.name)) this.initrd.setFile(f);
+        else if (looksLikeDisk(f)) { this.disk.setFile(f); this.boot.value = 'disk'; }
+        else this.kernel.setFile(f);
+      }
       this.showSettings(true);
     });
   }

@@ -1,6 +1,8 @@
 // The page's entry: checks the browser can host the VM, starts the VM worker, connects the
-// terminal to COM1 through the shared rings, and boots the default guest (or the one the URL
-// names: ?kernel=&initrd=&cmdline=&mem=&clock=&autostart=0). With a bzImage the worker also
+// terminal to COM1 through the shared rings and the canvas to the VGA through the shared screen,
+// and boots the default guest (or the one the URL names: ?kernel=&initrd=&cmdline=&mem=&clock=
+// &autostart=0, or ?manifest=/images/disk.json for the disk guest booted through SeaBIOS, or
+// ?disk=URL). With a bzImage the worker also
 // fetches the uncompressed kernel (the manifest's vmlinux, or ?vmlinux=URL; ?vmlinux=0 to skip):
 // more bytes to download, but decompressing the bzImage inside the emulated CPU is far slower.
 // Without one, the worker decompresses a gzip or XZ bzImage itself, on the host
@@ -11,6 +13,7 @@ import { ByteRing } from '../worker/ring.js';
 import type { BootOptions, DownloadProgress, ImageSource, VmStatus, VmWorkerApi } from '../worker/vm-worker.js';
 import { Controls, type BootChoice, type ImageChoice } from './controls.js';
 import { SerialTerminal } from './terminal.js';
+import { ScreenView } from './screen.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
 const SERIAL_OUT_BYTES = 1 << 20;
@@ -18,10 +21,17 @@ const SERIAL_OUT_BYTES = 1 << 20;
 const SERIAL_IN_BYTES = 64 << 10;
 const STATUS_INTERVAL_MS = 500;
 const DEFAULT_MANIFEST = '/images/default.json';
+/** SeaBIOS and its VGA BIOS, which `npm run build:images` copies from Debian's seabios package. */
+const DEFAULT_BIOS = '/images/bios/bios-256k.bin';
+const DEFAULT_VGA_BIOS = '/images/bios/vgabios-isavga.bin';
 
 /** The default guest's manifest, as disk-images/build.mjs writes it. */
 interface GuestManifest {
-  kernel: string;
+  /** A kernel guest names its kernel; a disk guest its disk image (and the BIOS to boot it with). */
+  kernel?: string;
+  disk?: string;
+  bios?: string;
+  vgaBios?: string;
   /** The same kernel uncompressed (an i386 ELF). */
   vmlinux?: string;
   initrd?: string;
@@ -39,6 +49,7 @@ const statusSpeed = document.getElementById('status-speed')!;
 const statusClock = document.getElementById('status-clock')!;
 const statusTime = document.getElementById('status-time')!;
 const statusJit = document.getElementById('status-jit')!;
+const statusDisk = document.getElementById('status-disk')!;
 
 function showError(message: string): void {
   errorBox.textContent = message;
@@ -129,6 +140,8 @@ function showStatus(s: VmStatus): void {
   statusSpeed.textContent = s.state === 'running' || s.state === 'halted' ? `${(s.ips / 1e6).toFixed(1)} MIPS` : '';
   statusClock.textContent = s.clock === 'deterministic' ? 'deterministic clock' : 'real-time clock';
   statusTime.textContent = s.instructions > 0 ? `guest ${s.guestSeconds.toFixed(1)} s` : '';
+  statusDisk.textContent = s.disk ? `disk: ${formatBytes(s.disk.fetched)} of ${formatBytes(s.disk.size)} fetched` : '';
+  statusDisk.title = s.disk ? `${s.disk.requests} range requests; the rest of the image is fetched when the guest reads it` : '';
   const j = s.jit;
   statusJit.textContent = !j ? '' : j.threshold === 0 ? 'JIT off'
     : `JIT: ${j.translations} regions, ${formatBytes(j.cacheBytes)} cache, ${s.instructions > 0 ? ((100 * j.instructions) / s.instructions).toFixed(0) : 0}% translated`;
@@ -167,7 +180,7 @@ async function loadManifest(url: string): Promise<GuestManifest> {
       + 'Build it with "npm run build:images", or name a kernel in the address: ?kernel=URL&initrd=URL.');
   }
   const m = (await res.json()) as GuestManifest;
-  if (typeof m?.kernel !== 'string') throw new Error(`The guest manifest ${url} names no kernel.`);
+  if (typeof m?.kernel !== 'string' && typeof m?.disk !== 'string') throw new Error(`The guest manifest ${url} names no kernel and no disk.`);
   return m;
 }
 
@@ -178,7 +191,7 @@ async function main(): Promise<void> {
   const missing = missingPlatform();
   if (missing) {
     showError(missing);
-    exposeTestHook(null, null);
+    exposeTestHook(null, null, null, null);
     return;
   }
 
@@ -213,6 +226,7 @@ async function main(): Promise<void> {
   };
 
   const terminal = new SerialTerminal(terminalBox, sendInput);
+  let screen: ScreenView | null = null;
 
   const worker = new Worker(new URL('../worker/vm-worker.ts', import.meta.url), { type: 'module', name: 'webx86-vm' });
   worker.addEventListener('error', (ev) => showError(`The VM worker failed: ${ev.message || 'it could not be loaded'}.`));
@@ -222,6 +236,8 @@ async function main(): Promise<void> {
   let booting = false;
   /** Uncompressed kernel to send along with the bzImage it belongs to (?vmlinux= or the manifest). */
   let vmlinuxPair: { kernel: string; vmlinux: string } | null = null;
+  /** The BIOS images for booting from the disk (the manifest may name others). */
+  const biosUrls = { bios: DEFAULT_BIOS, vgaBios: DEFAULT_VGA_BIOS };
 
   const events = {
     onProgress(p: DownloadProgress) {
@@ -239,7 +255,11 @@ async function main(): Promise<void> {
       panel.setState('off');
     },
   };
-  await api.attach(serialOut.buffer, serialIn.buffer, Comlink.proxy(events));
+  screen = new ScreenView(document.getElementById('screen') as HTMLCanvasElement, document.getElementById('screen-box')!, {
+    key: (code, down) => void api.key(code, down),
+    mouse: (dx, dy, dz, buttons) => void api.mouse(dx, dy, dz, buttons),
+  });
+  await api.attach(serialOut.buffer, serialIn.buffer, Comlink.proxy(events), screen.buffer.buffer);
 
   // Drain COM1 output into the terminal; Atomics.waitAsync wakes us without polling.
   void (async () => {
@@ -257,7 +277,12 @@ async function main(): Promise<void> {
 
   const boot = async (choice: BootChoice): Promise<void> => {
     if (booting) return;
-    if (!choice.kernel) {
+    if (choice.boot === 'disk' && !choice.disk) {
+      showError('No disk chosen: give a disk image URL or open a file under Settings.');
+      panel.showSettings(true);
+      return;
+    }
+    if (choice.boot === 'kernel' && !choice.kernel) {
       showError('No kernel chosen: give a kernel URL or open a file under Settings.');
       panel.showSettings(true);
       return;
@@ -266,22 +291,28 @@ async function main(): Promise<void> {
     clearError();
     panel.setState('busy');
     try {
+      const fromDisk = choice.boot === 'disk';
+      const kernel = fromDisk ? null : choice.kernel!;
       const options: BootOptions = {
         memoryMiB: choice.memoryMiB,
-        kernel: await imageSource(choice.kernel),
-        initrd: choice.initrd ? await imageSource(choice.initrd) : undefined,
+        kernel: kernel ? await imageSource(kernel) : undefined,
+        initrd: !fromDisk && choice.initrd ? await imageSource(choice.initrd) : undefined,
         // Only with the kernel it was built from: the user may have picked another one since.
-        vmlinux: vmlinuxPair && 'url' in choice.kernel && absolute(choice.kernel.url) === vmlinuxPair.kernel
+        vmlinux: kernel && vmlinuxPair && 'url' in kernel && absolute(kernel.url) === vmlinuxPair.kernel
           ? { url: vmlinuxPair.vmlinux } : undefined,
         cmdline: choice.cmdline,
         clock: choice.clock,
+        disk: choice.disk ? await imageSource(choice.disk) : undefined,
+        firmware: fromDisk ? { bios: { url: absolute(biosUrls.bios) }, vgaBios: { url: absolute(biosUrls.vgaBios) } } : undefined,
       };
-      const transfer = [options.kernel, options.initrd]
+      const transfer = [options.kernel, options.initrd, options.disk]
         .flatMap((s) => (s && 'bytes' in s ? [s.bytes.buffer] : []));
+      // The screen shows what the BIOS and the OS draw; a kernel loaded directly talks on COM1.
+      screen?.show(fromDisk);
       terminal.clear();
       await api.boot(Comlink.transfer(options, transfer));
       panel.setState('running');
-      terminal.focus();
+      if (fromDisk) screen?.focus(); else terminal.focus();
     } catch (e) {
       progressBox.hidden = true;
       showError((e as Error)?.message ?? String(e));
@@ -305,7 +336,7 @@ async function main(): Promise<void> {
     }).catch(() => {});
   }, STATUS_INTERVAL_MS);
 
-  exposeTestHook(terminal, () => api.status());
+  exposeTestHook(terminal, () => api.status(), screen, () => api.textScreen());
 
   // What to boot: the URL's choice, else the default guest's manifest.
   const q = new URLSearchParams(location.search);
@@ -315,7 +346,9 @@ async function main(): Promise<void> {
     memoryMiB: Number.isInteger(mem) && mem > 0 ? mem : undefined,
     clock: parseClock(q.get('clock')),
   });
-  if (q.has('kernel')) {
+  if (q.has('disk')) {
+    panel.setValues({ boot: 'disk', diskUrl: q.get('disk') ?? '' });
+  } else if (q.has('kernel')) {
     panel.setValues({
       kernelUrl: q.get('kernel') ?? '',
       initrdUrl: q.get('initrd') ?? '',
@@ -328,13 +361,22 @@ async function main(): Promise<void> {
     const manifestUrl = absolute(q.get('manifest') ?? DEFAULT_MANIFEST);
     try {
       const m = await loadManifest(manifestUrl);
-      panel.setValues({
-        kernelUrl: shown(absolute(m.kernel, manifestUrl)),
+      if (m.disk !== undefined) {
+        if (m.bios) biosUrls.bios = absolute(m.bios, manifestUrl);
+        if (m.vgaBios) biosUrls.vgaBios = absolute(m.vgaBios, manifestUrl);
+        panel.setValues({
+          boot: 'disk',
+          diskUrl: shown(absolute(m.disk, manifestUrl)),
+          memoryMiB: Number.isInteger(mem) && mem > 0 ? undefined : m.recommendedMemoryMiB,
+        });
+      } else panel.setValues({
+        boot: 'kernel',
+        kernelUrl: shown(absolute(m.kernel!, manifestUrl)),
         initrdUrl: m.initrd ? shown(absolute(m.initrd, manifestUrl)) : '',
         cmdline: q.get('cmdline') ?? m.cmdline ?? 'console=ttyS0,115200',
         memoryMiB: Number.isInteger(mem) && mem > 0 ? undefined : m.recommendedMemoryMiB,
       });
-      if (vmlinuxParam !== '0' && m.vmlinux) {
+      if (vmlinuxParam !== '0' && m.vmlinux && m.kernel) {
         vmlinuxPair = { kernel: absolute(m.kernel, manifestUrl), vmlinux: absolute(m.vmlinux, manifestUrl) };
       }
     } catch (e) {
@@ -355,16 +397,28 @@ declare global {
       /** Asks the worker now (not the last polled value). */
       status(): Promise<VmStatus | null>;
       type(text: string): void;
+      /** The VGA's text screen as the machine holds it (null in a graphics mode). */
+      screenText(): Promise<{ lines: string[]; cursor: { row: number; col: number } | null } | null>;
+      /** The canvas as the page shows it, and how many frames it drew. */
+      screenPixels(): { width: number; height: number; data: number[]; frames: number } | null;
       ready: boolean;
     };
   }
 }
 
-function exposeTestHook(terminal: SerialTerminal | null, status: (() => Promise<VmStatus>) | null): void {
+function exposeTestHook(terminal: SerialTerminal | null, status: (() => Promise<VmStatus>) | null,
+                        screen: ScreenView | null,
+                        screenText: (() => Promise<{ lines: string[]; cursor: { row: number; col: number } | null } | null>) | null): void {
   window.__webx86 = {
     serialText: () => terminal?.text() ?? '',
     errorText: () => (errorBox.hidden ? '' : errorBox.textContent ?? ''),
     status: async () => (status ? status() : null),
+    screenText: async () => (screenText ? screenText() : null),
+    screenPixels: () => {
+      if (!screen) return null;
+      const p = screen.pixels();
+      return { width: p.width, height: p.height, data: Array.from(p.data), frames: screen.counters.frames };
+    },
     type: (text: string) => {
       // Through xterm as if typed, so the test exercises the same path as keystrokes.
       terminal?.input(text);

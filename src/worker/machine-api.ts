@@ -2,6 +2,7 @@
 // the worker compiles against the contract rather than against one implementation. The real
 // class satisfies it structurally; a test can hand the worker anything else that does.
 import type { ExitReason, MachineStatus, VmConfig } from '../machine/types.js';
+import type { BlockBackend } from '../storage/block.js';
 
 /** Callbacks from the Machine to whoever hosts it (the worker here, the CLI in Node). */
 export interface MachineHost {
@@ -17,6 +18,20 @@ export interface MachineConfig extends VmConfig {
   vmlinux?: Uint8Array;
   /** core.wasm bytes, fetched by the worker from the URL the bundler gave it. */
   coreWasm?: Uint8Array | ArrayBuffer;
+  /** Disks on the SATA ports. */
+  disks?: BlockBackend[];
+  /** Start from this BIOS (and VGA BIOS) instead of loading the kernel. */
+  firmware?: { bios: Uint8Array; vgaBios?: Uint8Array; boot?: 'disk' | 'cdrom' };
+}
+
+/** The display as the worker draws it for the page (src/devices/vga.ts). */
+export interface Display {
+  /** Bumped whenever what the screen shows may have changed. */
+  readonly changes: number;
+  displaySize(): { width: number; height: number } | null;
+  render(target: Uint8ClampedArray, maxWidth: number, maxHeight: number): { width: number; height: number } | null;
+  /** In a text mode, the characters on the screen. */
+  textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null;
 }
 
 export interface MachineInstance {
@@ -28,6 +43,11 @@ export interface MachineInstance {
   reset(): void;
   /** COM1 input. */
   sendSerial(bytes: Uint8Array): void;
+  /** A key (KeyboardEvent.code) down or up on the PS/2 keyboard; false for a key it lacks. */
+  keyEvent(code: string, down: boolean): boolean;
+  /** The PS/2 mouse: movement (y up), wheel, buttons held (bit 0 left, 1 right, 2 middle). */
+  moveMouse(dx: number, dy: number, dz?: number, buttons?: number): void;
+  readonly vga: Display;
   status(): MachineStatus;
 }
 

@@ -11,6 +11,10 @@ import type { MachineClass, MachineConfig, MachineInstance } from './machine-api
 import { Machine } from '../machine/machine.js';
 import { decompressPayload } from '../boot/payload.js';
 import { ByteRing } from './ring.js';
+import { ScreenBuffer, ScreenPublisher, MAX_HEIGHT, MAX_WIDTH } from './screen-buffer.js';
+import { BlockError, MemoryBackend, type BlockBackend } from '../storage/block.js';
+import { HttpBackend } from '../storage/http.js';
+import { OverlayBackend } from '../storage/overlay.js';
 
 /** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
 export type ImageSource =
@@ -19,7 +23,8 @@ export type ImageSource =
 
 export interface BootOptions {
   memoryMiB: number;
-  kernel: ImageSource;
+  /** The kernel to load directly; unused when `firmware` is given. */
+  kernel?: ImageSource;
   initrd?: ImageSource;
   /**
    * With a bzImage kernel: the same kernel uncompressed, so the guest skips decompressing itself.
@@ -28,9 +33,17 @@ export interface BootOptions {
   vmlinux?: ImageSource;
   cmdline: string;
   clock: ClockMode;
+  /**
+   * A raw disk image on the first SATA port: a URL is read on demand with HTTP range requests
+   * (the server must support them), a local file is held in memory. The guest's writes go to
+   * an overlay; the image itself is never changed.
+   */
+  disk?: ImageSource;
+  /** Start the PC from this BIOS and VGA BIOS, which boot the disk, instead of loading a kernel. */
+  firmware?: { bios: ImageSource; vgaBios: ImageSource };
 }
 
-export type ImageRole = 'kernel' | 'initrd' | 'vmlinux';
+export type ImageRole = 'kernel' | 'initrd' | 'vmlinux' | 'disk' | 'BIOS' | 'VGA BIOS';
 
 export interface DownloadProgress {
   what: ImageRole;
@@ -55,19 +68,27 @@ export interface VmStatus extends MachineStatus {
   phase: VmPhase;
   /** COM1 output bytes dropped because the page stopped draining the ring and the backlog filled. */
   serialDropped: number;
+  /** A disk read over HTTP: bytes fetched so far, of the image's size. */
+  disk?: { fetched: number; size: number; requests: number };
 }
 
 export interface VmWorkerApi {
-  /** Hand the worker its rings and callbacks; call once before boot. */
-  attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents): void;
+  /** Hand the worker its rings, the screen it draws into (screen-buffer.ts) and callbacks; call once before boot. */
+  attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void;
   /** Fetch images, build the machine and start it running. Resolves once it runs; rejects with a plain-words error. */
   boot(options: BootOptions): Promise<void>;
   pause(): void;
   resume(): void;
   reset(): void;
+  /** A key at `code` (KeyboardEvent.code) went down or up, on the PS/2 keyboard. */
+  key(code: string, down: boolean): void;
+  /** The PS/2 mouse moved by (dx, dy) (y up) and dz (wheel), with `buttons` held. */
+  mouse(dx: number, dy: number, dz: number, buttons: number): void;
   /** Stop the machine for good (the page's power button). Resolves when its run loop has returned. */
   powerOff(): Promise<void>;
   status(): VmStatus;
+  /** The VGA's text screen, line by line, and its cursor; null in a graphics mode or without a machine. */
+  textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null;
 }
 
 /** Bound on COM1 output kept in the worker while the page's ring is full (a hidden tab, say). */
@@ -76,6 +97,8 @@ const SERIAL_BACKLOG_LIMIT = 4 << 20;
 const PROGRESS_INTERVAL_MS = 100;
 /** Largest image we accept, so a wrong URL to a huge file fails in words instead of exhausting memory. */
 const MAX_IMAGE_BYTES = 512 << 20;
+/** How often the worker looks whether the screen changed: the page's refresh rate. */
+const SCREEN_INTERVAL_MS = 16;
 
 // Checked here against the contract the worker is written to (machine-api.ts).
 const MachineImpl: MachineClass = Machine;
@@ -181,6 +204,26 @@ function checkOptions(o: BootOptions): void {
   }
   if (o.clock !== 'realtime' && o.clock !== 'deterministic') throw new Error(`Unknown clock mode: ${String(o.clock)}.`);
   if (typeof o.cmdline !== 'string') throw new Error('The kernel command line must be text.');
+  if (o.firmware === undefined && o.kernel === undefined) throw new Error('Nothing to boot: give a kernel, or a disk to boot through the BIOS.');
+  if (o.firmware !== undefined && o.disk === undefined) throw new Error('Booting through the BIOS needs a disk image.');
+}
+
+/** A disk image as a block device: over HTTP by ranges, or a local file in memory; errors in words. */
+async function openDisk(src: ImageSource, onProgress: (p: { fetched: number; size: number; requests: number }) => void): Promise<BlockBackend> {
+  try {
+    if ('bytes' in src) {
+      if (!(src.bytes instanceof Uint8Array) || src.bytes.length === 0) throw new ImageError(`The disk file ${src.name} is empty.`);
+      return new OverlayBackend(new MemoryBackend(src.bytes, true, src.name));
+    }
+    const http = await HttpBackend.open(src.url, { onProgress: (p) => onProgress({ fetched: p.fetchedBytes, size: p.size, requests: p.requests }) });
+    onProgress({ fetched: http.progress.fetchedBytes, size: http.size, requests: http.progress.requests });
+    return new OverlayBackend(http);
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    const what = 'bytes' in src ? `The disk file ${src.name}` : `The disk image at ${src.url}`;
+    if (e instanceof BlockError) throw new ImageError(`${what} cannot be used: ${e.message.replace(/^[^:]*: /, '')}.`);
+    throw new ImageError(`${what} could not be read: ${(e as Error).message || 'network error'}.`);
+  }
 }
 
 /** Everything the worker keeps about the one VM it hosts. */
@@ -195,15 +238,37 @@ class VmHost implements VmWorkerApi {
   private lastExit: { reason: ExitReason; error?: string } | null = null;
   /** Generation counter: a boot or power-off bumps it so stale loops (input pump) end. */
   private generation = 0;
+  private screen: ScreenPublisher | null = null;
+  private screenTimer: ReturnType<typeof setInterval> | null = null;
+  private disk: { fetched: number; size: number; requests: number } | undefined;
   private backlog: Uint8Array[] = [];
   private backlogBytes = 0;
   private flushing = false;
   private serialDropped = 0;
 
-  attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents): void {
+  attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void {
     this.serialOut = new ByteRing(serialOut);
     this.serialIn = new ByteRing(serialIn);
     this.events = events;
+    this.screen = screen ? new ScreenPublisher(new ScreenBuffer(screen)) : null;
+  }
+
+  /** Draw the display into the shared screen whenever it changed, until the machine goes. */
+  private startScreen(machine: MachineInstance, generation: number): void {
+    const publisher = this.screen;
+    if (publisher === null) return;
+    if (this.screenTimer !== null) clearInterval(this.screenTimer);
+    const frame = new Uint8ClampedArray(MAX_WIDTH * MAX_HEIGHT * 4);
+    let seen = -1;
+    const draw = () => {
+      if (generation !== this.generation) return;
+      if (machine.vga.changes === seen) return;
+      seen = machine.vga.changes;
+      const size = machine.vga.render(frame, MAX_WIDTH, MAX_HEIGHT);
+      publisher.publish(frame, size?.width ?? 0, size?.height ?? 0);
+    };
+    draw();
+    this.screenTimer = setInterval(draw, SCREEN_INTERVAL_MS);
   }
 
   async boot(options: BootOptions): Promise<void> {
@@ -220,11 +285,16 @@ class VmHost implements VmWorkerApi {
       // Fetch the core while the images download; report a missing image first.
       const coreWasm = loadCoreWasm();
       coreWasm.catch(() => {});
-      const kernel = await obtainImage('kernel', options.kernel, this.events);
-      const initrd = options.initrd ? await obtainImage('initrd', options.initrd, this.events) : undefined;
-      let vmlinux = options.vmlinux ? await obtainImage('vmlinux', options.vmlinux, this.events) : undefined;
+      this.disk = undefined;
+      const disks = options.disk ? [await openDisk(options.disk, (p) => { this.disk = p; })] : [];
+      const firmware = options.firmware
+        ? { bios: await obtainImage('BIOS', options.firmware.bios, this.events), vgaBios: await obtainImage('VGA BIOS', options.firmware.vgaBios, this.events) }
+        : undefined;
+      const kernel = firmware || !options.kernel ? undefined : await obtainImage('kernel', options.kernel, this.events);
+      const initrd = !firmware && options.initrd ? await obtainImage('initrd', options.initrd, this.events) : undefined;
+      let vmlinux = !firmware && options.vmlinux ? await obtainImage('vmlinux', options.vmlinux, this.events) : undefined;
       this.phase = 'starting';
-      if (!vmlinux) {
+      if (kernel && !vmlinux) {
         // A bzImage alone: unpack its kernel here when its format allows, sparing the guest its
         // own decompression; null (an ELF kernel, bzip2, zstd ...) leaves it to the guest.
         const started = performance.now();
@@ -242,6 +312,8 @@ class VmHost implements VmWorkerApi {
         cmdline: options.cmdline,
         clock: options.clock,
         coreWasm: await coreWasm,
+        disks,
+        firmware,
       };
       const machine = await MachineImpl.create(config, {
         onSerial: (bytes) => this.emitSerial(bytes),
@@ -255,6 +327,7 @@ class VmHost implements VmWorkerApi {
       this.phase = 'running';
       this.running = this.runMachine(machine, generation);
       void this.pumpInput(generation);
+      this.startScreen(machine, generation);
     } catch (e) {
       if (generation === this.generation) this.phase = 'idle';
       const err = e instanceof Error ? e : new Error(String(e));
@@ -345,6 +418,20 @@ class VmHost implements VmWorkerApi {
     this.machine?.reset();
   }
 
+  textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null {
+    const t = this.machine?.vga.textScreen();
+    return t ? { lines: t.lines, cursor: t.cursor } : null;
+  }
+
+  key(code: string, down: boolean): void {
+    if (typeof code === 'string') this.machine?.keyEvent(code, down === true);
+  }
+
+  mouse(dx: number, dy: number, dz: number, buttons: number): void {
+    const whole = (v: number) => (Number.isFinite(v) ? Math.trunc(v) : 0);
+    this.machine?.moveMouse(whole(dx), whole(dy), whole(dz), whole(buttons) & 7);
+  }
+
   powerOff(): Promise<void> {
     return this.stopMachine(true);
   }
@@ -356,6 +443,8 @@ class VmHost implements VmWorkerApi {
     this.generation++;
     this.machine = null;
     this.running = null;
+    if (this.screenTimer !== null) clearInterval(this.screenTimer);
+    this.screenTimer = null;
     // A boot still downloading sees the new generation and drops what it builds.
     if (this.phase === 'downloading' || this.phase === 'starting') this.phase = 'idle';
     if (machine) {
@@ -381,7 +470,7 @@ class VmHost implements VmWorkerApi {
           clock: this.clock,
           error: this.lastExit?.error,
         };
-    return { ...base, phase: this.phase, serialDropped: this.serialDropped };
+    return { ...base, phase: this.phase, serialDropped: this.serialDropped, disk: this.disk ? { ...this.disk } : undefined };
   }
 }
 

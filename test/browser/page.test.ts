@@ -22,7 +22,7 @@ import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
+import { CORE, DISK_MANIFEST, diskGuestFiles, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
 import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,6 +36,7 @@ const BOOT_TIMEOUT_MS = 600_000;
 const COMMAND_TIMEOUT_MS = 60_000;
 
 const haveGuest = haveBuildOutputs('the browser tests with the default guest (test/browser)', [CORE, ...guestFiles()]);
+const haveDiskGuest = haveBuildOutputs('the browser test with the disk guest (test/browser)', [CORE, ...diskGuestFiles()]);
 const manifest = haveGuest
   ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string; kernelRelease: string; banner: string }
   : { prompt: '~ # ', kernelRelease: '', banner: '' };
@@ -117,6 +118,37 @@ function countFrames(page: Page, ms: number): Promise<number> {
     };
     requestAnimationFrame(tick);
   }), ms);
+}
+
+/**
+ * The canvas against the VGA text the machine reports: in each 9x16 character cell, a blank
+ * (space or NUL) is one colour, and a printable character other than a space draws at least two.
+ * Returns the cells that disagree (none when the canvas shows the text).
+ */
+function cellsDisagreeing(screen: { lines: string[]; cursor: { row: number; col: number } | null },
+                          px: { width: number; height: number; data: number[] }): string[] {
+  const lines = screen.lines;
+  const bad: string[] = [];
+  const cols = lines[0]!.length, rows = lines.length;
+  const cw = px.width / cols, ch = px.height / rows;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const code = lines[r]!.charCodeAt(c);
+      const colours = new Set<number>();
+      for (let y = 0; y < ch; y++) {
+        for (let x = 0; x < cw - 1; x++) { // the 9th column is blank for most glyphs
+          const i = ((r * ch + y) * px.width + c * cw + x) * 4;
+          colours.add((px.data[i]! << 16) | (px.data[i + 1]! << 8) | px.data[i + 2]!);
+        }
+      }
+      // The cursor's cell shows its underline too.
+      const cursor = screen.cursor !== null && screen.cursor.row === r && screen.cursor.col === c;
+      const blank = (code === 0x20 || code === 0) && !cursor;
+      const ink = code > 0x20 && code < 0x7f && code !== 0x5f; // '_' may be only a cursor-like line
+      if ((blank && colours.size !== 1) || (ink && colours.size < 2)) bad.push(`row ${r} col ${c} '${lines[r]![c]}': ${colours.size} colours`);
+    }
+  }
+  return bad;
 }
 
 /** Boot to a prompt, then check commands and the page's frame rate under a busy guest. */
@@ -234,6 +266,68 @@ describe('web page on the vite dev server', () => {
     expect(await runCommand(page, 'touch /tmp/stop; wait; echo $((6*7))')).toBe('spin-ended\n42\n');
     await page.close();
   }, BOOT_TIMEOUT_MS + 6 * COMMAND_TIMEOUT_MS);
+});
+
+describe('web page: the disk guest through SeaBIOS', () => {
+  let server: ViteDevServer;
+  let browser: Browser;
+  let base: string;
+  beforeAll(async () => {
+    server = await createServer({ configFile: CONFIG, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
+    await server.listen();
+    base = server.resolvedUrls!.local[0];
+    browser = await launch();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it.skipIf(!haveDiskGuest)('boots the disk read by range requests; the canvas shows the VGA text; keys on the canvas reach Linux', async () => {
+    const disk = JSON.parse(readFileSync(DISK_MANIFEST, 'utf8')) as { banner: string; prompt: string; size: number };
+    const page = await openPage(browser, `${base}?manifest=/images/disk.json`);
+    const prompt = disk.prompt.trimEnd();
+    await waitForTerminal(page, (t) => t.includes(disk.banner) && t.slice(t.lastIndexOf(disk.banner)).split('\n').slice(1).some((l) => l.startsWith(prompt)),
+      'the disk guest\'s shell prompt', BOOT_TIMEOUT_MS);
+    await runCommand(page, QUIET_CONSOLE);
+    // A reader on the VGA console's tty; then keys typed on the canvas, as a user would.
+    expect(await runCommand(page, '{ cat /dev/tty1 > /tmp/keys & }')).toBe('');
+    await page.click('#screen');
+    // Keys by position, as a keyboard sends them: Shift held for the capitals and the '_'.
+    await page.keyboard.type('webx86 keys ');
+    await page.keyboard.down('Shift');
+    for (const k of ['KeyA', 'Minus', 'KeyZ']) await page.keyboard.press(k);
+    await page.keyboard.up('Shift');
+    await page.keyboard.press('Semicolon');
+    await page.keyboard.press('Enter');
+    let keys = '';
+    for (let i = 0; i < 40 && keys === ''; i++) {
+      await page.waitForTimeout(250);
+      keys = await runCommand(page, 'cat /tmp/keys');
+    }
+    expect(keys).toBe('webx86 keys A_Z;\n');
+    // The canvas shows what the VGA holds: the same text, cell by cell (taken when both are still).
+    let text: { lines: string[]; cursor: { row: number; col: number } | null } | null = null;
+    let px: { width: number; height: number; data: number[] } | null = null;
+    for (let i = 0; i < 20; i++) {
+      const before = await page.evaluate(() => window.__webx86!.screenText());
+      await page.waitForTimeout(300);
+      px = await page.evaluate(() => window.__webx86!.screenPixels());
+      text = await page.evaluate(() => window.__webx86!.screenText());
+      if (JSON.stringify(before) === JSON.stringify(text)) break;
+    }
+    expect(text).not.toBeNull();
+    expect(text!.lines.some((l) => l.includes('webx86 keys A_Z;'))).toBe(true); // tty1 echoed the typing on the VGA
+    expect(px!.width).toBe(720);
+    expect(px!.height).toBe(400);
+    expect(cellsDisagreeing(text!, px!)).toEqual([]);
+    // The disk came over HTTP range requests: some of it, not all.
+    const status = await page.evaluate(() => window.__webx86!.status());
+    expect(status!.disk!.size).toBe(disk.size);
+    expect(status!.disk!.fetched).toBeGreaterThan(0);
+    expect(status!.disk!.fetched).toBeLessThan(disk.size);
+    await page.close();
+  }, BOOT_TIMEOUT_MS + 8 * COMMAND_TIMEOUT_MS);
 });
 
 /** A static file server that sends no COOP/COEP headers, like plain static hosting. */
