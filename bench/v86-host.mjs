@@ -29,8 +29,8 @@ export function manifest() {
   };
 }
 
-export /** Find v86, installing it into a temporary prefix when the project does not have it. */
-function resolveV86() {
+/** Find v86, installing it into a temporary prefix when the project does not have it. */
+export function resolveV86() {
   const fromProject = createRequire(join(ROOT, 'package.json'));
   for (const base of [fromProject, createRequire(join(V86_PREFIX, 'package.json'))]) {
     try {

@@ -55,8 +55,9 @@ const CMDLINE = [
 ].join(' ');
 
 // What the initramfs loads to reach the root: the SATA controller, SCSI disks, and ext4, whose
-// checksums need crc32c (a soft dependency the modules' depends= does not name).
-const BOOT_MODULES = ['ahci', 'sd_mod', 'crc32c_generic', 'ext4'];
+// checksums need crc32c (a soft dependency the modules' depends= does not name). ata_piix drives
+// the PIIX IDE controller other PCs have (v86, in the disk benchmark), so the same disk boots there.
+const BOOT_MODULES = ['ahci', 'ata_piix', 'sd_mod', 'crc32c_generic', 'ext4'];
 
 const BANNER = "webx86 disk guest: busybox shell on the disk's root";
 
