@@ -171,7 +171,11 @@ export class Ahci extends PciFunction {
         a.ghc = GHC_AE | (value & GHC_IE);
         this.updateIntx();
       } else if (offset === IS) {
+        // IS.IPS follows the ports: a port whose PxIS still holds an enabled bit (a completion
+        // that came after the driver read PxIS) sets its bit again at once (AHCI 1.3.1 3.1.2,
+        // 10.7.2.1), or that interrupt would be lost.
         a.is &= ~value;
+        a.ports.forEach((q, i) => { if (q.is & q.ie) a.is |= 1 << i; });
         this.updateIntx();
       }
       return;

@@ -28,6 +28,8 @@ export class IoCompletions {
   stalledOn: Promise<unknown> | null = null;
   /** Counters: completions delivered, and how many stopped guest time to wait for the host. */
   readonly counters = { completed: 0, stalls: 0 };
+  /** Requests the host is still working on. */
+  inFlight = 0;
 
   constructor(private readonly clock: Clock, private readonly deterministic: boolean,
               private readonly events: HostEvents, private readonly wake: () => void) {
@@ -36,12 +38,13 @@ export class IoCompletions {
 
   /** `done` resolves to what completing the work does to the device (never rejects: failure is a delivery too). */
   add(done: Promise<() => void>): void {
+    this.inFlight++;
     if (!this.deterministic) {
-      void done.then((deliver) => { this.events.push(() => { this.counters.completed++; deliver(); }); this.wake(); });
+      void done.then((deliver) => { this.inFlight--; this.events.push(() => { this.counters.completed++; deliver(); }); this.wake(); });
       return;
     }
     const entry: Pending = { seq: this.seq++, deadline: this.clock.now() + DETERMINISTIC_IO_LATENCY_NS, done, deliver: null };
-    void done.then((deliver) => { entry.deliver = deliver; if (this.stalledOn === done) this.wake(); });
+    void done.then((deliver) => { this.inFlight--; entry.deliver = deliver; if (this.stalledOn === done) this.wake(); });
     this.pending.push(entry);
     this.arm();
   }

@@ -59,6 +59,13 @@ const SLICE_MS = 10;
 const MAX_BUDGET_DETERMINISTIC = 200_000;
 /** Realtime: a core.run() should last about this long, so timers fire within ~1 ms. */
 const REALTIME_RUN_MS = 1;
+/**
+ * Realtime, while the host works on a disk request: runs this short, and a yield to the event
+ * loop after each, so the completion (a promise the host resolves) reaches the guest within
+ * about this long, not at the end of a whole slice. A firmware polling for completion waits
+ * that much less.
+ */
+const IO_WAIT_RUN_MS = 0.1;
 /** Deterministic: idle-skipped guest time per slice before we let the host CPU rest. */
 const IDLE_SKIP_PER_SLICE_NS = 100e6;
 /**
@@ -100,6 +107,8 @@ export interface MachineOptions extends VmConfig {
   apic?: boolean;
   /** Disks on the SATA controller's ports 0, 1, ... (src/storage backends; at most AHCI_PORTS). */
   disks?: BlockBackend[];
+  /** A CD-ROM drive on the SATA port after the disks' ports, with this disc in it (an ISO image, read-only). */
+  cdrom?: BlockBackend;
   /**
    * Start from firmware instead of loading a kernel: the CPU begins at the reset vector of this
    * BIOS image (SeaBIOS), which finds the disks and boots from them. `kernel` is then unused.
@@ -341,12 +350,14 @@ export class Machine {
     }));
     this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
     this.pci.register(PCI_SLOT.ISA_BRIDGE, 0, this.isaBridge);
-    // The SATA controller, with the disks given on its first ports.
-    if ((config.disks?.length ?? 0) > AHCI_PORTS) throw new RangeError(`at most ${AHCI_PORTS} disks`);
+    // The SATA controller, with the disks given on its first ports and the CD-ROM drive after them.
+    const disks = config.disks ?? [];
+    if (disks.length + (config.cdrom ? 1 : 0) > AHCI_PORTS) throw new RangeError(`at most ${AHCI_PORTS} drives (disks and the CD-ROM)`);
     let abar: number | null = null;
     this.ahci = d.add('ahci', new Ahci({
       dma: this.dma,
-      disks: config.disks ?? [],
+      disks,
+      cdroms: config.cdrom ? [...new Array<undefined>(disks.length), config.cdrom] : [],
       complete: (done) => this.io.add(done),
       onMap: (base) => {
         if (abar !== null) this.mmio.unmap(abar);
@@ -766,7 +777,7 @@ export class Machine {
     if (this.running) throw new Error('saveState() needs a machine that is not running: stop() it and wait for run() to return');
     // A disk's overlay and the commands in flight are not in the saved state yet: a machine
     // loaded from it would see its disks without the guest's writes.
-    if ((this.config.disks?.length ?? 0) > 0) throw new DeviceStateError('a machine with disks cannot be saved yet (their contents are not part of the saved state)');
+    if ((this.config.disks?.length ?? 0) > 0 || this.config.cdrom) throw new DeviceStateError('a machine with disks or a CD-ROM drive cannot be saved yet (their contents and commands in flight are not part of the saved state)');
     this.flushOutput();
     return {
       cpu: this.core.saveState(),
@@ -834,8 +845,9 @@ export class Machine {
       // waits (the CPU does not run) until it has.
       if (this.io.stalledOn !== null) return this.io.stalledOn.then(() => this.io.deliverDue());
 
+      const ioWait = !deterministic && this.io.inFlight > 0;
       const deadline = clock.nextDeadline();
-      const budget = clock.instructionsUntil(deadline, deterministic ? MAX_BUDGET_DETERMINISTIC : this.realtimeCap());
+      const budget = clock.instructionsUntil(deadline, deterministic ? MAX_BUDGET_DETERMINISTIC : this.realtimeCap(ioWait ? IO_WAIT_RUN_MS : REALTIME_RUN_MS));
       const t0 = performance.now();
       const before = core.instructions;
       clock.runEnd = clock.now() + budget * clock.nsPerInstruction;
@@ -890,13 +902,14 @@ export class Machine {
         clock.skipTo(next);
         continue;
       }
-      // 'budget' or 'request': go on with the next run.
+      // 'budget' or 'request': go on with the next run, after letting the host finish its I/O.
+      if (ioWait) return 0;
     }
   }
 
-  /** Realtime: the most instructions in one run, about REALTIME_RUN_MS of host time. */
-  private realtimeCap(): number {
-    return Math.max(1000, Math.floor((REALTIME_RUN_MS * 1e6) / this.clock.hostSpeed));
+  /** Realtime: the most instructions in one run, about `ms` of host time. */
+  private realtimeCap(ms: number): number {
+    return Math.max(1000, Math.floor((ms * 1e6) / this.clock.hostSpeed));
   }
 
   private flushOutput(): void {
