@@ -31,7 +31,7 @@ const IMAGE = join(OUT, 'disk.img');
 const MANIFEST = join(OUT, 'disk.json');
 /** The firmware the disk boots with, as Debian's seabios package installs it (bios/README.md). */
 const SEABIOS_DIR = '/usr/share/seabios';
-const BIOS_FILES = { bios: 'bios-256k.bin', vgaBios: 'vgabios-isavga.bin' };
+const BIOS_FILES = { bios: 'bios-256k.bin', vgaBios: 'vgabios-stdvga.bin' };
 
 const SIZE = 64 << 20;
 // The partition starts at 1 MiB (sector 2048), as partitioning tools align it.
@@ -177,8 +177,10 @@ function stageRoot(tree, { busybox, applets, kernel, initrd, modRoot, release })
   put(`boot/vmlinuz-${release}`, kernel);
   put(`boot/initrd.img-${release}`, initrd);
   put('boot/extlinux/extlinux.conf', extlinuxConf(`/boot/vmlinuz-${release}`, `/boot/initrd.img-${release}`));
-  // For what the running system loads later: the boot modules and the machine's devices.
-  const mods = collectModules(modRoot, [...BOOT_MODULES, ...MACHINE_MODULES]);
+  // For what the running system loads later: the boot modules, the machine's devices, and the
+  // display's DRM driver (bochs, for the VBE framebuffer), which only this guest carries: the
+  // DRM modules would double the default guest's initramfs.
+  const mods = collectModules(modRoot, [...BOOT_MODULES, ...MACHINE_MODULES, 'bochs']);
   const base = `lib/modules/${release}`;
   for (const f of mods.files) put(`${base}/${f}`, readFileSync(join(modRoot, f)));
   put(`${base}/modules.dep`, mods.dep);

@@ -68,6 +68,11 @@ export class Vga {
   state: VgaState = mode3();
   /** Bumped whenever what the screen shows may have changed: a host redraws when it moves. */
   changes = 0;
+  /**
+   * The DAC holds 8 bits per colour instead of the IBM VGA's 6: the Bochs display interface's
+   * ENABLE.8BIT_DAC (bochs-vbe.ts), which sets it and restores it with its own state.
+   */
+  dac8Bit = false;
 
   /** Ports 0x3C0-0x3DF, at offsets 0..0x1F. A wider access is its bytes in turn (OUT DX, AX sets index then data). */
   readonly ports: IoDevice = {
@@ -168,7 +173,7 @@ export class Vga {
       case 0x3c7: s.dacRead = v; s.dacStep = 0; break;
       case 0x3c8: s.dacWrite = v; s.dacStep = 0; break;
       case 0x3c9:
-        s.dac[s.dacWrite * 3 + s.dacStep] = v & 0x3f;
+        s.dac[s.dacWrite * 3 + s.dacStep] = this.dac8Bit ? v : v & 0x3f;
         if (++s.dacStep === 3) { s.dacStep = 0; s.dacWrite = (s.dacWrite + 1) & 0xff; }
         break;
       case 0x3ce: s.gcIndex = v & 0xf; break;

@@ -24,6 +24,8 @@ export const PORTS = {
   FW_CFG: { base: 0x510, length: 12, widths: [1, 2, 4] },
   /** The ACPI fixed hardware (devices/acpi-pm.ts): PM1 event and control blocks, PM timer. */
   ACPI_PM: { base: 0x600, length: 12, widths: [1, 2, 4] },
+  /** The Bochs VBE extension's index and data registers (16-bit; a word at 0x1CF reaches 0x1D0). */
+  VBE_DISPI: { base: 0x1ce, length: 3, widths: [2] },
   /** The VGA's registers, 0x3C0-0x3DF (colour addressing: CRTC at 0x3D4). */
   VGA: { base: 0x3c0, length: 0x20, widths: [1] },
   COM1: { base: 0x3f8, length: 8, widths: [1] },
@@ -83,6 +85,8 @@ export const PIRQ_IOAPIC_PIN = 16;
 export const PCI_SLOT = {
   HOST_BRIDGE: 0,
   ISA_BRIDGE: 1,
+  /** The display (QEMU's stdvga), where QEMU's pc board has it. */
+  VGA: 2,
   AHCI: 3,
 } as const;
 

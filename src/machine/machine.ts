@@ -30,6 +30,8 @@ import {
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
 import { Vga } from '../devices/vga.js';
+import { BochsVbe } from '../devices/bochs-vbe.js';
+import { BochsVbePci, STDVGA_DEVICE_ID, STDVGA_MMIO_SIZE, STDVGA_VENDOR_ID, optionRomPciIds } from '../devices/bochs-vbe-pci.js';
 import { scancodesFor } from '../devices/ps2-keymap.js';
 import { set2MakeCode } from '../devices/ps2-keycodes.js';
 import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
@@ -119,7 +121,11 @@ export interface MachineOptions extends VmConfig {
 export interface FirmwareOptions {
   /** The system BIOS ROM (SeaBIOS's bios-256k.bin or bios.bin). */
   bios: Uint8Array;
-  /** The VGA's BIOS (an option ROM; SeaBIOS's vgabios-isavga.bin). Without it the screen stays blank until the OS sets a mode. */
+  /**
+   * The VGA's BIOS, an option ROM: SeaBIOS's vgabios-stdvga.bin becomes the display's PCI
+   * expansion ROM; another (vgabios-isavga.bin, a plain VGA's) is handed to SeaBIOS through
+   * fw_cfg. Without one the screen stays blank until the OS sets a mode.
+   */
   vgaBios?: Uint8Array;
   /** What the BIOS tries first: the first hard disk (default) or the CD-ROM. */
   boot?: 'disk' | 'cdrom';
@@ -182,8 +188,12 @@ export class Machine {
   readonly pci: PciBus;
   readonly hostBridge: I440fx;
   readonly isaBridge: Piix3;
-  /** The display: a VGA (text modes for now). */
+  /** The VGA: its registers, planes and modes. */
   readonly vga: Vga;
+  /** The display: the VGA with the Bochs VBE extension (DISPI registers, linear framebuffer); what a host draws. */
+  readonly display: BochsVbe;
+  /** The display's PCI function (QEMU's stdvga, 1234:1111): the framebuffer and register BARs, the VGA BIOS as its ROM. */
+  readonly stdvga: BochsVbePci;
   /** The SATA controller (AHCI) and its disks. */
   readonly ahci: Ahci;
   /** QEMU's firmware configuration interface, through which SeaBIOS learns this board. */
@@ -317,6 +327,12 @@ export class Machine {
     ));
     this.post = d.add('post', new PostCodePort());
     this.vga = d.add('vga', new Vga());
+    this.display = d.add('bochs-vbe', new BochsVbe(this.vga));
+    // The VGA BIOS is the PCI function's expansion ROM when it is the stdvga's own (its PCI data
+    // structure names 1234:1111); any other (an ISA VGA's BIOS) goes to SeaBIOS through fw_cfg.
+    const vgaBios = config.firmware?.vgaBios;
+    const ids = vgaBios === undefined ? null : optionRomPciIds(vgaBios);
+    const romIsOurs = ids !== null && ids.vendorId === STDVGA_VENDOR_ID && ids.deviceId === STDVGA_DEVICE_ID;
     this.debugcon = d.add('debugcon', new DebugConsolePort((byte) => this.debugOut.push(byte)));
     this.fwCfg = d.add('fw-cfg', new FwCfg(this.dma));
     this.acpiPm = d.add('acpi-pm', new AcpiPm(this.clock, this.irq(SCI_IRQ), (slpTyp) => {
@@ -357,7 +373,6 @@ export class Machine {
     this.ahci = d.add('ahci', new Ahci({
       dma: this.dma,
       disks,
-      cdroms: config.cdrom ? [...new Array<undefined>(disks.length), config.cdrom] : [],
       complete: (done) => this.io.add(done),
       onMap: (base) => {
         if (abar !== null) this.mmio.unmap(abar);
@@ -372,6 +387,15 @@ export class Machine {
       },
     }));
     d.add('ahci-hba', this.ahci.hba);
+    // The display's PCI function; its BARs move where the guest puts them.
+    this.stdvga = d.add('stdvga', new BochsVbePci({
+      display: this.display,
+      rom: romIsOurs ? vgaBios : undefined,
+      onMapFramebuffer: this.barMapper('framebuffer', () => this.display.vram.length, () => this.display.lfb),
+      onMapMmio: this.barMapper('stdvga registers', () => STDVGA_MMIO_SIZE, () => this.stdvga.mmio),
+      onMapRom: this.barMapper('VGA BIOS ROM', () => this.stdvga.romSize, () => this.stdvga.rom),
+    }));
+    this.pci.register(PCI_SLOT.VGA, 0, this.stdvga);
     this.pci.register(PCI_SLOT.AHCI, 0, this.ahci);
 
     // -- the port map --
@@ -398,7 +422,9 @@ export class Machine {
     at(PORTS.ACPI_PM, this.acpiPm);
     at(PORTS.PCI_CONF1, this.pci);
     at(PORTS.VGA, this.vga.ports);
-    this.mmio.map(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, this.vga.window, [1, 2, 4]);
+    at(PORTS.VBE_DISPI, this.display.dispiPorts);
+    // The legacy window: the VGA's planes, or a 64 KiB bank of video memory in a VBE mode.
+    this.mmio.map(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, this.display.window, [1, 2, 4]);
 
     // -- the memory map: RAM lives in the core; the VGA hole and everything above RAM reach
     // the MMIO map. The local APIC is mapped where IA32_APIC_BASE says (syncApicBase). --
@@ -409,9 +435,28 @@ export class Machine {
       const rom = new BiosRom(firmware.bios);
       this.mmio.map(rom.base, firmware.bios.length, rom, [1, 2, 4]);
       configureFirmware(this.fwCfg, {
-        ramBytes: config.memoryMiB * 1024 * 1024, pmBase: PORTS.ACPI_PM.base, vgaBios: firmware.vgaBios,
+        ramBytes: config.memoryMiB * 1024 * 1024, pmBase: PORTS.ACPI_PM.base, vgaBios: romIsOurs ? undefined : firmware.vgaBios,
       });
     }
+  }
+
+  /**
+   * The onMap callback of a memory BAR: map `device` (its size asked when mapped) where the guest
+   * put the BAR, unmapping the old place. A BAR moved onto another window is not mapped (logged).
+   */
+  private barMapper(what: string, size: () => number, device: () => IoDevice): (base: number | null) => void {
+    let at: number | null = null;
+    return (base) => {
+      if (at !== null) this.mmio.unmap(at);
+      at = null;
+      if (base === null) return;
+      try {
+        this.mmio.map(base, size(), device(), [1, 2, 4]);
+        at = base;
+      } catch (e) {
+        this.log(`${what} not mapped at 0x${base.toString(16)}: ${(e as Error).message}`);
+      }
+    };
   }
 
   /** An IO-APIC interrupt message on the APIC bus: to the local APIC if it is addressed. */

@@ -33,7 +33,7 @@ async function loadMachineModule(): Promise<MachineModule> {
 
 /** Debian's seabios package installs these (npm run setup). */
 const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin';
-const DEFAULT_VGA_BIOS = '/usr/share/seabios/vgabios-isavga.bin';
+const DEFAULT_VGA_BIOS = '/usr/share/seabios/vgabios-stdvga.bin';
 
 const USAGE = `Usage: webx86 run [options]
 Boot a Linux guest with its serial console (COM1) on this terminal.
@@ -49,7 +49,7 @@ Options:
   --append STRING   kernel command line
   --memory MIB      guest RAM in MiB (default 128, ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})
   --screenshot FILE.png
-                    on exit, save what the VGA shows (text or graphics) as a PNG
+                    on exit, save what the screen shows (VGA text or graphics, or the VBE framebuffer) as a PNG
   --screen text     show the VGA's text screen on the terminal instead of COM1 (redrawn when
                     it changes), and type on the PS/2 keyboard
   --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
@@ -357,7 +357,7 @@ async function session(machine: import('../machine/machine.js').Machine, opts: R
     if (opts.screen) machine.sendKeys(bytes); else machine.sendSerial(bytes);
   };
   // --screen text: the VGA's text screen, redrawn at most 10 times a second when it changed.
-  const screen = opts.screen ? new TextScreenPrinter(machine.vga, stdout, stdout.isTTY === true) : null;
+  const screen = opts.screen ? new TextScreenPrinter(machine.display, stdout, stdout.isTTY === true) : null;
   const screenTimer = screen ? setInterval(() => screen.update(), 100) : null;
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onData);
@@ -417,10 +417,10 @@ class TextScreenPrinter {
 
 /** --screenshot: the VGA's picture as a PNG (a blank screen is an error, in one line). */
 async function saveScreenshot(machine: import('../machine/machine.js').Machine, path: string): Promise<void> {
-  const size = machine.vga.displaySize();
+  const size = machine.display.displaySize();
   const MAX = 4096;
   const pixels = size === null ? null : new Uint8ClampedArray(Math.min(size.width, MAX) * Math.min(size.height, MAX) * 4);
-  const drawn = pixels === null ? null : machine.vga.render(pixels, MAX, MAX);
+  const drawn = pixels === null ? null : machine.display.render(pixels, MAX, MAX);
   if (pixels === null || drawn === null) throw new CliError(`--screenshot: the screen is blank (the VGA shows nothing), ${path} not written`);
   const { encodePng } = await import('./png.js');
   const { writeFile } = await import('node:fs/promises');

@@ -23,7 +23,7 @@ const STATUS_INTERVAL_MS = 500;
 const DEFAULT_MANIFEST = '/images/default.json';
 /** SeaBIOS and its VGA BIOS, which `npm run build:images` copies from Debian's seabios package. */
 const DEFAULT_BIOS = '/images/bios/bios-256k.bin';
-const DEFAULT_VGA_BIOS = '/images/bios/vgabios-isavga.bin';
+const DEFAULT_VGA_BIOS = '/images/bios/vgabios-stdvga.bin';
 
 /** The default guest's manifest, as disk-images/build.mjs writes it. */
 interface GuestManifest {

@@ -47,7 +47,8 @@ export interface MachineInstance {
   keyEvent(code: string, down: boolean): boolean;
   /** The PS/2 mouse: movement (y up), wheel, buttons held (bit 0 left, 1 right, 2 middle). */
   moveMouse(dx: number, dy: number, dz?: number, buttons?: number): void;
-  readonly vga: Display;
+  /** What the screen shows: the VGA, or the VBE framebuffer in a VBE mode. */
+  readonly display: Display;
   status(): MachineStatus;
 }
 

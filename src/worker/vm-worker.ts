@@ -262,9 +262,9 @@ class VmHost implements VmWorkerApi {
     let seen = -1;
     const draw = () => {
       if (generation !== this.generation) return;
-      if (machine.vga.changes === seen) return;
-      seen = machine.vga.changes;
-      const size = machine.vga.render(frame, MAX_WIDTH, MAX_HEIGHT);
+      if (machine.display.changes === seen) return;
+      seen = machine.display.changes;
+      const size = machine.display.render(frame, MAX_WIDTH, MAX_HEIGHT);
       publisher.publish(frame, size?.width ?? 0, size?.height ?? 0);
     };
     draw();
@@ -419,7 +419,7 @@ class VmHost implements VmWorkerApi {
   }
 
   textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null {
-    const t = this.machine?.vga.textScreen();
+    const t = this.machine?.display.textScreen();
     return t ? { lines: t.lines, cursor: t.cursor } : null;
   }
 

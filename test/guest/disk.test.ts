@@ -25,7 +25,7 @@ import { CORE, DISK_MANIFEST, IMAGES, diskGuestFiles, haveBuildOutputs } from '.
 import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
 
 const SEABIOS = '/usr/share/seabios/bios-256k.bin';
-const VGABIOS = '/usr/share/seabios/vgabios-isavga.bin';
+const VGABIOS = '/usr/share/seabios/vgabios-stdvga.bin';
 const ready = haveBuildOutputs('the disk guest tests (test/guest/disk.test.ts)', [CORE, SEABIOS, VGABIOS, ...diskGuestFiles()]);
 
 interface DiskManifest {
@@ -99,6 +99,39 @@ describe.skipIf(!ready)('the disk guest, booted through SeaBIOS', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, BOOT_TIMEOUT_MS + 60_000);
+
+  it('Linux\'s bochs-drm sets a VBE mode; pixels written to /dev/fb0 are what the display shows', async () => {
+    const m = manifest();
+    const file = await FileBackend.open(join(IMAGES, m.disk));
+    // 16 pixels of colour 0x123456 (XRGB8888, little-endian: 56 34 12 00) near the end of the
+    // last line, far from fbcon's text and cursor. (Not at the very end: Linux 6.1's fbdev
+    // emulation leaves the last pixel of a line out of the damage it copies to the device.)
+    const pattern = "for i in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do printf '\\126\\064\\022\\000'; done";
+    const { machine, session, exit } = await bootDisk(new OverlayBackend(file), [
+      'modprobe bochs; i=0; while [ ! -e /dev/fb0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /sys/class/graphics/fb0/bits_per_pixel /sys/class/graphics/fb0/stride',
+      'cat /sys/class/graphics/fb0/virtual_size',
+      // (The pixel index is computed by the shell from the mode it reads back.)
+      `s=$(cat /sys/class/graphics/fb0/virtual_size); w=\${s%,*}; h=\${s#*,}; ${pattern} | dd of=/dev/fb0 bs=4 seek=$((w * h - 32)) conv=notrunc 2>/dev/null; sleep 1; echo done`,
+      'dmesg | grep -c "Found bochs VGA, ID 0xb0c"',
+    ]);
+    await file.close();
+    expect(exit, session.progress()).toBe('poweroff');
+    const [depth, size, wrote, found] = session.outputs;
+    expect(found).toBe('1\n');
+    expect(wrote).toBe('done\n');
+    const [bpp, stride] = depth!.trim().split('\n').map(Number);
+    expect(bpp).toBe(32);
+    const [w, h] = size!.trim().split(',').map(Number);
+    // The display shows the mode the driver set (the virtual height may exceed it, for panning).
+    const shown = machine.display.displaySize()!;
+    expect(shown.width).toBe(w);
+    expect(stride).toBe(w! * 4);
+    const pixels = new Uint8ClampedArray(shown.width * shown.height * 4);
+    machine.display.render(pixels, shown.width, shown.height);
+    const last = (shown.width * shown.height - 32) * 4;
+    for (let i = 0; i < 16; i++) expect([...pixels.subarray(last + i * 4, last + i * 4 + 3)]).toEqual([0x12, 0x34, 0x56]);
+    expect(h).toBeGreaterThanOrEqual(shown.height);
   }, BOOT_TIMEOUT_MS + 60_000);
 
   it('bin/webx86 run --boot disk reaches the shell, powers off, and --screenshot saves the screen as a PNG', async () => {
