@@ -283,7 +283,7 @@ describe('web page: the disk guest through SeaBIOS', () => {
     await server?.close();
   });
 
-  it.skipIf(!haveDiskGuest)('boots the disk read by range requests; the canvas shows the VGA text; keys on the canvas reach Linux', async () => {
+  it.skipIf(!haveDiskGuest)('boots the disk read by range requests; the canvas shows the VGA text, keys on the canvas reach Linux, and a framebuffer mode shows its pixels', async () => {
     const disk = JSON.parse(readFileSync(DISK_MANIFEST, 'utf8')) as { banner: string; prompt: string; size: number };
     const page = await openPage(browser, `${base}?manifest=/images/disk.json`);
     const prompt = disk.prompt.trimEnd();
@@ -321,6 +321,22 @@ describe('web page: the disk guest through SeaBIOS', () => {
     expect(px!.width).toBe(720);
     expect(px!.height).toBe(400);
     expect(cellsDisagreeing(text!, px!)).toEqual([]);
+    // A framebuffer mode: bochs-drm sets 1024x768x32 on the VBE display; pixels written to
+    // /dev/fb0 (near the end of the last line, away from the console's text) reach the canvas.
+    expect(await runCommand(page, 'modprobe bochs; i=0; while [ ! -e /dev/fb0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /sys/class/graphics/fb0/virtual_size')).toBe('1024,768\n');
+    expect(await runCommand(page, "for i in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do printf '\\126\\064\\022\\000'; done | dd of=/dev/fb0 bs=4 seek=$((1024 * 768 - 32)) conv=notrunc 2>/dev/null; sleep 1")).toBe('');
+    let fb: { width: number; height: number; data: number[] } | null = null;
+    for (let i = 0; i < 40; i++) {
+      fb = await page.evaluate(() => window.__webx86!.screenPixels());
+      const at = (1024 * 768 - 32) * 4;
+      if (fb!.width === 1024 && fb!.height === 768 && fb!.data[at] === 0x12) break;
+      await page.waitForTimeout(250);
+    }
+    expect([fb!.width, fb!.height]).toEqual([1024, 768]);
+    for (let i = 0; i < 16; i++) {
+      const at = (1024 * 768 - 32 + i) * 4;
+      expect(fb!.data.slice(at, at + 3)).toEqual([0x12, 0x34, 0x56]);
+    }
     // The disk came over HTTP range requests: some of it, not all.
     const status = await page.evaluate(() => window.__webx86!.status());
     expect(status!.disk!.size).toBe(disk.size);
