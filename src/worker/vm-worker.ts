@@ -221,7 +221,12 @@ async function openDisk(src: ImageSource, onProgress: (p: { fetched: number; siz
   } catch (e) {
     if (e instanceof ImageError) throw e;
     const what = 'bytes' in src ? `The disk file ${src.name}` : `The disk image at ${src.url}`;
-    if (e instanceof BlockError) throw new ImageError(`${what} cannot be used: ${e.message.replace(/^[^:]*: /, '')}.`);
+    if (e instanceof BlockError) {
+      // The backends name the image first ("URL: why"); the sentence here names it already.
+      const name = 'bytes' in src ? src.name : src.url;
+      const why = e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message;
+      throw new ImageError(`${what} cannot be used: ${why}.`);
+    }
     throw new ImageError(`${what} could not be read: ${(e as Error).message || 'network error'}.`);
   }
 }

@@ -283,6 +283,34 @@ describe('web page: the disk guest through SeaBIOS', () => {
     await server?.close();
   });
 
+  it('says in words why a disk image cannot be used: unreachable, no range requests, not whole sectors', async () => {
+    const diskError = async (url: string, route?: (body: Buffer, ranged: boolean) => void) => {
+      const page = await browser.newPage();
+      if (route) {
+        // Answers for the worker's requests, as two kinds of server would give them.
+        await page.route('**/test-disk-*.img', async (r) => {
+          const odd = r.request().url().includes('odd');
+          const body = Buffer.alloc(odd ? 1000 : 1 << 20);
+          const range = r.request().headers()['range'];
+          if (odd && range) {
+            await r.fulfill({ status: 206, body: body.subarray(0, 512), headers: { 'Content-Range': `bytes 0-511/${body.length}`, 'Cross-Origin-Resource-Policy': 'same-origin' } });
+          } else {
+            await r.fulfill({ status: 200, body, headers: { 'Cross-Origin-Resource-Policy': 'same-origin' } });
+          }
+        });
+      }
+      await page.goto(`${base}?disk=${encodeURIComponent(url)}`);
+      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
+      const error = await page.waitForFunction(() => window.__webx86!.errorText(), null, { timeout: 30_000 });
+      const text = String(await error.jsonValue());
+      await page.close();
+      return text;
+    };
+    expect(await diskError('http://127.0.0.1:9/disk.img')).toMatch(/^The disk image at http:\/\/127\.0\.0\.1:9\/disk\.img cannot be used: cannot reach the server/);
+    expect(await diskError(`${base}test-disk-norange.img`, () => {})).toMatch(/cannot be used: the server does not support range requests/);
+    expect(await diskError(`${base}test-disk-odd.img`, () => {})).toMatch(/cannot be used: .*not a whole number of 512-byte sectors/);
+  }, 120_000);
+
   it.skipIf(!haveDiskGuest)('boots the disk read by range requests; the canvas shows the VGA text, keys on the canvas reach Linux, and a framebuffer mode shows its pixels', async () => {
     const disk = JSON.parse(readFileSync(DISK_MANIFEST, 'utf8')) as { banner: string; prompt: string; size: number };
     const page = await openPage(browser, `${base}?manifest=/images/disk.json`);
