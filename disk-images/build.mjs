@@ -22,6 +22,7 @@ import { gzipSync } from 'node:zlib';
 import { Cpio } from './cpio.mjs';
 import { MACHINE_MODULES, OUT, ROOT, appletPaths, collectModules, debPackage, debianParts, fail, need, step, upToDate } from './debian.mjs';
 import { buildDisk } from './disk.mjs';
+import { buildCdrom } from './cdrom.mjs';
 
 const RECIPES = ['build.mjs', 'debian.mjs', 'cpio.mjs'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 const OUTPUTS = ['bzImage', 'vmlinux', 'initramfs.cpio', 'initramfs.cpio.gz', 'default.json'].map((f) => join(OUT, f));
@@ -172,3 +173,5 @@ function buildDefault() {
 buildDefault();
 // The second guest, a bootable disk (disk.mjs); it needs root for a loop mount.
 buildDisk();
+// The third, a bootable CD-ROM with the default guest on it (cdrom.mjs).
+buildCdrom();

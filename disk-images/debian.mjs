@@ -12,10 +12,11 @@ export const DEBS = join(ROOT, 'build/debs');
 export const WORK = join(ROOT, 'build/work');
 export const OUT = join(ROOT, 'build/images');
 
-// Drivers for the machine's devices, which Debian builds as modules: the AHCI SATA driver and
-// SCSI disks (the machine's SATA controller), the PS/2 mouse; virtio over PCI for the disk,
-// network, console, entropy and balloon devices that come later.
-export const MACHINE_MODULES = ['ahci', 'sd_mod', 'psmouse', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio-rng', 'virtio_balloon'];
+// Drivers for the machine's devices, which Debian builds as modules: the AHCI SATA driver with
+// SCSI disks and CD-ROMs (sr_mod, the cdrom layer, ISO 9660) on the machine's SATA controller,
+// the PS/2 mouse; virtio over PCI for the disk, network, console, entropy and balloon devices
+// that come later.
+export const MACHINE_MODULES = ['ahci', 'sd_mod', 'sr_mod', 'cdrom', 'isofs', 'psmouse', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'virtio-rng', 'virtio_balloon'];
 
 export function fail(message) {
   console.error(`build:images: ${message}`);

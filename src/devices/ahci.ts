@@ -1,17 +1,22 @@
 // An AHCI SATA controller (Serial ATA AHCI 1.3.1) as an Intel ICH9 function on PCI: the HBA's
-// registers in a 4 KiB memory BAR (ABAR, BAR5), up to six ports with a disk each, command lists
-// and command tables in guest RAM, scatter-gather DMA through the PRDT, received FISes, and one
-// INTx interrupt. Commands run asynchronously: the disk's backend (src/storage) answers later,
-// and the Machine hands the completion back at a point of guest execution (host-events.ts), so
-// deterministic runs stay deterministic.
+// registers in a 4 KiB memory BAR (ABAR, BAR5), up to six ports with a disk (ata.ts) or an ATAPI
+// CD-ROM drive (atapi.ts) each, command lists and command tables in guest RAM, scatter-gather
+// DMA through the PRDT, received FISes, and one INTx interrupt. Commands run asynchronously: the
+// backend (src/storage) answers later, and the Machine hands the completion back at a point of
+// guest execution (host-events.ts), so deterministic runs stay deterministic.
 //
-// Everything the guest gives (addresses, lengths, slot numbers, FIS contents) is checked before
-// it is used; DMA outside RAM is a host bus fatal error (IS.HBFS), a malformed command aborts
-// (TFD.ERR with ABRT, IS.TFES), as a controller reports them.
+// Everything the guest gives (addresses, lengths, slot numbers, FIS contents, packets) is
+// checked before it is used; DMA outside RAM is a host bus fatal error (IS.HBFS), a malformed
+// command aborts (TFD.ERR with ABRT, IS.TFES), data beyond the PRDT is an overflow (IS.OFS), as
+// a controller reports them.
 
 import type { DmaView, IoSize } from '../machine/io.js';
 import { type BlockBackend, SECTOR } from '../storage/block.js';
 import { ATA_ERROR_ABRT, ATA_READY, ATA_STATUS_ERR, type AtaTaskfile, decodeAta, identifyDevice } from './ata.js';
+import {
+  type AtapiState, CD_BLOCK, DIAGNOSTIC_PASSED, PACKET_DONE_REASON, SIG_ATAPI, decodePacketAta, freshAtapiState,
+  identifyPacketDevice, mediumError, overflowError, packetCommand, packetError, resetAtapi,
+} from './atapi.js';
 import { PciFunction } from './pci.js';
 
 export const AHCI_PORTS = 6;
@@ -31,9 +36,15 @@ const CMD_ST = 1 << 0, CMD_SUD = 1 << 1, CMD_POD = 1 << 2, CMD_CLO = 1 << 3, CMD
 const CMD_FR = 1 << 14, CMD_CR = 1 << 15;
 const CMD_WRITABLE = CMD_ST | CMD_SUD | CMD_POD | CMD_FRE | (0xf << 28) | (1 << 26) | (1 << 27) | (1 << 24) | (1 << 22);
 // Port interrupt status bits
-const PIS_DHRS = 1 << 0, PIS_PSS = 1 << 1, PIS_SDBS = 1 << 3, PIS_HBFS = 1 << 29, PIS_TFES = 1 << 30;
+const PIS_DHRS = 1 << 0, PIS_PSS = 1 << 1, PIS_SDBS = 1 << 3, PIS_OFS = 1 << 24, PIS_HBFS = 1 << 29, PIS_TFES = 1 << 30;
 const PIS_VALID = 0xfd8000ff;
+/** PxSIG of a disk (count 01h, LBA 01h); a packet device's is SIG_ATAPI. */
 const SIG_DISK = 0x00000101;
+// Command header, dword 0 (AHCI 1.3.1 4.2.2): command FIS length, ATAPI, Write (PRDTL is bits 31:16).
+const HDR_CFL = 0x1f, HDR_ATAPI = 1 << 5, HDR_WRITE = 1 << 6;
+/** Where the command table holds the ATAPI command (ACMD, AHCI 4.2.3). */
+const ACMD = 0x40;
+const CDB_LENGTH = 12;
 /** SStatus with a device: interface active, Gen1, device present and PHY up. */
 const SSTS_UP = 0x113;
 const TFD_NO_DEVICE = 0x7f;
@@ -43,15 +54,31 @@ export interface AhciPortState {
   ssts: number; sctl: number; serr: number; ci: number;
   /** SActive: queued (NCQ) commands the disk has accepted and not completed. */
   sact: number;
+  /** The CD-ROM drive's own state, on a port with one (stateVersion 3). */
+  atapi?: AtapiState;
 }
 export interface AhciState { ghc: number; is: number; ports: AhciPortState[] }
 
-function freshPort(present: boolean): AhciPortState {
+type PortDevice = 'disk' | 'cdrom' | null;
+
+function freshPort(device: PortDevice): AhciPortState {
+  const present = device !== null;
   return {
-    clb: 0, fb: 0, is: 0, ie: 0, cmd: CMD_SUD | CMD_POD, tfd: present ? ATA_READY | (1 << 8) : TFD_NO_DEVICE,
-    sig: present ? SIG_DISK : 0xffffffff, ssts: present ? SSTS_UP : 0, sctl: 0, serr: 0, ci: 0, sact: 0,
+    clb: 0, fb: 0, is: 0, ie: 0, cmd: CMD_SUD | CMD_POD, tfd: present ? ATA_READY | (DIAGNOSTIC_PASSED << 8) : TFD_NO_DEVICE,
+    sig: device === 'cdrom' ? SIG_ATAPI : present ? SIG_DISK : 0xffffffff, ssts: present ? SSTS_UP : 0, sctl: 0, serr: 0, ci: 0, sact: 0,
+    ...(device === 'cdrom' ? { atapi: freshAtapiState(true) } : {}),
   };
 }
+
+/** A PRDT entry: a buffer in guest RAM. */
+interface Prd { addr: number; len: number }
+
+/**
+ * How a command ends: the bytes it moved (PRDBC), whether it moved them by PIO, whether it
+ * failed and the Error register, and the Count and LBA registers of its D2H FIS (in PxSIG's
+ * layout: LBA high, mid, low, count).
+ */
+interface Ending { bytes: number; pio?: boolean; failed?: boolean; error?: number; registers?: number; overflow?: boolean }
 
 export interface AhciOptions {
   dma: DmaView;
@@ -62,16 +89,25 @@ export interface AhciOptions {
   complete: (done: Promise<() => void>) => void;
   /** The disk on each port (index = port), or none. */
   disks: readonly (BlockBackend | undefined)[];
+  /**
+   * The CD-ROM drive on each port (index = port), given as its disc (a read-only medium of
+   * 2048-byte blocks, an ISO image), or none. A port has a disk or a CD-ROM drive, not both.
+   */
+  cdroms?: readonly (BlockBackend | undefined)[];
   /** Where the ABAR now decodes (or null), for the Machine's MMIO map. */
   onMap: (base: number | null) => void;
 }
 
 /** Counters for the inspector and the tests. */
-export interface AhciCounters { commands: number; queued: number; aborted: number; hostBusErrors: number; bytesRead: number; bytesWritten: number }
+export interface AhciCounters {
+  commands: number; queued: number; aborted: number; hostBusErrors: number; bytesRead: number; bytesWritten: number;
+  /** ATAPI packets (SCSI commands) and those of them that ended in CHECK CONDITION. */
+  packets: number; checkConditions: number;
+}
 
 export class Ahci extends PciFunction {
   ahci: AhciState;
-  readonly counters: AhciCounters = { commands: 0, queued: 0, aborted: 0, hostBusErrors: 0, bytesRead: 0, bytesWritten: 0 };
+  readonly counters: AhciCounters = { commands: 0, queued: 0, aborted: 0, hostBusErrors: 0, bytesRead: 0, bytesWritten: 0, packets: 0, checkConditions: 0 };
   /** Commands issued to the backend and not completed, per port (slot bits). */
   private readonly busy = new Array<number>(AHCI_PORTS).fill(0);
   /** Bumped by every reset: a completion from before it is dropped. */
@@ -85,12 +121,22 @@ export class Ahci extends PciFunction {
       revision: 2, interruptPin: 1,
     });
     this.defineBar(5, { size: AHCI_ABAR_SIZE, io: false, onMap: (base) => opts.onMap(base) });
+    const cdroms = opts.cdroms ?? [];
+    if (opts.disks.length > AHCI_PORTS || cdroms.length > AHCI_PORTS) throw new RangeError(`the controller has ${AHCI_PORTS} ports`);
+    for (let port = 0; port < AHCI_PORTS; port++) {
+      if (opts.disks[port] !== undefined && cdroms[port] !== undefined) throw new RangeError(`port ${port} has both a disk and a CD-ROM drive`);
+    }
     this.captureResetState();
     this.ahci = this.freshState();
   }
 
   private freshState(): AhciState {
-    return { ghc: GHC_AE, is: 0, ports: Array.from({ length: AHCI_PORTS }, (_, p) => freshPort(this.opts.disks[p] !== undefined)) };
+    return { ghc: GHC_AE, is: 0, ports: Array.from({ length: AHCI_PORTS }, (_, p) => freshPort(this.device(p))) };
+  }
+
+  private device(port: number): PortDevice {
+    if (this.opts.disks[port] !== undefined) return 'disk';
+    return this.opts.cdroms?.[port] !== undefined ? 'cdrom' : null;
   }
 
   override reset(): void {
@@ -108,7 +154,8 @@ export class Ahci extends PciFunction {
   private registers() {
     const controller = this;
     return {
-      stateVersion: 2,
+      // 3: a CD-ROM drive's state on its port (AhciPortState.atapi).
+      stateVersion: 3,
       get state(): AhciState { return controller.ahci; },
       reset(): void { controller.hbaReset(); },
       loadState(state: AhciState): void {
@@ -120,10 +167,20 @@ export class Ahci extends PciFunction {
     };
   }
 
-  private hbaReset(): void {
+  /**
+   * Power-on, or with `comreset` software's HBA reset (GHC.HR), which resets the HBA and sends
+   * each port a COMRESET (AHCI 1.3.1 10.4.3): the devices stay as they were, but hard-reset.
+   */
+  private hbaReset(comreset = false): void {
     this.generation++;
     this.busy.fill(0);
+    const drives = comreset ? this.ahci.ports.map((p) => p.atapi) : [];
     this.ahci = this.freshState();
+    drives.forEach((drive, port) => {
+      if (drive === undefined) return;
+      resetAtapi(drive);
+      this.ahci.ports[port]!.atapi = drive;
+    });
     this.updateIntx();
   }
 
@@ -167,7 +224,7 @@ export class Ahci extends PciFunction {
     const a = this.ahci;
     if (offset < 0x100) {
       if (offset === GHC) {
-        if (value & GHC_HR) { this.hbaReset(); return; } // the reset completes at once: HR reads 0
+        if (value & GHC_HR) { this.hbaReset(true); return; } // the reset completes at once: HR reads 0
         a.ghc = GHC_AE | (value & GHC_IE);
         this.updateIntx();
       } else if (offset === IS) {
@@ -221,14 +278,16 @@ export class Ahci extends PciFunction {
     return port >= 0 && port < AHCI_PORTS ? port : null;
   }
 
-  /** COMRESET released: a present disk comes back with its signature in a D2H register FIS. */
+  /** COMRESET released: a present device comes back with its signature in a D2H register FIS. */
   private linkUp(port: number): void {
     const p = this.ahci.ports[port]!;
-    if (!this.opts.disks[port]) { p.ssts = 0; p.tfd = TFD_NO_DEVICE; return; }
+    const device = this.device(port);
+    if (device === null) { p.ssts = 0; p.tfd = TFD_NO_DEVICE; return; }
     p.ssts = SSTS_UP;
-    p.sig = SIG_DISK;
-    p.tfd = ATA_READY | (1 << 8);
-    this.postD2h(port, p.tfd, false);
+    p.sig = device === 'cdrom' ? SIG_ATAPI : SIG_DISK;
+    p.tfd = ATA_READY | (DIAGNOSTIC_PASSED << 8);
+    if (p.atapi) resetAtapi(p.atapi);
+    this.postD2h(port, p.tfd, false, p.sig);
   }
 
   private updatePortIs(port: number): void {
@@ -252,18 +311,18 @@ export class Ahci extends PciFunction {
 
   private start(port: number, slot: number): void {
     const p = this.ahci.ports[port]!;
-    const disk = this.opts.disks[port];
     this.busy[port]! |= 1 << slot;
     this.counters.commands++;
     const header = this.dmaRead(p.clb + slot * 32, 32);
     if (!header) return this.hostBusError(port, slot);
     const h = new DataView(header.buffer);
     const flags = h.getUint32(0, true);
-    const cfl = flags & 0x1f, prdtl = flags >>> 16, write = (flags & (1 << 6)) !== 0, atapi = (flags & (1 << 5)) !== 0;
+    const cfl = flags & HDR_CFL, prdtl = flags >>> 16, write = (flags & HDR_WRITE) !== 0, atapi = (flags & HDR_ATAPI) !== 0;
     const ctba = h.getUint32(8, true) & ~0x7f;
     const table = this.dmaRead(ctba, 0x80 + prdtl * 16);
     if (!table) return this.hostBusError(port, slot);
-    if (!disk || atapi || cfl < 5 || table[0] !== 0x27 || !(table[1]! & 0x80)) return this.finish(port, slot, 0, true, false);
+    const device = this.device(port);
+    if (device === null || cfl < 5 || table[0] !== 0x27 || !(table[1]! & 0x80)) return this.fail(port, slot);
     const t = new DataView(table.buffer);
     const tf: AtaTaskfile = {
       command: table[2]!, features: table[3]! | (table[11]! << 8),
@@ -271,33 +330,25 @@ export class Ahci extends PciFunction {
       device: table[7]!, count: t.getUint16(12, true),
     };
     // The PRDT: where the data goes, in guest RAM.
-    const prd: { addr: number; len: number }[] = [];
+    const prd: Prd[] = [];
     for (let i = 0; i < prdtl; i++) prd.push({ addr: t.getUint32(0x80 + i * 16, true), len: (t.getUint32(0x80 + i * 16 + 12, true) & 0x3fffff) + 1 });
-    const action = decodeAta(tf, Math.floor(disk.size / SECTOR));
-    const gen = this.generation;
+    if (device === 'cdrom') return this.startPacketDevice(port, slot, tf, prd, atapi ? table.slice(ACMD, ACMD + CDB_LENGTH) : null);
+    if (atapi) return this.fail(port, slot); // a disk takes no packets
+    this.startDisk(port, slot, tf, prd, write);
+  }
+
+  /** An ATA command to the disk on `port`. */
+  private startDisk(port: number, slot: number, tf: AtaTaskfile, prd: Prd[], write: boolean): void {
+    const p = this.ahci.ports[port]!;
+    const disk = this.opts.disks[port]!;
+    const sectors = Math.floor(disk.size / SECTOR);
+    const action = decodeAta(tf, sectors);
     // A queued command (NCQ) whose slot software marked in SActive: the disk accepts it at once
     // (a D2H register FIS without an interrupt clears its CI bit) and completes it later with a
     // Set Device Bits FIS that clears its SActive bit (AHCI 1.3.1 5.6.4, SATA 3.x 13.6).
     const queued = (action.kind === 'read' || action.kind === 'write') && action.tag !== undefined && (p.sact & (1 << slot)) !== 0;
     if (queued) { p.ci &= ~(1 << slot); p.tfd = ATA_READY; this.counters.queued++; }
-    // The backend answers whenever it does; what the answer does to the guest (DMA into RAM, the
-    // registers, the interrupt) happens when the Machine says the guest sees it.
-    const later = (work: Promise<() => { bytes: number; pio: boolean } | null>) => {
-      this.opts.complete(work.then(
-        (apply) => () => {
-          if (gen !== this.generation) return;
-          const r = apply();
-          if (r === null) this.hostBusError(port, slot);
-          else if (queued) this.finishQueued(port, slot, false);
-          else this.finish(port, slot, r.bytes, false, r.pio);
-        },
-        () => () => {
-          if (gen !== this.generation) return;
-          if (queued) this.finishQueued(port, slot, true); else this.finish(port, slot, 0, true, false);
-        },
-      ));
-    };
-    const sectors = Math.floor(disk.size / SECTOR);
+    const later = (work: Promise<() => Ending | null>) => this.later(port, slot, work, () => ({ bytes: 0, failed: true }), queued);
     switch (action.kind) {
       case 'identify': {
         const data = identifyDevice(sectors, `WEBX86-${port}`);
@@ -306,7 +357,7 @@ export class Ahci extends PciFunction {
       }
       case 'read': {
         const bytes = action.sectors * SECTOR;
-        if (write || this.prdBytes(prd) < bytes) return this.finish(port, slot, 0, true, false);
+        if (write || this.prdBytes(prd) < bytes) return this.fail(port, slot);
         later(disk.read(action.lba * SECTOR, bytes).then((data) => () => {
           const n = this.scatter(prd, data);
           if (n < 0) return null;
@@ -317,24 +368,105 @@ export class Ahci extends PciFunction {
       }
       case 'write': {
         const bytes = action.sectors * SECTOR;
-        if (!write || this.prdBytes(prd) < bytes || disk.readOnly) return this.finish(port, slot, 0, true, false);
+        if (!write || this.prdBytes(prd) < bytes || disk.readOnly) return this.fail(port, slot);
         // The guest's buffer is read now, when the command is issued: it stays put until completion.
         const data = this.gather(prd, bytes);
         if (!data) return this.hostBusError(port, slot);
         later(disk.write(action.lba * SECTOR, data).then(() => () => { this.counters.bytesWritten += bytes; return { bytes, pio: !action.dma }; }));
         return;
       }
-      case 'flush': later(disk.flush().then(() => () => ({ bytes: 0, pio: false }))); return;
-      case 'nodata': later(Promise.resolve(() => ({ bytes: 0, pio: false }))); return;
-      default: this.finish(port, slot, 0, true, false);
+      case 'flush': later(disk.flush().then(() => () => ({ bytes: 0 }))); return;
+      case 'nodata': later(Promise.resolve(() => ({ bytes: 0 }))); return;
+      default: this.fail(port, slot);
     }
   }
 
+  /**
+   * An ATA command to the CD-ROM drive on `port`; for PACKET, `cdb` is the ATAPI command the
+   * header's A bit had the HBA send (null without it). Every outcome completes asynchronously,
+   * like a disk's.
+   */
+  private startPacketDevice(port: number, slot: number, tf: AtaTaskfile, prd: Prd[], cdb: Uint8Array | null): void {
+    const p = this.ahci.ports[port]!;
+    const drive = p.atapi!;
+    const medium = this.opts.cdroms![port]!;
+    const blocks = Math.floor(medium.size / CD_BLOCK);
+    const action = decodePacketAta(tf);
+    const now = (ending: Ending) => this.later(port, slot, Promise.resolve(() => ending), () => ending);
+    const done = { registers: PACKET_DONE_REASON };
+    switch (action.kind) {
+      case 'identify': {
+        const data = identifyPacketDevice(`WEBX86-CD${port}`);
+        this.later(port, slot, Promise.resolve(() => { const n = this.scatter(prd, data); return n < 0 ? null : { bytes: n, pio: true }; }), () => ({ bytes: 0, failed: true }));
+        return;
+      }
+      case 'signature':
+        now(action.abort
+          ? { bytes: 0, failed: true, error: ATA_ERROR_ABRT, registers: SIG_ATAPI }
+          : { bytes: 0, error: DIAGNOSTIC_PASSED, registers: SIG_ATAPI });
+        return;
+      case 'nodata': now({ bytes: 0, registers: action.count }); return;
+      case 'abort': now({ bytes: 0, failed: true }); return;
+      case 'packet': break;
+    }
+    // PACKET without the header's A bit: no command packet reached the drive (AHCI 4.2.2).
+    if (cdb === null) { now({ bytes: 0, failed: true }); return; }
+    this.counters.packets++;
+    const r = packetCommand(drive, cdb, blocks > 0 ? blocks : null);
+    const pio = !action.dma;
+    const checkCondition = (): Ending => { this.counters.checkConditions++; return { bytes: 0, failed: true, error: packetError(drive), ...done }; };
+    // Data beyond the PRDT's buffers: the HBA's overflow (PxIS.OFS), and the command aborts.
+    const overflow = (): Ending => { overflowError(drive); return { ...checkCondition(), overflow: true }; };
+    switch (r.kind) {
+      case 'none': now({ bytes: 0, ...done }); return;
+      case 'check': now(checkCondition()); return;
+      case 'data': {
+        if (this.prdBytes(prd) < r.data.length) { now(overflow()); return; }
+        const data = r.data.slice();
+        this.later(port, slot, Promise.resolve(() => { const n = this.scatter(prd, data); return n < 0 ? null : { bytes: n, pio, ...done }; }), checkCondition);
+        return;
+      }
+      case 'read': {
+        const bytes = r.blocks * CD_BLOCK;
+        if (this.prdBytes(prd) < bytes) { now(overflow()); return; }
+        // A disc that cannot be read (the backend failed) is a medium error.
+        this.later(port, slot, medium.read(r.lba * CD_BLOCK, bytes).then((data) => () => {
+          const n = this.scatter(prd, data);
+          if (n < 0) return null;
+          this.counters.bytesRead += n;
+          return { bytes: n, pio, ...done };
+        }), () => { mediumError(drive); return checkCondition(); });
+      }
+    }
+  }
+
+  /**
+   * The backend answers whenever it does; what the answer does to the guest (DMA into RAM, the
+   * registers, the interrupt) happens when the Machine says the guest sees it. `work` resolves
+   * to that (null: the data went outside RAM); `failure` is the ending when the backend refuses.
+   */
+  private later(port: number, slot: number, work: Promise<() => Ending | null>, failure: () => Ending, queued = false): void {
+    const gen = this.generation;
+    this.opts.complete(work.then(
+      (apply) => () => {
+        if (gen !== this.generation) return;
+        const r = apply();
+        if (r === null) this.hostBusError(port, slot);
+        else if (queued) this.finishQueued(port, slot, false);
+        else this.finish(port, slot, r);
+      },
+      () => () => {
+        if (gen !== this.generation) return;
+        if (queued) this.finishQueued(port, slot, true); else this.finish(port, slot, failure());
+      },
+    ));
+  }
+
   /** Bytes the PRDT describes. */
-  private prdBytes(prd: { len: number }[]): number { return prd.reduce((n, e) => n + e.len, 0); }
+  private prdBytes(prd: Prd[]): number { return prd.reduce((n, e) => n + e.len, 0); }
 
   /** Write `data` into the PRDT's buffers; the bytes moved, or -1 when an entry lies outside RAM. */
-  private scatter(prd: { addr: number; len: number }[], data: Uint8Array): number {
+  private scatter(prd: Prd[], data: Uint8Array): number {
     let done = 0;
     for (const e of prd) {
       if (done >= data.length) break;
@@ -347,7 +479,7 @@ export class Ahci extends PciFunction {
   }
 
   /** Read `bytes` from the PRDT's buffers, or null when one lies outside RAM. */
-  private gather(prd: { addr: number; len: number }[], bytes: number): Uint8Array | null {
+  private gather(prd: Prd[], bytes: number): Uint8Array | null {
     const out = new Uint8Array(bytes);
     let done = 0;
     for (const e of prd) {
@@ -376,24 +508,29 @@ export class Ahci extends PciFunction {
     this.updatePortIs(port);
   }
 
+  /** The command in `slot` aborts at once (ERR, ABRT). */
+  private fail(port: number, slot: number): void {
+    this.finish(port, slot, { bytes: 0, failed: true });
+  }
+
   /** The command in `slot` is done: its byte count, the task file, the FIS, CI, and the interrupt. */
-  private finish(port: number, slot: number, bytes: number, failed: boolean, pio: boolean): void {
+  private finish(port: number, slot: number, e: Ending): void {
     const p = this.ahci.ports[port]!;
     this.busy[port]! &= ~(1 << slot);
     if (!(p.ci & (1 << slot))) return; // the port was stopped meanwhile
     // PRD byte count (header dword 1).
     const prdbc = new Uint8Array(4);
-    new DataView(prdbc.buffer).setUint32(0, bytes, true);
+    new DataView(prdbc.buffer).setUint32(0, e.bytes, true);
     if (this.inRam(p.clb + slot * 32 + 4, 4)) this.opts.dma.write(p.clb + slot * 32 + 4, prdbc);
-    if (failed) {
+    const error = e.error ?? (e.failed ? ATA_ERROR_ABRT : 0);
+    p.tfd = ATA_READY | (e.failed ? ATA_STATUS_ERR : 0) | (error << 8);
+    if (e.failed) {
       this.counters.aborted++;
-      p.tfd = ATA_READY | ATA_STATUS_ERR | (ATA_ERROR_ABRT << 8);
       p.is |= PIS_TFES;
-    } else {
-      p.tfd = ATA_READY;
     }
+    if (e.overflow) p.is |= PIS_OFS;
     p.ci &= ~(1 << slot);
-    this.postD2h(port, p.tfd, pio);
+    this.postD2h(port, p.tfd, e.pio ?? false, e.registers ?? 0, e.bytes);
     this.updatePortIs(port);
   }
 
@@ -419,17 +556,25 @@ export class Ahci extends PciFunction {
     this.updatePortIs(port);
   }
 
-  /** Put a D2H register FIS (and for PIO data a PIO setup FIS) in the port's receive area. */
-  private postD2h(port: number, tfd: number, pio: boolean): void {
+  /**
+   * Put a D2H register FIS (SATA 3.x 10.3.5) in the port's receive area, and for PIO data a PIO
+   * setup FIS (10.3.11) before it; `registers` are the Count and LBA fields in PxSIG's layout.
+   */
+  private postD2h(port: number, tfd: number, pio: boolean, registers = 0, bytes = 0): void {
     const p = this.ahci.ports[port]!;
     p.is |= PIS_DHRS | (pio ? PIS_PSS : 0);
     if (!(p.cmd & CMD_FRE) || !this.inRam(p.fb, 0x100)) return;
     const fis = new Uint8Array(20);
     fis[0] = 0x34; fis[1] = 0x40; fis[2] = tfd & 0xff; fis[3] = (tfd >> 8) & 0xff; // D2H, I bit, status, error
+    fis[4] = (registers >>> 8) & 0xff; fis[5] = (registers >>> 16) & 0xff; fis[6] = registers >>> 24; // LBA low, mid, high
+    fis[12] = registers & 0xff; // count
     this.opts.dma.write(p.fb + 0x40, fis);
     if (pio) {
       const ps = new Uint8Array(20);
       ps[0] = 0x5f; ps[1] = 0x40 | 0x20; ps[2] = tfd & 0xff; ps[3] = (tfd >> 8) & 0xff; // PIO setup, I, D (device to host)
+      ps[12] = registers & 0xff;
+      ps[15] = tfd & 0xff; // E_Status: the status at the end of the transfer
+      ps[16] = Math.min(bytes, 0xffff) & 0xff; ps[17] = Math.min(bytes, 0xffff) >> 8; // transfer count
       this.opts.dma.write(p.fb + 0x20, ps);
     }
   }

@@ -68,7 +68,7 @@ export function decodeAta(tf: AtaTaskfile, sectors: number): AtaAction {
 }
 
 /** ATA strings are space-padded and stored with the two bytes of each word swapped. */
-function putString(words: Uint16Array, first: number, count: number, s: string): void {
+export function putString(words: Uint16Array, first: number, count: number, s: string): void {
   const padded = s.padEnd(count * 2, ' ').slice(0, count * 2);
   for (let i = 0; i < count; i++) words[first + i] = (padded.charCodeAt(2 * i) << 8) | padded.charCodeAt(2 * i + 1);
 }
@@ -107,8 +107,13 @@ export function identifyDevice(sectors: number, serial: string): Uint8Array {
   w[88] = 0x007f | (1 << 14); // UDMA 0-6, mode 6 selected
   for (let i = 0; i < 4; i++) w[100 + i] = Math.floor(sectors / 2 ** (16 * i)) & 0xffff;
   w[106] = 1 << 14; // sector size information valid: one 512-byte logical sector per physical
+  return identifyBytes(w);
+}
+
+/** 256 IDENTIFY words as the 512 bytes the host reads (ATA words are little-endian). */
+export function identifyBytes(w: Uint16Array): Uint8Array {
   const bytes = new Uint8Array(SECTOR);
   const dv = new DataView(bytes.buffer);
-  w.forEach((v, i) => dv.setUint16(i * 2, v, true)); // ATA words are little-endian
+  w.forEach((v, i) => dv.setUint16(i * 2, v, true));
   return bytes;
 }

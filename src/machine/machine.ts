@@ -1,18 +1,13 @@
 // The Machine: builds a PC from a VmConfig and runs it. It wires the chips where the board
 // (board.ts) says they live; devices see offsets and IrqLines; the core sees
-// ioRead/ioWrite/mmioRead/mmioWrite and two pins. Without firmware, firmware.ts leaves what a
-// BIOS would (the MP table, the CPU in Linux's entry state).
-//
-// The run loop, one slice at a time (a slice is a few milliseconds of host time, then we yield
-// to the event loop so the worker/CLI can handle input and control messages):
-//   fire due timers -> budget = instructions up to the next timer deadline (capped) -> run core
-//   -> on HLT: jump (deterministic) or sleep (realtime) to the next deadline -> repeat.
-// Serial output is collected during the slice and handed to the host once per slice.
+// ioRead/ioWrite/mmioRead/mmioWrite and two pins. It starts from firmware (bios.ts: SeaBIOS at
+// the reset vector), or, without, firmware.ts leaves what a BIOS would (the MP table, the CPU in
+// Linux's entry state) and the kernel is loaded directly. run-loop.ts runs it.
 
 import { parseBzImage } from '../boot/bzimage.js';
 import { isElf, parseElf32 } from '../boot/elf.js';
 import { loadLinux } from '../boot/linux.js';
-import { loadCore, type Core, type StopReason } from '../cpu/core.js';
+import { loadCore, type Core } from '../cpu/core.js';
 import { DualPic8259 } from '../devices/i8259.js';
 import { Pit8254, PitPortB } from '../devices/i8254.js';
 import { Mc146818 } from '../devices/mc146818.js';
@@ -50,26 +45,12 @@ import {
 import { SCI_IRQ } from './acpi.js';
 import { HostEvents } from './host-events.js';
 import { IoCompletions } from './io-completions.js';
+import { RunLoop } from './run-loop.js';
 import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
 import { VirtualClock, type SavedClock } from './clock.js';
 import { CallbackIrqLine, type DmaView, type IoDevice, type IoSize, type IrqLine } from './io.js';
-import type { ClockMode, ExitReason, MachineStatus, RunState, VmConfig } from './types.js';
+import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js';
 
-/** CPU slice length in host milliseconds before we yield to the event loop. */
-const SLICE_MS = 10;
-/** Most instructions in one core.run() in deterministic mode (1 ms of guest time at 5 ns). */
-const MAX_BUDGET_DETERMINISTIC = 200_000;
-/** Realtime: a core.run() should last about this long, so timers fire within ~1 ms. */
-const REALTIME_RUN_MS = 1;
-/**
- * Realtime, while the host works on a disk request: runs this short, and a yield to the event
- * loop after each, so the completion (a promise the host resolves) reaches the guest within
- * about this long, not at the end of a whole slice. A firmware polling for completion waits
- * that much less.
- */
-const IO_WAIT_RUN_MS = 0.1;
-/** Deterministic: idle-skipped guest time per slice before we let the host CPU rest. */
-const IDLE_SKIP_PER_SLICE_NS = 100e6;
 /**
  * Runs of a decoded block before the JIT translates it. Measured with `npm run bench` (see the
  * README): lower translates more code that runs too rarely to repay its compile; higher leaves
@@ -80,7 +61,6 @@ const JIT_THRESHOLD = 20_000;
 /** Fixed RTC start for deterministic runs: same date every run. */
 const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
-const EFLAGS_IF = 1 << 9;
 /** IA32_APIC_BASE: bit 11 EN (the APIC is on), bits 12-31 the register page's base. */
 const MSR_APIC_BASE_EN = 1 << 11;
 const MSR_APIC_BASE_ADDRESS = 0xfffff000;
@@ -153,16 +133,6 @@ async function defaultCoreWasm(): Promise<Uint8Array | ArrayBuffer> {
   return res.arrayBuffer();
 }
 
-/** Resolve on the next turn of the event loop without setTimeout's 1-4 ms clamping. */
-function yieldToEventLoop(): Promise<void> {
-  if (typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
-  return new Promise((r) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => { ch.port1.close(); r(); };
-    ch.port2.postMessage(0);
-  });
-}
-
 export class Machine {
   readonly core: Core;
   readonly clock: VirtualClock;
@@ -208,17 +178,8 @@ export class Machine {
   private readonly host: MachineHost;
   private readonly irqLines: CallbackIrqLine[] = [];
 
-  private runState: RunState = 'stopped';
-  private running = false;
-  private errorMessage: string | undefined;
-  private stopRequested = false;
-  private pauseRequested = false;
-  private hostResetRequested = false;
-  /** Set by a device (or triple fault) during a core run; handled when run() returns. */
-  private guestResetRequested = false;
-  /** Set when the guest enters S5 through the ACPI PM control register. */
-  private guestPowerOffRequested = false;
-  private wakeup: (() => void) | null = null;
+  /** When the chips run: slices, idling, resets and power-off (run-loop.ts). */
+  private readonly loop: RunLoop;
 
   /** A20 as the keyboard controller and port 0x92 drive it (the chipset ORs them). */
   private a20Kbc = true;
@@ -260,7 +221,15 @@ export class Machine {
     // A device that arms a timer during a CPU run, due before that run's budget ends (the PIT
     // programmed for a short one-shot), cuts the run short so the event is not passed over.
     this.clock.onPreempt = () => core.requestStop();
-    this.io = new IoCompletions(this.clock, config.clock === 'deterministic', this.events, () => this.wake());
+    this.io = new IoCompletions(this.clock, config.clock === 'deterministic', this.events, () => this.loop.wake());
+    this.loop = new RunLoop({
+      core, clock: this.clock, events: this.events, io: this.io, noReboot: config.noReboot === true, counters: this.counters,
+      afterRun: () => this.syncApicBase(),
+      interruptPending: () => this.interruptPending(),
+      flushOutput: () => this.flushOutput(),
+      powerOn: () => this.powerOn(),
+      log: (line) => this.log(line),
+    });
 
     const logDeviceError = (dev: IoDevice, e: unknown) => {
       this.counters.deviceErrors++;
@@ -337,8 +306,7 @@ export class Machine {
     this.fwCfg = d.add('fw-cfg', new FwCfg(this.dma));
     this.acpiPm = d.add('acpi-pm', new AcpiPm(this.clock, this.irq(SCI_IRQ), (slpTyp) => {
       if (slpTyp !== SLP_TYP_S5) { this.log(`ACPI sleep type ${slpTyp} is not supported (only S5, soft-off)`); return; }
-      this.guestPowerOffRequested = true;
-      core.requestStop();
+      this.loop.requestPowerOff();
     }));
     // PCI bus 0: the i440FX host bridge at 00.0, the PIIX3 ISA bridge at 01.0 (as on QEMU's pc).
     // With firmware, PAM decides whether writes to 0xC0000-0xFFFFF reach RAM; without it the
@@ -373,6 +341,7 @@ export class Machine {
     this.ahci = d.add('ahci', new Ahci({
       dma: this.dma,
       disks,
+      cdroms: config.cdrom ? [...new Array<undefined>(disks.length), config.cdrom] : [],
       complete: (done) => this.io.add(done),
       onMap: (base) => {
         if (abar !== null) this.mmio.unmap(abar);
@@ -654,8 +623,7 @@ export class Machine {
 
   private requestGuestReset(why: string): void {
     this.log(`guest reset: ${why}`);
-    this.guestResetRequested = true;
-    this.core.requestStop();
+    this.loop.requestGuestReset();
   }
 
   private log(line: string): void {
@@ -667,89 +635,28 @@ export class Machine {
   // -------------------------------------------------------------------------------------------
 
   /** Run until the guest powers off, resets under noReboot, stop() is called, or an error. */
-  async run(): Promise<ExitReason> {
-    if (this.running) throw new Error('Machine.run() is already running');
-    if (this.runState === 'poweroff' || this.runState === 'error') {
-      throw new Error(`the machine is ${this.runState}; create a new one`);
-    }
-    this.running = true;
-    this.stopRequested = false;
-    this.runState = this.pauseRequested ? 'paused' : 'running';
+  run(): Promise<ExitReason> {
     this.ipsWindowStart = performance.now();
     this.ipsWindowInstr = this.core.instructions;
-    try {
-      for (;;) {
-        if (this.stopRequested) return this.finish('stopped', 'stopped');
-        if (this.pauseRequested) {
-          this.runState = 'paused';
-          this.clock.freeze();
-          this.flushOutput();
-          await this.sleep(Infinity);
-          continue;
-        }
-        if (this.hostResetRequested) {
-          this.hostResetRequested = false;
-          this.counters.resets++;
-          this.powerOn();
-        }
-        this.runState = 'running';
-        this.clock.start();
-        const result = this.slice();
-        this.flushOutput();
-        if (result instanceof Promise) {
-          // Wait for the host's I/O, or for stop/pause/reset, whichever comes first.
-          await Promise.race([result, this.sleep(Infinity)]);
-          this.wake();
-          continue;
-        }
-        if (typeof result === 'string') return this.finish(result, result === 'poweroff' ? 'poweroff' : result === 'reset' ? 'reset' : 'stopped');
-        if (result > 0) await this.sleep(result);
-        else await yieldToEventLoop();
-      }
-    } catch (e) {
-      this.flushOutput();
-      this.errorMessage = `${(e as Error)?.message ?? String(e)} (${this.safeDescribe()})`;
-      this.runState = 'error';
-      this.clock.freeze();
-      return 'error';
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private finish(reason: ExitReason, state: RunState): ExitReason {
-    this.runState = state;
-    this.clock.freeze();
-    return reason;
+    return this.loop.run();
   }
 
   /** Pause guest execution (guest time stops in realtime mode). */
-  pause(): void {
-    this.pauseRequested = true;
-    this.wake();
-  }
+  pause(): void { this.loop.pause(); }
 
-  resume(): void {
-    this.pauseRequested = false;
-    if (this.runState === 'paused' && !this.running) this.runState = 'stopped';
-    this.wake();
-  }
+  resume(): void { this.loop.resume(); }
 
   /** Make run() return 'stopped' at the end of the current slice. */
-  stop(): void {
-    this.stopRequested = true;
-    this.wake();
-  }
+  stop(): void { this.loop.stop(); }
 
-  /** Reset the whole machine and boot the kernel again (the reset button). */
+  /** Reset the whole machine and boot again (the reset button). */
   reset(): void {
-    if (this.running) {
-      this.hostResetRequested = true;
-      this.wake();
+    if (this.loop.running) {
+      this.loop.requestHostReset();
     } else {
       this.counters.resets++;
       this.powerOn();
-      if (this.runState !== 'error') this.runState = 'stopped';
+      if (this.loop.state !== 'error') this.loop.state = 'stopped';
     }
   }
 
@@ -758,7 +665,7 @@ export class Machine {
     const codes = scancodesFor(bytes);
     if (codes.length === 0) return;
     this.events.push(() => this.keyboard.pressKey(codes));
-    this.wake();
+    this.loop.wake();
   }
 
   /**
@@ -769,14 +676,14 @@ export class Machine {
     const make = set2MakeCode(code);
     if (make === null) return false;
     this.events.push(() => (down ? this.keyboard.keyDown(make) : this.keyboard.keyUp(make)));
-    this.wake();
+    this.loop.wake();
     return true;
   }
 
   /** The PS/2 mouse moved by (dx, dy) (y up), the wheel by dz, with `buttons` held (bit 0 left, 1 right, 2 middle). */
   moveMouse(dx: number, dy: number, dz = 0, buttons = 0): void {
     this.events.push(() => this.mouse.move(dx, dy, dz, buttons));
-    this.wake();
+    this.loop.wake();
   }
 
   /** Type bytes into COM1. */
@@ -784,7 +691,7 @@ export class Machine {
     if (bytes.length === 0) return;
     const copy = bytes.slice();
     this.events.push(() => this.com1.receive(copy));
-    this.wake();
+    this.loop.wake();
   }
 
   status(): MachineStatus {
@@ -797,14 +704,14 @@ export class Machine {
       this.ipsWindowInstr = instructions;
     }
     const s: MachineStatus = {
-      state: this.runState,
+      state: this.loop.state,
       instructions,
       ips: Math.round(this.lastIps),
       guestSeconds: this.clock.now() / 1e9,
       clock: this.config.clock as ClockMode,
       jit: this.core.jit.available ? this.core.jitStats : undefined,
     };
-    if (this.errorMessage !== undefined) s.error = this.errorMessage;
+    if (this.loop.errorMessage !== undefined) s.error = this.loop.errorMessage;
     return s;
   }
 
@@ -819,7 +726,7 @@ export class Machine {
    * (test/guest/linux.test.ts compares the two against a Linux guest in deterministic mode).
    */
   saveState(): MachineState {
-    if (this.running) throw new Error('saveState() needs a machine that is not running: stop() it and wait for run() to return');
+    if (this.loop.running) throw new Error('saveState() needs a machine that is not running: stop() it and wait for run() to return');
     // A disk's overlay and the commands in flight are not in the saved state yet: a machine
     // loaded from it would see its disks without the guest's writes.
     if ((this.config.disks?.length ?? 0) > 0 || this.config.cdrom) throw new DeviceStateError('a machine with disks or a CD-ROM drive cannot be saved yet (their contents and commands in flight are not part of the saved state)');
@@ -836,7 +743,7 @@ export class Machine {
 
   /** Take a saveState() of a machine made with the same options. Everything is checked before anything changes. */
   loadState(s: MachineState): void {
-    if (this.running) throw new Error('loadState() needs a machine that is not running');
+    if (this.loop.running) throw new Error('loadState() needs a machine that is not running');
     const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
     if (s.ram.length !== this.core.ramSize) throw new DeviceStateError(`saved RAM is ${mib(s.ram.length)}, this machine has ${mib(this.core.ramSize)}`);
     if (s.cpu.length !== this.core.saveState().length) throw new DeviceStateError('saved CPU state is from another core');
@@ -858,105 +765,11 @@ export class Machine {
     this.lapicMappedAt = -1;
     this.apicBaseMsr = -1;
     this.syncApicBase();
-    this.guestResetRequested = false;
-    if (this.runState !== 'error') this.runState = 'stopped';
+    this.loop.forgetGuestRequests();
+    if (this.loop.state !== 'error') this.loop.state = 'stopped';
   }
 
-  // -------------------------------------------------------------------------------------------
-  // The run loop
-  // -------------------------------------------------------------------------------------------
-
-  /**
-   * Run the CPU for about SLICE_MS of host time. Returns an exit reason, or how many host ms
-   * to sleep before the next slice (0: just yield).
-   */
-  private slice(): 'poweroff' | 'reset' | 'stopped' | number | Promise<void> {
-    const core = this.core;
-    const clock = this.clock;
-    const deterministic = clock.mode === 'deterministic';
-    const sliceEnd = performance.now() + SLICE_MS;
-    let idleSkipped = 0;
-    this.counters.slices++;
-    for (;;) {
-      if (this.stopRequested || this.pauseRequested || this.hostResetRequested) return 0;
-      if (performance.now() >= sliceEnd) return 0;
-      this.events.deliver(deterministic, core.halted);
-      if (!deterministic) {
-        if (core.halted) clock.idleToHost();
-        clock.sync();
-      }
-      clock.runDue();
-      // Deterministic: a disk request is due and the host has not finished it: guest time
-      // waits (the CPU does not run) until it has.
-      if (this.io.stalledOn !== null) return this.io.stalledOn.then(() => this.io.deliverDue());
-
-      const ioWait = !deterministic && this.io.inFlight > 0;
-      const deadline = clock.nextDeadline();
-      const budget = clock.instructionsUntil(deadline, deterministic ? MAX_BUDGET_DETERMINISTIC : this.realtimeCap(ioWait ? IO_WAIT_RUN_MS : REALTIME_RUN_MS));
-      const t0 = performance.now();
-      const before = core.instructions;
-      clock.runEnd = clock.now() + budget * clock.nsPerInstruction;
-      const stop: StopReason = core.run(budget);
-      clock.runEnd = null;
-      this.syncApicBase();
-      const t1 = performance.now();
-      const ran = core.instructions - before;
-      if (!deterministic) clock.noteRun(ran, t1 - t0);
-
-      if (this.guestPowerOffRequested) {
-        this.guestPowerOffRequested = false;
-        return 'poweroff';
-      }
-      if (this.guestResetRequested || stop === 'reset') {
-        this.guestResetRequested = false;
-        if (stop === 'reset') this.log(`guest reset: triple fault or CPU reset (${this.safeDescribe()})`);
-        this.counters.resets++;
-        if (this.config.noReboot) return 'reset';
-        this.powerOn();
-        continue;
-      }
-
-      if (stop === 'hlt') {
-        this.counters.hltStops++;
-        // With IF clear and no NMI latched, nothing can ever wake this CPU: "cli; hlt" forever.
-        // Without ACPI that is how Linux powers off (machine_power_off falls back to
-        // machine_halt -> stop_this_cpu: interrupts off, HLT in a loop), so it is our power-off.
-        if ((core.getEflags() & EFLAGS_IF) === 0 && !core.nmiPending) return 'poweroff';
-        // The guest is idle: show the host what it printed, so a host that answers (a test
-        // typing the next command at the prompt) does so at this point of the guest's
-        // execution, which is the same point in every deterministic run.
-        this.flushOutput();
-        if (this.events.pending > 0) continue; // delivered at the top of the loop, at this HLT
-        // An interrupt may already be waiting (raised during the run): let the core take it.
-        if (this.interruptPending()) continue;
-        clock.runDue();
-        if (this.interruptPending() || this.io.stalledOn !== null) continue;
-        const next = clock.nextDeadline();
-        if (deterministic) {
-          if (!Number.isFinite(next)) return 5; // nothing will ever happen but host input
-          const skip = next - clock.now();
-          clock.skipTo(next);
-          idleSkipped += skip;
-          if (idleSkipped > IDLE_SKIP_PER_SLICE_NS) return 1;
-          continue;
-        }
-        // Realtime: sleep on the host until the next event is due (input wakes us earlier).
-        clock.idleToHost();
-        const waitMs = Number.isFinite(next) ? (next - clock.now()) / 1e6 : 50;
-        if (waitMs > 0.5) return Math.min(waitMs, 50);
-        clock.skipTo(next);
-        continue;
-      }
-      // 'budget' or 'request': go on with the next run, after letting the host finish its I/O.
-      if (ioWait) return 0;
-    }
-  }
-
-  /** Realtime: the most instructions in one run, about `ms` of host time. */
-  private realtimeCap(ms: number): number {
-    return Math.max(1000, Math.floor((ms * 1e6) / this.clock.hostSpeed));
-  }
-
+  /** Hand the host what the chips printed since the last time. */
   private flushOutput(): void {
     if (this.serialOut.length > 0) {
       const bytes = Uint8Array.from(this.serialOut);
@@ -967,32 +780,6 @@ export class Machine {
       const bytes = Uint8Array.from(this.debugOut);
       this.debugOut.length = 0;
       this.host.onDebugConsole?.(bytes);
-    }
-  }
-
-  /** Sleep up to `ms` host milliseconds; stop/pause/resume/input wake it early. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        this.wakeup = null;
-        resolve();
-      };
-      this.wakeup = done;
-      if (Number.isFinite(ms)) timer = setTimeout(done, Math.max(0, ms));
-    });
-  }
-
-  private wake(): void {
-    this.wakeup?.();
-  }
-
-  private safeDescribe(): string {
-    try {
-      return this.core.describe();
-    } catch {
-      return 'cpu state unavailable';
     }
   }
 }

@@ -1,10 +1,11 @@
 // webx86 command line: boots Linux headless with COM1 on stdin/stdout.
 //
 //   webx86 run [--kernel FILE] [--initrd FILE] [--append STRING] [--memory MIB]
-//              [--disk FILE]... [--boot kernel|disk] [--bios FILE] [--vga-bios FILE]
+//              [--disk FILE]... [--cdrom FILE] [--boot kernel|disk|cdrom] [--bios FILE] [--vga-bios FILE]
 //              [--deterministic] [--no-reboot] [--no-apic]
 //
-// --boot disk starts the PC from its BIOS (SeaBIOS), which boots the first disk. With no
+// --boot disk starts the PC from its BIOS (SeaBIOS), which boots the first disk (--boot cdrom:
+// the CD-ROM, an El Torito ISO image). With no
 // --kernel (and --boot kernel, the default) it boots the default guest described by build/images/default.json (built by
 // `npm run build:images`), preferring the host-decompressed vmlinux, which skips the guest's own
 // decompression; for the same reason, a bzImage given without --vmlinux has its gzip or XZ
@@ -54,10 +55,12 @@ Options:
                     it changes), and type on the PS/2 keyboard
   --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
                     writes go to an overlay in memory, the file is never modified
+  --cdrom FILE      an ISO image in a CD-ROM drive on the SATA port after the disks (read-only)
   --boot WHAT       kernel: load the kernel directly (the default); disk: start from the BIOS,
-                    which boots the first disk
-  --bios FILE       the system BIOS for --boot disk (default: SeaBIOS, ${DEFAULT_BIOS})
-  --vga-bios FILE   the VGA BIOS for --boot disk (default: ${DEFAULT_VGA_BIOS})
+                    which boots the first disk; cdrom: start from the BIOS, which boots the
+                    CD-ROM (El Torito)
+  --bios FILE       the system BIOS for --boot disk or cdrom (default: SeaBIOS, ${DEFAULT_BIOS})
+  --vga-bios FILE   the VGA BIOS for --boot disk or cdrom (default: ${DEFAULT_VGA_BIOS})
   --deterministic   guest time from instruction counts: same input, same output
   --no-reboot       exit when the guest resets instead of rebooting it
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
@@ -87,8 +90,9 @@ interface RunOptions {
   jitThreshold?: number;
   stats: boolean;
   disks: string[];
+  cdrom?: string;
   screen: boolean;
-  boot: 'kernel' | 'disk';
+  boot: 'kernel' | 'disk' | 'cdrom';
   screenshot?: string;
   bios?: string;
   vgaBios?: string;
@@ -122,9 +126,13 @@ function parseRunArgs(args: string[]): RunOptions {
         if (opts.disks.length === 6) throw new CliError('--disk: at most 6 disks (the SATA controller has 6 ports)');
         opts.disks.push(value());
         break;
+      case '--cdrom':
+        if (opts.cdrom !== undefined) throw new CliError('--cdrom: one CD-ROM drive only');
+        opts.cdrom = value();
+        break;
       case '--boot': {
         const v = value();
-        if (v !== 'kernel' && v !== 'disk') throw new CliError(`--boot ${v}: expected 'kernel' or 'disk'`);
+        if (v !== 'kernel' && v !== 'disk' && v !== 'cdrom') throw new CliError(`--boot ${v}: expected 'kernel' or 'disk' or 'cdrom'`);
         opts.boot = v;
         break;
       }
@@ -164,13 +172,15 @@ function parseRunArgs(args: string[]): RunOptions {
       throw new CliError(`option ${name} takes no value`);
     }
   }
-  if (opts.boot === 'disk') {
+  if (opts.boot === 'disk' || opts.boot === 'cdrom') {
     const kernelOnly = (['kernel', 'vmlinux', 'initrd', 'append'] as const).find((k) => opts[k] !== undefined);
-    if (kernelOnly !== undefined) throw new CliError(`--${kernelOnly} loads a kernel directly; it does not go with --boot disk`);
-    if (opts.disks.length === 0) throw new CliError('--boot disk needs a --disk to boot from');
+    if (kernelOnly !== undefined) throw new CliError(`--${kernelOnly} loads a kernel directly; it does not go with --boot ${opts.boot}`);
+    if (opts.boot === 'disk' && opts.disks.length === 0) throw new CliError('--boot disk needs a --disk to boot from');
+    if (opts.boot === 'cdrom' && opts.cdrom === undefined) throw new CliError('--boot cdrom needs a --cdrom to boot from');
   } else if (opts.bios !== undefined || opts.vgaBios !== undefined) {
-    throw new CliError(`${opts.bios !== undefined ? '--bios' : '--vga-bios'} is for --boot disk (a kernel loaded directly runs without firmware)`);
+    throw new CliError(`${opts.bios !== undefined ? '--bios' : '--vga-bios'} is for --boot disk or --boot cdrom (a kernel loaded directly runs without firmware)`);
   }
+  if (opts.cdrom !== undefined && opts.disks.length === 6) throw new CliError('--cdrom: no SATA port left after 6 disks');
   if (opts.guestDecompress && opts.vmlinux !== undefined) {
     throw new CliError('--guest-decompress and --vmlinux exclude each other');
   }
@@ -259,8 +269,8 @@ export class EscapeFilter {
 }
 
 async function run(opts: RunOptions): Promise<number> {
-  const firmware = opts.boot === 'disk'
-    ? { bios: await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS'), vgaBios: await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS'), boot: 'disk' as const }
+  const firmware = opts.boot !== 'kernel'
+    ? { bios: await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS'), vgaBios: await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS'), boot: opts.boot }
     : undefined;
   const guest = firmware === undefined ? await kernelGuest(opts) : undefined;
   const kernelPath = guest?.kernelPath ?? '';
@@ -272,6 +282,16 @@ async function run(opts: RunOptions): Promise<number> {
   for (const path of opts.disks) {
     try {
       disks.push(new OverlayBackend(await FileBackend.open(path)));
+    } catch (e) {
+      if ((e as Error).name === 'BlockError') throw new CliError((e as Error).message);
+      throw e;
+    }
+  }
+  // The CD-ROM's disc: the file itself, read-only (no overlay: a CD-ROM drive does not write).
+  let cdrom;
+  if (opts.cdrom !== undefined) {
+    try {
+      cdrom = await FileBackend.open(opts.cdrom);
     } catch (e) {
       if ((e as Error).name === 'BlockError') throw new CliError((e as Error).message);
       throw e;
@@ -296,6 +316,7 @@ async function run(opts: RunOptions): Promise<number> {
         jit: opts.jit,
         jitThreshold: opts.jitThreshold,
         disks,
+        cdrom,
       },
       { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },
     );
