@@ -113,6 +113,25 @@ describe('AHCI', () => {
     expect(createHash('sha256').update(s.base).digest('hex')).toBe(s.baseSha);
   });
 
+  it('IS: clearing a port\'s bit while its PxIS still holds an enabled interrupt sets it again (the interrupt is not lost)', async () => {
+    // AHCI 1.3.1 3.1.2 (IS.IPS) and 10.7.2.1: an interrupt handler clears PxIS, handles the
+    // port, then clears IS; a completion arriving in between sets PxIS again, and IS must
+    // follow it, or INTx drops with that completion unseen.
+    const s = setup();
+    s.start();
+    s.command(0xec, 0, 1, [[BUF, 512]]);
+    await s.issue();
+    expect(s.r(PORT + P_IS)).not.toBe(0);
+    expect(s.r(0x08) & 1).toBe(1);
+    s.w(0x08, 1); // IS cleared without clearing PxIS first
+    expect(s.r(0x08) & 1).toBe(1);
+    expect(s.ahci.intxAsserted).toBe(true);
+    s.w(PORT + P_IS, 0xffffffff); // the handler's order: PxIS first,
+    s.w(0x08, 1); // then IS
+    expect(s.r(0x08) & 1).toBe(0);
+    expect(s.ahci.intxAsserted).toBe(false);
+  });
+
   it('native command queuing: two READ FPDMA QUEUED in flight, completed by Set Device Bits FISes', async () => {
     const s = setup();
     s.start();

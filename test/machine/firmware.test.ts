@@ -64,6 +64,25 @@ times 510 - ($ - $$) db 0
   dw 0xaa55
 `;
 
+/** A boot sector that sets a graphics mode through the VGA BIOS (int 10h AH=00h) and plots pixels with AH=0Ch, then switches off. */
+function plotter(mode: number, pixels: [x: number, y: number, colour: number][]): string {
+  return `
+bits 16
+org 0x7c00
+  xor ax, ax
+  mov ds, ax
+  mov ss, ax
+  mov sp, 0x7c00
+  mov ax, 0x${mode.toString(16).padStart(4, '0')}
+  int 0x10
+${pixels.map(([x, y, c]) => `  mov ax, 0x0c${c.toString(16).padStart(2, '0')}\n  xor bx, bx\n  mov cx, ${x}\n  mov dx, ${y}\n  int 0x10`).join('\n')}
+  cli
+  hlt
+times 510 - ($ - $$) db 0
+  dw 0xaa55
+`;
+}
+
 function assemble(source: string): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'webx86-fw-'));
   writeFileSync(join(dir, 'mbr.asm'), source);
@@ -118,6 +137,40 @@ describe.skipIf(!ready)('SeaBIOS on this board', () => {
     // The VGA BIOS ran as an option ROM and set mode 3; its banner is on the text screen.
     expect(log).toContain('set VGA mode 3');
     expect(b.screen()).toMatch(/^SeaBIOS \(version [^)]+\)/);
+  }, 180_000);
+
+  // The VGA BIOS programs the mode's registers and writes the pixels through the VGA's write
+  // modes; the colours are the BIOS's default palettes (IBM VGA: EGA colour 4 is red, 0xAA0000
+  // from DAC values 42/63; the 256-colour palette's entry 0x28 is full red, 63/63).
+  it('the VGA BIOS\'s planar mode 12h shows the pixels it plots', async () => {
+    const disk = new Uint8Array(1 << 20);
+    disk.set(assemble(plotter(0x12, [[10, 20, 4], [639, 479, 15], [11, 20, 1]])), 0);
+    const b = await boot([disk]);
+    expect(await b.exit).toBe('poweroff');
+    const size = b.machine.display.displaySize();
+    expect(size).toEqual({ width: 640, height: 480 });
+    const px = new Uint8ClampedArray(640 * 480 * 4);
+    b.machine.display.render(px, 640, 480);
+    const at = (x: number, y: number) => [...px.subarray((y * 640 + x) * 4, (y * 640 + x) * 4 + 3)];
+    expect(at(10, 20)).toEqual([0xaa, 0, 0]);
+    expect(at(11, 20)).toEqual([0, 0, 0xaa]);
+    expect(at(639, 479)).toEqual([0xff, 0xff, 0xff]);
+    expect(at(12, 20)).toEqual([0, 0, 0]);
+  }, 180_000);
+
+  it('the VGA BIOS\'s mode 13h shows the pixels it plots, each drawn 2x2', async () => {
+    const disk = new Uint8Array(1 << 20);
+    disk.set(assemble(plotter(0x13, [[100, 50, 0x28], [319, 199, 0x0f]])), 0);
+    const b = await boot([disk]);
+    expect(await b.exit).toBe('poweroff');
+    const size = b.machine.display.displaySize()!;
+    expect(size).toEqual({ width: 640, height: 400 });
+    const px = new Uint8ClampedArray(640 * 400 * 4);
+    b.machine.display.render(px, 640, 400);
+    const at = (x: number, y: number) => [...px.subarray((y * 640 + x) * 4, (y * 640 + x) * 4 + 3)];
+    for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) expect(at(200 + dx!, 100 + dy!)).toEqual([0xff, 0, 0]);
+    expect(at(638, 398)).toEqual([0xff, 0xff, 0xff]);
+    expect(at(202, 100)).toEqual([0, 0, 0]);
   }, 180_000);
 
   it('boots a boot sector from the AHCI disk, whose int 10h and int 13h calls work', async () => {
