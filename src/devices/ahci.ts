@@ -17,6 +17,7 @@ import {
   type AtapiState, CD_BLOCK, DIAGNOSTIC_PASSED, PACKET_DONE_REASON, SIG_ATAPI, decodePacketAta, freshAtapiState,
   identifyPacketDevice, mediumError, overflowError, packetCommand, packetError, resetAtapi,
 } from './atapi.js';
+import { FIS_D2H, FIS_PIO_SETUP, FIS_SDB, type Prd, d2hFis, dmaRead, gather, inRam, pioSetupFis, prdBytes, scatter, sdbFis } from './ahci-dma.js';
 import { PciFunction } from './pci.js';
 
 export const AHCI_PORTS = 6;
@@ -71,7 +72,6 @@ function freshPort(device: PortDevice): AhciPortState {
 }
 
 /** A PRDT entry: a buffer in guest RAM. */
-interface Prd { addr: number; len: number }
 
 /**
  * How a command ends: the bytes it moved (PRDBC), whether it moved them by PIO, whether it
@@ -313,13 +313,13 @@ export class Ahci extends PciFunction {
     const p = this.ahci.ports[port]!;
     this.busy[port]! |= 1 << slot;
     this.counters.commands++;
-    const header = this.dmaRead(p.clb + slot * 32, 32);
+    const header = dmaRead(this.opts.dma, p.clb + slot * 32, 32);
     if (!header) return this.hostBusError(port, slot);
     const h = new DataView(header.buffer);
     const flags = h.getUint32(0, true);
     const cfl = flags & HDR_CFL, prdtl = flags >>> 16, write = (flags & HDR_WRITE) !== 0, atapi = (flags & HDR_ATAPI) !== 0;
     const ctba = h.getUint32(8, true) & ~0x7f;
-    const table = this.dmaRead(ctba, 0x80 + prdtl * 16);
+    const table = dmaRead(this.opts.dma, ctba, 0x80 + prdtl * 16);
     if (!table) return this.hostBusError(port, slot);
     const device = this.device(port);
     if (device === null || cfl < 5 || table[0] !== 0x27 || !(table[1]! & 0x80)) return this.fail(port, slot);
@@ -352,14 +352,14 @@ export class Ahci extends PciFunction {
     switch (action.kind) {
       case 'identify': {
         const data = identifyDevice(sectors, `WEBX86-${port}`);
-        later(Promise.resolve(() => { const n = this.scatter(prd, data); return n < 0 ? null : { bytes: n, pio: true }; }));
+        later(Promise.resolve(() => { const n = scatter(this.opts.dma, prd, data); return n < 0 ? null : { bytes: n, pio: true }; }));
         return;
       }
       case 'read': {
         const bytes = action.sectors * SECTOR;
-        if (write || this.prdBytes(prd) < bytes) return this.fail(port, slot);
+        if (write || prdBytes(prd) < bytes) return this.fail(port, slot);
         later(disk.read(action.lba * SECTOR, bytes).then((data) => () => {
-          const n = this.scatter(prd, data);
+          const n = scatter(this.opts.dma, prd, data);
           if (n < 0) return null;
           this.counters.bytesRead += n;
           return { bytes: n, pio: !action.dma };
@@ -368,9 +368,9 @@ export class Ahci extends PciFunction {
       }
       case 'write': {
         const bytes = action.sectors * SECTOR;
-        if (!write || this.prdBytes(prd) < bytes || disk.readOnly) return this.fail(port, slot);
+        if (!write || prdBytes(prd) < bytes || disk.readOnly) return this.fail(port, slot);
         // The guest's buffer is read now, when the command is issued: it stays put until completion.
-        const data = this.gather(prd, bytes);
+        const data = gather(this.opts.dma, prd, bytes);
         if (!data) return this.hostBusError(port, slot);
         later(disk.write(action.lba * SECTOR, data).then(() => () => { this.counters.bytesWritten += bytes; return { bytes, pio: !action.dma }; }));
         return;
@@ -397,7 +397,7 @@ export class Ahci extends PciFunction {
     switch (action.kind) {
       case 'identify': {
         const data = identifyPacketDevice(`WEBX86-CD${port}`);
-        this.later(port, slot, Promise.resolve(() => { const n = this.scatter(prd, data); return n < 0 ? null : { bytes: n, pio: true }; }), () => ({ bytes: 0, failed: true }));
+        this.later(port, slot, Promise.resolve(() => { const n = scatter(this.opts.dma, prd, data); return n < 0 ? null : { bytes: n, pio: true }; }), () => ({ bytes: 0, failed: true }));
         return;
       }
       case 'signature':
@@ -421,17 +421,17 @@ export class Ahci extends PciFunction {
       case 'none': now({ bytes: 0, ...done }); return;
       case 'check': now(checkCondition()); return;
       case 'data': {
-        if (this.prdBytes(prd) < r.data.length) { now(overflow()); return; }
+        if (prdBytes(prd) < r.data.length) { now(overflow()); return; }
         const data = r.data.slice();
-        this.later(port, slot, Promise.resolve(() => { const n = this.scatter(prd, data); return n < 0 ? null : { bytes: n, pio, ...done }; }), checkCondition);
+        this.later(port, slot, Promise.resolve(() => { const n = scatter(this.opts.dma, prd, data); return n < 0 ? null : { bytes: n, pio, ...done }; }), checkCondition);
         return;
       }
       case 'read': {
         const bytes = r.blocks * CD_BLOCK;
-        if (this.prdBytes(prd) < bytes) { now(overflow()); return; }
+        if (prdBytes(prd) < bytes) { now(overflow()); return; }
         // A disc that cannot be read (the backend failed) is a medium error.
         this.later(port, slot, medium.read(r.lba * CD_BLOCK, bytes).then((data) => () => {
-          const n = this.scatter(prd, data);
+          const n = scatter(this.opts.dma, prd, data);
           if (n < 0) return null;
           this.counters.bytesRead += n;
           return { bytes: n, pio, ...done };
@@ -462,42 +462,6 @@ export class Ahci extends PciFunction {
     ));
   }
 
-  /** Bytes the PRDT describes. */
-  private prdBytes(prd: Prd[]): number { return prd.reduce((n, e) => n + e.len, 0); }
-
-  /** Write `data` into the PRDT's buffers; the bytes moved, or -1 when an entry lies outside RAM. */
-  private scatter(prd: Prd[], data: Uint8Array): number {
-    let done = 0;
-    for (const e of prd) {
-      if (done >= data.length) break;
-      const n = Math.min(e.len, data.length - done);
-      if (!this.inRam(e.addr, n)) return -1;
-      this.opts.dma.write(e.addr, data.subarray(done, done + n));
-      done += n;
-    }
-    return done;
-  }
-
-  /** Read `bytes` from the PRDT's buffers, or null when one lies outside RAM. */
-  private gather(prd: Prd[], bytes: number): Uint8Array | null {
-    const out = new Uint8Array(bytes);
-    let done = 0;
-    for (const e of prd) {
-      if (done >= bytes) break;
-      const n = Math.min(e.len, bytes - done);
-      if (!this.inRam(e.addr, n)) return null;
-      out.set(this.opts.dma.read(e.addr, n), done);
-      done += n;
-    }
-    return out;
-  }
-
-  private inRam(addr: number, len: number): boolean { return addr >= 0 && addr + len <= this.opts.dma.size; }
-
-  private dmaRead(addr: number, len: number): Uint8Array | null {
-    return this.inRam(addr, len) ? this.opts.dma.read(addr, len) : null;
-  }
-
   /** A master abort on the controller's own fetch: the port stops with IS.HBFS (AHCI §6.1.1). */
   private hostBusError(port: number, slot: number): void {
     const p = this.ahci.ports[port]!;
@@ -521,7 +485,7 @@ export class Ahci extends PciFunction {
     // PRD byte count (header dword 1).
     const prdbc = new Uint8Array(4);
     new DataView(prdbc.buffer).setUint32(0, e.bytes, true);
-    if (this.inRam(p.clb + slot * 32 + 4, 4)) this.opts.dma.write(p.clb + slot * 32 + 4, prdbc);
+    if (inRam(this.opts.dma, p.clb + slot * 32 + 4, 4)) this.opts.dma.write(p.clb + slot * 32 + 4, prdbc);
     const error = e.error ?? (e.failed ? ATA_ERROR_ABRT : 0);
     p.tfd = ATA_READY | (e.failed ? ATA_STATUS_ERR : 0) | (error << 8);
     if (e.failed) {
@@ -547,11 +511,8 @@ export class Ahci extends PciFunction {
       p.sact &= ~(1 << slot);
     }
     p.is |= PIS_SDBS;
-    if ((p.cmd & CMD_FRE) && this.inRam(p.fb, 0x100)) {
-      const fis = new Uint8Array(8);
-      fis[0] = 0xa1; fis[1] = 0x40; fis[2] = p.tfd & 0x77; fis[3] = (p.tfd >> 8) & 0xff; // SDB, I bit, status, error
-      new DataView(fis.buffer).setUint32(4, failed ? 0 : 1 << slot, true); // the tags completed
-      this.opts.dma.write(p.fb + 0x58, fis);
+    if ((p.cmd & CMD_FRE) && inRam(this.opts.dma, p.fb, 0x100)) {
+      this.opts.dma.write(p.fb + FIS_SDB, sdbFis(p.tfd, failed ? 0 : 1 << slot));
     }
     this.updatePortIs(port);
   }
@@ -563,19 +524,8 @@ export class Ahci extends PciFunction {
   private postD2h(port: number, tfd: number, pio: boolean, registers = 0, bytes = 0): void {
     const p = this.ahci.ports[port]!;
     p.is |= PIS_DHRS | (pio ? PIS_PSS : 0);
-    if (!(p.cmd & CMD_FRE) || !this.inRam(p.fb, 0x100)) return;
-    const fis = new Uint8Array(20);
-    fis[0] = 0x34; fis[1] = 0x40; fis[2] = tfd & 0xff; fis[3] = (tfd >> 8) & 0xff; // D2H, I bit, status, error
-    fis[4] = (registers >>> 8) & 0xff; fis[5] = (registers >>> 16) & 0xff; fis[6] = registers >>> 24; // LBA low, mid, high
-    fis[12] = registers & 0xff; // count
-    this.opts.dma.write(p.fb + 0x40, fis);
-    if (pio) {
-      const ps = new Uint8Array(20);
-      ps[0] = 0x5f; ps[1] = 0x40 | 0x20; ps[2] = tfd & 0xff; ps[3] = (tfd >> 8) & 0xff; // PIO setup, I, D (device to host)
-      ps[12] = registers & 0xff;
-      ps[15] = tfd & 0xff; // E_Status: the status at the end of the transfer
-      ps[16] = Math.min(bytes, 0xffff) & 0xff; ps[17] = Math.min(bytes, 0xffff) >> 8; // transfer count
-      this.opts.dma.write(p.fb + 0x20, ps);
-    }
+    if (!(p.cmd & CMD_FRE) || !inRam(this.opts.dma, p.fb, 0x100)) return;
+    this.opts.dma.write(p.fb + FIS_D2H, d2hFis(tfd, registers));
+    if (pio) this.opts.dma.write(p.fb + FIS_PIO_SETUP, pioSetupFis(tfd, registers, bytes));
   }
 }
