@@ -101,6 +101,29 @@ describe.skipIf(!ready)('the disk guest, booted through SeaBIOS', () => {
     }
   }, BOOT_TIMEOUT_MS + 60_000);
 
+  it('is deterministic with disk I/O: two runs print the same bytes, one of them over a slower backend', async () => {
+    // In deterministic mode a disk request completes a fixed guest time after it was issued,
+    // whatever the host took (io-completions.ts): a backend that answers 5 ms late changes nothing.
+    const m = manifest();
+    const run = async (delayMs: number) => {
+      const file = await FileBackend.open(join(IMAGES, m.disk));
+      const slow: BlockBackend = {
+        size: file.size, readOnly: true,
+        read: async (offset, length) => { await new Promise((r) => setTimeout(r, delayMs)); return file.read(offset, length); },
+        write: () => Promise.reject(new Error('read-only')),
+        flush: () => Promise.resolve(),
+      };
+      const { session, exit } = await bootDisk(new OverlayBackend(delayMs > 0 ? slow : file), ['cat /proc/interrupts | grep -c ahci; dd if=/dev/sda bs=64k count=32 2>/dev/null | md5sum']);
+      await file.close();
+      expect(exit, session.progress()).toBe('poweroff');
+      return session.bytes();
+    };
+    const a = await run(0);
+    const b = await run(5);
+    expect(b.length).toBe(a.length);
+    expect(b.equals(a)).toBe(true);
+  }, 2 * BOOT_TIMEOUT_MS + 60_000);
+
   it('Linux\'s bochs-drm sets a VBE mode; pixels written to /dev/fb0 are what the display shows', async () => {
     const m = manifest();
     const file = await FileBackend.open(join(IMAGES, m.disk));
