@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Ahci } from '../../src/devices/ahci';
-import type { DmaView } from '../../src/machine/io';
+import { TestRam } from './test-ram';
 import { MemoryBackend } from '../../src/storage/block';
 import { OverlayBackend } from '../../src/storage/overlay';
 
@@ -16,19 +16,7 @@ const CLB = 0x10000, FB = 0x11000, CTBA = 0x12000, BUF = 0x20000;
 const PORT = 0x100;
 const P_IS = 0x10, P_IE = 0x14, P_CMD = 0x18, P_TFD = 0x20, P_CI = 0x38;
 
-/** Guest RAM as the Machine's DMA view: bounds-checked, outside reads all ones, writes dropped. */
-class Ram implements DmaView {
-  readonly bytes = new Uint8Array(RAM);
-  readonly size = RAM;
-  read(phys: number, length: number): Uint8Array {
-    const out = new Uint8Array(length).fill(0xff);
-    if (phys >= 0 && phys < RAM) out.set(this.bytes.subarray(phys, Math.min(RAM, phys + length)));
-    return out;
-  }
-  write(phys: number, data: Uint8Array): void {
-    if (phys >= 0 && phys < RAM) this.bytes.set(data.subarray(0, Math.max(0, RAM - phys)), phys);
-  }
-}
+class Ram extends TestRam { constructor() { super(RAM); } }
 
 function setup(withDisk = true) {
   const ram = new Ram();

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Ahci } from '../../src/devices/ahci';
 import { MAX_TRANSFER_BLOCKS, packetCommand, freshAtapiState } from '../../src/devices/atapi';
-import type { DmaView } from '../../src/machine/io';
+import { TestRam } from './test-ram';
 import { type BlockBackend, BlockError, MemoryBackend } from '../../src/storage/block';
 
 const RAM = 1 << 21;
@@ -23,18 +23,7 @@ const IS_DHRS = 1 << 0, IS_PSS = 1 << 1, IS_OFS = 1 << 24, IS_HBFS = 1 << 29, IS
 const BLOCKS = 300; // a 600 KiB disc
 const CD = 2048;
 
-class Ram implements DmaView {
-  readonly bytes = new Uint8Array(RAM);
-  readonly size = RAM;
-  read(phys: number, length: number): Uint8Array {
-    const out = new Uint8Array(length).fill(0xff);
-    if (phys >= 0 && phys < RAM) out.set(this.bytes.subarray(phys, Math.min(RAM, phys + length)));
-    return out;
-  }
-  write(phys: number, data: Uint8Array): void {
-    if (phys >= 0 && phys < RAM) this.bytes.set(data.subarray(0, Math.max(0, RAM - phys)), phys);
-  }
-}
+class Ram extends TestRam { constructor() { super(RAM); } }
 
 /** A disc computed from its offset (so a large one costs no memory): byte i is a hash of i's block and position. */
 class PatternDisc implements BlockBackend {

@@ -4,21 +4,10 @@
 // back as 0 or with the error bit). SeaBIOS reading it is the test in test/machine/firmware.test.ts.
 import { describe, expect, it } from 'vitest';
 import { FW_CFG, FwCfg } from '../../src/devices/fw-cfg';
-import type { DmaView } from '../../src/machine/io';
+import { TestRam } from './test-ram';
 
 const RAM = 1 << 16;
-class Ram implements DmaView {
-  readonly bytes = new Uint8Array(RAM);
-  readonly size = RAM;
-  read(phys: number, length: number): Uint8Array {
-    const out = new Uint8Array(length).fill(0xff);
-    if (phys >= 0 && phys < RAM) out.set(this.bytes.subarray(phys, Math.min(RAM, phys + length)));
-    return out;
-  }
-  write(phys: number, data: Uint8Array): void {
-    if (phys >= 0 && phys < RAM) this.bytes.set(data.subarray(0, Math.max(0, RAM - phys)), phys);
-  }
-}
+class Ram extends TestRam { constructor() { super(RAM); } }
 
 // Port offsets from 0x510: selector (16-bit), data (8-bit), DMA address high and low (32-bit, big-endian).
 const SEL = 0, DATA = 1, DMA_HI = 4, DMA_LO = 8;
