@@ -20,37 +20,16 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Cpio } from './cpio.mjs';
-import { MACHINE_MODULES, OUT, ROOT, appletPaths, collectModules, debPackage, debianParts, fail, need, step, upToDate } from './debian.mjs';
+import { FAST_BOOT_WORDS, MACHINE_MODULES, OUT, ROOT, appletPaths, collectModules, debPackage, debianParts, fail, need, step, upToDate } from './debian.mjs';
 import { buildDisk } from './disk.mjs';
 import { buildCdrom } from './cdrom.mjs';
 
 const RECIPES = ['build.mjs', 'debian.mjs', 'cpio.mjs'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 const OUTPUTS = ['bzImage', 'vmlinux', 'initramfs.cpio', 'initramfs.cpio.gz', 'default.json'].map((f) => join(OUT, f));
 
-// Kernel command line for a fast boot on the serial console. Each word and why:
-const CMDLINE = [
-  // The console is COM1; 115200 8N1 is what the CLI and the page terminal expect.
-  'console=ttyS0,115200',
-  // Print from the first instructions of setup_arch, before the 8250 driver registers, so an
-  // early crash in the emulator is visible instead of silent.
-  'earlyprintk=serial,ttyS0,115200',
-  // The emulated CPU does not speculate, so Spectre/Meltdown work-arounds only cost time; PTI in
-  // particular would reload CR3 (and flush our TLB) on every system call and interrupt.
-  'mitigations=off',
-  // With the bzImage path the decompressor would otherwise pick a random physical address; fixed
-  // placement makes both paths (bzImage and vmlinux) put the kernel at 16 MiB, matching
-  // System.map, and keeps deterministic runs identical.
-  'nokaslr',
-  // Reboot at once on a panic instead of hanging: with --no-reboot the machine then stops, so a
-  // failing boot ends a test quickly instead of running into its time-out.
-  'panic=-1',
-  // Skip the crypto manager's boot-time self-tests of every registered algorithm. They are
-  // pure CPU work (RSA and Diffie-Hellman modular exponentiation with multi-precision
-  // arithmetic): about 3 billion guest instructions, 90% of this kernel's boot. The
-  // algorithms still work; they are just not re-verified at each boot, as on most embedded
-  // configurations.
-  'cryptomgr.notests',
-].join(' ');
+// Kernel command line for a fast boot on the serial console: COM1 at 115200 8N1 (what the CLI
+// and the page terminal expect), then the words every guest uses (debian.mjs says why each).
+const CMDLINE = ['console=ttyS0,115200', ...FAST_BOOT_WORDS].join(' ');
 // Deliberately absent: tsc=reliable (only skips the clocksource watchdog; our TSC follows the
 // same virtual clock as the PIT, so the watchdog passes and costs nothing measurable), lpj= (the
 // kernel already skips the delay-loop calibration when the TSC frequency is known),

@@ -24,7 +24,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MBR_BIN, buildBootDisk } from './bootdisk.mjs';
 import { Cpio } from './cpio.mjs';
-import { MACHINE_MODULES, OUT, ROOT, WORK, appletPaths, collectModules, debPackage, debianParts, fail, hostPackage, need, step, upToDate } from './debian.mjs';
+import { FAST_BOOT_WORDS, MACHINE_MODULES, OUT, ROOT, WORK, appletPaths, collectModules, debPackage, debianParts, fail, hostPackage, need, step, upToDate } from './debian.mjs';
 
 const RECIPES = ['disk.mjs', 'bootdisk.mjs', 'debian.mjs', 'cpio.mjs'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 const IMAGE = join(OUT, 'disk.img');
@@ -41,18 +41,9 @@ const LABEL = 'webx86-root';
 // MBR disk signature: "webx" (Linux shows PARTUUID=78626577-01 for the partition).
 const DISK_SIGNATURE = 0x78626577;
 
-// The words after root= are the default guest's (build.mjs explains each), except the consoles:
-// the screen (tty0) and COM1; the last console= is /dev/console, where init's shell runs.
-const CMDLINE = [
-  `root=${ROOT_DEVICE}`,
-  'console=tty0',
-  'console=ttyS0,115200',
-  'earlyprintk=serial,ttyS0,115200',
-  'mitigations=off',
-  'nokaslr',
-  'panic=-1',
-  'cryptomgr.notests',
-].join(' ');
+// The root, the consoles (the screen, tty0, and COM1; the last console= is /dev/console, where
+// init's shell runs), then the words every guest boots with (debian.mjs says why each).
+const CMDLINE = [`root=${ROOT_DEVICE}`, 'console=tty0', 'console=ttyS0,115200', ...FAST_BOOT_WORDS].join(' ');
 
 // What the initramfs loads to reach the root: the SATA controller, SCSI disks, and ext4, whose
 // checksums need crc32c (a soft dependency the modules' depends= does not name). ata_piix drives
