@@ -16,7 +16,7 @@ import { interrupt, INT_EXCEPTION, INT_EXTERNAL, INT_FAULT } from './cpu/transfe
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
 import { setSegCache } from './cpu/segments';
-import { RAM_BASE, setRamSize, ramSize, setPageKind } from './mmu/phys';
+import { RAM_BASE, setRamSize, ramSize, setPageKind, setVramWindow, vramLen, vramPhys, vramBacking, vramDirty, setVramDirty, setVramPages, MEM_MMIO } from './mmu/phys';
 import { tlbFlushAll, tlbSetUser } from './mmu/tlb';
 import { codePageWrites } from './mmu/access';
 import { setA20Mask, probe } from './mmu/paging';
@@ -193,6 +193,46 @@ export function setApicPresent(on: u32): void { setCpuidApic(on != 0); }
 export function setMemoryKind(phys: u32, len: u32, kind: u32): u32 {
   if (!setPageKind(phys, len, kind)) return 0;
   if (len != 0) invalidateRange(phys, len); // decoded code and TLB entries knew the old kind
+  return 1;
+}
+/**
+ * Video memory of `bytes` (whole pages) in the core's memory, after everything init() placed:
+ * returns its offset from RAM_BASE (the host views it there), or 0 when memory cannot grow.
+ * Call once, after init() and before the host takes views of memory (growing detaches them).
+ */
+export function initVram(bytes: u32): u32 {
+  if (vramLen != 0 || bytes == 0 || (bytes & 0xfff) != 0) return 0;
+  const at = <u64>memory.size() << 16;
+  const needed = <i32>((at + <u64>bytes + 0xffff) >> 16);
+  if (at + <u64>bytes > 0xffff_f000 || memory.grow(needed - memory.size()) < 0) return 0;
+  setVramWindow(0, bytes, <u32>(at - <u64>RAM_BASE));
+  return vramBacking;
+}
+/**
+ * Show the video memory at physical `phys` (the framebuffer BAR moved there), or nowhere (`phys`
+ * 0): its pages become VRAM, and the old ones MMIO again. 0 when the window would leave the 4 GiB
+ * space or cover RAM.
+ */
+export function mapVram(phys: u32): u32 {
+  if (vramLen == 0 || (phys & 0xfff) != 0) return 0;
+  if (phys != 0 && (<u64>phys + <u64>vramLen > 0x1_0000_0000 || phys < ramSize)) return 0;
+  if (vramPhys != 0) { setPageKind(vramPhys, vramLen, MEM_MMIO); invalidateRange(vramPhys, vramLen); }
+  setVramWindow(phys, vramLen, vramBacking);
+  if (phys != 0) {
+    setVramPages(phys, vramLen);
+    invalidateRange(phys, vramLen);
+  }
+  tlbFlushAll();
+  return 1;
+}
+/**
+ * 1 when the guest wrote video memory since the last call, which re-arms the watch: the TLB is
+ * flushed so each page's next write is seen again (mmu/tlb.ts TLB_VRAM_CLEAN).
+ */
+export function takeVramWrites(): u32 {
+  if (!vramDirty) return 0;
+  setVramDirty(false);
+  tlbFlushAll();
   return 1;
 }
 /** The host (a device's DMA, a loader) wrote guest RAM in [phys, phys + len): drop code decoded from it. */

@@ -3,7 +3,8 @@
 // a write to a page holding translated code) goes through the slow path, which may fault.
 
 import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
-import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, TLB_ROM, tlbReadMask, tlbWriteMask, codePageWritten } from './tlb';
+import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, tlbReadMask, tlbWriteMask, codePageWritten, tlbSet } from './tlb';
+import { setVramDirty } from './phys';
 import { translate, translateOrRecord } from './paging';
 import { cplLive } from '../cpu/live';
 
@@ -85,7 +86,13 @@ export function writeSys32(lin: u32, v: u32): void { writeSlow32(lin, v, false);
 
 function physOf(e: u32, lin: u32): u32 { return (e & 0xfffff000) | (lin & 0xfff); }
 
-function noteWrite(e: u32): void {
+function noteWrite(e: u32, lin: u32): void {
+  if (e & TLB_VRAM_CLEAN) {
+    // The first write to a page of video memory since the host drew the screen: say so, and
+    // let the page's next writes take the fast path (the host flushes the TLB when it draws).
+    setVramDirty(true);
+    tlbSet(lin, e & ~TLB_VRAM_CLEAN);
+  }
   if (e & TLB_CODE) {
     // Decoded code on this page is now stale. The instruction that wrote it finishes; the run
     // loop then leaves the current block and decodes again from memory.
@@ -126,7 +133,7 @@ export function readSlow32(lin: u32, user: bool): u32 {
 export function writeSlow8(lin: u32, v: u32, user: bool): void {
   const e = translate(lin, true, user);
   if (e & TLB_ROM) return; // a write to ROM goes nowhere
-  noteWrite(e);
+  noteWrite(e, lin);
   if (e & TLB_MMIO) writePhys8(physOf(e, lin), v); else store<u8>(RAM_BASE + physOf(e, lin), <u8>v);
 }
 export function writeSlow16(lin: u32, v: u32, user: bool): void {
@@ -140,7 +147,7 @@ export function writeSlow16(lin: u32, v: u32, user: bool): void {
   }
   const e = translate(lin, true, user);
   if (e & TLB_ROM) return; // a write to ROM goes nowhere
-  noteWrite(e);
+  noteWrite(e, lin);
   if (e & TLB_MMIO) writePhys16(physOf(e, lin), v); else store<u16>(RAM_BASE + physOf(e, lin), <u16>v);
 }
 export function writeSlow32(lin: u32, v: u32, user: bool): void {
@@ -154,6 +161,6 @@ export function writeSlow32(lin: u32, v: u32, user: bool): void {
   }
   const e = translate(lin, true, user);
   if (e & TLB_ROM) return; // a write to ROM goes nowhere
-  noteWrite(e);
+  noteWrite(e, lin);
   if (e & TLB_MMIO) writePhys32(physOf(e, lin), v); else store<u32>(RAM_BASE + physOf(e, lin), v);
 }

@@ -3,10 +3,10 @@
 
 import { STATE, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE, EXC_PF } from '../cpu/state';
 import { recordFault, abandon } from '../cpu/fault';
-import { readPhys32, writePhys32, pageKind, MEM_RAM, MEM_ROM } from './phys';
+import { readPhys32, writePhys32, pageKind, vramOffset, MEM_RAM, MEM_ROM, MEM_VRAM } from './phys';
 import {
   tlbEntry, tlbSet, tlbInvalidate, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
-  TLB_GLOBAL, TLB_CODE, TLB_ROM, codePageWritten,
+  TLB_GLOBAL, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, codePageWritten,
 } from './tlb';
 
 const PTE_P: u32 = 1 << 0; // present
@@ -67,7 +67,13 @@ function makeEntry(phys: u32, user: bool, writable: bool, dirty: bool, global: b
   if ((!writable && (cr0 & CR0_WP) != 0) || !dirty) e |= TLB_NO_WRITE_SUP;
   const kind = pageKind(phys);
   if (kind == MEM_ROM) e |= TLB_ROM;
-  else if (kind != MEM_RAM) e |= TLB_MMIO;
+  else if (kind == MEM_VRAM) {
+    // The entry names where the page's bytes are, after the JIT's memory (mmu/phys.ts): the
+    // fast paths add RAM_BASE as for RAM. Code tracking goes by that place too.
+    const at = vramOffset(phys & 0xfffff000);
+    e = (e & 0xfff) | at | TLB_VRAM_CLEAN;
+    if (isCodePage(at)) e |= TLB_CODE;
+  } else if (kind != MEM_RAM) e |= TLB_MMIO;
   else if (isCodePage(phys)) e |= TLB_CODE;
   if (global) e |= TLB_GLOBAL;
   return e;

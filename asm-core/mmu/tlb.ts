@@ -34,9 +34,15 @@ export const TLB_GLOBAL: u32 = 1 << 5;
 export const TLB_CODE: u32 = 1 << 6;
 /** ROM (mmu/phys.ts MEM_ROM): reads on the fast path, writes to the slow path, which drops them. */
 export const TLB_ROM: u32 = 1 << 7;
+/**
+ * Video memory the host has drawn since: the first write through this entry takes the slow
+ * path, which marks the screen changed and clears the bit (mmu/access.ts noteWrite); the rest
+ * of the writes to the page go the fast path until the host draws again.
+ */
+export const TLB_VRAM_CLEAN: u32 = 1 << 8;
 
 export let tlbReadMask: u32 = TLB_VALID | TLB_MMIO;
-export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_NO_WRITE_SUP;
+export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_NO_WRITE_SUP;
 let listCount: u32 = 0;
 /** The list overflowed since the last full clear: it no longer names every filled entry. */
 let listOverflowed: bool = false;
@@ -83,10 +89,10 @@ export function tlbSetUser(user: bool): void {
   fetchLen = 0; // the fetch window was checked for the old privilege level
   if (user) {
     tlbReadMask = TLB_VALID | TLB_MMIO | TLB_NO_USER;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_NO_USER | TLB_NO_WRITE_USER;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_NO_USER | TLB_NO_WRITE_USER;
   } else {
     tlbReadMask = TLB_VALID | TLB_MMIO;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_NO_WRITE_SUP;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_NO_WRITE_SUP;
   }
 }
 

@@ -78,6 +78,9 @@ interface CoreExports {
   setBlockCache?(on: number): void;
   translateLinear?(lin: number): number;
   setMemoryKind?(phys: number, len: number, kind: number): number;
+  initVram?(bytes: number): number;
+  mapVram?(phys: number): number;
+  takeVramWrites?(): number;
 }
 
 /** Thrown by the `unwind` import; identity is the whole protocol, so it is never exported. */
@@ -335,6 +338,33 @@ export class Core {
 
   /** Guest RAM size in bytes (as given to init). */
   get ramSize(): number { return this.ramBytes; }
+
+  /**
+   * Video memory of `bytes` inside the core's memory (asm-core/mmu/phys.ts, MEM_VRAM), which the
+   * guest reaches at RAM speed once mapVram() places it: a view of it, to give the display
+   * device as its memory. Call right after init(), once.
+   */
+  initVram(bytes: number): Uint8Array {
+    const offset = this.exports.initVram?.(bytes >>> 0) ?? 0;
+    if (offset === 0) throw new CoreError(`cannot place ${bytes} bytes of video memory in the core`);
+    this.refreshViews();
+    this.vramView = new Uint8Array(this.memory.buffer, this.ramBase + offset, bytes);
+    return this.vramView;
+  }
+
+  /** The video memory initVram() placed, or null. */
+  get vram(): Uint8Array | null { return this.vramView; }
+  private vramView: Uint8Array | null = null;
+
+  /** Show the video memory at physical `phys` (a framebuffer BAR), or nowhere (null). */
+  mapVram(phys: number | null): void {
+    if (!this.exports.mapVram?.(phys === null ? 0 : phys >>> 0)) {
+      throw new CoreError(`cannot map video memory at 0x${((phys ?? 0) >>> 0).toString(16)}: it would cover RAM or leave the 4 GiB space`);
+    }
+  }
+
+  /** Whether the guest wrote video memory since the last call (the watch is re-armed). */
+  takeVramWrites(): boolean { return (this.exports.takeVramWrites?.() ?? 0) !== 0; }
 
   /** Guest physical RAM. Re-created whenever memory grows (which detaches the old buffer). */
   get ram(): Uint8Array {

@@ -77,6 +77,13 @@ export interface BochsVbeState {
 export interface BochsVbeOptions {
   /** Video memory in bytes: a power of two from 1 MiB to 256 MiB (default 16 MiB). */
   vramSize?: number;
+  /**
+   * Where the video memory is, when the host provides it: the CPU core keeps it in its own
+   * memory so the guest writes the framebuffer at RAM speed (asm-core/mmu/phys.ts, MEM_VRAM).
+   */
+  memory?: Uint8Array;
+  /** Whether the guest wrote that memory directly since the last call (the host's change watch). */
+  takeGuestWrites?: () => boolean;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -122,9 +129,13 @@ export class BochsVbe {
     if (!Number.isInteger(size) || size < 1 << 20 || size > 256 << 20 || (size & (size - 1)) !== 0) {
       throw new RangeError(`video memory of ${size} bytes: not a power of two from 1 MiB to 256 MiB`);
     }
-    this.vram = new Uint8Array(size);
-    this.vram16 = LITTLE_ENDIAN ? new Uint16Array(this.vram.buffer) : null;
-    this.vram32 = LITTLE_ENDIAN ? new Uint32Array(this.vram.buffer) : null;
+    if (options.memory !== undefined && (options.memory.length !== size || options.memory.byteOffset % 4 !== 0)) {
+      throw new RangeError(`video memory of ${options.memory.length} bytes given for a display of ${size}`);
+    }
+    this.vram = options.memory ?? new Uint8Array(size);
+    this.takeGuestWrites = options.takeGuestWrites ?? (() => false);
+    this.vram16 = LITTLE_ENDIAN ? new Uint16Array(this.vram.buffer, this.vram.byteOffset, size >> 1) : null;
+    this.vram32 = LITTLE_ENDIAN ? new Uint32Array(this.vram.buffer, this.vram.byteOffset, size >> 2) : null;
     this.bankMask = size / VBE_DISPI_BANK_SIZE - 1;
     this.state = { index: 0, regs: resetRegs(), bigEndian: false, vram: this.vram, guestErrors: 0 };
 
@@ -178,7 +189,11 @@ export class BochsVbe {
   }
 
   /** Bumped whenever what the screen shows may have changed (the VGA's changes, the registers, the video memory). */
-  get changes(): number { return this.vga.changes + this.ownChanges; }
+  get changes(): number {
+    if (this.takeGuestWrites()) this.ownChanges++;
+    return this.vga.changes + this.ownChanges;
+  }
+  private readonly takeGuestWrites: () => boolean;
 
   /** The interface is enabled (whatever the depth). */
   get enabled(): boolean { return (this.state.regs[VBE_DISPI_INDEX_ENABLE]! & VBE_DISPI_ENABLED) !== 0; }

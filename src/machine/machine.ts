@@ -25,7 +25,7 @@ import {
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
 import { Vga } from '../devices/vga.js';
-import { BochsVbe } from '../devices/bochs-vbe.js';
+import { BochsVbe, VBE_DEFAULT_VRAM_SIZE } from '../devices/bochs-vbe.js';
 import { BochsVbePci, STDVGA_DEVICE_ID, STDVGA_MMIO_SIZE, STDVGA_VENDOR_ID, optionRomPciIds } from '../devices/bochs-vbe-pci.js';
 import { scancodesFor } from '../devices/ps2-keymap.js';
 import { set2MakeCode } from '../devices/ps2-keycodes.js';
@@ -296,7 +296,9 @@ export class Machine {
     ));
     this.post = d.add('post', new PostCodePort());
     this.vga = d.add('vga', new Vga());
-    this.display = d.add('bochs-vbe', new BochsVbe(this.vga));
+    // The display's video memory lives in the core (Machine.create placed it), so the guest
+    // writes the framebuffer as RAM; the core tells the display when it did.
+    this.display = d.add('bochs-vbe', new BochsVbe(this.vga, { memory: core.vram ?? undefined, takeGuestWrites: () => core.takeVramWrites() }));
     // The VGA BIOS is the PCI function's expansion ROM when it is the stdvga's own (its PCI data
     // structure names 1234:1111); any other (an ISA VGA's BIOS) goes to SeaBIOS through fw_cfg.
     const vgaBios = config.firmware?.vgaBios;
@@ -360,7 +362,7 @@ export class Machine {
     this.stdvga = d.add('stdvga', new BochsVbePci({
       display: this.display,
       rom: romIsOurs ? vgaBios : undefined,
-      onMapFramebuffer: this.barMapper('framebuffer', () => this.display.vram.length, () => this.display.lfb),
+      onMapFramebuffer: this.barMapper('framebuffer', () => this.display.vram.length, () => this.display.lfb, (base) => core.mapVram(base)),
       onMapMmio: this.barMapper('stdvga registers', () => STDVGA_MMIO_SIZE, () => this.stdvga.mmio),
       onMapRom: this.barMapper('VGA BIOS ROM', () => this.stdvga.romSize, () => this.stdvga.rom),
     }));
@@ -413,16 +415,22 @@ export class Machine {
    * The onMap callback of a memory BAR: map `device` (its size asked when mapped) where the guest
    * put the BAR, unmapping the old place. A BAR moved onto another window is not mapped (logged).
    */
-  private barMapper(what: string, size: () => number, device: () => IoDevice): (base: number | null) => void {
+  private barMapper(what: string, size: () => number, device: () => IoDevice,
+                    inCore?: (base: number | null) => void): (base: number | null) => void {
     let at: number | null = null;
     return (base) => {
-      if (at !== null) this.mmio.unmap(at);
+      if (at !== null) { this.mmio.unmap(at); inCore?.(null); }
       at = null;
       if (base === null) return;
       try {
+        // In the MMIO map too when the core serves it (the framebuffer): the map refuses a
+        // window that overlaps another device's.
         this.mmio.map(base, size(), device(), [1, 2, 4]);
         at = base;
+        inCore?.(base);
       } catch (e) {
+        if (at !== null) this.mmio.unmap(at);
+        at = null;
         this.log(`${what} not mapped at 0x${base.toString(16)}: ${(e as Error).message}`);
       }
     };
@@ -528,6 +536,7 @@ export class Machine {
       ferr: (level) => machine!.irq(IRQ.FPU).set(level !== 0),
     });
     core.init(mib * 1024 * 1024);
+    core.initVram(VBE_DEFAULT_VRAM_SIZE);
     // The legacy VGA window is never RAM: its accesses go to the MMIO map.
     core.setMemoryKind(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, 'mmio');
     // CPUID advertises the APIC only when the machine has one.
