@@ -88,6 +88,10 @@ export const PCI_SLOT = {
   /** The display (QEMU's stdvga), where QEMU's pc board has it. */
   VGA: 2,
   AHCI: 3,
+  /** Paravirtual devices (virtio 1.x over PCI): the entropy source, the console, then the block devices. */
+  VIRTIO_RNG: 5,
+  VIRTIO_CONSOLE: 6,
+  VIRTIO_BLK_FIRST: 8,
 } as const;
 
 /** Physical memory map below 1 MiB (the PC's legacy layout) and the limits on RAM size. */

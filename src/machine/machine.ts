@@ -31,6 +31,11 @@ import { scancodesFor } from '../devices/ps2-keymap.js';
 import { set2MakeCode } from '../devices/ps2-keycodes.js';
 import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
 import { FwCfg } from '../devices/fw-cfg.js';
+import { VIRTIO_PCI_BAR_SIZE } from '../devices/virtio/virtio-pci.js';
+import { VirtioBlk } from '../devices/virtio/virtio-blk.js';
+import { VirtioRng } from '../devices/virtio/virtio-rng.js';
+import { VirtioConsole } from '../devices/virtio/virtio-console.js';
+import { seededRandom } from './entropy.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { BlockBackend } from '../storage/block.js';
 import {
@@ -58,6 +63,8 @@ import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js'
  */
 const JIT_THRESHOLD = 20_000;
 
+/** The entropy source's seed in deterministic runs: the same "random" bytes every run. */
+const DETERMINISTIC_RNG_SEED = 0x77656278; // "webx"
 /** Fixed RTC start for deterministic runs: same date every run. */
 const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
@@ -89,6 +96,8 @@ export interface MachineOptions extends VmConfig {
   apic?: boolean;
   /** Disks on the SATA controller's ports 0, 1, ... (src/storage backends; at most AHCI_PORTS). */
   disks?: BlockBackend[];
+  /** Paravirtual disks: a virtio-blk device for each (at most MAX_VIRTIO_DISKS). */
+  virtioDisks?: BlockBackend[];
   /** A CD-ROM drive on the SATA port after the disks' ports, with this disc in it (an ISO image, read-only). */
   cdrom?: BlockBackend;
   /**
@@ -118,7 +127,12 @@ export interface MachineHost {
   onDebugConsole?(bytes: Uint8Array): void;
   /** One line of machine diagnostics (device errors, resets). */
   onLog?(line: string): void;
+  /** Bytes the guest wrote to the virtio console (hvc0), batched like COM1's. */
+  onConsole?(bytes: Uint8Array): void;
 }
+
+/** virtio-blk devices a machine can have (PCI slots from PCI_SLOT.VIRTIO_BLK_FIRST). */
+export const MAX_VIRTIO_DISKS = 4;
 
 async function defaultCoreWasm(): Promise<Uint8Array | ArrayBuffer> {
   const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -170,6 +184,10 @@ export class Machine {
   readonly fwCfg: FwCfg;
   /** The ACPI fixed hardware: power-off, the PM timer, the power button. */
   readonly acpiPm: AcpiPm;
+  /** Paravirtual devices (virtio 1.x over PCI). */
+  readonly virtioRng: VirtioRng;
+  readonly virtioConsole: VirtioConsole;
+  readonly virtioBlks: VirtioBlk[] = [];
   /** The APICs, or null in a machine built with `apic: false`. */
   readonly lapic: Lapic | null;
   readonly ioapic: Ioapic | null;
@@ -186,6 +204,7 @@ export class Machine {
   private a20Fast = false;
 
   private serialOut: number[] = [];
+  private consoleOut: number[] = [];
   private debugOut: number[] = [];
   /** Host input for the devices, delivered at points of guest execution (host-events.ts). */
   private readonly events = new HostEvents();
@@ -367,6 +386,32 @@ export class Machine {
       onMapRom: this.barMapper('VGA BIOS ROM', () => this.stdvga.romSize, () => this.stdvga.rom),
     }));
     this.pci.register(PCI_SLOT.VGA, 0, this.stdvga);
+
+    // -- paravirtual devices: entropy (from the host's, or a seeded generator so that a
+    // deterministic run repeats), a console, and the virtio disks --
+    const random = config.clock === 'deterministic' ? seededRandom(DETERMINISTIC_RNG_SEED) : (b: Uint8Array) => { crypto.getRandomValues(b); };
+    this.virtioRng = d.add('virtio-rng', new VirtioRng({
+      dma: this.dma, random, onMap: this.barMapper('virtio-rng', () => VIRTIO_PCI_BAR_SIZE, () => this.virtioRng.mmio),
+    }));
+    d.add('virtio-rng-transport', this.virtioRng.transport);
+    this.pci.register(PCI_SLOT.VIRTIO_RNG, 0, this.virtioRng);
+    this.virtioConsole = d.add('virtio-console', new VirtioConsole({
+      dma: this.dma, output: (bytes) => { for (const b of bytes) this.consoleOut.push(b); },
+      onMap: this.barMapper('virtio-console', () => VIRTIO_PCI_BAR_SIZE, () => this.virtioConsole.mmio),
+    }));
+    d.add('virtio-console-transport', this.virtioConsole.transport);
+    this.pci.register(PCI_SLOT.VIRTIO_CONSOLE, 0, this.virtioConsole);
+    const virtioDisks = config.virtioDisks ?? [];
+    if (virtioDisks.length > MAX_VIRTIO_DISKS) throw new RangeError(`at most ${MAX_VIRTIO_DISKS} virtio disks`);
+    virtioDisks.forEach((disk, i) => {
+      const blk: VirtioBlk = new VirtioBlk({
+        dma: this.dma, disk, complete: (done) => this.io.add(done), serial: `WEBX86-VD${i}`,
+        onMap: this.barMapper(`virtio-blk ${i}`, () => VIRTIO_PCI_BAR_SIZE, () => blk.mmio),
+      });
+      this.virtioBlks.push(d.add(`virtio-blk-${i}`, blk));
+      d.add(`virtio-blk-${i}-transport`, blk.transport);
+      this.pci.register(PCI_SLOT.VIRTIO_BLK_FIRST + i, 0, blk);
+    });
     this.pci.register(PCI_SLOT.AHCI, 0, this.ahci);
 
     // -- the port map --
@@ -695,6 +740,14 @@ export class Machine {
     this.loop.wake();
   }
 
+  /** Send bytes to the guest's virtio console (hvc0); they wait until the guest's driver takes them. */
+  sendConsole(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const copy = bytes.slice();
+    this.events.push(() => this.virtioConsole.send(copy));
+    this.loop.wake();
+  }
+
   /** Type bytes into COM1. */
   sendSerial(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
@@ -738,7 +791,9 @@ export class Machine {
     if (this.loop.running) throw new Error('saveState() needs a machine that is not running: stop() it and wait for run() to return');
     // A disk's overlay and the commands in flight are not in the saved state yet: a machine
     // loaded from it would see its disks without the guest's writes.
-    if ((this.config.disks?.length ?? 0) > 0 || this.config.cdrom) throw new DeviceStateError('a machine with disks or a CD-ROM drive cannot be saved yet (their contents and commands in flight are not part of the saved state)');
+    if ((this.config.disks?.length ?? 0) > 0 || this.config.cdrom || (this.config.virtioDisks?.length ?? 0) > 0) {
+      throw new DeviceStateError('a machine with disks or a CD-ROM drive cannot be saved yet (their contents and commands in flight are not part of the saved state)');
+    }
     this.flushOutput();
     return {
       cpu: this.core.saveState(),
@@ -789,6 +844,11 @@ export class Machine {
       const bytes = Uint8Array.from(this.debugOut);
       this.debugOut.length = 0;
       this.host.onDebugConsole?.(bytes);
+    }
+    if (this.consoleOut.length > 0) {
+      const bytes = Uint8Array.from(this.consoleOut);
+      this.consoleOut.length = 0;
+      this.host.onConsole?.(bytes);
     }
   }
 }

@@ -1,12 +1,12 @@
 // webx86 command line: boots Linux headless with COM1 on stdin/stdout.
 //
 //   webx86 run [--kernel FILE] [--initrd FILE] [--append STRING] [--memory MIB]
-//              [--disk FILE]... [--cdrom FILE] [--boot kernel|disk|cdrom] [--bios FILE] [--vga-bios FILE]
-//              [--deterministic] [--no-reboot] [--no-apic]
+//              [--disk FILE]... [--virtio-disk FILE]... [--cdrom FILE] [--boot kernel|disk|cdrom]
+//              [--bios FILE] [--vga-bios FILE] [--deterministic] [--no-reboot] [--no-apic]
 //
 // --boot disk starts the PC from its BIOS (SeaBIOS), which boots the first disk (--boot cdrom:
-// the CD-ROM, an El Torito ISO image). With no
-// --kernel (and --boot kernel, the default) it boots the default guest described by build/images/default.json (built by
+// the CD-ROM, an El Torito ISO image). With no --kernel (and --boot kernel, the default) it
+// boots the default guest described by build/images/default.json (built by
 // `npm run build:images`), preferring the host-decompressed vmlinux, which skips the guest's own
 // decompression; for the same reason, a bzImage given without --vmlinux has its gzip or XZ
 // payload decompressed on the host (src/boot/payload.ts). Exit status: 0 when the guest powers
@@ -55,6 +55,9 @@ Options:
                     it changes), and type on the PS/2 keyboard
   --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
                     writes go to an overlay in memory, the file is never modified
+  --virtio-disk FILE
+                    a raw disk image on a paravirtual virtio-blk device (repeatable, up to 4;
+                    Linux: /dev/vda ...); writes go to an overlay, as for --disk
   --cdrom FILE      an ISO image in a CD-ROM drive on the SATA port after the disks (read-only)
   --boot WHAT       kernel: load the kernel directly (the default); disk: start from the BIOS,
                     which boots the first disk; cdrom: start from the BIOS, which boots the
@@ -90,6 +93,7 @@ interface RunOptions {
   jitThreshold?: number;
   stats: boolean;
   disks: string[];
+  virtioDisks: string[];
   cdrom?: string;
   screen: boolean;
   boot: 'kernel' | 'disk' | 'cdrom';
@@ -99,7 +103,7 @@ interface RunOptions {
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], screen: false, boot: 'kernel' };
+  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], virtioDisks: [], screen: false, boot: 'kernel' };
   let memorySet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -125,6 +129,10 @@ function parseRunArgs(args: string[]): RunOptions {
       case '--disk':
         if (opts.disks.length === 6) throw new CliError('--disk: at most 6 disks (the SATA controller has 6 ports)');
         opts.disks.push(value());
+        break;
+      case '--virtio-disk':
+        if (opts.virtioDisks.length === 4) throw new CliError('--virtio-disk: at most 4 virtio disks');
+        opts.virtioDisks.push(value());
         break;
       case '--cdrom':
         if (opts.cdrom !== undefined) throw new CliError('--cdrom: one CD-ROM drive only');
@@ -278,15 +286,20 @@ async function run(opts: RunOptions): Promise<number> {
   // Disks: each file read-only under an overlay that takes the guest's writes.
   const { FileBackend } = await import('../storage/file.js');
   const { OverlayBackend } = await import('../storage/overlay.js');
-  const disks = [];
-  for (const path of opts.disks) {
-    try {
-      disks.push(new OverlayBackend(await FileBackend.open(path)));
-    } catch (e) {
-      if ((e as Error).name === 'BlockError') throw new CliError((e as Error).message);
-      throw e;
+  const overlays = async (paths: string[]) => {
+    const out = [];
+    for (const path of paths) {
+      try {
+        out.push(new OverlayBackend(await FileBackend.open(path)));
+      } catch (e) {
+        if ((e as Error).name === 'BlockError') throw new CliError((e as Error).message);
+        throw e;
+      }
     }
-  }
+    return out;
+  };
+  const disks = await overlays(opts.disks);
+  const virtioDisks = await overlays(opts.virtioDisks);
   // The CD-ROM's disc: the file itself, read-only (no overlay: a CD-ROM drive does not write).
   let cdrom;
   if (opts.cdrom !== undefined) {
@@ -316,6 +329,7 @@ async function run(opts: RunOptions): Promise<number> {
         jit: opts.jit,
         jitThreshold: opts.jitThreshold,
         disks,
+        virtioDisks,
         cdrom,
       },
       { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },
