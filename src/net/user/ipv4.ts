@@ -1,0 +1,101 @@
+// IPv4 (RFC 791) header parsing and building, UDP (RFC 768) and ICMP echo (RFC 792).
+// Every length the guest gives is checked against the bytes actually present; a packet that does
+// not add up is refused (null) for the stack to count and drop.
+import { checksum, finishSum, pseudoSum, rd16, rd32, sum16, wr16, wr32 } from './bytes';
+
+export const IPV4_MIN_HLEN = 20;
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+/** Flags/fragment-offset word: More Fragments bit and the 13-bit offset (RFC 791 3.1). */
+const IP_MF = 0x2000;
+const IP_OFFSET_MASK = 0x1fff;
+const DEFAULT_TTL = 64;
+
+export interface Ipv4Packet {
+  src: number;
+  dst: number;
+  proto: number;
+  ttl: number;
+  /** The payload, cut to the header's total length (Ethernet padding removed). */
+  payload: Uint8Array;
+}
+
+export type Ipv4Result = Ipv4Packet | 'malformed' | 'checksum' | 'fragment';
+
+export function parseIpv4(b: Uint8Array): Ipv4Result {
+  if (b.length < IPV4_MIN_HLEN || b[0] >> 4 !== 4) return 'malformed';
+  const hlen = (b[0] & 0x0f) * 4;
+  const total = rd16(b, 2);
+  if (hlen < IPV4_MIN_HLEN || total < hlen || total > b.length) return 'malformed';
+  if (checksum(b, 0, hlen) !== 0) return 'checksum';
+  // Reassembly is not done: the guest's stack follows the 1500-byte MTU the link has.
+  const frag = rd16(b, 6);
+  if (frag & (IP_MF | IP_OFFSET_MASK)) return 'fragment';
+  return { src: rd32(b, 12), dst: rd32(b, 16), proto: b[9], ttl: b[8], payload: b.subarray(hlen, total) };
+}
+
+let nextId = 1;
+
+/** A 20-byte header (no options) with its checksum, then the payload. Don't Fragment is set. */
+export function buildIpv4(src: number, dst: number, proto: number, payload: Uint8Array): Uint8Array {
+  const p = new Uint8Array(IPV4_MIN_HLEN + payload.length);
+  p[0] = 0x45;
+  wr16(p, 2, p.length);
+  wr16(p, 4, nextId);
+  nextId = (nextId + 1) & 0xffff;
+  wr16(p, 6, 0x4000); // DF: this stack never fragments (RFC 791 3.1)
+  p[8] = DEFAULT_TTL;
+  p[9] = proto;
+  wr32(p, 12, src);
+  wr32(p, 16, dst);
+  wr16(p, 10, checksum(p, 0, IPV4_MIN_HLEN));
+  p.set(payload, IPV4_MIN_HLEN);
+  return p;
+}
+
+// --- UDP (RFC 768): 8-byte header; the checksum covers a pseudo-header and is optional (0). ---
+export const UDP_HLEN = 8;
+
+export interface UdpDatagram {
+  srcPort: number;
+  dstPort: number;
+  data: Uint8Array;
+}
+
+export function parseUdp(ip: Ipv4Packet): UdpDatagram | null {
+  const b = ip.payload;
+  if (b.length < UDP_HLEN) return null;
+  const len = rd16(b, 4);
+  if (len < UDP_HLEN || len > b.length) return null;
+  if (rd16(b, 6) !== 0 && finishSum(sum16(b, 0, len, pseudoSum(ip.src, ip.dst, IPPROTO_UDP, len))) !== 0) return null;
+  return { srcPort: rd16(b, 0), dstPort: rd16(b, 2), data: b.subarray(UDP_HLEN, len) };
+}
+
+export function buildUdp(src: number, dst: number, srcPort: number, dstPort: number, data: Uint8Array): Uint8Array {
+  const u = new Uint8Array(UDP_HLEN + data.length);
+  wr16(u, 0, srcPort);
+  wr16(u, 2, dstPort);
+  wr16(u, 4, u.length);
+  u.set(data, UDP_HLEN);
+  // A computed zero is sent as all ones: zero means "no checksum" (RFC 768).
+  wr16(u, 6, finishSum(sum16(u, 0, u.length, pseudoSum(src, dst, IPPROTO_UDP, u.length))) || 0xffff);
+  return buildIpv4(src, dst, IPPROTO_UDP, u);
+}
+
+// --- ICMP echo (RFC 792): type 8 request, type 0 reply, same identifier, sequence and data. ---
+export const ICMP_ECHO_REPLY = 0;
+export const ICMP_ECHO_REQUEST = 8;
+const ICMP_HLEN = 8;
+
+/** The reply to an echo request addressed to `ip.dst`, or null if it is not a valid request. */
+export function icmpEchoReply(ip: Ipv4Packet): Uint8Array | null {
+  const b = ip.payload;
+  if (b.length < ICMP_HLEN || checksum(b) !== 0) return null;
+  if (b[0] !== ICMP_ECHO_REQUEST || b[1] !== 0) return null;
+  const r = b.slice();
+  r[0] = ICMP_ECHO_REPLY;
+  wr16(r, 2, 0);
+  wr16(r, 2, checksum(r));
+  return buildIpv4(ip.dst, ip.src, IPPROTO_ICMP, r);
+}

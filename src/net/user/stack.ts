@@ -1,0 +1,372 @@
+// User-mode networking as QEMU's `-nic user` (slirp) gives it: a whole virtual network behind one
+// NetLink, answering the guest from TypeScript. The guest sees a 10.0.2.0/24 network with a
+// gateway at 10.0.2.2 (which also stands for the host's loopback), a DNS server at 10.0.2.3, and
+// gets 10.0.2.15 by DHCP. ARP, DHCP, DNS and ICMP echo to the virtual hosts are answered here;
+// UDP and TCP to anywhere else go out through the host relays (TCP terminated in tcp.ts, relayed
+// as byte streams). Port forwards ("hostfwd") make the relay listen on the host and open
+// connections into the guest.
+//
+// Every frame from the guest is parsed with its lengths and checksums checked; anything that
+// does not add up is dropped and counted in `stats.dropped` by reason, never thrown.
+import type { NetLink } from '../link';
+import { ipString, parseIp, rd32 } from './bytes';
+import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT, DhcpServer } from './dhcp';
+import { answerDns, DNS_PORT } from './dns';
+import {
+  ARP_OP_REPLY, ARP_OP_REQUEST, BROADCAST_MAC, buildArp, buildEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4,
+  parseArp, parseEthernet,
+} from './ethernet';
+import { parseHostForward, type HostForward } from './hostfwd';
+import {
+  buildUdp, icmpEchoReply, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4, parseUdp,
+  type Ipv4Packet,
+} from './ipv4';
+import type { HostResolver, Listener, RelayDatagrams, TcpRelay, UdpRelay } from './relay';
+import { DEFAULT_TCP_TUNING, TcpConnection, type TcpTuning } from './tcp';
+import { buildTcp, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from './tcp-segment';
+
+const ip = (s: string): number => parseIp(s)!;
+
+/** The virtual network's addresses, as QEMU's user networking has them. */
+export const USER_NET = {
+  network: ip('10.0.2.0'),
+  netmask: ip('255.255.255.0'),
+  gateway: ip('10.0.2.2'),
+  dns: ip('10.0.2.3'),
+  guest: ip('10.0.2.15'),
+};
+/** The MAC the gateway and DNS addresses answer from (QEMU's 52:55:0a:00:02:02). */
+export const GATEWAY_MAC = new Uint8Array([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
+const LIMITED_BROADCAST = 0xffffffff;
+/** Where the destination address sits in an IPv4 header (RFC 791 3.1). */
+const IPV4_DST_OFFSET = 16;
+const LEASE_SECONDS = 86400;
+/** A UDP association with no traffic for this long is closed (slirp uses 240 s for UDP). */
+const UDP_IDLE_MS = 240_000;
+/** Local ports for forwarded connections into the guest (the IANA dynamic range). */
+const EPHEMERAL_FIRST = 49152;
+/** The largest UDP payload one unfragmented 1500-byte IPv4 packet carries. */
+const MAX_UDP_DATA = 1500 - 20 - 8;
+
+export interface UserNetOptions {
+  tcp?: TcpRelay;
+  udp?: UdpRelay;
+  /** Name lookups for the DNS server; without one every query gets SERVFAIL. */
+  resolve?: HostResolver;
+  /** Port forwards, QEMU syntax without `hostfwd=` ("tcp::8080-:80") or parsed. */
+  hostfwd?: (string | HostForward)[];
+  tcpTuning?: Partial<TcpTuning>;
+}
+
+export interface UserNetStats {
+  framesIn: number;
+  framesOut: number;
+  /** Frames dropped, by reason: malformed headers, bad checksums, unsupported protocols. */
+  dropped: Record<string, number>;
+}
+
+interface UdpFlow {
+  relay: RelayDatagrams;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export class UserNet implements NetLink {
+  onFrame: ((frame: Uint8Array) => void) | null = null;
+  readonly stats: UserNetStats = { framesIn: 0, framesOut: 0, dropped: {} };
+  /**
+   * Guests' MACs by IPv4 address, learned from their ARP and IP frames (several guests may share
+   * the stack through a hub); a guest not yet heard from is asked by ARP.
+   */
+  readonly neighbours = new Map<number, Uint8Array>();
+
+  private readonly opts: UserNetOptions;
+  private readonly tune: TcpTuning;
+  private readonly dhcp = new DhcpServer({
+    server: USER_NET.gateway, router: USER_NET.gateway, dns: USER_NET.dns, netmask: USER_NET.netmask,
+    firstClient: USER_NET.guest, leaseSeconds: LEASE_SECONDS,
+  });
+  private readonly tcp = new Map<string, TcpConnection>();
+  private readonly udp = new Map<string, UdpFlow>();
+  private readonly listeners: Listener[] = [];
+  /** UDP forwards: gateway port -> send a guest's datagram back to its host peer. */
+  private readonly udpForwards = new Map<number, (data: Uint8Array) => void>();
+  private nextPort = EPHEMERAL_FIRST;
+  private closed = false;
+  private readonly outbox: Uint8Array[] = [];
+  private flushing = false;
+
+  constructor(opts: UserNetOptions = {}) {
+    this.opts = opts;
+    this.tune = { ...DEFAULT_TCP_TUNING, ...opts.tcpTuning };
+    for (const rule of opts.hostfwd ?? []) this.forward(typeof rule === 'string' ? parseHostForward(rule) : rule);
+  }
+
+  /** TCP connections currently known (for tests and a status display). */
+  get connections(): TcpConnection[] {
+    return [...this.tcp.values()];
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.stats.framesIn++;
+    const eth = parseEthernet(frame);
+    if (!eth) return this.drop('ethernet');
+    const toUs = eth.dst.every((b, i) => b === GATEWAY_MAC[i]) || eth.dst.every((b) => b === 0xff);
+    if (!toUs) return this.drop('not-for-us');
+    if (eth.type === ETHERTYPE_ARP) return this.arp(eth.payload);
+    if (eth.type !== ETHERTYPE_IPV4) return this.drop('ethertype');
+    const pkt = parseIpv4(eth.payload);
+    if (typeof pkt === 'string') return this.drop(`ipv4-${pkt}`);
+    this.learn(pkt.src, eth.src);
+    if (pkt.proto === IPPROTO_UDP) return this.udpIn(pkt);
+    if (pkt.proto === IPPROTO_TCP) return this.tcpIn(pkt);
+    if (pkt.proto === IPPROTO_ICMP) return this.icmpIn(pkt);
+    this.drop('ip-protocol');
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of [...this.tcp.values()]) c.abort();
+    for (const f of this.udp.values()) {
+      if (f.timer !== null) clearTimeout(f.timer);
+      f.relay.close();
+    }
+    this.udp.clear();
+    for (const l of this.listeners) l.close();
+    this.onFrame = null;
+  }
+
+  /** Remember a guest's MAC for its address: unicast MACs on our network only. */
+  private learn(addr: number, mac: Uint8Array): void {
+    if ((mac[0] & 1) !== 0 || !this.inNet(addr) || this.isVirtualHost(addr) || (addr & 0xff) === 0xff) return;
+    const known = this.neighbours.get(addr);
+    if (!known || known.some((b, i) => b !== mac[i])) this.neighbours.set(addr, mac.slice());
+  }
+
+  private drop(reason: string): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+  }
+
+  private isVirtualHost(addr: number): boolean {
+    return addr === USER_NET.gateway || addr === USER_NET.dns;
+  }
+
+  // --- output ---
+
+  /**
+   * Frames to the guest are delivered from a microtask, never from inside `send`: a device that
+   * answers synchronously from onFrame then cannot re-enter a TCP connection in the middle of
+   * its own output loop, and a long exchange cannot grow the call stack.
+   */
+  private emit(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.outbox.push(frame);
+    if (this.outbox.length === 1 && !this.flushing) queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushing = true;
+    try {
+      for (let f = this.outbox.shift(); f && !this.closed; f = this.outbox.shift()) {
+        this.stats.framesOut++;
+        this.onFrame?.(f);
+      }
+    } finally {
+      this.flushing = false;
+      this.outbox.length = 0;
+    }
+  }
+
+  /** An IPv4 packet to the guest; before its MAC is known an ARP request goes out instead. */
+  private toGuest(packet: Uint8Array, mac?: Uint8Array): void {
+    const dst = rd32(packet, IPV4_DST_OFFSET);
+    const dstMac = mac ?? this.neighbours.get(dst);
+    if (!dstMac) {
+      // The packet is lost; TCP retransmits it once the guest has answered (RFC 826 reply).
+      this.emit(buildEthernet(BROADCAST_MAC, GATEWAY_MAC, ETHERTYPE_ARP, buildArp({
+        op: ARP_OP_REQUEST, sha: GATEWAY_MAC, spa: USER_NET.gateway, tha: new Uint8Array(6), tpa: dst,
+      })));
+      return;
+    }
+    this.emit(buildEthernet(dstMac, GATEWAY_MAC, ETHERTYPE_IPV4, packet));
+  }
+
+  // --- ARP (RFC 826): answer for the virtual hosts; the guest's own requests teach us its MAC ---
+
+  private arp(payload: Uint8Array): void {
+    const a = parseArp(payload);
+    if (!a) return this.drop('arp');
+    this.learn(a.spa, a.sha);
+    if (a.op !== ARP_OP_REQUEST) return; // a reply (to our request) already taught us the MAC
+    if (!this.isVirtualHost(a.tpa)) return;
+    const reply = buildArp({ op: ARP_OP_REPLY, sha: GATEWAY_MAC, spa: a.tpa, tha: a.sha, tpa: a.spa });
+    this.emit(buildEthernet(a.sha, GATEWAY_MAC, ETHERTYPE_ARP, reply));
+  }
+
+  // --- ICMP (RFC 792): echo to the virtual hosts answered here ---
+
+  private icmpIn(pkt: Ipv4Packet): void {
+    if (!this.isVirtualHost(pkt.dst)) return this.drop('icmp-outside');
+    const reply = icmpEchoReply(pkt);
+    if (!reply) return this.drop('icmp');
+    this.toGuest(reply);
+  }
+
+  // --- UDP (RFC 768): DHCP and DNS here, everything else relayed ---
+
+  private udpIn(pkt: Ipv4Packet): void {
+    const u = parseUdp(pkt);
+    if (!u) return this.drop('udp');
+    if (u.dstPort === DHCP_SERVER_PORT && (pkt.dst === LIMITED_BROADCAST || pkt.dst === USER_NET.gateway)) {
+      const reply = this.dhcp.handle(u.data);
+      if (!reply) return this.drop('dhcp');
+      // Broadcast: the client has no address to receive unicast on yet (RFC 2131 4.1).
+      this.toGuest(buildUdp(USER_NET.gateway, LIMITED_BROADCAST, DHCP_SERVER_PORT, DHCP_CLIENT_PORT, reply), BROADCAST_MAC);
+      return;
+    }
+    if (pkt.dst === USER_NET.dns && u.dstPort === DNS_PORT) {
+      const resolve = this.opts.resolve ?? (() => Promise.reject(new Error('no resolver')));
+      void answerDns(u.data, resolve, parseIp).then((reply) => {
+        if (reply) this.toGuest(buildUdp(USER_NET.dns, pkt.src, DNS_PORT, u.srcPort, reply));
+        else this.drop('dns');
+      });
+      return;
+    }
+    if (pkt.dst === USER_NET.dns || pkt.dst === LIMITED_BROADCAST || ((pkt.dst & 0xff) === 0xff && this.inNet(pkt.dst))) {
+      return this.drop('udp-unrouted');
+    }
+    const back = pkt.dst === USER_NET.gateway ? this.udpForwards.get(u.dstPort) : undefined;
+    if (back) return back(u.data.slice());
+    if (!this.opts.udp) return this.drop('udp-no-relay');
+    const key = `${pkt.src}:${u.srcPort}>${pkt.dst}:${u.dstPort}`;
+    let flow = this.udp.get(key);
+    if (!flow) {
+      const relay = this.opts.udp.connect(this.hostFor(pkt.dst), u.dstPort);
+      const src = pkt.src, dst = pkt.dst, sport = u.srcPort, dport = u.dstPort;
+      relay.onMessage = (data) => {
+        if (data.length > MAX_UDP_DATA) return this.drop('udp-too-big'); // no fragmentation here
+        const f = this.udp.get(key);
+        if (f) this.touchUdp(key, f);
+        this.toGuest(buildUdp(dst, src, dport, sport, data));
+      };
+      flow = { relay, timer: null };
+      this.udp.set(key, flow);
+    }
+    this.touchUdp(key, flow);
+    flow.relay.send(u.data.slice());
+  }
+
+  private touchUdp(key: string, flow: UdpFlow): void {
+    if (flow.timer !== null) clearTimeout(flow.timer);
+    flow.timer = setTimeout(() => {
+      flow.relay.close();
+      this.udp.delete(key);
+    }, UDP_IDLE_MS);
+  }
+
+  private inNet(addr: number): boolean {
+    return ((addr & USER_NET.netmask) >>> 0) === USER_NET.network;
+  }
+
+  /** Where the relay connects for a guest destination: the gateway stands for the host's loopback. */
+  private hostFor(dst: number): string {
+    return dst === USER_NET.gateway ? '127.0.0.1' : ipString(dst);
+  }
+
+  // --- TCP (RFC 9293): connections terminated in tcp.ts ---
+
+  private tcpIn(pkt: Ipv4Packet): void {
+    const seg = parseTcp(pkt);
+    if (!seg) return this.drop('tcp');
+    const key = `${pkt.src}:${seg.srcPort}>${pkt.dst}:${seg.dstPort}`;
+    const syn = (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+    let conn = this.tcp.get(key);
+    if (conn && syn && conn.state === 'TIME_WAIT') {
+      conn.abort(); // a new incarnation of the same pair (RFC 9293 3.10.7.4 allows it)
+      conn = undefined;
+    }
+    if (conn) return conn.input(seg);
+    if (!syn) return this.reset(pkt, seg);
+    const relay = this.opts.tcp;
+    if (!relay || pkt.dst === USER_NET.dns || !this.routable(pkt.dst)) return this.reset(pkt, seg);
+    const c = TcpConnection.fromGuestSyn(this.tcpOwner(key, pkt.dst, pkt.src), seg, this.tune);
+    this.tcp.set(key, c);
+    c.attach(relay.connect(this.hostFor(pkt.dst), seg.dstPort));
+  }
+
+  /** Other guests' addresses on 10.0.2.0/24 and its broadcast have nothing behind them. */
+  private routable(dst: number): boolean {
+    return !this.inNet(dst) || dst === USER_NET.gateway;
+  }
+
+  /** The reset for a segment no connection wants (RFC 9293 3.10.7.1); a RST is never answered. */
+  private reset(pkt: Ipv4Packet, seg: TcpSegment): void {
+    if (seg.flags & TCP_RST) return;
+    const len = seg.data.length + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
+    const out: TcpSegment = seg.flags & TCP_ACK
+      ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0, mss: null, data: new Uint8Array(0) }
+      : { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: 0, ack: (seg.seq + len) >>> 0, flags: TCP_RST | TCP_ACK, window: 0, mss: null, data: new Uint8Array(0) };
+    this.toGuest(buildTcp(pkt.dst, pkt.src, out));
+  }
+
+  private tcpOwner(key: string, local: number, guest: number) {
+    return {
+      output: (seg: TcpSegment) => this.toGuest(buildTcp(local, guest, seg)),
+      remove: (conn: TcpConnection) => {
+        if (this.tcp.get(key) === conn) this.tcp.delete(key);
+      },
+    };
+  }
+
+  // --- port forwarding: the host accepts, the stack connects into the guest ---
+
+  private forward(rule: HostForward): void {
+    const guest = parseIp(rule.guestAddr);
+    if (guest === null) throw new Error(`hostfwd: guest address '${rule.guestAddr}' is not an IPv4 address`);
+    if (rule.proto === 'udp') return this.forwardUdp(rule, guest);
+    if (!this.opts.tcp) throw new Error('hostfwd: needs a TCP relay');
+    const listener = this.opts.tcp.listen(rule.hostPort, rule.hostAddr, (stream) => {
+      if (this.closed) return stream.close();
+      const port = this.ephemeral((p) => this.tcp.has(`${guest}:${rule.guestPort}>${USER_NET.gateway}:${p}`));
+      if (!port) return stream.close();
+      const key = `${guest}:${rule.guestPort}>${USER_NET.gateway}:${port}`;
+      const c = new TcpConnection(this.tcpOwner(key, USER_NET.gateway, guest), port, rule.guestPort, this.tune, 'SYN_SENT');
+      this.tcp.set(key, c);
+      c.attach(stream);
+    });
+    this.listeners.push(listener);
+  }
+
+  /**
+   * UDP forward: each host peer gets a gateway port of its own; datagrams from the peer reach the
+   * guest from 10.0.2.2:that-port, and the guest's answers to it go back to that peer.
+   */
+  private forwardUdp(rule: HostForward, guest: number): void {
+    if (!this.opts.udp) throw new Error('hostfwd: needs a UDP relay');
+    const byPeer = new Map<string, number>();
+    const sock = this.opts.udp.bind(rule.hostPort, rule.hostAddr, (data, host, port) => {
+      if (this.closed || data.length > MAX_UDP_DATA) return;
+      const peer = `${host}:${port}`;
+      let local = byPeer.get(peer);
+      if (local === undefined) {
+        local = this.ephemeral((p) => this.udpForwards.has(p));
+        if (!local) return;
+        byPeer.set(peer, local);
+        this.udpForwards.set(local, (reply) => sock.sendTo(reply, host, port));
+      }
+      this.toGuest(buildUdp(USER_NET.gateway, guest, local, rule.guestPort, data));
+    });
+    this.listeners.push(sock);
+  }
+
+  /** The next free local port for a forwarded connection or peer, 0 when all are taken. */
+  private ephemeral(taken: (port: number) => boolean): number {
+    for (let i = 0; i < 65536 - EPHEMERAL_FIRST; i++) {
+      const p = this.nextPort;
+      this.nextPort = p === 65535 ? EPHEMERAL_FIRST : p + 1;
+      if (!taken(p)) return p;
+    }
+    return 0;
+  }
+}
