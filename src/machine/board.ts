@@ -91,6 +91,7 @@ export const PCI_SLOT = {
   /** Paravirtual devices (virtio 1.x over PCI): the entropy source, the console, then the block devices. */
   VIRTIO_RNG: 5,
   VIRTIO_CONSOLE: 6,
+  VIRTIO_NET: 7,
   VIRTIO_BLK_FIRST: 8,
 } as const;
 

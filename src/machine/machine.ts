@@ -35,6 +35,8 @@ import { VIRTIO_PCI_BAR_SIZE } from '../devices/virtio/virtio-pci.js';
 import { VirtioBlk } from '../devices/virtio/virtio-blk.js';
 import { VirtioRng } from '../devices/virtio/virtio-rng.js';
 import { VirtioConsole } from '../devices/virtio/virtio-console.js';
+import { VirtioNet } from '../devices/virtio/virtio-net.js';
+import type { NetLink } from '../net/link.js';
 import { seededRandom } from './entropy.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { BlockBackend } from '../storage/block.js';
@@ -63,6 +65,8 @@ import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js'
  */
 const JIT_THRESHOLD = 20_000;
 
+/** QEMU's first NIC's MAC address (locally administered, QEMU's OUI 52:54:00). */
+const DEFAULT_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
 /** The entropy source's seed in deterministic runs: the same "random" bytes every run. */
 const DETERMINISTIC_RNG_SEED = 0x77656278; // "webx"
 /** Fixed RTC start for deterministic runs: same date every run. */
@@ -98,6 +102,10 @@ export interface MachineOptions extends VmConfig {
   disks?: BlockBackend[];
   /** Paravirtual disks: a virtio-blk device for each (at most MAX_VIRTIO_DISKS). */
   virtioDisks?: BlockBackend[];
+  /** A network card (virtio-net) on this link (src/net: user-mode NAT, a hub port ...). */
+  net?: NetLink;
+  /** The card's MAC address (default 52:54:00:12:34:56, as QEMU's first NIC). */
+  mac?: Uint8Array;
   /** A CD-ROM drive on the SATA port after the disks' ports, with this disc in it (an ISO image, read-only). */
   cdrom?: BlockBackend;
   /**
@@ -188,6 +196,8 @@ export class Machine {
   readonly virtioRng: VirtioRng;
   readonly virtioConsole: VirtioConsole;
   readonly virtioBlks: VirtioBlk[] = [];
+  /** The network card, or null without a network. */
+  readonly virtioNet: VirtioNet | null = null;
   /** The APICs, or null in a machine built with `apic: false`. */
   readonly lapic: Lapic | null;
   readonly ioapic: Ioapic | null;
@@ -401,6 +411,18 @@ export class Machine {
     }));
     d.add('virtio-console-transport', this.virtioConsole.transport);
     this.pci.register(PCI_SLOT.VIRTIO_CONSOLE, 0, this.virtioConsole);
+    const link = config.net;
+    if (link !== undefined) {
+      const net: VirtioNet = new VirtioNet({
+        dma: this.dma, mac: config.mac ?? DEFAULT_MAC, send: (frame) => link.send(frame),
+        onMap: this.barMapper('virtio-net', () => VIRTIO_PCI_BAR_SIZE, () => net.mmio),
+      });
+      this.virtioNet = d.add('virtio-net', net);
+      d.add('virtio-net-transport', net.transport);
+      this.pci.register(PCI_SLOT.VIRTIO_NET, 0, net);
+      // Frames from the network reach the card at the run loop's delivery points (host-events.ts).
+      link.onFrame = (frame) => { const copy = frame.slice(); this.events.push(() => net.receive(copy)); this.loop.wake(); };
+    }
     const virtioDisks = config.virtioDisks ?? [];
     if (virtioDisks.length > MAX_VIRTIO_DISKS) throw new RangeError(`at most ${MAX_VIRTIO_DISKS} virtio disks`);
     virtioDisks.forEach((disk, i) => {

@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { REPO_ROOT } from '../cpu/core-file.js';
 import type { ExitReason } from '../machine/types.js';
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../machine/board.js';
+import { parseNetSpec } from '../net/options.js';
 
 // The machine (core wrapper, devices, boot loader) loads lazily, so that usage errors are
 // reported even when some part of it cannot load, and --help stays instant.
@@ -58,6 +59,10 @@ Options:
   --virtio-disk FILE
                     a raw disk image on a paravirtual virtio-blk device (repeatable, up to 4;
                     Linux: /dev/vda ...); writes go to an overlay, as for --disk
+  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,dump=FILE.pcap]
+                    a virtio-net card on user-mode NAT (QEMU's -nic user): DHCP gives the guest
+                    10.0.2.15, 10.0.2.2 is this host's loopback, 10.0.2.3 answers DNS; hostfwd
+                    forwards a host port to the guest; dump captures every frame (pcap)
   --cdrom FILE      an ISO image in a CD-ROM drive on the SATA port after the disks (read-only)
   --boot WHAT       kernel: load the kernel directly (the default); disk: start from the BIOS,
                     which boots the first disk; cdrom: start from the BIOS, which boots the
@@ -94,6 +99,7 @@ interface RunOptions {
   stats: boolean;
   disks: string[];
   virtioDisks: string[];
+  net?: string;
   cdrom?: string;
   screen: boolean;
   boot: 'kernel' | 'disk' | 'cdrom';
@@ -130,6 +136,16 @@ function parseRunArgs(args: string[]): RunOptions {
         if (opts.disks.length === 6) throw new CliError('--disk: at most 6 disks (the SATA controller has 6 ports)');
         opts.disks.push(value());
         break;
+      case '--net': {
+        const v = value();
+        try {
+          parseNetSpec(v);
+        } catch (e) {
+          throw new CliError((e as Error).message);
+        }
+        opts.net = v;
+        break;
+      }
       case '--virtio-disk':
         if (opts.virtioDisks.length === 4) throw new CliError('--virtio-disk: at most 4 virtio disks');
         opts.virtioDisks.push(value());
@@ -300,6 +316,15 @@ async function run(opts: RunOptions): Promise<number> {
   };
   const disks = await overlays(opts.disks);
   const virtioDisks = await overlays(opts.virtioDisks);
+  let net;
+  if (opts.net !== undefined) {
+    const { openNodeNetLink } = await import('../net/node-net.js');
+    try {
+      net = openNodeNetLink(parseNetSpec(opts.net));
+    } catch (e) {
+      throw new CliError(`--net: ${(e as Error).message}`);
+    }
+  }
   // The CD-ROM's disc: the file itself, read-only (no overlay: a CD-ROM drive does not write).
   let cdrom;
   if (opts.cdrom !== undefined) {
@@ -330,6 +355,7 @@ async function run(opts: RunOptions): Promise<number> {
         jitThreshold: opts.jitThreshold,
         disks,
         virtioDisks,
+        net,
         cdrom,
       },
       { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },

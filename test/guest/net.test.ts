@@ -1,0 +1,97 @@
+// The network card (virtio-net) on user-mode NAT (src/net/user), under Linux's virtio_net and
+// busybox's own tools: udhcpc gets 10.0.2.15 by DHCP; wget fetches a file from a real node:http
+// server on the host through 10.0.2.2, and its SHA-256 matches; nc uploads bytes to a host TCP
+// server, which receives them intact; nslookup resolves a name through 10.0.2.3; a forwarded host
+// port reaches busybox httpd in the guest.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/machine/machine.js';
+import { createNodeUserNet } from '../../src/net/user/node-relay.js';
+import { parseNetSpec } from '../../src/net/options.js';
+import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
+import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
+
+const haveImages = haveBuildOutputs('the network guest test (test/guest/net.test.ts)', guestFiles());
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const listen = (s: Server | ReturnType<typeof createTcpServer>) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+
+/** busybox udhcpc's script: configure the interface, the default route and the resolver. */
+const DHCP_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig) ifconfig $interface 0.0.0.0 up ;;
+  bound|renew) ifconfig $interface $ip netmask $subnet up; route add default gw $router; echo "nameserver $dns" > /etc/resolv.conf ;;
+esac
+`;
+
+describe.skipIf(!haveImages)('Linux guest: the network', () => {
+  it('DHCP, wget and nc to the host, DNS, and a forwarded port into the guest, over virtio-net and user-mode NAT', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { kernel: string; vmlinux?: string; initrd: string; cmdline: string; prompt: string };
+    const body = new Uint8Array(randomBytes(200_000));
+    const http = createServer((_req, res) => { res.writeHead(200, { 'Content-Type': 'application/octet-stream' }); res.end(body); });
+    const httpPort = await listen(http);
+    let uploaded = Buffer.alloc(0);
+    const uploadDone = new Promise<void>((done) => {
+      const tcp = createTcpServer((sock) => { sock.on('data', (d) => { uploaded = Buffer.concat([uploaded, d]); }); sock.on('end', () => { tcp.close(); done(); }); });
+      void listen(tcp).then((p) => { uploadPort = p; });
+    });
+    let uploadPort = 0;
+    await new Promise((r) => setTimeout(r, 50));
+    // A free host port for the forward: the OS picks one, then it is handed to the stack.
+    const probe = createTcpServer();
+    const fwdPort = await listen(probe);
+    await new Promise<void>((r) => probe.close(() => r()));
+    const net = createNodeUserNet({ hostfwd: parseNetSpec(`user,hostfwd=tcp:127.0.0.1:${fwdPort}-:80`).hostfwd });
+    // 108,894 bytes the guest makes itself (a typed line is limited to the tty's 4 KiB).
+    const upload = `${Array.from({ length: 20000 }, (_, i) => i + 1).join('\n')}\n`;
+    const script = Buffer.from(DHCP_SCRIPT).toString('base64');
+    const session = new Session(m.prompt, [
+      `modprobe virtio_pci; modprobe virtio_net; echo ${script} | base64 -d > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; udhcpc -i eth0 -n -q -s /tmp/dhcp.sh >/dev/null 2>&1; ifconfig eth0 | grep -o 'inet addr:[0-9.]*'`,
+      `wget -q -O - http://10.0.2.2:${httpPort}/file | sha256sum`,
+      `seq 1 20000 | nc 10.0.2.2 ${uploadPort}; echo sent`,
+      'nslookup localhost 2>/dev/null | grep -c 127.0.0.1',
+      // busybox httpd in the guest, serving a file the host then fetches through the forward.
+      'mkdir -p /www; echo webx86-guest-httpd > /www/index.html; httpd -p 80 -h /www; echo up',
+      'sleep 5',
+    ], 'poweroff');
+    let fromGuest = '';
+    const machine = await Machine.create({
+      memoryMiB: 128,
+      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
+      vmlinux: m.vmlinux ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
+      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
+      cmdline: m.cmdline, clock: 'realtime', net,
+    }, {
+      onSerial: (b) => {
+        session.onSerial(b);
+        // Once httpd runs (the fifth command's output is in), the host fetches through the forward.
+        if (fromGuest === '' && session.outputs.length >= 5) {
+          fromGuest = 'pending';
+          request({ host: '127.0.0.1', port: fwdPort, path: '/' }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => { text += d.toString(); });
+            res.on('end', () => { fromGuest = text; });
+          }).on('error', (e) => { fromGuest = `error: ${e.message}`; }).end();
+        }
+      },
+    });
+    try {
+      expect(await runSession(machine, session)).toBe('poweroff');
+      const [addr, wgetSum, sent, dns] = session.outputs;
+      expect(addr).toBe('inet addr:10.0.2.15\n');
+      expect(wgetSum).toBe(`${sha(body)}  -\n`);
+      expect(sent).toBe('sent\n');
+      await uploadDone;
+      expect(uploaded.toString()).toBe(upload);
+      expect(dns).toBe('1\n');
+      expect(fromGuest).toBe('webx86-guest-httpd\n');
+      expect(machine.virtioNet!.net.checksums).toBeGreaterThan(0); // the guest left TCP checksums to the card
+    } finally {
+      net.close();
+      http.close();
+    }
+  }, BOOT_TIMEOUT_MS + 60_000);
+});
