@@ -11,6 +11,7 @@ import {
   VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VirtioBlk,
 } from '../../src/devices/virtio/virtio-blk';
 import { VirtioConsole } from '../../src/devices/virtio/virtio-console';
+import { VirtioNet } from '../../src/devices/virtio/virtio-net';
 import {
   COMMON_DF, COMMON_DFSELECT, COMMON_GF, COMMON_GFSELECT, COMMON_NUMQ, COMMON_Q_AVAILHI, COMMON_Q_AVAILLO, COMMON_Q_DESCHI,
   COMMON_Q_DESCLO, COMMON_Q_ENABLE, COMMON_Q_NOFF, COMMON_Q_SELECT, COMMON_Q_SIZE, COMMON_Q_USEDHI, COMMON_Q_USEDLO, COMMON_STATUS,
@@ -586,6 +587,108 @@ describe('virtio-console', () => {
   });
 });
 
+describe('virtio-net', () => {
+  const MAC = Uint8Array.of(0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc);
+  function netSetup() {
+    const ram = new Ram();
+    canaryFill(ram);
+    const sent: Uint8Array[] = [];
+    const dev = new VirtioNet({ dma: ram, mac: MAC, send: (f) => sent.push(f) });
+    dev.reset();
+    return { ram, dev, sent, drv: new Driver(dev as VirtioPci<unknown>, ram) };
+  }
+  /** An Ethernet frame carrying IPv4/UDP from 10.0.2.15:1234 to 10.0.2.2:53 with `payload`; the UDP checksum field holds the pseudo-header's sum, as a driver leaves it for CSUM offload. */
+  function udpFrame(payload: Uint8Array): { frame: Uint8Array; pseudo: number } {
+    const f = new Uint8Array(14 + 20 + 8 + payload.length);
+    const v = new DataView(f.buffer);
+    v.setUint16(12, 0x0800);
+    f[14] = 0x45; v.setUint16(16, 20 + 8 + payload.length); f[22] = 64; f[23] = 17;
+    f.set([10, 0, 2, 15], 26); f.set([10, 0, 2, 2], 30);
+    v.setUint16(34, 1234); v.setUint16(36, 53); v.setUint16(38, 8 + payload.length);
+    f.set(payload, 42);
+    const pseudo = (0x0a00 + 0x020f + 0x0a00 + 0x0202 + 17 + 8 + payload.length) % 0xffff;
+    v.setUint16(40, pseudo);
+    return { frame: f, pseudo };
+  }
+  /** The one's-complement sum of `b` (RFC 1071). */
+  const sum16 = (b: Uint8Array) => { let s = 0; for (let i = 0; i < b.length; i += 2) s += (b[i]! << 8) | (b[i + 1] ?? 0); while (s > 0xffff) s = (s & 0xffff) + (s >>> 16); return s; };
+
+  it('reports its MAC and the link in the device config; the link going down raises a config interrupt (§5.1.4)', () => {
+    const s = netSetup();
+    s.drv.init();
+    expect([0, 1, 2, 3, 4, 5].map((i) => s.drv.cfg(i, 1))).toEqual([...MAC]);
+    expect(s.drv.cfg(6, 2)).toBe(1);
+    s.drv.isr();
+    s.dev.setLink(false);
+    expect(s.drv.cfg(6, 2)).toBe(0);
+    expect(s.drv.isr() & 2).toBe(2);
+  });
+
+  it('transmits frames without their header, finishing a checksum the guest left to it (VIRTIO_NET_F_CSUM, §5.1.6.2)', () => {
+    const s = netSetup();
+    const [, tx] = s.drv.init();
+    const { frame } = udpFrame(new TextEncoder().encode('abcdefg'));
+    const hdr = new Uint8Array(12);
+    hdr[0] = 1; // NEEDS_CSUM
+    new DataView(hdr.buffer).setUint16(6, 34, true); // csum_start: the UDP header
+    new DataView(hdr.buffer).setUint16(8, 6, true); // csum_offset: its checksum field
+    s.ram.bytes.set(hdr, DATA);
+    s.ram.bytes.set(frame, DATA + 0x100);
+    tx!.add([[DATA, 12], [DATA + 0x100, frame.length]]);
+    tx!.kick();
+    expect(tx!.takeUsed()).toEqual([{ id: 0, len: 0 }]);
+    expect(s.sent).toHaveLength(1);
+    const out = s.sent[0]!;
+    expect(out.length).toBe(frame.length);
+    // The UDP checksum now verifies: pseudo-header + UDP header and data sum to 0xffff.
+    const pseudoOnly = (0x0a00 + 0x020f + 0x0a00 + 0x0202 + 17 + out.length - 34);
+    let total = sum16(out.subarray(34)) + pseudoOnly;
+    while (total > 0xffff) total = (total & 0xffff) + (total >>> 16);
+    expect(total).toBe(0xffff);
+    expect(s.dev.net).toMatchObject({ sent: 1, checksums: 1 });
+  });
+
+  it('receives frames into posted buffers with a 12-byte header; frames wait while there is none', () => {
+    const s = netSetup();
+    s.dev.receive(udpFrame(new Uint8Array(10)).frame); // before the driver: gone with the driver's reset
+    const [rx] = s.drv.init();
+    const { frame } = udpFrame(new TextEncoder().encode('hello'));
+    s.dev.receive(frame); // no buffer yet: waits
+    rx!.add([[DATA, 2048, true]]);
+    rx!.add([[DATA + 0x1000, 2048, true]]);
+    rx!.kick();
+    expect(rx!.takeUsed()).toEqual([{ id: 0, len: 12 + frame.length }]);
+    expect(s.ram.bytes[DATA + 10]).toBe(1); // num_buffers
+    expect([...s.ram.bytes.subarray(DATA + 12, DATA + 12 + frame.length)]).toEqual([...frame]);
+    const second = udpFrame(new Uint8Array(10)).frame;
+    s.dev.receive(second); // a buffer is posted: given at once
+    expect(rx!.takeUsed()).toEqual([{ id: 1, len: 12 + second.length }]);
+    expect(s.drv.isr() & 1).toBe(1);
+  });
+
+  it('drops what is not an Ethernet frame, and a checksum offset outside the frame, without touching memory', () => {
+    const s = netSetup();
+    const [rx, tx] = s.drv.init();
+    s.dev.receive(new Uint8Array(10));
+    s.dev.receive(new Uint8Array(1600));
+    rx!.add([[DATA, 2048, true]]);
+    rx!.kick();
+    expect(rx!.takeUsed()).toEqual([]);
+    const hdr = new Uint8Array(12);
+    hdr[0] = 1;
+    new DataView(hdr.buffer).setUint16(6, 60, true);
+    s.ram.bytes.set(hdr, DATA + 0x800);
+    tx!.add([[DATA + 0x800, 12], [DATA + 0x900, 40]]);
+    tx!.add([[DATA + 0x800, 12], [DATA + 0x900, 1600]]);
+    tx!.kick();
+    expect(tx!.takeUsed().length).toBe(2);
+    expect(s.sent).toHaveLength(0);
+    expect(s.dev.net.badFrames).toBe(4);
+    expect(s.ram.outOfRange).toBe(0);
+    expect(canaryIntact(s.ram)).toBe(true);
+  });
+});
+
 describe('fuzz: random descriptors and notifications', () => {
   /** Random descriptors, ring indices and notifications; re-initialise when the device asks for a reset. */
   async function fuzz(dev: VirtioPci<unknown>, ram: Ram, settle: () => Promise<void>, seed: number, rounds: number,
@@ -657,6 +760,15 @@ describe('fuzz: random descriptors and notifications', () => {
     const dev = new VirtioRng({ dma: ram, random: (b) => b.fill(0x42) });
     dev.reset();
     const c = await fuzz(dev as VirtioPci<unknown>, ram, async () => {}, 2, 3000);
+    expect(c.chains).toBeGreaterThan(10);
+  });
+
+  it('virtio-net', async () => {
+    const ram = new Ram();
+    const dev = new VirtioNet({ dma: ram, mac: Uint8Array.of(2, 0, 0, 0, 0, 1), send: () => {} });
+    dev.reset();
+    const rand = prng(11);
+    const c = await fuzz(dev as VirtioPci<unknown>, ram, async () => { dev.receive(new Uint8Array(Math.floor(rand() * 1600))); }, 5, 3000);
     expect(c.chains).toBeGreaterThan(10);
   });
 
