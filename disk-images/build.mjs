@@ -47,6 +47,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /tmp /run
 mount -t devpts devpts /dev/pts
+# A virtio network card (PCI 1af4:1041): load its driver and configure eth0 by DHCP, so that on
+# user-mode NAT the guest is 10.0.2.15 with 10.0.2.2 as its gateway and 10.0.2.3 as its DNS.
+if grep -qs 0x1041 /sys/bus/pci/devices/*/device; then
+  modprobe virtio_pci; modprobe virtio_net
+  udhcpc -i eth0 -n -q -t 4 -s /etc/udhcpc.script >/dev/null 2>&1 && echo "eth0: \$(ifconfig eth0 | grep -o 'inet addr:[0-9.]*')"
+fi
 echo
 echo "${BANNER}"
 echo "kernel \$(uname -r), type 'poweroff -f' to switch off"
@@ -58,6 +64,13 @@ cd /root
 # shell has job control and ^C reaches its foreground job.
 setsid cttyhack sh -l
 poweroff -f
+`;
+
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig) ifconfig $interface 0.0.0.0 up ;;
+  bound|renew) ifconfig $interface $ip netmask $subnet up; route add default gw $router; echo "nameserver $dns" > /etc/resolv.conf ;;
+esac
 `;
 
 /** Decompress the bzImage payload (XZ) on the host, giving the kernel's ELF image. */
@@ -102,6 +115,8 @@ function buildInitramfs(busyboxRoot, modRoot, kernelRelease) {
   cpio.file('etc/passwd', Buffer.from('root:x:0:0:root:/root:/bin/sh\n'));
   cpio.file('etc/group', Buffer.from('root:x:0:\n'));
   cpio.file('etc/profile', Buffer.from("export PS1='\\w \\$ '\n"));
+  // busybox udhcpc's hook: set the address, the default route and the resolver it was given.
+  cpio.file('etc/udhcpc.script', Buffer.from(UDHCPC_SCRIPT), 0o755);
   const mods = collectModules(modRoot, MACHINE_MODULES);
   cpio.modules(kernelRelease, modRoot, mods);
   const raw = cpio.finish();
