@@ -48,10 +48,11 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /tmp /run
 mount -t devpts devpts /dev/pts
 # A virtio network card (PCI 1af4:1041): load its driver and configure eth0 by DHCP, so that on
-# user-mode NAT the guest is 10.0.2.15 with 10.0.2.2 as its gateway and 10.0.2.3 as its DNS.
+# user-mode NAT the guest is 10.0.2.15 with 10.0.2.2 as its gateway and 10.0.2.3 as its DNS. On
+# a network without a DHCP server (VMs on a hub) it gives up after three tries a second apart.
 if grep -qs 0x1041 /sys/bus/pci/devices/*/device; then
   modprobe virtio_pci; modprobe virtio_net
-  udhcpc -i eth0 -n -q -t 4 -s /etc/udhcpc.script >/dev/null 2>&1 && echo "eth0: \$(ifconfig eth0 | grep -o 'inet addr:[0-9.]*')"
+  udhcpc -i eth0 -n -q -t 3 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1 && echo "eth0: \$(ifconfig eth0 | grep -o 'inet addr:[0-9.]*')"
 fi
 echo
 echo "${BANNER}"
