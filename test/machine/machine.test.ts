@@ -278,9 +278,9 @@ describe('Machine', () => {
 
   it('routes a PCI card\'s INTA# through the PIIX3 PIRQ registers to the 8259 and to IO-APIC pins 16-19', async () => {
     const m = await Machine.create({ memoryMiB: 16, kernel: elves.hello!, cmdline: '', clock: 'deterministic' }, { onSerial: () => {} });
-    // A card in slot 5: its INTA# is PIRQ (5 - 1 + 0) & 3 = A on this board (board.ts pirqOfPciPin).
+    // A card in slot 13 (a free one): its INTA# is PIRQ (13 - 1 + 0) & 3 = A on this board (board.ts pirqOfPciPin).
     const card = new PciFunction('card', { vendorId: 0x1234, deviceId: 0x0001, classCode: 0xff0000, interruptPin: 1 });
-    m.pci.register(5, 0, card);
+    m.pci.register(13, 0, card);
     const pirqRc = (pirq: number, v: number) => {
       m.ports.write(0xcf8, 4, (0x80000000 | (1 << 11) | 0x60) >>> 0); // PIIX3 (device 1) PIRQRC[A..D] at 0x60
       m.ports.write(0xcfc + pirq, 1, v);
