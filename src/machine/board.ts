@@ -89,6 +89,7 @@ export const PCI_SLOT = {
   VGA: 2,
   AHCI: 3,
   /** Paravirtual devices (virtio 1.x over PCI): the entropy source, the console, then the block devices. */
+  VIRTIO_BALLOON: 4,
   VIRTIO_RNG: 5,
   VIRTIO_CONSOLE: 6,
   VIRTIO_NET: 7,

@@ -36,6 +36,7 @@ import { VirtioBlk } from '../devices/virtio/virtio-blk.js';
 import { VirtioRng } from '../devices/virtio/virtio-rng.js';
 import { VirtioConsole } from '../devices/virtio/virtio-console.js';
 import { VirtioNet } from '../devices/virtio/virtio-net.js';
+import { VirtioBalloon } from '../devices/virtio/virtio-balloon.js';
 import type { NetLink } from '../net/link.js';
 import { seededRandom } from './entropy.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
@@ -65,6 +66,7 @@ import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js'
  */
 const JIT_THRESHOLD = 20_000;
 
+const ZERO_PAGE = new Uint8Array(4096);
 /** QEMU's first NIC's MAC address (locally administered, QEMU's OUI 52:54:00). */
 const DEFAULT_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
 /** The entropy source's seed in deterministic runs: the same "random" bytes every run. */
@@ -194,6 +196,8 @@ export class Machine {
   readonly acpiPm: AcpiPm;
   /** Paravirtual devices (virtio 1.x over PCI). */
   readonly virtioRng: VirtioRng;
+  /** The memory balloon: the host sets a target (setBalloonTarget), the guest's driver gives pages up or takes them back. */
+  readonly balloon: VirtioBalloon;
   readonly virtioConsole: VirtioConsole;
   readonly virtioBlks: VirtioBlk[] = [];
   /** The network card, or null without a network. */
@@ -405,6 +409,15 @@ export class Machine {
     }));
     d.add('virtio-rng-transport', this.virtioRng.transport);
     this.pci.register(PCI_SLOT.VIRTIO_RNG, 0, this.virtioRng);
+    // A page the guest gives the balloon is the host's again: it reads as zeros from then on (and
+    // will be left out of snapshots); one it takes back starts as zeros.
+    this.balloon = d.add('virtio-balloon', new VirtioBalloon({
+      dma: this.dma,
+      onRelease: (pfn) => { this.dma.write(pfn * 4096, ZERO_PAGE); },
+      onMap: this.barMapper('virtio-balloon', () => VIRTIO_PCI_BAR_SIZE, () => this.balloon.mmio),
+    }));
+    d.add('virtio-balloon-transport', this.balloon.transport);
+    this.pci.register(PCI_SLOT.VIRTIO_BALLOON, 0, this.balloon);
     this.virtioConsole = d.add('virtio-console', new VirtioConsole({
       dma: this.dma, output: (bytes) => { for (const b of bytes) this.consoleOut.push(b); },
       onMap: this.barMapper('virtio-console', () => VIRTIO_PCI_BAR_SIZE, () => this.virtioConsole.mmio),
@@ -759,6 +772,15 @@ export class Machine {
   /** The PS/2 mouse moved by (dx, dy) (y up), the wheel by dz, with `buttons` held (bit 0 left, 1 right, 2 middle). */
   moveMouse(dx: number, dy: number, dz = 0, buttons = 0): void {
     this.events.push(() => this.mouse.move(dx, dy, dz, buttons));
+    this.loop.wake();
+  }
+
+  /** Ask the guest's balloon driver to give up `mib` MiB (0: take everything back). */
+  setBalloonTarget(mib: number): void {
+    if (!Number.isInteger(mib) || mib < 0 || mib * 1024 * 1024 > this.core.ramSize) {
+      throw new RangeError(`balloon target ${mib} MiB is outside 0..${this.core.ramSize / 1048576} MiB`);
+    }
+    this.events.push(() => this.balloon.setTarget(mib * 256));
     this.loop.wake();
   }
 

@@ -70,4 +70,36 @@ describe.skipIf(!haveImages)('Linux guest: virtio devices', () => {
     expect(hvc).toBe(`${fromHost}\n`);
     expect(machine.virtioBlks[0]!.blk.writes).toBeGreaterThan(0);
   }, BOOT_TIMEOUT_MS + 60_000);
+
+  it('inflating the balloon lowers the guest\'s MemTotal by the target, and deflating gives it back', async () => {
+    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { kernel: string; vmlinux?: string; initrd: string; cmdline: string; prompt: string };
+    const memTotal = "grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2";
+    const session = new Session(m.prompt, [
+      `modprobe virtio_pci; modprobe virtio_balloon; ${memTotal}`,
+      `sleep 3; ${memTotal}`,
+      `sleep 3; ${memTotal}`,
+    ]);
+    let step = 0;
+    const machine = await Machine.create({
+      memoryMiB: 128,
+      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
+      vmlinux: m.vmlinux ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
+      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
+      cmdline: m.cmdline, clock: 'deterministic',
+    }, {
+      onSerial: (b) => {
+        session.onSerial(b);
+        // After the first reading, the host asks for 32 MiB; after the second, for nothing.
+        if (step === 0 && session.outputs.length >= 1) { step = 1; machine.setBalloonTarget(32); }
+        if (step === 1 && session.outputs.length >= 2) { step = 2; released = machine.balloon.inflatedCount; machine.setBalloonTarget(0); }
+      },
+    });
+    let released = 0;
+    expect(await runSession(machine, session)).toBe('poweroff');
+    const [before, inflated, after] = session.outputs.map((o) => Number(o.trim()));
+    expect(before! - inflated!).toBe(32 * 1024); // kB
+    expect(released).toBe(32 * 256); // pages the device was given
+    expect(after).toBe(before);
+    expect(machine.balloon.inflatedCount).toBe(0);
+  }, BOOT_TIMEOUT_MS + 60_000);
 });
