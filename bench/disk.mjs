@@ -5,7 +5,9 @@
 // initramfs carries ata_piix for it), in one run. Times, on the host:
 //   - power-on to the shell prompt on the disk's root;
 //   - a sequential read of the disk inside the guest (dd from /dev/sda, O_DIRECT so the page
-//     cache does not serve it), as MiB/s.
+//     cache does not serve it), as MiB/s;
+//   - webx86 only: the same read from the same image on a virtio-blk disk (/dev/vda), the
+//     paravirtual path against the emulated AHCI one.
 // Prints each figure and the ratios; last line: the numbers as JSON.
 //
 //   node bench/disk.mjs [--timeout SECONDS] [--memory MIB] [--only webx86|v86]
@@ -19,7 +21,8 @@ import { SEABIOS, VGABIOS, resolveV86 } from './v86-host.mjs';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGES = join(ROOT, 'build', 'images');
 const READ_MIB = 48;
-const DD = `dd if=/dev/sda of=/dev/null bs=1M count=${READ_MIB} iflag=direct 2>&1 | tail -n 1`;
+const dd = (dev) => `dd if=/dev/${dev} of=/dev/null bs=1M count=${READ_MIB} iflag=direct 2>&1 | tail -n 1`;
+const VIRTIO_READY = 'modprobe virtio_pci; modprobe virtio_blk; i=0; while [ ! -e /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done';
 
 function parseArgs(argv) {
   const opts = { timeout: 900, memory: 128, only: null };
@@ -40,8 +43,8 @@ function diskGuest() {
   return { image: join(IMAGES, m.disk), banner: m.banner, prompt: m.prompt ?? '~ # ' };
 }
 
-/** Wait for the banner and the prompt (boot time), then time the dd. */
-function session(guest, send, onDone) {
+/** Wait for the banner and the prompt (boot time), then time the dd (and, with `virtio`, the one from /dev/vda). */
+function session(guest, send, onDone, virtio = false) {
   const t0 = performance.now();
   let out = '';
   let step = 0;
@@ -59,23 +62,37 @@ function session(guest, send, onDone) {
       from = out.length;
       sentAt = performance.now();
       // The marker is split in the typed line ("@@E""ND"), whole only in the output.
-      send(`dmesg -n 1; ${DD}; echo "@@E""ND@@"\n`);
+      send(`dmesg -n 1; ${virtio ? `${VIRTIO_READY}; ` : ''}${dd('sda')}; echo "@@E""ND@@"\n`);
+      // (Loading the virtio modules is timed with the AHCI read: the AHCI figure comes from the run without them.)
       return;
     }
     const at = out.indexOf('@@END@@', from);
-    if (at < 0 || step !== 1) return;
-    step = 2;
-    result.readSeconds = (performance.now() - sentAt) / 1000;
+    if (at < 0) return;
     const lines = out.slice(from, at).replace(/\r/g, '').split('\n').map((l) => l.trim()).filter(Boolean);
-    result.ddLine = lines.at(-1) ?? '';
-    onDone(result);
+    if (step === 1) {
+      result.readSeconds = (performance.now() - sentAt) / 1000;
+      result.ddLine = lines.at(-1) ?? '';
+      if (!virtio) { step = 3; onDone(result); return; }
+      step = 2;
+      from = at + 7;
+      sentAt = performance.now();
+      send(`${dd('vda')}; echo "@@E""ND@@"\n`);
+      return;
+    }
+    if (step === 2) {
+      step = 3;
+      result.virtioSeconds = (performance.now() - sentAt) / 1000;
+      result.virtioLine = lines.at(-1) ?? '';
+      onDone(result);
+    }
   };
   return feed;
 }
 
-function runWebx86(guest, opts) {
+function runWebx86(guest, opts, virtio = false) {
   return new Promise((done, fail) => {
-    const child = spawn(join(ROOT, 'bin', 'webx86'), ['run', '--boot', 'disk', '--disk', guest.image, '--memory', String(opts.memory)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const args = ['run', '--boot', 'disk', '--disk', guest.image, '--memory', String(opts.memory), ...(virtio ? ['--virtio-disk', guest.image] : [])];
+    const child = spawn(join(ROOT, 'bin', 'webx86'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
     let result = null;
     const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`webx86: not done within ${opts.timeout} s`)); }, opts.timeout * 1000);
@@ -83,7 +100,7 @@ function runWebx86(guest, opts) {
       result = r;
       child.stdin.write('poweroff -f\n');
       setTimeout(() => child.kill('SIGTERM'), 20_000).unref();
-    });
+    }, virtio);
     child.stdout.on('data', (d) => feed(d.toString('latin1')));
     child.stderr.on('data', (d) => { err += d.toString(); });
     child.on('exit', (code) => {
@@ -129,6 +146,8 @@ async function main() {
   if (opts.only !== 'v86') {
     console.error('bench: webx86, the disk guest through SeaBIOS over AHCI ...');
     r.webx86 = await runWebx86(guest, opts);
+    console.error('bench: webx86 again, the same image also on a virtio-blk disk ...');
+    r.virtio = await runWebx86(guest, opts, true);
   }
   if (opts.only !== 'webx86') {
     console.error('bench: v86, the same disk image on its IDE controller ...');
@@ -146,7 +165,12 @@ async function main() {
     const f = (x) => (x === undefined ? '-' : x.toFixed(2));
     console.log(`  ${row.name.padEnd(40)} ${f(row.w).padStart(8)} ${f(row.v).padStart(8)} ${(ratio ? ratio.toFixed(2) : '-').padStart(7)}`);
   }
-  for (const [who, x] of Object.entries(r)) console.log(`  ${who} dd: ${x.ddLine}`);
+  if (r.virtio) {
+    const ahci = READ_MIB / r.virtio.readSeconds, vio = READ_MIB / r.virtio.virtioSeconds;
+    console.log(`  webx86, same boot: dd ${READ_MIB} MiB from /dev/sda (AHCI) ${ahci.toFixed(2)} MiB/s, from /dev/vda (virtio-blk) ${vio.toFixed(2)} MiB/s (the first includes loading the virtio modules)`);
+    rows.push({ name: `webx86 dd ${READ_MIB} MiB from /dev/vda, virtio-blk (MiB/s)`, w: vio, v: undefined, lowerIsBetter: false });
+  }
+  for (const [who, x] of Object.entries(r)) console.log(`  ${who} dd: ${x.ddLine}${x.virtioLine ? `; /dev/vda: ${x.virtioLine}` : ''}`);
   console.log(JSON.stringify({ bench: 'disk', rows, dd: Object.fromEntries(Object.entries(r).map(([k, x]) => [k, x.ddLine])) }));
 }
 
