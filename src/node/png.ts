@@ -1,27 +1,12 @@
 // A PNG encoder for screenshots (PNG specification, 2nd edition, W3C): 8-bit RGBA, no
-// interlace, each row with filter type 0, the image data deflated by Node's zlib. Small enough
-// to write here rather than take a dependency for.
+// interlace, each row with filter type 0, the image data deflated by Node's zlib, chunks
+// checked with the CRC-32 gzip and XZ use too (boot/payload.ts). Small enough to write here
+// rather than take a dependency for.
 
 import { deflateSync } from 'node:zlib';
+import { crc32 } from '../boot/payload.js';
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** The CRC-32 of PNG chunks (ISO 3309, as the specification's Annex D computes it). */
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function chunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.length);
