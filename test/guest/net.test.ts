@@ -3,11 +3,13 @@
 // server on the host through 10.0.2.2, and its SHA-256 matches; nc uploads bytes to a host TCP
 // server, which receives them intact; nslookup resolves a name through 10.0.2.3; a forwarded host
 // port reaches busybox httpd in the guest.
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { createNodeUserNet } from '../../src/net/user/node-relay.js';
@@ -86,6 +88,33 @@ describe.skipIf(!haveImages)('Linux guest: the network', () => {
     } finally {
       net.close();
       http.close();
+    }
+  }, BOOT_TIMEOUT_MS + 60_000);
+
+  it('bin/webx86 run --net user,dump=FILE.pcap: the guest configures itself by DHCP, and tcpdump reads the capture', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-pcap-'));
+    try {
+      const pcap = join(dir, 'net.pcap');
+      const child = spawn(resolve(__dirname, '../../bin/webx86'), ['run', '--net', `user,dump=${pcap}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      const status = await new Promise<number | null>((done) => {
+        const timer = setTimeout(() => child.kill(), BOOT_TIMEOUT_MS);
+        child.stdout.on('data', (d: Buffer) => {
+          const first = !out.includes('~ # ');
+          out += d.toString('latin1');
+          if (first && out.includes('~ # ')) child.stdin.write('poweroff -f\n');
+        });
+        child.on('exit', (code) => { clearTimeout(timer); done(code); });
+      });
+      expect(status, out.slice(-2000)).toBe(0);
+      expect(out).toContain('eth0: inet addr:10.0.2.15');
+      // tcpdump, an independent reader of the pcap format and of DHCP, sees the exchange.
+      const dump = execFileSync('tcpdump', ['-nn', '-r', pcap], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      expect(dump).toMatch(/0\.0\.0\.0\.68 > 255\.255\.255\.255\.67: BOOTP\/DHCP, Request/);
+      // (udhcpc asks for broadcast replies, RFC 2131 4.1, having no address yet.)
+      expect(dump).toMatch(/10\.0\.2\.2\.67 > (10\.0\.2\.15|255\.255\.255\.255)\.68: BOOTP\/DHCP, Reply/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, BOOT_TIMEOUT_MS + 60_000);
 });

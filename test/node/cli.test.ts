@@ -107,6 +107,14 @@ describe('webx86 CLI errors', () => {
     expectOneLineError(webx86('run', '--screenshot', join(tmp, 'shot.jpg')), /the file name must end in \.png/);
   });
 
+  it('--net with an unknown backend or option, and --virtio-disk that is not whole sectors', () => {
+    expectOneLineError(webx86('run', '--net', 'bogus'), /--net: unknown backend 'bogus' \(supported: user\)/);
+    expectOneLineError(webx86('run', '--net', 'user,speed=9'), /--net: unknown option 'speed=9'/);
+    const odd = join(tmp, 'odd-virtio.img');
+    writeFileSync(odd, new Uint8Array(1000));
+    expectOneLineError(webx86('run', '--virtio-disk', odd), /not a whole number of 512-byte sectors/);
+  });
+
   it('--help prints usage and exits 0', () => {
     const r = webx86('--help');
     expect(r.status).toBe(0);
