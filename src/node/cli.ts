@@ -38,6 +38,7 @@ const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin';
 const DEFAULT_VGA_BIOS = '/usr/share/seabios/vgabios-stdvga.bin';
 
 const USAGE = `Usage: webx86 run [options]
+       webx86 switch --listen [HOST:]PORT
 Boot a Linux guest with its serial console (COM1) on this terminal.
 
 Options:
@@ -59,10 +60,13 @@ Options:
   --virtio-disk FILE
                     a raw disk image on a paravirtual virtio-blk device (repeatable, up to 4;
                     Linux: /dev/vda ...); writes go to an overlay, as for --disk
-  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,dump=FILE.pcap]
+  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,mac=MAC][,dump=FILE.pcap]
                     a virtio-net card on user-mode NAT (QEMU's -nic user): DHCP gives the guest
                     10.0.2.15, 10.0.2.2 is this host's loopback, 10.0.2.3 answers DNS; hostfwd
                     forwards a host port to the guest; dump captures every frame (pcap)
+  --net socket,connect=HOST:PORT[,mac=MAC][,dump=FILE.pcap]
+                    the card on a switch other VMs join too (webx86 switch --listen PORT);
+                    give each VM its own mac=
   --cdrom FILE      an ISO image in a CD-ROM drive on the SATA port after the disks (read-only)
   --boot WHAT       kernel: load the kernel directly (the default); disk: start from the BIOS,
                     which boots the first disk; cdrom: start from the BIOS, which boots the
@@ -317,10 +321,13 @@ async function run(opts: RunOptions): Promise<number> {
   const disks = await overlays(opts.disks);
   const virtioDisks = await overlays(opts.virtioDisks);
   let net;
+  let mac;
   if (opts.net !== undefined) {
     const { openNodeNetLink } = await import('../net/node-net.js');
+    const spec = parseNetSpec(opts.net);
+    mac = spec.mac;
     try {
-      net = openNodeNetLink(parseNetSpec(opts.net));
+      net = await openNodeNetLink(spec);
     } catch (e) {
       throw new CliError(`--net: ${(e as Error).message}`);
     }
@@ -356,6 +363,7 @@ async function run(opts: RunOptions): Promise<number> {
         disks,
         virtioDisks,
         net,
+        mac,
         cdrom,
       },
       { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },
@@ -510,6 +518,25 @@ export function formatStats(s: { instructions: number; guestSeconds: number; jit
   return lines.join('\n') + '\n';
 }
 
+/** `webx86 switch --listen [HOST:]PORT`: an Ethernet switch for VMs in other processes, until Ctrl-C. */
+async function runSwitch(args: string[]): Promise<number> {
+  if (args.length !== 2 || args[0] !== '--listen') throw new CliError('usage: webx86 switch --listen [HOST:]PORT');
+  const m = /^(?:(.*):)?(\d+)$/.exec(args[1]!);
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port > 65535) throw new CliError(`switch: --listen ${args[1]} is not [HOST:]PORT`);
+  const { startSwitch } = await import('../net/node-socket.js');
+  let sw;
+  try {
+    sw = await startSwitch(port, m[1] || '127.0.0.1');
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  process.stdout.write(`webx86 switch: listening on ${m[1] || '127.0.0.1'}:${sw.port}\n`);
+  await new Promise<void>((done) => { process.once('SIGINT', done); process.once('SIGTERM', done); });
+  await sw.close();
+  return 0;
+}
+
 /** Run the CLI; returns the exit status. Never throws. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -522,6 +549,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    if (command === 'switch') return await runSwitch(rest);
     if (command !== 'run') {
       throw new CliError(command.startsWith('-') ? `unknown option '${command}' (try webx86 --help)` : `unknown command '${command}' (try webx86 --help)`);
     }

@@ -1,8 +1,10 @@
 // Two VMs in one process on one Ethernet segment (src/net/hub.ts), each with a virtio-net card:
 // with addresses set by hand, Linux's own ping reaches the other VM and nc moves a file from one
 // to the other over TCP; the bytes arrive intact (the receiver's sha256sum against the sender's).
+// Then two VMs in two processes joined through `bin/webx86 switch` (src/net/node-socket.ts).
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { Hub } from '../../src/net/hub.js';
@@ -46,5 +48,39 @@ describe.skipIf(!haveImages)('Linux guests: two VMs on a hub', () => {
     expect(sent).toBe('sent');
     expect(a.outputs[1]).toBe(`${sentSum}\n`);
     expect(ma.virtioNet!.net.received).toBeGreaterThan(10);
+  }, BOOT_TIMEOUT_MS + 60_000);
+
+  it('two processes on bin/webx86 switch ping each other', async () => {
+    const bin = resolve(__dirname, '../../bin/webx86');
+    const sw = spawn(bin, ['switch', '--listen', '0']);
+    const port = await new Promise<number>((done, fail) => {
+      let out = '';
+      sw.stdout.on('data', (d: Buffer) => { out += d.toString(); const m = /listening on [^:]+:(\d+)/.exec(out); if (m) done(Number(m[1])); });
+      sw.on('exit', () => fail(new Error(`the switch exited: ${out}`)));
+    });
+    /** A VM process on the switch that types `commands` at its prompts, one by one; resolves with its output at power-off. */
+    const vm = (mac: string, commands: string[]) => new Promise<{ out: string; code: number | null }>((done) => {
+      const child: ChildProcessWithoutNullStreams = spawn(bin, ['run', '--net', `socket,connect=127.0.0.1:${port},mac=${mac}`]);
+      let out = '';
+      let typed = 0;
+      const timer = setTimeout(() => child.kill(), BOOT_TIMEOUT_MS);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        const prompts = out.split('~ # ').length - 1;
+        if (prompts > typed) child.stdin.write(`${typed < commands.length ? commands[typed] : 'poweroff -f'}\n`), typed++;
+      });
+      child.on('exit', (code) => { clearTimeout(timer); done({ out, code }); });
+    });
+    try {
+      const [a, b] = await Promise.all([
+        vm('52:54:00:00:01:01', ['ifconfig eth0 10.0.8.1 netmask 255.255.255.0 up', 'sleep 20']),
+        vm('52:54:00:00:01:02', ['ifconfig eth0 10.0.8.2 netmask 255.255.255.0 up', 'sleep 3; ping -c 3 -W 5 10.0.8.1 | grep -c "bytes from 10.0.8.1"; echo pinged']),
+      ]);
+      expect(b.out, b.out.slice(-1500)).toMatch(/\n3\r?\npinged/);
+      // Both powered off at their last prompt (exit status 0).
+      expect([a.code, b.code]).toEqual([0, 0]);
+    } finally {
+      sw.kill();
+    }
   }, BOOT_TIMEOUT_MS + 60_000);
 });

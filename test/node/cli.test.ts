@@ -108,7 +108,7 @@ describe('webx86 CLI errors', () => {
   });
 
   it('--net with an unknown backend or option, and --virtio-disk that is not whole sectors', () => {
-    expectOneLineError(webx86('run', '--net', 'bogus'), /--net: unknown backend 'bogus' \(supported: user\)/);
+    expectOneLineError(webx86('run', '--net', 'bogus'), /--net: unknown backend 'bogus' \(supported: user, socket\)/);
     expectOneLineError(webx86('run', '--net', 'user,speed=9'), /--net: unknown option 'speed=9'/);
     const odd = join(tmp, 'odd-virtio.img');
     writeFileSync(odd, new Uint8Array(1000));
