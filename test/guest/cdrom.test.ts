@@ -6,16 +6,15 @@
 // Linux's log and mount table, the files on the disc read back in the guest against the
 // checksums the image build recorded (and the whole device against the ISO file's), and the
 // image file unchanged afterwards.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SLP_TYP_S5 } from '../../src/devices/acpi-pm.js';
 import { Machine } from '../../src/machine/machine.js';
 import { FileBackend } from '../../src/storage/file.js';
 import { CORE, IMAGES, haveBuildOutputs } from '../images.js';
-import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
+import { BOOT_TIMEOUT_MS, Session, runCli, runSession } from './session.js';
 
 const SEABIOS = '/usr/share/seabios/bios-256k.bin';
 const VGABIOS = '/usr/share/seabios/vgabios-isavga.bin';
@@ -101,19 +100,7 @@ describe.skipIf(!ready)('the CD-ROM guest, booted through SeaBIOS from the AHCI 
 
   it('bin/webx86 run --boot cdrom --cdrom FILE reaches the shell and powers off', async () => {
     const m = manifest();
-    const child = spawn(resolve(__dirname, '../../bin/webx86'), ['run', '--boot', 'cdrom', '--cdrom', isoPath(), '--deterministic'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString('latin1'); });
-    const status = await new Promise<number | null>((done) => {
-      const timer = setTimeout(() => child.kill(), BOOT_TIMEOUT_MS);
-      child.stdout.on('data', (d: Buffer) => {
-        const first = !out.includes(m.banner);
-        out += d.toString('latin1');
-        if (first && out.includes(m.banner)) child.stdin.write('poweroff -f\n');
-      });
-      child.on('exit', (code) => { clearTimeout(timer); done(code); });
-    });
+    const { status, out, err } = await runCli(['run', '--boot', 'cdrom', '--cdrom', isoPath(), '--deterministic'], m.banner, 'poweroff -f');
     expect(status, `${err}\n${out.slice(-2000)}`).toBe(0);
     expect(out).toMatch(/^ISOLINUX \d+\.\d+/m);
     expect(out).toContain('reboot: Power down');

@@ -6,13 +6,13 @@
 // power-off e2fsprogs (debugfs, e2fsck) reading the guest's writes out of the overlay, while the
 // image file stays byte-for-byte what it was. Then the same image over HTTP range requests from
 // a static file server (sirv) this test starts.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import sirv from 'sirv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
@@ -22,7 +22,7 @@ import { FileBackend } from '../../src/storage/file.js';
 import { HttpBackend } from '../../src/storage/http.js';
 import { OverlayBackend } from '../../src/storage/overlay.js';
 import { CORE, DISK_MANIFEST, IMAGES, diskGuestFiles, haveBuildOutputs } from '../images.js';
-import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
+import { BOOT_TIMEOUT_MS, Session, runCli, runSession } from './session.js';
 
 const SEABIOS = '/usr/share/seabios/bios-256k.bin';
 const VGABIOS = '/usr/share/seabios/vgabios-stdvga.bin';
@@ -162,21 +162,9 @@ describe.skipIf(!ready)('the disk guest, booted through SeaBIOS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webx86-diskcli-'));
     try {
       const shot = join(dir, 'screen.png');
-      const child = spawn(resolve(__dirname, '../../bin/webx86'),
-        ['run', '--boot', 'disk', '--disk', join(IMAGES, m.disk), '--deterministic', '--screenshot', shot], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => { err += d.toString('latin1'); });
-      const status = await new Promise<number | null>((done) => {
-        const timer = setTimeout(() => child.kill(), BOOT_TIMEOUT_MS);
-        child.stdout.on('data', (d: Buffer) => {
-          const first = !out.includes(m.banner);
-          out += d.toString('latin1');
-          // At the prompt after the banner: write on the VGA console, then switch off.
-          if (first && out.includes(m.banner)) child.stdin.write('echo webx86-screenshot-line > /dev/tty1; poweroff -f\n');
-        });
-        child.on('exit', (code) => { clearTimeout(timer); done(code); });
-      });
+      // At the prompt after the banner: write on the VGA console, then switch off.
+      const { status, out, err } = await runCli(['run', '--boot', 'disk', '--disk', join(IMAGES, m.disk), '--deterministic', '--screenshot', shot],
+        m.banner, 'echo webx86-screenshot-line > /dev/tty1; poweroff -f');
       expect(status, `${err}\n${out.slice(-2000)}`).toBe(0);
       expect(out).toContain('reboot: Power down');
       // libmagic (file(1)) reads the PNG's header: the VGA's 80x25 text mode of 9x16 characters.

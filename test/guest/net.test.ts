@@ -3,19 +3,19 @@
 // server on the host through 10.0.2.2, and its SHA-256 matches; nc uploads bytes to a host TCP
 // server, which receives them intact; nslookup resolves a name through 10.0.2.3; a forwarded host
 // port reaches busybox httpd in the guest.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { createNodeUserNet } from '../../src/net/user/node-relay.js';
 import { parseNetSpec } from '../../src/net/options.js';
 import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
-import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
+import { BOOT_TIMEOUT_MS, Session, runCli, runSession } from './session.js';
 
 const haveImages = haveBuildOutputs('the network guest test (test/guest/net.test.ts)', guestFiles());
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -95,17 +95,7 @@ describe.skipIf(!haveImages)('Linux guest: the network', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webx86-pcap-'));
     try {
       const pcap = join(dir, 'net.pcap');
-      const child = spawn(resolve(__dirname, '../../bin/webx86'), ['run', '--net', `user,dump=${pcap}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      const status = await new Promise<number | null>((done) => {
-        const timer = setTimeout(() => child.kill(), BOOT_TIMEOUT_MS);
-        child.stdout.on('data', (d: Buffer) => {
-          const first = !out.includes('~ # ');
-          out += d.toString('latin1');
-          if (first && out.includes('~ # ')) child.stdin.write('poweroff -f\n');
-        });
-        child.on('exit', (code) => { clearTimeout(timer); done(code); });
-      });
+      const { status, out } = await runCli(['run', '--net', `user,dump=${pcap}`], '~ # ', 'poweroff -f');
       expect(status, out.slice(-2000)).toBe(0);
       expect(out).toContain('eth0: inet addr:10.0.2.15');
       // tcpdump, an independent reader of the pcap format and of DHCP, sees the exchange.

@@ -1,5 +1,7 @@
 // A scripted serial-console session with a Linux guest, for the guest tests (linux.test.ts,
 // disk.test.ts): wait for the prompt, type each command between markers, collect the outputs.
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import type { Machine } from '../../src/machine/machine.js';
 import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers.js';
 
@@ -139,4 +141,24 @@ export async function runSession(machine: Machine, s: Session): Promise<string> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Run `bin/webx86 ARGS` as a user would: once `when` appears on its output, type `line`; wait for
+ * it to exit (killed after BOOT_TIMEOUT_MS). Returns its exit status and what it printed.
+ */
+export function runCli(args: string[], when: string, line: string): Promise<{ status: number | null; out: string; err: string }> {
+  const child = spawn(resolve(__dirname, '../../bin/webx86'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString('latin1'); });
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill(), BOOT_TIMEOUT_MS);
+    child.stdout.on('data', (d: Buffer) => {
+      const first = !out.includes(when);
+      out += d.toString('latin1');
+      if (first && out.includes(when)) child.stdin.write(`${line}\n`);
+    });
+    child.on('exit', (status) => { clearTimeout(timer); done({ status, out, err }); });
+  });
 }
