@@ -7,11 +7,19 @@
 // Guest images are build outputs (disk-images/build.mjs writes build/images/), not sources:
 // the `guestImages` plugin serves them at /images/* in dev and preview, and copies them into
 // <outDir>/images on `vite build`, so a production build is self-contained.
+//
+// The `wispRelay` plugin answers Wisp WebSockets at /wisp/ on the same server (dev and preview),
+// the relay the page's `?net=user` uses by default (src/net/wisp-server.ts). Guests may reach
+// the host's loopback and private addresses through it (10.0.2.2 is the host's 127.0.0.1) when
+// the server listens on loopback only, as it does by default; a server opened to the network
+// (--host) denies them. WEBX86_WISP_PRIVATE=allow or =deny decides instead.
 import { createReadStream, existsSync, mkdirSync, readdirSync, statSync, copyFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+import { WISP_PATH } from './src/net/wisp-path.ts';
+import { attachWispServer, isLoopbackHost } from './src/net/wisp-server.ts';
 
 const ROOT = fileURLToPath(new URL('.', import.meta.url));
 const IMAGES_DIR = join(ROOT, 'build', 'images');
@@ -116,10 +124,32 @@ function guestImages(): Plugin {
   };
 }
 
+/** May guests reach the host's loopback and private networks through a server bound to `host`? */
+function allowPrivate(host: string | boolean | undefined): boolean {
+  const choice = process.env.WEBX86_WISP_PRIVATE;
+  if (choice === 'allow') return true;
+  if (choice === 'deny') return false;
+  if (choice) throw new Error(`WEBX86_WISP_PRIVATE=${choice}: use allow or deny`);
+  return isLoopbackHost(host);
+}
+
+function wispRelay(): Plugin {
+  return {
+    name: 'webx86-wisp-relay',
+    configureServer(server) {
+      // No HTTP server in middleware mode: whoever embeds Vite serves the relay, if anyone.
+      if (server.httpServer) attachWispServer(server.httpServer, { path: WISP_PATH, allowPrivate: allowPrivate(server.config.server.host) });
+    },
+    configurePreviewServer(server) {
+      attachWispServer(server.httpServer, { path: WISP_PATH, allowPrivate: allowPrivate(server.config.preview.host) });
+    },
+  };
+}
+
 export default defineConfig({
   root: ROOT,
   publicDir: 'public',
-  plugins: [guestImages()],
+  plugins: [guestImages(), wispRelay()],
   server: {
     headers: ISOLATION_HEADERS,
     // The page's test starts its own server on a free port.
