@@ -88,13 +88,18 @@ export const PCI_SLOT = {
   /** The display (QEMU's stdvga), where QEMU's pc board has it. */
   VGA: 2,
   AHCI: 3,
-  /** Paravirtual devices (virtio 1.x over PCI): the entropy source, the console, then the block devices. */
+  /** Paravirtual devices (virtio 1.x over PCI): the balloon, the entropy source, the console, the first network card, then the block devices. */
   VIRTIO_BALLOON: 4,
   VIRTIO_RNG: 5,
   VIRTIO_CONSOLE: 6,
   VIRTIO_NET: 7,
   VIRTIO_BLK_FIRST: 8,
+  /** Network cards after the first, after the block devices' slots (8..11): slot 7 stays eth0's. */
+  VIRTIO_NET_MORE: 12,
 } as const;
+
+/** virtio-net cards a machine can have: PCI_SLOT.VIRTIO_NET, then three from PCI_SLOT.VIRTIO_NET_MORE. */
+export const MAX_NICS = 4;
 
 /** Physical memory map below 1 MiB (the PC's legacy layout) and the limits on RAM size. */
 export const MEMORY = {

@@ -42,7 +42,7 @@ import { seededRandom } from './entropy.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { BlockBackend } from '../storage/block.js';
 import {
-  APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, ioapicPinOfIsaIrq, pirqOfPciPin,
+  APIC, IRQ, MAX_MEMORY_MIB, MAX_NICS, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, ioapicPinOfIsaIrq, pirqOfPciPin,
 } from './board.js';
 import { MmioMap, OffsetWindow, PortBus } from './bus.js';
 import { RamDma } from './dma.js';
@@ -67,7 +67,7 @@ import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js'
 const JIT_THRESHOLD = 20_000;
 
 const ZERO_PAGE = new Uint8Array(4096);
-/** QEMU's first NIC's MAC address (locally administered, QEMU's OUI 52:54:00). */
+/** QEMU's first NIC's MAC address (locally administered, QEMU's OUI 52:54:00); card i adds i to the last byte, as QEMU does. */
 const DEFAULT_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
 /** The entropy source's seed in deterministic runs: the same "random" bytes every run. */
 const DETERMINISTIC_RNG_SEED = 0x77656278; // "webx"
@@ -104,10 +104,14 @@ export interface MachineOptions extends VmConfig {
   disks?: BlockBackend[];
   /** Paravirtual disks: a virtio-blk device for each (at most MAX_VIRTIO_DISKS). */
   virtioDisks?: BlockBackend[];
-  /** A network card (virtio-net) on this link (src/net: user-mode NAT, a hub port ...). */
+  /** A network card (virtio-net) on this link (src/net: user-mode NAT, a hub port ...); the same as `nics: [{ link: net, mac }]`. */
   net?: NetLink;
   /** The card's MAC address (default 52:54:00:12:34:56, as QEMU's first NIC). */
   mac?: Uint8Array;
+  /** Network cards (virtio-net), eth0 first (at most MAX_NICS); not together with `net`. */
+  nics?: NicOptions[];
+  /** A virtio-rng entropy device (default true). */
+  rng?: boolean;
   /** A CD-ROM drive on the SATA port after the disks' ports, with this disc in it (an ISO image, read-only). */
   cdrom?: BlockBackend;
   /**
@@ -115,6 +119,12 @@ export interface MachineOptions extends VmConfig {
    * BIOS image (SeaBIOS), which finds the disks and boots from them. `kernel` is then unused.
    */
   firmware?: FirmwareOptions;
+}
+
+/** One network card: its link, and its MAC address (default: 52:54:00:12:34:56 plus the card's index). */
+export interface NicOptions {
+  link: NetLink;
+  mac?: Uint8Array;
 }
 
 export interface FirmwareOptions {
@@ -139,6 +149,8 @@ export interface MachineHost {
   onLog?(line: string): void;
   /** Bytes the guest wrote to the virtio console (hvc0), batched like COM1's. */
   onConsole?(bytes: Uint8Array): void;
+  /** The guest's balloon driver sent fresh memory statistics (after requestBalloonStats, or on its own). */
+  onBalloonStats?(stats: Readonly<Record<string, number>>): void;
 }
 
 /** virtio-blk devices a machine can have (PCI slots from PCI_SLOT.VIRTIO_BLK_FIRST). */
@@ -194,14 +206,16 @@ export class Machine {
   readonly fwCfg: FwCfg;
   /** The ACPI fixed hardware: power-off, the PM timer, the power button. */
   readonly acpiPm: AcpiPm;
-  /** Paravirtual devices (virtio 1.x over PCI). */
-  readonly virtioRng: VirtioRng;
+  /** Paravirtual devices (virtio 1.x over PCI). The entropy source, or null in a machine built with `rng: false`. */
+  readonly virtioRng: VirtioRng | null = null;
   /** The memory balloon: the host sets a target (setBalloonTarget), the guest's driver gives pages up or takes them back. */
   readonly balloon: VirtioBalloon;
   readonly virtioConsole: VirtioConsole;
   readonly virtioBlks: VirtioBlk[] = [];
-  /** The network card, or null without a network. */
+  /** The first network card (eth0), or null without a network. */
   readonly virtioNet: VirtioNet | null = null;
+  /** Every network card, eth0 first. */
+  readonly virtioNets: VirtioNet[] = [];
   /** The APICs, or null in a machine built with `apic: false`. */
   readonly lapic: Lapic | null;
   readonly ioapic: Ioapic | null;
@@ -404,16 +418,20 @@ export class Machine {
     // -- paravirtual devices: entropy (from the host's, or a seeded generator so that a
     // deterministic run repeats), a console, and the virtio disks --
     const random = config.clock === 'deterministic' ? seededRandom(DETERMINISTIC_RNG_SEED) : (b: Uint8Array) => { crypto.getRandomValues(b); };
-    this.virtioRng = d.add('virtio-rng', new VirtioRng({
-      dma: this.dma, random, onMap: this.barMapper('virtio-rng', () => VIRTIO_PCI_BAR_SIZE, () => this.virtioRng.mmio),
-    }));
-    d.add('virtio-rng-transport', this.virtioRng.transport);
-    this.pci.register(PCI_SLOT.VIRTIO_RNG, 0, this.virtioRng);
+    if (config.rng !== false) {
+      const rng: VirtioRng = new VirtioRng({
+        dma: this.dma, random, onMap: this.barMapper('virtio-rng', () => VIRTIO_PCI_BAR_SIZE, () => rng.mmio),
+      });
+      this.virtioRng = d.add('virtio-rng', rng);
+      d.add('virtio-rng-transport', rng.transport);
+      this.pci.register(PCI_SLOT.VIRTIO_RNG, 0, rng);
+    }
     // A page the guest gives the balloon is the host's again: it reads as zeros from then on (and
     // will be left out of snapshots); one it takes back starts as zeros.
     this.balloon = d.add('virtio-balloon', new VirtioBalloon({
       dma: this.dma,
       onRelease: (pfn) => { this.dma.write(pfn * 4096, ZERO_PAGE); },
+      onStats: (stats) => this.host.onBalloonStats?.(stats),
       onMap: this.barMapper('virtio-balloon', () => VIRTIO_PCI_BAR_SIZE, () => this.balloon.mmio),
     }));
     d.add('virtio-balloon-transport', this.balloon.transport);
@@ -424,18 +442,28 @@ export class Machine {
     }));
     d.add('virtio-console-transport', this.virtioConsole.transport);
     this.pci.register(PCI_SLOT.VIRTIO_CONSOLE, 0, this.virtioConsole);
-    const link = config.net;
-    if (link !== undefined) {
+    // The network cards: eth0 on its own slot, further ones after the virtio disks' slots (Linux
+    // names them in PCI order, so the order of `nics` is the order of eth0, eth1 ...).
+    if (config.net !== undefined && config.nics !== undefined) throw new RangeError('give a machine `net` or `nics`, not both');
+    const nics = config.nics ?? (config.net !== undefined ? [{ link: config.net, mac: config.mac }] : []);
+    if (nics.length > MAX_NICS) throw new RangeError(`at most ${MAX_NICS} network cards`);
+    const macs = nics.map((nic, i) => nic.mac ?? Uint8Array.from(DEFAULT_MAC, (b, j) => (j === 5 ? b + i : b)));
+    macs.forEach((mac, i) => {
+      if (macs.findIndex((m) => m.every((b, j) => b === mac[j])) !== i) throw new RangeError(`two network cards have the MAC address ${[...mac].map((b) => b.toString(16).padStart(2, '0')).join(':')}`);
+    });
+    nics.forEach(({ link }, i) => {
+      const name = i === 0 ? 'virtio-net' : `virtio-net-${i}`;
       const net: VirtioNet = new VirtioNet({
-        dma: this.dma, mac: config.mac ?? DEFAULT_MAC, send: (frame) => link.send(frame),
-        onMap: this.barMapper('virtio-net', () => VIRTIO_PCI_BAR_SIZE, () => net.mmio),
+        dma: this.dma, mac: macs[i]!, send: (frame) => link.send(frame),
+        onMap: this.barMapper(name, () => VIRTIO_PCI_BAR_SIZE, () => net.mmio),
       });
-      this.virtioNet = d.add('virtio-net', net);
-      d.add('virtio-net-transport', net.transport);
-      this.pci.register(PCI_SLOT.VIRTIO_NET, 0, net);
+      this.virtioNets.push(d.add(name, net));
+      d.add(`${name}-transport`, net.transport);
+      this.pci.register(i === 0 ? PCI_SLOT.VIRTIO_NET : PCI_SLOT.VIRTIO_NET_MORE + i - 1, 0, net);
       // Frames from the network reach the card at the run loop's delivery points (host-events.ts).
       link.onFrame = (frame) => { const copy = frame.slice(); this.events.push(() => net.receive(copy)); this.loop.wake(); };
-    }
+    });
+    this.virtioNet = this.virtioNets[0] ?? null;
     const virtioDisks = config.virtioDisks ?? [];
     if (virtioDisks.length > MAX_VIRTIO_DISKS) throw new RangeError(`at most ${MAX_VIRTIO_DISKS} virtio disks`);
     virtioDisks.forEach((disk, i) => {
@@ -781,6 +809,16 @@ export class Machine {
       throw new RangeError(`balloon target ${mib} MiB is outside 0..${this.core.ramSize / 1048576} MiB`);
     }
     this.events.push(() => this.balloon.setTarget(mib * 256));
+    this.loop.wake();
+  }
+
+  /**
+   * Ask the guest's balloon driver for fresh memory statistics; they arrive through
+   * MachineHost.onBalloonStats (and in `balloon.stats`). Nothing comes while the driver holds no
+   * stats buffer (not loaded yet, or still answering the last request).
+   */
+  requestBalloonStats(): void {
+    this.events.push(() => { this.balloon.requestStats(); });
     this.loop.wake();
   }
 

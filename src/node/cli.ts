@@ -1,8 +1,11 @@
 // webx86 command line: boots Linux headless with COM1 on stdin/stdout.
 //
 //   webx86 run [--kernel FILE] [--initrd FILE] [--append STRING] [--memory MIB]
-//              [--disk FILE]... [--virtio-disk FILE]... [--cdrom FILE] [--boot kernel|disk|cdrom]
+//              [--disk FILE]... [--virtio-blk FILE]... [--cdrom FILE] [--boot kernel|disk|cdrom]
+//              [--net user|hub|socket|none ...]... [--mac MAC] [--balloon MIB] [--rng on|off]
 //              [--bios FILE] [--vga-bios FILE] [--deterministic] [--no-reboot] [--no-apic]
+//
+// The options and their checks are in run-options.ts.
 //
 // --boot disk starts the PC from its BIOS (SeaBIOS), which boots the first disk (--boot cdrom:
 // the CD-ROM, an El Torito ISO image). With no --kernel (and --boot kernel, the default) it
@@ -18,8 +21,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { REPO_ROOT } from '../cpu/core-file.js';
 import type { ExitReason } from '../machine/types.js';
-import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../machine/board.js';
-import { parseNetSpec } from '../net/options.js';
+import { BalloonStatsPrinter } from './balloon-stats.js';
+import { CliError, DEFAULT_BIOS, DEFAULT_VGA_BIOS, USAGE, parseRunArgs, type RunOptions } from './run-options.js';
 
 // The machine (core wrapper, devices, boot loader) loads lazily, so that usage errors are
 // reported even when some part of it cannot load, and --help stays instant.
@@ -30,195 +33,6 @@ async function loadMachineModule(): Promise<MachineModule> {
   } catch (e) {
     throw new CliError(`cannot load the machine: ${(e as Error).message}`);
   }
-}
-
-
-/** Debian's seabios package installs these (npm run setup). */
-const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin';
-const DEFAULT_VGA_BIOS = '/usr/share/seabios/vgabios-stdvga.bin';
-
-const USAGE = `Usage: webx86 run [options]
-       webx86 switch --listen [HOST:]PORT
-Boot a Linux guest with its serial console (COM1) on this terminal.
-
-Options:
-  --kernel FILE     Linux kernel: a bzImage (default: the built default guest)
-  --vmlinux FILE    the same kernel as an uncompressed i386 ELF (optional; without it a gzip
-                    or XZ bzImage is decompressed on the host, which also boots faster)
-  --guest-decompress
-                    boot a bzImage through its own decompressor, as a real boot loader
-                    does: no host decompression, no default vmlinux
-  --initrd FILE     initial RAM disk (cpio, optionally compressed)
-  --append STRING   kernel command line
-  --memory MIB      guest RAM in MiB (default 128, ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB})
-  --screenshot FILE.png
-                    on exit, save what the screen shows (VGA text or graphics, or the VBE framebuffer) as a PNG
-  --screen text     show the VGA's text screen on the terminal instead of COM1 (redrawn when
-                    it changes), and type on the PS/2 keyboard
-  --disk FILE       a raw disk image on the next SATA port (repeatable, up to 6); the guest's
-                    writes go to an overlay in memory, the file is never modified
-  --virtio-disk FILE
-                    a raw disk image on a paravirtual virtio-blk device (repeatable, up to 4;
-                    Linux: /dev/vda ...); writes go to an overlay, as for --disk
-  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,mac=MAC][,dump=FILE.pcap]
-                    a virtio-net card on user-mode NAT (QEMU's -nic user): DHCP gives the guest
-                    10.0.2.15, 10.0.2.2 is this host's loopback, 10.0.2.3 answers DNS; hostfwd
-                    forwards a host port to the guest; dump captures every frame (pcap)
-  --net socket,connect=HOST:PORT[,mac=MAC][,dump=FILE.pcap]
-                    the card on a switch other VMs join too (webx86 switch --listen PORT);
-                    give each VM its own mac=
-  --cdrom FILE      an ISO image in a CD-ROM drive on the SATA port after the disks (read-only)
-  --boot WHAT       kernel: load the kernel directly (the default); disk: start from the BIOS,
-                    which boots the first disk; cdrom: start from the BIOS, which boots the
-                    CD-ROM (El Torito)
-  --bios FILE       the system BIOS for --boot disk or cdrom (default: SeaBIOS, ${DEFAULT_BIOS})
-  --vga-bios FILE   the VGA BIOS for --boot disk or cdrom (default: ${DEFAULT_VGA_BIOS})
-  --deterministic   guest time from instruction counts: same input, same output
-  --no-reboot       exit when the guest resets instead of rebooting it
-  --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
-  --no-jit          run the interpreter alone (no translation of hot code to WebAssembly)
-  --jit-threshold N translate a block after it ran N times (default: see README)
-  --stats           on exit, print the JIT's and the run's counters to stderr
-  -h, --help        show this help
-
-In the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
-The default guest comes from build/images/default.json (npm run build:images).
-Exit status: 0 when the guest powers off, 2 on errors.`;
-
-/** A user-facing failure: printed as one line, exit status 2. */
-class CliError extends Error {}
-
-interface RunOptions {
-  kernel?: string;
-  vmlinux?: string;
-  initrd?: string;
-  append?: string;
-  memoryMiB: number;
-  deterministic: boolean;
-  noReboot: boolean;
-  apic: boolean;
-  guestDecompress: boolean;
-  jit: boolean;
-  jitThreshold?: number;
-  stats: boolean;
-  disks: string[];
-  virtioDisks: string[];
-  net?: string;
-  cdrom?: string;
-  screen: boolean;
-  boot: 'kernel' | 'disk' | 'cdrom';
-  screenshot?: string;
-  bios?: string;
-  vgaBios?: string;
-}
-
-function parseRunArgs(args: string[]): RunOptions {
-  const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], virtioDisks: [], screen: false, boot: 'kernel' };
-  let memorySet = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = args[++i];
-      if (v === undefined) throw new CliError(`option ${name} needs a value`);
-      return v;
-    };
-    switch (name) {
-      case '--kernel': opts.kernel = value(); break;
-      case '--vmlinux': opts.vmlinux = value(); break;
-      case '--initrd': opts.initrd = value(); break;
-      case '--screen': {
-        const v = value();
-        if (v !== 'text') throw new CliError(`--screen ${v}: only 'text' is supported`);
-        opts.screen = true;
-        break;
-      }
-      case '--disk':
-        if (opts.disks.length === 6) throw new CliError('--disk: at most 6 disks (the SATA controller has 6 ports)');
-        opts.disks.push(value());
-        break;
-      case '--net': {
-        const v = value();
-        try {
-          parseNetSpec(v);
-        } catch (e) {
-          throw new CliError((e as Error).message);
-        }
-        opts.net = v;
-        break;
-      }
-      case '--virtio-disk':
-        if (opts.virtioDisks.length === 4) throw new CliError('--virtio-disk: at most 4 virtio disks');
-        opts.virtioDisks.push(value());
-        break;
-      case '--cdrom':
-        if (opts.cdrom !== undefined) throw new CliError('--cdrom: one CD-ROM drive only');
-        opts.cdrom = value();
-        break;
-      case '--boot': {
-        const v = value();
-        if (v !== 'kernel' && v !== 'disk' && v !== 'cdrom') throw new CliError(`--boot ${v}: expected 'kernel' or 'disk' or 'cdrom'`);
-        opts.boot = v;
-        break;
-      }
-      case '--bios': opts.bios = value(); break;
-      case '--screenshot': {
-        const v = value();
-        if (!/\.png$/i.test(v)) throw new CliError(`--screenshot ${v}: the file name must end in .png`);
-        opts.screenshot = v;
-        break;
-      }
-      case '--vga-bios': opts.vgaBios = value(); break;
-      case '--append': opts.append = value(); break;
-      case '--memory': {
-        const v = value();
-        if (!/^\d+$/.test(v)) throw new CliError(`--memory wants a whole number of MiB, not '${v}'`);
-        opts.memoryMiB = Number(v);
-        memorySet = true;
-        break;
-      }
-      case '--deterministic': opts.deterministic = true; break;
-      case '--no-reboot': opts.noReboot = true; break;
-      case '--no-apic': opts.apic = false; break;
-      case '--guest-decompress': opts.guestDecompress = true; break;
-      case '--no-jit': opts.jit = false; break;
-      case '--jit-threshold': {
-        const v = value();
-        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0x7fff_ffff) throw new CliError(`--jit-threshold wants a whole number of runs from 1, not '${v}'`);
-        opts.jitThreshold = Number(v);
-        break;
-      }
-      case '--stats': opts.stats = true; break;
-      default:
-        if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
-        throw new CliError(`unexpected argument '${arg}' (try webx86 --help)`);
-    }
-    if (inline !== undefined && ['--deterministic', '--no-reboot', '--no-apic', '--guest-decompress', '--no-jit', '--stats'].includes(name)) {
-      throw new CliError(`option ${name} takes no value`);
-    }
-  }
-  if (opts.boot === 'disk' || opts.boot === 'cdrom') {
-    const kernelOnly = (['kernel', 'vmlinux', 'initrd', 'append'] as const).find((k) => opts[k] !== undefined);
-    if (kernelOnly !== undefined) throw new CliError(`--${kernelOnly} loads a kernel directly; it does not go with --boot ${opts.boot}`);
-    if (opts.boot === 'disk' && opts.disks.length === 0) throw new CliError('--boot disk needs a --disk to boot from');
-    if (opts.boot === 'cdrom' && opts.cdrom === undefined) throw new CliError('--boot cdrom needs a --cdrom to boot from');
-  } else if (opts.bios !== undefined || opts.vgaBios !== undefined) {
-    throw new CliError(`${opts.bios !== undefined ? '--bios' : '--vga-bios'} is for --boot disk or --boot cdrom (a kernel loaded directly runs without firmware)`);
-  }
-  if (opts.cdrom !== undefined && opts.disks.length === 6) throw new CliError('--cdrom: no SATA port left after 6 disks');
-  if (opts.guestDecompress && opts.vmlinux !== undefined) {
-    throw new CliError('--guest-decompress and --vmlinux exclude each other');
-  }
-  if (memorySet && (opts.memoryMiB < MIN_MEMORY_MIB || opts.memoryMiB > MAX_MEMORY_MIB)) {
-    throw new CliError(
-      `--memory ${opts.memoryMiB} is out of range: ${opts.memoryMiB < MIN_MEMORY_MIB ? 'too small' : 'too large'} ` +
-      `(${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB} MiB)`,
-    );
-  }
-  return opts;
 }
 
 async function readInput(path: string, what: string): Promise<Uint8Array> {
@@ -269,14 +83,17 @@ export async function defaultGuest(manifestPath = DEFAULT_MANIFEST): Promise<{
 }
 
 const CTRL_A = 0x01;
+/** How often --stats asks the balloon driver for fresh statistics. */
+const BALLOON_STATS_INTERVAL_MS = 5000;
 
 /**
  * Ctrl-A escape handling as in QEMU's -nographic mux: Ctrl-A x quits, Ctrl-A Ctrl-A sends one
- * Ctrl-A, Ctrl-A h prints the keys; any other key after Ctrl-A is dropped.
+ * Ctrl-A, Ctrl-A h prints the keys, Ctrl-A b the balloon's statistics (QEMU's monitor has
+ * `info balloon`); any other key after Ctrl-A is dropped.
  */
 export class EscapeFilter {
   private armed = false;
-  constructor(private readonly onQuit: () => void, private readonly onHelp: () => void) {}
+  constructor(private readonly onQuit: () => void, private readonly onHelp: () => void, private readonly onBalloon: () => void = () => {}) {}
   /** The bytes to send to the guest. */
   filter(input: Uint8Array): Uint8Array {
     const out: number[] = [];
@@ -286,6 +103,7 @@ export class EscapeFilter {
         if (b === CTRL_A) out.push(CTRL_A);
         else if (b === 0x78 /* x */ || b === 0x58) this.onQuit();
         else if (b === 0x68 /* h */ || b === 0x48) this.onHelp();
+        else if (b === 0x62 /* b */ || b === 0x42) this.onBalloon();
       } else if (b === CTRL_A) {
         this.armed = true;
       } else {
@@ -320,14 +138,11 @@ async function run(opts: RunOptions): Promise<number> {
   };
   const disks = await overlays(opts.disks);
   const virtioDisks = await overlays(opts.virtioDisks);
-  let net;
-  let mac;
-  if (opts.net !== undefined) {
-    const { openNodeNetLink } = await import('../net/node-net.js');
-    const spec = parseNetSpec(opts.net);
-    mac = spec.mac;
+  let links: import('../net/link.js').NetLink[] = [];
+  if (opts.nics.length > 0) {
+    const { openNodeNics } = await import('../net/node-net.js');
     try {
-      net = await openNodeNetLink(spec);
+      links = await openNodeNics(opts.nics);
     } catch (e) {
       throw new CliError(`--net: ${(e as Error).message}`);
     }
@@ -345,6 +160,7 @@ async function run(opts: RunOptions): Promise<number> {
 
   const mod = await loadMachineModule();
   const stdout = process.stdout;
+  const balloonStats = new BalloonStatsPrinter(process.stderr);
   let machine: Awaited<ReturnType<MachineModule['Machine']['create']>>;
   try {
     machine = await mod.Machine.create(
@@ -362,11 +178,14 @@ async function run(opts: RunOptions): Promise<number> {
         jitThreshold: opts.jitThreshold,
         disks,
         virtioDisks,
-        net,
-        mac,
+        nics: links.map((link, i) => ({ link, mac: opts.nics[i]!.mac })),
+        rng: opts.rng,
         cdrom,
       },
-      { onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); } },
+      {
+        onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); },
+        onBalloonStats: (stats) => balloonStats.arrived(stats),
+      },
     );
   } catch (e) {
     // Name the file the boot loader or the firmware check refused (they only see bytes).
@@ -375,7 +194,8 @@ async function run(opts: RunOptions): Promise<number> {
     if ((e as Error).name === 'BiosImageError') throw new CliError(msg);
     throw e;
   }
-  return session(machine, opts);
+  if (opts.balloonMiB !== undefined) machine.setBalloonTarget(opts.balloonMiB);
+  return session(machine, opts, balloonStats);
 }
 
 /** The kernel, its decompressed twin, the initrd and the command line for --boot kernel. */
@@ -411,15 +231,21 @@ async function kernelGuest(opts: RunOptions): Promise<{
 }
 
 /** Connect a created machine to this terminal and run it until it stops; returns the exit status. */
-async function session(machine: import('../machine/machine.js').Machine, opts: RunOptions): Promise<number> {
+async function session(machine: import('../machine/machine.js').Machine, opts: RunOptions, balloonStats: BalloonStatsPrinter): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   let quitByUser = false;
   const tty = stdin.isTTY === true;
+  const balloon = () => ({ targetPages: machine.balloon.target, actualPages: machine.balloon.actual });
+  balloonStats.attach(balloon);
   const escapes = new EscapeFilter(
     () => { quitByUser = true; machine.stop(); },
-    () => { process.stderr.write('\r\nC-a h    print this help\r\nC-a x    exit emulator\r\nC-a C-a  send C-a\r\n'); },
+    () => { process.stderr.write('\r\nC-a h    print this help\r\nC-a x    exit emulator\r\nC-a b    the guest\'s balloon statistics\r\nC-a C-a  send C-a\r\n'); },
+    () => balloonStats.ask(() => machine.requestBalloonStats(), () => machine.balloon.stats),
   );
+  // --stats: keep the balloon's statistics fresh for the report at exit (the driver answers a
+  // request by refilling its buffer; this costs the guest a few microseconds every few seconds).
+  const statsTimer = opts.stats ? setInterval(() => machine.requestBalloonStats(), BALLOON_STATS_INTERVAL_MS) : null;
   const onData = (chunk: Buffer): void => {
     const bytes = tty ? escapes.filter(new Uint8Array(chunk)) : new Uint8Array(chunk);
     if (bytes.length === 0) return;
@@ -442,13 +268,19 @@ async function session(machine: import('../machine/machine.js').Machine, opts: R
     reason = await machine.run();
   } finally {
     if (screenTimer) clearInterval(screenTimer);
+    if (statsTimer) clearInterval(statsTimer);
+    balloonStats.close();
     screen?.update();
     stdin.off('data', onData);
     if (tty) stdin.setRawMode(false);
     stdin.pause();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    if (opts.stats) process.stderr.write(formatStats(machine.status()));
+    if (opts.stats) {
+      process.stderr.write(formatStats(machine.status()));
+      const report = balloonStats.lastReport();
+      if (report !== null) process.stderr.write(`${report}\n`);
+    }
   }
   if (opts.screenshot !== undefined) await saveScreenshot(machine, opts.screenshot);
   switch (reason) {

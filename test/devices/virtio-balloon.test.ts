@@ -164,6 +164,19 @@ describe('virtio-balloon', () => {
     expect(s.ram.outOfRange).toBe(0);
   });
 
+  it('a stats buffer posted before DRIVER_OK (as Linux does in probe) is taken when the driver is ready', () => {
+    const s = setup();
+    expect(s.drv.negotiate((lo, hi) => [lo, hi & 1])).toBe(true);
+    const qs = [0, 1, 2].map((i) => s.drv.setupQueue(i));
+    qs[2]!.add([[DATA, writeStats(s, DATA, [[4, 42n * 4096n]])]]);
+    qs[2]!.kick();
+    expect(s.dev.stats).toEqual({}); // not yet: the device may not use queues before DRIVER_OK (§2.1.2)
+    s.drv.w(COMMON_STATUS, 1, s.drv.status | VIRTIO_STATUS_DRIVER_OK);
+    expect(s.dev.stats).toEqual({ free_memory: 42 * 4096 });
+    expect(s.dev.requestStats()).toBe(true);
+    expect(qs[2]!.takeUsed()).toEqual([{ id: 0, len: 0 }]);
+  });
+
   it('without STATS_VQ negotiated, statsq is ignored', () => {
     const s = setup();
     const [, , stq] = s.drv.init((lo) => lo & ~(1 << VIRTIO_BALLOON_F_STATS_VQ));

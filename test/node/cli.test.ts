@@ -108,7 +108,9 @@ describe('webx86 CLI errors', () => {
   });
 
   it('--net with an unknown backend or option, and --virtio-disk that is not whole sectors', () => {
-    expectOneLineError(webx86('run', '--net', 'bogus'), /--net: unknown backend 'bogus' \(supported: user, socket\)/);
+    expectOneLineError(webx86('run', '--net', 'bogus'), /--net: unknown backend 'bogus' \(supported: user, socket, hub, none\)/);
+    expectOneLineError(webx86('run', '--net', 'user', '--balloon', 'x'), /--balloon wants a whole number of MiB, not 'x'/);
+    expectOneLineError(webx86('run', '--rng', 'maybe'), /--rng maybe: expected 'on' or 'off'/);
     expectOneLineError(webx86('run', '--net', 'user,speed=9'), /--net: unknown option 'speed=9'/);
     const odd = join(tmp, 'odd-virtio.img');
     writeFileSync(odd, new Uint8Array(1000));

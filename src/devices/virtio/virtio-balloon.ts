@@ -176,6 +176,15 @@ export class VirtioBalloon extends VirtioPci<BalloonState> {
     this.notifyUsed(q);
   }
 
+  /**
+   * DRIVER_OK: Linux posts its first stats buffer, and kicks, while it sets the queues up, before
+   * DRIVER_OK (§3.1.1 step 7 populates the queues first), when the device may not take it yet
+   * (§2.1.2). Take it now, or the driver waits for its return forever and no statistics come.
+   */
+  protected override driverReady(): void {
+    if (this.statsLive()) this.guarded(() => this.takeStats());
+  }
+
   private statsLive(): boolean { return this.statsOffered && this.negotiated(VIRTIO_BALLOON_F_STATS_VQ) && this.live(VIRTIO_BALLOON_STATSQ); }
 
   /** The chain's le32 PFNs; a length not a multiple of 4, or past the limit, makes it a bad buffer (the whole PFNs in it still count). */

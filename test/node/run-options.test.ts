@@ -1,0 +1,45 @@
+// `webx86 run`'s options (src/node/run-options.ts): what each network, balloon and entropy
+// option turns into, and the one-line refusals of bad values.
+import { describe, expect, it } from 'vitest';
+import { CliError, parseRunArgs } from '../../src/node/run-options';
+
+const refuse = (args: string[], pattern: RegExp) => {
+  let err: unknown;
+  try { parseRunArgs(args); } catch (e) { err = e; }
+  expect(err, args.join(' ')).toBeInstanceOf(CliError);
+  expect((err as Error).message).toMatch(pattern);
+  expect((err as Error).message).not.toContain('\n');
+};
+
+describe('webx86 run options: network cards, balloon, entropy, virtio disks', () => {
+  it('reads repeated --net, --mac, --balloon, --rng and --virtio-blk', () => {
+    const o = parseRunArgs(['--net', 'user', '--net=hub,name=a', '--net', 'hub,name=a', '--mac', '52:54:00:00:00:05',
+      '--balloon', '16', '--rng', 'off', '--virtio-blk', 'a.img', '--virtio-disk', 'b.img', '--memory', '64']);
+    expect(o.nics.map((n) => `${n.backend}${n.hub ? `:${n.hub}` : ''}`)).toEqual(['user', 'hub:a', 'hub:a']);
+    expect([...o.nics[0]!.mac!]).toEqual([0x52, 0x54, 0, 0, 0, 5]);
+    expect(o.nics[1]!.mac).toBeUndefined();
+    expect(o.balloonMiB).toBe(16);
+    expect(o.rng).toBe(false);
+    expect(o.virtioDisks).toEqual(['a.img', 'b.img']);
+    const d = parseRunArgs([]);
+    expect([d.nics, d.balloonMiB, d.rng]).toEqual([[], undefined, true]);
+    expect(parseRunArgs(['--net', 'none']).nics).toEqual([]);
+    expect(parseRunArgs(['--rng=on']).rng).toBe(true);
+  });
+
+  it('refuses bad values in one line', () => {
+    refuse(['--net', 'bogus'], /--net: unknown backend 'bogus'/);
+    refuse(['--net', 'none', '--net', 'user'], /--net none means no network card/);
+    refuse(['--net', 'user', '--net', 'user', '--net', 'user', '--net', 'user', '--net', 'user'], /at most 4 network cards/);
+    refuse(['--mac', '52:54:00:00:00:01'], /--mac needs a network card/);
+    refuse(['--net', 'user', '--mac', '52:54:00:00:00:01', '--mac', '52:54:00:00:00:02'], /--mac: given twice/);
+    refuse(['--net', 'user', '--mac', 'ff:ff:ff:ff:ff:ff'], /--mac ff:ff:ff:ff:ff:ff is a multicast address/);
+    refuse(['--balloon', '-1'], /--balloon wants a whole number of MiB, not '-1'/);
+    refuse(['--balloon', 'lots'], /--balloon wants a whole number of MiB/);
+    refuse(['--balloon', '128'], /--balloon 128 leaves the guest no memory \(it has --memory 128 MiB\)/);
+    refuse(['--memory', '64', '--balloon', '100'], /--balloon 100 leaves the guest no memory/);
+    refuse(['--rng', 'maybe'], /--rng maybe: expected 'on' or 'off'/);
+    refuse(['--rng'], /option --rng needs a value/);
+    refuse(Array.from({ length: 5 }, () => ['--virtio-blk', 'x.img']).flat(), /--virtio-blk: at most 4 virtio disks/);
+  });
+});
