@@ -7,6 +7,13 @@
 // more bytes to download, but decompressing the bzImage inside the emulated CPU is far slower.
 // Without one, the worker decompresses a gzip or XZ bzImage itself, on the host
 // (src/boot/payload.ts); other formats are left to the guest.
+//
+// The network (src/net/page-options.ts has the details): none unless the address asks, since a
+// page that opens connections nobody asked for would surprise; ?net=user gives the guest the
+// Internet (and 10.0.2.2, the server's own loopback) through a Wisp relay, by default this
+// server's /wisp/ (?wisp=wss://host/path/ for another); ?net=tabs or ?net=tabs:NAME joins the
+// VMs of other tabs on one Ethernet segment; &mac= sets the card's address (by default a random
+// one per tab). The Capture button downloads the network's last 16 MiB as a .pcap file.
 import * as Comlink from 'comlink';
 import type { ClockMode, ExitReason } from '../machine/types.js';
 import { ByteRing } from '../worker/ring.js';
@@ -14,6 +21,7 @@ import type { BootOptions, DownloadProgress, ImageSource, VmStatus, VmWorkerApi 
 import { Controls, type BootChoice, type ImageChoice } from './controls.js';
 import { SerialTerminal } from './terminal.js';
 import { ScreenView } from './screen.js';
+import { NetPanel, pageNetChoice } from './net-panel.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
 const SERIAL_OUT_BYTES = 1 << 20;
@@ -234,6 +242,10 @@ async function main(): Promise<void> {
 
   let panel: Controls;
   let booting = false;
+  // A network option that cannot be used stops the boot: the user meant to have that network.
+  const netChoice = pageNetChoice(new URLSearchParams(location.search));
+  const net = new NetPanel('net' in netChoice ? netChoice.net : { backend: 'none' }, () => api.capture(), showError);
+  if ('error' in netChoice) showError(netChoice.error);
   /** Uncompressed kernel to send along with the bzImage it belongs to (?vmlinux= or the manifest). */
   let vmlinuxPair: { kernel: string; vmlinux: string } | null = null;
   /** The BIOS images for booting from the disk (the manifest may name others). */
@@ -287,6 +299,10 @@ async function main(): Promise<void> {
       panel.showSettings(true);
       return;
     }
+    if ('error' in netChoice) {
+      showError(netChoice.error);
+      return;
+    }
     booting = true;
     clearError();
     panel.setState('busy');
@@ -304,6 +320,7 @@ async function main(): Promise<void> {
         clock: choice.clock,
         disk: choice.disk ? await imageSource(choice.disk) : undefined,
         firmware: fromDisk ? { bios: { url: absolute(biosUrls.bios) }, vgaBios: { url: absolute(biosUrls.vgaBios) } } : undefined,
+        net: netChoice.net,
       };
       const transfer = [options.kernel, options.initrd, options.disk]
         .flatMap((s) => (s && 'bytes' in s ? [s.bytes.buffer] : []));
@@ -333,6 +350,7 @@ async function main(): Promise<void> {
   setInterval(() => {
     api.status().then((s) => {
       if (errorBox.hidden || s.state !== 'stopped') showStatus(s);
+      net.show(s.net);
     }).catch(() => {});
   }, STATUS_INTERVAL_MS);
 

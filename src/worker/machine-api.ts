@@ -3,6 +3,7 @@
 // class satisfies it structurally; a test can hand the worker anything else that does.
 import type { ExitReason, MachineStatus, VmConfig } from '../machine/types.js';
 import type { BlockBackend } from '../storage/block.js';
+import type { NetLink } from '../net/link.js';
 
 /** Callbacks from the Machine to whoever hosts it (the worker here, the CLI in Node). */
 export interface MachineHost {
@@ -20,6 +21,9 @@ export interface MachineConfig extends VmConfig {
   coreWasm?: Uint8Array | ArrayBuffer;
   /** Disks on the SATA ports. */
   disks?: BlockBackend[];
+  /** A virtio-net card on this link, with this MAC (worker-net.ts builds both). */
+  net?: NetLink;
+  mac?: Uint8Array;
   /** Start from this BIOS (and VGA BIOS) instead of loading the kernel. */
   firmware?: { bios: Uint8Array; vgaBios?: Uint8Array; boot?: 'disk' | 'cdrom' };
 }

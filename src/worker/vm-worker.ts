@@ -15,6 +15,8 @@ import { ScreenBuffer, ScreenPublisher, MAX_HEIGHT, MAX_WIDTH } from './screen-b
 import { BlockError, MemoryBackend, type BlockBackend } from '../storage/block.js';
 import { HttpBackend } from '../storage/http.js';
 import { OverlayBackend } from '../storage/overlay.js';
+import type { PageNet } from '../net/page-options.js';
+import { WorkerNet, type WorkerNetStatus } from './worker-net.js';
 
 /** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
 export type ImageSource =
@@ -41,6 +43,8 @@ export interface BootOptions {
   disk?: ImageSource;
   /** Start the PC from this BIOS and VGA BIOS, which boot the disk, instead of loading a kernel. */
   firmware?: { bios: ImageSource; vgaBios: ImageSource };
+  /** A network card and what it is plugged into (src/net/page-options.ts). */
+  net?: PageNet;
 }
 
 export type ImageRole = 'kernel' | 'initrd' | 'vmlinux' | 'disk' | 'BIOS' | 'VGA BIOS';
@@ -70,6 +74,7 @@ export interface VmStatus extends MachineStatus {
   serialDropped: number;
   /** A disk read over HTTP: bytes fetched so far, of the image's size. */
   disk?: { fetched: number; size: number; requests: number };
+  net?: WorkerNetStatus;
 }
 
 export interface VmWorkerApi {
@@ -89,6 +94,8 @@ export interface VmWorkerApi {
   status(): VmStatus;
   /** The VGA's text screen, line by line, and its cursor; null in a graphics mode or without a machine. */
   textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null;
+  /** The network capture as a .pcap file (the last part of it: worker-net.ts); null without a network. */
+  capture(): Uint8Array | null;
 }
 
 /** Bound on COM1 output kept in the worker while the page's ring is full (a hidden tab, say). */
@@ -250,6 +257,7 @@ class VmHost implements VmWorkerApi {
   private backlogBytes = 0;
   private flushing = false;
   private serialDropped = 0;
+  private net: WorkerNet | null = null;
 
   attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void {
     this.serialOut = new ByteRing(serialOut);
@@ -309,6 +317,7 @@ class VmHost implements VmWorkerApi {
           console.info(`[machine] kernel: ${unpacked.format} payload decompressed on the host in ${Math.round(performance.now() - started)} ms`);
         }
       }
+      this.net = options.net && options.net.backend !== 'none' ? new WorkerNet(options.net) : null;
       const config: MachineConfig = {
         memoryMiB: options.memoryMiB,
         kernel,
@@ -319,6 +328,8 @@ class VmHost implements VmWorkerApi {
         coreWasm: await coreWasm,
         disks,
         firmware,
+        net: this.net?.link,
+        mac: this.net?.mac,
       };
       const machine = await MachineImpl.create(config, {
         onSerial: (bytes) => this.emitSerial(bytes),
@@ -326,6 +337,7 @@ class VmHost implements VmWorkerApi {
       });
       if (generation !== this.generation) {
         machine.stop();
+        this.net?.close();
         return;
       }
       this.machine = machine;
@@ -335,6 +347,7 @@ class VmHost implements VmWorkerApi {
       this.startScreen(machine, generation);
     } catch (e) {
       if (generation === this.generation) this.phase = 'idle';
+      this.net?.close();
       const err = e instanceof Error ? e : new Error(String(e));
       throw new Error(err.message);
     }
@@ -437,6 +450,10 @@ class VmHost implements VmWorkerApi {
     this.machine?.moveMouse(whole(dx), whole(dy), whole(dz), whole(buttons) & 7);
   }
 
+  capture(): Uint8Array | null {
+    return this.net?.capture.bytes() ?? null;
+  }
+
   powerOff(): Promise<void> {
     return this.stopMachine(true);
   }
@@ -450,6 +467,7 @@ class VmHost implements VmWorkerApi {
     this.running = null;
     if (this.screenTimer !== null) clearInterval(this.screenTimer);
     this.screenTimer = null;
+    this.net?.close();
     // A boot still downloading sees the new generation and drops what it builds.
     if (this.phase === 'downloading' || this.phase === 'starting') this.phase = 'idle';
     if (machine) {
@@ -475,7 +493,7 @@ class VmHost implements VmWorkerApi {
           clock: this.clock,
           error: this.lastExit?.error,
         };
-    return { ...base, phase: this.phase, serialDropped: this.serialDropped, disk: this.disk ? { ...this.disk } : undefined };
+    return { ...base, phase: this.phase, serialDropped: this.serialDropped, disk: this.disk ? { ...this.disk } : undefined, net: this.net?.status() };
   }
 }
 

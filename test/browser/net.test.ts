@@ -1,0 +1,263 @@
+// The page's network in a real browser (headless Chromium through playwright-core), served by a
+// real Vite dev server:
+//  - two tabs on ?net=tabs:NAME are on one Ethernet segment (BroadcastChannel): with static
+//    addresses the guests ping each other;
+//  - ?net=user through a Wisp relay the test starts itself (wisp-js on loopback): the guest
+//    fetches a file from an HTTP server on the host's 127.0.0.1 as 10.0.2.2 with busybox wget,
+//    and its sha256sum is the host's; the Capture button downloads a pcap of the exchange; and a
+//    relay that cannot be reached fails the guest's connection and says so in the status bar;
+//  - network options the page cannot use are refused in words.
+//
+// Needs the core and the default guest (test/images.ts skips the guest tests loudly without
+// them). Commands are read between markers after QUIET_CONSOLE (test/shell-markers.ts).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, request, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer, type ViteDevServer } from 'vite';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
+import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
+import { attachWispServer } from '../../src/net/wisp-server';
+import { PCAP_MAGIC } from '../../src/net/pcap';
+import { WispRelay } from '../../src/net/user/wisp-relay';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CONFIG = join(ROOT, 'vite.config.ts');
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** A Linux boot in an interpreter can take minutes on a loaded machine; two boot at once here. */
+const BOOT_TIMEOUT_MS = 600_000;
+const COMMAND_TIMEOUT_MS = 120_000;
+
+const haveGuest = haveBuildOutputs('the browser network tests (test/browser/net.test.ts)', [CORE, ...guestFiles()]);
+const manifest = haveGuest
+  ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string; banner: string }
+  : { prompt: '~ # ', banner: '' };
+const PROMPT = manifest.prompt.trimEnd();
+
+const serialText = (page: Page) => page.evaluate(() => window.__webx86!.serialText());
+
+async function openPage(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
+  return page;
+}
+
+async function waitForTerminal(page: Page, test: (text: string) => boolean, what: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await serialText(page);
+    if (test(text)) return text;
+    const error = await page.evaluate(() => window.__webx86!.errorText());
+    if (error) throw new Error(`page showed an error while waiting for ${what}: ${error}\n--- terminal ---\n${text.slice(-3000)}`);
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`timed out waiting for ${what}\n--- terminal ---\n${text.slice(-3000)}`);
+}
+
+function promptAfter(text: string, from: number): boolean {
+  return from >= 0 && text.slice(from).split('\n').slice(1).some((l) => l.startsWith(PROMPT));
+}
+
+const booted = (text: string) => promptAfter(text, text.lastIndexOf(manifest.banner));
+
+let lastId = 0;
+
+/** Type a command between markers, wait for its end and the prompt after it, return its output. */
+async function runCommand(page: Page, command: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<string> {
+  const id = String(++lastId);
+  await page.evaluate((c) => window.__webx86!.type(c + '\r'), marked(command, id));
+  const text = await waitForTerminal(page, (t) => promptAfter(t, t.indexOf(endMarker(id))),
+    `the end of command ${id} (${command}) and the prompt after it`, timeoutMs);
+  return markedOutput(text, id)!;
+}
+
+async function bootToShell(page: Page): Promise<string> {
+  const log = await waitForTerminal(page, booted, 'the shell prompt', BOOT_TIMEOUT_MS);
+  await runCommand(page, QUIET_CONSOLE);
+  return log;
+}
+
+const netStatus = (page: Page) => page.evaluate(async () => (await window.__webx86!.status())?.net);
+
+/** A loopback port nothing listens on. */
+function deadPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createTcpServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the page\'s network', () => {
+  let server: ViteDevServer;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    server = await createServer({ configFile: CONFIG, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
+    await server.listen();
+    base = server.resolvedUrls!.local[0];
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('answers Wisp at /wisp/ on its own origin, and refuses browsers from other sites', async () => {
+    // Through the dev server's relay to a TCP server on loopback (allowed: the server is on 127.0.0.1).
+    const hello = createTcpServer((sock) => sock.end('hello from the host'));
+    await new Promise<void>((r) => hello.listen(0, '127.0.0.1', r));
+    const relay = new WispRelay(`${base.replace(/^http/, 'ws')}wisp/`);
+    const stream = relay.tcp.connect('127.0.0.1', (hello.address() as AddressInfo).port);
+    const got: Buffer[] = [];
+    stream.onData = (d) => { got.push(Buffer.from(d)); };
+    expect(await new Promise<Error | undefined>((r) => { stream.onClose = r; })).toBeUndefined();
+    expect(Buffer.concat(got).toString()).toBe('hello from the host');
+    relay.close();
+    await new Promise((r) => hello.close(r));
+    // A page of another origin may not use it (it would reach this machine's loopback).
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(new URL('/wisp/', base), {
+        headers: {
+          Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13',
+          'Sec-WebSocket-Key': randomBytes(16).toString('base64'), Origin: 'https://elsewhere.example',
+        },
+      });
+      req.on('upgrade', (_res, socket) => { socket.destroy(); resolve(101); });
+      req.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+  }, 60_000);
+
+  it('says in words which network options it cannot use, and does not boot', async () => {
+    const context = await browser.newContext();
+    const cases: [string, RegExp][] = [
+      ['net=bogus', /net=bogus is not a network this page has/],
+      ['net=user&wisp=ftp://relay.example/', /wisp=ftp:\/\/relay\.example\/: a Wisp relay is a ws: or wss: URL/],
+      ['net=tabs:no%20spaces', /'no spaces' is not a switch name/],
+      ['net=tabs&mac=01:00:5e:00:00:01', /is a multicast address/],
+      ['mac=52:54:00:12:34:99', /mac= needs a network/],
+    ];
+    for (const [query, words] of cases) {
+      const page = await openPage(context, `${base}?${query}`);
+      const error = await page.waitForFunction(() => window.__webx86!.errorText(), null, { timeout: 30_000 });
+      expect(String(await error.jsonValue()), query).toMatch(words);
+      expect(await page.evaluate(async () => (await window.__webx86!.status())?.phase), query).toBe('idle');
+      await page.close();
+    }
+    await context.close();
+  }, 120_000);
+
+  it.skipIf(!haveGuest)('joins two tabs on ?net=tabs:NAME: the guests ping each other', async () => {
+    const context = await browser.newContext();
+    try {
+      const name = `t${process.pid}`;
+      const [a, b] = await Promise.all([openPage(context, `${base}?net=tabs:${name}`), openPage(context, `${base}?net=tabs:${name}`)]);
+      await Promise.all([bootToShell(a), bootToShell(b)]);
+      const [sa, sb] = [await netStatus(a), await netStatus(b)];
+      expect(sa!.summary).toBe(`net: tabs switch "${name}"`);
+      expect(sa!.mac).not.toBe(sb!.mac); // each tab its own random address
+      // No DHCP server on a bare switch: /init gave up, so the addresses are set by hand.
+      expect(await runCommand(a, "ifconfig eth0 10.0.3.1 netmask 255.255.255.0 up; ifconfig eth0 | grep -o 'inet addr:[0-9.]*'")).toBe('inet addr:10.0.3.1\n');
+      expect(await runCommand(b, "ifconfig eth0 10.0.3.2 netmask 255.255.255.0 up; ifconfig eth0 | grep -o 'inet addr:[0-9.]*'")).toBe('inet addr:10.0.3.2\n');
+      const ping = await runCommand(a, 'ping -c 3 -W 10 10.0.3.2');
+      expect(ping).toMatch(/3 packets transmitted, 3 packets received, 0% packet loss/);
+      expect(ping.match(/bytes from 10\.0\.3\.2/g)).toHaveLength(3);
+      const back = await runCommand(b, 'ping -c 1 -W 10 10.0.3.1');
+      expect(back).toMatch(/1 packets transmitted, 1 packets received, 0% packet loss/);
+    } finally {
+      await context.close();
+    }
+  }, 2 * BOOT_TIMEOUT_MS);
+
+  describe('?net=user through a Wisp relay', () => {
+    let relay: Server;
+    let files: Server;
+    let relayUrl: string;
+    let filePort: number;
+    const blob = randomBytes(1 << 20);
+
+    beforeAll(async () => {
+      relay = createHttpServer((_req, res) => { res.statusCode = 426; res.end(); });
+      // The guest's 10.0.2.2 is this machine's loopback; the page is of another origin (the dev server's).
+      attachWispServer(relay, { path: '/', allowPrivate: true, origins: [new URL(base).origin] });
+      await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+      relayUrl = `ws://127.0.0.1:${(relay.address() as AddressInfo).port}/`;
+      files = createHttpServer((req, res) => {
+        if (req.url !== '/blob') {
+          res.statusCode = 404;
+          res.end();
+          return;
+        }
+        res.setHeader('Content-Type', 'application/octet-stream');
+        res.setHeader('Content-Length', String(blob.length));
+        res.end(blob);
+      });
+      await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+      filePort = (files.address() as AddressInfo).port;
+    });
+
+    afterAll(async () => {
+      relay?.closeAllConnections();
+      await new Promise((r) => relay?.close(r));
+      files?.closeAllConnections();
+      await new Promise((r) => files?.close(r));
+    });
+
+    it.skipIf(!haveGuest)('fetches a file from the host with wget, the same bytes; captures it; and says when a relay cannot be reached', async () => {
+      const context = await browser.newContext({ acceptDownloads: true });
+      try {
+        const unreachable = `ws://127.0.0.1:${await deadPort()}/`;
+        const [page, lost] = await Promise.all([
+          openPage(context, `${base}?net=user&wisp=${encodeURIComponent(relayUrl)}`),
+          openPage(context, `${base}?net=user&wisp=${encodeURIComponent(unreachable)}`),
+        ]);
+        const [log, lostLog] = await Promise.all([bootToShell(page), bootToShell(lost)]);
+        // DHCP is answered by the stack in the worker, relay or not.
+        expect(log).toContain('eth0: inet addr:10.0.2.15');
+        expect(lostLog).toContain('eth0: inet addr:10.0.2.15');
+
+        const sum = await runCommand(page, `wget -q -O /tmp/blob http://10.0.2.2:${filePort}/blob && sha256sum /tmp/blob`);
+        expect(sum).toBe(`${createHash('sha256').update(blob).digest('hex')}  /tmp/blob\n`);
+        const status = await netStatus(page);
+        expect(status!.summary).toMatch(new RegExp(`^net: user via ${relayUrl.replace(/[./]/g, '\\$&')} \\(connected, \\d+ streams?\\)$`));
+        expect(status!.trouble).toBeNull();
+
+        // The Capture button: a pcap file holding the transfer (well over 700 full-size frames).
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click('#btn-capture')]);
+        expect(download.suggestedFilename()).toMatch(/^webx86-.*\.pcap$/);
+        const pcap = readFileSync(await download.path());
+        expect(pcap.readUInt32LE(0)).toBe(PCAP_MAGIC);
+        let frames = 0;
+        for (let at = 24; at + 16 <= pcap.length; at += 16 + pcap.readUInt32LE(at + 8)) frames++;
+        expect(frames).toBeGreaterThan(700);
+
+        // A relay nobody answers on: the guest's connection fails (a reset, as from a closed
+        // port), the page says why, and the worker lives on.
+        const failed = await runCommand(lost, `wget -q -O /tmp/blob http://10.0.2.2:${filePort}/blob; echo "exit $?"`);
+        expect(failed).toMatch(/exit 1\n$/);
+        const lostStatus = await netStatus(lost);
+        expect(lostStatus!.summary).toMatch(/\(unreachable\)$/);
+        expect(lostStatus!.trouble).toMatch(/relay ws:\/\/127\.0\.0\.1:\d+\/ cannot be reached/);
+        await lost.waitForFunction(() => /cannot be reached/.test(document.getElementById('status-net')!.textContent ?? ''), null, { timeout: 10_000 });
+        expect(await runCommand(lost, 'echo $((6*7))')).toBe('42\n');
+      } finally {
+        await context.close();
+      }
+    }, 2 * BOOT_TIMEOUT_MS);
+  });
+});
