@@ -1,7 +1,8 @@
 // Two VMs in one process on one Ethernet segment (src/net/hub.ts), each with a virtio-net card:
 // with addresses set by hand, Linux's own ping reaches the other VM and nc moves a file from one
 // to the other over TCP; the bytes arrive intact (the receiver's sha256sum against the sender's).
-// Then two VMs in two processes joined through `bin/webx86 switch` (src/net/node-socket.ts).
+// Then two VMs in two processes joined through `bin/webx86 switch` (src/net/node-socket.ts) do
+// the same: ping, and 300 KiB of the sender's /dev/urandom arrive with the sender's sha256sum.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -50,7 +51,7 @@ describe.skipIf(!haveImages)('Linux guests: two VMs on a hub', () => {
     expect(ma.virtioNet!.net.received).toBeGreaterThan(10);
   }, BOOT_TIMEOUT_MS + 60_000);
 
-  it('two processes on bin/webx86 switch ping each other', async () => {
+  it('two processes on bin/webx86 switch ping each other and move a file over TCP with a matching checksum', async () => {
     const bin = resolve(__dirname, '../../bin/webx86');
     const sw = spawn(bin, ['switch', '--listen', '0']);
     const port = await new Promise<number>((done, fail) => {
@@ -73,10 +74,24 @@ describe.skipIf(!haveImages)('Linux guests: two VMs on a hub', () => {
     });
     try {
       const [a, b] = await Promise.all([
-        vm('52:54:00:00:01:01', ['ifconfig eth0 10.0.8.1 netmask 255.255.255.0 up', 'sleep 20']),
-        vm('52:54:00:00:01:02', ['ifconfig eth0 10.0.8.2 netmask 255.255.255.0 up', 'sleep 3; ping -c 3 -W 5 10.0.8.1 | grep -c "bytes from 10.0.8.1"; echo pinged']),
+        // A receives one connection into a file, then hashes it and counts its bytes.
+        vm('52:54:00:00:01:01', ['ifconfig eth0 10.0.8.1 netmask 255.255.255.0 up', 'nc -l -p 5001 > /tmp/f; sha256sum < /tmp/f; wc -c < /tmp/f']),
+        // B pings A, then sends 300 KiB of random bytes (retrying while A's listener is not up yet).
+        vm('52:54:00:00:01:02', [
+          'ifconfig eth0 10.0.8.2 netmask 255.255.255.0 up',
+          'sleep 3; ping -c 3 -W 5 10.0.8.1 | grep -c "bytes from 10.0.8.1"; echo pinged',
+          'dd if=/dev/urandom of=/tmp/data bs=1024 count=300 2>/dev/null; sha256sum < /tmp/data; ' +
+            'i=0; until nc 10.0.8.1 5001 < /tmp/data || [ $i -ge 20 ]; do sleep 1; i=$((i+1)); done; echo sent',
+        ]),
       ]);
       expect(b.out, b.out.slice(-1500)).toMatch(/\n3\r?\npinged/);
+      // The hashes are read from the outputs (a typed command line holds no 64-digit hex word).
+      const sent = /\n([0-9a-f]{64}) {2}-\r?\n(?:.*\r?\n)*?sent/.exec(b.out);
+      const got = /\n([0-9a-f]{64}) {2}-\r?\n\s*(\d+)\r?\n/.exec(a.out);
+      expect(sent, b.out.slice(-1500)).not.toBeNull();
+      expect(got, a.out.slice(-1500)).not.toBeNull();
+      expect(got![2]).toBe(String(300 * 1024));
+      expect(got![1]).toBe(sent![1]);
       // Both powered off at their last prompt (exit status 0).
       expect([a.code, b.code]).toEqual([0, 0]);
     } finally {
