@@ -19,6 +19,8 @@ export interface Ipv4Packet {
   ttl: number;
   /** The payload, cut to the header's total length (Ethernet padding removed). */
   payload: Uint8Array;
+  /** The header as received, options included (what an ICMP error quotes, RFC 792). */
+  header: Uint8Array;
 }
 
 export type Ipv4Result = Ipv4Packet | 'malformed' | 'checksum' | 'fragment';
@@ -29,10 +31,10 @@ export function parseIpv4(b: Uint8Array): Ipv4Result {
   const total = rd16(b, 2);
   if (hlen < IPV4_MIN_HLEN || total < hlen || total > b.length) return 'malformed';
   if (checksum(b, 0, hlen) !== 0) return 'checksum';
-  // Reassembly is not done: the guest's stack follows the 1500-byte MTU the link has.
+  // A fragment (More Fragments set, or an offset): the caller reassembles it (ipv4-reassembly.ts).
   const frag = rd16(b, 6);
   if (frag & (IP_MF | IP_OFFSET_MASK)) return 'fragment';
-  return { src: rd32(b, 12), dst: rd32(b, 16), proto: b[9], ttl: b[8], payload: b.subarray(hlen, total) };
+  return { src: rd32(b, 12), dst: rd32(b, 16), proto: b[9], ttl: b[8], payload: b.subarray(hlen, total), header: b.subarray(0, hlen) };
 }
 
 let nextId = 1;
@@ -85,6 +87,8 @@ export function buildUdp(src: number, dst: number, srcPort: number, dstPort: num
 
 // --- ICMP echo (RFC 792): type 8 request, type 0 reply, same identifier, sequence and data. ---
 export const ICMP_ECHO_REPLY = 0;
+export const ICMP_DEST_UNREACHABLE = 3;
+export const ICMP_PORT_UNREACHABLE = 3; // code, with ICMP_DEST_UNREACHABLE
 export const ICMP_ECHO_REQUEST = 8;
 const ICMP_HLEN = 8;
 
@@ -98,4 +102,20 @@ export function icmpEchoReply(ip: Ipv4Packet): Uint8Array | null {
   wr16(r, 2, 0);
   wr16(r, 2, checksum(r));
   return buildIpv4(ip.dst, ip.src, IPPROTO_ICMP, r);
+}
+
+/**
+ * Destination unreachable (RFC 792 type 3) about `ip`, from `from` to its sender: the offending
+ * datagram's header and its first 8 data bytes are quoted, so the sender's stack can find the
+ * socket (a UDP sender sees ECONNREFUSED for code 3, port unreachable).
+ */
+export function icmpUnreachable(ip: Ipv4Packet, code: number, from: number): Uint8Array {
+  const quoted = Math.min(ip.payload.length, 8);
+  const m = new Uint8Array(ICMP_HLEN + ip.header.length + quoted);
+  m[0] = ICMP_DEST_UNREACHABLE;
+  m[1] = code;
+  m.set(ip.header, ICMP_HLEN);
+  m.set(ip.payload.subarray(0, quoted), ICMP_HLEN + ip.header.length);
+  wr16(m, 2, checksum(m));
+  return buildIpv4(from, ip.src, IPPROTO_ICMP, m);
 }

@@ -80,6 +80,7 @@ export class NodeUdpRelay implements UdpRelay {
         else queue.push(data);
       },
       onMessage: null,
+      onUnreachable: null,
       close: () => {
         if (closed) return;
         closed = true;
@@ -87,7 +88,9 @@ export class NodeUdpRelay implements UdpRelay {
       },
     };
     sock.on('message', (m) => d.onMessage?.(new Uint8Array(m.buffer, m.byteOffset, m.length)));
-    sock.on('error', () => d.close()); // ICMP errors and the like: the guest sees silence, as on a lossy path
+    // Port unreachable (Linux reports the ICMP error on the connected socket's next receive):
+    // the socket stays open, as the port may open later. Other errors: silence, as on a lossy path.
+    sock.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'ECONNREFUSED' && !closed) d.onUnreachable?.(); else d.close(); });
     sock.connect(port, host, () => {
       ready = true;
       for (const q of queue.splice(0)) if (!closed) sock.send(q);

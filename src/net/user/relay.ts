@@ -42,6 +42,12 @@ export interface TcpRelay {
 export interface RelayDatagrams {
   send(data: Uint8Array): void;
   onMessage: ((data: Uint8Array) => void) | null;
+  /**
+   * The host learned that nothing listens at the remote port (an ICMP port unreachable came
+   * back: ECONNREFUSED on a connected socket); the stack tells the guest the same way. A relay
+   * that cannot know never calls it.
+   */
+  onUnreachable?: (() => void) | null;
   close(): void;
 }
 

@@ -3,7 +3,10 @@
 // gateway at 10.0.2.2 (which also stands for the host's loopback), a DNS server at 10.0.2.3, and
 // gets 10.0.2.15 by DHCP. ARP, DHCP, DNS and ICMP echo to the virtual hosts are answered here;
 // UDP and TCP to anywhere else go out through the host relays (TCP terminated in tcp.ts, relayed
-// as byte streams). Port forwards ("hostfwd") make the relay listen on the host and open
+// as byte streams); a UDP port the host finds closed comes back as ICMP port unreachable. The
+// guest's fragmented datagrams are reassembled first (ipv4-reassembly.ts). ICMP echo to other
+// addresses is not answered: Node has no ICMP socket, and a reply made up here would lie. Port
+// forwards ("hostfwd") make the relay listen on the host and open
 // connections into the guest.
 //
 // Every frame from the guest is parsed with its lengths and checksums checked; anything that
@@ -18,9 +21,10 @@ import {
 } from './ethernet';
 import { parseHostForward, type HostForward } from './hostfwd';
 import {
-  buildUdp, icmpEchoReply, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4, parseUdp,
+  buildUdp, icmpEchoReply, icmpUnreachable, ICMP_PORT_UNREACHABLE, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4, parseUdp,
   type Ipv4Packet,
 } from './ipv4';
+import { Ipv4Reassembly, type ReassemblyLimits } from './ipv4-reassembly';
 import type { HostResolver, Listener, RelayDatagrams, TcpRelay, UdpRelay } from './relay';
 import { DEFAULT_TCP_TUNING, TcpConnection, type TcpTuning } from './tcp';
 import { buildTcp, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from './tcp-segment';
@@ -56,6 +60,8 @@ export interface UserNetOptions {
   /** Port forwards, QEMU syntax without `hostfwd=` ("tcp::8080-:80") or parsed. */
   hostfwd?: (string | HostForward)[];
   tcpTuning?: Partial<TcpTuning>;
+  /** Bounds on fragment reassembly (ipv4-reassembly.ts has the defaults). */
+  reassembly?: Partial<ReassemblyLimits>;
 }
 
 export interface UserNetStats {
@@ -68,6 +74,8 @@ export interface UserNetStats {
 interface UdpFlow {
   relay: RelayDatagrams;
   timer: ReturnType<typeof setTimeout> | null;
+  /** The last datagram sent, as an ICMP error would quote it (header and 8 data bytes). */
+  last: Ipv4Packet | null;
 }
 
 export class UserNet implements NetLink {
@@ -91,6 +99,7 @@ export class UserNet implements NetLink {
   /** UDP forwards: gateway port -> send a guest's datagram back to its host peer. */
   private readonly udpForwards = new Map<number, (data: Uint8Array) => void>();
   private nextPort = EPHEMERAL_FIRST;
+  private readonly fragments: Ipv4Reassembly;
   private closed = false;
   private readonly outbox: Uint8Array[] = [];
   private flushing = false;
@@ -98,6 +107,7 @@ export class UserNet implements NetLink {
   constructor(opts: UserNetOptions = {}) {
     this.opts = opts;
     this.tune = { ...DEFAULT_TCP_TUNING, ...opts.tcpTuning };
+    this.fragments = new Ipv4Reassembly(opts.reassembly);
     for (const rule of opts.hostfwd ?? []) this.forward(typeof rule === 'string' ? parseHostForward(rule) : rule);
   }
 
@@ -115,7 +125,13 @@ export class UserNet implements NetLink {
     if (!toUs) return this.drop('not-for-us');
     if (eth.type === ETHERTYPE_ARP) return this.arp(eth.payload);
     if (eth.type !== ETHERTYPE_IPV4) return this.drop('ethertype');
-    const pkt = parseIpv4(eth.payload);
+    let pkt = parseIpv4(eth.payload);
+    if (pkt === 'fragment') {
+      const whole = this.fragments.add(eth.payload);
+      if (whole === 'pending' || whole === 'duplicate') return;
+      if (typeof whole === 'string') return this.drop(`fragment-${whole}`);
+      pkt = parseIpv4(whole);
+    }
     if (typeof pkt === 'string') return this.drop(`ipv4-${pkt}`);
     this.learn(pkt.src, eth.src);
     if (pkt.proto === IPPROTO_UDP) return this.udpIn(pkt);
@@ -250,10 +266,16 @@ export class UserNet implements NetLink {
         if (f) this.touchUdp(key, f);
         this.toGuest(buildUdp(dst, src, dport, sport, data));
       };
-      flow = { relay, timer: null };
+      // Nothing listens there: ICMP port unreachable from the destination (RFC 1122 3.2.2.1).
+      relay.onUnreachable = () => {
+        const last = this.udp.get(key)?.last;
+        if (last) this.toGuest(icmpUnreachable(last, ICMP_PORT_UNREACHABLE, dst));
+      };
+      flow = { relay, timer: null, last: null };
       this.udp.set(key, flow);
     }
     this.touchUdp(key, flow);
+    flow.last = { ...pkt, header: pkt.header.slice(), payload: pkt.payload.slice(0, 8) };
     flow.relay.send(u.data.slice());
   }
 
