@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: the main job. Serves the page (Vite, with the COOP/COEP headers the page needs)
 // and, in this terminal, boots the same default guest through the CLI with COM1 on stdin/stdout.
+// The server also relays the page's network (?net=user) at /wisp/ (vite.config.ts).
 // Open the printed address in a browser for the page; Ctrl-A x leaves the terminal guest and
 // stops the server. With --page-only the terminal guest is skipped and the server keeps running.
 
@@ -16,6 +17,7 @@ const server = await createServer({ root, configFile: join(root, 'vite.config.ts
 await server.listen();
 const url = server.resolvedUrls?.local[0] ?? `http://localhost:${server.config.server.port}/`;
 console.log(`webx86: the page is served at ${url}`);
+console.log(`webx86: add ?net=user for a network through the Wisp relay at ${url.replace(/^http/, 'ws')}wisp/ (10.0.2.2 is this machine), or ?net=tabs to join other tabs`);
 if (pageOnly) {
   console.log('webx86: press Ctrl-C to stop the server');
 } else {

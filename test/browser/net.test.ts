@@ -12,12 +12,13 @@
 // them). Commands are read between markers after QUIET_CONSOLE (test/shell-markers.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer, type ViteDevServer } from 'vite';
+import { createServer, preview, type ViteDevServer } from 'vite';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
 import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
@@ -98,6 +99,39 @@ function deadPort(): Promise<number> {
   });
 }
 
+/** Opens a TCP connection through the Wisp relay at `page`'s /wisp/ to a server on loopback; what it said. */
+async function helloThroughRelay(page: string): Promise<string> {
+  const hello = createTcpServer((sock) => sock.end('hello from the host'));
+  await new Promise<void>((r) => hello.listen(0, '127.0.0.1', r));
+  const relay = new WispRelay(`${page.replace(/^http/, 'ws')}wisp/`);
+  try {
+    const stream = relay.tcp.connect('127.0.0.1', (hello.address() as AddressInfo).port);
+    const got: Buffer[] = [];
+    stream.onData = (d) => { got.push(Buffer.from(d)); };
+    const error = await new Promise<Error | undefined>((r) => { stream.onClose = r; });
+    if (error) throw error;
+    return Buffer.concat(got).toString();
+  } finally {
+    relay.close();
+    await new Promise((r) => hello.close(r));
+  }
+}
+
+describe('the Wisp relay on vite preview', () => {
+  it('answers at /wisp/ too', async () => {
+    // Only the preview server's relay is looked at: an empty "build" is enough.
+    const outDir = mkdtempSync(join(tmpdir(), 'webx86-preview-'));
+    writeFileSync(join(outDir, 'index.html'), '<!doctype html>');
+    const server = await preview({ configFile: CONFIG, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0 } });
+    try {
+      expect(await helloThroughRelay(server.resolvedUrls!.local[0]!)).toBe('hello from the host');
+    } finally {
+      await server.close();
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('the page\'s network', () => {
   let server: ViteDevServer;
   let browser: Browser;
@@ -117,16 +151,7 @@ describe('the page\'s network', () => {
 
   it('answers Wisp at /wisp/ on its own origin, and refuses browsers from other sites', async () => {
     // Through the dev server's relay to a TCP server on loopback (allowed: the server is on 127.0.0.1).
-    const hello = createTcpServer((sock) => sock.end('hello from the host'));
-    await new Promise<void>((r) => hello.listen(0, '127.0.0.1', r));
-    const relay = new WispRelay(`${base.replace(/^http/, 'ws')}wisp/`);
-    const stream = relay.tcp.connect('127.0.0.1', (hello.address() as AddressInfo).port);
-    const got: Buffer[] = [];
-    stream.onData = (d) => { got.push(Buffer.from(d)); };
-    expect(await new Promise<Error | undefined>((r) => { stream.onClose = r; })).toBeUndefined();
-    expect(Buffer.concat(got).toString()).toBe('hello from the host');
-    relay.close();
-    await new Promise((r) => hello.close(r));
+    expect(await helloThroughRelay(base)).toBe('hello from the host');
     // A page of another origin may not use it (it would reach this machine's loopback).
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(new URL('/wisp/', base), {
