@@ -2,8 +2,8 @@
 //   ?net=none             no network card (the default: a page opens no connections unasked)
 //   ?net=user             user-mode networking (10.0.2.0/24, DHCP, DNS) through a Wisp relay;
 //                         &wisp=URL names the relay (default: this server's /wisp/, which
-//                         `npm start`, `npm run dev` and `vite preview` provide), &dns=ADDRESS the
-//                         DNS server the relay is asked to reach (default 1.1.1.1)
+//                         `npm start`, `npm run dev` and `vite preview` provide), &dns=HOST[:PORT]
+//                         the DNS server the relay is asked to reach (default 1.1.1.1, port 53)
 //   ?net=tabs[:NAME]      a switch between the tabs of this site: every VM on the same NAME
 //                         (default "default") is on one Ethernet segment
 //   &mac=52:54:00:12:34:57  the card's MAC; by default a random locally administered one per
@@ -17,7 +17,7 @@ export const DEFAULT_SWITCH = 'default';
 
 export type PageNet =
   | { backend: 'none' }
-  | { backend: 'user'; wisp: string; dns: string; mac: Uint8Array }
+  | { backend: 'user'; wisp: string; dns: { host: string; port: number }; mac: Uint8Array }
   | { backend: 'tabs'; name: string; mac: Uint8Array };
 
 /** A random unicast, locally administered MAC (IEEE 802: bit 0 clear, bit 1 set in the first byte). */
@@ -33,6 +33,14 @@ export function parseMac(text: string): Uint8Array {
   const mac = Uint8Array.from(m.slice(1).map((h) => parseInt(h, 16)));
   if (mac[0]! & 1) throw new Error(`mac=${text} is a multicast address; a card needs a unicast one`);
   return mac;
+}
+
+/** `HOST` or `HOST:PORT` (IPv4 address or name; port 53 by default). */
+function parseDnsServer(text: string): { host: string; port: number } {
+  const m = /^([\w.-]{1,253})(?::(\d{1,5}))?$/.exec(text);
+  const port = m?.[2] === undefined ? 53 : Number(m[2]);
+  if (!m || port < 1 || port > 65535) throw new Error(`dns=${text} is not a DNS server like 1.1.1.1 or 192.168.1.1:53`);
+  return { host: m[1]!, port };
 }
 
 export function macText(mac: Uint8Array): string {
@@ -53,9 +61,7 @@ export function parsePageNet(q: URLSearchParams, pageUrl: string, mac: Uint8Arra
   }
   if (net === 'user') {
     const wisp = checkWispUrl(q.get('wisp') ?? WISP_PATH, pageUrl);
-    const dns = q.get('dns') ?? DEFAULT_DNS;
-    if (!/^[\w.-]{1,253}$/.test(dns)) throw new Error(`dns=${dns} is not an address or host name`);
-    return { backend: 'user', wisp, dns, mac: chosenMac };
+    return { backend: 'user', wisp, dns: parseDnsServer(q.get('dns') ?? DEFAULT_DNS), mac: chosenMac };
   }
   if (net === 'tabs' || net.startsWith('tabs:')) {
     if (q.has('wisp') || q.has('dns')) throw new Error('wisp= and dns= are for net=user; net=tabs joins other tabs only');

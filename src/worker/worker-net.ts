@@ -46,7 +46,7 @@ export class WorkerNet {
       inner = new UserNet({
         tcp: this.relay.tcp,
         udp: this.relay.udp,
-        resolve: udpResolver(this.relay.udp, { server: choice.dns }),
+        resolve: udpResolver(this.relay.udp, { server: choice.dns.host, port: choice.dns.port }),
       });
     } else {
       this.tabs = new BroadcastLink(choice.name);

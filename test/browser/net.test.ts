@@ -4,7 +4,8 @@
 //    addresses the guests ping each other;
 //  - ?net=user through a Wisp relay the test starts itself (wisp-js on loopback): the guest
 //    fetches a file from an HTTP server on the host's 127.0.0.1 as 10.0.2.2 with busybox wget,
-//    and its sha256sum is the host's; the Capture button downloads a pcap of the exchange; and a
+//    and its sha256sum is the host's, by address and by a name a DNS server of the test's
+//    answers (asked as UDP through the relay: &dns=); the Capture button downloads a pcap of the exchange; and a
 //    relay that cannot be reached fails the guest's connection and says so in the status bar;
 //  - network options the page cannot use are refused in words.
 //
@@ -12,6 +13,7 @@
 // them). Commands are read between markers after QUIET_CONSOLE (test/shell-markers.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
@@ -212,6 +214,7 @@ describe('the page\'s network', () => {
   describe('?net=user through a Wisp relay', () => {
     let relay: Server;
     let files: Server;
+    let dns: UdpSocket;
     let relayUrl: string;
     let filePort: number;
     const blob = randomBytes(1 << 20);
@@ -234,6 +237,21 @@ describe('the page\'s network', () => {
       });
       await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
       filePort = (files.address() as AddressInfo).port;
+      // A DNS server that knows files.test as 10.0.2.2 (the host, from the guest) and nothing else.
+      dns = createSocket('udp4');
+      dns.on('message', (q, from) => {
+        const nameEnd = q.indexOf(0, 12);
+        if (q.length < 17 || nameEnd < 0 || nameEnd + 5 > q.length) return;
+        const known = q.subarray(12, nameEnd).toString('latin1') === '\x05files\x04test';
+        const a = known && q.readUInt16BE(nameEnd + 1) === 1;
+        const answer = a ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 2, 2]) : Buffer.alloc(0);
+        const reply = Buffer.concat([q.subarray(0, nameEnd + 5), answer]);
+        reply.writeUInt16BE(0x8180 | (known ? 0 : 3), 2); // a response, recursion available; NXDOMAIN for other names
+        reply.writeUInt16BE(a ? 1 : 0, 6);
+        reply.writeUInt32BE(0, 8);
+        dns.send(reply, from.port, from.address);
+      });
+      await new Promise<void>((r) => dns.bind(0, '127.0.0.1', r));
     });
 
     afterAll(async () => {
@@ -241,6 +259,7 @@ describe('the page\'s network', () => {
       await new Promise((r) => relay?.close(r));
       files?.closeAllConnections();
       await new Promise((r) => files?.close(r));
+      dns?.close();
     });
 
     it.skipIf(!haveGuest)('fetches a file from the host with wget, the same bytes; captures it; and says when a relay cannot be reached', async () => {
@@ -248,7 +267,7 @@ describe('the page\'s network', () => {
       try {
         const unreachable = `ws://127.0.0.1:${await deadPort()}/`;
         const [page, lost] = await Promise.all([
-          openPage(context, `${base}?net=user&wisp=${encodeURIComponent(relayUrl)}`),
+          openPage(context, `${base}?net=user&wisp=${encodeURIComponent(relayUrl)}&dns=127.0.0.1:${(dns.address() as AddressInfo).port}`),
           openPage(context, `${base}?net=user&wisp=${encodeURIComponent(unreachable)}`),
         ]);
         const [log, lostLog] = await Promise.all([bootToShell(page), bootToShell(lost)]);
@@ -257,7 +276,12 @@ describe('the page\'s network', () => {
         expect(lostLog).toContain('eth0: inet addr:10.0.2.15');
 
         const sum = await runCommand(page, `wget -q -O /tmp/blob http://10.0.2.2:${filePort}/blob && sha256sum /tmp/blob`);
-        expect(sum).toBe(`${createHash('sha256').update(blob).digest('hex')}  /tmp/blob\n`);
+        const blobSum = createHash('sha256').update(blob).digest('hex');
+        expect(sum).toBe(`${blobSum}  /tmp/blob\n`);
+        // By name: the stack's DNS server (10.0.2.3) asks the test's DNS server through the relay.
+        expect(await runCommand(page, 'nslookup files.test 2>/dev/null | grep -c 10.0.2.2')).toBe('1\n');
+        expect(await runCommand(page, 'nslookup nothing.test >/dev/null 2>&1; echo "exit $?"')).toBe('exit 1\n');
+        expect(await runCommand(page, `wget -q -O - http://files.test:${filePort}/blob | sha256sum`)).toBe(`${blobSum}  -\n`);
         const status = await netStatus(page);
         expect(status!.summary).toMatch(new RegExp(`^net: user via ${relayUrl.replace(/[./]/g, '\\$&')} \\(connected, \\d+ streams?\\)$`));
         expect(status!.trouble).toBeNull();

@@ -77,7 +77,7 @@ describe('page network options', () => {
 
   it('defaults to no network, the same-origin relay for net=user and the "default" switch for net=tabs', () => {
     expect(parse('')).toEqual({ backend: 'none' });
-    expect(parse('net=user')).toEqual({ backend: 'user', wisp: 'ws://127.0.0.1:5173/wisp/', dns: '1.1.1.1', mac });
+    expect(parse('net=user')).toEqual({ backend: 'user', wisp: 'ws://127.0.0.1:5173/wisp/', dns: { host: '1.1.1.1', port: 53 }, mac });
     expect(parse('net=tabs')).toEqual({ backend: 'tabs', name: 'default', mac });
     expect(parse('net=tabs:lab&mac=52:54:00:00:00:09')).toEqual({ backend: 'tabs', name: 'lab', mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 9) });
   });
@@ -93,7 +93,9 @@ describe('page network options', () => {
     expect(() => parse('net=user&wisp=ftp://x/')).toThrow(/a Wisp relay is a ws: or wss: URL/);
     expect(() => parse('net=user&wisp=ws://[bad')).toThrow(/is not a URL/);
     expect(() => parse('net=user&mac=zz')).toThrow(/not a MAC address/);
-    expect(() => parse('net=user&dns=a b')).toThrow(/not an address or host name/);
+    expect(() => parse('net=user&dns=a b')).toThrow(/is not a DNS server/);
+    expect(() => parse('net=user&dns=1.1.1.1:0')).toThrow(/is not a DNS server/);
+    expect(parse('net=user&dns=192.168.1.1:5353')).toMatchObject({ dns: { host: '192.168.1.1', port: 5353 } });
     expect(() => parse('net=tabs&wisp=ws://x/')).toThrow(/for net=user/);
     expect(() => parse('wisp=ws://x/')).toThrow(/needs a network/);
   });

@@ -109,6 +109,31 @@ describe('Wisp relay', () => {
     relay.close();
   });
 
+  it('reports UDP to a closed port as unreachable, and reopens the association for the next datagram', async () => {
+    const closed = createSocket('udp4');
+    await new Promise<void>((r) => closed.bind(0, '127.0.0.1', r));
+    const closedPort = closed.address().port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const relay = new WispRelay(wispUrl);
+    const flow = relay.udp.connect('127.0.0.1', closedPort);
+    const unreachable = new Promise<void>((r) => { flow.onUnreachable = r; });
+    // Datagrams until one comes back refused (the first may be sent before the server's socket connects).
+    const timer = setInterval(() => flow.send(new Uint8Array([1, 2, 3])), 100);
+    await unreachable;
+    clearInterval(timer);
+    // Something listens there now: the next datagram goes out on a new stream and is answered.
+    const echoUdp = createSocket('udp4');
+    echoUdp.on('message', (m, from) => echoUdp.send(m, from.port, from.address));
+    await new Promise<void>((r) => echoUdp.bind(closedPort, '127.0.0.1', r));
+    const answered = new Promise<Uint8Array>((r) => { flow.onMessage = r; });
+    const again = setInterval(() => flow.send(new Uint8Array([4, 5, 6])), 100);
+    expect(Array.from(await answered)).toEqual([4, 5, 6]);
+    clearInterval(again);
+    echoUdp.close();
+    flow.close();
+    relay.close();
+  });
+
   it('looks names up as DNS over the relay\'s UDP: addresses, null for NXDOMAIN, a rejection when nobody answers', async () => {
     const relay = new WispRelay(wispUrl);
     const resolve = udpResolver(relay.udp, { server: '127.0.0.1', port: port(dns), timeoutMs: 500, attempts: 2 });

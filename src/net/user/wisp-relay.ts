@@ -327,6 +327,7 @@ class WispTcpStream implements RelayStream {
 /** A guest UDP association's host side: one Wisp UDP stream, reopened if it was closed. */
 class WispDatagrams implements RelayDatagrams {
   onMessage: ((data: Uint8Array) => void) | null = null;
+  onUnreachable: (() => void) | null = null;
   private stream: WispStream | null = null;
   private opening = false;
   private done = false;
@@ -378,6 +379,11 @@ class WispDatagrams implements RelayDatagrams {
         if (this.stream === stream) this.stream = null;
         const error = reasonError(reason, this.host, this.port);
         if (error && reason !== CLOSE_REASON.networkError) this.relay.note(error.message);
+        // A server closes a UDP stream only when its socket failed (wisp-js: an ICMP error such as
+        // port unreachable ends the socket) or it refused the destination: either way the guest
+        // hears "port unreachable". A WebSocket that went down (conn no longer connected) closes
+        // every stream without anything having been learned about this one: silence.
+        if (conn.connected && !this.done) this.onUnreachable?.();
       };
       for (const d of this.pending.splice(0)) this.send(d);
     });
