@@ -1,0 +1,97 @@
+// Snapshot files: a whole Machine (its MachineState) and what it was built from (SnapshotConfig),
+// compressed and checksummed. This is the API the CLI, the worker and the page use:
+//
+//   save:    bytes = await saveSnapshot(machine, options)            (machine stopped; options as given to Machine.create)
+//   load:    snap = await decodeSnapshot(bytes)                       (every check of the file: nothing changes yet)
+//            opts = await machineOptionsFor(snap.config, { kernel, initrd, links })   (the images must be the saved ones)
+//            machine = await Machine.create({ ...opts, coreWasm }, host)
+//            restoreSnapshot(machine, snap)                           (checks the machine fits, then loads)
+//
+// Every failure is a SnapshotError with a one-line message, and leaves the machine as it was.
+// The layout: container.ts (header, compression, checksums), sections.ts (the payload),
+// value-codec.ts (device states), ram-pages.ts (RAM without its zero pages), config.ts.
+import type { Machine, MachineOptions, MachineState } from '../machine/machine.js';
+import { DeviceStateError } from '../machine/registry.js';
+import { SnapshotError } from './bytes.js';
+import { checkMachineFits, snapshotConfig, type SnapshotConfig } from './config.js';
+import { seal, unseal, type ContainerInfo } from './container.js';
+import { decodePayload, encodePayload } from './sections.js';
+import type { RamCounts, RamEncodeOptions } from './ram-pages.js';
+
+export { SnapshotError } from './bytes.js';
+export { machineOptionsFor, snapshotConfig, type SnapshotConfig, type SnapshotHostParts, type SnapshotImages } from './config.js';
+export { FORMAT_VERSION } from './container.js';
+export type { RamCounts } from './ram-pages.js';
+
+export interface EncodeOptions extends RamEncodeOptions {
+  /** Told how RAM's pages were written or left out (for the host's figures). */
+  onRamCounts?: (counts: RamCounts) => void;
+}
+
+/** What a decoded file held besides the state: sizes, for the host to show. */
+export interface SnapshotInfo extends ContainerInfo {
+  /** RAM pages the file held; the others load as zeros. */
+  pagesStored: number;
+}
+
+export interface DecodedSnapshot {
+  state: MachineState;
+  config: SnapshotConfig;
+  info: SnapshotInfo;
+}
+
+/** `state` (from Machine.saveState) of a machine configured as `config`, as a snapshot file. */
+export async function encodeSnapshot(state: MachineState, config: SnapshotConfig, opts: EncodeOptions = {}): Promise<Uint8Array> {
+  const { chunks, ram } = encodePayload(state, config, opts);
+  opts.onRamCounts?.(ram);
+  return seal(chunks, state.ram.length);
+}
+
+/**
+ * The state and configuration in a snapshot file, after checking everything about the file
+ * (magic, version, sizes, checksums, every section's layout). Fails only with SnapshotError.
+ */
+export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot> {
+  try {
+    const { payload, info } = await unseal(file);
+    const { state, config, pagesStored } = decodePayload(payload, info.ramBytes);
+    return { state, config, info: { ...info, pagesStored } };
+  } catch (e) {
+    throw asSnapshotError(e, 'snapshot cannot be read');
+  }
+}
+
+/**
+ * Save `machine` (stopped: run() has returned), made with `options` (what was given to
+ * Machine.create), as a snapshot file. A machine that cannot be saved yet (one with disks)
+ * gives a SnapshotError.
+ */
+export async function saveSnapshot(machine: Machine, options: MachineOptions, opts: EncodeOptions = {}): Promise<Uint8Array> {
+  let state: MachineState;
+  try {
+    state = machine.saveState();
+  } catch (e) {
+    throw asSnapshotError(e, 'cannot save this machine');
+  }
+  return encodeSnapshot(state, await snapshotConfig(options), opts);
+}
+
+/**
+ * Load a decoded snapshot into `machine` (stopped; made from machineOptionsFor(snap.config)).
+ * A machine it does not fit gives a SnapshotError, and nothing of it changes.
+ */
+export function restoreSnapshot(machine: Machine, snap: DecodedSnapshot): void {
+  checkMachineFits(machine, snap.config);
+  try {
+    machine.loadState(snap.state);
+  } catch (e) {
+    throw asSnapshotError(e, 'snapshot does not fit this machine');
+  }
+}
+
+/** Any failure as a one-line SnapshotError; those that are not already one get `context` in front. */
+function asSnapshotError(e: unknown, context: string): SnapshotError {
+  if (e instanceof SnapshotError) return e;
+  const message = String((e as Error)?.message ?? e).split('\n')[0];
+  return new SnapshotError(e instanceof DeviceStateError ? `${context}: ${message}` : `${context}: ${message}`);
+}
