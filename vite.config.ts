@@ -162,9 +162,10 @@ export default defineConfig({
     format: 'es',
   },
   optimizeDeps: {
-    // Imported on demand by the worker (src/boot/payload.ts), which the dev server's first crawl
-    // does not see: listed so that finding it late cannot make the dev server reload the page.
-    include: ['xz-decompress'],
+    // Imported by the worker (src/boot/payload.ts on demand, src/net/user/wisp-relay.ts), which
+    // the dev server's first crawl does not see: listed so that finding them late cannot make the
+    // dev server reload the page.
+    include: ['xz-decompress', '@mercuryworkshop/wisp-js/client'],
   },
   build: {
     outDir: 'dist',
