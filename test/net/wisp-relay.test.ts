@@ -9,6 +9,7 @@ import { buildQuery, parseResponse, udpResolver } from '../../src/net/user/dns-c
 import type { RelayStream } from '../../src/net/user/relay';
 import { WispRelay } from '../../src/net/user/wisp-relay';
 import { attachWispServer } from '../../src/net/wisp-server';
+import { server as wispServer } from '@mercuryworkshop/wisp-js/server';
 
 const port = (s: { address(): unknown }) => (s.address() as AddressInfo).port;
 
@@ -95,6 +96,19 @@ describe('Wisp relay', () => {
     const w = watch(relay.tcp.connect('127.0.0.1', closedPort));
     expect(await w.closed).toBeInstanceOf(Error);
     relay.close();
+  });
+
+  it('resets a connection the relay does not allow, and says so in its status', async () => {
+    wispServer.options.allow_loopback_ips = false; // wisp-js's settings are process-wide
+    try {
+      const relay = new WispRelay(wispUrl);
+      const w = watch(relay.tcp.connect('127.0.0.1', port(echo)));
+      expect((await w.closed)?.message).toMatch(/does not allow this destination/);
+      expect(relay.status().problem).toMatch(/^127\.0\.0\.1:\d+: the relay does not allow this destination$/);
+      relay.close();
+    } finally {
+      wispServer.options.allow_loopback_ips = true;
+    }
   });
 
   it('says in words that an unreachable relay is unreachable, and fails its streams', async () => {

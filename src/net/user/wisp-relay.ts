@@ -54,6 +54,8 @@ const REASON_WORDS: Record<number, string> = {
 const RETRY_MS = 3000;
 /** Bytes from the host kept while the guest is not reading (Wisp cannot tell the server to wait). */
 const PAUSED_LIMIT = 8 << 20;
+/** How long a refused stream stays in `status().problem` (the connection's own trouble stays until it recovers). */
+const NOTE_MS = 30_000;
 /** UDP datagrams kept while the WebSocket is still opening; more are dropped, as on a congested link. */
 const UDP_PENDING_LIMIT = 64;
 
@@ -62,7 +64,7 @@ export type RelayState = 'idle' | 'connecting' | 'open' | 'down';
 export interface WispRelayStatus {
   url: string;
   state: RelayState;
-  /** Why the relay is down or what it last refused, in words; null when all is well. */
+  /** Why the relay is down, or what it refused in the last half minute, in words; null when all is well. */
   problem: string | null;
   /** Streams (TCP connections and UDP associations) open now. */
   streams: number;
@@ -81,6 +83,7 @@ export class WispRelay {
   private conn: WispConnection | null = null;
   private state: RelayState = 'idle';
   private problem: string | null = null;
+  private noted: { text: string; at: number } | null = null;
   private lastFailure = -Infinity;
   private closed = false;
   private readonly waiting: ((conn: WispConnection | null) => void)[] = [];
@@ -107,7 +110,8 @@ export class WispRelay {
   }
 
   status(): WispRelayStatus {
-    return { url: this.url, state: this.state, problem: this.problem, streams: this.live.size };
+    const recent = this.noted && performance.now() - this.noted.at < NOTE_MS ? this.noted.text : null;
+    return { url: this.url, state: this.state, problem: this.problem ?? recent, streams: this.live.size };
   }
 
   close(): void {
@@ -122,7 +126,7 @@ export class WispRelay {
 
   /** @internal A stream's trouble worth showing the user (refusals, blocked destinations). */
   note(problem: string): void {
-    this.problem = problem;
+    this.noted = { text: problem, at: performance.now() };
   }
 
   /**
