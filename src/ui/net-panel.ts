@@ -32,7 +32,7 @@ export class NetPanel {
     this.captureButton.title = `Download the network capture as a .pcap file (Wireshark, tcpdump -r): every frame of the card, the last ${CAPTURE_LIMIT >> 20} MiB of them`;
     this.captureButton.addEventListener('click', () => {
       capture().then((bytes) => {
-        if (!bytes) return onError('There is no network capture: the machine has no network card (add ?net=user or ?net=tabs to the address).');
+        if (!bytes) return onError('There is no network capture yet: no machine with a network card has been started.');
         download(bytes, `webx86-${new Date().toISOString().replace(/[:.]/g, '-')}.pcap`);
       }).catch((e) => onError(`The capture could not be read from the VM worker: ${(e as Error).message}`));
     });
