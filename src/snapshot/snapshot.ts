@@ -40,7 +40,10 @@ export interface DecodedSnapshot {
   info: SnapshotInfo;
 }
 
-/** `state` (from Machine.saveState) of a machine configured as `config`, as a snapshot file. */
+/**
+ * `state` (from Machine.saveState) of a machine configured as `config`, as a snapshot file.
+ * RAM is compressed from `state` itself, not a copy: leave `state` alone until this resolves.
+ */
 export async function encodeSnapshot(state: MachineState, config: SnapshotConfig, opts: EncodeOptions = {}): Promise<Uint8Array> {
   const { chunks, ram } = encodePayload(state, config, opts);
   opts.onRamCounts?.(ram);
@@ -85,13 +88,17 @@ export function restoreSnapshot(machine: Machine, snap: DecodedSnapshot): void {
   try {
     machine.loadState(snap.state);
   } catch (e) {
-    throw asSnapshotError(e, 'snapshot does not fit this machine');
+    // DeviceStateError: a device list or version that differs; anything else (the machine is running).
+    throw asSnapshotError(e, e instanceof DeviceStateError ? 'snapshot does not fit this machine' : 'cannot restore a snapshot now');
   }
 }
 
-/** Any failure as a one-line SnapshotError; those that are not already one get `context` in front. */
+/**
+ * Any failure as a one-line SnapshotError; those that are not already one (the Machine's
+ * DeviceStateError, or a fault of this code) get `context` in front.
+ */
 function asSnapshotError(e: unknown, context: string): SnapshotError {
   if (e instanceof SnapshotError) return e;
   const message = String((e as Error)?.message ?? e).split('\n')[0];
-  return new SnapshotError(e instanceof DeviceStateError ? `${context}: ${message}` : `${context}: ${message}`);
+  return new SnapshotError(`${context}: ${message}`);
 }
