@@ -66,8 +66,9 @@ export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot>
 
 /**
  * Save `machine` (stopped: run() has returned), made with `options` (what was given to
- * Machine.create), as a snapshot file. A machine that cannot be saved yet (one with disks)
- * gives a SnapshotError.
+ * Machine.create), as a snapshot file. The pages the guest has given to the balloon are left
+ * out (they are the host's: they load as zeros), unless `opts.skipPage` says otherwise. A
+ * machine that cannot be saved yet (one with disks) gives a SnapshotError.
  */
 export async function saveSnapshot(machine: Machine, options: MachineOptions, opts: EncodeOptions = {}): Promise<Uint8Array> {
   let state: MachineState;
@@ -76,7 +77,8 @@ export async function saveSnapshot(machine: Machine, options: MachineOptions, op
   } catch (e) {
     throw asSnapshotError(e, 'cannot save this machine');
   }
-  return encodeSnapshot(state, await snapshotConfig(options), opts);
+  const skipPage = opts.skipPage ?? ((pfn: number) => machine.balloon.isInflated(pfn));
+  return encodeSnapshot(state, await snapshotConfig(options), { ...opts, skipPage });
 }
 
 /**

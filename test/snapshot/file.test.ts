@@ -105,10 +105,28 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     expect(sameState(built.saveState(), state)).toBe(true);
   }, 60_000);
 
-  it('saveSnapshot holds what the machine\'s saveState gives; a machine with a disk cannot be saved yet', async () => {
+  it('saveSnapshot holds what the machine\'s saveState gives, without the balloon\'s pages; a machine with a disk cannot be saved yet', async () => {
     const again = await saveSnapshot(source, options);
     const decoded = await decodeSnapshot(again);
     expect(sameState(decoded.state, source.saveState())).toBe(true);
+    // The balloon's pages are left out (the guest gave them up: they load as zeros).
+    const balloonPfn = 5000;
+    source.core.ram.fill(0x33, balloonPfn * 4096, (balloonPfn + 1) * 4096);
+    const isInflated = source.balloon.isInflated.bind(source.balloon);
+    source.balloon.isInflated = (pfn) => pfn === balloonPfn || isInflated(pfn);
+    try {
+      let skipped = -1;
+      const ballooned = await decodeSnapshot(await saveSnapshot(source, options, { onRamCounts: (c) => { skipped = c.skipped; } }));
+      expect(skipped).toBe(1);
+      expect(ballooned.state.ram.subarray(balloonPfn * 4096, (balloonPfn + 1) * 4096).every((b) => b === 0)).toBe(true);
+      expect(ballooned.state.ram[balloonPfn * 4096 - 1]).toBe(source.core.ram[balloonPfn * 4096 - 1]);
+      // A caller's skipPage is asked instead.
+      const kept = await decodeSnapshot(await saveSnapshot(source, options, { skipPage: () => false }));
+      expect(kept.state.ram[balloonPfn * 4096]).toBe(0x33);
+    } finally {
+      source.balloon.isInflated = isInflated;
+      source.core.ram.fill(0, balloonPfn * 4096, (balloonPfn + 1) * 4096);
+    }
     const withDisk = guestOptions({ disks: [new MemoryBackend(new Uint8Array(1 * MIB))] });
     const diskMachine = await Machine.create(withDisk, { onSerial: () => {} });
     expectSnapshotError(await failure(saveSnapshot(diskMachine, withDisk)), /^cannot save this machine: a machine with disks/);
