@@ -112,6 +112,8 @@ export interface MachineOptions extends VmConfig {
   nics?: NicOptions[];
   /** A virtio-rng entropy device (default true). */
   rng?: boolean;
+  /** The balloon's target from power-on and after every reset, in MiB (default 0; setBalloonTarget changes it until the next reset). */
+  balloonMiB?: number;
   /** A CD-ROM drive on the SATA port after the disks' ports, with this disc in it (an ISO image, read-only). */
   cdrom?: BlockBackend;
   /**
@@ -436,6 +438,10 @@ export class Machine {
     }));
     d.add('virtio-balloon-transport', this.balloon.transport);
     this.pci.register(PCI_SLOT.VIRTIO_BALLOON, 0, this.balloon);
+    const balloonMiB = config.balloonMiB ?? 0;
+    if (!Number.isInteger(balloonMiB) || balloonMiB < 0 || balloonMiB >= config.memoryMiB) {
+      throw new RangeError(`balloon target ${balloonMiB} MiB is outside 0..${config.memoryMiB - 1} MiB`);
+    }
     this.virtioConsole = d.add('virtio-console', new VirtioConsole({
       dma: this.dma, output: (bytes) => { for (const b of bytes) this.consoleOut.push(b); },
       onMap: this.barMapper('virtio-console', () => VIRTIO_PCI_BAR_SIZE, () => this.virtioConsole.mmio),
@@ -686,6 +692,7 @@ export class Machine {
     // reset() re-arms or cancels its own timers.
     for (const line of this.irqLines) line.lower();
     this.devices.resetAll();
+    if (this.config.balloonMiB) this.balloon.setTarget(this.config.balloonMiB * 256);
     // What the chips already sent before the reset has left the machine: hand it over.
     this.flushOutput();
 

@@ -180,6 +180,7 @@ async function run(opts: RunOptions): Promise<number> {
         virtioDisks,
         nics: links.map((link, i) => ({ link, mac: opts.nics[i]!.mac })),
         rng: opts.rng,
+        balloonMiB: opts.balloonMiB,
         cdrom,
       },
       {
@@ -194,7 +195,6 @@ async function run(opts: RunOptions): Promise<number> {
     if ((e as Error).name === 'BiosImageError') throw new CliError(msg);
     throw e;
   }
-  if (opts.balloonMiB !== undefined) machine.setBalloonTarget(opts.balloonMiB);
   return session(machine, opts, balloonStats);
 }
 
