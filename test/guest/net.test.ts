@@ -9,12 +9,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { createNodeUserNet } from '../../src/net/user/node-relay.js';
 import { parseNetSpec } from '../../src/net/options.js';
 import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
+import { marked, markedOutput } from '../shell-markers.js';
 import { BOOT_TIMEOUT_MS, Session, runCli, runSession } from './session.js';
 
 const haveImages = haveBuildOutputs('the network guest test (test/guest/net.test.ts)', guestFiles());
@@ -103,6 +105,36 @@ describe.skipIf(!haveImages)('Linux guest: the network', () => {
       expect(dump).toMatch(/0\.0\.0\.0\.68 > 255\.255\.255\.255\.67: BOOTP\/DHCP, Request/);
       // (udhcpc asks for broadcast replies, RFC 2131 4.1, having no address yet.)
       expect(dump).toMatch(/10\.0\.2\.2\.67 > (10\.0\.2\.15|255\.255\.255\.255)\.68: BOOTP\/DHCP, Reply/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, BOOT_TIMEOUT_MS + 60_000);
+
+  it('fragments both ways (a 4000-byte ping of the gateway) and ICMP port unreachable for UDP to a closed host port', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-frag-'));
+    // A UDP port the OS just gave out and took back: nothing listens there.
+    const probe = createSocket('udp4');
+    const closedPort = await new Promise<number>((r) => probe.bind(0, '127.0.0.1', () => r(probe.address().port)));
+    await new Promise<void>((r) => probe.close(() => r()));
+    try {
+      const pcap = join(dir, 'net.pcap');
+      const unreachs = "awk '/^Icmp:/ { getline; print $5; exit }' /proc/net/snmp"; // InDestUnreachs
+      const line = `dmesg -n 1; ${marked(`ping -c 3 -s 4000 10.0.2.2 | grep -c "bytes from"; ${unreachs}; tftp -g -r x -l /tmp/x 10.0.2.2 ${closedPort} 2>/dev/null & sleep 2; kill $! 2>/dev/null; ${unreachs}`, 'F')}; poweroff -f`;
+      const { status, out } = await runCli(['run', '--net', `user,dump=${pcap}`], '~ # ', line);
+      expect(status, out.slice(-2000)).toBe(0);
+      // The guest's Linux fragmented its requests, the stack put them together and fragmented its
+      // answers, and Linux put those together: three replies.
+      const output = markedOutput(out, 'F')!;
+      const [replies, before, after] = output.trim().split('\n').map(Number);
+      expect(replies, output).toBe(3);
+      // Linux counted the port unreachable its tftp request met (InDestUnreachs went up).
+      expect(after! - before!).toBeGreaterThanOrEqual(1);
+      // tcpdump, reading the capture, decodes the fragments and the ICMP error's quote.
+      const dump = execFileSync('tcpdump', ['-nn', '-v', '-r', pcap], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      // (4008 bytes of ICMP: 1480 + 1480 + 1048, each fragment in its own IPv4 header.)
+      expect(dump).toMatch(/flags \[\+\], proto ICMP \(1\), length 1500\)\s+10\.0\.2\.2 > 10\.0\.2\.15: ICMP echo reply, id \d+, seq 0, length 1480/);
+      expect(dump).toMatch(/offset 2960, flags \[none\], proto ICMP \(1\), length 1068\)\s+10\.0\.2\.2 > 10\.0\.2\.15/);
+      expect(dump).toContain(`10.0.2.2 > 10.0.2.15: ICMP 10.0.2.2 udp port ${closedPort} unreachable`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,8 +1,10 @@
-// IPv4 fragments from the guest (src/net/user/ipv4-reassembly.ts) and ICMP port unreachable:
-// fragmented UDP datagrams reach a real host UDP server intact whatever the order of their
-// fragments; overlapping, oversized, misaligned, stale and random fragments are dropped without an
-// exception and within the memory bounds; a datagram to a closed host port comes back as ICMP
-// port unreachable quoting it. Frames are built by the test's own packet code (packets.ts).
+// IPv4 fragments from the guest (src/net/user/ipv4-reassembly.ts) and to it, and ICMP port
+// unreachable: fragmented UDP datagrams reach a real host UDP server intact whatever the order of
+// their fragments; overlapping, oversized, misaligned, stale and random fragments are dropped
+// without an exception and within the memory bounds; what the stack sends over the MTU (a big
+// echo reply, a big datagram from a host server) comes in fragments that put together give it;
+// a datagram to a closed host port comes back as ICMP port unreachable quoting it. Frames are
+// built and put together by the test's own packet code (packets.ts and here).
 import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { Ipv4Reassembly } from '../../src/net/user/ipv4-reassembly';
@@ -40,6 +42,31 @@ function hostServer(): Promise<{ sock: Socket; port: number; got: Buffer[] }> {
   const got: Buffer[] = [];
   sock.on('message', (m) => got.push(m));
   return new Promise((r) => sock.bind(0, '127.0.0.1', () => r({ sock, port: sock.address().port, got })));
+}
+
+/**
+ * The test's own reassembly of the stack's fragments (all of one datagram, any order): each
+ * fragment's header is checked (checksum, total length, at most 1500 bytes, 8-byte alignment),
+ * and the datagram's payload is returned.
+ */
+function joinFragments(frames: Uint8Array[]): { proto: number; src: string; dst: string; payload: number[] } {
+  const parts = frames.map((f) => {
+    const ip = [...f.subarray(14)];
+    expect(csum(ip.slice(0, 20))).toBe(0);
+    expect(ip[2]! << 8 | ip[3]!).toBe(ip.length);
+    expect(ip.length).toBeLessThanOrEqual(1500);
+    const word = ip[6]! << 8 | ip[7]!;
+    return { more: (word & 0x2000) !== 0, at: (word & 0x1fff) * 8, data: ip.slice(20), ip };
+  }).sort((a, b) => a.at - b.at);
+  const payload: number[] = [];
+  for (const p of parts) {
+    expect(p.at).toBe(payload.length); // no hole, no overlap
+    if (p.more) expect(p.data.length % 8).toBe(0);
+    payload.push(...p.data);
+  }
+  expect(parts.at(-1)!.more).toBe(false);
+  const h = parts[0]!.ip;
+  return { proto: h[9]!, src: h.slice(12, 16).join('.'), dst: h.slice(16, 20).join('.'), payload };
 }
 
 const until = async (cond: () => boolean, ms = 3000) => {
@@ -159,6 +186,47 @@ describe('user-mode stack: IPv4 fragments and ICMP port unreachable', () => {
       expect(() => net.send(frame(ip))).not.toThrow();
     }
     net.close();
+  });
+
+  it('a 4000-byte ping of the gateway, sent in fragments, is answered in fragments', async () => {
+    const net = new UserNet({});
+    const out: Uint8Array[] = [];
+    net.onFrame = (f) => out.push(f);
+    const data = pattern(4000, 11);
+    const echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1, ...data];
+    const c = csum(echo);
+    echo[2] = c >> 8;
+    echo[3] = c & 0xff;
+    for (let at = 0; at < echo.length; at += 1480) net.send(frame(fragment([10, 0, 2, 15], [10, 0, 2, 2], 99, at, at + 1480 < echo.length, echo.slice(at, at + 1480), 1)));
+    await until(() => out.length >= 3);
+    const reply = joinFragments(out);
+    expect([reply.proto, reply.src, reply.dst]).toEqual([1, '10.0.2.2', '10.0.2.15']);
+    expect(csum(reply.payload)).toBe(0);
+    expect(reply.payload.slice(0, 2)).toEqual([0, 0]); // echo reply
+    expect(reply.payload.slice(4)).toEqual(echo.slice(4)); // identifier, sequence, data
+    net.close();
+  });
+
+  it('a 4000-byte datagram from a host UDP server reaches the guest in fragments', async () => {
+    const server = await hostServer();
+    const big = Buffer.from(pattern(4000, 12));
+    server.sock.on('message', (_m, from) => server.sock.send(big, from.port, from.address));
+    const net = new UserNet({ udp: new NodeUdpRelay() });
+    const out: Uint8Array[] = [];
+    net.onFrame = (f) => out.push(f);
+    try {
+      net.send(udp('10.0.2.15', '10.0.2.2', 40002, server.port, [1, 2, 3]));
+      await until(() => out.length >= 3);
+      const d = joinFragments(out);
+      expect([d.proto, d.src, d.dst]).toEqual([17, '10.0.2.2', '10.0.2.15']);
+      const u = d.payload;
+      expect([u[0]! << 8 | u[1]!, u[2]! << 8 | u[3]!, u[4]! << 8 | u[5]!]).toEqual([server.port, 40002, 4008]);
+      expect(csum([10, 0, 2, 2, 10, 0, 2, 15, 0, 17, ...be16(u.length), ...u])).toBe(0);
+      expect(u.slice(8)).toEqual([...big]);
+    } finally {
+      net.close();
+      server.sock.close();
+    }
   });
 
   it('UDP to a host port where nothing listens comes back as ICMP port unreachable, quoting the datagram', async () => {

@@ -39,6 +39,35 @@ export function parseIpv4(b: Uint8Array): Ipv4Result {
 
 let nextId = 1;
 
+/** The IPv4 MTU of the Ethernet link to the guest. */
+export const IPV4_LINK_MTU = 1500;
+
+/**
+ * A packet this stack built (a 20-byte header, no options) cut into fragments that fit `mtu`
+ * (RFC 791 3.2): each has the header with its own total length, offset and More Fragments, and a
+ * multiple of 8 data bytes but the last; Don't Fragment is cleared (this stack is the sender and
+ * chooses to fragment). A packet that fits is returned as it is.
+ */
+export function fragmentIpv4(packet: Uint8Array, mtu = IPV4_LINK_MTU): Uint8Array[] {
+  if (packet.length <= mtu) return [packet];
+  const hlen = (packet[0] & 0x0f) * 4;
+  const data = packet.subarray(hlen, rd16(packet, 2));
+  const step = (mtu - hlen) & ~7;
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < data.length; at += step) {
+    const piece = data.subarray(at, at + step);
+    const f = new Uint8Array(hlen + piece.length);
+    f.set(packet.subarray(0, hlen));
+    f.set(piece, hlen);
+    wr16(f, 2, f.length);
+    wr16(f, 6, (at + step < data.length ? IP_MF : 0) | (at >> 3));
+    wr16(f, 10, 0);
+    wr16(f, 10, checksum(f, 0, hlen));
+    out.push(f);
+  }
+  return out;
+}
+
 /** A 20-byte header (no options) with its checksum, then the payload. Don't Fragment is set. */
 export function buildIpv4(src: number, dst: number, proto: number, payload: Uint8Array): Uint8Array {
   const p = new Uint8Array(IPV4_MIN_HLEN + payload.length);

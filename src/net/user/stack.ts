@@ -4,10 +4,10 @@
 // gets 10.0.2.15 by DHCP. ARP, DHCP, DNS and ICMP echo to the virtual hosts are answered here;
 // UDP and TCP to anywhere else go out through the host relays (TCP terminated in tcp.ts, relayed
 // as byte streams); a UDP port the host finds closed comes back as ICMP port unreachable. The
-// guest's fragmented datagrams are reassembled first (ipv4-reassembly.ts). ICMP echo to other
-// addresses is not answered: Node has no ICMP socket, and a reply made up here would lie. Port
-// forwards ("hostfwd") make the relay listen on the host and open
-// connections into the guest.
+// guest's fragmented datagrams are reassembled first (ipv4-reassembly.ts), and what goes to the
+// guest over the 1500-byte MTU is sent in fragments. ICMP echo to other addresses is not
+// answered: Node has no ICMP socket, and a reply made up here would lie. Port forwards
+// ("hostfwd") make the relay listen on the host and open connections into the guest.
 //
 // Every frame from the guest is parsed with its lengths and checksums checked; anything that
 // does not add up is dropped and counted in `stats.dropped` by reason, never thrown.
@@ -21,7 +21,7 @@ import {
 } from './ethernet';
 import { parseHostForward, type HostForward } from './hostfwd';
 import {
-  buildUdp, icmpEchoReply, icmpUnreachable, ICMP_PORT_UNREACHABLE, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4, parseUdp,
+  buildUdp, fragmentIpv4, icmpEchoReply, icmpUnreachable, ICMP_PORT_UNREACHABLE, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4, parseUdp,
   type Ipv4Packet,
 } from './ipv4';
 import { Ipv4Reassembly, type ReassemblyLimits } from './ipv4-reassembly';
@@ -49,8 +49,8 @@ const LEASE_SECONDS = 86400;
 const UDP_IDLE_MS = 240_000;
 /** Local ports for forwarded connections into the guest (the IANA dynamic range). */
 const EPHEMERAL_FIRST = 49152;
-/** The largest UDP payload one unfragmented 1500-byte IPv4 packet carries. */
-const MAX_UDP_DATA = 1500 - 20 - 8;
+/** The largest UDP payload an IPv4 datagram carries (sent to the guest in fragments when over the MTU). */
+const MAX_UDP_DATA = 65535 - 20 - 8;
 
 export interface UserNetOptions {
   tcp?: TcpRelay;
@@ -205,7 +205,8 @@ export class UserNet implements NetLink {
       })));
       return;
     }
-    this.emit(buildEthernet(dstMac, GATEWAY_MAC, ETHERTYPE_IPV4, packet));
+    // Larger than the link's MTU (an answer to a reassembled ping, a big UDP datagram): fragments.
+    for (const f of fragmentIpv4(packet)) this.emit(buildEthernet(dstMac, GATEWAY_MAC, ETHERTYPE_IPV4, f));
   }
 
   // --- ARP (RFC 826): answer for the virtual hosts; the guest's own requests teach us its MAC ---
@@ -261,7 +262,7 @@ export class UserNet implements NetLink {
       const relay = this.opts.udp.connect(this.hostFor(pkt.dst), u.dstPort);
       const src = pkt.src, dst = pkt.dst, sport = u.srcPort, dport = u.dstPort;
       relay.onMessage = (data) => {
-        if (data.length > MAX_UDP_DATA) return this.drop('udp-too-big'); // no fragmentation here
+        if (data.length > MAX_UDP_DATA) return this.drop('udp-too-big');
         const f = this.udp.get(key);
         if (f) this.touchUdp(key, f);
         this.toGuest(buildUdp(dst, src, dport, sport, data));
