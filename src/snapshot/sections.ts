@@ -68,10 +68,11 @@ export function decodePayload(payload: Uint8Array, ramBytes: number): { state: M
     if (ram !== undefined) throw new SnapshotError(`snapshot is corrupt: a '${tag}' section follows RAM`);
   };
   while (r.left > 0) {
-    const tag = String.fromCharCode(...r.bytes(4));
+    // (Only printable ASCII of a tag reaches a message: it is one line whatever the file holds.)
+    const tag = String.fromCharCode(...r.bytes(4)).replace(/[^ -~]/g, '?');
     const where = `section '${tag}'`;
     const s = r.sub(r.u32(), where);
-    if (!TAG_TEXT.has(tag)) throw new SnapshotError(`snapshot is corrupt: unknown section '${tag.replace(/[^ -~]/g, '?')}'`);
+    if (!TAG_TEXT.has(tag)) throw new SnapshotError(`snapshot is corrupt: unknown section '${tag}'`);
     if (config === undefined && tag !== TAG.CONF) throw new SnapshotError('snapshot is corrupt: it does not begin with its configuration');
     switch (tag) {
       case TAG.CONF:
@@ -107,11 +108,12 @@ export function decodePayload(payload: Uint8Array, ramBytes: number): { state: M
     }
     s.expectEnd();
   }
+  if (config === undefined) throw new SnapshotError('snapshot is corrupt: it holds no sections');
   if (cpu === undefined || clock === undefined || board === undefined || ram === undefined) {
     const missing = [[TAG.CPU, cpu], [TAG.CLOCK, clock], [TAG.BOARD, board], [TAG.RAM, ram]].find(([, v]) => v === undefined)![0];
     throw new SnapshotError(`snapshot is corrupt: it has no '${String(missing)}' section`);
   }
-  return { state: { cpu, ram: ram.ram, clock, devices, ...board }, config: config!, pagesStored: ram.stored };
+  return { state: { cpu, ram: ram.ram, clock, devices, ...board }, config, pagesStored: ram.stored };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -120,7 +122,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** The clock's shape, checked here: the Machine trusts it once the timer names match. */
 function checkClock(v: unknown, r: ByteReader): SavedClock {
-  const ok = isRecord(v) && typeof v.nowNs === 'number' && typeof v.rate === 'number' && typeof v.seq === 'number'
+  // Guest time and its rate must be real numbers: NaN would stop every timer for good.
+  const ok = isRecord(v) && Number.isFinite(v.nowNs) && Number.isFinite(v.rate) && (v.rate as number) > 0 && typeof v.seq === 'number'
     && Array.isArray(v.timers) && v.timers.every((t) => isRecord(t) && typeof t.name === 'string' && typeof t.armed === 'boolean'
       && typeof t.deadline === 'number' && !Number.isNaN(t.deadline) && typeof t.seq === 'number');
   if (!ok) throw new SnapshotError(`snapshot is corrupt: ${r.where} is not a clock's state`);

@@ -227,6 +227,8 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     const sealed = async (s: MachineState, c: SnapshotConfig = config) => seal(encodePayload(s, c, {}).chunks, 8 * MIB);
     const bad: [string, Promise<Uint8Array>, RegExp][] = [
       ['a clock without timers', sealed({ ...small, clock: { ...small.clock, timers: 'none' as never } }), /section 'CLCK' is not a clock's state/],
+      ['a clock rate of 0', sealed({ ...small, clock: { ...small.clock, rate: 0 } }), /section 'CLCK' is not a clock's state/],
+      ['guest time NaN', sealed({ ...small, clock: { ...small.clock, nowNs: NaN } }), /section 'CLCK' is not a clock's state/],
       ['a timer deadline of NaN', sealed({ ...small, clock: { ...small.clock, timers: [{ ...small.clock.timers[0]!, deadline: NaN }] } }), /section 'CLCK' is not a clock's state/],
       ['an IRQ line that is a number', sealed({ ...small, irqLines: [true, 1 as never] }), /section 'BORD' is not the board's state/],
       ['no A20 latches', sealed({ ...small, a20: null as never }), /section 'BORD' is not the board's state/],
@@ -249,6 +251,8 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     expect(tags.at(-1)).toBe('RAM ');
     const rebuilt = (list: typeof parts) => seal([Buffer.concat(list.map((p) => p.bytes))], 8 * MIB);
     const layouts: [string, typeof parts, RegExp][] = [
+      ['nothing', [], /it holds no sections/],
+      ['a tag with a newline', [parts[0]!, { tag: 'x', bytes: Uint8Array.of(0x0a, 0x41, 0x42, 0x43, 0, 0, 0, 0) }, ...parts.slice(1)], /^snapshot is corrupt: unknown section '\?ABC'$/],
       ['no CPU', parts.filter((p) => p.tag !== 'CPU '), /no 'CPU ' section/],
       ['no RAM', parts.filter((p) => p.tag !== 'RAM '), /no 'RAM ' section/],
       ['two clocks', [...parts.slice(0, 3), ...parts.slice(2)], /two 'CLCK' sections/],
