@@ -27,6 +27,8 @@ export interface SnapshotConfig {
   cdrom: boolean;
   /** What the firmware boots first, or null when the machine loaded the kernel itself. */
   firmwareBoot: 'disk' | 'cdrom' | null;
+  /** The balloon's target from power-on and after each reboot (MiB; 0: none). */
+  balloonMiB: number;
   /** SHA-256 (lower-case hex) of each image the machine was made from; null when it had none. */
   images: ImageHashes;
 }
@@ -89,6 +91,7 @@ export async function snapshotConfig(options: MachineOptions): Promise<SnapshotC
     virtioDisks: options.virtioDisks?.length ?? 0,
     cdrom: options.cdrom !== undefined,
     firmwareBoot: fw === undefined ? null : fw.boot ?? 'disk',
+    balloonMiB: options.balloonMiB ?? 0,
     images: await hashImages(images),
   };
 }
@@ -117,7 +120,7 @@ export function checkConfig(value: unknown): SnapshotConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('', 'is not an object');
   const c = value as Record<string, unknown>;
   const known = new Set(['memoryMiB', 'clock', 'apic', 'cmdline', 'noReboot', 'rng', 'jit', 'jitThreshold', 'nics',
-    'disks', 'virtioDisks', 'cdrom', 'firmwareBoot', 'images']);
+    'disks', 'virtioDisks', 'cdrom', 'firmwareBoot', 'balloonMiB', 'images']);
   const unknown = Object.keys(c).find((k) => !known.has(k));
   if (unknown !== undefined) throw bad(unknown, 'is not a field this format has');
   const memoryMiB = count(c.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB);
@@ -140,7 +143,7 @@ export function checkConfig(value: unknown): SnapshotConfig {
     memoryMiB, clock: c.clock, apic: bool(c.apic, 'apic'), cmdline: c.cmdline, noReboot: bool(c.noReboot, 'noReboot'),
     rng: bool(c.rng, 'rng'), jit: bool(c.jit, 'jit'), jitThreshold: c.jitThreshold as number | null,
     nics: c.nics as (string | null)[], disks: count(c.disks, 'disks', 64), virtioDisks: count(c.virtioDisks, 'virtioDisks', 64),
-    cdrom: bool(c.cdrom, 'cdrom'), firmwareBoot: c.firmwareBoot,
+    cdrom: bool(c.cdrom, 'cdrom'), firmwareBoot: c.firmwareBoot, balloonMiB: count(c.balloonMiB, 'balloonMiB', memoryMiB - 1),
     images: Object.fromEntries(IMAGE_NAMES.map((n) => [n, hashes[n]])) as unknown as ImageHashes,
   };
 }
@@ -184,6 +187,7 @@ export async function machineOptionsFor(config: SnapshotConfig, parts: SnapshotH
     rng: config.rng,
     jit: config.jit,
     jitThreshold: config.jitThreshold ?? undefined,
+    balloonMiB: config.balloonMiB,
     nics: links.map((link, i) => {
       const mac = config.nics[i];
       return { link, mac: mac === null || mac === undefined ? undefined : Uint8Array.from(mac.split(':'), (h) => parseInt(h, 16)) };

@@ -306,6 +306,10 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     const { config } = await decodeSnapshot(file);
     const opts = await machineOptionsFor(config, { kernel: options.kernel, initrd: options.initrd });
     expect(opts).toMatchObject({ memoryMiB: 128, clock: 'deterministic', apic: true, cmdline: options.cmdline, rng: true, nics: [] });
+    // What the CLI's --balloon gives comes back too.
+    const ballooned = await snapshotConfig(guestOptions({ balloonMiB: 32 }));
+    expect(ballooned.balloonMiB).toBe(32);
+    expect((await machineOptionsFor(ballooned, { kernel: options.kernel, initrd: options.initrd })).balloonMiB).toBe(32);
     expect(opts.kernel).toBe(options.kernel);
     const otherKernel = options.kernel!.slice();
     otherKernel[1000] ^= 1;
