@@ -19,6 +19,11 @@ const { error, stderr } = await asc.main([
   '--memoryBase', String(0x0100_0000),
   '--initialMemory', '512',
   '--maximumMemory', '65536',
+  // Shared, so the page can read the video memory (and the inspector guest RAM) where the core
+  // keeps it, without a copy; the host creates it (src/cpu/core.ts) and every translation imports it.
+  '--importMemory',
+  '--sharedMemory',
+  '--enable', 'threads',
   debug ? '--debug' : '-O3',
   '--noAssert',
   '--converge',

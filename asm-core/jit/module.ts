@@ -30,7 +30,8 @@ export function translateRegion(): void {
   patchSize(s);
   s = section(2);
   uleb(1 + F_IMPORTS + G_IMPORTS);
-  name('c'); name('memory'); byte(2); byte(0); uleb(1);
+  // The core's memory is shared (asm-core/build.mjs): limits flag 3 = shared with a maximum, 1..65536 pages.
+  name('c'); name('memory'); byte(2); byte(3); uleb(1); uleb(65536);
   importFunc('jitDispatch', T_II_V);
   importFunc('jitRead8', T_II_I); importFunc('jitRead16', T_II_I); importFunc('jitRead32', T_II_I);
   importFunc('jitWrite8', T_III_V); importFunc('jitWrite16', T_III_V); importFunc('jitWrite32', T_III_V);

@@ -84,6 +84,9 @@ interface CoreExports {
 }
 
 /** Thrown by the `unwind` import; identity is the whole protocol, so it is never exported. */
+/** The core's declared initial memory (asm-core/build.mjs --initialMemory): the low 16 MiB of CPU state and TLB, and its data. */
+const CORE_INITIAL_PAGES = 512;
+
 const UNWIND: object = Object.freeze({ unwind: true });
 
 /** A core module that fails to load or lacks a part of its contract. */
@@ -501,9 +504,12 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
 
 /** Instantiate the core against a host. */
 export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHost): Promise<Core> {
-  let memory: WebAssembly.Memory | undefined;
+  // Shared (asm-core/build.mjs): the page reads video memory from it without a copy. The module
+  // declares its own minimum, and grows it for guest RAM in init(); 65536 pages is wasm32's 4 GiB.
+  const memory = new WebAssembly.Memory({ initial: CORE_INITIAL_PAGES, maximum: 65536, shared: true });
   const jit = new JitHost();
   const env = {
+    memory,
     jitCompile: jit.compile,
     ioRead: (port: number, size: number) => host.ioRead(port & 0xffff, size as IoSize) >>> 0,
     ioWrite: (port: number, size: number, value: number) => host.ioWrite(port & 0xffff, size as IoSize, value >>> 0),
@@ -516,8 +522,8 @@ export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHo
     traceException: (v: number, e: number, cs: number, eip: number) => host.traceException?.(v, e, cs, eip >>> 0),
     // AssemblyScript's runtime imports: an assertion inside the core is a core bug.
     abort: (msg: number, file: number, line: number, col: number) => {
-      const m = memory ? readAsString(memory, msg) : String(msg);
-      const f = memory ? readAsString(memory, file) : String(file);
+      const m = readAsString(memory, msg);
+      const f = readAsString(memory, file);
       throw new CoreError(`core aborted: ${m} at ${f}:${line}:${col}`);
     },
     trace: () => {},
@@ -531,7 +537,6 @@ export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHo
   } catch (e) {
     throw new CoreError(`cannot instantiate core.wasm: ${(e as Error).message}`);
   }
-  memory = instance.exports.memory as WebAssembly.Memory;
   jit.attach(instance.exports);
   return new Core(instance, jit);
 }

@@ -238,6 +238,16 @@ export class BochsVbe {
     return renderVbe(this.vram, m, m.bpp === 8 ? this.palette() : null, target, maxWidth, maxHeight);
   }
 
+  /**
+   * The picture for a host that reads video memory itself (the page, src/ui/screen.ts): where it
+   * lies and its 8 bpp palette; null when render() must draw it instead (a VGA mode, or blanked).
+   */
+  directScanout(): { scanout: VbeScanout; palette: Uint32Array | null } | null {
+    const m = this.scanout();
+    if (m === null || !this.paletteToScreen()) return null;
+    return { scanout: m, palette: m.bpp === 8 ? this.palette() : null };
+  }
+
   /** The VGA's text screen, or null in a VBE mode. */
   textScreen(): ReturnType<Vga['textScreen']> {
     return this.banked() ? null : this.vga.textScreen();

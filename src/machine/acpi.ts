@@ -46,12 +46,17 @@ function facs(): Uint8Array {
   return t;
 }
 
-/** The DSDT's AML: the PCI root bridge with its routing and windows, the ISA devices, \_S5. */
-function dsdtAml(ramBytes: number): Aml {
+/**
+ * The DSDT's AML: the PCI root bridge with its routing and windows, the ISA devices, \_S5.
+ * Without an IO-APIC there is no _PRT: the OS then takes each function's Interrupt Line register,
+ * which the firmware programmed with the 8259 IRQ it routed the function's PIRQ line to (PIIX3
+ * PIRQRC), as an OS does on a PC without ACPI routing (PCI Firmware spec 3.2 §2.6).
+ */
+function dsdtAml(ramBytes: number, apic: boolean): Aml {
   // _PRT: each bus-0 slot's INTA#..INTD# to the IO-APIC input of its PIRQ line (board.ts);
   // "source 0" means the last field is a GSI (§6.2.13).
   const routes: Aml[] = [];
-  for (let slot = 1; slot < 32; slot++) {
+  for (let slot = 1; slot < 32 && apic; slot++) {
     for (let pin = 0; pin < 4; pin++) {
       routes.push(packageOf(integer(((slot << 16) | 0xffff) >>> 0), integer(pin), integer(0),
         integer(PIRQ_IOAPIC_PIN + pirqOfPciPin(slot, pin + 1))));
@@ -64,7 +69,7 @@ function dsdtAml(ramBytes: number): Aml {
     name('_HID', eisaId('PNP0A03')),
     name('_ADR', integer(0)),
     name('_UID', integer(0)),
-    name('_PRT', packageOf(...routes)),
+    ...(apic ? [name('_PRT', packageOf(...routes))] : []),
     // What the root bridge forwards to PCI: every bus number, the I/O ports around the
     // configuration registers, the VGA window, and the memory between RAM and the APICs.
     name('_CRS', resourceTemplate(
@@ -93,8 +98,8 @@ function dsdtAml(ramBytes: number): Aml {
   );
 }
 
-function dsdt(ramBytes: number): Uint8Array {
-  const aml = dsdtAml(ramBytes);
+function dsdt(ramBytes: number, apic: boolean): Uint8Array {
+  const aml = dsdtAml(ramBytes, apic);
   const t = new Uint8Array(HEADER + aml.length);
   t.set(aml, HEADER);
   header(t, 'DSDT', 2);
@@ -201,8 +206,11 @@ export interface AcpiBlobs {
   loader: Uint8Array;
 }
 
-/** The three fw_cfg files for a machine with `ramBytes` of RAM and its PM block at `pmBase`. */
-export function buildAcpi(ramBytes: number, pmBase: number): AcpiBlobs {
+/**
+ * The three fw_cfg files for a machine with `ramBytes` of RAM and its PM block at `pmBase`; with
+ * `apic` false (the 8259s alone) no MADT and no APIC routing.
+ */
+export function buildAcpi(ramBytes: number, pmBase: number, apic = true): AcpiBlobs {
   if (ACPI_PM_WINDOW > 0x100) throw new Error('ACPI PM window too large');
   const parts: { table: Uint8Array; at: number }[] = [];
   let size = 0;
@@ -214,10 +222,10 @@ export function buildAcpi(ramBytes: number, pmBase: number): AcpiBlobs {
     return part;
   };
   const facsPart = place(facs()); // first: the blob is 64-byte aligned, as the FACS must be
-  const dsdtPart = place(dsdt(ramBytes));
+  const dsdtPart = place(dsdt(ramBytes, apic));
   const fadtPart = place(fadt(pmBase));
-  const madtPart = place(madt());
-  const rsdt = new Uint8Array(HEADER + 4 * 2);
+  const madtPart = apic ? place(madt()) : null;
+  const rsdt = new Uint8Array(HEADER + 4 * (madtPart ? 2 : 1));
   header(rsdt, 'RSDT', 1);
   const rsdtPart = place(rsdt);
 
@@ -228,7 +236,7 @@ export function buildAcpi(ramBytes: number, pmBase: number): AcpiBlobs {
   tv.setUint32(fadtPart.at + FADT_FIRMWARE_CTRL, facsPart.at, true);
   tv.setUint32(fadtPart.at + FADT_DSDT, dsdtPart.at, true);
   tv.setUint32(rsdtPart.at + HEADER, fadtPart.at, true);
-  tv.setUint32(rsdtPart.at + HEADER + 4, madtPart.at, true);
+  if (madtPart) tv.setUint32(rsdtPart.at + HEADER + 4, madtPart.at, true);
 
   const rsdp = new Uint8Array(20);
   rsdp.set(new TextEncoder().encode('RSD PTR '), 0);
@@ -242,9 +250,9 @@ export function buildAcpi(ramBytes: number, pmBase: number): AcpiBlobs {
   l.addPointer(ACPI_TABLES_FILE, ACPI_TABLES_FILE, fadtPart.at + FADT_FIRMWARE_CTRL, 4);
   l.addPointer(ACPI_TABLES_FILE, ACPI_TABLES_FILE, fadtPart.at + FADT_DSDT, 4);
   l.addPointer(ACPI_TABLES_FILE, ACPI_TABLES_FILE, rsdtPart.at + HEADER, 4);
-  l.addPointer(ACPI_TABLES_FILE, ACPI_TABLES_FILE, rsdtPart.at + HEADER + 4, 4);
+  if (madtPart) l.addPointer(ACPI_TABLES_FILE, ACPI_TABLES_FILE, rsdtPart.at + HEADER + 4, 4);
   l.addPointer(ACPI_RSDP_FILE, ACPI_TABLES_FILE, 16, 4);
-  for (const p of [dsdtPart, fadtPart, madtPart, rsdtPart]) l.addChecksum(ACPI_TABLES_FILE, p.at + 9, p.at, p.table.length);
+  for (const p of [dsdtPart, fadtPart, ...(madtPart ? [madtPart] : []), rsdtPart]) l.addChecksum(ACPI_TABLES_FILE, p.at + 9, p.at, p.table.length);
   l.addChecksum(ACPI_RSDP_FILE, 8, 0, 20);
   return { tables, rsdp, loader: l.bytes() };
 }

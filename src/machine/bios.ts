@@ -82,6 +82,8 @@ export interface FirmwareConfig {
   ramBytes: number;
   /** The ACPI PM block's I/O base (the FADT points there). */
   pmBase: number;
+  /** The board has a local APIC and an IO-APIC (Machine option `apic`, default true). */
+  apic?: boolean;
   /** An ISA VGA's BIOS, run by SeaBIOS as an option ROM (QEMU names it "vgaroms/vgabios.bin"). */
   vgaBios?: Uint8Array;
 }
@@ -92,7 +94,7 @@ export function configureFirmware(fw: FwCfg, c: FirmwareConfig): void {
   fw.setItem(FW_CFG.MAX_CPUS, le(2, 1));
   fw.setItem(FW_CFG.NOGRAPHIC, le(2, 0));
   fw.setItem(FW_CFG.BOOT_MENU, le(2, 0)); // no "Press ESC for boot menu" wait
-  fw.setItem(FW_CFG.IRQ0_OVERRIDE, le(4, 1)); // the PIT reaches IO-APIC input 2 (board.ts)
+  fw.setItem(FW_CFG.IRQ0_OVERRIDE, le(4, (c.apic ?? true) ? 1 : 0)); // the PIT reaches IO-APIC input 2 (board.ts)
   // The RAM map: one range from 0. The firmware reserves its own areas (EBDA, BIOS, tables) in
   // what it reports, as on any PC; the holes (VGA, ROMs) are in its E820 answer, not here.
   const e820 = new Uint8Array(20);
@@ -101,7 +103,7 @@ export function configureFirmware(fw: FwCfg, c: FirmwareConfig): void {
   v.setBigUint64(8, BigInt(c.ramBytes), true);
   v.setUint32(16, E820_RAM, true);
   fw.setFile('etc/e820', e820);
-  const acpi = buildAcpi(c.ramBytes, c.pmBase);
+  const acpi = buildAcpi(c.ramBytes, c.pmBase, c.apic ?? true);
   fw.setFile(ACPI_TABLES_FILE, acpi.tables);
   fw.setFile(ACPI_RSDP_FILE, acpi.rsdp);
   fw.setFile(ACPI_LOADER_FILE, acpi.loader);

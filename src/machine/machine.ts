@@ -520,7 +520,7 @@ export class Machine {
       const rom = new BiosRom(firmware.bios);
       this.mmio.map(rom.base, firmware.bios.length, rom, [1, 2, 4]);
       configureFirmware(this.fwCfg, {
-        ramBytes: config.memoryMiB * 1024 * 1024, pmBase: PORTS.ACPI_PM.base, vgaBios: romIsOurs ? undefined : firmware.vgaBios,
+        ramBytes: config.memoryMiB * 1024 * 1024, pmBase: PORTS.ACPI_PM.base, apic: this.ioapic !== null, vgaBios: romIsOurs ? undefined : firmware.vgaBios,
       });
     }
   }

@@ -328,6 +328,7 @@ async function main(): Promise<void> {
       screen?.show(fromDisk);
       terminal.clear();
       await api.boot(Comlink.transfer(options, transfer));
+      screen?.useVideoMemory(await api.displayMemory());
       panel.setState('running');
       if (fromDisk) screen?.focus(); else terminal.focus();
     } catch (e) {
@@ -418,7 +419,7 @@ declare global {
       /** The VGA's text screen as the machine holds it (null in a graphics mode). */
       screenText(): Promise<{ lines: string[]; cursor: { row: number; col: number } | null } | null>;
       /** The canvas as the page shows it, and how many frames it drew. */
-      screenPixels(): { width: number; height: number; data: number[]; frames: number } | null;
+      screenPixels(): { width: number; height: number; data: number[]; frames: number; vramFrames: number } | null;
       ready: boolean;
     };
   }
@@ -435,7 +436,7 @@ function exposeTestHook(terminal: SerialTerminal | null, status: (() => Promise<
     screenPixels: () => {
       if (!screen) return null;
       const p = screen.pixels();
-      return { width: p.width, height: p.height, data: Array.from(p.data), frames: screen.counters.frames };
+      return { width: p.width, height: p.height, data: Array.from(p.data), frames: screen.counters.frames, vramFrames: screen.counters.vramFrames };
     },
     type: (text: string) => {
       // Through xterm as if typed, so the test exercises the same path as keystrokes.

@@ -1,8 +1,10 @@
-// The VGA screen in the page: a canvas that shows what the worker draws into the shared screen
-// buffer (src/worker/screen-buffer.ts), once per animation frame and only the rows that changed;
+// The VGA screen in the page: a canvas that shows, once per animation frame, what the worker
+// published in the shared screen buffer (src/worker/screen-buffer.ts): the rows it rendered that
+// changed, or in a VBE mode the picture read here straight from the core's video memory;
 // and the PS/2 keyboard and mouse, fed from this canvas's key and pointer events. The mouse is
 // captured with pointer lock on a click (Esc releases it, as browsers do).
-import { ScreenBuffer, takeFrame } from '../worker/screen-buffer.js';
+import { ScreenBuffer, SOURCE_VRAM, takeFrame } from '../worker/screen-buffer.js';
+import { renderVbe } from '../devices/bochs-vbe-render.js';
 
 export interface ScreenInput {
   key(code: string, down: boolean): void;
@@ -18,8 +20,8 @@ export class ScreenView {
   private image: ImageData | null = null;
   private readonly held = new Set<string>();
   private buttons = 0;
-  /** Frames drawn, and how many rows they copied (for the tests and the inspector). */
-  readonly counters = { frames: 0, rows: 0 };
+  /** Frames drawn, how many rows they drew, and how many were read from video memory (for the tests and the inspector). */
+  readonly counters = { frames: 0, rows: 0, vramFrames: 0 };
 
   constructor(private readonly canvas: HTMLCanvasElement, private readonly box: HTMLElement, private readonly input: ScreenInput) {
     const ctx = canvas.getContext('2d', { alpha: false });
@@ -46,14 +48,24 @@ export class ScreenView {
     return { width, height, data: this.ctx.getImageData(0, 0, width, height).data };
   }
 
-  /** Copy the rows the worker changed since the last frame onto the canvas. */
+  /**
+   * The video memory in the core's shared memory (vm-worker.ts displayMemory), so VBE pictures
+   * are read where the guest wrote them; null until a machine runs.
+   */
+  useVideoMemory(memory: { buffer: SharedArrayBuffer; offset: number; length: number } | null): void {
+    this.vram = memory ? new Uint8Array(memory.buffer, memory.offset, memory.length) : null;
+  }
+  private vram: Uint8Array | null = null;
+
+  /** Draw what the worker published since the last frame: its changed rows, or a VBE picture from video memory. */
   private draw(): void {
-    takeFrame(this.buffer, (width, height, top, bottom, pixels) => {
-      if (width === 0 || height === 0) {
+    takeFrame(this.buffer, (f) => {
+      if (f.width === 0 || f.height === 0 || (f.source === SOURCE_VRAM && this.vram === null)) {
         this.ctx.fillStyle = '#000';
         this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
         return;
       }
+      let { width, height, top, bottom } = f;
       if (this.canvas.width !== width || this.canvas.height !== height || this.image === null) {
         this.canvas.width = width;
         this.canvas.height = height;
@@ -62,8 +74,15 @@ export class ScreenView {
         bottom = height;
         this.fit();
       }
-      const rowBytes = width * 4;
-      this.image.data.set(pixels.subarray(top * rowBytes, bottom * rowBytes), top * rowBytes);
+      if (f.source === SOURCE_VRAM) {
+        // The whole picture, converted straight from video memory (lines outside it stay black).
+        const drawn = renderVbe(this.vram!, f.scanout, f.palette, this.image.data, width, height);
+        if (drawn.height < height) this.image.data.fill(0, drawn.height * width * 4);
+        this.counters.vramFrames++;
+      } else {
+        const rowBytes = width * 4;
+        this.image.data.set(f.pixels.subarray(top * rowBytes, bottom * rowBytes), top * rowBytes);
+      }
       this.ctx.putImageData(this.image, 0, 0, 0, top, width, bottom - top);
       this.counters.frames++;
       this.counters.rows += bottom - top;

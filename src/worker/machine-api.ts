@@ -4,6 +4,7 @@
 import type { ExitReason, MachineStatus, VmConfig } from '../machine/types.js';
 import type { BlockBackend } from '../storage/block.js';
 import type { NetLink } from '../net/link.js';
+import type { VbeScanout } from '../devices/bochs-vbe-render.js';
 
 /** Callbacks from the Machine to whoever hosts it (the worker here, the CLI in Node). */
 export interface MachineHost {
@@ -34,6 +35,10 @@ export interface Display {
   readonly changes: number;
   displaySize(): { width: number; height: number } | null;
   render(target: Uint8ClampedArray, maxWidth: number, maxHeight: number): { width: number; height: number } | null;
+  /** The video memory, for a host that reads a VBE picture from it (see directScanout). */
+  readonly vram?: Uint8Array;
+  /** A VBE packed-pixel picture as it lies in `vram`, or null when render() draws the screen. */
+  directScanout?(): { scanout: VbeScanout; palette: Uint32Array | null } | null;
   /** In a text mode, the characters on the screen. */
   textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null;
 }

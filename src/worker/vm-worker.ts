@@ -92,11 +92,20 @@ export interface VmWorkerApi {
   /** Stop the machine for good (the page's power button). Resolves when its run loop has returned. */
   powerOff(): Promise<void>;
   status(): VmStatus;
+  /**
+   * The running machine's video memory, shared with the page (the core's memory): the page draws
+   * VBE pictures from it (screen-buffer.ts SOURCE_VRAM). Null without a machine. Ask again after
+   * each boot: a new machine has new memory.
+   */
+  displayMemory(): DisplayMemory | null;
   /** The VGA's text screen, line by line, and its cursor; null in a graphics mode or without a machine. */
   textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null;
   /** The network capture as a .pcap file (the last part of it: worker-net.ts); null without a network. */
   capture(): Uint8Array | null;
 }
+
+/** Where the video memory is in the core's shared memory. */
+export interface DisplayMemory { buffer: SharedArrayBuffer; offset: number; length: number }
 
 /** Bound on COM1 output kept in the worker while the page's ring is full (a hidden tab, say). */
 const SERIAL_BACKLOG_LIMIT = 4 << 20;
@@ -277,6 +286,9 @@ class VmHost implements VmWorkerApi {
       if (generation !== this.generation) return;
       if (machine.display.changes === seen) return;
       seen = machine.display.changes;
+      // A VBE picture the page reads from the shared video memory itself; else render here.
+      const direct = this.displayMemory() !== null ? machine.display.directScanout?.() ?? null : null;
+      if (direct !== null) return publisher.publishScanout(direct.scanout, direct.palette);
       const size = machine.display.render(frame, MAX_WIDTH, MAX_HEIGHT);
       publisher.publish(frame, size?.width ?? 0, size?.height ?? 0);
     };
@@ -434,6 +446,12 @@ class VmHost implements VmWorkerApi {
 
   reset(): void {
     this.machine?.reset();
+  }
+
+  displayMemory(): DisplayMemory | null {
+    const vram = this.machine?.display.vram;
+    if (!vram || !(vram.buffer instanceof SharedArrayBuffer)) return null;
+    return { buffer: vram.buffer, offset: vram.byteOffset, length: vram.length };
   }
 
   textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null {

@@ -353,7 +353,7 @@ describe('web page: the disk guest through SeaBIOS', () => {
     // /dev/fb0 (near the end of the last line, away from the console's text) reach the canvas.
     expect(await runCommand(page, 'modprobe bochs; i=0; while [ ! -e /dev/fb0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /sys/class/graphics/fb0/virtual_size')).toBe('1024,768\n');
     expect(await runCommand(page, "for i in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do printf '\\126\\064\\022\\000'; done | dd of=/dev/fb0 bs=4 seek=$((1024 * 768 - 32)) conv=notrunc 2>/dev/null; sleep 1")).toBe('');
-    let fb: { width: number; height: number; data: number[] } | null = null;
+    let fb: { width: number; height: number; data: number[]; vramFrames: number } | null = null;
     for (let i = 0; i < 40; i++) {
       fb = await page.evaluate(() => window.__webx86!.screenPixels());
       const at = (1024 * 768 - 32) * 4;
@@ -361,6 +361,8 @@ describe('web page: the disk guest through SeaBIOS', () => {
       await page.waitForTimeout(250);
     }
     expect([fb!.width, fb!.height]).toEqual([1024, 768]);
+    // Read by the page from the core's shared video memory, not rendered and copied by the worker.
+    expect(fb!.vramFrames).toBeGreaterThan(0);
     for (let i = 0; i < 16; i++) {
       const at = (1024 * 768 - 32 + i) * 4;
       expect(fb!.data.slice(at, at + 3)).toEqual([0x12, 0x34, 0x56]);

@@ -17,6 +17,7 @@ import sirv from 'sirv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { SLP_TYP_S5 } from '../../src/devices/acpi-pm.js';
+import { PCI_SLOT, pirqOfPciPin } from '../../src/machine/board.js';
 import type { BlockBackend } from '../../src/storage/block.js';
 import { FileBackend } from '../../src/storage/file.js';
 import { HttpBackend } from '../../src/storage/http.js';
@@ -36,11 +37,11 @@ const manifest = (): DiskManifest => JSON.parse(readFileSync(DISK_MANIFEST, 'utf
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Boot `disk` through SeaBIOS, run `commands` at the disk root's shell, power off. */
-async function bootDisk(disk: BlockBackend, commands: string[]) {
+async function bootDisk(disk: BlockBackend, commands: string[], apic = true) {
   const m = manifest();
   const session = new Session(m.prompt, commands);
   const machine = await Machine.create({
-    memoryMiB: 128, cmdline: '', clock: 'deterministic',
+    memoryMiB: 128, cmdline: '', clock: 'deterministic', apic,
     firmware: { bios: new Uint8Array(readFileSync(SEABIOS)), vgaBios: new Uint8Array(readFileSync(VGABIOS)) },
     disks: [disk],
   }, { onSerial: (b) => session.onSerial(b) });
@@ -100,6 +101,29 @@ describe.skipIf(!ready)('the disk guest, booted through SeaBIOS', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, BOOT_TIMEOUT_MS + 60_000);
+
+  it('boots on a board without APICs: the disk interrupts through the 8259 at the IRQ the firmware routed', async () => {
+    const m = manifest();
+    const file = await FileBackend.open(join(IMAGES, m.disk));
+    const { machine, session, exit } = await bootDisk(new OverlayBackend(file), [
+      'grep ahci /proc/interrupts',
+      'ls /sys/firmware/acpi/tables',
+      `cat /sys/bus/pci/devices/0000:00:0${PCI_SLOT.AHCI}.0/irq`,
+    ], false);
+    await file.close();
+    expect(exit, session.progress()).toBe('poweroff');
+    const [interrupts, tables, irq] = session.outputs;
+    // One line: "IRQ: count XT-PIC ahci[...]", with interrupts counted; no MADT (no APIC table).
+    const line = /^\s*(\d+):\s+(\d+)\s+XT-PIC\s+ahci/.exec(interrupts!);
+    expect(line, interrupts).not.toBeNull();
+    expect(Number(line![2])).toBeGreaterThan(0);
+    expect(tables!.split(/\s+/)).not.toContain('APIC');
+    expect(tables!.split(/\s+/)).toContain('DSDT');
+    // The IRQ is the one the PIIX3 routes the AHCI's PIRQ line to (the firmware's choice).
+    const pirq = pirqOfPciPin(PCI_SLOT.AHCI, 1);
+    expect(Number(irq)).toBe(machine.isaBridge.pirqRoute(pirq));
+    expect(Number(irq)).toBe(Number(line![1]));
+  }, BOOT_TIMEOUT_MS);
 
   it('is deterministic with disk I/O: two runs print the same bytes, one of them over a slower backend', async () => {
     // In deterministic mode a disk request completes a fixed guest time after it was issued,
