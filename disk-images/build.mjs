@@ -54,6 +54,11 @@ if grep -qs 0x1041 /sys/bus/pci/devices/*/device; then
   modprobe virtio_pci; modprobe virtio_net
   udhcpc -i eth0 -n -q -t 3 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1 && echo "eth0: \$(ifconfig eth0 | grep -o 'inet addr:[0-9.]*')"
 fi
+# The other virtio devices (PCI 1af4:1042-1045: block, console, entropy, balloon): their drivers,
+# as udev loads them on a distribution, so the balloon the host sets and /dev/hwrng just work.
+for dev in 1042:virtio_blk 1043:virtio_console 1044:virtio-rng 1045:virtio_balloon; do
+  grep -qs "0x\${dev%%:*}" /sys/bus/pci/devices/*/device && modprobe virtio_pci && modprobe "\${dev#*:}"
+done
 echo
 echo "${BANNER}"
 echo "kernel \$(uname -r), type 'poweroff -f' to switch off"

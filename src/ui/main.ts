@@ -22,6 +22,7 @@ import { Controls, type BootChoice, type ImageChoice } from './controls.js';
 import { SerialTerminal } from './terminal.js';
 import { ScreenView } from './screen.js';
 import { NetPanel, pageNetChoice } from './net-panel.js';
+import { BalloonPanel } from './balloon-panel.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
 const SERIAL_OUT_BYTES = 1 << 20;
@@ -244,6 +245,7 @@ async function main(): Promise<void> {
   let booting = false;
   // A network option that cannot be used stops the boot: the user meant to have that network.
   const netChoice = pageNetChoice(new URLSearchParams(location.search));
+  const balloon = new BalloonPanel((mib) => api.setBalloon(mib), showError);
   const net = new NetPanel('net' in netChoice ? netChoice.net : { backend: 'none' }, () => api.capture(), showError);
   if ('error' in netChoice) showError(netChoice.error);
   /** Uncompressed kernel to send along with the bzImage it belongs to (?vmlinux= or the manifest). */
@@ -352,6 +354,7 @@ async function main(): Promise<void> {
     api.status().then((s) => {
       if (errorBox.hidden || s.state !== 'stopped') showStatus(s);
       net.show(s.net);
+      balloon.show(s);
     }).catch(() => {});
   }, STATUS_INTERVAL_MS);
 

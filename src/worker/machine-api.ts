@@ -59,6 +59,12 @@ export interface MachineInstance {
   /** What the screen shows: the VGA, or the VBE framebuffer in a VBE mode. */
   readonly display: Display;
   status(): MachineStatus;
+  /** Ask the guest's balloon driver to give up `mib` MiB (0: take it all back); RangeError outside the RAM. */
+  setBalloonTarget(mib: number): void;
+  /** Ask the balloon driver for fresh memory statistics (they land in `balloon.stats`). */
+  requestBalloonStats(): void;
+  /** The memory balloon, in 4 KiB pages: what the host asked for, what the guest gave; the guest's statistics. */
+  readonly balloon: { readonly target: number; readonly actual: number; readonly stats: Readonly<Record<string, number>> };
 }
 
 export interface MachineClass {

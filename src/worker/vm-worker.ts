@@ -11,7 +11,7 @@ import type { MachineClass, MachineConfig, MachineInstance } from './machine-api
 import { Machine } from '../machine/machine.js';
 import { decompressPayload } from '../boot/payload.js';
 import { ByteRing } from './ring.js';
-import { ScreenBuffer, ScreenPublisher, MAX_HEIGHT, MAX_WIDTH } from './screen-buffer.js';
+import { WorkerScreen, displayMemory, type DisplayMemory } from './worker-screen.js';
 import { BlockError, MemoryBackend, type BlockBackend } from '../storage/block.js';
 import { HttpBackend } from '../storage/http.js';
 import { OverlayBackend } from '../storage/overlay.js';
@@ -75,6 +75,8 @@ export interface VmStatus extends MachineStatus {
   /** A disk read over HTTP: bytes fetched so far, of the image's size. */
   disk?: { fetched: number; size: number; requests: number };
   net?: WorkerNetStatus;
+  /** The memory balloon (virtio-balloon): the host's target, what the guest gave, and the guest's last statistics. */
+  balloon?: { targetMiB: number; actualMiB: number; stats: Readonly<Record<string, number>> };
 }
 
 export interface VmWorkerApi {
@@ -100,21 +102,20 @@ export interface VmWorkerApi {
   displayMemory(): DisplayMemory | null;
   /** The VGA's text screen, line by line, and its cursor; null in a graphics mode or without a machine. */
   textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null;
+  /** Ask the guest to give `mib` MiB back to the host through its balloon driver (0: take it all back). */
+  setBalloon(mib: number): void;
   /** The network capture as a .pcap file (the last part of it: worker-net.ts); null without a network. */
   capture(): Uint8Array | null;
 }
 
-/** Where the video memory is in the core's shared memory. */
-export interface DisplayMemory { buffer: SharedArrayBuffer; offset: number; length: number }
-
+/** How often the status asks the guest's balloon driver for fresh statistics. */
+const BALLOON_STATS_MS = 2000;
 /** Bound on COM1 output kept in the worker while the page's ring is full (a hidden tab, say). */
 const SERIAL_BACKLOG_LIMIT = 4 << 20;
 /** Progress callbacks are throttled to this interval (ms) so a fast download is not a message storm. */
 const PROGRESS_INTERVAL_MS = 100;
 /** Largest image we accept, so a wrong URL to a huge file fails in words instead of exhausting memory. */
 const MAX_IMAGE_BYTES = 512 << 20;
-/** How often the worker looks whether the screen changed: the page's refresh rate. */
-const SCREEN_INTERVAL_MS = 16;
 
 // Checked here against the contract the worker is written to (machine-api.ts).
 const MachineImpl: MachineClass = Machine;
@@ -259,8 +260,8 @@ class VmHost implements VmWorkerApi {
   private lastExit: { reason: ExitReason; error?: string } | null = null;
   /** Generation counter: a boot or power-off bumps it so stale loops (input pump) end. */
   private generation = 0;
-  private screen: ScreenPublisher | null = null;
-  private screenTimer: ReturnType<typeof setInterval> | null = null;
+  private screen: WorkerScreen | null = null;
+  private balloonAsked = -Infinity;
   private disk: { fetched: number; size: number; requests: number } | undefined;
   private backlog: Uint8Array[] = [];
   private backlogBytes = 0;
@@ -272,28 +273,7 @@ class VmHost implements VmWorkerApi {
     this.serialOut = new ByteRing(serialOut);
     this.serialIn = new ByteRing(serialIn);
     this.events = events;
-    this.screen = screen ? new ScreenPublisher(new ScreenBuffer(screen)) : null;
-  }
-
-  /** Draw the display into the shared screen whenever it changed, until the machine goes. */
-  private startScreen(machine: MachineInstance, generation: number): void {
-    const publisher = this.screen;
-    if (publisher === null) return;
-    if (this.screenTimer !== null) clearInterval(this.screenTimer);
-    const frame = new Uint8ClampedArray(MAX_WIDTH * MAX_HEIGHT * 4);
-    let seen = -1;
-    const draw = () => {
-      if (generation !== this.generation) return;
-      if (machine.display.changes === seen) return;
-      seen = machine.display.changes;
-      // A VBE picture the page reads from the shared video memory itself; else render here.
-      const direct = this.displayMemory() !== null ? machine.display.directScanout?.() ?? null : null;
-      if (direct !== null) return publisher.publishScanout(direct.scanout, direct.palette);
-      const size = machine.display.render(frame, MAX_WIDTH, MAX_HEIGHT);
-      publisher.publish(frame, size?.width ?? 0, size?.height ?? 0);
-    };
-    draw();
-    this.screenTimer = setInterval(draw, SCREEN_INTERVAL_MS);
+    this.screen = screen ? new WorkerScreen(screen) : null;
   }
 
   async boot(options: BootOptions): Promise<void> {
@@ -356,7 +336,7 @@ class VmHost implements VmWorkerApi {
       this.phase = 'running';
       this.running = this.runMachine(machine, generation);
       void this.pumpInput(generation);
-      this.startScreen(machine, generation);
+      this.screen?.start(machine);
     } catch (e) {
       if (generation === this.generation) this.phase = 'idle';
       this.net?.close();
@@ -449,9 +429,7 @@ class VmHost implements VmWorkerApi {
   }
 
   displayMemory(): DisplayMemory | null {
-    const vram = this.machine?.display.vram;
-    if (!vram || !(vram.buffer instanceof SharedArrayBuffer)) return null;
-    return { buffer: vram.buffer, offset: vram.byteOffset, length: vram.length };
+    return displayMemory(this.machine);
   }
 
   textScreen(): { lines: string[]; cursor: { row: number; col: number } | null } | null {
@@ -466,6 +444,17 @@ class VmHost implements VmWorkerApi {
   mouse(dx: number, dy: number, dz: number, buttons: number): void {
     const whole = (v: number) => (Number.isFinite(v) ? Math.trunc(v) : 0);
     this.machine?.moveMouse(whole(dx), whole(dy), whole(dz), whole(buttons) & 7);
+  }
+
+  setBalloon(mib: number): void {
+    if (!this.machine) throw new Error('No machine is running: start one before setting the balloon.');
+    if (!Number.isInteger(mib)) throw new Error(`The balloon takes a whole number of MiB (got ${mib}).`);
+    try {
+      this.machine.setBalloonTarget(mib);
+    } catch (e) {
+      throw new Error(`The balloon cannot be set to ${mib} MiB: ${(e as Error).message}.`);
+    }
+    this.machine.requestBalloonStats();
   }
 
   capture(): Uint8Array | null {
@@ -483,8 +472,7 @@ class VmHost implements VmWorkerApi {
     this.generation++;
     this.machine = null;
     this.running = null;
-    if (this.screenTimer !== null) clearInterval(this.screenTimer);
-    this.screenTimer = null;
+    this.screen?.stop();
     this.net?.close();
     // A boot still downloading sees the new generation and drops what it builds.
     if (this.phase === 'downloading' || this.phase === 'starting') this.phase = 'idle';
@@ -511,7 +499,20 @@ class VmHost implements VmWorkerApi {
           clock: this.clock,
           error: this.lastExit?.error,
         };
-    return { ...base, phase: this.phase, serialDropped: this.serialDropped, disk: this.disk ? { ...this.disk } : undefined, net: this.net?.status() };
+    return { ...base, phase: this.phase, serialDropped: this.serialDropped, disk: this.disk ? { ...this.disk } : undefined, net: this.net?.status(), balloon: this.balloonStatus() };
+  }
+
+  /** The balloon for the status bar; fresh statistics are asked for at most every BALLOON_STATS_MS. */
+  private balloonStatus(): VmStatus['balloon'] {
+    const m = this.machine;
+    if (!m) return undefined;
+    const now = performance.now();
+    if (now - this.balloonAsked >= BALLOON_STATS_MS) {
+      this.balloonAsked = now;
+      m.requestBalloonStats();
+    }
+    const b = m.balloon;
+    return { targetMiB: b.target / 256, actualMiB: b.actual / 256, stats: { ...b.stats } };
   }
 }
 

@@ -264,8 +264,28 @@ describe('web page on the vite dev server', () => {
     expect(busy.frames).toBeGreaterThanOrEqual(Math.min(60, idleFrames * 0.7));
     // And the worker still answers: the shell takes the next command, and the loop stops.
     expect(await runCommand(page, 'touch /tmp/stop; wait; echo $((6*7))')).toBe('spin-ended\n42\n');
+
+    // The balloon from the page's control: Linux's virtio_balloon gives 16 MiB back (its
+    // MemTotal shrinks by exactly that as the pages go), and the driver's statistics reach the
+    // status bar; 0 takes it all back.
+    const memTotalKiB = async () => Number(/MemTotal:\s+(\d+) kB/.exec(await runCommand(page, 'grep MemTotal /proc/meminfo'))?.[1]);
+    const memTotalBecomes = async (kib: number) => {
+      let now = await memTotalKiB();
+      for (let i = 0; i < 60 && now !== kib; i++) { await page.waitForTimeout(500); now = await memTotalKiB(); }
+      return now;
+    };
+    const before = await memTotalKiB();
+    await page.fill('#balloon-mib', '16');
+    await page.click('#btn-balloon');
+    expect(await memTotalBecomes(before - 16 * 1024)).toBe(before - 16 * 1024);
+    await page.waitForFunction(async () => (await window.__webx86!.status())?.balloon?.actualMiB === 16, null, { timeout: COMMAND_TIMEOUT_MS });
+    await page.waitForFunction(() => /16 of 16 MiB given back · guest free \d+ MiB of \d+ MiB/.test(document.getElementById('status-balloon')?.textContent ?? ''),
+      null, { timeout: COMMAND_TIMEOUT_MS });
+    await page.fill('#balloon-mib', '0');
+    await page.click('#btn-balloon');
+    expect(await memTotalBecomes(before)).toBe(before);
     await page.close();
-  }, BOOT_TIMEOUT_MS + 6 * COMMAND_TIMEOUT_MS);
+  }, BOOT_TIMEOUT_MS + 9 * COMMAND_TIMEOUT_MS);
 });
 
 describe('web page: the disk guest through SeaBIOS', () => {
