@@ -14,15 +14,22 @@
 // server's /wisp/ (?wisp=wss://host/path/ for another); ?net=tabs or ?net=tabs:NAME joins the
 // VMs of other tabs on one Ethernet segment; &mac= sets the card's address (by default a random
 // one per tab). The Capture button downloads the network's last 16 MiB as a .pcap file.
+//
+// Snapshots (snapshot-panel.ts): Save keeps the running machine in the browser, Restore… brings
+// one back, from there or from a file. ?snapshot=URL starts from a snapshot instead of booting;
+// the images it was saved with are fetched from the URLs the settings name (the manifest's) and
+// must be the same files (by SHA-256).
 import * as Comlink from 'comlink';
 import type { ClockMode, ExitReason } from '../machine/types.js';
 import { ByteRing } from '../worker/ring.js';
 import type { BootOptions, DownloadProgress, ImageSource, VmStatus, VmWorkerApi } from '../worker/vm-worker.js';
-import { Controls, type BootChoice, type ImageChoice } from './controls.js';
+import { Controls, type BootChoice, type ImageChoice, type PanelState } from './controls.js';
 import { SerialTerminal } from './terminal.js';
 import { ScreenView } from './screen.js';
 import { NetPanel, pageNetChoice } from './net-panel.js';
 import { BalloonPanel } from './balloon-panel.js';
+import { SnapshotPanel } from './snapshot-panel.js';
+import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
 const SERIAL_OUT_BYTES = 1 << 20;
@@ -242,6 +249,11 @@ async function main(): Promise<void> {
   const api = Comlink.wrap<VmWorkerApi>(worker);
 
   let panel: Controls;
+  let snapshots: SnapshotPanel;
+  const setState = (state: PanelState): void => {
+    panel.setState(state);
+    snapshots.setRunning(state === 'running' || state === 'paused');
+  };
   let booting = false;
   // A network option that cannot be used stops the boot: the user meant to have that network.
   const netChoice = pageNetChoice(new URLSearchParams(location.search));
@@ -266,7 +278,7 @@ async function main(): Promise<void> {
       };
       terminal.writeNote(`[webx86] ${words[reason]}`);
       if (reason === 'error') showError(words.error);
-      panel.setState('off');
+      setState('off');
     },
   };
   screen = new ScreenView(document.getElementById('screen') as HTMLCanvasElement, document.getElementById('screen-box')!, {
@@ -307,7 +319,7 @@ async function main(): Promise<void> {
     }
     booting = true;
     clearError();
-    panel.setState('busy');
+    setState('busy');
     try {
       const fromDisk = choice.boot === 'disk';
       const kernel = fromDisk ? null : choice.kernel!;
@@ -331,12 +343,12 @@ async function main(): Promise<void> {
       terminal.clear();
       await api.boot(Comlink.transfer(options, transfer));
       screen?.useVideoMemory(await api.displayMemory());
-      panel.setState('running');
+      setState('running');
       if (fromDisk) screen?.focus(); else terminal.focus();
     } catch (e) {
       progressBox.hidden = true;
       showError((e as Error)?.message ?? String(e));
-      panel.setState('off');
+      setState('off');
     } finally {
       booting = false;
     }
@@ -344,11 +356,50 @@ async function main(): Promise<void> {
 
   panel = new Controls({
     onStart: (choice) => void boot(choice),
-    onPause: () => void api.pause().then(() => panel.setState('paused')),
-    onResume: () => void api.resume().then(() => panel.setState('running')),
+    onPause: () => void api.pause().then(() => setState('paused')),
+    onResume: () => void api.resume().then(() => setState('running')),
     onReset: () => void api.reset(),
-    onPowerOff: () => void api.powerOff().then(() => panel.setState('off')),
+    onPowerOff: () => void api.powerOff().then(() => setState('off')),
   });
+
+  /** Where the worker can find the images a snapshot was saved with, if it does not hold them: the settings' choice. */
+  const snapshotSources = async (): Promise<SnapshotImageSources> => {
+    const c = panel.choice();
+    const kernel = c.kernel ?? undefined;
+    return {
+      kernel: kernel ? await imageSource(kernel) : undefined,
+      initrd: c.initrd ? await imageSource(c.initrd) : undefined,
+      vmlinux: kernel && vmlinuxPair && 'url' in kernel && absolute(kernel.url) === vmlinuxPair.kernel ? { url: vmlinuxPair.vmlinux } : undefined,
+      bios: { url: absolute(biosUrls.bios) },
+      vgaBios: { url: absolute(biosUrls.vgaBios) },
+    };
+  };
+
+  /** Replace the machine by a snapshot's; throws (one line) leaving the running one as it was. */
+  const restore = async (file: Uint8Array, name: string): Promise<void> => {
+    if (booting) throw new Error('A machine is starting: restore a snapshot once it runs.');
+    if ('error' in netChoice) throw new Error(netChoice.error);
+    clearError();
+    await api.restore(Comlink.transfer(file, [file.buffer]), { images: await snapshotSources(), net: netChoice.net });
+    progressBox.hidden = true;
+    screen?.useVideoMemory(await api.displayMemory());
+    terminal.writeNote(`[webx86] Restored the snapshot ${name}.`);
+    setState('running');
+    terminal.focus();
+  };
+  snapshots = new SnapshotPanel({ save: () => api.snapshot(), restore, onError: showError });
+
+  /** ?snapshot=URL: the machine in that file instead of a boot. */
+  const startFromSnapshot = async (url: string): Promise<void> => {
+    try {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
+      await restore(new Uint8Array(await res.arrayBuffer()), shown(url));
+    } catch (e) {
+      progressBox.hidden = true;
+      showError(`Could not start from the snapshot ${shown(url)}: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+    }
+  };
 
   setInterval(() => {
     api.status().then((s) => {
@@ -407,7 +458,8 @@ async function main(): Promise<void> {
       return;
     }
   }
-  if (q.get('autostart') !== '0') await boot(panel.choice());
+  if (q.has('snapshot')) await startFromSnapshot(absolute(q.get('snapshot') ?? ''));
+  else if (q.get('autostart') !== '0') await boot(panel.choice());
 }
 
 /** Test and benchmark hook: what the terminal shows, and typing into the guest as a user would. */

@@ -17,6 +17,8 @@ import { HttpBackend } from '../storage/http.js';
 import { OverlayBackend } from '../storage/overlay.js';
 import type { PageNet } from '../net/page-options.js';
 import { WorkerNet, type WorkerNetStatus } from './worker-net.js';
+import { WorkerSnapshots, type RestoreRequest } from './worker-snapshot.js';
+import type { MachineOptions } from '../machine/machine.js';
 
 /** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
 export type ImageSource =
@@ -106,6 +108,10 @@ export interface VmWorkerApi {
   setBalloon(mib: number): void;
   /** The network capture as a .pcap file (the last part of it: worker-net.ts); null without a network. */
   capture(): Uint8Array | null;
+  /** The running machine as a snapshot file (worker-snapshot.ts): paused only while its state is copied. */
+  snapshot(): Promise<Uint8Array>;
+  /** Replace the machine by the one in a snapshot file; rejects in one line, changing nothing, when it cannot. */
+  restore(file: Uint8Array, request: RestoreRequest): Promise<void>;
 }
 
 /** How often the status asks the guest's balloon driver for fresh statistics. */
@@ -254,7 +260,7 @@ class VmHost implements VmWorkerApi {
   private serialIn: ByteRing | null = null;
   private events: VmEvents | null = null;
   private machine: MachineInstance | null = null;
-  private running: Promise<void> | null = null;
+  private running: Promise<ExitReason> | null = null;
   private phase: VmPhase = 'idle';
   private clock: ClockMode = 'realtime';
   private lastExit: { reason: ExitReason; error?: string } | null = null;
@@ -268,6 +274,22 @@ class VmHost implements VmWorkerApi {
   private flushing = false;
   private serialDropped = 0;
   private net: WorkerNet | null = null;
+  /** Every machine's callbacks: COM1 into the page's ring, diagnostics to the console. */
+  private readonly machineHost = { onSerial: (bytes: Uint8Array) => this.emitSerial(bytes), onLog: (line: string) => console.info(`[machine] ${line}`) };
+  /** What the last machine was made from (its images serve a restore). */
+  private options: MachineOptions | null = null;
+  /** Set while a snapshot stops the run loop: that stop is not an exit. */
+  private suspended = false;
+  private readonly snapshots = new WorkerSnapshots({
+    current: () => (this.machine && this.options ? { machine: this.machine, options: this.options } : null),
+    lastOptions: () => this.options,
+    suspend: async (m) => { this.suspended = true; m.stop(); return (await this.running) === 'stopped'; },
+    resume: (m) => { this.suspended = false; if (this.machine === m) this.running = this.runMachine(m, this.generation); },
+    replace: async (m, options, net) => { await this.stopMachine(false); this.net = net; this.lastExit = null; this.clock = m.status().clock; this.start(m, options, ++this.generation); },
+    machineHost: this.machineHost,
+    coreWasm: loadCoreWasm,
+    obtain: (role, src) => obtainImage(role, src, this.events),
+  });
 
   attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void {
     this.serialOut = new ByteRing(serialOut);
@@ -279,6 +301,7 @@ class VmHost implements VmWorkerApi {
   async boot(options: BootOptions): Promise<void> {
     if (!this.serialOut || !this.serialIn) throw new Error('The worker was not attached to its rings.');
     if (this.phase === 'downloading' || this.phase === 'starting') throw new Error('A machine is already starting.');
+    if (this.snapshots.busy) throw new Error('A snapshot is being saved or restored; start again when it is done.');
     checkOptions(options);
     // Replacing a running machine is not an exit the page needs to hear about.
     await this.stopMachine(false);
@@ -323,20 +346,13 @@ class VmHost implements VmWorkerApi {
         net: this.net?.link,
         mac: this.net?.mac,
       };
-      const machine = await MachineImpl.create(config, {
-        onSerial: (bytes) => this.emitSerial(bytes),
-        onLog: (line) => console.info(`[machine] ${line}`),
-      });
+      const machine = await MachineImpl.create(config, this.machineHost);
       if (generation !== this.generation) {
         machine.stop();
         this.net?.close();
         return;
       }
-      this.machine = machine;
-      this.phase = 'running';
-      this.running = this.runMachine(machine, generation);
-      void this.pumpInput(generation);
-      this.screen?.start(machine);
+      this.start(machine, config, generation);
     } catch (e) {
       if (generation === this.generation) this.phase = 'idle';
       this.net?.close();
@@ -345,7 +361,16 @@ class VmHost implements VmWorkerApi {
     }
   }
 
-  private async runMachine(machine: MachineInstance, generation: number): Promise<void> {
+  private start(machine: MachineInstance, options: MachineOptions, generation: number): void {
+    this.machine = machine;
+    this.options = options;
+    this.phase = 'running';
+    this.running = this.runMachine(machine, generation);
+    void this.pumpInput(generation);
+    this.screen?.start(machine);
+  }
+
+  private async runMachine(machine: MachineInstance, generation: number): Promise<ExitReason> {
     let reason: ExitReason;
     let error: string | undefined;
     try {
@@ -355,10 +380,11 @@ class VmHost implements VmWorkerApi {
       reason = 'error';
       error = (e as Error)?.message ?? String(e);
     }
-    if (generation !== this.generation) return;
+    if (generation !== this.generation || (reason === 'stopped' && this.suspended)) return reason;
     this.phase = 'exited';
     this.lastExit = { reason, error };
     this.events?.onExit(reason, error);
+    return reason;
   }
 
   /** Feed key bytes from the page's ring into COM1 for as long as this machine lives. */
@@ -459,6 +485,15 @@ class VmHost implements VmWorkerApi {
 
   capture(): Uint8Array | null {
     return this.net?.capture.bytes() ?? null;
+  }
+
+  async snapshot(): Promise<Uint8Array> {
+    const file = await this.snapshots.save();
+    return Comlink.transfer(file, [file.buffer]);
+  }
+
+  restore(file: Uint8Array, request: RestoreRequest): Promise<void> {
+    return this.snapshots.restore(file, request);
   }
 
   powerOff(): Promise<void> {

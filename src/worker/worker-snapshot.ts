@@ -1,0 +1,193 @@
+// Snapshots in the VM worker (the file format and its checks are src/snapshot/): save the running
+// machine to a snapshot file, and restore a file into a fresh Machine that then takes the running
+// one's place, with the page's screen, serial rings, status and network attached to it.
+//
+// Save pauses the guest only for the copy of its state: the configuration's image hashes are
+// taken before, the compression after, while the guest runs on (the state is a copy by then).
+//
+// Restore builds the new machine beside the running one and swaps only once the file is loaded
+// into it, so a bad file, a missing image or a machine that does not fit leaves the running VM
+// exactly as it was. The images a snapshot needs (it holds only their SHA-256) come from those the
+// worker already has, else from the URLs the page names (its manifest's), and machineOptionsFor
+// refuses any whose hash differs.
+import { decompressPayload } from '../boot/payload.js';
+import { Machine, type MachineOptions } from '../machine/machine.js';
+import type { NetLink } from '../net/link.js';
+import type { PageNet } from '../net/page-options.js';
+import {
+  decodeSnapshot, encodeSnapshot, machineOptionsFor, restoreSnapshot, snapshotConfig, SnapshotError,
+  type SnapshotConfig, type SnapshotImages,
+} from '../snapshot/snapshot.js';
+import { unshared } from '../snapshot/bytes.js';
+import type { MachineHost, MachineInstance } from './machine-api.js';
+import type { ImageRole, ImageSource } from './vm-worker.js';
+import { WorkerNet } from './worker-net.js';
+
+/** Where the page says the images can be had again (its manifest's URLs, or files it holds). */
+export interface SnapshotImageSources {
+  kernel?: ImageSource;
+  vmlinux?: ImageSource;
+  initrd?: ImageSource;
+  bios?: ImageSource;
+  vgaBios?: ImageSource;
+}
+
+export interface RestoreRequest {
+  images: SnapshotImageSources;
+  /** The page's network: the restored card is plugged into it (with the MAC it was saved with). */
+  net: PageNet;
+}
+
+/** What VmHost lends the snapshot code: its machine, and the means to stop, run and swap it. */
+export interface SnapshotHost {
+  /** The running machine and its options; null when none runs. */
+  current(): { machine: MachineInstance; options: MachineOptions } | null;
+  /** The options of the last machine made, running or not: their images are the ones at hand. */
+  lastOptions(): MachineOptions | null;
+  /**
+   * Stop `machine`'s run loop without telling the page. False when the guest powered off or
+   * failed in that same slice (the page is told of that as usual): there is nothing to save.
+   */
+  suspend(machine: MachineInstance): Promise<boolean>;
+  /** Run `machine` again after suspend(), unless another machine has taken its place meanwhile. */
+  resume(machine: MachineInstance): void;
+  /** Stop the running machine (quietly) and run `machine` in its place. */
+  replace(machine: MachineInstance, options: MachineOptions, net: WorkerNet | null): Promise<void>;
+  /** The callbacks every machine of this worker gets (serial into the page's ring, logs). */
+  readonly machineHost: MachineHost;
+  coreWasm(): Promise<ArrayBuffer | undefined>;
+  /** An image's bytes: downloaded (with progress shown in the page) or as the page sent them. */
+  obtain(role: ImageRole, src: ImageSource): Promise<Uint8Array>;
+}
+
+const IMAGE_ROLES: Record<keyof SnapshotImages, ImageRole> = {
+  kernel: 'kernel', vmlinux: 'vmlinux', initrd: 'initrd', bios: 'BIOS', vgaBios: 'VGA BIOS',
+};
+/** In this order: the kernel before the vmlinux that may be unpacked from it. */
+const IMAGE_NAMES = ['kernel', 'vmlinux', 'initrd', 'bios', 'vgaBios'] as const;
+const PAGE_SIZE = 4096;
+const MIB = 1024 * 1024;
+
+/** A card whose cable leads nowhere: for a snapshot with a network card restored in a page without a network. */
+function unpluggedLink(): NetLink {
+  return { send() {}, onFrame: null, close() {} };
+}
+
+function oneLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0]!;
+}
+
+export class WorkerSnapshots {
+  private busyWith: 'saving' | 'restoring' | null = null;
+  /** SHA-256 of images already hashed (they never change once loaded). */
+  private readonly hashes = new WeakMap<Uint8Array, string>();
+
+  constructor(private readonly host: SnapshotHost) {}
+
+  /** A save or restore is under way: the machine must not be replaced meanwhile. */
+  get busy(): boolean {
+    return this.busyWith !== null;
+  }
+
+  /** The running machine as a snapshot file. */
+  async save(): Promise<Uint8Array> {
+    const current = this.host.current();
+    if (!current) throw new Error('No machine is running: there is nothing to save.');
+    const { machine, options } = current;
+    // The worker is written against machine-api.ts; only webx86's own Machine can be saved.
+    if (!(machine instanceof Machine)) throw new Error('This machine cannot be saved: it is not a webx86 Machine.');
+    this.claim('saving');
+    try {
+      const config = await snapshotConfig(options);
+      const started = performance.now();
+      if (!(await this.host.suspend(machine))) throw new Error('The machine stopped before it could be saved.');
+      let state: ReturnType<Machine['saveState']>;
+      let ballooned: Uint8Array;
+      try {
+        state = machine.saveState();
+        // The balloon's pages as they are now: the guest may give more while the file is compressed.
+        ballooned = new Uint8Array(state.ram.length / PAGE_SIZE);
+        for (let pfn = 0; pfn < ballooned.length; pfn++) if (machine.balloon.isInflated(pfn)) ballooned[pfn] = 1;
+      } catch (e) {
+        // A machine with disks: the Machine says why in its own words.
+        throw new SnapshotError(`cannot save this machine: ${oneLine(e)}`);
+      } finally {
+        this.host.resume(machine);
+      }
+      const pausedMs = performance.now() - started;
+      const file = await encodeSnapshot(state, config, { skipPage: (pfn) => ballooned[pfn] === 1 });
+      console.info(`[snapshot] saved ${(file.length / MIB).toFixed(1)} MiB: guest paused ${pausedMs.toFixed(0)} ms, `
+        + `file ready after ${(performance.now() - started).toFixed(0)} ms`);
+      return file;
+    } finally {
+      this.busyWith = null;
+    }
+  }
+
+  /** Replace the running machine (if any) by the one saved in `file`. On any failure nothing changes. */
+  async restore(file: Uint8Array, request: RestoreRequest): Promise<void> {
+    if (!(file instanceof Uint8Array)) throw new SnapshotError('not a webx86 snapshot (no bytes were given)');
+    this.claim('restoring');
+    let net: WorkerNet | null = null;
+    try {
+      const started = performance.now();
+      const coreWasm = this.host.coreWasm();
+      coreWasm.catch(() => {}); // reported where it is awaited, after the file's own errors
+      const snap = await decodeSnapshot(file);
+      const images = await this.imagesFor(snap.config, request.images);
+      const links = snap.config.nics.map((mac, i) => {
+        if (i > 0 || request.net.backend === 'none') return unpluggedLink();
+        net = new WorkerNet({ ...request.net, mac: mac === null ? request.net.mac : Uint8Array.from(mac.split(':'), (h) => parseInt(h, 16)) });
+        return net.link;
+      });
+      const options = { ...(await machineOptionsFor(snap.config, { ...images, links })), coreWasm: await coreWasm };
+      const machine = await Machine.create(options, this.host.machineHost);
+      restoreSnapshot(machine, snap);
+      await this.host.replace(machine, options, net);
+      net = null; // the host's now
+      console.info(`[snapshot] restored a ${snap.config.memoryMiB} MiB machine from ${(file.length / MIB).toFixed(1)} MiB `
+        + `in ${(performance.now() - started).toFixed(0)} ms`);
+    } finally {
+      (net as WorkerNet | null)?.close();
+      this.busyWith = null;
+    }
+  }
+
+  private claim(what: 'saving' | 'restoring'): void {
+    if (this.busyWith !== null) throw new Error(`A snapshot is being ${this.busyWith === 'saving' ? 'saved' : 'restored'}; try again when it is done.`);
+    this.busyWith = what;
+  }
+
+  /**
+   * The images `config` names, by hash: those the worker holds first, then from the page's
+   * sources; a vmlinux with no source is unpacked from the kernel, as a boot does. What cannot
+   * be found is left out, and machineOptionsFor says which one is missing.
+   */
+  private async imagesFor(config: SnapshotConfig, sources: SnapshotImageSources): Promise<SnapshotImages> {
+    const last = this.host.lastOptions();
+    const held = [last?.kernel, last?.vmlinux, last?.initrd, last?.firmware?.bios, last?.firmware?.vgaBios]
+      .filter((b): b is Uint8Array => b instanceof Uint8Array);
+    const out: SnapshotImages = {};
+    for (const name of IMAGE_NAMES) {
+      const want = config.images[name];
+      if (want === null) continue;
+      let found: Uint8Array | undefined;
+      for (const b of held) if (await this.sha256(b) === want) { found = b; break; }
+      const src = sources[name];
+      if (found === undefined && src !== undefined) found = await this.host.obtain(IMAGE_ROLES[name], src);
+      if (found === undefined && name === 'vmlinux' && out.kernel !== undefined) found = (await decompressPayload(out.kernel))?.vmlinux;
+      if (found !== undefined) out[name] = found;
+    }
+    return out;
+  }
+
+  private async sha256(b: Uint8Array): Promise<string> {
+    let hex = this.hashes.get(b);
+    if (hex === undefined) {
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', unshared(b)));
+      hex = Array.from(digest, (x) => x.toString(16).padStart(2, '0')).join('');
+      this.hashes.set(b, hex);
+    }
+    return hex;
+  }
+}

@@ -1,0 +1,167 @@
+// Snapshots in the web page (headless Chromium through playwright-core, on a real Vite dev
+// server): the default guest is saved with Save, changed, and brought back with Restore from the
+// browser's storage; the snapshot is downloaded as a file, the page reloaded without booting, and
+// the file uploaded into it (the images fetched again from the manifest's URLs), and served at
+// ?snapshot=URL; a damaged or truncated file is refused in one line while the VM runs on.
+//
+// What proves a restore: a file the guest wrote before the save, and removed after it, is there
+// again. Commands are read between markers (test/shell-markers.ts).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer, type ViteDevServer } from 'vite';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
+import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const BOOT_TIMEOUT_MS = 600_000;
+const COMMAND_TIMEOUT_MS = 60_000;
+/** Saving compresses the guest's RAM, restoring may download the images first. */
+const SNAPSHOT_TIMEOUT_MS = 120_000;
+
+const haveGuest = haveBuildOutputs('the browser snapshot test (test/browser/snapshot.test.ts)', [CORE, ...guestFiles()]);
+const manifest = haveGuest ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string; banner: string } : { prompt: '~ # ', banner: '' };
+const PROMPT = manifest.prompt.trimEnd();
+const MARK = 'webx86-snap-42\n';
+
+const serialText = (page: Page) => page.evaluate(() => window.__webx86!.serialText());
+const errorText = (page: Page) => page.evaluate(() => window.__webx86!.errorText());
+
+async function waitForTerminal(page: Page, test: (text: string) => boolean, what: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await serialText(page);
+    if (test(text)) return text;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`timed out waiting for ${what}\n--- error box ---\n${await errorText(page)}\n--- terminal ---\n${text.slice(-3000)}`);
+}
+
+function promptAfter(text: string, from: number): boolean {
+  return from >= 0 && text.slice(from).split('\n').slice(1).some((l) => l.startsWith(PROMPT));
+}
+
+let lastId = 0;
+
+/** Type a command between markers, wait for its end and the prompt after it, return its output. */
+async function runCommand(page: Page, command: string): Promise<string> {
+  const id = `S${++lastId}`;
+  await page.evaluate((c) => window.__webx86!.type(c + '\r'), marked(command, id));
+  const text = await waitForTerminal(page, (t) => promptAfter(t, t.indexOf(endMarker(id))), `the end of "${command}"`, COMMAND_TIMEOUT_MS);
+  return markedOutput(text, id)!;
+}
+
+/** The snapshot panel's note once it matches `pattern` (the page's error box failing it sooner). */
+async function noteMatching(page: Page, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS;
+  for (;;) {
+    const note = await page.textContent('#snapshot-note') ?? '';
+    if (pattern.test(note)) return note;
+    const error = await errorText(page);
+    if (error) throw new Error(`the page showed an error instead of ${pattern}: ${error}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; the note says "${note}"`);
+    await page.waitForTimeout(100);
+  }
+}
+
+async function errorShown(page: Page): Promise<string> {
+  const handle = await page.waitForFunction(() => window.__webx86!.errorText(), null, { timeout: SNAPSHOT_TIMEOUT_MS });
+  return String(await handle.jsonValue());
+}
+
+async function openPage(context: BrowserContext, url: string, log: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  page.on('console', (m) => { if (m.text().startsWith('[snapshot]')) log.push(m.text()); });
+  await page.goto(url);
+  await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
+  return page;
+}
+
+describe.skipIf(!haveGuest)('snapshots in the web page', () => {
+  let server: ViteDevServer;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    server = await createServer({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
+    await server.listen();
+    base = server.resolvedUrls!.local[0]!;
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('saves the running guest, restores it from the browser and from a downloaded file, and refuses a damaged file', async () => {
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 700 } });
+    const workerLog: string[] = [];
+    const figures: string[] = [];
+    try {
+      let page = await openPage(context, base, workerLog);
+      await waitForTerminal(page, (t) => promptAfter(t, t.lastIndexOf(manifest.banner)), 'the shell prompt', BOOT_TIMEOUT_MS);
+      await runCommand(page, QUIET_CONSOLE);
+      expect(await runCommand(page, 'echo webx86-snap-$((6*7)) > /tmp/mark')).toBe('');
+
+      // Save: kept in the browser, listed under its date, selected.
+      await page.click('#btn-save');
+      figures.push(await noteMatching(page, /^Saved \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \([\d.]+ MiB\) in [\d.]+ s: Download/));
+      expect(await page.$$eval('#snapshot-list option', (os) => os.length)).toBe(1);
+
+      // The guest goes on and loses the file; Restore brings the machine back from before.
+      expect(await runCommand(page, 'rm /tmp/mark; cat /tmp/mark 2>/dev/null || echo gone')).toBe('gone\n');
+      await page.click('#btn-restore');
+      figures.push(await noteMatching(page, /^Restored .* in [\d.]+ s\.$/));
+      expect(await runCommand(page, 'cat /tmp/mark')).toBe(MARK);
+
+      // Download it as a file.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#btn-download')]);
+      expect(download.suggestedFilename()).toMatch(/^webx86-\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\.wx86snap$/);
+      const file = readFileSync((await download.path())!);
+      expect(file.subarray(0, 8).toString('latin1')).toBe('WX86SNAP');
+
+      // A damaged file and a truncated one: one line each in the error box, and the VM runs on as it was.
+      const damaged = Buffer.from(file);
+      damaged[damaged.length >> 1] ^= 0x40;
+      await page.setInputFiles('#snapshot-file', { name: 'damaged.wx86snap', mimeType: 'application/octet-stream', buffer: damaged });
+      const corrupt = await errorShown(page);
+      expect(corrupt).toMatch(/corrupt/);
+      expect(corrupt).not.toContain('\n');
+      await page.setInputFiles('#snapshot-file', { name: 'short.wx86snap', mimeType: 'application/octet-stream', buffer: file.subarray(0, file.length - 1000) });
+      await page.waitForFunction(() => /truncated/.test(window.__webx86!.errorText()), null, { timeout: SNAPSHOT_TIMEOUT_MS });
+      expect(await errorText(page)).not.toContain('\n');
+      expect((await page.evaluate(() => window.__webx86!.status()))!.state).toBe('running');
+      expect(await runCommand(page, 'cat /tmp/mark; echo $((6*7))')).toBe(`${MARK}42\n`);
+      await page.close();
+
+      // A fresh page that boots nothing: the uploaded file brings the VM back, its images fetched
+      // from the manifest's URLs (the worker holds none).
+      page = await openPage(context, `${base}?autostart=0`, workerLog);
+      await page.setInputFiles('#snapshot-file', { name: 'saved.wx86snap', mimeType: 'application/octet-stream', buffer: file });
+      figures.push(await noteMatching(page, /^Restored saved\.wx86snap in [\d.]+ s\.$/));
+      expect(await runCommand(page, 'cat /tmp/mark')).toBe(MARK);
+      await page.close();
+
+      // ?snapshot=URL: started from the file instead of a boot.
+      page = await context.newPage();
+      page.on('console', (m) => { if (m.text().startsWith('[snapshot]')) workerLog.push(m.text()); });
+      await page.route((url) => url.pathname === '/saved.wx86snap', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: file }));
+      await page.goto(`${base}?snapshot=/saved.wx86snap`);
+      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
+      await waitForTerminal(page, (t) => t.includes('Restored the snapshot /saved.wx86snap'), 'the restore note', SNAPSHOT_TIMEOUT_MS);
+      expect(await runCommand(page, 'cat /tmp/mark')).toBe(MARK);
+      expect(await page.$eval('#btn-start', (b) => b.textContent)).toBe('Restart');
+      await page.close();
+    } finally {
+      console.log(`snapshot figures:\n  ${[...figures, ...workerLog].join('\n  ')}`);
+      await context.close();
+    }
+  }, BOOT_TIMEOUT_MS + 20 * COMMAND_TIMEOUT_MS);
+});
