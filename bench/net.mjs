@@ -20,6 +20,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register } from 'tsx/esm/api';
@@ -202,7 +203,10 @@ async function main() {
     { name: `TCP guest -> guest on a hub, ${opts.mib} MiB (MiB/s)`, w: r.webx86.betweenMiBs, v: r.v86.betweenMiBs, lowerIsBetter: false },
     { name: `ping 10.0.2.2, average of ${PING_COUNT} (ms)`, w: r.webx86.pingAvgMs, v: r.v86.pingAvgMs, lowerIsBetter: true },
   ];
-  console.log(`network, ${opts.memory} MiB guests, virtio-net in both, on this host (ratio > 1: webx86 is better)`);
+  // The figures follow round trips through the host's event loop, so a busy host lowers them a
+  // lot (on a shared 2-core host, 0.8 MiB/s at load 5 against 1.9 at load 1.5): say what it was.
+  console.log(`network, ${opts.memory} MiB guests, virtio-net in both, on ${cpus()[0]?.model ?? 'this host'} ` +
+    `(${cpus().length} CPUs, load ${loadavg()[0].toFixed(1)} at the end) (ratio > 1: webx86 is better)`);
   console.log(`  ${'measure'.padEnd(46)} ${'webx86'.padStart(8)} ${'v86'.padStart(8)} ${'ratio'.padStart(7)}`);
   for (const row of rows) {
     const ratio = row.w && row.v ? (row.lowerIsBetter ? row.v / row.w : row.w / row.v) : null;
