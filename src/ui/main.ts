@@ -380,10 +380,13 @@ async function main(): Promise<void> {
     if (booting) throw new Error('A machine is starting: restore a snapshot once it runs.');
     if ('error' in netChoice) throw new Error(netChoice.error);
     clearError();
-    await api.restore(Comlink.transfer(file, [file.buffer]), { images: await snapshotSources(), net: netChoice.net });
+    const info = await api.restore(Comlink.transfer(file, [file.buffer]), { images: await snapshotSources(), net: netChoice.net });
     progressBox.hidden = true;
     screen?.useVideoMemory(await api.displayMemory());
     terminal.writeNote(`[webx86] Restored the snapshot ${name}.`);
+    if (info.unplugged > 0) {
+      terminal.writeNote(`[webx86] Its network card${info.unplugged > 1 ? 's are' : ' is'} not connected: this page has ${'net' in netChoice && netChoice.net.backend !== 'none' ? 'one network only' : 'no network (add ?net=user or ?net=tabs to the address)'}.`);
+    }
     setState('running');
     terminal.focus();
   };

@@ -17,7 +17,7 @@ import { HttpBackend } from '../storage/http.js';
 import { OverlayBackend } from '../storage/overlay.js';
 import type { PageNet } from '../net/page-options.js';
 import { WorkerNet, type WorkerNetStatus } from './worker-net.js';
-import { WorkerSnapshots, type RestoreRequest } from './worker-snapshot.js';
+import { WorkerSnapshots, type RestoreInfo, type RestoreRequest } from './worker-snapshot.js';
 import type { MachineOptions } from '../machine/machine.js';
 
 /** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
@@ -111,7 +111,7 @@ export interface VmWorkerApi {
   /** The running machine as a snapshot file (worker-snapshot.ts): paused only while its state is copied. */
   snapshot(): Promise<Uint8Array>;
   /** Replace the machine by the one in a snapshot file; rejects in one line, changing nothing, when it cannot. */
-  restore(file: Uint8Array, request: RestoreRequest): Promise<void>;
+  restore(file: Uint8Array, request: RestoreRequest): Promise<RestoreInfo>;
 }
 
 /** How often the status asks the guest's balloon driver for fresh statistics. */
@@ -492,7 +492,7 @@ class VmHost implements VmWorkerApi {
     return Comlink.transfer(file, [file.buffer]);
   }
 
-  restore(file: Uint8Array, request: RestoreRequest): Promise<void> {
+  restore(file: Uint8Array, request: RestoreRequest): Promise<RestoreInfo> {
     return this.snapshots.restore(file, request);
   }
 

@@ -38,6 +38,13 @@ export interface RestoreRequest {
   net: PageNet;
 }
 
+/** What was restored, for the page to tell. */
+export interface RestoreInfo {
+  memoryMiB: number;
+  /** Network cards of the snapshot left unplugged: the page has no network, or they were past eth0. */
+  unplugged: number;
+}
+
 /** What VmHost lends the snapshot code: its machine, and the means to stop, run and swap it. */
 export interface SnapshotHost {
   /** The running machine and its options; null when none runs. */
@@ -125,7 +132,7 @@ export class WorkerSnapshots {
   }
 
   /** Replace the running machine (if any) by the one saved in `file`. On any failure nothing changes. */
-  async restore(file: Uint8Array, request: RestoreRequest): Promise<void> {
+  async restore(file: Uint8Array, request: RestoreRequest): Promise<RestoreInfo> {
     if (!(file instanceof Uint8Array)) throw new SnapshotError('not a webx86 snapshot (no bytes were given)');
     this.claim('restoring');
     let net: WorkerNet | null = null;
@@ -135,8 +142,9 @@ export class WorkerSnapshots {
       coreWasm.catch(() => {}); // reported where it is awaited, after the file's own errors
       const snap = await decodeSnapshot(file);
       const images = await this.imagesFor(snap.config, request.images);
+      let unplugged = 0;
       const links = snap.config.nics.map((mac, i) => {
-        if (i > 0 || request.net.backend === 'none') return unpluggedLink();
+        if (i > 0 || request.net.backend === 'none') { unplugged++; return unpluggedLink(); }
         net = new WorkerNet({ ...request.net, mac: mac === null ? request.net.mac : Uint8Array.from(mac.split(':'), (h) => parseInt(h, 16)) });
         return net.link;
       });
@@ -147,6 +155,7 @@ export class WorkerSnapshots {
       net = null; // the host's now
       console.info(`[snapshot] restored a ${snap.config.memoryMiB} MiB machine from ${(file.length / MIB).toFixed(1)} MiB `
         + `in ${(performance.now() - started).toFixed(0)} ms`);
+      return { memoryMiB: snap.config.memoryMiB, unplugged };
     } finally {
       (net as WorkerNet | null)?.close();
       this.busyWith = null;

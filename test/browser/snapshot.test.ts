@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, type ViteDevServer } from 'vite';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
+import { CORE, diskGuestFiles, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
 import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,6 +24,7 @@ const COMMAND_TIMEOUT_MS = 60_000;
 const SNAPSHOT_TIMEOUT_MS = 120_000;
 
 const haveGuest = haveBuildOutputs('the browser snapshot test (test/browser/snapshot.test.ts)', [CORE, ...guestFiles()]);
+const haveDiskGuest = haveBuildOutputs('the browser snapshot test with the disk guest', [CORE, ...diskGuestFiles()]);
 const manifest = haveGuest ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string; banner: string } : { prompt: '~ # ', banner: '' };
 const PROMPT = manifest.prompt.trimEnd();
 const MARK = 'webx86-snap-42\n';
@@ -83,7 +84,7 @@ async function openPage(context: BrowserContext, url: string, log: string[]): Pr
   return page;
 }
 
-describe.skipIf(!haveGuest)('snapshots in the web page', () => {
+describe('snapshots in the web page', () => {
   let server: ViteDevServer;
   let browser: Browser;
   let base: string;
@@ -100,7 +101,7 @@ describe.skipIf(!haveGuest)('snapshots in the web page', () => {
     await server?.close();
   });
 
-  it('saves the running guest, restores it from the browser and from a downloaded file, and refuses a damaged file', async () => {
+  it.skipIf(!haveGuest)('saves the running guest, restores it from the browser and from a downloaded file, and refuses a damaged file', async () => {
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 700 } });
     const workerLog: string[] = [];
     const figures: string[] = [];
@@ -139,6 +140,7 @@ describe.skipIf(!haveGuest)('snapshots in the web page', () => {
       expect(await errorText(page)).not.toContain('\n');
       expect((await page.evaluate(() => window.__webx86!.status()))!.state).toBe('running');
       expect(await runCommand(page, 'cat /tmp/mark; echo $((6*7))')).toBe(`${MARK}42\n`);
+
       await page.close();
 
       // A fresh page that boots nothing: the uploaded file brings the VM back, its images fetched
@@ -164,4 +166,43 @@ describe.skipIf(!haveGuest)('snapshots in the web page', () => {
       await context.close();
     }
   }, BOOT_TIMEOUT_MS + 20 * COMMAND_TIMEOUT_MS);
+
+  it.skipIf(!haveGuest)('says in words that the browser\'s storage is full, and the snapshot can still be downloaded', async () => {
+    const context = await browser.newContext({ acceptDownloads: true });
+    try {
+      // Chromium applies a quota to the storage opened after it is set: before the page opens its store.
+      const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(base).origin, quotaSize: 1024 });
+      await page.goto(base);
+      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
+      await page.waitForSelector('#btn-save:not([disabled])', { timeout: BOOT_TIMEOUT_MS });
+      await page.click('#btn-save');
+      const error = await errorShown(page);
+      expect(error).toMatch(/^The browser's storage for this page is full.*: the snapshot \([\d.]+ MiB\) was not kept\. .*Download/);
+      expect(error).not.toContain('\n');
+      expect(await page.$eval('#snapshot-list', (l) => (l as HTMLSelectElement).selectedOptions[0]?.textContent)).toMatch(/\(not kept\)$/);
+      const [held] = await Promise.all([page.waitForEvent('download'), page.click('#btn-download')]);
+      expect(readFileSync((await held.path())!).subarray(0, 8).toString('latin1')).toBe('WX86SNAP');
+    } finally {
+      await context.close();
+    }
+  }, BOOT_TIMEOUT_MS);
+
+  it.skipIf(!haveDiskGuest)('says in words that a machine with a disk cannot be saved, and the machine runs on', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await openPage(context, `${base}?manifest=/images/disk.json`, []);
+      await page.waitForSelector('#btn-save:not([disabled])', { timeout: BOOT_TIMEOUT_MS });
+      await page.click('#btn-save');
+      const error = await errorShown(page);
+      expect(error).toMatch(/^cannot save this machine: a machine with disks .* cannot be saved yet/);
+      expect(error).not.toContain('\n');
+      const status = () => page.evaluate(() => window.__webx86!.status());
+      const before = (await status())!.instructions;
+      await page.waitForFunction((n) => window.__webx86!.status().then((s) => s!.state === 'running' && s!.instructions > n), before, { timeout: COMMAND_TIMEOUT_MS });
+    } finally {
+      await context.close();
+    }
+  }, BOOT_TIMEOUT_MS);
 });
