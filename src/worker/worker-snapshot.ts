@@ -5,9 +5,9 @@
 // Save pauses the guest only for the copy of its state: the configuration's image hashes are
 // taken before, the compression after, while the guest runs on (the state is a copy by then).
 //
-// Restore builds the new machine beside the running one and swaps only once the file is loaded
-// into it, so a bad file, a missing image or a machine that does not fit leaves the running VM
-// exactly as it was. The images a snapshot needs (it holds only their SHA-256) come from those the
+// Restore builds the new machine beside the running one (paused meanwhile) and swaps only once
+// the file is loaded into it, so a bad file, a missing image or a machine that does not fit
+// leaves the running VM as it was, running again. The images a snapshot needs (it holds only their SHA-256) come from those the
 // worker already has, else from the URLs the page names (its manifest's), and machineOptionsFor
 // refuses any whose hash differs.
 import { decompressPayload } from '../boot/payload.js';
@@ -73,6 +73,7 @@ const IMAGE_ROLES: Record<keyof SnapshotImages, ImageRole> = {
 /** In this order: the kernel before the vmlinux that may be unpacked from it. */
 const IMAGE_NAMES = ['kernel', 'vmlinux', 'initrd', 'bios', 'vgaBios'] as const;
 const PAGE_SIZE = 4096;
+type Downloads = Map<keyof SnapshotImages, Promise<Uint8Array>>;
 const MIB = 1024 * 1024;
 
 /** A card whose cable leads nowhere: for a snapshot with a network card restored in a page without a network. */
@@ -136,12 +137,21 @@ export class WorkerSnapshots {
     if (!(file instanceof Uint8Array)) throw new SnapshotError('not a webx86 snapshot (no bytes were given)');
     this.claim('restoring');
     let net: WorkerNet | null = null;
+    // The running guest waits meanwhile: its slices would share this thread with the decoding
+    // and double the restore's time. A failed restore lets it go on as it was.
+    const running = this.host.current()?.machine;
+    const wasPaused = running?.status().state === 'paused';
+    running?.pause();
+    let replaced = false;
     try {
       const started = performance.now();
       const coreWasm = this.host.coreWasm();
       coreWasm.catch(() => {}); // reported where it is awaited, after the file's own errors
+      const downloads = this.prefetch(request.images);
       const snap = await decodeSnapshot(file);
-      const images = await this.imagesFor(snap.config, request.images);
+      const decoded = performance.now();
+      const images = await this.imagesFor(snap.config, request.images, downloads);
+      const found = performance.now();
       let unplugged = 0;
       const links = snap.config.nics.map((mac, i) => {
         if (i > 0 || request.net.backend === 'none') { unplugged++; return unpluggedLink(); }
@@ -149,15 +159,21 @@ export class WorkerSnapshots {
         return net.link;
       });
       const options = { ...(await machineOptionsFor(snap.config, { ...images, links })), coreWasm: await coreWasm };
+      const checked = performance.now();
       const machine = await Machine.create(options, this.host.machineHost);
+      const created = performance.now();
       restoreSnapshot(machine, snap);
+      const loaded = performance.now();
       await this.host.replace(machine, options, net);
+      replaced = true;
       net = null; // the host's now
       console.info(`[snapshot] restored a ${snap.config.memoryMiB} MiB machine from ${(file.length / MIB).toFixed(1)} MiB `
-        + `in ${(performance.now() - started).toFixed(0)} ms`);
+        + `in ${(performance.now() - started).toFixed(0)} ms (decode ${(decoded - started).toFixed(0)}, images ${(found - decoded).toFixed(0)}, `
+        + `check ${(checked - found).toFixed(0)}, create ${(created - checked).toFixed(0)}, load ${(loaded - created).toFixed(0)} ms)`);
       return { memoryMiB: snap.config.memoryMiB, unplugged };
     } finally {
       (net as WorkerNet | null)?.close();
+      if (!replaced && !wasPaused) running?.resume();
       this.busyWith = null;
     }
   }
@@ -172,10 +188,8 @@ export class WorkerSnapshots {
    * sources; a vmlinux with no source is unpacked from the kernel, as a boot does. What cannot
    * be found is left out, and machineOptionsFor says which one is missing.
    */
-  private async imagesFor(config: SnapshotConfig, sources: SnapshotImageSources): Promise<SnapshotImages> {
-    const last = this.host.lastOptions();
-    const held = [last?.kernel, last?.vmlinux, last?.initrd, last?.firmware?.bios, last?.firmware?.vgaBios]
-      .filter((b): b is Uint8Array => b instanceof Uint8Array);
+  private async imagesFor(config: SnapshotConfig, sources: SnapshotImageSources, downloads: Downloads): Promise<SnapshotImages> {
+    const held = this.held();
     const out: SnapshotImages = {};
     for (const name of IMAGE_NAMES) {
       const want = config.images[name];
@@ -183,11 +197,36 @@ export class WorkerSnapshots {
       let found: Uint8Array | undefined;
       for (const b of held) if (await this.sha256(b) === want) { found = b; break; }
       const src = sources[name];
-      if (found === undefined && src !== undefined) found = await this.host.obtain(IMAGE_ROLES[name], src);
+      if (found === undefined && src !== undefined) found = await (downloads.get(name) ?? this.host.obtain(IMAGE_ROLES[name], src));
       if (found === undefined && name === 'vmlinux' && out.kernel !== undefined) found = (await decompressPayload(out.kernel))?.vmlinux;
       if (found !== undefined) out[name] = found;
     }
     return out;
+  }
+
+  /** The images of the last machine made: usually the ones a snapshot of this page needs. */
+  private held(): Uint8Array[] {
+    const last = this.host.lastOptions();
+    return [last?.kernel, last?.vmlinux, last?.initrd, last?.firmware?.bios, last?.firmware?.vgaBios]
+      .filter((b): b is Uint8Array => b instanceof Uint8Array);
+  }
+
+  /**
+   * In a worker that holds no images yet (a fresh page, ?snapshot=URL), every source the page
+   * named starts downloading while the file is decoded: that is most of a restore's time there.
+   * A download that fails is reported only if the snapshot turns out to need it.
+   */
+  private prefetch(sources: SnapshotImageSources): Downloads {
+    const downloads: Downloads = new Map();
+    if (this.held().length > 0) return downloads;
+    for (const name of IMAGE_NAMES) {
+      const src = sources[name];
+      if (src === undefined) continue;
+      const bytes = this.host.obtain(IMAGE_ROLES[name], src);
+      bytes.catch(() => {});
+      downloads.set(name, bytes);
+    }
+    return downloads;
   }
 
   private async sha256(b: Uint8Array): Promise<string> {

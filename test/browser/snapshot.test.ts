@@ -128,7 +128,7 @@ describe('snapshots in the web page', () => {
       const file = readFileSync((await download.path())!);
       expect(file.subarray(0, 8).toString('latin1')).toBe('WX86SNAP');
 
-      // A damaged file and a truncated one: one line each in the error box, and the VM runs on as it was.
+      // A damaged file, a truncated one and one of another format version: one line each in the error box, and the VM runs on as it was.
       const damaged = Buffer.from(file);
       damaged[damaged.length >> 1] ^= 0x40;
       await page.setInputFiles('#snapshot-file', { name: 'damaged.wx86snap', mimeType: 'application/octet-stream', buffer: damaged });
@@ -138,6 +138,10 @@ describe('snapshots in the web page', () => {
       await page.setInputFiles('#snapshot-file', { name: 'short.wx86snap', mimeType: 'application/octet-stream', buffer: file.subarray(0, file.length - 1000) });
       await page.waitForFunction(() => /truncated/.test(window.__webx86!.errorText()), null, { timeout: SNAPSHOT_TIMEOUT_MS });
       expect(await errorText(page)).not.toContain('\n');
+      const otherVersion = Buffer.from(file);
+      otherVersion.writeUInt16LE(otherVersion.readUInt16LE(8) + 1, 8);
+      await page.setInputFiles('#snapshot-file', { name: 'newer.wx86snap', mimeType: 'application/octet-stream', buffer: otherVersion });
+      await page.waitForFunction(() => /format version \d+; this webx86 reads version \d+$/.test(window.__webx86!.errorText()), null, { timeout: SNAPSHOT_TIMEOUT_MS });
       expect((await page.evaluate(() => window.__webx86!.status()))!.state).toBe('running');
       expect(await runCommand(page, 'cat /tmp/mark; echo $((6*7))')).toBe(`${MARK}42\n`);
 
