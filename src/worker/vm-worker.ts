@@ -283,9 +283,24 @@ class VmHost implements VmWorkerApi {
   private readonly snapshots = new WorkerSnapshots({
     current: () => (this.machine && this.options ? { machine: this.machine, options: this.options } : null),
     lastOptions: () => this.options,
-    suspend: async (m) => { this.suspended = true; m.stop(); return (await this.running) === 'stopped'; },
-    resume: (m) => { this.suspended = false; if (this.machine === m) this.running = this.runMachine(m, this.generation); },
-    replace: async (m, options, net) => { await this.stopMachine(false); this.net = net; this.lastExit = null; this.clock = m.status().clock; this.start(m, options, ++this.generation); },
+    suspend: async (m) => {
+      this.suspended = true;
+      m.stop();
+      const stopped = (await this.running) === 'stopped';
+      this.suspended = stopped; // otherwise runMachine told the page how it ended, and there is nothing to resume
+      return stopped;
+    },
+    resume: (m) => {
+      this.suspended = false;
+      if (this.machine === m) this.running = this.runMachine(m, this.generation);
+    },
+    replace: async (m, options, net) => {
+      await this.stopMachine(false);
+      this.net = net;
+      this.lastExit = null;
+      this.clock = m.status().clock;
+      this.start(m, options, ++this.generation);
+    },
     machineHost: this.machineHost,
     coreWasm: loadCoreWasm,
     obtain: (role, src) => obtainImage(role, src, this.events),

@@ -193,6 +193,29 @@ describe('snapshots in the web page', () => {
     }
   }, BOOT_TIMEOUT_MS);
 
+  it.skipIf(!haveGuest)('plugs the restored network card into the page\'s network, with the MAC it was saved with', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await openPage(context, `${base}?net=tabs:snapshot-test&mac=52:54:00:aa:bb:cc`, []);
+      await waitForTerminal(page, (t) => promptAfter(t, t.lastIndexOf(manifest.banner)), 'the shell prompt', BOOT_TIMEOUT_MS);
+      await runCommand(page, QUIET_CONSOLE);
+      await page.click('#btn-save');
+      await noteMatching(page, /^Saved /);
+      // The address asks for another MAC now: the restored card keeps the one it was saved with.
+      const page2 = await openPage(context, `${base}?net=tabs:snapshot-test&mac=52:54:00:11:22:33&autostart=0`, []);
+      await page2.click('#btn-snapshots');
+      await page2.waitForSelector('#btn-restore:not([disabled])');
+      await page2.click('#btn-restore');
+      await noteMatching(page2, /^Restored /);
+      const net = (await page2.evaluate(() => window.__webx86!.status()))!.net;
+      expect(net?.backend).toBe('tabs');
+      expect(net?.mac).toBe('52:54:00:aa:bb:cc');
+      expect(await runCommand(page2, 'cat /sys/class/net/eth0/address')).toBe('52:54:00:aa:bb:cc\n');
+    } finally {
+      await context.close();
+    }
+  }, BOOT_TIMEOUT_MS + 4 * COMMAND_TIMEOUT_MS);
+
   it.skipIf(!haveDiskGuest)('says in words that a machine with a disk cannot be saved, and the machine runs on', async () => {
     const context = await browser.newContext();
     try {
