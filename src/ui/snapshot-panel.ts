@@ -30,6 +30,8 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 export class SnapshotPanel {
   private readonly store = new SnapshotStore();
   private readonly held = new Map<string, HeldSnapshot>();
+  /** What the list shows, by id: the stored ones and the held ones. */
+  private entries = new Map<string, SavedSnapshot>();
   private readonly panel = byId<HTMLElement>('snapshots');
   private readonly toggle = byId<HTMLButtonElement>('btn-snapshots');
   private readonly saveButton = byId<HTMLButtonElement>('btn-save');
@@ -158,8 +160,6 @@ export class SnapshotPanel {
       this.enable();
     }
   }
-
-  private entries = new Map<string, SavedSnapshot>();
 
   private selected(): SavedSnapshot | undefined {
     return this.entries.get(this.list.value);
