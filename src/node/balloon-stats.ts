@@ -1,17 +1,23 @@
 // The guest's memory as its virtio-balloon driver reports it (virtio 1.1 §5.5.6.3), for the
-// terminal: Ctrl-A b asks for fresh statistics and prints them when the driver answers, and
+// terminal: Ctrl-A b asks for fresh statistics and prints them when the driver answers (the
+// monitor's `info balloon` prints the last ones), and
 // --stats prints the last report at exit (with the balloon as it was then: a guest that powers
 // off resets the device on its way out, and the balloon reads empty afterwards).
 
 /** Statistics measured in bytes (the others are counts). */
 const BYTE_STATS = new Set(['free_memory', 'total_memory', 'available_memory', 'disk_caches']);
 
-/** One line: the balloon's target and holding, then each statistic the driver sent. */
-export function formatBalloonStats(stats: Readonly<Record<string, number>>, balloon: { targetPages: number; actualPages: number }): string {
+/** One line: the balloon's target and holding, then each statistic the driver sent (the monitor's `info balloon` prints it as is). */
+export function describeBalloonStats(stats: Readonly<Record<string, number>>, balloon: { targetPages: number; actualPages: number }): string {
   const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
   const fields = Object.entries(stats).map(([name, v]) => `${name.replace(/_/g, ' ')} ${BYTE_STATS.has(name) ? mib(v) : v}`);
-  return `webx86: balloon target ${mib(balloon.targetPages * 4096)}, holding ${mib(balloon.actualPages * 4096)}; ` +
+  return `balloon target ${mib(balloon.targetPages * 4096)}, holding ${mib(balloon.actualPages * 4096)}; ` +
     (fields.length > 0 ? `guest: ${fields.join(', ')}` : 'no statistics from the guest (is virtio_balloon loaded?)');
+}
+
+/** describeBalloonStats as a line of the terminal's (Ctrl-A b, --stats). */
+export function formatBalloonStats(stats: Readonly<Record<string, number>>, balloon: { targetPages: number; actualPages: number }): string {
+  return `webx86: ${describeBalloonStats(stats, balloon)}`;
 }
 
 /** How long a Ctrl-A b waits for the driver before saying it did not answer. */
@@ -23,6 +29,8 @@ export class BalloonStatsPrinter {
   private asked: ReturnType<typeof setTimeout> | null = null;
   private last: { stats: Readonly<Record<string, number>>; balloon: Balloon } | null = null;
   private balloon: () => Balloon = () => ({ targetPages: 0, actualPages: 0 });
+  /** Those waiting in fresh(). */
+  private readonly waiting = new Set<(stats: Readonly<Record<string, number>>) => void>();
 
   constructor(private readonly out: { write(text: string): unknown }) {}
 
@@ -41,9 +49,24 @@ export class BalloonStatsPrinter {
     }, ANSWER_MS);
   }
 
+  /** Fresh statistics (through `request`) when the driver answers in time, else the last ones (`latest`). */
+  fresh(request: () => void, latest: () => Readonly<Record<string, number>>): Promise<Readonly<Record<string, number>>> {
+    return new Promise((resolve) => {
+      const answer = (stats: Readonly<Record<string, number>>): void => {
+        clearTimeout(timer);
+        this.waiting.delete(answer);
+        resolve(stats);
+      };
+      const timer = setTimeout(() => answer(latest()), ANSWER_MS);
+      this.waiting.add(answer);
+      request();
+    });
+  }
+
   /** The driver sent statistics (MachineHost.onBalloonStats): kept, and printed if asked for. */
   arrived(stats: Readonly<Record<string, number>>): void {
     this.last = { stats, balloon: this.balloon() };
+    for (const answer of [...this.waiting]) answer(stats);
     if (this.asked === null) return;
     clearTimeout(this.asked);
     this.asked = null;
@@ -59,5 +82,7 @@ export class BalloonStatsPrinter {
   close(): void {
     if (this.asked !== null) clearTimeout(this.asked);
     this.asked = null;
+    const last = this.last?.stats ?? {};
+    for (const answer of [...this.waiting]) answer(last);
   }
 }

@@ -4,8 +4,12 @@
 //              [--disk FILE]... [--virtio-blk FILE]... [--cdrom FILE] [--boot kernel|disk|cdrom]
 //              [--net user|hub|socket|none ...]... [--mac MAC] [--balloon MIB] [--rng on|off]
 //              [--bios FILE] [--vga-bios FILE] [--deterministic] [--no-reboot] [--no-apic]
+//              [--loadvm FILE]
 //
-// The options and their checks are in run-options.ts.
+// The options and their checks are in run-options.ts. On a terminal, Ctrl-A c opens QEMU's
+// monitor (monitor.ts: savevm, loadvm, info status, stop, cont ...), which VmRunner
+// (vm-runner.ts) carries out on the machine; console-mux.ts routes the keys. --loadvm starts
+// from a snapshot instead of booting.
 //
 // --boot disk starts the PC from its BIOS (SeaBIOS), which boots the first disk (--boot cdrom:
 // the CD-ROM, an El Torito ISO image). With no --kernel (and --boot kernel, the default) it
@@ -21,7 +25,10 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { REPO_ROOT } from '../cpu/core-file.js';
 import type { ExitReason } from '../machine/types.js';
-import { BalloonStatsPrinter } from './balloon-stats.js';
+import { BalloonStatsPrinter, describeBalloonStats } from './balloon-stats.js';
+import { ConsoleMux, ESCAPE_KEYS_HELP } from './console-mux.js';
+import { Monitor, MonitorConsole } from './monitor.js';
+import { VmRunner } from './vm-runner.js';
 import { CliError, DEFAULT_BIOS, DEFAULT_VGA_BIOS, USAGE, parseRunArgs, type RunOptions } from './run-options.js';
 
 // The machine (core wrapper, devices, boot loader) loads lazily, so that usage errors are
@@ -82,39 +89,11 @@ export async function defaultGuest(manifestPath = DEFAULT_MANIFEST): Promise<{
   };
 }
 
-const CTRL_A = 0x01;
 /** How often --stats asks the balloon driver for fresh statistics. */
 const BALLOON_STATS_INTERVAL_MS = 5000;
 
-/**
- * Ctrl-A escape handling as in QEMU's -nographic mux: Ctrl-A x quits, Ctrl-A Ctrl-A sends one
- * Ctrl-A, Ctrl-A h prints the keys, Ctrl-A b the balloon's statistics (QEMU's monitor has
- * `info balloon`); any other key after Ctrl-A is dropped.
- */
-export class EscapeFilter {
-  private armed = false;
-  constructor(private readonly onQuit: () => void, private readonly onHelp: () => void, private readonly onBalloon: () => void = () => {}) {}
-  /** The bytes to send to the guest. */
-  filter(input: Uint8Array): Uint8Array {
-    const out: number[] = [];
-    for (const b of input) {
-      if (this.armed) {
-        this.armed = false;
-        if (b === CTRL_A) out.push(CTRL_A);
-        else if (b === 0x78 /* x */ || b === 0x58) this.onQuit();
-        else if (b === 0x68 /* h */ || b === 0x48) this.onHelp();
-        else if (b === 0x62 /* b */ || b === 0x42) this.onBalloon();
-      } else if (b === CTRL_A) {
-        this.armed = true;
-      } else {
-        out.push(b);
-      }
-    }
-    return Uint8Array.from(out);
-  }
-}
-
 async function run(opts: RunOptions): Promise<number> {
+  if (opts.loadvm !== undefined) return restore(opts, opts.loadvm);
   const firmware = opts.boot !== 'kernel'
     ? { bios: await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS'), vgaBios: await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS'), boot: opts.boot }
     : undefined;
@@ -159,35 +138,30 @@ async function run(opts: RunOptions): Promise<number> {
   }
 
   const mod = await loadMachineModule();
-  const stdout = process.stdout;
   const balloonStats = new BalloonStatsPrinter(process.stderr);
-  let machine: Awaited<ReturnType<MachineModule['Machine']['create']>>;
+  // Kept for savevm: a snapshot records the machine from the options it was made with.
+  const options: MachineOptions = {
+    memoryMiB: opts.memoryMiB,
+    kernel: guest?.kernel,
+    vmlinux: guest?.vmlinux,
+    initrd: guest?.initrd,
+    cmdline: guest?.cmdline ?? '',
+    firmware,
+    clock: opts.deterministic ? 'deterministic' : 'realtime',
+    noReboot: opts.noReboot,
+    apic: opts.apic,
+    jit: opts.jit,
+    jitThreshold: opts.jitThreshold,
+    disks,
+    virtioDisks,
+    nics: links.map((link, i) => ({ link, mac: opts.nics[i]!.mac })),
+    rng: opts.rng,
+    balloonMiB: opts.balloonMiB,
+    cdrom,
+  };
+  let machine: Machine;
   try {
-    machine = await mod.Machine.create(
-      {
-        memoryMiB: opts.memoryMiB,
-        kernel: guest?.kernel,
-        vmlinux: guest?.vmlinux,
-        initrd: guest?.initrd,
-        cmdline: guest?.cmdline ?? '',
-        firmware,
-        clock: opts.deterministic ? 'deterministic' : 'realtime',
-        noReboot: opts.noReboot,
-        apic: opts.apic,
-        jit: opts.jit,
-        jitThreshold: opts.jitThreshold,
-        disks,
-        virtioDisks,
-        nics: links.map((link, i) => ({ link, mac: opts.nics[i]!.mac })),
-        rng: opts.rng,
-        balloonMiB: opts.balloonMiB,
-        cdrom,
-      },
-      {
-        onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); },
-        onBalloonStats: (stats) => balloonStats.arrived(stats),
-      },
-    );
+    machine = await mod.Machine.create(options, machineHost(opts, balloonStats));
   } catch (e) {
     // Name the file the boot loader or the firmware check refused (they only see bytes).
     const msg = (e as Error).message;
@@ -195,7 +169,65 @@ async function run(opts: RunOptions): Promise<number> {
     if ((e as Error).name === 'BiosImageError') throw new CliError(msg);
     throw e;
   }
-  return session(machine, opts, balloonStats);
+  return session(machine, options, opts, balloonStats);
+}
+
+type Machine = import('../machine/machine.js').Machine;
+type MachineOptions = import('../machine/machine.js').MachineOptions;
+
+/** Where the machine's output goes: COM1 to stdout (unless --screen), the balloon's statistics to their printer. */
+function machineHost(opts: RunOptions, balloonStats: BalloonStatsPrinter): import('../machine/machine.js').MachineHost {
+  const stdout = process.stdout;
+  return {
+    onSerial: (bytes) => { if (!opts.screen) stdout.write(bytes); },
+    onBalloonStats: (stats) => balloonStats.arrived(stats),
+  };
+}
+
+/**
+ * --loadvm FILE: the machine the snapshot describes, from the images the options name (those of
+ * a boot: the default guest unless --kernel ...), which must be the ones it was saved with, and
+ * in the state it was saved in. A bad file or other images: one line, nothing runs.
+ */
+async function restore(opts: RunOptions, path: string): Promise<number> {
+  const snap = await import('../snapshot/snapshot.js');
+  const { readSnapshotFile } = await import('./vm-runner.js');
+  const inFile = (e: unknown): CliError => new CliError(`--loadvm ${path}: ${(e as Error).message}`);
+  let decoded;
+  try {
+    decoded = await snap.decodeSnapshot(await readSnapshotFile(path));
+  } catch (e) {
+    throw inFile(e);
+  }
+  const config = decoded.config;
+  const guest = config.images.kernel !== null ? await kernelGuest(opts) : undefined;
+  const bios = config.images.bios !== null ? await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS') : undefined;
+  const vgaBios = config.images.vgaBios !== null ? await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS') : undefined;
+  let links: import('../net/link.js').NetLink[] = [];
+  if (opts.nics.length > 0) {
+    const { openNodeNics } = await import('../net/node-net.js');
+    try {
+      links = await openNodeNics(opts.nics);
+    } catch (e) {
+      throw new CliError(`--net: ${(e as Error).message}`);
+    }
+  }
+  let options: MachineOptions;
+  try {
+    options = await snap.machineOptionsFor(config, { kernel: guest?.kernel, vmlinux: guest?.vmlinux, initrd: guest?.initrd, bios, vgaBios, links });
+  } catch (e) {
+    throw inFile(e);
+  }
+  const mod = await loadMachineModule();
+  const balloonStats = new BalloonStatsPrinter(process.stderr);
+  const machine = await mod.Machine.create(options, machineHost(opts, balloonStats));
+  try {
+    snap.restoreSnapshot(machine, decoded);
+  } catch (e) {
+    throw inFile(e);
+  }
+  process.stderr.write(`webx86: restored ${path} (${config.memoryMiB} MiB, ${config.clock} clock)\n`);
+  return session(machine, options, opts, balloonStats);
 }
 
 /** The kernel, its decompressed twin, the initrd and the command line for --boot kernel. */
@@ -231,25 +263,44 @@ async function kernelGuest(opts: RunOptions): Promise<{
 }
 
 /** Connect a created machine to this terminal and run it until it stops; returns the exit status. */
-async function session(machine: import('../machine/machine.js').Machine, opts: RunOptions, balloonStats: BalloonStatsPrinter): Promise<number> {
+async function session(machine: Machine, options: MachineOptions, opts: RunOptions, balloonStats: BalloonStatsPrinter): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   let quitByUser = false;
   const tty = stdin.isTTY === true;
   const balloon = () => ({ targetPages: machine.balloon.target, actualPages: machine.balloon.actual });
   balloonStats.attach(balloon);
-  const escapes = new EscapeFilter(
-    () => { quitByUser = true; machine.stop(); },
-    () => { process.stderr.write('\r\nC-a h    print this help\r\nC-a x    exit emulator\r\nC-a b    the guest\'s balloon statistics\r\nC-a C-a  send C-a\r\n'); },
-    () => balloonStats.ask(() => machine.requestBalloonStats(), () => machine.balloon.stats),
-  );
+  const latestStats = () => machine.balloon.stats;
+  const runner = new VmRunner(machine, options, () => balloonStats.fresh(() => machine.requestBalloonStats(), latestStats));
+  const quit = (): void => { quitByUser = true; runner.end(); };
+  // The monitor: QEMU's words, on this terminal (stderr, beside Ctrl-A h's help).
+  const monitor = new MonitorConsole(new Monitor({
+    get status() { return runner.status; },
+    get ramMiB() { return runner.ramMiB; },
+    stop: () => runner.stop(),
+    cont: () => runner.cont(),
+    reset: () => runner.reset(),
+    quit,
+    savevm: (path) => runner.savevm(path),
+    loadvm: (path) => runner.loadvm(path),
+    balloon: () => runner.balloon(),
+    setBalloonTarget: (mib) => runner.setBalloonTarget(mib),
+  }, describeBalloonStats), process.stderr);
+  const toGuest = (bytes: Uint8Array): void => {
+    if (opts.screen) machine.sendKeys(bytes); else machine.sendSerial(bytes);
+  };
+  const mux = new ConsoleMux({
+    quit,
+    help: () => { process.stderr.write(`\r\n${ESCAPE_KEYS_HELP}`); },
+    balloon: () => balloonStats.ask(() => machine.requestBalloonStats(), latestStats),
+    monitor: (shown) => (shown ? monitor.enter() : monitor.leave()),
+  }, toGuest, (bytes) => monitor.input(bytes));
   // --stats: keep the balloon's statistics fresh for the report at exit (the driver answers a
   // request by refilling its buffer; this costs the guest a few microseconds every few seconds).
   const statsTimer = opts.stats ? setInterval(() => machine.requestBalloonStats(), BALLOON_STATS_INTERVAL_MS) : null;
+  // The escape keys need a terminal: piped input reaches the guest byte for byte.
   const onData = (chunk: Buffer): void => {
-    const bytes = tty ? escapes.filter(new Uint8Array(chunk)) : new Uint8Array(chunk);
-    if (bytes.length === 0) return;
-    if (opts.screen) machine.sendKeys(bytes); else machine.sendSerial(bytes);
+    if (tty) mux.input(new Uint8Array(chunk)); else toGuest(new Uint8Array(chunk));
   };
   // --screen text: the VGA's text screen, redrawn at most 10 times a second when it changed.
   const screen = opts.screen ? new TextScreenPrinter(machine.display, stdout, stdout.isTTY === true) : null;
@@ -258,14 +309,13 @@ async function session(machine: import('../machine/machine.js').Machine, opts: R
   stdin.on('data', onData);
   stdin.resume();
   // A closed stdout (`webx86 run | head`) ends the session quietly, as for any filter.
-  stdout.on('error', () => { quitByUser = true; machine.stop(); });
-  const onSignal = (): void => { quitByUser = true; machine.stop(); };
-  process.on('SIGTERM', onSignal);
-  if (!tty) process.on('SIGINT', onSignal);
+  stdout.on('error', quit);
+  process.on('SIGTERM', quit);
+  if (!tty) process.on('SIGINT', quit);
 
   let reason: ExitReason;
   try {
-    reason = await machine.run();
+    reason = await runner.run();
   } finally {
     if (screenTimer) clearInterval(screenTimer);
     if (statsTimer) clearInterval(statsTimer);
@@ -274,8 +324,8 @@ async function session(machine: import('../machine/machine.js').Machine, opts: R
     stdin.off('data', onData);
     if (tty) stdin.setRawMode(false);
     stdin.pause();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', quit);
+    process.off('SIGINT', quit);
     if (opts.stats) {
       process.stderr.write(formatStats(machine.status()));
       const report = balloonStats.lastReport();

@@ -59,12 +59,17 @@ Options:
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
   --no-jit          run the interpreter alone (no translation of hot code to WebAssembly)
   --jit-threshold N translate a block after it ran N times (default: see README)
+  --loadvm FILE     start from a snapshot (saved with the monitor's savevm) instead of booting;
+                    the kernel, initrd and BIOS are found as for a boot and must be the ones it
+                    was saved with; the machine's settings (--memory, --deterministic ...) are
+                    the snapshot's
   --stats           on exit, print the JIT's and the run's counters, and the guest's balloon
                     statistics, to stderr
   -h, --help        show this help
 
-In the terminal: Ctrl-A x quits, Ctrl-A b prints the guest's balloon statistics,
-Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
+In the terminal: Ctrl-A x quits, Ctrl-A c switches to the monitor (savevm FILE, loadvm FILE,
+info status, stop, cont, system_reset, info balloon, balloon MIB, quit, help) and back,
+Ctrl-A b prints the guest's balloon statistics, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
 The default guest comes from build/images/default.json (npm run build:images).
 Exit status: 0 when the guest powers off, 2 on errors.`;
 
@@ -98,17 +103,28 @@ export interface RunOptions {
   screenshot?: string;
   bios?: string;
   vgaBios?: string;
+  /** --loadvm: start from this snapshot file instead of booting. */
+  loadvm?: string;
 }
+
+/**
+ * Options that set up the machine itself, which a snapshot brings along (its configuration):
+ * given with --loadvm, they would be ignored, so they are refused.
+ */
+const SNAPSHOT_SETTINGS = ['--memory', '--deterministic', '--no-apic', '--no-reboot', '--append', '--balloon', '--rng',
+  '--no-jit', '--jit-threshold', '--mac', '--boot', '--disk', '--virtio-blk', '--virtio-disk', '--cdrom'];
 
 export function parseRunArgs(args: string[]): RunOptions {
   const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], virtioDisks: [], nics: [], rng: true, screen: false, boot: 'kernel' };
   let memorySet = false;
   const nets: string[] = [];
   let mac: string | undefined;
+  const given = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
+    given.add(name);
     const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
     const value = (): string => {
       if (inline !== undefined) return inline;
@@ -190,12 +206,20 @@ export function parseRunArgs(args: string[]): RunOptions {
         break;
       }
       case '--stats': opts.stats = true; break;
+      case '--loadvm': opts.loadvm = value(); break;
       default:
         if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
         throw new CliError(`unexpected argument '${arg}' (try webx86 --help)`);
     }
     if (inline !== undefined && ['--deterministic', '--no-reboot', '--no-apic', '--guest-decompress', '--no-jit', '--stats'].includes(name)) {
       throw new CliError(`option ${name} takes no value`);
+    }
+  }
+  if (opts.loadvm !== undefined) {
+    const setting = SNAPSHOT_SETTINGS.find((o) => given.has(o));
+    if (setting !== undefined) {
+      throw new CliError(`${setting} does not go with --loadvm: the snapshot brings the machine's settings (memory, clock, APICs, command line, balloon, cards' MACs); ` +
+        (['--disk', '--virtio-blk', '--virtio-disk', '--cdrom'].includes(setting) ? 'and machines with disks cannot be saved yet' : 'leave it out'));
     }
   }
   if (opts.boot === 'disk' || opts.boot === 'cdrom') {
@@ -214,6 +238,10 @@ export function parseRunArgs(args: string[]): RunOptions {
     opts.nics = parseNics(nets, mac, MAX_NICS);
   } catch (e) {
     throw new CliError((e as Error).message);
+  }
+  // The snapshot's cards keep their MACs (the guest's drivers already know them).
+  if (opts.loadvm !== undefined && opts.nics.some((n) => n.mac !== undefined)) {
+    throw new CliError('--net ...,mac= does not go with --loadvm: the snapshot brings its cards\' MACs; leave it out');
   }
   if (memorySet && (opts.memoryMiB < MIN_MEMORY_MIB || opts.memoryMiB > MAX_MEMORY_MIB)) {
     throw new CliError(

@@ -1,20 +1,19 @@
-// The guest's balloon statistics on the terminal: Ctrl-A b asks for them (EscapeFilter), and the
+// The guest's balloon statistics on the terminal: Ctrl-A b asks for them (ConsoleMux), and the
 // printer answers with what the driver sends, or says in time that nothing fresh came.
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BalloonStatsPrinter, formatBalloonStats } from '../../src/node/balloon-stats';
+import { ConsoleMux } from '../../src/node/console-mux';
 
-let EscapeFilter: typeof import('../../src/node/cli').EscapeFilter;
-beforeAll(async () => {
-  process.env.WEBX86_CLI_NO_MAIN = '1'; // import the CLI's pieces without running it
-  ({ EscapeFilter } = await import('../../src/node/cli'));
-});
 afterEach(() => { vi.useRealTimers(); });
 
 describe('balloon statistics on the terminal', () => {
   it('Ctrl-A b asks for them; other bytes reach the guest as before', () => {
     const calls: string[] = [];
-    const f = new EscapeFilter(() => calls.push('quit'), () => calls.push('help'), () => calls.push('balloon'));
-    expect([...f.filter(Uint8Array.of(0x61, 0x01, 0x62, 0x63, 0x01, 0x01, 0x01, 0x42))]).toEqual([0x61, 0x63, 0x01]);
+    const guest: number[] = [];
+    const keys = { quit: () => calls.push('quit'), help: () => calls.push('help'), balloon: () => calls.push('balloon'), monitor: () => calls.push('monitor') };
+    const mux = new ConsoleMux(keys, (b) => guest.push(...b), () => calls.push('to monitor'));
+    mux.input(Uint8Array.of(0x61, 0x01, 0x62, 0x63, 0x01, 0x01, 0x01, 0x42));
+    expect(guest).toEqual([0x61, 0x63, 0x01]);
     expect(calls).toEqual(['balloon', 'balloon']);
   });
 
@@ -45,6 +44,19 @@ describe('balloon statistics on the terminal', () => {
     p.ask(() => requests++, () => ({ free_memory: 3 * 1048576 }));
     vi.advanceTimersByTime(2500);
     expect(out).toMatch(/free memory 3\.0 MiB \[no fresh answer within 2 s: these are the last\]/);
+    expect(requests).toBe(2);
+  });
+
+  it('fresh() resolves to the driver\'s answer, or to the last statistics when it does not answer in time', async () => {
+    vi.useFakeTimers();
+    const p = new BalloonStatsPrinter({ write: () => {} });
+    let requests = 0;
+    const answered = p.fresh(() => requests++, () => ({ free_memory: 1 }));
+    p.arrived({ free_memory: 2 });
+    await expect(answered).resolves.toEqual({ free_memory: 2 });
+    const silent = p.fresh(() => requests++, () => ({ free_memory: 3 }));
+    vi.advanceTimersByTime(2500);
+    await expect(silent).resolves.toEqual({ free_memory: 3 });
     expect(requests).toBe(2);
   });
 });

@@ -59,6 +59,14 @@ describe('webx86 CLI errors', () => {
     expectOneLineError(webx86('run', ...seven), /--disk: at most 6 disks/);
   });
 
+  it('--loadvm: a missing file, a file that is not a snapshot, a setting the snapshot brings', () => {
+    expectOneLineError(webx86('run', '--loadvm', join(tmp, 'none.wx86snap')), /--loadvm .*none\.wx86snap: snapshot '.*none\.wx86snap' not found/);
+    const junk = join(tmp, 'junk.wx86snap');
+    writeFileSync(junk, 'not a snapshot at all');
+    expectOneLineError(webx86('run', '--loadvm', junk), /--loadvm .*junk\.wx86snap: .*snapshot/);
+    expectOneLineError(webx86('run', '--loadvm', junk, '--memory', '64'), /--memory does not go with --loadvm/);
+  });
+
   it('--memory too small', () => {
     expectOneLineError(webx86('run', '--memory', '1'), /--memory 1 is out of range: too small/);
   });

@@ -42,4 +42,17 @@ describe('webx86 run options: network cards, balloon, entropy, virtio disks', ()
     refuse(['--rng'], /option --rng needs a value/);
     refuse(Array.from({ length: 5 }, () => ['--virtio-blk', 'x.img']).flat(), /--virtio-blk: at most 4 virtio disks/);
   });
+
+  it('--loadvm takes the images and the network from the options, and refuses the machine\'s settings', () => {
+    const o = parseRunArgs(['--loadvm', 'a.wx86snap', '--kernel', 'k', '--initrd', 'i', '--net', 'user', '--stats']);
+    expect([o.loadvm, o.kernel, o.initrd, o.nics.length]).toEqual(['a.wx86snap', 'k', 'i', 1]);
+    refuse(['--loadvm', 'a', '--memory', '64'], /^--memory does not go with --loadvm: the snapshot brings the machine's settings .*leave it out$/);
+    refuse(['--deterministic', '--loadvm', 'a'], /^--deterministic does not go with --loadvm/);
+    refuse(['--loadvm', 'a', '--no-apic'], /^--no-apic does not go with --loadvm/);
+    refuse(['--loadvm', 'a', '--append', 'quiet'], /^--append does not go with --loadvm/);
+    refuse(['--loadvm', 'a', '--disk', 'd.img'], /^--disk does not go with --loadvm: .*machines with disks cannot be saved yet$/);
+    refuse(['--loadvm', 'a', '--net', 'user', '--mac', '52:54:00:00:00:01'], /^--mac does not go with --loadvm/);
+    refuse(['--loadvm', 'a', '--net', 'user,mac=52:54:00:00:00:01'], /mac= does not go with --loadvm/);
+    refuse(['--loadvm'], /option --loadvm needs a value/);
+  });
 });

@@ -1,0 +1,155 @@
+// The CLI's monitor and --loadvm, driven as a user would on a terminal: `bin/webx86 run` runs
+// under a pseudo-terminal (util-linux `script`), since the Ctrl-A keys work only on a terminal
+// in raw mode (piped input goes to the guest byte for byte). The guest marks a file, the monitor
+// saves the machine, the guest removes the file, the monitor loads the machine back and the file
+// is there again; a second process started with --loadvm finds it too. A damaged file and a
+// machine with a disk are refused in one line.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { guestFiles, haveBuildOutputs, MANIFEST } from '../images.js';
+import { endMarker, marked, markedOutput } from '../shell-markers.js';
+import { BOOT_TIMEOUT_MS } from './session.js';
+
+const BIN = resolve(__dirname, '../../bin/webx86');
+const haveImages = haveBuildOutputs('the CLI monitor guest test (test/guest/monitor.test.ts)', guestFiles());
+const CTRL_A_C = '\x01c';
+const MONITOR_PROMPT = '(webx86) ';
+
+/** `bin/webx86 ARGS` on a pseudo-terminal: what it shows (stdout and stderr, CRs and escape sequences removed), what is typed. */
+class TerminalCli {
+  text = '';
+  readonly exited: Promise<number | null>;
+  private readonly child;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(args: string[]) {
+    const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    // -e: script exits with the program's status; -f: its output is not held back.
+    this.child = spawn('script', ['-qefc', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const take = (d: Buffer): void => {
+      // eslint-disable-next-line no-control-regex
+      this.text += d.toString('latin1').replace(/\x1b\[[0-9;?]*[@-~]/g, '').replace(/\r/g, '');
+      for (const w of this.waiters.splice(0)) w();
+    };
+    this.child.stdout.on('data', take);
+    this.child.stderr.on('data', take);
+    this.exited = new Promise((done) => this.child.on('exit', (status) => { done(status); for (const w of this.waiters.splice(0)) w(); }));
+  }
+
+  type(text: string): void {
+    this.child.stdin.write(text);
+  }
+
+  /** Wait until `what` appears after `from`; returns where it ends. */
+  async waitFor(what: string, from: number): Promise<number> {
+    const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    for (;;) {
+      const at = this.text.indexOf(what, from);
+      if (at >= 0) return at + what.length;
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no ${JSON.stringify(what)} (exit ${this.child.exitCode}); last output: ${JSON.stringify(this.text.slice(-1500))}`);
+      }
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 1000); });
+    }
+  }
+
+  /** Type a shell command between markers at the guest's prompt; resolves to its output. */
+  async shell(command: string, id: string): Promise<string> {
+    const from = this.text.length;
+    this.type(`${marked(command, id)}\r`);
+    await this.waitFor(endMarker(id), from);
+    return markedOutput(this.text, id, from)!;
+  }
+
+  /** Ctrl-A c, a monitor command, Ctrl-A c back to the console; resolves to what the command printed. */
+  async monitor(command: string): Promise<string> {
+    let from = this.text.length;
+    this.type(CTRL_A_C);
+    from = await this.waitFor(MONITOR_PROMPT, from);
+    this.type(`${command}\r`);
+    const start = await this.waitFor(`${command}\n`, from);
+    const end = await this.waitFor(MONITOR_PROMPT, start);
+    this.type(CTRL_A_C);
+    return this.text.slice(start, end - MONITOR_PROMPT.length);
+  }
+
+  kill(): void {
+    this.child.kill();
+  }
+}
+
+describe.skipIf(!haveImages)('Linux guest: the monitor\'s savevm and loadvm, and run --loadvm', () => {
+  const m = haveImages ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string } : { prompt: '' };
+  const dir = mkdtempSync(join(tmpdir(), 'webx86-monitor-'));
+  const snapFile = join(dir, 'x.wx86snap');
+  const damaged = join(dir, 'damaged.wx86snap');
+
+  it('savevm, a change, loadvm: the change is undone; a new process started with --loadvm has the file', async () => {
+    const vm = new TerminalCli(['run', '--deterministic']);
+    try {
+      await vm.waitFor(m.prompt, 0);
+      expect(await vm.shell('dmesg -n 1; echo webx86-mon-$((6*7)) > /tmp/mark; cat /tmp/mark', 'A')).toBe('webx86-mon-42\n');
+      const saved = await vm.monitor(`savevm ${snapFile}`);
+      expect(saved).toMatch(new RegExp(`^saved ${snapFile} \\([\\d.]+ MiB; the guest paused \\d+ ms\\)\\n$`));
+      expect(await vm.monitor('info status')).toBe('VM status: running\n');
+      expect(await vm.shell('rm /tmp/mark; cat /tmp/mark 2>&1', 'B')).toMatch(/No such file/);
+      // A damaged file (a byte flipped in the middle): one line, and the guest runs on as it was.
+      const bytes = readFileSync(snapFile);
+      bytes[bytes.length >> 1] ^= 0x40;
+      writeFileSync(damaged, bytes);
+      expect(await vm.monitor(`loadvm ${damaged}`)).toMatch(/^snapshot [^\n]+\n$/);
+      expect(await vm.shell('cat /tmp/mark 2>&1', 'B2')).toMatch(/No such file/);
+      expect(await vm.monitor(`loadvm ${snapFile}`)).toBe(`loaded ${snapFile}\n`);
+      // The guest is back at the prompt it had when saved.
+      expect(await vm.shell('cat /tmp/mark', 'C')).toBe('webx86-mon-42\n');
+      // stop / cont: paused, the guest does not answer; after cont it does.
+      expect(await vm.monitor('stop')).toBe('');
+      expect(await vm.monitor('info status')).toBe('VM status: paused\n');
+      const from = vm.text.length;
+      vm.type('echo resumed-$((2+3))\r');
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(vm.text.slice(from)).not.toContain('resumed-5');
+      await vm.monitor('cont');
+      await vm.waitFor('resumed-5\n', from);
+      // quit from the monitor: exit status 0.
+      vm.type(`${CTRL_A_C}quit\r`);
+      expect(await vm.exited).toBe(0);
+    } finally {
+      vm.kill();
+    }
+
+    const restored = new TerminalCli(['run', '--loadvm', snapFile]);
+    try {
+      await restored.waitFor(`restored ${snapFile}`, 0);
+      expect(await restored.shell('cat /tmp/mark', 'D')).toBe('webx86-mon-42\n');
+      restored.type('poweroff -f\r');
+      expect(await restored.exited).toBe(0);
+    } finally {
+      restored.kill();
+    }
+
+    // The damaged file at start: one line, exit status 2.
+    const r = spawnSync(BIN, ['run', '--loadvm', damaged], { encoding: 'utf8', timeout: 120_000, input: '' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^webx86: --loadvm ${damaged}: snapshot[^\\n]+\\n$`));
+  }, 3 * BOOT_TIMEOUT_MS);
+
+  it('savevm of a machine with a disk is refused in one line, and the guest runs on', async () => {
+    const disk = join(dir, 'blank.img');
+    writeFileSync(disk, Buffer.alloc(1024 * 1024));
+    const vm = new TerminalCli(['run', '--deterministic', '--disk', disk]);
+    try {
+      await vm.waitFor(m.prompt, 0);
+      expect(await vm.monitor(`savevm ${join(dir, 'disk.wx86snap')}`)).toMatch(/^cannot save this machine: a machine with disks[^\n]*\n$/);
+      expect(await vm.monitor('info status')).toBe('VM status: running\n');
+      expect(await vm.shell('dmesg -n 1; echo alive-$((1+1))', 'E')).toBe('alive-2\n');
+      vm.type('poweroff -f\r');
+      expect(await vm.exited).toBe(0);
+    } finally {
+      vm.kill();
+    }
+  }, BOOT_TIMEOUT_MS + 60_000);
+});
