@@ -190,5 +190,7 @@ export function configDifferences(own: import('../snapshot/snapshot.js').Snapsho
   if (own.noReboot !== saved.noReboot) out.push('--no-reboot');
   if (own.balloonMiB !== saved.balloonMiB) out.push('--balloon');
   if (own.firmwareBoot !== saved.firmwareBoot) out.push('--boot');
+  // Disks the snapshot's guest does not know of (or knows and would miss).
+  if (own.disks !== saved.disks || own.virtioDisks !== saved.virtioDisks || own.cdrom !== saved.cdrom) out.push('set of disks');
   return out;
 }

@@ -2,10 +2,11 @@
 // under a pseudo-terminal (util-linux `script`), since the Ctrl-A keys work only on a terminal
 // in raw mode (piped input goes to the guest byte for byte). The guest marks a file, the monitor
 // saves the machine, the guest removes the file, the monitor loads the machine back and the file
-// is there again; a second process started with --loadvm finds it too. A damaged file and a
-// machine with a disk are refused in one line.
+// is there again; a second process started with --loadvm finds it too. A damaged file, a
+// savevm of a machine with a disk and a loadvm into it are refused in one line, and the guest
+// runs on. The balloon and system_reset are checked on that machine too.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -137,15 +138,32 @@ describe.skipIf(!haveImages)('Linux guest: the monitor\'s savevm and loadvm, and
     expect(r.stderr).toMatch(new RegExp(`^webx86: --loadvm ${damaged}: snapshot[^\\n]+\\n$`));
   }, 3 * BOOT_TIMEOUT_MS);
 
-  it('savevm of a machine with a disk is refused in one line, and the guest runs on', async () => {
+  // Uses the first test's snapshot for the loadvm that must be refused.
+  it('a machine with a disk: savevm and a loadvm of a diskless machine are refused in one line; balloon, system_reset', async () => {
+    expect(existsSync(snapFile), 'the first test saves the snapshot this one needs').toBe(true);
     const disk = join(dir, 'blank.img');
     writeFileSync(disk, Buffer.alloc(1024 * 1024));
     const vm = new TerminalCli(['run', '--deterministic', '--disk', disk]);
     try {
       await vm.waitFor(m.prompt, 0);
+      expect(await vm.shell('dmesg -n 1; echo webx86-disk > /tmp/mark', 'E')).toBe('');
       expect(await vm.monitor(`savevm ${join(dir, 'disk.wx86snap')}`)).toMatch(/^cannot save this machine: a machine with disks[^\n]*\n$/);
+      expect(existsSync(join(dir, 'disk.wx86snap'))).toBe(false);
+      expect(await vm.monitor(`loadvm ${snapFile}`)).toBe(
+        `loadvm: ${snapFile} was saved from a machine with another set of disks; start it with webx86 run --loadvm ${snapFile}\n`);
       expect(await vm.monitor('info status')).toBe('VM status: running\n');
-      expect(await vm.shell('dmesg -n 1; echo alive-$((1+1))', 'E')).toBe('alive-2\n');
+      expect(await vm.shell('cat /tmp/mark; echo alive-$((1+1))', 'F')).toBe('webx86-disk\nalive-2\n');
+      // balloon MIB is the guest's memory (QEMU's meaning): the driver gives up the rest.
+      expect(await vm.monitor('balloon 100')).toBe('');
+      let info = '';
+      for (let i = 0; i < 20 && !info.startsWith('balloon: actual=100\n'); i++) info = await vm.monitor('info balloon');
+      expect(info).toMatch(/^balloon: actual=100\nballoon target 28\.0 MiB, holding 28\.0 MiB; guest: .*total memory [\d.]+ MiB/);
+      // system_reset boots the guest again (the file in its RAM disk is gone), with an empty balloon.
+      const from = vm.text.length;
+      await vm.monitor('system_reset');
+      await vm.waitFor(m.prompt, await vm.waitFor('Linux version', from));
+      expect(await vm.shell('dmesg -n 1; cat /tmp/mark 2>&1', 'G')).toMatch(/No such file/);
+      expect(await vm.monitor('info balloon')).toMatch(/^balloon: actual=128\n/);
       vm.type('poweroff -f\r');
       expect(await vm.exited).toBe(0);
     } finally {
