@@ -21,28 +21,24 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, preview, type ViteDevServer } from 'vite';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
-import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
+import { QUIET_CONSOLE } from '../shell-markers';
+import { BOOT_TIMEOUT_MS, guestShell, launchChromium } from './guest-page';
 import { attachWispServer } from '../../src/net/wisp-server';
 import { PCAP_MAGIC } from '../../src/net/pcap';
 import { WispRelay } from '../../src/net/user/wisp-relay';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONFIG = join(ROOT, 'vite.config.ts');
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-/** A Linux boot in an interpreter can take minutes on a loaded machine; two boot at once here. */
-const BOOT_TIMEOUT_MS = 600_000;
 const COMMAND_TIMEOUT_MS = 120_000;
 
 const haveGuest = haveBuildOutputs('the browser network tests (test/browser/net.test.ts)', [CORE, ...guestFiles()]);
 const manifest = haveGuest
   ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string; banner: string }
   : { prompt: '~ # ', banner: '' };
-const PROMPT = manifest.prompt.trimEnd();
-
-const serialText = (page: Page) => page.evaluate(() => window.__webx86!.serialText());
+const { waitForTerminal, booted, runCommand } =
+  guestShell({ prompt: manifest.prompt, banner: manifest.banner, commandTimeoutMs: COMMAND_TIMEOUT_MS });
 
 async function openPage(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();
@@ -50,36 +46,6 @@ async function openPage(context: BrowserContext, url: string): Promise<Page> {
   await page.goto(url);
   await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
   return page;
-}
-
-async function waitForTerminal(page: Page, test: (text: string) => boolean, what: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await serialText(page);
-    if (test(text)) return text;
-    const error = await page.evaluate(() => window.__webx86!.errorText());
-    if (error) throw new Error(`page showed an error while waiting for ${what}: ${error}\n--- terminal ---\n${text.slice(-3000)}`);
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`timed out waiting for ${what}\n--- terminal ---\n${text.slice(-3000)}`);
-}
-
-function promptAfter(text: string, from: number): boolean {
-  return from >= 0 && text.slice(from).split('\n').slice(1).some((l) => l.startsWith(PROMPT));
-}
-
-const booted = (text: string) => promptAfter(text, text.lastIndexOf(manifest.banner));
-
-let lastId = 0;
-
-/** Type a command between markers, wait for its end and the prompt after it, return its output. */
-async function runCommand(page: Page, command: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<string> {
-  const id = String(++lastId);
-  await page.evaluate((c) => window.__webx86!.type(c + '\r'), marked(command, id));
-  const text = await waitForTerminal(page, (t) => promptAfter(t, t.indexOf(endMarker(id))),
-    `the end of command ${id} (${command}) and the prompt after it`, timeoutMs);
-  return markedOutput(text, id)!;
 }
 
 async function bootToShell(page: Page): Promise<string> {
@@ -143,7 +109,7 @@ describe('the page\'s network', () => {
     server = await createServer({ configFile: CONFIG, logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
     await server.listen();
     base = server.resolvedUrls!.local[0];
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -21,18 +21,14 @@ import type { AddressInfo } from 'node:net';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { CORE, DISK_MANIFEST, diskGuestFiles, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
-import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
+import { QUIET_CONSOLE } from '../shell-markers';
+import { BOOT_TIMEOUT_MS, guestShell, launchChromium as launch, serialText } from './guest-page';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONFIG = join(ROOT, 'vite.config.ts');
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-/** A Linux boot in an interpreter can take minutes on a loaded CI machine. */
-const BOOT_TIMEOUT_MS = 600_000;
 const COMMAND_TIMEOUT_MS = 60_000;
 
 const haveGuest = haveBuildOutputs('the browser tests with the default guest (test/browser)', [CORE, ...guestFiles()]);
@@ -40,12 +36,8 @@ const haveDiskGuest = haveBuildOutputs('the browser test with the disk guest (te
 const manifest = haveGuest
   ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string; kernelRelease: string; banner: string }
   : { prompt: '~ # ', kernelRelease: '', banner: '' };
-/** The shell prompt the default guest prints (trailing blanks are trimmed in the terminal text). */
-const PROMPT = manifest.prompt.trimEnd();
-
-function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
+const { waitForTerminal, booted, runCommand } =
+  guestShell({ prompt: manifest.prompt, banner: manifest.banner, commandTimeoutMs: COMMAND_TIMEOUT_MS });
 
 async function openPage(browser: Browser, url: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
@@ -53,57 +45,6 @@ async function openPage(browser: Browser, url: string): Promise<Page> {
   await page.goto(url);
   await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
   return page;
-}
-
-const serialText = (page: Page) => page.evaluate(() => window.__webx86!.serialText());
-
-/** Wait until the terminal text matches; on timeout say what the terminal did show. */
-async function waitForTerminal(page: Page, test: (text: string) => boolean, what: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await serialText(page);
-    if (test(text)) return text;
-    const error = await page.evaluate(() => window.__webx86!.errorText());
-    if (error) throw new Error(`page showed an error while waiting for ${what}: ${error}\n--- terminal ---\n${text.slice(-3000)}`);
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`timed out waiting for ${what}\n--- terminal ---\n${text.slice(-3000)}`);
-}
-
-/** A line after `from` starts with the prompt. */
-function promptAfter(text: string, from: number): boolean {
-  return from >= 0 && text.slice(from).split('\n').slice(1).some((l) => l.startsWith(PROMPT));
-}
-
-/**
- * The guest's init printed its banner and the shell its prompt after it. Not "the last line is
- * the prompt": kernel messages may still follow the prompt until QUIET_CONSOLE.
- */
-function booted(text: string): boolean {
-  return promptAfter(text, text.lastIndexOf(manifest.banner));
-}
-
-/** Marker ids, unique in this file, so a terminal's text never holds two commands with one id. */
-let lastId = 0;
-
-/** Type a command between markers; returns its marker id. */
-async function typeCommand(page: Page, command: string): Promise<string> {
-  const id = String(++lastId);
-  await page.evaluate((c) => window.__webx86!.type(c + '\r'), marked(command, id));
-  return id;
-}
-
-/** Wait for the end of command `id` and the prompt after it; return its output. */
-async function commandOutput(page: Page, id: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<string> {
-  const text = await waitForTerminal(page, (t) => promptAfter(t, t.indexOf(endMarker(id))),
-    `the end of command ${id} and the prompt after it`, timeoutMs);
-  return markedOutput(text, id)!;
-}
-
-/** Type a command, wait for the next prompt, return its output. */
-async function runCommand(page: Page, command: string): Promise<string> {
-  return commandOutput(page, await typeCommand(page, command));
 }
 
 /** requestAnimationFrame callbacks over `ms` of wall time on the page's main thread. */

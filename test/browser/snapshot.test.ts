@@ -11,14 +11,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, type ViteDevServer } from 'vite';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CORE, diskGuestFiles, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
-import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers';
+import { QUIET_CONSOLE } from '../shell-markers';
+import { BOOT_TIMEOUT_MS, errorText, guestShell, launchChromium } from './guest-page';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const BOOT_TIMEOUT_MS = 600_000;
 const COMMAND_TIMEOUT_MS = 60_000;
 /** Saving compresses the guest's RAM, restoring may download the images first. */
 const SNAPSHOT_TIMEOUT_MS = 120_000;
@@ -26,36 +24,10 @@ const SNAPSHOT_TIMEOUT_MS = 120_000;
 const haveGuest = haveBuildOutputs('the browser snapshot test (test/browser/snapshot.test.ts)', [CORE, ...guestFiles()]);
 const haveDiskGuest = haveBuildOutputs('the browser snapshot test with the disk guest', [CORE, ...diskGuestFiles()]);
 const manifest = haveGuest ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string; banner: string } : { prompt: '~ # ', banner: '' };
-const PROMPT = manifest.prompt.trimEnd();
+// The error box shows errors the VM runs on after (a damaged file): they do not end a wait.
+const { waitForTerminal, booted, runCommand } =
+  guestShell({ prompt: manifest.prompt, banner: manifest.banner, commandTimeoutMs: COMMAND_TIMEOUT_MS, failOnPageError: false });
 const MARK = 'webx86-snap-42\n';
-
-const serialText = (page: Page) => page.evaluate(() => window.__webx86!.serialText());
-const errorText = (page: Page) => page.evaluate(() => window.__webx86!.errorText());
-
-async function waitForTerminal(page: Page, test: (text: string) => boolean, what: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await serialText(page);
-    if (test(text)) return text;
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`timed out waiting for ${what}\n--- error box ---\n${await errorText(page)}\n--- terminal ---\n${text.slice(-3000)}`);
-}
-
-function promptAfter(text: string, from: number): boolean {
-  return from >= 0 && text.slice(from).split('\n').slice(1).some((l) => l.startsWith(PROMPT));
-}
-
-let lastId = 0;
-
-/** Type a command between markers, wait for its end and the prompt after it, return its output. */
-async function runCommand(page: Page, command: string): Promise<string> {
-  const id = `S${++lastId}`;
-  await page.evaluate((c) => window.__webx86!.type(c + '\r'), marked(command, id));
-  const text = await waitForTerminal(page, (t) => promptAfter(t, t.indexOf(endMarker(id))), `the end of "${command}"`, COMMAND_TIMEOUT_MS);
-  return markedOutput(text, id)!;
-}
 
 /** The snapshot panel's note once it matches `pattern` (the page's error box failing it sooner). */
 async function noteMatching(page: Page, pattern: RegExp): Promise<string> {
@@ -93,7 +65,7 @@ describe('snapshots in the web page', () => {
     server = await createServer({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
     await server.listen();
     base = server.resolvedUrls!.local[0]!;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
@@ -107,7 +79,7 @@ describe('snapshots in the web page', () => {
     const figures: string[] = [];
     try {
       let page = await openPage(context, base, workerLog);
-      await waitForTerminal(page, (t) => promptAfter(t, t.lastIndexOf(manifest.banner)), 'the shell prompt', BOOT_TIMEOUT_MS);
+      await waitForTerminal(page, booted, 'the shell prompt', BOOT_TIMEOUT_MS);
       await runCommand(page, QUIET_CONSOLE);
       expect(await runCommand(page, 'echo webx86-snap-$((6*7)) > /tmp/mark')).toBe('');
 
@@ -197,7 +169,7 @@ describe('snapshots in the web page', () => {
     const context = await browser.newContext();
     try {
       const page = await openPage(context, `${base}?net=tabs:snapshot-test&mac=52:54:00:aa:bb:cc`, []);
-      await waitForTerminal(page, (t) => promptAfter(t, t.lastIndexOf(manifest.banner)), 'the shell prompt', BOOT_TIMEOUT_MS);
+      await waitForTerminal(page, booted, 'the shell prompt', BOOT_TIMEOUT_MS);
       await runCommand(page, QUIET_CONSOLE);
       await page.click('#btn-save');
       await noteMatching(page, /^Saved /);
