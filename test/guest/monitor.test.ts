@@ -10,12 +10,14 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { guestFiles, haveBuildOutputs, MANIFEST } from '../images.js';
+import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
 import { endMarker, marked, markedOutput } from '../shell-markers.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
 
 const BIN = resolve(__dirname, '../../bin/webx86');
-const haveImages = haveBuildOutputs('the CLI monitor guest test (test/guest/monitor.test.ts)', guestFiles());
+/** The default guest's initrd compressed: another file than the one a snapshot is saved with. */
+const OTHER_INITRD = join(IMAGES, 'initramfs.cpio.gz');
+const haveImages = haveBuildOutputs('the CLI monitor guest test (test/guest/monitor.test.ts)', [...guestFiles(), OTHER_INITRD]);
 const CTRL_A_C = '\x01c';
 const MONITOR_PROMPT = '(webx86) ';
 
@@ -136,6 +138,10 @@ describe.skipIf(!haveImages)('Linux guest: the monitor\'s savevm and loadvm, and
     const r = spawnSync(BIN, ['run', '--loadvm', damaged], { encoding: 'utf8', timeout: 120_000, input: '' });
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^webx86: --loadvm ${damaged}: snapshot[^\\n]+\\n$`));
+    // Another initrd than the one it was saved with (the compressed twin of the same files): named, exit status 2.
+    const other = spawnSync(BIN, ['run', '--loadvm', snapFile, '--initrd', OTHER_INITRD], { encoding: 'utf8', timeout: 120_000, input: '' });
+    expect(other.status, other.stderr).toBe(2);
+    expect(other.stderr).toMatch(/^webx86: --loadvm .*: the initrd given \(SHA-256 [0-9a-f]{16}…\) is not the one the snapshot was saved with[^\n]*\n$/);
   }, 3 * BOOT_TIMEOUT_MS);
 
   // Uses the first test's snapshot for the loadvm that must be refused.
