@@ -1,6 +1,8 @@
 // The outside of a snapshot file: a fixed header, then the payload (the sections) compressed
-// with raw DEFLATE through CompressionStream, which Node (20.12+) and browsers both have, so one
-// code path serves the CLI and the page.
+// with raw DEFLATE: through CompressionStream in the browser, and through node:zlib in Node, whose
+// one call works on a libuv thread in 1 MiB steps. (Node's CompressionStream works in 16 KiB
+// steps, each waiting for an event-loop turn, and a busy guest holds each turn for a 10 ms run-loop
+// slice: a 32 MiB payload took 10 s.) Both make the same format.
 //
 //   offset size
 //    0     8   magic "WX86SNAP"
@@ -43,12 +45,12 @@ export interface ContainerInfo {
 }
 
 /** The payload `chunks` (in order) as a snapshot file, for a guest of `ramBytes` of RAM. */
-export async function seal(chunks: Uint8Array[], ramBytes: number): Promise<Uint8Array> {
+export async function seal(chunks: Uint8Array[], ramBytes: number, deflate?: Deflate): Promise<Uint8Array> {
   let payloadBytes = 0;
   let payloadCrc = 0;
   for (const c of chunks) { payloadBytes += c.length; payloadCrc = crc32(c, payloadCrc); }
   if (payloadBytes > ramBytes + PAYLOAD_BEYOND_RAM) throw new SnapshotError(`the machine's state (${payloadBytes} bytes) is larger than a snapshot of ${ramBytes / MIB} MiB may hold`);
-  const compressed = await pump(new CompressionStream('deflate-raw'), chunks, Infinity);
+  const compressed = await (deflate ?? await hostDeflate()).compress(chunks);
   const file = new Uint8Array(HEADER_BYTES + compressed.length);
   const v = new DataView(file.buffer);
   file.set(MAGIC, 0);
@@ -66,7 +68,7 @@ export async function seal(chunks: Uint8Array[], ramBytes: number): Promise<Uint
 }
 
 /** The payload of a snapshot file, after every check of the header and both checksums. */
-export async function unseal(file: Uint8Array): Promise<{ payload: Uint8Array; info: ContainerInfo }> {
+export async function unseal(file: Uint8Array, deflate?: Deflate): Promise<{ payload: Uint8Array; info: ContainerInfo }> {
   const prefix = Math.min(file.length, MAGIC.length);
   if (!MAGIC.subarray(0, prefix).every((b, i) => file[i] === b)) throw new SnapshotError('not a webx86 snapshot (the file does not start with WX86SNAP)');
   if (file.length < 12) throw new SnapshotError(`snapshot is truncated: ${file.length} bytes, shorter than its header`);
@@ -93,7 +95,7 @@ export async function unseal(file: Uint8Array): Promise<{ payload: Uint8Array; i
   if (crc32(compressed) !== v.getUint32(32, true)) throw new SnapshotError('snapshot is corrupt: its contents fail their checksum');
   let payload: Uint8Array;
   try {
-    payload = await pump(new DecompressionStream('deflate-raw'), [compressed], payloadBytes);
+    payload = await (deflate ?? await hostDeflate()).decompress(compressed, payloadBytes);
   } catch (e) {
     if (e instanceof SnapshotError) throw e;
     throw new SnapshotError(`snapshot is corrupt: its contents do not decompress (${oneLine(e)})`);
@@ -101,6 +103,48 @@ export async function unseal(file: Uint8Array): Promise<{ payload: Uint8Array; i
   if (payload.length !== payloadBytes) throw new SnapshotError(`snapshot is corrupt: it decompresses to ${payload.length} bytes, its header says ${payloadBytes}`);
   if (crc32(payload) !== v.getUint32(24, true)) throw new SnapshotError('snapshot is corrupt: its decompressed contents fail their checksum');
   return { payload, info: { formatVersion: version, ramBytes, payloadBytes, fileBytes } };
+}
+
+/** Raw DEFLATE both ways; decompress gives at most `limit` bytes (a SnapshotError past it). */
+export interface Deflate {
+  compress(chunks: Uint8Array[]): Promise<Uint8Array>;
+  decompress(data: Uint8Array, limit: number): Promise<Uint8Array>;
+}
+
+/** The browser's way (and Node's, slower): CompressionStream and DecompressionStream. */
+export const streamDeflate: Deflate = {
+  compress: (chunks) => pump(new CompressionStream('deflate-raw'), chunks, Infinity),
+  decompress: (data, limit) => pump(new DecompressionStream('deflate-raw'), [data], limit),
+};
+
+type NodeZlib = typeof import('node:zlib');
+
+/** node:zlib in Node (the page's bundle never loads it), else the streams. */
+async function hostDeflate(): Promise<Deflate> {
+  if (typeof process === 'undefined' || typeof process.versions?.node !== 'string') return streamDeflate;
+  const name = 'node:zlib';
+  const zlib = await (import(/* @vite-ignore */ name) as Promise<NodeZlib>);
+  return {
+    compress: (chunks) => zlibRun(zlib.deflateRaw, concat(chunks), Infinity),
+    decompress: (data, limit) => zlibRun(zlib.inflateRaw, data, limit),
+  };
+}
+
+/** One node:zlib call on its thread, in 1 MiB steps; at most `limit` bytes out (SnapshotError past it). */
+function zlibRun(run: NodeZlib['deflateRaw'], input: Uint8Array, limit: number): Promise<Uint8Array> {
+  const options = { chunkSize: 1 << 20, ...(Number.isFinite(limit) ? { maxOutputLength: Math.max(1, limit) } : {}) };
+  return new Promise((resolve, reject) => run(unshared(input), options, (e, out) => {
+    if (e === null) return resolve(new Uint8Array(out.buffer, out.byteOffset, out.length));
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') reject(new SnapshotError(`snapshot is corrupt: it decompresses to more than the ${limit} bytes its header says`));
+    else reject(e);
+  }));
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
 }
 
 function oneLine(e: unknown): string {
@@ -138,8 +182,5 @@ async function pump(stream: CompressionStream | DecompressionStream, input: Uint
   }
   await writing;
   if (fixed !== null) return total === limit ? fixed : fixed.subarray(0, total);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
+  return concat(parts);
 }
