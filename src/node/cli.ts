@@ -92,6 +92,17 @@ export async function defaultGuest(manifestPath = DEFAULT_MANIFEST): Promise<{
 /** How often --stats asks the balloon driver for fresh statistics. */
 const BALLOON_STATS_INTERVAL_MS = 5000;
 
+/** The links of the --net cards (none without --net); a bad spec or an unreachable switch: one line. */
+async function openNics(opts: RunOptions): Promise<import('../net/link.js').NetLink[]> {
+  if (opts.nics.length === 0) return [];
+  const { openNodeNics } = await import('../net/node-net.js');
+  try {
+    return await openNodeNics(opts.nics);
+  } catch (e) {
+    throw new CliError(`--net: ${(e as Error).message}`);
+  }
+}
+
 async function run(opts: RunOptions): Promise<number> {
   if (opts.loadvm !== undefined) return restore(opts, opts.loadvm);
   const firmware = opts.boot !== 'kernel'
@@ -117,15 +128,7 @@ async function run(opts: RunOptions): Promise<number> {
   };
   const disks = await overlays(opts.disks);
   const virtioDisks = await overlays(opts.virtioDisks);
-  let links: import('../net/link.js').NetLink[] = [];
-  if (opts.nics.length > 0) {
-    const { openNodeNics } = await import('../net/node-net.js');
-    try {
-      links = await openNodeNics(opts.nics);
-    } catch (e) {
-      throw new CliError(`--net: ${(e as Error).message}`);
-    }
-  }
+  const links = await openNics(opts);
   // The CD-ROM's disc: the file itself, read-only (no overlay: a CD-ROM drive does not write).
   let cdrom;
   if (opts.cdrom !== undefined) {
@@ -203,15 +206,7 @@ async function restore(opts: RunOptions, path: string): Promise<number> {
   const guest = config.images.kernel !== null ? await kernelGuest(opts) : undefined;
   const bios = config.images.bios !== null ? await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS') : undefined;
   const vgaBios = config.images.vgaBios !== null ? await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS') : undefined;
-  let links: import('../net/link.js').NetLink[] = [];
-  if (opts.nics.length > 0) {
-    const { openNodeNics } = await import('../net/node-net.js');
-    try {
-      links = await openNodeNics(opts.nics);
-    } catch (e) {
-      throw new CliError(`--net: ${(e as Error).message}`);
-    }
-  }
+  const links = await openNics(opts);
   let options: MachineOptions;
   try {
     options = await snap.machineOptionsFor(config, { kernel: guest?.kernel, vmlinux: guest?.vmlinux, initrd: guest?.initrd, bios, vgaBios, links });
