@@ -36,6 +36,7 @@ import {
   parseBzImage, type SetupHeader,
 } from './bzimage';
 import { isElf, parseElf32, type ElfImage } from './elf';
+import { fillBytes } from '../cpu/fill';
 
 // ---- the loader's memory layout (see the table above) ----
 export const BOOT_GDT_ADDR = 0x1000;
@@ -337,7 +338,7 @@ export function loadLinux(ram: Uint8Array, opts: LoadLinuxOptions): BootEntry {
   } else if (elf && elfFile) {
     for (const s of elf.segments) {
       ram.set(elfFile.subarray(s.offset, s.offset + s.filesz), s.paddr);
-      ram.fill(0, s.paddr + s.filesz, s.paddr + s.memsz); // .bss and .brk
+      fillBytes(ram, 0, s.paddr + s.filesz, s.paddr + s.memsz); // .bss and .brk
     }
   }
   if (initrd) ram.set(initrd, initrdStart);

@@ -20,6 +20,7 @@ import type { IoDevice, IoSize } from '../machine/io.js';
 import { renderVbe, type VbeScanout } from './bochs-vbe-render.js';
 import type { Vga, VgaDisplaySize } from './vga.js';
 import { ATTR_PAS } from './vga-registers.js';
+import { fillBytes } from '../cpu/fill.js';
 
 // Register indices (Bochs iodev/display/vga.h, QEMU hw/display/vga_int.h)
 export const VBE_DISPI_INDEX_ID = 0x0;
@@ -164,7 +165,7 @@ export class BochsVbe {
     this.state.regs = resetRegs();
     this.state.bigEndian = false;
     this.state.guestErrors = 0;
-    this.vram.fill(0);
+    fillBytes(this.vram, 0);
     this.lineLength = 0;
     this.start = 0;
     this.vga.dac8Bit = false;
@@ -318,7 +319,7 @@ export class BochsVbe {
           r[VBE_DISPI_INDEX_Y_OFFSET] = 0;
           r[VBE_DISPI_INDEX_ENABLE] = VBE_DISPI_ENABLED;
           this.fixup();
-          if (!(v & VBE_DISPI_NOCLEARMEM)) this.vram.fill(0, 0, r[VBE_DISPI_INDEX_YRES]! * this.lineLength);
+          if (!(v & VBE_DISPI_NOCLEARMEM)) fillBytes(this.vram, 0, 0, r[VBE_DISPI_INDEX_YRES]! * this.lineLength);
         }
         r[VBE_DISPI_INDEX_ENABLE] = v;
         if (!(v & VBE_DISPI_ENABLED)) { this.lineLength = 0; this.start = 0; }

@@ -58,6 +58,7 @@ import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.j
 import { VirtualClock, type SavedClock } from './clock.js';
 import { CallbackIrqLine, type DmaView, type IoDevice, type IoSize, type IrqLine } from './io.js';
 import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js';
+import { fillBytes } from '../cpu/fill.js';
 
 /**
  * Runs of a decoded block before the JIT translates it. Measured with `npm run bench` (see the
@@ -709,7 +710,7 @@ export class Machine {
     if (firmware !== undefined) {
       // A real power-on: the CPU at its reset vector (core.reset()), RAM cleared, the ROM's low
       // alias behind 0xE0000-0xFFFFF (PAM, reset with the host bridge, has made the area ROM).
-      ram.fill(0);
+      fillBytes(ram, 0);
       loadBiosLowAlias(ram, firmware.bios);
       const order = cmosBootOrder(firmware.boot ?? 'disk');
       this.rtc.setCmosByte(CMOS_BOOT_ORDER.FIRST_SECOND, order.firstSecond);
@@ -728,7 +729,7 @@ export class Machine {
       this.syncApicBase();
       this.lapic.enterVirtualWireMode();
     }
-    ram.fill(0);
+    fillBytes(ram, 0);
     if (this.lapic !== null) writeMpTable(ram, this.cpuid1!, this.pci.interruptSources());
     const entry = loadLinux(ram, {
       kernel: this.config.kernel!,

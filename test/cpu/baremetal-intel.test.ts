@@ -3,8 +3,12 @@
 // (vol. 3 unless the text says vol. 1 or 2). Some of these pin behaviour where Intel and AMD
 // differ, so the differential test (whose host may be AMD) cannot check them.
 // Run: npx vitest run test/cpu/baremetal-intel.test.ts
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Expect, check, runProgram } from './baremetal/runner.js';
+
+// Seconds of work each (some programs move to a second core after every instruction, copying
+// its RAM), more on a loaded machine: the timeout only catches a hang.
+vi.setConfig({ testTimeout: 120_000 });
 
 const PF = 14;
 const MARK = 0x5a5a5a5a;

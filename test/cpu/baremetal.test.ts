@@ -1,10 +1,14 @@
 // Bare-metal system tests: the nasm programs in test/cpu/baremetal/ run in the core from real
 // mode and store results in RAM slots; each expected value below carries the SDM rule it comes
 // from (Intel SDM vol. 3 unless the chapter says vol. 2). Run: npx vitest run test/cpu/baremetal.test.ts
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Expect, BareHost, RAM_BYTES, check, resultSlot, runProgram } from './baremetal/runner.js';
 import { loadCore } from '../../src/cpu/core.js';
 import { readCoreWasm } from '../../src/cpu/core-file.js';
+
+// Seconds of work each (some programs move to a second core after every instruction, copying
+// its RAM), more on a loaded machine: the timeout only catches a hang.
+vi.setConfig({ testTimeout: 120_000 });
 
 const NT = 0x4000;
 

@@ -15,6 +15,7 @@
 
 import { type Core, type CoreHost, loadCore } from '../../src/cpu/core.js';
 import { readCoreWasm } from '../../src/cpu/core-file.js';
+import { fillBytes } from '../../src/cpu/fill.js';
 import {
   CODE_BASE, CODE_ENTRY, CODE_SIZE, type CaseResult, DATA_BASE, DATA_SIZE, STACK_BASE, STACK_SIZE,
   type TestCase, USER_CS, USER_DS, VEC_OTHER, VEC_TIMEOUT, diffImages, hasErrorCode, memoryImage,
@@ -101,7 +102,7 @@ const USER_GATES = new Set([3, 4, 0x80]);
 export function buildSystem(core: Core): void {
   const ram = core.ram;
   const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
-  ram.fill(0, 0, 0x20000);
+  fillBytes(ram, 0, 0, 0x20000);
   writeSystemDescriptors(dv);
   for (const v of GATED) {
     writeGate(dv, PHYS.IDT + v * 8, STUB_LIN + v * 16, KERNEL_CS, USER_GATES.has(v) ? 3 : 0);
@@ -202,7 +203,7 @@ export class CoreRunner {
   run(c: TestCase): CoreCaseResult {
     const core = this.core;
     const ram = core.ram;
-    ram.fill(0xcc, PHYS.CODE, PHYS.CODE + CODE_SIZE);
+    fillBytes(ram, 0xcc, PHYS.CODE, PHYS.CODE + CODE_SIZE);
     ram.set(c.code, PHYS.CODE + CODE_ENTRY);
     const img = memoryImage(c.seed, c.pokes);
     ram.set(img, PHYS.DATA);

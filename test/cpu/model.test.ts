@@ -5,11 +5,15 @@
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CoreRunner } from './core-runner.js';
 import { generateCases } from './gen/generate.js';
 import { replayCase } from './gen/replay.js';
 import { OPEN_BEHAVIOURS, explainDifference } from './model.js';
+
+// Each runs every generated case through a core: seconds of work, more on a loaded machine; the
+// timeout only catches a hang.
+vi.setConfig({ testTimeout: 120_000 });
 
 const here = __dirname;
 const readme = readFileSync(join(here, 'README.md'), 'utf8');

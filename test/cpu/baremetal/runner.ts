@@ -219,7 +219,9 @@ async function runOnce(image: Uint8Array, opts: RunOptions, path: ExecutionPath)
     }
     if (spare) {
       const cpu = core.saveState();
-      spare.ram.set(core.ram);
+      // By words: V8 copies shared memory (the core's, asm-core/build.mjs) faster that way.
+      const words = (r: Uint8Array) => new Uint32Array(r.buffer, r.byteOffset, r.length >> 2);
+      words(spare.ram).set(words(core.ram));
       spare.loadState(otherCpu(core, cpu)); // what the load must overwrite
       spare.loadState(cpu);
       [core, spare] = [spare, core];
