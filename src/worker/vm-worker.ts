@@ -12,18 +12,13 @@ import { Machine } from '../machine/machine.js';
 import { decompressPayload } from '../boot/payload.js';
 import { ByteRing } from './ring.js';
 import { WorkerScreen, displayMemory, type DisplayMemory } from './worker-screen.js';
-import { BlockError, MemoryBackend, type BlockBackend } from '../storage/block.js';
-import { HttpBackend } from '../storage/http.js';
-import { OverlayBackend } from '../storage/overlay.js';
 import type { PageNet } from '../net/page-options.js';
 import { WorkerNet, type WorkerNetStatus } from './worker-net.js';
 import { WorkerSnapshots, type RestoreInfo, type RestoreRequest } from './worker-snapshot.js';
 import type { MachineOptions } from '../machine/machine.js';
+import { loadCoreWasm, obtainImage, openDisk, type DownloadProgress, type ImageRole, type ImageSource } from './worker-images.js';
 
-/** Where an image comes from: a URL the worker downloads, or bytes the page already has (a local file). */
-export type ImageSource =
-  | { url: string }
-  | { bytes: Uint8Array; name: string };
+export type { DownloadProgress, ImageRole, ImageSource };
 
 export interface BootOptions {
   memoryMiB: number;
@@ -47,17 +42,6 @@ export interface BootOptions {
   firmware?: { bios: ImageSource; vgaBios: ImageSource };
   /** A network card and what it is plugged into (src/net/page-options.ts). */
   net?: PageNet;
-}
-
-export type ImageRole = 'kernel' | 'initrd' | 'vmlinux' | 'disk' | 'BIOS' | 'VGA BIOS';
-
-export interface DownloadProgress {
-  what: ImageRole;
-  url: string;
-  loaded: number;
-  /** From Content-Length; null when the server did not say. */
-  total: number | null;
-  done: boolean;
 }
 
 /** Page-side callbacks, passed as a Comlink.proxy. */
@@ -118,108 +102,8 @@ export interface VmWorkerApi {
 const BALLOON_STATS_MS = 2000;
 /** Bound on COM1 output kept in the worker while the page's ring is full (a hidden tab, say). */
 const SERIAL_BACKLOG_LIMIT = 4 << 20;
-/** Progress callbacks are throttled to this interval (ms) so a fast download is not a message storm. */
-const PROGRESS_INTERVAL_MS = 100;
-/** Largest image we accept, so a wrong URL to a huge file fails in words instead of exhausting memory. */
-const MAX_IMAGE_BYTES = 512 << 20;
-
 // Checked here against the contract the worker is written to (machine-api.ts).
 const MachineImpl: MachineClass = Machine;
-
-// The core, as a URL the bundler fingerprints and copies into the build (`npm run build:core`
-// makes it). Through a glob so a checkout without the built core still bundles; the Machine
-// then looks for the core itself and reports what is missing.
-const coreUrls = import.meta.glob<string>('/build/core.wasm', { query: '?url', import: 'default', eager: true });
-
-async function loadCoreWasm(): Promise<ArrayBuffer | undefined> {
-  const url = Object.values(coreUrls)[0];
-  if (!url) return undefined;
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`The emulator core could not be loaded from ${url} (HTTP ${res.status}).`);
-  return res.arrayBuffer();
-}
-
-/** An image download or read that failed, worded for the page. */
-export class ImageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImageError';
-  }
-}
-
-async function fetchImage(what: ImageRole, url: string, events: VmEvents | null): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new ImageError(`Could not download the ${what} image from ${url}: ${(e as Error).message || 'network error'}.`);
-  }
-  if (response.status === 404) throw new ImageError(`The ${what} image was not found: ${url} (HTTP 404).`);
-  if (!response.ok) throw new ImageError(`The ${what} image could not be downloaded: ${url} (HTTP ${response.status} ${response.statusText}).`);
-  // A host with a single-page-app fallback answers any path with index.html and 200.
-  if ((response.headers.get('Content-Type') ?? '').startsWith('text/html')) {
-    throw new ImageError(`The ${what} image was not found: ${url} (the server answered with a web page).`);
-  }
-  const encoded = response.headers.get('Content-Encoding');
-  const length = Number(response.headers.get('Content-Length'));
-  // With a content encoding, Content-Length counts compressed bytes and the stream yields more.
-  const total = !encoded && Number.isFinite(length) && length > 0 ? length : null;
-  if (total !== null && total > MAX_IMAGE_BYTES) {
-    throw new ImageError(`The ${what} image at ${url} is too large (${total} bytes).`);
-  }
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
-  let lastReport = 0;
-  const report = (done: boolean) => events?.onProgress({ what, url, loaded, total, done });
-  report(false);
-  if (!response.body) {
-    const all = new Uint8Array(await response.arrayBuffer());
-    loaded = all.length;
-    report(true);
-    return all;
-  }
-  const reader = response.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      loaded += value.length;
-      if (loaded > MAX_IMAGE_BYTES) throw new ImageError(`The ${what} image at ${url} is too large (over ${MAX_IMAGE_BYTES} bytes).`);
-      const now = performance.now();
-      if (now - lastReport >= PROGRESS_INTERVAL_MS) {
-        lastReport = now;
-        report(false);
-      }
-    }
-  } catch (e) {
-    if (e instanceof ImageError) throw e;
-    throw new ImageError(`The ${what} image download from ${url} broke off after ${loaded} bytes: ${(e as Error).message}.`);
-  }
-  if (total !== null && loaded !== total) {
-    throw new ImageError(`The ${what} image download from ${url} is incomplete (${loaded} of ${total} bytes).`);
-  }
-  report(true);
-  if (loaded === 0) throw new ImageError(`The ${what} image at ${url} is empty.`);
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-async function obtainImage(what: ImageRole, src: ImageSource, events: VmEvents | null): Promise<Uint8Array> {
-  if ('bytes' in src) {
-    if (!(src.bytes instanceof Uint8Array) || src.bytes.length === 0) {
-      throw new ImageError(`The ${what} file ${src.name} is empty.`);
-    }
-    return src.bytes;
-  }
-  if (typeof src.url !== 'string' || src.url === '') throw new ImageError(`No ${what} image was given.`);
-  return fetchImage(what, src.url, events);
-}
 
 function checkOptions(o: BootOptions): void {
   if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 4 || o.memoryMiB > 3072) {
@@ -229,29 +113,6 @@ function checkOptions(o: BootOptions): void {
   if (typeof o.cmdline !== 'string') throw new Error('The kernel command line must be text.');
   if (o.firmware === undefined && o.kernel === undefined) throw new Error('Nothing to boot: give a kernel, or a disk to boot through the BIOS.');
   if (o.firmware !== undefined && o.disk === undefined) throw new Error('Booting through the BIOS needs a disk image.');
-}
-
-/** A disk image as a block device: over HTTP by ranges, or a local file in memory; errors in words. */
-async function openDisk(src: ImageSource, onProgress: (p: { fetched: number; size: number; requests: number }) => void): Promise<BlockBackend> {
-  try {
-    if ('bytes' in src) {
-      if (!(src.bytes instanceof Uint8Array) || src.bytes.length === 0) throw new ImageError(`The disk file ${src.name} is empty.`);
-      return new OverlayBackend(new MemoryBackend(src.bytes, true, src.name));
-    }
-    const http = await HttpBackend.open(src.url, { onProgress: (p) => onProgress({ fetched: p.fetchedBytes, size: p.size, requests: p.requests }) });
-    onProgress({ fetched: http.progress.fetchedBytes, size: http.size, requests: http.progress.requests });
-    return new OverlayBackend(http);
-  } catch (e) {
-    if (e instanceof ImageError) throw e;
-    const what = 'bytes' in src ? `The disk file ${src.name}` : `The disk image at ${src.url}`;
-    if (e instanceof BlockError) {
-      // The backends name the image first ("URL: why"); the sentence here names it already.
-      const name = 'bytes' in src ? src.name : src.url;
-      const why = e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message;
-      throw new ImageError(`${what} cannot be used: ${why}.`);
-    }
-    throw new ImageError(`${what} could not be read: ${(e as Error).message || 'network error'}.`);
-  }
 }
 
 /** Everything the worker keeps about the one VM it hosts. */
