@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SEABIOS, VGABIOS, resolveV86 } from './v86-host.mjs';
+import { newV86 } from './v86-host.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGES = join(ROOT, 'build', 'images');
@@ -112,22 +112,7 @@ function runWebx86(guest, opts, virtio = false) {
 }
 
 async function runV86(guest, opts) {
-  const dir = resolveV86();
-  const { V86 } = await import(pathToFileURL(join(dir, 'build', 'libv86.mjs')).href);
-  const file = (p) => { const b = readFileSync(p); return { buffer: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) }; };
-  const vgabios = VGABIOS.find((p) => existsSync(p));
-  const emulator = new V86({
-    wasm_path: join(dir, 'build', 'v86.wasm'),
-    memory_size: opts.memory * 1024 * 1024,
-    vga_memory_size: 8 * 1024 * 1024,
-    bios: file(SEABIOS),
-    vga_bios: vgabios ? file(vgabios) : undefined,
-    hda: file(guest.image),
-    autostart: true,
-    disable_keyboard: true,
-    disable_mouse: true,
-    disable_speaker: true,
-  });
+  const emulator = await newV86(opts.memory, { hda: guest.image });
   try {
     return await new Promise((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`v86: not done within ${opts.timeout} s`)), opts.timeout * 1000);

@@ -18,13 +18,13 @@
 //
 //   node bench/net.mjs [--mib N] [--timeout SECONDS] [--memory MIB] [--only webx86|v86]
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register } from 'tsx/esm/api';
-import { SEABIOS, VGABIOS, manifest, resolveV86 } from './v86-host.mjs';
+import { manifest, newV86 } from './v86-host.mjs';
 
 register();
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,7 +93,6 @@ function countingServer() {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ port: server.address().port, done, close: () => server.close() })));
 }
 
-const toArrayBuffer = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
 
 /** A webx86 VM in this process on `link`; returns its shell and a stop function. */
 async function webx86Vm(guest, opts, link, mac, label) {
@@ -112,25 +111,7 @@ async function webx86Vm(guest, opts, link, mac, label) {
 
 /** A v86 VM in this process with its virtio-net card joined to `link` through v86's bus. */
 async function v86Vm(guest, opts, link, _mac, label) {
-  const dir = resolveV86();
-  const { V86 } = await import(pathToFileURL(join(dir, 'build', 'libv86.mjs')).href);
-  const file = (p) => ({ buffer: toArrayBuffer(readFileSync(p)) });
-  const vgabios = VGABIOS.find((p) => existsSync(p));
-  const emulator = new V86({
-    wasm_path: join(dir, 'build', 'v86.wasm'),
-    memory_size: opts.memory * 1024 * 1024,
-    vga_memory_size: 8 * 1024 * 1024,
-    bios: file(SEABIOS),
-    vga_bios: vgabios ? file(vgabios) : undefined,
-    bzimage: file(guest.kernel),
-    initrd: file(guest.initrd),
-    cmdline: guest.cmdline,
-    net_device: { type: 'virtio' },
-    autostart: true,
-    disable_keyboard: true,
-    disable_mouse: true,
-    disable_speaker: true,
-  });
+  const emulator = await newV86(opts.memory, { bzimage: guest.kernel, initrd: guest.initrd }, { cmdline: guest.cmdline, net_device: { type: 'virtio' } });
   // v86's card puts frames on its bus (net0-send) and takes them from it (net0-receive).
   emulator.bus.register('net0-send', (frame) => link.send(new Uint8Array(frame)));
   link.onFrame = (frame) => emulator.bus.send('net0-receive', new Uint8Array(frame));

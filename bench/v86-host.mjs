@@ -49,10 +49,11 @@ export function resolveV86() {
 const toArrayBuffer = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
 
 /**
- * A v86 in this process booting the default guest's bzImage through SeaBIOS and v86's own Linux
- * loader, started at once, with its JIT on (its default); `memory` in MiB.
+ * A v86 in this process, started at once with its JIT on (its default), SeaBIOS and the VGA BIOS,
+ * `memory` MiB, no keyboard, mouse or speaker: `images` maps v86's image options to files
+ * (bzimage, initrd, hda ...), `extra` adds other options (cmdline, net_device ...).
  */
-export async function startV86(guest, memory) {
+export async function newV86(memory, images, extra = {}) {
   if (!existsSync(SEABIOS)) throw new Error(`${SEABIOS} missing (apt-get install seabios)`);
   const vgabios = VGABIOS.find((p) => existsSync(p));
   const dir = resolveV86();
@@ -64,12 +65,16 @@ export async function startV86(guest, memory) {
     vga_memory_size: 8 * 1024 * 1024,
     bios: file(SEABIOS),
     vga_bios: vgabios ? file(vgabios) : undefined,
-    bzimage: file(guest.kernel),
-    initrd: file(guest.initrd),
-    cmdline: guest.cmdline,
+    ...Object.fromEntries(Object.entries(images).map(([k, p]) => [k, file(p)])),
+    ...extra,
     autostart: true,
     disable_keyboard: true,
     disable_mouse: true,
     disable_speaker: true,
   });
+}
+
+/** A v86 booting the default guest's bzImage through SeaBIOS and v86's own Linux loader. */
+export function startV86(guest, memory) {
+  return newV86(memory, { bzimage: guest.kernel, initrd: guest.initrd }, { cmdline: guest.cmdline });
 }
