@@ -2,7 +2,7 @@
 // The core allocates nothing at run time: the stub runtime keeps it free of a GC, and
 // --memoryBase leaves the low 16 MiB to the CPU state and the TLB (see README.md).
 import asc from 'assemblyscript/asc';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,9 +11,12 @@ const out = join(here, '..', 'build');
 mkdirSync(out, { recursive: true });
 
 const debug = process.argv.includes('--debug');
+// Written beside the old core and renamed over it, so a test or benchmark loading the core
+// meanwhile reads the old file or the new one, never half of one.
+const partial = join(out, `core.wasm.${process.pid}.tmp`);
 const { error, stderr } = await asc.main([
   join(here, 'index.ts'),
-  '--outFile', join(out, 'core.wasm'),
+  '--outFile', partial,
   '--textFile', join(out, 'core.wat'),
   '--runtime', 'stub',
   '--memoryBase', String(0x0100_0000),
@@ -34,4 +37,5 @@ if (error) {
   console.error(`asm-core: build failed: ${error.message}`);
   process.exit(1);
 }
+renameSync(partial, join(out, 'core.wasm'));
 console.log(`asm-core: built ${join(out, 'core.wasm')}`);

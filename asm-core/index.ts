@@ -1,6 +1,7 @@
 // The core's exports: power-on, the run loop with its instruction budget, the interrupt pins,
 // and the layout constants the host builds its accessors from (see README.md).
 
+import { logDmaWrite, dirtyByCpu, dirtyByDma, dirtyHarvests, dirtyLogOn } from './mmu/dirty';
 import {
   STATE, OFF_EIP, OFF_EFLAGS, OFF_CR0, OFF_DR, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING, OFF_A20, OFF_RAM_SIZE,
   OFF_INSTR_COUNT, OFF_SEGS, OFF_GDTR_LIMIT, OFF_IDTR_LIMIT, OFF_MSR_APIC_BASE, OFF_MSR_PAT, OFF_CPL, STATE_SIZE,
@@ -236,7 +237,24 @@ export function takeVramWrites(): u32 {
   return 1;
 }
 /** The host (a device's DMA, a loader) wrote guest RAM in [phys, phys + len): drop code decoded from it. */
-export function ramWritten(phys: u32, len: u32): void { invalidateRange(phys, len); }
+export function ramWritten(phys: u32, len: u32): void { invalidateRange(phys, len); logDmaWrite(phys, len); }
+/**
+ * The dirty log (mmu/dirty.ts), for live migration: dirtyLogStart() empties it and turns it on;
+ * from then a bit per 4 KiB physical page at DIRTY_LOG says the page was written (by the CPU or
+ * by the host through ramWritten). The host reads the bits, then dirtyLogClear() empties the log
+ * and re-arms it. dirtyLogStop() turns it off.
+ */
+export { DIRTY_LOG, dirtyLogStart, dirtyLogStop, dirtyLogClear } from './mmu/dirty';
+/** Dirty-log counters since dirtyLogStart: pages logged by CPU writes (0), by DMA (1), harvests (2), on (3). */
+export function dirtyStats(which: u32): u32 {
+  switch (which) {
+    case 0: return dirtyByCpu;
+    case 1: return dirtyByDma;
+    case 2: return dirtyHarvests;
+    case 3: return dirtyLogOn ? 1 : 0;
+    default: return 0;
+  }
+}
 /** Since power-on: blocks decoded (0), block-cache flushes (1), writes that hit decoded code (2). */
 /**
  * Switches the decoded-block cache (cpu/blocks.ts) off or on. Off, 32-bit code runs through

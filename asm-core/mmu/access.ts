@@ -3,8 +3,9 @@
 // a write to a page holding translated code) goes through the slow path, which may fault.
 
 import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
-import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, tlbReadMask, tlbWriteMask, codePageWritten, tlbSet } from './tlb';
+import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, TLB_LOG_DIRTY, tlbReadMask, tlbWriteMask, codePageWritten, tlbSet } from './tlb';
 import { setVramDirty } from './phys';
+import { logCpuWrite } from './dirty';
 import { translate, translateOrRecord } from './paging';
 import { cplLive } from '../cpu/live';
 
@@ -87,11 +88,13 @@ export function writeSys32(lin: u32, v: u32): void { writeSlow32(lin, v, false);
 function physOf(e: u32, lin: u32): u32 { return (e & 0xfffff000) | (lin & 0xfff); }
 
 function noteWrite(e: u32, lin: u32): void {
-  if (e & TLB_VRAM_CLEAN) {
-    // The first write to a page of video memory since the host drew the screen: say so, and
-    // let the page's next writes take the fast path (the host flushes the TLB when it draws).
-    setVramDirty(true);
-    tlbSet(lin, e & ~TLB_VRAM_CLEAN);
+  if (e & (TLB_VRAM_CLEAN | TLB_LOG_DIRTY)) {
+    // The first write to a page of video memory since the host drew the screen, or to a RAM
+    // page since the host last read the dirty log: say so, and let the page's next writes take
+    // the fast path (the host flushes the TLB when it draws or reads the log).
+    if (e & TLB_VRAM_CLEAN) setVramDirty(true);
+    if (e & TLB_LOG_DIRTY) logCpuWrite(e >>> 12);
+    tlbSet(lin, e & ~(TLB_VRAM_CLEAN | TLB_LOG_DIRTY));
   }
   if (e & TLB_CODE) {
     // Decoded code on this page is now stale. The instruction that wrote it finishes; the run

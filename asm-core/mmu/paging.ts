@@ -6,8 +6,9 @@ import { recordFault, abandon } from '../cpu/fault';
 import { readPhys32, writePhys32, pageKind, vramOffset, MEM_RAM, MEM_ROM, MEM_VRAM } from './phys';
 import {
   tlbEntry, tlbSet, tlbInvalidate, isCodePage, TLB_VALID, TLB_NO_USER, TLB_NO_WRITE_USER, TLB_NO_WRITE_SUP, TLB_MMIO,
-  TLB_GLOBAL, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, codePageWritten,
+  TLB_GLOBAL, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, TLB_LOG_DIRTY, codePageWritten,
 } from './tlb';
+import { dirtyLogOn, dirtyLogged, logCpuWrite } from './dirty';
 
 const PTE_P: u32 = 1 << 0; // present
 const PTE_RW: u32 = 1 << 1; // writable
@@ -49,6 +50,7 @@ export function invalidatePage(lin: u32): void {
 /** Accessed and dirty bits go straight to physical memory, so they bypass the TLB's code-page mark. */
 function writeTableEntry(addr: u32, v: u32): void {
   writePhys32(addr, v);
+  logCpuWrite(addr >>> 12);
   if (isCodePage(addr)) codePageWritten(addr);
 }
 
@@ -74,7 +76,10 @@ function makeEntry(phys: u32, user: bool, writable: bool, dirty: bool, global: b
     e = (e & 0xfff) | at | TLB_VRAM_CLEAN;
     if (isCodePage(at)) e |= TLB_CODE;
   } else if (kind != MEM_RAM) e |= TLB_MMIO;
-  else if (isCodePage(phys)) e |= TLB_CODE;
+  else {
+    if (isCodePage(phys)) e |= TLB_CODE;
+    if (dirtyLogOn && !dirtyLogged(phys >>> 12)) e |= TLB_LOG_DIRTY;
+  }
   if (global) e |= TLB_GLOBAL;
   return e;
 }

@@ -40,9 +40,14 @@ export const TLB_ROM: u32 = 1 << 7;
  * of the writes to the page go the fast path until the host draws again.
  */
 export const TLB_VRAM_CLEAN: u32 = 1 << 8;
+/**
+ * A RAM page the dirty log (mmu/dirty.ts) has not caught a write to since the host last looked:
+ * the first write through this entry takes the slow path, which logs the page and clears the bit.
+ */
+export const TLB_LOG_DIRTY: u32 = 1 << 9;
 
 export let tlbReadMask: u32 = TLB_VALID | TLB_MMIO;
-export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_NO_WRITE_SUP;
+export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_NO_WRITE_SUP;
 let listCount: u32 = 0;
 /** The list overflowed since the last full clear: it no longer names every filled entry. */
 let listOverflowed: bool = false;
@@ -89,10 +94,10 @@ export function tlbSetUser(user: bool): void {
   fetchLen = 0; // the fetch window was checked for the old privilege level
   if (user) {
     tlbReadMask = TLB_VALID | TLB_MMIO | TLB_NO_USER;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_NO_USER | TLB_NO_WRITE_USER;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_NO_USER | TLB_NO_WRITE_USER;
   } else {
     tlbReadMask = TLB_VALID | TLB_MMIO;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_NO_WRITE_SUP;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_NO_WRITE_SUP;
   }
 }
 
