@@ -146,8 +146,8 @@ export class Ahci extends PciFunction {
 
   /**
    * The HBA's registers, for the Machine's registry beside the PCI configuration space (this
-   * object's own `state`). Commands in flight are not part of it, which is one reason a machine
-   * with disks cannot be saved yet (Machine.saveState).
+   * object's own `state`). Commands in flight with the host are not part of it: the Machine
+   * drains them before a save (Machine.settleIo), so the registers then hold every completion.
    */
   readonly hba = this.registers();
 

@@ -30,6 +30,10 @@ export class IoCompletions {
   readonly counters = { completed: 0, stalls: 0 };
   /** Requests the host is still working on. */
   inFlight = 0;
+  /** Realtime: completions the host has finished, oldest first, each with an event queued to deliver it. */
+  private readonly ready: (() => void)[] = [];
+  /** Who waits in settle() for the host to finish. */
+  private readonly settled: (() => void)[] = [];
 
   constructor(private readonly clock: Clock, private readonly deterministic: boolean,
               private readonly events: HostEvents, private readonly wake: () => void) {
@@ -40,13 +44,59 @@ export class IoCompletions {
   add(done: Promise<() => void>): void {
     this.inFlight++;
     if (!this.deterministic) {
-      void done.then((deliver) => { this.inFlight--; this.events.push(() => { this.counters.completed++; deliver(); }); this.wake(); });
+      void done.then((deliver) => {
+        this.inFlight--;
+        // Queued here, and the event takes the oldest: settle() can deliver them all at once.
+        this.ready.push(deliver);
+        this.events.push(() => this.deliverReady(1));
+        this.wake();
+        this.hostSettled();
+      });
       return;
     }
     const entry: Pending = { seq: this.seq++, deadline: this.clock.now() + DETERMINISTIC_IO_LATENCY_NS, done, deliver: null };
-    void done.then((deliver) => { this.inFlight--; entry.deliver = deliver; if (this.stalledOn === done) this.wake(); });
+    void done.then((deliver) => { this.inFlight--; entry.deliver = deliver; if (this.stalledOn === done) this.wake(); this.hostSettled(); });
     this.pending.push(entry);
     this.arm();
+  }
+
+  /** Completions the host has finished that the device has not yet been given. */
+  get undelivered(): number {
+    return this.ready.length + this.pending.length;
+  }
+
+  /**
+   * Drain, as QEMU does before a snapshot or migration: wait until the host has finished every
+   * request the devices made, then give each device its completions now, in request order (the
+   * DMA into RAM, the status registers, the interrupt), whatever their deadline. Afterwards no
+   * host promise is outstanding and what the guest has not yet seen (an interrupt pending, a
+   * used-ring entry not yet noticed) is in the devices' state. A completion that starts new
+   * host work is drained too. Only while the machine is stopped.
+   */
+  async settle(): Promise<void> {
+    for (;;) {
+      while (this.inFlight > 0) await new Promise<void>((resolve) => this.settled.push(resolve));
+      if (this.undelivered === 0) return;
+      this.deliverReady(this.ready.length);
+      while (this.pending.length > 0) {
+        const head = this.pending.shift()!;
+        this.counters.completed++;
+        head.deliver!();
+      }
+      this.stalledOn = null;
+      this.arm();
+    }
+  }
+
+  private deliverReady(n: number): void {
+    for (const deliver of this.ready.splice(0, n)) {
+      this.counters.completed++;
+      deliver();
+    }
+  }
+
+  private hostSettled(): void {
+    if (this.inFlight === 0) for (const resolve of this.settled.splice(0)) resolve();
   }
 
   /** Deterministic: deliver, in request order, each completion that is due; stop at the first the host has not finished. */

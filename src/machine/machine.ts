@@ -55,6 +55,7 @@ import { HostEvents } from './host-events.js';
 import { IoCompletions } from './io-completions.js';
 import { RunLoop } from './run-loop.js';
 import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
+import { captureOverlays, checkOverlays, loadOverlays, type SavedOverlay } from './machine-disks.js';
 import { VirtualClock, type SavedClock } from './clock.js';
 import { CallbackIrqLine, type DmaView, type IoDevice, type IoSize, type IrqLine } from './io.js';
 import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js';
@@ -86,6 +87,8 @@ export interface MachineState {
   irqLines: boolean[];
   devices: SavedDevice[];
   a20: { kbc: boolean; fast: boolean };
+  /** Each writable disk's overlay (machine-disks.ts); absent for a machine without one. */
+  disks?: SavedOverlay[];
 }
 
 /** Extra inputs beyond VmConfig (the page and CLI may give them; all optional). */
@@ -879,11 +882,9 @@ export class Machine {
    */
   saveState(): MachineState {
     if (this.loop.running) throw new Error('saveState() needs a machine that is not running: stop() it and wait for run() to return');
-    // A disk's overlay and the commands in flight are not in the saved state yet: a machine
-    // loaded from it would see its disks without the guest's writes.
-    if ((this.config.disks?.length ?? 0) > 0 || this.config.cdrom || (this.config.virtioDisks?.length ?? 0) > 0) {
-      throw new DeviceStateError('a machine with disks or a CD-ROM drive cannot be saved yet (their contents and commands in flight are not part of the saved state)');
-    }
+    // Host work for the disks must be settled first (settleIo): a promise cannot be saved.
+    if (this.io.inFlight > 0 || this.io.undelivered > 0) throw new DeviceStateError('disk requests are in flight: settleIo() must drain them before saveState()');
+    const disks = captureOverlays(this.config);
     this.flushOutput();
     return {
       cpu: this.core.saveState(),
@@ -892,7 +893,17 @@ export class Machine {
       irqLines: this.irqLines.map((l) => l.isHigh),
       devices: this.devices.save(),
       a20: { kbc: this.a20Kbc, fast: this.a20Fast },
+      ...(disks.length > 0 ? { disks } : {}),
     };
+  }
+
+  /**
+   * Drain the disks (io-completions.ts settle): wait for every host request the devices made,
+   * then complete each at once. Before saveState() or loadState(), with the machine stopped.
+   */
+  async settleIo(): Promise<void> {
+    if (this.loop.running) throw new Error('settleIo() needs a machine that is not running');
+    await this.io.settle();
   }
 
   /** Take a saveState() of a machine made with the same options. Everything is checked before anything changes. */
@@ -902,7 +913,9 @@ export class Machine {
     if (s.ram.length !== this.core.ramSize) throw new DeviceStateError(`saved RAM is ${mib(s.ram.length)}, this machine has ${mib(this.core.ramSize)}`);
     if (s.cpu.length !== this.core.saveState().length) throw new DeviceStateError('saved CPU state is from another core');
     if (s.irqLines.length !== this.irqLines.length) throw new DeviceStateError('saved IRQ lines are not this machine\'s');
+    if (this.io.inFlight > 0 || this.io.undelivered > 0) throw new DeviceStateError('disk requests are in flight: settleIo() must drain them before loadState()');
     this.devices.check(s.devices);
+    checkOverlays(this.config, s.disks);
     try { this.clock.checkTimers(s.clock); } catch (e) { throw new DeviceStateError((e as Error).message); }
 
     this.core.ram.set(s.ram);
@@ -911,6 +924,7 @@ export class Machine {
     // The lines first, quietly: each device's own state already holds what its inputs saw.
     s.irqLines.forEach((level, i) => this.irqLines[i]!.restoreLevel(level));
     this.devices.load(s.devices);
+    loadOverlays(this.config, s.disks);
     this.clock.loadTimers(s.clock);
     this.a20Kbc = s.a20.kbc;
     this.a20Fast = s.a20.fast;

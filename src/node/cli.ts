@@ -207,9 +207,10 @@ async function restore(opts: RunOptions, path: string): Promise<number> {
   const bios = config.images.bios !== null ? await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS') : undefined;
   const vgaBios = config.images.vgaBios !== null ? await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS') : undefined;
   const links = await openNics(opts);
+  const drives = await snapshotDrives(opts, config.drives);
   let options: MachineOptions;
   try {
-    options = await snap.machineOptionsFor(config, { kernel: guest?.kernel, vmlinux: guest?.vmlinux, initrd: guest?.initrd, bios, vgaBios, links });
+    options = await snap.machineOptionsFor(config, { kernel: guest?.kernel, vmlinux: guest?.vmlinux, initrd: guest?.initrd, bios, vgaBios, links, ...drives });
   } catch (e) {
     throw inFile(e);
   }
@@ -223,6 +224,41 @@ async function restore(opts: RunOptions, path: string): Promise<number> {
   }
   process.stderr.write(`webx86: restored ${path} (${config.memoryMiB} MiB, ${config.clock} clock)\n`);
   return session(machine, options, opts, balloonStats);
+}
+
+/**
+ * The base images of a snapshot's drives, opened read-only: the --disk, --virtio-blk and --cdrom
+ * files when any is given (then all must be), else the paths the snapshot recorded.
+ * machineOptionsFor checks each against the saved identity.
+ */
+async function snapshotDrives(opts: RunOptions, drives: import('../snapshot/disks.js').DriveIdentity[]) {
+  const { FileBackend } = await import('../storage/file.js');
+  const givenAny = opts.disks.length > 0 || opts.virtioDisks.length > 0 || opts.cdrom !== undefined;
+  const open = async (name: string, path: string | undefined | null) => {
+    if (path === undefined || path === null) throw new CliError(`--loadvm: the snapshot has drive ${name}; give its image with ${name === 'cdrom' ? '--cdrom' : name.startsWith('vd') ? '--virtio-blk' : '--disk'}`);
+    try {
+      return await FileBackend.open(path);
+    } catch (e) {
+      if ((e as Error).name === 'BlockError') throw new CliError(`--loadvm: ${(e as Error).message}`);
+      throw e;
+    }
+  };
+  const disks = [];
+  const virtioDisks = [];
+  let cdrom;
+  if (givenAny) {
+    for (const p of opts.disks) disks.push(await open('disk', p));
+    for (const p of opts.virtioDisks) virtioDisks.push(await open('virtio disk', p));
+    if (opts.cdrom !== undefined) cdrom = await open('cdrom', opts.cdrom);
+  } else {
+    for (const d of drives) {
+      const file = await open(d.name, d.source);
+      if (d.name === 'cdrom') cdrom = file;
+      else if (d.name.startsWith('sata')) disks.push(file);
+      else virtioDisks.push(file);
+    }
+  }
+  return { disks, virtioDisks, cdrom };
 }
 
 /** The kernel, its decompressed twin, the initrd and the command line for --boot kernel. */

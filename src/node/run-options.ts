@@ -62,7 +62,9 @@ Options:
   --loadvm FILE     start from a snapshot (saved with the monitor's savevm) instead of booting;
                     the kernel, initrd and BIOS are found as for a boot and must be the ones it
                     was saved with; the machine's settings (--memory, --deterministic ...) are
-                    the snapshot's
+                    the snapshot's. Its disks' images: the --disk, --virtio-blk and --cdrom
+                    files given (the same as when it was saved), else the paths it recorded;
+                    the guest's writes come from the snapshot
   --stats           on exit, print the JIT's and the run's counters, and the guest's balloon
                     statistics, to stderr
   -h, --help        show this help
@@ -112,7 +114,7 @@ export interface RunOptions {
  * given with --loadvm, they would be ignored, so they are refused.
  */
 const SNAPSHOT_SETTINGS = ['--memory', '--deterministic', '--no-apic', '--no-reboot', '--append', '--balloon', '--rng',
-  '--no-jit', '--jit-threshold', '--mac', '--boot', '--disk', '--virtio-blk', '--virtio-disk', '--cdrom'];
+  '--no-jit', '--jit-threshold', '--mac', '--boot'];
 
 export function parseRunArgs(args: string[]): RunOptions {
   const opts: RunOptions = { memoryMiB: 128, deterministic: false, noReboot: false, apic: true, guestDecompress: false, jit: true, stats: false, disks: [], virtioDisks: [], nics: [], rng: true, screen: false, boot: 'kernel' };
@@ -218,8 +220,7 @@ export function parseRunArgs(args: string[]): RunOptions {
   if (opts.loadvm !== undefined) {
     const setting = SNAPSHOT_SETTINGS.find((o) => given.has(o));
     if (setting !== undefined) {
-      throw new CliError(`${setting} does not go with --loadvm: the snapshot brings the machine's settings (memory, clock, APICs, command line, balloon, cards' MACs); ` +
-        (['--disk', '--virtio-blk', '--virtio-disk', '--cdrom'].includes(setting) ? 'and machines with disks cannot be saved yet' : 'leave it out'));
+      throw new CliError(`${setting} does not go with --loadvm: the snapshot brings the machine's settings (memory, clock, APICs, command line, balloon, cards' MACs); leave it out`);
     }
   }
   if (opts.boot === 'disk' || opts.boot === 'cdrom') {

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Machine, MachineOptions } from '../machine/machine.js';
 import type { ExitReason } from '../machine/types.js';
 import type { BalloonInfo, MonitorVm } from './monitor.js';
+import { driveDifference } from '../snapshot/disks.js';
 
 type SnapshotModule = typeof import('../snapshot/snapshot.js');
 
@@ -98,12 +99,14 @@ export class VmRunner implements MonitorVm {
     // runs; it is stopped only to copy its state and note which pages the balloon holds.
     const config = await this.config(snap);
     const t0 = performance.now();
-    const { state, ballooned } = await this.whileStopped(() => {
+    const { state, ballooned } = await this.whileStopped(async () => {
       let state;
       try {
+        // The disks' requests in flight complete first (drained, as QEMU does).
+        await this.machine.settleIo();
         state = this.machine.saveState();
       } catch (e) {
-        // A machine with disks: the Machine says why in its own words.
+        // A disk written in place: the Machine says why in its own words.
         throw new snap.SnapshotError(`cannot save this machine: ${String((e as Error).message).split('\n')[0]}`);
       }
       // The balloon's pages as they are now: the guest may give more while the file is compressed.
@@ -135,7 +138,10 @@ export class VmRunner implements MonitorVm {
     if (differs.length > 0) {
       throw new Error(`loadvm: ${path} was saved from a machine with another ${differs.join(', ')}; start it with webx86 run --loadvm ${path}`);
     }
-    await this.whileStopped(() => snap.restoreSnapshot(this.machine, decoded));
+    await this.whileStopped(async () => {
+      await this.machine.settleIo();
+      snap.restoreSnapshot(this.machine, decoded);
+    });
     return `loaded ${path}`;
   }
 
@@ -190,7 +196,8 @@ export function configDifferences(own: import('../snapshot/snapshot.js').Snapsho
   if (own.noReboot !== saved.noReboot) out.push('--no-reboot');
   if (own.balloonMiB !== saved.balloonMiB) out.push('--balloon');
   if (own.firmwareBoot !== saved.firmwareBoot) out.push('--boot');
-  // Disks the snapshot's guest does not know of (or knows and would miss).
-  if (own.disks !== saved.disks || own.virtioDisks !== saved.virtioDisks || own.cdrom !== saved.cdrom) out.push('set of disks');
+  // Disks the snapshot's guest does not know of (or knows and would miss), or other images.
+  const drives = driveDifference(own.drives, saved.drives);
+  if (drives !== null) out.push(drives);
   return out;
 }

@@ -7,6 +7,7 @@ import type { Machine, MachineOptions } from '../machine/machine.js';
 import type { NetLink } from '../net/link.js';
 import type { ClockMode } from '../machine/types.js';
 import { SnapshotError, unshared } from './bytes.js';
+import { checkDrives, driveIdentities, drivesFor, type DriveIdentity, type GivenDrives } from './disks.js';
 
 /** The saved machine's options (MachineOptions without host objects or image bytes). */
 export interface SnapshotConfig {
@@ -21,10 +22,12 @@ export interface SnapshotConfig {
   jitThreshold: number | null;
   /** Each network card, eth0 first: its MAC (aa:bb:cc:dd:ee:ff), or null for the Machine's default for that card. */
   nics: (string | null)[];
-  /** SATA disks, virtio disks and a CD-ROM drive (a Machine refuses to save with any yet; recorded for the loader that will need them). */
+  /** SATA disks, virtio disks and a CD-ROM drive. */
   disks: number;
   virtioDisks: number;
   cdrom: boolean;
+  /** Each of those drives' base image by identity, in machine-disks.ts's order (format 2). */
+  drives: DriveIdentity[];
   /** What the firmware boots first, or null when the machine loaded the kernel itself. */
   firmwareBoot: 'disk' | 'cdrom' | null;
   /** The balloon's target from power-on and after each reboot (MiB; 0: none). */
@@ -90,6 +93,7 @@ export async function snapshotConfig(options: MachineOptions): Promise<SnapshotC
     disks: options.disks?.length ?? 0,
     virtioDisks: options.virtioDisks?.length ?? 0,
     cdrom: options.cdrom !== undefined,
+    drives: await driveIdentities(options),
     firmwareBoot: fw === undefined ? null : fw.boot ?? 'disk',
     balloonMiB: options.balloonMiB ?? 0,
     images: await hashImages(images),
@@ -120,7 +124,7 @@ export function checkConfig(value: unknown): SnapshotConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('', 'is not an object');
   const c = value as Record<string, unknown>;
   const known = new Set(['memoryMiB', 'clock', 'apic', 'cmdline', 'noReboot', 'rng', 'jit', 'jitThreshold', 'nics',
-    'disks', 'virtioDisks', 'cdrom', 'firmwareBoot', 'balloonMiB', 'images']);
+    'disks', 'virtioDisks', 'cdrom', 'drives', 'firmwareBoot', 'balloonMiB', 'images']);
   const unknown = Object.keys(c).find((k) => !known.has(k));
   if (unknown !== undefined) throw bad(unknown, 'is not a field this format has');
   const memoryMiB = count(c.memoryMiB, 'memoryMiB', MAX_MEMORY_MIB);
@@ -139,19 +143,21 @@ export function checkConfig(value: unknown): SnapshotConfig {
     const h = hashes[name];
     if (h !== null && (typeof h !== 'string' || !HEX_SHA256.test(h))) throw bad(`images.${name}`, 'is not a SHA-256');
   }
+  const disks = count(c.disks, 'disks', 6);
+  const virtioDisks = count(c.virtioDisks, 'virtioDisks', 4);
+  const cdrom = bool(c.cdrom, 'cdrom');
   return {
     memoryMiB, clock: c.clock, apic: bool(c.apic, 'apic'), cmdline: c.cmdline, noReboot: bool(c.noReboot, 'noReboot'),
     rng: bool(c.rng, 'rng'), jit: bool(c.jit, 'jit'), jitThreshold: c.jitThreshold as number | null,
-    nics: c.nics as (string | null)[], disks: count(c.disks, 'disks', 64), virtioDisks: count(c.virtioDisks, 'virtioDisks', 64),
-    cdrom: bool(c.cdrom, 'cdrom'), firmwareBoot: c.firmwareBoot, balloonMiB: count(c.balloonMiB, 'balloonMiB', memoryMiB - 1),
+    nics: c.nics as (string | null)[], disks, virtioDisks, cdrom, drives: checkDrives(c.drives, { disks, virtioDisks, cdrom }), firmwareBoot: c.firmwareBoot, balloonMiB: count(c.balloonMiB, 'balloonMiB', memoryMiB - 1),
     images: Object.fromEntries(IMAGE_NAMES.map((n) => [n, hashes[n]])) as unknown as ImageHashes,
   };
 }
 
 // -- building the machine again --
 
-/** What the host supplies besides the images: a link for each network card. */
-export interface SnapshotHostParts extends SnapshotImages {
+/** What the host supplies besides the images: a link for each network card, the disks' base images. */
+export interface SnapshotHostParts extends SnapshotImages, GivenDrives {
   /** One link per network card of the configuration, eth0 first. */
   links?: NetLink[];
 }
@@ -162,9 +168,6 @@ export interface SnapshotHostParts extends SnapshotImages {
  * SnapshotError names the first that differs or is missing.
  */
 export async function machineOptionsFor(config: SnapshotConfig, parts: SnapshotHostParts): Promise<MachineOptions> {
-  if (config.disks > 0 || config.virtioDisks > 0 || config.cdrom) {
-    throw new SnapshotError('snapshot is of a machine with disks, which this webx86 cannot restore yet');
-  }
   const given = await hashImages(parts);
   for (const name of IMAGE_NAMES) {
     const want = config.images[name];
@@ -178,7 +181,9 @@ export async function machineOptionsFor(config: SnapshotConfig, parts: SnapshotH
   const firmware = config.firmwareBoot === null ? undefined
     : { bios: parts.bios!, vgaBios: config.images.vgaBios === null ? undefined : parts.vgaBios, boot: config.firmwareBoot };
   const pick = (name: 'kernel' | 'vmlinux' | 'initrd') => (config.images[name] === null ? undefined : parts[name]);
+  const drives = await drivesFor(config.drives, parts);
   return {
+    ...drives,
     memoryMiB: config.memoryMiB,
     clock: config.clock,
     apic: config.apic,

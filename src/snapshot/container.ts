@@ -14,9 +14,12 @@
 //   24     4   CRC-32 of the uncompressed payload
 //   28     4   compressed bytes (the rest of the file)
 //   32     4   CRC-32 of the compressed bytes
-//   36     4   CRC-32 of bytes 0..35
-//   40         the compressed payload
+//   36     4   disk overlay blocks (4 KiB each) the payload holds: with RAM, bounds its size
+//   40     4   CRC-32 of bytes 0..39
+//   44         the compressed payload
 //
+// Version 2 added the disks (their overlay blocks, sections.ts 'DISK') and the header's field at
+// 36; a version 1 file is refused by its version, which stays at offset 8.
 // Integers little-endian. The compressed bytes' CRC tells a damaged file from a good one before
 // anything is decompressed; the payload's CRC checks the decompressor and this code as well.
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../machine/board.js';
@@ -24,8 +27,11 @@ import { crc32 } from '../boot/payload.js';
 import { SnapshotError, unshared } from './bytes.js';
 
 export const MAGIC = Uint8Array.from('WX86SNAP', (c) => c.charCodeAt(0));
-export const FORMAT_VERSION = 1;
-export const HEADER_BYTES = 40;
+export const FORMAT_VERSION = 2;
+export const HEADER_BYTES = 44;
+const HEADER_CRC = 40;
+/** An overlay block in the payload: its number and its bytes. */
+export const DISK_BLOCK_BYTES = 4 + 4096;
 const COMPRESSION_DEFLATE_RAW = 1;
 const MIB = 1024 * 1024;
 /**
@@ -40,16 +46,23 @@ export const PAYLOAD_BEYOND_RAM = 64 * MIB;
 export interface ContainerInfo {
   formatVersion: number;
   ramBytes: number;
+  /** Disk overlay blocks the payload holds, at most. */
+  diskBlocks: number;
   payloadBytes: number;
   fileBytes: number;
 }
 
-/** The payload `chunks` (in order) as a snapshot file, for a guest of `ramBytes` of RAM. */
-export async function seal(chunks: Uint8Array[], ramBytes: number, deflate?: Deflate): Promise<Uint8Array> {
+/** The most a payload may hold for a machine of `ramBytes` with `diskBlocks` overlay blocks. */
+function payloadLimit(ramBytes: number, diskBlocks: number): number {
+  return ramBytes + diskBlocks * DISK_BLOCK_BYTES + PAYLOAD_BEYOND_RAM;
+}
+
+/** The payload `chunks` (in order) as a snapshot file, for a guest of `ramBytes` of RAM with `diskBlocks` overlay blocks. */
+export async function seal(chunks: Uint8Array[], ramBytes: number, deflate?: Deflate, diskBlocks = 0): Promise<Uint8Array> {
   let payloadBytes = 0;
   let payloadCrc = 0;
   for (const c of chunks) { payloadBytes += c.length; payloadCrc = crc32(c, payloadCrc); }
-  if (payloadBytes > ramBytes + PAYLOAD_BEYOND_RAM) throw new SnapshotError(`the machine's state (${payloadBytes} bytes) is larger than a snapshot of ${ramBytes / MIB} MiB may hold`);
+  if (payloadBytes > payloadLimit(ramBytes, diskBlocks) || payloadBytes > 0xffff_ffff) throw new SnapshotError(`the machine's state (${payloadBytes} bytes) is larger than a snapshot of ${ramBytes / MIB} MiB may hold`);
   const compressed = await (deflate ?? await hostDeflate()).compress(chunks);
   const file = new Uint8Array(HEADER_BYTES + compressed.length);
   const v = new DataView(file.buffer);
@@ -62,7 +75,8 @@ export async function seal(chunks: Uint8Array[], ramBytes: number, deflate?: Def
   v.setUint32(24, payloadCrc, true);
   v.setUint32(28, compressed.length, true);
   v.setUint32(32, crc32(compressed), true);
-  v.setUint32(36, crc32(file.subarray(0, 36)), true);
+  v.setUint32(36, diskBlocks, true);
+  v.setUint32(HEADER_CRC, crc32(file.subarray(0, HEADER_CRC)), true);
   file.set(compressed, HEADER_BYTES);
   return file;
 }
@@ -76,7 +90,7 @@ export async function unseal(file: Uint8Array, deflate?: Deflate): Promise<{ pay
   const version = v.getUint16(8, true);
   if (version !== FORMAT_VERSION) throw new SnapshotError(`snapshot is format version ${version}; this webx86 reads version ${FORMAT_VERSION}`);
   if (file.length < HEADER_BYTES) throw new SnapshotError(`snapshot is truncated: ${file.length} bytes, shorter than its header`);
-  if (crc32(file.subarray(0, 36)) !== v.getUint32(36, true)) throw new SnapshotError('snapshot is corrupt: its header fails its checksum');
+  if (crc32(file.subarray(0, HEADER_CRC)) !== v.getUint32(HEADER_CRC, true)) throw new SnapshotError('snapshot is corrupt: its header fails its checksum');
   if (v.getUint16(10, true) !== HEADER_BYTES) throw new SnapshotError(`snapshot is corrupt: a version ${FORMAT_VERSION} header is ${HEADER_BYTES} bytes, this one says ${v.getUint16(10, true)}`);
   if (v.getUint32(12, true) !== COMPRESSION_DEFLATE_RAW) throw new SnapshotError(`snapshot is corrupt: unknown compression ${v.getUint32(12, true)}`);
   const ramBytes = v.getUint32(16, true);
@@ -84,7 +98,8 @@ export async function unseal(file: Uint8Array, deflate?: Deflate): Promise<{ pay
     throw new SnapshotError(`snapshot is corrupt: its header's RAM size ${ramBytes} is not ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB} MiB`);
   }
   const payloadBytes = v.getUint32(20, true);
-  if (payloadBytes > ramBytes + PAYLOAD_BEYOND_RAM) {
+  const diskBlocks = v.getUint32(36, true);
+  if (payloadBytes > payloadLimit(ramBytes, diskBlocks)) {
     throw new SnapshotError(`snapshot is corrupt: it says it holds ${payloadBytes} bytes, more than a ${ramBytes / MIB} MiB machine's state can be`);
   }
   const compressedBytes = v.getUint32(28, true);
@@ -102,7 +117,7 @@ export async function unseal(file: Uint8Array, deflate?: Deflate): Promise<{ pay
   }
   if (payload.length !== payloadBytes) throw new SnapshotError(`snapshot is corrupt: it decompresses to ${payload.length} bytes, its header says ${payloadBytes}`);
   if (crc32(payload) !== v.getUint32(24, true)) throw new SnapshotError('snapshot is corrupt: its decompressed contents fail their checksum');
-  return { payload, info: { formatVersion: version, ramBytes, payloadBytes, fileBytes } };
+  return { payload, info: { formatVersion: version, ramBytes, diskBlocks, payloadBytes, fileBytes } };
 }
 
 /** Raw DEFLATE both ways; decompress gives at most `limit` bytes (a SnapshotError past it). */

@@ -7,6 +7,7 @@
 //   'CLCK'  guest time and every timer (value-codec.ts)       exactly once
 //   'BORD'  the board: IRQ lines and the A20 latches          exactly once
 //   'DEV '  one device: name:string version:u32 state (value-codec.ts)   once per device
+//   'DISK'  one writable drive's overlay blocks (disks.ts)    once per writable drive (format 2)
 //   'RAM '  guest RAM in pages (ram-pages.ts)                 exactly once, last
 //
 // Each device carries its own state version (STYLE.md 7), checked by the Machine that loads it;
@@ -19,8 +20,10 @@ import { checkConfig, type SnapshotConfig } from './config.js';
 import { decodePages, encodePages, type RamCounts, type RamEncodeOptions } from './ram-pages.js';
 import { decodeValue, encodeValue, type MemoryBudget } from './value-codec.js';
 import { PAYLOAD_BEYOND_RAM } from './container.js';
+import { decodeDisk, encodeDisk } from './disks.js';
+import type { SavedOverlay } from '../machine/machine-disks.js';
 
-const TAG = { CONF: 'CONF', CPU: 'CPU ', CLOCK: 'CLCK', BOARD: 'BORD', DEVICE: 'DEV ', RAM: 'RAM ' } as const;
+const TAG = { CONF: 'CONF', CPU: 'CPU ', CLOCK: 'CLCK', BOARD: 'BORD', DEVICE: 'DEV ', DISK: 'DISK', RAM: 'RAM ' } as const;
 const TAG_TEXT = new Set<string>(Object.values(TAG));
 /** More IRQ lines than a board has: bounds a list read from a file. */
 const MAX_IRQ_LINES = 256;
@@ -33,6 +36,11 @@ function section<T>(w: ByteWriter, tag: string, body: (b: ByteWriter) => T): T {
   w.u32(b.length);
   for (const c of b.chunks()) w.bytes(c);
   return result;
+}
+
+/** Overlay blocks in `state`'s disks: the header declares them. */
+export function diskBlocks(state: MachineState): number {
+  return (state.disks ?? []).reduce((n, d) => n + d.blocks.size, 0);
 }
 
 /** The payload's parts, in order (RAM pages by reference), and how RAM's pages were counted. */
@@ -48,12 +56,13 @@ export function encodePayload(state: MachineState, config: SnapshotConfig, opts:
   for (const d of state.devices) {
     section(w, TAG.DEVICE, (b) => { b.string(d.name); b.u32(d.version); encodeValue(b, d.state, `device ${d.name}`); });
   }
+  for (const d of state.disks ?? []) section(w, TAG.DISK, (b) => encodeDisk(b, d));
   const ram = section(w, TAG.RAM, (b) => encodePages(b, state.ram, opts));
   return { chunks: w.chunks(), ram };
 }
 
-/** The MachineState and configuration in `payload`; RAM must be `ramBytes` (the header's). */
-export function decodePayload(payload: Uint8Array, ramBytes: number): { state: MachineState; config: SnapshotConfig; pagesStored: number } {
+/** The MachineState and configuration in `payload`; RAM must be `ramBytes` and the disks at most `diskBlockLimit` blocks (the header's). */
+export function decodePayload(payload: Uint8Array, ramBytes: number, diskBlockLimit = 0): { state: MachineState; config: SnapshotConfig; pagesStored: number } {
   const r = new ByteReader(payload, 0, payload.length, 'payload');
   // Devices' memories (typed arrays) in all: what a payload may hold beyond RAM.
   const budget: MemoryBudget = { bytes: PAYLOAD_BEYOND_RAM };
@@ -63,6 +72,8 @@ export function decodePayload(payload: Uint8Array, ramBytes: number): { state: M
   let board: Pick<MachineState, 'irqLines' | 'a20'> | undefined;
   let ram: { ram: Uint8Array; stored: number } | undefined;
   const devices: SavedDevice[] = [];
+  const disks: SavedOverlay[] = [];
+  const blockBudget = { blocks: diskBlockLimit };
   const once = (tag: string, seen: unknown) => {
     if (seen !== undefined) throw new SnapshotError(`snapshot is corrupt: it has two '${tag}' sections`);
     if (ram !== undefined) throw new SnapshotError(`snapshot is corrupt: a '${tag}' section follows RAM`);
@@ -100,6 +111,17 @@ export function decodePayload(payload: Uint8Array, ramBytes: number): { state: M
         devices.push({ name, version, state: decodeValue(s, budget) });
         break;
       }
+      case TAG.DISK: {
+        once(tag, undefined);
+        const disk = decodeDisk(s, blockBudget);
+        if (disks.some((d) => d.name === disk.name)) throw new SnapshotError(`snapshot is corrupt: it has disk ${disk.name} twice`);
+        if (!config!.drives.some((d) => d.name === disk.name && !d.readOnly)) throw new SnapshotError(`snapshot is corrupt: it holds blocks of disk ${disk.name}, which its configuration does not have`);
+        const size = config!.drives.find((d) => d.name === disk.name)!.size;
+        const beyond = [...disk.blocks.keys()].find((i) => i * 4096 >= size);
+        if (beyond !== undefined) throw new SnapshotError(`snapshot is corrupt: disk ${disk.name} has block ${beyond}, beyond its ${size} bytes`);
+        disks.push(disk);
+        break;
+      }
       case TAG.RAM:
         once(tag, ram);
         ram = decodePages(s, ramBytes);
@@ -113,7 +135,9 @@ export function decodePayload(payload: Uint8Array, ramBytes: number): { state: M
     const missing = [[TAG.CPU, cpu], [TAG.CLOCK, clock], [TAG.BOARD, board], [TAG.RAM, ram]].find(([, v]) => v === undefined)![0];
     throw new SnapshotError(`snapshot is corrupt: it has no '${String(missing)}' section`);
   }
-  return { state: { cpu, ram: ram.ram, clock, devices, ...board }, config, pagesStored: ram.stored };
+  const missing = config.drives.find((d) => !d.readOnly && !disks.some((o) => o.name === d.name));
+  if (missing !== undefined) throw new SnapshotError(`snapshot is corrupt: it has no 'DISK' section for disk ${missing.name}`);
+  return { state: { cpu, ram: ram.ram, clock, devices, ...board, ...(disks.length > 0 ? { disks } : {}) }, config, pagesStored: ram.stored };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -15,7 +15,7 @@ import { DeviceStateError } from '../machine/registry.js';
 import { SnapshotError } from './bytes.js';
 import { checkMachineFits, snapshotConfig, type SnapshotConfig } from './config.js';
 import { seal, unseal, type ContainerInfo } from './container.js';
-import { decodePayload, encodePayload } from './sections.js';
+import { decodePayload, diskBlocks, encodePayload } from './sections.js';
 import type { RamCounts, RamEncodeOptions } from './ram-pages.js';
 
 export { SnapshotError } from './bytes.js';
@@ -47,7 +47,7 @@ export interface DecodedSnapshot {
 export async function encodeSnapshot(state: MachineState, config: SnapshotConfig, opts: EncodeOptions = {}): Promise<Uint8Array> {
   const { chunks, ram } = encodePayload(state, config, opts);
   opts.onRamCounts?.(ram);
-  return seal(chunks, state.ram.length);
+  return seal(chunks, state.ram.length, undefined, diskBlocks(state));
 }
 
 /**
@@ -57,7 +57,7 @@ export async function encodeSnapshot(state: MachineState, config: SnapshotConfig
 export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot> {
   try {
     const { payload, info } = await unseal(file);
-    const { state, config, pagesStored } = decodePayload(payload, info.ramBytes);
+    const { state, config, pagesStored } = decodePayload(payload, info.ramBytes, info.diskBlocks);
     return { state, config, info: { ...info, pagesStored } };
   } catch (e) {
     throw asSnapshotError(e, 'snapshot cannot be read');
@@ -67,12 +67,14 @@ export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot>
 /**
  * Save `machine` (stopped: run() has returned), made with `options` (what was given to
  * Machine.create), as a snapshot file. The pages the guest has given to the balloon are left
- * out (they are the host's: they load as zeros), unless `opts.skipPage` says otherwise. A
- * machine that cannot be saved yet (one with disks) gives a SnapshotError.
+ * out (they are the host's: they load as zeros), unless `opts.skipPage` says otherwise. The
+ * disks' requests in flight are completed first (Machine.settleIo); a disk written in place
+ * (not through an overlay) gives a SnapshotError.
  */
 export async function saveSnapshot(machine: Machine, options: MachineOptions, opts: EncodeOptions = {}): Promise<Uint8Array> {
   let state: MachineState;
   try {
+    await machine.settleIo();
     state = machine.saveState();
   } catch (e) {
     throw asSnapshotError(e, 'cannot save this machine');

@@ -11,6 +11,8 @@ export interface BlockBackend {
   readonly size: number;
   /** Writes are refused (a CD-ROM, or a base image without an overlay). */
   readonly readOnly: boolean;
+  /** Where the bytes come from (a file's path, a URL, a local file's name), for messages and snapshots. */
+  readonly source?: string;
   /** Read `length` bytes at `offset`; both whole sectors, inside the disk. */
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Write whole sectors at `offset`, inside the disk. */
@@ -45,9 +47,11 @@ export function checkImageSize(name: string, size: number): void {
 /** A whole image in memory (a buffer the page was given, or a test's). */
 export class MemoryBackend implements BlockBackend {
   readonly size: number;
+  readonly source: string;
   constructor(private readonly bytes: Uint8Array, readonly readOnly = false, name = 'disk image') {
     checkImageSize(name, bytes.length);
     this.size = bytes.length;
+    this.source = name;
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRequest(this.size, offset, length);

@@ -5,7 +5,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { type BlockBackend, BlockError, checkImageSize, checkRequest } from './block.js';
 
 export class FileBackend implements BlockBackend {
-  private constructor(private readonly file: FileHandle, readonly size: number, readonly readOnly: boolean) {}
+  private constructor(private readonly file: FileHandle, readonly size: number, readonly readOnly: boolean, readonly source: string) {}
 
   static async open(path: string, opts: { writable?: boolean } = {}): Promise<FileBackend> {
     let file: FileHandle;
@@ -17,7 +17,7 @@ export class FileBackend implements BlockBackend {
     try {
       const size = (await file.stat()).size;
       checkImageSize(path, size);
-      return new FileBackend(file, size, !opts.writable);
+      return new FileBackend(file, size, !opts.writable, path);
     } catch (e) {
       await file.close();
       throw e;

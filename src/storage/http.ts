@@ -35,6 +35,7 @@ export class HttpBackend implements BlockBackend {
   /** Chunk index -> its bytes (or the fetch under way), least recently used first. */
   private readonly cache = new Map<number, Promise<Uint8Array>>();
   readonly progress: HttpProgress;
+  get source(): string { return this.url; }
 
   private constructor(private readonly url: string, readonly size: number, private readonly opts: HttpOptions) {
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;

@@ -63,6 +63,8 @@ export interface SnapshotHost {
   /** The callbacks every machine of this worker gets (serial into the page's ring, logs). */
   readonly machineHost: MachineHost;
   coreWasm(): Promise<ArrayBuffer | undefined>;
+  /** Attach what the page keeps of each disk (its persisted overlay) to a restored machine's fresh overlays. */
+  prepareDisks?(options: MachineOptions): Promise<void>;
   /** An image's bytes: downloaded (with progress shown in the page) or as the page sent them. */
   obtain(role: ImageRole, src: ImageSource): Promise<Uint8Array>;
 }
@@ -112,12 +114,14 @@ export class WorkerSnapshots {
       let state: ReturnType<Machine['saveState']>;
       let ballooned: Uint8Array;
       try {
+        // The disks' requests in flight complete first (drained, as QEMU does).
+        await machine.settleIo();
         state = machine.saveState();
         // The balloon's pages as they are now: the guest may give more while the file is compressed.
         ballooned = new Uint8Array(state.ram.length / PAGE_SIZE);
         for (let pfn = 0; pfn < ballooned.length; pfn++) if (machine.balloon.isInflated(pfn)) ballooned[pfn] = 1;
       } catch (e) {
-        // A machine with disks: the Machine says why in its own words.
+        // A disk written in place: the Machine says why in its own words.
         throw new SnapshotError(`cannot save this machine: ${oneLine(e)}`);
       } finally {
         this.host.resume(machine);
@@ -158,7 +162,10 @@ export class WorkerSnapshots {
         net = new WorkerNet({ ...request.net, mac: mac === null ? request.net.mac : Uint8Array.from(mac.split(':'), (h) => parseInt(h, 16)) });
         return net.link;
       });
-      const options = { ...(await machineOptionsFor(snap.config, { ...images, links })), coreWasm: await coreWasm };
+      // The disks: the base images under the running machine's (the page opened them from the same URLs).
+      const last = this.host.lastOptions();
+      const options = { ...(await machineOptionsFor(snap.config, { ...images, links, disks: last?.disks, virtioDisks: last?.virtioDisks, cdrom: last?.cdrom })), coreWasm: await coreWasm };
+      await this.host.prepareDisks?.(options);
       const checked = performance.now();
       const machine = await Machine.create(options, this.host.machineHost);
       const created = performance.now();

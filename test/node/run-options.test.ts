@@ -50,7 +50,9 @@ describe('webx86 run options: network cards, balloon, entropy, virtio disks', ()
     refuse(['--deterministic', '--loadvm', 'a'], /^--deterministic does not go with --loadvm/);
     refuse(['--loadvm', 'a', '--no-apic'], /^--no-apic does not go with --loadvm/);
     refuse(['--loadvm', 'a', '--append', 'quiet'], /^--append does not go with --loadvm/);
-    refuse(['--loadvm', 'a', '--disk', 'd.img'], /^--disk does not go with --loadvm: .*machines with disks cannot be saved yet$/);
+    // The disks' images are the restorer's to give (checked against the snapshot's when it loads).
+    const withDisks = parseRunArgs(['--loadvm', 'a', '--disk', 'd.img', '--virtio-blk', 'v.img', '--cdrom', 'c.iso']);
+    expect([withDisks.disks, withDisks.virtioDisks, withDisks.cdrom]).toEqual([['d.img'], ['v.img'], 'c.iso']);
     refuse(['--loadvm', 'a', '--net', 'user', '--mac', '52:54:00:00:00:01'], /^--mac does not go with --loadvm/);
     refuse(['--loadvm', 'a', '--net', 'user,mac=52:54:00:00:00:01'], /mac= does not go with --loadvm/);
     refuse(['--loadvm'], /option --loadvm needs a value/);

@@ -81,10 +81,10 @@ describe.skipIf(!haveImages)('VmRunner: savevm and loadvm on a live machine', ()
     expect(await exit).toBe('stopped');
   }, 120_000);
 
-  it('a machine with a disk: savevm is refused in one line and it runs on; a quit during a save ends the run', async () => {
+  it('a machine with a disk written in place: savevm is refused in one line and it runs on; a quit during a save ends the run', async () => {
     const { machine, runner, exit } = await started({ disks: [new MemoryBackend(new Uint8Array(1024 * 1024))] });
     const e = await failure(runner.savevm(join(dir, 'disk.wx86snap')));
-    expect(e.message).toMatch(/^cannot save this machine: a machine with disks[^\n]+$/);
+    expect(e.message).toMatch(/^cannot save this machine: disk sata0 is written in place[^\n]+$/);
     await new Promise((r) => setTimeout(r, 50));
     expect(machine.status().state).toBe('running');
     const save = failure(runner.savevm(join(dir, 'disk2.wx86snap')));

@@ -39,7 +39,7 @@ describe('snapshot compression', () => {
     v.setUint32(20, MIB, true);
     v.setUint32(28, bomb.length, true);
     v.setUint32(32, crc32(bomb), true);
-    v.setUint32(36, crc32(f.subarray(0, 36)), true);
+    v.setUint32(40, crc32(f.subarray(0, 40)), true);
     const e = await unseal(f, deflate).then(() => null, (err: unknown) => err);
     expect(e).toBeInstanceOf(SnapshotError);
     expect((e as Error).message).toBe('snapshot is corrupt: it decompresses to more than the 1048576 bytes its header says');

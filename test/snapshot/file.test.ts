@@ -64,7 +64,7 @@ function withHeaderField(file: Uint8Array, offset: number, value: number, size: 
   const out = file.slice();
   const v = new DataView(out.buffer);
   if (size === 2) v.setUint16(offset, value, true); else v.setUint32(offset, value, true);
-  v.setUint32(36, crc32(out.subarray(0, 36)), true);
+  v.setUint32(40, crc32(out.subarray(0, 40)), true);
   return out;
 }
 
@@ -95,7 +95,7 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     expect(snap.config).toStrictEqual(await snapshotConfig(options));
     expect(snap.config.images.kernel).toMatch(/^[0-9a-f]{64}$/);
     expect(snap.config.images.vmlinux).toBeNull();
-    expect(snap.info).toMatchObject({ formatVersion: 1, ramBytes: 128 * MIB, fileBytes: file.length });
+    expect(snap.info).toMatchObject({ formatVersion: 2, ramBytes: 128 * MIB, fileBytes: file.length });
     // A file read into part of a larger buffer (Node's readFile of a small file, a slice of a download) reads the same.
     const inside = Buffer.concat([Buffer.alloc(3, 0xee), file, Buffer.alloc(5, 0xee)]).subarray(3, 3 + file.length);
     expect(sameState((await decodeSnapshot(inside)).state, state)).toBe(true);
@@ -108,7 +108,7 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     expect(sameState(built.saveState(), state)).toBe(true);
   }, 60_000);
 
-  it('saveSnapshot holds what the machine\'s saveState gives, without the balloon\'s pages; a machine with a disk cannot be saved yet', async () => {
+  it('saveSnapshot holds what the machine\'s saveState gives, without the balloon\'s pages; a disk written in place cannot be saved', async () => {
     const again = await saveSnapshot(source, options);
     const decoded = await decodeSnapshot(again);
     expect(sameState(decoded.state, source.saveState())).toBe(true);
@@ -130,9 +130,10 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
       source.balloon.isInflated = isInflated;
       source.core.ram.fill(0, balloonPfn * 4096, (balloonPfn + 1) * 4096);
     }
+    // A disk the guest writes in place (no overlay): its contents cannot be saved.
     const withDisk = guestOptions({ disks: [new MemoryBackend(new Uint8Array(1 * MIB))] });
     const diskMachine = await Machine.create(withDisk, { onSerial: () => {} });
-    expectSnapshotError(await failure(saveSnapshot(diskMachine, withDisk)), /^cannot save this machine: a machine with disks/);
+    expectSnapshotError(await failure(saveSnapshot(diskMachine, withDisk)), /^cannot save this machine: disk sata0 is written in place, not through a copy-on-write overlay/);
   }, 60_000);
 
   it('refuse other files, other versions, truncation and damage with one line each', async () => {
@@ -140,7 +141,8 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
       ['a PNG', Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13), /^not a webx86 snapshot/],
       ['text', new TextEncoder().encode('hello'), /^not a webx86 snapshot/],
       ['empty', new Uint8Array(0), /^snapshot is truncated: 0 bytes, shorter than its header/],
-      ['version 2', withHeaderField(file, 8, 2, 2), /^snapshot is format version 2; this webx86 reads version 1$/],
+      ['version 1 (before disks)', withHeaderField(file, 8, 1, 2), /^snapshot is format version 1; this webx86 reads version 2$/],
+      ['version 3', withHeaderField(file, 8, 3, 2), /^snapshot is format version 3; this webx86 reads version 2$/],
       // The version is read before the header's checksum: a later format may lay its header out otherwise.
       ['version 0, header checksum not fixed', (() => { const f = file.slice(); f[8] = 0; return f; })(), /format version 0/],
       ['half a header', file.subarray(0, 20), /^snapshot is truncated: 20 bytes, shorter than its header/],
@@ -174,14 +176,14 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     v.setUint32(20, MIB, true);
     v.setUint32(28, bomb.length, true);
     v.setUint32(32, crc32(bomb), true);
-    v.setUint32(36, crc32(f.subarray(0, 36)), true);
+    v.setUint32(40, crc32(f.subarray(0, 40)), true);
     expectSnapshotError(await failure(decodeSnapshot(f)), /^snapshot is corrupt: it decompresses to more than the 1048576 bytes its header says$/);
     // Not DEFLATE at all, with correct checksums.
     const junk = await seal([Uint8Array.of(1, 2, 3)], 8 * MIB);
     junk.fill(0xff, HEADER_BYTES);
     const jv = new DataView(junk.buffer);
     jv.setUint32(32, crc32(junk.subarray(HEADER_BYTES)), true);
-    jv.setUint32(36, crc32(junk.subarray(0, 36)), true);
+    jv.setUint32(40, crc32(junk.subarray(0, 40)), true);
     expectSnapshotError(await failure(decodeSnapshot(junk)), /^snapshot is corrupt: its contents do not decompress/);
   }, 60_000);
 

@@ -145,8 +145,8 @@ export abstract class VirtioPci<D> extends PciFunction {
   /** Bumped by every device reset and state load: host work started before it is dropped. */
   private generation = 0;
   /**
-   * Host work started and not yet applied (or dropped). It is not part of the state: a machine
-   * saved while this is not 0 loses those requests, as with AHCI's commands in flight.
+   * Host work started and not yet applied (or dropped). It is not part of the state: the Machine
+   * drains it before a save (Machine.settleIo), so the used ring then holds every completion.
    */
   inFlight = 0;
   private readonly offered: [number, number];
