@@ -1,0 +1,207 @@
+// The sending side of a live migration (QEMU's pre-copy): the guest keeps running while its RAM
+// goes over, then stops only for what it wrote meanwhile and its device state.
+//
+//   HELLO (configuration)             ->
+//                                     <- READY (the target built the same machine)
+//   dirty log on; PAGES, every page    ->   round 0 (zero pages as markers, the balloon's left out)
+//   ROUND                             ->
+//   PAGES, pages dirtied meanwhile    ->   round 1, 2 ... until the rest fits the downtime target
+//   ROUND                             ->
+//   guest stopped: PAGES (the rest), STATE  ->
+//                                     <- DONE (the target loaded it and runs the guest)
+//   this machine never runs again
+//
+// Any failure before DONE (the connection, the target's refusal, a bad frame) ends the migration
+// with a one-line MigrationError, and the guest runs on here as if nothing had happened.
+import type { Machine } from '../machine/machine.js';
+import { DirtyLog } from '../cpu/dirty-log.js';
+import type { SnapshotConfig } from '../snapshot/config.js';
+import { FRAME_HEADER, FrameType, MigrationError } from './frames.js';
+import { Peer, type MigrationLink } from './link.js';
+import { encodeHello, encodePages, encodeRound, encodeState, decodeDone, PAGE_SIZE, type RoundReport } from './messages.js';
+
+/** What the host of the running machine (the CLI's VmRunner, the page's worker) lends a migration. */
+export interface SourceVm {
+  readonly machine: Machine;
+  /**
+   * `work` with the machine between two runs (run() has returned); it runs again after, unless
+   * moved() was called meanwhile. Rejects (without running `work`) when the guest powered off.
+   */
+  whileStopped<T>(work: () => Promise<T>): Promise<T>;
+  /** Called inside the last whileStopped: the target runs the guest now; this machine must never run again. */
+  moved(): void;
+}
+
+export interface SourceOptions {
+  /** The machine's configuration (snapshotConfig of the options it was made with). */
+  config: SnapshotConfig;
+  /** Stop iterating once the dirty pages are estimated to go over in this long (default 100 ms). */
+  downtimeMs?: number;
+  /** Stop iterating after this many rounds whatever is left (default 30). */
+  maxRounds?: number;
+  onRound?(r: RoundReport): void;
+}
+
+export interface MigrationResult {
+  rounds: RoundReport[];
+  /** Pages sent with the guest stopped, and the device state's bytes. */
+  finalPages: number;
+  stateBytes: number;
+  /** Every frame's bytes. */
+  bytes: number;
+  /** From HELLO to DONE. */
+  totalMs: number;
+  /** From the guest's stop here to the target's DONE (the target resumes the guest as it sends DONE). */
+  downtimeMs: number;
+  /** Of the downtime, the target's load of the state. */
+  targetLoadMs: number;
+}
+
+/** Pages per PAGES frame (1 MiB of data). */
+const FRAME_PAGES = 256;
+/** Pre-copy works this long, then lets the guest run a slice. */
+const WORK_MS = 8;
+const WORDS_PER_PAGE = PAGE_SIZE / 4;
+
+function yieldTurn(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { ch.port1.close(); r(); };
+    ch.port2.postMessage(0);
+  });
+}
+
+function frameBytes(parts: Uint8Array[]): number {
+  return parts.reduce((n, p) => n + p.length, FRAME_HEADER);
+}
+
+/** Migrate `vm`'s machine to the target at the other end of `link`. */
+export async function migrateOut(vm: SourceVm, link: MigrationLink, opts: SourceOptions): Promise<MigrationResult> {
+  const machine = vm.machine;
+  const peer = new Peer(link, 'the target');
+  const downtimeMs = opts.downtimeMs ?? 100;
+  const maxRounds = opts.maxRounds ?? 30;
+  const started = performance.now();
+  const rounds: RoundReport[] = [];
+  let bytes = 0;
+  let log: DirtyLog;
+  let logging = false;
+  const stopLog = () => { if (logging) { log.stop(); logging = false; } };
+  try {
+    try {
+      log = new DirtyLog(machine.core);
+    } catch (e) {
+      throw new MigrationError(`this machine cannot migrate: ${(e as Error).message}`);
+    }
+    const hello = encodeHello(opts.config);
+    await peer.send(FrameType.HELLO, hello);
+    bytes += hello.length + FRAME_HEADER;
+    await peer.expect([FrameType.READY]);
+
+    const pageCount = machine.core.ramSize / PAGE_SIZE;
+    const isZero = (pfn: number): boolean => {
+      const ram = machine.core.ram;
+      const words = new Uint32Array(ram.buffer, ram.byteOffset + pfn * PAGE_SIZE, WORDS_PER_PAGE);
+      for (let i = 0; i < WORDS_PER_PAGE; i++) if (words[i] !== 0) return false;
+      return true;
+    };
+    // The balloon's pages are the host's: round 0 leaves them out (the target's RAM starts as
+    // zeros); later they go as zero pages, which is what the guest would read there.
+    const ballooned = (pfn: number) => machine.balloon.isInflated(pfn);
+
+    /** Send `pfns` (ascending) as PAGES frames, letting the guest run between bursts of work. */
+    const sendRound = async (round: number, pfns: number[], yieldToGuest: boolean) => {
+      let zeroPages = 0;
+      let roundBytes = 0;
+      let yieldedMs = 0;
+      let burst = performance.now();
+      for (let i = 0; i < pfns.length; i += FRAME_PAGES) {
+        const batch = pfns.slice(i, i + FRAME_PAGES);
+        const { parts, zero } = encodePages(round, batch, machine.core.ram, (pfn) => ballooned(pfn) || isZero(pfn));
+        zeroPages += zero;
+        roundBytes += frameBytes(parts);
+        await peer.send(FrameType.PAGES, parts);
+        if (yieldToGuest && performance.now() - burst >= WORK_MS) {
+          const y = performance.now();
+          await yieldTurn();
+          burst = performance.now();
+          yieldedMs += burst - y;
+        }
+      }
+      return { zeroPages, roundBytes, yieldedMs };
+    };
+
+    await vm.whileStopped(async () => { log.start(); logging = true; });
+    let pending: number[] = [];
+    for (let pfn = 0; pfn < pageCount; pfn++) if (!ballooned(pfn)) pending.push(pfn);
+    // Bytes per host millisecond of our own work (the guest's slices left out), for the estimate.
+    let rate = 0;
+    for (let round = 0; ; round++) {
+      const t0 = performance.now();
+      const { zeroPages, roundBytes, yieldedMs } = await sendRound(round, pending, true);
+      const dirty = await vm.whileStopped(async () => log.harvest());
+      const ms = performance.now() - t0;
+      const r: RoundReport = { round, pages: pending.length, zeroPages, dirtied: dirty.length, bytes: roundBytes, ms };
+      rounds.push(r);
+      bytes += roundBytes;
+      opts.onRound?.(r);
+      const report = encodeRound(r);
+      await peer.send(FrameType.ROUND, report);
+      bytes += report.length + FRAME_HEADER;
+      const busy = Math.max(1, ms - yieldedMs);
+      if (roundBytes > 1024 * 1024) rate = roundBytes / busy;
+      pending = dirty;
+      const estimate = rate > 0 ? (dirty.length * (PAGE_SIZE + 4)) / rate : Infinity;
+      if (estimate <= downtimeMs || round + 1 >= maxRounds) break;
+    }
+
+    // Stop and copy: the rest of the pages and the device state, with the guest stopped.
+    let finalPages = 0;
+    let stateBytes = 0;
+    let downtime = 0;
+    let targetLoadMs = 0;
+    await vm.whileStopped(async () => {
+      const stoppedAt = performance.now();
+      try {
+        // The disks' requests in flight complete first: their DMA into RAM is in the log after.
+        await machine.settleIo();
+        const last = new Set(pending);
+        for (const pfn of log.harvest()) last.add(pfn);
+        stopLog();
+        const pfns = [...last].sort((a, b) => a - b);
+        finalPages = pfns.length;
+        const { roundBytes } = await sendRound(rounds.length, pfns, false);
+        bytes += roundBytes;
+        const state = encodeState(machine.saveState({ ram: false }));
+        stateBytes = state.reduce((n, p) => n + p.length, 0);
+        await peer.send(FrameType.STATE, state);
+        bytes += stateBytes + FRAME_HEADER;
+        targetLoadMs = decodeDone((await peer.expect([FrameType.DONE])).body).loadMs;
+      } catch (e) {
+        stopLog();
+        throw e;
+      }
+      // The target runs the guest from here: this one must not run a single slice more.
+      vm.moved();
+      downtime = performance.now() - stoppedAt;
+    });
+    peer.close();
+    return { rounds, finalPages, stateBytes, bytes, totalMs: performance.now() - started, downtimeMs: downtime, targetLoadMs };
+  } catch (e) {
+    const err = e instanceof MigrationError ? e : new MigrationError(`migration failed: ${String((e as Error)?.message ?? e)}`);
+    if (logging) await vm.whileStopped(async () => stopLog()).catch(() => {});
+    await peer.abort(err.message);
+    throw err;
+  }
+}
+
+/** A migration's figures in words, one line per round and one for the whole. */
+export function describeRound(r: RoundReport): string {
+  return `round ${r.round}: ${r.pages} pages sent (${r.zeroPages} zero), ${r.dirtied} dirtied meanwhile, ${(r.bytes / 1048576).toFixed(1)} MiB in ${r.ms.toFixed(0)} ms`;
+}
+
+export function describeResult(m: MigrationResult): string {
+  return `migrated: ${m.rounds.length} rounds, then ${m.finalPages} pages and ${(m.stateBytes / 1024).toFixed(0)} KiB of device state with the guest stopped; `
+    + `${(m.bytes / 1048576).toFixed(1)} MiB in ${m.totalMs.toFixed(0)} ms, downtime ${m.downtimeMs.toFixed(0)} ms (target load ${m.targetLoadMs.toFixed(0)} ms)`;
+}
