@@ -85,7 +85,7 @@ export class Driver {
   readonly caps = new Map<number, Cap>();
   readonly queues: Queue[] = [];
   constructor(readonly dev: VirtioPci<unknown>, readonly ram: Ram) {
-    this.dv = new DataView(ram.bytes.buffer);
+    this.dv = new DataView(ram.bytes.buffer, ram.bytes.byteOffset, ram.bytes.byteLength);
     dev.writeConfig(0x04, 2, 0x0006); // memory decoding and bus mastering
     expect(dev.readConfig(0x06, 2) & 0x10).toBe(0x10); // Status: capability list
     for (let at = dev.readConfig(0x34, 1); at !== 0; at = dev.readConfig(at + 1, 1)) {

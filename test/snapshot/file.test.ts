@@ -276,6 +276,49 @@ describe.skipIf(!haveImages)('snapshot files of a Machine', () => {
     expect((await decodeSnapshot(await rebuilt(parts))).state.devices).toHaveLength(small.devices.length);
   }, 60_000);
 
+  it('check the disks\' sections and identities: each bad one is a one-line error', async () => {
+    const config = { ...(await snapshotConfig(options)), memoryMiB: 8, disks: 1 };
+    const drive = { name: 'sata0', size: MIB, fingerprint: 'ab'.repeat(32), source: 'disk.img', readOnly: false };
+    const block = (fill: number) => new Uint8Array(4096).fill(fill);
+    const small: MachineState = { ...state, ram: new Uint8Array(8 * MIB), disks: [{ name: 'sata0', blocks: new Map([[3, block(1)], [7, block(2)]]) }] };
+    const sealed = (s: MachineState, c: SnapshotConfig, blocks = 2) => seal(encodePayload(s, c, {}).chunks, 8 * MIB, undefined, blocks);
+    // A good one first: the blocks come back.
+    const good = await decodeSnapshot(await sealed(small, { ...config, drives: [drive] }));
+    expect([...good.state.disks![0]!.blocks.keys()]).toEqual([3, 7]);
+    expect(good.state.disks![0]!.blocks.get(7)![100]).toBe(2);
+    const bad: [string, Promise<Uint8Array>, RegExp][] = [
+      ['more blocks than the header says', sealed(small, { ...config, drives: [drive] }, 1), /^snapshot is corrupt: disk sata0 holds 2 blocks, more than its header says$/],
+      ['blocks of a drive the configuration lacks', sealed({ ...small, disks: [...small.disks!, { name: 'sata1', blocks: new Map() }] }, { ...config, drives: [drive] }),
+        /^snapshot is corrupt: it holds blocks of disk sata1, which its configuration does not have$/],
+      ['no blocks section for a writable drive', sealed({ ...small, disks: [] }, { ...config, drives: [drive] }), /^snapshot is corrupt: it has no 'DISK' section for disk sata0$/],
+      ['a block beyond the disk', sealed({ ...small, disks: [{ name: 'sata0', blocks: new Map([[256, block(1)]]) }] }, { ...config, drives: [drive] }),
+        /^snapshot is corrupt: disk sata0 has block 256, beyond its 1048576 bytes$/],
+      ['a fingerprint that is not one', sealed(small, { ...config, drives: [{ ...drive, fingerprint: 'xyz' }] }), /configuration's drives gives drive sata0 a fingerprint that is not a SHA-256$/],
+      ['drives that are not the counts', sealed(small, { ...config, disks: 2, drives: [drive] }), /configuration's drives are not the configuration's 2 disks, 0 virtio disks and no CD-ROM$/],
+      ['a size that is not sectors', sealed(small, { ...config, drives: [{ ...drive, size: 1000 }] }), /gives drive sata0 a size that is not whole sectors$/],
+      ['a drive name no machine has', sealed(small, { ...config, drives: [{ ...drive, name: 'hda' }] }), /holds a drive with a name that is not sata0-5, vd0-3 or cdrom$/],
+    ];
+    for (const [what, f, message] of bad) {
+      const e = await failure(decodeSnapshot(await f), what);
+      expect(e, what).toBeInstanceOf(SnapshotError);
+      expect(e.message, what).toMatch(message);
+    }
+    // A disk section of another layout version, and blocks out of order: patched in the payload.
+    const payload = Buffer.concat(encodePayload(small, { ...config, drives: [drive] }, {}).chunks);
+    const disk = payload.indexOf(Buffer.from('DISK'));
+    const nameEnd = disk + 8 + 4 + 'sata0'.length; // tag, size, the string's length and bytes
+    const versioned = Buffer.from(payload); versioned.writeUInt32LE(9, nameEnd);
+    const reordered = Buffer.from(payload); reordered.writeUInt32LE(9, nameEnd + 8);
+    for (const [what, bytes, message] of [
+      ['disk format version 9', versioned, /^snapshot's disk sata0 is in disk format version 9; this webx86 reads version 1$/],
+      ['blocks out of order', reordered, /^snapshot is corrupt: disk sata0's blocks are not in ascending order$/],
+    ] as const) {
+      const e = await failure(decodeSnapshot(await seal([bytes], 8 * MIB, undefined, 2)), what);
+      expect(e, what).toBeInstanceOf(SnapshotError);
+      expect(e.message, what).toMatch(message);
+    }
+  }, 60_000);
+
   it('refuse a machine the snapshot does not fit, and leave that machine as it was', async () => {
     const snap = await decodeSnapshot(file);
     const check = async (target: Machine, s: DecodedSnapshot, message: RegExp) => {
