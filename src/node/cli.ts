@@ -105,6 +105,7 @@ async function openNics(opts: RunOptions): Promise<import('../net/link.js').NetL
 
 async function run(opts: RunOptions): Promise<number> {
   if (opts.loadvm !== undefined) return restore(opts, opts.loadvm);
+  if (opts.incoming !== undefined) return incoming(opts, opts.incoming);
   const firmware = opts.boot !== 'kernel'
     ? { bios: await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS'), vgaBios: await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS'), boot: opts.boot }
     : undefined;
@@ -227,19 +228,43 @@ async function restore(opts: RunOptions, path: string): Promise<number> {
 }
 
 /**
+ * --incoming tcp:[HOST:]PORT (incoming.ts): the machine a migration's source describes, built
+ * from this process's images and disks as --loadvm builds a snapshot's, then run here.
+ */
+async function incoming(opts: RunOptions, uri: string): Promise<number> {
+  const { runIncoming } = await import('./incoming.js');
+  const snap = await import('../snapshot/snapshot.js');
+  const mod = await loadMachineModule();
+  const balloonStats = new BalloonStatsPrinter(process.stderr);
+  return runIncoming(opts, uri, {
+    optionsFor: async (config) => {
+      const guest = config.images.kernel !== null ? await kernelGuest(opts) : undefined;
+      const bios = config.images.bios !== null ? await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS') : undefined;
+      const vgaBios = config.images.vgaBios !== null ? await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS') : undefined;
+      const links = await openNics(opts);
+      const drives = await snapshotDrives(opts, config.drives, '--incoming');
+      return snap.machineOptionsFor(config, { kernel: guest?.kernel, vmlinux: guest?.vmlinux, initrd: guest?.initrd, bios, vgaBios, links, ...drives });
+    },
+    create: (options) => mod.Machine.create(options, machineHost(opts, balloonStats)),
+    session: (machine, options) => session(machine, options, opts, balloonStats),
+    error: (message) => new CliError(message),
+  });
+}
+
+/**
  * The base images of a snapshot's drives, opened read-only: the --disk, --virtio-blk and --cdrom
  * files when any is given (then all must be), else the paths the snapshot recorded.
  * machineOptionsFor checks each against the saved identity.
  */
-async function snapshotDrives(opts: RunOptions, drives: import('../snapshot/disks.js').DriveIdentity[]) {
+async function snapshotDrives(opts: RunOptions, drives: import('../snapshot/disks.js').DriveIdentity[], option = '--loadvm') {
   const { FileBackend } = await import('../storage/file.js');
   const givenAny = opts.disks.length > 0 || opts.virtioDisks.length > 0 || opts.cdrom !== undefined;
   const open = async (name: string, path: string | undefined | null) => {
-    if (path === undefined || path === null) throw new CliError(`--loadvm: the snapshot has drive ${name}; give its image with ${name === 'cdrom' ? '--cdrom' : name.startsWith('vd') ? '--virtio-blk' : '--disk'}`);
+    if (path === undefined || path === null) throw new CliError(`${option}: the ${option === '--loadvm' ? 'snapshot' : 'source'} has drive ${name}; give its image with ${name === 'cdrom' ? '--cdrom' : name.startsWith('vd') ? '--virtio-blk' : '--disk'}`);
     try {
       return await FileBackend.open(path);
     } catch (e) {
-      if ((e as Error).name === 'BlockError') throw new CliError(`--loadvm: ${(e as Error).message}`);
+      if ((e as Error).name === 'BlockError') throw new CliError(`${option}: ${(e as Error).message}`);
       throw e;
     }
   };
@@ -314,6 +339,8 @@ async function session(machine: Machine, options: MachineOptions, opts: RunOptio
     quit,
     savevm: (path) => runner.savevm(path),
     loadvm: (path) => runner.loadvm(path),
+    migrate: (uri, progress) => runner.migrate(uri, progress),
+    migrationInfo: () => runner.migrationInfo(),
     balloon: () => runner.balloon(),
     setBalloonTarget: (mib) => runner.setBalloonTarget(mib),
   }, describeBalloonStats), process.stderr);
@@ -369,6 +396,10 @@ async function session(machine: Machine, options: MachineOptions, opts: RunOptio
     case 'reset': // only returned under --no-reboot
       return 0;
     case 'stopped':
+      if (runner.migratedTo !== null) {
+        process.stderr.write(`\r\nwebx86: the VM moved to ${runner.migratedTo}; it runs there now\r\n`);
+        return 0;
+      }
       return quitByUser ? 0 : 2;
     case 'error':
       throw new CliError(machine.status().error ?? 'the machine stopped with an error');

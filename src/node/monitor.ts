@@ -26,6 +26,13 @@ export interface MonitorVm {
   balloon(): Promise<BalloonInfo>;
   /** Ask the guest's driver to hold `mib` MiB in the balloon. */
   setBalloonTarget(mib: number): void;
+  /**
+   * Live-migrate the machine to `uri` (tcp:HOST:PORT); `progress` gets a line per round. Resolves
+   * to the summary once the target runs the guest (this one then ends); on failure it runs on.
+   */
+  migrate?(uri: string, progress: (line: string) => void): Promise<string>;
+  /** The last migration's outcome, in lines (`info migrate`). */
+  migrationInfo?(): string[];
 }
 
 export interface BalloonInfo {
@@ -62,22 +69,29 @@ export class Monitor {
   private readonly commands: Command[];
   /** `quit` ran: no prompt after it. */
   quitting = false;
+  /** Where a long command's lines go while it runs (MonitorConsole sets it). */
+  progress: (line: string) => void = () => {};
 
   /** `describeStats`: one line for the balloon driver's statistics (balloon-stats.ts). */
   constructor(private readonly vm: MonitorVm,
               describeStats: DescribeStats) {
     this.commands = [
       { names: ['help', '?'], arg: '', help: 'show this help', run: () => this.help() },
-      { names: ['info'], arg: 'status|balloon', help: 'the VM\'s run state, or its balloon', run: async (vm, arg) => {
+      { names: ['info'], arg: 'status|balloon|migrate', help: 'the VM\'s run state, its balloon, or the last migration', run: async (vm, arg) => {
         if (arg === 'status') return [`VM status: ${vm.status}`];
         if (arg === 'balloon') return describeBalloon(vm.ramMiB, await vm.balloon(), describeStats);
-        throw new Error(arg === '' ? 'info: say what: status or balloon' : `info: '${arg}' is not known here (status, balloon)`);
+        if (arg === 'migrate') return vm.migrationInfo?.() ?? ['no migration has run'];
+        throw new Error(arg === '' ? 'info: say what: status, balloon or migrate' : `info: '${arg}' is not known here (status, balloon, migrate)`);
       } },
       { names: ['stop'], arg: '', help: 'pause the guest (its clock stops)', run: (vm) => { vm.stop(); return []; } },
       { names: ['cont', 'c'], arg: '', help: 'resume the guest', run: (vm) => { vm.cont(); return []; } },
       { names: ['system_reset'], arg: '', help: 'reset the machine (the reset button)', run: (vm) => { vm.reset(); return []; } },
       { names: ['savevm'], arg: 'FILE', help: 'save the whole machine to FILE (a .wx86snap)', run: async (vm, arg) => [await vm.savevm(arg)] },
       { names: ['loadvm'], arg: 'FILE', help: 'go back to the machine saved in FILE', run: async (vm, arg) => [await vm.loadvm(arg)] },
+      { names: ['migrate'], arg: 'URI', help: 'move the running VM to a webx86 run --incoming at tcp:HOST:PORT', run: async (vm, arg) => {
+        if (vm.migrate === undefined) throw new Error('migrate: this VM cannot migrate');
+        return [await vm.migrate(arg, (line) => this.progress(line))];
+      } },
       { names: ['balloon'], arg: 'MIB', help: 'ask the guest to shrink (or grow) to MIB MiB of RAM; its balloon takes the rest', run: (vm, arg) => {
         const target = wholeNumber(arg, 'balloon');
         const ram = vm.ramMiB;
@@ -100,7 +114,7 @@ export class Monitor {
     const cmd = this.commands.find((c) => c.names.includes(name));
     if (cmd === undefined) return [`unknown command: '${name}' (try 'help')`];
     if (cmd.arg === '' && arg !== '') return [`${name}: takes no argument`];
-    if ((cmd.arg === 'FILE' || cmd.arg === 'MIB') && arg === '') return [`${name}: needs ${cmd.arg}`];
+    if ((cmd.arg === 'FILE' || cmd.arg === 'MIB' || cmd.arg === 'URI') && arg === '') return [`${name}: needs ${cmd.arg}`];
     try {
       return await cmd.run(this.vm, arg);
     } catch (e) {
@@ -176,7 +190,9 @@ export class MonitorConsole {
   private active = false;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly monitor: Monitor, private readonly out: { write(text: string): unknown }) {}
+  constructor(private readonly monitor: Monitor, private readonly out: { write(text: string): unknown }) {
+    monitor.progress = (line) => { out.write(`${line}\r\n`); };
+  }
 
   get isActive(): boolean {
     return this.active;

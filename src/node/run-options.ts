@@ -65,12 +65,17 @@ Options:
                     the snapshot's. Its disks' images: the --disk, --virtio-blk and --cdrom
                     files given (the same as when it was saved), else the paths it recorded;
                     the guest's writes come from the snapshot
+  --incoming tcp:[HOST:]PORT
+                    wait for a live migration from another webx86 (the monitor's migrate;
+                    HOST defaults to 127.0.0.1), then run the guest it sends; the images
+                    and --disk files as for --loadvm, the settings are the source's
   --stats           on exit, print the JIT's and the run's counters, and the guest's balloon
                     statistics, to stderr
   -h, --help        show this help
 
 In the terminal: Ctrl-A x quits, Ctrl-A c switches to the monitor (savevm FILE, loadvm FILE,
-info status, stop, cont, system_reset, info balloon, balloon MIB, quit, help) and back,
+info status, stop, cont, system_reset, info balloon, balloon MIB, migrate tcp:HOST:PORT,
+info migrate, quit, help) and back,
 Ctrl-A b prints the guest's balloon statistics, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
 The default guest comes from build/images/default.json (npm run build:images).
 Exit status: 0 when the guest powers off, 2 on errors.`;
@@ -107,6 +112,8 @@ export interface RunOptions {
   vgaBios?: string;
   /** --loadvm: start from this snapshot file instead of booting. */
   loadvm?: string;
+  /** --incoming: wait for a live migration at this address (tcp:[HOST:]PORT) instead of booting. */
+  incoming?: string;
 }
 
 /**
@@ -209,6 +216,14 @@ export function parseRunArgs(args: string[]): RunOptions {
       }
       case '--stats': opts.stats = true; break;
       case '--loadvm': opts.loadvm = value(); break;
+      case '--incoming': {
+        const spec = value();
+        if (!/^tcp:(?:(\[[^\]]*\]|[^:]*):)?\d{1,5}$/.test(spec) || Number(spec.slice(spec.lastIndexOf(':') + 1)) > 65535) {
+          throw new CliError(`--incoming ${spec} is not tcp:[HOST:]PORT`);
+        }
+        opts.incoming = spec;
+        break;
+      }
       default:
         if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
         throw new CliError(`unexpected argument '${arg}' (try webx86 --help)`);
@@ -221,6 +236,13 @@ export function parseRunArgs(args: string[]): RunOptions {
     const setting = SNAPSHOT_SETTINGS.find((o) => given.has(o));
     if (setting !== undefined) {
       throw new CliError(`${setting} does not go with --loadvm: the snapshot brings the machine's settings (memory, clock, APICs, command line, balloon, cards' MACs); leave it out`);
+    }
+  }
+  if (opts.incoming !== undefined) {
+    if (opts.loadvm !== undefined) throw new CliError('--incoming does not go with --loadvm: the guest comes from the source');
+    const setting = SNAPSHOT_SETTINGS.find((o) => given.has(o));
+    if (setting !== undefined) {
+      throw new CliError(`${setting} does not go with --incoming: the source brings the machine's settings (memory, clock, APICs, command line, balloon, cards' MACs); leave it out`);
     }
   }
   if (opts.boot === 'disk' || opts.boot === 'cdrom') {
@@ -241,7 +263,7 @@ export function parseRunArgs(args: string[]): RunOptions {
     throw new CliError((e as Error).message);
   }
   // The snapshot's cards keep their MACs (the guest's drivers already know them).
-  if (opts.loadvm !== undefined && opts.nics.some((n) => n.mac !== undefined)) {
+  if ((opts.loadvm !== undefined || opts.incoming !== undefined) && opts.nics.some((n) => n.mac !== undefined)) {
     throw new CliError('--net ...,mac= does not go with --loadvm: the snapshot brings its cards\' MACs; leave it out');
   }
   if (memorySet && (opts.memoryMiB < MIN_MEMORY_MIB || opts.memoryMiB > MAX_MEMORY_MIB)) {

@@ -24,6 +24,10 @@ export class VmRunner implements MonitorVm {
   private held: HeldWork | null = null;
   private paused = false;
   private ended = false;
+  /** Where the machine went (`migrate`): set once the target runs the guest; this one has ended. */
+  migratedTo: string | null = null;
+  private migrating = false;
+  private lastMigration: string[] | null = null;
   /** The running machine's configuration, worked out at the first savevm or loadvm. */
   private ownConfig: Promise<import('../snapshot/snapshot.js').SnapshotConfig> | null = null;
 
@@ -143,6 +147,45 @@ export class VmRunner implements MonitorVm {
       snap.restoreSnapshot(this.machine, decoded);
     });
     return `loaded ${path}`;
+  }
+
+  /**
+   * `migrate tcp:HOST:PORT`: the machine goes to a `webx86 run --incoming` there while it runs
+   * (src/migration/source.ts); once the target runs it, this session ends. On any failure the
+   * guest runs on here and the error is one line.
+   */
+  async migrate(uri: string, progress: (line: string) => void): Promise<string> {
+    const { connectTcp, parseTcpAddress } = await import('../migration/tcp.js');
+    const { describeResult, describeRound, migrateOut } = await import('../migration/source.js');
+    if (this.migrating) throw new Error('migrate: a migration is under way');
+    if (this.ended) throw new Error('migrate: the session is ending');
+    const rounds: string[] = [];
+    this.migrating = true;
+    try {
+      const addr = parseTcpAddress(uri, false);
+      const config = await this.config(await loadSnapshotModule());
+      const link = await connectTcp(addr);
+      const result = await migrateOut({
+        machine: this.machine,
+        whileStopped: (work) => this.whileStopped(work),
+        moved: () => { this.migratedTo = uri; this.end(); },
+      }, link, { config, onRound: (r) => { const line = describeRound(r); rounds.push(line); progress(line); } });
+      const summary = describeResult(result);
+      this.lastMigration = [`migration to ${uri}: completed`, ...rounds, summary];
+      return summary;
+    } catch (e) {
+      const message = `migrate: ${String((e as Error)?.message ?? e).split('\n')[0]}; the VM runs on here`;
+      this.lastMigration = [`migration to ${uri}: failed`, ...rounds, message];
+      throw new Error(message);
+    } finally {
+      this.migrating = false;
+    }
+  }
+
+  /** `info migrate`: the last migration's rounds and outcome. */
+  migrationInfo(): string[] {
+    if (this.migrating) return ['migration: under way'];
+    return this.lastMigration ?? ['no migration has run'];
   }
 
   /** `work` done with the machine stopped between two runs; it runs again after. */

@@ -60,8 +60,10 @@ describe('monitor commands', () => {
     expect(await m.execute('savevm')).toEqual(['savevm: needs FILE']);
     expect(await m.execute('loadvm   ')).toEqual(['loadvm: needs FILE']);
     expect(await m.execute('stop now')).toEqual(['stop: takes no argument']);
-    expect(await m.execute('info')).toEqual(['info: say what: status or balloon']);
-    expect(await m.execute('info registers')).toEqual(["info: 'registers' is not known here (status, balloon)"]);
+    expect(await m.execute('info')).toEqual(['info: say what: status, balloon or migrate']);
+    expect(await m.execute('info registers')).toEqual(["info: 'registers' is not known here (status, balloon, migrate)"]);
+    expect(await m.execute('info migrate')).toEqual(['no migration has run']);
+    expect(await m.execute('migrate')).toEqual(['migrate: needs URI']);
     expect(await m.execute('balloon lots')).toEqual(["balloon wants a whole number, not 'lots'"]);
     expect(await m.execute('balloon 0')).toEqual(["balloon 0: the guest's RAM can be 1..128 MiB"]);
     expect(await m.execute('balloon 129')).toEqual(["balloon 129: the guest's RAM can be 1..128 MiB"]);

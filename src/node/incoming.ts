@@ -1,0 +1,49 @@
+// `webx86 run --incoming tcp:[HOST:]PORT`: wait for one live migration (src/migration/target.ts),
+// build the machine the source describes from this process's images (found as for a boot, and
+// checked against the source's by SHA-256; the disks as for --loadvm), take its pages and state,
+// then run it on this terminal. A failed migration prints one line and exits with status 2; the
+// source runs on.
+import type { Machine, MachineOptions } from '../machine/machine.js';
+import type { SnapshotConfig } from '../snapshot/config.js';
+import type { RunOptions } from './run-options.js';
+
+/** What cli.ts lends: building a machine's parts as a boot or a --loadvm does, and the session. */
+export interface IncomingDeps {
+  /** The options for Machine.create that build `config`'s machine from this process's files. */
+  optionsFor(config: SnapshotConfig): Promise<MachineOptions>;
+  create(options: MachineOptions): Promise<Machine>;
+  session(machine: Machine, options: MachineOptions): Promise<number>;
+  error(message: string): Error;
+}
+
+export async function runIncoming(opts: RunOptions, uri: string, deps: IncomingDeps): Promise<number> {
+  const { listenTcp, parseTcpAddress } = await import('../migration/tcp.js');
+  const { migrateIn } = await import('../migration/target.js');
+  const { describeRound } = await import('../migration/source.js');
+  const say = (line: string) => process.stderr.write(`webx86: ${line}\n`);
+  let listener;
+  try {
+    listener = await listenTcp(parseTcpAddress(uri, true));
+  } catch (e) {
+    throw deps.error(`--incoming: ${(e as Error).message}`);
+  }
+  say(`waiting for a migration on ${uri.replace(/:\d+$/, '')}:${listener.port}`);
+  const link = await listener.accept();
+  listener.close();
+  let options: MachineOptions | undefined;
+  try {
+    const result = await migrateIn(link, {
+      build: async (config) => {
+        options = await deps.optionsFor(config);
+        return deps.create(options);
+      },
+      onHello: (config) => say(`incoming migration: a ${config.memoryMiB} MiB machine, ${config.clock} clock`),
+      onRound: (r) => say(`incoming ${describeRound(r)}`),
+    }, Infinity);
+    say(`migration complete: ${result.pages} pages in ${result.rounds.length + 1} rounds, state loaded in ${result.loadMs.toFixed(0)} ms; the guest runs here`);
+    return await deps.session(result.machine, options!);
+  } catch (e) {
+    const message = String((e as Error)?.message ?? e).split('\n')[0]!;
+    throw deps.error(`--incoming ${uri}: ${message}`);
+  }
+}
