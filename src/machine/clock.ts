@@ -337,6 +337,13 @@ export class VirtualClock implements Clock {
     this.anchorInstr = this.instructions();
     this.lastNs = saved.nowNs;
     this.rate = saved.rate;
+    // Realtime: the host's side starts again from the loaded time, as if the machine had run that
+    // long here. Otherwise a machine loaded in a fresh process (--loadvm, a migration's target)
+    // finds its guest ahead of the host by its whole uptime, and its timers wait that long.
+    if (this.mode === 'realtime') {
+      this.hostElapsedMs = saved.nowNs / 1e6;
+      this.hostMark = this.hostNow();
+    }
   }
 
   /**
