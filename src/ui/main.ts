@@ -28,6 +28,7 @@ import { SerialTerminal } from './terminal.js';
 import { ScreenView } from './screen.js';
 import { NetPanel, pageNetChoice } from './net-panel.js';
 import { BalloonPanel } from './balloon-panel.js';
+import { DiskPanel } from './disk-panel.js';
 import { SnapshotPanel } from './snapshot-panel.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
 
@@ -260,6 +261,18 @@ async function main(): Promise<void> {
   const balloon = new BalloonPanel((mib) => api.setBalloon(mib), showError);
   const net = new NetPanel('net' in netChoice ? netChoice.net : { backend: 'none' }, () => api.capture(), showError);
   if ('error' in netChoice) showError(netChoice.error);
+  const disk = new DiskPanel({
+    reset: async () => {
+      const chosen = panel.choice().disk;
+      if (!chosen) throw new Error('no disk is chosen');
+      return api.resetDisk(await imageSource(chosen));
+    },
+    onError: showError,
+    onReset: (blocks) => {
+      setState('off');
+      terminal.writeNote(`[webx86] The disk was reset to its image: ${blocks} blocks of changes forgotten. Start boots it afresh.`);
+    },
+  });
   /** Uncompressed kernel to send along with the bzImage it belongs to (?vmlinux= or the manifest). */
   let vmlinuxPair: { kernel: string; vmlinux: string } | null = null;
   /** The BIOS images for booting from the disk (the manifest may name others). */
@@ -333,6 +346,8 @@ async function main(): Promise<void> {
         cmdline: choice.cmdline,
         clock: choice.clock,
         disk: choice.disk ? await imageSource(choice.disk) : undefined,
+        // The disk's changes are kept in this browser unless ?persist=0.
+        persist: new URLSearchParams(location.search).get('persist') !== '0',
         firmware: fromDisk ? { bios: { url: absolute(biosUrls.bios) }, vgaBios: { url: absolute(biosUrls.vgaBios) } } : undefined,
         net: netChoice.net,
       };
@@ -409,6 +424,7 @@ async function main(): Promise<void> {
       if (errorBox.hidden || s.state !== 'stopped') showStatus(s);
       net.show(s.net);
       balloon.show(s);
+      disk.show(s, panel.choice().disk !== null && panel.choice().disk !== undefined);
     }).catch(() => {});
   }, STATUS_INTERVAL_MS);
 

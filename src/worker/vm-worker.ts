@@ -16,6 +16,8 @@ import type { PageNet } from '../net/page-options.js';
 import { WorkerNet, type WorkerNetStatus } from './worker-net.js';
 import { WorkerSnapshots, type RestoreInfo, type RestoreRequest } from './worker-snapshot.js';
 import type { MachineOptions } from '../machine/machine.js';
+import { WorkerDiskStore, resetDiskStore, type DiskStoreStatus } from './worker-disk-store.js';
+import { OverlayBackend } from '../storage/overlay.js';
 import { loadCoreWasm, obtainImage, openDisk, type DownloadProgress, type ImageRole, type ImageSource } from './worker-images.js';
 
 export type { DownloadProgress, ImageRole, ImageSource };
@@ -38,6 +40,11 @@ export interface BootOptions {
    * an overlay; the image itself is never changed.
    */
   disk?: ImageSource;
+  /**
+   * Keep the guest's changes to the disk in this browser's IndexedDB (worker-disk-store.ts), so
+   * they are there after a reload (default true; the page's ?persist=0 turns it off).
+   */
+  persist?: boolean;
   /** Start the PC from this BIOS and VGA BIOS, which boot the disk, instead of loading a kernel. */
   firmware?: { bios: ImageSource; vgaBios: ImageSource };
   /** A network card and what it is plugged into (src/net/page-options.ts). */
@@ -60,6 +67,8 @@ export interface VmStatus extends MachineStatus {
   serialDropped: number;
   /** A disk read over HTTP: bytes fetched so far, of the image's size. */
   disk?: { fetched: number; size: number; requests: number };
+  /** The disk's changes kept in IndexedDB: how many blocks, and a failure in words. */
+  diskStore?: DiskStoreStatus;
   net?: WorkerNetStatus;
   /** The memory balloon (virtio-balloon): the host's target, what the guest gave, and the guest's last statistics. */
   balloon?: { targetMiB: number; actualMiB: number; stats: Readonly<Record<string, number>> };
@@ -96,6 +105,12 @@ export interface VmWorkerApi {
   snapshot(): Promise<Uint8Array>;
   /** Replace the machine by the one in a snapshot file; rejects in one line, changing nothing, when it cannot. */
   restore(file: Uint8Array, request: RestoreRequest): Promise<RestoreInfo>;
+  /**
+   * "Reset disk to its image": power the machine off, then forget the changes kept in this
+   * browser for the disk `src`, so the next boot starts from the image. Resolves with how many
+   * 4 KiB blocks were forgotten.
+   */
+  resetDisk(src: ImageSource): Promise<number>;
 }
 
 /** How often the status asks the guest's balloon driver for fresh statistics. */
@@ -130,6 +145,8 @@ class VmHost implements VmWorkerApi {
   private screen: WorkerScreen | null = null;
   private balloonAsked = -Infinity;
   private disk: { fetched: number; size: number; requests: number } | undefined;
+  /** The running disk's store in IndexedDB, or null (no disk, or ?persist=0). */
+  private diskStore: WorkerDiskStore | null = null;
   private backlog: Uint8Array[] = [];
   private backlogBytes = 0;
   private flushing = false;
@@ -165,6 +182,11 @@ class VmHost implements VmWorkerApi {
     machineHost: this.machineHost,
     coreWasm: loadCoreWasm,
     obtain: (role, src) => obtainImage(role, src, this.events),
+    // A restored machine's disk writes to the same store as the running one's (the snapshot's blocks replace its contents).
+    prepareDisks: async (options) => {
+      const disk = options.disks?.[0];
+      if (this.diskStore !== null && disk instanceof OverlayBackend) this.diskStore.attachTo(disk);
+    },
   });
 
   attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void {
@@ -191,6 +213,10 @@ class VmHost implements VmWorkerApi {
       coreWasm.catch(() => {});
       this.disk = undefined;
       const disks = options.disk ? [await openDisk(options.disk, (p) => { this.disk = p; })] : [];
+      this.diskStore = null;
+      if (options.disk && options.persist !== false && disks[0] instanceof OverlayBackend) {
+        this.diskStore = await WorkerDiskStore.attach(options.disk, disks[0], (message) => console.error(`[disk] ${message}`));
+      }
       const firmware = options.firmware
         ? { bios: await obtainImage('BIOS', options.firmware.bios, this.events), vgaBios: await obtainImage('VGA BIOS', options.firmware.vgaBios, this.events) }
         : undefined;
@@ -376,6 +402,16 @@ class VmHost implements VmWorkerApi {
     return this.stopMachine(true);
   }
 
+  async resetDisk(src: ImageSource): Promise<number> {
+    if (this.phase === 'downloading' || this.phase === 'starting') throw new Error('A machine is starting: reset the disk once it runs or after it stops.');
+    if (this.snapshots.busy) throw new Error('A snapshot is being saved or restored; reset the disk when it is done.');
+    await this.stopMachine(true);
+    // The stopped guest's last writes commit first, so none lands after the reset.
+    await this.diskStore?.settle();
+    this.diskStore = null;
+    return resetDiskStore(src);
+  }
+
   private async stopMachine(notify: boolean): Promise<void> {
     const machine = this.machine;
     const running = this.running;
@@ -410,7 +446,7 @@ class VmHost implements VmWorkerApi {
           clock: this.clock,
           error: this.lastExit?.error,
         };
-    return { ...base, phase: this.phase, serialDropped: this.serialDropped, disk: this.disk ? { ...this.disk } : undefined, net: this.net?.status(), balloon: this.balloonStatus() };
+    return { ...base, phase: this.phase, serialDropped: this.serialDropped, disk: this.disk ? { ...this.disk } : undefined, diskStore: this.diskStore?.status(), net: this.net?.status(), balloon: this.balloonStatus() };
   }
 
   /** The balloon for the status bar; fresh statistics are asked for at most every BALLOON_STATS_MS. */
