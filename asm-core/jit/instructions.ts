@@ -145,6 +145,8 @@ export function inline(rec: u32, h: u32, last: bool): bool {
     case H.pushM32: recLinear(rec, 4, false); read(4); lset(L_V); push32(); return true;
     case H.decR32: getReg32(rmF); lset(L_V); incDec(true, 32); lget(L_FR); setReg32(rmF); return true;
     case H.notR32: getReg32(rmF); i32c(-1); op(OP_I32_XOR); setReg32(rmF); return true;
+    case H.negR32: // the flags of SUB from 0 (alu.ts neg)
+      i32c(0); lset(L_FA); getReg32(rmF); lset(L_FB); aluCore(ALU_SUB, 32); lget(L_FR); setReg32(rmF); return true;
     case H.shiftRI32: return regF < 2 ? rotateImm(regF == 1, imm & 31, rmF) : shiftImm(regF, imm & 31, rmF);
     case H.shiftRC32: return shiftByCL(regF, rmF);
     // 16-bit operands (66h): the ALU operation is in REC_IMM (RR) or REC_REG (RI), as handlers.ts has it.
@@ -164,6 +166,9 @@ export function inline(rec: u32, h: u32, last: bool): bool {
       getReg32(rmF); getReg32(regF); condition(imm); op(OP_SELECT); setReg32(regF);
       return true;
     }
+    case H.cmovRM: // the source is read, and may fault, even when the condition is false
+      recLinear(rec, 4, false); read(4); getReg32(regF); condition(imm); op(OP_SELECT); setReg32(regF);
+      return true;
     case H.pushR32: getReg32(rmF); lset(L_V); push32(); return true;
     case H.pushI32: i32c(imm); lset(L_V); push32(); return true;
     case H.popR32: pop32(); setReg32(rmF); return true;
