@@ -397,6 +397,8 @@ async function session(machine: Machine, options: MachineOptions, opts: RunOptio
       return 0;
     case 'stopped':
       if (runner.migratedTo !== null) {
+        // The monitor's migrate prints its summary once the target has answered: let it.
+        await monitor.idle();
         process.stderr.write(`\r\nwebx86: the VM moved to ${runner.migratedTo}; it runs there now\r\n`);
         return 0;
       }
