@@ -28,6 +28,11 @@ export async function diskStoreKey(src: ImageSource, base: BlockBackend): Promis
   return `${src.url} ${id.size} ${id.fingerprint}`;
 }
 
+/** A store's failure as the page says it. */
+function failureWords(e: Error): string {
+  return `The disk's changes can no longer be kept in this browser: ${e.message}. The guest now sees write errors.`;
+}
+
 export class WorkerDiskStore {
   private constructor(private readonly store: IdbBlockStore, private readonly name: string) {}
 
@@ -39,7 +44,7 @@ export class WorkerDiskStore {
     const name = 'bytes' in src ? src.name : src.url;
     let opened;
     try {
-      opened = await IdbBlockStore.open(await diskStoreKey(src, overlay.base), (e) => onFailure(`The disk's changes can no longer be kept in this browser: ${e.message}. The guest now sees write errors.`));
+      opened = await IdbBlockStore.open(await diskStoreKey(src, overlay.base), (e) => onFailure(failureWords(e)));
     } catch (e) {
       throw new ImageError(`The disk's saved changes could not be opened: ${(e as Error).message}. Add ?persist=0 to the address to run without keeping them.`);
     }
@@ -58,7 +63,8 @@ export class WorkerDiskStore {
   }
 
   status(): DiskStoreStatus {
-    return { name: this.name, blocks: this.store.blocksStored, failure: this.store.failure?.message ?? null };
+    const failure = this.store.failure;
+    return { name: this.name, blocks: this.store.blocksStored, failure: failure === null ? null : failureWords(failure) };
   }
 }
 

@@ -6,7 +6,9 @@
 //  - a page closed while the guest writes (a loop of dd and sync): reopened, the guest boots
 //    (its ext4 journal replayed at mount), remounts its root read-only, and the blocks the
 //    browser then holds, laid over the image, are a file system that the host's e2fsck -fn
-//    finds clean; every block IndexedDB holds is a whole 4 KiB block.
+//    finds clean; every block IndexedDB holds is a whole 4 KiB block;
+//  - a quota too small for what the guest writes: the page says so in words, and the guest's
+//    flush fails (a write error, not silent loss).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -111,6 +113,30 @@ describe.skipIf(!ready)('a disk kept in the browser', () => {
       await context.close();
     }
   }, 3 * BOOT_TIMEOUT_MS);
+
+  it('a full quota: the page says so in words and the guest sees write errors', async () => {
+    const context = await browser.newContext();
+    try {
+      // Chromium applies a quota to the storage opened after it is set: before the page opens its store.
+      const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(url).origin, quotaSize: 2 * 1024 * 1024 });
+      await page.goto(url);
+      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
+      const quiet = guestShell({ prompt: manifest.prompt, banner: manifest.banner, commandTimeoutMs: COMMAND_TIMEOUT_MS, failOnPageError: false });
+      await quiet.waitForTerminal(page, quiet.booted, 'the disk guest\'s prompt', BOOT_TIMEOUT_MS);
+      await quiet.runCommand(page, QUIET_CONSOLE);
+      // 8 MiB written and flushed (fsync: a FLUSH CACHE), more than the quota takes.
+      const out = await quiet.runCommand(page, 'dd if=/dev/urandom of=/root/big bs=1M count=8 conv=fsync 2>&1 | tail -1; echo rc=$?; sync; echo more > /root/more; sync');
+      expect(out).toMatch(/error/i);
+      const error = await page.waitForFunction(() => window.__webx86!.errorText(), null, { timeout: COMMAND_TIMEOUT_MS });
+      expect(String(await error.jsonValue())).toMatch(/^The disk's changes can no longer be kept in this browser: the browser's storage for this site is full \(QuotaExceededError[^\n]*\)\. The guest now sees write errors\.$/);
+      expect(await page.textContent('#status-disk-store')).toBe('disk changes: NOT kept');
+      expect((await storeStatus(page))!.failure).toMatch(/QuotaExceededError/);
+    } finally {
+      await context.close();
+    }
+  }, 2 * BOOT_TIMEOUT_MS);
 
   it('a page closed in the middle of writes leaves a file system that fsck finds clean', async () => {
     const context = await browser.newContext();
