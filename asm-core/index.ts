@@ -1,6 +1,7 @@
 // The core's exports: power-on, the run loop with its instruction budget, the interrupt pins,
 // and the layout constants the host builds its accessors from (see README.md).
 
+import { hostBreakCount, hostBreakHit } from './cpu/host-break';
 import { logDmaWrite, dirtyByCpu, dirtyByDma, dirtyHarvests, dirtyLogOn } from './mmu/dirty';
 import {
   STATE, OFF_EIP, OFF_EFLAGS, OFF_CR0, OFF_DR, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING, OFF_A20, OFF_RAM_SIZE,
@@ -9,7 +10,7 @@ import {
   SEG_CS, SEG_LDTR, SEG_TR, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS, OFF_SHADOWS, SHADOW_INTERRUPT, SHADOW_DEBUG,
   OFF_NMI_BLOCKED, OFF_FERR, OFF_CPUID_EDX,
 } from './cpu/state';
-import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits, cs32 } from './cpu/live';
+import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits, cs32, csBase } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
 import { step, interruptShadow, haltRequested, runUntil, retired, stackShadow } from './cpu/exec';
 import { runBlocks, flushBlocks, invalidateRange, placeArena, blocksDecoded, blockFlushes, ARENA_BYTES } from './cpu/blocks';
@@ -68,6 +69,8 @@ export const STOP_BUDGET: u32 = 0;
 export const STOP_HLT: u32 = 1;
 export const STOP_RESET: u32 = 2;
 export const STOP_REQUEST: u32 = 3;
+/** Before an instruction at a host breakpoint (cpu/host-break.ts). */
+export const STOP_BREAK: u32 = 4;
 
 let budgetEnd: u64 = 0;
 let halted: bool = false;
@@ -363,10 +366,15 @@ function loop(): u32 {
     }
     if (halted) return finish(STOP_HLT);
     attention = interruptShadow;
+    if (hostBreakCount != 0) {
+      // A debugger's breakpoints: one instruction at a time, checked before each.
+      if (hostBreakHit(csBase + pc)) return finish(STOP_BREAK);
+      attention = true; // the step below ends after one instruction
+    }
     // RF lives for one instruction (SDM vol. 3 17.3.1.1): carefulStep clears it.
     if ((flagsReg & (FLAG_TF | FLAG_RF)) != 0 || breakpointsArmed) {
       carefulStep();
-    } else if (cs32 && blockCacheOn) {
+    } else if (cs32 && blockCacheOn && hostBreakCount == 0) {
       runBlocks(budgetEnd);
     } else {
       runUntil(budgetEnd);
@@ -414,3 +422,10 @@ function carefulStep(): void {
     interrupt(EXC_DB, -1, INT_EXCEPTION);
   }
 }
+
+/**
+ * A debugger's breakpoints (cpu/host-break.ts): slot `i` (below HOST_BREAKPOINTS) at linear
+ * address `lin`. While any is set, run() steps and returns STOP_BREAK before an instruction at
+ * one; resumeFromBreak(lin) lets the next run execute the instruction at `lin` first.
+ */
+export { HOST_BREAKPOINTS, setHostBreak, clearHostBreak, resumeFromBreak } from './cpu/host-break';

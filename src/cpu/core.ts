@@ -35,7 +35,8 @@ export interface CoreHost {
 }
 
 /** Why `run()` returned. */
-export type StopReason = 'budget' | 'hlt' | 'reset' | 'request';
+/** Why run() returned; 'break': before an instruction at a host breakpoint (setBreakpoint). */
+export type StopReason = 'budget' | 'hlt' | 'reset' | 'request' | 'break';
 
 /** One segment register as the core caches it (limit already scaled by G). */
 export interface SegmentState {
@@ -81,6 +82,9 @@ interface CoreExports {
   initVram?(bytes: number): number;
   mapVram?(phys: number): number;
   takeVramWrites?(): number;
+  setHostBreak?(slot: number, lin: number): number;
+  clearHostBreak?(slot: number): void;
+  resumeFromBreak?(lin: number): void;
 }
 
 /** Thrown by the `unwind` import; identity is the whole protocol, so it is never exported. */
@@ -177,6 +181,8 @@ export class Core {
       ['STOP_BUDGET', 'budget'], ['STOP_HLT', 'hlt'], ['STOP_RESET', 'reset'], ['STOP_REQUEST', 'request'],
     ];
     for (const [g, name] of stops) this.stopNames.set(this.layout.get(g), name);
+    // Optional: a core without host breakpoints never stops for one.
+    if (this.layout.has('STOP_BREAK')) this.stopNames.set(this.layout.get('STOP_BREAK'), 'break');
 
     this.aRegs = this.addr('OFF_REGS');
     this.aEip = this.addr('OFF_EIP');
@@ -291,6 +297,17 @@ export class Core {
     this.jit.setThreshold(runs);
   }
   get jitStats(): JitStats { return this.jit.stats; }
+
+  // ---- a debugger's breakpoints (asm-core/cpu/host-break.ts), invisible to the guest ----
+  /** How many breakpoints the core holds at once (slots 0 .. this - 1). */
+  get breakpointSlots(): number { return this.layout.has('HOST_BREAKPOINTS') ? this.layout.get('HOST_BREAKPOINTS') : 0; }
+  /** Stop before executing the instruction at linear address `lin` (run() returns 'break'). */
+  setBreakpoint(slot: number, lin: number): void {
+    if (!this.exports.setHostBreak?.(slot >>> 0, lin >>> 0)) throw new CoreError(`no breakpoint slot ${slot} (this core has ${this.breakpointSlots})`);
+  }
+  clearBreakpoint(slot: number): void { this.exports.clearHostBreak?.(slot >>> 0); }
+  /** The next run() executes the instruction at `lin` (where it stopped) before it breaks there again. */
+  resumeFromBreak(lin: number): void { this.exports.resumeFromBreak?.(lin >>> 0); }
   /** Since power-on: blocks decoded, block-cache flushes, and guest writes that hit decoded code. */
   get blockStats(): { decoded: number; flushes: number; codeWrites: number } {
     const stat = (which: number): number => (this.exports.blockStats?.(which) ?? 0) >>> 0;

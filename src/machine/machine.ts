@@ -232,6 +232,8 @@ export class Machine {
 
   /** When the chips run: slices, idling, resets and power-off (run-loop.ts). */
   private readonly loop: RunLoop;
+  /** Called when the CPU stops before an instruction at a debugger's breakpoint (core.setBreakpoint); the machine is then paused. */
+  onBreakpoint: (() => void) | null = null;
 
   /** A20 as the keyboard controller and port 0x92 drive it (the chipset ORs them). */
   private a20Kbc = true;
@@ -282,6 +284,7 @@ export class Machine {
       flushOutput: () => this.flushOutput(),
       powerOn: () => this.powerOn(),
       log: (line) => this.log(line),
+      onBreakpoint: () => this.onBreakpoint?.(),
     });
 
     const logDeviceError = (dev: IoDevice, e: unknown) => {

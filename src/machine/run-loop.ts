@@ -58,6 +58,8 @@ export interface RunLoopHooks {
   /** Power the PC on again (a reset). */
   powerOn(): void;
   log(line: string): void;
+  /** The CPU stopped at a debugger's breakpoint; the loop is pausing. */
+  onBreakpoint?(): void;
 }
 
 export class RunLoop {
@@ -222,6 +224,13 @@ export class RunLoop {
         continue;
       }
 
+      if (stop === 'break') {
+        // A debugger's breakpoint (Core.setBreakpoint): pause before the instruction there.
+        this.pauseRequested = true;
+        this.m.flushOutput();
+        this.m.onBreakpoint?.();
+        return 0;
+      }
       if (stop === 'hlt') {
         this.m.counters.hltStops++;
         // With IF clear and no NMI latched, nothing can ever wake this CPU: "cli; hlt" forever.
