@@ -2,7 +2,8 @@
 // ext4 root) in the middle of a workload on its disk, restored in a fresh process. The guest
 // writes a file of random bytes and its MD5 before the save, then runs a loop that drops the page
 // cache, copies the file, syncs, drops the cache again and checks copy and MD5, so every round
-// reads and writes the disk: commands are in flight whenever the monitor's savevm stops it. A
+// reads and writes the disk: commands are in flight whenever the monitor's savevm stops it. The
+// monitor's loadvm takes the same machine back to it a few rounds later, and the loop ends right. A
 // second `bin/webx86 run --loadvm F --disk IMAGE` process finishes the loop with every round
 // right, and reads the file written before the save back from the disk (cache dropped after a
 // read-only remount). A third process given another image is refused in one line; a fourth,
@@ -101,6 +102,15 @@ describe.skipIf(!ready)('the disk guest saved in the middle of a checksum loop o
       expect(saved).toMatch(/^saved .*disk\.wx86snap \([\d.]+ MiB; the guest paused \d+ ms\)$/m);
       const roundAtSave = Number(/round-(\d+)\n(?![\s\S]*round-)/.exec(vm.text)![1]);
       expect(roundAtSave).toBeLessThan(ROUNDS);
+      // The monitor's loadvm into this running machine: its disk goes back to the saved overlay
+      // while the guest is a few rounds further, and the loop still ends right.
+      await vm.waitFor(`round-${Math.min(ROUNDS, roundAtSave + 3)}\n`, 0);
+      const loaded = await vm.monitor(`loadvm ${snap}`);
+      expect(loaded).toMatch(/^loaded .*disk\.wx86snap$/m);
+      const from = vm.text.lastIndexOf('loaded ');
+      const end = await vm.waitFor(/loop-end-\d+\n/, from);
+      expect(vm.text.slice(from, end)).not.toContain('BAD-');
+      expect(vm.text.slice(from, end)).toContain(`loop-end-${ROUNDS}\n`);
       vm.type(`${CTRL_A_C}quit\r`);
       expect(await vm.exited).toBe(0);
     } finally {

@@ -206,6 +206,30 @@ describe.skipIf(!haveImages)('snapshots of machines with disks, in the middle of
     expect(Buffer.from(await restoredOptions.virtioDisks![0]!.read(2 * 512, 512)).equals(Buffer.from(vdBytes.subarray(1024, 1536)))).toBe(true);
   }, 120_000);
 
+  it('a CD-ROM drive: its disc is named by identity (no overlay), and restoring needs the same disc', async () => {
+    const disc = image(3, 2 * MIB);
+    const options = guestOptions({ disks: [new OverlayBackend(new MemoryBackend(image(9), true, 'hd.img'))], cdrom: new MemoryBackend(disc, true, 'disc.iso') });
+    const machine = await Machine.create(options, { onSerial: () => {} });
+    const before = machine.saveState();
+    const snap = await decodeSnapshot(await saveSnapshot(machine, options));
+    expect(snap.config.drives.map((d) => [d.name, d.readOnly, d.source])).toEqual([['sata0', false, 'hd.img'], ['cdrom', true, 'disc.iso']]);
+    expect(snap.state.disks!.map((d) => d.name)).toEqual(['sata0']);
+    const parts = { kernel: options.kernel, initrd: options.initrd, disks: [new MemoryBackend(image(9), true)] };
+    const restoredOptions = await machineOptionsFor(snap.config, { ...parts, cdrom: new MemoryBackend(disc.slice(), true) });
+    expect(restoredOptions.cdrom!.readOnly).toBe(true);
+    const restored = await Machine.create(restoredOptions, { onSerial: () => {} });
+    restoreSnapshot(restored, snap);
+    const after = restored.saveState();
+    const ahciOf = (s: typeof before) => s.devices.find((d) => d.name === 'ahci-hba');
+    expect(isDeepStrictEqual(ahciOf(after), ahciOf(before))).toBe(true);
+    expect((ahciOf(after)!.state as { ports: { atapi?: unknown }[] }).ports[1]!.atapi).toBeDefined();
+    const other = disc.slice();
+    other[5] ^= 1;
+    const e = await failure(machineOptionsFor(snap.config, { ...parts, cdrom: new MemoryBackend(other, true, 'other.iso') }));
+    expect(e.message).toMatch(/^the image given for disk cdrom \(other\.iso\) is not the one the snapshot was saved with/);
+    expect((await failure(machineOptionsFor(snap.config, parts))).message).toBe(`snapshot needs the image of disk cdrom (${2 * MIB} bytes, saved from disc.iso), and none was given`);
+  }, 60_000);
+
   it('refuses to restore over another image, a resized one or none, in one line', async () => {
     const bytes = image(5, 8 * MIB);
     const options = guestOptions({ disks: [new OverlayBackend(new MemoryBackend(bytes, true, 'a.img'))] });
