@@ -30,8 +30,6 @@ export const FrameType = {
   STATE: 6,
   /** target -> source: the state is loaded; the target runs the guest from here. */
   DONE: 7,
-  /** target -> source: flow control on transports without it (broadcast.ts): frames taken so far. */
-  CREDIT: 8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -94,8 +92,6 @@ export class FrameReader {
   private failure: MigrationError | null = null;
   private ended = false;
   private waiter: { resolve(f: Frame): void; reject(e: Error): void } | null = null;
-  /** Frames taken so far (flow control counts them). */
-  received = 0;
 
   constructor(private readonly peer: string) {}
 
@@ -204,7 +200,6 @@ export class FrameReader {
       if (crc32(body) !== bodyCrc) {
         throw new MigrationError(`bad frame from ${this.peer}: a ${frameTypeName(type)} frame of ${length} bytes fails its checksum`);
       }
-      this.received++;
       this.frames.push({ type: type as FrameType, body });
     }
   }

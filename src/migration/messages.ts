@@ -9,8 +9,7 @@
 //           entry: page frame number, | ZERO_PAGE for a page of zeros (no bytes follow for it)
 //   ROUND   value-codec: RoundReport
 //   STATE   cpu:u32-sized bytes  value-codec {clock, irqLines, devices, a20}  disks:u32  disk[disks] (disks.ts)
-//   DONE    value-codec {loadMs}
-//   CREDIT  frames:u32 (frames the reader has taken so far)
+//   DONE    loadMs:f64
 import type { MachineState } from '../machine/machine.js';
 import type { SavedClock } from '../machine/clock.js';
 import type { SavedDevice } from '../machine/registry.js';
@@ -156,7 +155,7 @@ export function applyPages(body: Uint8Array, ram: Uint8Array): { round: number; 
   return { round, pages: count };
 }
 
-// -- ROUND, DONE, CREDIT --
+// -- ROUND, DONE --
 
 export function encodeRound(r: RoundReport): Uint8Array {
   const w = new ByteWriter();
@@ -190,17 +189,6 @@ export function decodeDone(body: Uint8Array): { loadMs: number } {
   if (body.length !== 8) throw new MigrationError(`bad DONE frame: ${body.length} bytes, not 8`);
   const loadMs = new DataView(body.buffer, body.byteOffset, 8).getFloat64(0, true);
   return { loadMs: Number.isFinite(loadMs) ? loadMs : 0 };
-}
-
-export function encodeCredit(frames: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, frames >>> 0, true);
-  return b;
-}
-
-export function decodeCredit(body: Uint8Array): number {
-  if (body.length !== 4) throw new MigrationError(`bad CREDIT frame: ${body.length} bytes, not 4`);
-  return new DataView(body.buffer, body.byteOffset, 4).getUint32(0, true);
 }
 
 // -- STATE --

@@ -16,7 +16,9 @@
 // one per tab). The Capture button downloads the network's last 16 MiB as a .pcap file.
 //
 // Snapshots (snapshot-panel.ts): Save keeps the running machine in the browser, Restore… brings
-// one back, from there or from a file. ?snapshot=URL starts from a snapshot instead of booting;
+// one back, from there or from a file. Migrate… (migrate-panel.ts) moves the running VM to another
+// tab opened with ?incoming=NAME, which waits for it instead of booting.
+// ?snapshot=URL starts from a snapshot instead of booting;
 // the images it was saved with are fetched from the URLs the settings name (the manifest's) and
 // must be the same files (by SHA-256).
 import * as Comlink from 'comlink';
@@ -30,6 +32,8 @@ import { NetPanel, pageNetChoice } from './net-panel.js';
 import { BalloonPanel } from './balloon-panel.js';
 import { DiskPanel } from './disk-panel.js';
 import { SnapshotPanel } from './snapshot-panel.js';
+import { MigratePanel } from './migrate-panel.js';
+import type { RoundReport } from '../migration/messages.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
@@ -251,9 +255,11 @@ async function main(): Promise<void> {
 
   let panel: Controls;
   let snapshots: SnapshotPanel;
+  let migrate: MigratePanel;
   const setState = (state: PanelState): void => {
     panel.setState(state);
     snapshots.setRunning(state === 'running' || state === 'paused');
+    migrate.setRunning(state === 'running' || state === 'paused');
   };
   let booting = false;
   // A network option that cannot be used stops the boot: the user meant to have that network.
@@ -407,6 +413,35 @@ async function main(): Promise<void> {
   };
   snapshots = new SnapshotPanel({ save: () => api.snapshot(), restore, onError: showError });
 
+  // Live migration (migrate-panel.ts): this tab's VM to another that waits under a name, or
+  // ?incoming=NAME: this tab waits for one instead of booting.
+  migrate = new MigratePanel({
+    send: (name, onRound) => api.migrate(name, Comlink.proxy({ onRound })),
+    moved: (summary, name) => {
+      setState('off');
+      terminal.writeNote(`[webx86] This VM moved to the tab waiting as "${name}" (downtime ${summary.downtimeMs.toFixed(0)} ms); it runs there now.`);
+    },
+  });
+  const startIncoming = async (name: string): Promise<void> => {
+    if ('error' in netChoice) { showError(netChoice.error); return; }
+    migrate.waiting(name);
+    terminal.writeNote(`[webx86] Waiting for a VM migrated to "${name}": use Migrate… in the tab that runs it.`);
+    try {
+      const info = await api.incoming(name, { images: await snapshotSources(), net: netChoice.net },
+        Comlink.proxy({ onRound: (r: RoundReport) => migrate.incomingRound(r) }));
+      progressBox.hidden = true;
+      screen?.useVideoMemory(await api.displayMemory());
+      migrate.arrived(info.text);
+      terminal.writeNote(`[webx86] A ${info.memoryMiB} MiB VM arrived from another tab (${info.text}); it runs here now.`);
+      setState('running');
+      terminal.focus();
+    } catch (e) {
+      const message = String((e as Error)?.message ?? e).split('\n')[0]!;
+      migrate.failed(message);
+      showError(message);
+    }
+  };
+
   /** ?snapshot=URL: the machine in that file instead of a boot. */
   const startFromSnapshot = async (url: string): Promise<void> => {
     try {
@@ -478,6 +513,7 @@ async function main(): Promise<void> {
     }
   }
   if (q.has('snapshot')) await startFromSnapshot(absolute(q.get('snapshot') ?? ''));
+  else if (q.has('incoming')) await startIncoming(q.get('incoming') ?? '');
   else if (q.get('autostart') !== '0') await boot(panel.choice());
 }
 

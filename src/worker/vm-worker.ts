@@ -19,6 +19,7 @@ import type { MachineOptions } from '../machine/machine.js';
 import { WorkerDiskStore, resetDiskStore, type DiskStoreStatus } from './worker-disk-store.js';
 import { OverlayBackend } from '../storage/overlay.js';
 import { loadCoreWasm, obtainImage, openDisk, type DownloadProgress, type ImageRole, type ImageSource } from './worker-images.js';
+import { WorkerMigration, type MigrationEvents, type MigrationSummary } from './worker-migrate.js';
 
 export type { DownloadProgress, ImageRole, ImageSource };
 
@@ -105,6 +106,10 @@ export interface VmWorkerApi {
   snapshot(): Promise<Uint8Array>;
   /** Replace the machine by the one in a snapshot file; rejects in one line, changing nothing, when it cannot. */
   restore(file: Uint8Array, request: RestoreRequest): Promise<RestoreInfo>;
+  /** Live-migrate the running machine to the tab waiting as `name` (worker-migrate.ts); it stops here once that tab runs it. */
+  migrate(name: string, events?: MigrationEvents): Promise<MigrationSummary>;
+  /** Wait for a tab to migrate its machine here under `name`, then run it; the images are found as a restore finds them. */
+  incoming(name: string, request: RestoreRequest, events?: MigrationEvents): Promise<{ text: string; memoryMiB: number }>;
   /**
    * "Reset disk to its image": power the machine off, then forget the changes kept in this
    * browser for the disk `src`, so the next boot starts from the image. Resolves with how many
@@ -158,36 +163,45 @@ class VmHost implements VmWorkerApi {
   private options: MachineOptions | null = null;
   /** Set while a snapshot stops the run loop: that stop is not an exit. */
   private suspended = false;
-  private readonly snapshots = new WorkerSnapshots({
+  /** What the snapshot and migration code may do with this host's machine. */
+  private readonly machineControl = {
     current: () => (this.machine && this.options ? { machine: this.machine, options: this.options } : null),
     lastOptions: () => this.options,
-    suspend: async (m) => {
+    suspend: async (m: MachineInstance) => {
       this.suspended = true;
       m.stop();
       const stopped = (await this.running) === 'stopped';
       this.suspended = stopped; // otherwise runMachine told the page how it ended, and there is nothing to resume
       return stopped;
     },
-    resume: (m) => {
+    resume: (m: MachineInstance) => {
       this.suspended = false;
       if (this.machine === m) this.running = this.runMachine(m, this.generation);
     },
-    replace: async (m, options, net) => {
+    replace: async (m: MachineInstance, options: MachineOptions, net: WorkerNet | null) => {
       await this.stopMachine(false);
       this.net = net;
       this.lastExit = null;
       this.clock = m.status().clock;
       this.start(m, options, ++this.generation);
     },
+    retire: async (m: MachineInstance) => {
+      if (this.machine !== m) return;
+      await this.stopMachine(false);
+      this.suspended = false;
+      this.lastExit = { reason: 'stopped', error: 'The VM moved to another tab.' };
+    },
     machineHost: this.machineHost,
     coreWasm: loadCoreWasm,
-    obtain: (role, src) => obtainImage(role, src, this.events),
+    obtain: (role: ImageRole, src: ImageSource) => obtainImage(role, src, this.events),
     // A restored machine's disk writes to the same store as the running one's (the snapshot's blocks replace its contents).
-    prepareDisks: async (options) => {
+    prepareDisks: async (options: MachineOptions) => {
       const disk = options.disks?.[0];
       if (this.diskStore !== null && disk instanceof OverlayBackend) this.diskStore.attachTo(disk);
     },
-  });
+  };
+  private readonly snapshots = new WorkerSnapshots(this.machineControl);
+  private readonly migration = new WorkerMigration(this.machineControl, this.snapshots);
 
   attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void {
     this.serialOut = new ByteRing(serialOut);
@@ -395,7 +409,16 @@ class VmHost implements VmWorkerApi {
   }
 
   restore(file: Uint8Array, request: RestoreRequest): Promise<RestoreInfo> {
+    if (this.migration.active) throw new Error('A migration is under way; restore when it is done.');
     return this.snapshots.restore(file, request);
+  }
+
+  migrate(name: string, events?: MigrationEvents): Promise<MigrationSummary> {
+    return this.migration.send(String(name), events);
+  }
+
+  incoming(name: string, request: RestoreRequest, events?: MigrationEvents): Promise<{ text: string; memoryMiB: number }> {
+    return this.migration.receive(String(name), request, events);
   }
 
   powerOff(): Promise<void> {

@@ -154,17 +154,10 @@ export class WorkerSnapshots {
       const downloads = this.prefetch(request.images);
       const snap = await decodeSnapshot(file);
       const decoded = performance.now();
-      const images = await this.imagesFor(snap.config, request.images, downloads);
+      const { options: built, net: card, unplugged } = await this.optionsFor(snap.config, request, downloads);
+      net = card;
       const found = performance.now();
-      let unplugged = 0;
-      const links = snap.config.nics.map((mac, i) => {
-        if (i > 0 || request.net.backend === 'none') { unplugged++; return unpluggedLink(); }
-        net = new WorkerNet({ ...request.net, mac: mac === null ? request.net.mac : Uint8Array.from(mac.split(':'), (h) => parseInt(h, 16)) });
-        return net.link;
-      });
-      // The disks: the base images under the running machine's (the page opened them from the same URLs).
-      const last = this.host.lastOptions();
-      const options = { ...(await machineOptionsFor(snap.config, { ...images, links, disks: last?.disks, virtioDisks: last?.virtioDisks, cdrom: last?.cdrom })), coreWasm: await coreWasm };
+      const options = { ...built, coreWasm: await coreWasm };
       await this.host.prepareDisks?.(options);
       const checked = performance.now();
       const machine = await Machine.create(options, this.host.machineHost);
@@ -182,6 +175,32 @@ export class WorkerSnapshots {
       (net as WorkerNet | null)?.close();
       if (!replaced && !wasPaused) running?.resume();
       this.busyWith = null;
+    }
+  }
+
+  /**
+   * Options for Machine.create that build the machine `config` describes (no core yet): its
+   * images by hash, from those the worker holds or the page's sources; its first network card
+   * plugged into the page's network with its MAC, the others unplugged; the disks' base images
+   * those of the last machine. A live migration's target builds its machine the same way.
+   */
+  async optionsFor(config: SnapshotConfig, request: RestoreRequest, downloads: Downloads = this.prefetch(request.images)):
+  Promise<{ options: MachineOptions; net: WorkerNet | null; unplugged: number }> {
+    const images = await this.imagesFor(config, request.images, downloads);
+    let unplugged = 0;
+    let net: WorkerNet | null = null;
+    try {
+      const links = config.nics.map((mac, i) => {
+        if (i > 0 || request.net.backend === 'none') { unplugged++; return unpluggedLink(); }
+        net = new WorkerNet({ ...request.net, mac: mac === null ? request.net.mac : Uint8Array.from(mac.split(':'), (h) => parseInt(h, 16)) });
+        return net.link;
+      });
+      const last = this.host.lastOptions();
+      const options = await machineOptionsFor(config, { ...images, links, disks: last?.disks, virtioDisks: last?.virtioDisks, cdrom: last?.cdrom });
+      return { options, net, unplugged };
+    } catch (e) {
+      (net as WorkerNet | null)?.close();
+      throw e;
     }
   }
 

@@ -1,0 +1,116 @@
+// Live migration from the page: Migrate… opens a small panel where the running VM is sent, while
+// it runs, to another tab of this site that waits under a name (opened with ?incoming=NAME). The
+// worker does the work (src/worker/worker-migrate.ts); this shows each pre-copy round (pages sent,
+// pages the guest dirtied meanwhile), then the downtime, or the failure in one line while the VM
+// runs on. In the waiting tab the same panel shows the rounds as they arrive.
+import type { RoundReport } from '../migration/messages.js';
+import type { MigrationSummary } from '../worker/worker-migrate.js';
+
+export interface MigrateActions {
+  /** Send the running VM to the tab waiting as `name`; `onRound` hears each round. */
+  send(name: string, onRound: (r: RoundReport) => void): Promise<MigrationSummary>;
+  /** The VM is gone from this tab (it runs in the other one now). */
+  moved(summary: MigrationSummary, name: string): void;
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`page is missing #${id}`);
+  return el as T;
+}
+
+const NAME = /^[\w.-]{1,64}$/;
+
+/** One round as the panel lists it. */
+export function roundLine(r: RoundReport): string {
+  return `round ${r.round}: ${r.pages} pages sent (${r.zeroPages} zero), ${r.dirtied} dirtied meanwhile, `
+    + `${(r.bytes / 1048576).toFixed(1)} MiB in ${r.ms.toFixed(0)} ms`;
+}
+
+export class MigratePanel {
+  private readonly panel = byId<HTMLElement>('migrate');
+  private readonly toggle = byId<HTMLButtonElement>('btn-migrate');
+  private readonly name = byId<HTMLInputElement>('migrate-name');
+  private readonly sendButton = byId<HTMLButtonElement>('btn-migrate-send');
+  private readonly note = byId<HTMLElement>('migrate-note');
+  private readonly rounds = byId<HTMLOListElement>('migrate-rounds');
+  private running = false;
+  private working = false;
+
+  constructor(private readonly actions: MigrateActions) {
+    this.toggle.addEventListener('click', () => this.show(this.panel.hidden));
+    this.sendButton.addEventListener('click', () => void this.send());
+    this.name.addEventListener('keydown', (e) => { if (e.key === 'Enter') void this.send(); });
+    this.enable();
+  }
+
+  setRunning(running: boolean): void {
+    this.running = running;
+    this.enable();
+  }
+
+  show(open: boolean): void {
+    this.panel.hidden = !open;
+    this.toggle.setAttribute('aria-expanded', String(open));
+  }
+
+  /** This tab waits for an incoming VM under `name`: the panel says so and lists the rounds as they come. */
+  waiting(name: string): void {
+    this.show(true);
+    this.clearRounds();
+    this.name.value = name;
+    this.note.textContent = `Waiting for a VM sent to "${name}" (Migrate… in the other tab).`;
+  }
+
+  /** A round of an incoming migration. */
+  incomingRound(r: RoundReport): void {
+    this.note.textContent = 'Receiving a VM…';
+    this.addRound(r);
+  }
+
+  arrived(text: string): void {
+    this.note.textContent = `The VM arrived and runs here: ${text}.`;
+  }
+
+  failed(message: string): void {
+    this.note.textContent = message;
+  }
+
+  private async send(): Promise<void> {
+    if (this.working || !this.running) return;
+    const name = this.name.value.trim();
+    if (!NAME.test(name)) {
+      this.note.textContent = 'A name is 1 to 64 letters, digits, dots, dashes or underscores.';
+      return;
+    }
+    this.working = true;
+    this.enable();
+    this.clearRounds();
+    this.note.textContent = `Sending the VM to the tab waiting as "${name}"…`;
+    try {
+      const summary = await this.actions.send(name, (r) => this.addRound(r));
+      this.note.textContent = `The VM moved to the tab waiting as "${name}": downtime ${summary.downtimeMs.toFixed(0)} ms, `
+        + `${summary.rounds.length} rounds in ${(summary.totalMs / 1000).toFixed(2)} s.`;
+      this.actions.moved(summary, name);
+    } catch (e) {
+      this.note.textContent = String((e as Error)?.message ?? e).split('\n')[0]!;
+    } finally {
+      this.working = false;
+      this.enable();
+    }
+  }
+
+  private addRound(r: RoundReport): void {
+    const li = document.createElement('li');
+    li.textContent = roundLine(r);
+    this.rounds.append(li);
+  }
+
+  private clearRounds(): void {
+    this.rounds.replaceChildren();
+  }
+
+  private enable(): void {
+    this.sendButton.disabled = !this.running || this.working;
+  }
+}
