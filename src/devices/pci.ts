@@ -118,6 +118,9 @@ export class PciFunction {
     this.intxWire();
   }
 
+  /** BAR `index` as the device defined it (size, I/O or memory), or null: for the monitor's `info pci`. */
+  barDefinition(index: number): Readonly<PciBar> | null { return this.bars[index] ?? null; }
+
   /** The interrupt pin the function uses: 1 = INTA# .. 4 = INTD#, or 0 for none. */
   get interruptPin(): number { return this.state.config[PCI_INTERRUPT_PIN]; }
 
@@ -248,6 +251,11 @@ export class PciBus implements IoDevice {
     if (this.functions.has(devfn)) throw new Error(`PCI ${device}.${func} is taken`);
     this.functions.set(devfn, fn);
     fn.connectIntx(() => this.updatePirqs());
+  }
+
+  /** Every function on the bus, by device and function number (for the monitor's `info pci`). */
+  list(): { device: number; func: number; fn: PciFunction }[] {
+    return [...this.functions].sort((a, b) => a[0] - b[0]).map(([devfn, fn]) => ({ device: devfn >> 3, func: devfn & 7, fn }));
   }
 
   /** The functions with an interrupt pin: where they are, and the line (0 = PIRQA) it is wired to. */

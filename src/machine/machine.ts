@@ -18,6 +18,7 @@ import { Ps2Mouse } from '../devices/ps2-mouse.js';
 import { Port92 } from '../devices/port92.js';
 import { DebugConsolePort, PostCodePort } from '../devices/debug-port.js';
 import { PciBus } from '../devices/pci.js';
+import { IrqStats } from './irq-stats.js';
 import { Lapic, LAPIC_EXTINT } from '../devices/lapic.js';
 import {
   Ioapic, IOAPIC_DELIVERY_FIXED, IOAPIC_DELIVERY_LOWEST, IOAPIC_DELIVERY_NMI, type IoapicMessage,
@@ -234,6 +235,8 @@ export class Machine {
   private readonly loop: RunLoop;
   /** Called when the CPU stops before an instruction at a debugger's breakpoint (core.setBreakpoint); the machine is then paused. */
   onBreakpoint: (() => void) | null = null;
+  /** Interrupts taken per vector (`info irq`). */
+  readonly irqStats = new IrqStats();
 
   /** A20 as the keyboard controller and port 0x92 drive it (the chipset ORs them). */
   private a20Kbc = true;
@@ -614,10 +617,10 @@ export class Machine {
   /** INTA cycle: the local APIC's vector, or the 8259's when it says ExtINT. */
   private interruptAcknowledge(): number {
     const lapic = this.lapic;
-    if (lapic === null) return this.pic.acknowledge();
+    if (lapic === null) return this.irqStats.acknowledged(this.pic.acknowledge());
     this.syncApicBase();
     const vector = lapic.acknowledge();
-    return vector === LAPIC_EXTINT ? this.pic.acknowledge() : vector;
+    return this.irqStats.acknowledged(vector === LAPIC_EXTINT ? this.pic.acknowledge() : vector);
   }
 
   /** Whether the CPU's INTR input is asserted (the HLT loop checks it before skipping time). */

@@ -343,6 +343,7 @@ async function session(machine: Machine, options: MachineOptions, opts: RunOptio
     migrationInfo: () => runner.migrationInfo(),
     balloon: () => runner.balloon(),
     setBalloonTarget: (mib) => runner.setBalloonTarget(mib),
+    machine,
   }, describeBalloonStats), process.stderr);
   const toGuest = (bytes: Uint8Array): void => {
     if (opts.screen) machine.sendKeys(bytes); else machine.sendSerial(bytes);

@@ -4,6 +4,8 @@
 // VmRunner implements around the Machine, so that every command is testable without a guest.
 //
 // The guest keeps running while the monitor is open, unless `stop`ped (as in QEMU).
+import type { Machine } from '../machine/machine.js';
+import { examine, INFO_SUBJECTS, infoLines } from './monitor-info.js';
 
 /** What the monitor controls. Errors are thrown as Errors with a one-line message. */
 export interface MonitorVm {
@@ -33,6 +35,8 @@ export interface MonitorVm {
   migrate?(uri: string, progress: (line: string) => void): Promise<string>;
   /** The last migration's outcome, in lines (`info migrate`). */
   migrationInfo?(): string[];
+  /** The machine itself, for `info registers` and the other looks inside it (monitor-info.ts). */
+  readonly machine?: Machine;
 }
 
 export interface BalloonInfo {
@@ -77,12 +81,16 @@ export class Monitor {
               describeStats: DescribeStats) {
     this.commands = [
       { names: ['help', '?'], arg: '', help: 'show this help', run: () => this.help() },
-      { names: ['info'], arg: 'status|balloon|migrate', help: 'the VM\'s run state, its balloon, or the last migration', run: async (vm, arg) => {
+      { names: ['info'], arg: `status|balloon|migrate|${INFO_SUBJECTS.join('|')}`, help: 'the VM\'s run state, balloon, last migration, CPU, page tables, chips, PCI or memory map', run: async (vm, arg) => {
         if (arg === 'status') return [`VM status: ${vm.status}`];
         if (arg === 'balloon') return describeBalloon(vm.ramMiB, await vm.balloon(), describeStats);
         if (arg === 'migrate') return vm.migrationInfo?.() ?? ['no migration has run'];
-        throw new Error(arg === '' ? 'info: say what: status, balloon or migrate' : `info: '${arg}' is not known here (status, balloon, migrate)`);
+        const lines = vm.machine === undefined ? null : infoLines(vm.machine, arg);
+        if (lines !== null) return lines;
+        const known = `status, balloon, migrate, ${INFO_SUBJECTS.join(', ')}`;
+        throw new Error(arg === '' ? `info: say what: ${known}` : `info: '${arg}' is not known here (${known})`);
       } },
+      { names: ['x', 'xp'], arg: 'ADDR', help: 'x/NFS ADDR: N units (F: x d u o c, S: b h w g) at a linear (x) or physical (xp) address', run: () => [] },
       { names: ['stop'], arg: '', help: 'pause the guest (its clock stops)', run: (vm) => { vm.stop(); return []; } },
       { names: ['cont', 'c'], arg: '', help: 'resume the guest', run: (vm) => { vm.cont(); return []; } },
       { names: ['system_reset'], arg: '', help: 'reset the machine (the reset button)', run: (vm) => { vm.reset(); return []; } },
@@ -111,6 +119,15 @@ export class Monitor {
     const name = space < 0 ? text : text.slice(0, space);
     // The argument is the rest of the line, so that a file name may hold spaces.
     const arg = space < 0 ? '' : text.slice(space).trim();
+    const examineCommand = /^(xp?)(\/.*)?$/.exec(name);
+    if (examineCommand !== null) {
+      if (this.vm.machine === undefined) return [`${name}: no machine to look into`];
+      // QEMU takes both x/4xw ADDR and x /4xw ADDR.
+      const spaced = examineCommand[2] === undefined ? /^(\/\S*)\s+(.*)$/.exec(arg) : null;
+      const [format, address] = spaced !== null ? [spaced[1]!, spaced[2]!] : [examineCommand[2] ?? '', arg];
+      if (address === '') return [`${name}: needs ADDR`];
+      try { return examine(this.vm.machine, examineCommand[1] === 'xp', format, address); } catch (e) { return [(e as Error).message]; }
+    }
     const cmd = this.commands.find((c) => c.names.includes(name));
     if (cmd === undefined) return [`unknown command: '${name}' (try 'help')`];
     if (cmd.arg === '' && arg !== '') return [`${name}: takes no argument`];
