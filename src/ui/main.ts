@@ -393,6 +393,8 @@ async function main(): Promise<void> {
       vmlinux: kernel && vmlinuxPair && 'url' in kernel && absolute(kernel.url) === vmlinuxPair.kernel ? { url: vmlinuxPair.vmlinux } : undefined,
       bios: { url: absolute(biosUrls.bios) },
       vgaBios: { url: absolute(biosUrls.vgaBios) },
+      disk: c.disk ? await imageSource(c.disk) : undefined,
+      persist: new URLSearchParams(location.search).get('persist') !== '0',
     };
   };
 

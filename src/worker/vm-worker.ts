@@ -199,6 +199,11 @@ class VmHost implements VmWorkerApi {
       const disk = options.disks?.[0];
       if (this.diskStore !== null && disk instanceof OverlayBackend) this.diskStore.attachTo(disk);
     },
+    openDisk: async (src: ImageSource, persist: boolean) => {
+      const disk = await openDisk(src, (p) => { this.disk = p; });
+      if (persist && disk instanceof OverlayBackend) this.diskStore = await WorkerDiskStore.attach(src, disk, (message) => console.error(`[disk] ${message}`));
+      return disk;
+    },
   };
   private readonly snapshots = new WorkerSnapshots(this.machineControl);
   private readonly migration = new WorkerMigration(this.machineControl, this.snapshots);

@@ -20,6 +20,7 @@ import {
 } from '../snapshot/snapshot.js';
 import { unshared } from '../snapshot/bytes.js';
 import type { MachineHost, MachineInstance } from './machine-api.js';
+import type { BlockBackend } from '../storage/block.js';
 import type { ImageRole, ImageSource } from './vm-worker.js';
 import { WorkerNet } from './worker-net.js';
 
@@ -30,6 +31,10 @@ export interface SnapshotImageSources {
   initrd?: ImageSource;
   bios?: ImageSource;
   vgaBios?: ImageSource;
+  /** The disk image chosen in the settings: taken when the worker has no disk open (a fresh page), checked by identity. */
+  disk?: ImageSource;
+  /** Keep that disk's changes in the browser (default true; the page's ?persist=0). */
+  persist?: boolean;
 }
 
 export interface RestoreRequest {
@@ -65,6 +70,8 @@ export interface SnapshotHost {
   coreWasm(): Promise<ArrayBuffer | undefined>;
   /** Attach what the page keeps of each disk (its persisted overlay) to a restored machine's fresh overlays. */
   prepareDisks?(options: MachineOptions): Promise<void>;
+  /** Open the disk image `src` (with its store in IndexedDB when `persist`), for a restore in a worker that has none open. */
+  openDisk?(src: ImageSource, persist: boolean): Promise<BlockBackend>;
   /** An image's bytes: downloaded (with progress shown in the page) or as the page sent them. */
   obtain(role: ImageRole, src: ImageSource): Promise<Uint8Array>;
 }
@@ -196,7 +203,13 @@ export class WorkerSnapshots {
         return net.link;
       });
       const last = this.host.lastOptions();
-      const options = await machineOptionsFor(config, { ...images, links, disks: last?.disks, virtioDisks: last?.virtioDisks, cdrom: last?.cdrom });
+      let disks = last?.disks;
+      // A fresh page (no disk open): the disk named in its settings, if the snapshot has one.
+      const wanted = request.images.disk;
+      if (!disks?.length && wanted !== undefined && this.host.openDisk && config.drives.some((d) => d.name === 'sata0')) {
+        disks = [await this.host.openDisk(wanted, request.images.persist !== false)];
+      }
+      const options = await machineOptionsFor(config, { ...images, links, disks, virtioDisks: last?.virtioDisks, cdrom: last?.cdrom });
       return { options, net, unplugged };
     } catch (e) {
       (net as WorkerNet | null)?.close();

@@ -4,7 +4,7 @@
 // the file uploaded into it (the images fetched again from the manifest's URLs), and served at
 // ?snapshot=URL; a damaged or truncated file is refused in one line while the VM runs on. The
 // disk guest is saved and restored too: a file it changed on its disk after the save reads, from
-// the disk, as it was before.
+// the disk, as it was before, also in a fresh profile's page that restores the downloaded file.
 //
 // What proves a restore: a file the guest wrote before the save, and removed after it, is there
 // again. Commands are read between markers (test/shell-markers.ts).
@@ -191,7 +191,8 @@ describe('snapshots in the web page', () => {
   }, BOOT_TIMEOUT_MS + 4 * COMMAND_TIMEOUT_MS);
 
   it.skipIf(!haveDiskGuest)('saves and restores a machine with a disk: what the guest wrote after the save is undone on the disk', async () => {
-    const context = await browser.newContext();
+    const context = await browser.newContext({ acceptDownloads: true });
+    let file = Buffer.alloc(0);
     const disk = JSON.parse(readFileSync(DISK_MANIFEST, 'utf8')) as { prompt: string; banner: string };
     const shell = guestShell({ prompt: disk.prompt, banner: disk.banner, commandTimeoutMs: COMMAND_TIMEOUT_MS });
     try {
@@ -206,8 +207,24 @@ describe('snapshots in the web page', () => {
       await noteMatching(page, /^Restored .* in [\d.]+ s\.$/);
       // Read from the disk (the cache dropped): the overlay is the saved one again.
       expect(await shell.runCommand(page, 'echo 3 > /proc/sys/vm/drop_caches; cat /root/snapmark')).toBe('before-save\n');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#btn-download')]);
+      file = readFileSync((await download.path())!);
     } finally {
       await context.close();
+    }
+    // A fresh browser profile (nothing kept) and a page that boots nothing: the file brings the
+    // machine, the disk image comes from the manifest's URL, and its blocks are kept from then on.
+    const fresh = await browser.newContext();
+    try {
+      const page = await openPage(fresh, `${base}?manifest=/images/disk.json&autostart=0`, []);
+      await page.setInputFiles('#snapshot-file', { name: 'disk.wx86snap', mimeType: 'application/octet-stream', buffer: file });
+      await noteMatching(page, /^Restored .* in [\d.]+ s\.$/);
+      expect(await shell.runCommand(page, 'echo 3 > /proc/sys/vm/drop_caches; cat /root/snapmark')).toBe('before-save\n');
+      const kept = await page.evaluate(() => window.__webx86!.status().then((s) => s?.diskStore ?? null));
+      expect(kept?.failure).toBeNull();
+      expect(kept!.blocks).toBeGreaterThan(0);
+    } finally {
+      await fresh.close();
     }
   }, BOOT_TIMEOUT_MS);
 });
