@@ -8,11 +8,11 @@
 // interpreter's fetch, so a fault restarts the instruction and a relative jump adds to `pc`.
 
 import {
-  STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, REG_EAX, REG_EDX, REG_ESP,
+  STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, REG_EAX, REG_EDX, REG_ESP, FLAG_DF,
 } from './state';
 import { pc, instrStart } from './live';
 import { o32, a32, segOvr, repPfx, clearPrefixes, getReg, setReg } from './decode';
-import { setLazyLogic, testCC, testCCOp } from './flags';
+import { setLazyLogic, testCC, testCCOp, flagsReg } from './flags';
 import {
   alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest, bitScan, shiftDouble, cmpxchg,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
@@ -344,7 +344,7 @@ export enum H {
   ret, retImm, stringOp32, interpret,
   movRR16, movRI16, movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
   testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16, stepInBlock,
-  bitRR, bitRI, bitMI, bswapR, x87, bitScanR, bitScanM, shiftDoubleR, cmpxchgM32,
+  bitRR, bitRI, bitMI, bswapR, x87, bitScanR, bitScanM, shiftDoubleR, cmpxchgM32, cld, std,
 }
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
@@ -470,6 +470,8 @@ export enum H {
     case H.bitScanM: bitScanM(r); return;
     case H.shiftDoubleR: shiftDoubleR(r); return;
     case H.cmpxchgM32: cmpxchgM32(r); return;
+    case H.cld: flagsReg &= ~FLAG_DF; return;
+    case H.std: flagsReg |= FLAG_DF; return;
     default: interpret(r); return;
   }
 }

@@ -234,7 +234,9 @@ function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
     case 0xc9: setHandler(H.leave32); return CONTINUES;
     // Flag instructions that cannot change the mode or the flow of control: the interpreter
     // runs them inside the block (POPF and STI, which can, end it).
-    case 0x9c: case 0x9e: case 0x9f: case 0xfa: case 0xfc: case 0xfd: setHandler(H.stepInBlock); return CONTINUES;
+    case 0x9c: case 0x9e: case 0x9f: case 0xfa: setHandler(H.stepInBlock); return CONTINUES;
+    case 0xfc: setHandler(H.cld); return CONTINUES;
+    case 0xfd: setHandler(H.std); return CONTINUES;
     case 0xe8: setDisp(imm32()); setHandler(H.callRel); return ENDS;
     case 0xe9: setDisp(imm32()); setHandler(H.jmpRel); return ENDS;
     case 0xeb: setDisp(imm8s()); setHandler(H.jmpRel); return ENDS;

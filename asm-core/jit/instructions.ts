@@ -15,7 +15,7 @@ import {
   PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF,
   pendWithCarry, maskOf, pendingKind, storeFlags, pendingCF, condition, logicPending,
 } from './pending';
-import { FLAG_CF, FLAG_OF, FLAG_ZF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
+import { FLAG_CF, FLAG_OF, FLAG_ZF, FLAG_DF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_REG, REC_RM, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
@@ -144,6 +144,9 @@ export function inline(rec: u32, h: u32, last: bool): bool {
       return true;
     case H.pushM32: recLinear(rec, 4, false); read(4); lset(L_V); push32(); return true;
     case H.decR32: getReg32(rmF); lset(L_V); incDec(true, 32); lget(L_FR); setReg32(rmF); return true;
+    // DF is not among the lazy flags: it lives in flagsReg alone (cpu/flags.ts).
+    case H.cld: gget(G_FLAGS); i32c(~FLAG_DF); op(OP_I32_AND); gset(G_FLAGS); return true;
+    case H.std: gget(G_FLAGS); i32c(FLAG_DF); op(OP_I32_OR); gset(G_FLAGS); return true;
     case H.notR32: getReg32(rmF); i32c(-1); op(OP_I32_XOR); setReg32(rmF); return true;
     case H.negR32: // the flags of SUB from 0 (alu.ts neg)
       i32c(0); lset(L_FA); getReg32(rmF); lset(L_FB); aluCore(ALU_SUB, 32); lget(L_FR); setReg32(rmF); return true;
