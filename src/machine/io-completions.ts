@@ -78,7 +78,8 @@ export class IoCompletions {
       while (this.inFlight > 0) await new Promise<void>((resolve) => this.settled.push(resolve));
       if (this.undelivered === 0) return;
       this.deliverReady(this.ready.length);
-      while (this.pending.length > 0) {
+      // (A completion that starts new work adds an entry the host has not finished: the next round waits for it.)
+      while (this.pending.length > 0 && this.pending[0]!.deliver !== null) {
         const head = this.pending.shift()!;
         this.counters.completed++;
         head.deliver!();
