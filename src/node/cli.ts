@@ -30,6 +30,7 @@ import { ConsoleMux, ESCAPE_KEYS_HELP } from './console-mux.js';
 import { Monitor, MonitorConsole } from './monitor.js';
 import { VmRunner } from './vm-runner.js';
 import { CliError, DEFAULT_BIOS, DEFAULT_VGA_BIOS, USAGE, parseRunArgs, type RunOptions } from './run-options.js';
+import type { GdbAddress, GdbServer } from './gdb-stub.js';
 
 // The machine (core wrapper, devices, boot loader) loads lazily, so that usage errors are
 // reported even when some part of it cannot load, and --help stays instant.
@@ -318,6 +319,19 @@ async function kernelGuest(opts: RunOptions): Promise<{
   return { kernelPath, kernel, vmlinux, initrd, cmdline: cmdline ?? 'console=ttyS0' };
 }
 
+/** The gdb stub of --gdb, listening; a port it cannot have is a one-line CliError. */
+async function startGdb(runner: VmRunner, quit: () => void, addr: GdbAddress, wait: boolean): Promise<GdbServer> {
+  const { GdbServer } = await import('./gdb-stub.js');
+  if (wait) runner.stop();
+  try {
+    const server = await GdbServer.listen({ machine: runner.machine, stop: () => runner.stop(), cont: () => runner.cont(), quit }, addr);
+    process.stderr.write(`webx86: gdb stub on tcp:${server.address.host}:${server.address.port}${wait ? ' (the guest waits for gdb)' : ''}\r\n`);
+    return server;
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
 /** Connect a created machine to this terminal and run it until it stops; returns the exit status. */
 async function session(machine: Machine, options: MachineOptions, opts: RunOptions, balloonStats: BalloonStatsPrinter): Promise<number> {
   const stdin = process.stdin;
@@ -329,6 +343,9 @@ async function session(machine: Machine, options: MachineOptions, opts: RunOptio
   const latestStats = () => machine.balloon.stats;
   const runner = new VmRunner(machine, options, () => balloonStats.fresh(() => machine.requestBalloonStats(), latestStats));
   const quit = (): void => { quitByUser = true; runner.end(); };
+  // --gdb: the stub listens before the guest runs (--gdb-wait: the guest waits for gdb's continue).
+  const gdb = opts.gdb === undefined ? null : await startGdb(runner, quit, opts.gdb, opts.gdbWait === true);
+
   // The monitor: QEMU's words, on this terminal (stderr, beside Ctrl-A h's help).
   const monitor = new MonitorConsole(new Monitor({
     get status() { return runner.status; },
@@ -376,6 +393,7 @@ async function session(machine: Machine, options: MachineOptions, opts: RunOptio
   try {
     reason = await runner.run();
   } finally {
+    gdb?.close();
     if (screenTimer) clearInterval(screenTimer);
     if (statsTimer) clearInterval(statsTimer);
     balloonStats.close();

@@ -3,6 +3,7 @@
 
 import { MAX_MEMORY_MIB, MAX_NICS, MIN_MEMORY_MIB } from '../machine/board.js';
 import { parseNics, type NetSpec } from '../net/options.js';
+import { parseGdbAddress, type GdbAddress } from './gdb-stub.js';
 
 /** Debian's seabios package installs these (npm run setup). */
 export const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin';
@@ -69,6 +70,11 @@ Options:
                     wait for a live migration from another webx86 (the monitor's migrate;
                     HOST defaults to 127.0.0.1), then run the guest it sends; the images
                     and --disk files as for --loadvm, the settings are the source's
+  --gdb tcp:[HOST]:PORT
+                    wait for gdb there (target remote :PORT; HOST defaults to 127.0.0.1),
+                    as QEMU's -gdb: registers, memory, breakpoints, single steps; the guest
+                    stops while gdb has it stopped
+  --gdb-wait        with --gdb: the guest does not start until gdb continues it (QEMU's -S)
   --stats           on exit, print the JIT's and the run's counters, and the guest's balloon
                     statistics, to stderr
   -h, --help        show this help
@@ -114,6 +120,10 @@ export interface RunOptions {
   loadvm?: string;
   /** --incoming: wait for a live migration at this address (tcp:[HOST:]PORT) instead of booting. */
   incoming?: string;
+  /** --gdb: the gdb stub's address (src/node/gdb-stub.ts). */
+  gdb?: GdbAddress;
+  /** --gdb-wait: start paused until gdb continues the guest. */
+  gdbWait?: boolean;
 }
 
 /**
@@ -215,6 +225,14 @@ export function parseRunArgs(args: string[]): RunOptions {
         break;
       }
       case '--stats': opts.stats = true; break;
+      case '--gdb': {
+        const spec = value();
+        const addr = parseGdbAddress(spec);
+        if (addr === null) throw new CliError(`--gdb ${spec} is not tcp:[HOST]:PORT (as tcp::1234)`);
+        opts.gdb = addr;
+        break;
+      }
+      case '--gdb-wait': opts.gdbWait = true; break;
       case '--loadvm': opts.loadvm = value(); break;
       case '--incoming': {
         const spec = value();
@@ -228,7 +246,7 @@ export function parseRunArgs(args: string[]): RunOptions {
         if (name.startsWith('-')) throw new CliError(`unknown option '${name}' (try webx86 --help)`);
         throw new CliError(`unexpected argument '${arg}' (try webx86 --help)`);
     }
-    if (inline !== undefined && ['--deterministic', '--no-reboot', '--no-apic', '--guest-decompress', '--no-jit', '--stats'].includes(name)) {
+    if (inline !== undefined && ['--deterministic', '--no-reboot', '--no-apic', '--guest-decompress', '--no-jit', '--stats', '--gdb-wait'].includes(name)) {
       throw new CliError(`option ${name} takes no value`);
     }
   }
@@ -276,5 +294,6 @@ export function parseRunArgs(args: string[]): RunOptions {
   if (opts.balloonMiB !== undefined && opts.balloonMiB >= opts.memoryMiB) {
     throw new CliError(`--balloon ${opts.balloonMiB} leaves the guest no memory (it has --memory ${opts.memoryMiB} MiB)`);
   }
+  if (opts.gdbWait === true && opts.gdb === undefined) throw new CliError('--gdb-wait waits for gdb: give --gdb tcp::PORT too');
   return opts;
 }
