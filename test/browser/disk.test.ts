@@ -7,6 +7,7 @@
 //    (its ext4 journal replayed at mount), remounts its root read-only, and the blocks the
 //    browser then holds, laid over the image, are a file system that the host's e2fsck -fn
 //    finds clean; every block IndexedDB holds is a whole 4 KiB block;
+//  - ?persist=0 keeps nothing;
 //  - a quota too small for what the guest writes: the page says so in words, and the guest's
 //    flush fails (a write error, not silent loss).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +110,26 @@ describe.skipIf(!ready)('a disk kept in the browser', () => {
       await waitForTerminal(page, (t) => !t.includes('The disk was reset') && booted(t), 'the prompt after the reset', BOOT_TIMEOUT_MS);
       await runCommand(page, QUIET_CONSOLE);
       expect(await runCommand(page, 'cat /root/kept 2>&1 || true')).toMatch(/No such file/);
+    } finally {
+      await context.close();
+    }
+  }, 3 * BOOT_TIMEOUT_MS);
+
+  it('?persist=0 keeps nothing: the file is gone after a reload, and IndexedDB holds no disk', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await openPage(context, `${url}&persist=0`);
+      await waitForTerminal(page, booted, 'the disk guest\'s prompt', BOOT_TIMEOUT_MS);
+      await runCommand(page, QUIET_CONSOLE);
+      expect(await runCommand(page, 'echo not-kept > /root/gone; sync; cat /root/gone')).toBe('not-kept\n');
+      expect(await storeStatus(page)).toBeNull();
+      expect(await page.textContent('#status-disk-store')).toBe('');
+      await page.reload();
+      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
+      await waitForTerminal(page, booted, 'the prompt after the reload', BOOT_TIMEOUT_MS);
+      await runCommand(page, QUIET_CONSOLE);
+      expect(await runCommand(page, 'cat /root/gone 2>&1 || true')).toMatch(/No such file/);
+      expect((await storedBlocks(page)).databases).toBe(0);
     } finally {
       await context.close();
     }
