@@ -27,6 +27,8 @@ export class VmRunner implements MonitorVm {
   /** Where the machine went (`migrate`): set once the target runs the guest; this one has ended. */
   migratedTo: string | null = null;
   private migrating = false;
+  /** run() has returned for good, and why. */
+  private finished: ExitReason | null = null;
   private lastMigration: string[] | null = null;
   /** The running machine's configuration, worked out at the first savevm or loadvm. */
   private ownConfig: Promise<import('../snapshot/snapshot.js').SnapshotConfig> | null = null;
@@ -44,9 +46,14 @@ export class VmRunner implements MonitorVm {
       const reason = await this.machine.run();
       const held = this.held;
       this.held = null;
-      if (held === null) return reason;
+      if (held === null) {
+        // Over for good: later work (a migration's next round) must not wait for a run that never comes.
+        this.finished = reason;
+        return reason;
+      }
       if (reason !== 'stopped' || this.ended) {
         held.fail(new Error(reason === 'stopped' ? 'the session is ending' : `the machine stopped (${reason}) before it could be done`));
+        this.finished = reason;
         return reason;
       }
       await held.work();
@@ -190,6 +197,7 @@ export class VmRunner implements MonitorVm {
 
   /** `work` done with the machine stopped between two runs; it runs again after. */
   private whileStopped<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.finished !== null) return Promise.reject(new Error(`the machine stopped (${this.finished})`));
     if (this.ended) return Promise.reject(new Error('the session is ending'));
     if (this.held !== null) return Promise.reject(new Error('busy with another savevm or loadvm'));
     return new Promise<T>((resolve, reject) => {

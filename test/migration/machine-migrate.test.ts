@@ -19,11 +19,13 @@ import { migrateIn } from '../../src/migration/target.js';
 import { encodeFrame, FrameType, joinParts } from '../../src/migration/frames.js';
 import { encodeHello } from '../../src/migration/messages.js';
 import { machineOptionsFor, snapshotConfig } from '../../src/snapshot/config.js';
+import { MemoryBackend } from '../../src/storage/block.js';
+import { OverlayBackend } from '../../src/storage/overlay.js';
 import { CORE, haveBuildOutputs } from '../images.js';
 import { assembleTinyKernel } from '../machine/tiny-kernel.js';
 
 const ready = haveBuildOutputs('the migration machine test (build/core.wasm)', [CORE]);
-const PASSES = 120;
+const PASSES = 400;
 const QUARTER = 0x80000; // 2 MiB of dwords: each pass updates one quarter of 8 MiB at 4 MiB
 const PROGRAM = `
   xor ebp, ebp
@@ -83,8 +85,8 @@ describe.skipIf(!ready)('live migration of a Machine over TCP (in one process)',
   });
 
   /** A running source machine behind a VmRunner, and its serial output so far. */
-  async function source() {
-    const options: MachineOptions = { memoryMiB: 32, kernel, cmdline: '', clock: 'deterministic' };
+  async function source(extra: Partial<MachineOptions> = {}) {
+    const options: MachineOptions = { memoryMiB: 32, kernel, cmdline: '', clock: 'deterministic', ...extra };
     const out = { text: '' };
     const machine = await Machine.create(options, { onSerial: (b) => { out.text += Buffer.from(b).toString('latin1'); } });
     const runner = new VmRunner(machine, options, async () => ({}));
@@ -123,6 +125,52 @@ describe.skipIf(!ready)('live migration of a Machine over TCP (in one process)',
     expect(before.length).toBeGreaterThan(0);
     expect(target.text.length).toBeGreaterThan(0);
     expect(before + target.text).toBe(want);
+  }, 120_000);
+
+  it('a machine with a disk takes the disk\'s writes along; a target that vanishes mid-way leaves the source running', async () => {
+    const image = new Uint8Array(1024 * 1024).fill(0x11);
+    const disk = new OverlayBackend(new MemoryBackend(image.slice()));
+    // What the guest wrote to its disk so far (through the overlay, as the AHCI controller would).
+    await disk.write(8192, new Uint8Array(4096).fill(0x5a));
+    await disk.write(65536 + 512, new Uint8Array(512).fill(0x77));
+    const src = await source({ disks: [disk] });
+    await src.lines(2);
+    const listener = await listenTcp({ host: '127.0.0.1', port: 0 });
+    let targetDisk: OverlayBackend | undefined;
+    const incoming = listener.accept().then((link) => migrateIn(link, {
+      build: async (config) => {
+        // The target opens the same image, read-only under its own overlay, as --disk does.
+        const options = await machineOptionsFor(config, { kernel, disks: [new MemoryBackend(image.slice())] });
+        targetDisk = options.disks![0] as OverlayBackend;
+        return Machine.create(options, { onSerial: () => {} });
+      },
+    }));
+    await src.runner.migrate(`tcp:127.0.0.1:${listener.port}`, () => {});
+    listener.close();
+    const { machine } = await incoming;
+    expect(await src.running).toBe('stopped');
+    expect(await targetDisk!.read(8192, 4096)).toEqual(new Uint8Array(4096).fill(0x5a));
+    expect(await targetDisk!.read(65536, 1536)).toEqual(Uint8Array.from({ length: 1536 }, (_, i) => (i >= 512 && i < 1024 ? 0x77 : 0x11)));
+    expect(await targetDisk!.read(0, 512)).toEqual(new Uint8Array(512).fill(0x11));
+    expect(await machine.run()).toBe('poweroff');
+
+    // A target that answers READY and then goes away: the source says so and runs on to the end.
+    const src2 = await source();
+    await src2.lines(1);
+    const l2 = await listenTcp({ host: '127.0.0.1', port: 0 });
+    const gone = l2.accept().then((link) => migrateIn(link, {
+      build: async (config) => {
+        const m = await Machine.create(await machineOptionsFor(config, { kernel }), { onSerial: () => {} });
+        setTimeout(() => link.close(), 30); // the target process dies during the pre-copy
+        return m;
+      },
+    }));
+    gone.catch(() => {});
+    await expect(src2.runner.migrate(`tcp:127.0.0.1:${l2.port}`, () => {})).rejects.toThrow(
+      /^migrate: (the target closed the connection|the connection to the target broke: \w+|the connection to the target (is )?closed); the VM runs on here$/);
+    l2.close();
+    expect(await src2.running).toBe('poweroff');
+    expect(src2.out.text).toBe(want);
   }, 120_000);
 
   it('a target that cannot build the machine, nothing listening, a damaged frame: one line each, and the source runs on to the right result', async () => {

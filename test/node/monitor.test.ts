@@ -60,8 +60,8 @@ describe('monitor commands', () => {
     expect(await m.execute('savevm')).toEqual(['savevm: needs FILE']);
     expect(await m.execute('loadvm   ')).toEqual(['loadvm: needs FILE']);
     expect(await m.execute('stop now')).toEqual(['stop: takes no argument']);
-    expect(await m.execute('info')).toEqual(['info: say what: status, balloon or migrate']);
-    expect(await m.execute('info registers')).toEqual(["info: 'registers' is not known here (status, balloon, migrate)"]);
+    expect(await m.execute('info')).toEqual(['info: say what: status, balloon, migrate, registers, tlb, mem, pic, irq, pci, mtree']);
+    expect(await m.execute('info frobs')).toEqual(["info: 'frobs' is not known here (status, balloon, migrate, registers, tlb, mem, pic, irq, pci, mtree)"]);
     expect(await m.execute('info migrate')).toEqual(['no migration has run']);
     expect(await m.execute('migrate')).toEqual(['migrate: needs URI']);
     expect(await m.execute('balloon lots')).toEqual(["balloon wants a whole number, not 'lots'"]);
