@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 
-const PACKAGES = ['gcc-multilib', 'nasm', 'chromium', 'seabios', 'cpio', 'xz-utils', 'extlinux', 'syslinux-common', 'e2fsprogs', 'file', 'xorriso', 'isolinux', 'tcpdump'];
+const PACKAGES = ['gcc-multilib', 'nasm', 'chromium', 'seabios', 'cpio', 'xz-utils', 'extlinux', 'syslinux-common', 'e2fsprogs', 'file', 'xorriso', 'isolinux', 'tcpdump', 'gdb'];
 
 function say(message) {
   console.log(`setup: ${message}`);

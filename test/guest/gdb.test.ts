@@ -1,0 +1,106 @@
+// gdb (Debian's package) against `webx86 run --gdb tcp::0` with the default Linux guest: it
+// attaches and finds the guest stopped in the kernel, reads the registers and memory (the same
+// words the monitor's x shows), sets a breakpoint at a kernel function's address from the
+// guest's /proc/kallsyms, continues, and stops there when the guest calls it; stepi advances
+// EIP by one instruction; after detach the guest answers on its console. A second VM asking for
+// the same port is refused in one line.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { guestFiles, haveBuildOutputs, MANIFEST } from '../images.js';
+import { QUIET_CONSOLE } from '../shell-markers.js';
+import { BOOT_TIMEOUT_MS } from './session.js';
+import { BIN, TerminalCli } from './terminal-cli.js';
+
+const haveGdb = spawnSync('gdb', ['--version']).status === 0;
+const haveImages = haveBuildOutputs('the gdb stub guest test (test/guest/gdb.test.ts)', guestFiles());
+/** A function the guest's uname(2) runs through (i386 syscall wrappers, 6.1). */
+const SYMBOL = '__ia32_sys_newuname';
+
+/** gdb -batch with `commands`: its exit status and output. */
+function gdbBatch(commands: string[]): Promise<{ status: number | null; out: string }> {
+  const args = ['-batch', '-nx', ...commands.flatMap((c) => ['-ex', c])];
+  const child = spawn('gdb', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const take = (d: Buffer) => { out += d.toString(); };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const timer = setTimeout(() => child.kill(), 180_000);
+  return new Promise((done) => child.on('exit', (status) => { clearTimeout(timer); done({ status, out }); }));
+}
+
+describe.skipIf(!haveImages || !haveGdb)('Linux guest under gdb (run --gdb)', () => {
+  const m = haveImages ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string } : { prompt: '' };
+
+  it('registers, memory, a breakpoint at a kernel function, stepi, detach', async () => {
+    const vm = new TerminalCli(['run', '--memory', '96', '--gdb', 'tcp::0']);
+    try {
+      const at = await vm.waitFor(/gdb stub on tcp:127\.0\.0\.1:\d+/, 0);
+      const port = Number(/(\d+)$/.exec(vm.text.slice(0, at))![1]);
+      await vm.waitFor(m.prompt, 0);
+      await vm.shell(QUIET_CONSOLE, 'Q');
+      const sym = await vm.shell(`grep ' T ${SYMBOL}$' /proc/kallsyms`, 'K');
+      const found = new RegExp(`^([0-9a-f]{8}) T ${SYMBOL}$`).exec(sym.trim());
+      expect(found, sym).not.toBeNull();
+      const addr = parseInt(found![1]!, 16);
+      expect(addr).toBeGreaterThanOrEqual(0xc0000000);
+      const hexAddr = `0x${addr.toString(16)}`;
+
+      const running = gdbBatch([
+        'set architecture i386',
+        `target remote :${port}`,
+        'info registers eip cs',
+        `x/4xw ${hexAddr}`,
+        `break *${hexAddr}`,
+        'continue',
+        'info registers eip',
+        'stepi',
+        'info registers eip',
+        'delete',
+        'detach',
+      ]);
+      // Make the guest call the function every 2 s until gdb is done: the calls after gdb's
+      // continue meet the breakpoint (gdb's output comes only at its exit: a pipe is buffered).
+      let done = false;
+      const typing = (async () => {
+        while (!done) { vm.type('uname -s\r'); await new Promise((r) => setTimeout(r, 2000)); }
+      })();
+      const gdb = await running;
+      done = true;
+      await typing;
+      const out = gdb.out;
+      expect(gdb.status, out).toBe(0);
+      // Attached: the guest was stopped in the kernel (idle at its prompt), kernel code segment.
+      const eips = [...out.matchAll(/^eip\s+0x([0-9a-f]+)/gm)].map((x) => parseInt(x[1]!, 16));
+      expect(eips.length, out).toBe(3);
+      expect(eips[0]!).toBeGreaterThanOrEqual(0xc0000000);
+      expect(out).toMatch(/^cs\s+0x60\s+96$/m);
+      // Memory: the function's first words, as the monitor reads them too.
+      const gdbWords = /^0x[0-9a-f]+(?: <[^>]*>)?:\s+(0x[0-9a-f]{8})\s+(0x[0-9a-f]{8})\s+(0x[0-9a-f]{8})\s+(0x[0-9a-f]{8})$/m.exec(out);
+      expect(gdbWords, out).not.toBeNull();
+      // The breakpoint: gdb reports the stop there, and EIP is the address.
+      expect(out).toMatch(new RegExp(`Breakpoint 1, ${hexAddr} in`));
+      expect(eips[1]).toBe(addr);
+      // stepi: one instruction on, still in the kernel, no further than an instruction's length or a jump.
+      expect(eips[2]).not.toBe(addr);
+      expect(eips[2]!).toBeGreaterThanOrEqual(0xc0000000);
+      expect(out).toMatch(/Inferior 1 \(Remote target\) detached/);
+
+      // Detached: the guest finishes uname and answers.
+      await vm.waitFor('Linux', at);
+      expect(await vm.shell('echo after-$((6*7))', 'A')).toBe('after-42\n');
+      const mon = await vm.monitor(`x/4xw ${hexAddr}`);
+      expect(mon.trim().split(/\s+/).slice(1)).toEqual(gdbWords!.slice(1));
+
+      // The port is taken: a second VM says so in one line and exits 2.
+      const second = spawnSync(BIN, ['run', '--memory', '64', '--gdb', `tcp::${port}`], { encoding: 'utf8', timeout: 120_000, input: '' });
+      expect(second.status).toBe(2);
+      expect(second.stderr.trim()).toBe(`webx86: --gdb: port ${port} on 127.0.0.1 is in use`);
+
+      vm.type('\x01cquit\r');
+      expect(await vm.exited).toBe(0);
+    } finally {
+      vm.kill();
+    }
+  }, BOOT_TIMEOUT_MS + 240_000);
+});
