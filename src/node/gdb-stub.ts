@@ -84,7 +84,7 @@ export class GdbSession {
         case 'nack': if (this.lastSent !== null) this.send(this.lastSent); break;
         case 'ack': break;
         case 'interrupt':
-          if (this.running) { this.vm.stop(); this.stopped(); }
+          if (this.running) this.stopped();
           break;
       }
     }

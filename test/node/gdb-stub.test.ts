@@ -120,6 +120,16 @@ describe.skipIf(!ready)('gdb session against a core', () => {
     expect(core.eip).toBe(CODE + 4);
     expect(ask('z0,1003,1')).toBe('OK');
     expect(core.run(100_000)).toBe('hlt');
+    // Ctrl-C while the guest runs: it stops, and gdb hears S05; while stopped, Ctrl-C says nothing.
+    expect(ask('c')).toBe('<>');
+    const stops = vm.stops;
+    sent.length = 0;
+    session.input(new Uint8Array([0x03]));
+    expect(sent.join('')).toBe(text(encodePacket('S05')));
+    expect(vm.stops).toBe(stops + 1);
+    sent.length = 0;
+    session.input(new Uint8Array([0x03]));
+    expect(sent).toEqual([]);
     // Unknown and malformed commands.
     expect(ask('vMustReplyEmpty')).toBe('');
     expect(ask('Zq')).toBe('E01');
