@@ -64,6 +64,8 @@ export class GdbSession {
   /** The guest runs at gdb's request (`c`): a stop is reported when it stops. */
   private running = false;
   private lastSent: Uint8Array | null = null;
+  /** A step at a halted CPU: the breakpoint slot that catches the return from the interrupt that wakes it. */
+  private haltStepSlot: number | null = null;
 
   constructor(private readonly vm: GdbVm, private readonly send: (bytes: Uint8Array) => void,
               private readonly close: () => void) {
@@ -92,6 +94,7 @@ export class GdbSession {
 
   /** The connection ended: breakpoints go, the guest runs on (as after a detach). */
   disconnected(): void {
+    this.endHaltStep();
     this.clearBreakpoints();
     if (this.vm.machine.onBreakpoint !== null) this.vm.machine.onBreakpoint = null;
     this.running = false;
@@ -101,6 +104,7 @@ export class GdbSession {
   /** The guest stopped (breakpoint, Ctrl-C) while gdb waited for it. */
   private stopped(): void {
     this.vm.stop();
+    this.endHaltStep();
     if (!this.running) return;
     this.running = false;
     this.reply(STOPPED);
@@ -156,6 +160,7 @@ export class GdbSession {
         // Past a breakpoint at the current instruction once (gdb steps off it, or continues).
         core.resumeFromBreak(core.eip);
         if (p[0] === 's') {
+          if (core.halted) return this.stepAtHalt();
           core.run(1);
           return STOPPED;
         }
@@ -257,6 +262,7 @@ export class GdbSession {
     }
     if (slot !== undefined) return 'OK';
     const used = new Set(this.breakpoints.values());
+    if (this.haltStepSlot !== null) used.add(this.haltStepSlot);
     for (let s = 0; s < core.breakpointSlots; s++) {
       if (used.has(s)) continue;
       core.setBreakpoint(s, addr);
@@ -264,6 +270,30 @@ export class GdbSession {
       return 'OK';
     }
     return E_NO_SLOT;
+  }
+
+  /**
+   * A step at HLT: the CPU waits for an interrupt, so the guest runs (its timers with it) until
+   * the interrupt's handler returns to the instruction after the HLT, and stops before it: gdb
+   * sees the same EIP, and the next step goes on from there. No reply until then.
+   */
+  private stepAtHalt(): string | null {
+    const core = this.vm.machine.core;
+    const used = new Set(this.breakpoints.values());
+    let slot = -1;
+    for (let s = 0; s < core.breakpointSlots && slot < 0; s++) if (!used.has(s)) slot = s;
+    if (slot < 0) return E_NO_SLOT;
+    core.setBreakpoint(slot, core.eip);
+    this.haltStepSlot = slot;
+    this.running = true;
+    this.vm.cont();
+    return null;
+  }
+
+  private endHaltStep(): void {
+    if (this.haltStepSlot === null) return;
+    this.vm.machine.core.clearBreakpoint(this.haltStepSlot);
+    this.haltStepSlot = null;
   }
 
   private clearBreakpoints(): void {
