@@ -81,7 +81,8 @@ Options:
 
 In the terminal: Ctrl-A x quits, Ctrl-A c switches to the monitor (savevm FILE, loadvm FILE,
 info status, stop, cont, system_reset, info balloon, balloon MIB, migrate tcp:HOST:PORT,
-info migrate, quit, help) and back,
+info migrate, info registers|tlb|mem|pic|irq|pci|mtree, x/NFS ADDR, xp/NFS ADDR, quit, help)
+and back,
 Ctrl-A b prints the guest's balloon statistics, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows these keys.
 The default guest comes from build/images/default.json (npm run build:images).
 Exit status: 0 when the guest powers off, 2 on errors.`;
