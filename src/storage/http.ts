@@ -81,6 +81,17 @@ export class HttpBackend implements BlockBackend {
     return out;
   }
 
+  /**
+   * Exactly the bytes asked for, for a look that is not the guest's (the image's fingerprint,
+   * identity.ts): one range request, neither cached nor read ahead, so a few scattered samples
+   * cost what they are, not a chunk and its read-ahead each.
+   */
+  async peek(offset: number, length: number): Promise<Uint8Array> {
+    checkRequest(this.size, offset, length);
+    if (length === 0) return new Uint8Array(0);
+    return this.fetchRange(offset, offset + length - 1);
+  }
+
   /** Resolves when every fetch started so far (reads and read-ahead) has settled. */
   async idle(): Promise<void> { await Promise.allSettled([...this.cache.values()]); }
 
@@ -102,9 +113,13 @@ export class HttpBackend implements BlockBackend {
     return p;
   }
 
-  private async fetchChunk(k: number): Promise<Uint8Array> {
+  private fetchChunk(k: number): Promise<Uint8Array> {
     const start = k * this.chunkSize;
-    const end = Math.min(this.size, start + this.chunkSize) - 1;
+    return this.fetchRange(start, Math.min(this.size, start + this.chunkSize) - 1);
+  }
+
+  /** Bytes start..end (inclusive) by one range request, checked against what the server says it sent. */
+  private async fetchRange(start: number, end: number): Promise<Uint8Array> {
     this.progress.requests++;
     this.progress.inFlight++;
     this.opts.onProgress?.({ ...this.progress });

@@ -14,10 +14,14 @@ import { type BlockBackend, BlockError, MemoryBackend } from '../../src/storage/
 import { FileBackend } from '../../src/storage/file.js';
 import { HttpBackend, type HttpProgress } from '../../src/storage/http.js';
 import { OverlayBackend } from '../../src/storage/overlay.js';
+import { fingerprintRanges, imageIdentity } from '../../src/storage/identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webx86-storage-'));
 /** 3 MiB and 5 sectors: not a whole number of chunks or overlay blocks. */
 const IMAGE = new Uint8Array(randomBytes(3 * 1024 * 1024 + 5 * 512));
+/** 64 MiB, for the fingerprint's samples to be scattered (identity.ts); random in its first MiB only (the rest reads as zeros). */
+const BIG = new Uint8Array(64 * 1024 * 1024);
+BIG.set(IMAGE.subarray(0, 1024 * 1024));
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function listen(server: Server): Promise<string> {
@@ -28,6 +32,7 @@ let ranged: Server, unranged: Server, rangedUrl = '', unrangedUrl = '';
 beforeAll(async () => {
   writeFileSync(join(dir, 'disk.img'), IMAGE);
   writeFileSync(join(dir, 'odd.img'), IMAGE.subarray(0, 1000));
+  writeFileSync(join(dir, 'big.img'), BIG);
   ranged = createServer(sirv(dir, { dev: true }));
   rangedUrl = await listen(ranged);
   // A server that ignores Range and always sends the whole file, as some do.
@@ -125,6 +130,19 @@ describe('block backends', () => {
     expect(disk.progress.fetchedBytes).toBeGreaterThanOrEqual(IMAGE.length);
     await exerciseOverlay(new OverlayBackend(disk), 3);
     expect(sha(readFileSync(join(dir, 'disk.img')))).toBe(sha(IMAGE));
+  });
+
+  it('HTTP: the image\'s identity reads only its samples (not chunks and read-ahead), and equals the identity of the same bytes in memory', async () => {
+    const disk = await HttpBackend.open(`${rangedUrl}/big.img`);
+    const id = await imageIdentity(disk);
+    expect(id).toEqual(await imageIdentity(new MemoryBackend(BIG.slice(), true)));
+    const sampled = fingerprintRanges(BIG.length).reduce((n, [, len]) => n + len, 0);
+    // Before, each 64 KiB sample fetched a 256 KiB chunk and read two more ahead: 48 MiB of a 64 MiB image.
+    expect(disk.progress.fetchedBytes).toBe(sampled);
+    expect(sampled).toBeLessThan(7 * 1024 * 1024);
+    // The guest's reads afterwards are cached as before: the samples took no place in the cache.
+    await disk.read(0, 4096);
+    expect(disk.progress.fetchedBytes).toBe(sampled + 3 * 256 * 1024);
   });
 
   it('HTTP: a server without range support, a missing image and an unreachable server are refused in one line', async () => {
