@@ -6,7 +6,8 @@
 //   dirty log on; PAGES, every page    ->   round 0 (zero pages as markers, the balloon's left out)
 //   ROUND                             ->
 //   PAGES, pages dirtied meanwhile    ->   round 1, 2 ... until the rest fits the downtime target
-//   ROUND                             ->
+//   ROUND                             ->        (~100 ms at the measured rate), or stops shrinking
+//                                               (4 rounds), or 30 rounds
 //   guest stopped: PAGES (the rest), STATE  ->
 //                                     <- DONE (the target loaded it and runs the guest)
 //   this machine never runs again
@@ -39,6 +40,12 @@ export interface SourceOptions {
   downtimeMs?: number;
   /** Stop iterating after this many rounds whatever is left (default 30). */
   maxRounds?: number;
+  /**
+   * Stop iterating when this many rounds in a row did not shrink the dirty set below 90% of the
+   * smallest yet (default 4): the guest dirties pages as fast as they go, and more rounds would
+   * only add time, not lower the downtime.
+   */
+  stallRounds?: number;
   onRound?(r: RoundReport): void;
 }
 
@@ -82,6 +89,7 @@ export async function migrateOut(vm: SourceVm, link: MigrationLink, opts: Source
   const peer = new Peer(link, 'the target');
   const downtimeMs = opts.downtimeMs ?? 100;
   const maxRounds = opts.maxRounds ?? 30;
+  const stallRounds = opts.stallRounds ?? 4;
   const started = performance.now();
   const rounds: RoundReport[] = [];
   let bytes = 0;
@@ -137,6 +145,8 @@ export async function migrateOut(vm: SourceVm, link: MigrationLink, opts: Source
     for (let pfn = 0; pfn < pageCount; pfn++) if (!ballooned(pfn)) pending.push(pfn);
     // Bytes per host millisecond of our own work (the guest's slices left out), for the estimate.
     let rate = 0;
+    let smallest = Infinity;
+    let stalled = 0;
     for (let round = 0; ; round++) {
       const t0 = performance.now();
       const { zeroPages, roundBytes, yieldedMs } = await sendRound(round, pending, true);
@@ -153,7 +163,8 @@ export async function migrateOut(vm: SourceVm, link: MigrationLink, opts: Source
       if (roundBytes > 1024 * 1024) rate = roundBytes / busy;
       pending = dirty;
       const estimate = rate > 0 ? (dirty.length * (PAGE_SIZE + 4)) / rate : Infinity;
-      if (estimate <= downtimeMs || round + 1 >= maxRounds) break;
+      if (dirty.length < 0.9 * smallest) { smallest = dirty.length; stalled = 0; } else stalled++;
+      if (estimate <= downtimeMs || round + 1 >= maxRounds || stalled >= stallRounds) break;
     }
 
     // Stop and copy: the rest of the pages and the device state, with the guest stopped.

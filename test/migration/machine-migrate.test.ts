@@ -48,6 +48,9 @@ outer:
   jnz .f
   mov eax, ebx
   call puthex
+  mov ecx, 2000000          ; a pause that writes nothing: the guest outlasts the migration
+.d: dec ecx
+  jnz .d
   inc ebp
   cmp ebp, ${PASSES}
   jne outer
