@@ -283,7 +283,9 @@ export function parseRunArgs(args: string[]): RunOptions {
   }
   // The snapshot's cards keep their MACs (the guest's drivers already know them).
   if ((opts.loadvm !== undefined || opts.incoming !== undefined) && opts.nics.some((n) => n.mac !== undefined)) {
-    throw new CliError('--net ...,mac= does not go with --loadvm: the snapshot brings its cards\' MACs; leave it out');
+    throw new CliError(opts.incoming !== undefined
+      ? '--net ...,mac= does not go with --incoming: the source brings its cards\' MACs; leave it out'
+      : '--net ...,mac= does not go with --loadvm: the snapshot brings its cards\' MACs; leave it out');
   }
   if (memorySet && (opts.memoryMiB < MIN_MEMORY_MIB || opts.memoryMiB > MAX_MEMORY_MIB)) {
     throw new CliError(

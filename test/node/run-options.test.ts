@@ -57,4 +57,16 @@ describe('webx86 run options: network cards, balloon, entropy, virtio disks', ()
     refuse(['--loadvm', 'a', '--net', 'user,mac=52:54:00:00:00:01'], /mac= does not go with --loadvm/);
     refuse(['--loadvm'], /option --loadvm needs a value/);
   });
+
+  it('--incoming takes tcp:[HOST:]PORT and the images, disks and network, and refuses the machine\'s settings', () => {
+    const o = parseRunArgs(['--incoming', 'tcp:4444', '--initrd', 'i', '--disk', 'd.img', '--net', 'user']);
+    expect([o.incoming, o.initrd, o.disks, o.nics.length]).toEqual(['tcp:4444', 'i', ['d.img'], 1]);
+    expect(parseRunArgs(['--incoming=tcp:0.0.0.0:4444']).incoming).toBe('tcp:0.0.0.0:4444');
+    refuse(['--incoming', '4444'], /^--incoming 4444 is not tcp:\[HOST:\]PORT$/);
+    refuse(['--incoming', 'tcp:host:99999'], /^--incoming tcp:host:99999 is not tcp:\[HOST:\]PORT$/);
+    refuse(['--incoming', 'tcp:1', '--memory', '64'], /^--memory does not go with --incoming: the source brings the machine's settings .*leave it out$/);
+    refuse(['--incoming', 'tcp:1', '--append', 'quiet'], /^--append does not go with --incoming/);
+    refuse(['--incoming', 'tcp:1', '--loadvm', 'a'], /^--incoming does not go with --loadvm: the guest comes from the source$/);
+    refuse(['--incoming', 'tcp:1', '--net', 'user,mac=52:54:00:00:00:01'], /^--net \.\.\.,mac= does not go with --incoming: the source brings its cards' MACs; leave it out$/);
+  });
 });
