@@ -220,6 +220,8 @@ class VmHost implements VmWorkerApi {
     if (this.phase === 'downloading' || this.phase === 'starting') throw new Error('A machine is already starting.');
     if (this.snapshots.busy) throw new Error('A snapshot is being saved or restored; start again when it is done.');
     checkOptions(options);
+    // A tab waiting for an incoming migration (?incoming=NAME) that boots instead stops waiting.
+    this.migration.cancelWaiting();
     // Replacing a running machine is not an exit the page needs to hear about.
     await this.stopMachine(false);
     const generation = ++this.generation;
