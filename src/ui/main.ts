@@ -33,7 +33,6 @@ import { BalloonPanel } from './balloon-panel.js';
 import { DiskPanel } from './disk-panel.js';
 import { SnapshotPanel } from './snapshot-panel.js';
 import { MigratePanel } from './migrate-panel.js';
-import type { RoundReport } from '../migration/messages.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
@@ -423,26 +422,20 @@ async function main(): Promise<void> {
       setState('off');
       terminal.writeNote(`[webx86] This VM moved to the tab waiting as "${name}" (downtime ${summary.downtimeMs.toFixed(0)} ms); it runs there now.`);
     },
-  });
-  const startIncoming = async (name: string): Promise<void> => {
-    if ('error' in netChoice) { showError(netChoice.error); return; }
-    migrate.waiting(name);
-    terminal.writeNote(`[webx86] Waiting for a VM migrated to "${name}": use Migrate… in the tab that runs it.`);
-    try {
-      const info = await api.incoming(name, { images: await snapshotSources(), net: netChoice.net },
-        Comlink.proxy({ onRound: (r: RoundReport) => migrate.incomingRound(r) }));
+    receive: async (name, onRound) => {
+      if ('error' in netChoice) throw new Error(netChoice.error);
+      terminal.writeNote(`[webx86] Waiting for a VM migrated to "${name}": use Migrate… in the tab that runs it.`);
+      return api.incoming(name, { images: await snapshotSources(), net: netChoice.net }, Comlink.proxy({ onRound }));
+    },
+    arrived: async (info) => {
       progressBox.hidden = true;
       screen?.useVideoMemory(await api.displayMemory());
-      migrate.arrived(info.text);
       terminal.writeNote(`[webx86] A ${info.memoryMiB} MiB VM arrived from another tab (${info.text}); it runs here now.`);
       setState('running');
       terminal.focus();
-    } catch (e) {
-      const message = String((e as Error)?.message ?? e).split('\n')[0]!;
-      migrate.failed(message);
-      showError(message);
-    }
-  };
+    },
+    onError: showError,
+  });
 
   /** ?snapshot=URL: the machine in that file instead of a boot. */
   const startFromSnapshot = async (url: string): Promise<void> => {
@@ -515,7 +508,7 @@ async function main(): Promise<void> {
     }
   }
   if (q.has('snapshot')) await startFromSnapshot(absolute(q.get('snapshot') ?? ''));
-  else if (q.has('incoming')) await startIncoming(q.get('incoming') ?? '');
+  else if (q.has('incoming')) await migrate.receive(q.get('incoming') ?? '');
   else if (q.get('autostart') !== '0') await boot(panel.choice());
 }
 

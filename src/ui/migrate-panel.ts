@@ -11,6 +11,12 @@ export interface MigrateActions {
   send(name: string, onRound: (r: RoundReport) => void): Promise<MigrationSummary>;
   /** The VM is gone from this tab (it runs in the other one now). */
   moved(summary: MigrationSummary, name: string): void;
+  /** Wait for a VM sent to `name` and run it here; `onRound` hears each round as it arrives. */
+  receive(name: string, onRound: (r: RoundReport) => void): Promise<{ text: string; memoryMiB: number }>;
+  /** A VM arrived and runs here. */
+  arrived(info: { text: string; memoryMiB: number }): Promise<void>;
+  /** A failure the page shows beside the panel's note (one line). */
+  onError(message: string): void;
 }
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -54,26 +60,24 @@ export class MigratePanel {
     this.toggle.setAttribute('aria-expanded', String(open));
   }
 
-  /** This tab waits for an incoming VM under `name`: the panel says so and lists the rounds as they come. */
-  waiting(name: string): void {
+  /** ?incoming=NAME: wait for a VM sent to `name`, listing the rounds as they come, then run it here. */
+  async receive(name: string): Promise<void> {
     this.show(true);
     this.clearRounds();
     this.name.value = name;
     this.note.textContent = `Waiting for a VM sent to "${name}" (Migrate… in the other tab).`;
-  }
-
-  /** A round of an incoming migration. */
-  incomingRound(r: RoundReport): void {
-    this.note.textContent = 'Receiving a VM…';
-    this.addRound(r);
-  }
-
-  arrived(text: string): void {
-    this.note.textContent = `The VM arrived and runs here: ${text}.`;
-  }
-
-  failed(message: string): void {
-    this.note.textContent = message;
+    try {
+      const info = await this.actions.receive(name, (r) => {
+        this.note.textContent = 'Receiving a VM…';
+        this.addRound(r);
+      });
+      this.note.textContent = `The VM arrived and runs here: ${info.text}.`;
+      await this.actions.arrived(info);
+    } catch (e) {
+      const message = String((e as Error)?.message ?? e).split('\n')[0]!;
+      this.note.textContent = message;
+      this.actions.onError(message);
+    }
   }
 
   private async send(): Promise<void> {
