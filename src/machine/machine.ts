@@ -74,6 +74,8 @@ const ZERO_PAGE = new Uint8Array(4096);
 const DEFAULT_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
 /** The entropy source's seed in deterministic runs: the same "random" bytes every run. */
 const DETERMINISTIC_RNG_SEED = 0x77656278; // "webx"
+/** Deterministic mode: guest time a save may run on for, waiting for the disks to be idle (Machine.settleIo). */
+const QUIESCE_LIMIT_NS = 50_000_000;
 /** Fixed RTC start for deterministic runs: same date every run. */
 const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
@@ -908,11 +910,24 @@ export class Machine {
   /**
    * Drain the disks (io-completions.ts settle): wait for every host request the devices made,
    * then complete each at once. Before saveState() or loadState(), with the machine stopped.
+   * For a save in deterministic mode (`runOn`, the default) the guest first runs on to an
+   * instant with no request outstanding, so the saved run repeats the one never saved; before a
+   * loadState() that replaces the machine, pass `runOn: false`.
    */
-  async settleIo(): Promise<void> {
+  async settleIo(opts: { runOn?: boolean } = {}): Promise<void> {
     if (this.loop.running) throw new Error('settleIo() needs a machine that is not running');
+    if ((opts.runOn ?? true) && this.clock.mode === 'deterministic' && this.diskRequestsPending > 0 && this.loop.state !== 'poweroff' && this.loop.state !== 'error') {
+      // Completing the requests now, before their fixed latency, would make this run differ
+      // from one never saved: let the guest run on to its next instant with none outstanding
+      // (each completes 100 us of guest time after it was made). A guest that always has one
+      // outstanding is drained after QUIESCE_LIMIT_NS, and then repeats only from the save on.
+      await this.loop.runUntilIoIdle(QUIESCE_LIMIT_NS);
+    }
     await this.io.settle();
   }
+
+  /** Disk requests the host is working on or the guest has not yet been given. */
+  get diskRequestsPending(): number { return this.io.inFlight + this.io.undelivered; }
 
   /** Take a saveState() of a machine made with the same options. Everything is checked before anything changes. */
   loadState(s: MachineState): void {

@@ -76,6 +76,8 @@ export class RunLoop {
   /** Set when the guest enters S5 through the ACPI PM control register. */
   private guestPowerOffRequested = false;
   private wakeup: (() => void) | null = null;
+  /** runUntilIoIdle: stop at the first instant with no disk request outstanding, or at this guest time (ns). */
+  private ioIdleBy: number | null = null;
 
   constructor(private readonly m: RunLoopHooks) {}
 
@@ -132,6 +134,23 @@ export class RunLoop {
     this.state = state;
     this.m.clock.freeze();
     return reason;
+  }
+
+  /**
+   * Run the guest on (from stopped or paused) until no disk request is outstanding, or until
+   * `limitNs` of guest time has passed, and stop there. Deterministic mode takes this way to a
+   * save: completing the requests at once would make the run differ from one never saved.
+   */
+  async runUntilIoIdle(limitNs: number): Promise<ExitReason> {
+    const paused = this.pauseRequested;
+    this.pauseRequested = false;
+    this.ioIdleBy = this.m.clock.now() + limitNs;
+    try {
+      return await this.run();
+    } finally {
+      this.ioIdleBy = null;
+      this.pauseRequested = paused;
+    }
   }
 
   /** Pause guest execution (guest time stops in realtime mode). */
@@ -194,6 +213,7 @@ export class RunLoop {
         clock.sync();
       }
       clock.runDue();
+      if (this.ioIdleBy !== null && ((this.m.io.inFlight === 0 && this.m.io.undelivered === 0) || clock.now() >= this.ioIdleBy)) return 'stopped';
       // Deterministic: a disk request is due and the host has not finished it: guest time
       // waits (the CPU does not run) until it has.
       if (this.m.io.stalledOn !== null) return this.m.io.stalledOn.then(() => this.m.io.deliverDue());

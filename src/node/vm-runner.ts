@@ -150,7 +150,7 @@ export class VmRunner implements MonitorVm {
       throw new Error(`loadvm: ${path} was saved from a machine with another ${differs.join(', ')}; start it with webx86 run --loadvm ${path}`);
     }
     await this.whileStopped(async () => {
-      await this.machine.settleIo();
+      await this.machine.settleIo({ runOn: false }); // the loaded state replaces this one
       snap.restoreSnapshot(this.machine, decoded);
     });
     return `loaded ${path}`;
