@@ -34,6 +34,8 @@ import { DiskPanel } from './disk-panel.js';
 import { SnapshotPanel } from './snapshot-panel.js';
 import { MigratePanel } from './migrate-panel.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
+import { isolateThroughServiceWorker, isolationSettled, missingPlatform } from './isolation.js';
+import { clearError, errorBox, hideProgress, showError, showProgress, showStatus } from './status-bar.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
 const SERIAL_OUT_BYTES = 1 << 20;
@@ -58,114 +60,6 @@ interface GuestManifest {
   cmdline?: string;
   recommendedMemoryMiB?: number;
   prompt?: string;
-}
-
-const errorBox = document.getElementById('error')!;
-const progressBox = document.getElementById('progress')!;
-const progressBar = document.getElementById('progress-bar') as HTMLProgressElement;
-const progressText = document.getElementById('progress-text')!;
-const statusState = document.getElementById('status-state')!;
-const statusSpeed = document.getElementById('status-speed')!;
-const statusClock = document.getElementById('status-clock')!;
-const statusTime = document.getElementById('status-time')!;
-const statusJit = document.getElementById('status-jit')!;
-const statusDisk = document.getElementById('status-disk')!;
-
-function showError(message: string): void {
-  errorBox.textContent = message;
-  errorBox.hidden = false;
-  statusState.textContent = 'error';
-  statusState.className = 'error';
-}
-
-function clearError(): void {
-  errorBox.hidden = true;
-  errorBox.textContent = '';
-}
-
-/** What this browser lacks for the VM, in words; null when it has everything. */
-function missingPlatform(): string | null {
-  if (typeof WebAssembly !== 'object') {
-    return 'This browser has no WebAssembly, which the emulator needs. Use a current Chrome, Edge, Firefox or Safari.';
-  }
-  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') {
-    if (!self.crossOriginIsolated) {
-      return 'This page is not cross-origin isolated, so the browser withholds SharedArrayBuffer. '
-        + 'The server must send "Cross-Origin-Opener-Policy: same-origin" and '
-        + '"Cross-Origin-Embedder-Policy: require-corp" with the page (vite and vite preview do).';
-    }
-    return 'This browser has no SharedArrayBuffer, which the emulator needs.';
-  }
-  if (!self.crossOriginIsolated) {
-    return 'This page is not cross-origin isolated (missing COOP/COEP headers), so the VM worker cannot share memory with it.';
-  }
-  return null;
-}
-
-/** Set while the page reloads itself under the isolation service worker, so it tries only once. */
-const COI_RELOAD_KEY = 'webx86-coi-reload';
-const COI_INSTALL_TIMEOUT_MS = 4000;
-
-/**
- * On a host that does not send COOP/COEP, install public/coi-sw.js (which adds them) and reload
- * once. Returns true when a reload is under way.
- */
-async function isolateThroughServiceWorker(): Promise<boolean> {
-  if (self.crossOriginIsolated || !('serviceWorker' in navigator) || !self.isSecureContext) return false;
-  if (sessionStorage.getItem(COI_RELOAD_KEY)) {
-    // Already reloaded once and still not isolated: the service worker cannot help here.
-    sessionStorage.removeItem(COI_RELOAD_KEY);
-    return false;
-  }
-  try {
-    // Bounded: where service workers are disabled, registration can stay pending for good.
-    const installed = (async () => {
-      await navigator.serviceWorker.register(`${import.meta.env.BASE_URL}coi-sw.js`);
-      await navigator.serviceWorker.ready;
-      return true;
-    })();
-    const gaveUp = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), COI_INSTALL_TIMEOUT_MS));
-    if (!(await Promise.race([installed, gaveUp]))) return false;
-  } catch {
-    return false;
-  }
-  sessionStorage.setItem(COI_RELOAD_KEY, '1');
-  location.reload();
-  return true;
-}
-
-function formatBytes(n: number): string {
-  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`;
-}
-
-function showProgress(p: DownloadProgress): void {
-  progressBox.hidden = p.done;
-  const name = p.url.slice(p.url.lastIndexOf('/') + 1) || p.url;
-  if (p.total) {
-    progressBar.max = p.total;
-    progressBar.value = p.loaded;
-    progressText.textContent = `${p.what} ${name}: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}`;
-  } else {
-    progressBar.removeAttribute('value');
-    progressText.textContent = `${p.what} ${name}: ${formatBytes(p.loaded)}`;
-  }
-}
-
-function showStatus(s: VmStatus): void {
-  const label = s.phase === 'downloading' ? 'downloading'
-    : s.phase === 'starting' ? 'starting'
-    : s.state;
-  statusState.textContent = label;
-  statusState.className = s.state === 'error' ? 'error' : s.state === 'running' ? 'running' : '';
-  statusSpeed.textContent = s.state === 'running' || s.state === 'halted' ? `${(s.ips / 1e6).toFixed(1)} MIPS` : '';
-  statusClock.textContent = s.clock === 'deterministic' ? 'deterministic clock' : 'real-time clock';
-  statusTime.textContent = s.instructions > 0 ? `guest ${s.guestSeconds.toFixed(1)} s` : '';
-  statusDisk.textContent = s.disk ? `disk: ${formatBytes(s.disk.fetched)} of ${formatBytes(s.disk.size)} fetched` : '';
-  statusDisk.title = s.disk ? `${s.disk.requests} range requests; the rest of the image is fetched when the guest reads it` : '';
-  const j = s.jit;
-  statusJit.textContent = !j ? '' : j.threshold === 0 ? 'JIT off'
-    : `JIT: ${j.translations} regions, ${formatBytes(j.cacheBytes)} cache, ${s.instructions > 0 ? ((100 * j.instructions) / s.instructions).toFixed(0) : 0}% translated`;
-  statusJit.title = j ? `${j.bytesEmitted} bytes emitted from ${j.guestBytes} bytes of guest code, ${j.compileMs.toFixed(0)} ms compiling, ${j.calls} calls, ${j.chained} chained, ${j.evictions} evictions` : '';
 }
 
 /** A relative URL means relative to the page, but the worker would resolve it against its own script. */
@@ -207,7 +101,7 @@ async function loadManifest(url: string): Promise<GuestManifest> {
 async function main(): Promise<void> {
   const terminalBox = document.getElementById('terminal')!;
   if (await isolateThroughServiceWorker()) return;
-  sessionStorage.removeItem(COI_RELOAD_KEY);
+  isolationSettled();
   const missing = missingPlatform();
   if (missing) {
     showError(missing);
@@ -366,7 +260,7 @@ async function main(): Promise<void> {
       setState('running');
       if (fromDisk) screen?.focus(); else terminal.focus();
     } catch (e) {
-      progressBox.hidden = true;
+      hideProgress();
       showError((e as Error)?.message ?? String(e));
       setState('off');
     } finally {
@@ -403,7 +297,7 @@ async function main(): Promise<void> {
     if ('error' in netChoice) throw new Error(netChoice.error);
     clearError();
     const info = await api.restore(Comlink.transfer(file, [file.buffer]), { images: await snapshotSources(), net: netChoice.net });
-    progressBox.hidden = true;
+    hideProgress();
     screen?.useVideoMemory(await api.displayMemory());
     terminal.writeNote(`[webx86] Restored the snapshot ${name}.`);
     if (info.unplugged > 0) {
@@ -428,7 +322,7 @@ async function main(): Promise<void> {
       return api.incoming(name, { images: await snapshotSources(), net: netChoice.net }, Comlink.proxy({ onRound }));
     },
     arrived: async (info) => {
-      progressBox.hidden = true;
+      hideProgress();
       screen?.useVideoMemory(await api.displayMemory());
       terminal.writeNote(`[webx86] A ${info.memoryMiB} MiB VM arrived from another tab (${info.text}); it runs here now.`);
       setState('running');
@@ -444,7 +338,7 @@ async function main(): Promise<void> {
       if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
       await restore(new Uint8Array(await res.arrayBuffer()), shown(url));
     } catch (e) {
-      progressBox.hidden = true;
+      hideProgress();
       showError(`Could not start from the snapshot ${shown(url)}: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
     }
   };
