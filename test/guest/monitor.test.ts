@@ -5,85 +5,18 @@
 // is there again; a second process started with --loadvm finds it too. A damaged file, and a
 // loadvm of a diskless machine's snapshot into a machine with a disk, are refused in one line,
 // and the guest runs on. The balloon and system_reset are checked on that machine too.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
-import { endMarker, marked, markedOutput } from '../shell-markers.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
+import { BIN, CTRL_A_C, TerminalCli } from './terminal-cli.js';
 
-const BIN = resolve(__dirname, '../../bin/webx86');
 /** The default guest's initrd compressed: another file than the one a snapshot is saved with. */
 const OTHER_INITRD = join(IMAGES, 'initramfs.cpio.gz');
 const haveImages = haveBuildOutputs('the CLI monitor guest test (test/guest/monitor.test.ts)', [...guestFiles(), OTHER_INITRD]);
-const CTRL_A_C = '\x01c';
-const MONITOR_PROMPT = '(webx86) ';
-
-/** `bin/webx86 ARGS` on a pseudo-terminal: what it shows (stdout and stderr, CRs and escape sequences removed), what is typed. */
-class TerminalCli {
-  text = '';
-  readonly exited: Promise<number | null>;
-  private readonly child;
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(args: string[]) {
-    const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    // -e: script exits with the program's status; -f: its output is not held back.
-    this.child = spawn('script', ['-qefc', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const take = (d: Buffer): void => {
-      // eslint-disable-next-line no-control-regex
-      this.text += d.toString('latin1').replace(/\x1b\[[0-9;?]*[@-~]/g, '').replace(/\r/g, '');
-      for (const w of this.waiters.splice(0)) w();
-    };
-    this.child.stdout.on('data', take);
-    this.child.stderr.on('data', take);
-    this.exited = new Promise((done) => this.child.on('exit', (status) => { done(status); for (const w of this.waiters.splice(0)) w(); }));
-  }
-
-  type(text: string): void {
-    this.child.stdin.write(text);
-  }
-
-  /** Wait until `what` appears after `from`; returns where it ends. */
-  async waitFor(what: string, from: number): Promise<number> {
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    for (;;) {
-      const at = this.text.indexOf(what, from);
-      if (at >= 0) return at + what.length;
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no ${JSON.stringify(what)} (exit ${this.child.exitCode}); last output: ${JSON.stringify(this.text.slice(-1500))}`);
-      }
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 1000); });
-    }
-  }
-
-  /** Type a shell command between markers at the guest's prompt; resolves to its output. */
-  async shell(command: string, id: string): Promise<string> {
-    const from = this.text.length;
-    this.type(`${marked(command, id)}\r`);
-    await this.waitFor(endMarker(id), from);
-    return markedOutput(this.text, id, from)!;
-  }
-
-  /** Ctrl-A c, a monitor command, Ctrl-A c back to the console; resolves to what the command printed. */
-  async monitor(command: string): Promise<string> {
-    let from = this.text.length;
-    this.type(CTRL_A_C);
-    from = await this.waitFor(MONITOR_PROMPT, from);
-    this.type(`${command}\r`);
-    const start = await this.waitFor(`${command}\n`, from);
-    const end = await this.waitFor(MONITOR_PROMPT, start);
-    this.type(CTRL_A_C);
-    return this.text.slice(start, end - MONITOR_PROMPT.length);
-  }
-
-  kill(): void {
-    this.child.kill();
-  }
-}
-
 describe.skipIf(!haveImages)('Linux guest: the monitor\'s savevm and loadvm, and run --loadvm', () => {
   const m = haveImages ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { prompt: string } : { prompt: '' };
   const dir = mkdtempSync(join(tmpdir(), 'webx86-monitor-'));
