@@ -1,5 +1,5 @@
 // The dirty log: which pages of guest RAM were written since the host last looked, for live
-// migration's pre-copy rounds (src/snapshot/ and the host's migration code). One bit per 4 KiB
+// migration's pre-copy rounds (src/migration/, through src/cpu/dirty-log.ts). One bit per 4 KiB
 // physical page of the 4 GiB space.
 //
 // CPU writes are caught the way writes to code pages are: while logging is on, a TLB entry for
