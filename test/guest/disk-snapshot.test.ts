@@ -8,74 +8,20 @@
 // right, and reads the file written before the save back from the disk (cache dropped after a
 // read-only remount). A third process given another image is refused in one line; a fourth,
 // given no image, takes the path the snapshot recorded.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fingerprintRanges } from '../../src/storage/identity.js';
 import { diskGuestFiles, haveBuildOutputs, IMAGES, DISK_MANIFEST } from '../images.js';
-import { endMarker, marked, markedOutput } from '../shell-markers.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
+import { BIN, CTRL_A_C, TerminalCli } from './terminal-cli.js';
 
-const BIN = resolve(__dirname, '../../bin/webx86');
 const SEABIOS = '/usr/share/seabios/bios-256k.bin';
 const ready = haveBuildOutputs('the disk guest snapshot test (test/guest/disk-snapshot.test.ts)', [SEABIOS, ...diskGuestFiles()]);
-const CTRL_A_C = '\x01c';
-const MONITOR_PROMPT = '(webx86) ';
 const ROUNDS = 30;
 
-/** `bin/webx86 ARGS`, on a pseudo-terminal (`script`) when the monitor's Ctrl-A keys are needed. */
-class Cli {
-  text = '';
-  readonly exited: Promise<number | null>;
-  private readonly child;
-  private readonly waiters: (() => void)[] = [];
-  constructor(args: string[], terminal: boolean) {
-    const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    this.child = terminal
-      ? spawn('script', ['-qefc', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const take = (d: Buffer): void => {
-      // eslint-disable-next-line no-control-regex
-      this.text += d.toString('latin1').replace(/\x1b\[[0-9;?]*[@-~]/g, '').replace(/\r/g, '');
-      for (const w of this.waiters.splice(0)) w();
-    };
-    this.child.stdout.on('data', take);
-    this.child.stderr.on('data', take);
-    this.exited = new Promise((done) => this.child.on('exit', (status) => { done(status); for (const w of this.waiters.splice(0)) w(); }));
-  }
-  type(text: string): void { this.child.stdin.write(text); }
-  async waitFor(what: string | RegExp, from: number): Promise<number> {
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    for (;;) {
-      const rest = this.text.slice(from);
-      const m = typeof what === 'string' ? (rest.includes(what) ? { index: rest.indexOf(what), 0: what } : null) : rest.match(what);
-      if (m) return from + m.index! + m[0].length;
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no ${String(what)} (exit ${this.child.exitCode}); last output: ${JSON.stringify(this.text.slice(-1500))}`);
-      }
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 1000); });
-    }
-  }
-  async shell(command: string, id: string): Promise<string> {
-    const from = this.text.length;
-    this.type(`${marked(command, id)}\n`);
-    await this.waitFor(endMarker(id), from);
-    return markedOutput(this.text, id, from)!;
-  }
-  async monitor(command: string): Promise<string> {
-    let from = this.text.length;
-    this.type(CTRL_A_C);
-    from = await this.waitFor(MONITOR_PROMPT, from);
-    this.type(`${command}\r`);
-    const start = await this.waitFor(`${command}\n`, from);
-    const end = await this.waitFor(MONITOR_PROMPT, start);
-    this.type(CTRL_A_C);
-    return this.text.slice(start, end - MONITOR_PROMPT.length);
-  }
-  kill(): void { this.child.kill(); }
-}
 
 describe.skipIf(!ready)('the disk guest saved in the middle of a checksum loop over a file on its disk', () => {
   it('is restored in a fresh process, finishes the loop right, and still has what it wrote before the save', async () => {
@@ -85,7 +31,7 @@ describe.skipIf(!ready)('the disk guest saved in the middle of a checksum loop o
     const snap = join(dir, 'disk.wx86snap');
     const boot = ['run', '--boot', 'disk', '--memory', '128'];
 
-    const vm = new Cli([...boot, '--disk', image], true);
+    const vm = new TerminalCli([...boot, '--disk', image], true);
     let md5 = '';
     try {
       await vm.waitFor(m.prompt, 0);
@@ -118,7 +64,7 @@ describe.skipIf(!ready)('the disk guest saved in the middle of a checksum loop o
     }
 
     // A fresh process from the file and the same image: the loop goes on to the end, every round right.
-    const restored = new Cli(['run', '--loadvm', snap, '--disk', image], false);
+    const restored = new TerminalCli(['run', '--loadvm', snap, '--disk', image], false);
     try {
       const from = await restored.waitFor(`restored ${snap}`, 0);
       const end = await restored.waitFor(/loop-end-\d+\n/, from);
@@ -149,7 +95,7 @@ describe.skipIf(!ready)('the disk guest saved in the middle of a checksum loop o
     expect(r.stderr).toMatch(new RegExp(`^webx86: --loadvm ${snap}: the image given for disk sata0 \\(${other}\\) is not the one the snapshot was saved with \\(fingerprint [0-9a-f]{12}…, the snapshot's [0-9a-f]{12}…\\)\\n$`));
 
     // No image given: the path the snapshot recorded.
-    const recorded = new Cli(['run', '--loadvm', snap], false);
+    const recorded = new TerminalCli(['run', '--loadvm', snap], false);
     try {
       const from = await recorded.waitFor(`restored ${snap}`, 0);
       await recorded.waitFor(/round-\d+\n/, from);

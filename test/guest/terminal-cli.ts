@@ -16,10 +16,13 @@ export class TerminalCli {
   private readonly child;
   private readonly waiters: (() => void)[] = [];
 
-  constructor(args: string[]) {
+  /** `terminal` false: piped, as a script runs it (no monitor keys then). */
+  constructor(args: string[], terminal = true) {
     const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
     // -e: script exits with the program's status; -f: its output is not held back.
-    this.child = spawn('script', ['-qefc', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = terminal
+      ? spawn('script', ['-qefc', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const take = (d: Buffer): void => {
       // eslint-disable-next-line no-control-regex
       this.text += d.toString('latin1').replace(/\x1b\[[0-9;?]*[@-~]/g, '').replace(/\r/g, '');
