@@ -172,5 +172,18 @@ export default defineConfig({
     target: 'es2022',
     // The core and guest images are large binaries; never inline them as data: URLs.
     assetsInlineLimit: 0,
+    rolldownOptions: {
+      // The page, the <x86-vm> demo page, and the element itself as webx86.js at the build's
+      // root (no hash: docs pages name it in a <script> tag), exports kept for `import`.
+      input: {
+        index: join(ROOT, 'index.html'),
+        embed: join(ROOT, 'embed.html'),
+        webx86: join(ROOT, 'src/embed/index.ts'),
+      },
+      preserveEntrySignatures: 'allow-extension',
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'webx86' ? 'webx86.js' : 'assets/[name]-[hash].js'),
+      },
+    },
   },
 });

@@ -1,0 +1,73 @@
+// What an <x86-vm> element shows inside its shadow root: a slim bar (its state and a
+// Start/Pause/Resume button), a message line for errors, and the serial console in xterm.js.
+// xterm's stylesheet goes into the shadow root: the document's styles do not reach in there.
+import xtermCss from '@xterm/xterm/css/xterm.css?inline';
+import { SerialTerminal } from '../ui/terminal.js';
+
+const ELEMENT_CSS = `
+:host { display: block; height: 22em; min-height: 8em; background: #0b0d10; color: #d8dee9;
+  font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; border: 1px solid #252b33; border-radius: 4px; overflow: hidden; }
+:host([hidden]) { display: none; }
+.box { display: flex; flex-direction: column; height: 100%; }
+[part="bar"] { display: flex; align-items: center; gap: 0.6em; padding: 0.2em 0.5em; background: #14181e; border-bottom: 1px solid #252b33; }
+[part="state"] { flex: 1; color: #7b8594; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+[part="button"] { font: inherit; color: inherit; background: #252b33; border: 1px solid #3b4252; border-radius: 3px; padding: 0 0.7em; cursor: pointer; }
+[part="button"]:disabled { opacity: 0.5; cursor: default; }
+[part="message"] { padding: 0.3em 0.5em; background: #3a1d21; color: #f0c0c5; }
+[part="message"][hidden] { display: none; }
+[part="terminal"] { flex: 1; min-height: 0; padding: 2px 4px; }
+`;
+
+export type ButtonAction = 'start' | 'pause' | 'resume' | null;
+
+export class ShadowView {
+  readonly terminal: SerialTerminal;
+  private readonly stateText: HTMLElement;
+  private readonly button: HTMLButtonElement;
+  private readonly message: HTMLElement;
+  private action: ButtonAction = 'start';
+
+  constructor(host: HTMLElement, onInput: (bytes: Uint8Array) => void, onButton: (action: Exclude<ButtonAction, null>) => void) {
+    const root = host.attachShadow({ mode: 'open' });
+    const style = document.createElement('style');
+    style.textContent = xtermCss + ELEMENT_CSS;
+    const box = document.createElement('div');
+    box.className = 'box';
+    const bar = document.createElement('div');
+    bar.setAttribute('part', 'bar');
+    this.stateText = document.createElement('span');
+    this.stateText.setAttribute('part', 'state');
+    this.button = document.createElement('button');
+    this.button.type = 'button';
+    this.button.setAttribute('part', 'button');
+    this.button.addEventListener('click', () => { if (this.action) onButton(this.action); });
+    bar.append(this.stateText, this.button);
+    this.message = document.createElement('div');
+    this.message.setAttribute('part', 'message');
+    this.message.setAttribute('role', 'alert');
+    this.message.hidden = true;
+    const terminalBox = document.createElement('div');
+    terminalBox.setAttribute('part', 'terminal');
+    box.append(bar, this.message, terminalBox);
+    root.append(style, box);
+    this.terminal = new SerialTerminal(terminalBox, onInput);
+    this.show('not started', 'start');
+  }
+
+  /** The state line, and what the button does now (null: disabled). */
+  show(state: string, action: ButtonAction): void {
+    this.stateText.textContent = state;
+    this.action = action;
+    this.button.disabled = action === null;
+    this.button.textContent = action === 'pause' ? 'Pause' : action === 'resume' ? 'Resume' : 'Start';
+  }
+
+  showMessage(text: string | null): void {
+    this.message.textContent = text ?? '';
+    this.message.hidden = text === null;
+  }
+
+  get messageText(): string {
+    return this.message.hidden ? '' : this.message.textContent ?? '';
+  }
+}

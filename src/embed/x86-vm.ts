@@ -1,0 +1,462 @@
+// <x86-vm>: a PC running Linux inside a documentation page.
+//
+//   <script type="module" src="/webx86.js"></script>
+//   <x86-vm src="images/default.json" memory="64" autostart></x86-vm>
+//
+// Each element hosts its own VM worker (vm-session.ts), the same worker the full page runs, and
+// shows the guest's serial console in xterm.js inside its shadow root (shadow-view.ts). What it
+// runs comes from its attributes and the manifest `src` names (guest-choice.ts); `snapshot`
+// restores a saved machine instead of booting one. A page that is not cross-origin isolated
+// (a static host that cannot send COOP/COEP) is isolated through public/coi-sw.js, one reload
+// for all the elements on it. An element scrolled out of view pauses its guest, unless it has
+// `keep-running`, and resumes it when it comes back.
+//
+// Events (CustomEvents): `state` {state, reason}, `serial` {text}, `ready` {from: 'boot' |
+// 'snapshot', ms} once the guest's shell prompt shows (or the machine runs, when the manifest
+// names no prompt), `error` {message} (on the element only: it does not bubble). A wrong attribute or an
+// image that cannot be had is an `error` event and a message in the element, never an
+// exception thrown into the page; the script API's promises reject with the same words.
+import { isolateThroughServiceWorker, isolationSettled, missingPlatform } from '../ui/isolation.js';
+import type { ExitReason } from '../machine/types.js';
+import { chooseGuest, type GuestChoice } from './guest-choice.js';
+import { ShadowView, type ButtonAction } from './shadow-view.js';
+import { commandOutput, markedCommandLine } from './shell-command.js';
+import { VmSession } from './vm-session.js';
+
+export type X86VmState = 'idle' | 'loading' | 'booting' | 'restoring' | 'running' | 'paused' | 'off' | 'error';
+
+export interface X86VmStateDetail {
+  state: X86VmState;
+  /** paused: 'hidden' (scrolled out of view) or 'script' (pause()); off: why the machine stopped. */
+  reason?: string;
+}
+export interface X86VmReadyDetail {
+  from: 'boot' | 'snapshot';
+  /** From the start of the boot or the restore to the prompt, in ms. */
+  ms: number;
+}
+export interface X86VmStatus {
+  state: string;
+  /** Guest instructions retired since power-on: stands still while the guest is paused. */
+  instructions: number;
+  guestSeconds: number;
+}
+
+const DEFAULT_WAIT_MS = 30_000;
+const DEFAULT_RUN_MS = 60_000;
+
+/** One service-worker reload for the whole page, however many elements it has. */
+let pageIsolation: Promise<boolean> | null = null;
+function isolatePage(): Promise<boolean> {
+  pageIsolation ??= (async () => {
+    if (await isolateThroughServiceWorker()) return false; // the page reloads
+    isolationSettled();
+    return true;
+  })();
+  return pageIsolation;
+}
+
+function words(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0]!;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class X86VmElement extends HTMLElement {
+  static readonly observedAttributes = ['keep-running'];
+
+  private view: ShadowView | null = null;
+  private session: VmSession | null = null;
+  private stateNow: X86VmState = 'idle';
+  private guest: GuestChoice | null = null;
+  private starting: Promise<void> | null = null;
+  private readyNow = false;
+  private readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
+  /** Paused by pause(): scrolling back into view does not resume it. */
+  private pausedByScript = false;
+  /** Paused because it was scrolled out of view: resumes when it comes back. */
+  private pausedHidden = false;
+  private visible = true;
+  private observer: IntersectionObserver | null = null;
+  private runQueue: Promise<unknown> = Promise.resolve();
+  private commands = 0;
+  /** Tells this element's marker lines from any other's, and from text a snapshot's guest printed. */
+  private readonly markerTag = Math.random().toString(36).slice(2, 8);
+  /** Bumped by each start or restore, so a late step of an older one changes nothing. */
+  private generation = 0;
+
+  /** Where the VM is; see X86VmState. */
+  get state(): X86VmState {
+    return this.stateNow;
+  }
+
+  /** Whether the guest's shell prompt has shown since the last start, restore or reset. */
+  get ready(): boolean {
+    return this.readyNow;
+  }
+
+  /** Reserved for the inspector panel (src/inspector/), which will open beside the terminal. */
+  get inspector(): boolean {
+    return this.hasAttribute('inspector');
+  }
+
+  connectedCallback(): void {
+    if (!this.view) {
+      this.view = new ShadowView(this, (bytes) => this.session?.input(bytes), (action) => this.onButton(action));
+    }
+    if (!this.observer) {
+      this.observer = new IntersectionObserver((entries) => {
+        const last = entries[entries.length - 1];
+        if (last) this.visibilityChanged(last.isIntersecting);
+      });
+    }
+    this.observer.observe(this);
+    if (this.hasAttribute('autostart') && this.stateNow === 'idle') this.start().catch(() => {}); // reported as an error event
+  }
+
+  disconnectedCallback(): void {
+    this.observer?.disconnect();
+    // Moved within the page (removed and inserted again at once) is not leaving it.
+    setTimeout(() => {
+      if (this.isConnected) return;
+      this.generation++;
+      this.session?.close();
+      this.session = null;
+      this.rejectReadyWaiters(new Error('The element left the page.'));
+      this.setState('off', 'removed');
+    }, 0);
+  }
+
+  attributeChangedCallback(name: string): void {
+    if (name === 'keep-running') this.visibilityChanged(this.visible);
+  }
+
+  /**
+   * Boot the guest (or restore the `snapshot` attribute's machine); resumes a paused one. Resolves
+   * once the machine runs; rejects in words (and fires `error`) when it cannot.
+   */
+  start(): Promise<void> {
+    if (this.stateNow === 'paused') return this.resume();
+    if (this.stateNow === 'running') return Promise.resolve();
+    this.starting ??= this.startMachine().finally(() => { this.starting = null; });
+    return this.starting;
+  }
+
+  /** Pause the guest (its clock stops too) until start() or resume(). */
+  async pause(): Promise<void> {
+    const session = this.requireSession('pause');
+    this.pausedByScript = true;
+    await session.pause();
+    if (this.stateNow === 'running') this.setState('paused', 'script');
+  }
+
+  /** Go on after pause(); a guest scrolled out of view stays paused until it is visible again. */
+  async resume(): Promise<void> {
+    const session = this.requireSession('resume');
+    this.pausedByScript = false;
+    if (this.stateNow !== 'paused') return;
+    if (this.shouldHide()) {
+      this.pausedHidden = true;
+      this.setState('paused', 'hidden');
+      return;
+    }
+    this.pausedHidden = false;
+    await session.resume();
+    this.setState('running');
+  }
+
+  /** Press the machine's reset button: the guest boots again; `ready` fires at its new prompt. */
+  async reset(): Promise<void> {
+    const session = this.requireSession('reset');
+    this.readyNow = false;
+    const from = session.end;
+    await session.reset();
+    this.watchForPrompt(from, 'boot', performance.now());
+  }
+
+  /** Type text into the guest's console, as a user would ("\r" is Enter). */
+  type(text: string): void {
+    this.requireSession('type').type(String(text));
+  }
+
+  /**
+   * Resolve with the first text matching `pattern` (a string, or a RegExp) in what the guest
+   * printed since it started; reject after `timeoutMs`.
+   */
+  waitFor(pattern: string | RegExp, timeoutMs = DEFAULT_WAIT_MS): Promise<string> {
+    const session = this.requireSession('waitFor');
+    const find = typeof pattern === 'string'
+      ? (text: string) => (text.includes(pattern) ? pattern : null)
+      : (text: string) => { const m = new RegExp(pattern.source, pattern.flags.replace('g', '')).exec(text); return m ? m[0] : null; };
+    return session.waitForText(0, find, timeoutMs, `${String(pattern)} on the console`);
+  }
+
+  /**
+   * Run one shell command line in the guest (once its prompt is ready) and resolve with its
+   * output, without trailing newlines, as $(…) gives it. Commands run one after another.
+   */
+  run(command: string, timeoutMs = DEFAULT_RUN_MS): Promise<string> {
+    const result = this.runQueue.then(() => this.runNow(String(command), timeoutMs));
+    this.runQueue = result.catch(() => {});
+    return result;
+  }
+
+  private async runNow(command: string, timeoutMs: number): Promise<string> {
+    const session = this.requireSession('run');
+    await this.whenReady(timeoutMs);
+    const id = `${this.markerTag}-${++this.commands}`;
+    const line = markedCommandLine(command, id);
+    const from = session.end;
+    session.type(`${line}\r`);
+    return session.waitForText(from, (text) => commandOutput(text, id), timeoutMs, `the end of "${command}"`);
+  }
+
+  /** The running machine saved as a snapshot file (the guest pauses only while its state is copied). */
+  async snapshot(): Promise<Blob> {
+    const bytes = await this.requireSession('snapshot').snapshot();
+    return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
+  }
+
+  /** Replace the machine by the one in a snapshot (a Blob from snapshot(), or a downloaded file). */
+  async restore(snapshot: Blob): Promise<void> {
+    if (!(snapshot instanceof Blob)) throw new TypeError('restore() takes a Blob (from snapshot(), or a downloaded .wx86snap file).');
+    await this.starting?.catch(() => {});
+    const bytes = new Uint8Array(await snapshot.arrayBuffer());
+    const generation = ++this.generation;
+    try {
+      if (!(await this.platformReady())) return;
+      const guest = this.guest ?? await chooseGuest(this.guestAttributes(), location.href);
+      this.guest = guest;
+      await this.restoreFrom(bytes, guest, generation);
+    } catch (e) {
+      if (generation === this.generation) this.fail(words(e));
+      throw new Error(words(e));
+    }
+  }
+
+  /** The machine's counters now, from its worker; null before it was started. */
+  async status(): Promise<X86VmStatus | null> {
+    if (!this.session) return null;
+    const s = await this.session.status();
+    return { state: s.state, instructions: s.instructions, guestSeconds: s.guestSeconds };
+  }
+
+  /** What the element's message line shows (an error), '' when nothing. */
+  get message(): string {
+    return this.view?.messageText ?? '';
+  }
+
+  // ---- starting --------------------------------------------------------------------------------
+
+  private async startMachine(): Promise<void> {
+    const generation = ++this.generation;
+    try {
+      if (!(await this.platformReady())) return;
+      this.setState('loading');
+      const guest = await chooseGuest(this.guestAttributes(), location.href);
+      if (generation !== this.generation) return;
+      this.guest = guest;
+      const snapshotUrl = this.getAttribute('snapshot');
+      if (snapshotUrl !== null && snapshotUrl.trim() !== '') {
+        await this.restoreFrom(await this.downloadSnapshot(snapshotUrl.trim()), guest, generation);
+        return;
+      }
+      const session = this.ensureSession();
+      this.readyNow = false;
+      this.setState('booting');
+      this.view!.terminal.clear();
+      const started = performance.now();
+      await session.boot(guest);
+      if (generation !== this.generation) return;
+      this.running();
+      this.watchForPrompt(0, 'boot', started);
+    } catch (e) {
+      if (generation === this.generation) this.fail(words(e));
+      throw new Error(words(e));
+    }
+  }
+
+  private async restoreFrom(bytes: Uint8Array, guest: GuestChoice, generation: number): Promise<void> {
+    const session = this.ensureSession();
+    this.readyNow = false;
+    this.setState('restoring');
+    const started = performance.now();
+    this.view!.terminal.clear();
+    await session.restore(bytes, guest);
+    if (generation !== this.generation) return;
+    this.running();
+    this.watchForPrompt(0, 'snapshot', started);
+    // The restored shell printed its prompt before the save: Enter has it print a fresh one.
+    session.type('\r');
+  }
+
+  private async downloadSnapshot(url: string): Promise<Uint8Array> {
+    let href: string;
+    try {
+      href = new URL(url, location.href).href;
+    } catch {
+      throw new Error(`snapshot="${url}" is not a URL.`);
+    }
+    let res: Response;
+    try {
+      res = await fetch(href);
+    } catch (e) {
+      throw new Error(`Could not download the snapshot ${href}: ${words(e) || 'network error'}.`);
+    }
+    if (!res.ok || (res.headers.get('Content-Type') ?? '').startsWith('text/html')) {
+      throw new Error(`The snapshot was not found: ${href} (HTTP ${res.status}).`);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** Isolated (reloading once through the service worker if need be) and able to host the VM. */
+  private async platformReady(): Promise<boolean> {
+    if (!(await isolatePage())) {
+      this.setState('loading', 'reloading the page with cross-origin isolation');
+      return false;
+    }
+    const missing = missingPlatform();
+    if (missing) throw new Error(missing);
+    return true;
+  }
+
+  private guestAttributes() {
+    const a = (name: string) => this.getAttribute(name);
+    return { src: a('src'), kernel: a('kernel'), initrd: a('initrd'), disk: a('disk'), cmdline: a('cmdline'), memory: a('memory'), clock: a('clock') };
+  }
+
+  private ensureSession(): VmSession {
+    this.session ??= new VmSession({
+      serial: (bytes, text) => {
+        this.view?.terminal.writeBytes(bytes);
+        this.emit('serial', { text });
+      },
+      progress: (p) => {
+        if (this.stateNow !== 'loading' && this.stateNow !== 'booting' && this.stateNow !== 'restoring') return;
+        const share = p.total ? ` ${Math.round((100 * p.loaded) / p.total)}%` : '';
+        this.view?.show(`downloading the ${p.what}${share}`, null);
+      },
+      exit: (reason, error) => this.exited(reason, error),
+      broken: (message) => this.fail(message),
+    });
+    return this.session;
+  }
+
+  private requireSession(what: string): VmSession {
+    if (!this.session) throw new Error(`${what}(): the VM has not been started; call start() first.`);
+    return this.session;
+  }
+
+  // ---- readiness -------------------------------------------------------------------------------
+
+  /** Fire `ready` when the prompt shows in the output after `from` (at once when no prompt is known). */
+  private watchForPrompt(from: number, origin: 'boot' | 'snapshot', started: number): void {
+    const generation = this.generation;
+    const session = this.session!;
+    const prompt = this.guest?.prompt?.trimEnd();
+    const fire = () => {
+      if (generation !== this.generation) return;
+      this.readyNow = true;
+      for (const w of this.readyWaiters.splice(0)) w.resolve();
+      this.emit('ready', { from: origin, ms: performance.now() - started } satisfies X86VmReadyDetail);
+    };
+    if (!prompt) return fire();
+    const atLineStart = new RegExp(`(^|\\n)${escapeRegExp(prompt)}`);
+    session.waitForText(from, (text) => (atLineStart.test(text) ? prompt : null), Infinity, 'the prompt').then(fire, () => {});
+  }
+
+  private whenReady(timeoutMs: number): Promise<void> {
+    if (this.readyNow) return Promise.resolve();
+    if (this.stateNow === 'idle' || this.stateNow === 'off' || this.stateNow === 'error') {
+      return Promise.reject(new Error('The VM is not running: call start() first.'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`The guest's prompt did not show within ${timeoutMs} ms.`)), timeoutMs);
+      this.readyWaiters.push({ resolve: () => { clearTimeout(timer); resolve(); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+    });
+  }
+
+  private rejectReadyWaiters(e: Error): void {
+    for (const w of this.readyWaiters.splice(0)) w.reject(e);
+  }
+
+  // ---- state -----------------------------------------------------------------------------------
+
+  /** The machine runs: paused at once if it is out of view. */
+  private running(): void {
+    this.view?.showMessage(null);
+    this.pausedByScript = false;
+    this.pausedHidden = false;
+    this.setState('running');
+    this.visibilityChanged(this.visible);
+  }
+
+  private exited(reason: ExitReason, error?: string): void {
+    this.readyNow = false;
+    if (reason === 'error') {
+      this.fail(`The machine stopped with an error: ${error ?? 'unknown'}`);
+      return;
+    }
+    this.rejectReadyWaiters(new Error(`The machine stopped (${reason}).`));
+    this.setState('off', reason);
+  }
+
+  private shouldHide(): boolean {
+    return !this.visible && !this.hasAttribute('keep-running');
+  }
+
+  private visibilityChanged(visible: boolean): void {
+    this.visible = visible;
+    const session = this.session;
+    if (!session) return;
+    if (this.shouldHide() && this.stateNow === 'running') {
+      this.pausedHidden = true;
+      this.setState('paused', 'hidden');
+      session.pause().catch(() => {});
+    } else if (!this.shouldHide() && this.pausedHidden && this.stateNow === 'paused') {
+      this.pausedHidden = false;
+      if (this.pausedByScript) {
+        this.setState('paused', 'script');
+        return;
+      }
+      this.setState('running');
+      session.resume().catch(() => {});
+    }
+  }
+
+  private onButton(action: Exclude<ButtonAction, null>): void {
+    const done = action === 'start' ? this.start() : action === 'pause' ? this.pause() : this.resume();
+    done.catch(() => {}); // start() reports its own failures; the others cannot fail with a session
+  }
+
+  private fail(message: string): void {
+    this.rejectReadyWaiters(new Error(message));
+    this.view?.showMessage(message);
+    this.setState('error', message);
+    this.emit('error', { message });
+  }
+
+  private setState(state: X86VmState, reason?: string): void {
+    const changed = state !== this.stateNow || state === 'paused' || state === 'error';
+    this.stateNow = state;
+    const label: Record<X86VmState, string> = {
+      idle: 'not started', loading: 'loading', booting: 'booting', restoring: 'restoring the snapshot',
+      running: 'running', paused: reason === 'hidden' ? 'paused (out of view)' : 'paused', off: `stopped${reason ? ` (${reason})` : ''}`, error: 'error',
+    };
+    const action: ButtonAction = state === 'running' ? 'pause' : state === 'paused' ? 'resume'
+      : state === 'idle' || state === 'off' || state === 'error' ? 'start' : null;
+    this.view?.show(reason && state === 'loading' ? reason : label[state], action);
+    this.setAttribute('state', state);
+    if (changed) this.emit('state', { state, reason } satisfies X86VmStateDetail);
+  }
+
+  /**
+   * Events bubble, so a page can listen for all its VMs at once; except `error`, which would
+   * reach the window's error handlers (error reporters take those for script errors).
+   */
+  private emit(type: string, detail: unknown): void {
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: type !== 'error', composed: type !== 'error' }));
+  }
+}
