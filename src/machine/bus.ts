@@ -21,6 +21,8 @@ export interface BusMapping {
   readonly device: IoDevice;
   /** Bit mask of accepted widths: bit 1 = byte, bit 2 = word, bit 4 = dword. */
   readonly widths: number;
+  /** Guest accesses that reached this window since it was mapped (the inspector's traps per device): one increment, no allocation. */
+  accesses: number;
 }
 
 const ALL_ONES: Record<IoSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
@@ -56,6 +58,7 @@ abstract class Bus {
   read(addr: number, size: IoSize): number {
     const m = this.find(addr);
     if (m !== undefined && (m.widths & size) !== 0 && addr + size <= m.base + m.length) {
+      m.accesses++;
       return this.call(m, () => m.device.read(addr - m.base, size) >>> 0, ALL_ONES[size]) & ALL_ONES[size];
     }
     if (size === 1) {
@@ -74,6 +77,7 @@ abstract class Bus {
     value = (value & ALL_ONES[size]) >>> 0;
     const m = this.find(addr);
     if (m !== undefined && (m.widths & size) !== 0 && addr + size <= m.base + m.length) {
+      m.accesses++;
       this.call(m, () => m.device.write(addr - m.base, size, value), undefined);
       return;
     }
@@ -92,6 +96,7 @@ abstract class Bus {
       this.stats.unmappedReads++;
       return 0xff;
     }
+    m.accesses++;
     return this.call(m, () => m.device.read(addr - m.base, 1), 0xff) & 0xff;
   }
 
@@ -101,6 +106,7 @@ abstract class Bus {
       this.stats.unmappedWrites++;
       return;
     }
+    m.accesses++;
     this.call(m, () => m.device.write(addr - m.base, 1, value), undefined);
   }
 
@@ -136,7 +142,7 @@ export class PortBus extends Bus {
         throw new Error(`${device.name}: port 0x${p.toString(16)} already mapped to ${this.mappings[other - 1]!.device.name}`);
       }
     }
-    const m: BusMapping = { base, length, device, widths: widthMask(widths) };
+    const m: BusMapping = { base, length, device, widths: widthMask(widths), accesses: 0 };
     let slot = this.mappings.indexOf(undefined);
     if (slot < 0) slot = this.mappings.push(m) - 1; else this.mappings[slot] = m;
     if (slot + 1 > 0xffff) throw new Error('too many port mappings');
@@ -183,7 +189,7 @@ export class MmioMap extends Bus {
         throw new Error(`${device.name}: MMIO 0x${base.toString(16)}+0x${length.toString(16)} overlaps ${r.device.name}`);
       }
     }
-    const m: BusMapping = { base, length, device, widths: widthMask(widths) };
+    const m: BusMapping = { base, length, device, widths: widthMask(widths), accesses: 0 };
     this.ranges.push(m);
     this.ranges.sort((a, b) => a.base - b.base);
     return m;

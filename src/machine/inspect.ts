@@ -9,6 +9,8 @@
 import type { Core } from '../cpu/core.js';
 import type { MmioMap } from './bus.js';
 import type { PciBus } from '../devices/pci.js';
+import type { DualPic8259 } from '../devices/i8259.js';
+import type { Ioapic } from '../devices/ioapic.js';
 import { MEMORY } from './board.js';
 
 // Page-table entry bits (Intel SDM vol. 3, 4.3)
@@ -96,6 +98,77 @@ export function linearToPhysical(core: Core, lin: number): number | null {
   const pte = ramWord(core, (pde & 0xfffff000) + ((lin >>> 12) & 0x3ff) * 4);
   if (pte === null || (pte & PTE_P) === 0) return null;
   return ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0;
+}
+
+/** One linear address through the guest's tables, level by level (the inspector's page walk). */
+export interface PageWalk {
+  linear: number;
+  /** Paging off: the linear address is the physical one. */
+  paging: boolean;
+  /** Where the PDE lies and what it holds (null: the directory is outside RAM). */
+  pdeAddress?: number;
+  pde?: number | null;
+  /** A 4 MiB page (PDE.PS with CR4.PSE): no PTE. */
+  large?: boolean;
+  pteAddress?: number;
+  pte?: number | null;
+  /** The physical address, or null when a level is not present (the access would be a #PF). */
+  physical: number | null;
+}
+
+/**
+ * Walk `lin` through the tables at CR3 as the MMU does (no A/D updates, no TLB): each entry's
+ * address and value, and the physical address. Reads are bounded by RAM: a CR3 or a PDE the
+ * guest pointed outside RAM stops the walk there.
+ */
+export function pageWalk(core: Core, lin: number): PageWalk {
+  lin >>>= 0;
+  if (!pagingEnabled(core)) return { linear: lin, paging: false, physical: lin };
+  const pdeAddress = ((core.cr3 & 0xfffff000) + (lin >>> 22) * 4) >>> 0;
+  const pde = ramWord(core, pdeAddress);
+  const walk: PageWalk = { linear: lin, paging: true, pdeAddress, pde, physical: null };
+  if (pde === null || (pde & PTE_P) === 0) return walk;
+  if ((pde & PDE_PS) !== 0 && (core.cr4 & CR4_PSE) !== 0) {
+    walk.large = true;
+    walk.physical = ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+    return walk;
+  }
+  walk.large = false;
+  walk.pteAddress = ((pde & 0xfffff000) + ((lin >>> 12) & 0x3ff) * 4) >>> 0;
+  walk.pte = ramWord(core, walk.pteAddress);
+  if (walk.pte !== null && (walk.pte & PTE_P) !== 0) walk.physical = ((walk.pte & 0xfffff000) | (lin & 0xfff)) >>> 0;
+  return walk;
+}
+
+/** Exceptions the CPU delivered since power-on, per vector 0-31 (the core counts them in its state block); zeros for a core that does not. */
+export function exceptionCounts(core: Core): number[] {
+  const out = new Array<number>(32).fill(0);
+  if (!core.hasConstant('OFF_EXCEPTION_COUNTS')) return out;
+  const base = core.addr('OFF_EXCEPTION_COUNTS');
+  const words = new DataView(core.memory.buffer, base, 32 * 4);
+  for (let v = 0; v < 32; v++) out[v] = words.getUint32(v * 4, true);
+  return out;
+}
+
+/**
+ * The interrupt inputs that send `vector` as the guest programmed its controllers: an 8259 IRQ
+ * (by the vector base of its ICW2) and the IO-APIC pins whose unmasked redirection entry names
+ * it. Used by `info irq` and the inspector's interrupts per line.
+ */
+export function vectorSources(pic: DualPic8259, ioapic: Ioapic | null, vector: number): string[] {
+  const names: string[] = [];
+  for (const [chip, first] of [[pic.master, 0], [pic.slave, 8]] as const) {
+    const base = chip.state.vectorBase;
+    if (base !== 0 && vector >= base && vector < base + 8) names.push(`8259 IRQ ${first + vector - base}`);
+  }
+  if (ioapic !== null) {
+    for (let pin = 0; pin < ioapic.state.redirLow.length; pin++) {
+      const low = ioapic.state.redirLow[pin]!;
+      // Bit 16: masked.
+      if ((low & 0x10000) === 0 && (low & 0xff) === vector) names.push(`IO-APIC pin ${pin}`);
+    }
+  }
+  return names;
 }
 
 /** `length` bytes of guest RAM at physical `phys`, or null if any falls outside RAM (MMIO is not read: reads have effects). */

@@ -266,6 +266,8 @@ export class Machine {
   /** Counters for the inspector. */
   readonly counters = {
     resets: 0, hltStops: 0, slices: 0, deviceErrors: 0,
+    /** Guest time in HLT, ns (run-loop.ts). */
+    haltedNs: 0,
     /** IO-APIC messages no local APIC took (other destinations, SMI/INIT/ExtINT modes). */
     apicUndelivered: 0,
     /** Guest moves of the local APIC onto another device's window (not mapped there). */

@@ -48,7 +48,8 @@ export interface RunLoopHooks {
   readonly io: IoCompletions;
   /** A guest reset stops the machine instead of powering it on again. */
   readonly noReboot: boolean;
-  readonly counters: { resets: number; hltStops: number; slices: number };
+  /** haltedNs: guest time the CPU spent in HLT (the inspector's idle share). */
+  readonly counters: { resets: number; hltStops: number; slices: number; haltedNs: number };
   /** After each CPU run (the core has no hook for writes to IA32_APIC_BASE). */
   afterRun(): void;
   /** Whether the CPU's INTR input is asserted. */
@@ -78,6 +79,8 @@ export class RunLoop {
   private wakeup: (() => void) | null = null;
   /** runUntilIoIdle: stop at the first instant with no disk request outstanding, or at this guest time (ns). */
   private ioIdleBy: number | null = null;
+  /** Guest time (ns) at which the CPU last stopped at HLT, until it runs again: the span goes to counters.haltedNs. */
+  private haltedSince: number | null = null;
 
   constructor(private readonly m: RunLoopHooks) {}
 
@@ -221,6 +224,10 @@ export class RunLoop {
       const ioWait = !deterministic && this.m.io.inFlight > 0;
       const deadline = clock.nextDeadline();
       const budget = clock.instructionsUntil(deadline, deterministic ? MAX_BUDGET_DETERMINISTIC : this.realtimeCap(ioWait ? IO_WAIT_RUN_MS : REALTIME_RUN_MS));
+      if (this.haltedSince !== null) {
+        this.m.counters.haltedNs += Math.max(0, clock.now() - this.haltedSince);
+        this.haltedSince = null;
+      }
       const t0 = performance.now();
       const before = core.instructions;
       clock.runEnd = clock.now() + budget * clock.nsPerInstruction;
@@ -253,6 +260,7 @@ export class RunLoop {
       }
       if (stop === 'hlt') {
         this.m.counters.hltStops++;
+        this.haltedSince ??= clock.now();
         // With IF clear and no NMI latched, nothing can ever wake this CPU: "cli; hlt" forever.
         // Without ACPI that is how Linux powers off (machine_power_off falls back to
         // machine_halt -> stop_this_cpu: interrupts off, HLT in a loop), so it is our power-off.

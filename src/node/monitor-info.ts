@@ -7,7 +7,7 @@ import type { Machine } from '../machine/machine.js';
 import type { Core, SegName } from '../cpu/core.js';
 import type { Pic8259 } from '../devices/i8259.js';
 import {
-  cpuMode, linearToPhysical, memoryMap, pciFunctions, readLinear, readPhysical, walkPageTables,
+  cpuMode, linearToPhysical, vectorSources, memoryMap, pciFunctions, readLinear, readPhysical, walkPageTables,
   PTE_A, PTE_D, PTE_G, PTE_PCD, PTE_PWT, PTE_RW, PTE_US, PDE_PS, type PageMapping,
 } from '../machine/inspect.js';
 
@@ -127,19 +127,7 @@ function pic(label: string, chip: Pic8259): string {
 function irq(machine: Machine): string[] {
   const counts = machine.irqStats.perVector;
   const source = (vector: number): string => {
-    const names: string[] = [];
-    for (const [chip, first] of [[machine.pic.master, 0], [machine.pic.slave, 8]] as const) {
-      const base = chip.state.vectorBase;
-      if (base !== 0 && vector >= base && vector < base + 8) names.push(`8259 IRQ ${first + vector - base}`);
-    }
-    const io = machine.ioapic;
-    if (io !== null) {
-      for (let pin = 0; pin < io.state.redirLow.length; pin++) {
-        const low = io.state.redirLow[pin]!;
-        // Bit 16: masked.
-        if ((low & 0x10000) === 0 && (low & 0xff) === vector) names.push(`IO-APIC pin ${pin}`);
-      }
-    }
+    const names = vectorSources(machine.pic, machine.ioapic, vector);
     return names.length === 0 ? '' : ` (${names.join(', ')})`;
   };
   const out = ['IRQ statistics (interrupts taken, by vector):'];

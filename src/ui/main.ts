@@ -36,6 +36,7 @@ import { MigratePanel } from './migrate-panel.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
 import { isolateThroughServiceWorker, isolationSettled, missingPlatform } from './isolation.js';
 import { clearError, errorBox, hideProgress, showError, showProgress, showStatus } from './status-bar.js';
+import { inspectorToggle } from '../inspector/toggle.js';
 
 /** COM1 output ring: enough for a burst of kernel log while the tab is busy. */
 const SERIAL_OUT_BYTES = 1 << 20;
@@ -353,6 +354,10 @@ async function main(): Promise<void> {
   }, STATUS_INTERVAL_MS);
 
   exposeTestHook(terminal, () => api.status(), screen, () => api.textScreen());
+
+  // The inspector beside the terminal (src/inspector/); ?inspector=1 opens it at once.
+  const inspector = inspectorToggle(document.getElementById('btn-inspector') as HTMLButtonElement, document.getElementById('inspector')!, api.inspector, showError);
+  if (new URLSearchParams(location.search).get('inspector') === '1') void inspector.open();
 
   // What to boot: the URL's choice, else the default guest's manifest.
   const q = new URLSearchParams(location.search);

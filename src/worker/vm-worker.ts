@@ -20,6 +20,8 @@ import { WorkerDiskStore, resetDiskStore, type DiskStoreStatus } from './worker-
 import { OverlayBackend } from '../storage/overlay.js';
 import { loadCoreWasm, obtainImage, openDisk, type DownloadProgress, type ImageRole, type ImageSource } from './worker-images.js';
 import { WorkerMigration, type MigrationEvents, type MigrationSummary } from './worker-migrate.js';
+import { WorkerInspector } from './worker-inspect.js';
+import type { InspectorApi } from '../inspector/sample.js';
 
 export type { DownloadProgress, ImageRole, ImageSource };
 
@@ -116,6 +118,8 @@ export interface VmWorkerApi {
    * 4 KiB blocks were forgotten.
    */
   resetDisk(src: ImageSource): Promise<number>;
+  /** The page's inspector (worker-inspect.ts): samples of the running machine, pause, step, breakpoints (a comlink proxy: `api.inspector.sample()`). */
+  readonly inspector: InspectorApi & Comlink.ProxyMarked;
 }
 
 /** How often the status asks the guest's balloon driver for fresh statistics. */
@@ -207,6 +211,8 @@ class VmHost implements VmWorkerApi {
   };
   private readonly snapshots = new WorkerSnapshots(this.machineControl);
   private readonly migration = new WorkerMigration(this.machineControl, this.snapshots);
+  private readonly inspection = new WorkerInspector();
+  readonly inspector = Comlink.proxy(this.inspection);
 
   attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void {
     this.serialOut = new ByteRing(serialOut);
@@ -289,6 +295,7 @@ class VmHost implements VmWorkerApi {
     this.options = options;
     this.phase = 'running';
     this.running = this.runMachine(machine, generation);
+    this.inspection.attach(machine instanceof Machine ? machine : null);
     void this.pumpInput(generation);
     this.screen?.start(machine);
   }
@@ -449,6 +456,7 @@ class VmHost implements VmWorkerApi {
     this.generation++;
     this.machine = null;
     this.running = null;
+    this.inspection.attach(null);
     this.screen?.stop();
     this.net?.close();
     // A boot still downloading sees the new generation and drops what it builds.
