@@ -13,7 +13,7 @@
 // the host's loopback and private addresses through it (10.0.2.2 is the host's 127.0.0.1) when
 // the server listens on loopback only, as it does by default; a server opened to the network
 // (--host) denies them. WEBX86_WISP_PRIVATE=allow or =deny decides instead.
-import { createReadStream, existsSync, mkdirSync, readdirSync, statSync, copyFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, copyFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +124,44 @@ function guestImages(): Plugin {
   };
 }
 
+/**
+ * The <x86-vm> package's type declarations, beside webx86.js in <outDir>/types/: one file per
+ * module of its public surface, each declared on its own (isolatedDeclarations, no type-check
+ * of the program, so it costs milliseconds). A declaration that needs an inferred type, or names
+ * a module outside the list, fails the build rather than shipping broken types.
+ */
+function embedTypes(): Plugin {
+  const PUBLIC = ['index', 'x86-vm', 'guest-choice'];
+  let outDir = '';
+  let isBuild = false;
+  return {
+    name: 'webx86-embed-types',
+    configResolved(config) {
+      isBuild = config.command === 'build';
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    async writeBundle() {
+      if (!isBuild) return;
+      const ts = (await import('typescript')).default;
+      const dir = join(outDir, 'types');
+      mkdirSync(dir, { recursive: true });
+      for (const name of PUBLIC) {
+        const out = ts.transpileDeclaration(readFileSync(join(ROOT, 'src/embed', `${name}.ts`), 'utf8'), {
+          fileName: `${name}.ts`,
+          reportDiagnostics: true,
+          compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, isolatedDeclarations: true, strict: true },
+        });
+        const problems = (out.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' '));
+        const outside = [...out.outputText.matchAll(/from '([^']+)'/g)].map((m) => m[1]!)
+          .filter((spec) => !PUBLIC.some((p) => spec === `./${p}.js`));
+        if (outside.length > 0) problems.push(`imports ${outside.join(', ')}, which the package does not declare`);
+        if (problems.length > 0) throw new Error(`src/embed/${name}.ts: ${problems.join('; ')}`);
+        writeFileSync(join(dir, `${name}.d.ts`), out.outputText);
+      }
+    },
+  };
+}
+
 /** May guests reach the host's loopback and private networks through a server bound to `host`? */
 function allowPrivate(host: string | boolean | undefined): boolean {
   const choice = process.env.WEBX86_WISP_PRIVATE;
@@ -149,7 +187,7 @@ function wispRelay(): Plugin {
 export default defineConfig({
   root: ROOT,
   publicDir: 'public',
-  plugins: [guestImages(), wispRelay()],
+  plugins: [guestImages(), wispRelay(), embedTypes()],
   server: {
     headers: ISOLATION_HEADERS,
     // The page's test starts its own server on a free port.

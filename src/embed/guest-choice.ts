@@ -10,7 +10,9 @@
 //   prompt    the shell's prompt: the element is `ready` once it shows after a boot
 // The attributes kernel, initrd, disk, cmdline and memory override the manifest's; relative
 // attribute URLs are relative to the page, as an <img src> is.
-import type { ClockMode } from '../machine/types.js';
+
+/** The machine's clock (src/machine/types.ts ClockMode), spelled out: the package's types stand alone. */
+export type GuestClock = 'realtime' | 'deterministic';
 
 /** The guest manifest's fields the element reads (others, such as packages, are ignored). */
 export interface GuestManifest {
@@ -47,7 +49,7 @@ export interface GuestChoice {
   vgaBios?: string;
   cmdline: string;
   memoryMiB: number;
-  clock: ClockMode;
+  clock: GuestClock;
   /** The shell prompt that marks the guest ready; null when nobody said. */
   prompt: string | null;
 }
@@ -116,7 +118,7 @@ function parseMemory(text: string | null, fallback: number | undefined): number 
   return mib;
 }
 
-function parseClock(text: string | null): ClockMode {
+function parseClock(text: string | null): GuestClock {
   if (text === null || text === '' || text === 'realtime') return 'realtime';
   if (text === 'deterministic') return 'deterministic';
   throw new GuestChoiceError(`clock="${text}": use "realtime" or "deterministic".`);

@@ -65,7 +65,7 @@ function escapeRegExp(s: string): string {
 }
 
 export class X86VmElement extends HTMLElement {
-  static readonly observedAttributes = ['keep-running'];
+  static readonly observedAttributes: string[] = ['keep-running'];
 
   private view: ShadowView | null = null;
   private session: VmSession | null = null;
@@ -185,7 +185,7 @@ export class X86VmElement extends HTMLElement {
    * Resolve with the first text matching `pattern` (a string, or a RegExp) in what the guest
    * printed since it started; reject after `timeoutMs`.
    */
-  waitFor(pattern: string | RegExp, timeoutMs = DEFAULT_WAIT_MS): Promise<string> {
+  waitFor(pattern: string | RegExp, timeoutMs: number = DEFAULT_WAIT_MS): Promise<string> {
     const session = this.requireSession('waitFor');
     const find = typeof pattern === 'string'
       ? (text: string) => (text.includes(pattern) ? pattern : null)
@@ -197,7 +197,7 @@ export class X86VmElement extends HTMLElement {
    * Run one shell command line in the guest (once its prompt is ready) and resolve with its
    * output, without trailing newlines, as $(…) gives it. Commands run one after another.
    */
-  run(command: string, timeoutMs = DEFAULT_RUN_MS): Promise<string> {
+  run(command: string, timeoutMs: number = DEFAULT_RUN_MS): Promise<string> {
     const result = this.runQueue.then(() => this.runNow(String(command), timeoutMs));
     this.runQueue = result.catch(() => {});
     return result;
