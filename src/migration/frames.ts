@@ -47,6 +47,17 @@ export class MigrationError extends Error {
   }
 }
 
+/**
+ * The source sent the whole state but never heard the target's DONE (nor its ERROR): the target
+ * may be running the guest, so the source must not (source.ts, "Who runs the guest").
+ */
+export class MigrationUnconfirmed extends MigrationError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationUnconfirmed';
+  }
+}
+
 export interface Frame {
   type: FrameType;
   body: Uint8Array;

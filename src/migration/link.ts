@@ -23,6 +23,11 @@ export class Peer {
 
   constructor(private readonly link: MigrationLink, readonly name: string) {}
 
+  /** The peer sent ERROR: it has given the migration up (and will not run the guest). */
+  get gaveUp(): boolean {
+    return this.peerGaveUp;
+  }
+
   async send(type: FrameType, body: Uint8Array | Uint8Array[]): Promise<void> {
     if (this.link.reader.failed) throw this.link.reader.failed;
     try {

@@ -8,7 +8,8 @@
 //   PAGES   round:u32  count:u32  entry:u32[count]  page[4096] for each entry without ZERO_PAGE
 //           entry: page frame number, | ZERO_PAGE for a page of zeros (no bytes follow for it)
 //   ROUND   value-codec: RoundReport
-//   STATE   cpu:u32-sized bytes  value-codec {clock, irqLines, devices, a20}  disks:u32  disk[disks] (disks.ts)
+//   STATE   cpu:u32-sized bytes  value-codec {clock, irqLines, devices, a20, running, net}  disks:u32  disk[disks] (disks.ts)
+//           running: false when the source's guest was paused; net: each card's backend's state (version 2)
 //   DONE    loadMs:f64
 import type { MachineState } from '../machine/machine.js';
 import type { SavedClock } from '../machine/clock.js';
@@ -21,8 +22,12 @@ import { decodeDisk, encodeDisk } from '../snapshot/disks.js';
 import { decodeValue, encodeValue } from '../snapshot/value-codec.js';
 import { MigrationError } from './frames.js';
 
-/** This webx86's migration protocol; a peer of another version is refused at HELLO. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * This webx86's migration protocol; a peer of another version is refused at HELLO. Version 2:
+ * STATE says whether the guest runs and carries the network backends' state, and the right to
+ * run the guest passes with STATE (source.ts).
+ */
+export const PROTOCOL_VERSION = 2;
 const MAGIC = Uint8Array.from('WX86MIGR', (c) => c.charCodeAt(0));
 export const PAGE_SIZE = 4096;
 export const ZERO_PAGE = 0x8000_0000;
@@ -44,6 +49,15 @@ export interface RoundReport {
 
 /** The machine's state without RAM (Machine.saveState({ ram: false })). */
 export type StateWithoutRam = Omit<MachineState, 'ram'>;
+
+/** What a STATE frame carries. */
+export interface MigratedState {
+  machine: StateWithoutRam;
+  /** The guest was running at the stop (false: paused by the monitor's stop; the target keeps it paused). */
+  running: boolean;
+  /** Each network card's backend's state, eth0 first (NetLink.saveState; null where none). */
+  net: unknown[];
+}
 
 /** A snapshot-format error (ByteReader, value-codec, checkConfig) in the words of a migration. */
 export function asFrameError(e: unknown, what: string): MigrationError {
@@ -193,11 +207,12 @@ export function decodeDone(body: Uint8Array): { loadMs: number } {
 
 // -- STATE --
 
-export function encodeState(s: StateWithoutRam): Uint8Array[] {
+export function encodeState(m: MigratedState): Uint8Array[] {
+  const s = m.machine;
   const w = new ByteWriter();
   w.u32(s.cpu.length);
   w.bytes(s.cpu);
-  encodeValue(w, { clock: s.clock, irqLines: s.irqLines, devices: s.devices, a20: s.a20 }, 'machine state');
+  encodeValue(w, { clock: s.clock, irqLines: s.irqLines, devices: s.devices, a20: s.a20, running: m.running, net: m.net }, 'machine state');
   const disks = s.disks ?? [];
   w.u32(disks.length);
   for (const d of disks) encodeDisk(w, d);
@@ -212,7 +227,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * The state in a STATE frame, its shape checked (the Machine checks the devices' states and the
  * disks against itself when it loads them). `diskBlocks` bounds the overlays' blocks in all.
  */
-export function decodeState(body: Uint8Array, diskBlocks: number): StateWithoutRam {
+export function decodeState(body: Uint8Array, diskBlocks: number): MigratedState {
   try {
     const r = reader(body, 'STATE');
     const cpu = r.bytes(r.u32()).slice();
@@ -233,6 +248,8 @@ export function decodeState(body: Uint8Array, diskBlocks: number): StateWithoutR
     if (!Array.isArray(devices) || !devices.every((d) => isRecord(d) && typeof d.name === 'string' && typeof d.version === 'number' && 'state' in d)) {
       throw new MigrationError('bad STATE frame: its devices are not a list of named, versioned states');
     }
+    if (typeof v.running !== 'boolean') throw new MigrationError('bad STATE frame: it does not say whether the guest runs');
+    if (!Array.isArray(v.net)) throw new MigrationError('bad STATE frame: its network backends\' state is not a list');
     const count = r.u32();
     const budget = { blocks: diskBlocks };
     const disks: SavedOverlay[] = [];
@@ -242,10 +259,11 @@ export function decodeState(body: Uint8Array, diskBlocks: number): StateWithoutR
       disks.push(d);
     }
     r.expectEnd();
-    return {
+    const machine: StateWithoutRam = {
       cpu, clock: clock as unknown as SavedClock, irqLines: irqLines as boolean[], devices: devices as SavedDevice[],
       a20: { kbc: a20.kbc, fast: a20.fast }, ...(count > 0 ? { disks } : {}),
     };
+    return { machine, running: v.running, net: v.net };
   } catch (e) {
     throw asFrameError(e, 'STATE');
   }

@@ -8,16 +8,34 @@
 //   PAGES, pages dirtied meanwhile    ->   round 1, 2 ... until the rest fits the downtime target
 //   ROUND                             ->        (~100 ms at the measured rate), or stops shrinking
 //                                               (4 rounds), or 30 rounds
-//   guest stopped: PAGES (the rest), STATE  ->
+//   guest stopped: PAGES (the rest), STATE  ->   (STATE says whether the guest was running or
+//                                                paused, and holds the network backends' state)
 //                                     <- DONE (the target loaded it and runs the guest)
 //   this machine never runs again
 //
-// Any failure before DONE (the connection, the target's refusal, a bad frame) ends the migration
-// with a one-line MigrationError, and the guest runs on here as if nothing had happened.
+// Who runs the guest. Exactly one side may, and no exchange of messages can make both sides sure
+// of the other's last one (the two generals), so the right to run passes at one fixed point, the
+// STATE frame, and each side decides from what it knows itself:
+//   - The source gives the guest up once it has handed the whole STATE frame to the transport.
+//     From then on it runs the guest again only if the target answers ERROR (it could not load
+//     the state, and never runs it). DONE: the target runs it, this machine ends. Anything else
+//     (the connection breaks, silence past the deadline, a garbled answer): the target may be
+//     running the guest, so this machine stays stopped, paused rather than ended, and says so
+//     (MigrationUnconfirmed); a person who knows the target is not running it may `cont` it.
+//     If handing STATE over fails, its last bytes never left this process, the target cannot
+//     load it, and the guest runs on here.
+//   - The target runs the guest once it has loaded STATE, whether or not its DONE gets through
+//     (target.ts), and after that it never sends ERROR.
+// So a lost DONE leaves the guest running on the target only; a target that dies between STATE
+// and running leaves it stopped on both sides, never running on two.
+//
+// Any failure before STATE (the connection, the target's refusal, a bad frame) ends the migration
+// with a one-line MigrationError, and the guest runs on here as if nothing had happened. A guest
+// paused here (the monitor's stop) arrives paused, as QEMU's target resumes only a running guest.
 import type { Machine } from '../machine/machine.js';
 import { DirtyLog } from '../cpu/dirty-log.js';
 import type { SnapshotConfig } from '../snapshot/config.js';
-import { FRAME_HEADER, FrameType, MigrationError } from './frames.js';
+import { FRAME_HEADER, FrameType, MigrationError, MigrationUnconfirmed } from './frames.js';
 import { Peer, type MigrationLink } from './link.js';
 import { encodeHello, encodePages, encodeRound, encodeState, decodeDone, PAGE_SIZE, type RoundReport } from './messages.js';
 
@@ -31,6 +49,16 @@ export interface SourceVm {
   whileStopped<T>(work: () => Promise<T>): Promise<T>;
   /** Called inside the last whileStopped: the target runs the guest now; this machine must never run again. */
   moved(): void;
+  /** The guest is paused (the monitor's stop), read with the machine stopped: the target keeps it paused. */
+  readonly paused?: boolean;
+  /**
+   * Called inside the last whileStopped when the target may be running the guest but never
+   * confirmed it: keep this machine stopped (paused, not ended) for a person to decide. A host
+   * without it is told moved() instead: never running twice comes before keeping the guest.
+   */
+  hold?(): void;
+  /** Each network card's backend's state (saveLinks, src/net/link.ts), read with the machine stopped. */
+  saveNet?(): unknown[];
 }
 
 export interface SourceOptions {
@@ -184,14 +212,22 @@ export async function migrateOut(vm: SourceVm, link: MigrationLink, opts: Source
         finalPages = pfns.length;
         const { roundBytes } = await sendRound(rounds.length, pfns, false);
         bytes += roundBytes;
-        const state = encodeState(machine.saveState({ ram: false }));
+        const state = encodeState({ machine: machine.saveState({ ram: false }), running: vm.paused !== true, net: vm.saveNet?.() ?? [] });
         stateBytes = state.reduce((n, p) => n + p.length, 0);
         await peer.send(FrameType.STATE, state);
         bytes += stateBytes + FRAME_HEADER;
-        targetLoadMs = decodeDone((await peer.expect([FrameType.DONE])).body).loadMs;
       } catch (e) {
         stopLog();
         throw e;
+      }
+      // STATE is out whole: from here the guest is the target's unless it answers ERROR (above).
+      try {
+        targetLoadMs = decodeDone((await peer.expect([FrameType.DONE])).body).loadMs;
+      } catch (e) {
+        if (peer.gaveUp) throw e;
+        if (vm.hold !== undefined) vm.hold(); else vm.moved();
+        const why = String((e as Error)?.message ?? e).split('\n')[0];
+        throw new MigrationUnconfirmed(`the target got the whole state but did not confirm that it runs the guest (${why}); it may be running it, so this VM stays stopped`);
       }
       // The target runs the guest from here: this one must not run a single slice more.
       vm.moved();

@@ -1,7 +1,11 @@
 // The receiving side of a live migration (source.ts has the conversation): build the machine the
 // source describes, take its pages as they come, load its state, answer DONE and hand the
-// machine to the host, which runs it. Any failure is a one-line MigrationError here, an ERROR
-// frame to the source (which then runs on), and no machine.
+// machine to the host, which runs it (paused if the source's guest was). Any failure up to the
+// loaded state is a one-line MigrationError here, an ERROR frame to the source (which then runs
+// on), and no machine. Once the state is loaded the guest is ours whether or not DONE reaches
+// the source, which after sending STATE never runs the guest unless we answer ERROR (source.ts,
+// "Who runs the guest"): so from that point we never send ERROR, and a DONE that cannot be sent
+// is only reported (`confirmed` false).
 import type { Machine } from '../machine/machine.js';
 import { fillBytes } from '../cpu/fill.js';
 import { checkMachineFits, type SnapshotConfig } from '../snapshot/config.js';
@@ -28,6 +32,12 @@ export interface IncomingResult {
   pages: number;
   /** Decoding and loading the state, with the guest stopped on both sides. */
   loadMs: number;
+  /** The source's guest was running; false: it was paused, and the host starts it paused. */
+  running: boolean;
+  /** Each network card's backend's state on the source, for restoreLinks (src/net/link.ts). */
+  net: unknown[];
+  /** DONE went out to the source; false: sending it failed (the guest is ours all the same). */
+  confirmed: boolean;
 }
 
 function oneLine(e: unknown): string {
@@ -67,14 +77,20 @@ export async function migrateIn(link: MigrationLink, host: TargetHost, helloTime
         try {
           checkMachineFits(machine, config);
           // RAM is in place already: the machine loads it from itself.
-          machine.loadState({ ...state, ram: machine.core.ram });
+          machine.loadState({ ...state.machine, ram: machine.core.ram });
         } catch (e) {
           throw new MigrationError(`the source's state does not fit this target: ${oneLine(e)}`);
         }
         const loadMs = performance.now() - t0;
-        await peer.send(FrameType.DONE, encodeDone(loadMs));
+        // The guest is ours from here, answered or not (the header says why).
+        let confirmed = true;
+        try {
+          await peer.send(FrameType.DONE, encodeDone(loadMs));
+        } catch {
+          confirmed = false;
+        }
         peer.close();
-        return { machine, config, rounds, pages, loadMs };
+        return { machine, config, rounds, pages, loadMs, running: state.running, net: state.net, confirmed };
       }
     }
   } catch (e) {

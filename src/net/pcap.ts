@@ -82,6 +82,15 @@ export class PcapTap implements NetLink {
     this.inner.close();
   }
 
+  // A tap is transparent: the backend behind it keeps and gets its own state.
+  saveState(): unknown {
+    return this.inner.saveState?.() ?? null;
+  }
+
+  restored(saved: unknown): string | null {
+    return this.inner.restored?.(saved) ?? null;
+  }
+
   /** The capture file so far: global header and every record. */
   bytes(): Uint8Array {
     const out = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));

@@ -157,7 +157,8 @@ async function restore(opts: RunOptions, path: string): Promise<number> {
     throw inFile(e);
   }
   const config = decoded.config;
-  const parts = await savedMachineParts(opts, config, await openNics(opts), '--loadvm');
+  const links = await openNics(opts);
+  const parts = await savedMachineParts(opts, config, links, '--loadvm');
   let options: MachineOptions;
   try {
     options = await snap.machineOptionsFor(config, parts);
@@ -173,6 +174,9 @@ async function restore(opts: RunOptions, path: string): Promise<number> {
     throw inFile(e);
   }
   process.stderr.write(`webx86: restored ${path} (${config.memoryMiB} MiB, ${config.clock} clock)\n`);
+  // The network backends are this process's: they tell the guest what did not come along.
+  const { restoreLinks } = await import('../net/link.js');
+  for (const line of restoreLinks(links, decoded.net)) process.stderr.write(`webx86: ${line}\n`);
   return session(machine, options, opts, balloonStats);
 }
 
@@ -188,7 +192,7 @@ async function incoming(opts: RunOptions, uri: string): Promise<number> {
   return runIncoming(opts, uri, {
     optionsFor: async (config) => snap.machineOptionsFor(config, await savedMachineParts(opts, config, await openNics(opts), '--incoming')),
     create: (options) => mod.Machine.create(options, machineHost(opts, balloonStats)),
-    session: (machine, options) => session(machine, options, opts, balloonStats),
+    session: (machine, options, paused) => session(machine, options, opts, balloonStats, paused),
     error: (message) => new CliError(message),
   });
 }
@@ -207,7 +211,7 @@ async function startGdb(runner: VmRunner, quit: () => void, addr: GdbAddress, wa
 }
 
 /** Connect a created machine to this terminal and run it until it stops; returns the exit status. */
-async function session(machine: Machine, options: MachineOptions, opts: RunOptions, balloonStats: BalloonStatsPrinter): Promise<number> {
+async function session(machine: Machine, options: MachineOptions, opts: RunOptions, balloonStats: BalloonStatsPrinter, paused = false): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   let quitByUser = false;
@@ -219,6 +223,8 @@ async function session(machine: Machine, options: MachineOptions, opts: RunOptio
   const quit = (): void => { quitByUser = true; runner.end(); };
   // --gdb: the stub listens before the guest runs (--gdb-wait: the guest waits for gdb's continue).
   const gdb = opts.gdb === undefined ? null : await startGdb(runner, quit, opts.gdb, opts.gdbWait === true);
+  // A migrated guest that was paused at the source stays paused until the monitor's cont.
+  if (paused) runner.stop();
 
   // The monitor: QEMU's words, on this terminal (stderr, beside Ctrl-A h's help).
   const monitor = new MonitorConsole(new Monitor({

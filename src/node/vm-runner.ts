@@ -8,6 +8,7 @@ import type { Machine, MachineOptions } from '../machine/machine.js';
 import type { ExitReason } from '../machine/types.js';
 import type { BalloonInfo, MonitorVm } from './monitor.js';
 import { driveDifference } from '../snapshot/disks.js';
+import { restoreLinks, saveLinks, type NetLink } from '../net/link.js';
 
 type SnapshotModule = typeof import('../snapshot/snapshot.js');
 
@@ -110,7 +111,7 @@ export class VmRunner implements MonitorVm {
     // runs; it is stopped only to copy its state and note which pages the balloon holds.
     const config = await this.config(snap);
     const t0 = performance.now();
-    const { state, ballooned } = await this.whileStopped(async () => {
+    const { state, ballooned, net } = await this.whileStopped(async () => {
       let state;
       try {
         // The disks' requests in flight complete first (drained, as QEMU does).
@@ -123,10 +124,11 @@ export class VmRunner implements MonitorVm {
       // The balloon's pages as they are now: the guest may give more while the file is compressed.
       const ballooned = new Uint8Array(state.ram.length / PAGE_SIZE);
       for (let pfn = 0; pfn < ballooned.length; pfn++) if (this.machine.balloon.isInflated(pfn)) ballooned[pfn] = 1;
-      return { state, ballooned };
+      // The network backends' state of the same instant (the user network's open connections).
+      return { state, ballooned, net: saveLinks(this.links) };
     });
     const pausedMs = performance.now() - t0;
-    const bytes = await snap.encodeSnapshot(state, config, { skipPage: (pfn) => ballooned[pfn] === 1 });
+    const bytes = await snap.encodeSnapshot(state, config, { skipPage: (pfn) => ballooned[pfn] === 1, net });
     try {
       await writeFile(path, bytes);
     } catch (e) {
@@ -149,11 +151,12 @@ export class VmRunner implements MonitorVm {
     if (differs.length > 0) {
       throw new Error(`loadvm: ${path} was saved from a machine with another ${differs.join(', ')}; start it with webx86 run --loadvm ${path}`);
     }
-    await this.whileStopped(async () => {
+    const lines = await this.whileStopped(async () => {
       await this.machine.settleIo({ runOn: false }); // the loaded state replaces this one
       snap.restoreSnapshot(this.machine, decoded);
+      return restoreLinks(this.links, decoded.net);
     });
-    return `loaded ${path}`;
+    return [`loaded ${path}`, ...lines].join('; ');
   }
 
   /**
@@ -167,6 +170,7 @@ export class VmRunner implements MonitorVm {
     if (this.migrating) throw new Error('migrate: a migration is under way');
     if (this.ended) throw new Error('migrate: the session is ending');
     const rounds: string[] = [];
+    const runner = this;
     this.migrating = true;
     try {
       const addr = parseTcpAddress(uri, false);
@@ -176,17 +180,28 @@ export class VmRunner implements MonitorVm {
         machine: this.machine,
         whileStopped: (work) => this.whileStopped(work),
         moved: () => { this.migratedTo = uri; this.end(); },
+        get paused() { return runner.paused; },
+        // The target may run the guest and never said so: this one stays paused, not ended.
+        hold: () => this.stop(),
+        saveNet: () => saveLinks(this.links),
       }, link, { config, onRound: (r) => { const line = describeRound(r); rounds.push(line); progress(line); } });
       const summary = describeResult(result);
       this.lastMigration = [`migration to ${uri}: completed`, ...rounds, summary];
       return summary;
     } catch (e) {
-      const message = `migrate: ${String((e as Error)?.message ?? e).split('\n')[0]}; the VM runs on here`;
-      this.lastMigration = [`migration to ${uri}: failed`, ...rounds, message];
+      const held = (e as Error)?.name === 'MigrationUnconfirmed';
+      const message = `migrate: ${String((e as Error)?.message ?? e).split('\n')[0]}${held ? ' (`cont` runs it here: only if the target does not)' : '; the VM runs on here'}`;
+      this.lastMigration = [`migration to ${uri}: ${held ? 'not confirmed' : 'failed'}`, ...rounds, message];
       throw new Error(message);
     } finally {
       this.migrating = false;
     }
+  }
+
+  /** The network cards' links (their backends save and restore state with the machine). */
+  private get links(): NetLink[] {
+    const o = this.options;
+    return (o.nics ?? (o.net !== undefined ? [{ link: o.net }] : [])).map((n) => n.link);
   }
 
   /** `info migrate`: the last migration's rounds and outcome. */

@@ -8,6 +8,9 @@
 //   'BORD'  the board: IRQ lines and the A20 latches          exactly once
 //   'DEV '  one device: name:string version:u32 state (value-codec.ts)   once per device
 //   'DISK'  one writable drive's overlay blocks (disks.ts)    once per writable drive (format 2)
+//   'NET '  each card's network backend's saved state, eth0 first, null where none (value-codec.ts;
+//           NetLink.saveState: the user-mode NAT's open connections, reset after a restore)
+//                                                              at most once, before RAM (optional)
 //   'RAM '  guest RAM in pages (ram-pages.ts)                 exactly once, last
 //
 // Each device carries its own state version (STYLE.md 7), checked by the Machine that loads it;
@@ -23,7 +26,7 @@ import { PAYLOAD_BEYOND_RAM } from './container.js';
 import { decodeDisk, encodeDisk } from './disks.js';
 import type { SavedOverlay } from '../machine/machine-disks.js';
 
-const TAG = { CONF: 'CONF', CPU: 'CPU ', CLOCK: 'CLCK', BOARD: 'BORD', DEVICE: 'DEV ', DISK: 'DISK', RAM: 'RAM ' } as const;
+const TAG = { CONF: 'CONF', CPU: 'CPU ', CLOCK: 'CLCK', BOARD: 'BORD', DEVICE: 'DEV ', DISK: 'DISK', NET: 'NET ', RAM: 'RAM ' } as const;
 const TAG_TEXT = new Set<string>(Object.values(TAG));
 /** More IRQ lines than a board has: bounds a list read from a file. */
 const MAX_IRQ_LINES = 256;
@@ -44,7 +47,7 @@ export function diskBlocks(state: MachineState): number {
 }
 
 /** The payload's parts, in order (RAM pages by reference), and how RAM's pages were counted. */
-export function encodePayload(state: MachineState, config: SnapshotConfig, opts: RamEncodeOptions): { chunks: Uint8Array[]; ram: RamCounts } {
+export function encodePayload(state: MachineState, config: SnapshotConfig, opts: RamEncodeOptions, net?: readonly unknown[]): { chunks: Uint8Array[]; ram: RamCounts } {
   if (state.ram.length !== config.memoryMiB * 1024 * 1024) {
     throw new SnapshotError(`the state's RAM is ${state.ram.length} bytes, its configuration says ${config.memoryMiB} MiB`);
   }
@@ -57,12 +60,13 @@ export function encodePayload(state: MachineState, config: SnapshotConfig, opts:
     section(w, TAG.DEVICE, (b) => { b.string(d.name); b.u32(d.version); encodeValue(b, d.state, `device ${d.name}`); });
   }
   for (const d of state.disks ?? []) section(w, TAG.DISK, (b) => encodeDisk(b, d));
+  if (net !== undefined && net.some((n) => n !== null)) section(w, TAG.NET, (b) => encodeValue(b, [...net], 'network backends'));
   const ram = section(w, TAG.RAM, (b) => encodePages(b, state.ram, opts));
   return { chunks: w.chunks(), ram };
 }
 
 /** The MachineState and configuration in `payload`; RAM must be `ramBytes` and the disks at most `diskBlockLimit` blocks (the header's). */
-export function decodePayload(payload: Uint8Array, ramBytes: number, diskBlockLimit = 0): { state: MachineState; config: SnapshotConfig; pagesStored: number } {
+export function decodePayload(payload: Uint8Array, ramBytes: number, diskBlockLimit = 0): { state: MachineState; config: SnapshotConfig; pagesStored: number; net?: unknown[] } {
   const r = new ByteReader(payload, 0, payload.length, 'payload');
   // Devices' memories (typed arrays) in all: what a payload may hold beyond RAM.
   const budget: MemoryBudget = { bytes: PAYLOAD_BEYOND_RAM };
@@ -73,6 +77,7 @@ export function decodePayload(payload: Uint8Array, ramBytes: number, diskBlockLi
   let ram: { ram: Uint8Array; stored: number } | undefined;
   const devices: SavedDevice[] = [];
   const disks: SavedOverlay[] = [];
+  let net: unknown[] | undefined;
   const blockBudget = { blocks: diskBlockLimit };
   const once = (tag: string, seen: unknown) => {
     if (seen !== undefined) throw new SnapshotError(`snapshot is corrupt: it has two '${tag}' sections`);
@@ -122,6 +127,13 @@ export function decodePayload(payload: Uint8Array, ramBytes: number, diskBlockLi
         disks.push(disk);
         break;
       }
+      case TAG.NET: {
+        once(tag, net);
+        const v = decodeValue(s, budget);
+        if (!Array.isArray(v) || v.length !== config!.nics.length) throw new SnapshotError(`snapshot is corrupt: its 'NET ' section is not a list of ${config!.nics.length} network backends' states`);
+        net = v;
+        break;
+      }
       case TAG.RAM:
         once(tag, ram);
         ram = decodePages(s, ramBytes);
@@ -137,7 +149,7 @@ export function decodePayload(payload: Uint8Array, ramBytes: number, diskBlockLi
   }
   const missing = config.drives.find((d) => !d.readOnly && !disks.some((o) => o.name === d.name));
   if (missing !== undefined) throw new SnapshotError(`snapshot is corrupt: it has no 'DISK' section for disk ${missing.name}`);
-  return { state: { cpu, ram: ram.ram, clock, devices, ...board, ...(disks.length > 0 ? { disks } : {}) }, config, pagesStored: ram.stored };
+  return { state: { cpu, ram: ram.ram, clock, devices, ...board, ...(disks.length > 0 ? { disks } : {}) }, config, pagesStored: ram.stored, ...(net !== undefined ? { net } : {}) };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -26,6 +26,8 @@ export type { RamCounts } from './ram-pages.js';
 export interface EncodeOptions extends RamEncodeOptions {
   /** Told how RAM's pages were written or left out (for the host's figures). */
   onRamCounts?: (counts: RamCounts) => void;
+  /** Each card's network backend's state (saveLinks in src/net/link.ts), taken with the machine stopped. */
+  net?: readonly unknown[];
 }
 
 /** What a decoded file held besides the state: sizes, for the host to show. */
@@ -38,6 +40,8 @@ export interface DecodedSnapshot {
   state: MachineState;
   config: SnapshotConfig;
   info: SnapshotInfo;
+  /** Each card's network backend's saved state, for restoreLinks (src/net/link.ts); absent when none had any. */
+  net?: unknown[];
 }
 
 /**
@@ -45,7 +49,7 @@ export interface DecodedSnapshot {
  * RAM is compressed from `state` itself, not a copy: leave `state` alone until this resolves.
  */
 export async function encodeSnapshot(state: MachineState, config: SnapshotConfig, opts: EncodeOptions = {}): Promise<Uint8Array> {
-  const { chunks, ram } = encodePayload(state, config, opts);
+  const { chunks, ram } = encodePayload(state, config, opts, opts.net);
   opts.onRamCounts?.(ram);
   return seal(chunks, state.ram.length, undefined, diskBlocks(state));
 }
@@ -57,8 +61,8 @@ export async function encodeSnapshot(state: MachineState, config: SnapshotConfig
 export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot> {
   try {
     const { payload, info } = await unseal(file);
-    const { state, config, pagesStored } = decodePayload(payload, info.ramBytes, info.diskBlocks);
-    return { state, config, info: { ...info, pagesStored } };
+    const { state, config, pagesStored, net } = decodePayload(payload, info.ramBytes, info.diskBlocks);
+    return { state, config, info: { ...info, pagesStored }, ...(net !== undefined ? { net } : {}) };
   } catch (e) {
     throw asSnapshotError(e, 'snapshot cannot be read');
   }

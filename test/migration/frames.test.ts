@@ -152,11 +152,16 @@ describe('migration messages', () => {
       a20: { kbc: true, fast: false },
       disks: [{ name: 'sata0', blocks: new Map([[5, new Uint8Array(4096).fill(3)]]) }],
     };
-    const body = joinParts(encodeState(state as never));
-    expect(decodeState(body, 10)).toEqual(state);
+    // A paused guest and a user network's saved connection travel with it (protocol version 2).
+    const net = [{ tcp: [{ guest: '10.0.2.15', guestPort: 40000, peer: '10.0.2.2', peerPort: 8080, mac: '52:54:00:12:34:56', seq: 7, ack: 9 }] }];
+    const migrated = { machine: state, running: false, net };
+    const body = joinParts(encodeState(migrated as never));
+    expect(decodeState(body, 10)).toEqual(migrated);
     expect(() => decodeState(body, 0)).toThrow(/^bad STATE frame: the source's disk sata0 holds 1 blocks, more than its header says|^bad STATE frame: .*disk sata0 holds 1 blocks/);
     expect(() => decodeState(body.subarray(0, body.length - 10), 10)).toThrow(/^bad STATE frame: .* ends early$/);
-    const noClock = joinParts(encodeState({ ...state, clock: { nowNs: NaN } } as never));
+    const noClock = joinParts(encodeState({ ...migrated, machine: { ...state, clock: { nowNs: NaN } } } as never));
     expect(() => decodeState(noClock, 10)).toThrow('bad STATE frame: its clock is not a clock\'s state');
+    const noRunState = joinParts(encodeState({ ...migrated, running: 1 } as never));
+    expect(() => decodeState(noRunState, 10)).toThrow('bad STATE frame: it does not say whether the guest runs');
   });
 });

@@ -28,6 +28,7 @@ import { Ipv4Reassembly, type ReassemblyLimits } from './ipv4-reassembly';
 import type { HostResolver, Listener, RelayDatagrams, TcpRelay, UdpRelay } from './relay';
 import { DEFAULT_TCP_TUNING, TcpConnection, type TcpTuning } from './tcp';
 import { buildTcp, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from './tcp-segment';
+import { keyEnds, macBytes, macText, savedConnections, type SavedTcp, type SavedUserNet } from './restore';
 
 const ip = (s: string): number => parseIp(s)!;
 
@@ -86,6 +87,8 @@ export class UserNet implements NetLink {
    * the stack through a hub); a guest not yet heard from is asked by ARP.
    */
   readonly neighbours = new Map<number, Uint8Array>();
+  /** Guest connections reset because the machine was restored (restored()). */
+  resetAfterRestore = 0;
 
   private readonly opts: UserNetOptions;
   private readonly tune: TcpTuning;
@@ -151,6 +154,45 @@ export class UserNet implements NetLink {
     this.udp.clear();
     for (const l of this.listeners) l.close();
     this.onFrame = null;
+  }
+
+  /** The guest's connections, for a stack that serves the machine after a restore (restore.ts). */
+  saveState(): SavedUserNet {
+    const tcp: SavedTcp[] = [];
+    for (const [key, c] of this.tcp) {
+      const at = c.resumePoint();
+      const ends = keyEnds(key);
+      const mac = ends === null ? undefined : this.neighbours.get(parseIp(ends.guest)!);
+      if (at === null || ends === null || mac === undefined) continue;
+      tcp.push({ ...ends, mac: macText(mac), ...at });
+    }
+    return { tcp };
+  }
+
+  /**
+   * The machine was restored (restore.ts): what this stack relays now belongs to a guest state
+   * that is gone, so its connections and UDP flows are dropped without a word to the guest, and
+   * each connection the saved stack relayed is reset to the guest.
+   */
+  restored(saved: unknown): string | null {
+    for (const c of [...this.tcp.values()]) c.drop();
+    for (const f of this.udp.values()) {
+      if (f.timer !== null) clearTimeout(f.timer);
+      f.relay.close();
+    }
+    this.udp.clear();
+    const conns = savedConnections(saved) ?? [];
+    for (const t of conns) {
+      const guest = parseIp(t.guest)!;
+      const mac = macBytes(t.mac);
+      this.learn(guest, mac);
+      const rst: TcpSegment = { srcPort: t.peerPort, dstPort: t.guestPort, seq: t.seq, ack: t.ack, flags: TCP_RST | TCP_ACK, window: 0, mss: null, data: new Uint8Array(0) };
+      this.toGuest(buildTcp(parseIp(t.peer)!, guest, rst), mac);
+    }
+    this.resetAfterRestore += conns.length;
+    if (conns.length === 0) return null;
+    const list = conns.slice(0, 3).map((t) => `${t.guest}:${t.guestPort} - ${t.peer}:${t.peerPort}`).join(', ');
+    return `user network: ${conns.length} TCP connection${conns.length === 1 ? '' : 's'} the guest had open through the saved process reset (${list}${conns.length > 3 ? ' ...' : ''}); their host sockets stayed there`;
   }
 
   /** Remember a guest's MAC for its address: unicast MACs on our network only. */

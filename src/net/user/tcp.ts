@@ -149,6 +149,23 @@ export class TcpConnection {
     if (this.state === 'SYN_SENT') this.sendSyn();
   }
 
+  /**
+   * Where a reset must be to reach the guest after a restore (UserNet.saveState): our next
+   * sequence number and the next we expect; null before the connection is synchronized (the
+   * guest's retransmitted SYN, or its SYN-ACK, meets a fresh stack that handles it as new).
+   */
+  resumePoint(): { seq: number; ack: number } | null {
+    if (this.state === 'CONNECTING' || this.state === 'SYN_SENT' || this.state === 'CLOSED') return null;
+    return { seq: this.sndNxt, ack: this.rcvNxt };
+  }
+
+  /** Forget the connection without a word to the guest (its guest side was replaced by a restore). */
+  drop(): void {
+    if (this.state === 'CLOSED') return;
+    this.stream?.close();
+    this.finish();
+  }
+
   /** Abort from our side (stack closing): RST to the guest, host stream closed. */
   abort(): void {
     if (this.state === 'CLOSED') return;
