@@ -358,6 +358,8 @@ async function main(): Promise<void> {
   // The inspector beside the terminal (src/inspector/); ?inspector=1 opens it at once.
   const inspector = inspectorToggle(document.getElementById('btn-inspector') as HTMLButtonElement, document.getElementById('inspector')!, api.inspector, showError);
   if (new URLSearchParams(location.search).get('inspector') === '1') void inspector.open();
+  // Tests compare what the inspector shows with the monitor's words for the same machine.
+  if (window.__webx86) window.__webx86.monitorInfo = (subject: string) => api.inspector.monitorInfo(subject);
 
   // What to boot: the URL's choice, else the default guest's manifest.
   const q = new URLSearchParams(location.search);
@@ -424,6 +426,8 @@ declare global {
       screenText(): Promise<{ lines: string[]; cursor: { row: number; col: number } | null } | null>;
       /** The canvas as the page shows it, and how many frames it drew. */
       screenPixels(): { width: number; height: number; data: number[]; frames: number; vramFrames: number } | null;
+      /** The CLI monitor's `info SUBJECT` lines for the running machine (src/node/monitor-info.ts). */
+      monitorInfo?(subject: string): Promise<string[] | null>;
       ready: boolean;
     };
   }

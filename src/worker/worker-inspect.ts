@@ -132,10 +132,16 @@ export class WorkerInspector implements InspectorApi {
   }
 
   private counters(m: Machine): CounterSample {
-    const sumByDevice = (list: { device: { name: string }; accesses: number }[]) => {
-      const byName = new Map<string, number>();
-      for (const w of list) byName.set(w.device.name, (byName.get(w.device.name) ?? 0) + w.accesses);
-      return [...byName].map(([name, count]) => ({ name, count }));
+    // Per device object (COM1 and COM2 are both an ns16550): named by the chip and where it
+    // decodes first, as `ns16550 @3f8`; a device with several windows sums them.
+    const sumByDevice = (list: { base: number; device: object & { name: string }; accesses: number }[]) => {
+      const byDevice = new Map<object, { name: string; count: number }>();
+      for (const w of list) {
+        const d = byDevice.get(w.device);
+        if (d === undefined) byDevice.set(w.device, { name: `${w.device.name} @${w.base.toString(16)}`, count: w.accesses });
+        else d.count += w.accesses;
+      }
+      return [...byDevice.values()];
     };
     const perVector = m.irqStats.perVector;
     const vectors: CounterSample['vectors'] = [];
