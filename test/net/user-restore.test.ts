@@ -31,8 +31,8 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('user-mode stack: a restore resets the guest\'s saved connections', () => {
   it('saves an established connection and a fresh stack resets it to the guest; a challenge ACK gets the exact reset', async () => {
-    let hostSide: Socket | null = null;
-    const server: Server = createServer((s) => { hostSide = s; s.on('error', () => {}); s.resume(); });
+    const host: { side: Socket | null } = { side: null };
+    const server: Server = createServer((s) => { host.side = s; s.on('error', () => {}); s.resume(); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => server.close());
     const port = (server.address() as { port: number }).port;
@@ -48,8 +48,8 @@ describe('user-mode stack: a restore resets the guest\'s saved connections', () 
     // The guest says something; the host answers 7 bytes, which the guest takes.
     net.send(tcp(GUEST, GW, { sport, dport: port, seq, ack: rcvNxt, flags: ACK | PSH, data: [...Buffer.from('hi\n')] }));
     seq += 3;
-    while (hostSide === null) await wait(10);
-    hostSide!.write('answer\n');
+    while (host.side === null) await wait(10);
+    host.side.write('answer\n');
     const data = await inbox.next((r) => !!r.tcp && r.tcp.data.length > 0);
     expect(Buffer.from(data.tcp!.data).toString()).toBe('answer\n');
     rcvNxt = (rcvNxt + 7) >>> 0;
@@ -86,7 +86,7 @@ describe('user-mode stack: a restore resets the guest\'s saved connections', () 
     expect(other.inbox.all.length).toBe(0);
 
     // The old stack told its guest state was replaced: its connection goes, the host socket closes, the guest hears nothing.
-    const closed = new Promise<void>((r) => hostSide!.on('close', () => r()));
+    const closed = new Promise<void>((r) => host.side!.on('close', () => r()));
     const before = inbox.all.length;
     expect(net.restored(null)).toBeNull();
     await closed;
