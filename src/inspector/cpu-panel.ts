@@ -21,10 +21,18 @@ const CR4_BITS: [number, string][] = [
 
 const bitNames = (v: number, bits: [number, string][]) => bits.filter(([b]) => (v >>> b) & 1).map(([, n]) => n).join(' ') || '-';
 
-const REGISTER_FIELDS = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'esp', 'eip', 'eflags', 'cr0', 'cr2', 'cr3', 'cr4', 'cpl', 'mode', 'gdtr', 'idtr'] as const;
+const REGISTER_FIELDS = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'esp', 'eip', 'eflags', 'cpl', 'cr0', 'cr2', 'cr3', 'cr4'] as const;
+/** Fields too long for the register grid: a line each. */
+const WIDE_FIELDS = ['mode', 'gdtr', 'idtr'] as const;
 
 function descriptorCells(d: SegmentDescriptor): string[] {
   return [hex8(d.base), hex8(d.limit), String(d.dpl), d.present ? 'P' : 'not present', d.kind];
+}
+
+/** A segment register's row: a null selector (index 0 of the GDT) holds no descriptor to decode. */
+function segmentCells(g: SegmentSample): string[] {
+  if ((g.selector & ~3) === 0 && !g.decoded.present) return [g.name, hex4(g.selector), '', '', '', '', 'null selector'];
+  return [g.name, hex4(g.selector), ...descriptorCells(g.decoded)];
 }
 
 export class CpuPanel {
@@ -41,16 +49,17 @@ export class CpuPanel {
 
   constructor() {
     const grid = el('div', 'xi-regs');
-    for (const f of REGISTER_FIELDS) {
+    const wide = el('div', 'xi-regs xi-wide');
+    for (const f of [...REGISTER_FIELDS, ...WIDE_FIELDS]) {
       const value = el('span', 'xi-value', '-');
       value.dataset.field = f;
       this.fields.set(f, value);
-      grid.append(el('span', 'xi-label', f.toUpperCase()), value);
+      ((REGISTER_FIELDS as readonly string[]).includes(f) ? grid : wide).append(el('span', 'xi-label', f.toUpperCase()), value);
     }
     this.tablesBlock = el('details', 'xi-details', undefined, el('summary', '', 'GDT, LDT and IDT'), this.tablesNote,
       el('h4', '', 'GDT'), this.gdt, el('h4', '', 'LDT'), this.ldt, el('h4', '', 'IDT'), this.idt);
     this.root = el('div', 'xi-panel', undefined,
-      section('Registers', grid, this.flags),
+      section('Registers', grid, wide, this.flags),
       section('Instructions at CS:EIP', this.code),
       section('Segment registers (descriptor caches)', this.segments),
       this.tablesBlock);
@@ -75,7 +84,7 @@ export class CpuPanel {
     set('idtr', `${hex8(c.idtr.base)} limit ${hex4(c.idtr.limit)}`);
     setText(this.flags, `EFLAGS: ${bitNames(c.eflags, EFLAGS_BITS)} IOPL=${(c.eflags >>> 12) & 3}   CR0: ${bitNames(c.cr0, CR0_BITS)}   CR4: ${bitNames(c.cr4, CR4_BITS)}   A20 ${c.a20 ? 'on' : 'off'}`);
     fillTable(this.segments, ['reg', 'selector', 'base', 'limit', 'DPL', 'P', 'kind'],
-      c.segments.map((g: SegmentSample) => ({ cells: [g.name, hex4(g.selector), ...descriptorCells(g.decoded)], data: { segment: g.name } })));
+      c.segments.map((g: SegmentSample) => ({ cells: segmentCells(g), data: { segment: g.name } })));
     this.renderCode(s);
     if (s.tables !== undefined) this.renderTables(s.tables);
   }

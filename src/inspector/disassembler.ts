@@ -34,7 +34,6 @@ async function loadIced(): Promise<Iced> {
     if (m === undefined) throw new Error(`iced-x86 asked for the Node module '${name}'`);
     return m;
   };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- running a CommonJS package as one
   new Function('module', 'exports', 'require', '__dirname', glue)(module, module.exports, require, '.');
   return module.exports as unknown as Iced;
 }
@@ -61,6 +60,11 @@ export async function disassemble(bytes: Uint8Array, address: number, bitness: 1
   }
   const decoder = new iced.Decoder(bitness, bytes, iced.DecoderOptions.None);
   const formatter = new iced.Formatter(iced.FormatterSyntax.Nasm);
+  // Numbers as the rest of the inspector writes them: 0x and lower-case hex.
+  formatter.hexPrefix = '0x';
+  formatter.hexSuffix = '';
+  formatter.uppercaseHex = false;
+  formatter.spaceAfterOperandSeparator = true;
   const out: Disassembled[] = [];
   try {
     decoder.ip = BigInt(address >>> 0);

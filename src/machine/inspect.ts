@@ -11,6 +11,7 @@ import type { MmioMap } from './bus.js';
 import type { PciBus } from '../devices/pci.js';
 import type { DualPic8259 } from '../devices/i8259.js';
 import type { Ioapic } from '../devices/ioapic.js';
+import type { Lapic } from '../devices/lapic.js';
 import { MEMORY } from './board.js';
 
 // Page-table entry bits (Intel SDM vol. 3, 4.3)
@@ -150,12 +151,19 @@ export function exceptionCounts(core: Core): number[] {
   return out;
 }
 
+/** The local APIC's local vector table in its register order (Intel SDM vol. 3, 11.5.1), as the inspector names the entries. */
+const LAPIC_LVT_NAMES = ['local APIC timer', 'local APIC thermal', 'local APIC perf counter', 'local APIC LINT0', 'local APIC LINT1', 'local APIC error'];
+const LVT_MASKED = 1 << 16;
+/** Delivery mode bits 8-10; 0 is Fixed, the only mode that sends the entry's vector. */
+const LVT_DELIVERY_MODE = 7 << 8;
+
 /**
  * The interrupt inputs that send `vector` as the guest programmed its controllers: an 8259 IRQ
- * (by the vector base of its ICW2) and the IO-APIC pins whose unmasked redirection entry names
- * it. Used by `info irq` and the inspector's interrupts per line.
+ * (by the vector base of its ICW2), the IO-APIC pins whose unmasked redirection entry names it,
+ * and the local APIC's own unmasked LVT entries in Fixed mode (its timer, above all). Used by
+ * `info irq` and the inspector's interrupts per line.
  */
-export function vectorSources(pic: DualPic8259, ioapic: Ioapic | null, vector: number): string[] {
+export function vectorSources(pic: DualPic8259, ioapic: Ioapic | null, vector: number, lapic: Lapic | null = null): string[] {
   const names: string[] = [];
   for (const [chip, first] of [[pic.master, 0], [pic.slave, 8]] as const) {
     const base = chip.state.vectorBase;
@@ -167,6 +175,11 @@ export function vectorSources(pic: DualPic8259, ioapic: Ioapic | null, vector: n
       // Bit 16: masked.
       if ((low & 0x10000) === 0 && (low & 0xff) === vector) names.push(`IO-APIC pin ${pin}`);
     }
+  }
+  if (lapic !== null) {
+    lapic.state.lvt.forEach((entry, i) => {
+      if ((entry & LVT_MASKED) === 0 && (entry & LVT_DELIVERY_MODE) === 0 && (entry & 0xff) === vector) names.push(LAPIC_LVT_NAMES[i] ?? `local APIC LVT ${i}`);
+    });
   }
   return names;
 }

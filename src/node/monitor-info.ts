@@ -127,7 +127,7 @@ function pic(label: string, chip: Pic8259): string {
 function irq(machine: Machine): string[] {
   const counts = machine.irqStats.perVector;
   const source = (vector: number): string => {
-    const names = vectorSources(machine.pic, machine.ioapic, vector);
+    const names = vectorSources(machine.pic, machine.ioapic, vector, machine.lapic);
     return names.length === 0 ? '' : ` (${names.join(', ')})`;
   };
   const out = ['IRQ statistics (interrupts taken, by vector):'];

@@ -40,6 +40,8 @@ export class WorkerInspector implements InspectorApi {
   /** Breakpoint address -> the core's slot. */
   private readonly breakpoints = new Map<number, number>();
   private stoppedAt: number | null = null;
+  /** The instruction count when the CPU stopped there. */
+  private stoppedAfter = 0;
   /** A step at HLT: the slot that catches the return from the interrupt that wakes the CPU, and who waits for it. */
   private haltStep: { slot: number; done: () => void } | null = null;
   private machine: Machine | null = null;
@@ -58,9 +60,14 @@ export class WorkerInspector implements InspectorApi {
   private readonly onBreak = (): void => {
     const m = this.machine;
     if (m === null) return;
-    this.stoppedAt = m.core.eip;
+    this.stop(m);
     this.finishHaltStep();
   };
+
+  private stop(m: Machine): void {
+    this.stoppedAt = m.core.eip;
+    this.stoppedAfter = m.core.instructions;
+  }
 
   private finishHaltStep(): void {
     const h = this.haltStep;
@@ -78,9 +85,12 @@ export class WorkerInspector implements InspectorApi {
   async sample(request: InspectorRequest = {}): Promise<InspectorSample | null> {
     const m = this.machine;
     if (m === null) return null;
+    const state = m.status().state;
+    // A stop at a breakpoint ends once the CPU has run on, whoever resumed it.
+    if (this.stoppedAt !== null && m.core.instructions !== this.stoppedAfter) this.stoppedAt = null;
     const s: InspectorSample = {
       at: performance.now(),
-      state: m.status().state,
+      state,
       cpu: this.cpu(m),
       counters: this.counters(m),
       breakpoints: [...this.breakpoints.keys()],
@@ -146,7 +156,7 @@ export class WorkerInspector implements InspectorApi {
     const perVector = m.irqStats.perVector;
     const vectors: CounterSample['vectors'] = [];
     for (let v = 0; v < 256; v++) {
-      if (perVector[v]! > 0) vectors.push({ vector: v, count: perVector[v]!, sources: vectorSources(m.pic, m.ioapic, v) });
+      if (perVector[v]! > 0) vectors.push({ vector: v, count: perVector[v]!, sources: vectorSources(m.pic, m.ioapic, v, m.lapic) });
     }
     const devices: CounterSample['devices'] = [];
     for (const { fn } of m.pci.list()) {
@@ -246,7 +256,7 @@ export class WorkerInspector implements InspectorApi {
     core.resumeFromBreak(core.eip);
     if (!core.halted) {
       core.run(1);
-      this.stoppedAt = core.eip;
+      this.stop(m);
       return;
     }
     const slot = this.freeSlot();
