@@ -13,7 +13,8 @@
 // the host's loopback and private addresses through it (10.0.2.2 is the host's 127.0.0.1) when
 // the server listens on loopback only, as it does by default; a server opened to the network
 // (--host) denies them. WEBX86_WISP_PRIVATE=allow or =deny decides instead.
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, copyFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, statSync, copyFileSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,39 +126,32 @@ function guestImages(): Plugin {
 }
 
 /**
- * The <x86-vm> package's type declarations, beside webx86.js in <outDir>/types/: one file per
- * module of its public surface, each declared on its own (isolatedDeclarations, no type-check
- * of the program, so it costs milliseconds). A declaration that needs an inferred type, or names
- * a module outside the list, fails the build rather than shipping broken types.
+ * The <x86-vm> package's type declarations, into <outDir>/types/ (src/embed/declarations.mjs
+ * makes them). Made in a worker thread started with the build, so loading TypeScript (about a
+ * second) overlaps the bundling; written once the bundle is (vite empties outDir before that);
+ * a declaration that cannot be made fails the build.
  */
 function embedTypes(): Plugin {
-  const PUBLIC = ['index', 'x86-vm', 'guest-choice'];
-  let outDir = '';
-  let isBuild = false;
+  type Made = { files: Record<string, string> } | { problem: string };
+  let made: Promise<Made> | null = null;
   return {
     name: 'webx86-embed-types',
-    configResolved(config) {
-      isBuild = config.command === 'build';
-      outDir = resolve(config.root, config.build.outDir);
+    buildStart() {
+      made = null;
+      if (this.environment.config.command !== 'build' || this.environment.name !== 'client') return;
+      const worker = new Worker(new URL('./src/embed/declarations.mjs', import.meta.url), { workerData: { root: ROOT } });
+      made = new Promise((done) => {
+        worker.once('message', (m: Made) => done(m));
+        worker.once('error', (e) => done({ problem: e.message }));
+      });
     },
-    async writeBundle() {
-      if (!isBuild) return;
-      const ts = (await import('typescript')).default;
-      const dir = join(outDir, 'types');
+    async writeBundle(options) {
+      if (!made || !options.dir) return;
+      const m = await made;
+      if ('problem' in m) throw new Error(`the <x86-vm> type declarations: ${m.problem}`);
+      const dir = join(options.dir, 'types');
       mkdirSync(dir, { recursive: true });
-      for (const name of PUBLIC) {
-        const out = ts.transpileDeclaration(readFileSync(join(ROOT, 'src/embed', `${name}.ts`), 'utf8'), {
-          fileName: `${name}.ts`,
-          reportDiagnostics: true,
-          compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, isolatedDeclarations: true, strict: true },
-        });
-        const problems = (out.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' '));
-        const outside = [...out.outputText.matchAll(/from '([^']+)'/g)].map((m) => m[1]!)
-          .filter((spec) => !PUBLIC.some((p) => spec === `./${p}.js`));
-        if (outside.length > 0) problems.push(`imports ${outside.join(', ')}, which the package does not declare`);
-        if (problems.length > 0) throw new Error(`src/embed/${name}.ts: ${problems.join('; ')}`);
-        writeFileSync(join(dir, `${name}.d.ts`), out.outputText);
-      }
+      for (const [name, text] of Object.entries(m.files)) writeFileSync(join(dir, name), text);
     },
   };
 }

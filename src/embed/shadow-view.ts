@@ -1,8 +1,10 @@
 // What an <x86-vm> element shows inside its shadow root: a slim bar (its state and a
-// Start/Pause/Resume button), a message line for errors, and the serial console in xterm.js.
-// xterm's stylesheet goes into the shadow root: the document's styles do not reach in there.
+// Start/Pause/Resume button), a message line for errors, the serial console in xterm.js and,
+// with the `inspector` attribute, the inspector panel (src/inspector/) beside it. Stylesheets
+// go into the shadow root: the document's styles do not reach in there.
 import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import { SerialTerminal } from '../ui/terminal.js';
+import type { InspectorHandle, InspectorLink } from '../inspector/inspector.js';
 
 const ELEMENT_CSS = `
 :host { display: block; height: 22em; min-height: 8em; background: #0b0d10; color: #d8dee9;
@@ -15,7 +17,10 @@ const ELEMENT_CSS = `
 [part="button"]:disabled { opacity: 0.5; cursor: default; }
 [part="message"] { padding: 0.3em 0.5em; background: #3a1d21; color: #f0c0c5; }
 [part="message"][hidden] { display: none; }
-[part="terminal"] { flex: 1; min-height: 0; padding: 2px 4px; }
+.main { flex: 1; min-height: 0; display: flex; }
+[part="terminal"] { flex: 1; min-width: 0; padding: 2px 4px; }
+[part="inspector"] { flex: 1; min-width: 0; border-left: 1px solid #252b33; }
+[part="inspector"][hidden] { display: none; }
 `;
 
 export type ButtonAction = 'start' | 'pause' | 'resume' | null;
@@ -26,9 +31,15 @@ export class ShadowView {
   private readonly button: HTMLButtonElement;
   private readonly message: HTMLElement;
   private action: ButtonAction = 'start';
+  private readonly root: ShadowRoot;
+  private readonly inspectorBox: HTMLElement;
+  private inspector: InspectorHandle | null = null;
+  /** Bumped by each mount or unmount, so a panel still loading when it was unmounted is dropped. */
+  private inspectorTurn = 0;
 
   constructor(host: HTMLElement, onInput: (bytes: Uint8Array) => void, onButton: (action: Exclude<ButtonAction, null>) => void) {
     const root = host.attachShadow({ mode: 'open' });
+    this.root = root;
     const style = document.createElement('style');
     style.textContent = xtermCss + ELEMENT_CSS;
     const box = document.createElement('div');
@@ -48,7 +59,13 @@ export class ShadowView {
     this.message.hidden = true;
     const terminalBox = document.createElement('div');
     terminalBox.setAttribute('part', 'terminal');
-    box.append(bar, this.message, terminalBox);
+    this.inspectorBox = document.createElement('div');
+    this.inspectorBox.setAttribute('part', 'inspector');
+    this.inspectorBox.hidden = true;
+    const main = document.createElement('div');
+    main.className = 'main';
+    main.append(terminalBox, this.inspectorBox);
+    box.append(bar, this.message, main);
     root.append(style, box);
     this.terminal = new SerialTerminal(terminalBox, onInput);
     this.show('not started', 'start');
@@ -65,6 +82,37 @@ export class ShadowView {
   showMessage(text: string | null): void {
     this.message.textContent = text ?? '';
     this.message.hidden = text === null;
+  }
+
+  /**
+   * Show the inspector beside the terminal, sampling the machine through `link`. Its code and
+   * stylesheet load on first use (docs pages without the attribute never fetch them).
+   */
+  async mountInspector(link: InspectorLink): Promise<void> {
+    if (this.inspector) return;
+    const turn = ++this.inspectorTurn;
+    const [{ mountInspector }, css] = await Promise.all([
+      import('../inspector/inspector.js'),
+      import('../inspector/inspector.css?inline'),
+    ]);
+    if (turn !== this.inspectorTurn) return;
+    if (!this.root.querySelector('style[data-inspector]')) {
+      const style = document.createElement('style');
+      style.dataset.inspector = '';
+      style.textContent = css.default;
+      this.root.append(style);
+    }
+    this.inspectorBox.hidden = false;
+    this.inspector = mountInspector(this.inspectorBox, link);
+    this.terminal.fit();
+  }
+
+  unmountInspector(): void {
+    this.inspectorTurn++;
+    this.inspector?.destroy();
+    this.inspector = null;
+    this.inspectorBox.hidden = true;
+    this.terminal.fit();
   }
 
   get messageText(): string {

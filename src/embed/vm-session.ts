@@ -7,6 +7,7 @@ import { ByteRing } from '../worker/ring.js';
 import type { BootOptions, DownloadProgress, VmStatus, VmWorkerApi } from '../worker/vm-worker.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
 import type { GuestChoice } from './guest-choice.js';
+import type { InspectorLink } from '../inspector/inspector.js';
 
 /** COM1 output ring: a boot's kernel log while the page is busy elsewhere. */
 const SERIAL_OUT_BYTES = 1 << 20;
@@ -212,6 +213,11 @@ export class VmSession {
 
   reset(): Promise<void> {
     return this.api.reset();
+  }
+
+  /** The worker's inspector (src/worker/worker-inspect.ts), for the inspector panel. */
+  get inspector(): InspectorLink {
+    return this.api.inspector;
   }
 
   status(): Promise<VmStatus> {

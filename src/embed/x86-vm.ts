@@ -65,7 +65,7 @@ function escapeRegExp(s: string): string {
 }
 
 export class X86VmElement extends HTMLElement {
-  static readonly observedAttributes: string[] = ['keep-running'];
+  static readonly observedAttributes: string[] = ['keep-running', 'inspector'];
 
   private view: ShadowView | null = null;
   private session: VmSession | null = null;
@@ -97,7 +97,7 @@ export class X86VmElement extends HTMLElement {
     return this.readyNow;
   }
 
-  /** Reserved for the inspector panel (src/inspector/), which will open beside the terminal. */
+  /** Whether the inspector panel (src/inspector/) shows beside the terminal: the `inspector` attribute. */
   get inspector(): boolean {
     return this.hasAttribute('inspector');
   }
@@ -124,6 +124,7 @@ export class X86VmElement extends HTMLElement {
       this.generation++;
       this.session?.close();
       this.session = null;
+      this.view?.unmountInspector();
       this.rejectReadyWaiters(new Error('The element left the page.'));
       this.setState('off', 'removed');
     }, 0);
@@ -131,6 +132,17 @@ export class X86VmElement extends HTMLElement {
 
   attributeChangedCallback(name: string): void {
     if (name === 'keep-running') this.visibilityChanged(this.visible);
+    if (name === 'inspector') this.showInspector();
+  }
+
+  /** The inspector panel while the attribute is there and a machine's worker exists. */
+  private showInspector(): void {
+    if (!this.view) return;
+    if (!this.hasAttribute('inspector') || !this.session) {
+      this.view.unmountInspector();
+      return;
+    }
+    this.view.mountInspector(this.session.inspector).catch((e) => this.fail(`The inspector could not be loaded: ${words(e)}`));
   }
 
   /**
@@ -341,6 +353,7 @@ export class X86VmElement extends HTMLElement {
       exit: (reason, error) => this.exited(reason, error),
       broken: (message) => this.fail(message),
     });
+    this.showInspector();
     return this.session;
   }
 

@@ -10,7 +10,8 @@
 //    counter stands still while a guest loop spins), and goes on when scrolled back; one with
 //    keep-running runs on out of view;
 //  - snapshot() gives a snapshot file, restore(blob) turns the other VM into the saved one, and
-//    reset() reboots a VM into a fresh guest;
+//    reset() reboots a VM into a fresh guest; the inspector attribute shows the inspector panel
+//    with the guest's CR0 (protected mode, paging);
 //  - on the host without COOP/COEP the page isolates itself through public/coi-sw.js (one
 //    reload), and an element with snapshot= starts from the demo VM's snapshot: its shell answers
 //    with the saved machine's files, and the kernel's boot log is never printed (no boot);
@@ -26,6 +27,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { build, preview, type PreviewServer } from 'vite';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
@@ -165,9 +167,20 @@ describe('<x86-vm> in the production build', () => {
     expect(existsSync(join(outDir, 'webx86.js'))).toBe(true);
     const types = readFileSync(join(outDir, pkg.exports['.']!.types.replace('./dist/', '')), 'utf8');
     expect(types).toContain('X86VmElement');
-    // Self-contained: the declarations name nothing outside the embed's own files.
-    expect(types).not.toMatch(/from '\.\.\//);
-  });
+    // A docs page's script, type-checked against the declarations alone: they stand on their own.
+    writeFileSync(join(outDir, 'types', 'consumer.ts'), `
+import { X86VmElement, type X86VmReadyDetail } from './index.js';
+const vm: X86VmElement = document.querySelector('x86-vm')!;
+vm.addEventListener('ready', (e) => { const ms: number = (e as CustomEvent<X86VmReadyDetail>).detail.ms; void ms; });
+export const answer: Promise<string> = vm.start().then(() => vm.run('echo $((6*7))'));
+export const saved: Promise<Blob> = vm.snapshot();
+`);
+    const program = ts.createProgram([join(outDir, 'types', 'consumer.ts')], {
+      strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: [],
+    });
+    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' '))).toEqual([]);
+  }, 60_000);
 
   it('says in words, in the element and as an error event, that a manifest is missing, an attribute wrong, a kernel not there', async () => {
     const context = await browser.newContext();
@@ -199,7 +212,7 @@ describe('<x86-vm> in the production build', () => {
     }
   }, 120_000);
 
-  it.skipIf(!haveGuest)('demo page: two VMs each answer run(), a Run button shows its output, a VM scrolled away pauses and comes back (unless keep-running), restore(blob) and reset() work', async () => {
+  it.skipIf(!haveGuest)('demo page: two VMs each answer run(), a Run button shows its output, a VM scrolled away pauses and comes back (unless keep-running), restore(blob), reset() and the inspector attribute work', async () => {
     // Wide enough for the demo's two VMs side by side, both in view.
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await newPage(context);
@@ -272,6 +285,15 @@ describe('<x86-vm> in the production build', () => {
       });
       await eventFrom(page, 'vm-b', 'ready', RESTORE_TIMEOUT_MS, { from: 'snapshot' }, restoring);
       expect(await run(page, 'vm-b', 'cat /tmp/mark')).toBe(MARK);
+
+      // The inspector attribute mounts the inspector panel (src/inspector/) in the element: it
+      // samples this VM's CPU, in protected mode with paging under Linux; removed, it goes.
+      const flags = () => page.evaluate(() => document.getElementById('vm-b')!.shadowRoot!.querySelector('.x86-inspector .xi-flags')?.textContent ?? null);
+      await page.evaluate(() => document.getElementById('vm-b')!.setAttribute('inspector', ''));
+      await page.waitForFunction(() => /CR0: .*\bPE\b.*\bPG\b/.test(document.getElementById('vm-b')!.shadowRoot!.querySelector('.x86-inspector .xi-flags')?.textContent ?? ''),
+        null, { timeout: 30_000 });
+      await page.evaluate(() => document.getElementById('vm-b')!.removeAttribute('inspector'));
+      expect(await flags()).toBeNull();
 
       // reset(): VM A boots again, a fresh machine (the initramfs's /tmp is new).
       const resetting = await pageTime(page);
