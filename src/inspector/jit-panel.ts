@@ -12,13 +12,16 @@ export class JitPanel {
   private readonly note = el('div', 'xi-note');
   private readonly devices = el('table', 'xi-table');
   private readonly balloon = el('div', 'xi-note');
+  private readonly rounds = el('table', 'xi-table');
 
   constructor() {
     this.jit.dataset.field = 'jit';
     this.devices.dataset.field = 'devices';
     this.root = el('div', 'xi-panel', undefined,
       section('JIT (guest code translated to WebAssembly)', this.note, this.jit),
-      section('Devices', this.devices, this.balloon));
+      section('Devices', this.devices, this.balloon),
+      section('Live migration: the last one\'s pre-copy rounds', this.rounds));
+    this.rounds.dataset.field = 'migration';
   }
 
   render(s: InspectorSample, prev: InspectorSample | null): void {
@@ -63,5 +66,8 @@ export class JitPanel {
     fillTable(this.devices, ['device', 'counter', 'total', '/s'], devRows);
     const bl = s.counters.balloon;
     setText(this.balloon, `Balloon: the host asks for ${bl.targetMiB} MiB, the guest has given ${bl.actualMiB} MiB.`);
+    fillTable(this.rounds, ['round', 'pages sent', 'of them zero', 'dirtied meanwhile', 'KiB', 'ms'], s.counters.migrationRounds.map((r) => ({
+      cells: [String(r.round), String(r.pages), String(r.zeroPages), String(r.dirtied), (r.bytes / KiB).toFixed(0), r.ms.toFixed(0)],
+    })));
   }
 }

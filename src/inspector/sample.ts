@@ -6,6 +6,7 @@
 import type { JitCounters, RunState } from '../machine/types.js';
 import type { MemoryRegion, PageWalk } from '../machine/inspect.js';
 import type { GateDescriptor, SegmentDescriptor, TableRow } from './descriptors.js';
+import type { RoundReport } from '../migration/messages.js';
 
 /** The optional, costlier parts of a sample: only what the open tabs show. */
 export interface InspectorRequest {
@@ -78,6 +79,8 @@ export interface CounterSample {
   blocks: { decoded: number; flushes: number; codeWrites: number };
   devices: { name: string; values: Record<string, number> }[];
   balloon: { targetMiB: number; actualMiB: number };
+  /** The pre-copy rounds of the last live migration (in or out), as they happened. */
+  migrationRounds: RoundReport[];
 }
 
 export interface InspectorSample {

@@ -211,7 +211,7 @@ class VmHost implements VmWorkerApi {
   };
   private readonly snapshots = new WorkerSnapshots(this.machineControl);
   private readonly migration = new WorkerMigration(this.machineControl, this.snapshots);
-  private readonly inspection = new WorkerInspector();
+  private readonly inspection = new WorkerInspector(() => ({ net: this.net?.status() ?? null }));
   readonly inspector = Comlink.proxy(this.inspection);
 
   attach(serialOut: SharedArrayBuffer, serialIn: SharedArrayBuffer, events: VmEvents, screen?: SharedArrayBuffer): void {
@@ -428,11 +428,11 @@ class VmHost implements VmWorkerApi {
   }
 
   migrate(name: string, events?: MigrationEvents): Promise<MigrationSummary> {
-    return this.migration.send(String(name), events);
+    return this.migration.send(String(name), this.inspection.watchMigration(events));
   }
 
   incoming(name: string, request: RestoreRequest, events?: MigrationEvents): Promise<{ text: string; memoryMiB: number }> {
-    return this.migration.receive(String(name), request, events);
+    return this.migration.receive(String(name), request, this.inspection.watchMigration(events));
   }
 
   powerOff(): Promise<void> {

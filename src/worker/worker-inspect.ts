@@ -18,6 +18,15 @@ import {
   MAX_DISASSEMBLY, MAX_MEMORY_BYTES, type CounterSample, type CpuSample, type InspectorApi, type InspectorRequest, type InspectorSample,
 } from '../inspector/sample.js';
 import { infoLines } from '../node/monitor-info.js';
+import type { RoundReport } from '../migration/messages.js';
+
+/** What the worker around the machine knows that the Machine does not: its network's frames. */
+export interface InspectorHostStatus {
+  net: { framesIn: number; framesOut: number } | null;
+}
+
+/** Rounds of the last migration kept for the inspector (a migration stops after 30). */
+const MAX_ROUNDS = 64;
 import { disassemble } from '../inspector/disassembler.js';
 
 const SEGMENTS: readonly SegName[] = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldtr', 'tr'];
@@ -45,6 +54,21 @@ export class WorkerInspector implements InspectorApi {
   /** A step at HLT: the slot that catches the return from the interrupt that wakes the CPU, and who waits for it. */
   private haltStep: { slot: number; done: () => void } | null = null;
   private machine: Machine | null = null;
+  /** The pre-copy rounds of the last live migration, in or out, as they came. */
+  private rounds: RoundReport[] = [];
+
+  constructor(private readonly hostStatus: () => InspectorHostStatus = () => ({ net: null })) {}
+
+  /** Events of a migration, passed on to `events` and kept for the inspector's samples. */
+  watchMigration<E extends { onRound(r: RoundReport): void }>(events: E | undefined): { onRound(r: RoundReport): void } {
+    this.rounds = [];
+    return {
+      onRound: (r) => {
+        if (this.rounds.length < MAX_ROUNDS) this.rounds.push({ ...r });
+        void Promise.resolve(events?.onRound(r)).catch(() => {});
+      },
+    };
+  }
 
   /** The machine the worker runs now (null: none, or one the inspector cannot look into). */
   attach(machine: Machine | null): void {
@@ -166,6 +190,8 @@ export class WorkerInspector implements InspectorApi {
     }
     const a = m.ahci.counters;
     devices.push({ name: 'ahci', values: { commands: a.commands, packets: a.packets, bytesRead: a.bytesRead, bytesWritten: a.bytesWritten } });
+    const net = this.hostStatus().net;
+    if (net !== null) devices.push({ name: 'network (host side)', values: { framesIn: net.framesIn, framesOut: net.framesOut } });
     const status = m.status();
     return {
       ports: sumByDevice(m.ports.list()),
@@ -179,6 +205,7 @@ export class WorkerInspector implements InspectorApi {
       blocks: m.core.blockStats,
       devices,
       balloon: { targetMiB: m.balloon.target / 256, actualMiB: m.balloon.actual / 256 },
+      migrationRounds: this.rounds.slice(),
     };
   }
 
