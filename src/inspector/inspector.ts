@@ -32,7 +32,12 @@ export interface InspectorHandle {
 
 type TabName = 'cpu' | 'memory' | 'traps' | 'jit';
 
-export function mountInspector(container: HTMLElement, link: InspectorLink): InspectorHandle {
+export interface InspectorOptions {
+  /** The machine went from running to paused or back (the inspector's controls, a breakpoint, anyone's): the host's own controls can follow. */
+  onRunState?(state: 'running' | 'paused'): void;
+}
+
+export function mountInspector(container: HTMLElement, link: InspectorLink, options: InspectorOptions = {}): InspectorHandle {
   const cpu = new CpuPanel();
   const memory = new MemoryPanel();
   const traps = new TrapsPanel();
@@ -95,6 +100,7 @@ export function mountInspector(container: HTMLElement, link: InspectorLink): Ins
         else if (tab === 'traps') traps.render(s, prev);
         else jit.render(s, prev);
       }
+      if (s !== null && (s.state === 'running' || s.state === 'paused') && s.state !== prev?.state && prev !== null) options.onRunState?.(s.state);
       last = s;
     } catch (e) {
       error.textContent = `The inspector could not sample the machine: ${String((e as Error)?.message ?? e).split('\n')[0]}`;

@@ -2,9 +2,10 @@
 // page's first load does not carry it), mounts beside the terminal, and stops sampling when
 // closed.
 
-import type { InspectorHandle, InspectorLink } from './inspector.js';
+import type { InspectorHandle, InspectorLink, InspectorOptions } from './inspector.js';
 
-export function inspectorToggle(button: HTMLButtonElement, box: HTMLElement, link: InspectorLink, onError: (message: string) => void): { open(): Promise<void> } {
+export function inspectorToggle(button: HTMLButtonElement, box: HTMLElement, link: InspectorLink, onError: (message: string) => void,
+                                options: InspectorOptions = {}): { open(): Promise<void> } {
   let handle: InspectorHandle | null = null;
   const open = async (): Promise<void> => {
     if (handle !== null) return;
@@ -13,7 +14,7 @@ export function inspectorToggle(button: HTMLButtonElement, box: HTMLElement, lin
     try {
       const { mountInspector } = await import('./inspector.js');
       if (box.hidden) return; // closed again while loading
-      handle = mountInspector(box, link);
+      handle = mountInspector(box, link, options);
     } catch (e) {
       box.hidden = true;
       button.setAttribute('aria-expanded', 'false');

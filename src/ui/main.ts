@@ -356,7 +356,9 @@ async function main(): Promise<void> {
   exposeTestHook(terminal, () => api.status(), screen, () => api.textScreen());
 
   // The inspector beside the terminal (src/inspector/); ?inspector=1 opens it at once.
-  const inspector = inspectorToggle(document.getElementById('btn-inspector') as HTMLButtonElement, document.getElementById('inspector')!, api.inspector, showError);
+  // Its pauses, steps and breakpoints show on the bar's Pause/Resume too.
+  const inspector = inspectorToggle(document.getElementById('btn-inspector') as HTMLButtonElement, document.getElementById('inspector')!, api.inspector, showError,
+    { onRunState: (state) => setState(state) });
   if (new URLSearchParams(location.search).get('inspector') === '1') void inspector.open();
   // Tests compare what the inspector shows with the monitor's words for the same machine.
   if (window.__webx86) window.__webx86.monitorInfo = (subject: string) => api.inspector.monitorInfo(subject);
