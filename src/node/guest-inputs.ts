@@ -132,6 +132,14 @@ async function snapshotDrives(opts: RunOptions, drives: import('../snapshot/disk
  * machineOptionsFor checks each against what the configuration recorded.
  */
 export async function savedMachineParts(opts: RunOptions, config: SnapshotConfig, links: NetLink[], option: '--loadvm' | '--incoming'): Promise<SnapshotHostParts> {
+  // The cards come with the machine (their MACs too); each needs this process's network behind it.
+  const cards = config.nics.length;
+  if (links.length !== cards) {
+    const what = option === '--loadvm' ? 'snapshot' : 'source';
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    throw new CliError(`${option}: the ${what}'s machine has ${plural(cards, 'network card')} and ${plural(links.length, '--net option')} ${links.length === 1 ? 'was' : 'were'} given; `
+      + (cards === 0 ? 'leave --net out' : `give one --net per card (user, socket,connect=HOST:PORT or hub; the MACs are the ${what}'s)`));
+  }
   const guest = config.images.kernel !== null ? await kernelGuest(opts) : undefined;
   const bios = config.images.bios !== null ? await readInput(opts.bios ?? DEFAULT_BIOS, 'BIOS') : undefined;
   const vgaBios = config.images.vgaBios !== null ? await readInput(opts.vgaBios ?? DEFAULT_VGA_BIOS, 'VGA BIOS') : undefined;
