@@ -1,22 +1,28 @@
 // run(command) on a guest's serial console, which the kernel prints on too.
 //
-// The command is typed between two printf lines whose output is a marker: its output is what
-// lies between the line `##x86vm-<id>-begin##` and `##x86vm-<id>-end##`. The shell's echo of
-// the typed line shows the printf's format and argument apart (`'##%s##\n' x86vm-3-begin`),
-// never the marker itself, so neither the echo, the prompt, a redrawn command line nor a kernel
-// message printed before or after the command is taken for its output. (A kernel message printed
-// while the command runs would land inside; `dmesg -n 1` keeps them off the console.)
+// The command is typed between two printfs, each of which prints a marker, and its output is
+// what lies between the two markers. A marker is an OSC escape sequence (ESC ] 7001 ; name BEL)
+// that terminals ignore, so the console in the element shows the command's output and not the
+// markers. The shell's echo of the typed line shows the printf's format and argument apart
+// (`'\033]7001;%s\007' x86vm-3-begin`: a backslash, not an ESC), never the marker itself, so
+// neither the echo, the prompt, a redrawn command line nor a kernel message printed before or
+// after the command is taken for its output. (A kernel message printed while the command runs
+// would land inside; `dmesg -n 1` keeps them off the console.)
 
-/** The markers of command `id` (letters, digits and dashes). */
+/** An operating system command number no terminal gives a meaning to. */
+const MARKER_OSC = '7001';
+
+/** The markers of command `id`, as the guest prints them. */
 export function commandMarkers(id: string): { begin: string; end: string } {
-  return { begin: `##x86vm-${id}-begin##`, end: `##x86vm-${id}-end##` };
+  return { begin: `\x1b]${MARKER_OSC};x86vm-${id}-begin\x07`, end: `\x1b]${MARKER_OSC};x86vm-${id}-end\x07` };
 }
 
-/** The line to type for `command` (without its Enter). */
+/** The line to type for `command` (without its Enter); `id` is letters, digits and dashes. */
 export function markedCommandLine(command: string, id: string): string {
   if (!/^[\w-]+$/.test(id)) throw new Error(`marker id must be letters, digits and dashes: ${JSON.stringify(id)}`);
   if (/[\r\n]/.test(command)) throw new Error('run() takes one command line: it must not contain a line break.');
-  return `printf '##%s##\\n' x86vm-${id}-begin; ${command}; printf '##%s##\\n' x86vm-${id}-end`;
+  const marker = (what: string) => `printf '\\033]${MARKER_OSC};%s\\007' x86vm-${id}-${what}`;
+  return `${marker('begin')}; ${command}; ${marker('end')}`;
 }
 
 /**
@@ -28,8 +34,7 @@ export function commandOutput(text: string, id: string): string | null {
   const endAt = text.indexOf(end);
   if (endAt < 0) return null;
   const beginAt = text.lastIndexOf(begin, endAt);
-  const lineEnd = beginAt < 0 ? -1 : text.indexOf('\n', beginAt);
-  // The end marker without the begin marker's line: the command line was mangled on its way in.
-  if (lineEnd < 0 || lineEnd > endAt) return null;
-  return text.slice(lineEnd + 1, endAt).replace(/\r/g, '').replace(/\n+$/, '');
+  // The end marker without the begin marker: the command line was mangled on its way in.
+  if (beginAt < 0) return null;
+  return text.slice(beginAt + begin.length, endAt).replace(/\r/g, '').replace(/\n+$/, '');
 }
