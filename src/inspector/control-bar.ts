@@ -30,7 +30,10 @@ export class ControlBar {
     this.breakInput.setAttribute('aria-label', 'Breakpoint address');
     this.breakInput.spellcheck = false;
     this.stepButton.title = 'Run one instruction (the VM must be paused)';
-    this.pauseButton.addEventListener('click', () => this.act(() => link.pause()));
+    // Pause also ends a step that waits for a halted CPU to be woken (which may never come), so it does not wait its turn.
+    this.pauseButton.addEventListener('click', () => {
+      link.pause().catch((e: unknown) => setText(this.note, String((e as Error)?.message ?? e).split('\n')[0]!)).finally(() => this.refresh());
+    });
     this.stepButton.addEventListener('click', () => this.act(() => link.step()));
     this.continueButton.addEventListener('click', () => this.act(() => link.cont()));
     const addBreak = () => {
@@ -62,7 +65,8 @@ export class ControlBar {
     }
     const paused = s.state === 'paused';
     setText(this.state, s.stoppedAt !== null && paused ? `stopped at ${hex8(s.stoppedAt)}` : s.state);
-    this.pauseButton.disabled = paused || s.state !== 'running';
+    // While a step waits at HLT the machine runs: Pause ends the wait.
+    this.pauseButton.disabled = s.state !== 'running';
     this.stepButton.disabled = !paused;
     this.continueButton.disabled = !paused;
     const key = s.breakpoints.join(',');

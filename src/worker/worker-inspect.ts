@@ -257,8 +257,11 @@ export class WorkerInspector implements InspectorApi {
 
   // ---- controls ----
 
+  /** Pause; a step still waiting for a halted CPU to be woken ends here instead. */
   pause(): void {
-    this.need().pause();
+    const m = this.need();
+    m.pause();
+    this.finishHaltStep();
   }
 
   /** Run on from a pause or a breakpoint: past a breakpoint at the current instruction once. */

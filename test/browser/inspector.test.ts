@@ -111,6 +111,12 @@ describe.skipIf(!haveGuest)('the inspector on the built page, with the default g
     // Linux runs protected, with paging: CR0.PE and CR0.PG.
     expect((parseInt(cr0, 16) & 0x80000001) >>> 0).toBe(0x80000001);
     expect(await field(page, 'mode')).toMatch(/^protected paging/);
+    // One instruction on from wherever it paused: at the idle loop's HLT that means until an
+    // interrupt's handler returns there, as with gdb. Either way it stops, and the monitor agrees.
+    await page.click('#inspector [data-action="step"]');
+    const stoppedAt = await fieldBecomes(page, 'state', (t) => /^stopped at [0-9a-f]{8}$/.test(t), 'stopped after a step');
+    const afterStep = await fieldBecomes(page, 'eip', (t) => t.length === 8 && stoppedAt.endsWith(t), stoppedAt);
+    expect((await page.evaluate(() => window.__webx86!.monitorInfo!('registers')))!.join('\n')).toContain(`EIP=${afterStep} `);
     await page.click('#inspector [data-action="continue"]');
     await fieldBecomes(page, 'state', (t) => t === 'running', 'running');
 
