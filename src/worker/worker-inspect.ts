@@ -295,6 +295,9 @@ export class WorkerInspector implements InspectorApi {
       this.haltStep = { slot, done };
       m.resume();
     });
+    // The run loop says 'paused' on its next turn after the stop: answer once it does, so the
+    // next step is not refused as if the machine still ran.
+    for (let turn = 0; turn < 100 && m.status().state === 'running'; turn++) await new Promise((r) => setTimeout(r, 1));
   }
 
   setBreakpoint(linear: number): void {

@@ -1,7 +1,8 @@
 // The worker's half of the inspector (src/worker/worker-inspect.ts) on a real Machine running a
 // tiny kernel (nasm): a breakpoint at the kernel's entry stops the machine there, one step runs
 // exactly its first instruction (`mov esp, 0x90000`: EIP moves on by its 5 bytes and ESP takes
-// the value), and Continue runs it to its end; the port counters hold at least the two accesses
+// the value), and Continue runs it to its end; a step at HLT lets the PIT's interrupt in and
+// stops where the handler's IRET returns; the port counters hold at least the two accesses
 // per character the kernel's putc makes (IN of the line status, OUT of the byte); and a guest
 // that loads garbage into GDTR, IDTR, LDTR and CR3 gets a sample with its errors in words,
 // never an exception (the guest is untrusted).
@@ -25,15 +26,43 @@ const BODY = `
   jmp poweroff
 `;
 
+// An idle loop as an OS has one: the PIT ticks (IRQ0, vector 0x20) wake `sti; hlt`, a handler
+// acknowledges the 8259 and returns; after 20 wakeups, power off.
+const IDLE = `
+  call initpic
+  mov ecx, 0x20
+  mov eax, tick
+  call setgate
+  OUTB 0x43, 0x34           ; counter 0, lobyte/hibyte, mode 2
+  OUTB 0x40, 11932 & 0xff
+  OUTB 0x40, 11932 >> 8
+  OUTB 0x21, 0xfe           ; unmask IRQ0
+idle:
+  sti
+  hlt
+  inc dword [wakeups]       ; ff 05 disp32: 6 bytes
+  cmp dword [wakeups], 20
+  jne idle
+  jmp poweroff
+tick:
+  push eax
+  OUTB 0x20, 0x20           ; non-specific EOI
+  pop eax
+  iret
+wakeups: dd 0
+`;
+
 /** The ELF's entry point (e_entry, at offset 0x18 of the header). */
 const entryOf = (elf: Uint8Array) => new DataView(elf.buffer, elf.byteOffset).getUint32(0x18, true);
 
 describe.skipIf(!ready)('the worker\'s inspector on a running machine', () => {
   let dir: string;
   let kernel: Uint8Array;
+  let idleKernel: Uint8Array;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'webx86-inspect-'));
     kernel = assembleTinyKernel(dir, 'print', '', BODY);
+    idleKernel = assembleTinyKernel(dir, 'idle', '', IDLE);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -76,6 +105,40 @@ describe.skipIf(!ready)('the worker\'s inspector on a running machine', () => {
     // COM2 is another ns16550, counted apart.
     expect(s!.counters.ports.find((p) => p.name === 'ns16550 @2f8')?.count ?? 0).toBeLessThan(com1!.count);
     expect(s!.counters.hltStops).toBeGreaterThan(0); // the kernel ends in cli; hlt
+  });
+
+  it('a step at HLT waits for the interrupt that wakes the CPU, and stops where its handler returns', async () => {
+    const m = await Machine.create({ memoryMiB: 16, kernel: idleKernel, cmdline: '', clock: 'deterministic' }, { onSerial: () => {} });
+    const inspector = new WorkerInspector();
+    inspector.attach(m);
+    const running = m.run();
+    // Pause until the CPU is caught in its HLT (it idles there nearly all the time).
+    let s = await inspector.sample();
+    for (let i = 0; i < 500 && !(s!.state === 'paused' && s!.cpu.halted); i++) {
+      if (s!.state === 'paused') { inspector.cont(); await new Promise((r) => setTimeout(r, 1)); }
+      inspector.pause();
+      await new Promise((r) => setTimeout(r, 1));
+      s = await inspector.sample();
+    }
+    expect(s!.state).toBe('paused');
+    expect(s!.cpu.halted).toBe(true);
+    const afterHlt = s!.cpu.eip;
+    const ticks = s!.counters.vectors.find((v) => v.vector === 0x20)?.count ?? 0;
+    await inspector.step();
+    s = await inspector.sample();
+    // The tick's handler ran (an interrupt taken, several instructions), then IRET came back
+    // to the instruction after the HLT, where the step stops.
+    expect(s!.state).toBe('paused');
+    expect(s!.cpu.halted).toBe(false);
+    expect(s!.cpu.eip).toBe(afterHlt);
+    expect(s!.stoppedAt).toBe(afterHlt);
+    expect(s!.counters.vectors.find((v) => v.vector === 0x20)!.count).toBe(ticks + 1);
+    expect(s!.breakpoints).toEqual([]); // the step's own breakpoint is gone
+    // And the next step runs `inc dword [wakeups]`.
+    await inspector.step();
+    expect((await inspector.sample())!.cpu.eip).toBe(afterHlt + 6);
+    inspector.cont();
+    expect(await running).toBe('poweroff');
   });
 
   it('refuses to step a running machine, in words', async () => {
