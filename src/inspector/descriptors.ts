@@ -160,3 +160,20 @@ export function decodeIdt(bytes: Uint8Array, limit: number, all = false): TableR
   }
   return rows;
 }
+
+/**
+ * The real-mode interrupt vector table (the IDT register's base and limit in real mode, SDM vol.
+ * 3, 20.1.4): 4-byte entries of offset then segment, shown as gates with the segment as their
+ * selector; all-zero entries left out unless `all`.
+ */
+export function decodeIvt(bytes: Uint8Array, limit: number, all = false): TableRow<GateDescriptor>[] {
+  const rows: TableRow<GateDescriptor>[] = [];
+  const n = Math.min(256, Math.floor(((limit >>> 0) + 1) / 4), Math.floor(bytes.length / 4));
+  for (let v = 0; v < n; v++) {
+    const entry = (bytes[v * 4]! | bytes[v * 4 + 1]! << 8 | bytes[v * 4 + 2]! << 16 | bytes[v * 4 + 3]! << 24) >>> 0;
+    if (!all && entry === 0) continue;
+    rows.push({ index: v, selector: v, low: entry, high: 0,
+      decoded: { selector: entry >>> 16, offset: entry & 0xffff, type: 0, dpl: 0, present: true, kind: 'real-mode vector' } });
+  }
+  return rows;
+}

@@ -13,7 +13,7 @@ import {
   cpuMode, exceptionCounts, memoryMap, pageWalk, readLinear, readPhysical, vectorSources,
 } from '../machine/inspect.js';
 import { VirtioPci } from '../devices/virtio/virtio-pci.js';
-import { decodeCachedSegment, decodeDescriptorTable, decodeIdt } from '../inspector/descriptors.js';
+import { decodeCachedSegment, decodeDescriptorTable, decodeIdt, decodeIvt } from '../inspector/descriptors.js';
 import {
   MAX_DISASSEMBLY, MAX_MEMORY_BYTES, type CounterSample, type CpuSample, type InspectorApi, type InspectorRequest, type InspectorSample,
 } from '../inspector/sample.js';
@@ -228,7 +228,8 @@ export class WorkerInspector implements InspectorApi {
     return {
       gdt: gdtBytes instanceof Uint8Array ? decodeDescriptorTable(gdtBytes, gdtr.limit, false) : gdtBytes,
       ldt: ldtBytes instanceof Uint8Array ? decodeDescriptorTable(ldtBytes, ldtr.limit, true) : ldtBytes,
-      idt: idtBytes instanceof Uint8Array ? decodeIdt(idtBytes, idtr.limit) : idtBytes,
+      // In real mode the IDT register points at the vector table of segment:offset pairs.
+      idt: !(idtBytes instanceof Uint8Array) ? idtBytes : (core.cr0 & 1) === 0 ? decodeIvt(idtBytes, idtr.limit) : decodeIdt(idtBytes, idtr.limit),
     };
   }
 

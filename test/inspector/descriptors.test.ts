@@ -5,7 +5,7 @@
 // (IDT gate descriptors).
 import { describe, expect, it } from 'vitest';
 import {
-  decodeCachedSegment, decodeDescriptorTable, decodeGate, decodeIdt, decodeSegmentDescriptor, tableEntries,
+  decodeCachedSegment, decodeDescriptorTable, decodeGate, decodeIdt, decodeIvt, decodeSegmentDescriptor, tableEntries,
 } from '../../src/inspector/descriptors';
 
 /** Build a segment descriptor's two dwords from its fields (SDM vol. 3 figure 3-8). */
@@ -128,5 +128,17 @@ describe('tables from guest memory', () => {
     const idt = bytesOf([gate, [0, 0], gate]);
     expect(decodeIdt(idt, idt.length - 1).map((r) => [r.index, r.decoded.offset])).toEqual([[0, 0xc1002000], [2, 0xc1002000]]);
     expect(decodeIdt(new Uint8Array(300 * 8).fill(0xff), 0xffff).length).toBe(256);
+  });
+
+  it('the real-mode vector table: offset then segment, 4 bytes a vector (SDM vol. 3, 20.1.4)', () => {
+    // INT 0x10 at f000:f065 and INT 0x13 at c000:1234, as a BIOS leaves them; the rest zero.
+    const ivt = new Uint8Array(0x400);
+    const v = new DataView(ivt.buffer);
+    v.setUint16(0x10 * 4, 0xf065, true); v.setUint16(0x10 * 4 + 2, 0xf000, true);
+    v.setUint16(0x13 * 4, 0x1234, true); v.setUint16(0x13 * 4 + 2, 0xc000, true);
+    expect(decodeIvt(ivt, 0x3ff).map((r) => [r.index, r.decoded.selector, r.decoded.offset])).toEqual([[0x10, 0xf000, 0xf065], [0x13, 0xc000, 0x1234]]);
+    expect(decodeIvt(ivt, 0x4f).map((r) => r.index)).toEqual([0x10, 0x13]);
+    expect(decodeIvt(ivt, 0x4b).map((r) => r.index)).toEqual([0x10]); // the limit ends inside vector 0x13
+    expect(decodeIvt(ivt.subarray(0, 10), 0xffff)).toEqual([]);
   });
 });
