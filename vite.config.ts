@@ -16,7 +16,7 @@
 import { createReadStream, existsSync, mkdirSync, readdirSync, statSync, copyFileSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import { WISP_PATH } from './src/net/wisp-path.ts';
@@ -126,20 +126,20 @@ function guestImages(): Plugin {
 }
 
 /**
- * The <x86-vm> package's type declarations, into <outDir>/types/ (src/embed/declarations.mjs
- * makes them). Made in a worker thread started with the build, so loading TypeScript (about a
- * second) overlaps the bundling; written once the bundle is (vite empties outDir before that);
- * a declaration that cannot be made fails the build.
+ * The build's output folder as the <x86-vm> npm package: its type declarations in types/ and a
+ * package.json (src/embed/package-files.mjs makes them). Made in a worker thread started with the
+ * build, so loading TypeScript (about a second) overlaps the bundling; written once the bundle
+ * is (vite empties outDir before that); a declaration that cannot be made fails the build.
  */
-function embedTypes(): Plugin {
+function embedPackage(): Plugin {
   type Made = { files: Record<string, string> } | { problem: string };
   let made: Promise<Made> | null = null;
   return {
-    name: 'webx86-embed-types',
+    name: 'webx86-embed-package',
     buildStart() {
       made = null;
       if (this.environment.config.command !== 'build' || this.environment.name !== 'client') return;
-      const worker = new Worker(new URL('./src/embed/declarations.mjs', import.meta.url), { workerData: { root: ROOT } });
+      const worker = new Worker(new URL('./src/embed/package-files.mjs', import.meta.url), { workerData: { root: ROOT } });
       made = new Promise((done) => {
         worker.once('message', (m: Made) => done(m));
         worker.once('error', (e) => done({ problem: e.message }));
@@ -148,10 +148,11 @@ function embedTypes(): Plugin {
     async writeBundle(options) {
       if (!made || !options.dir) return;
       const m = await made;
-      if ('problem' in m) throw new Error(`the <x86-vm> type declarations: ${m.problem}`);
-      const dir = join(options.dir, 'types');
-      mkdirSync(dir, { recursive: true });
-      for (const [name, text] of Object.entries(m.files)) writeFileSync(join(dir, name), text);
+      if ('problem' in m) throw new Error(`the <x86-vm> package: ${m.problem}`);
+      for (const [path, text] of Object.entries(m.files)) {
+        mkdirSync(dirname(join(options.dir, path)), { recursive: true });
+        writeFileSync(join(options.dir, path), text);
+      }
     },
   };
 }
@@ -181,7 +182,7 @@ function wispRelay(): Plugin {
 export default defineConfig({
   root: ROOT,
   publicDir: 'public',
-  plugins: [guestImages(), wispRelay(), embedTypes()],
+  plugins: [guestImages(), wispRelay(), embedPackage()],
   server: {
     headers: ISOLATION_HEADERS,
     // The page's test starts its own server on a free port.

@@ -267,10 +267,14 @@ export class X86VmElement extends HTMLElement {
     try {
       if (!(await this.platformReady())) return;
       this.setState('loading');
-      const guest = await chooseGuest(this.guestAttributes(), location.href);
+      const snapshotUrl = this.getAttribute('snapshot');
+      const attrs = this.guestAttributes();
+      if (snapshotUrl && !attrs.src && !attrs.kernel && !attrs.disk) {
+        throw new Error('snapshot= needs src= (or kernel= or disk=) as well: a snapshot holds its images\' SHA-256 only, and they are downloaded from there.');
+      }
+      const guest = await chooseGuest(attrs, location.href);
       if (generation !== this.generation) return;
       this.guest = guest;
-      const snapshotUrl = this.getAttribute('snapshot');
       if (snapshotUrl !== null && snapshotUrl.trim() !== '') {
         await this.restoreFrom(await this.downloadSnapshot(snapshotUrl.trim()), guest, generation);
         return;

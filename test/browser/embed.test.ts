@@ -21,6 +21,7 @@
 // Commands go through the element's own run(), which reads output between marker lines
 // (src/embed/shell-command.ts); the demo page turns kernel console messages off first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -161,11 +162,19 @@ describe('<x86-vm> in the production build', () => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('builds webx86.js at the root of the site, with the package\'s types', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; import: string }> };
-    expect(pkg.exports['.']!.import).toBe('./dist/webx86.js');
-    expect(existsSync(join(outDir, 'webx86.js'))).toBe(true);
-    const types = readFileSync(join(outDir, pkg.exports['.']!.types.replace('./dist/', '')), 'utf8');
+  it('builds webx86.js at the root of the site, an npm package with its types', () => {
+    // The project's package.json points at the default build; the build's own makes the folder a package.
+    const project = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; import: string }> };
+    expect(project.exports['.']).toEqual({ types: './dist/types/index.d.ts', import: './dist/webx86.js' });
+    const pkg = JSON.parse(readFileSync(join(outDir, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; import: string }> };
+    expect(pkg.exports['.']).toEqual({ types: './types/index.d.ts', import: './webx86.js' });
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: outDir, encoding: 'utf8' })) as { files: { path: string }[] }[];
+    const files = packed[0]!.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['webx86.js', 'coi-sw.js', 'types/index.d.ts', 'types/x86-vm.d.ts', 'package.json']));
+    expect(files.some((f) => /^assets\/vm-worker-[\w-]+\.js$/.test(f))).toBe(true);
+    expect(files.some((f) => /^assets\/core-[\w-]+\.wasm$/.test(f))).toBe(true);
+    expect(files.some((f) => f.startsWith('images/'))).toBe(false);
+    const types = readFileSync(join(outDir, 'types', 'index.d.ts'), 'utf8');
     expect(types).toContain('X86VmElement');
     // A docs page's script, type-checked against the declarations alone: they stand on their own.
     writeFileSync(join(outDir, 'types', 'consumer.ts'), `
