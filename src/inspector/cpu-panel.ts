@@ -48,13 +48,14 @@ export class CpuPanel {
   private readonly tablesNote = el('div', 'xi-note');
 
   constructor() {
-    const grid = el('div', 'xi-regs');
-    const wide = el('div', 'xi-regs xi-wide');
+    const grid = el('div', 'xi-reg-list');
+    const wide = el('div', 'xi-regs');
     for (const f of [...REGISTER_FIELDS, ...WIDE_FIELDS]) {
       const value = el('span', 'xi-value', '-');
       value.dataset.field = f;
       this.fields.set(f, value);
-      ((REGISTER_FIELDS as readonly string[]).includes(f) ? grid : wide).append(el('span', 'xi-label', f.toUpperCase()), value);
+      if ((REGISTER_FIELDS as readonly string[]).includes(f)) grid.append(el('span', 'xi-reg', undefined, el('span', 'xi-label', f.toUpperCase()), value));
+      else wide.append(el('span', 'xi-label', f.toUpperCase()), value);
     }
     this.tablesBlock = el('details', 'xi-details', undefined, el('summary', '', 'GDT, LDT and IDT'), this.tablesNote,
       el('h4', '', 'GDT'), this.gdt, el('h4', '', 'LDT'), this.ldt, el('h4', '', 'IDT'), this.idt);

@@ -68,7 +68,7 @@ export class MemoryPanel {
     this.walkOut.pte.dataset.field = 'walk-pte';
     this.walkOut.physical.dataset.field = 'walk-physical';
     this.dump.dataset.field = 'memory';
-    const walkGrid = el('div', 'xi-regs xi-wide', undefined,
+    const walkGrid = el('div', 'xi-regs', undefined,
       el('span', 'xi-label', 'PDE'), this.walkOut.pde, el('span', 'xi-label', 'PTE'), this.walkOut.pte,
       el('span', 'xi-label', 'physical'), this.walkOut.physical);
     this.root = el('div', 'xi-panel', undefined,
