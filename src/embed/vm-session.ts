@@ -16,6 +16,32 @@ const SERIAL_IN_BYTES = 64 << 10;
 /** Characters of guest output kept for waitFor() and run(); older ones are forgotten. */
 const TRANSCRIPT_CHARS = 1 << 20;
 
+/** The images a machine is made from, besides its disk (which is read on demand). */
+type ImageName = 'kernel' | 'vmlinux' | 'initrd' | 'bios' | 'vgaBios';
+export type HeldImages = Partial<Record<ImageName, Uint8Array>>;
+
+/**
+ * The guest's images, downloaded here: a snapshot= element fetches them while it fetches the
+ * snapshot file, instead of the worker fetching them only once it has the file. One that
+ * cannot be had is left out: the worker tries its URL again and says why, if the snapshot needs it.
+ */
+export async function downloadImages(guest: GuestChoice): Promise<HeldImages> {
+  const names: ImageName[] = ['kernel', 'vmlinux', 'initrd', 'bios', 'vgaBios'];
+  const got = await Promise.all(names.map(async (name) => {
+    const url = guest[name];
+    if (url === undefined) return null;
+    try {
+      const res = await fetch(url);
+      if (!res.ok || (res.headers.get('Content-Type') ?? '').startsWith('text/html')) return null;
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      return bytes.length > 0 ? [name, bytes] as const : null;
+    } catch {
+      return null;
+    }
+  }));
+  return Object.fromEntries(got.filter((g) => g !== null)) as HeldImages;
+}
+
 export interface SessionEvents {
   /** Guest output, decoded as UTF-8 (a character split across two reads comes out whole). */
   serial(bytes: Uint8Array, text: string): void;
@@ -183,20 +209,30 @@ export class VmSession {
     await this.api.boot(options);
   }
 
-  /** Replace the machine by a snapshot's; its images (known by hash) come from the guest's URLs. */
-  async restore(file: Uint8Array, guest: GuestChoice): Promise<void> {
+  /**
+   * Replace the machine by a snapshot's. Its images (known by hash) are those in `held` (already
+   * downloaded: downloadImages), else the worker downloads them from the guest's URLs.
+   */
+  async restore(file: Uint8Array, guest: GuestChoice, held: HeldImages = {}): Promise<void> {
     await this.attached;
+    const source = (name: ImageName) => {
+      const bytes = held[name];
+      const url = guest[name];
+      if (bytes !== undefined) return { bytes, name: url ?? name };
+      return url !== undefined ? { url } : undefined;
+    };
     const images: SnapshotImageSources = {
-      kernel: guest.kernel !== undefined ? { url: guest.kernel } : undefined,
-      vmlinux: guest.vmlinux !== undefined ? { url: guest.vmlinux } : undefined,
-      initrd: guest.initrd !== undefined ? { url: guest.initrd } : undefined,
-      bios: guest.bios !== undefined ? { url: guest.bios } : undefined,
-      vgaBios: guest.vgaBios !== undefined ? { url: guest.vgaBios } : undefined,
+      kernel: source('kernel'),
+      vmlinux: source('vmlinux'),
+      initrd: source('initrd'),
+      bios: source('bios'),
+      vgaBios: source('vgaBios'),
       disk: guest.disk !== undefined ? { url: guest.disk } : undefined,
       persist: false,
     };
+    const heldBuffers = Object.values(held).map((b) => b.buffer as ArrayBuffer);
     this.clearTranscript();
-    await this.api.restore(Comlink.transfer(file, [file.buffer]), { images, net: { backend: 'none' } });
+    await this.api.restore(Comlink.transfer(file, [file.buffer]), Comlink.transfer({ images, net: { backend: 'none' } }, heldBuffers));
   }
 
   async snapshot(): Promise<Uint8Array> {

@@ -21,7 +21,7 @@ import type { ExitReason } from '../machine/types.js';
 import { chooseGuest, type GuestChoice } from './guest-choice.js';
 import { ShadowView, type ButtonAction } from './shadow-view.js';
 import { commandOutput, markedCommandLine } from './shell-command.js';
-import { VmSession } from './vm-session.js';
+import { downloadImages, VmSession, type HeldImages } from './vm-session.js';
 
 export type X86VmState = 'idle' | 'loading' | 'booting' | 'restoring' | 'running' | 'paused' | 'off' | 'error';
 
@@ -82,7 +82,7 @@ export class X86VmElement extends HTMLElement {
   private observer: IntersectionObserver | null = null;
   private runQueue: Promise<unknown> = Promise.resolve();
   private commands = 0;
-  /** Tells this element's marker lines from any other's, and from text a snapshot's guest printed. */
+  /** Tells this element's run() markers from any other's, and from text a snapshot's guest printed. */
   private readonly markerTag = Math.random().toString(36).slice(2, 8);
   /** Bumped by each start or restore, so a late step of an older one changes nothing. */
   private generation = 0;
@@ -276,7 +276,9 @@ export class X86VmElement extends HTMLElement {
       if (generation !== this.generation) return;
       this.guest = guest;
       if (snapshotUrl !== null && snapshotUrl.trim() !== '') {
-        await this.restoreFrom(await this.downloadSnapshot(snapshotUrl.trim()), guest, generation);
+        const [file, held] = await Promise.all([this.downloadSnapshot(snapshotUrl.trim()), downloadImages(guest)]);
+        if (generation !== this.generation) return;
+        await this.restoreFrom(file, guest, generation, held);
         return;
       }
       const session = this.ensureSession();
@@ -294,13 +296,13 @@ export class X86VmElement extends HTMLElement {
     }
   }
 
-  private async restoreFrom(bytes: Uint8Array, guest: GuestChoice, generation: number): Promise<void> {
+  private async restoreFrom(bytes: Uint8Array, guest: GuestChoice, generation: number, held?: HeldImages): Promise<void> {
     const session = this.ensureSession();
     this.readyNow = false;
     this.setState('restoring');
     const started = performance.now();
     this.view!.terminal.clear();
-    await session.restore(bytes, guest);
+    await session.restore(bytes, guest, held);
     if (generation !== this.generation) return;
     this.running();
     this.watchForPrompt(0, 'snapshot', started);
