@@ -72,6 +72,7 @@ export class ControlBar {
     const key = s.breakpoints.join(',');
     if (this.list.dataset.key !== key) {
       this.list.dataset.key = key;
+      this.list.title = s.breakpoints.length > 0 ? 'While a breakpoint is set the CPU runs one instruction at a time: the guest is slower.' : '';
       this.list.replaceChildren(...s.breakpoints.map((a) => {
         const b = el('button', 'xi-break', `● ${hex8(a)} ×`);
         b.type = 'button';
