@@ -40,7 +40,7 @@ export class TrapsPanel {
       section('Idle', this.halt),
       section('Port I/O per device', this.ports),
       section('MMIO per device', this.mmio),
-      section('Interrupts per input line', this.lines),
+      section('Interrupts per input line (by the vector each is programmed to send: inputs sharing a vector share its count)', this.lines),
       section('Interrupts per vector', this.vectors),
       section('Exceptions per vector', this.exceptions));
   }
