@@ -19,6 +19,7 @@ import {
 } from '../inspector/sample.js';
 import { infoLines } from '../node/monitor-info.js';
 import type { RoundReport } from '../migration/messages.js';
+import { disassemble } from '../inspector/disassembler.js';
 
 /** What the worker around the machine knows that the Machine does not: its network's frames. */
 export interface InspectorHostStatus {
@@ -27,7 +28,6 @@ export interface InspectorHostStatus {
 
 /** Rounds of the last migration kept for the inspector (a migration stops after 30). */
 const MAX_ROUNDS = 64;
-import { disassemble } from '../inspector/disassembler.js';
 
 const SEGMENTS: readonly SegName[] = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldtr', 'tr'];
 const GENERAL: readonly RegName[] = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'esp'];
@@ -73,11 +73,12 @@ export class WorkerInspector implements InspectorApi {
   /** The machine the worker runs now (null: none, or one the inspector cannot look into). */
   attach(machine: Machine | null): void {
     if (machine === this.machine) return;
+    // A step waiting on the old machine ends with it (its breakpoint slot is the old core's).
+    this.finishHaltStep();
     if (this.machine !== null && this.machine.onBreakpoint === this.onBreak) this.machine.onBreakpoint = null;
     this.machine = machine;
     this.breakpoints.clear();
     this.stoppedAt = null;
-    this.finishHaltStep();
     if (machine !== null) machine.onBreakpoint = this.onBreak;
   }
 
