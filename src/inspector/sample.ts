@@ -69,6 +69,12 @@ export interface CounterSample {
   mmio: { name: string; count: number }[];
   /** Interrupts taken per vector (nonzero only) with the inputs that send each. */
   vectors: { vector: number; count: number; sources: string[] }[];
+  /**
+   * Interrupts per input: an 8259 IRQ counted when the 8259 supplied the vector; an IO-APIC pin
+   * or a local APIC LVT entry by the vector it is programmed to send (inputs sharing a vector
+   * share its count).
+   */
+  lines: { name: string; count: number }[];
   /** Exceptions delivered per vector 0-31. */
   exceptions: number[];
   hltStops: number;

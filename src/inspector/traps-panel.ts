@@ -40,7 +40,7 @@ export class TrapsPanel {
       section('Idle', this.halt),
       section('Port I/O per device', this.ports),
       section('MMIO per device', this.mmio),
-      section('Interrupts per input line (by the vector each is programmed to send: inputs sharing a vector share its count)', this.lines),
+      section('Interrupts per input line (APIC inputs by the vector each is programmed to send)', this.lines),
       section('Interrupts per vector', this.vectors),
       section('Exceptions per vector', this.exceptions));
   }
@@ -52,14 +52,7 @@ export class TrapsPanel {
     fillTable(this.ports, ['device', '/s', 'total'], perDevice(c.ports, p?.ports, dt));
     fillTable(this.mmio, ['device', '/s', 'total'], perDevice(c.mmio, p?.mmio, dt));
 
-    // An interrupt input's count is the count of the vectors it sends (an 8259 IRQ and the
-    // IO-APIC pin wired to the same ISA line both show it).
-    const byLine = (list: typeof c.vectors | undefined): Named[] => {
-      const m = new Map<string, number>();
-      for (const v of list ?? []) for (const src of v.sources.length ? v.sources : ['(no input sends it now)']) m.set(src, (m.get(src) ?? 0) + v.count);
-      return [...m].map(([name, count]) => ({ name, count }));
-    };
-    fillTable(this.lines, ['input', '/s', 'total'], perDevice(byLine(c.vectors), p === undefined ? undefined : byLine(p.vectors), dt)
+    fillTable(this.lines, ['input', '/s', 'total'], perDevice(c.lines, p?.lines, dt)
       .map((r) => ({ cells: r.cells, data: { line: r.data.device!, count: r.data.count! } })));
     const oldVec = new Map((p?.vectors ?? []).map((v) => [v.vector, v.count]));
     fillTable(this.vectors, ['vector', 'sent by', '/s', 'total'], c.vectors.map((v) => ({

@@ -621,10 +621,10 @@ export class Machine {
   /** INTA cycle: the local APIC's vector, or the 8259's when it says ExtINT. */
   private interruptAcknowledge(): number {
     const lapic = this.lapic;
-    if (lapic === null) return this.irqStats.acknowledged(this.pic.acknowledge());
+    if (lapic === null) return this.irqStats.acknowledgedFromPic(this.pic.acknowledge(), this.pic);
     this.syncApicBase();
     const vector = lapic.acknowledge();
-    return this.irqStats.acknowledged(vector === LAPIC_EXTINT ? this.pic.acknowledge() : vector);
+    return vector === LAPIC_EXTINT ? this.irqStats.acknowledgedFromPic(this.pic.acknowledge(), this.pic) : this.irqStats.acknowledged(vector);
   }
 
   /** Whether the CPU's INTR input is asserted (the HLT loop checks it before skipping time). */

@@ -178,10 +178,23 @@ export class WorkerInspector implements InspectorApi {
       }
       return [...byDevice.values()];
     };
-    const perVector = m.irqStats.perVector;
+    const irq = m.irqStats;
     const vectors: CounterSample['vectors'] = [];
+    // Per input: the 8259s' IRQs as counted when they supplied the vector; the rest of a vector's
+    // count goes to the APIC inputs programmed to send it (IO-APIC pins, the local APIC's LVT).
+    const lines = new Map<string, number>();
+    const addLine = (name: string, n: number) => lines.set(name, (lines.get(name) ?? 0) + n);
+    irq.perPicIrq.forEach((n, i) => { if (n > 0) addLine(`8259 IRQ ${i}`, n); });
     for (let v = 0; v < 256; v++) {
-      if (perVector[v]! > 0) vectors.push({ vector: v, count: perVector[v]!, sources: vectorSources(m.pic, m.ioapic, v, m.lapic) });
+      const count = irq.perVector[v]!;
+      if (count === 0) continue;
+      const sources = vectorSources(m.pic, m.ioapic, v, m.lapic);
+      vectors.push({ vector: v, count, sources });
+      const viaApic = count - irq.fromPicPerVector[v]!;
+      if (viaApic <= 0) continue;
+      const apicSources = sources.filter((src) => !src.startsWith('8259'));
+      if (apicSources.length === 0) addLine(`vector 0x${v.toString(16)} (no APIC input sends it now)`, viaApic);
+      for (const src of apicSources) addLine(src, viaApic);
     }
     const devices: CounterSample['devices'] = [];
     for (const { fn } of m.pci.list()) {
@@ -198,6 +211,7 @@ export class WorkerInspector implements InspectorApi {
       ports: sumByDevice(m.ports.list()),
       mmio: sumByDevice(m.mmio.list()),
       vectors,
+      lines: [...lines].map(([name, count]) => ({ name, count })),
       exceptions: exceptionCounts(m.core),
       hltStops: m.counters.hltStops,
       haltedNs: m.counters.haltedNs,

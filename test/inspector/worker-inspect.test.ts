@@ -133,6 +133,9 @@ describe.skipIf(!ready)('the worker\'s inspector on a running machine', () => {
     expect(s!.cpu.eip).toBe(afterHlt);
     expect(s!.stoppedAt).toBe(afterHlt);
     expect(s!.counters.vectors.find((v) => v.vector === 0x20)!.count).toBe(ticks + 1);
+    // Every tick came from the 8259 (through the local APIC's LINT0 as ExtINT): IRQ 0, and no
+    // APIC input, though the kernel never touched the IO-APIC.
+    expect(s!.counters.lines).toEqual([{ name: '8259 IRQ 0', count: ticks + 1 }]);
     expect(s!.breakpoints).toEqual([]); // the step's own breakpoint is gone
     // And the next step runs `inc dword [wakeups]`.
     await inspector.step();
