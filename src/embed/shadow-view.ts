@@ -85,10 +85,11 @@ export class ShadowView {
   }
 
   /**
-   * Show the inspector beside the terminal, sampling the machine through `link`. Its code and
+   * Show the inspector beside the terminal, sampling the machine through `link`; `onRunState`
+   * hears when its controls (or a breakpoint) pause or continue the machine. Its code and
    * stylesheet load on first use (docs pages without the attribute never fetch them).
    */
-  async mountInspector(link: InspectorLink): Promise<void> {
+  async mountInspector(link: InspectorLink, onRunState: (state: 'running' | 'paused') => void): Promise<void> {
     if (this.inspector) return;
     const turn = ++this.inspectorTurn;
     const [{ mountInspector }, css] = await Promise.all([
@@ -103,7 +104,7 @@ export class ShadowView {
       this.root.append(style);
     }
     this.inspectorBox.hidden = false;
-    this.inspector = mountInspector(this.inspectorBox, link);
+    this.inspector = mountInspector(this.inspectorBox, link, { onRunState });
     this.terminal.fit();
   }
 

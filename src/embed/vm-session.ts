@@ -42,6 +42,26 @@ export async function downloadImages(guest: GuestChoice): Promise<HeldImages> {
   return Object.fromEntries(got.filter((g) => g !== null)) as HeldImages;
 }
 
+/** A snapshot file at `url` (relative to `page`), or an error in words. */
+export async function downloadSnapshot(url: string, page: string): Promise<Uint8Array> {
+  let href: string;
+  try {
+    href = new URL(url, page).href;
+  } catch {
+    throw new Error(`snapshot="${url}" is not a URL.`);
+  }
+  let res: Response;
+  try {
+    res = await fetch(href);
+  } catch (e) {
+    throw new Error(`Could not download the snapshot ${href}: ${(e as Error)?.message || 'network error'}.`);
+  }
+  if (!res.ok || (res.headers.get('Content-Type') ?? '').startsWith('text/html')) {
+    throw new Error(`The snapshot was not found: ${href} (HTTP ${res.status}).`);
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 export interface SessionEvents {
   /** Guest output, decoded as UTF-8 (a character split across two reads comes out whole). */
   serial(bytes: Uint8Array, text: string): void;

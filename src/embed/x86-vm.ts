@@ -21,13 +21,13 @@ import type { ExitReason } from '../machine/types.js';
 import { chooseGuest, type GuestChoice } from './guest-choice.js';
 import { ShadowView, type ButtonAction } from './shadow-view.js';
 import { commandOutput, markedCommandLine } from './shell-command.js';
-import { downloadImages, VmSession, type HeldImages } from './vm-session.js';
+import { downloadImages, downloadSnapshot, VmSession, type HeldImages } from './vm-session.js';
 
 export type X86VmState = 'idle' | 'loading' | 'booting' | 'restoring' | 'running' | 'paused' | 'off' | 'error';
 
 export interface X86VmStateDetail {
   state: X86VmState;
-  /** paused: 'hidden' (scrolled out of view) or 'script' (pause()); off: why the machine stopped. */
+  /** paused: 'hidden' (scrolled out of view), 'script' (pause()) or 'inspector' (its controls); off: why the machine stopped. */
   reason?: string;
 }
 export interface X86VmReadyDetail {
@@ -142,7 +142,20 @@ export class X86VmElement extends HTMLElement {
       this.view.unmountInspector();
       return;
     }
-    this.view.mountInspector(this.session.inspector).catch((e) => this.fail(`The inspector could not be loaded: ${words(e)}`));
+    this.view.mountInspector(this.session.inspector, (state) => this.inspectorRunState(state))
+      .catch((e) => this.fail(`The inspector could not be loaded: ${words(e)}`));
+  }
+
+  /** The inspector's Pause, Step, Continue or a breakpoint moved the machine: the element follows, as after pause()/resume(). */
+  private inspectorRunState(state: 'running' | 'paused'): void {
+    if (state === 'paused' && this.stateNow === 'running') {
+      this.pausedByScript = true;
+      this.setState('paused', 'inspector');
+    } else if (state === 'running' && this.stateNow === 'paused') {
+      this.pausedByScript = false;
+      this.pausedHidden = false;
+      this.setState('running');
+    }
   }
 
   /**
@@ -276,7 +289,7 @@ export class X86VmElement extends HTMLElement {
       if (generation !== this.generation) return;
       this.guest = guest;
       if (snapshotUrl !== null && snapshotUrl.trim() !== '') {
-        const [file, held] = await Promise.all([this.downloadSnapshot(snapshotUrl.trim()), downloadImages(guest)]);
+        const [file, held] = await Promise.all([downloadSnapshot(snapshotUrl.trim(), location.href), downloadImages(guest)]);
         if (generation !== this.generation) return;
         await this.restoreFrom(file, guest, generation, held);
         return;
@@ -308,25 +321,6 @@ export class X86VmElement extends HTMLElement {
     this.watchForPrompt(0, 'snapshot', started);
     // The restored shell printed its prompt before the save: Enter has it print a fresh one.
     session.type('\r');
-  }
-
-  private async downloadSnapshot(url: string): Promise<Uint8Array> {
-    let href: string;
-    try {
-      href = new URL(url, location.href).href;
-    } catch {
-      throw new Error(`snapshot="${url}" is not a URL.`);
-    }
-    let res: Response;
-    try {
-      res = await fetch(href);
-    } catch (e) {
-      throw new Error(`Could not download the snapshot ${href}: ${words(e) || 'network error'}.`);
-    }
-    if (!res.ok || (res.headers.get('Content-Type') ?? '').startsWith('text/html')) {
-      throw new Error(`The snapshot was not found: ${href} (HTTP ${res.status}).`);
-    }
-    return new Uint8Array(await res.arrayBuffer());
   }
 
   /** Isolated (reloading once through the service worker if need be) and able to host the VM. */

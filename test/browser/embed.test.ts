@@ -11,7 +11,8 @@
 //    keep-running runs on out of view;
 //  - snapshot() gives a snapshot file, restore(blob) turns the other VM into the saved one, and
 //    reset() reboots a VM into a fresh guest; the inspector attribute shows the inspector panel
-//    with the guest's CR0 (protected mode, paging);
+//    with the guest's CR0 (protected mode, paging), and its Pause and Continue move the
+//    element's state;
 //  - on the host without COOP/COEP the page isolates itself through public/coi-sw.js (one
 //    reload), and an element with snapshot= starts from the demo VM's snapshot: its shell answers
 //    with the saved machine's files, and the kernel's boot log is never printed (no boot);
@@ -301,6 +302,14 @@ export const saved: Promise<Blob> = vm.snapshot();
       await page.evaluate(() => document.getElementById('vm-b')!.setAttribute('inspector', ''));
       await page.waitForFunction(() => /CR0: .*\bPE\b.*\bPG\b/.test(document.getElementById('vm-b')!.shadowRoot!.querySelector('.x86-inspector .xi-flags')?.textContent ?? ''),
         null, { timeout: 30_000 });
+      // Its Pause and Continue move the element's own state along (and its button with it).
+      const inspecting = await pageTime(page);
+      await page.locator('#vm-b .x86-inspector button[data-action="pause"]').click();
+      const stopped = await eventFrom(page, 'vm-b', 'state', 30_000, { state: 'paused', reason: 'inspector' }, inspecting);
+      expect(await page.locator('#vm-b [part="button"]').textContent()).toBe('Resume');
+      await page.locator('#vm-b .x86-inspector button[data-action="continue"]').click();
+      await eventFrom(page, 'vm-b', 'state', 30_000, { state: 'running' }, stopped.at);
+      expect(await run(page, 'vm-b', 'echo $((6*7))')).toBe('42');
       await page.evaluate(() => document.getElementById('vm-b')!.removeAttribute('inspector'));
       expect(await flags()).toBeNull();
 
