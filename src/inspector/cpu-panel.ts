@@ -23,7 +23,7 @@ const bitNames = (v: number, bits: [number, string][]) => bits.filter(([b]) => (
 
 const REGISTER_FIELDS = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'esp', 'eip', 'eflags', 'cpl', 'cr0', 'cr2', 'cr3', 'cr4'] as const;
 /** Fields too long for the register grid: a line each. */
-const WIDE_FIELDS = ['mode', 'gdtr', 'idtr'] as const;
+const WIDE_FIELDS = ['mode', 'gdtr', 'idtr', 'instructions'] as const;
 
 function descriptorCells(d: SegmentDescriptor): string[] {
   return [hex8(d.base), hex8(d.limit), String(d.dpl), d.present ? 'P' : 'not present', d.kind];
@@ -83,6 +83,7 @@ export class CpuPanel {
     set('mode', c.mode + (c.halted ? ', halted (HLT)' : ''));
     set('gdtr', `${hex8(c.gdtr.base)} limit ${hex4(c.gdtr.limit)}`);
     set('idtr', `${hex8(c.idtr.base)} limit ${hex4(c.idtr.limit)}`);
+    set('instructions', `${c.instructions.toLocaleString('en-US')} retired since power-on`);
     setText(this.flags, `EFLAGS: ${bitNames(c.eflags, EFLAGS_BITS)} IOPL=${(c.eflags >>> 12) & 3}   CR0: ${bitNames(c.cr0, CR0_BITS)}   CR4: ${bitNames(c.cr4, CR4_BITS)}   A20 ${c.a20 ? 'on' : 'off'}`);
     fillTable(this.segments, ['reg', 'selector', 'base', 'limit', 'DPL', 'P', 'kind'],
       c.segments.map((g: SegmentSample) => ({ cells: segmentCells(g), data: { segment: g.name } })));

@@ -50,6 +50,8 @@ export class MemoryPanel {
   private readonly viewInput = el('input', 'xi-address');
   private readonly viewKind = el('select');
   private readonly dump = el('pre', 'xi-dump');
+  private readonly back = el('button', '', `−${VIEW_BYTES}`);
+  private readonly forward = el('button', '', `+${VIEW_BYTES}`);
   private readonly mtree = el('table', 'xi-table');
   private walkAt: number | null = null;
   private viewAt: number | null = null;
@@ -64,6 +66,17 @@ export class MemoryPanel {
     this.viewInput.spellcheck = false;
     this.viewInput.addEventListener('change', () => { this.viewAt = parseAddress(this.viewInput.value); this.viewInput.classList.toggle('xi-bad', this.viewAt === null && this.viewInput.value.trim() !== ''); });
     for (const [v, t] of [['linear', 'linear (through the page tables)'], ['physical', 'physical']]) this.viewKind.appendChild(Object.assign(el('option', '', t), { value: v }));
+    // Page through memory: the address box follows, so what it says is what is shown.
+    const move = (by: number) => {
+      if (this.viewAt === null) return;
+      this.viewAt = (this.viewAt + by) >>> 0;
+      this.viewInput.value = hex8(this.viewAt);
+    };
+    for (const [b, by, what] of [[this.back, -VIEW_BYTES, 'before'], [this.forward, VIEW_BYTES, 'after']] as const) {
+      b.type = 'button';
+      b.title = `The ${VIEW_BYTES} bytes ${what}`;
+      b.addEventListener('click', () => move(by));
+    }
     this.walkOut.pde.dataset.field = 'walk-pde';
     this.walkOut.pte.dataset.field = 'walk-pte';
     this.walkOut.physical.dataset.field = 'walk-physical';
@@ -73,7 +86,7 @@ export class MemoryPanel {
       el('span', 'xi-label', 'physical'), this.walkOut.physical);
     this.root = el('div', 'xi-panel', undefined,
       section('Page walk', el('div', 'xi-row', undefined, this.walkInput), walkGrid, this.faults),
-      section('Memory', el('div', 'xi-row', undefined, this.viewInput, this.viewKind), this.dump),
+      section('Memory', el('div', 'xi-row', undefined, this.viewInput, this.viewKind, this.back, this.forward), this.dump),
       section('Physical memory map', this.mtree));
   }
 
