@@ -103,9 +103,7 @@ export class X86VmElement extends HTMLElement {
   }
 
   connectedCallback(): void {
-    if (!this.view) {
-      this.view = new ShadowView(this, (bytes) => this.session?.input(bytes), (action) => this.onButton(action));
-    }
+    this.ensureView();
     if (!this.observer) {
       this.observer = new IntersectionObserver((entries) => {
         const last = entries[entries.length - 1];
@@ -297,7 +295,7 @@ export class X86VmElement extends HTMLElement {
       const session = this.ensureSession();
       this.readyNow = false;
       this.setState('booting');
-      this.view!.terminal.clear();
+      this.ensureView().terminal.clear();
       const started = performance.now();
       await session.boot(guest);
       if (generation !== this.generation) return;
@@ -314,7 +312,7 @@ export class X86VmElement extends HTMLElement {
     this.readyNow = false;
     this.setState('restoring');
     const started = performance.now();
-    this.view!.terminal.clear();
+    this.ensureView().terminal.clear();
     await session.restore(bytes, guest, held);
     if (generation !== this.generation) return;
     this.running();
@@ -332,6 +330,12 @@ export class X86VmElement extends HTMLElement {
     const missing = missingPlatform();
     if (missing) throw new Error(missing);
     return true;
+  }
+
+  /** The shadow DOM, made when the element is first connected (or started before that, from a script). */
+  private ensureView(): ShadowView {
+    this.view ??= new ShadowView(this, (bytes) => this.session?.input(bytes), (action) => this.onButton(action));
+    return this.view;
   }
 
   private guestAttributes() {

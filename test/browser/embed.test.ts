@@ -241,6 +241,14 @@ export const saved: Promise<Blob> = vm.snapshot();
       await snippet.locator('button').click();
       await page.waitForFunction(() => document.querySelector('.snippet[data-vm="vm-b"] output')?.textContent === '42', null, { timeout: COMMAND_TIMEOUT_MS });
 
+      // The element's own button pauses and resumes its VM.
+      const clicked = await pageTime(page);
+      await page.locator('#vm-a [part="button"]').click();
+      const byButton = await eventFrom(page, 'vm-a', 'state', 30_000, { state: 'paused', reason: 'script' }, clicked);
+      expect(await page.locator('#vm-a [part="button"]').textContent()).toBe('Resume');
+      await page.locator('#vm-a [part="button"]').click();
+      await eventFrom(page, 'vm-a', 'state', 30_000, { state: 'running' }, byButton.at);
+
       // waitFor: what the guest prints, after typing as a user would (the echoed line is not it).
       await page.evaluate(() => document.querySelector<HTMLElementTagNameMap['x86-vm']>('#vm-a')!.type('echo wait-$((1+2))\r'));
       expect(await page.evaluate(() => document.querySelector<HTMLElementTagNameMap['x86-vm']>('#vm-a')!.waitFor(/wait-\d+/, 60_000))).toBe('wait-3');
@@ -250,6 +258,7 @@ export const saved: Promise<Blob> = vm.snapshot();
       const spin = "rm -f /tmp/stop; { (while [ ! -e /tmp/stop ]; do :; done) & }";
       for (const id of ['vm-a', 'vm-b']) expect(await run(page, id, spin)).toBe('');
       await page.evaluate(() => document.getElementById('vm-a')!.setAttribute('keep-running', ''));
+      const scrolled = await pageTime(page);
       await page.evaluate(() => {
         const spacer = document.createElement('div');
         spacer.id = 'spacer';
@@ -272,7 +281,7 @@ export const saved: Promise<Blob> = vm.snapshot();
       await page.waitForTimeout(1000);
       expect(await instructions(page, 'vm-b')).toBeGreaterThan(resumed);
       for (const id of ['vm-a', 'vm-b']) expect(await run(page, id, 'touch /tmp/stop; wait; echo $((6*7))')).toBe('42');
-      expect((await events(page)).some((e) => e.id === 'vm-a' && e.type === 'state' && e.detail.state === 'paused')).toBe(false);
+      expect((await events(page)).some((e) => e.id === 'vm-a' && e.type === 'state' && e.detail.state === 'paused' && e.at > scrolled)).toBe(false);
 
       // VM A saved, with a file to know it by, for the snapshot test below.
       expect(await run(page, 'vm-a', `echo ${MARK} > /tmp/mark`)).toBe('');
