@@ -6,7 +6,7 @@
 //
 // A BroadcastChannel has no flow control (messages queue without bound), so the receiver acks
 // the bytes it took and the sender keeps at most WINDOW bytes unacknowledged.
-import { FrameReader, MigrationError } from './frames.js';
+import { FrameNotSent, FrameReader, MigrationError } from './frames.js';
 import { joinParts } from './frames.js';
 import type { MigrationLink } from './link.js';
 
@@ -82,7 +82,7 @@ function channelLink(ch: BroadcastChannel, session: string, side: 'source' | 'ta
   return {
     reader,
     async write(parts) {
-      if (closed) throw new MigrationError(`the channel to ${peer} is closed`);
+      if (closed) throw new FrameNotSent(`the channel to ${peer} is closed`);
       const bytes = joinParts(parts);
       ch.postMessage({ t: 'data', session, dir: out, bytes } satisfies Message);
       sent += bytes.length;

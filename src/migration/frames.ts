@@ -58,6 +58,18 @@ export class MigrationUnconfirmed extends MigrationError {
   }
 }
 
+/**
+ * A frame could not be handed to the transport and none of its last bytes left this side, so the
+ * peer cannot have it whole. Transports throw it when they know; any other failure of a write
+ * leaves open whether the peer got the frame.
+ */
+export class FrameNotSent extends MigrationError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameNotSent';
+  }
+}
+
 export interface Frame {
   type: FrameType;
   body: Uint8Array;

@@ -1,12 +1,15 @@
 // One side of a migration's conversation over any transport (tcp.ts in Node, broadcast.ts between
 // tabs): frames out, checked frames in, the peer's ERROR turned into a MigrationError, and a
 // deadline on every answer so that a silent peer ends the migration instead of hanging it.
-import { encodeFrame, frameTypeName, FrameType, MigrationError, type Frame, type FrameReader } from './frames.js';
+import { encodeFrame, FrameNotSent, frameTypeName, FrameType, MigrationError, type Frame, type FrameReader } from './frames.js';
 import { decodeError, encodeError } from './messages.js';
 
 /** A transport's end: what it must offer the conversation. */
 export interface MigrationLink {
-  /** Send one frame's parts, in order; resolves when the transport can take more (backpressure). Rejects when it is closed. */
+  /**
+   * Send one frame's parts, in order; resolves when the transport can take more (backpressure).
+   * Rejects when it is closed: with FrameNotSent when the frame's last bytes never left this side.
+   */
   write(parts: Uint8Array[]): Promise<void>;
   /** The peer's frames, cut and checked. */
   readonly reader: FrameReader;
@@ -28,12 +31,14 @@ export class Peer {
     return this.peerGaveUp;
   }
 
+  /** Send a frame; a failure is a MigrationError, a FrameNotSent when the peer cannot have the frame whole. */
   async send(type: FrameType, body: Uint8Array | Uint8Array[]): Promise<void> {
-    if (this.link.reader.failed) throw this.link.reader.failed;
+    if (this.link.reader.failed) throw new FrameNotSent(this.link.reader.failed.message);
     try {
       await this.link.write(encodeFrame(type, body));
     } catch (e) {
-      throw this.link.reader.failed ?? (e instanceof MigrationError ? e : new MigrationError(`cannot send to ${this.name}: ${(e as Error)?.message ?? e}`));
+      const why = this.link.reader.failed ?? (e instanceof MigrationError ? e : new MigrationError(`cannot send to ${this.name}: ${(e as Error)?.message ?? e}`));
+      throw e instanceof FrameNotSent && !(why instanceof FrameNotSent) ? new FrameNotSent(why.message) : why;
     }
   }
 

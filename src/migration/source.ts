@@ -16,14 +16,14 @@
 // Who runs the guest. Exactly one side may, and no exchange of messages can make both sides sure
 // of the other's last one (the two generals), so the right to run passes at one fixed point, the
 // STATE frame, and each side decides from what it knows itself:
-//   - The source gives the guest up once it has handed the whole STATE frame to the transport.
+//   - The source gives the guest up once it starts handing the STATE frame to the transport.
 //     From then on it runs the guest again only if the target answers ERROR (it could not load
-//     the state, and never runs it). DONE: the target runs it, this machine ends. Anything else
-//     (the connection breaks, silence past the deadline, a garbled answer): the target may be
-//     running the guest, so this machine stays stopped, paused rather than ended, and says so
-//     (MigrationUnconfirmed); a person who knows the target is not running it may `cont` it.
-//     If handing STATE over fails, its last bytes never left this process, the target cannot
-//     load it, and the guest runs on here.
+//     the state, and never runs it), or if the transport says the frame's last bytes never left
+//     this side (FrameNotSent: the target cannot have it whole). DONE: the target runs it, this
+//     machine ends. Anything else (the connection breaks, silence past the deadline, a garbled
+//     answer): the target may be running the guest, so this machine stays stopped, paused
+//     rather than ended, and says so (MigrationUnconfirmed); a person who knows the target is
+//     not running it may `cont` it.
 //   - The target runs the guest once it has loaded STATE, whether or not its DONE gets through
 //     (target.ts), and after that it never sends ERROR.
 // So a lost DONE leaves the guest running on the target only; a target that dies between STATE
@@ -35,7 +35,7 @@
 import type { Machine } from '../machine/machine.js';
 import { DirtyLog } from '../cpu/dirty-log.js';
 import type { SnapshotConfig } from '../snapshot/config.js';
-import { FRAME_HEADER, FrameType, MigrationError, MigrationUnconfirmed } from './frames.js';
+import { FRAME_HEADER, FrameNotSent, FrameType, MigrationError, MigrationUnconfirmed } from './frames.js';
 import { Peer, type MigrationLink } from './link.js';
 import { encodeHello, encodePages, encodeRound, encodeState, decodeDone, PAGE_SIZE, type RoundReport } from './messages.js';
 
@@ -200,8 +200,15 @@ export async function migrateOut(vm: SourceVm, link: MigrationLink, opts: Source
     let stateBytes = 0;
     let downtime = 0;
     let targetLoadMs = 0;
+    /** The target may be running the guest, unconfirmed: this machine stays stopped (the header's rule). */
+    const unconfirmed = (e: unknown): MigrationUnconfirmed => {
+      if (vm.hold !== undefined) vm.hold(); else vm.moved();
+      const why = String((e as Error)?.message ?? e).split('\n')[0];
+      return new MigrationUnconfirmed(`the state went to the target, which did not confirm that it runs the guest (${why}); it may be running it, so this VM stays stopped`);
+    };
     await vm.whileStopped(async () => {
       const stoppedAt = performance.now();
+      let handing = false;
       try {
         // The disks' requests in flight complete first: their DMA into RAM is in the log after.
         await machine.settleIo();
@@ -214,20 +221,20 @@ export async function migrateOut(vm: SourceVm, link: MigrationLink, opts: Source
         bytes += roundBytes;
         const state = encodeState({ machine: machine.saveState({ ram: false }), running: vm.paused !== true, net: vm.saveNet?.() ?? [] });
         stateBytes = state.reduce((n, p) => n + p.length, 0);
+        handing = true;
         await peer.send(FrameType.STATE, state);
         bytes += stateBytes + FRAME_HEADER;
       } catch (e) {
         stopLog();
-        throw e;
+        if (!handing || e instanceof FrameNotSent) throw e;
+        throw unconfirmed(e);
       }
-      // STATE is out whole: from here the guest is the target's unless it answers ERROR (above).
+      // STATE is out: from here the guest is the target's unless it answers ERROR (above).
       try {
         targetLoadMs = decodeDone((await peer.expect([FrameType.DONE])).body).loadMs;
       } catch (e) {
         if (peer.gaveUp) throw e;
-        if (vm.hold !== undefined) vm.hold(); else vm.moved();
-        const why = String((e as Error)?.message ?? e).split('\n')[0];
-        throw new MigrationUnconfirmed(`the target got the whole state but did not confirm that it runs the guest (${why}); it may be running it, so this VM stays stopped`);
+        throw unconfirmed(e);
       }
       // The target runs the guest from here: this one must not run a single slice more.
       vm.moved();

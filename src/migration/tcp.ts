@@ -2,7 +2,7 @@
 // `webx86 run --incoming tcp:[HOST:]PORT` listens for one source. The socket's own flow control
 // paces the sender (write() until the kernel's buffer is full, then wait for 'drain').
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { FrameReader, MigrationError } from './frames.js';
+import { FrameNotSent, FrameReader, MigrationError } from './frames.js';
 import type { MigrationLink } from './link.js';
 
 export interface TcpAddress {
@@ -34,13 +34,14 @@ export function socketLink(socket: Socket, peer: string): MigrationLink {
   return {
     reader,
     async write(parts) {
-      if (socket.destroyed || !socket.writable) throw new MigrationError(`the connection to ${peer} is closed`);
+      if (socket.destroyed || !socket.writable) throw new FrameNotSent(`the connection to ${peer} is closed`);
       let full = false;
       for (const p of parts) if (p.length > 0) full = !socket.write(p) || full;
       if (full) {
         await new Promise<void>((resolve, reject) => {
           const done = () => { socket.off('drain', done); socket.off('close', closed); resolve(); };
-          const closed = () => { socket.off('drain', done); reject(new MigrationError(`the connection to ${peer} closed`)); };
+          // Not drained: the frame's last bytes were still in this process's buffer, and went with it.
+          const closed = () => { socket.off('drain', done); reject(new FrameNotSent(`the connection to ${peer} closed`)); };
           socket.on('drain', done);
           socket.once('close', closed);
         });

@@ -9,6 +9,8 @@
 //   - The target's DONE is lost after it loaded the state: the target runs the guest to the end;
 //     the source stays paused (not running, not ended), says why in one line, and prints nothing
 //     more.
+//   - The connection is cut while STATE is on its way: the source cannot know whether the target
+//     has it, so neither runs the guest; the source's cont (a person's decision) runs it there.
 //   - A STATE frame damaged on the way: the target refuses it with ERROR, and only then does the
 //     source run the guest on, to the right result.
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -175,7 +177,7 @@ describe.skipIf(!ready)('live migration: the guest runs on exactly one side', ()
     // Everything reaches the target; its DONE never reaches the source, whose connection is cut.
     const proxy = await frameProxy(t.listener.port, { toSource: (f) => (f[0] === FrameType.DONE ? 'cut' : f) });
     await expect(src.runner.migrate(`tcp:127.0.0.1:${proxy.port}`, () => {})).rejects.toThrow(
-      /^migrate: the target got the whole state but did not confirm that it runs the guest \([^)]+\); it may be running it, so this VM stays stopped \(`cont` runs it here: only if the target does not\)$/);
+      /^migrate: the state went to the target, which did not confirm that it runs the guest \([^)]+\); it may be running it, so this VM stays stopped \(`cont` runs it here: only if the target does not\)$/);
     proxy.server.close();
     t.listener.close();
     expect(src.runner.status).toBe('paused');
@@ -196,6 +198,27 @@ describe.skipIf(!ready)('live migration: the guest runs on exactly one side', ()
     src.runner.end();
     expect(await src.running).toBe('stopped');
     expect(src.out.text).toBe(before);
+  }, 120_000);
+
+  it('the connection is cut while STATE is on its way: neither side runs the guest until a person says cont at the source', async () => {
+    const src = await source();
+    await src.lines(3);
+    const t = await target();
+    // The STATE frame left the source whole (its kernel took it) but never reaches the target.
+    const proxy = await frameProxy(t.listener.port, { toTarget: (f) => (f[0] === FrameType.STATE ? 'cut' : f) });
+    await expect(src.runner.migrate(`tcp:127.0.0.1:${proxy.port}`, () => {})).rejects.toThrow(
+      /^migrate: the state went to the target, which did not confirm that it runs the guest \([^)]+\); it may be running it, so this VM stays stopped/);
+    await expect(t.result).rejects.toThrow(/^(the source closed the connection|the connection to the source broke: \w+)$/);
+    proxy.server.close();
+    t.listener.close();
+    expect(src.runner.status).toBe('paused');
+    const before = src.out.text;
+    await sleep(1000);
+    expect(src.out.text).toBe(before);
+    // The person who knows the target has nothing lets it run here: it finishes right.
+    src.runner.cont();
+    expect(await src.running).toBe('poweroff');
+    expect(src.out.text).toBe(want);
   }, 120_000);
 
   it('a STATE frame damaged on the way is refused by the target, and only then does the source run on, to the right result', async () => {
