@@ -19,9 +19,9 @@ import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './c
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
 import { setSegCache } from './cpu/segments';
 import { RAM_BASE, setRamSize, ramSize, setPageKind, setVramWindow, vramLen, vramPhys, vramBacking, vramDirty, setVramDirty, setVramPages, MEM_MMIO } from './mmu/phys';
-import { tlbFlushAll, tlbSetUser } from './mmu/tlb';
+import { tlbFlushAll, tlbSetUser, tlbFills, tlbFlushes, tlbInvalidations } from './mmu/tlb';
 import { codePageWrites } from './mmu/access';
-import { setA20Mask, probe } from './mmu/paging';
+import { setA20Mask, probe, pageWalks, pageFaults } from './mmu/paging';
 import { fpuReset } from './cpu/fpu';
 import { setCpuidApic, CPUID_FEATURES_RESET, CPUID_APIC } from './cpu/system';
 import { placeJit, JIT_MEMORY_BYTES, setJitTable as cacheSetJitTable, setJitThreshold as cacheSetJitThreshold, jitThreshold,
@@ -46,7 +46,8 @@ export {
   OFF_FPU_FDP, OFF_FPU_FDS, OFF_FPU_MXCSR, OFF_INSTR_EIP, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING,
   OFF_A20, OFF_RAM_SIZE, OFF_INSTR_COUNT, OFF_LAZY_OP, OFF_LAZY_RESULT, OFF_LAZY_SRC1,
   OFF_LAZY_SRC2, OFF_LAZY_MASK, OFF_LAZY_SIZE, OFF_SEG_CHECK, OFF_LAST_EXCEPTION, OFF_EXCEPTION_COUNTS,
-  OFF_SHADOWS, OFF_NMI_BLOCKED, OFF_FERR, OFF_CPUID_EDX, STATE_SIZE,
+  OFF_SHADOWS, OFF_NMI_BLOCKED, OFF_FERR, OFF_CPUID_EDX, OFF_CLOCK_ANCHOR_NS, OFF_CLOCK_ANCHOR_INSTR,
+  OFF_CLOCK_NS_PER_INSTR, OFF_CLOCK_FLOOR_NS, OFF_CLOCK_TSC_PER_NS, STATE_SIZE,
 } from './cpu/state';
 export { RAM_BASE } from './mmu/phys';
 
@@ -272,7 +273,7 @@ let blockCacheOn: bool = true;
  * setJitThreshold(runs) turns translation on: a block is translated after it ran `runs` times
  * (1: at once); 0 turns it off.
  */
-export { JIT_SLOTS } from './jit/cache';
+export { JIT_SLOTS, jitInstall } from './jit/cache';
 export function setJitTable(base: u32): void { cacheSetJitTable(base); flushBlocks(); }
 export function setJitThreshold(runs: u32): void { cacheSetJitThreshold(runs); flushBlocks(); }
 /** The host gave translations jitGo (its engine has tail calls): they go straight into each other (jit/chain.ts). */
@@ -296,6 +297,20 @@ export function jitStats(which: u32): f64 {
     case 8: return cacheBytes;
     case 9: return cachePeak;
     default: return <f64>chained;
+  }
+}
+/**
+ * MMU counters since power-on, for the inspector: page walks (0), page faults (1), TLB entries
+ * filled (2), whole-TLB flushes (3, a CR3 load, CR4 paging bits, a new code page) and single
+ * pages dropped (4, INVLPG). Hits are not counted: that would cost every fast-path access.
+ */
+export function tlbStats(which: u32): f64 {
+  switch (which) {
+    case 0: return <f64>pageWalks;
+    case 1: return <f64>pageFaults;
+    case 2: return tlbFills;
+    case 3: return tlbFlushes;
+    default: return tlbInvalidations;
   }
 }
 export function blockStats(which: u32): u32 { return which == 0 ? blocksDecoded : which == 1 ? blockFlushes : codePageWrites; }

@@ -24,7 +24,7 @@ import { decodeBlock } from './predecode';
 import { dispatch } from './handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
-import { jitThreshold, compileBlock, enter, forgetTranslations } from '../jit/cache';
+import { jitThreshold, compileBlock, enter, forgetTranslations, TRANSLATION_PENDING } from '../jit/cache';
 import { translate } from '../mmu/paging';
 import {
   TLB_BASE, TLB_VALID, TLB_MMIO, CODE_PAGES, CODE_GEN, CODE_GEN_NEVER, tlbReadMask, tlbFlushAll, markCodePage,
@@ -73,7 +73,7 @@ export const H_SPAN_ABOVE: u32 = 60;
 const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8, L_TLB: u32 = 12, LINK_BYTES: u32 = 16;
 export const HEADER_SIZE: u32 = 64;
 /** H_RUNS of a block that could not be translated: it is not tried again. */
-const RUNS_NEVER: u32 = 0x8000_0000;
+export const RUNS_NEVER: u32 = 0x8000_0000;
 
 /**
  * The blocks, allocated in order in the arena after guest RAM (index.ts init() places it);
@@ -267,7 +267,7 @@ export function runBlocks(end: u64): void {
       if (runs == jitThreshold && ss32) {
         const index = compileBlock(block);
         if (index == 0) store<u32>(block, RUNS_NEVER, H_RUNS);
-        else {
+        else if (index != TRANSLATION_PENDING) {
           store<u32>(block, index, H_FN);
           continue; // run it now
         }

@@ -1,8 +1,19 @@
 // The host's half of the JIT (asm-core/jit/): the core writes a translated block as a complete
-// WebAssembly module into its memory and calls the `jitCompile` import; this compiles it
-// synchronously (a worker and Node have no size limit on synchronous compiles), instantiates it
-// against the core's own exports (memory, helpers, the globals it reads and writes) and puts its
-// one function into the core's function table, at the slot the core chose.
+// WebAssembly module into its memory and calls the `jitCompile` import; this compiles it,
+// instantiates it against the core's own exports (memory, helpers, the globals it reads and
+// writes) and puts its one function into the core's function table, at the slot the core chose.
+//
+// Two ways to compile (`background`):
+//  - at once (new WebAssembly.Module: a worker and Node have no size limit on synchronous
+//    compiles); the block's next run is translated. The CPU tests use it, to run translations
+//    from the first execution.
+//  - in the background (WebAssembly.compile, on the engine's compile threads): the run loop does
+//    not wait, the block runs from its records meanwhile, and the translation is installed
+//    (jitInstall) when the compile has finished, between two of the run loop's slices. The
+//    Machine uses it: compiling on the main thread took about an eighth of a Linux boot. Which
+//    instructions run translated then depends on the host's timing, but not what they do: a run
+//    ends at the same instruction with the JIT on or off (asm-core/jit/emit.ts), so deterministic
+//    runs stay identical.
 //
 // Nothing here decides what to translate or when; the core does. A module that fails to compile
 // or link is a core bug: it is counted and reported once, and the block keeps running from the
@@ -18,6 +29,7 @@ export interface JitExports {
   setJitThreshold(runs: number): void;
   setJitChaining(on: number): void;
   jitStats(which: number): number;
+  jitInstall(index: number, ticket: number, ok: number): number;
 }
 
 /**
@@ -49,29 +61,72 @@ export class JitHost {
   /** What translations import: the core's exports and jitGo. */
   private imports: WebAssembly.Imports = {};
   private compileMs = 0;
+  /** Wall time with at least one background compile under way, and since when (while there is). */
+  private backgroundMs = 0;
+  private backgroundSince = 0;
+  private compiling = 0;
   private reported = false;
+  /** Compile in the background (see the top of this file); off: at once. */
+  background = false;
 
-  /** The `jitCompile(ptr, len, tableIndex)` import: 1 when the function is installed. */
-  readonly compile = (ptr: number, len: number, index: number): number => {
+  /** The `jitCompile(ptr, len, tableIndex, ticket)` import: 1 installed, 2 compiling in the background, 0 failed. */
+  readonly compile = (ptr: number, len: number, index: number, ticket: number): number => {
     const ex = this.exports;
     if (!ex) return 0;
     const t0 = performance.now();
     try {
-      const bytes = new Uint8Array((ex.memory as WebAssembly.Memory).buffer, ptr >>> 0, len >>> 0);
-      const module = new WebAssembly.Module(bytes);
-      const instance = new WebAssembly.Instance(module, this.imports);
-      ex.table.set(index >>> 0, instance.exports.f as WebAssembly.ExportValue);
+      const view = new Uint8Array((ex.memory as WebAssembly.Memory).buffer, ptr >>> 0, len >>> 0);
+      if (this.background) {
+        this.compileInBackground(ex, new Uint8Array(view), index >>> 0, ticket >>> 0); // a copy: the buffer is reused
+        return 2;
+      }
+      this.install(ex, new WebAssembly.Module(view), index >>> 0);
       return 1;
     } catch (e) {
-      if (!this.reported) {
-        this.reported = true;
-        console.error(`webx86: the JIT produced a module the engine refused (${(e as Error).message}); that code stays interpreted`);
-      }
+      this.refused(e);
       return 0;
     } finally {
       this.compileMs += performance.now() - t0;
     }
   };
+
+  private compileInBackground(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array<ArrayBuffer>, index: number, ticket: number): void {
+    if (this.compiling++ === 0) this.backgroundSince = performance.now();
+    WebAssembly.compile(bytes).then((module) => {
+      // This core may be gone (a machine powered off or replaced meanwhile): then nothing waits.
+      if (this.exports !== ex) return;
+      const t1 = performance.now();
+      let f: WebAssembly.ExportValue;
+      try {
+        f = new WebAssembly.Instance(module, this.imports).exports.f;
+      } catch (e) {
+        ex.jitInstall(index, ticket, 0);
+        this.refused(e);
+        return;
+      }
+      // The block calls the slot's index from its next run: the function goes there now, in
+      // the same turn of the event loop, before the core runs again.
+      if (ex.jitInstall(index, ticket, 1)) ex.table.set(index, f);
+      this.compileMs += performance.now() - t1;
+    }, (e: unknown) => {
+      if (this.exports !== ex) return;
+      ex.jitInstall(index, ticket, 0);
+      this.refused(e);
+    }).finally(() => {
+      if (--this.compiling === 0) this.backgroundMs += performance.now() - this.backgroundSince;
+    });
+  }
+
+  private install(ex: WebAssembly.Exports & JitExports, module: WebAssembly.Module, index: number): void {
+    ex.table.set(index, new WebAssembly.Instance(module, this.imports).exports.f);
+  }
+
+  /** A module the engine refused is a core bug: said once; that code stays interpreted. */
+  private refused(e: unknown): void {
+    if (this.reported) return;
+    this.reported = true;
+    console.error(`webx86: the JIT produced a module the engine refused (${(e as Error).message}); that code stays interpreted`);
+  }
 
   /** Give the core its table slots. False when this core has no JIT. */
   attach(exports: WebAssembly.Exports): boolean {
@@ -102,7 +157,9 @@ export class JitHost {
   get stats(): JitStats {
     const s = (i: number): number => this.exports?.jitStats(i) ?? 0;
     return {
-      translations: s(0), bytesEmitted: s(1), compileMs: this.compileMs, failures: s(2), evictions: s(3),
+      translations: s(0), bytesEmitted: s(1), compileMs: this.compileMs,
+      backgroundCompileMs: this.backgroundMs + (this.compiling > 0 ? performance.now() - this.backgroundSince : 0),
+      compiling: this.compiling, failures: s(2), evictions: s(3),
       calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9), chained: s(10),
     };
   }

@@ -280,6 +280,8 @@ export class Machine {
     this.host = host;
     this.dma = new RamDma(core);
     this.clock = new VirtualClock(config.clock, { instructions: () => core.instructions });
+    // RDTSC reads the clock in the core (the readTsc import stays for a core that has no clock).
+    core.beforeRun = () => core.setClock(this.clock.terms());
     // A device that arms a timer during a CPU run, due before that run's budget ends (the PIT
     // programmed for a short one-shot), cuts the run short so the event is not passed over.
     this.clock.onPreempt = () => core.requestStop();
@@ -672,6 +674,7 @@ export class Machine {
     if (config.jitThreshold !== undefined && !(Number.isInteger(config.jitThreshold) && config.jitThreshold >= 1 && config.jitThreshold <= 0x7fff_ffff)) {
       throw new RangeError(`JIT threshold ${config.jitThreshold} is not a whole number of runs from 1 up`);
     }
+    core.jit.background = config.jitBackground ?? true;
     if (core.jit.available) core.setJitThreshold(config.jit === false ? 0 : config.jitThreshold ?? JIT_THRESHOLD);
     machine = new Machine(core, config, host);
     machine.powerOn();

@@ -21,6 +21,11 @@ export interface VmConfig {
   jit?: boolean;
   /** Runs of a block before the JIT translates it (default: the Machine's measured choice). */
   jitThreshold?: number;
+  /**
+   * Compile translations in the background, the run loop going on meanwhile (the default), or
+   * at once, so a block runs translated from the run after it reached the threshold (tests).
+   */
+  jitBackground?: boolean;
 }
 
 /** The JIT's counters since power-on (the core's translator, src/cpu/jit-host.ts). */
@@ -29,7 +34,11 @@ export interface JitCounters {
   threshold: number;
   translations: number;
   bytesEmitted: number;
+  /** Time the run loop waited for the JIT: compiles at once, and installing background compiles. */
   compileMs: number;
+  /** Background compiles: the wall time while at least one was under way, and how many are under way now. */
+  backgroundCompileMs: number;
+  compiling: number;
   failures: number;
   evictions: number;
   /** Translations called from the block loop (cache hits). */
