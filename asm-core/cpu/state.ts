@@ -127,6 +127,19 @@ export const OFF_LAST_EXCEPTION: u32 = 0x4a0; // 4 x u32
 export const OFF_EXCEPTION_COUNTS: u32 = 0x500; // 32 x u32
 
 /**
+ * The machine's clock (src/machine/clock.ts), so that RDTSC needs no call to the host: guest
+ * time in ns is ANCHOR_NS + (instructions retired - ANCHOR_INSTR) * NS_PER_INSTR, never less
+ * than FLOOR_NS, and the TSC is that times TSC_PER_NS, rounded down: the clock's own formula.
+ * The host writes them before every run and the rate stays constant during one. NS_PER_INSTR 0
+ * (a core without a machine's clock): RDTSC asks the host (the readTsc import).
+ */
+export const OFF_CLOCK_ANCHOR_NS: u32 = 0x4b0; // f64
+export const OFF_CLOCK_ANCHOR_INSTR: u32 = 0x4b8; // f64
+export const OFF_CLOCK_NS_PER_INSTR: u32 = 0x4c0; // f64
+export const OFF_CLOCK_FLOOR_NS: u32 = 0x4c8; // f64
+export const OFF_CLOCK_TSC_PER_NS: u32 = 0x4d0; // f64
+
+/**
  * Derived fast-path limits (rebuilt with OFF_SEG_CHECK): per segment an i64 that is the limit
  * when an expand-up read (write) is allowed, else -1, so one compare decides the common case.
  */

@@ -8,7 +8,8 @@ import {
   OFF_MSR_MTRR_VAR, OFF_MSR_MISC_ENABLE, OFF_CPUID_EDX, reg32, setReg32, reg16, segSelector,
   REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP, CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_ET, CR0_MP, CR0_EM, CR0_NE,
   CR0_AM, CR0_NW, CR0_CD, CR4_PSE, CR4_PGE, CR4_PAE, CR4_TSD, CR4_DE, CR4_VME, CR4_PVI, CR4_PCE, CR4_MCE,
-  CR4_OSFXSR, CR4_OSXMMEXCPT, FLAG_ZF, FLAG_VM, FLAG_IF, FLAG_RF, EXC_GP, EXC_UD, EXC_DB,
+  CR4_OSFXSR, CR4_OSXMMEXCPT, FLAG_ZF, FLAG_VM, FLAG_IF, FLAG_RF, EXC_GP, EXC_UD, EXC_DB, OFF_CLOCK_ANCHOR_NS,
+  OFF_CLOCK_ANCHOR_INSTR, OFF_CLOCK_NS_PER_INSTR, OFF_CLOCK_FLOOR_NS, OFF_CLOCK_TSC_PER_NS,
 } from './state';
 import { raiseFault } from './fault';
 import { pc, protectedMode, v86Mode, cplLive, breakpointsArmed, attention } from './live';
@@ -18,7 +19,7 @@ import {
   readDesc, descLo, descHi, descBase, descLimit, descAccess, setSegCache, setAccessed,
   AR_S, AR_CODE, AR_DC, AR_RW, AR_P, AR_DPL_SHIFT, SYS_LDT, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL,
 } from './segments';
-import { ud } from './exec';
+import { ud, retired } from './exec';
 import { writeFlags, setCpl, updateMode, updateAlignCheck, updateDebugArming } from './mode';
 import { tlbFlush, tlbFlushAll } from '../mmu/tlb';
 import { invalidatePage } from '../mmu/paging';
@@ -333,7 +334,7 @@ export function wrmsr(): void {
     case MSR_TSC: {
       // Writing the TSC sets the guest's offset from the machine's counter.
       const want = (<u64>hi << 32) | <u64>lo;
-      store<f64>(STATE + OFF_MSR_TSC_OFFSET, <f64>want - hostReadTsc());
+      store<f64>(STATE + OFF_MSR_TSC_OFFSET, <f64>want - machineTsc());
       return;
     }
     case MSR_SYSENTER_CS: store<u32>(STATE + OFF_MSR_SYSENTER_CS, lo & 0xffff); return;
@@ -355,8 +356,19 @@ export function wrmsr(): void {
   }
 }
 
+/** The machine's time-stamp counter: from its clock in the state block, or else from the host. */
+function machineTsc(): f64 {
+  const rate = load<f64>(STATE + OFF_CLOCK_NS_PER_INSTR);
+  if (rate == 0) return hostReadTsc();
+  // The same operations in the same order as clock.ts now() and tsc(): the same value.
+  let ns = load<f64>(STATE + OFF_CLOCK_ANCHOR_NS) + (<f64>retired - load<f64>(STATE + OFF_CLOCK_ANCHOR_INSTR)) * rate;
+  const floor = load<f64>(STATE + OFF_CLOCK_FLOOR_NS);
+  if (ns < floor) ns = floor;
+  return Math.floor(ns * load<f64>(STATE + OFF_CLOCK_TSC_PER_NS));
+}
+
 export function readTsc(): u64 {
-  const t = hostReadTsc() + load<f64>(STATE + OFF_MSR_TSC_OFFSET);
+  const t = machineTsc() + load<f64>(STATE + OFF_MSR_TSC_OFFSET);
   return t <= 0 ? 0 : <u64>t;
 }
 

@@ -103,7 +103,11 @@ export function tlbSetUser(user: bool): void {
 
 @inline export function tlbEntry(lin: u32): u32 { return load<u32>(TLB_BASE + ((lin >>> 12) << 2)); }
 
+/** Since power-on, for the inspector (index.ts tlbStats): entries filled, whole flushes, single pages dropped. */
+export let tlbFills: f64 = 0, tlbFlushes: f64 = 0, tlbInvalidations: f64 = 0;
+
 export function tlbSet(lin: u32, entry: u32): void {
+  tlbFills++;
   const slot = TLB_BASE + ((lin >>> 12) << 2);
   if (load<u32>(slot) == 0) {
     if (listCount == TLB_LIST_CAPACITY) { listOverflowed = true; listCount = 0; }
@@ -115,12 +119,14 @@ export function tlbSet(lin: u32, entry: u32): void {
 
 /** Drop one page (INVLPG). Block links into it stay: each checks its target's TLB entry (codeEpoch). */
 export function tlbInvalidate(lin: u32): void {
+  tlbInvalidations++;
   store<u32>(TLB_BASE + ((lin >>> 12) << 2), 0);
   fetchLen = 0;
 }
 
 /** Drop every entry, or every non-global entry (a CR3 load with CR4.PGE). */
 export function tlbFlush(keepGlobal: bool): void {
+  tlbFlushes++;
   if (listOverflowed) {
     // The list lost track of some entries: clear everything (global pages are refilled on use).
     listOverflowed = false;
@@ -147,6 +153,7 @@ export function tlbFlush(keepGlobal: bool): void {
 
 export function tlbFlushAll(): void {
   if (!listOverflowed) { tlbFlush(false); return; }
+  tlbFlushes++;
   fetchLen = 0;
   memory.fill(TLB_BASE, 0, 0x40_0000);
   listCount = 0;

@@ -76,6 +76,7 @@ interface CoreExports {
   setApicPresent?(on: number): void;
   ramWritten?(phys: number, len: number): void;
   blockStats?(which: number): number;
+  tlbStats?(which: number): number;
   setBlockCache?(on: number): void;
   translateLinear?(lin: number): number;
   setMemoryKind?(phys: number, len: number, kind: number): number;
@@ -240,7 +241,23 @@ export class Core {
    * Execute up to `budget` instructions. Faults inside an instruction unwind to here and are
    * delivered by `resume()`; any other exception (a bug in a host callback) propagates.
    */
+  /** Called at the start of every run(): the Machine gives the core its clock there (setClock). */
+  beforeRun: (() => void) | null = null;
+
+  /**
+   * The machine's clock, so that RDTSC is computed in the core without a call to the host
+   * (asm-core/cpu/state.ts OFF_CLOCK_*); until it is given, RDTSC calls the readTsc import.
+   */
+  setClock(t: { anchorNs: number; anchorInstr: number; nsPerInstr: number; floorNs: number; tscPerNs: number }): void {
+    this.setF64('OFF_CLOCK_ANCHOR_NS', t.anchorNs);
+    this.setF64('OFF_CLOCK_ANCHOR_INSTR', t.anchorInstr);
+    this.setF64('OFF_CLOCK_NS_PER_INSTR', t.nsPerInstr);
+    this.setF64('OFF_CLOCK_FLOOR_NS', t.floorNs);
+    this.setF64('OFF_CLOCK_TSC_PER_NS', t.tscPerNs);
+  }
+
   run(budget: number): StopReason {
+    this.beforeRun?.();
     let code: number;
     try {
       code = this.exports.run(budget >>> 0);
@@ -312,6 +329,15 @@ export class Core {
   get blockStats(): { decoded: number; flushes: number; codeWrites: number } {
     const stat = (which: number): number => (this.exports.blockStats?.(which) ?? 0) >>> 0;
     return { decoded: stat(0), flushes: stat(1), codeWrites: stat(2) };
+  }
+
+  /**
+   * The MMU since power-on: page walks, page faults, TLB entries filled, whole flushes and single
+   * pages dropped (INVLPG); all 0 for a core without the counters. Hits are not counted.
+   */
+  get tlbStats(): { walks: number; faults: number; fills: number; flushes: number; invalidations: number } {
+    const stat = (which: number): number => this.exports.tlbStats?.(which) ?? 0;
+    return { walks: stat(0), faults: stat(1), fills: stat(2), flushes: stat(3), invalidations: stat(4) };
   }
 
   // ---- the whole CPU, for snapshots ----

@@ -57,6 +57,7 @@ export class MemoryPanel {
   private viewAt: number | null = null;
 
   constructor() {
+    this.faults.dataset.field = 'mmu';
     this.walkInput.placeholder = 'linear address, hex';
     this.walkInput.setAttribute('aria-label', 'Linear address to walk');
     this.walkInput.spellcheck = false;
@@ -107,8 +108,11 @@ export class MemoryPanel {
     }
     const pf = s.counters.exceptions[EXC_PF]!;
     const dt = prev === null ? 0 : s.at - prev.at;
+    const t = s.counters.tlb, pt = prev?.counters.tlb;
+    // A fill is a TLB miss that walked the page tables; hits are not counted (every access would pay).
     setText(this.faults, `Page faults (#PF): ${pf} since power-on, ${shortRate(rate(pf, prev?.counters.exceptions[EXC_PF], dt))}/s. ` +
-      'TLB fills, hits, misses and flushes: this core does not export its counters yet.');
+      `TLB: ${shortRate(rate(t.fills, pt?.fills, dt))} fills (misses)/s, ${shortRate(rate(t.flushes, pt?.flushes, dt))} flushes/s, ` +
+      `${shortRate(rate(t.invalidations, pt?.invalidations, dt))} INVLPG/s; ${t.fills} fills and ${t.flushes} flushes since power-on.`);
     if (s.memory !== undefined) setText(this.dump, s.memory.bytes === null ? `${hex8(s.memory.address)}: ${s.memory.error}` : hexDump(s.memory.address, s.memory.bytes));
     if (s.mtree !== undefined) {
       fillTable(this.mtree, ['start', 'end', 'kind', 'what'],

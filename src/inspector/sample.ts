@@ -83,6 +83,8 @@ export interface CounterSample {
   guestNs: number;
   jit: JitCounters | null;
   blocks: { decoded: number; flushes: number; codeWrites: number };
+  /** The MMU (Core.tlbStats): page walks, page faults, TLB fills, whole flushes, INVLPGs. */
+  tlb: { walks: number; faults: number; fills: number; flushes: number; invalidations: number };
   devices: { name: string; values: Record<string, number> }[];
   balloon: { targetMiB: number; actualMiB: number };
   /** The pre-copy rounds of the last live migration (in or out), as they happened. */

@@ -147,6 +147,15 @@ export class VirtualClock implements Clock {
     return Math.floor(this.now() * (TSC_HZ / 1e9));
   }
 
+  /**
+   * now() and tsc() as terms for a core that computes them itself (asm-core/cpu/system.ts
+   * readTsc, from the state block): exact as long as the rate does not change, which it does
+   * only between CPU runs (sync()).
+   */
+  terms(): { anchorNs: number; anchorInstr: number; nsPerInstr: number; floorNs: number; tscPerNs: number } {
+    return { anchorNs: this.anchorNs, anchorInstr: this.anchorInstr, nsPerInstr: this.rate, floorNs: this.lastNs, tscPerNs: TSC_HZ / 1e9 };
+  }
+
   /** Realtime: start (or continue) following the host clock. */
   start(): void {
     if (this.mode !== 'realtime' || this.hostRunning) return;

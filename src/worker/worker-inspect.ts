@@ -218,6 +218,7 @@ export class WorkerInspector implements InspectorApi {
       guestNs: m.clock.now(),
       jit: status.jit ?? null,
       blocks: m.core.blockStats,
+      tlb: m.core.tlbStats,
       devices,
       balloon: { targetMiB: m.balloon.target / 256, actualMiB: m.balloon.actual / 256 },
       migrationRounds: this.rounds.slice(),

@@ -127,6 +127,11 @@ describe.skipIf(!haveGuest)('the inspector on the built page, with the default g
     const physical = newuname - PAGE_OFFSET;
     await fieldBecomes(page, 'walk-physical', (t) => t === hex8(physical), hex8(physical));
     const pde = await field(page, 'walk-pde');
+    // The MMU's counters: a booted Linux has filled TLB entries and flushed the TLB (CR3 loads).
+    const mmu = await fieldBecomes(page, 'mmu', (t) => /\d+ fills and \d+ flushes since power-on/.test(t), 'the TLB counters');
+    const [, fills, flushes] = mmu.match(/(\d+) fills and (\d+) flushes since power-on/)!;
+    expect(Number(fills)).toBeGreaterThan(1000);
+    expect(Number(flushes)).toBeGreaterThan(10);
     expect(pde).toMatch(/^at [0-9a-f]{8}: [0-9a-f]{8} .* P /);
     // The monitor's `info tlb` (its own walk of the whole directory) maps the same page there.
     const large = pde.includes('(4 MiB page)');

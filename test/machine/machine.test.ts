@@ -64,6 +64,30 @@ msg: db "hello from webx86", 13, 10, 0
   jnz .t
   jmp poweroff
 `,
+  // The TSC (EDX:EAX) at four points, each after an idle HLT woken by the PIT.
+  tsc: `
+  call initpic
+  mov ecx, 0x20
+  mov eax, eoi_handler
+  call setgate
+  OUTB 0x43, 0x34           ; counter 0, lobyte/hibyte, mode 2
+  OUTB 0x40, 11932 & 0xff
+  OUTB 0x40, 11932 >> 8
+  OUTB 0x21, 0xfe           ; unmask IRQ0
+  mov esi, 4
+.t: rdtsc
+  push eax
+  mov eax, edx
+  call puthex
+  pop eax
+  call puthex
+  sti
+  hlt
+  cli
+  dec esi
+  jnz .t
+  jmp poweroff
+`,
   // Linux's PIT one-shot: mode 4 with a short count (100 ticks = 84 us), programmed from inside a
   // CPU run; each must end the following HLT with IRQ0.
   oneshot: `
@@ -160,7 +184,7 @@ beforeAll(() => {
   for (const m of ['cf9', 'kbc', 'port92', 'triple']) elves[`reset-${m}`] = assembleTinyKernel(dir, `reset-${m}`, ROUTINES, resetProgram(m));
 });
 
-async function boot(kernel: string, opts: { clock?: ClockMode; noReboot?: boolean; input?: string; timeoutMs?: number } = {}) {
+async function boot(kernel: string, opts: { clock?: ClockMode; noReboot?: boolean; input?: string; timeoutMs?: number; hostTsc?: boolean } = {}) {
   let out = '';
   const logs: string[] = [];
   const m = await Machine.create(
@@ -173,6 +197,12 @@ async function boot(kernel: string, opts: { clock?: ClockMode; noReboot?: boolea
       onLog: (l) => logs.push(l),
     },
   );
+  // The core computes RDTSC from the clock the Machine gives it before each run; without it, it
+  // asks the host, whose answer is the clock's own tsc().
+  if (opts.hostTsc) {
+    m.core.beforeRun = null;
+    m.core.setClock({ anchorNs: 0, anchorInstr: 0, nsPerInstr: 0, floorNs: 0, tscPerNs: 0 });
+  }
   const timer = setTimeout(() => m.stop(), opts.timeoutMs ?? 20_000);
   const t0 = performance.now();
   const reason = await m.run();
@@ -213,6 +243,18 @@ describe('Machine', () => {
     for (const d of deltas) expect(Math.abs(d - period)).toBeLessThan(1000);
     const b = await boot('pit');
     expect(b.out).toBe(a.out);
+  });
+
+  it("RDTSC computed in the core equals the clock's own TSC, value for value (deterministic)", async () => {
+    const inCore = await boot('tsc');
+    const fromHost = await boot('tsc', { hostTsc: true });
+    expect(inCore.reason).toBe('poweroff');
+    const values = inCore.out.trim().split('\n');
+    expect(values).toHaveLength(8);
+    const tsc = [0, 2, 4, 6].map((i) => BigInt('0x' + values[i]) << 32n | BigInt('0x' + values[i + 1]));
+    // A PIT period is 10 ms, 10^7 TSC ticks (the first HLT may end at once: IRQ0 was latched before the setup).
+    for (let i = 2; i < 4; i++) expect(tsc[i]! - tsc[i - 1]!).toBeGreaterThan(5_000_000n);
+    expect(fromHost.out.split("\n")).toEqual(inCore.out.split("\n"));
   });
 
   it('realtime: PIT periods follow the host clock', async () => {
