@@ -64,7 +64,7 @@ describe('user-mode stack: a restore resets the guest\'s saved connections', () 
 
     // A fresh stack (another process), which has never heard the guest.
     const fresh = startNet();
-    expect(fresh.net.restored(saved)).toBe(`user network: 1 TCP connection the guest had open through the previous process reset (${GUEST}:${sport} - ${GW}:${port}); their host sockets stayed there`);
+    expect(fresh.net.restored(saved)).toBe(`user network: reset 1 TCP connection the guest had open when it was saved (${GUEST}:${sport} - ${GW}:${port}): the host sockets behind them are gone`);
     const rst = await fresh.inbox.next((r) => !!r.tcp);
     expect(rst.dstMac).toEqual(GUEST_MAC); // no ARP first
     expect(rst.ip).toMatchObject({ src: GW, dst: GUEST });

@@ -192,7 +192,7 @@ export class UserNet implements NetLink {
     this.resetAfterRestore += conns.length;
     if (conns.length === 0) return null;
     const list = conns.slice(0, 3).map((t) => `${t.guest}:${t.guestPort} - ${t.peer}:${t.peerPort}`).join(', ');
-    return `user network: ${conns.length} TCP connection${conns.length === 1 ? '' : 's'} the guest had open through the previous process reset (${list}${conns.length > 3 ? ' ...' : ''}); their host sockets stayed there`;
+    return `user network: reset ${conns.length} TCP connection${conns.length === 1 ? '' : 's'} the guest had open when it was saved (${list}${conns.length > 3 ? ' ...' : ''}): the host sockets behind them are gone`;
   }
 
   /** Remember a guest's MAC for its address: unicast MACs on our network only. */
