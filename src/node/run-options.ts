@@ -65,11 +65,14 @@ Options:
                     was saved with; the machine's settings (--memory, --deterministic ...) are
                     the snapshot's. Its disks' images: the --disk, --virtio-blk and --cdrom
                     files given (the same as when it was saved), else the paths it recorded;
-                    the guest's writes come from the snapshot
+                    the guest's writes come from the snapshot. Its network cards (and MACs)
+                    come along: give one --net per card, without mac= (on a switch the
+                    guest's connections go on; on user, those it had open are reset)
   --incoming tcp:[HOST:]PORT
                     wait for a live migration from another webx86 (the monitor's migrate;
-                    HOST defaults to 127.0.0.1), then run the guest it sends; the images
-                    and --disk files as for --loadvm, the settings are the source's
+                    HOST defaults to 127.0.0.1), then run the guest it sends (paused if it
+                    was paused there); the images, --disk files and --net cards as for
+                    --loadvm, the settings are the source's
   --gdb tcp:[HOST]:PORT
                     wait for gdb there (target remote :PORT; HOST defaults to 127.0.0.1),
                     as QEMU's -gdb: registers, memory, breakpoints, single steps; the guest
