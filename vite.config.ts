@@ -26,6 +26,10 @@ const ROOT = fileURLToPath(new URL('.', import.meta.url));
 const IMAGES_DIR = join(ROOT, 'build', 'images');
 const IMAGES_PREFIX = '/images/';
 
+/** The lesson pages, lessons/NAME.html (index.html lists them). */
+const LESSONS = ['index', 'emulation', 'traps', 'mmu', 'disks', 'balloon', 'snapshots', 'entropy']
+  .filter((name) => existsSync(join(ROOT, 'lessons', `${name}.html`)));
+
 const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
@@ -212,6 +216,8 @@ export default defineConfig({
         index: join(ROOT, 'index.html'),
         embed: join(ROOT, 'embed.html'),
         webx86: join(ROOT, 'src/embed/index.ts'),
+        // The lessons (lessons/*.html): one page per concept, each with live VMs.
+        ...Object.fromEntries(LESSONS.map((name) => [`lesson-${name}`, join(ROOT, 'lessons', `${name}.html`)])),
       },
       preserveEntrySignatures: 'allow-extension',
       output: {

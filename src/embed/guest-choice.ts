@@ -36,6 +36,12 @@ export interface GuestAttributes {
   cmdline: string | null;
   memory: string | null;
   clock: string | null;
+  /** "off" runs the interpreter alone (the JIT is on by default). */
+  jit?: string | null;
+  /** "off" builds the machine without its virtio-rng entropy device. */
+  rng?: string | null;
+  /** A raw disk image on a virtio-blk device, besides (or instead of) `disk` on the SATA controller. */
+  virtioDisk?: string | null;
 }
 
 /** A guest ready to hand to the worker: absolute URLs, checked numbers. */
@@ -52,6 +58,11 @@ export interface GuestChoice {
   clock: GuestClock;
   /** The shell prompt that marks the guest ready; null when nobody said. */
   prompt: string | null;
+  /** Present (false) only when the JIT is turned off. */
+  jit?: false;
+  /** Present (false) only without the entropy device. */
+  rng?: false;
+  virtioDisk?: string;
 }
 
 /** A wrong attribute or manifest, worded for the docs author who wrote it. */
@@ -118,6 +129,13 @@ function parseMemory(text: string | null, fallback: number | undefined): number 
   return mib;
 }
 
+/** An on/off attribute: absent or "on" is the default (true). */
+function parseSwitch(name: string, text: string | null | undefined): boolean {
+  if (text === null || text === undefined || text === '' || text === 'on') return true;
+  if (text === 'off') return false;
+  throw new GuestChoiceError(`${name}="${text}": use "on" or "off".`);
+}
+
 function parseClock(text: string | null): GuestClock {
   if (text === null || text === '' || text === 'realtime') return 'realtime';
   if (text === 'deterministic') return 'deterministic';
@@ -131,6 +149,8 @@ function parseClock(text: string | null): GuestClock {
 export async function chooseGuest(attrs: GuestAttributes, page: string): Promise<GuestChoice> {
   // Checked before any download, so a typo is reported at once.
   const clock = parseClock(attrs.clock);
+  const jit = parseSwitch('jit', attrs.jit);
+  const rng = parseSwitch('rng', attrs.rng);
   parseMemory(attrs.memory, undefined);
   let manifest: GuestManifest = {};
   let manifestUrl = page;
@@ -148,6 +168,10 @@ export async function chooseGuest(attrs: GuestAttributes, page: string): Promise
     clock,
     prompt: manifest.prompt ?? null,
   };
+  if (!jit) choice.jit = false;
+  if (!rng) choice.rng = false;
+  const virtioDisk = fromAttribute(attrs.virtioDisk ?? null);
+  if (virtioDisk !== undefined) choice.virtioDisk = virtioDisk;
   if (kernelAttr !== undefined) {
     // A kernel named on the element: the manifest's vmlinux belongs to the manifest's kernel only.
     choice.kernel = kernelAttr;

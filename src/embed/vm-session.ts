@@ -224,6 +224,9 @@ export class VmSession {
       persist: false,
       firmware: fromDisk && guest.bios && guest.vgaBios ? { bios: { url: guest.bios }, vgaBios: { url: guest.vgaBios } } : undefined,
       net: { backend: 'none' },
+      jit: guest.jit,
+      rng: guest.rng,
+      virtioDisk: guest.virtioDisk !== undefined ? { url: guest.virtioDisk } : undefined,
     };
     this.clearTranscript();
     await this.api.boot(options);
@@ -278,6 +281,10 @@ export class VmSession {
 
   status(): Promise<VmStatus> {
     return this.api.status();
+  }
+
+  setBalloon(mib: number): Promise<void> {
+    return this.api.setBalloon(mib);
   }
 
   /** End the worker and everything in it; the element is gone. */

@@ -42,6 +42,13 @@ export interface X86VmStatus {
   guestSeconds: number;
 }
 
+/**
+ * sample()'s request and answer: src/inspector/sample.ts's InspectorRequest and InspectorSample
+ * (the package declares them loosely, so it stays one file per public module).
+ */
+export type X86VmSampleRequest = { walk?: number; disassemble?: number; tables?: boolean; mtree?: boolean; memory?: { address: number; physical: boolean; length: number } };
+export type X86VmSample = { at: number; state: string; cpu: { instructions: number }; counters: object };
+
 const DEFAULT_WAIT_MS = 30_000;
 const DEFAULT_RUN_MS = 60_000;
 
@@ -266,6 +273,20 @@ export class X86VmElement extends HTMLElement {
     return { state: s.state, instructions: s.instructions, guestSeconds: s.guestSeconds };
   }
 
+  /**
+   * One inspector sample of the running machine (src/inspector/sample.ts): its counters since
+   * power-on (port and MMIO accesses per device, exceptions, TLB, JIT, devices, balloon), and
+   * what `request` asks for (a page walk ...); null before it was started.
+   */
+  async sample(request?: X86VmSampleRequest): Promise<X86VmSample | null> {
+    return this.session ? this.session.inspector.sample(request) : null;
+  }
+
+  /** Ask the guest's balloon driver to give `mib` MiB back to the host (0: take it all back). */
+  async setBalloon(mib: number): Promise<void> {
+    await this.requireSession('setBalloon').setBalloon(mib);
+  }
+
   /** What the element's message line shows (an error), '' when nothing. */
   get message(): string {
     return this.view?.messageText ?? '';
@@ -340,7 +361,10 @@ export class X86VmElement extends HTMLElement {
 
   private guestAttributes() {
     const a = (name: string) => this.getAttribute(name);
-    return { src: a('src'), kernel: a('kernel'), initrd: a('initrd'), disk: a('disk'), cmdline: a('cmdline'), memory: a('memory'), clock: a('clock') };
+    return {
+      src: a('src'), kernel: a('kernel'), initrd: a('initrd'), disk: a('disk'), cmdline: a('cmdline'), memory: a('memory'), clock: a('clock'),
+      jit: a('jit'), rng: a('rng'), virtioDisk: a('virtio-disk'),
+    };
   }
 
   private ensureSession(): VmSession {

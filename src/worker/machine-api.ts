@@ -22,6 +22,10 @@ export interface MachineConfig extends VmConfig {
   coreWasm?: Uint8Array | ArrayBuffer;
   /** Disks on the SATA ports. */
   disks?: BlockBackend[];
+  /** Disks on virtio-blk devices. */
+  virtioDisks?: BlockBackend[];
+  /** A virtio-rng entropy device (default true). */
+  rng?: boolean;
   /** A virtio-net card on this link, with this MAC (worker-net.ts builds both). */
   net?: NetLink;
   mac?: Uint8Array;

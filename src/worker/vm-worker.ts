@@ -52,6 +52,12 @@ export interface BootOptions {
   firmware?: { bios: ImageSource; vgaBios: ImageSource };
   /** A network card and what it is plugged into (src/net/page-options.ts). */
   net?: PageNet;
+  /** Translate hot code to WebAssembly (default true); false leaves the interpreter alone (the lessons compare them). */
+  jit?: boolean;
+  /** A virtio-rng entropy device (default true); the lessons boot one without. */
+  rng?: boolean;
+  /** A raw disk image on a virtio-blk device (read on demand like `disk`, writes to an overlay, never persisted). */
+  virtioDisk?: ImageSource;
 }
 
 /** Page-side callbacks, passed as a Comlink.proxy. */
@@ -240,6 +246,7 @@ class VmHost implements VmWorkerApi {
       coreWasm.catch(() => {});
       this.disk = undefined;
       const disks = options.disk ? [await openDisk(options.disk, (p) => { this.disk = p; })] : [];
+      const virtioDisks = options.virtioDisk ? [await openDisk(options.virtioDisk, () => {})] : undefined;
       this.diskStore = null;
       if (options.disk && options.persist !== false && disks[0] instanceof OverlayBackend) {
         this.diskStore = await WorkerDiskStore.attach(options.disk, disks[0], (message) => console.error(`[disk] ${message}`));
@@ -274,6 +281,9 @@ class VmHost implements VmWorkerApi {
         firmware,
         net: this.net?.link,
         mac: this.net?.mac,
+        jit: options.jit,
+        rng: options.rng,
+        virtioDisks,
       };
       const machine = await MachineImpl.create(config, this.machineHost);
       if (generation !== this.generation) {

@@ -1,0 +1,2 @@
+// The lessons' index: only the shared style (it runs no VM).
+import './lesson.css';

@@ -1,0 +1,163 @@
+// The lessons (lessons/*.html, src/lessons/) in a real browser against the production build,
+// with the default guest. Each lesson's page loads, its VMs reach their shell prompt, and the
+// figures it shows change when its Run button makes the guest do the lesson's work; nothing is
+// thrown into the page. What each figure must do is checked against the VM itself where it can
+// be: counts (instructions retired, device exits, page faults) are compared, never wall-clock
+// thresholds, since the machine is shared and slow under load.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, preview, type PreviewServer } from 'vite';
+import type { Browser, Page } from 'playwright-core';
+import { CORE, guestFiles, haveBuildOutputs } from '../images';
+import { BOOT_TIMEOUT_MS, launchChromium } from './guest-page';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CONFIG = join(ROOT, 'vite.config.ts');
+const WORK_TIMEOUT_MS = 600_000;
+
+const haveGuest = haveBuildOutputs('the lessons\' browser test (test/browser/lessons.test.ts)', [CORE, ...guestFiles()]);
+
+/** A figure's text on the page. */
+const figure = (page: Page, id: string): Promise<string> =>
+  page.evaluate((id) => (document.getElementById(id)?.textContent ?? '').trim(), id);
+
+/** A figure as a number: its digits (thin spaces between thousands dropped), NaN when it shows none. */
+const number = async (page: Page, id: string): Promise<number> => {
+  const m = /-?[\d\u2009.]+/.exec(await figure(page, id));
+  return m ? Number(m[0].replace(/\u2009/g, '')) : NaN;
+};
+
+/** A rate figure ("12.3 M/s", "4.5 k/s", "17/s") in events per second. */
+const rate = async (page: Page, id: string): Promise<number> => {
+  const m = /([\d.]+)\s*([kM]?)\/s/.exec(await figure(page, id));
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'k' ? 1e3 : 1);
+};
+
+/** Wait until `test` passes on the figure's text; its text then. */
+async function figureBecomes(page: Page, id: string, test: (text: string) => boolean, timeoutMs = WORK_TIMEOUT_MS): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await figure(page, id);
+    if (test(text)) return text;
+    const error = await figure(page, 'lesson-error');
+    if (error) throw new Error(`the lesson showed an error while waiting for #${id}: ${error}`);
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`timed out waiting for #${id} (it shows "${text}")`);
+}
+
+describe.skipIf(!haveGuest)('the lessons on the built site', () => {
+  let server: PreviewServer;
+  let browser: Browser;
+  let outDir: string;
+  let base: string;
+  const thrown: string[] = [];
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'webx86-lessons-dist-'));
+    await build({ configFile: CONFIG, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+    server = await preview({ configFile: CONFIG, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0 } });
+    base = server.resolvedUrls!.local[0];
+    browser = await launchChromium();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  /** A lesson page, its VMs booted to their prompts. */
+  async function openLesson(name: string, vms: string[]): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => thrown.push(`${name}: ${e.message}`));
+    await page.goto(`${base}lessons/${name}.html`);
+    await page.waitForFunction((ids) => ids.every((id) => document.querySelector<HTMLElementTagNameMap['x86-vm']>(`#${id}`)?.ready === true),
+      vms, { timeout: BOOT_TIMEOUT_MS, polling: 250 });
+    return page;
+  }
+
+  it('the index lists every lesson, and the main page links to it', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}lessons/index.html`);
+    const links = await page.$$eval('main a[href]', (as) => as.map((a) => (a as HTMLAnchorElement).getAttribute('href')));
+    for (const link of links) {
+      const res = await page.request.get(new URL(link!, `${base}lessons/`).href);
+      expect(res.status(), link!).toBe(200);
+    }
+    expect(links.length).toBeGreaterThanOrEqual(1);
+    await page.goto(base);
+    expect(await page.$('a[href$="lessons/index.html"], a[href$="lessons/"]')).not.toBeNull();
+    await page.close();
+  });
+
+  it('1. emulation: the JIT side retires more instructions per second over the same loop than the interpreter', async () => {
+    const page = await openLesson('emulation', ['vm-interp', 'vm-jit']);
+    await page.click('#run:not([disabled])', { timeout: 60_000 });
+    await figureBecomes(page, 'rate-jit', (t) => /\/s/.test(t));
+    const counts = { interp: await number(page, 'count-interp'), jit: await number(page, 'count-jit') };
+    const rates = { interp: await rate(page, 'rate-interp'), jit: await rate(page, 'rate-jit') };
+    console.info(`[lessons] emulation: ${JSON.stringify({ counts, rates, time: [await figure(page, 'time-interp'), await figure(page, 'time-jit')] })}`);
+    // The same work: instruction counts of one order (the shell's own steps around the loop differ a little).
+    expect(counts.interp).toBeGreaterThan(1e6);
+    expect(counts.jit / counts.interp).toBeGreaterThan(0.5);
+    expect(counts.jit / counts.interp).toBeLessThan(2);
+    expect(rates.jit).toBeGreaterThan(rates.interp);
+    expect(await number(page, 'translations-jit')).toBeGreaterThan(0);
+    expect(await figure(page, 'translations-interp')).toBe('JIT off');
+    await page.close();
+  }, WORK_TIMEOUT_MS * 2);
+
+  it('2. trap-and-emulate: printing to COM1 and reading the RTC are exits of those devices, shown per device', async () => {
+    const page = await openLesson('traps', ['vm']);
+    // The table fills from the samples: COM1 has been busy since the boot log.
+    await page.waitForSelector('#exits tr[data-device^="ns16550 @3f8"]', { timeout: 60_000 });
+    const rowCount = (device: string) => page.$eval(`#exits tr[data-device^="${device}"]`, (r) => Number((r as HTMLElement).dataset.count));
+    const com1Before = await rowCount('ns16550 @3f8');
+    await page.click('#run-serial:not([disabled])', { timeout: 60_000 });
+    const serial = await figureBecomes(page, 'last-run', (t) => /exits to COM1/.test(t));
+    // seq 1 400 prints 1492 bytes: at least one exit (a write to the transmit register) per byte.
+    expect(await number(page, 'last-run')).toBeGreaterThanOrEqual(1492);
+    await page.waitForFunction((before) => Number(document.querySelector<HTMLElement>('#exits tr[data-device^="ns16550 @3f8"]')?.dataset.count) >= before + 1492,
+      com1Before, { timeout: 30_000, polling: 250 });
+    await page.click('#run-rtc:not([disabled])', { timeout: 60_000 });
+    const rtc = await figureBecomes(page, 'last-run', (t) => /exits to the RTC/.test(t));
+    // Each read of the time selects a register (port 0x70) and reads it (port 0x71), several times.
+    expect(await number(page, 'last-run')).toBeGreaterThanOrEqual(51 * 2);
+    await page.waitForSelector('#exits tr[data-device^="mc146818"]', { timeout: 30_000 });
+    console.info(`[lessons] traps: ${serial} / ${rtc}`);
+    await page.close();
+  }, WORK_TIMEOUT_MS);
+
+  it('3. the MMU: a user process\'s EIP walks to a present page, and touching new memory counts page faults', async () => {
+    const page = await openLesson('mmu', ['vm']);
+    await page.click('#run-walk:not([disabled])', { timeout: 60_000 });
+    const physical = await figureBecomes(page, 'walk-physical', (t) => t !== '–');
+    expect(physical).toMatch(/^0x[0-9a-f]{8}$/);
+    expect(await figure(page, 'walk-pde')).toMatch(/^0x[0-9a-f]{8} {2}P RW U|^0x[0-9a-f]{8} {2}P R[OW] U/);
+    expect(await figure(page, 'walk-pte')).toMatch(/^0x[0-9a-f]{8} {2}P .*U/);
+    // The physical page is the PTE's frame, and the offset the address's low 12 bits.
+    const pte = parseInt((await figure(page, 'walk-pte')).slice(2, 10), 16);
+    const linear = parseInt((await figure(page, 'walk-linear')).slice(2), 16);
+    expect(parseInt(physical.slice(2), 16)).toBe(((pte & 0xfffff000) | (linear & 0xfff)) >>> 0);
+    // The address lies in one of the process's mappings, as its /proc/PID/maps lists them.
+    expect(await figure(page, 'maps')).toMatch(/lies in:\n[0-9a-f]+-[0-9a-f]+ r.x/);
+    await page.waitForSelector('#run-touch:not([disabled])', { timeout: 120_000 });
+    await page.click('#run-touch');
+    await figureBecomes(page, 'touch-faults', (t) => t !== '–');
+    // 8 MB touched for the first time: at least one fault per 4 KiB page of it.
+    expect(await number(page, 'touch-faults')).toBeGreaterThanOrEqual(Math.floor(8_000_000 / 4096));
+    expect(await number(page, 'faults-total')).toBeGreaterThan(0);
+    console.info(`[lessons] mmu: ${physical}, ${await figure(page, 'touch-faults')} faults`);
+    await page.close();
+  }, WORK_TIMEOUT_MS);
+
+  it('nothing was thrown into any lesson page', () => {
+    expect(thrown).toEqual([]);
+  });
+});
