@@ -75,45 +75,49 @@ const JUMP_CACHE_BITS: u32 = 12;
 const jumpCache: u32 = <u32>memory.data(CELL_BYTES << JUMP_CACHE_BITS);
 
 /**
- * Leave the translation for the EIP in local L_T, with the registers and flags stored, `pc` set
- * and the retired count up to date: tail-call jitGo with the table index to go into, the
- * cell's when it holds (the test jitChainTarget makes, written inline) or jitChainTarget's.
- * The cell is the exit site's own, or for a `computed` EIP the jump cache's for it.
+ * At an exit site, before the branch to the function's shared chain exit (jit/emit.ts): the
+ * cell to test into local L_CELL, the site's own or, for a `computed` EIP (in L_T), the jump
+ * cache's for it. False when this site does not chain (no tail calls, or the slot's cells are
+ * all taken): it leaves for the block loop instead.
  */
-export function chainExit(computed: bool): void {
-  if (!chaining || (!computed && nextCell == cellsEnd)) { op(OP_RETURN); return; }
-  let cell: u32 = 0;
+export function cellForExit(computed: bool): bool {
+  if (!chaining || (!computed && nextCell == cellsEnd)) return false;
   if (computed) {
     lget(L_T); i32c(0x9e3779b1); op(OP_I32_MUL); i32c(32 - JUMP_CACHE_BITS); op(OP_I32_SHR_U);
-    i32c(CELL_BYTES); op(OP_I32_MUL); lset(L_CELL);
-    cell = jumpCache;
+    i32c(CELL_BYTES); op(OP_I32_MUL); i32c(jumpCache); op(OP_I32_ADD); lset(L_CELL);
   } else {
-    cell = nextCell;
+    i32c(nextCell); lset(L_CELL);
     nextCell += CELL_BYTES;
   }
-  base(computed); mem(OP_I32_LOAD, 2, cell + C_EIP); lget(L_T); op(OP_I32_EQ);
-  base(computed); mem(OP_I32_LOAD, 2, cell + C_EPOCH);
+  return true;
+}
+
+/**
+ * The shared chain exit, with the registers and flags stored and `pc` set to the EIP in L_T:
+ * tail-call jitGo with the table index to go into, the cell's (L_CELL) when it holds (the test
+ * jitChainTarget makes, written inline) or jitChainTarget's.
+ */
+export function chainEpilogue(): void {
+  if (!chaining) { op(OP_RETURN); return; }
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EIP); lget(L_T); op(OP_I32_EQ);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EPOCH);
   gget(G_CODE_EPOCH); i32c(1); op(OP_I32_SHL); gget(G_CPL); i32c(3); op(OP_I32_EQ); op(OP_I32_OR);
   op(OP_I32_EQ); op(OP_I32_AND);
-  base(computed); mem(OP_I32_LOAD, 2, cell + C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0);
-  base(computed); mem(OP_I32_LOAD, 2, cell + C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
   gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
-  gget(G_RETIRED); base(computed); mem(OP_I64_LOAD32_U, 2, cell + C_COUNT); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
+  gget(G_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
   op(OP_I32_AND);
   ifI32();
   // A hit: mark the target used for the cache's clock (cache.ts markUsed) and count it.
-  base(computed); mem(OP_I32_LOAD, 2, cell + C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
   gget(G_CHAINED); i64c(1); op(OP_I64_ADD); gset(G_CHAINED);
   lget(L_T);
   els();
-  if (computed) { lget(L_CELL); i32c(jumpCache); op(OP_I32_ADD); } else i32c(cell);
-  call(F_CHAIN_TARGET);
+  lget(L_CELL); call(F_CHAIN_TARGET);
   end();
   byte(OP_RETURN_CALL); uleb(F_GO);
 }
-
-/** The address operand of a cell field's load: the jump cache cell's offset, or 0 for a fixed cell. */
-function base(computed: bool): void { if (computed) lget(L_CELL); else i32c(0); }
 
 /** Translations entered from another, since power-on (index.ts jitStats). */
 export let chained: u64 = 0;

@@ -17,23 +17,23 @@
 // translation serves every linear address its physical page is mapped at.
 
 import {
-  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, T_VOID,
-  OP_I32_NE, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_LOOP, OP_BLOCK, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
+  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, blockVoid, loopVoid,
+  brTo, startFunction, OP_I32_NE, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
   F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_BUDGET_END, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0,
-  L_BLK, L_FK,
+  L_BLK, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
 } from './layout';
 import {
-  PEND_DYNAMIC, PEND_ROTATE, pendKind, pendCF, pendWithCarry, pendingKind, storeFlags, condition,
+  PEND_DYNAMIC, pendKind, pendCF, pendWithCarry, condition, kindToLocal, storeKindFromLocal,
 } from './pending';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
 import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './region';
-import { chainExit, restartCells } from './chain';
+import { cellForExit, chainEpilogue, restartCells } from './chain';
 import {
-  addRetired, blockBase, committed, eipAt, index, loadRegs, loadSet, nextOff, slowPath, spillInline,
-  startOff, storeSet, used, written, setReg32, getReg32,
+  addRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
+  startOff, storeSet, storeRegs, used, written, setReg32, getReg32,
 } from './operands';
 import { inline } from './instructions';
 import { thunkRegister, thunkTest } from './thunk';
@@ -43,13 +43,13 @@ import { REG_ESP } from '../cpu/state';
 /**
  * Leave the function with EIP from local L_T, after `done` instructions of the block: into the
  * translation there (jit/chain.ts) if `chain`, else back to the block loop. `computed`: EIP
- * varies from run to run (RET, an indirect jump).
+ * varies from run to run (RET, an indirect jump). Through the shared exits (functionBody), which
+ * store the registers and the flags described in fk.
  */
 function exitTo(done: u32, chain: bool, computed: bool = false): void {
-  spillInline();
-  lget(L_T); gset(G_PC);
+  kindToLocal();
   addRetired(<i32>done - <i32>committed);
-  if (chain) chainExit(computed); else op(OP_RETURN);
+  brTo(chain && cellForExit(computed) ? LEVEL_CHAIN : LEVEL_LEAVE);
 }
 
 /** The handler, on the record itself, with the state it reads stored first. */
@@ -67,11 +67,14 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
     // (jit/chain.ts): the code epoch for CS and code, the TLB entry for paging, the link
     // epoch's CPL 3 bit, and `attention` for the mode, a 16-bit stack, data segments that are
     // no longer flat, TF, RF, breakpoints, HLT and interrupts.
-    gget(G_PC); lset(L_T); chainExit(true);
+    // The handler left the registers and flags in memory: straight to the chain test.
+    gget(G_PC); lset(L_T);
+    if (cellForExit(true)) brTo(LEVEL_GO); else op(OP_RETURN);
     return;
   }
   // The handler may have changed any register, unless it only writes memory or the x87.
   if (!keepsRegisters(rec, h)) loadRegs();
+  loadMasks();
   // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
   gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
   ifVoid(); addRetired(<i32>index + 1 - <i32>committed); op(OP_RETURN); end();
@@ -118,17 +121,34 @@ export function planRegisters(): void {
   loadSet = used; storeSet = written;
 }
 
-/** The function's body: the region of jit/region.ts. */
+/**
+ * The function's body: the region of jit/region.ts, inside three blocks whose ends are the
+ * shared exits (jit/layout.ts LEVEL_*). Writing each exit once, instead of at each of the sites
+ * that leave (every call, return, slow path's fault, budget check and bail), made the functions
+ * about a third of the size.
+ */
 export function functionBody(): void {
+  startFunction();
   gget(G_PC); ltee(L_EIP0); gset(G_JIT_ENTRY);
   loadRegs();
+  loadMasks();
+  blockVoid(); blockVoid(); blockVoid(); // LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE
   region();
+  end();
+  // LEVEL_LEAVE: back to the block loop at L_T.
+  storeRegs(); storeKindFromLocal(); lget(L_T); gset(G_PC); op(OP_RETURN);
+  end();
+  // LEVEL_CHAIN: the state to memory, then on as LEVEL_GO.
+  storeRegs(); storeKindFromLocal(); lget(L_T); gset(G_PC);
+  end();
+  // LEVEL_GO: into the translation at L_T, if the exit cell in L_CELL holds.
+  chainEpilogue();
 }
 
 function region(): void {
   const n = regionSize;
-  op(OP_LOOP); byte(T_VOID);
-  for (let i: u32 = 0; i < n; i++) { op(OP_BLOCK); byte(T_VOID); }
+  loopVoid();
+  for (let i: u32 = 0; i < n; i++) blockVoid();
   lget(L_BLK);
   byte(OP_BR_TABLE); uleb(n); for (let i: u32 = 0; i < n; i++) uleb(i); uleb(0);
   for (member = 0; member < n; member++) {
@@ -144,12 +164,11 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   const k = memberAt(blockBase + to);
   if (k < 0) { eipAt(to); lset(L_T); exitTo(done, true); return; }
   // The next block starts with the registers in their locals and the pending flags in fa..fcf, their kind in fk.
-  if (pendKind == PEND_ROTATE) { storeFlags(); i32c(0); lset(L_FK); }
-  else if (pendKind != PEND_DYNAMIC) { i32c(pendingKind()); lset(L_FK); }
+  kindToLocal();
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
   gget(G_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_GT_U);
-  ifVoid(); spillInline(); eipAt(to); gset(G_PC); op(OP_RETURN); end();
+  ifVoid(); eipAt(to); lset(L_T); brTo(LEVEL_LEAVE); end();
   if (fallThrough && <u32>k == member + 1) return;
   i32c(<u32>k); lset(L_BLK);
   byte(OP_BR); uleb(regionSize - 1 - member + nested);

@@ -49,4 +49,18 @@ export const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T
 export const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21, L_ROT: u32 = 22, L_CARRY: u32 = 23;
 // L_CELL: the exit cell of a computed jump (jit/chain.ts), an address in the jump cache.
 export const L_CELL: u32 = 24;
-export const N_LOCALS: u32 = 25;
+// The TLB's fast-path masks (mmu/tlb.ts tlbReadMask, tlbWriteMask), read once at entry and after
+// each handler (only the interpreter changes them: CPL): a local instead of an imported global at
+// every access.
+export const L_READ_MASK: u32 = 25, L_WRITE_MASK: u32 = 26;
+export const N_LOCALS: u32 = 27;
+
+// ---- the function's shared exits (jit/emit.ts functionBody): blocks around the region's loop ----
+// A site branches to one (brTo in jit/wasm.ts) with the target EIP in L_T and the pending flags
+// described in L_FK (pending.ts kindToLocal), so each exit's code is written once per function.
+/** Into the translation the exit cell names (jit/chain.ts), with the state already in memory. */
+export const LEVEL_GO: u32 = 1;
+/** Store the registers and flags, then as LEVEL_GO. */
+export const LEVEL_CHAIN: u32 = 2;
+/** Store the registers and flags and return to the block loop at L_T (also after a recorded fault). */
+export const LEVEL_LEAVE: u32 = 3;

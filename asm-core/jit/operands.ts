@@ -7,13 +7,13 @@ import {
   op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32, end, els, OP_I32_LOAD,
   OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16, OP_I32_STORE, OP_I32_EQ,
   OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_SHL,
-  OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_GE_S, OP_RETURN,
+  OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_GE_S, brTo,
 } from './wasm';
 import {
-  F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, F_FLAGS, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, G_PENDING, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
+  F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_PC, LEVEL_LEAVE, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
+  G_TLB_WRITE_MASK, G_PENDING, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
 } from './layout';
-import { PEND_DYNAMIC, PEND_ROTATE, pendKind, pushKind, storeFlags } from './pending';
+import { storeFlags, kindToLocal } from './pending';
 import {
   STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_ES, SEG_SS, SEG_DS, OFF_SEG_FAST_READ,
   OFF_SEG_FAST_WRITE, REG_ESP,
@@ -41,8 +41,10 @@ export let loadSet: u32 = 0xff, storeSet: u32 = 0xff;
 /** The registers the instructions written so far read or write, and write. */
 export let used: u32 = 0, written: u32 = 0;
 export function regAddr(r: u32): u32 { return STATE + OFF_REGS + (r << 3); }
+/** The TLB masks into their locals (L_READ_MASK): at entry and after a handler. */
+export function loadMasks(): void { gget(G_TLB_READ_MASK); lset(L_READ_MASK); gget(G_TLB_WRITE_MASK); lset(L_WRITE_MASK); }
 export function loadRegs(): void { for (let r: u32 = 0; r < 8; r++) if (loadSet & (1 << r)) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); } }
-function storeRegs(): void { for (let r: u32 = 0; r < 8; r++) if (storeSet & (1 << r)) { i32c(0); lget(r); mem(OP_I32_STORE, 2, regAddr(r)); } }
+export function storeRegs(): void { for (let r: u32 = 0; r < 8; r++) if (storeSet & (1 << r)) { i32c(0); lget(r); mem(OP_I32_STORE, 2, regAddr(r)); } }
 export function getReg32(r: u32): void { used |= 1 << r; lget(r); }
 /** Pops the value into register r. */
 export function setReg32(r: u32): void { used |= 1 << r; written |= 1 << r; lset(r); }
@@ -77,33 +79,25 @@ export function addRetired(n: i32): void {
   if (n == 0) return;
   gget(G_RETIRED); i64c(<i64>n); op(OP_I64_ADD); gset(G_RETIRED);
 }
-/**
- * Store the written registers and the pending flags, which stay pending (idempotent): before a
- * slow path, which may fault. The flags go through one call (jit/helpers.ts jitFlags), smaller
- * than storeFlags() written out; slow paths are many and rarely run.
- */
-function spill(): void {
-  storeRegs();
-  if (pendKind == PEND_ROTATE || pendKind == PEND_DYNAMIC) storeFlags();
-  else if (pendKind >= 0) { pushKind(); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); }
-}
-/** spill() with the flags written out: for exits and handler calls, which run far more often. */
+/** Store the written registers and the pending flags, which stay pending: before a handler call. */
 export function spillInline(): void {
   storeRegs();
   storeFlags();
 }
-/** What a fault delivers besides EIP and the count (which the helper sets from `at`): registers and flags. */
-function beforeHelper(): void { spill(); }
 /** The slow path's last argument (jit/helpers.ts). */
 export function at(): void {
   i32c(((index - committed) << 20) | ((nextOff - startOff) << 16) | ((blockBase + startOff) & 0xffff));
 }
 /**
- * After a slow path: on a fault it recorded (jit/helpers.ts), return to the run loop at once,
- * which delivers it; the state block already holds what the fault must see (beforeHelper).
+ * After a slow path: on a fault it recorded (jit/helpers.ts, which also set EIP and the count
+ * from `at`), leave through the shared exit, which stores the registers and flags, for the run
+ * loop to deliver it. They are stored only then, not before every slow path: no instruction
+ * written here changes a register or the flags before its last access that can fault, and the
+ * helpers read neither (they touch memory, the TLB and devices' MMIO).
  */
 function leaveOnFault(): void {
-  gget(G_PENDING); i32c(0); op(OP_I32_GE_S); ifVoid(); op(OP_RETURN); end();
+  gget(G_PENDING); i32c(0); op(OP_I32_GE_S);
+  ifVoid(); kindToLocal(); gget(G_PC); lset(L_T); brTo(LEVEL_LEAVE); end();
 }
 function afterHelper(): void {
   leaveOnFault();
@@ -139,7 +133,7 @@ export function effectiveAddress(rec: u32): void {
 let flatCheck: i32 = -1;
 /** jitSegCheck's first argument (jit/helpers.ts): segment | (size - 1) << 8 | write << 16. */
 function segCheckWhat(seg: u32, n: u32, write: bool): u32 { return seg | ((n - 1) << 8) | (write ? 0x10000 : 0); }
-/** The slow path's segment check of a flat segment (see flatCheck); after beforeHelper(). */
+/** The slow path's segment check of a flat segment (see flatCheck), before its access. */
 function flatSlowCheck(): void {
   if (flatCheck < 0) return;
   i32c(<u32>flatCheck); lget(L_OFF); at(); call(F_SEG_CHECK); leaveOnFault();
@@ -157,7 +151,7 @@ export function linear(seg: u32, n: u32, write: bool): void {
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
   ifVoid();
-  beforeHelper(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
+  i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
 }
@@ -168,7 +162,7 @@ export function recLinear(rec: u32, n: u32, write: bool): void {
 /** Push: is the access to L_LIN of n bytes on the TLB's fast path (tlbReadMask / tlbWriteMask)? */
 export function fastTest(n: u32, write: bool): void {
   lget(L_LIN); i32c(12); op(OP_I32_SHR_U); i32c(2); op(OP_I32_SHL); mem(OP_I32_LOAD, 2, TLB_BASE); ltee(L_E);
-  gget(write ? G_TLB_WRITE_MASK : G_TLB_READ_MASK); op(OP_I32_AND); i32c(1); op(OP_I32_EQ);
+  lget(write ? L_WRITE_MASK : L_READ_MASK); op(OP_I32_AND); i32c(1); op(OP_I32_EQ);
   if (n > 1) { lget(L_LIN); i32c(0xfff); op(OP_I32_AND); i32c(0x1000 - n); op(OP_I32_LE_U); op(OP_I32_AND); }
 }
 /** Push the host address of the fast-path access, less RAM_BASE (the memory instruction adds it). */
@@ -182,7 +176,7 @@ export function read(n: u32): void {
   ifI32();
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); flatSlowCheck(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
+  flatSlowCheck(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -191,7 +185,7 @@ export function write(n: u32): void {
   ifVoid();
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); flatSlowCheck(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  flatSlowCheck(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 /**
@@ -203,7 +197,7 @@ export function rmwStart(n: u32): void {
   ifI32();
   hostAddr();
   els();
-  beforeHelper(); flatSlowCheck(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
+  flatSlowCheck(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
   end();
   lset(L_ADDR);
 }
@@ -212,7 +206,7 @@ export function rmwRead(n: u32): void {
   ifI32();
   lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
+  lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 export function rmwWrite(n: u32): void {
@@ -220,7 +214,7 @@ export function rmwWrite(n: u32): void {
   ifVoid();
   lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  beforeHelper(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 

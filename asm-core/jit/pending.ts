@@ -7,11 +7,11 @@
 import {
   i32c, lget, lset, gget, gset, call, op, ifVoid, end, OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S,
   OP_I32_LE_U, OP_I32_GT_S, OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I32_POPCNT, OP_I32_AND, OP_I32_OR, OP_I32_XOR,
-  OP_I32_SHR_U,
+  OP_I32_SHR_U, OP_I32_SUB, OP_SELECT, ifI32, els, ltee,
 } from './wasm';
 import {
   F_TEST_CC, F_FLAGS, F_ROTATE_FLAGS, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
-  G_FLAGS, L_FA, L_FB, L_FR, L_FCF, L_FK, L_ROT,
+  G_FLAGS, L_FA, L_FB, L_FR, L_FCF, L_FK, L_ROT, L_E,
 } from './layout';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAGS_ARITH, FLAG_ZF, FLAG_SF, FLAG_PF } from '../cpu/state';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
@@ -78,6 +78,43 @@ export function storeFlags(): void {
   i32c(pendCF == 0 ? FLAGS_ARITH : FLAGS_ARITH & ~FLAG_CF); gset(G_LAZY_MASK);
   if (pendCF == 1) { gget(G_FLAGS); i32c(~FLAG_CF); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS); }
 }
+/**
+ * Before a branch to one of the function's shared exits (jit/emit.ts): the pending operation
+ * described in local fk (as at the top of a region's block), so that one exit serves every site.
+ */
+export function kindToLocal(): void {
+  if (pendKind == PEND_ROTATE) { storeFlags(); i32c(0); lset(L_FK); }
+  else if (pendKind != PEND_DYNAMIC) { i32c(pendingKind()); lset(L_FK); }
+}
+
+/**
+ * At a shared exit: the operation described in fk into the lazy-flag globals, jit/helpers.ts
+ * jitFlags written out (one copy per function, and no call on the way out).
+ */
+export function storeKindFromLocal(): void {
+  lget(L_FK); i32c(15); op(OP_I32_AND); ltee(L_E);
+  ifVoid();
+  lget(L_FK); i32c(4); op(OP_I32_SHR_U); i32c(0xff); op(OP_I32_AND); gset(G_LAZY_SIZE);
+  lget(L_FR); gset(G_LAZY_RESULT);
+  lget(L_E); i32c(3); op(OP_I32_GE_U);
+  ifVoid(); // a logic result or a shift: ZF SF PF lazy, CF and OF from fcf for a shift, AF clear
+  i32c(LAZY_LOGIC); gset(G_LAZY_OP);
+  i32c(FLAG_ZF | FLAG_SF | FLAG_PF); gset(G_LAZY_MASK);
+  gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND);
+  lget(L_FCF); i32c(0); lget(L_E); i32c(4); op(OP_I32_EQ); op(OP_SELECT);
+  op(OP_I32_OR); gset(G_FLAGS);
+  els(); // ADD or SUB: all six lazy, or all but CF (CF mode 1: in fcf; 2: already in flagsReg)
+  lget(L_E); i32c(1); op(OP_I32_SUB); gset(G_LAZY_OP);
+  lget(L_FA); gset(G_LAZY_SRC1);
+  lget(L_FB); gset(G_LAZY_SRC2);
+  i32c(FLAGS_ARITH); i32c(FLAGS_ARITH & ~FLAG_CF); lget(L_FK); i32c(12); op(OP_I32_SHR_U); op(OP_I32_EQZ); op(OP_SELECT);
+  gset(G_LAZY_MASK);
+  lget(L_FK); i32c(12); op(OP_I32_SHR_U); i32c(1); op(OP_I32_EQ);
+  ifVoid(); gget(G_FLAGS); i32c(~FLAG_CF); op(OP_I32_AND); lget(L_FCF); op(OP_I32_OR); gset(G_FLAGS); end();
+  end();
+  end();
+}
+
 export function msb(size: u32): void { i32c(size - 1); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); }
 /** Push CF (0/1) of the pending operation. */
 export function pendingCF(): void {

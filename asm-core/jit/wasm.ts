@@ -140,7 +140,15 @@ export function gset(g: u32): void { byte(OP_GLOBAL_SET); uleb(g); }
 export function call(f: u32): void { byte(OP_CALL); uleb(f); }
 /** A memory instruction with its alignment hint and constant offset. */
 export function mem(o: u32, align: u32, offset: u32): void { byte(o); uleb(align); uleb(offset); }
-export function ifVoid(): void { byte(OP_IF); byte(T_VOID); }
-export function ifI32(): void { byte(OP_IF); byte(T_I32); }
-export function end(): void { byte(OP_END); }
+// Structured control: `depth` counts the blocks, loops and ifs open in the function being written,
+// so that a branch to an enclosing label can be written from any depth (brTo).
+export let depth: u32 = 0;
+export function startFunction(): void { depth = 0; }
+export function blockVoid(): void { byte(OP_BLOCK); byte(T_VOID); depth++; }
+export function loopVoid(): void { byte(OP_LOOP); byte(T_VOID); depth++; }
+export function ifVoid(): void { byte(OP_IF); byte(T_VOID); depth++; }
+export function ifI32(): void { byte(OP_IF); byte(T_I32); depth++; }
+export function end(): void { byte(OP_END); depth--; }
+/** Branch to the label of the block opened when `depth` became `level`. */
+export function brTo(level: u32): void { byte(OP_BR); uleb(depth - level); }
 export function els(): void { byte(OP_ELSE); }
