@@ -9,6 +9,7 @@
 //   - The target's DONE is lost after it loaded the state: the target runs the guest to the end;
 //     the source stays paused (not running, not ended), says why in one line, and prints nothing
 //     more.
+//   - The target's DONE cannot even be sent: it runs the guest all the same; the source holds.
 //   - The connection is cut while STATE is on its way: the source cannot know whether the target
 //     has it, so neither runs the guest; the source's cont (a person's decision) runs it there.
 //   - A STATE frame damaged on the way: the target refuses it with ERROR, and only then does the
@@ -23,6 +24,7 @@ import { VmRunner } from '../../src/node/vm-runner.js';
 import { listenTcp } from '../../src/migration/tcp.js';
 import { migrateIn, type IncomingResult } from '../../src/migration/target.js';
 import { FRAME_HEADER, FrameType } from '../../src/migration/frames.js';
+import type { MigrationLink } from '../../src/migration/link.js';
 import { machineOptionsFor } from '../../src/snapshot/config.js';
 import { CORE, haveBuildOutputs } from '../images.js';
 import { assembleTinyKernel } from '../machine/tiny-kernel.js';
@@ -128,11 +130,23 @@ describe.skipIf(!ready)('live migration: the guest runs on exactly one side', ()
     return { out, runner, running, lines };
   }
 
-  /** A target behind a listener: its machine's serial output, and the migration's result. */
-  async function target() {
+  /**
+   * A target behind a listener: its machine's serial output, and the migration's result.
+   * `failDone`: its transport breaks as it sends DONE (the write fails, the connection closes).
+   */
+  async function target(failDone = false) {
     const listener = await listenTcp({ host: '127.0.0.1', port: 0 });
     const out = { text: '' };
-    const result: Promise<IncomingResult> = listener.accept().then((link) => migrateIn(link, {
+    const breakAtDone = (link: MigrationLink): MigrationLink => ({
+      reader: link.reader,
+      close: () => link.close(),
+      write: async (parts) => {
+        if (parts[0]![0] !== FrameType.DONE) return link.write(parts);
+        link.close();
+        throw new Error('the connection broke');
+      },
+    });
+    const result: Promise<IncomingResult> = listener.accept().then((link) => migrateIn(failDone ? breakAtDone(link) : link, {
       build: async (config) => Machine.create(await machineOptionsFor(config, { kernel }), { onSerial: (b) => { out.text += Buffer.from(b).toString('latin1'); } }),
     }));
     result.catch(() => {});
@@ -198,6 +212,26 @@ describe.skipIf(!ready)('live migration: the guest runs on exactly one side', ()
     src.runner.end();
     expect(await src.running).toBe('stopped');
     expect(src.out.text).toBe(before);
+  }, 120_000);
+
+  it('the target cannot send its DONE: it runs the guest all the same (unconfirmed), and the source stays paused', async () => {
+    const src = await source();
+    await src.lines(3);
+    const t = await target(true);
+    await expect(src.runner.migrate(`tcp:127.0.0.1:${t.listener.port}`, () => {})).rejects.toThrow(
+      /^migrate: the state went to the target, which did not confirm that it runs the guest \([^)]+\); it may be running it, so this VM stays stopped/);
+    t.listener.close();
+    expect(src.runner.status).toBe('paused');
+    const before = src.out.text;
+    const r = await t.result;
+    expect(r.confirmed).toBe(false);
+    expect(r.running).toBe(true);
+    const run = runTarget(r);
+    expect(await run.running).toBe('poweroff');
+    expect(src.out.text).toBe(before);
+    expect(before + t.out.text).toBe(want);
+    src.runner.end();
+    expect(await src.running).toBe('stopped');
   }, 120_000);
 
   it('the connection is cut while STATE is on its way: neither side runs the guest until a person says cont at the source', async () => {
