@@ -7,7 +7,7 @@
 import { X86VmElement } from './x86-vm.js';
 
 export { X86VmElement };
-export type { X86VmReadyDetail, X86VmState, X86VmSample, X86VmSampleRequest, X86VmStateDetail, X86VmStatus } from './x86-vm.js';
+export type { X86VmReadyDetail, X86VmState, X86VmMigration, X86VmMigrationRound, X86VmSample, X86VmSampleRequest, X86VmStateDetail, X86VmStatus } from './x86-vm.js';
 export type { GuestManifest } from './guest-choice.js';
 
 // A page may load webx86.js twice (two script tags, or a bundle and a tag): define it once.

@@ -6,6 +6,8 @@ import type { ExitReason } from '../machine/types.js';
 import { ByteRing } from '../worker/ring.js';
 import type { BootOptions, DownloadProgress, VmStatus, VmWorkerApi } from '../worker/vm-worker.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
+import type { MigrationSummary } from '../worker/worker-migrate.js';
+import type { RoundReport } from '../migration/messages.js';
 import type { GuestChoice } from './guest-choice.js';
 import type { InspectorLink } from '../inspector/inspector.js';
 
@@ -260,6 +262,23 @@ export class VmSession {
 
   async snapshot(): Promise<Uint8Array> {
     return this.api.snapshot();
+  }
+
+  /** Live-migrate the running machine to the VM waiting as `name`; resolves once it runs there (this one is stopped). */
+  migrate(name: string, onRound: (r: RoundReport) => void): Promise<MigrationSummary> {
+    return this.api.migrate(name, Comlink.proxy({ onRound }));
+  }
+
+  /** Wait for a machine migrated to `name` and run it here; its images are found as a restore's are. */
+  async incoming(name: string, guest: GuestChoice, onRound: (r: RoundReport) => void): Promise<void> {
+    await this.attached;
+    const url = (u: string | undefined) => (u !== undefined ? { url: u } : undefined);
+    const images: SnapshotImageSources = {
+      kernel: url(guest.kernel), vmlinux: url(guest.vmlinux), initrd: url(guest.initrd), bios: url(guest.bios), vgaBios: url(guest.vgaBios),
+      disk: url(guest.disk), persist: false,
+    };
+    this.clearTranscript();
+    await this.api.incoming(name, { images, net: { backend: 'none' } }, Comlink.proxy({ onRound }));
   }
 
   pause(): Promise<void> {

@@ -40,6 +40,8 @@ export interface X86VmStatus {
   /** Guest instructions retired since power-on: stands still while the guest is paused. */
   instructions: number;
   guestSeconds: number;
+  /** The memory balloon: what the host asked for, what the guest gave, in MiB, and the guest driver's last statistics (bytes). */
+  balloon?: { targetMiB: number; actualMiB: number; stats: Readonly<Record<string, number>> };
 }
 
 /**
@@ -48,6 +50,11 @@ export interface X86VmStatus {
  */
 export type X86VmSampleRequest = { walk?: number; disassemble?: number; tables?: boolean; mtree?: boolean; memory?: { address: number; physical: boolean; length: number } };
 export type X86VmSample = { at: number; state: string; cpu: { instructions: number }; counters: object };
+
+/** One pre-copy round of a live migration: pages sent (zero pages among them), pages the guest dirtied meanwhile. */
+export type X86VmMigrationRound = { round: number; pages: number; zeroPages: number; dirtied: number; bytes: number; ms: number };
+/** A finished migration: its rounds, the time the guest was stopped, the whole time, and all that in one line. */
+export type X86VmMigration = { rounds: X86VmMigrationRound[]; downtimeMs: number; totalMs: number; text: string };
 
 const DEFAULT_WAIT_MS = 30_000;
 const DEFAULT_RUN_MS = 60_000;
@@ -270,7 +277,7 @@ export class X86VmElement extends HTMLElement {
   async status(): Promise<X86VmStatus | null> {
     if (!this.session) return null;
     const s = await this.session.status();
-    return { state: s.state, instructions: s.instructions, guestSeconds: s.guestSeconds };
+    return { state: s.state, instructions: s.instructions, guestSeconds: s.guestSeconds, balloon: s.balloon };
   }
 
   /**
@@ -280,6 +287,42 @@ export class X86VmElement extends HTMLElement {
    */
   async sample(request?: X86VmSampleRequest): Promise<X86VmSample | null> {
     return this.session ? this.session.inspector.sample(request) : null;
+  }
+
+  /**
+   * Live-migrate the running machine, while it runs, to the <x86-vm> (in this page or another tab
+   * of this site) waiting in receive(`name`): RAM goes over in pre-copy rounds (`onRound` hears
+   * each), then the rest of the state while the guest is stopped. Resolves once it runs there;
+   * this element's machine is then off ('migrated').
+   */
+  async migrate(name: string, onRound?: (round: X86VmMigrationRound) => void): Promise<X86VmMigration> {
+    const s = await this.requireSession('migrate').migrate(String(name), (r) => onRound?.({ ...r }));
+    this.generation++;
+    this.readyNow = false;
+    this.setState('off', 'migrated');
+    return { rounds: s.rounds, downtimeMs: s.downtimeMs, totalMs: s.totalMs, text: s.text };
+  }
+
+  /** Wait for a machine migrated to `name` (migrate()) and run it here; `ready` fires at its prompt. */
+  async receive(name: string, onRound?: (round: X86VmMigrationRound) => void): Promise<void> {
+    const generation = ++this.generation;
+    try {
+      if (!(await this.platformReady())) return;
+      this.guest ??= await chooseGuest(this.guestAttributes(), location.href);
+      const session = this.ensureSession();
+      this.readyNow = false;
+      this.setState('restoring', `waiting for a VM migrated to "${name}"`);
+      this.ensureView().terminal.clear();
+      const started = performance.now();
+      await session.incoming(String(name), this.guest, (r) => onRound?.({ ...r }));
+      if (generation !== this.generation) return;
+      this.running();
+      this.watchForPrompt(0, 'snapshot', started);
+      session.type('\r');
+    } catch (e) {
+      if (generation === this.generation) this.fail(words(e));
+      throw new Error(words(e));
+    }
   }
 
   /** Ask the guest's balloon driver to give `mib` MiB back to the host (0: take it all back). */

@@ -157,6 +157,61 @@ describe.skipIf(!haveGuest)('the lessons on the built site', () => {
     await page.close();
   }, WORK_TIMEOUT_MS);
 
+  it('4. AHCI against virtio-blk: 16 MiB read from each, the AHCI side with more exits per MiB', async () => {
+    const page = await openLesson('disks', ['vm']);
+    await page.click('#run:not([disabled])', { timeout: 60_000 });
+    await figureBecomes(page, 'per-mib-virtio', (t) => t !== '–');
+    const exits = { ahci: await number(page, 'exits-ahci'), virtio: await number(page, 'exits-virtio') };
+    const requests = { ahci: await number(page, 'requests-ahci'), virtio: await number(page, 'requests-virtio') };
+    console.info(`[lessons] disks: ${JSON.stringify({ exits, requests, speed: [await figure(page, 'speed-ahci'), await figure(page, 'speed-virtio')] })}`);
+    // Both disks were read (dd says so, and each device handled requests), each request costing exits.
+    expect(await figure(page, 'speed-ahci')).toMatch(/MiB\/s$/);
+    expect(await figure(page, 'speed-virtio')).toMatch(/MiB\/s$/);
+    expect(requests.ahci).toBeGreaterThan(0);
+    expect(requests.virtio).toBeGreaterThan(0);
+    expect(exits.virtio).toBeGreaterThan(0);
+    expect(exits.ahci).toBeGreaterThan(exits.virtio);
+    await page.close();
+  }, WORK_TIMEOUT_MS);
+
+  it('5. ballooning: inflating to 32 MiB has the guest give 32 MiB, and its total memory shrinks by it', async () => {
+    const page = await openLesson('balloon', ['vm']);
+    const mib = async (id: string) => number(page, id);
+    await figureBecomes(page, 'guest-total', (t) => /MiB/.test(t), 60_000);
+    const totalBefore = await mib('guest-total');
+    await page.click('#inflate-32:not([disabled])', { timeout: 60_000 });
+    await figureBecomes(page, 'actual', (t) => t === '32 MiB');
+    expect(await figure(page, 'host-kept')).toBe('96 MiB');
+    // The driver's statistics refresh every two seconds: the guest's total falls by the balloon's 32 MiB.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && (await mib('guest-total')) > totalBefore - 31) await page.waitForTimeout(500);
+    const totalAfter = await mib('guest-total');
+    console.info(`[lessons] balloon: total ${totalBefore} -> ${totalAfter} MiB`);
+    expect(totalAfter).toBeLessThanOrEqual(totalBefore - 31);
+    await page.click('#deflate:not([disabled])', { timeout: 60_000 });
+    await figureBecomes(page, 'actual', (t) => t === '0 MiB');
+    await page.close();
+  }, WORK_TIMEOUT_MS);
+
+  it('7. entropy: the guest with virtio-rng reads /dev/hwrng through it, the one without has no hardware RNG', async () => {
+    const page = await openLesson('entropy', ['vm-on', 'vm-off']);
+    const chainsBefore = await number(page, 'chains-on');
+    await page.click('#run:not([disabled])', { timeout: 60_000 });
+    await figureBecomes(page, 'hwrng-off', (t) => t !== '–');
+    console.info(`[lessons] entropy: ${JSON.stringify(await Promise.all(['current', 'seeded', 'avail', 'hwrng'].flatMap((f) => [figure(page, `${f}-on`), figure(page, `${f}-off`)])))}`);
+    expect(await figure(page, 'current-on')).toMatch(/virtio_rng/);
+    expect(await figure(page, 'current-off')).toBe('none');
+    expect(await figure(page, 'hwrng-on')).toMatch(/^65\u2009536 bytes/);
+    expect(await figure(page, 'hwrng-off')).toMatch(/no device/);
+    expect(await figure(page, 'chains-off')).toBe('no device');
+    // The 64 KiB came through the device: its count of filled buffers grew.
+    await page.waitForFunction((before) => {
+      const m = /\(([\d\u2009]+) in all\)/.exec(document.getElementById('chains-on')?.textContent ?? '');
+      return m !== null && Number(m[1]!.replace(/\u2009/g, '')) > before;
+    }, Number.isNaN(chainsBefore) ? 0 : chainsBefore, { timeout: 30_000, polling: 250 });
+    await page.close();
+  }, WORK_TIMEOUT_MS);
+
   it('nothing was thrown into any lesson page', () => {
     expect(thrown).toEqual([]);
   });
