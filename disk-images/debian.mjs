@@ -1,6 +1,6 @@
 // What the guest recipes (build.mjs, disk.mjs) share: running host tools with one-line errors,
-// fetching and unpacking the Debian i386 kernel and busybox-static, and picking kernel modules
-// with their dependencies.
+// fetching and unpacking the Debian i386 kernel, busybox-static and e2fsck-static, and picking
+// kernel modules with their dependencies.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -139,6 +139,27 @@ export function debianParts() {
     modRoot: join(kdir, 'lib/modules', release),
   };
   return unpacked;
+}
+
+let fsckUnpacked = null;
+
+/**
+ * Debian's e2fsck-static (one statically linked i386 e2fsck, /sbin/e2fsck.static), downloaded
+ * and unpacked in build/work once per run: { deb, binary (path) }. The disk guest carries it so
+ * that the guest itself can check its ext4 root (busybox has no e2fsck).
+ */
+export function e2fsckStatic() {
+  if (fsckUnpacked) return fsckUnpacked;
+  need('apt-get', 'apt');
+  need('dpkg-deb', 'dpkg');
+  const deb = download('e2fsck-static');
+  const dir = join(WORK, 'e2fsck-static');
+  step(`unpacking ${basename(deb)}`);
+  unpack(deb, dir);
+  const binary = join(dir, 'sbin/e2fsck.static');
+  if (!existsSync(binary)) fail(`no sbin/e2fsck.static in ${basename(deb)}`);
+  fsckUnpacked = { deb, binary };
+  return fsckUnpacked;
 }
 
 /** `depends=` from a module's .modinfo section (NUL-separated key=value strings). */

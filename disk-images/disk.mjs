@@ -4,7 +4,8 @@
 //
 //   build/images/disk.img   64 MiB raw disk: an MBR with syslinux's boot code and one active
 //                           Linux partition at 1 MiB, holding an ext4 root with busybox-static,
-//                           /boot (the Debian 686 kernel, an initramfs, extlinux) and the
+//                           e2fsck-static (/sbin/e2fsck, /sbin/fsck.ext4: the guest checks its
+//                           own root), /boot (the Debian 686 kernel, an initramfs, extlinux) and the
 //                           kernel modules of the machine's devices
 //   build/images/disk.json  manifest: file name, size, root device, command line, banner,
 //                           prompt and the packages (name, version) the disk was built from
@@ -24,7 +25,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MBR_BIN, buildBootDisk } from './bootdisk.mjs';
 import { Cpio } from './cpio.mjs';
-import { FAST_BOOT_WORDS, MACHINE_MODULES, OUT, ROOT, WORK, appletPaths, collectModules, debPackage, debianParts, fail, hostPackage, need, step, upToDate } from './debian.mjs';
+import { FAST_BOOT_WORDS, MACHINE_MODULES, OUT, ROOT, WORK, appletPaths, collectModules, debPackage, debianParts, e2fsckStatic, fail, hostPackage, need, step, upToDate } from './debian.mjs';
 
 const RECIPES = ['disk.mjs', 'bootdisk.mjs', 'debian.mjs', 'cpio.mjs'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 const IMAGE = join(OUT, 'disk.img');
@@ -143,7 +144,7 @@ function buildInitramfs(busybox, applets, modRoot, release) {
 }
 
 /** The root file system's tree, in build/work/disk-root, for mke2fs -d. */
-function stageRoot(tree, { busybox, applets, kernel, initrd, modRoot, release }) {
+function stageRoot(tree, { busybox, applets, e2fsck, kernel, initrd, modRoot, release }) {
   rmSync(tree, { recursive: true, force: true });
   const put = (path, data, mode = 0o644) => {
     const p = join(tree, path);
@@ -162,6 +163,12 @@ function stageRoot(tree, { busybox, applets, kernel, initrd, modRoot, release })
   // /sbin/init is the script below, not busybox's init applet.
   for (const p of applets) if (p !== '/bin/busybox' && p !== '/sbin/init') symlinkSync('/bin/busybox', join(tree, p));
   put('sbin/init', ROOT_INIT, 0o755);
+  // Debian's static e2fsck, under the names people and busybox's fsck look for (it runs
+  // fsck.ext4). Put after busybox's links: a busybox with an e2fsck applet would be replaced.
+  rmSync(join(tree, 'sbin/e2fsck'), { force: true });
+  rmSync(join(tree, 'sbin/fsck.ext4'), { force: true });
+  put('sbin/e2fsck', e2fsck, 0o755);
+  symlinkSync('e2fsck', join(tree, 'sbin/fsck.ext4'));
   put('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
   put('etc/group', 'root:x:0:\n');
   put('etc/profile', "export PS1='\\w \\$ '\n");
@@ -202,10 +209,11 @@ export function buildDisk() {
   const applets = appletPaths(busyboxPath) ??
     fail(`cannot run ${relative(ROOT, busyboxPath)} to list its applets (an i386 binary; does this kernel run 32-bit programs?)`);
   const busybox = readFileSync(busyboxPath);
+  const fsck = e2fsckStatic();
   const kernel = readFileSync(vmlinuz);
   const initrd = buildInitramfs(busybox, applets, modRoot, release);
   const tree = join(WORK, 'disk-root');
-  const rootModules = stageRoot(tree, { busybox, applets, kernel, initrd: initrd.image, modRoot, release });
+  const rootModules = stageRoot(tree, { busybox, applets, e2fsck: readFileSync(fsck.binary), kernel, initrd: initrd.image, modRoot, release });
   step(`making the disk: ext4 root (mke2fs -d), extlinux (loop mount), MBR`);
   mkdirSync(OUT, { recursive: true });
   let part;
@@ -222,7 +230,7 @@ export function buildDisk() {
   for (const f of Object.values(BIOS_FILES)) copyFileSync(join(SEABIOS_DIR, f), join(OUT, 'bios', f));
   const manifest = {
     name: 'disk',
-    description: `Debian ${release} kernel booting from a raw disk (MBR, extlinux) with an ext4 root holding busybox-static, a shell on ttyS0`,
+    description: `Debian ${release} kernel booting from a raw disk (MBR, extlinux) with an ext4 root holding busybox-static and e2fsck-static, a shell on ttyS0`,
     disk: 'disk.img',
     format: 'raw',
     size: SIZE,
@@ -236,7 +244,7 @@ export function buildDisk() {
     kernelRelease: release,
     // Debian packages the disk is made of: the guest's own (from the .debs' control data) and
     // the host's extlinux and syslinux-common, whose boot code is written to the disk.
-    packages: { kernel: debPackage(kdeb), busybox: debPackage(bdeb), extlinux, mbr, seabios },
+    packages: { kernel: debPackage(kdeb), busybox: debPackage(bdeb), e2fsck: debPackage(fsck.deb), extlinux, mbr, seabios },
     // The firmware to boot the disk with (copied from the seabios package).
     bios: `bios/${BIOS_FILES.bios}`,
     vgaBios: `bios/${BIOS_FILES.vgaBios}`,
