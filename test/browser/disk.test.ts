@@ -4,9 +4,11 @@
 //  - a file the guest writes and syncs is there after the page is reloaded (a new boot from the
 //    same image URL), and "Reset disk" makes it disappear;
 //  - a page closed while the guest writes (a loop of dd and sync): reopened, the guest boots
-//    (its ext4 journal replayed at mount), remounts its root read-only, and the blocks the
-//    browser then holds, laid over the image, are a file system that the host's e2fsck -fn
-//    finds clean; every block IndexedDB holds is a whole 4 KiB block;
+//    (its ext4 journal replayed at mount), remounts its root read-only, and its own e2fsck -fn
+//    (Debian's e2fsck-static on the disk) finds the file system clean; the blocks the browser
+//    then holds, laid over the image, are also clean to the host's e2fsck -fn (the same check
+//    of exactly what IndexedDB kept, with no guest page cache between); every block IndexedDB
+//    holds is a whole 4 KiB block;
 //  - ?persist=0 keeps nothing;
 //  - a quota too small for what the guest writes: the page says so in words, and the guest's
 //    flush fails (a write error, not silent loss).
@@ -177,6 +179,12 @@ describe.skipIf(!ready)('a disk kept in the browser', () => {
       expect(await runCommand(page, 'ls /root | grep -c "^f[0-5]$"')).toMatch(/^[1-6]\n$/);
       // Everything on the disk, the root read-only: the kept blocks are the whole file system.
       expect(await runCommand(page, 'sync; mount -o remount,ro / && echo ro')).toBe('ro\n');
+      // The guest's own fsck of its root (read-only, forced: mounted read-only it is allowed,
+      // e2fsck only warns that it is mounted). Exit status 0: nothing to fix.
+      const guestFsck = await runCommand(page, 'e2fsck -fn /dev/sda1 2>&1; echo fsck-exit-$?');
+      expect(guestFsck, guestFsck).toMatch(/\nfsck-exit-0\n$/);
+      expect(guestFsck).toMatch(/webx86-root: \d+\/\d+ files/);
+      expect(guestFsck).not.toMatch(/\bFIX\b|UNEXPECTED INCONSISTENCY|skipping journal recovery/i);
       await page.waitForFunction(() => window.__webx86!.status().then((s) => s?.diskStore?.failure === null), null, { timeout: 10_000 });
       await page.waitForTimeout(500); // the remount's last writes: committed well within this
       const kept = await storedBlocks(page);
@@ -184,7 +192,7 @@ describe.skipIf(!ready)('a disk kept in the browser', () => {
       expect(kept.wrongSize).toBe(0);
       expect(kept.blocks.length).toBeGreaterThan(64);
 
-      // The image with the kept blocks over it; its ext4 partition checked by the host's e2fsck.
+      // The image with the kept blocks over it; its ext4 partition checked by the host's e2fsck too.
       const image = readFileSync(join(IMAGES, manifest.disk));
       for (const [n, b64] of kept.blocks) Buffer.from(b64, 'base64').copy(image, n * 4096);
       const start = manifest.partition.firstLba * 512;
