@@ -301,6 +301,7 @@ async function main(): Promise<void> {
     hideProgress();
     screen?.useVideoMemory(await api.displayMemory());
     terminal.writeNote(`[webx86] Restored the snapshot ${name}.`);
+    for (const line of info.net) terminal.writeNote(`[webx86] Network: ${line}`);
     if (info.unplugged > 0) {
       terminal.writeNote(`[webx86] Its network card${info.unplugged > 1 ? 's are' : ' is'} not connected: this page has ${'net' in netChoice && netChoice.net.backend !== 'none' ? 'one network only' : 'no network (add ?net=user or ?net=tabs to the address)'}.`);
     }
@@ -317,6 +318,10 @@ async function main(): Promise<void> {
       setState('off');
       terminal.writeNote(`[webx86] This VM moved to the tab waiting as "${name}" (downtime ${summary.downtimeMs.toFixed(0)} ms); it runs there now.`);
     },
+    held: (message) => {
+      setState('paused');
+      terminal.writeNote(`[webx86] ${message}`);
+    },
     receive: async (name, onRound) => {
       if ('error' in netChoice) throw new Error(netChoice.error);
       terminal.writeNote(`[webx86] Waiting for a VM migrated to "${name}": use Migrate… in the tab that runs it.`);
@@ -325,8 +330,11 @@ async function main(): Promise<void> {
     arrived: async (info) => {
       hideProgress();
       screen?.useVideoMemory(await api.displayMemory());
-      terminal.writeNote(`[webx86] A ${info.memoryMiB} MiB VM arrived from another tab (${info.text}); it runs here now.`);
-      setState('running');
+      terminal.writeNote(info.paused
+        ? `[webx86] A ${info.memoryMiB} MiB VM arrived from another tab (${info.text}), paused as it was there; Resume runs it.`
+        : `[webx86] A ${info.memoryMiB} MiB VM arrived from another tab (${info.text}); it runs here now.`);
+      for (const line of info.net) terminal.writeNote(`[webx86] Network: ${line}`);
+      setState(info.paused ? 'paused' : 'running');
       terminal.focus();
     },
     onError: showError,

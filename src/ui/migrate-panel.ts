@@ -2,19 +2,29 @@
 // it runs, to another tab of this site that waits under a name (opened with ?incoming=NAME). The
 // worker does the work (src/worker/worker-migrate.ts); this shows each pre-copy round (pages sent,
 // pages the guest dirtied meanwhile), then the downtime, or the failure in one line while the VM
-// runs on. In the waiting tab the same panel shows the rounds as they arrive.
+// runs on. In the waiting tab the same panel shows the rounds as they arrive, and says whether the
+// VM arrived running or paused (as it was in the sending tab). When the other tab took the VM's
+// state but never confirmed that it runs it, this tab's VM is held paused, and the panel says so.
 import type { RoundReport } from '../migration/messages.js';
-import type { MigrationSummary } from '../worker/worker-migrate.js';
+import type { ArrivalSummary, MigrationSummary, UNCONFIRMED as Unconfirmed } from '../worker/worker-migrate.js';
+
+/** The name of the worker's error for an unconfirmed migration (a type-only import keeps the worker's code out of the page). */
+const UNCONFIRMED: typeof Unconfirmed = 'MigrationUnconfirmed';
 
 export interface MigrateActions {
   /** Send the running VM to the tab waiting as `name`; `onRound` hears each round. */
   send(name: string, onRound: (r: RoundReport) => void): Promise<MigrationSummary>;
   /** The VM is gone from this tab (it runs in the other one now). */
   moved(summary: MigrationSummary, name: string): void;
+  /**
+   * The VM's state went to the other tab, which never confirmed that it runs it: this tab's VM
+   * is paused, not gone (`message` says so in words).
+   */
+  held(message: string): void;
   /** Wait for a VM sent to `name` and run it here; `onRound` hears each round as it arrives. */
-  receive(name: string, onRound: (r: RoundReport) => void): Promise<{ text: string; memoryMiB: number }>;
-  /** A VM arrived and runs here. */
-  arrived(info: { text: string; memoryMiB: number }): Promise<void>;
+  receive(name: string, onRound: (r: RoundReport) => void): Promise<ArrivalSummary>;
+  /** A VM arrived and runs here, or waits paused for Resume. */
+  arrived(info: ArrivalSummary): Promise<void>;
   /** A failure the page shows beside the panel's note (one line). */
   onError(message: string): void;
 }
@@ -31,6 +41,14 @@ const NAME = /^[\w.-]{1,64}$/;
 export function roundLine(r: RoundReport): string {
   return `round ${r.round}: ${r.pages} pages sent (${r.zeroPages} zero), ${r.dirtied} dirtied meanwhile, `
     + `${(r.bytes / 1048576).toFixed(1)} MiB in ${r.ms.toFixed(0)} ms`;
+}
+
+/** What the waiting tab's panel says once the VM is here. */
+export function arrivalNote(info: ArrivalSummary): string {
+  const unconfirmed = info.confirmed ? '' : ' The other tab may not have heard that it is here: it keeps its copy paused.';
+  return info.paused
+    ? `The VM arrived paused, as it was in the other tab: ${info.text}. Resume runs it.${unconfirmed}`
+    : `The VM arrived and runs here: ${info.text}.${unconfirmed}`;
 }
 
 export class MigratePanel {
@@ -71,7 +89,7 @@ export class MigratePanel {
         this.note.textContent = 'Receiving a VM…';
         this.addRound(r);
       });
-      this.note.textContent = `The VM arrived and runs here: ${info.text}.`;
+      this.note.textContent = arrivalNote(info);
       await this.actions.arrived(info);
     } catch (e) {
       const message = String((e as Error)?.message ?? e).split('\n')[0]!;
@@ -97,7 +115,9 @@ export class MigratePanel {
         + `${summary.rounds.length} rounds in ${(summary.totalMs / 1000).toFixed(2)} s.`;
       this.actions.moved(summary, name);
     } catch (e) {
-      this.note.textContent = String((e as Error)?.message ?? e).split('\n')[0]!;
+      const message = String((e as Error)?.message ?? e).split('\n')[0]!;
+      this.note.textContent = message;
+      if ((e as Error)?.name === UNCONFIRMED) this.actions.held(message);
     } finally {
       this.working = false;
       this.enable();

@@ -19,7 +19,7 @@ import type { MachineOptions } from '../machine/machine.js';
 import { WorkerDiskStore, resetDiskStore, type DiskStoreStatus } from './worker-disk-store.js';
 import { OverlayBackend } from '../storage/overlay.js';
 import { loadCoreWasm, obtainImage, openDisk, type DownloadProgress, type ImageRole, type ImageSource } from './worker-images.js';
-import { WorkerMigration, type MigrationEvents, type MigrationSummary } from './worker-migrate.js';
+import { WorkerMigration, type ArrivalSummary, type MigrationEvents, type MigrationSummary } from './worker-migrate.js';
 import { WorkerInspector } from './worker-inspect.js';
 import type { InspectorApi } from '../inspector/sample.js';
 
@@ -116,8 +116,11 @@ export interface VmWorkerApi {
   restore(file: Uint8Array, request: RestoreRequest): Promise<RestoreInfo>;
   /** Live-migrate the running machine to the tab waiting as `name` (worker-migrate.ts); it stops here once that tab runs it. */
   migrate(name: string, events?: MigrationEvents): Promise<MigrationSummary>;
-  /** Wait for a tab to migrate its machine here under `name`, then run it; the images are found as a restore finds them. */
-  incoming(name: string, request: RestoreRequest, events?: MigrationEvents): Promise<{ text: string; memoryMiB: number }>;
+  /**
+   * Wait for a tab to migrate its machine here under `name`, then run it (paused if it was paused
+   * there); the images are found as a restore finds them.
+   */
+  incoming(name: string, request: RestoreRequest, events?: MigrationEvents): Promise<ArrivalSummary>;
   /**
    * "Reset disk to its image": power the machine off, then forget the changes kept in this
    * browser for the disk `src`, so the next boot starts from the image. Resolves with how many
@@ -441,7 +444,7 @@ class VmHost implements VmWorkerApi {
     return this.migration.send(String(name), this.inspection.watchMigration(events));
   }
 
-  incoming(name: string, request: RestoreRequest, events?: MigrationEvents): Promise<{ text: string; memoryMiB: number }> {
+  incoming(name: string, request: RestoreRequest, events?: MigrationEvents): Promise<ArrivalSummary> {
     return this.migration.receive(String(name), request, this.inspection.watchMigration(events));
   }
 

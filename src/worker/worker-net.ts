@@ -61,6 +61,10 @@ export class WorkerNet {
       },
       onFrame: null,
       close: () => this.close(),
+      // The backend's state (the user network's open connections) goes with a snapshot or a
+      // migration, and a restored backend tells the guest what did not come along (NetLink).
+      saveState: () => this.tap.saveState?.() ?? null,
+      restored: (saved) => this.tap.restored?.(saved) ?? null,
     };
     this.tap.onFrame = (frame) => {
       this.framesIn++;

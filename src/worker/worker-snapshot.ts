@@ -4,6 +4,9 @@
 //
 // Save pauses the guest only for the copy of its state: the configuration's image hashes are
 // taken before, the compression after, while the guest runs on (the state is a copy by then).
+// The network backend's state of the same instant goes in the file's 'NET ' section (the user
+// network's open connections), and a restore hands it to the new backend, which resets those
+// connections in the guest at once (src/net/user/restore.ts), as the CLI's savevm and loadvm do.
 //
 // Restore builds the new machine beside the running one (paused meanwhile) and swaps only once
 // the file is loaded into it, so a bad file, a missing image or a machine that does not fit
@@ -12,7 +15,7 @@
 // refuses any whose hash differs.
 import { decompressPayload } from '../boot/payload.js';
 import { Machine, type MachineOptions } from '../machine/machine.js';
-import type { NetLink } from '../net/link.js';
+import { restoreLinks, saveLinks, type NetLink } from '../net/link.js';
 import type { PageNet } from '../net/page-options.js';
 import {
   decodeSnapshot, encodeSnapshot, machineOptionsFor, restoreSnapshot, snapshotConfig, SnapshotError,
@@ -48,6 +51,13 @@ export interface RestoreInfo {
   memoryMiB: number;
   /** Network cards of the snapshot left unplugged: the page has no network, or they were past eth0. */
   unplugged: number;
+  /** What the network backends did about the saved machine's connections, one line each (restoreLinks). */
+  net: string[];
+}
+
+/** A machine's network cards' links, eth0 first (as Machine.create takes them). */
+export function machineLinks(options: MachineOptions): NetLink[] {
+  return options.nics?.map((n) => n.link) ?? (options.net !== undefined ? [options.net] : []);
 }
 
 /** What VmHost lends the snapshot code: its machine, and the means to stop, run and swap it. */
@@ -120,6 +130,7 @@ export class WorkerSnapshots {
       if (!(await this.host.suspend(machine))) throw new Error('The machine stopped before it could be saved.');
       let state: ReturnType<Machine['saveState']>;
       let ballooned: Uint8Array;
+      let net: unknown[];
       try {
         // The disks' requests in flight complete first (drained, as QEMU does).
         await machine.settleIo();
@@ -127,6 +138,8 @@ export class WorkerSnapshots {
         // The balloon's pages as they are now: the guest may give more while the file is compressed.
         ballooned = new Uint8Array(state.ram.length / PAGE_SIZE);
         for (let pfn = 0; pfn < ballooned.length; pfn++) if (machine.balloon.isInflated(pfn)) ballooned[pfn] = 1;
+        // The network backend's state of the same instant (the user network's open connections).
+        net = saveLinks(machineLinks(options));
       } catch (e) {
         // A disk written in place: the Machine says why in its own words.
         throw new SnapshotError(`cannot save this machine: ${oneLine(e)}`);
@@ -134,7 +147,7 @@ export class WorkerSnapshots {
         this.host.resume(machine);
       }
       const pausedMs = performance.now() - started;
-      const file = await encodeSnapshot(state, config, { skipPage: (pfn) => ballooned[pfn] === 1 });
+      const file = await encodeSnapshot(state, config, { skipPage: (pfn) => ballooned[pfn] === 1, net });
       console.info(`[snapshot] saved ${(file.length / MIB).toFixed(1)} MiB: guest paused ${pausedMs.toFixed(0)} ms, `
         + `file ready after ${(performance.now() - started).toFixed(0)} ms`);
       return file;
@@ -170,6 +183,9 @@ export class WorkerSnapshots {
       const machine = await Machine.create(options, this.host.machineHost);
       const created = performance.now();
       restoreSnapshot(machine, snap);
+      // The backends are this page's: they tell the guest what did not come along (before it runs).
+      const netLines = restoreLinks(machineLinks(options), snap.net);
+      for (const line of netLines) console.info(`[snapshot] ${line}`);
       const loaded = performance.now();
       await this.host.replace(machine, options, net);
       replaced = true;
@@ -177,7 +193,7 @@ export class WorkerSnapshots {
       console.info(`[snapshot] restored a ${snap.config.memoryMiB} MiB machine from ${(file.length / MIB).toFixed(1)} MiB `
         + `in ${(performance.now() - started).toFixed(0)} ms (decode ${(decoded - started).toFixed(0)}, images ${(found - decoded).toFixed(0)}, `
         + `check ${(checked - found).toFixed(0)}, create ${(created - checked).toFixed(0)}, load ${(loaded - created).toFixed(0)} ms)`);
-      return { memoryMiB: snap.config.memoryMiB, unplugged };
+      return { memoryMiB: snap.config.memoryMiB, unplugged, net: netLines };
     } finally {
       (net as WorkerNet | null)?.close();
       if (!replaced && !wasPaused) running?.resume();
