@@ -7,7 +7,8 @@
 // Each exit site of a translation has a cell of 24 bytes in the slot's cell area: the EIP it
 // last went to, the link epoch then (blocks.ts linkEpoch: the code epoch and whether at CPL 3),
 // the target's function-table index, the length of the target's first block, and where the
-// TLB entry of the target's page is and what it was. At the exit the translation compares the
+// TLB entry of the target's page is and what it was. At the exit the translation (its shared
+// chain exit, jit/emit.ts functionBody, given the cell's address by the site) compares the
 // cell with the EIP it leaves for, the epoch now and the TLB entry now, and goes into
 // the target when the instruction budget has room for that first block and nothing wants the
 // run loop (`attention`): the same test the block loop makes, so a run still ends at the same
@@ -40,7 +41,7 @@ import {
   OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
   OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
 } from './wasm';
-import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_RETIRED, G_BUDGET_END, G_CHAINED, L_T, L_CELL } from './layout';
+import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_CHAINED, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
 import { markUsed, usedMarks } from './cache';
 
 export const CELL_BYTES: u32 = 24;
@@ -93,7 +94,7 @@ export function cellForExit(computed: bool): bool {
 }
 
 /**
- * The shared chain exit, with the registers and flags stored and `pc` set to the EIP in L_T:
+ * The shared chain exit, with the registers, flags and retired count stored and `pc` set to the EIP in L_T:
  * tail-call jitGo with the table index to go into, the cell's (L_CELL) when it holds (the test
  * jitChainTarget makes, written inline) or jitChainTarget's.
  */
@@ -106,7 +107,7 @@ export function chainEpilogue(): void {
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0);
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
   gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
-  gget(G_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
+  lget(L_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_LE_U);
   op(OP_I32_AND);
   ifI32();
   // A hit: mark the target used for the cache's clock (cache.ts markUsed) and count it.

@@ -21,7 +21,7 @@ import {
   brTo, startFunction, OP_I32_NE, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
-  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_BUDGET_END, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0,
+  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
   L_BLK, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
 } from './layout';
 import {
@@ -32,7 +32,7 @@ import { H } from '../cpu/handlers';
 import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './region';
 import { cellForExit, chainEpilogue, restartCells } from './chain';
 import {
-  addRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
+  addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
   startOff, storeSet, storeRegs, used, written, setReg32, getReg32,
 } from './operands';
 import { inline } from './instructions';
@@ -58,9 +58,11 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
   eipAt(startOff); gset(G_INSTR_START);
   eipAt(nextOff); gset(G_PC);
   addRetired(<i32>index - <i32>committed); committed = index;
+  flushRetired();
   i32c(h); i32c(rec); call(F_DISPATCH);
   if (last) {
     addRetired(<i32>count - <i32>committed);
+    flushRetired();
     // Go on into the translation at the new EIP, as the block loop would: whatever the handler
     // ran (the interpreter too: a system call, a segment load, an instruction across the page
     // end) either kept what translations assume or changed something the chain test checks
@@ -75,9 +77,10 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
   // The handler may have changed any register, unless it only writes memory or the x87.
   if (!keepsRegisters(rec, h)) loadRegs();
   loadMasks();
+  gget(G_RETIRED); lset(L_RETIRED);
   // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
   gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
-  ifVoid(); addRetired(<i32>index + 1 - <i32>committed); op(OP_RETURN); end();
+  ifVoid(); addRetired(<i32>index + 1 - <i32>committed); flushRetired(); op(OP_RETURN); end();
 }
 
 /** Does the handler leave every general register as it was? (x87: all but FNSTSW AX, DF E0.) */
@@ -132,14 +135,15 @@ export function functionBody(): void {
   gget(G_PC); ltee(L_EIP0); gset(G_JIT_ENTRY);
   loadRegs();
   loadMasks();
+  loadRetired();
   blockVoid(); blockVoid(); blockVoid(); // LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE
   region();
   end();
   // LEVEL_LEAVE: back to the block loop at L_T.
-  storeRegs(); storeKindFromLocal(); lget(L_T); gset(G_PC); op(OP_RETURN);
+  storeRegs(); storeKindFromLocal(); flushRetired(); lget(L_T); gset(G_PC); op(OP_RETURN);
   end();
   // LEVEL_CHAIN: the state to memory, then on as LEVEL_GO.
-  storeRegs(); storeKindFromLocal(); lget(L_T); gset(G_PC);
+  storeRegs(); storeKindFromLocal(); flushRetired(); lget(L_T); gset(G_PC);
   end();
   // LEVEL_GO: into the translation at L_T, if the exit cell in L_CELL holds.
   chainEpilogue();
@@ -167,7 +171,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   kindToLocal();
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
-  gget(G_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_GT_U);
+  lget(L_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_GT_U);
   ifVoid(); eipAt(to); lset(L_T); brTo(LEVEL_LEAVE); end();
   if (fallThrough && <u32>k == member + 1) return;
   i32c(<u32>k); lset(L_BLK);

@@ -54,6 +54,11 @@ export const L_CELL: u32 = 24;
 // every access.
 export const L_READ_MASK: u32 = 25, L_WRITE_MASK: u32 = 26;
 export const N_LOCALS: u32 = 27;
+// Then two i64 locals: the retired count (the `retired` global's value, kept here between the
+// points that hand it to the core: helper calls and exits) and the run's budget end (constant
+// during a call: jitBudgetEnd).
+export const L_RETIRED: u32 = N_LOCALS, L_BUDGET: u32 = N_LOCALS + 1;
+export const N_LOCALS_I64: u32 = 2;
 
 // ---- the function's shared exits (jit/emit.ts functionBody): blocks around the region's loop ----
 // A site branches to one (brTo in jit/wasm.ts) with the target EIP in L_T and the pending flags

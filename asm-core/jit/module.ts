@@ -3,7 +3,7 @@
 // index.ts, in the index order of jit/layout.ts), one function `f` and its body (jit/emit.ts).
 
 import { byte, uleb, reserveSize, patchSize, end, T_I32, T_I64 } from './wasm';
-import { F_IMPORTS, G_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_FLAGS, T_I_V, N_LOCALS } from './layout';
+import { F_IMPORTS, G_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_FLAGS, T_I_V, N_LOCALS, N_LOCALS_I64 } from './layout';
 import { functionBody, planRegisters } from './emit';
 
 function section(id: u32): u32 { byte(id); return reserveSize(); }
@@ -56,7 +56,7 @@ export function translateRegion(): void {
   s = section(10);
   uleb(1);
   const body = reserveSize();
-  uleb(1); uleb(N_LOCALS); byte(T_I32);
+  uleb(2); uleb(N_LOCALS); byte(T_I32); uleb(N_LOCALS_I64); byte(T_I64);
   functionBody();
   end();
   patchSize(body);

@@ -11,7 +11,7 @@ import {
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_PC, LEVEL_LEAVE, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, G_PENDING, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
+  G_TLB_WRITE_MASK, G_PENDING, G_BUDGET_END, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
 import {
@@ -77,8 +77,12 @@ export let blockBase: u32 = 0;
 export function eipAt(offset: u32): void { lget(L_EIP0); const o = blockBase + offset; if (o != 0) { i32c(o); op(OP_I32_ADD); } }
 export function addRetired(n: i32): void {
   if (n == 0) return;
-  gget(G_RETIRED); i64c(<i64>n); op(OP_I64_ADD); gset(G_RETIRED);
+  lget(L_RETIRED); i64c(<i64>n); op(OP_I64_ADD); lset(L_RETIRED);
 }
+/** The retired count to the core's global: before a call that reads it, and at the exits. */
+export function flushRetired(): void { lget(L_RETIRED); gset(G_RETIRED); }
+/** The retired count and the budget end from the core: at entry. */
+export function loadRetired(): void { gget(G_RETIRED); lset(L_RETIRED); gget(G_BUDGET_END); lset(L_BUDGET); }
 /** Store the written registers and the pending flags, which stay pending: before a handler call. */
 export function spillInline(): void {
   storeRegs();
@@ -97,7 +101,8 @@ export function at(): void {
  */
 function leaveOnFault(): void {
   gget(G_PENDING); i32c(0); op(OP_I32_GE_S);
-  ifVoid(); kindToLocal(); gget(G_PC); lset(L_T); brTo(LEVEL_LEAVE); end();
+  // The helper counted the instructions before the faulting one into the global (`at`).
+  ifVoid(); kindToLocal(); gget(G_RETIRED); lset(L_RETIRED); gget(G_PC); lset(L_T); brTo(LEVEL_LEAVE); end();
 }
 function afterHelper(): void {
   leaveOnFault();
@@ -133,7 +138,7 @@ export function effectiveAddress(rec: u32): void {
 let flatCheck: i32 = -1;
 /** jitSegCheck's first argument (jit/helpers.ts): segment | (size - 1) << 8 | write << 16. */
 function segCheckWhat(seg: u32, n: u32, write: bool): u32 { return seg | ((n - 1) << 8) | (write ? 0x10000 : 0); }
-/** The slow path's segment check of a flat segment (see flatCheck), before its access. */
+/** The slow path's segment check of a flat segment (see flatCheck), before its access; after flushRetired(). */
 function flatSlowCheck(): void {
   if (flatCheck < 0) return;
   i32c(<u32>flatCheck); lget(L_OFF); at(); call(F_SEG_CHECK); leaveOnFault();
@@ -151,7 +156,7 @@ export function linear(seg: u32, n: u32, write: bool): void {
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
   ifVoid();
-  i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
+  flushRetired(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
 }
@@ -176,7 +181,7 @@ export function read(n: u32): void {
   ifI32();
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flatSlowCheck(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
+  flushRetired(); flatSlowCheck(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -185,7 +190,7 @@ export function write(n: u32): void {
   ifVoid();
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flatSlowCheck(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  flushRetired(); flatSlowCheck(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 /**
@@ -197,7 +202,7 @@ export function rmwStart(n: u32): void {
   ifI32();
   hostAddr();
   els();
-  flatSlowCheck(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
+  flushRetired(); flatSlowCheck(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
   end();
   lset(L_ADDR);
 }
@@ -206,7 +211,7 @@ export function rmwRead(n: u32): void {
   ifI32();
   lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
+  flushRetired(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 export function rmwWrite(n: u32): void {
@@ -214,7 +219,7 @@ export function rmwWrite(n: u32): void {
   ifVoid();
   lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  flushRetired(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 

@@ -14,7 +14,7 @@
 
 import { i32c, i64c, op, lget, lset, gget, mem, ifI32, els, end, OP_I32_LOAD, OP_I32_ADD, OP_I32_EQ,
   OP_I32_EQZ, OP_I32_AND, OP_I64_ADD, OP_I64_LE_S, OP_I64_LE_U, OP_I64_LOAD, OP_I64_EXTEND_I32_U } from './wasm';
-import { G_RETIRED, G_BUDGET_END, L_LIN, L_BAIL } from './layout';
+import { L_RETIRED, L_BUDGET, L_LIN, L_BAIL } from './layout';
 import { committed, eipAt, getReg32, fastTest, hostAddr, slowPath } from './operands';
 import { STATE, OFF_SEGS, SEG_BASE, SEG_CS, OFF_SEG_FAST_READ, REG_ESP } from '../cpu/state';
 import { TLB_BASE, TLB_VALID, tlbReadMask } from '../mmu/tlb';
@@ -48,7 +48,7 @@ export function thunkRegister(lin: u32): i32 {
  * `done`: instructions of the block up to and including the CALL.
  */
 export function thunkTest(reg: u32, to: u32, done: u32): void {
-  gget(G_RETIRED); i64c(<i64>(done + 2 - committed)); op(OP_I64_ADD); gget(G_BUDGET_END); op(OP_I64_LE_U);
+  lget(L_RETIRED); i64c(<i64>(done + 2 - committed)); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_LE_U);
   eipAt(to); op(OP_I64_EXTEND_I32_U); i64c(3); op(OP_I64_ADD);
   i32c(0); mem(OP_I64_LOAD, 3, STATE + OFF_SEG_FAST_READ + (SEG_CS << 3)); op(OP_I64_LE_S);
   op(OP_I32_AND);
