@@ -72,6 +72,18 @@ export async function sampleOf(vm: X86VmElement, request?: InspectorRequest): Pr
   return (await vm.sample(request)) as InspectorSample | null;
 }
 
+/**
+ * run() a command that may safely run twice, once more if its end never showed: a restored or
+ * migrated shell's first line can be cut into by the terminal's answer to the shell's cursor query.
+ */
+export async function runAgainOnce(vm: X86VmElement, command: string, timeoutMs: number): Promise<string> {
+  try {
+    return await vm.run(command, timeoutMs);
+  } catch {
+    return vm.run(command, timeoutMs);
+  }
+}
+
 /** Count per name in a list of {name, count}. */
 export function byName(list: { name: string; count: number }[]): Map<string, number> {
   return new Map(list.map((e) => [e.name, e.count]));

@@ -193,6 +193,29 @@ describe.skipIf(!haveGuest)('the lessons on the built site', () => {
     await page.close();
   }, WORK_TIMEOUT_MS);
 
+  it('6. snapshots and live migration: the restored PC has the saved one\'s file, and a migrated PC runs on with its process', async () => {
+    const page = await openLesson('snapshots', ['vm-a']);
+    await page.click('#save:not([disabled])', { timeout: 60_000 });
+    await figureBecomes(page, 'snap-size', (t) => /MiB/.test(t));
+    await page.click('#restore:not([disabled])', { timeout: 60_000 });
+    const mark = await figureBecomes(page, 'restore-mark', (t) => t !== '–');
+    // The mark the left guest wrote just before the save, read from the right one's RAM disk.
+    expect(mark).toMatch(/^saved-at-[\d.]+$/);
+    await page.click('#migrate:not([disabled])', { timeout: 60_000 });
+    const process = await figureBecomes(page, 'mig-process', (t) => t !== '–');
+    expect(process).toMatch(/^pid \d+ runs on$/);
+    const rounds = await page.$$eval('#rounds tbody tr', (rows) => rows.map((r) => [...(r as HTMLTableRowElement).cells].map((c) => Number(c.textContent!.replace(/\u2009/g, '')))));
+    console.info(`[lessons] snapshots: ${await figure(page, 'snap-size')}, restore ${await figure(page, 'restore-ms')}, rounds ${JSON.stringify(rounds)}, downtime ${await figure(page, 'mig-downtime')}`);
+    // Round 1 sent every page of the 64 MiB guest (16384 of 4 KiB, zero pages as markers).
+    expect(rounds.length).toBeGreaterThanOrEqual(1);
+    expect(rounds[0]![1]).toBe(16384);
+    expect(await number(page, 'mig-downtime')).toBeGreaterThanOrEqual(0);
+    // The left PC's machine left it; the right one runs it.
+    expect(await page.$eval('#vm-a', (e) => e.getAttribute('state'))).toBe('off');
+    expect(await page.$eval('#vm-b', (e) => e.getAttribute('state'))).toBe('running');
+    await page.close();
+  }, WORK_TIMEOUT_MS);
+
   it('7. entropy: the guest with virtio-rng reads /dev/hwrng through it, the one without has no hardware RNG', async () => {
     const page = await openLesson('entropy', ['vm-on', 'vm-off']);
     const chainsBefore = await number(page, 'chains-on');
