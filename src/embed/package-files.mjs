@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
 /** The modules the package's declarations are made of; index.ts re-exports from the others. */
-const PUBLIC = ['index', 'x86-vm', 'guest-choice'];
+const PUBLIC = ['index', 'x86-vm', 'vm-types', 'guest-choice'];
 
 /** Path in the output folder -> declaration text; throws in words when one cannot be made. */
 function declarations(root) {

@@ -11,6 +11,10 @@
 // for all the elements on it. An element scrolled out of view pauses its guest, unless it has
 // `keep-running`, and resumes it when it comes back.
 //
+// For the lessons (lessons/*.html): `jit="off"` (the interpreter alone), `rng="off"` (no
+// virtio-rng), `virtio-disk=URL` (an image on virtio-blk, beside `disk` on AHCI), and sample(),
+// setBalloon(), migrate() and receive() in the script API.
+//
 // Events (CustomEvents): `state` {state, reason}, `serial` {text}, `ready` {from: 'boot' |
 // 'snapshot', ms} once the guest's shell prompt shows (or the machine runs, when the manifest
 // names no prompt), `error` {message} (on the element only: it does not bubble). A wrong attribute or an
@@ -22,39 +26,13 @@ import { chooseGuest, type GuestChoice } from './guest-choice.js';
 import { ShadowView, type ButtonAction } from './shadow-view.js';
 import { commandOutput, markedCommandLine } from './shell-command.js';
 import { downloadImages, downloadSnapshot, VmSession, type HeldImages } from './vm-session.js';
+import type {
+  X86VmMigration, X86VmMigrationRound, X86VmReadyDetail, X86VmSample, X86VmSampleRequest, X86VmState, X86VmStateDetail, X86VmStatus,
+} from './vm-types.js';
 
-export type X86VmState = 'idle' | 'loading' | 'booting' | 'restoring' | 'running' | 'paused' | 'off' | 'error';
-
-export interface X86VmStateDetail {
-  state: X86VmState;
-  /** paused: 'hidden' (scrolled out of view), 'script' (pause()) or 'inspector' (its controls); off: why the machine stopped. */
-  reason?: string;
-}
-export interface X86VmReadyDetail {
-  from: 'boot' | 'snapshot';
-  /** From the start of the boot or the restore to the prompt, in ms. */
-  ms: number;
-}
-export interface X86VmStatus {
-  state: string;
-  /** Guest instructions retired since power-on: stands still while the guest is paused. */
-  instructions: number;
-  guestSeconds: number;
-  /** The memory balloon: what the host asked for, what the guest gave, in MiB, and the guest driver's last statistics (bytes). */
-  balloon?: { targetMiB: number; actualMiB: number; stats: Readonly<Record<string, number>> };
-}
-
-/**
- * sample()'s request and answer: src/inspector/sample.ts's InspectorRequest and InspectorSample
- * (the package declares them loosely, so it stays one file per public module).
- */
-export type X86VmSampleRequest = { walk?: number; disassemble?: number; tables?: boolean; mtree?: boolean; memory?: { address: number; physical: boolean; length: number } };
-export type X86VmSample = { at: number; state: string; cpu: { instructions: number }; counters: object };
-
-/** One pre-copy round of a live migration: pages sent (zero pages among them), pages the guest dirtied meanwhile. */
-export type X86VmMigrationRound = { round: number; pages: number; zeroPages: number; dirtied: number; bytes: number; ms: number };
-/** A finished migration: its rounds, the time the guest was stopped, the whole time, and all that in one line. */
-export type X86VmMigration = { rounds: X86VmMigrationRound[]; downtimeMs: number; totalMs: number; text: string };
+export type {
+  X86VmMigration, X86VmMigrationRound, X86VmReadyDetail, X86VmSample, X86VmSampleRequest, X86VmState, X86VmStateDetail, X86VmStatus,
+};
 
 const DEFAULT_WAIT_MS = 30_000;
 const DEFAULT_RUN_MS = 60_000;
