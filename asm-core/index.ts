@@ -2,6 +2,7 @@
 // and the layout constants the host builds its accessors from (see README.md).
 
 import { hostBreakCount, hostBreakHit } from './cpu/host-break';
+import { watchStop, takeWatchStop, clearWatchHit } from './cpu/host-watch';
 import { logDmaWrite, dirtyByCpu, dirtyByDma, dirtyHarvests, dirtyLogOn } from './mmu/dirty';
 import {
   STATE, OFF_EIP, OFF_EFLAGS, OFF_CR0, OFF_DR, OFF_HALTED, OFF_INTR, OFF_NMI_PENDING, OFF_A20, OFF_RAM_SIZE,
@@ -72,6 +73,8 @@ export const STOP_RESET: u32 = 2;
 export const STOP_REQUEST: u32 = 3;
 /** Before an instruction at a host breakpoint (cpu/host-break.ts). */
 export const STOP_BREAK: u32 = 4;
+/** After an instruction that touched a host watchpoint (cpu/host-watch.ts). */
+export const STOP_WATCH: u32 = 5;
 
 let budgetEnd: u64 = 0;
 let halted: bool = false;
@@ -171,6 +174,7 @@ export function refreshState(): void {
 
 export function run(budget: u32): u32 {
   budgetEnd = retired + <u64>budget;
+  clearWatchHit();
   return loop();
 }
 
@@ -363,6 +367,7 @@ function loop(): u32 {
     // A fault: from resume() after an unwind, or recorded by translated code's slow paths.
     if (pendingVector >= 0) deliverPending();
     if (resetRequested) { resetRequested = false; return finish(STOP_RESET); }
+    if (watchStop) { takeWatchStop(); return finish(STOP_WATCH); }
     if (retired >= budgetEnd) return finish(STOP_BUDGET);
     if (stopRequested) { stopRequested = false; return finish(STOP_REQUEST); }
     if (!interruptShadow) {
@@ -444,3 +449,10 @@ function carefulStep(): void {
  * one; resumeFromBreak(lin) lets the next run execute the instruction at `lin` first.
  */
 export { HOST_BREAKPOINTS, setHostBreak, clearHostBreak, resumeFromBreak } from './cpu/host-break';
+/**
+ * A debugger's watchpoints (cpu/host-watch.ts): slot `i` (below HOST_WATCHPOINTS) on `len` bytes
+ * from linear `lin`, for writes (1), reads (2) or both (3); run() returns STOP_WATCH after an
+ * instruction that touched one, and hostWatchHit says which slot (0), at what address (1), a
+ * write or not (2).
+ */
+export { HOST_WATCHPOINTS, setHostWatch, clearHostWatch, hostWatchHit } from './cpu/host-watch';

@@ -3,7 +3,8 @@
 // a write to a page holding translated code) goes through the slow path, which may fault.
 
 import { RAM_BASE, readPhys8, readPhys16, readPhys32, writePhys8, writePhys16, writePhys32 } from './phys';
-import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, TLB_LOG_DIRTY, tlbReadMask, tlbWriteMask, codePageWritten, tlbSet } from './tlb';
+import { TLB_BASE, TLB_VALID, TLB_MMIO, TLB_CODE, TLB_ROM, TLB_VRAM_CLEAN, TLB_LOG_DIRTY, TLB_WATCH, tlbReadMask, tlbWriteMask, codePageWritten, tlbSet } from './tlb';
+import { watchAccess } from '../cpu/host-watch';
 import { setVramDirty } from './phys';
 import { logCpuWrite } from './dirty';
 import { translate, translateOrRecord } from './paging';
@@ -116,11 +117,13 @@ function noteWrite(e: u32, lin: u32): void {
 
 export function readSlow8(lin: u32, user: bool): u32 {
   const e = translate(lin, false, user);
+  if (e & TLB_WATCH) watchAccess(lin, 1, false);
   return (e & TLB_MMIO) ? readPhys8(physOf(e, lin)) : <u32>load<u8>(RAM_BASE + physOf(e, lin));
 }
 export function readSlow16(lin: u32, user: bool): u32 {
   if ((lin & 0xfff) == 0xfff) return readSlow8(lin, user) | (readSlow8(lin + 1, user) << 8);
   const e = translate(lin, false, user);
+  if (e & TLB_WATCH) watchAccess(lin, 2, false);
   return (e & TLB_MMIO) ? readPhys16(physOf(e, lin)) : <u32>load<u16>(RAM_BASE + physOf(e, lin));
 }
 export function readSlow32(lin: u32, user: bool): u32 {
@@ -130,11 +133,13 @@ export function readSlow32(lin: u32, user: bool): u32 {
     return v;
   }
   const e = translate(lin, false, user);
+  if (e & TLB_WATCH) watchAccess(lin, 4, false);
   return (e & TLB_MMIO) ? readPhys32(physOf(e, lin)) : load<u32>(RAM_BASE + physOf(e, lin));
 }
 
 export function writeSlow8(lin: u32, v: u32, user: bool): void {
   const e = translate(lin, true, user);
+  if (e & TLB_WATCH) watchAccess(lin, 1, true);
   if (e & TLB_ROM) return; // a write to ROM goes nowhere
   noteWrite(e, lin);
   if (e & TLB_MMIO) writePhys8(physOf(e, lin), v); else store<u8>(RAM_BASE + physOf(e, lin), <u8>v);
@@ -149,6 +154,7 @@ export function writeSlow16(lin: u32, v: u32, user: bool): void {
     return;
   }
   const e = translate(lin, true, user);
+  if (e & TLB_WATCH) watchAccess(lin, 2, true);
   if (e & TLB_ROM) return; // a write to ROM goes nowhere
   noteWrite(e, lin);
   if (e & TLB_MMIO) writePhys16(physOf(e, lin), v); else store<u16>(RAM_BASE + physOf(e, lin), <u16>v);
@@ -163,6 +169,7 @@ export function writeSlow32(lin: u32, v: u32, user: bool): void {
     return;
   }
   const e = translate(lin, true, user);
+  if (e & TLB_WATCH) watchAccess(lin, 4, true);
   if (e & TLB_ROM) return; // a write to ROM goes nowhere
   noteWrite(e, lin);
   if (e & TLB_MMIO) writePhys32(physOf(e, lin), v); else store<u32>(RAM_BASE + physOf(e, lin), v);

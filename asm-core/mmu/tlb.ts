@@ -6,6 +6,7 @@
 
 import { flushBlocks } from '../cpu/blocks';
 import { attention } from '../cpu/live';
+import { hostWatchCount, pageWatched } from '../cpu/host-watch';
 
 export const TLB_BASE: u32 = 0x0040_0000; // 1 Mi entries x 4 bytes
 export const TLB_LIST: u32 = 0x0080_0000; // linear page numbers of filled entries, for fast flushes
@@ -45,9 +46,11 @@ export const TLB_VRAM_CLEAN: u32 = 1 << 8;
  * the first write through this entry takes the slow path, which logs the page and clears the bit.
  */
 export const TLB_LOG_DIRTY: u32 = 1 << 9;
+/** A page holding a byte a host debugger watches (cpu/host-watch.ts): every access takes the slow path. */
+export const TLB_WATCH: u32 = 1 << 10;
 
-export let tlbReadMask: u32 = TLB_VALID | TLB_MMIO;
-export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_NO_WRITE_SUP;
+export let tlbReadMask: u32 = TLB_VALID | TLB_MMIO | TLB_WATCH;
+export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_WRITE_SUP;
 let listCount: u32 = 0;
 /** The list overflowed since the last full clear: it no longer names every filled entry. */
 let listOverflowed: bool = false;
@@ -93,11 +96,11 @@ export function forgetCodeTranslations(): void {
 export function tlbSetUser(user: bool): void {
   fetchLen = 0; // the fetch window was checked for the old privilege level
   if (user) {
-    tlbReadMask = TLB_VALID | TLB_MMIO | TLB_NO_USER;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_NO_USER | TLB_NO_WRITE_USER;
+    tlbReadMask = TLB_VALID | TLB_MMIO | TLB_WATCH | TLB_NO_USER;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_USER | TLB_NO_WRITE_USER;
   } else {
-    tlbReadMask = TLB_VALID | TLB_MMIO;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_NO_WRITE_SUP;
+    tlbReadMask = TLB_VALID | TLB_MMIO | TLB_WATCH;
+    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_WRITE_SUP;
   }
 }
 
@@ -108,6 +111,7 @@ export let tlbFills: f64 = 0, tlbFlushes: f64 = 0, tlbInvalidations: f64 = 0;
 
 export function tlbSet(lin: u32, entry: u32): void {
   tlbFills++;
+  if (hostWatchCount != 0 && pageWatched(lin)) entry |= TLB_WATCH;
   const slot = TLB_BASE + ((lin >>> 12) << 2);
   if (load<u32>(slot) == 0) {
     if (listCount == TLB_LIST_CAPACITY) { listOverflowed = true; listCount = 0; }

@@ -35,8 +35,13 @@ export interface CoreHost {
 }
 
 /** Why `run()` returned. */
-/** Why run() returned; 'break': before an instruction at a host breakpoint (setBreakpoint). */
-export type StopReason = 'budget' | 'hlt' | 'reset' | 'request' | 'break';
+/**
+ * Why run() returned; 'break': before an instruction at a host breakpoint (setBreakpoint);
+ * 'watch': after an instruction that touched a host watchpoint (setWatchpoint).
+ */
+export type StopReason = 'budget' | 'hlt' | 'reset' | 'request' | 'break' | 'watch';
+/** What a host watchpoint catches (gdb's Z2, Z3, Z4). */
+export type WatchKind = 'write' | 'read' | 'access';
 
 /** One segment register as the core caches it (limit already scaled by G). */
 export interface SegmentState {
@@ -84,6 +89,9 @@ interface CoreExports {
   mapVram?(phys: number): number;
   takeVramWrites?(): number;
   setHostBreak?(slot: number, lin: number): number;
+  setHostWatch?(slot: number, lin: number, len: number, kind: number): number;
+  clearHostWatch?(slot: number): void;
+  hostWatchHit?(which: number): number;
   clearHostBreak?(slot: number): void;
   resumeFromBreak?(lin: number): void;
 }
@@ -184,6 +192,7 @@ export class Core {
     for (const [g, name] of stops) this.stopNames.set(this.layout.get(g), name);
     // Optional: a core without host breakpoints never stops for one.
     if (this.layout.has('STOP_BREAK')) this.stopNames.set(this.layout.get('STOP_BREAK'), 'break');
+    if (this.layout.has('STOP_WATCH')) this.stopNames.set(this.layout.get('STOP_WATCH'), 'watch');
 
     this.aRegs = this.addr('OFF_REGS');
     this.aEip = this.addr('OFF_EIP');
@@ -325,6 +334,24 @@ export class Core {
   clearBreakpoint(slot: number): void { this.exports.clearHostBreak?.(slot >>> 0); }
   /** The next run() executes the instruction at `lin` (where it stopped) before it breaks there again. */
   resumeFromBreak(lin: number): void { this.exports.resumeFromBreak?.(lin >>> 0); }
+  // ---- a debugger's watchpoints (asm-core/cpu/host-watch.ts), invisible to the guest ----
+  /** How many watchpoints the core holds at once. */
+  get watchpointSlots(): number { return this.layout.has('HOST_WATCHPOINTS') ? this.layout.get('HOST_WATCHPOINTS') : 0; }
+  /** Stop after an instruction that reads and/or writes a byte of [lin, lin + len) (run() returns 'watch'). */
+  setWatchpoint(slot: number, lin: number, len: number, kind: WatchKind): void {
+    const k = kind === 'write' ? 1 : kind === 'read' ? 2 : 3;
+    if (!this.exports.setHostWatch?.(slot >>> 0, lin >>> 0, len >>> 0, k)) {
+      throw new CoreError(`no watchpoint slot ${slot} for ${len} bytes (this core has ${this.watchpointSlots} slots, up to 4096 bytes each)`);
+    }
+  }
+  clearWatchpoint(slot: number): void { this.exports.clearHostWatch?.(slot >>> 0); }
+  /** After run() returned 'watch': which slot, the address accessed and whether it was a write; else null. */
+  watchHit(): { slot: number; address: number; write: boolean } | null {
+    const slot = this.exports.hostWatchHit?.(0) ?? -1;
+    if (slot < 0) return null;
+    return { slot, address: (this.exports.hostWatchHit?.(1) ?? 0) >>> 0, write: this.exports.hostWatchHit?.(2) === 1 };
+  }
+
   /** Since power-on: blocks decoded, block-cache flushes, and guest writes that hit decoded code. */
   get blockStats(): { decoded: number; flushes: number; codeWrites: number } {
     const stat = (which: number): number => (this.exports.blockStats?.(which) ?? 0) >>> 0;

@@ -251,8 +251,9 @@ export class RunLoop {
         continue;
       }
 
-      if (stop === 'break') {
-        // A debugger's breakpoint (Core.setBreakpoint): pause before the instruction there.
+      if (stop === 'break' || stop === 'watch') {
+        // A debugger's breakpoint (Core.setBreakpoint): pause before the instruction there; or
+        // its watchpoint (Core.setWatchpoint): pause after the instruction that touched it.
         this.pauseRequested = true;
         this.m.flushOutput();
         this.m.onBreakpoint?.();
