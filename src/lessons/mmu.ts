@@ -23,10 +23,13 @@ everySample(vm, 1000, (now, before) => {
 
 const hex = (v: number) => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
 
-/** An entry's low bits in words (Intel SDM vol. 3 4.3): present, writable, user, accessed, dirty, 4 MiB. */
-function entry(v: number | null | undefined, large = false): string {
+/**
+ * An entry's low bits in words (Intel SDM vol. 3 4.3): present, writable, user, accessed, dirty
+ * (only where it maps a page: a PDE that points at a page table has no dirty bit), 4 MiB.
+ */
+function entry(v: number | null | undefined, mapsPage: boolean, large = false): string {
   if (v === null || v === undefined) return 'outside RAM';
-  const bits = [v & 1 ? 'P' : 'not present', v & 2 ? 'RW' : 'RO', v & 4 ? 'U' : 'S', v & 0x20 ? 'A' : '', v & 0x40 ? 'D' : '', large ? 'PS (4 MiB page)' : ''];
+  const bits = [v & 1 ? 'P' : 'not present', v & 2 ? 'RW' : 'RO', v & 4 ? 'U' : 'S', v & 0x20 ? 'A' : '', mapsPage && v & 0x40 ? 'D' : '', large ? 'PS (4 MiB page)' : ''];
   return `${hex(v)}  ${bits.filter(Boolean).join(' ')}`;
 }
 
@@ -64,9 +67,9 @@ runButton('run-walk', [vm], async () => {
     setFigure('walk-linear', hex(eip));
     setFigure('walk-split', `${eip >>> 22}, ${(eip >>> 12) & 0x3ff}, 0x${(eip & 0xfff).toString(16)}`);
     setFigure('walk-pde-at', walk.pdeAddress !== undefined ? hex(walk.pdeAddress) : '–');
-    setFigure('walk-pde', entry(walk.pde, walk.large));
+    setFigure('walk-pde', entry(walk.pde, walk.large === true, walk.large));
     setFigure('walk-pte-at', walk.pteAddress !== undefined ? hex(walk.pteAddress) : walk.large ? 'none: a 4 MiB page' : '–');
-    setFigure('walk-pte', walk.large ? '–' : entry(walk.pte));
+    setFigure('walk-pte', walk.large ? '–' : entry(walk.pte, true));
     setFigure('walk-physical', walk.physical === null ? 'not mapped (a #PF)' : hex(walk.physical));
   } finally {
     await vm.run(`kill ${pid}; wait ${pid} 2>/dev/null; true`);

@@ -1,9 +1,14 @@
 // The lessons (lessons/*.html, src/lessons/) in a real browser against the production build,
-// with the default guest. Each lesson's page loads, its VMs reach their shell prompt, and the
-// figures it shows change when its Run button makes the guest do the lesson's work; nothing is
-// thrown into the page. What each figure must do is checked against the VM itself where it can
-// be: counts (instructions retired, device exits, page faults) are compared, never wall-clock
-// thresholds, since the machine is shared and slow under load.
+// with the default guest. Each lesson's page loads, its VMs reach their shell prompt (or restore,
+// or arrive by migration), its buttons make the guest do the lesson's work, and its figures
+// change in a way checked against that work: the JIT side retires more instructions per second
+// than the interpreter over the same count of instructions; printing N bytes to COM1 costs at
+// least N exits of the ns16550; the walked physical address is the PTE's frame plus the offset,
+// in a mapping of the process's /proc/PID/maps; touching 8 MB costs a page fault per 4 KiB; the
+// same reads cost more AHCI exits than virtio-blk ones; a 32 MiB balloon takes 32 MiB off the
+// guest's total; the restored guest has the saved one's file; a process runs on after its
+// machine migrated; only the guest with virtio-rng has /dev/hwrng. Nothing is thrown into a page.
+// Counts are compared, never wall-clock thresholds: the machine is shared and slow under load.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
