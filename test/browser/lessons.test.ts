@@ -219,6 +219,11 @@ describe.skipIf(!haveGuest)('the lessons on the built site', () => {
     // The left PC's machine left it; the right one runs it.
     expect(await page.$eval('#vm-a', (e) => e.getAttribute('state'))).toBe('off');
     expect(await page.$eval('#vm-b', (e) => e.getAttribute('state'))).toBe('running');
+    // And back: the right PC's machine moves to the left element again.
+    await page.click('#migrate:not([disabled])', { timeout: 60_000 });
+    expect(await figureBecomes(page, 'mig-process', (t) => t !== process)).toMatch(/^pid \d+ runs on$/);
+    expect(await page.$eval('#vm-a', (e) => e.getAttribute('state'))).toBe('running');
+    expect(await page.$eval('#vm-b', (e) => e.getAttribute('state'))).toBe('off');
     await page.close();
   }, WORK_TIMEOUT_MS);
 
