@@ -31,8 +31,13 @@ const REG_EIP = 8;
 const REG_EFLAGS = 9;
 const REG_FIRST_SEGMENT = 10;
 const CORE_REGS = 16;
-/** The x87 registers the core feature must also name (st0-7: 10 bytes, then 8 control words): reported unavailable. */
+/** The x87 registers the core feature also names: st0-7 (10 bytes), then 8 control words of 4 (read only here). */
 const X87_SIZES = [10, 10, 10, 10, 10, 10, 10, 10, 4, 4, 4, 4, 4, 4, 4, 4];
+/** fctrl fstat ftag fiseg fioff foseg fooff fop: the state block fields behind them (asm-core/cpu/state.ts). */
+const X87_CONTROL = ['OFF_FPU_FCW', 'OFF_FPU_FSW', 'OFF_FPU_FTW', 'OFF_FPU_FCS', 'OFF_FPU_FIP', 'OFF_FPU_FDS', 'OFF_FPU_FDP', 'OFF_FPU_FOP'];
+/** gdb's watchpoint packets Z2 Z3 Z4, and the word its stop reply names each by. */
+const WATCH_KINDS = { 2: 'write', 3: 'read', 4: 'access' } as const;
+const WATCH_REPLY = { write: 'watch', read: 'rwatch', access: 'awatch' } as const;
 
 /** Stop reply: SIGTRAP. */
 const STOPPED = 'S05';
@@ -61,6 +66,8 @@ export class GdbSession {
   private readonly decoder = new PacketDecoder();
   /** Breakpoint address -> the core's slot. */
   private readonly breakpoints = new Map<number, number>();
+  /** Watchpoints by gdb's "type,addr,length": the core's slot and what it catches. */
+  private readonly watchpoints = new Map<string, { slot: number; kind: 'write' | 'read' | 'access' }>();
   /** The guest runs at gdb's request (`c`): a stop is reported when it stops. */
   private running = false;
   private lastSent: Uint8Array | null = null;
@@ -101,13 +108,16 @@ export class GdbSession {
     this.vm.cont();
   }
 
-  /** The guest stopped (breakpoint, Ctrl-C) while gdb waited for it. */
+  /** The guest stopped (breakpoint, watchpoint, Ctrl-C) while gdb waited for it. */
   private stopped(): void {
     this.vm.stop();
     this.endHaltStep();
     if (!this.running) return;
     this.running = false;
-    this.reply(STOPPED);
+    const hit = this.vm.machine.core.watchHit();
+    const watch = hit === null ? undefined : [...this.watchpoints.values()].find((w) => w.slot === hit.slot);
+    // A watchpoint's stop names the data address, as a debug register's trap would.
+    this.reply(hit === null || watch === undefined ? STOPPED : `T05${WATCH_REPLY[watch.kind]}:${hit.address.toString(16)};`);
   }
 
   private reply(payload: string | null): void {
@@ -216,8 +226,14 @@ export class GdbSession {
     if (n === REG_EIP) return le32Hex(core.eip);
     if (n === REG_EFLAGS) return le32Hex(core.getEflags());
     if (n < CORE_REGS) return le32Hex(core.seg(SEGMENTS[n - REG_FIRST_SEGMENT]!).selector);
-    const size = X87_SIZES[n - CORE_REGS];
-    return size === undefined ? E_BAD_ARGS : 'xx'.repeat(size);
+    const x = n - CORE_REGS;
+    if (x >= X87_SIZES.length) return E_BAD_ARGS;
+    if (x >= 8) return le32Hex(core.u32(X87_CONTROL[x - 8]!) & (x === 8 || x === 9 || x === 10 || x === 15 ? 0xffff : 0xffffffff));
+    // st(i) is physical register (TOP + i) mod 8, stored as the significand (8 bytes) then
+    // sign and exponent (2): the 10 bytes of the 80-bit format, little-endian, as gdb wants them.
+    const top = (core.u32('OFF_FPU_FSW') >>> 11) & 7;
+    const at = core.addr('OFF_FPU_REGS') + ((top + x) & 7) * 16;
+    return Buffer.from(new Uint8Array(core.memory.buffer, at, 10)).toString('hex');
   }
 
   /** Set register `n`; a segment register only keeps its value (loading a selector needs the descriptor tables). */
@@ -248,12 +264,12 @@ export class GdbSession {
     return 'OK';
   }
 
-  /** Z0/Z1 set, z0/z1 clear a breakpoint; watchpoints (2-4) are not supported here, so gdb steps and compares. */
+  /** Z0/Z1 set, z0/z1 clear a breakpoint; Z2/Z3/Z4 a watchpoint (the core's, asm-core/cpu/host-watch.ts). */
   private breakpoint(p: string): string {
     const m = /^([Zz])([0-4]),([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
     const addr = m === null ? null : parseHexNumber(m[3]!);
     if (m === null || addr === null) return E_BAD_ARGS;
-    if (m[2] !== '0' && m[2] !== '1') return '';
+    if (m[2] !== '0' && m[2] !== '1') return this.watchpoint(m[1] === 'Z', Number(m[2]) as 2 | 3 | 4, addr, parseHexNumber(m[4]!));
     const core = this.vm.machine.core;
     const slot = this.breakpoints.get(addr);
     if (m[1] === 'z') {
@@ -270,6 +286,27 @@ export class GdbSession {
       return 'OK';
     }
     return E_NO_SLOT;
+  }
+
+  private watchpoint(set: boolean, type: 2 | 3 | 4, addr: number, length: number | null): string {
+    if (length === null || length < 1 || length > 4096) return E_BAD_ARGS;
+    const core = this.vm.machine.core;
+    const key = `${type},${addr},${length}`;
+    const had = this.watchpoints.get(key);
+    if (!set) {
+      if (had !== undefined) { core.clearWatchpoint(had.slot); this.watchpoints.delete(key); }
+      return 'OK';
+    }
+    if (had !== undefined) return 'OK';
+    const used = new Set([...this.watchpoints.values()].map((w) => w.slot));
+    for (let s = 0; s < core.watchpointSlots; s++) {
+      if (used.has(s)) continue;
+      const kind = WATCH_KINDS[type];
+      core.setWatchpoint(s, addr, length, kind);
+      this.watchpoints.set(key, { slot: s, kind });
+      return 'OK';
+    }
+    return E_NO_SLOT; // gdb then says it could not insert the hardware watchpoint
   }
 
   /**
@@ -299,6 +336,8 @@ export class GdbSession {
   private clearBreakpoints(): void {
     for (const slot of this.breakpoints.values()) this.vm.machine.core.clearBreakpoint(slot);
     this.breakpoints.clear();
+    for (const w of this.watchpoints.values()) this.vm.machine.core.clearWatchpoint(w.slot);
+    this.watchpoints.clear();
   }
 }
 

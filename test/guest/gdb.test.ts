@@ -2,7 +2,9 @@
 // attaches and finds the guest stopped in the kernel, reads the registers and memory (the same
 // words the monitor's x shows), sets a breakpoint at a kernel function's address from the
 // guest's /proc/kallsyms, continues, and stops there when the guest calls it; stepi advances
-// EIP by one instruction; after detach the guest answers on its console. A second VM asking for
+// EIP by one instruction; it reads the x87 control word; a hardware access watchpoint on the
+// word below the stack pointer stops at the push that writes it; after detach the guest answers
+// on its console. A second VM asking for
 // the same port is refused in one line.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -62,6 +64,15 @@ describe.skipIf(!haveImages || !haveGdb)('Linux guest under gdb (run --gdb)', ()
         'info registers eip',
         'stepi',
         'info registers eip',
+        // The x87 control word of the task in the system call: Linux starts every task's x87
+        // state with FCW 037FH, the value FNINIT loads (SDM vol. 1, 8.1.5), and busybox keeps it.
+        'p/x $fctrl',
+        'delete',
+        // A hardware watchpoint (Z4) on the word below the stack pointer, which the function's
+        // next push or call writes (the kernel lists no data symbols in /proc/kallsyms).
+        'awatch -l *(unsigned int *)($esp - 4)',
+        'continue',
+        'info registers eip esp',
         'delete',
         'detach',
       ]);
@@ -78,7 +89,7 @@ describe.skipIf(!haveImages || !haveGdb)('Linux guest under gdb (run --gdb)', ()
       expect(gdb.status, out).toBe(0);
       // Attached: the guest was stopped in the kernel (idle at its prompt), kernel code segment.
       const eips = [...out.matchAll(/^eip\s+0x([0-9a-f]+)/gm)].map((x) => parseInt(x[1]!, 16));
-      expect(eips.length, out).toBe(5);
+      expect(eips.length, out).toBe(6);
       expect(eips[0]!).toBeGreaterThanOrEqual(0xc0000000);
       // Two stepi from where gdb found the guest: EIP moved (at a HLT, the first may not).
       const [attached, , twoSteps] = eips.splice(0, 3);
@@ -93,6 +104,13 @@ describe.skipIf(!haveImages || !haveGdb)('Linux guest under gdb (run --gdb)', ()
       // stepi: one instruction on, still in the kernel.
       expect(eips[1]).not.toBe(addr);
       expect(eips[1]!).toBeGreaterThanOrEqual(0xc0000000);
+      expect(out).toMatch(/^\$1 = 0x37f$/m);
+      // The watchpoint is the stub's (gdb says Hardware); it stopped after the push or call that
+      // wrote the word: EIP moved on in the kernel and ESP is at or below the word.
+      expect(out).toMatch(/Hardware access \(read\/write\) watchpoint 2: -location \*\(unsigned int \*\)\(\$esp - 4\)/);
+      const esps = [...out.matchAll(/^esp\s+0x([0-9a-f]+)/gm)].map((x) => parseInt(x[1]!, 16));
+      expect(esps.length, out).toBe(1);
+      expect(eips[2]!).toBeGreaterThanOrEqual(0xc0000000);
       expect(out).toMatch(/Inferior 1 \(Remote target\) detached/);
 
       // Detached: the guest finishes uname and answers.
