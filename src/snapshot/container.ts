@@ -23,7 +23,7 @@
 // Integers little-endian. The compressed bytes' CRC tells a damaged file from a good one before
 // anything is decompressed; the payload's CRC checks the decompressor and this code as well.
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../machine/board.js';
-import { crc32 } from '../boot/payload.js';
+import { crc32 } from './crc32.js';
 import { SnapshotError, unshared } from './bytes.js';
 
 export const MAGIC = Uint8Array.from('WX86SNAP', (c) => c.charCodeAt(0));
