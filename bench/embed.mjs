@@ -12,7 +12,8 @@
 // context (nothing cached), and timed by the page's own clock:
 //   - restore → prompt: from the element's `restoring` state (the snapshot's download, decode
 //     and load into a new machine) to the prompt in its serial output;
-//   - navigation → prompt: from the page's navigation start to the same prompt.
+//   - navigation → prompt: from the page's navigation start to the same prompt (the element's
+//     start, and the downloads of the file and of the guest's images before its restore starts).
 // The worker's own breakdown of the restore ([snapshot] restored ... decode, images, ...) is
 // printed with each run. Prints human lines, then one JSON line for bench/run.mjs.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -145,10 +146,20 @@ try {
       const r = await ready(page);
       if (r.error) throw new Error(`the snapshot= element showed an error: ${r.error}`);
       if (r.from !== 'snapshot') throw new Error(`the element's ready event says it came from '${r.from}', not the snapshot`);
-      const run = { restoreToPromptMs: r.promptAt - r.restoreAt, navigationToPromptMs: r.promptAt, readyEventMs: r.ms, worker: log.find((l) => l.startsWith('[snapshot] restored')) ?? null };
+      // When the snapshot file and the last of the guest's images (fetched beside it) had arrived.
+      const downloads = await page.evaluate((file) => {
+        const got = performance.getEntriesByType('resource').filter((e) => e.name.includes('/images/') || e.name.endsWith(file));
+        return { snapshotMs: got.find((e) => e.name.endsWith(file))?.responseEnd ?? null, allMs: Math.max(0, ...got.map((e) => e.responseEnd)) };
+      }, SNAPSHOT_FILE);
+      const run = {
+        restoreToPromptMs: r.promptAt - r.restoreAt, navigationToPromptMs: r.promptAt, navigationToRestoreMs: r.restoreAt,
+        snapshotDownloadedMs: downloads.snapshotMs, imagesDownloadedMs: downloads.allMs, readyEventMs: r.ms,
+        worker: log.find((l) => l.startsWith('[snapshot] restored')) ?? null,
+      };
       results.push(run);
       console.log(`run ${i + 1}: restore start → prompt ${run.restoreToPromptMs.toFixed(0)} ms, navigation → prompt ${run.navigationToPromptMs.toFixed(0)} ms`
-        + ` (ready event ${Number(r.ms).toFixed(0)} ms)${run.worker ? `\n  ${run.worker}` : ''}`);
+        + ` (ready event ${Number(r.ms).toFixed(0)} ms; restore started at ${run.navigationToRestoreMs.toFixed(0)} ms, the file downloaded at`
+        + ` ${run.snapshotDownloadedMs?.toFixed(0)} ms, the images at ${run.imagesDownloadedMs.toFixed(0)} ms)${run.worker ? `\n  ${run.worker}` : ''}`);
     } finally {
       await context.close();
     }
@@ -162,7 +173,7 @@ try {
     bench: 'embed',
     memoryMiB: memory,
     snapshotMiB: fileMiB,
-    runs: results.map(({ restoreToPromptMs, navigationToPromptMs }) => ({ restoreToPromptMs, navigationToPromptMs })),
+    runs: results.map(({ worker, ...run }) => run),
     restoreToPromptMs: restoreMedian,
     navigationToPromptMs: navigationMedian,
     loadAverage: load,
