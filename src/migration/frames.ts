@@ -9,7 +9,7 @@
 // What each type's body holds is messages.ts; the order of the conversation is source.ts and
 // target.ts. The stream begins with HELLO, whose body starts with the protocol's magic and version,
 // so that a peer of another version (or not webx86 at all) is told apart before anything else.
-import { crc32 } from '../boot/payload.js';
+import { crc32 } from '../snapshot/crc32.js';
 
 export const FRAME_HEADER = 16;
 /** The largest body: a round of pages (1 MiB of them), or the device state (video memory, disks' overlays). */

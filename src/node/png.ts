@@ -4,7 +4,7 @@
 // rather than take a dependency for.
 
 import { deflateSync } from 'node:zlib';
-import { crc32 } from '../boot/payload.js';
+import { crc32 } from '../snapshot/crc32.js';
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeFrame, FrameReader, FrameType, joinParts, MAX_FRAME_BODY, MigrationError, type Frame } from '../../src/migration/frames.js';
 import { applyPages, decodeHello, decodeRound, decodeState, encodeHello, encodePages, encodeRound, encodeState, PROTOCOL_VERSION, ZERO_PAGE } from '../../src/migration/messages.js';
 import type { SnapshotConfig } from '../../src/snapshot/config.js';
-import { crc32 } from '../../src/boot/payload.js';
+import { crc32 } from '../../src/snapshot/crc32.js';
 
 const config: SnapshotConfig = {
   memoryMiB: 16, clock: 'deterministic', apic: true, cmdline: 'console=ttyS0', noReboot: false, rng: true, jit: true,

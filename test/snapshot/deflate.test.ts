@@ -35,7 +35,7 @@ describe('snapshot compression', () => {
     f.set(good.subarray(0, HEADER_BYTES));
     f.set(bomb, HEADER_BYTES);
     const v = new DataView(f.buffer);
-    const { crc32 } = await import('../../src/boot/payload.js');
+    const { crc32 } = await import('../../src/snapshot/crc32.js');
     v.setUint32(20, MIB, true);
     v.setUint32(28, bomb.length, true);
     v.setUint32(32, crc32(bomb), true);

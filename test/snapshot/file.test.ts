@@ -9,7 +9,7 @@ import { deflateRawSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Machine, type MachineOptions, type MachineState } from '../../src/machine/machine.js';
 import { MemoryBackend } from '../../src/storage/block.js';
-import { crc32 } from '../../src/boot/payload.js';
+import { crc32 } from '../../src/snapshot/crc32.js';
 import {
   decodeSnapshot, encodeSnapshot, machineOptionsFor, restoreSnapshot, saveSnapshot, snapshotConfig, SnapshotError,
   type DecodedSnapshot, type SnapshotConfig,
