@@ -270,7 +270,8 @@ export class VmSession {
   }
 
   /** Wait for a machine migrated to `name` and run it here; its images are found as a restore's are. */
-  async incoming(name: string, guest: GuestChoice, onRound: (r: RoundReport) => void): Promise<void> {
+  /** Wait for a machine migrated to `name` and run it here; whether it arrived paused (it was paused where it came from). */
+  async incoming(name: string, guest: GuestChoice, onRound: (r: RoundReport) => void): Promise<{ paused: boolean }> {
     await this.attached;
     const url = (u: string | undefined) => (u !== undefined ? { url: u } : undefined);
     const images: SnapshotImageSources = {
@@ -278,7 +279,8 @@ export class VmSession {
       disk: url(guest.disk), persist: false,
     };
     this.clearTranscript();
-    await this.api.incoming(name, { images, net: { backend: 'none' } }, Comlink.proxy({ onRound }));
+    const arrival = await this.api.incoming(name, { images, net: { backend: 'none' } }, Comlink.proxy({ onRound }));
+    return { paused: arrival.paused };
   }
 
   pause(): Promise<void> {

@@ -292,9 +292,11 @@ export class X86VmElement extends HTMLElement {
       this.setState('restoring', `waiting for a VM migrated to "${name}"`);
       this.ensureView().terminal.clear();
       const started = performance.now();
-      await session.incoming(String(name), this.guest, (r) => onRound?.({ ...r }));
+      const arrival = await session.incoming(String(name), this.guest, (r) => onRound?.({ ...r }));
       if (generation !== this.generation) return;
       this.running();
+      // A guest paused where it came from arrives paused: it waits for start() or resume() here.
+      if (arrival.paused) { this.pausedByScript = true; this.setState('paused', 'arrived paused'); }
       this.watchForPrompt(0, 'snapshot', started);
       session.type('\r');
     } catch (e) {

@@ -776,6 +776,9 @@ export class Machine {
   // -------------------------------------------------------------------------------------------
 
   /** Run until the guest powers off, resets under noReboot, stop() is called, or an error. */
+  /** Paused by pause() and not resumed: true also while stopped, so a migration can carry it (src/worker/worker-migrate.ts). */
+  get pausePending(): boolean { return this.loop.pausePending; }
+
   run(): Promise<ExitReason> {
     this.ipsWindowStart = performance.now();
     this.ipsWindowInstr = this.core.instructions;

@@ -156,6 +156,9 @@ export class RunLoop {
     }
   }
 
+  /** pause() was asked and not resume(): the guest is paused, or will be when the loop runs again (a pause outlives a stop). */
+  get pausePending(): boolean { return this.pauseRequested; }
+
   /** Pause guest execution (guest time stops in realtime mode). */
   pause(): void {
     this.pauseRequested = true;

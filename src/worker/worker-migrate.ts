@@ -83,13 +83,14 @@ export class WorkerMigration {
     try {
       let moved = false;
       let held = false;
-      // Paused or not as the guest was when it was last stopped (a stopped run loop says 'stopped').
+      // Paused or not as the guest is once stopped: read after the stop, so a Pause that arrives
+      // while the run loop is stopping still counts (a pause outlives a stop).
       let pausedAtStop = false;
       const vm: SourceVm = {
         machine,
         whileStopped: async (work) => {
-          pausedAtStop = machine.status().state === 'paused';
           if (!(await this.host.suspend(machine))) throw new MigrationError('the machine stopped before it could move');
+          pausedAtStop = machine.pausePending;
           try {
             return await work();
           } finally {
