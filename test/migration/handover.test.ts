@@ -28,51 +28,12 @@ import type { MigrationLink } from '../../src/migration/link.js';
 import { machineOptionsFor } from '../../src/snapshot/config.js';
 import { CORE, haveBuildOutputs } from '../images.js';
 import { assembleTinyKernel } from '../machine/tiny-kernel.js';
+import { checksumProgram, expectedChecksums } from './checksum-guest.js';
 
 const ready = haveBuildOutputs('the migration hand-over test (build/core.wasm)', [CORE]);
 const PASSES = 300;
-const WORDS = 0x40000; // 1 MiB of dwords at 4 MiB
-const PROGRAM = `
-  xor ebp, ebp
-outer:
-  mov edi, 0x400000
-  mov ecx, ${WORDS}
-  xor ebx, ebx
-.f: mov eax, [edi]
-  add eax, ebp
-  xor eax, ecx
-  mov [edi], eax
-  add ebx, eax
-  rol ebx, 3
-  add edi, 4
-  dec ecx
-  jnz .f
-  mov eax, ebx
-  call puthex
-  mov ecx, 3000000          ; a pause that writes nothing: the guest outlasts the migration
-.d: dec ecx
-  jnz .d
-  inc ebp
-  cmp ebp, ${PASSES}
-  jne outer
-  jmp poweroff
-`;
-
-function expected(): string {
-  const mem = new Uint32Array(WORDS);
-  let out = '';
-  for (let pass = 0; pass < PASSES; pass++) {
-    let sum = 0;
-    for (let i = 0; i < WORDS; i++) {
-      const x = ((mem[i]! + pass) ^ (WORDS - i)) >>> 0;
-      mem[i] = x;
-      sum = (sum + x) >>> 0;
-      sum = ((sum << 3) | (sum >>> 29)) >>> 0;
-    }
-    out += `${sum.toString(16).padStart(8, '0')}\n`;
-  }
-  return out;
-}
+const PROGRAM = checksumProgram(PASSES);
+const expected = (): string => expectedChecksums(PASSES);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
