@@ -7,17 +7,13 @@
 // and with it the host socket, is closed; and a new download works from the waiting tab.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer, type ViteDevServer } from 'vite';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
 import { QUIET_CONSOLE } from '../shell-markers';
-import { BOOT_TIMEOUT_MS, guestShell, launchChromium } from './guest-page';
+import { BOOT_TIMEOUT_MS, guestShell } from './guest-page';
+import { openTab, textMatching } from './tabs';
+import { startSlowDownloadRig, until, type SlowDownloadRig } from './slow-download';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMMAND_TIMEOUT_MS = 120_000;
 const STEP_TIMEOUT_MS = 120_000;
 
@@ -26,72 +22,23 @@ const manifest = haveGuest ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { pro
 const { waitForTerminal, booted, runCommand } =
   guestShell({ prompt: manifest.prompt, banner: manifest.banner, commandTimeoutMs: COMMAND_TIMEOUT_MS, failOnPageError: false });
 
-async function textMatching(page: Page, selector: string, pattern: RegExp, timeoutMs = STEP_TIMEOUT_MS): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await page.textContent(selector) ?? '';
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${selector} to match ${pattern}; it says "${text}"`);
-    await page.waitForTimeout(200);
-  }
-}
-
-async function until(test: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('a live migration between tabs of a guest with an open TCP connection', () => {
-  let server: ViteDevServer;
-  let browser: Browser;
+  let rig: SlowDownloadRig;
   let base: string;
-  let files: Server;
+  let browser: Browser;
   let filePort: number;
-  /** The sockets of /slow requests: open until the peer closes them. */
-  const slow: { socket: Socket; closed: boolean }[] = [];
+  let slow: SlowDownloadRig['slow'];
 
   beforeAll(async () => {
-    server = await createServer({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
-    await server.listen();
-    base = server.resolvedUrls!.local[0]!;
-    browser = await launchChromium();
-    files = createHttpServer((req, res) => {
-      if (req.url === '/slow') {
-        // A megabyte promised, a little sent, the rest never: the guest's wget waits in read().
-        const entry = { socket: req.socket, closed: false };
-        slow.push(entry);
-        req.socket.on('close', () => { entry.closed = true; });
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(1 << 20) });
-        res.write(Buffer.alloc(1000, 0x61));
-        return;
-      }
-      res.setHeader('Content-Type', 'text/plain');
-      res.end('small-ok\n');
-    });
-    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-    filePort = (files.address() as AddressInfo).port;
+    rig = await startSlowDownloadRig();
+    ({ base, browser, filePort, slow } = rig);
   }, 60_000);
 
-  afterAll(async () => {
-    files?.closeAllConnections();
-    await new Promise((r) => files?.close(r));
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(async () => { await rig?.close(); });
 
   it.skipIf(!haveGuest)('the migrated guest\'s download is reset at once in the waiting tab, the old host socket closes, and a new download works', async () => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-    const open = async (url: string) => {
-      const page = await context.newPage();
-      page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-      page.on('console', (m) => { if (m.text().startsWith('[migrate]')) console.info(m.text()); });
-      await page.goto(url);
-      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
-      return page;
-    };
+    const open = (url: string) => openTab(context, url);
     try {
       const target = await open(`${base}?incoming=net1&net=user`);
       await textMatching(target, '#migrate-note', /Waiting for a VM sent to "net1"/, 30_000);

@@ -11,15 +11,12 @@
 // nothing more.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer, type ViteDevServer } from 'vite';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
 import { QUIET_CONSOLE } from '../shell-markers';
-import { BOOT_TIMEOUT_MS, guestShell, launchChromium, serialText } from './guest-page';
+import { BOOT_TIMEOUT_MS, guestShell, serialText } from './guest-page';
+import { openTab, startDevRig, textMatching, type DevRig } from './tabs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMMAND_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 120_000;
 /** Ticks the guest's loop prints, one a second: it is paused after the second. */
@@ -30,48 +27,26 @@ const manifest = haveGuest ? JSON.parse(readFileSync(MANIFEST, 'utf8')) as { pro
 const { waitForTerminal, booted, runCommand } =
   guestShell({ prompt: manifest.prompt, banner: manifest.banner, commandTimeoutMs: COMMAND_TIMEOUT_MS, failOnPageError: false });
 
-async function textMatching(page: Page, selector: string, pattern: RegExp, timeoutMs = STEP_TIMEOUT_MS): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await page.textContent(selector) ?? '';
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${selector} to match ${pattern}; it says "${text}"`);
-    await page.waitForTimeout(200);
-  }
-}
-
 /** The highest tick number in the terminal's text (0 before the first). */
 function lastTick(text: string): number {
   return Math.max(0, ...[...text.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1])));
 }
 
 describe('live migration of a paused VM between tabs', () => {
-  let server: ViteDevServer;
+  let rig: DevRig;
   let browser: Browser;
   let base: string;
 
   beforeAll(async () => {
-    server = await createServer({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
-    await server.listen();
-    base = server.resolvedUrls!.local[0]!;
-    browser = await launchChromium();
+    rig = await startDevRig();
+    ({ base, browser } = rig);
   }, 60_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(async () => { await rig?.close(); });
 
   it.skipIf(!haveGuest)('a VM paused in tab A arrives paused in tab B, prints nothing there until Resume, then runs on', async () => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-    const open = async (url: string) => {
-      const page = await context.newPage();
-      page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-      page.on('console', (m) => { if (m.text().startsWith('[migrate]')) console.info(m.text()); });
-      await page.goto(url);
-      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
-      return page;
-    };
+    const open = (url: string) => openTab(context, url);
     try {
       const target = await open(`${base}?incoming=paused1`);
       await textMatching(target, '#migrate-note', /Waiting for a VM sent to "paused1"/, 30_000);
@@ -130,14 +105,7 @@ describe('live migration of a paused VM between tabs', () => {
 
   it.skipIf(!haveGuest)('a target whose DONE never leaves runs the VM; the source tab holds its VM paused and says why', async () => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-    const open = async (url: string) => {
-      const page = await context.newPage();
-      page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-      page.on('console', (m) => { if (m.text().startsWith('[migrate]')) console.info(m.text()); });
-      await page.goto(url);
-      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
-      return page;
-    };
+    const open = (url: string) => openTab(context, url);
     try {
       const target = await open(`${base}?incoming=held1`);
       await textMatching(target, '#migrate-note', /Waiting for a VM sent to "held1"/, 30_000);

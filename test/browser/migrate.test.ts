@@ -8,15 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer, type ViteDevServer } from 'vite';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
 import { QUIET_CONSOLE } from '../shell-markers';
-import { BOOT_TIMEOUT_MS, guestShell, launchChromium, serialText } from './guest-page';
+import { BOOT_TIMEOUT_MS, guestShell, serialText } from './guest-page';
+import { openTab, startDevRig, textMatching, type DevRig } from './tabs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMMAND_TIMEOUT_MS = 60_000;
 const LOOP_TIMEOUT_MS = 240_000;
 const PASSES = 30;
@@ -34,44 +31,22 @@ function seqText(i: number): string {
   return s;
 }
 
-async function textMatching(page: Page, selector: string, pattern: RegExp, timeoutMs = LOOP_TIMEOUT_MS): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await page.textContent(selector) ?? '';
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${selector} to match ${pattern}; it says "${text}"`);
-    await page.waitForTimeout(200);
-  }
-}
-
 describe('live migration between tabs', () => {
-  let server: ViteDevServer;
+  let rig: DevRig;
   let browser: Browser;
   let base: string;
 
   beforeAll(async () => {
-    server = await createServer({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', server: { host: '127.0.0.1', port: 0, hmr: false } });
-    await server.listen();
-    base = server.resolvedUrls!.local[0]!;
-    browser = await launchChromium();
+    rig = await startDevRig();
+    ({ base, browser } = rig);
   }, 60_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(async () => { await rig?.close(); });
 
   it.skipIf(!haveGuest)('a VM in the middle of a checksum loop moves to the waiting tab and finishes it there with the right sums', async () => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
     const log: string[] = [];
-    const open = async (url: string) => {
-      const page = await context.newPage();
-      page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-      page.on('console', (m) => { if (m.text().startsWith('[migrate]')) log.push(m.text()); });
-      await page.goto(url);
-      await page.waitForFunction(() => window.__webx86?.ready === true, null, { timeout: 30_000 });
-      return page;
-    };
+    const open = (url: string) => openTab(context, url, (line) => log.push(line));
     try {
       const target = await open(`${base}?incoming=tabs1`);
       await textMatching(target, '#migrate-note', /Waiting for a VM sent to "tabs1"/, 30_000);
@@ -95,7 +70,7 @@ describe('live migration between tabs', () => {
 
       await source.fill('#migrate-name', 'tabs1');
       await source.click('#btn-migrate-send');
-      const note = await textMatching(source, '#migrate-note', /moved|failed/);
+      const note = await textMatching(source, '#migrate-note', /moved|failed/, LOOP_TIMEOUT_MS);
       expect(note).toMatch(/^The VM moved to the tab waiting as "tabs1": downtime \d+ ms, \d+ rounds in [\d.]+ s\.$/);
       const rounds = await source.$$eval('#migrate-rounds li', (lis) => lis.map((li) => li.textContent ?? ''));
       expect(rounds.length).toBeGreaterThan(0);
