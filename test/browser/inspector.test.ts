@@ -13,18 +13,13 @@
 //  - a breakpoint at a kernel function's address (kallsyms) stops the VM there with EIP equal to
 //    it when the guest calls it, Step runs one instruction on, and Continue lets the command end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, preview, type PreviewServer } from 'vite';
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs, MANIFEST } from '../images';
 import { QUIET_CONSOLE } from '../shell-markers';
-import { BOOT_TIMEOUT_MS, guestShell, launchChromium } from './guest-page';
+import { BOOT_TIMEOUT_MS, guestShell } from './guest-page';
+import { startBuiltSiteRig, type DevRig } from './tabs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CONFIG = join(ROOT, 'vite.config.ts');
 const COMMAND_TIMEOUT_MS = 120_000;
 /** Linux i386's PAGE_OFFSET (the default 3G/1G split): lowmem is mapped at physical + this. */
 const PAGE_OFFSET = 0xc0000000;
@@ -65,24 +60,16 @@ const rowTotal = (page: Page, table: string, attr: string, match: RegExp, valueA
 const nextSamples = (page: Page) => page.waitForTimeout(400);
 
 describe.skipIf(!haveGuest)('the inspector on the built page, with the default guest', () => {
-  let server: PreviewServer;
+  let rig: DevRig;
   let browser: Browser;
-  let outDir: string;
   let base: string;
 
   beforeAll(async () => {
-    outDir = mkdtempSync(join(tmpdir(), 'webx86-inspector-dist-'));
-    await build({ configFile: CONFIG, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-    server = await preview({ configFile: CONFIG, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0 } });
-    base = server.resolvedUrls!.local[0];
-    browser = await launchChromium();
+    rig = await startBuiltSiteRig('inspector');
+    ({ base, browser } = rig);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.httpServer.close(() => resolve()) : resolve()));
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-  });
+  afterAll(async () => { await rig?.close(); });
 
   it('agrees with the monitor and the guest, counts traps and JIT work, and stops at a breakpoint', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

@@ -10,17 +10,11 @@
 // machine migrated; only the guest with virtio-rng has /dev/hwrng. Nothing is thrown into a page.
 // Counts are compared, never wall-clock thresholds: the machine is shared and slow under load.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, preview, type PreviewServer } from 'vite';
 import type { Browser, Page } from 'playwright-core';
 import { CORE, guestFiles, haveBuildOutputs } from '../images';
-import { BOOT_TIMEOUT_MS, launchChromium } from './guest-page';
+import { BOOT_TIMEOUT_MS } from './guest-page';
+import { startBuiltSiteRig, type DevRig } from './tabs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CONFIG = join(ROOT, 'vite.config.ts');
 const WORK_TIMEOUT_MS = 600_000;
 
 const haveGuest = haveBuildOutputs('the lessons\' browser test (test/browser/lessons.test.ts)', [CORE, ...guestFiles()]);
@@ -57,25 +51,17 @@ async function figureBecomes(page: Page, id: string, test: (text: string) => boo
 }
 
 describe.skipIf(!haveGuest)('the lessons on the built site', () => {
-  let server: PreviewServer;
+  let rig: DevRig;
   let browser: Browser;
-  let outDir: string;
   let base: string;
   const thrown: string[] = [];
 
   beforeAll(async () => {
-    outDir = mkdtempSync(join(tmpdir(), 'webx86-lessons-dist-'));
-    await build({ configFile: CONFIG, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-    server = await preview({ configFile: CONFIG, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0 } });
-    base = server.resolvedUrls!.local[0];
-    browser = await launchChromium();
+    rig = await startBuiltSiteRig('lessons');
+    ({ base, browser } = rig);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-  });
+  afterAll(async () => { await rig?.close(); });
 
   /** A lesson page, its VMs booted to their prompts. */
   async function openLesson(name: string, vms: string[]): Promise<Page> {

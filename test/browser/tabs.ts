@@ -1,9 +1,12 @@
-// What the browser tests of tabs that hand a VM over share (migrate*.test.ts, snapshot-net.test.ts):
-// a Vite dev server (its /wisp/ relay carries ?net=user) with Chromium, a page opened until the
-// app is ready, and a wait for an element's text.
+// What browser tests share: a Vite dev server (its /wisp/ relay carries ?net=user) with Chromium
+// (the tabs that hand a VM over, migrate*.test.ts, snapshot-net.test.ts), or the production build
+// served by vite preview with Chromium (inspector.test.ts, lessons.test.ts); a page opened until
+// the app is ready; a wait for an element's text.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, createServer, preview, type ViteDevServer } from 'vite';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from './guest-page';
 
@@ -26,6 +29,24 @@ export async function startDevRig(): Promise<DevRig> {
     async close() {
       await browser.close();
       await server.close();
+    },
+  };
+}
+
+/** The site built into a temporary folder (named after `what`) and served by vite preview, with Chromium. */
+export async function startBuiltSiteRig(what: string): Promise<DevRig> {
+  const configFile = join(ROOT, 'vite.config.ts');
+  const outDir = mkdtempSync(join(tmpdir(), `webx86-${what}-dist-`));
+  await build({ configFile, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  const server = await preview({ configFile, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0 } });
+  const browser = await launchChromium();
+  return {
+    base: server.resolvedUrls!.local[0]!,
+    browser,
+    async close() {
+      await browser.close();
+      await new Promise<void>((resolve) => server.httpServer.close(() => resolve()));
+      rmSync(outDir, { recursive: true, force: true });
     },
   };
 }
