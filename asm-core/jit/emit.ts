@@ -18,18 +18,18 @@
 
 import {
   byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, blockVoid, loopVoid,
-  brTo, startFunction, OP_I32_NE, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
+  brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
   F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
   L_BLK, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
 } from './layout';
 import {
-  PEND_DYNAMIC, pendKind, pendCF, pendWithCarry, condition, kindToLocal, storeKindFromLocal,
+  PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, pendWithCarry, pendingKind, condition, kindToLocal, storeKindFromLocal,
 } from './pending';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP, REC_IMM } from '../cpu/record';
 import { H } from '../cpu/handlers';
-import { regionSize, regionFirst, regionCount, regionOffset, memberAt } from './region';
+import { regionSize, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, REGION_MAX } from './region';
 import { cellForExit, chainEpilogue, restartCells } from './chain';
 import {
   addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
@@ -86,8 +86,7 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
 /** Does the handler leave every general register as it was? (x87: all but FNSTSW AX, DF E0.) */
 function keepsRegisters(rec: u32, h: u32): bool {
   if (h == <u32>H.x87) return load<u32>(rec, REC_IMM) != (0xdf | (0xe0 << 8));
-  return h == <u32>H.movMR16 || h == <u32>H.movMI16 || h == <u32>H.aluMR16 || h == <u32>H.aluMI16
-    || h == <u32>H.testMR16 || h == <u32>H.testMI16 || h == <u32>H.shiftMI16 || h == <u32>H.shiftMC16;
+  return h == <u32>H.shiftMI16 || h == <u32>H.shiftMC16;
 }
 
 /** Does the handler end its block with a computed EIP (the translation's last record)? */
@@ -105,22 +104,68 @@ function endsWithJump(h: u32): bool {
 //     end  body n-1
 //   end
 // The registers the region uses are in their locals at the top of each block (loaded at entry), and the
-// pending flags are in fa..fcf with their kind in fk (PEND_DYNAMIC).
+// pending flags are in fa..fcf with their kind in fk, or known (the block's start state, planRegisters).
 
 /** Which region block is being translated. */
 let member: u32 = 0;
 
+// ---- the pending flags at the top of each block ----
+// A block that every edge reaches with the same pending operation (kind, size, where CF is)
+// starts with it known, so a flag reader at its top (a second Jcc on one CMP, an INC or DEC,
+// which keep CF) tests the locals instead of calling into the core; a block that edges reach
+// with different ones starts with PEND_DYNAMIC (the kind in local fk). The region's entry
+// reaches block 0 with the flags in their globals.
+const STATE_DYNAMIC: u32 = 0xffff_ffff;
+const STATE_UNSEEN: u32 = 0xffff_fffe;
+/** The state each block assumes at its top, and the merge of what the edges written so far bring it. */
+const startState = memory.data(REGION_MAX * 4);
+const edgeState = memory.data(REGION_MAX * 4);
+
+/** The pending operation after kindToLocal(), packed: 0 the flags are in their globals (a rotate's are stored there). */
+function packState(): u32 {
+  if (pendKind == PEND_DYNAMIC) return STATE_DYNAMIC;
+  if (pendKind < 0 || pendKind == PEND_ROTATE) return 0;
+  return pendingKind() | (pendWithCarry ? 1 << 14 : 0);
+}
+function unpackState(s: u32): void {
+  pendCF = 0; pendWithCarry = false;
+  if (s == STATE_DYNAMIC) { pendKind = PEND_DYNAMIC; return; }
+  if (s == 0) { pendKind = -1; return; }
+  pendKind = <i32>(s & 15) - 1; pendSize = (s >> 4) & 0xff; pendCF = (s >> 12) & 3; pendWithCarry = (s & (1 << 14)) != 0;
+}
+/** An edge into block k, written with the current pending state. */
+function noteEdge(k: u32): void {
+  const at = edgeState + (k << 2);
+  const was = load<u32>(at), now = packState();
+  store<u32>(at, was == STATE_UNSEEN || was == now ? now : STATE_DYNAMIC);
+}
+
 /**
- * Find which registers the region's code uses and writes (loadSet, storeSet): write the whole
- * function with all eight loaded and stored, note what the instructions touched, and drop it.
+ * Write the function without keeping it, to find which registers the region's code uses and
+ * writes (loadSet, storeSet; the passes load and store all eight) and which pending state each
+ * block can assume: every block starts dynamic; each pass gives a block the state all its
+ * edges brought in the last pass, until no block's changes. A block's state can change what the
+ * blocks after it bring (an INC keeps CF where it found it), hence the passes; if they do not
+ * settle, every block starts dynamic, which takes any edge.
  */
 export function planRegisters(): void {
   const mark = out;
   loadSet = 0xff; storeSet = 0xff;
-  used = 0; written = 0;
-  functionBody();
-  rewind(mark);
-  restartCells();
+  for (let k: u32 = 0; k < regionSize; k++) store<u32>(startState + (k << 2), STATE_DYNAMIC);
+  let settled = false;
+  for (let pass = 0; pass < 4 && !settled; pass++) {
+    used = 0; written = 0;
+    functionBody();
+    rewind(mark);
+    restartCells();
+    settled = true;
+    for (let k: u32 = 0; k < regionSize; k++) {
+      const edges = load<u32>(edgeState + (k << 2));
+      const next = edges == STATE_UNSEEN ? STATE_DYNAMIC : edges;
+      if (next != load<u32>(startState + (k << 2))) { store<u32>(startState + (k << 2), next); settled = false; }
+    }
+  }
+  if (!settled) for (let k: u32 = 0; k < regionSize; k++) store<u32>(startState + (k << 2), STATE_DYNAMIC);
   loadSet = used; storeSet = written;
 }
 
@@ -151,6 +196,8 @@ export function functionBody(): void {
 
 function region(): void {
   const n = regionSize;
+  for (let k: u32 = 0; k < n; k++) store<u32>(edgeState + (k << 2), STATE_UNSEEN);
+  store<u32>(edgeState, 0); // the entry: the flags are in their globals
   loopVoid();
   for (let i: u32 = 0; i < n; i++) blockVoid();
   lget(L_BLK);
@@ -169,6 +216,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   if (k < 0) { eipAt(to); lset(L_T); exitTo(done, true); return; }
   // The next block starts with the registers in their locals and the pending flags in fa..fcf, their kind in fk.
   kindToLocal();
+  noteEdge(<u32>k);
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
   lget(L_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_GT_U);
@@ -178,8 +226,21 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   byte(OP_BR); uleb(regionSize - 1 - member + nested);
 }
 
+/**
+ * A RET (its target in L_T) to one of the region's return sites goes on there, inside the
+ * function, as the call's own jump into the region did; any other target leaves (the caller
+ * writes the exit).
+ */
+function returnTo(done: u32): void {
+  for (let i: u32 = 0; i < returnSiteCount; i++) {
+    const to = load<u32>(returnSites + (i << 2)) - blockBase;
+    lget(L_T); eipAt(to); op(OP_I32_EQ);
+    ifVoid(); goTo(to, done, 1, false); end();
+  }
+}
+
 function records(first: u32, count: u32): void {
-  pendKind = PEND_DYNAMIC; pendCF = 0; pendWithCarry = false; committed = 0;
+  unpackState(load<u32>(startState + (member << 2))); committed = 0;
   const canFall = member + 1 < regionSize;
   let off: u32 = 0;
   for (index = 0; index < count; index++) {
@@ -213,7 +274,7 @@ function records(first: u32, count: u32): void {
       goTo(to, count, 0, canFall);
       return;
     }
-    if (endsWithJump(h)) { exitTo(index + 1, true, true); return; }
+    if (endsWithJump(h)) { if (h == <u32>H.ret) returnTo(index + 1); exitTo(index + 1, true, true); return; }
     if (last) { goTo(nextOff, count, 0, canFall); return; }
     if (slowPath) {
       // The slow path touched the machine (MMIO, a write to code): leave if the run loop is wanted.

@@ -17,7 +17,7 @@ import {
 } from './pending';
 import { FLAG_CF, FLAG_OF, FLAG_ZF, FLAG_DF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_REG, REC_RM, REC_DISP, REC_IMM } from '../cpu/record';
-import { H } from '../cpu/handlers';
+import { H, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI } from '../cpu/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
 import { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../cpu/alu';
 import {
@@ -64,41 +64,46 @@ function incDec(isDec: bool, size: u32): void {
   pendKind = <i32>(isDec ? LAZY_SUB : LAZY_ADD); pendSize = size; pendCF = keep; pendWithCarry = false;
 }
 
+/**
+ * An ALU operation (ALU_ADD...) of `size` bits in record form `form` (handlers.ts FORM_RR...):
+ * RR and RI write register rm, RM register reg, MR and MI memory (CMP writes nothing).
+ */
+function aluForm(rec: u32, form: u32, aop: u32, size: u32, regF: u32, rmF: u32, imm: u32): bool {
+  if (aop > 7) return false;
+  const n = size >> 3;
+  if (aop == ALU_ADC || aop == ALU_SBB) carryIn();
+  if (form == FORM_RR || form == FORM_RI) {
+    getReg(size, rmF); lset(L_FA);
+    if (form == FORM_RR) getReg(size, regF); else i32c(imm);
+    lset(L_FB);
+    aluCore(aop, size);
+    if (aop != ALU_CMP) { aluResult(size); setReg(size, rmF); }
+  } else if (form == FORM_RM) {
+    recLinear(rec, n, false); read(n); lset(L_FB);
+    getReg(size, regF); lset(L_FA);
+    aluCore(aop, size);
+    if (aop != ALU_CMP) { aluResult(size); setReg(size, regF); }
+  } else if (aop == ALU_CMP) {
+    recLinear(rec, n, false); read(n); lset(L_FA);
+    if (form == FORM_MR) getReg(size, regF); else i32c(imm);
+    lset(L_FB);
+    aluCore(aop, size);
+  } else {
+    recLinear(rec, n, true); rmwStart(n); rmwRead(n); lset(L_FA);
+    if (form == FORM_MR) getReg(size, regF); else i32c(imm);
+    lset(L_FB);
+    aluCore(aop, size);
+    aluResult(size); lset(L_V); rmwWrite(n);
+  }
+  return true;
+}
+
 /** Translate record `rec`; false when it must go through the handler instead. */
 export function inline(rec: u32, h: u32, last: bool): bool {
   const regF = <u32>load<u8>(rec, REC_REG);
   const rmF = <u32>load<u8>(rec, REC_RM);
   const imm = load<u32>(rec, REC_IMM);
-  if (h < <u32>H.JCC) {
-    const size: u32 = h < <u32>H.ALU8 ? 32 : 8;
-    const n = size >> 3;
-    const form = (h % 40) >> 3, aop = h & 7;
-    if (aop == ALU_ADC || aop == ALU_SBB) carryIn();
-    if (form == 0 || form == 1) { // RR, RI: dst r/m
-      getReg(size, rmF); lset(L_FA);
-      if (form == 0) getReg(size, regF); else i32c(imm);
-      lset(L_FB);
-      aluCore(aop, size);
-      if (aop != ALU_CMP) { aluResult(size); setReg(size, rmF); }
-    } else if (form == 2) { // RM: dst reg
-      recLinear(rec, n, false); read(n); lset(L_FB);
-      getReg(size, regF); lset(L_FA);
-      aluCore(aop, size);
-      if (aop != ALU_CMP) { aluResult(size); setReg(size, regF); }
-    } else if (aop == ALU_CMP) { // MR, MI compare
-      recLinear(rec, n, false); read(n); lset(L_FA);
-      if (form == 3) getReg(size, regF); else i32c(imm);
-      lset(L_FB);
-      aluCore(aop, size);
-    } else {
-      recLinear(rec, n, true); rmwStart(n); rmwRead(n); lset(L_FA);
-      if (form == 3) getReg(size, regF); else i32c(imm);
-      lset(L_FB);
-      aluCore(aop, size);
-      aluResult(size); lset(L_V); rmwWrite(n);
-    }
-    return true;
-  }
+  if (h < <u32>H.JCC) return aluForm(rec, (h % 40) >> 3, h & 7, h < <u32>H.ALU8 ? 32 : 8, regF, rmF, imm);
   if (h < <u32>H.JCC + 16) {
     condition(h - <u32>H.JCC);
     ifI32(); eipAt(nextOff + load<u32>(rec, REC_DISP)); els(); eipAt(nextOff); end();
@@ -152,13 +157,22 @@ export function inline(rec: u32, h: u32, last: bool): bool {
       i32c(0); lset(L_FA); getReg32(rmF); lset(L_FB); aluCore(ALU_SUB, 32); lget(L_FR); setReg32(rmF); return true;
     case H.shiftRI32: return regF < 2 ? rotateImm(regF == 1, imm & 31, rmF) : shiftImm(regF, imm & 31, rmF);
     case H.shiftRC32: return shiftByCL(regF, rmF);
-    // 16-bit operands (66h): the ALU operation is in REC_IMM (RR) or REC_REG (RI), as handlers.ts has it.
-    case H.aluRR16: return alu16(imm, rmF, true, regF, 0);
-    case H.aluRI16: return alu16(regF, rmF, false, 0, imm);
+    // 16-bit operands (66h): the ALU operation is in REC_IMM (RR, RM, MR) or REC_REG (RI, MI), and
+    // an immediate is used as the record has it, as handlers.ts does.
+    case H.aluRR16: return aluForm(rec, FORM_RR, imm, 16, regF, rmF, 0);
+    case H.aluRI16: return aluForm(rec, FORM_RI, regF, 16, 0, rmF, imm);
+    case H.aluRM16: return aluForm(rec, FORM_RM, imm, 16, regF, 0, 0);
+    case H.aluMR16: return aluForm(rec, FORM_MR, imm, 16, regF, 0, 0);
+    case H.aluMI16: return aluForm(rec, FORM_MI, regF, 16, 0, 0, imm);
     case H.movRR16: getReg16(regF); setReg16(rmF); return true;
     case H.movRI16: i32c(imm); setReg16(rmF); return true;
+    case H.movRM16: recLinear(rec, 2, false); read(2); setReg16(regF); return true;
+    case H.movMR16: recLinear(rec, 2, true); getReg16(regF); lset(L_V); write(2); return true;
+    case H.movMI16: recLinear(rec, 2, true); i32c(imm); lset(L_V); write(2); return true;
     case H.testRR16: getReg16(rmF); getReg16(regF); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
     case H.testRI16: getReg16(rmF); i32c(imm & 0xffff); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
+    case H.testMR16: recLinear(rec, 2, false); read(2); getReg16(regF); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
+    case H.testMI16: recLinear(rec, 2, false); read(2); i32c(imm & 0xffff); op(OP_I32_AND); lset(L_FR); logicPending(16); return true;
     case H.setccR: condition(imm); setReg8(rmF); return true;
     case H.setccM: recLinear(rec, 1, true); condition(imm); lset(L_V); write(1); return true;
     case H.leave32: // ESP and EBP change only after the read, which may fault (exec.ts leave)
@@ -324,18 +338,6 @@ function shiftImm(sop: u32, c: u32, r: u32): bool {
   lset(L_FCF);
   pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0; pendWithCarry = false;
   lget(L_FR); setReg32(r);
-  return true;
-}
-
-/** A 16-bit ALU operation on register `d` with register `src` or an immediate (aluRR16/aluRI16). */
-function alu16(aop: u32, d: u32, fromReg: bool, src: u32, imm: u32): bool {
-  if (aop > 7) return false;
-  if (aop == ALU_ADC || aop == ALU_SBB) carryIn();
-  getReg16(d); lset(L_FA);
-  if (fromReg) getReg16(src); else i32c(imm); // as handlers.ts aluRI16: the record's immediate as it is
-  lset(L_FB);
-  aluCore(aop, 16);
-  if (aop != ALU_CMP) { aluResult(16); setReg16(d); }
   return true;
 }
 

@@ -1,7 +1,7 @@
 // A region: the unit of translation. It is a hot block and the blocks its direct jumps reach
-// on the same physical page (a loop and its body, both arms of an if), and the return address
-// of a call to a PC thunk (jit/thunk.ts), found breadth-first from the hot block, up to
-// REGION_MAX blocks. Branches between them stay inside the
+// on the same physical page (a loop and its body, both arms of an if, a function it calls), and
+// the return address of a call to a PC thunk (jit/thunk.ts) or to a function on the page, found
+// breadth-first from the hot block, up to REGION_MAX blocks. Branches between them stay inside the
 // translated function (jit/emit.ts); anything else leaves it.
 //
 // Staying on one physical page keeps a translation as valid as its first block: the page's
@@ -24,6 +24,9 @@ export const regionOffset = memory.data(REGION_MAX * 4);
 export let regionSize: u32 = 0;
 /** Bytes of guest code in the region's blocks. */
 export let regionBytes: u32 = 0;
+/** The EIP offsets of the region's return sites: blocks after a CALL whose target is in the region too. */
+export const returnSites = memory.data(REGION_MAX * 4);
+export let returnSiteCount: u32 = 0;
 const headers = memory.data(REGION_MAX * 4);
 
 /** The member whose EIP offset is `offset`, or -1. */
@@ -43,8 +46,11 @@ function successors(header: u32, entryPhys: u32): void {
   if (h >= <u32>H.JCC && h < <u32>H.JCC + 16) { target0 = end + load<u32>(last, REC_DISP); target1 = end; targets = 2; }
   else if (h == <u32>H.jmpRel || h == <u32>H.callRel) {
     target0 = end + load<u32>(last, REC_DISP); targets = 1;
-    // A call to a PC thunk goes on after the call (jit/thunk.ts): so does the region.
-    if (h == <u32>H.callRel && thunkRegister(csBase + pc + (target0 - entryPhys)) >= 0) { target1 = end; targets = 2; }
+    // A call to a PC thunk goes on after the call (jit/thunk.ts), and a call to a function on
+    // this page returns after it (emit.ts returnTo): so does the region.
+    if (h == <u32>H.callRel && ((target0 & ~0xfff) == (entryPhys & ~0xfff) || thunkRegister(csBase + pc + (target0 - entryPhys)) >= 0)) {
+      target1 = end; targets = 2;
+    }
   }
   else if (h == <u32>H.jmpR || h == <u32>H.ret || h == <u32>H.interpret || h >= <u32>H.jmpM && h <= <u32>H.retImm) targets = 0;
   else { target0 = end; targets = 1; } // the block stopped at its size limit: it goes on
@@ -79,8 +85,14 @@ export function gatherRegion(entry: u32): void {
   }
   let below: u32 = 0, above: u32 = 0;
   regionBytes = 0;
+  returnSiteCount = 0;
   for (let i: u32 = 0; i < regionSize; i++) {
     const header = load<u32>(headers + (i << 2));
+    const last = load<u32>(header, H_LAST);
+    if (<u32>load<u16>(last, REC_HANDLER) == <u32>H.callRel) {
+      const after = load<u32>(header, H_PHYS) + load<u32>(header, H_BYTES) - entryPhys;
+      if (memberAt(after) >= 0 && memberAt(after + load<u32>(last, REC_DISP)) >= 0) store<u32>(returnSites + (returnSiteCount++ << 2), after);
+    }
     regionBytes += load<u32>(header, H_BYTES);
     const from = <i32>(load<u32>(header, H_PHYS) - entryPhys);
     const to = from + <i32>load<u32>(header, H_BYTES);

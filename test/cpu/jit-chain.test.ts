@@ -122,6 +122,45 @@ describe('JIT chaining', () => {
     expect(chained[0]).toBeLessThan(chained[1]! - LOOPS / 2);
   });
 
+  it.runIf(TAIL_CALLS)('returns inside a region to the return site of its own call, and leaves for any other return address', async () => {
+    // A loop calls a function on its own page, which every 8th time moves its return address
+    // past the return site's first instruction (ADD EBX, 1). One region holds both: its RET goes
+    // on at the return site inside the function when the address is the one the CALL pushed.
+    const N = 400, F = BASE + 0x40;
+    const build = async (mode: 'interpreter' | 'regions') => {
+      const core = await bareCore(4 << 20);
+      put(core, BASE, [
+        0xe8, ...le32(F - (BASE + 5)), // 0: call F
+        0x83, 0xc3, 0x01, // 5: add ebx, 1
+        0x49, // 8: dec ecx
+        0x75, 0xf5, // 9: jnz 0
+        0xf4, // 11: hlt
+      ]);
+      put(core, F, [
+        0xf6, 0xc1, 0x07, // test cl, 7
+        0x75, 0x04, // jnz +4
+        0x83, 0x04, 0x24, 0x03, // add dword [esp], 3: return to 8
+        0x01, 0xce, // add esi, ecx
+        0xc3, // ret
+      ]);
+      enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 });
+      if (mode === 'interpreter') core.setBlockCache(false);
+      else core.setJitThreshold(20);
+      return core;
+    };
+    const interp = await build('interpreter');
+    const expected = runInSlices(interp);
+    const core = await build('regions');
+    expect(runInSlices(core)).toEqual(expected);
+    for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp', 'esi', 'edi', 'ebp'] as const) expect(core.reg(r), r).toBe(interp.reg(r));
+    expect(interp.reg('ebx')).toBe(N - N / 8);
+    // Without returns inside the region every RET would leave it (N chained entries at least);
+    // with them only the iterations that moved their return address leave, and come back.
+    const warm = await build('regions');
+    for (let i = 0; i < 100 && warm.run(1_000_000) !== 'hlt'; i++);
+    expect(warm.jitStats.chained).toBeLessThan(N / 2);
+  });
+
   it.each([1, 20])('follows a code page that INVLPG remapped, in translations linked to it (threshold %i)', async (threshold) => {
     // Paging: an identity map of the low 4 MiB, but linear CODE_X maps P1 (MOV EAX, 1; RET), then
     // P2 (MOV EAX, 2; RET) after the loop rewrites its PTE and invalidates it.

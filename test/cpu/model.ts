@@ -85,7 +85,7 @@ export const OPEN_BEHAVIOURS: readonly OpenBehaviour[] = [
   },
   {
     id: 'x87-pointers', kind: 'vendor',
-    what: 'FIP, FDP and FOP in FXSAVE/FNSAVE/FNSTENV images while no unmasked exception is pending: a P6 always saves the last non-control instruction\'s pointers; later Intel parts save FOP and FDP only on an unmasked exception (CPUID.(EAX=07H,ECX=0):EBX[6], IA32_MISC_ENABLE FOP compatibility); AMD\'s FXSAVE saves none of the three unless FSW.ES is set',
+    what: 'FIP, FDP and FOP in FXSAVE/FNSAVE/FNSTENV images while no unmasked exception is pending: a P6 always saves the last non-control instruction\'s pointers; later Intel parts save FOP and FDP only on an unmasked exception (CPUID.(EAX=07H,ECX=0):EBX[6], IA32_MISC_ENABLE FOP compatibility); AMD\'s FXSAVE saves none of the three unless FSW.ES is set, and after an instruction without a memory operand AMD saves FDP as 0 where Intel keeps the last memory operand\'s address',
     cite: 'Intel SDM Vol. 1, 8.1.8 x87 FPU Instruction and Data (Operand) Pointers and 8.1.9 Last Instruction Opcode; AMD APM Vol. 5, FXSAVE',
     pinnedBy: 'test/cpu/baremetal/x87ptr.asm (--- FXSAVE ---)',
   },

@@ -605,11 +605,13 @@ export function compareFpu(c: FpuCase, nat: FpuResult, core: FpuResult): string[
   if ((w(a, 4) & swMask) !== (w(b, 4) & swMask)) d.push(`fsw ${hx(w(a, 4), 4)} != ${hx(w(b, 4), 4)}`);
   if (w(a, 8) !== w(b, 8)) d.push(`ftw ${hx(w(a, 8), 4)} != ${hx(w(b, 8), 4)}`);
   // FIP and FDP are compared only while an unmasked exception is pending (FSW.ES): every vendor
-  // saves them then (model.ts 'x87-pointers'). FOP is never compared: the kernel's 64-bit
-  // FXSAVE signal frame does not carry it over; the bare-metal test pins all three.
+  // saves them then (model.ts 'x87-pointers'). FDP only after a form with a memory operand: after
+  // a register form Intel keeps the last memory operand's address and AMD stores 0 (same entry).
+  // FOP is never compared: the kernel's 64-bit FXSAVE signal frame does not carry it over; the
+  // bare-metal test pins all three.
   if (pointersDefined(nat)) {
     if (a.getUint32(12, true) !== b.getUint32(12, true)) d.push(`fip ${hx(a.getUint32(12, true))} != ${hx(b.getUint32(12, true))}`);
-    if (a.getUint32(20, true) !== b.getUint32(20, true)) d.push(`fdp ${hx(a.getUint32(20, true))} != ${hx(b.getUint32(20, true))}`);
+    if (c.operandAt !== undefined && a.getUint32(20, true) !== b.getUint32(20, true)) d.push(`fdp ${hx(a.getUint32(20, true))} != ${hx(b.getUint32(20, true))}`);
   }
   for (let i = 0; i < 8; i++) {
     const x = stHex(nat.fsave, i), y = stHex(core.fsave, i);
