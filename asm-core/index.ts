@@ -175,13 +175,17 @@ export function refreshState(): void {
 export function run(budget: u32): u32 {
   budgetEnd = retired + <u64>budget;
   clearWatchHit();
-  return loop();
+  return loopCatchingFaults();
 }
 
-/** Continue after unwind(): deliver the recorded exception and go on with the same budget. */
-export function resume(): u32 {
-  return loop();
-}
+/**
+ * loop() inside a try that catches the `fault` tag (cpu/fault.ts throwFault) and calls loop()
+ * again, which delivers the recorded exception and goes on with the same budget. A placeholder:
+ * AssemblyScript has no try/catch, so asm-core/build.mjs defines it after compiling, as
+ * `(loop $again (result i32) (try (result i32) (do (call $loop)) (catch $fault (br $again))))`.
+ * Only the `fault` tag is caught: any other exception (a host callback's) still reaches the host.
+ */
+@external("fault", "loopCatchingFaults") declare function loopCatchingFaults(): u32;
 
 export function requestStop(): void { stopRequested = true; attention = true; }
 export function setIntr(level: u32): void { intrLine = level != 0; store<u32>(STATE + OFF_INTR, level); attention = true; }
@@ -362,9 +366,13 @@ function deliverPending(): void {
   delivering = -1;
 }
 
-function loop(): u32 {
+/**
+ * The run loop. Exported only so that asm-core/build.mjs finds it for loopCatchingFaults (nothing
+ * in the module calls it by name, and the build removes the export again).
+ */
+export function loop(): u32 {
   for (;;) {
-    // A fault: from resume() after an unwind, or recorded by translated code's slow paths.
+    // A fault: thrown (cpu/fault.ts) and caught in loopCatchingFaults, or recorded by translated code's slow paths.
     if (pendingVector >= 0) deliverPending();
     if (resetRequested) { resetRequested = false; return finish(STOP_RESET); }
     if (watchStop) { takeWatchStop(); return finish(STOP_WATCH); }

@@ -1,14 +1,20 @@
-// Raising an exception from inside an instruction. AssemblyScript has no exceptions, so the
-// core records the fault, rewinds EIP to the faulting instruction and calls the host's
-// unwind(), which throws through the Wasm frames back to the host's run loop; the host then
-// calls resume(), which delivers the recorded exception through the IDT (cpu/transfer.ts).
+// Raising an exception from inside an instruction. The core records the fault, rewinds EIP to
+// the faulting instruction and throws the module's Wasm exception tag `fault`. It unwinds the
+// core's frames, and those of a translation that called a core handler (Wasm exceptions cross
+// module boundaries), to the catch around the run loop (index.ts run), which calls loop()
+// again: loop() delivers the recorded exception through the IDT (cpu/transfer.ts) and goes on.
+// The host sees neither the throw nor the catch.
+// AssemblyScript cannot write throw or try/catch, so both are placeholder imports from "fault"
+// that asm-core/build.mjs defines after compiling: throwFault() becomes `throw $fault`, and
+// index.ts loopCatchingFaults() the try around loop(). The built core imports neither.
 // Translated code does without the throw: its slow paths (jit/helpers.ts) only record the
 // fault, and the translation returns to the run loop, which delivers it (index.ts loop).
 
 import { pc, instrStart, attention } from './live';
 import { clearPrefixes } from './decode';
 
-@external("env", "unwind") declare function unwind(): void;
+/** Placeholder: asm-core/build.mjs makes it `throw $fault` (caught in index.ts loopCatchingFaults). */
+@external("fault", "throw") declare function throwFault(): void;
 
 /** Exception waiting for delivery, or -1. */
 export let pendingVector: i32 = -1;
@@ -23,10 +29,10 @@ export function recordFault(vector: u32, errorCode: i32): void {
   attention = true;
 }
 
-/** Abandon the current instruction after recordFault(): unwind to the host's run loop. */
+/** Abandon the current instruction after recordFault(): throw to the run loop, which delivers the fault. */
 export function abandon(): void {
   clearPrefixes();
-  unwind();
+  throwFault();
   unreachable();
 }
 

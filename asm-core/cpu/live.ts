@@ -1,6 +1,6 @@
 // Hot copies of state that the interpreter touches on every instruction. They are the truth
 // while the core runs; syncToState() writes them back to the state block whenever the host may
-// look (run() returns, an exception unwinds), and syncFromState() reloads them (refreshState()).
+// look (run() returns), and syncFromState() reloads them (refreshState()).
 
 import { STATE, OFF_EIP, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_BASE, SEG_LIMIT, SEG_ACCESS, CR0_PE, OFF_EFLAGS, FLAG_VM } from './state';
 

@@ -130,7 +130,7 @@ export function segCheckSlow(seg: u32, off: u32, sizeM1: u32, write: bool): void
 
 /**
  * segCheckSlow() that only records a fault (cpu/fault.ts recordFault) and returns false, for
- * translated code's slow paths (jit/helpers.ts), which leave without a JS exception.
+ * translated code's slow paths (jit/helpers.ts), which leave without a throw.
  */
 export function segCheckOrRecord(seg: u32, off: u32, sizeM1: u32, write: bool): bool {
   const vector = segLimitFault(seg, off, sizeM1, write);

@@ -9,7 +9,7 @@
 //  - the flag-setting operation stays pending in locals (jit/pending.ts);
 //  - a memory access inlines the segment-limit check and the TLB fast path (mmu/access.ts);
 //    only the slow path calls into the core, after storing registers and flags and passing the
-//    instruction's place, so a fault unwinds (cpu/fault.ts) with the interpreter's state;
+//    instruction's place, so a fault leaves the interpreter's state (cpu/fault.ts);
 //  - the forms it does not inline call the block loop's own handler (handlers.ts dispatch) on
 //    the same record, so the interpreter and the translation cannot disagree on them;
 //  - branches between the region's blocks stay inside the function.

@@ -6,9 +6,9 @@
 // flags; the helper itself sets EIP, the faulting instruction's EIP and the retired count from
 // `at`, so that a fault leaves the state the interpreter would have:
 //   at = retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed).
-// The memory and segment helpers raise no JS exception: they check first, and on a fault only
-// record it (cpu/fault.ts recordFault) and return; the translation sees `pendingVector` and
-// returns to the run loop at once, which delivers it. The handlers (jitDispatch) still unwind.
+// The memory and segment helpers do not throw: they check first, and on a fault only record it
+// (cpu/fault.ts recordFault) and return; the translation sees `pendingVector` and returns to
+// the run loop at once, which delivers it. The handlers (jitDispatch) throw (cpu/fault.ts).
 
 import { pc, instrStart, cplLive } from '../cpu/live';
 import { retired } from '../cpu/exec';

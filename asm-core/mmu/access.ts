@@ -66,7 +66,7 @@ function checkWriteAs(lin: u32, len: u32, user: bool): void {
  * For translated code's slow paths (jit/helpers.ts): translate each page of [lin, lin + len)
  * in the order the slow paths below would fault on them (the first byte's page, then each next
  * page's first byte), so that those then cannot fault; or record the page fault (cpu/fault.ts
- * recordFault) and return false, without a JS exception.
+ * recordFault) and return false, without a throw.
  */
 export function pagesOrRecord(lin: u32, len: u32, write: bool, user: bool): bool {
   let page = lin & 0xfffff000;

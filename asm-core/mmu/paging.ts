@@ -96,7 +96,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
 
 /**
  * translate() that only records a page fault (cpu/fault.ts recordFault) and returns 0, for
- * translated code's slow paths (jit/helpers.ts), which leave without a JS exception.
+ * translated code's slow paths (jit/helpers.ts), which leave without a throw.
  */
 export function translateOrRecord(lin: u32, write: bool, user: bool): u32 {
   let e = tlbEntry(lin);

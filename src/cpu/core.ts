@@ -2,9 +2,9 @@
 //
 // This wrapper does three things and nothing else:
 //  - instantiates the module against a CoreHost (port bus, MMIO, interrupt acknowledge, TSC),
-//  - runs it, implementing the `unwind` protocol: a fault inside an instruction calls the
-//    `unwind` import, which throws one private sentinel; we catch exactly that object and call
-//    `resume()` (which delivers the exception through the IDT) until the run completes,
+//  - runs it: a fault inside an instruction is a WebAssembly exception thrown and caught inside
+//    the core, which delivers it through the IDT (asm-core/README.md "Faults"), so run() is one
+//    call; the engine must have WebAssembly exception handling,
 //  - gives typed access to the architectural state. Every offset comes from the core's own
 //    exported `OFF_*` / `SEG_*` / `STATE` globals (declared once in asm-core/cpu/state.ts),
 //    so nothing here numbers memory by hand.
@@ -66,7 +66,6 @@ interface CoreExports {
   init(ramBytes: number): void;
   reset(): void;
   run(budget: number): number;
-  resume(): number;
   requestStop(): void;
   setIntr(level: number): void;
   raiseNmi(): void;
@@ -96,11 +95,8 @@ interface CoreExports {
   resumeFromBreak?(lin: number): void;
 }
 
-/** Thrown by the `unwind` import; identity is the whole protocol, so it is never exported. */
 /** The core's declared initial memory (asm-core/build.mjs --initialMemory): the low 16 MiB of CPU state and TLB, and its data. */
 const CORE_INITIAL_PAGES = 512;
-
-const UNWIND: object = Object.freeze({ unwind: true });
 
 /** A core module that fails to load or lacks a part of its contract. */
 export class CoreError extends Error {
@@ -138,7 +134,7 @@ class Layout {
 }
 
 const REQUIRED_FUNCTIONS: readonly (keyof CoreExports)[] = [
-  'init', 'reset', 'run', 'resume', 'requestStop', 'setIntr', 'raiseNmi', 'getEflags', 'setEflags',
+  'init', 'reset', 'run', 'requestStop', 'setIntr', 'raiseNmi', 'getEflags', 'setEflags',
   'refreshState', 'flushTlb', 'setA20',
 ];
 
@@ -246,10 +242,6 @@ export class Core {
   /** CPU reset (real mode, F000:FFF0). */
   reset(): void { this.exports.reset(); }
 
-  /**
-   * Execute up to `budget` instructions. Faults inside an instruction unwind to here and are
-   * delivered by `resume()`; any other exception (a bug in a host callback) propagates.
-   */
   /** Called at the start of every run(): the Machine gives the core its clock there (setClock). */
   beforeRun: (() => void) | null = null;
 
@@ -265,26 +257,13 @@ export class Core {
     this.setF64('OFF_CLOCK_TSC_PER_NS', t.tscPerNs);
   }
 
+  /**
+   * Execute up to `budget` instructions. The core delivers faults itself; any exception that
+   * reaches here (a bug in a host callback) propagates.
+   */
   run(budget: number): StopReason {
     this.beforeRun?.();
-    let code: number;
-    try {
-      code = this.exports.run(budget >>> 0);
-    } catch (e) {
-      if (e !== UNWIND) throw e;
-      code = this.resumeUntilDone();
-    }
-    return this.stopName(code);
-  }
-
-  private resumeUntilDone(): number {
-    for (;;) {
-      try {
-        return this.exports.resume();
-      } catch (e) {
-        if (e !== UNWIND) throw e;
-      }
-    }
+    return this.stopName(this.exports.run(budget >>> 0));
   }
 
   private stopName(code: number): StopReason {
@@ -588,7 +567,6 @@ export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHo
     intAck: () => host.intAck() & 0xff,
     readTsc: () => host.readTsc(),
     ferr: (level: number) => host.ferr(level ? 1 : 0),
-    unwind: () => { throw UNWIND; },
     traceException: (v: number, e: number, cs: number, eip: number) => host.traceException?.(v, e, cs, eip >>> 0),
     // AssemblyScript's runtime imports: an assertion inside the core is a core bug.
     abort: (msg: number, file: number, line: number, col: number) => {
@@ -599,6 +577,11 @@ export async function loadCore(wasmBytes: Uint8Array | ArrayBuffer, host: CoreHo
     trace: () => {},
     seed: () => 0x5eed,
   };
+  // The core throws and catches its faults as WebAssembly exceptions (asm-core/cpu/fault.ts):
+  // say so, rather than fail to compile the module with an opaque message.
+  if (typeof (WebAssembly as { Tag?: unknown }).Tag !== 'function') {
+    throw new CoreError('the CPU core requires WebAssembly exception handling, which this JavaScript engine lacks');
+  }
   let instance: WebAssembly.Instance;
   try {
     const bytes = wasmBytes instanceof Uint8Array ? wasmBytes : new Uint8Array(wasmBytes);

@@ -1,5 +1,5 @@
 // The Core wrapper against a real Wasm module compiled by asc: a miniature "core" that keeps
-// the contract of asm-core/README.md (exports, imports, the unwind/resume protocol) with its
+// the contract of asm-core/README.md (exports, imports) with its
 // state at offsets deliberately different from asm-core/cpu/state.ts, so a wrapper that
 // hard-coded offsets would fail here.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,15 +8,15 @@ import { loadCore, type CoreHost } from '../../src/cpu/core.js';
 import { readCoreWasm } from '../../src/cpu/core-file.js';
 
 // Its "instructions", one byte each at guest RAM address EIP:
-//   0x01 n  OUT 0x80, n          0x02    fault: unwind; resume() delivers it (ECX += 1)
-//   0x03    EAX += IN 0x60       0x04    EBX = TSC (low 32 bits) + intAck()
+//   0x01 n  OUT 0x80, n          0x03    EAX += IN 0x60
+//   0x04    EBX = TSC (low 32 bits) + intAck()
 //   0xF4    HLT                  other   STOP_RESET
+// (Faults are the core's own business: it throws and catches them inside, test/cpu/faults.test.ts.)
 const MINI_CORE = `
 @external("env", "ioRead") declare function ioRead(port: u32, size: u32): u32;
 @external("env", "ioWrite") declare function ioWrite(port: u32, size: u32, value: u32): void;
 @external("env", "intAck") declare function intAck(): u32;
 @external("env", "readTsc") declare function readTsc(): f64;
-@external("env", "unwind") declare function unwind(): void;
 
 export const STATE: u32 = 0x2000;
 export const RAM_BASE: u32 = 0x10000;
@@ -50,7 +50,6 @@ export const STOP_REQUEST: u32 = 3;
 
 let remaining: u32 = 0;
 let stopRequested: bool = false;
-let pending: bool = false;
 
 function eip(): u32 { return load<u32>(STATE + OFF_EIP); }
 function setEip(v: u32): void { store<u32>(STATE + OFF_EIP, v); }
@@ -67,7 +66,6 @@ function loop(): u32 {
     const pc = eip();
     const op = load<u8>(RAM_BASE + pc);
     if (op == 0x01) { ioWrite(0x80, 1, load<u8>(RAM_BASE + pc + 1)); setEip(pc + 2); }
-    else if (op == 0x02) { pending = true; unwind(); unreachable(); }
     else if (op == 0x03) { setReg(0, reg(0) + ioRead(0x60, 1)); setEip(pc + 1); }
     else if (op == 0x04) { setReg(3, <u32>(<u64>readTsc()) + intAck()); setEip(pc + 1); }
     else if (op == 0xf4) { setEip(pc + 1); store<u32>(STATE + OFF_HALTED, 1); retire(); return STOP_HLT; }
@@ -86,10 +84,6 @@ export function init(ramBytes: u32): void {
 }
 export function reset(): void { setEip(0); }
 export function run(budget: u32): u32 { remaining = budget; store<u32>(STATE + OFF_HALTED, 0); return loop(); }
-export function resume(): u32 {
-  if (pending) { pending = false; setReg(1, reg(1) + 1); setEip(eip() + 1); retire(); }
-  return loop();
-}
 export function requestStop(): void { stopRequested = true; }
 export function setIntr(level: u32): void { store<u32>(STATE + OFF_INTR, level); }
 export function raiseNmi(): void { store<u32>(STATE + OFF_NMI_PENDING, 1); }
@@ -126,19 +120,18 @@ function recordingHost(overrides: Partial<CoreHost> = {}) {
 }
 
 describe('Core wrapper', () => {
-  it('runs, unwinds faults through resume() and reports the stop reason', async () => {
+  it('runs and reports the stop reason', async () => {
     const { host, out } = recordingHost();
     const core = await loadCore(wasm, host);
     core.init(0x10000);
     core.reset();
-    // OUT 1; fault; OUT 2; fault; fault; IN; OUT 3; HLT
-    core.ram.set([0x01, 1, 0x02, 0x01, 2, 0x02, 0x02, 0x03, 0x01, 3, 0xf4], 0);
+    // OUT 1; OUT 2; IN; OUT 3; HLT
+    core.ram.set([0x01, 1, 0x01, 2, 0x03, 0x01, 3, 0xf4], 0);
     expect(core.run(1000)).toBe('hlt');
     expect(out).toEqual([1, 2, 3]);
-    expect(core.reg('ecx')).toBe(3); // three faults delivered by resume()
     expect(core.reg('eax')).toBe(5);
-    expect(core.eip).toBe(11);
-    expect(core.instructions).toBe(8);
+    expect(core.eip).toBe(8);
+    expect(core.instructions).toBe(5);
     expect(core.halted).toBe(true);
   });
 
@@ -211,6 +204,16 @@ describe('Core wrapper', () => {
   it('refuses a module that does not keep the contract', async () => {
     const { binary } = await asc.compileString('export function run(b: u32): u32 { return 0; }', { runtime: 'stub' });
     await expect(loadCore(binary!, recordingHost().host)).rejects.toThrow(/does not export/);
+  });
+
+  it('says so when the engine lacks WebAssembly exception handling', async () => {
+    const tag = Object.getOwnPropertyDescriptor(WebAssembly, 'Tag')!;
+    Reflect.deleteProperty(WebAssembly, 'Tag');
+    try {
+      await expect(loadCore(wasm, recordingHost().host)).rejects.toThrow(/requires WebAssembly exception handling/);
+    } finally {
+      Object.defineProperty(WebAssembly, 'Tag', tag);
+    }
   });
 
   it('says how to build a missing core.wasm', async () => {

@@ -115,12 +115,14 @@ export class WasmFpu {
     rmSync(dir, { recursive: true, force: true });
     const env = {
       abort: () => { throw new Error('abort'); },
-      unwind: () => { throw new Error('fault raised'); },
       ferr: () => {},
       mmioRead: () => 0xffffffff,
       mmioWrite: () => {},
     };
-    const { instance } = await WebAssembly.instantiate(bytes, { env });
+    // Compiled by asc alone, the fault module's throw is still its placeholder import
+    // (asm-core/cpu/fault.ts): a fault ends the run with this error.
+    const fault = { throw: () => { throw new Error('fault raised'); } };
+    const { instance } = await WebAssembly.instantiate(bytes, { env, fault });
     this.core = instance.exports as unknown as Core;
   }
   run(s: Sequence): SeqOutcome {
