@@ -18,7 +18,7 @@ import {
 } from './record';
 import { BLOCK_MAX, decodedEnd } from './blocks';
 import { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS } from './string';
-import { H, aluHandler32, aluHandler8, jccHandler, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI } from './handlers';
+import { H, aluHandler32, aluHandler8, jccHandler, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI } from './generated/handlers';
 
 /** What decodeOne() found: not a form taken apart here, one that continues the block, one that ends it. */
 const NOT_DECODED: u32 = 0;

@@ -17,7 +17,7 @@ import {
 } from './pending';
 import { FLAG_CF, FLAG_OF, FLAG_ZF, FLAG_DF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_REG, REC_RM, REC_DISP, REC_IMM } from '../cpu/record';
-import { H } from '../cpu/handlers';
+import { H } from '../cpu/generated/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
 import { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../cpu/alu';
 import {
