@@ -47,6 +47,68 @@ function caseList(numbers) {
   return lines.join('\n');
 }
 
+/**
+ * The opcode maps the decoder looks a handler up in (cpu/predecode.ts): the one-byte map and
+ * the 0F map, each plain and with the 66h prefix, and the 0F encodings that need F3h (TZCNT,
+ * LZCNT). A one-byte encoding with REP (a string instruction, REP RET, PAUSE) must have the
+ * plain one's handler: the decoder looks it up in the plain map.
+ */
+export const MAPS = ['ONE', 'TWO', 'ONE_66', 'TWO_66', 'TWO_F3'];
+
+/** Map index -> opcode -> the handler of each (mod, reg) as `${reg|mem}${digit}` -> handler number. */
+function opcodeMaps() {
+  const maps = MAPS.map(() => new Map());
+  HANDLERS.forEach((h, n) => {
+    for (const e of h.enc) {
+      if (e.op.length === 2 && e.op[0] !== 0x0f) throw new Error(`opcode table: ${h.name}: a two-byte opcode not after 0F`);
+      const two = e.op.length === 2 ? 1 : 0;
+      const targets = e.pfx === 0x66 ? [2 + two] : two ? (e.pfx === 0xf3 ? [4] : e.pfx === 0xf2 ? [] : [1]) : [0];
+      const last = e.op[e.op.length - 1];
+      const ops = e.plusr ? [0, 1, 2, 3, 4, 5, 6, 7].map((r) => last + r) : e.cc ? [...Array(16).keys()].map((c) => last + c) : [last];
+      const mods = e.mod ? [e.mod] : ['reg', 'mem'];
+      const digits = e.digit === undefined ? [0, 1, 2, 3, 4, 5, 6, 7] : [e.digit].flat();
+      for (const t of targets) {
+        for (const op of ops) {
+          if (!maps[t].has(op)) maps[t].set(op, { modrm: e.mod !== undefined, cells: new Map() });
+          const entry = maps[t].get(op);
+          if (entry.modrm !== (e.mod !== undefined)) throw new Error(`opcode table: ${MAPS[t]} ${op.toString(16)} both with and without ModRM`);
+          for (const m of mods) {
+            for (const d of digits) {
+              const key = `${m}${d}`;
+              if (entry.cells.has(key) && entry.cells.get(key) !== n) {
+                throw new Error(`opcode table: ${MAPS[t]} ${op.toString(16)} ${key} is both ${HANDLERS[entry.cells.get(key)].name} and ${h.name}`);
+              }
+              entry.cells.set(key, n);
+            }
+          }
+        }
+      }
+    }
+  });
+  return maps;
+}
+
+/** The body of handlerOf(): a switch on map << 8 | opcode, then on mod and reg where they choose. */
+function handlerOfBody() {
+  const lines = [];
+  const name = (n) => (n === undefined ? 'NO_HANDLER' : `H.${HANDLERS[n].name}`);
+  const pair = (r, m) => (r === m ? `return ${name(r)};` : `return mod == 3 ? ${name(r)} : ${name(m)};`);
+  opcodeMaps().forEach((map, t) => {
+    for (const op of [...map.keys()].sort((a, b) => a - b)) {
+      const { modrm, cells } = map.get(op);
+      const label = `    case MAP_${MAPS[t]} << 8 | 0x${op.toString(16).padStart(2, '0')}:`;
+      if (!modrm) { lines.push(`${label} ${pair(cells.get('reg0'), cells.get('reg0'))}`); continue; }
+      const per = [0, 1, 2, 3, 4, 5, 6, 7].map((d) => [cells.get(`reg${d}`), cells.get(`mem${d}`)]);
+      if (per.every(([r, m]) => r === per[0][0] && m === per[0][1])) { lines.push(`${label} ${pair(per[0][0], per[0][1])}`); continue; }
+      lines.push(`${label} switch (reg) {`);
+      per.forEach(([r, m], d) => { if (r !== undefined || m !== undefined) lines.push(`      case ${d}: ${pair(r, m)}`); });
+      lines.push('      default: return NO_HANDLER;');
+      lines.push('    }');
+    }
+  });
+  return lines;
+}
+
 /** The text of cpu/generated/handlers.ts. */
 export function generate() {
   checkTable();
@@ -62,9 +124,6 @@ export function generate() {
   for (let i = 0; i < imported.length; i += 8) w(`  ${imported.slice(i, i + 8).join(', ')},`);
   w("} from '../handlers';");
   w();
-  w('/** The ALU record forms (handler ALU32/ALU8 + form * 8 + operation). */');
-  FORMS.forEach((f, i) => w(`export const FORM_${f}: u32 = ${i};`));
-  w();
   w('/**');
   w(' * Handler numbers: the ALU forms at ALU32 + form * 8 + operation and ALU8 + form * 8 +');
   w(' * operation, the sixteen Jcc at JCC + condition, then one number per handler.');
@@ -76,17 +135,26 @@ export function generate() {
   w(`/** How many handler numbers there are. */`);
   w(`export const HANDLER_COUNT: u32 = ${HANDLERS.length};`);
   w();
-  w('/** The handler of ALU operation `op` (ALU_ADD...) in form FORM_* at 32 and at 8 bits. */');
-  w('@inline export function aluHandler32(form: u32, op: u32): u32 { return H.ALU32 + form * 8 + op; }');
-  w('@inline export function aluHandler8(form: u32, op: u32): u32 { return H.ALU8 + form * 8 + op; }');
-  w('/** Jcc with condition `cc` (the opcode\'s low four bits). */');
-  w('@inline export function jccHandler(cc: u32): u32 { return H.JCC + cc; }');
-  w();
   w('/** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */');
   w('@inline export function dispatch(h: u32, r: u32): void {');
   w('  switch (h) {');
   HANDLERS.forEach((h) => w(`    case H.${h.name}: ${h.name}(r); return;`));
   w('    default: interpret(r); return;');
+  w('  }');
+  w('}');
+  w();
+  w('/** The opcode maps of handlerOf(). */');
+  MAPS.forEach((m, i) => w(`export const MAP_${m}: u32 = ${i};`));
+  w('/** handlerOf() for an encoding no handler decodes. */');
+  w('export const NO_HANDLER: u32 = 0xffff;');
+  w('/**');
+  w(' * The handler of opcode `op` in opcode map `map` (MAP_*), with ModRM fields `mod` and `reg`');
+  w(' * (ignored for an opcode without ModRM), or NO_HANDLER.');
+  w(' */');
+  w('export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {');
+  w('  switch (map << 8 | op) {');
+  for (const line of handlerOfBody()) w(line);
+  w('    default: return NO_HANDLER;');
   w('  }');
   w('}');
   w();

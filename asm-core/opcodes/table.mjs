@@ -1,8 +1,8 @@
 // The one table of the decoded-block records' handlers (cpu/record.ts, cpu/handlers.ts): for
 // each handler, in the order of its number, what it does and which encodings the block decoder
 // (cpu/predecode.ts) gives it. Plain data, read by the build (asm-core/opcodes/generate.mjs
-// writes cpu/generated/handlers.ts from it: the numbering, the dispatch switch, the JIT's and the
-// region's questions about a handler) and by the tests (test/cpu/opcodes.test.ts checks it
+// writes cpu/generated/handlers.ts from it: the numbering, the dispatch switch, the decoder's
+// opcode maps, the JIT's and the region's questions about a handler) and by the tests (test/cpu/opcodes.test.ts checks it
 // against the decoder in the built core and against the differential test's forms).
 //
 // Vocabulary (SDM vol. 2, appendix A, the opcode map):
@@ -41,8 +41,9 @@ const ARITH = 'OSZAPC';
 const ALL_DIGITS = [0, 1, 2, 3, 4, 5, 6, 7];
 
 /**
- * The groups whose handler number is computed from the encoding (cpu/generated/handlers.ts
- * aluHandler32, aluHandler8, jccHandler): their first handler's name and how many follow.
+ * The groups whose handler numbers the JIT takes apart (jit/instructions.ts inline: the ALU's
+ * size, form and operation; jit/emit.ts: a Jcc's condition): where each starts. The ALU groups
+ * hold form * 8 + operation (FORMS, ALU_OPS), JCC the sixteen conditions (generate.mjs checks).
  */
 export const GROUPS = { ALU32: 0, ALU8: 40, JCC: 80 };
 
@@ -218,7 +219,7 @@ add({
   name: 'stepInBlock', mnemonic: '(interpreted)', form: 'X', size: 32,
   enc: [
     ...[0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf].flatMap((op) => ['reg', 'mem'].map((mod) => ({ op: [op], mod, pfx: 0x66, tested: 'fpu-diff.test.ts (x87 with a 16-bit environment)' }))),
-    { op: [0x9b], tested: 'fpu-exceptions.test.ts (WAIT)' },
+    { op: [0x9b], tested: 'fpu-exceptions.test.ts (WAIT)' }, { op: [0x9b], pfx: 0x66, tested: 'fpu-exceptions.test.ts (WAIT)' },
     { op: [0x87], mod: 'mem' }, { op: [0x86], mod: 'reg' }, { op: [0x86], mod: 'mem' },
     ...[0xd0, 0xd2, 0xc0].flatMap((op) => ['reg', 'mem'].map((mod) => ({ op: [op], digit: ALL_DIGITS, mod }))),
     { op: [0xfe], digit: [0, 1], mod: 'reg' }, { op: [0xfe], digit: [0, 1], mod: 'mem' },

@@ -31,13 +31,6 @@ import {
   cld, std,
 } from '../handlers';
 
-/** The ALU record forms (handler ALU32/ALU8 + form * 8 + operation). */
-export const FORM_RR: u32 = 0;
-export const FORM_RI: u32 = 1;
-export const FORM_RM: u32 = 2;
-export const FORM_MR: u32 = 3;
-export const FORM_MI: u32 = 4;
-
 /**
  * Handler numbers: the ALU forms at ALU32 + form * 8 + operation and ALU8 + form * 8 +
  * operation, the sixteen Jcc at JCC + condition, then one number per handler.
@@ -242,12 +235,6 @@ export enum H {
 /** How many handler numbers there are. */
 export const HANDLER_COUNT: u32 = 194;
 
-/** The handler of ALU operation `op` (ALU_ADD...) in form FORM_* at 32 and at 8 bits. */
-@inline export function aluHandler32(form: u32, op: u32): u32 { return H.ALU32 + form * 8 + op; }
-@inline export function aluHandler8(form: u32, op: u32): u32 { return H.ALU8 + form * 8 + op; }
-/** Jcc with condition `cc` (the opcode's low four bits). */
-@inline export function jccHandler(cc: u32): u32 { return H.JCC + cc; }
-
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
 @inline export function dispatch(h: u32, r: u32): void {
   switch (h) {
@@ -446,6 +433,466 @@ export const HANDLER_COUNT: u32 = 194;
     case H.cld: cld(r); return;
     case H.std: std(r); return;
     default: interpret(r); return;
+  }
+}
+
+/** The opcode maps of handlerOf(). */
+export const MAP_ONE: u32 = 0;
+export const MAP_TWO: u32 = 1;
+export const MAP_ONE_66: u32 = 2;
+export const MAP_TWO_66: u32 = 3;
+export const MAP_TWO_F3: u32 = 4;
+/** handlerOf() for an encoding no handler decodes. */
+export const NO_HANDLER: u32 = 0xffff;
+/**
+ * The handler of opcode `op` in opcode map `map` (MAP_*), with ModRM fields `mod` and `reg`
+ * (ignored for an opcode without ModRM), or NO_HANDLER.
+ */
+export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
+  switch (map << 8 | op) {
+    case MAP_ONE << 8 | 0x00: return mod == 3 ? H.addRR8 : H.addMR8;
+    case MAP_ONE << 8 | 0x01: return mod == 3 ? H.addRR32 : H.addMR32;
+    case MAP_ONE << 8 | 0x02: return mod == 3 ? H.addRR8 : H.addRM8;
+    case MAP_ONE << 8 | 0x03: return mod == 3 ? H.addRR32 : H.addRM32;
+    case MAP_ONE << 8 | 0x04: return H.addRI8;
+    case MAP_ONE << 8 | 0x05: return H.addRI32;
+    case MAP_ONE << 8 | 0x06: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x07: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x08: return mod == 3 ? H.orRR8 : H.orMR8;
+    case MAP_ONE << 8 | 0x09: return mod == 3 ? H.orRR32 : H.orMR32;
+    case MAP_ONE << 8 | 0x0a: return mod == 3 ? H.orRR8 : H.orRM8;
+    case MAP_ONE << 8 | 0x0b: return mod == 3 ? H.orRR32 : H.orRM32;
+    case MAP_ONE << 8 | 0x0c: return H.orRI8;
+    case MAP_ONE << 8 | 0x0d: return H.orRI32;
+    case MAP_ONE << 8 | 0x0e: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x10: return mod == 3 ? H.adcRR8 : H.adcMR8;
+    case MAP_ONE << 8 | 0x11: return mod == 3 ? H.adcRR32 : H.adcMR32;
+    case MAP_ONE << 8 | 0x12: return mod == 3 ? H.adcRR8 : H.adcRM8;
+    case MAP_ONE << 8 | 0x13: return mod == 3 ? H.adcRR32 : H.adcRM32;
+    case MAP_ONE << 8 | 0x14: return H.adcRI8;
+    case MAP_ONE << 8 | 0x15: return H.adcRI32;
+    case MAP_ONE << 8 | 0x16: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x18: return mod == 3 ? H.sbbRR8 : H.sbbMR8;
+    case MAP_ONE << 8 | 0x19: return mod == 3 ? H.sbbRR32 : H.sbbMR32;
+    case MAP_ONE << 8 | 0x1a: return mod == 3 ? H.sbbRR8 : H.sbbRM8;
+    case MAP_ONE << 8 | 0x1b: return mod == 3 ? H.sbbRR32 : H.sbbRM32;
+    case MAP_ONE << 8 | 0x1c: return H.sbbRI8;
+    case MAP_ONE << 8 | 0x1d: return H.sbbRI32;
+    case MAP_ONE << 8 | 0x1e: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x1f: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x20: return mod == 3 ? H.andRR8 : H.andMR8;
+    case MAP_ONE << 8 | 0x21: return mod == 3 ? H.andRR32 : H.andMR32;
+    case MAP_ONE << 8 | 0x22: return mod == 3 ? H.andRR8 : H.andRM8;
+    case MAP_ONE << 8 | 0x23: return mod == 3 ? H.andRR32 : H.andRM32;
+    case MAP_ONE << 8 | 0x24: return H.andRI8;
+    case MAP_ONE << 8 | 0x25: return H.andRI32;
+    case MAP_ONE << 8 | 0x28: return mod == 3 ? H.subRR8 : H.subMR8;
+    case MAP_ONE << 8 | 0x29: return mod == 3 ? H.subRR32 : H.subMR32;
+    case MAP_ONE << 8 | 0x2a: return mod == 3 ? H.subRR8 : H.subRM8;
+    case MAP_ONE << 8 | 0x2b: return mod == 3 ? H.subRR32 : H.subRM32;
+    case MAP_ONE << 8 | 0x2c: return H.subRI8;
+    case MAP_ONE << 8 | 0x2d: return H.subRI32;
+    case MAP_ONE << 8 | 0x30: return mod == 3 ? H.xorRR8 : H.xorMR8;
+    case MAP_ONE << 8 | 0x31: return mod == 3 ? H.xorRR32 : H.xorMR32;
+    case MAP_ONE << 8 | 0x32: return mod == 3 ? H.xorRR8 : H.xorRM8;
+    case MAP_ONE << 8 | 0x33: return mod == 3 ? H.xorRR32 : H.xorRM32;
+    case MAP_ONE << 8 | 0x34: return H.xorRI8;
+    case MAP_ONE << 8 | 0x35: return H.xorRI32;
+    case MAP_ONE << 8 | 0x38: return mod == 3 ? H.cmpRR8 : H.cmpMR8;
+    case MAP_ONE << 8 | 0x39: return mod == 3 ? H.cmpRR32 : H.cmpMR32;
+    case MAP_ONE << 8 | 0x3a: return mod == 3 ? H.cmpRR8 : H.cmpRM8;
+    case MAP_ONE << 8 | 0x3b: return mod == 3 ? H.cmpRR32 : H.cmpRM32;
+    case MAP_ONE << 8 | 0x3c: return H.cmpRI8;
+    case MAP_ONE << 8 | 0x3d: return H.cmpRI32;
+    case MAP_ONE << 8 | 0x40: return H.incR32;
+    case MAP_ONE << 8 | 0x41: return H.incR32;
+    case MAP_ONE << 8 | 0x42: return H.incR32;
+    case MAP_ONE << 8 | 0x43: return H.incR32;
+    case MAP_ONE << 8 | 0x44: return H.incR32;
+    case MAP_ONE << 8 | 0x45: return H.incR32;
+    case MAP_ONE << 8 | 0x46: return H.incR32;
+    case MAP_ONE << 8 | 0x47: return H.incR32;
+    case MAP_ONE << 8 | 0x48: return H.decR32;
+    case MAP_ONE << 8 | 0x49: return H.decR32;
+    case MAP_ONE << 8 | 0x4a: return H.decR32;
+    case MAP_ONE << 8 | 0x4b: return H.decR32;
+    case MAP_ONE << 8 | 0x4c: return H.decR32;
+    case MAP_ONE << 8 | 0x4d: return H.decR32;
+    case MAP_ONE << 8 | 0x4e: return H.decR32;
+    case MAP_ONE << 8 | 0x4f: return H.decR32;
+    case MAP_ONE << 8 | 0x50: return H.pushR32;
+    case MAP_ONE << 8 | 0x51: return H.pushR32;
+    case MAP_ONE << 8 | 0x52: return H.pushR32;
+    case MAP_ONE << 8 | 0x53: return H.pushR32;
+    case MAP_ONE << 8 | 0x54: return H.pushR32;
+    case MAP_ONE << 8 | 0x55: return H.pushR32;
+    case MAP_ONE << 8 | 0x56: return H.pushR32;
+    case MAP_ONE << 8 | 0x57: return H.pushR32;
+    case MAP_ONE << 8 | 0x58: return H.popR32;
+    case MAP_ONE << 8 | 0x59: return H.popR32;
+    case MAP_ONE << 8 | 0x5a: return H.popR32;
+    case MAP_ONE << 8 | 0x5b: return H.popR32;
+    case MAP_ONE << 8 | 0x5c: return H.popR32;
+    case MAP_ONE << 8 | 0x5d: return H.popR32;
+    case MAP_ONE << 8 | 0x5e: return H.popR32;
+    case MAP_ONE << 8 | 0x5f: return H.popR32;
+    case MAP_ONE << 8 | 0x68: return H.pushI32;
+    case MAP_ONE << 8 | 0x69: return mod == 3 ? H.imulRRI : H.imulRMI;
+    case MAP_ONE << 8 | 0x6a: return H.pushI32;
+    case MAP_ONE << 8 | 0x6b: return mod == 3 ? H.imulRRI : H.imulRMI;
+    case MAP_ONE << 8 | 0x70: return H.jo;
+    case MAP_ONE << 8 | 0x71: return H.jno;
+    case MAP_ONE << 8 | 0x72: return H.jb;
+    case MAP_ONE << 8 | 0x73: return H.jae;
+    case MAP_ONE << 8 | 0x74: return H.jz;
+    case MAP_ONE << 8 | 0x75: return H.jnz;
+    case MAP_ONE << 8 | 0x76: return H.jbe;
+    case MAP_ONE << 8 | 0x77: return H.ja;
+    case MAP_ONE << 8 | 0x78: return H.js;
+    case MAP_ONE << 8 | 0x79: return H.jns;
+    case MAP_ONE << 8 | 0x7a: return H.jp;
+    case MAP_ONE << 8 | 0x7b: return H.jnp;
+    case MAP_ONE << 8 | 0x7c: return H.jl;
+    case MAP_ONE << 8 | 0x7d: return H.jge;
+    case MAP_ONE << 8 | 0x7e: return H.jle;
+    case MAP_ONE << 8 | 0x7f: return H.jg;
+    case MAP_ONE << 8 | 0x80: switch (reg) {
+      case 0: return mod == 3 ? H.addRI8 : H.addMI8;
+      case 1: return mod == 3 ? H.orRI8 : H.orMI8;
+      case 2: return mod == 3 ? H.adcRI8 : H.adcMI8;
+      case 3: return mod == 3 ? H.sbbRI8 : H.sbbMI8;
+      case 4: return mod == 3 ? H.andRI8 : H.andMI8;
+      case 5: return mod == 3 ? H.subRI8 : H.subMI8;
+      case 6: return mod == 3 ? H.xorRI8 : H.xorMI8;
+      case 7: return mod == 3 ? H.cmpRI8 : H.cmpMI8;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0x81: switch (reg) {
+      case 0: return mod == 3 ? H.addRI32 : H.addMI32;
+      case 1: return mod == 3 ? H.orRI32 : H.orMI32;
+      case 2: return mod == 3 ? H.adcRI32 : H.adcMI32;
+      case 3: return mod == 3 ? H.sbbRI32 : H.sbbMI32;
+      case 4: return mod == 3 ? H.andRI32 : H.andMI32;
+      case 5: return mod == 3 ? H.subRI32 : H.subMI32;
+      case 6: return mod == 3 ? H.xorRI32 : H.xorMI32;
+      case 7: return mod == 3 ? H.cmpRI32 : H.cmpMI32;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0x82: switch (reg) {
+      case 0: return mod == 3 ? H.addRI8 : H.addMI8;
+      case 1: return mod == 3 ? H.orRI8 : H.orMI8;
+      case 2: return mod == 3 ? H.adcRI8 : H.adcMI8;
+      case 3: return mod == 3 ? H.sbbRI8 : H.sbbMI8;
+      case 4: return mod == 3 ? H.andRI8 : H.andMI8;
+      case 5: return mod == 3 ? H.subRI8 : H.subMI8;
+      case 6: return mod == 3 ? H.xorRI8 : H.xorMI8;
+      case 7: return mod == 3 ? H.cmpRI8 : H.cmpMI8;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0x83: switch (reg) {
+      case 0: return mod == 3 ? H.addRI32 : H.addMI32;
+      case 1: return mod == 3 ? H.orRI32 : H.orMI32;
+      case 2: return mod == 3 ? H.adcRI32 : H.adcMI32;
+      case 3: return mod == 3 ? H.sbbRI32 : H.sbbMI32;
+      case 4: return mod == 3 ? H.andRI32 : H.andMI32;
+      case 5: return mod == 3 ? H.subRI32 : H.subMI32;
+      case 6: return mod == 3 ? H.xorRI32 : H.xorMI32;
+      case 7: return mod == 3 ? H.cmpRI32 : H.cmpMI32;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0x84: return mod == 3 ? H.testRR8 : H.testMR8;
+    case MAP_ONE << 8 | 0x85: return mod == 3 ? H.testRR32 : H.testMR32;
+    case MAP_ONE << 8 | 0x86: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x87: return mod == 3 ? H.xchgRR32 : H.stepInBlock;
+    case MAP_ONE << 8 | 0x88: return mod == 3 ? H.movRR8 : H.movMR8;
+    case MAP_ONE << 8 | 0x89: return mod == 3 ? H.movRR32 : H.movMR32;
+    case MAP_ONE << 8 | 0x8a: return mod == 3 ? H.movRR8 : H.movRM8;
+    case MAP_ONE << 8 | 0x8b: return mod == 3 ? H.movRR32 : H.movRM32;
+    case MAP_ONE << 8 | 0x8c: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x8d: return mod == 3 ? NO_HANDLER : H.lea32;
+    case MAP_ONE << 8 | 0x8e: switch (reg) {
+      case 0: return H.stepInBlock;
+      case 3: return H.stepInBlock;
+      case 4: return H.stepInBlock;
+      case 5: return H.stepInBlock;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0x90: return H.nop;
+    case MAP_ONE << 8 | 0x91: return H.xchgRR32;
+    case MAP_ONE << 8 | 0x92: return H.xchgRR32;
+    case MAP_ONE << 8 | 0x93: return H.xchgRR32;
+    case MAP_ONE << 8 | 0x94: return H.xchgRR32;
+    case MAP_ONE << 8 | 0x95: return H.xchgRR32;
+    case MAP_ONE << 8 | 0x96: return H.xchgRR32;
+    case MAP_ONE << 8 | 0x97: return H.xchgRR32;
+    case MAP_ONE << 8 | 0x98: return H.cwde;
+    case MAP_ONE << 8 | 0x99: return H.cdq;
+    case MAP_ONE << 8 | 0x9b: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x9c: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x9e: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x9f: return H.stepInBlock;
+    case MAP_ONE << 8 | 0xa0: return H.movRM8;
+    case MAP_ONE << 8 | 0xa1: return H.movRM32;
+    case MAP_ONE << 8 | 0xa2: return H.movMR8;
+    case MAP_ONE << 8 | 0xa3: return H.movMR32;
+    case MAP_ONE << 8 | 0xa4: return H.stringOp32;
+    case MAP_ONE << 8 | 0xa5: return H.stringOp32;
+    case MAP_ONE << 8 | 0xa6: return H.stringOp32;
+    case MAP_ONE << 8 | 0xa7: return H.stringOp32;
+    case MAP_ONE << 8 | 0xa8: return H.testRI8;
+    case MAP_ONE << 8 | 0xa9: return H.testRI32;
+    case MAP_ONE << 8 | 0xaa: return H.stringOp32;
+    case MAP_ONE << 8 | 0xab: return H.stringOp32;
+    case MAP_ONE << 8 | 0xac: return H.stringOp32;
+    case MAP_ONE << 8 | 0xad: return H.stringOp32;
+    case MAP_ONE << 8 | 0xae: return H.stringOp32;
+    case MAP_ONE << 8 | 0xaf: return H.stringOp32;
+    case MAP_ONE << 8 | 0xb0: return H.movRI8;
+    case MAP_ONE << 8 | 0xb1: return H.movRI8;
+    case MAP_ONE << 8 | 0xb2: return H.movRI8;
+    case MAP_ONE << 8 | 0xb3: return H.movRI8;
+    case MAP_ONE << 8 | 0xb4: return H.movRI8;
+    case MAP_ONE << 8 | 0xb5: return H.movRI8;
+    case MAP_ONE << 8 | 0xb6: return H.movRI8;
+    case MAP_ONE << 8 | 0xb7: return H.movRI8;
+    case MAP_ONE << 8 | 0xb8: return H.movRI32;
+    case MAP_ONE << 8 | 0xb9: return H.movRI32;
+    case MAP_ONE << 8 | 0xba: return H.movRI32;
+    case MAP_ONE << 8 | 0xbb: return H.movRI32;
+    case MAP_ONE << 8 | 0xbc: return H.movRI32;
+    case MAP_ONE << 8 | 0xbd: return H.movRI32;
+    case MAP_ONE << 8 | 0xbe: return H.movRI32;
+    case MAP_ONE << 8 | 0xbf: return H.movRI32;
+    case MAP_ONE << 8 | 0xc0: return H.stepInBlock;
+    case MAP_ONE << 8 | 0xc1: return mod == 3 ? H.shiftRI32 : H.shiftMI32;
+    case MAP_ONE << 8 | 0xc2: return H.retImm;
+    case MAP_ONE << 8 | 0xc3: return H.ret;
+    case MAP_ONE << 8 | 0xc6: switch (reg) {
+      case 0: return mod == 3 ? H.movRI8 : H.movMI8;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0xc7: switch (reg) {
+      case 0: return mod == 3 ? H.movRI32 : H.movMI32;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0xc9: return H.leave32;
+    case MAP_ONE << 8 | 0xd0: return H.stepInBlock;
+    case MAP_ONE << 8 | 0xd1: return mod == 3 ? H.shiftRI32 : H.shiftMI32;
+    case MAP_ONE << 8 | 0xd2: return H.stepInBlock;
+    case MAP_ONE << 8 | 0xd3: return mod == 3 ? H.shiftRC32 : H.shiftMC32;
+    case MAP_ONE << 8 | 0xd8: return H.x87;
+    case MAP_ONE << 8 | 0xd9: return H.x87;
+    case MAP_ONE << 8 | 0xda: return H.x87;
+    case MAP_ONE << 8 | 0xdb: return H.x87;
+    case MAP_ONE << 8 | 0xdc: return H.x87;
+    case MAP_ONE << 8 | 0xdd: return H.x87;
+    case MAP_ONE << 8 | 0xde: return H.x87;
+    case MAP_ONE << 8 | 0xdf: return H.x87;
+    case MAP_ONE << 8 | 0xe8: return H.callRel;
+    case MAP_ONE << 8 | 0xe9: return H.jmpRel;
+    case MAP_ONE << 8 | 0xeb: return H.jmpRel;
+    case MAP_ONE << 8 | 0xf6: switch (reg) {
+      case 0: return mod == 3 ? H.testRI8 : H.testMI8;
+      case 1: return mod == 3 ? H.testRI8 : H.testMI8;
+      case 2: return H.stepInBlock;
+      case 3: return H.stepInBlock;
+      case 4: return H.stepInBlock;
+      case 5: return H.stepInBlock;
+      case 6: return H.stepInBlock;
+      case 7: return H.stepInBlock;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0xf7: switch (reg) {
+      case 0: return mod == 3 ? H.testRI32 : H.testMI32;
+      case 1: return mod == 3 ? H.testRI32 : H.testMI32;
+      case 2: return mod == 3 ? H.notR32 : H.notM32;
+      case 3: return mod == 3 ? H.negR32 : H.negM32;
+      case 4: return mod == 3 ? H.mulDivR32 : H.mulDivM32;
+      case 5: return mod == 3 ? H.mulDivR32 : H.mulDivM32;
+      case 6: return mod == 3 ? H.mulDivR32 : H.mulDivM32;
+      case 7: return mod == 3 ? H.mulDivR32 : H.mulDivM32;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0xfa: return H.stepInBlock;
+    case MAP_ONE << 8 | 0xfc: return H.cld;
+    case MAP_ONE << 8 | 0xfd: return H.std;
+    case MAP_ONE << 8 | 0xfe: switch (reg) {
+      case 0: return H.stepInBlock;
+      case 1: return H.stepInBlock;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE << 8 | 0xff: switch (reg) {
+      case 0: return mod == 3 ? H.incR32 : H.incM32;
+      case 1: return mod == 3 ? H.decR32 : H.decM32;
+      case 2: return mod == 3 ? H.callR : H.callM;
+      case 4: return mod == 3 ? H.jmpR : H.jmpM;
+      case 6: return mod == 3 ? H.pushR32 : H.pushM32;
+      default: return NO_HANDLER;
+    }
+    case MAP_TWO << 8 | 0x1f: switch (reg) {
+      case 0: return H.nop;
+      default: return NO_HANDLER;
+    }
+    case MAP_TWO << 8 | 0x31: return H.stepInBlock;
+    case MAP_TWO << 8 | 0x40: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x41: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x42: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x43: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x44: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x45: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x46: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x47: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x48: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x49: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x4a: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x4b: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x4c: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x4d: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x4e: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x4f: return mod == 3 ? H.cmovRR : H.cmovRM;
+    case MAP_TWO << 8 | 0x80: return H.jo;
+    case MAP_TWO << 8 | 0x81: return H.jno;
+    case MAP_TWO << 8 | 0x82: return H.jb;
+    case MAP_TWO << 8 | 0x83: return H.jae;
+    case MAP_TWO << 8 | 0x84: return H.jz;
+    case MAP_TWO << 8 | 0x85: return H.jnz;
+    case MAP_TWO << 8 | 0x86: return H.jbe;
+    case MAP_TWO << 8 | 0x87: return H.ja;
+    case MAP_TWO << 8 | 0x88: return H.js;
+    case MAP_TWO << 8 | 0x89: return H.jns;
+    case MAP_TWO << 8 | 0x8a: return H.jp;
+    case MAP_TWO << 8 | 0x8b: return H.jnp;
+    case MAP_TWO << 8 | 0x8c: return H.jl;
+    case MAP_TWO << 8 | 0x8d: return H.jge;
+    case MAP_TWO << 8 | 0x8e: return H.jle;
+    case MAP_TWO << 8 | 0x8f: return H.jg;
+    case MAP_TWO << 8 | 0x90: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x91: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x92: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x93: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x94: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x95: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x96: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x97: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x98: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x99: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x9a: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x9b: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x9c: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x9d: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x9e: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0x9f: return mod == 3 ? H.setccR : H.setccM;
+    case MAP_TWO << 8 | 0xa0: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xa1: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xa3: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xa4: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xa5: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xa8: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xa9: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xab: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xac: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xad: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xaf: return mod == 3 ? H.imulRR : H.imulRM;
+    case MAP_TWO << 8 | 0xb0: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xb1: return mod == 3 ? H.stepInBlock : H.cmpxchgM32;
+    case MAP_TWO << 8 | 0xb3: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xb6: return mod == 3 ? H.movzxRR8 : H.movzxRM8;
+    case MAP_TWO << 8 | 0xb7: return mod == 3 ? H.movzxRR16 : H.movzxRM16;
+    case MAP_TWO << 8 | 0xba: switch (reg) {
+      case 4: return mod == 3 ? H.bitRI : H.bitMI;
+      case 5: return mod == 3 ? H.bitRI : H.bitMI;
+      case 6: return mod == 3 ? H.bitRI : H.bitMI;
+      case 7: return mod == 3 ? H.bitRI : H.bitMI;
+      default: return NO_HANDLER;
+    }
+    case MAP_TWO << 8 | 0xbb: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xbc: return mod == 3 ? H.bitScanR : H.bitScanM;
+    case MAP_TWO << 8 | 0xbd: return mod == 3 ? H.bitScanR : H.bitScanM;
+    case MAP_TWO << 8 | 0xbe: return mod == 3 ? H.movsxRR8 : H.movsxRM8;
+    case MAP_TWO << 8 | 0xbf: return mod == 3 ? H.movsxRR16 : H.movsxRM16;
+    case MAP_TWO << 8 | 0xc0: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xc1: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xc7: switch (reg) {
+      case 1: return mod == 3 ? NO_HANDLER : H.stepInBlock;
+      default: return NO_HANDLER;
+    }
+    case MAP_TWO << 8 | 0xc8: return H.bswapR;
+    case MAP_TWO << 8 | 0xc9: return H.bswapR;
+    case MAP_TWO << 8 | 0xca: return H.bswapR;
+    case MAP_TWO << 8 | 0xcb: return H.bswapR;
+    case MAP_TWO << 8 | 0xcc: return H.bswapR;
+    case MAP_TWO << 8 | 0xcd: return H.bswapR;
+    case MAP_TWO << 8 | 0xce: return H.bswapR;
+    case MAP_TWO << 8 | 0xcf: return H.bswapR;
+    case MAP_ONE_66 << 8 | 0x01: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x03: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x05: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x09: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x0b: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x0d: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x11: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x13: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x15: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x19: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x1b: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x1d: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x21: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x23: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x25: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x29: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x2b: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x2d: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x31: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x33: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x35: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x39: return mod == 3 ? H.aluRR16 : H.aluMR16;
+    case MAP_ONE_66 << 8 | 0x3b: return mod == 3 ? H.aluRR16 : H.aluRM16;
+    case MAP_ONE_66 << 8 | 0x3d: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x81: return mod == 3 ? H.aluRI16 : H.aluMI16;
+    case MAP_ONE_66 << 8 | 0x83: return mod == 3 ? H.aluRI16 : H.aluMI16;
+    case MAP_ONE_66 << 8 | 0x85: return mod == 3 ? H.testRR16 : H.testMR16;
+    case MAP_ONE_66 << 8 | 0x89: return mod == 3 ? H.movRR16 : H.movMR16;
+    case MAP_ONE_66 << 8 | 0x8b: return mod == 3 ? H.movRR16 : H.movRM16;
+    case MAP_ONE_66 << 8 | 0x90: return H.nop;
+    case MAP_ONE_66 << 8 | 0x9b: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xa1: return H.movRM16;
+    case MAP_ONE_66 << 8 | 0xa3: return H.movMR16;
+    case MAP_ONE_66 << 8 | 0xa9: return H.testRI16;
+    case MAP_ONE_66 << 8 | 0xb8: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xb9: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xba: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xbb: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xbc: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xbd: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xbe: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xbf: return H.movRI16;
+    case MAP_ONE_66 << 8 | 0xc1: return mod == 3 ? H.shiftRI16 : H.shiftMI16;
+    case MAP_ONE_66 << 8 | 0xc7: switch (reg) {
+      case 0: return mod == 3 ? H.movRI16 : H.movMI16;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE_66 << 8 | 0xd1: return mod == 3 ? H.shiftRI16 : H.shiftMI16;
+    case MAP_ONE_66 << 8 | 0xd3: return mod == 3 ? H.shiftRC16 : H.shiftMC16;
+    case MAP_ONE_66 << 8 | 0xd8: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xd9: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xda: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xdb: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xdc: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xdd: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xde: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xdf: return H.stepInBlock;
+    case MAP_ONE_66 << 8 | 0xf7: switch (reg) {
+      case 0: return mod == 3 ? H.testRI16 : H.testMI16;
+      case 1: return mod == 3 ? H.testRI16 : H.testMI16;
+      default: return NO_HANDLER;
+    }
+    case MAP_TWO_66 << 8 | 0x1f: switch (reg) {
+      case 0: return H.nop;
+      default: return NO_HANDLER;
+    }
+    case MAP_TWO_F3 << 8 | 0xbc: return H.stepInBlock;
+    case MAP_TWO_F3 << 8 | 0xbd: return H.stepInBlock;
+    default: return NO_HANDLER;
   }
 }
 
