@@ -21,7 +21,7 @@ import {
 import { BLOCK_MAX, decodedEnd } from './blocks';
 import { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS } from './string';
 import {
-  H, handlerOf, blockEnd, NO_HANDLER, END_NONE, MAP_ONE, MAP_TWO, MAP_ONE_66, MAP_TWO_66, MAP_TWO_F3,
+  H, handlerOf, lockedHandler, blockEnd, NO_HANDLER, END_NONE, MAP_ONE, MAP_TWO, MAP_ONE_66, MAP_TWO_66, MAP_TWO_F3,
 } from './generated/handlers';
 
 /** What decodeOne() found: not a form taken apart here, one that continues the block, one that ends it. */
@@ -123,11 +123,12 @@ function decodeOne(): u32 {
   }
   const result = decodeForm(op, segOvr, rep, o16);
   // A LOCKed instruction (an atomic ADD, XCHG) runs in the interpreter, which knows which forms
-  // may be locked (#UD otherwise), inside the block: the decoder gave its length. CMPXCHG to
-  // memory, a spinlock's, may be locked and has its own record form.
-  if (lock) {
-    if (result != CONTINUES) return NOT_DECODED;
-    if (<u32>load<u16>(rec, REC_HANDLER) != <u32>H.cmpxchgM32) setHandler(H.stepInBlock);
+  // may be locked (#UD otherwise), inside the block: the decoder gave its length. The table
+  // says which keep their own record (CMPXCHG to memory, a spinlock's).
+  if (lock && result != NOT_DECODED) {
+    const h = lockedHandler(<u32>load<u16>(rec, REC_HANDLER));
+    if (h == NO_HANDLER) return NOT_DECODED;
+    setHandler(h);
   }
   return result;
 }

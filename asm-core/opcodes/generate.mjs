@@ -37,7 +37,7 @@ function checkTable() {
   CONDITIONS.forEach((cc, k) => {
     if (HANDLERS[GROUPS.JCC + k]?.name !== `j${cc}`) throw new Error(`opcode table: handler ${GROUPS.JCC + k} is not j${cc}`);
   });
-  if (!names.has('interpret')) throw new Error('opcode table: no interpret handler');
+  if (!names.has('interpret') || !names.has('stepInBlock')) throw new Error('opcode table: no interpret or stepInBlock handler');
 }
 
 /** The handlers numbered `numbers` as `case H.name:` lines, six to a line. */
@@ -169,6 +169,18 @@ export function generate() {
     w(`      return END_${END_NAMES[e]};`);
   }
   w('    default: return END_NONE;');
+  w('  }');
+  w('}');
+  w();
+  w('/** The handler of a LOCKed encoding whose handler without LOCK is `h`, or NO_HANDLER. */');
+  w('export function lockedHandler(h: u32): u32 {');
+  w('  switch (h) {');
+  const own = HANDLERS.map((h, i) => (h.lockedItself ? i : -1)).filter((i) => i >= 0);
+  if (own.length) { w(caseList(own)); w('      return h;'); }
+  const ending = HANDLERS.map((h, i) => (h.ends !== undefined ? i : -1)).filter((i) => i >= 0);
+  w(caseList(ending));
+  w('      return NO_HANDLER;');
+  w('    default: return H.stepInBlock;');
   w('  }');
   w('}');
   w();

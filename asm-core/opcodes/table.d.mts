@@ -26,6 +26,7 @@ export interface Handler {
   faults: boolean;
   ends?: BlockEnd;
   keepsRegistersUnless?: number;
+  lockedItself?: boolean;
 }
 
 export const ALU_OPS: string[];

@@ -26,6 +26,10 @@
 //  - ends: how it ends its block: 'branch' (Jcc: the target or the next instruction), 'jump' and
 //    'call' (a direct target), 'indirect' and 'indirect-call' (a computed target), 'return', or
 //    'interpret' (the interpreter decides); absent: the block goes on after it.
+//  - lockedItself: with a LOCK prefix the encoding still decodes to this handler; any other
+//    handler's encodings that go on in the block then go to the interpreter inside the block
+//    (stepInBlock, which knows which forms may be locked: #UD otherwise), and those that end
+//    the block to the interpreter alone.
 //  - keepsRegistersUnless: the record immediate for which a handler that writes a general
 //    register does so (x87: only FNSTSW AX writes one).
 
@@ -260,7 +264,8 @@ add({
 add({ name: 'bitScanR', mnemonic: 'BSF/BSR', form: 'RR', size: 32, enc: [{ op: [0x0f, 0xbc], mod: 'reg' }, { op: [0x0f, 0xbd], mod: 'reg' }], reads: ['rm'], writes: ['reg'], flags: { read: '', written: ARITH, partial: true } });
 add({ name: 'bitScanM', mnemonic: 'BSF/BSR', form: 'RM', size: 32, enc: [{ op: [0x0f, 0xbc], mod: 'mem' }, { op: [0x0f, 0xbd], mod: 'mem' }], reads: ['mem'], writes: ['reg'], flags: { read: '', written: ARITH, partial: true }, faults: true });
 add({ name: 'shiftDoubleR', mnemonic: 'SHLD/SHRD', form: 'RR', size: 32, enc: [0xa4, 0xa5, 0xac, 0xad].map((b) => ({ op: [0x0f, b], mod: 'reg' })), reads: ['rm', 'reg', 'eCX'], writes: ['rm'], flags: { read: '', written: ARITH, partial: true } });
-add({ name: 'cmpxchgM32', mnemonic: 'CMPXCHG', form: 'MR', size: 32, enc: [{ op: [0x0f, 0xb1], mod: 'mem' }], reads: ['mem', 'reg', 'eAX'], writes: ['mem', 'eAX'], flags: { read: '', written: ARITH }, faults: true });
+// CMPXCHG to memory, a spinlock's, runs from its own record with LOCK too (there is one CPU).
+add({ name: 'cmpxchgM32', mnemonic: 'CMPXCHG', form: 'MR', size: 32, enc: [{ op: [0x0f, 0xb1], mod: 'mem' }], reads: ['mem', 'reg', 'eAX'], writes: ['mem', 'eAX'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });
 add({ name: 'cld', mnemonic: 'CLD', form: 'Z', size: 32, enc: [{ op: [0xfc] }], flags: { read: '', written: 'D' } });
 add({ name: 'std', mnemonic: 'STD', form: 'Z', size: 32, enc: [{ op: [0xfd] }], flags: { read: '', written: 'D' } });
 

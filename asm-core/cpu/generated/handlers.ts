@@ -927,6 +927,21 @@ export function blockEnd(h: u32): u32 {
   }
 }
 
+/** The handler of a LOCKed encoding whose handler without LOCK is `h`, or NO_HANDLER. */
+export function lockedHandler(h: u32): u32 {
+  switch (h) {
+    case H.cmpxchgM32:
+      return h;
+    case H.jo: case H.jno: case H.jb: case H.jae: case H.jz: case H.jnz:
+    case H.jbe: case H.ja: case H.js: case H.jns: case H.jp: case H.jnp:
+    case H.jl: case H.jge: case H.jle: case H.jg: case H.jmpRel: case H.callRel:
+    case H.jmpR: case H.jmpM: case H.callR: case H.callM: case H.ret: case H.retImm:
+    case H.interpret:
+      return NO_HANDLER;
+    default: return H.stepInBlock;
+  }
+}
+
 /** Does the handler on record `rec` leave every general register as it was? */
 export function keepsRegisters(rec: u32, h: u32): bool {
   switch (h) {
