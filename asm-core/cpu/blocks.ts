@@ -21,7 +21,7 @@
 import { pc, instrStart, csBase, csLimit, cs32, ss32, cplLive, attention, flatData } from './live';
 import { step, interruptShadow, retired } from './exec';
 import { decodeBlock } from './predecode';
-import { dispatch } from './handlers';
+import { dispatch } from './generated/handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
 import { jitThreshold, compileBlock, enter, forgetTranslations, TRANSLATION_PENDING } from '../jit/cache';

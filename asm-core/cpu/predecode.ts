@@ -1,8 +1,10 @@
-// Decoding 32-bit code into records (cpu/record.ts) for the block cache (cpu/blocks.ts). This
-// takes apart the forms that make up nearly all of a 32-bit kernel's and user program's
-// instructions: 8- and 32-bit ALU, MOV, LEA, TEST, shifts, multiply and divide, PUSH and POP,
-// near jumps, calls and returns, string instructions, bit tests, BSWAP, and the 16-bit MOV, ALU,
-// TEST and shifts. The x87, bit scans (also TZCNT/LZCNT), double shifts, bit tests with a
+// Decoding 32-bit code into records (cpu/record.ts) for the block cache (cpu/blocks.ts). The
+// handler of each encoding and whether it ends the block come from the opcode table
+// (asm-core/opcodes/table.mjs, through cpu/generated/handlers.ts handlerOf and blockEnd); this
+// file takes the operands apart by the encoding's shape. It takes apart the forms that make up
+// nearly all of a 32-bit kernel's and user program's instructions: 8- and 32-bit ALU, MOV, LEA,
+// TEST, shifts, multiply and divide, PUSH and POP, near jumps, calls and returns, string
+// instructions, bit tests, BSWAP, and the 16-bit MOV, ALU, TEST and shifts. The x87, bit scans (also TZCNT/LZCNT), double shifts, bit tests with a
 // register offset into memory, CMPXCHG, CMPXCHG8B and XADD, XCHG with memory, the 8-bit shifts,
 // INC/DEC, NOT/NEG and multiply/divide on a byte in memory, anything LOCKed, PUSHF, SAHF/LAHF,
 // CLI, CLD/STD, RDTSC, PUSH of a segment register, and loads of ES, DS, FS and GS are left to the
@@ -18,7 +20,9 @@ import {
 } from './record';
 import { BLOCK_MAX, decodedEnd } from './blocks';
 import { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS } from './string';
-import { H, aluHandler32, aluHandler8, jccHandler, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI } from './handlers';
+import {
+  H, handlerOf, lockedHandler, blockEnd, NO_HANDLER, END_NONE, MAP_ONE, MAP_TWO, MAP_ONE_66, MAP_TWO_66, MAP_TWO_F3,
+} from './generated/handlers';
 
 /** What decodeOne() found: not a form taken apart here, one that continues the block, one that ends it. */
 const NOT_DECODED: u32 = 0;
@@ -119,14 +123,30 @@ function decodeOne(): u32 {
   }
   const result = decodeForm(op, segOvr, rep, o16);
   // A LOCKed instruction (an atomic ADD, XCHG) runs in the interpreter, which knows which forms
-  // may be locked (#UD otherwise), inside the block: the decoder gave its length. CMPXCHG to
-  // memory, a spinlock's, may be locked and has its own record form.
-  if (lock) {
-    if (result != CONTINUES) return NOT_DECODED;
-    if (<u32>load<u16>(rec, REC_HANDLER) != <u32>H.cmpxchgM32) setHandler(H.stepInBlock);
+  // may be locked (#UD otherwise), inside the block: the decoder gave its length. The table
+  // says which keep their own record (CMPXCHG to memory, a spinlock's).
+  if (lock && result != NOT_DECODED) {
+    const h = lockedHandler(<u32>load<u16>(rec, REC_HANDLER));
+    if (h == NO_HANDLER) return NOT_DECODED;
+    setHandler(h);
   }
   return result;
 }
+
+/**
+ * The record's handler from the opcode table (cpu/generated/handlers.ts handlerOf) for opcode
+ * `op` of opcode map `map` with the ModRM just read, if any; and whether the block ends after it.
+ */
+function decoded(map: u32, op: u32): u32 {
+  const h = handlerOf(map, op, mod, reg);
+  if (h == NO_HANDLER) return NOT_DECODED;
+  setHandler(h);
+  return blockEnd(h) == END_NONE ? CONTINUES : ENDS;
+}
+
+// The decoders below take the operands apart by the encoding's shape; the opcode table chooses
+// the handler (and so the forms it does not list, such as C6 /1 or LEA of a register, are left
+// to the interpreter).
 
 function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
   // REP is meaningful only on string instructions; "REP RET" and PAUSE ignore it; F3 0F BC/BD
@@ -136,237 +156,129 @@ function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
   // The x87 (and WAIT) cannot change the mode, the paging or the flow of control, so the block
   // goes on after it. With 66h (16-bit environment images) and WAIT the interpreter runs it.
   if ((op >= 0xd8 && op <= 0xdf) || op == 0x9b) {
-    if (op == 0x9b || o16) { if (op != 0x9b) modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; }
+    if (op == 0x9b || o16) { if (op != 0x9b) modrm(segOvr); return decoded(o16 ? MAP_ONE_66 : MAP_ONE, op); }
     const at = p;
     modrm(segOvr);
     setImm(op | (<u32>load<u8>(at) << 8));
-    setHandler(H.x87);
-    return CONTINUES;
+    return decoded(MAP_ONE, op);
   }
   if (o16) return rep != 0 ? NOT_DECODED : decode16(op, segOvr);
 
-  if (op < 0x40 && (op & 7) < 6) {
-    const aop = op >> 3;
-    switch (op & 7) {
-      case 0: modrm(segOvr); setHandler(aluHandler8(mod == 3 ? FORM_RR : FORM_MR, aop)); return CONTINUES;
-      case 1: modrm(segOvr); setHandler(aluHandler32(mod == 3 ? FORM_RR : FORM_MR, aop)); return CONTINUES;
-      case 2: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(aluHandler8(mod == 3 ? FORM_RR : FORM_RM, aop)); return CONTINUES;
-      case 3: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(aluHandler32(mod == 3 ? FORM_RR : FORM_RM, aop)); return CONTINUES;
-      case 4: setField(REC_RM, REG_EAX); setImm(byte()); setHandler(aluHandler8(FORM_RI, aop)); return CONTINUES;
-      default: setField(REC_RM, REG_EAX); setImm(imm32()); setHandler(aluHandler32(FORM_RI, aop)); return CONTINUES;
-    }
+  if (op < 0x40 && (op & 7) < 6) { // the ALU: Eb,Gb  Ev,Gv  Gb,Eb  Gv,Ev  AL,Ib  eAX,Iv
+    const form = op & 7;
+    if (form < 4) { modrm(segOvr); if (form >= 2 && mod == 3) regIsDestination(); }
+    else { setField(REC_RM, REG_EAX); setImm(form == 4 ? byte() : imm32()); }
+    return decoded(MAP_ONE, op);
   }
-  if (op >= 0x40 && op <= 0x5f) {
-    setField(REC_RM, op & 7);
-    const group = (op - 0x40) >> 3;
-    setHandler(group == 0 ? H.incR32 : group == 1 ? H.decR32 : group == 2 ? H.pushR32 : H.popR32);
-    return CONTINUES;
-  }
-  if (op >= 0x70 && op <= 0x7f) { setDisp(imm8s()); setHandler(jccHandler(op & 15)); return ENDS; }
-  if (op >= 0x91 && op <= 0x97) { setField(REC_RM, op & 7); setField(REC_REG, REG_EAX); setHandler(H.xchgRR32); return CONTINUES; }
-  if (op >= 0xb0 && op <= 0xb7) { setField(REC_RM, op & 7); setImm(byte()); setHandler(H.movRI8); return CONTINUES; }
-  if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm32()); setHandler(H.movRI32); return CONTINUES; }
-
-  switch (op) {
-    case 0x0f: return decode0f(segOvr, rep);
-    case 0x68: setImm(imm32()); setHandler(H.pushI32); return CONTINUES;
-    case 0x6a: setImm(imm8s()); setHandler(H.pushI32); return CONTINUES;
-    case 0x69: case 0x6b: {
-      modrm(segOvr);
-      setImm(op == 0x69 ? imm32() : imm8s());
-      setHandler(mod == 3 ? H.imulRRI : H.imulRMI);
-      return CONTINUES;
-    }
-    case 0x80: case 0x82: modrm(segOvr); setImm(byte()); setHandler(aluHandler8(mod == 3 ? FORM_RI : FORM_MI, reg)); return CONTINUES;
-    case 0x81: case 0x83: {
-      modrm(segOvr);
-      setImm(op == 0x81 ? imm32() : imm8s());
-      setHandler(aluHandler32(mod == 3 ? FORM_RI : FORM_MI, reg));
-      return CONTINUES;
-    }
-    case 0x84: modrm(segOvr); setHandler(mod == 3 ? H.testRR8 : H.testMR8); return CONTINUES;
-    case 0x85: modrm(segOvr); setHandler(mod == 3 ? H.testRR32 : H.testMR32); return CONTINUES;
-    case 0x87: modrm(segOvr); setHandler(mod == 3 ? H.xchgRR32 : H.stepInBlock); return CONTINUES;
-    case 0x86: // XCHG with a byte
-    case 0xd0: case 0xd2: // shifts of a byte by 1, by CL
-    case 0x8c: // MOV Ew, Sreg
-      modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES;
-    case 0xc0: modrm(segOvr); byte(); setHandler(H.stepInBlock); return CONTINUES; // shifts of a byte by imm8
-    case 0xfe: modrm(segOvr); if (reg > 1) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES; // INC, DEC Eb
-    // Loads of ES, DS, FS, GS (not SS: its interrupt shadow; not CS); PUSH of any segment register.
-    case 0x8e: modrm(segOvr); if (reg == 1 || reg == 2 || reg > 5) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES;
-    case 0x06: case 0x0e: case 0x16: case 0x1e: case 0x07: case 0x1f: setHandler(H.stepInBlock); return CONTINUES;
-    case 0x88: modrm(segOvr); setHandler(mod == 3 ? H.movRR8 : H.movMR8); return CONTINUES;
-    case 0x89: modrm(segOvr); setHandler(mod == 3 ? H.movRR32 : H.movMR32); return CONTINUES;
-    case 0x8a: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR8 : H.movRM8); return CONTINUES;
-    case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR32 : H.movRM32); return CONTINUES;
-    case 0x8d: modrm(segOvr); if (mod == 3) return NOT_DECODED; setHandler(H.lea32); return CONTINUES;
-    case 0x90: setHandler(H.nop); return CONTINUES;
-    case 0x98: setHandler(H.cwde); return CONTINUES;
-    case 0x99: setHandler(H.cdq); return CONTINUES;
-    case 0xa0: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movRM8); return CONTINUES;
-    case 0xa1: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movRM32); return CONTINUES;
-    case 0xa2: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movMR8); return CONTINUES;
-    case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movMR32); return CONTINUES;
-    case 0xa4: case 0xa5: case 0xa6: case 0xa7: case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf: {
-      const kinds = op >> 1;
-      const kind = kinds == 0x52 ? STR_MOVS : kinds == 0x53 ? STR_CMPS : kinds == 0x55 ? STR_STOS : kinds == 0x56 ? STR_LODS : STR_SCAS;
-      setField(REC_REG, kind);
-      setField(REC_SCALE, (op & 1) ? 32 : 8);
-      setField(REC_RM, segOvr >= 0 ? <u32>segOvr : 0xff);
-      setImm(rep);
-      setHandler(H.stringOp32);
-      return CONTINUES;
-    }
-    case 0xa8: setField(REC_RM, REG_EAX); setImm(byte()); setHandler(H.testRI8); return CONTINUES;
-    case 0xa9: setField(REC_RM, REG_EAX); setImm(imm32()); setHandler(H.testRI32); return CONTINUES;
-    case 0xc1: case 0xd1: {
-      modrm(segOvr);
-      setImm(op == 0xc1 ? byte() : 1);
-      setHandler(mod == 3 ? H.shiftRI32 : H.shiftMI32);
-      return CONTINUES;
-    }
-    case 0xd3: modrm(segOvr); setHandler(mod == 3 ? H.shiftRC32 : H.shiftMC32); return CONTINUES;
-    case 0xc2: setImm(imm16()); setHandler(H.retImm); return ENDS;
-    case 0xc3: setHandler(H.ret); return ENDS;
-    case 0xc6: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(byte()); setHandler(mod == 3 ? H.movRI8 : H.movMI8); return CONTINUES;
-    case 0xc7: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(imm32()); setHandler(mod == 3 ? H.movRI32 : H.movMI32); return CONTINUES;
-    case 0xc9: setHandler(H.leave32); return CONTINUES;
-    // Flag instructions that cannot change the mode or the flow of control: the interpreter
-    // runs them inside the block (POPF and STI, which can, end it).
-    case 0x9c: case 0x9e: case 0x9f: case 0xfa: setHandler(H.stepInBlock); return CONTINUES;
-    case 0xfc: setHandler(H.cld); return CONTINUES;
-    case 0xfd: setHandler(H.std); return CONTINUES;
-    case 0xe8: setDisp(imm32()); setHandler(H.callRel); return ENDS;
-    case 0xe9: setDisp(imm32()); setHandler(H.jmpRel); return ENDS;
-    case 0xeb: setDisp(imm8s()); setHandler(H.jmpRel); return ENDS;
-    case 0xf6: {
-      modrm(segOvr);
-      if (reg > 1) { setHandler(H.stepInBlock); return CONTINUES; } // NOT, NEG, MUL, IMUL, DIV, IDIV Eb
-      setImm(byte());
-      setHandler(mod == 3 ? H.testRI8 : H.testMI8);
-      return CONTINUES;
-    }
-    case 0xf7: {
-      modrm(segOvr);
-      const m = mod == 3;
-      if (reg <= 1) { setImm(imm32()); setHandler(m ? H.testRI32 : H.testMI32); }
-      else if (reg == 2) setHandler(m ? H.notR32 : H.notM32);
-      else if (reg == 3) setHandler(m ? H.negR32 : H.negM32);
-      else setHandler(m ? H.mulDivR32 : H.mulDivM32);
-      return CONTINUES;
-    }
-    case 0xff: {
-      modrm(segOvr);
-      const m = mod == 3;
-      switch (reg) {
-        case 0: setHandler(m ? H.incR32 : H.incM32); return CONTINUES;
-        case 1: setHandler(m ? H.decR32 : H.decM32); return CONTINUES;
-        case 2: setHandler(m ? H.callR : H.callM); return ENDS;
-        case 4: setHandler(m ? H.jmpR : H.jmpM); return ENDS;
-        case 6: setHandler(m ? H.pushR32 : H.pushM32); return CONTINUES;
-        default: return NOT_DECODED;
+  if (op >= 0x40 && op <= 0x5f) setField(REC_RM, op & 7); // INC, DEC, PUSH, POP Zv
+  else if (op >= 0x70 && op <= 0x7f) setDisp(imm8s()); // Jcc Jb
+  else if (op >= 0x91 && op <= 0x97) { setField(REC_RM, op & 7); setField(REC_REG, REG_EAX); } // XCHG eAX, Zv
+  else if (op >= 0xb0 && op <= 0xb7) { setField(REC_RM, op & 7); setImm(byte()); } // MOV Zb, Ib
+  else if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm32()); } // MOV Zv, Iv
+  else {
+    switch (op) {
+      case 0x0f: return decode0f(segOvr, rep);
+      // ModRM
+      case 0x84: case 0x85: case 0x86: case 0x87: case 0x88: case 0x89: case 0x8c: case 0x8d: case 0x8e:
+      case 0xd0: case 0xd2: case 0xd3: case 0xfe: case 0xff:
+        modrm(segOvr); break;
+      case 0x8a: case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); break; // MOV Gb,Eb  Gv,Ev
+      // ModRM and an immediate
+      case 0x80: case 0x82: case 0xc0: case 0xc1: case 0xc6: modrm(segOvr); setImm(byte()); break;
+      case 0x6b: case 0x83: modrm(segOvr); setImm(imm8s()); break;
+      case 0x69: case 0x81: case 0xc7: modrm(segOvr); setImm(imm32()); break;
+      case 0xd1: modrm(segOvr); setImm(1); break;
+      case 0xf6: modrm(segOvr); if (reg <= 1) setImm(byte()); break; // TEST Eb, Ib (the rest: NOT...IDIV Eb)
+      case 0xf7: modrm(segOvr); if (reg <= 1) setImm(imm32()); break; // TEST Ev, Iv (the rest: NOT...IDIV Ev)
+      // No operand in the record, or an immediate, a relative target, an offset
+      case 0x06: case 0x0e: case 0x16: case 0x1e: case 0x07: case 0x1f: // PUSH of a segment register, POP ES, DS
+      case 0x90: case 0x98: case 0x99: case 0xc3: case 0xc9:
+      case 0x9c: case 0x9e: case 0x9f: case 0xfa: case 0xfc: case 0xfd: // PUSHF, SAHF, LAHF, CLI, CLD, STD
+        break;
+      case 0x68: setImm(imm32()); break;
+      case 0x6a: setImm(imm8s()); break;
+      case 0xc2: setImm(imm16()); break;
+      case 0xe8: case 0xe9: setDisp(imm32()); break;
+      case 0xeb: setDisp(imm8s()); break;
+      case 0xa0: case 0xa1: case 0xa2: case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); break;
+      case 0xa8: setField(REC_RM, REG_EAX); setImm(byte()); break;
+      case 0xa9: setField(REC_RM, REG_EAX); setImm(imm32()); break;
+      case 0xa4: case 0xa5: case 0xa6: case 0xa7: case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf: {
+        const kinds = op >> 1;
+        const kind = kinds == 0x52 ? STR_MOVS : kinds == 0x53 ? STR_CMPS : kinds == 0x55 ? STR_STOS : kinds == 0x56 ? STR_LODS : STR_SCAS;
+        setField(REC_REG, kind);
+        setField(REC_SCALE, (op & 1) ? 32 : 8);
+        setField(REC_RM, segOvr >= 0 ? <u32>segOvr : 0xff);
+        setImm(rep);
+        break;
       }
+      default: return NOT_DECODED;
     }
-    default: return NOT_DECODED;
   }
+  return decoded(MAP_ONE, op);
 }
 
 /** With a 66h prefix: MOV, the ALU, TEST and shifts on words, and the word NOPs. */
 function decode16(op: u32, segOvr: i32): u32 {
-  if (op < 0x40 && (op & 7) < 6 && (op & 1) != 0) {
+  if (op < 0x40 && (op & 7) < 6 && (op & 1) != 0) { // the ALU (the operation in the record): Ew,Gw  Gw,Ew  AX,Iw
     const aop = op >> 3;
-    switch (op & 7) {
-      case 1: modrm(segOvr); setImm(aop); setHandler(mod == 3 ? H.aluRR16 : H.aluMR16); return CONTINUES;
-      case 3: modrm(segOvr); setImm(aop); if (mod == 3) { regIsDestination(); setHandler(H.aluRR16); } else setHandler(H.aluRM16); return CONTINUES;
-      default: setField(REC_RM, REG_EAX); setField(REC_REG, aop); setImm(imm16()); setHandler(H.aluRI16); return CONTINUES;
-    }
+    const form = op & 7;
+    if (form < 4) { modrm(segOvr); setImm(aop); if (form == 3 && mod == 3) regIsDestination(); }
+    else { setField(REC_RM, REG_EAX); setField(REC_REG, aop); setImm(imm16()); }
+    return decoded(MAP_ONE_66, op);
   }
-  if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm16()); setHandler(H.movRI16); return CONTINUES; }
+  if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm16()); return decoded(MAP_ONE_66, op); }
   switch (op) {
-    case 0x81: case 0x83: {
-      modrm(segOvr);
-      setImm(op == 0x81 ? imm16() : imm8s() & 0xffff);
-      setHandler(mod == 3 ? H.aluRI16 : H.aluMI16);
-      return CONTINUES;
-    }
-    case 0x85: modrm(segOvr); setHandler(mod == 3 ? H.testRR16 : H.testMR16); return CONTINUES;
-    case 0x89: modrm(segOvr); setHandler(mod == 3 ? H.movRR16 : H.movMR16); return CONTINUES;
-    case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); setHandler(mod == 3 ? H.movRR16 : H.movRM16); return CONTINUES;
-    case 0xa1: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movRM16); return CONTINUES;
-    case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); setHandler(H.movMR16); return CONTINUES;
-    case 0x90: setHandler(H.nop); return CONTINUES; // XCHG AX, AX
+    case 0x85: case 0x89: case 0xd3: modrm(segOvr); break;
+    case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); break;
+    case 0x81: case 0xc7: modrm(segOvr); setImm(imm16()); break;
+    case 0x83: modrm(segOvr); setImm(imm8s() & 0xffff); break;
+    case 0xc1: modrm(segOvr); setImm(byte()); break;
+    case 0xd1: modrm(segOvr); setImm(1); break;
+    case 0xf7: modrm(segOvr); if (reg <= 1) setImm(imm16()); break;
+    case 0xa1: case 0xa3: absolute(segOvr); setField(REC_REG, REG_EAX); break;
+    case 0xa9: setField(REC_RM, REG_EAX); setImm(imm16()); break;
+    case 0x90: break; // XCHG AX, AX
     case 0x0f: { // NOP Ew (padding)
       if (byte() != 0x1f) return NOT_DECODED;
       modrm(segOvr);
-      if (reg != 0) return NOT_DECODED;
-      setHandler(H.nop);
-      return CONTINUES;
+      return decoded(MAP_TWO_66, 0x1f);
     }
-    case 0xa9: setField(REC_RM, REG_EAX); setImm(imm16()); setHandler(H.testRI16); return CONTINUES;
-    case 0xc1: case 0xd1: {
-      modrm(segOvr);
-      setImm(op == 0xc1 ? byte() : 1);
-      setHandler(mod == 3 ? H.shiftRI16 : H.shiftMI16);
-      return CONTINUES;
-    }
-    case 0xd3: modrm(segOvr); setHandler(mod == 3 ? H.shiftRC16 : H.shiftMC16); return CONTINUES;
-    case 0xc7: modrm(segOvr); if (reg != 0) return NOT_DECODED; setImm(imm16()); setHandler(mod == 3 ? H.movRI16 : H.movMI16); return CONTINUES;
-    case 0xf7: modrm(segOvr); if (reg > 1) return NOT_DECODED; setImm(imm16()); setHandler(mod == 3 ? H.testRI16 : H.testMI16); return CONTINUES;
     default: return NOT_DECODED;
   }
+  return decoded(MAP_ONE_66, op);
 }
 
 function decode0f(segOvr: i32, rep: u32): u32 {
   const op = byte();
-  if (op >= 0x80 && op <= 0x8f) { setDisp(imm32()); setHandler(jccHandler(op & 15)); return ENDS; }
-  if (op >= 0x90 && op <= 0x9f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? H.setccR : H.setccM); return CONTINUES; }
-  if (op >= 0x40 && op <= 0x4f) { modrm(segOvr); setImm(op & 15); setHandler(mod == 3 ? H.cmovRR : H.cmovRM); return CONTINUES; }
-  switch (op) {
-    case 0x1f: modrm(segOvr); if (reg != 0) return NOT_DECODED; setHandler(H.nop); return CONTINUES; // NOP Ev (padding)
-    case 0xaf: modrm(segOvr); setHandler(mod == 3 ? H.imulRR : H.imulRM); return CONTINUES;
-    case 0xb6: modrm(segOvr); setHandler(mod == 3 ? H.movzxRR8 : H.movzxRM8); return CONTINUES;
-    case 0xb7: modrm(segOvr); setHandler(mod == 3 ? H.movzxRR16 : H.movzxRM16); return CONTINUES;
-    case 0xbe: modrm(segOvr); setHandler(mod == 3 ? H.movsxRR8 : H.movsxRM8); return CONTINUES;
-    case 0xbf: modrm(segOvr); setHandler(mod == 3 ? H.movsxRR16 : H.movsxRM16); return CONTINUES;
-    // The interpreter runs these inside the block: their length is all that is needed here.
-    case 0x31: setHandler(H.stepInBlock); return CONTINUES; // RDTSC
-    case 0xa3: case 0xab: case 0xb3: case 0xbb: { // BT, BTS, BTR, BTC Ev, Gv
-      modrm(segOvr);
-      if (mod == 3) { setImm(((op >> 3) & 3) << 8); setHandler(H.bitRR); }
-      else setHandler(H.stepInBlock); // the offset reaches beyond the operand
-      return CONTINUES;
+  if (op >= 0x80 && op <= 0x8f) setDisp(imm32()); // Jcc Jz
+  else if ((op >= 0x90 && op <= 0x9f) || (op >= 0x40 && op <= 0x4f)) { modrm(segOvr); setImm(op & 15); } // SETcc, CMOVcc
+  else if (op >= 0xc8 && op <= 0xcf) setField(REC_RM, op & 7); // BSWAP
+  else {
+    switch (op) {
+      // NOP Ev, IMUL Gv,Ev, MOVZX, MOVSX, CMPXCHG, XADD, CMPXCHG8B
+      case 0x1f: case 0xaf: case 0xb6: case 0xb7: case 0xbe: case 0xbf: case 0xb0: case 0xb1: case 0xc0: case 0xc1: case 0xc7:
+        modrm(segOvr); break;
+      case 0x31: case 0xa0: case 0xa1: case 0xa8: case 0xa9: break; // RDTSC, PUSH and POP FS and GS
+      case 0xa3: case 0xab: case 0xb3: case 0xbb: // BT, BTS, BTR, BTC Ev, Gv (the kind in the record)
+        modrm(segOvr);
+        if (mod == 3) setImm(((op >> 3) & 3) << 8);
+        break;
+      case 0xbc: case 0xbd: // BSF, BSR; with F3, TZCNT and LZCNT (or BSF and BSR, as CPUID has them)
+        modrm(segOvr);
+        if (rep == 0) setImm(op == 0xbd ? 1 : 0);
+        break;
+      case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD, SHRD Ev, Gv, imm8 or CL
+        modrm(segOvr);
+        const count = (op & 1) != 0 ? 0x200 : byte();
+        if (mod == 3) setImm(count | (op < 0xa8 ? 0x100 : 0));
+        break;
+      }
+      case 0xba: modrm(segOvr); setImm(((reg - 4) << 8) | (byte() & 31)); break; // BT/BTS/BTR/BTC Ev, imm8 (/4../7)
+      default: return NOT_DECODED;
     }
-    case 0xbc: case 0xbd: // BSF, BSR; with F3, TZCNT and LZCNT (or BSF and BSR, as CPUID has them): the interpreter's
-      modrm(segOvr);
-      if (rep != 0) { setHandler(H.stepInBlock); return CONTINUES; }
-      setImm(op == 0xbd ? 1 : 0);
-      setHandler(mod == 3 ? H.bitScanR : H.bitScanM);
-      return CONTINUES;
-    case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD, SHRD Ev, Gv, imm8 or CL; to memory the interpreter's
-      modrm(segOvr);
-      const byCL = (op & 1) != 0;
-      const count = byCL ? 0x200 : byte();
-      if (mod != 3) { setHandler(H.stepInBlock); return CONTINUES; }
-      setImm(count | (op < 0xa8 ? 0x100 : 0));
-      setHandler(H.shiftDoubleR);
-      return CONTINUES;
-    }
-    case 0xb1: modrm(segOvr); setHandler(mod == 3 ? H.stepInBlock : H.cmpxchgM32); return CONTINUES; // CMPXCHG
-    case 0xb0: case 0xc0: case 0xc1: modrm(segOvr); setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG Eb, XADD
-    case 0xc7: modrm(segOvr); if (reg != 1 || mod == 3) return NOT_DECODED; setHandler(H.stepInBlock); return CONTINUES; // CMPXCHG8B
-    case 0xa0: case 0xa8: case 0xa1: case 0xa9: setHandler(H.stepInBlock); return CONTINUES; // PUSH, POP FS and GS
-    case 0xba: { // BT/BTS/BTR/BTC Ev, imm8
-      modrm(segOvr);
-      if (reg < 4) return NOT_DECODED;
-      setImm(((reg - 4) << 8) | (byte() & 31));
-      setHandler(mod == 3 ? H.bitRI : H.bitMI);
-      return CONTINUES;
-    }
-    default:
-      if (op >= 0xc8 && op <= 0xcf) { setField(REC_RM, op & 7); setHandler(H.bswapR); return CONTINUES; } // BSWAP
-      return NOT_DECODED;
   }
+  return decoded(rep == 0xf3 ? MAP_TWO_F3 : MAP_TWO, op);
 }
 
 /**

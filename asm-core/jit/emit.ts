@@ -27,8 +27,8 @@ import {
 import {
   PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, pendWithCarry, pendingKind, condition, kindToLocal, storeKindFromLocal,
 } from './pending';
-import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP, REC_IMM } from '../cpu/record';
-import { H } from '../cpu/handlers';
+import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP } from '../cpu/record';
+import { H, blockEnd, keepsRegisters, END_NONE, END_BRANCH, END_JUMP, END_CALL, END_RETURN } from '../cpu/generated/handlers';
 import { regionSize, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, REGION_MAX } from './region';
 import { cellForExit, chainEpilogue, restartCells } from './chain';
 import {
@@ -81,18 +81,6 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
   // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
   gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
   ifVoid(); addRetired(<i32>index + 1 - <i32>committed); flushRetired(); op(OP_RETURN); end();
-}
-
-/** Does the handler leave every general register as it was? (x87: all but FNSTSW AX, DF E0.) */
-function keepsRegisters(rec: u32, h: u32): bool {
-  if (h == <u32>H.x87) return load<u32>(rec, REC_IMM) != (0xdf | (0xe0 << 8));
-  return h == <u32>H.shiftMI16 || h == <u32>H.shiftMC16;
-}
-
-/** Does the handler end its block with a computed EIP (the translation's last record)? */
-function endsWithJump(h: u32): bool {
-  return (h >= <u32>H.JCC && h < <u32>H.JCC + 16) || h == <u32>H.jmpRel || h == <u32>H.callRel || h == <u32>H.jmpR
-    || h == <u32>H.jmpM || h == <u32>H.callR || h == <u32>H.callM || h == <u32>H.ret;
 }
 
 // ---- a region: its blocks inside one loop, entered through a br_table on L_BLK ----
@@ -251,15 +239,16 @@ function records(first: u32, count: u32): void {
     off += <u32>load<u8>(rec, REC_LEN);
     nextOff = off;
     slowPath = false;
-    if (last && h >= <u32>H.JCC && h < <u32>H.JCC + 16) {
+    const kind = blockEnd(h);
+    if (last && kind == END_BRANCH) {
       condition(h - <u32>H.JCC);
       ifVoid(); goTo(nextOff + load<u32>(rec, REC_DISP), count, 1, false); end();
       goTo(nextOff, count, 0, canFall);
       return;
     }
-    if (last && h == <u32>H.jmpRel) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
+    if (last && kind == END_JUMP) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
     if (!inline(rec, h, last)) { viaHandler(rec, h, last, count); continue; }
-    if (last && h == <u32>H.callRel) {
+    if (last && kind == END_CALL) {
       const to = nextOff + load<u32>(rec, REC_DISP);
       const reg = thunkRegister(csBase + pc + blockBase + to);
       if (reg >= 0) {
@@ -274,7 +263,11 @@ function records(first: u32, count: u32): void {
       goTo(to, count, 0, canFall);
       return;
     }
-    if (endsWithJump(h)) { if (h == <u32>H.ret) returnTo(index + 1); exitTo(index + 1, true, true); return; }
+    if (kind != END_NONE) { // a computed target (an inlined handler is never the interpreter's)
+      if (kind == END_RETURN) returnTo(index + 1);
+      exitTo(index + 1, true, true);
+      return;
+    }
     if (last) { goTo(nextOff, count, 0, canFall); return; }
     if (slowPath) {
       // The slow path touched the machine (MMIO, a write to code): leave if the run loop is wanted.

@@ -12,7 +12,7 @@
 
 import { pc, instrStart, cplLive } from '../cpu/live';
 import { retired } from '../cpu/exec';
-import { dispatch } from '../cpu/handlers';
+import { dispatch } from '../cpu/generated/handlers';
 import {
   testCC, settleCF, settleFlags, lazyOp, lazySize, lazyResult, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
 } from '../cpu/flags';

@@ -17,13 +17,16 @@ import {
 } from './pending';
 import { FLAG_CF, FLAG_OF, FLAG_ZF, FLAG_DF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_REG, REC_RM, REC_DISP, REC_IMM } from '../cpu/record';
-import { H, FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI } from '../cpu/handlers';
+import { H } from '../cpu/generated/handlers';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
 import { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP } from '../cpu/alu';
 import {
   REG_ECX_LOCAL, effectiveAddress, eipAt, getReg, getReg16, getReg32, getReg8, linear, nextOff, pop32,
   push32, read, recLinear, rmwRead, rmwStart, rmwWrite, setReg, setReg16, setReg32, setReg8, write,
 } from './operands';
+
+/** The record forms, in the order of the ALU handler numbers (generated/handlers.ts: ALU32 + form * 8 + operation). */
+const FORM_RR: u32 = 0, FORM_RI: u32 = 1, FORM_RM: u32 = 2, FORM_MR: u32 = 3, FORM_MI: u32 = 4;
 
 // ---- instructions ----
 /** ALU op (ALU_ADD...) of a (L_FA) and b (L_FB) into L_FR; the flags become pending. */

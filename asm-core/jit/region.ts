@@ -11,7 +11,7 @@
 
 import { blockAt, HEADER_SIZE, H_LAST, H_COUNT, H_PHYS, H_BYTES, H_SPAN_BELOW, H_SPAN_ABOVE } from '../cpu/blocks';
 import { REC_SIZE, REC_HANDLER, REC_DISP } from '../cpu/record';
-import { H } from '../cpu/handlers';
+import { blockEnd, END_BRANCH, END_JUMP, END_CALL, END_NONE } from '../cpu/generated/handlers';
 import { pc, csBase } from '../cpu/live';
 import { thunkRegister } from './thunk';
 
@@ -42,17 +42,17 @@ function successors(header: u32, entryPhys: u32): void {
   const phys = load<u32>(header, H_PHYS);
   const end = phys + load<u32>(header, H_BYTES);
   const last = load<u32>(header, H_LAST);
-  const h = <u32>load<u16>(last, REC_HANDLER);
-  if (h >= <u32>H.JCC && h < <u32>H.JCC + 16) { target0 = end + load<u32>(last, REC_DISP); target1 = end; targets = 2; }
-  else if (h == <u32>H.jmpRel || h == <u32>H.callRel) {
+  const kind = blockEnd(<u32>load<u16>(last, REC_HANDLER));
+  if (kind == END_BRANCH) { target0 = end + load<u32>(last, REC_DISP); target1 = end; targets = 2; }
+  else if (kind == END_JUMP || kind == END_CALL) {
     target0 = end + load<u32>(last, REC_DISP); targets = 1;
     // A call to a PC thunk goes on after the call (jit/thunk.ts), and a call to a function on
     // this page returns after it (emit.ts returnTo): so does the region.
-    if (h == <u32>H.callRel && ((target0 & ~0xfff) == (entryPhys & ~0xfff) || thunkRegister(csBase + pc + (target0 - entryPhys)) >= 0)) {
+    if (kind == END_CALL && ((target0 & ~0xfff) == (entryPhys & ~0xfff) || thunkRegister(csBase + pc + (target0 - entryPhys)) >= 0)) {
       target1 = end; targets = 2;
     }
   }
-  else if (h == <u32>H.jmpR || h == <u32>H.ret || h == <u32>H.interpret || h >= <u32>H.jmpM && h <= <u32>H.retImm) targets = 0;
+  else if (kind != END_NONE) targets = 0; // a computed target: a return, an indirect jump or call, the interpreter's
   else { target0 = end; targets = 1; } // the block stopped at its size limit: it goes on
 }
 
@@ -89,7 +89,7 @@ export function gatherRegion(entry: u32): void {
   for (let i: u32 = 0; i < regionSize; i++) {
     const header = load<u32>(headers + (i << 2));
     const last = load<u32>(header, H_LAST);
-    if (<u32>load<u16>(last, REC_HANDLER) == <u32>H.callRel) {
+    if (blockEnd(<u32>load<u16>(last, REC_HANDLER)) == END_CALL) {
       const after = load<u32>(header, H_PHYS) + load<u32>(header, H_BYTES) - entryPhys;
       if (memberAt(after) >= 0 && memberAt(after + load<u32>(last, REC_DISP)) >= 0) store<u32>(returnSites + (returnSiteCount++ << 2), after);
     }

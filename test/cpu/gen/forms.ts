@@ -173,6 +173,7 @@ add({ name: 'TEST eAX,Iv', op: [0xa9], sizes: V, imm: 'v', undef: logicUndef });
 add({ name: 'TEST Eb,Ib', op: [0xf6], digit: 0, sizes: B, modrm: 'rm', imm: 'b', undef: logicUndef });
 add({ name: 'TEST Eb,Ib (/1)', op: [0xf6], digit: 1, sizes: B, modrm: 'rm', imm: 'b', undef: logicUndef, weight: 0.3 });
 add({ name: 'TEST Ev,Iv', op: [0xf7], digit: 0, sizes: V, modrm: 'rm', imm: 'v', undef: logicUndef });
+add({ name: 'TEST Ev,Iv (/1)', op: [0xf7], digit: 1, sizes: V, modrm: 'rm', imm: 'v', undef: logicUndef, weight: 0.3 });
 add({ name: 'NOT Eb', op: [0xf6], digit: 2, sizes: B, modrm: 'rm', lock: true });
 add({ name: 'NOT Ev', op: [0xf7], digit: 2, sizes: V, modrm: 'rm', lock: true });
 add({ name: 'NEG Eb', op: [0xf6], digit: 3, sizes: B, modrm: 'rm', lock: true });
