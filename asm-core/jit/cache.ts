@@ -4,9 +4,8 @@
 //
 // A translation (of a region, jit/region.ts) hangs off its first decoded block (cpu/blocks.ts,
 // header field H_FN) and lives exactly as long as the block: a write to the block's page retires
-// the block (mmu/tlb.ts), and with it the only way to reach the translation (its code on other
-// pages is checked each time the translation goes there); a flush of the block cache drops every
-// slot's owner.
+// the block (mmu/tlb.ts), and with it the only way to reach the translation, which covers only
+// that page; a flush of the block cache drops every slot's owner.
 
 import { startOutput, out, overflow } from './wasm';
 import { translateRegion } from './module';

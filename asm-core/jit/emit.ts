@@ -17,24 +17,19 @@
 // translation serves every linear address its physical page is mapped at.
 
 import {
-  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, end, blockVoid, loopVoid,
-  OP_I32_LOAD, OP_I32_LOAD8_U, OP_I32_SHL, OP_I32_SHR_U, OP_I32_AND,
+  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, blockVoid, loopVoid,
   brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
-  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
-  L_BLK, L_E, L_READ_MASK, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
+  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
+  L_BLK, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
 } from './layout';
 import {
   PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, pendWithCarry, pendingKind, condition, kindToLocal, storeKindFromLocal,
 } from './pending';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP } from '../cpu/record';
 import { H, blockEnd, keepsRegisters, END_NONE, END_BRANCH, END_JUMP, END_CALL, END_RETURN } from '../cpu/generated/handlers';
-import {
-  regionSize, regionFirst, regionCount, regionOffset, regionPage, pageFrame, pageGen, memberAt, returnSites, returnSiteCount, REGION_MAX,
-} from './region';
-import { TLB_BASE, TLB_VALID, CODE_GEN } from '../mmu/tlb';
-import { STATE, OFF_SEGS, SEG_CS, SEG_BASE } from '../cpu/state';
+import { regionSize, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, REGION_MAX } from './region';
 import { cellForExit, chainEpilogue, restartCells } from './chain';
 import {
   addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
@@ -170,7 +165,7 @@ export function planRegisters(): void {
  */
 export function functionBody(): void {
   startFunction();
-  gget(G_PC); lset(L_EIP0);
+  gget(G_PC); ltee(L_EIP0); gset(G_JIT_ENTRY);
   loadRegs();
   loadMasks();
   loadRetired();
@@ -207,8 +202,6 @@ function region(): void {
 function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   const k = memberAt(blockBase + to);
   if (k < 0) { eipAt(to); lset(L_T); exitTo(done, true); return; }
-  const page = load<u32>(regionPage + (<u32>k << 2));
-  if (page != 0 && page != load<u32>(regionPage + (member << 2))) crossInto(page, to, done);
   // The next block starts with the registers in their locals and the pending flags in fa..fcf, their kind in fk.
   kindToLocal();
   noteEdge(<u32>k);
@@ -219,22 +212,6 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   if (fallThrough && <u32>k == member + 1) return;
   i32c(<u32>k); lset(L_BLK);
   byte(OP_BR); uleb(regionSize - 1 - member + nested);
-}
-
-/**
- * Before a branch from one of the region's pages into a block on another (not the first, which
- * the translation's entry checked, and which cannot change under it without an exit): leave
- * unless its linear page still maps the physical page it was translated from, readable at this
- * CPL, and that page's code generation is still the one it had (region.ts).
- */
-function crossInto(page: u32, to: u32, done: u32): void {
-  const frame = load<u32>(pageFrame + (page << 2));
-  i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (SEG_CS << 4) + SEG_BASE); eipAt(to); op(OP_I32_ADD);
-  i32c(12); op(OP_I32_SHR_U); i32c(2); op(OP_I32_SHL); mem(OP_I32_LOAD, 2, TLB_BASE); ltee(L_E);
-  lget(L_READ_MASK); op(OP_I32_AND); i32c(TLB_VALID); op(OP_I32_NE);
-  lget(L_E); i32c(0xfffff000); op(OP_I32_AND); i32c(frame); op(OP_I32_NE); op(OP_I32_OR);
-  i32c(0); mem(OP_I32_LOAD8_U, 0, CODE_GEN + (frame >>> 12)); i32c(load<u32>(pageGen + (page << 2))); op(OP_I32_NE); op(OP_I32_OR);
-  ifVoid(); eipAt(to); lset(L_T); exitTo(done, true); end();
 }
 
 /**

@@ -5,8 +5,7 @@
 // A slow path may fault. Before calling one, translated code stores its registers and pending
 // flags; the helper itself sets EIP, the faulting instruction's EIP and the retired count from
 // `at`, so that a fault leaves the state the interpreter would have:
-//   at = retired-so-far << 20 | instruction length << 16 | EIP offset from jitEntry (16 bits), and
-//   jitEntry = the EIP of the instruction's block, which translated code sets before the call.
+//   at = retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed).
 // The memory and segment helpers do not throw: they check first, and on a fault only record it
 // (cpu/fault.ts recordFault) and return; the translation sees `pendingVector` and returns to
 // the run loop at once, which delivers it. The handlers (jitDispatch) throw (cpu/fault.ts).
@@ -21,7 +20,7 @@ import { STATE, OFF_REGS, FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, 
 import { segCheckOrRecord } from '../cpu/segments';
 import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, pagesOrRecord } from '../mmu/access';
 
-/** EIP of the block whose slow path calls (jit/operands.ts at). */
+/** EIP at the entry of the running translation (its prologue sets it). */
 export let jitEntry: u32 = 0;
 
 @inline function enter(at: u32): void {

@@ -30,7 +30,7 @@ export const G_FLAGS: u32 = 10;
 export const G_TLB_READ_MASK: u32 = 11;
 export const G_TLB_WRITE_MASK: u32 = 12;
 export const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at this retired count
-export const G_JIT_ENTRY: u32 = 14; // EIP of the block a slow path is called from (jit/operands.ts at)
+export const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the slow paths (jit/helpers.ts)
 // For the exit cells of jit/chain.ts: mmu/tlb.ts codeEpoch and cpu/live.ts cplLive (the link
 // epoch), and the count of chained entries (i64).
 export const G_CODE_EPOCH: u32 = 15;

@@ -10,7 +10,7 @@ import {
   OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, OP_I32_GE_S, brTo,
 } from './wasm';
 import {
-  G_JIT_ENTRY, F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_PC, LEVEL_LEAVE, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
+  F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_PC, LEVEL_LEAVE, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
   G_TLB_WRITE_MASK, G_PENDING, G_BUDGET_END, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
@@ -88,13 +88,9 @@ export function spillInline(): void {
   storeRegs();
   storeFlags();
 }
-/**
- * The slow path's last argument (jit/helpers.ts), with the block's EIP put in jitEntry first: a
- * region's blocks may lie farther from its entry than the argument's 16 bits of offset reach.
- */
+/** The slow path's last argument (jit/helpers.ts). */
 export function at(): void {
-  lget(L_EIP0); if (blockBase != 0) { i32c(blockBase); op(OP_I32_ADD); } gset(G_JIT_ENTRY);
-  i32c(((index - committed) << 20) | ((nextOff - startOff) << 16) | (startOff & 0xffff));
+  i32c(((index - committed) << 20) | ((nextOff - startOff) << 16) | ((blockBase + startOff) & 0xffff));
 }
 /**
  * After a slow path: on a fault it recorded (jit/helpers.ts, which also set EIP and the count
