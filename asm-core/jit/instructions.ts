@@ -68,7 +68,7 @@ function incDec(isDec: bool, size: u32): void {
 }
 
 /**
- * An ALU operation (ALU_ADD...) of `size` bits in record form `form` (handlers.ts FORM_RR...):
+ * An ALU operation (ALU_ADD...) of `size` bits in record form `form` (FORM_RR... above):
  * RR and RI write register rm, RM register reg, MR and MI memory (CMP writes nothing).
  */
 function aluForm(rec: u32, form: u32, aop: u32, size: u32, regF: u32, rmF: u32, imm: u32): bool {
