@@ -5,7 +5,10 @@
 // A slow path may fault. Before calling one, translated code stores its registers and pending
 // flags; the helper itself sets EIP, the faulting instruction's EIP and the retired count from
 // `at`, so that a fault leaves the state the interpreter would have:
-//   at = retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed).
+//   at = flat check << 28 | retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed)
+// (retired-so-far: the block's instructions before this one, fewer than BLOCK_MAX = 128). The
+// flat check, 0 or segment + 1: the access is through ES, SS or DS, which are flat while a
+// translation runs, and the helper makes their limit check (segments.ts) before the access.
 // The memory and segment helpers do not throw: they check first, and on a fault only record it
 // (cpu/fault.ts recordFault) and return; the translation sees `pendingVector` and returns to
 // the run loop at once, which delivers it. The handlers (jitDispatch) throw (cpu/fault.ts).
@@ -26,35 +29,40 @@ export let jitEntry: u32 = 0;
 @inline function enter(at: u32): void {
   instrStart = jitEntry + <u32>(<i32>(<i16>(at & 0xffff)));
   pc = instrStart + ((at >>> 16) & 15);
-  retired += <u64>(at >>> 20);
+  retired += <u64>((at >>> 20) & 0xff);
 }
 /** The access completed: the instruction has not retired yet. */
-@inline function leave(at: u32): void { retired -= <u64>(at >>> 20); }
+@inline function leave(at: u32): void { retired -= <u64>((at >>> 20) & 0xff); }
+/** The flat segment's limit check `at` asks for passed, or its fault is recorded (then false). */
+@inline function segmentOk(at: u32, lin: u32, n: u32, write: bool): bool {
+  const check = at >>> 28;
+  return check == 0 || segCheckOrRecord(check - 1, lin, n - 1, write);
+}
 /** The pages of the access are in the TLB for it now, or a page fault is recorded (then false). */
 @inline function reachable(lin: u32, n: u32, write: bool): bool { return pagesOrRecord(lin, n, write, cplLive == 3); }
 
 export function jitRead8(lin: u32, at: u32): u32 {
-  enter(at); if (!reachable(lin, 1, false)) return 0;
+  enter(at); if (!segmentOk(at, lin, 1, false) || !reachable(lin, 1, false)) return 0;
   const v = readSlow8(lin, cplLive == 3); leave(at); return v;
 }
 export function jitRead16(lin: u32, at: u32): u32 {
-  enter(at); if (!reachable(lin, 2, false)) return 0;
+  enter(at); if (!segmentOk(at, lin, 2, false) || !reachable(lin, 2, false)) return 0;
   const v = readSlow16(lin, cplLive == 3); leave(at); return v;
 }
 export function jitRead32(lin: u32, at: u32): u32 {
-  enter(at); if (!reachable(lin, 4, false)) return 0;
+  enter(at); if (!segmentOk(at, lin, 4, false) || !reachable(lin, 4, false)) return 0;
   const v = readSlow32(lin, cplLive == 3); leave(at); return v;
 }
 export function jitWrite8(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!reachable(lin, 1, true)) return;
+  enter(at); if (!segmentOk(at, lin, 1, true) || !reachable(lin, 1, true)) return;
   writeSlow8(lin, v, cplLive == 3); leave(at);
 }
 export function jitWrite16(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!reachable(lin, 2, true)) return;
+  enter(at); if (!segmentOk(at, lin, 2, true) || !reachable(lin, 2, true)) return;
   writeSlow16(lin, v, cplLive == 3); leave(at);
 }
 export function jitWrite32(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!reachable(lin, 4, true)) return;
+  enter(at); if (!segmentOk(at, lin, 4, true) || !reachable(lin, 4, true)) return;
   writeSlow32(lin, v, cplLive == 3); leave(at);
 }
 /** segAddr()'s slow path; `what` = segment | (size - 1) << 8 | write << 16. */
@@ -62,7 +70,9 @@ export function jitSegCheck(what: u32, off: u32, at: u32): void {
   enter(at);
   if (segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) leave(at);
 }
-export function jitCheckWrite(lin: u32, n: u32, at: u32): void { enter(at); if (n == 0 || reachable(lin, n, true)) leave(at); }
+export function jitCheckWrite(lin: u32, n: u32, at: u32): void {
+  enter(at); if (segmentOk(at, lin, n, true) && (n == 0 || reachable(lin, n, true))) leave(at);
+}
 
 /** A record the translation does not inline: the block loop's own handler runs it. */
 export function jitDispatch(h: u32, rec: u32): void { dispatch(h, rec); }

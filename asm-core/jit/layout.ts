@@ -46,14 +46,14 @@ export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T
 // ---- locals: the eight registers, then the pending flags' operands, then scratch ----
 export const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;
 export const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T: u32 = 16, L_ADDR: u32 = 17;
-export const L_BAIL: u32 = 18, L_EIP0: u32 = 19, L_BLK: u32 = 20, L_FK: u32 = 21, L_ROT: u32 = 22, L_CARRY: u32 = 23;
+export const L_EIP0: u32 = 18, L_BLK: u32 = 19, L_FK: u32 = 20, L_ROT: u32 = 21, L_CARRY: u32 = 22;
 // L_CELL: the exit cell of a computed jump (jit/chain.ts), an address in the jump cache.
-export const L_CELL: u32 = 24;
+export const L_CELL: u32 = 23;
 // The TLB's fast-path masks (mmu/tlb.ts tlbReadMask, tlbWriteMask), read once at entry and after
 // each handler (only the interpreter changes them: CPL): a local instead of an imported global at
 // every access.
-export const L_READ_MASK: u32 = 25, L_WRITE_MASK: u32 = 26;
-export const N_LOCALS: u32 = 27;
+export const L_READ_MASK: u32 = 24, L_WRITE_MASK: u32 = 25;
+export const N_LOCALS: u32 = 26;
 // Then two i64 locals: the retired count (the `retired` global's value, kept here between the
 // points that hand it to the core: helper calls and exits) and the run's budget end (constant
 // during a call: jitBudgetEnd).

@@ -11,7 +11,7 @@ import {
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_PC, LEVEL_LEAVE, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, G_PENDING, G_BUDGET_END, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_BAIL, L_EIP0,
+  G_TLB_WRITE_MASK, G_PENDING, G_BUDGET_END, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
 import {
@@ -88,9 +88,13 @@ export function spillInline(): void {
   storeRegs();
   storeFlags();
 }
-/** The slow path's last argument (jit/helpers.ts). */
-export function at(): void {
-  i32c(((index - committed) << 20) | ((nextOff - startOff) << 16) | ((blockBase + startOff) & 0xffff));
+/**
+ * The slow path's last argument (jit/helpers.ts): where the instruction is and, with `flat`,
+ * the segment check of the access's flat segment (see flatCheck), which the helper makes first.
+ */
+export function at(flat: bool = false): void {
+  const check = flat && flatCheck >= 0 ? <u32>(flatCheck + 1) << 28 : 0;
+  i32c(check | ((index - committed) << 20) | ((nextOff - startOff) << 16) | ((blockBase + startOff) & 0xffff));
 }
 /**
  * After a slow path: on a fault it recorded (jit/helpers.ts, which also set EIP and the count
@@ -104,9 +108,9 @@ function leaveOnFault(): void {
   // The helper counted the instructions before the faulting one into the global (`at`).
   ifVoid(); kindToLocal(); gget(G_RETIRED); lset(L_RETIRED); gget(G_PC); lset(L_T); brTo(LEVEL_LEAVE); end();
 }
+/** After a slow path; the instruction's end leaves when it set `attention` (jit/emit.ts records). */
 function afterHelper(): void {
   leaveOnFault();
-  gget(G_ATTENTION); lget(L_BAIL); op(OP_I32_OR); lset(L_BAIL);
   slowPath = true;
 }
 
@@ -130,23 +134,18 @@ export function effectiveAddress(rec: u32): void {
   lset(L_OFF);
 }
 /**
- * The segment check the next access's slow path makes first, or -1: ES, SS and DS are flat
- * while a translation runs (cpu/live.ts flatData), so their accesses skip the check and the
- * base; only an access that wraps past 4 GiB fails the limit check then, and it also crosses a
- * page, which takes the slow path.
+ * The segment of the next access when it is flat, or -1: ES, SS and DS are flat while a
+ * translation runs (cpu/live.ts flatData), so their accesses skip the limit check and the base
+ * on the fast path; only an access that wraps past 4 GiB fails the limit check then, and it
+ * also crosses a page, which takes the slow path, whose helper makes the check (`at`).
  */
 let flatCheck: i32 = -1;
 /** jitSegCheck's first argument (jit/helpers.ts): segment | (size - 1) << 8 | write << 16. */
 function segCheckWhat(seg: u32, n: u32, write: bool): u32 { return seg | ((n - 1) << 8) | (write ? 0x10000 : 0); }
-/** The slow path's segment check of a flat segment (see flatCheck), before its access; after flushRetired(). */
-function flatSlowCheck(): void {
-  if (flatCheck < 0) return;
-  i32c(<u32>flatCheck); lget(L_OFF); at(); call(F_SEG_CHECK); leaveOnFault();
-}
 /** segAddr() of segments.ts: the limit check's fast path inline, the linear address into L_LIN. */
 export function linear(seg: u32, n: u32, write: bool): void {
   if (seg == SEG_ES || seg == SEG_SS || seg == SEG_DS) {
-    flatCheck = <i32>segCheckWhat(seg, n, write);
+    flatCheck = <i32>seg;
     lget(L_OFF); lset(L_LIN);
     return;
   }
@@ -181,7 +180,7 @@ export function read(n: u32): void {
   ifI32();
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flushRetired(); flatSlowCheck(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
+  flushRetired(); lget(L_LIN); at(true); call(F_READ8 + sizeIndex(n)); afterHelper();
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -190,7 +189,7 @@ export function write(n: u32): void {
   ifVoid();
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flushRetired(); flatSlowCheck(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  flushRetired(); lget(L_LIN); lget(L_V); at(true); call(F_WRITE8 + sizeIndex(n)); afterHelper();
   end();
 }
 /**
@@ -202,7 +201,7 @@ export function rmwStart(n: u32): void {
   ifI32();
   hostAddr();
   els();
-  flushRetired(); flatSlowCheck(); lget(L_LIN); i32c(n); at(); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
+  flushRetired(); lget(L_LIN); i32c(n); at(true); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
   end();
   lset(L_ADDR);
 }
