@@ -55,7 +55,6 @@ export { RAM_BASE } from './mmu/phys';
 // ---- for the JIT's generated modules (jit/emit.ts imports these by name) ----
 export { pc, instrStart, attention, cplLive } from './cpu/live';
 export { retired } from './cpu/exec';
-export { pendingVector } from './cpu/fault';
 export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
 export { tlbReadMask, tlbWriteMask, codeEpoch } from './mmu/tlb';

@@ -7,8 +7,8 @@
 // AssemblyScript cannot write throw or try/catch, so both are placeholder imports from "fault"
 // that asm-core/build.mjs defines after compiling: throwFault() becomes `throw $fault`, and
 // index.ts loopCatchingFaults() the try around loop(). The built core imports neither.
-// Translated code does without the throw: its slow paths (jit/helpers.ts) only record the
-// fault, and the translation returns to the run loop, which delivers it (index.ts loop).
+// A translation's slow paths (jit/helpers.ts) throw the same way; the translation catches the
+// exception only to store the guest registers it holds in locals, and passes it on.
 
 import { pc, instrStart, attention } from './live';
 import { clearPrefixes } from './decode';

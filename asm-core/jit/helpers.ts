@@ -2,18 +2,18 @@
 // slow paths of memory accesses and segment checks, the flag tests it does not inline, and the
 // block loop's handlers for the records it does not inline.
 //
-// A slow path may fault. Before calling one, translated code stores its registers and pending
-// flags; the helper itself sets EIP, the faulting instruction's EIP and the retired count from
-// `at`, so that a fault leaves the state the interpreter would have:
+// A slow path may fault. The helper sets EIP, the faulting instruction's EIP and the retired
+// count from `at`, records the fault and throws (cpu/fault.ts abandon); the translation's catch
+// stores the registers it holds in locals and its pending flags (jit/emit.ts functionBody) and
+// passes the exception on to the run loop, which delivers it. So the state is the interpreter's:
 //   at = flat check << 28 | retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed)
 // (retired-so-far: the block's instructions before this one, fewer than BLOCK_MAX = 128). The
 // flat check, 0 or segment + 1: the access is through ES, SS or DS, which are flat while a
 // translation runs, and the helper makes their limit check (segments.ts) before the access.
-// The memory and segment helpers do not throw: they check first, and on a fault only record it
-// (cpu/fault.ts recordFault) and return; the translation sees `pendingVector` and returns to
-// the run loop at once, which delivers it. The handlers (jitDispatch) throw (cpu/fault.ts).
+// The handlers (jitDispatch) throw too, with the state already stored (jit/emit.ts viaHandler).
 
 import { pc, instrStart, cplLive } from '../cpu/live';
+import { abandon } from '../cpu/fault';
 import { retired } from '../cpu/exec';
 import { dispatch } from '../cpu/generated/handlers';
 import {
@@ -42,36 +42,38 @@ export let jitEntry: u32 = 0;
 @inline function reachable(lin: u32, n: u32, write: bool): bool { return pagesOrRecord(lin, n, write, cplLive == 3); }
 
 export function jitRead8(lin: u32, at: u32): u32 {
-  enter(at); if (!segmentOk(at, lin, 1, false) || !reachable(lin, 1, false)) return 0;
+  enter(at); if (!segmentOk(at, lin, 1, false) || !reachable(lin, 1, false)) abandon();
   const v = readSlow8(lin, cplLive == 3); leave(at); return v;
 }
 export function jitRead16(lin: u32, at: u32): u32 {
-  enter(at); if (!segmentOk(at, lin, 2, false) || !reachable(lin, 2, false)) return 0;
+  enter(at); if (!segmentOk(at, lin, 2, false) || !reachable(lin, 2, false)) abandon();
   const v = readSlow16(lin, cplLive == 3); leave(at); return v;
 }
 export function jitRead32(lin: u32, at: u32): u32 {
-  enter(at); if (!segmentOk(at, lin, 4, false) || !reachable(lin, 4, false)) return 0;
+  enter(at); if (!segmentOk(at, lin, 4, false) || !reachable(lin, 4, false)) abandon();
   const v = readSlow32(lin, cplLive == 3); leave(at); return v;
 }
 export function jitWrite8(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 1, true) || !reachable(lin, 1, true)) return;
+  enter(at); if (!segmentOk(at, lin, 1, true) || !reachable(lin, 1, true)) abandon();
   writeSlow8(lin, v, cplLive == 3); leave(at);
 }
 export function jitWrite16(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 2, true) || !reachable(lin, 2, true)) return;
+  enter(at); if (!segmentOk(at, lin, 2, true) || !reachable(lin, 2, true)) abandon();
   writeSlow16(lin, v, cplLive == 3); leave(at);
 }
 export function jitWrite32(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 4, true) || !reachable(lin, 4, true)) return;
+  enter(at); if (!segmentOk(at, lin, 4, true) || !reachable(lin, 4, true)) abandon();
   writeSlow32(lin, v, cplLive == 3); leave(at);
 }
 /** segAddr()'s slow path; `what` = segment | (size - 1) << 8 | write << 16. */
 export function jitSegCheck(what: u32, off: u32, at: u32): void {
   enter(at);
-  if (segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) leave(at);
+  if (!segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) abandon();
+  leave(at);
 }
 export function jitCheckWrite(lin: u32, n: u32, at: u32): void {
-  enter(at); if (segmentOk(at, lin, n, true) && (n == 0 || reachable(lin, n, true))) leave(at);
+  enter(at); if (!segmentOk(at, lin, n, true) || (n != 0 && !reachable(lin, n, true))) abandon();
+  leave(at);
 }
 
 /** A record the translation does not inline: the block loop's own handler runs it. */

@@ -36,9 +36,9 @@ export const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the s
 export const G_CODE_EPOCH: u32 = 15;
 export const G_CPL: u32 = 16;
 export const G_CHAINED: u32 = 17;
-/** cpu/fault.ts pendingVector: a slow path recorded a fault (>= 0), and the translation returns at once. */
-export const G_PENDING: u32 = 18;
-export const G_IMPORTS: u32 = 19;
+export const G_IMPORTS: u32 = 18;
+/** The core's exception tag `fault` (cpu/fault.ts), the module's only tag. */
+export const TAG_FAULT: u32 = 0;
 
 // Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
 export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_FLAGS: u32 = 5, T_I_V: u32 = 6;

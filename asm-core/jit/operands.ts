@@ -11,7 +11,7 @@ import {
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_PC, LEVEL_LEAVE, G_RETIRED, G_ATTENTION, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, G_PENDING, G_BUDGET_END, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
+  G_TLB_WRITE_MASK, G_BUDGET_END, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
 import {
@@ -97,22 +97,15 @@ export function at(flat: bool = false): void {
   i32c(check | ((index - committed) << 20) | ((nextOff - startOff) << 16) | ((blockBase + startOff) & 0xffff));
 }
 /**
- * After a slow path: on a fault it recorded (jit/helpers.ts, which also set EIP and the count
- * from `at`), leave through the shared exit, which stores the registers and flags, for the run
- * loop to deliver it. They are stored only then, not before every slow path: no instruction
- * written here changes a register or the flags before its last access that can fault, and the
- * helpers read neither (they touch memory, the TLB and devices' MMIO).
+ * Before a slow path's call: the retired count to the core's global, and the pending flags
+ * described in fk. On a fault the helper (jit/helpers.ts) sets EIP and the count from `at` and
+ * throws, and the function's catch (jit/emit.ts functionBody) stores the registers and the flags
+ * fk describes. They are stored only then, not before every slow path: no instruction written
+ * here changes a register or the flags before its last access that can fault, and the helpers
+ * read neither (they touch memory, the TLB and devices' MMIO). The instruction's end leaves
+ * when a slow path set `attention` (jit/emit.ts records).
  */
-function leaveOnFault(): void {
-  gget(G_PENDING); i32c(0); op(OP_I32_GE_S);
-  // The helper counted the instructions before the faulting one into the global (`at`).
-  ifVoid(); kindToLocal(); gget(G_RETIRED); lset(L_RETIRED); gget(G_PC); lset(L_T); brTo(LEVEL_LEAVE); end();
-}
-/** After a slow path; the instruction's end leaves when it set `attention` (jit/emit.ts records). */
-function afterHelper(): void {
-  leaveOnFault();
-  slowPath = true;
-}
+function slowCall(): void { flushRetired(); kindToLocal(); slowPath = true; }
 
 // ---- memory operands ----
 function recReg(word: u32): i32 { return word == (OFF_ZERO >> 2) ? -1 : <i32>(((word << 2) - OFF_REGS) >> 3); }
@@ -155,7 +148,7 @@ export function linear(seg: u32, n: u32, write: bool): void {
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
   ifVoid();
-  flushRetired(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterHelper();
+  slowCall(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK);
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
 }
@@ -180,7 +173,7 @@ export function read(n: u32): void {
   ifI32();
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flushRetired(); lget(L_LIN); at(true); call(F_READ8 + sizeIndex(n)); afterHelper();
+  slowCall(); lget(L_LIN); at(true); call(F_READ8 + sizeIndex(n));
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -189,7 +182,7 @@ export function write(n: u32): void {
   ifVoid();
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flushRetired(); lget(L_LIN); lget(L_V); at(true); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  slowCall(); lget(L_LIN); lget(L_V); at(true); call(F_WRITE8 + sizeIndex(n));
   end();
 }
 /**
@@ -201,7 +194,7 @@ export function rmwStart(n: u32): void {
   ifI32();
   hostAddr();
   els();
-  flushRetired(); lget(L_LIN); i32c(n); at(true); call(F_CHECK_WRITE); afterHelper(); i32c(-1);
+  slowCall(); lget(L_LIN); i32c(n); at(true); call(F_CHECK_WRITE); i32c(-1);
   end();
   lset(L_ADDR);
 }
@@ -210,7 +203,7 @@ export function rmwRead(n: u32): void {
   ifI32();
   lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flushRetired(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterHelper();
+  slowCall(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n));
   end();
 }
 export function rmwWrite(n: u32): void {
@@ -218,7 +211,7 @@ export function rmwWrite(n: u32): void {
   ifVoid();
   lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  flushRetired(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterHelper();
+  slowCall(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n));
   end();
 }
 
