@@ -7,7 +7,7 @@
 import {
   i32c, lget, lset, gget, gset, call, op, ifVoid, end, OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S,
   OP_I32_LE_U, OP_I32_GT_S, OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I32_POPCNT, OP_I32_AND, OP_I32_OR, OP_I32_XOR,
-  OP_I32_SHR_U, OP_I32_SUB, OP_SELECT, ifI32, els, ltee,
+  OP_I32_SHR_U, OP_I32_SUB, OP_SELECT, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, ifI32, els, ltee,
 } from './wasm';
 import {
   F_TEST_CC, F_FLAGS, F_ROTATE_FLAGS, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
@@ -147,24 +147,36 @@ export function pendingOF(): void {
 }
 export function pendingPF(): void { lget(L_FR); i32c(0xff); op(OP_I32_AND); op(OP_I32_POPCNT); i32c(1); op(OP_I32_AND); op(OP_I32_EQZ); }
 
+/**
+ * Push local `l` as a value of the pending operation's size: zero-extended, or sign-extended
+ * when `signed`. The locals may hold more than the operand (an 8-bit immediate sign-extended to
+ * 32 bits, an OR's result with it), so a narrow compare masks first.
+ */
+function operand(l: u32, signed: bool): void {
+  lget(l);
+  if (pendSize == 32) return;
+  if (signed) op(pendSize == 8 ? OP_I32_EXTEND8_S : OP_I32_EXTEND16_S);
+  else { i32c(maskOf(pendSize)); op(OP_I32_AND); }
+}
+
 /** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
 export function condition(cc: u32): void {
   if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
   if (pendKind < 0) { i32c(cc); call(F_TEST_CC); return; }
   const neg = (cc & 1) != 0;
   const base = cc >> 1;
-  // A CMP or SUB of 32-bit values, or a logic result: one compare.
-  if (pendSize == 32 && pendKind == <i32>LAZY_SUB && pendCF == 0 && !pendWithCarry) {
-    if (base == 1) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_U : OP_I32_LT_U); return; }
-    if (base == 2) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_NE : OP_I32_EQ); return; }
-    if (base == 3) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_U : OP_I32_LE_U); return; }
-    if (base == 6) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
-    if (base == 7) { lget(L_FA); lget(L_FB); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
+  // A CMP or SUB, or a logic result: one compare (of the operands at their size).
+  if (pendKind == <i32>LAZY_SUB && pendCF == 0 && !pendWithCarry) {
+    if (base == 1) { operand(L_FA, false); operand(L_FB, false); op(neg ? OP_I32_GE_U : OP_I32_LT_U); return; }
+    if (base == 2) { operand(L_FA, false); operand(L_FB, false); op(neg ? OP_I32_NE : OP_I32_EQ); return; }
+    if (base == 3) { operand(L_FA, false); operand(L_FB, false); op(neg ? OP_I32_GT_U : OP_I32_LE_U); return; }
+    if (base == 6) { operand(L_FA, true); operand(L_FB, true); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
+    if (base == 7) { operand(L_FA, true); operand(L_FB, true); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
   }
-  if (pendSize == 32 && pendKind == <i32>LAZY_LOGIC) {
-    if (base == 2 || base == 3) { lget(L_FR); if (neg) { i32c(0); op(OP_I32_NE); } else op(OP_I32_EQZ); return; }
-    if (base == 4 || base == 6) { lget(L_FR); i32c(0); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
-    if (base == 7) { lget(L_FR); i32c(0); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
+  if (pendKind == <i32>LAZY_LOGIC) {
+    if (base == 2 || base == 3) { operand(L_FR, false); if (neg) { i32c(0); op(OP_I32_NE); } else op(OP_I32_EQZ); return; }
+    if (base == 4 || base == 6) { operand(L_FR, true); i32c(0); op(neg ? OP_I32_GE_S : OP_I32_LT_S); return; }
+    if (base == 7) { operand(L_FR, true); i32c(0); op(neg ? OP_I32_GT_S : OP_I32_LE_S); return; }
   }
   switch (base) {
     case 0: pendingOF(); break;
