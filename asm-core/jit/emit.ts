@@ -29,7 +29,7 @@ import {
 } from './pending';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP } from '../cpu/record';
 import { H, blockEnd, keepsRegisters, END_NONE, END_BRANCH, END_JUMP, END_CALL, END_RETURN } from '../cpu/generated/handlers';
-import { regionSize, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, REGION_MAX } from './region';
+import { regionSize, regionEntry, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, REGION_MAX } from './region';
 import { cellForExit, chainEpilogue, restartCells } from './chain';
 import {
   addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
@@ -94,6 +94,9 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
 //     end  body 1 ...
 //     end  body n-1
 //   end
+// The bodies are in address order (region.ts), so a jump to a later body is a plain `br` out to
+// the end of the block before it; only the entry (body regionEntry) and backward jumps (a loop)
+// go through the br_table, with the body's number in L_BLK.
 // The registers the region uses are in their locals at the top of each block (loaded at entry), and the
 // pending flags are in fa..fcf with their kind in fk, or known (the block's start state, planRegisters).
 
@@ -175,6 +178,7 @@ export function functionBody(): void {
   loadRegs();
   loadMasks();
   loadRetired();
+  if (regionEntry != 0) { i32c(regionEntry); lset(L_BLK); }
   blockVoid(); blockVoid(); blockVoid(); // LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE
   // A fault (jit/helpers.ts, or a handler's) passes through here to the run loop, which delivers
   // it: a slow path's leaves the registers in their locals and the pending flags as fk
@@ -201,7 +205,7 @@ export function functionBody(): void {
 function region(): void {
   const n = regionSize;
   for (let k: u32 = 0; k < n; k++) store<u32>(edgeState + (k << 2), STATE_UNSEEN);
-  store<u32>(edgeState, 0); // the entry: the flags are in their globals
+  store<u32>(edgeState + (regionEntry << 2), 0); // the entry: the flags are in their globals
   loopVoid();
   for (let i: u32 = 0; i < n; i++) blockVoid();
   lget(L_BLK);
@@ -226,6 +230,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   lget(L_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_GT_U);
   ifVoid(); eipAt(to); lset(L_T); brTo(LEVEL_LEAVE); end();
   if (fallThrough && <u32>k == member + 1) return;
+  if (<u32>k > member) { byte(OP_BR); uleb(<u32>k - member - 1 + nested); return; }
   i32c(<u32>k); lset(L_BLK);
   byte(OP_BR); uleb(regionSize - 1 - member + nested);
 }

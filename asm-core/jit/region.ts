@@ -17,11 +17,16 @@ import { thunkRegister } from './thunk';
 
 export const REGION_MAX: u32 = 16;
 
-/** The region's blocks, the first being the hot one: first record, record count, and EIP offset from the first. */
+/**
+ * The region's blocks in address order: first record, record count, and EIP offset from the hot
+ * block, which is member `regionEntry`. In address order most jumps between them go forward,
+ * which the translated function branches to directly (jit/emit.ts goTo).
+ */
 export const regionFirst = memory.data(REGION_MAX * 4);
 export const regionCount = memory.data(REGION_MAX * 4);
 export const regionOffset = memory.data(REGION_MAX * 4);
 export let regionSize: u32 = 0;
+export let regionEntry: u32 = 0;
 /** Bytes of guest code in the region's blocks. */
 export let regionBytes: u32 = 0;
 /** The EIP offsets of the region's return sites: blocks after a CALL whose target is in the region too. */
@@ -69,6 +74,25 @@ function add(entryPhys: u32, phys: u32): void {
   store<u32>(regionOffset + (i << 2), offset);
 }
 
+/** Put the members in address order (insertion sort: at most REGION_MAX), and find the entry's place. */
+function sortByAddress(): void {
+  for (let i: u32 = 1; i < regionSize; i++) {
+    const h = load<u32>(headers + (i << 2)), f = load<u32>(regionFirst + (i << 2));
+    const c = load<u32>(regionCount + (i << 2)), o = load<u32>(regionOffset + (i << 2));
+    let j = i;
+    while (j > 0 && <i32>load<u32>(regionOffset + ((j - 1) << 2)) > <i32>o) {
+      store<u32>(headers + (j << 2), load<u32>(headers + ((j - 1) << 2)));
+      store<u32>(regionFirst + (j << 2), load<u32>(regionFirst + ((j - 1) << 2)));
+      store<u32>(regionCount + (j << 2), load<u32>(regionCount + ((j - 1) << 2)));
+      store<u32>(regionOffset + (j << 2), load<u32>(regionOffset + ((j - 1) << 2)));
+      j--;
+    }
+    store<u32>(headers + (j << 2), h); store<u32>(regionFirst + (j << 2), f);
+    store<u32>(regionCount + (j << 2), c); store<u32>(regionOffset + (j << 2), o);
+  }
+  regionEntry = <u32>memberAt(0);
+}
+
 /** Gather the region of the block with header `entry`, and note its EIP span in the header. */
 export function gatherRegion(entry: u32): void {
   const entryPhys = load<u32>(entry, H_PHYS);
@@ -83,6 +107,7 @@ export function gatherRegion(entry: u32): void {
     if (targets >= 1) add(entryPhys, target0);
     if (targets == 2) add(entryPhys, target1);
   }
+  sortByAddress();
   let below: u32 = 0, above: u32 = 0;
   regionBytes = 0;
   returnSiteCount = 0;
