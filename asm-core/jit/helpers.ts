@@ -19,7 +19,7 @@ import { dispatch } from '../cpu/generated/handlers';
 import {
   testCC, settleCF, settleFlags, lazyOp, lazySize, lazyResult, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
 } from '../cpu/flags';
-import { STATE, OFF_REGS, FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
+import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
 import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, pagesOrRecord } from '../mmu/access';
 
