@@ -21,7 +21,7 @@ import {
   brTo, startFunction, tryVoid, catchTag, rethrow, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
-  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, L_T, L_EIP0, L_RETIRED, L_BUDGET,
+  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
   L_BLK, L_FK, TAG_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
 } from './layout';
 import {
@@ -292,7 +292,7 @@ function records(first: u32, count: u32): void {
     if (last) { goTo(nextOff, count, 0, canFall); return; }
     if (slowPath) {
       // The slow path touched the machine (MMIO, a write to code): leave if the run loop is wanted.
-      gget(G_ATTENTION); ifVoid(); eipAt(nextOff); lset(L_T); exitTo(index + 1, false); end();
+      lget(L_BAIL); ifVoid(); eipAt(nextOff); lset(L_T); exitTo(index + 1, false); end();
     }
   }
   // The last record went through its handler, which set EIP and returned.

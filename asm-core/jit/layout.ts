@@ -53,7 +53,10 @@ export const L_CELL: u32 = 23;
 // each handler (only the interpreter changes them: CPL): a local instead of an imported global at
 // every access.
 export const L_READ_MASK: u32 = 24, L_WRITE_MASK: u32 = 25;
-export const N_LOCALS: u32 = 26;
+// A slow path in this run of the function set `attention` (the core's global, read after each
+// slow path's call): the instruction's end leaves. A local, so the fast path tests no global.
+export const L_BAIL: u32 = 26;
+export const N_LOCALS: u32 = 27;
 // Then two i64 locals: the retired count (the `retired` global's value, kept here between the
 // points that hand it to the core: helper calls and exits) and the run's budget end (constant
 // during a call: jitBudgetEnd).

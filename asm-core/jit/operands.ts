@@ -11,7 +11,7 @@ import {
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_RETIRED, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, G_BUDGET_END, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
+  G_TLB_WRITE_MASK, G_BUDGET_END, G_ATTENTION, L_BAIL, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
 import {
@@ -102,10 +102,11 @@ export function at(flat: bool = false): void {
  * throws, and the function's catch (jit/emit.ts functionBody) stores the registers and the flags
  * fk describes. They are stored only then, not before every slow path: no instruction written
  * here changes a register or the flags before its last access that can fault, and the helpers
- * read neither (they touch memory, the TLB and devices' MMIO). The instruction's end leaves
- * when a slow path set `attention` (jit/emit.ts records).
+ * read neither (they touch memory, the TLB and devices' MMIO). After the call, `attention` into
+ * L_BAIL: the instruction's end leaves when it is set (jit/emit.ts records).
  */
 function slowCall(): void { flushRetired(); kindToLocal(); slowPath = true; }
+function afterCall(): void { gget(G_ATTENTION); lset(L_BAIL); }
 
 // ---- memory operands ----
 function recReg(word: u32): i32 { return word == (OFF_ZERO >> 2) ? -1 : <i32>(((word << 2) - OFF_REGS) >> 3); }
@@ -148,7 +149,7 @@ export function linear(seg: u32, n: u32, write: bool): void {
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
   ifVoid();
-  slowCall(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK);
+  slowCall(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterCall();
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
 }
@@ -173,7 +174,7 @@ export function read(n: u32): void {
   ifI32();
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); at(true); call(F_READ8 + sizeIndex(n));
+  slowCall(); lget(L_LIN); at(true); call(F_READ8 + sizeIndex(n)); afterCall();
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -182,7 +183,7 @@ export function write(n: u32): void {
   ifVoid();
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); lget(L_V); at(true); call(F_WRITE8 + sizeIndex(n));
+  slowCall(); lget(L_LIN); lget(L_V); at(true); call(F_WRITE8 + sizeIndex(n)); afterCall();
   end();
 }
 /**
@@ -194,7 +195,7 @@ export function rmwStart(n: u32): void {
   ifI32();
   hostAddr();
   els();
-  slowCall(); lget(L_LIN); i32c(n); at(true); call(F_CHECK_WRITE); i32c(-1);
+  slowCall(); lget(L_LIN); i32c(n); at(true); call(F_CHECK_WRITE); afterCall(); i32c(-1);
   end();
   lset(L_ADDR);
 }
@@ -203,7 +204,7 @@ export function rmwRead(n: u32): void {
   ifI32();
   lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n));
+  slowCall(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterCall();
   end();
 }
 export function rmwWrite(n: u32): void {
@@ -211,7 +212,7 @@ export function rmwWrite(n: u32): void {
   ifVoid();
   lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n));
+  slowCall(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterCall();
   end();
 }
 

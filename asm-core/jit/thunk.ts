@@ -14,7 +14,7 @@
 
 import { i32c, i64c, op, lget, lset, gget, mem, ifI32, els, end, OP_I32_LOAD, OP_I32_ADD, OP_I32_EQ,
   OP_I32_EQZ, OP_I32_AND, OP_I64_ADD, OP_I64_LE_S, OP_I64_LE_U, OP_I64_LOAD, OP_I64_EXTEND_I32_U } from './wasm';
-import { L_RETIRED, L_BUDGET, L_LIN, G_ATTENTION } from './layout';
+import { L_RETIRED, L_BUDGET, L_LIN, L_BAIL } from './layout';
 import { committed, eipAt, getReg32, fastTest, hostAddr, slowPath } from './operands';
 import { STATE, OFF_SEGS, SEG_BASE, SEG_CS, OFF_SEG_FAST_READ, REG_ESP } from '../cpu/state';
 import { TLB_BASE, TLB_VALID, tlbReadMask } from '../mmu/tlb';
@@ -52,7 +52,7 @@ export function thunkTest(reg: u32, to: u32, done: u32): void {
   eipAt(to); op(OP_I64_EXTEND_I32_U); i64c(3); op(OP_I64_ADD);
   i32c(0); mem(OP_I64_LOAD, 3, STATE + OFF_SEG_FAST_READ + (SEG_CS << 3)); op(OP_I64_LE_S);
   op(OP_I32_AND);
-  if (slowPath) { gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND); }
+  if (slowPath) { lget(L_BAIL); op(OP_I32_EQZ); op(OP_I32_AND); }
   ifI32();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (SEG_CS << 4) + SEG_BASE); eipAt(to); op(OP_I32_ADD); lset(L_LIN);
   fastTest(4, false);
