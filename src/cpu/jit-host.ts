@@ -20,6 +20,11 @@
 // interpreter's records (the import returns 0).
 
 import type { JitCounters } from '../machine/types.js';
+import { mergeTranslations } from './jit-batch.js';
+
+/** The most translations compiled as one module, and the bytes at which a batch is compiled at once. */
+const BATCH_MAX = 64;
+const BATCH_BYTES = 2 << 20;
 
 /** What a JIT-enabled core exports beyond the basics (asm-core/index.ts). */
 export interface JitExports {
@@ -53,6 +58,9 @@ const GO_MODULE = new Uint8Array([
 /** Does this engine have WebAssembly tail calls (Node 20, Chrome 112)? Only then do translations chain. */
 export const TAIL_CALLS: boolean = WebAssembly.validate(GO_MODULE);
 
+/** A compiled module: its size, and how many of its functions are in the table. */
+interface HeldModule { bytes: number; functions: number }
+
 /** Counters of the translator, since power-on (declared with the Machine's status, src/machine/types.ts). */
 export type JitStats = JitCounters;
 
@@ -66,6 +74,11 @@ export class JitHost {
   private backgroundSince = 0;
   private compiling = 0;
   private reported = false;
+  /** Modules compiled; which module each table index's function is from; the bytes of the modules the table holds, now and at most. */
+  private modules = 0;
+  private slotModule = new Map<number, HeldModule>();
+  private heldBytes = 0;
+  private heldPeak = 0;
   /** Compile in the background (see the top of this file); off: at once. */
   background = false;
 
@@ -77,10 +90,10 @@ export class JitHost {
     try {
       const view = new Uint8Array((ex.memory as WebAssembly.Memory).buffer, ptr >>> 0, len >>> 0);
       if (this.background) {
-        this.compileInBackground(ex, new Uint8Array(view), index >>> 0, ticket >>> 0); // a copy: the buffer is reused
+        this.compileInBackground(ex, view.slice(), index >>> 0, ticket >>> 0); // a copy: the buffer is reused
         return 2;
       }
-      this.install(ex, new WebAssembly.Module(view), index >>> 0);
+      this.install(ex, len >>> 0, new WebAssembly.Module(view), index >>> 0);
       return 1;
     } catch (e) {
       this.refused(e);
@@ -90,35 +103,94 @@ export class JitHost {
     }
   };
 
-  private compileInBackground(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array<ArrayBuffer>, index: number, ticket: number): void {
+  /** Translations waiting to go into the next batch (jit-batch.ts), and whether its flush is queued. */
+  private batch: { bytes: Uint8Array; index: number; ticket: number }[] = [];
+  private batchBytes = 0;
+  private flushQueued = false;
+
+  /**
+   * Queue a translation for the next background compile. Those the core asks for in one run
+   * slice (until the run loop yields) are compiled as one module (jit-batch.ts), up to
+   * BATCH_MAX of them or BATCH_BYTES.
+   */
+  private compileInBackground(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array, index: number, ticket: number): void {
+    this.batch.push({ bytes, index, ticket });
+    this.batchBytes += bytes.length;
+    if (this.batch.length >= BATCH_MAX || this.batchBytes >= BATCH_BYTES) { this.flushBatch(ex); return; }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => { this.flushQueued = false; if (this.compiling === 0) this.flushBatch(ex); });
+  }
+
+  private flushBatch(ex: WebAssembly.Exports & JitExports): void {
+    const batch = this.batch;
+    if (batch.length === 0 || this.exports !== ex) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    const merged = batch.length > 1 ? mergeTranslations(batch.map((t) => t.bytes)) : null;
+    if (merged) this.compileModule(ex, merged, batch);
+    else for (const t of batch) this.compileModule(ex, t.bytes, [t]);
+  }
+
+  /**
+   * Compile `bytes` in the background and install its functions: export `f` for a single
+   * translation, f0, f1, ... for a batch. If a batch fails, its translations are compiled one
+   * by one, so that only the faulty one stays interpreted.
+   */
+  private compileModule(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array, batch: { bytes: Uint8Array; index: number; ticket: number }[]): void {
     if (this.compiling++ === 0) this.backgroundSince = performance.now();
-    WebAssembly.compile(bytes).then((module) => {
+    const single = batch.length === 1 && bytes === batch[0].bytes;
+    const failed = (e: unknown): void => {
+      if (!single) { for (const t of batch) this.compileModule(ex, t.bytes, [t]); return; }
+      ex.jitInstall(batch[0].index, batch[0].ticket, 0);
+      this.refused(e);
+    };
+    WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>).then((module) => {
       // This core may be gone (a machine powered off or replaced meanwhile): then nothing waits.
       if (this.exports !== ex) return;
       const t1 = performance.now();
-      let f: WebAssembly.ExportValue;
+      let functions: WebAssembly.Exports;
       try {
-        f = new WebAssembly.Instance(module, this.imports).exports.f;
+        functions = new WebAssembly.Instance(module, this.imports).exports;
       } catch (e) {
-        ex.jitInstall(index, ticket, 0);
-        this.refused(e);
+        failed(e);
         return;
       }
-      // The block calls the slot's index from its next run: the function goes there now, in
+      // Each block calls its slot's index from its next run: the functions go there now, in
       // the same turn of the event loop, before the core runs again.
-      if (ex.jitInstall(index, ticket, 1)) ex.table.set(index, f);
+      const held = { bytes: bytes.length, functions: 0 };
+      this.modules++;
+      batch.forEach((t, i) => {
+        if (ex.jitInstall(t.index, t.ticket, 1)) this.place(ex, t.index, functions[single ? 'f' : `f${i}`], held);
+      });
       this.compileMs += performance.now() - t1;
     }, (e: unknown) => {
       if (this.exports !== ex) return;
-      ex.jitInstall(index, ticket, 0);
-      this.refused(e);
+      failed(e);
     }).finally(() => {
-      if (--this.compiling === 0) this.backgroundMs += performance.now() - this.backgroundSince;
+      if (--this.compiling !== 0) return;
+      this.backgroundMs += performance.now() - this.backgroundSince;
+      this.flushBatch(ex);
     });
   }
 
-  private install(ex: WebAssembly.Exports & JitExports, module: WebAssembly.Module, index: number): void {
-    ex.table.set(index, new WebAssembly.Instance(module, this.imports).exports.f);
+  private install(ex: WebAssembly.Exports & JitExports, bytes: number, module: WebAssembly.Module, index: number): void {
+    this.modules++;
+    this.place(ex, index, new WebAssembly.Instance(module, this.imports).exports.f, { bytes, functions: 0 });
+  }
+
+  /**
+   * Put a translation's function at table index `index`. A module stays in memory while any of
+   * its functions is in the table, so a batch outlives the eviction of some of its translations
+   * (asm-core/jit/cache.ts evicts one slot at a time): counted here, as the bytes held.
+   */
+  private place(ex: WebAssembly.Exports & JitExports, index: number, f: WebAssembly.ExportValue, module: HeldModule): void {
+    const before = this.slotModule.get(index);
+    if (before && --before.functions === 0) this.heldBytes -= before.bytes;
+    if (module.functions++ === 0) this.heldBytes += module.bytes;
+    if (this.heldBytes > this.heldPeak) this.heldPeak = this.heldBytes;
+    this.slotModule.set(index, module);
+    ex.table.set(index, f);
   }
 
   /** A module the engine refused is a core bug: said once; that code stays interpreted. */
@@ -161,6 +233,7 @@ export class JitHost {
       backgroundCompileMs: this.backgroundMs + (this.compiling > 0 ? performance.now() - this.backgroundSince : 0),
       compiling: this.compiling, failures: s(2), evictions: s(3),
       calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9), chained: s(10),
+      modules: this.modules, moduleBytesHeld: this.heldBytes, moduleBytesHeldPeak: this.heldPeak,
     };
   }
 }

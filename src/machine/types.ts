@@ -52,6 +52,14 @@ export interface JitCounters {
   /** Bytes of the modules in the code cache now, and at most since power-on. */
   cacheBytes: number;
   cachePeakBytes: number;
+  /**
+   * WebAssembly modules compiled (a background compile takes several translations as one
+   * module, src/cpu/jit-batch.ts), and the bytes of those the function table still holds: a
+   * module lives while any of its translations is in the table; now and at most.
+   */
+  modules: number;
+  moduleBytesHeld: number;
+  moduleBytesHeldPeak: number;
 }
 
 export type RunState = 'stopped' | 'running' | 'paused' | 'halted' | 'poweroff' | 'reset' | 'error';

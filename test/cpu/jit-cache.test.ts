@@ -12,7 +12,7 @@ const BASE = 0x10_0000;
 const PASSES = 3;
 
 /** Flat 32-bit protected mode at CPL 0, EIP at the first page. */
-async function machine(pages: number, jitThreshold: number): Promise<Core> {
+async function machine(pages: number, jitThreshold: number, passes = PASSES): Promise<Core> {
   const core = await bareCore(Math.ceil((BASE + pages * 4096) / (1 << 20) + 1) * (1 << 20));
   const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
   for (let k = 0; k < pages; k++) {
@@ -29,7 +29,7 @@ async function machine(pages: number, jitThreshold: number): Promise<Core> {
       core.ram[at + 8] = 0xf4; // HLT
     }
   }
-  enterFlat32(core, BASE, { ecx: PASSES, esp: BASE - 16 });
+  enterFlat32(core, BASE, { ecx: passes, esp: BASE - 16 });
   core.setJitThreshold(jitThreshold);
   return core;
 }
@@ -60,5 +60,36 @@ describe('JIT code cache', () => {
     // The cache's size is bounded by the slots, not by the code run.
     expect(s.cacheBytes).toBeLessThanOrEqual(s.cachePeakBytes);
     expect(s.cachePeakBytes / s.bytesEmitted).toBeLessThan(slots / pages + 0.01);
+  }, 120_000);
+
+  it('compiles the translations asked for in one run slice in the background as one module', async () => {
+    // Every page is translated after its first run; the run loop yields between slices, as the
+    // Machine's does, so that background compiles start, and are installed when they end.
+    const pages = 200, passes = 50;
+    const jit = await machine(pages, 1, passes);
+    jit.jit.background = true;
+    // Two passes in slices of 100 instructions ask for every translation; then the compiles end.
+    let stop = '';
+    for (let i = 0; i < 8 && stop !== 'hlt'; i++) {
+      stop = jit.run(100);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let i = 0; i < 1000 && jit.jitStats.compiling > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(jit.jitStats.compiling).toBe(0);
+    while (stop !== 'hlt') stop = jit.run(1_000_000);
+    expect(stop).toBe('hlt');
+    const interp = await machine(pages, 0, passes);
+    runToHlt(interp);
+    expect(jit.reg('eax')).toBe(passes * pages);
+    expect(jit.instructions).toBe(interp.instructions);
+    const s = jit.jitStats;
+    expect(s.failures).toBe(0);
+    expect(s.translations).toBeGreaterThanOrEqual(pages);
+    // The translations were asked for in a few slices: far fewer modules, whose functions ran
+    // and went into each other.
+    expect(s.modules).toBeLessThan(pages / 4);
+    expect(s.instructions).toBeGreaterThan(jit.instructions / 2);
+    expect(s.chained).toBeGreaterThan(0);
+    expect(s.moduleBytesHeld).toBeGreaterThan(s.bytesEmitted / 2);
   }, 120_000);
 });
