@@ -44,6 +44,8 @@ export class JitPanel {
       row('guestBytes', 'guest code translated (KiB)', j.guestBytes, pj?.guestBytes, (j.guestBytes / KiB).toFixed(1));
       row('cacheBytes', 'code cache now (KiB)', j.cacheBytes, pj?.cacheBytes, (j.cacheBytes / KiB).toFixed(1));
       row('cachePeakBytes', 'code cache peak (KiB)', j.cachePeakBytes, pj?.cachePeakBytes, (j.cachePeakBytes / KiB).toFixed(1));
+      row('modules', 'WebAssembly modules compiled (translations batched)', j.modules, pj?.modules);
+      row('moduleBytesHeld', 'modules held by the table (KiB)', j.moduleBytesHeld, pj?.moduleBytesHeld, (j.moduleBytesHeld / KiB).toFixed(1));
       row('compileMs', 'compile time (ms)', j.compileMs, pj?.compileMs, j.compileMs.toFixed(0));
       row('instructions', 'instructions run translated', j.instructions, pj?.instructions);
       row('calls', 'entries from the block loop', j.calls, pj?.calls);
