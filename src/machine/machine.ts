@@ -8,7 +8,7 @@ import { parseBzImage } from '../boot/bzimage.js';
 import { isElf, parseElf32 } from '../boot/elf.js';
 import { loadLinux } from '../boot/linux.js';
 import { loadCore, type Core } from '../cpu/core.js';
-import { DualPic8259 } from '../devices/i8259.js';
+import type { DualPic8259 } from '../devices/i8259.js';
 import { Pit8254, PitPortB } from '../devices/i8254.js';
 import { Mc146818 } from '../devices/mc146818.js';
 import { Ns16550 } from '../devices/ns16550.js';
@@ -18,11 +18,10 @@ import { Ps2Mouse } from '../devices/ps2-mouse.js';
 import { Port92 } from '../devices/port92.js';
 import { DebugConsolePort, PostCodePort } from '../devices/debug-port.js';
 import { PciBus } from '../devices/pci.js';
-import { IrqStats } from './irq-stats.js';
-import { Lapic, LAPIC_EXTINT } from '../devices/lapic.js';
-import {
-  Ioapic, IOAPIC_DELIVERY_FIXED, IOAPIC_DELIVERY_LOWEST, IOAPIC_DELIVERY_NMI, type IoapicMessage,
-} from '../devices/ioapic.js';
+import type { IrqStats } from './irq-stats.js';
+import type { Lapic } from '../devices/lapic.js';
+import type { Ioapic } from '../devices/ioapic.js';
+import { InterruptWiring } from './interrupts.js';
 import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
 import { Vga } from '../devices/vga.js';
@@ -43,7 +42,7 @@ import { seededRandom } from './entropy.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { BlockBackend } from '../storage/block.js';
 import {
-  APIC, IRQ, MAX_MEMORY_MIB, MAX_NICS, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, ioapicPinOfIsaIrq, pirqOfPciPin,
+  APIC, IRQ, MAX_MEMORY_MIB, MAX_NICS, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, pirqOfPciPin,
 } from './board.js';
 import { MmioMap, OffsetWindow, PortBus } from './bus.js';
 import { RamDma } from './dma.js';
@@ -58,7 +57,7 @@ import { RunLoop } from './run-loop.js';
 import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
 import { captureOverlays, checkOverlays, loadOverlays, type SavedOverlay } from './machine-disks.js';
 import { VirtualClock, type SavedClock } from './clock.js';
-import { CallbackIrqLine, type DmaView, type IoDevice, type IoSize, type IrqLine } from './io.js';
+import type { DmaView, IoDevice, IoSize, IrqLine } from './io.js';
 import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js';
 import { fillBytes } from '../cpu/fill.js';
 
@@ -79,9 +78,6 @@ const QUIESCE_LIMIT_NS = 50_000_000;
 /** Fixed RTC start for deterministic runs: same date every run. */
 const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
-/** IA32_APIC_BASE: bit 11 EN (the APIC is on), bits 12-31 the register page's base. */
-const MSR_APIC_BASE_EN = 1 << 11;
-const MSR_APIC_BASE_ADDRESS = 0xfffff000;
 /** A whole machine between runs (Machine.saveState), as plain data. */
 export interface MachineState {
   cpu: Uint8Array;
@@ -231,14 +227,15 @@ export class Machine {
 
   private readonly config: MachineOptions;
   private readonly host: MachineHost;
-  private readonly irqLines: CallbackIrqLine[] = [];
+  /** The 8259s, the APICs and the ISA IRQ lines between them and the devices (interrupts.ts). */
+  private readonly interrupts: InterruptWiring;
 
   /** When the chips run: slices, idling, resets and power-off (run-loop.ts). */
   private readonly loop: RunLoop;
   /** Called when the CPU stops before an instruction at a debugger's breakpoint (core.setBreakpoint); the machine is then paused. */
   onBreakpoint: (() => void) | null = null;
   /** Interrupts taken per vector (`info irq`). */
-  readonly irqStats = new IrqStats();
+  readonly irqStats: IrqStats;
 
   /** A20 as the keyboard controller and port 0x92 drive it (the chipset ORs them). */
   private a20Kbc = true;
@@ -256,10 +253,6 @@ export class Machine {
   private ipsWindowInstr = 0;
   private lastIps = 0;
 
-  /** IA32_APIC_BASE as the MMIO map follows it now (-1: not yet looked at). */
-  private apicBaseMsr = -1;
-  /** Physical base the local APIC is mapped at, or -1 (disabled, or its base collides). */
-  private lapicMappedAt = -1;
   /** CPUID leaf 1 EAX/EDX, asked of the core once (for the MP table, as a BIOS does). */
   private cpuid1: CpuidLeaf1 | null = null;
 
@@ -288,8 +281,8 @@ export class Machine {
     this.io = new IoCompletions(this.clock, config.clock === 'deterministic', this.events, () => this.loop.wake());
     this.loop = new RunLoop({
       core, clock: this.clock, events: this.events, io: this.io, noReboot: config.noReboot === true, counters: this.counters,
-      afterRun: () => this.syncApicBase(),
-      interruptPending: () => this.interruptPending(),
+      afterRun: () => this.interrupts.syncApicBase(),
+      interruptPending: () => this.interrupts.pending(),
       flushOutput: () => this.flushOutput(),
       powerOn: () => this.powerOn(),
       log: (line) => this.log(line),
@@ -303,41 +296,24 @@ export class Machine {
     this.ports.onDeviceError = logDeviceError;
     this.mmio.onDeviceError = logDeviceError;
 
-    // -- interrupts. Without APICs: ISA IRQ n -> 8259 input n -> the CPU's INTR pin. With them
-    // (MP spec 1.4 virtual wire mode): ISA IRQ n -> 8259 input n and IO-APIC pin
-    // ioapicPinOfIsaIrq(n); the 8259's INTR -> local APIC LINT0; IO-APIC messages -> local APIC;
-    // local APIC -> INTR pin; INTA asks the local APIC first, which may hand it to the 8259. --
-    if (config.apic ?? true) {
-      this.lapic = new Lapic(this.clock, {
-        apicId: APIC.BSP_APIC_ID,
-        onIntr: (level) => core.setIntr(level),
-        onNmi: () => core.raiseNmi(),
-        // EOI of a level-triggered vector is broadcast to the IO-APIC (clears Remote IRR).
-        onEoi: (vector) => this.ioapic?.eoi(vector),
-        // One CPU: IPIs to others (INIT/SIPI to APs that do not exist) go nowhere.
-        onIpi: () => { this.counters.apicUndelivered++; },
-      });
-      this.ioapic = new Ioapic((msg) => this.deliverIoapicMessage(msg), APIC.IOAPIC_ID);
-      this.pic = new DualPic8259((level) => this.lapic!.setLint(APIC.LINT_EXTINT, level));
-    } else {
-      this.lapic = null;
-      this.ioapic = null;
-      this.pic = new DualPic8259((level) => core.setIntr(level));
-    }
+    // -- interrupts (interrupts.ts) --
+    this.interrupts = new InterruptWiring({
+      apic: config.apic ?? true, core, clock: this.clock, mmio: this.mmio, counters: this.counters, log: (line) => this.log(line),
+      pciLevelOn: (n) => {
+        // (The PCI bus exists once the board is built; lines may move while it is being built.)
+        for (let pirq = 0; pirq < 4 && this.pci !== undefined; pirq++) if (this.isaBridge.pirqRoute(pirq) === n && this.pci.pirqLevel(pirq)) return true;
+        return false;
+      },
+    });
+    this.pic = this.interrupts.pic;
+    this.lapic = this.interrupts.lapic;
+    this.ioapic = this.interrupts.ioapic;
+    this.irqStats = this.interrupts.stats;
     // The registry: reset walks it in this order, and snapshots save and load through it.
     const d = this.devices;
     if (this.lapic !== null) d.add('lapic', this.lapic);
     if (this.ioapic !== null) d.add('ioapic', this.ioapic);
     d.add('pic', this.pic);
-    for (let n = 0; n < 16; n++) {
-      const pin = this.ioapic === null ? null : ioapicPinOfIsaIrq(n);
-      const ioapic = this.ioapic;
-      this.irqLines.push(new CallbackIrqLine(
-        pin === null || ioapic === null
-          ? () => this.driveIsaIrq(n)
-          : (level) => { this.driveIsaIrq(n); ioapic.setIrq(pin, level); },
-      ));
-    }
 
     // -- chips --
     this.pit = d.add('pit', new Pit8254(this.clock, this.irq(IRQ.PIT)));
@@ -386,8 +362,8 @@ export class Machine {
     this.isaBridge = d.add('piix3', new Piix3(
       // A PIRQ moved: the 8259 inputs it left and joined follow (driveIsaIrq).
       (_pirq, irq, from) => {
-        if (from !== null) this.driveIsaIrq(from);
-        if (irq !== null) this.driveIsaIrq(irq);
+        if (from !== null) this.interrupts.driveIsaIrq(from);
+        if (irq !== null) this.interrupts.driveIsaIrq(irq);
       },
       (hard) => this.requestGuestReset(`reset control register 0xCF9 (${hard ? 'hard' : 'soft'})`),
     ));
@@ -396,7 +372,7 @@ export class Machine {
     // the PIIX3 routes each PIRQ to an 8259 input (PIRQRC), and the IO-APIC has them on 16..19.
     this.pci = d.add('pci', new PciBus(this.isaBridge.resetControl, pirqOfPciPin, (pirq, level) => {
       const isa = this.isaBridge.pirqRoute(pirq);
-      if (isa !== null) this.driveIsaIrq(isa);
+      if (isa !== null) this.interrupts.driveIsaIrq(isa);
       this.ioapic?.setIrq(PIRQ_IOAPIC_PIN + pirq, level);
     }));
     this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
@@ -566,74 +542,6 @@ export class Machine {
     };
   }
 
-  /** An IO-APIC interrupt message on the APIC bus: to the local APIC if it is addressed. */
-  private deliverIoapicMessage(msg: IoapicMessage): void {
-    const lapic = this.lapic;
-    if (lapic === null || !lapic.matchesDestination(msg.destination, msg.logical)) {
-      this.counters.apicUndelivered++;
-      // Nobody will EOI it: do not leave a level entry waiting on Remote IRR forever.
-      if (msg.levelTriggered) this.ioapic?.eoi(msg.vector);
-      return;
-    }
-    switch (msg.deliveryMode) {
-      case IOAPIC_DELIVERY_FIXED:
-      case IOAPIC_DELIVERY_LOWEST:
-        lapic.acceptInterrupt(msg.vector, msg.levelTriggered);
-        return;
-      case IOAPIC_DELIVERY_NMI:
-        this.core.raiseNmi();
-        return;
-      default:
-        this.counters.apicUndelivered++;
-    }
-  }
-
-  /**
-   * Follow IA32_APIC_BASE (kept by the core, which has no hook for its writes): map the local
-   * APIC's page at the base it names while its EN bit is set, unmap it otherwise. Called before
-   * every MMIO access, at INTA and after every CPU run, so a guest that moves or disables the
-   * APIC sees that from its next access on.
-   */
-  private syncApicBase(): void {
-    const lapic = this.lapic;
-    if (lapic === null) return;
-    const msr = this.core.u32('OFF_MSR_APIC_BASE');
-    if (msr === this.apicBaseMsr) return;
-    this.apicBaseMsr = msr;
-    const enabled = (msr & MSR_APIC_BASE_EN) !== 0;
-    const base = (msr & MSR_APIC_BASE_ADDRESS) >>> 0;
-    if (this.lapicMappedAt >= 0 && (!enabled || base !== this.lapicMappedAt)) {
-      this.mmio.unmap(this.lapicMappedAt);
-      this.lapicMappedAt = -1;
-    }
-    if (enabled && this.lapicMappedAt < 0) {
-      try {
-        this.mmio.map(base, APIC.LAPIC.length, lapic, [1, 2, 4]);
-        this.lapicMappedAt = base;
-      } catch (e) {
-        // Moved onto another device's window: the real chip would shadow it; we keep the
-        // other device and count the guest's mistake.
-        this.counters.apicBaseConflicts++;
-        this.log(`local APIC base 0x${base.toString(16)} not mapped: ${(e as Error).message}`);
-      }
-    }
-    lapic.setGlobalEnable(enabled);
-  }
-
-  /** INTA cycle: the local APIC's vector, or the 8259's when it says ExtINT. */
-  private interruptAcknowledge(): number {
-    const lapic = this.lapic;
-    if (lapic === null) return this.irqStats.acknowledgedFromPic(this.pic.acknowledge(), this.pic);
-    this.syncApicBase();
-    const vector = lapic.acknowledge();
-    return vector === LAPIC_EXTINT ? this.irqStats.acknowledgedFromPic(this.pic.acknowledge(), this.pic) : this.irqStats.acknowledged(vector);
-  }
-
-  /** Whether the CPU's INTR input is asserted (the HLT loop checks it before skipping time). */
-  private interruptPending(): boolean {
-    return this.lapic === null ? this.pic.interruptPending() : this.lapic.interruptPending();
-  }
-
   /** Build a PC and load Linux into it; it starts when run() is called. */
   static async create(config: MachineOptions, host: MachineHost): Promise<Machine> {
     const mib = config.memoryMiB;
@@ -658,9 +566,9 @@ export class Machine {
     const core = await loadCore(wasm, {
       ioRead: (port, size) => machine!.ports.read(port, size),
       ioWrite: (port, size, value) => machine!.ports.write(port, size, value),
-      mmioRead: (addr, size) => { machine!.syncApicBase(); return machine!.mmio.read(addr, size); },
-      mmioWrite: (addr, size, value) => { machine!.syncApicBase(); machine!.mmio.write(addr, size, value); },
-      intAck: () => machine!.interruptAcknowledge(),
+      mmioRead: (addr, size) => { machine!.interrupts.syncApicBase(); return machine!.mmio.read(addr, size); },
+      mmioWrite: (addr, size, value) => { machine!.interrupts.syncApicBase(); machine!.mmio.write(addr, size, value); },
+      intAck: () => machine!.interrupts.acknowledge(),
       readTsc: () => machine!.clock.tsc(),
       // FERR# drives IRQ13 (the core only signals it when CR0.NE is clear).
       ferr: (level) => machine!.irq(IRQ.FPU).set(level !== 0),
@@ -681,20 +589,8 @@ export class Machine {
     return machine;
   }
 
-  /** The 8259 input of ISA IRQ `n`: its ISA line, ORed with the PCI interrupt lines the PIIX3 routes to it. */
-  private driveIsaIrq(n: number): void {
-    let level = this.irqLines[n]?.isHigh ?? false;
-    // (The PCI bus exists once the board is built; lines may move while it is being built.)
-    for (let pirq = 0; pirq < 4 && !level && this.pci !== undefined; pirq++) level = this.isaBridge.pirqRoute(pirq) === n && this.pci.pirqLevel(pirq);
-    this.pic.setIrq(n, level);
-  }
-
   /** The IrqLine of ISA IRQ `n`. */
-  irq(n: number): IrqLine {
-    const line = this.irqLines[n];
-    if (line === undefined) throw new RangeError(`no IRQ ${n}`);
-    return line;
-  }
+  irq(n: number): IrqLine { return this.interrupts.irq(n); }
 
   // -------------------------------------------------------------------------------------------
   // Power-on and reset: devices are built once, then given their reset state; Linux is loaded
@@ -707,7 +603,7 @@ export class Machine {
     core.reset();
     // Guest time keeps running across a reboot (devices hold timestamps on it); each device's
     // reset() re-arms or cancels its own timers.
-    for (const line of this.irqLines) line.lower();
+    for (const line of this.interrupts.isaLines) line.lower();
     this.devices.resetAll();
     if (this.config.balloonMiB) this.balloon.setTarget(this.config.balloonMiB * 256);
     // What the chips already sent before the reset has left the machine: hand it over.
@@ -731,8 +627,7 @@ export class Machine {
       const order = cmosBootOrder(firmware.boot ?? 'disk');
       this.rtc.setCmosByte(CMOS_BOOT_ORDER.FIRST_SECOND, order.firstSecond);
       this.rtc.setCmosByte(CMOS_BOOT_ORDER.THIRD, order.third);
-      this.apicBaseMsr = -1;
-      this.syncApicBase();
+      this.interrupts.remapApic();
       core.refreshState();
       core.flushTlb();
       return;
@@ -741,8 +636,7 @@ export class Machine {
       // What the BIOS leaves: the APIC on at its reset base (the core's reset put that in
       // IA32_APIC_BASE), in virtual wire mode, and the MP table that describes the board.
       this.cpuid1 ??= cpuidLeaf1(core);
-      this.apicBaseMsr = -1;
-      this.syncApicBase();
+      this.interrupts.remapApic();
       this.lapic.enterVirtualWireMode();
     }
     fillBytes(ram, 0);
@@ -908,7 +802,7 @@ export class Machine {
       cpu: this.core.saveState(),
       ram: opts.ram === false ? new Uint8Array(0) : this.core.ram.slice(),
       clock: this.clock.save(),
-      irqLines: this.irqLines.map((l) => l.isHigh),
+      irqLines: this.interrupts.isaLines.map((l) => l.isHigh),
       devices: this.devices.save(),
       a20: { kbc: this.a20Kbc, fast: this.a20Fast },
       ...(disks.length > 0 ? { disks } : {}),
@@ -943,7 +837,7 @@ export class Machine {
     const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
     if (s.ram.length !== this.core.ramSize) throw new DeviceStateError(`saved RAM is ${mib(s.ram.length)}, this machine has ${mib(this.core.ramSize)}`);
     if (s.cpu.length !== this.core.saveState().length) throw new DeviceStateError('saved CPU state is from another core');
-    if (s.irqLines.length !== this.irqLines.length) throw new DeviceStateError('saved IRQ lines are not this machine\'s');
+    if (s.irqLines.length !== this.interrupts.isaLines.length) throw new DeviceStateError('saved IRQ lines are not this machine\'s');
     if (this.io.inFlight > 0 || this.io.undelivered > 0) throw new DeviceStateError('disk requests are in flight: settleIo() must drain them before loadState()');
     this.devices.check(s.devices);
     checkOverlays(this.config, s.disks);
@@ -953,17 +847,14 @@ export class Machine {
     this.core.loadState(s.cpu);
     this.clock.loadTime(s.clock);
     // The lines first, quietly: each device's own state already holds what its inputs saw.
-    s.irqLines.forEach((level, i) => this.irqLines[i]!.restoreLevel(level));
+    s.irqLines.forEach((level, i) => this.interrupts.isaLines[i]!.restoreLevel(level));
     this.devices.load(s.devices);
     loadOverlays(this.config, s.disks);
     this.clock.loadTimers(s.clock);
     this.a20Kbc = s.a20.kbc;
     this.a20Fast = s.a20.fast;
     // Map the local APIC where the loaded IA32_APIC_BASE says.
-    if (this.lapicMappedAt >= 0) this.mmio.unmap(this.lapicMappedAt);
-    this.lapicMappedAt = -1;
-    this.apicBaseMsr = -1;
-    this.syncApicBase();
+    this.interrupts.remapApic();
     this.loop.forgetGuestRequests();
     if (this.loop.state !== 'error') this.loop.state = 'stopped';
   }
