@@ -55,7 +55,7 @@ export function showStatus(s: VmStatus): void {
   const j = s.jit;
   statusJit.textContent = !j ? '' : j.threshold === 0 ? 'JIT off'
     : `JIT: ${j.translations} regions, ${formatBytes(j.cacheBytes)} cache, ${s.instructions > 0 ? ((100 * j.instructions) / s.instructions).toFixed(0) : 0}% translated`;
-  statusJit.title = j ? `${j.bytesEmitted} bytes emitted from ${j.guestBytes} bytes of guest code, ${j.compileMs.toFixed(0)} ms compiling, ${j.calls} calls, ${j.chained} chained, ${j.evictions} evictions` : '';
+  statusJit.title = j ? `${j.bytesEmitted} bytes emitted from ${j.guestBytes} bytes of guest code, compiled as ${j.modules} modules, ${j.compileMs.toFixed(0)} ms compiling, ${j.calls} calls, ${j.chained} chained, ${j.evictions} evictions` : '';
 }
 
 export function hideProgress(): void { progressBox.hidden = true; }
