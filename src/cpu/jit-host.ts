@@ -13,7 +13,8 @@
 //    Machine uses it: compiling on the main thread took about an eighth of a Linux boot. Which
 //    instructions run translated then depends on the host's timing, but not what they do: a run
 //    ends at the same instruction with the JIT on or off (asm-core/jit/emit.ts), so deterministic
-//    runs stay identical.
+//    runs stay identical. The translations asked for in one slice, and those asked for while a
+//    compile is under way, are compiled as one module (jit-batch.ts), one function each.
 //
 // Nothing here decides what to translate or when; the core does. A module that fails to compile
 // or link is a core bug: it is counted and reported once, and the block keeps running from the
