@@ -59,6 +59,7 @@ export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
 export { tlbReadMask, tlbWriteMask, codeEpoch } from './mmu/tlb';
 export { jitChainTarget, chained } from './jit/chain';
+export { jitEntryParam } from './jit/cache';
 import { setChaining, chained } from './jit/chain';
 export {
   jitEntry, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,

@@ -51,9 +51,10 @@ let epoch: u32 = 1;
 /**
  * A block in the arena: a 64-byte header, then its records. The header holds the last record,
  * two links (a link is (EIP, linkEpoch, header of the block at that EIP, the TLB entry of
- * that EIP's page then)), the number of
- * records, how often the block ran, its translation (jit/cache.ts: a function-table index, or
- * 0), its physical address and length, and the EIP span its translation covers.
+ * that EIP's page then)), the number of records, how often the block ran or, while it has a
+ * translation, where the translation enters for it (jit/emit.ts entryParam), its translation
+ * (jit/cache.ts: a function-table index, or 0), its physical address and length, and the EIP
+ * span its translation covers.
  */
 export const H_LAST: u32 = 0;
 const H_LINK0: u32 = 4;
@@ -256,7 +257,7 @@ export function runBlocks(end: u64): void {
       if (retired + <u64>count <= end && ss32 && flatData && !attention
         && pc >= load<u32>(block, H_SPAN_BELOW) && <u64>pc + <u64>load<u32>(block, H_SPAN_ABOVE) <= <u64>csLimit + 1) {
         jitBudgetEnd = end;
-        enter(fn);
+        enter(fn, load<u32>(block, H_RUNS));
         if (attention || retired >= end) return;
         block = follow(block);
         continue;
@@ -267,10 +268,7 @@ export function runBlocks(end: u64): void {
       if (runs == jitThreshold && ss32) {
         const index = compileBlock(block);
         if (index == 0) store<u32>(block, RUNS_NEVER, H_RUNS);
-        else if (index != TRANSLATION_PENDING) {
-          store<u32>(block, index, H_FN);
-          continue; // run it now
-        }
+        else if (index != TRANSLATION_PENDING) continue; // installed: run it now
       }
     }
     let rec = block + HEADER_SIZE;

@@ -2,16 +2,22 @@
 // by the host into functions of the core's function table, and a bounded set of table slots
 // reused least-recently-used first (a clock sweep), so a long run never grows.
 //
-// A translation (of a region, jit/region.ts) hangs off its first decoded block (cpu/blocks.ts,
-// header field H_FN) and lives exactly as long as the block: a write to the block's page retires
-// the block (mmu/tlb.ts), and with it the only way to reach the translation, which covers only
-// that page; a flush of the block cache drops every slot's owner.
+// A translation (of a region, jit/region.ts) hangs off its entry blocks (cpu/blocks.ts, header
+// fields H_FN, and H_RUNS for where it enters: jit/emit.ts entryMask) and lives exactly as long as
+// they do: they are all on one page, and a write to that page retires all its blocks
+// (mmu/tlb.ts), and with them every way to reach the translation, which covers only that page; a
+// flush of the block cache drops every slot's owner (its hot block).
+// An entry block that already had another translation keeps it (install): a block is entered
+// through one translation at a time, and an eviction clears only the blocks that still point at
+// the slot.
 
 import { startOutput, out, overflow } from './wasm';
 import { translateRegion } from './module';
-import { gatherRegion, regionBytes } from './region';
+import { gatherRegion, regionBytes, regionSize, regionHeader, spanBelow, spanAbove } from './region';
+import { entryMask, entryParam } from './emit';
 import { retired } from '../cpu/exec';
-import { H_FN, H_RUNS, RUNS_NEVER } from '../cpu/blocks';
+import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER } from '../cpu/blocks';
+import { REGION_MAX } from './region';
 import { forgetCodeTranslations } from '../mmu/tlb';
 import { startCells, CELLS_PER_SLOT, CELL_BYTES } from './chain';
 
@@ -29,14 +35,21 @@ export const JIT_BUFFER_BYTES: u32 = 1 << 20;
 /** Function-table slots for translations: the cache's bound. */
 export const JIT_SLOTS: u32 = 4096;
 const SLOT_CELL_BYTES: u32 = CELLS_PER_SLOT * CELL_BYTES;
-/** Memory the cache needs after the block arena (index.ts init() places it): the buffer, the slots' bookkeeping, their chain cells. */
-export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 13 + JIT_SLOTS * SLOT_CELL_BYTES;
+/**
+ * Per slot, its region's members: their number, the span (region.ts spanBelow, spanAbove),
+ * then (block header, entryParam or NOT_ENTRY) for each.
+ */
+const M_COUNT: u32 = 0, M_BELOW: u32 = 4, M_ABOVE: u32 = 8, M_FIRST: u32 = 12;
+const SLOT_MEMBER_BYTES: u32 = M_FIRST + REGION_MAX * 8;
+/** Memory the cache needs after the block arena (index.ts init() places it): the buffer, the slots' bookkeeping, their members and chain cells. */
+export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 13 + JIT_SLOTS * SLOT_MEMBER_BYTES + JIT_SLOTS * SLOT_CELL_BYTES;
 
 let buffer: u32 = 0;
 let slotOwner: u32 = 0; // u32 per slot: the block header whose translation is in it, or 0
 let slotUsed: u32 = 0; // u8 per slot: called since the clock hand last passed
 let slotBytes: u32 = 0; // u32 per slot: the size of the module in it
 let slotTicket: u32 = 0; // u32 per slot: the compile its owner waits for (0: none)
+let slotMembers: u32 = 0; // SLOT_MEMBER_BYTES per slot: its region's members
 let slotCells: u32 = 0; // CELLS_PER_SLOT chain cells per slot (jit/chain.ts)
 let hand: u32 = 0;
 /** First function-table index of the slots (the host grows the table and says where, setJitTable). */
@@ -64,7 +77,8 @@ export function placeJit(at: u32): void {
   slotUsed = slotOwner + JIT_SLOTS * 4;
   slotBytes = slotUsed + JIT_SLOTS;
   slotTicket = slotBytes + JIT_SLOTS * 4;
-  slotCells = slotTicket + JIT_SLOTS * 4;
+  slotMembers = slotTicket + JIT_SLOTS * 4;
+  slotCells = slotMembers + JIT_SLOTS * SLOT_MEMBER_BYTES;
   forgetTranslations();
 }
 
@@ -86,8 +100,7 @@ function takeSlot(): u32 {
     const owner = load<u32>(slotOwner + (s << 2));
     if (owner == 0) { cacheBytes -= <f64>load<u32>(slotBytes + (s << 2)); store<u32>(slotBytes + (s << 2), 0); return s; }
     if (load<u8>(slotUsed + s) != 0) { store<u8>(slotUsed + s, 0); continue; }
-    store<u32>(owner, 0, H_FN);
-    store<u32>(owner, 0, H_RUNS); // it may become hot again, and be translated again
+    uninstall(s);
     store<u32>(slotTicket + (s << 2), 0); // a compile still under way for it is dropped
     forgetCodeTranslations(); // chain cells (jit/chain.ts) may hold the slot's index
     cacheBytes -= <f64>load<u32>(slotBytes + (s << 2));
@@ -97,13 +110,95 @@ function takeSlot(): u32 {
 }
 
 
+/** Where the translation being called enters (jit/emit.ts entryParam): translations read it first. */
+export let jitEntryParam: u32 = 0;
+@inline export function setEntryParam(param: u32): void { jitEntryParam = param; }
+
+/** A member's second word in the slot's record when it is not an entry (an entry's is its entryParam, whose low byte is below REGION_MAX). */
+const NOT_ENTRY: u32 = 0xffff_ffff;
+/**
+ * H_RUNS of a member of a region being compiled, which stops counting its runs: in a loop the
+ * blocks of one region become hot within a few iterations of each other, and before the first
+ * one's background compile ended each was gathered and compiled as a region of its own.
+ * Released (counting from 0 again) once the translation is installed or dropped; an entry
+ * then holds its entryParam there.
+ */
+const RUNS_CLAIMED: u32 = 0x4000_0000;
+
+/** Note the members of the translation just written for slot `s`, and which are entries (jit/emit.ts entryMask); claim them. */
+function noteMembers(s: u32, owner: u32): void {
+  const members = slotMembers + s * SLOT_MEMBER_BYTES;
+  for (let k: u32 = 0; k < regionSize; k++) {
+    const header = regionHeader(k);
+    store<u32>(members + M_FIRST + (k << 3), header);
+    store<u32>(members + M_FIRST + (k << 3) + 4, (entryMask & (1 << k)) != 0 ? entryParam(k) : NOT_ENTRY);
+    if (header != owner && load<u32>(header, H_FN) == 0 && load<u32>(header, H_RUNS) < RUNS_CLAIMED) store<u32>(header, RUNS_CLAIMED, H_RUNS);
+  }
+  store<u32>(members, regionSize, M_COUNT);
+  store<u32>(members, spanBelow, M_BELOW);
+  store<u32>(members, spanAbove, M_ABOVE);
+}
+
+/** The translation in slot `s` will not be installed: its members count their runs again. */
+function release(s: u32): void {
+  const members = slotMembers + s * SLOT_MEMBER_BYTES;
+  const n = load<u32>(members, M_COUNT);
+  for (let i: u32 = 0; i < n; i++) {
+    const header = load<u32>(members + M_FIRST + (i << 3));
+    if (load<u32>(header, H_FN) == 0 && (load<u32>(header, H_RUNS) & RUNS_CLAIMED) != 0) store<u32>(header, 0, H_RUNS);
+  }
+  store<u32>(members, 0, M_COUNT);
+}
+
+/**
+ * The translation in slot `s` is ready: its entry blocks call it, each with its entry and the
+ * EIP window the translation reads code from, seen from that block (blocks.ts H_SPAN_*). The
+ * hot block always; another only if no translation has it already. The other members count
+ * their runs again: one that is entered from elsewhere becomes a region of its own.
+ */
+function install(s: u32): void {
+  const members = slotMembers + s * SLOT_MEMBER_BYTES;
+  const owner = load<u32>(slotOwner + (s << 2));
+  const n = load<u32>(members, M_COUNT);
+  for (let i: u32 = 0; i < n; i++) {
+    const header = load<u32>(members + M_FIRST + (i << 3));
+    const param = load<u32>(members + M_FIRST + (i << 3) + 4);
+    if (header != owner && load<u32>(header, H_FN) != 0) continue;
+    if (param == NOT_ENTRY) {
+      if ((load<u32>(header, H_RUNS) & RUNS_CLAIMED) != 0) store<u32>(header, 0, H_RUNS);
+      continue;
+    }
+    const offset = <u32>(<i32>param >> 8); // from the hot block
+    store<u32>(header, tableBase + s, H_FN);
+    store<u32>(header, param, H_RUNS);
+    store<u32>(header, load<u32>(members, M_BELOW) + offset, H_SPAN_BELOW);
+    store<u32>(header, load<u32>(members, M_ABOVE) - offset, H_SPAN_ABOVE);
+  }
+}
+
+/**
+ * The translation in slot `s` is evicted, or its compile dropped: the blocks that enter it, and
+ * its hot block, count their runs again, and may be translated again.
+ */
+function uninstall(s: u32): void {
+  const members = slotMembers + s * SLOT_MEMBER_BYTES;
+  const owner = load<u32>(slotOwner + (s << 2));
+  const n = load<u32>(members, M_COUNT);
+  for (let i: u32 = 0; i < n; i++) {
+    const header = load<u32>(members + M_FIRST + (i << 3));
+    const fn = load<u32>(header, H_FN);
+    if (fn == tableBase + s || (fn == 0 && header == owner)) { store<u32>(header, 0, H_FN); store<u32>(header, 0, H_RUNS); }
+  }
+  release(s);
+}
+
 /** Numbers each compile, so that a background compile that ends after its slot moved on is dropped. */
 let lastTicket: u32 = 0;
 
 /**
  * Translate the region of the block with header `header` (jit/region.ts); its function-table
- * index, TRANSLATION_PENDING while the host compiles it in the background, or 0 when it cannot
- * be translated (the block keeps running from its records).
+ * index (installed: the block calls it now), TRANSLATION_PENDING while the host compiles it in
+ * the background, or 0 when it cannot be translated (the block keeps running from its records).
  */
 export function compileBlock(header: u32): u32 {
   gatherRegion(header);
@@ -120,6 +215,8 @@ export function compileBlock(header: u32): u32 {
   store<u32>(slotOwner + (s << 2), header);
   store<u8>(slotUsed + s, 1);
   store<u32>(slotTicket + (s << 2), answer == COMPILING ? lastTicket : 0);
+  noteMembers(s, header);
+  if (answer == COMPILED) install(s);
   translations++;
   const size = out - buffer;
   bytesEmitted += <f64>size;
@@ -132,8 +229,8 @@ export function compileBlock(header: u32): u32 {
 
 /**
  * The host's background compile for table index `index` ended (`ok`: the function is ready).
- * 1: the slot still waits for this compile, and its block now calls the function, which the
- * host must put at `index` before the core runs again; 0: drop it (the slot was reused, or the
+ * 1: the slot still waits for this compile, and its entry blocks now call the function, which
+ * the host must put at `index` before the core runs again; 0: drop it (the slot was reused, or the
  * block cache flushed, since the compile began).
  */
 export function jitInstall(index: u32, ticket: u32, ok: bool): u32 {
@@ -144,11 +241,12 @@ export function jitInstall(index: u32, ticket: u32, ok: bool): u32 {
   if (!ok) {
     translations--;
     translationFailures++;
-    store<u32>(owner, RUNS_NEVER, H_RUNS);
+    release(s);
+    if (load<u32>(owner, H_FN) == 0) store<u32>(owner, RUNS_NEVER, H_RUNS);
     store<u32>(slotOwner + (s << 2), 0);
     return 0;
   }
-  store<u32>(owner, index, H_FN);
+  install(s);
   return 1;
 }
 
@@ -158,8 +256,9 @@ export function usedMarks(): u32 { return slotUsed - tableBase; }
 /** The translation at table index `index` ran: the clock hand passes it over once. */
 @inline export function markUsed(index: u32): void { store<u8>(slotUsed + index - tableBase, 1); }
 
-/** Run the translation at table index `index` (it may chain into others, jit/chain.ts). */
-@inline export function enter(index: u32): void {
+/** Run the translation at table index `index` from entry `param` (it may chain into others, jit/chain.ts). */
+@inline export function enter(index: u32, param: u32): void {
+  jitEntryParam = param;
   markUsed(index);
   calls += 1;
   const before = retired;

@@ -4,10 +4,11 @@
 // returns and jumps to another page's translation (a library function, a kernel helper), so
 // this is the common way out of a translation.
 //
-// Each exit site of a translation has a cell of 24 bytes in the slot's cell area: the EIP it
+// Each exit site of a translation has a cell of 28 bytes in the slot's cell area: the EIP it
 // last went to, the link epoch then (blocks.ts linkEpoch: the code epoch and whether at CPL 3),
-// the target's function-table index, the length of the target's first block, and where the
-// TLB entry of the target's page is and what it was. At the exit the translation (its shared
+// the target's function-table index, the length of the target's first block, where the
+// TLB entry of the target's page is and what it was, and the entry the target is called at
+// (jit/emit.ts entryParam: a translation has several). At the exit the translation (its shared
 // chain exit, jit/emit.ts functionBody, given the cell's address by the site) compares the
 // cell with the EIP it leaves for, the epoch now and the TLB entry now, and goes into
 // the target when the instruction budget has room for that first block and nothing wants the
@@ -35,19 +36,19 @@
 
 import { pc, csLimit, attention } from '../cpu/live';
 import { retired } from '../cpu/exec';
-import { H_FN, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
+import { H_FN, H_RUNS, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
 import {
   byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, call, mem, ifI32, els, end,
   OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
   OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
 } from './wasm';
-import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_CHAINED, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
-import { markUsed, usedMarks } from './cache';
+import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_CHAINED, G_ENTRY_PARAM, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
+import { markUsed, usedMarks, setEntryParam } from './cache';
 
-export const CELL_BYTES: u32 = 24;
+export const CELL_BYTES: u32 = 28;
 /** Exit sites that chain, per translation; further exits return to the block loop. */
 export const CELLS_PER_SLOT: u32 = 64;
-const C_EIP: u32 = 0, C_EPOCH: u32 = 4, C_FN: u32 = 8, C_COUNT: u32 = 12, C_TLB_SLOT: u32 = 16, C_TLB: u32 = 20;
+const C_EIP: u32 = 0, C_EPOCH: u32 = 4, C_FN: u32 = 8, C_COUNT: u32 = 12, C_TLB_SLOT: u32 = 16, C_TLB: u32 = 20, C_ENTRY: u32 = 24;
 
 /** The host's engine has tail calls and gave translations `jitGo` (setJitChaining): they chain. */
 export let chaining: bool = false;
@@ -110,9 +111,10 @@ export function chainEpilogue(): void {
   lget(L_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_LE_U);
   op(OP_I32_AND);
   ifI32();
-  // A hit: mark the target used for the cache's clock (cache.ts markUsed) and count it.
+  // A hit: mark the target used for the cache's clock (cache.ts markUsed), count it, and say where it enters.
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
   gget(G_CHAINED); i64c(1); op(OP_I64_ADD); gset(G_CHAINED);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_ENTRY); gset(G_ENTRY_PARAM);
   lget(L_T);
   els();
   lget(L_CELL); call(F_CHAIN_TARGET);
@@ -129,7 +131,8 @@ function backToLoop(): void {}
 /**
  * Called by a translation whose exit cell `cell` missed, with `pc` set: the function-table
  * index to tail-call (through jitGo), the translation at `pc` when the block loop would call it
- * now, or backToLoop's. Refills the cell whenever the target has a translation.
+ * now (with jitEntryParam set for it), or backToLoop's. Refills the cell whenever the target
+ * has a translation.
  */
 export function jitChainTarget(cell: u32): u32 {
   // The cell missed (chainExit): find the translation at EIP without decoding or walking page tables.
@@ -149,7 +152,10 @@ export function jitChainTarget(cell: u32): u32 {
   store<u32>(cell, linkEpoch(), C_EPOCH);
   store<u32>(cell, fn, C_FN);
   store<u32>(cell, count, C_COUNT);
+  const entry = load<u32>(block, H_RUNS); // while the block has a translation: where it enters
+  store<u32>(cell, entry, C_ENTRY);
   if (retired + <u64>count > jitBudgetEnd) return backToLoop.index;
+  setEntryParam(entry);
   markUsed(fn);
   chained++;
   return fn;

@@ -13,15 +13,17 @@
 //  - the forms it does not inline call the block loop's own handler (handlers.ts dispatch) on
 //    the same record, so the interpreter and the translation cannot disagree on them;
 //  - branches between the region's blocks stay inside the function.
-// The function knows EIP only as an offset from its entry (the `pc` global when called), so one
-// translation serves every linear address its physical page is mapped at.
+// The function knows EIP only as an offset from its hot block's, which it finds from the `pc`
+// global and the entry it is called at (entryParam), so one translation serves every linear
+// address its physical page is mapped at.
 
 import {
   byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, blockVoid, loopVoid,
-  brTo, startFunction, tryVoid, catchTag, rethrow, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
+  brTo, startFunction, tryVoid, catchTag, rethrow, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR,
+  OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
-  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
+  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, G_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
   L_BLK, L_FK, TAG_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
 } from './layout';
 import {
@@ -29,7 +31,7 @@ import {
 } from './pending';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP } from '../cpu/record';
 import { H, blockEnd, keepsRegisters, END_NONE, END_BRANCH, END_JUMP, END_CALL, END_RETURN } from '../cpu/generated/handlers';
-import { regionSize, regionEntry, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, REGION_MAX } from './region';
+import { regionSize, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, forcedEntries, REGION_MAX } from './region';
 import { cellForExit, chainEpilogue, restartCells } from './chain';
 import {
   addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
@@ -95,8 +97,8 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
 //     end  body n-1
 //   end
 // The bodies are in address order (region.ts), so a jump to a later body is a plain `br` out to
-// the end of the block before it; only the entry (body regionEntry) and backward jumps (a loop)
-// go through the br_table, with the body's number in L_BLK.
+// the end of the block before it; only the entries (entryMask) and backward jumps (a loop) go
+// through the br_table, with the body's number in L_BLK.
 // The registers the region uses are in their locals at the top of each block (loaded at entry), and the
 // pending flags are in fa..fcf with their kind in fk, or known (the block's start state, planRegisters).
 
@@ -138,6 +140,17 @@ function noteEdge(k: u32): void {
 }
 
 /**
+ * The members the function can be entered at (bit k: member k): those region.ts forces (the
+ * hot block, the blocks after a CALL), whose start state includes the entry's (the flags in
+ * their globals), and every other member whose start state takes the entry's too, which adds
+ * nothing to the code: the flags in their globals (0) or described by fk, which is 0 at entry.
+ */
+export let entryMask: u32 = 0;
+
+/** What the caller passes a translation entered at member `k` (cpu/blocks.ts H_RUNS, jit/chain.ts): k and its EIP offset from the hot block. */
+export function entryParam(k: u32): u32 { return (load<u32>(regionOffset + (k << 2)) << 8) | k; }
+
+/**
  * Write the function without keeping it, to find which registers the region's code uses and
  * writes (loadSet, storeSet; the passes load and store all eight) and which pending state each
  * block can assume: every block starts dynamic; each pass gives a block the state all its
@@ -164,6 +177,11 @@ export function planRegisters(): void {
   }
   if (!settled) for (let k: u32 = 0; k < regionSize; k++) store<u32>(startState + (k << 2), STATE_DYNAMIC);
   loadSet = used; storeSet = written;
+  entryMask = forcedEntries;
+  for (let k: u32 = 0; k < regionSize; k++) {
+    const state = load<u32>(startState + (k << 2));
+    if (state == 0 || state == STATE_DYNAMIC) entryMask |= 1 << k;
+  }
 }
 
 /**
@@ -174,11 +192,12 @@ export function planRegisters(): void {
  */
 export function functionBody(): void {
   startFunction();
-  gget(G_PC); ltee(L_EIP0); gset(G_JIT_ENTRY);
+  // The entry (entryParam): the member in its low byte, its EIP offset from the hot block above.
+  gget(G_PC); gget(G_ENTRY_PARAM); i32c(8); op(OP_I32_SHR_S); op(OP_I32_SUB); ltee(L_EIP0); gset(G_JIT_ENTRY);
+  gget(G_ENTRY_PARAM); i32c(0xff); op(OP_I32_AND); lset(L_BLK);
   loadRegs();
   loadMasks();
   loadRetired();
-  if (regionEntry != 0) { i32c(regionEntry); lset(L_BLK); }
   blockVoid(); blockVoid(); blockVoid(); // LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE
   // A fault (jit/helpers.ts, or a handler's) passes through here to the run loop, which delivers
   // it: a slow path's leaves the registers in their locals and the pending flags as fk
@@ -205,7 +224,8 @@ export function functionBody(): void {
 function region(): void {
   const n = regionSize;
   for (let k: u32 = 0; k < n; k++) store<u32>(edgeState + (k << 2), STATE_UNSEEN);
-  store<u32>(edgeState + (regionEntry << 2), 0); // the entry: the flags are in their globals
+  // The forced entries: the flags are in their globals.
+  for (let k: u32 = 0; k < n; k++) if (forcedEntries & (1 << k)) store<u32>(edgeState + (k << 2), 0);
   loopVoid();
   for (let i: u32 = 0; i < n; i++) blockVoid();
   lget(L_BLK);

@@ -36,7 +36,9 @@ export const G_JIT_ENTRY: u32 = 14; // EIP at the translation's entry, for the s
 export const G_CODE_EPOCH: u32 = 15;
 export const G_CPL: u32 = 16;
 export const G_CHAINED: u32 = 17;
-export const G_IMPORTS: u32 = 18;
+// Where the caller enters the translation (jit/emit.ts entryParam): the core's jitEntryParam.
+export const G_ENTRY_PARAM: u32 = 18;
+export const G_IMPORTS: u32 = 19;
 /** The core's exception tag `fault` (cpu/fault.ts), the module's only tag. */
 export const TAG_FAULT: u32 = 0;
 

@@ -50,6 +50,7 @@ export function translateRegion(): void {
   importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
   importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64); importGlobal('jitEntry', T_I32);
   importGlobal('codeEpoch', T_I32); importGlobal('cplLive', T_I32); importGlobal('chained', T_I64);
+  importGlobal('jitEntryParam', T_I32);
   // The tag (TAG_FAULT): attribute 0 (an exception), type () -> ().
   name('c'); name('fault'); byte(4); byte(0); uleb(T_V_V);
   patchSize(s);

@@ -1,19 +1,24 @@
 // A region: the unit of translation. It is a hot block and the blocks its direct jumps reach
 // on the same physical page (a loop and its body, both arms of an if, a function it calls), and
-// the return address of a call to a PC thunk (jit/thunk.ts) or to a function on the page, found
-// breadth-first from the hot block, up to REGION_MAX blocks. Branches between them stay inside the
-// translated function (jit/emit.ts); anything else leaves it.
+// the return address of every call, found breadth-first from the hot block, up to REGION_MAX
+// blocks. Branches between them stay inside the translated function (jit/emit.ts); anything
+// else leaves it.
 //
-// Staying on one physical page keeps a translation as valid as its first block: the page's
+// A translation has several entries (jit/emit.ts entryMask): the hot block, the return
+// addresses of its calls (where the callee's RET comes back, from another translation or the
+// block loop), and every other block that can start with the flags in their globals. Each entry
+// block points at the translation (jit/cache.ts install), so a block that another region
+// already covers is entered there instead of being translated again as a region of its own:
+// without that, every byte of the guest code in the bench was translated 3.3 times.
+//
+// Staying on one physical page keeps a translation as valid as its blocks: the page's
 // code generation (mmu/tlb.ts) covers every byte it was made from, and each block's EIP is the
 // entry EIP plus the difference of their physical addresses, whatever linear address the page
 // is mapped at.
 
-import { blockAt, HEADER_SIZE, H_LAST, H_COUNT, H_PHYS, H_BYTES, H_SPAN_BELOW, H_SPAN_ABOVE } from '../cpu/blocks';
+import { blockAt, HEADER_SIZE, H_LAST, H_COUNT, H_PHYS, H_BYTES } from '../cpu/blocks';
 import { REC_SIZE, REC_HANDLER, REC_DISP } from '../cpu/record';
 import { blockEnd, END_BRANCH, END_JUMP, END_CALL, END_NONE } from '../cpu/generated/handlers';
-import { pc, csBase } from '../cpu/live';
-import { thunkRegister } from './thunk';
 
 export const REGION_MAX: u32 = 16;
 
@@ -29,10 +34,17 @@ export let regionSize: u32 = 0;
 export let regionEntry: u32 = 0;
 /** Bytes of guest code in the region's blocks. */
 export let regionBytes: u32 = 0;
+/** The members that are entries whatever the flags analysis finds (jit/emit.ts entryMask): the hot block and the blocks after a CALL. */
+export let forcedEntries: u32 = 0;
+/** The region's extent around the hot block: bytes of code before its start and from its start. */
+export let spanBelow: u32 = 0, spanAbove: u32 = 0;
 /** The EIP offsets of the region's return sites: blocks after a CALL whose target is in the region too. */
 export const returnSites = memory.data(REGION_MAX * 4);
 export let returnSiteCount: u32 = 0;
 const headers = memory.data(REGION_MAX * 4);
+
+/** The decoded block (its header) of member `k`. */
+export function regionHeader(k: u32): u32 { return load<u32>(headers + (k << 2)); }
 
 /** The member whose EIP offset is `offset`, or -1. */
 export function memberAt(offset: u32): i32 {
@@ -51,11 +63,9 @@ function successors(header: u32, entryPhys: u32): void {
   if (kind == END_BRANCH) { target0 = end + load<u32>(last, REC_DISP); target1 = end; targets = 2; }
   else if (kind == END_JUMP || kind == END_CALL) {
     target0 = end + load<u32>(last, REC_DISP); targets = 1;
-    // A call to a PC thunk goes on after the call (jit/thunk.ts), and a call to a function on
-    // this page returns after it (emit.ts returnTo): so does the region.
-    if (kind == END_CALL && ((target0 & ~0xfff) == (entryPhys & ~0xfff) || thunkRegister(csBase + pc + (target0 - entryPhys)) >= 0)) {
-      target1 = end; targets = 2;
-    }
+    // A call returns after it: from a PC thunk (jit/thunk.ts) or a function on this page
+    // inside the function (emit.ts returnTo), from anywhere else into the entry there.
+    if (kind == END_CALL) { target1 = end; targets = 2; }
   }
   else if (kind != END_NONE) targets = 0; // a computed target: a return, an indirect jump or call, the interpreter's
   else { target0 = end; targets = 1; } // the block stopped at its size limit: it goes on
@@ -93,7 +103,7 @@ function sortByAddress(): void {
   regionEntry = <u32>memberAt(0);
 }
 
-/** Gather the region of the block with header `entry`, and note its EIP span in the header. */
+/** Gather the region of the block with header `entry`. */
 export function gatherRegion(entry: u32): void {
   const entryPhys = load<u32>(entry, H_PHYS);
   regionSize = 0;
@@ -111,12 +121,15 @@ export function gatherRegion(entry: u32): void {
   let below: u32 = 0, above: u32 = 0;
   regionBytes = 0;
   returnSiteCount = 0;
+  forcedEntries = 1 << regionEntry;
   for (let i: u32 = 0; i < regionSize; i++) {
     const header = load<u32>(headers + (i << 2));
     const last = load<u32>(header, H_LAST);
     if (blockEnd(<u32>load<u16>(last, REC_HANDLER)) == END_CALL) {
       const after = load<u32>(header, H_PHYS) + load<u32>(header, H_BYTES) - entryPhys;
-      if (memberAt(after) >= 0 && memberAt(after + load<u32>(last, REC_DISP)) >= 0) store<u32>(returnSites + (returnSiteCount++ << 2), after);
+      const site = memberAt(after);
+      if (site >= 0) forcedEntries |= 1 << <u32>site;
+      if (site >= 0 && memberAt(after + load<u32>(last, REC_DISP)) >= 0) store<u32>(returnSites + (returnSiteCount++ << 2), after);
     }
     regionBytes += load<u32>(header, H_BYTES);
     const from = <i32>(load<u32>(header, H_PHYS) - entryPhys);
@@ -124,6 +137,6 @@ export function gatherRegion(entry: u32): void {
     if (from < 0 && <u32>(-from) > below) below = <u32>(-from);
     if (to > 0 && <u32>to > above) above = <u32>to;
   }
-  store<u32>(entry, below, H_SPAN_BELOW);
-  store<u32>(entry, above, H_SPAN_ABOVE);
+  spanBelow = below;
+  spanAbove = above;
 }

@@ -1,0 +1,86 @@
+// A translation has several entries (asm-core/jit/region.ts, jit/emit.ts entryMask): a block that
+// a translated region already covers is entered there, not translated again as a region of its
+// own. The guest computes what the interpreter computes, and the counters show which blocks
+// were translated.
+
+import { describe, expect, it } from 'vitest';
+import type { Core } from '../../src/cpu/core.js';
+import { bareCore, enterFlat32 } from './flat32.js';
+
+const CALLER = 0x10_0000;
+const CALLEE = 0x10_3000; // another page: the CALL leaves the caller's translation
+
+/**
+ * A loop that calls a function on another page: CALL f; ADD EBX, EAX; DEC ECX; JNZ loop; HLT,
+ * and f: INC EAX; RET.
+ */
+async function callLoop(threshold: number, iterations: number): Promise<Core> {
+  const core = await bareCore(2 << 20);
+  const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
+  core.ram[CALLER] = 0xe8; // CALL rel32
+  ram.setInt32(CALLER + 1, CALLEE - (CALLER + 5), true);
+  core.ram.set([0x01, 0xc3, 0x49, 0x75, 0xf6, 0xf4], CALLER + 5); // ADD EBX, EAX; DEC ECX; JNZ -10; HLT
+  core.ram.set([0x40, 0xc3], CALLEE); // INC EAX; RET
+  enterFlat32(core, CALLER, { ecx: iterations, esp: 0x8_0000 });
+  core.setJitThreshold(threshold);
+  return core;
+}
+
+/** A loop of three blocks on one page: INC EAX; TEST AL, 1; JZ even; INC EBX; even: DEC ECX; JNZ loop; HLT. */
+async function branchLoop(threshold: number, iterations: number): Promise<Core> {
+  const core = await bareCore(2 << 20);
+  core.ram.set([0x40, 0xa8, 0x01, 0x74, 0x01, 0x43, 0x49, 0x75, 0xf7, 0xf4], CALLER);
+  enterFlat32(core, CALLER, { ecx: iterations, esp: 0x8_0000 });
+  core.setJitThreshold(threshold);
+  return core;
+}
+
+function runToHlt(core: Core): void {
+  for (let i = 0; i < 1000; i++) if (core.run(1_000_000) === 'hlt') return;
+  throw new Error(`did not halt: ${core.describe()}`);
+}
+
+describe('JIT entries', () => {
+  it('enters the caller\'s translation at the return address instead of translating it again', async () => {
+    const n = 1000;
+    const jit = await callLoop(10, n);
+    runToHlt(jit);
+    const interp = await callLoop(0, n);
+    runToHlt(interp);
+    expect(jit.reg('eax')).toBe(n);
+    expect(jit.reg('ebx')).toBe(interp.reg('ebx'));
+    expect(jit.instructions).toBe(interp.instructions);
+    const s = jit.jitStats;
+    expect(s.failures).toBe(0);
+    // Two translations: the caller's loop (entered at the CALL and at the return address) and
+    // the callee. The return address was not translated as a region of its own.
+    expect(s.translations).toBe(2);
+    expect(s.instructions).toBeGreaterThan(jit.instructions * 0.9);
+  }, 60_000);
+
+  it('translates a loop once when its blocks become hot while its compile runs in the background', async () => {
+    const n = 5000;
+    const jit = await branchLoop(1, n);
+    jit.jit.background = true;
+    // Short slices, each two turns of the loop (11 instructions, so that no slice ends inside a
+    // block, whose rest would be a block of its own): every block of the loop runs, and is hot,
+    // before the first compile ends.
+    let stop = '';
+    for (let i = 0; i < 4 && stop !== 'hlt'; i++) {
+      stop = jit.run(11);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let i = 0; i < 1000 && jit.jitStats.compiling > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (stop !== 'hlt') stop = jit.run(1_000_000);
+    const interp = await branchLoop(0, n);
+    runToHlt(interp);
+    expect(jit.reg('eax')).toBe(n);
+    expect(jit.reg('ebx')).toBe(interp.reg('ebx'));
+    expect(jit.instructions).toBe(interp.instructions);
+    const s = jit.jitStats;
+    expect(s.failures).toBe(0);
+    // The first block's region holds the others: they waited for its translation.
+    expect(s.translations).toBe(1);
+    expect(s.instructions).toBeGreaterThan(jit.instructions * 0.9);
+  }, 60_000);
+});
