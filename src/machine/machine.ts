@@ -31,18 +31,17 @@ import { scancodesFor } from '../devices/ps2-keymap.js';
 import { set2MakeCode } from '../devices/ps2-keycodes.js';
 import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
 import { FwCfg } from '../devices/fw-cfg.js';
-import { VIRTIO_PCI_BAR_SIZE } from '../devices/virtio/virtio-pci.js';
-import { VirtioBlk } from '../devices/virtio/virtio-blk.js';
-import { VirtioRng } from '../devices/virtio/virtio-rng.js';
-import { VirtioConsole } from '../devices/virtio/virtio-console.js';
-import { VirtioNet } from '../devices/virtio/virtio-net.js';
-import { VirtioBalloon } from '../devices/virtio/virtio-balloon.js';
+import type { VirtioBlk } from '../devices/virtio/virtio-blk.js';
+import type { VirtioRng } from '../devices/virtio/virtio-rng.js';
+import type { VirtioConsole } from '../devices/virtio/virtio-console.js';
+import type { VirtioNet } from '../devices/virtio/virtio-net.js';
+import type { VirtioBalloon } from '../devices/virtio/virtio-balloon.js';
+import { addVirtioDevices } from './virtio-devices.js';
 import type { NetLink } from '../net/link.js';
-import { seededRandom } from './entropy.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { BlockBackend } from '../storage/block.js';
 import {
-  APIC, IRQ, MAX_MEMORY_MIB, MAX_NICS, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, pirqOfPciPin,
+  APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, pirqOfPciPin,
 } from './board.js';
 import { MmioMap, OffsetWindow, PortBus } from './bus.js';
 import { RamDma } from './dma.js';
@@ -68,11 +67,6 @@ import { fillBytes } from '../cpu/fill.js';
  */
 const JIT_THRESHOLD = 20_000;
 
-const ZERO_PAGE = new Uint8Array(4096);
-/** QEMU's first NIC's MAC address (locally administered, QEMU's OUI 52:54:00); card i adds i to the last byte, as QEMU does. */
-const DEFAULT_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
-/** The entropy source's seed in deterministic runs: the same "random" bytes every run. */
-const DETERMINISTIC_RNG_SEED = 0x77656278; // "webx"
 /** Deterministic mode: guest time a save may run on for, waiting for the disks to be idle (Machine.settleIo). */
 const QUIESCE_LIMIT_NS = 50_000_000;
 /** Fixed RTC start for deterministic runs: same date every run. */
@@ -158,8 +152,7 @@ export interface MachineHost {
   onBalloonStats?(stats: Readonly<Record<string, number>>): void;
 }
 
-/** virtio-blk devices a machine can have (PCI slots from PCI_SLOT.VIRTIO_BLK_FIRST). */
-export const MAX_VIRTIO_DISKS = 4;
+export { MAX_VIRTIO_DISKS } from './virtio-devices.js';
 
 async function defaultCoreWasm(): Promise<Uint8Array | ArrayBuffer> {
   const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -212,15 +205,15 @@ export class Machine {
   /** The ACPI fixed hardware: power-off, the PM timer, the power button. */
   readonly acpiPm: AcpiPm;
   /** Paravirtual devices (virtio 1.x over PCI). The entropy source, or null in a machine built with `rng: false`. */
-  readonly virtioRng: VirtioRng | null = null;
+  readonly virtioRng: VirtioRng | null;
   /** The memory balloon: the host sets a target (setBalloonTarget), the guest's driver gives pages up or takes them back. */
   readonly balloon: VirtioBalloon;
   readonly virtioConsole: VirtioConsole;
-  readonly virtioBlks: VirtioBlk[] = [];
+  readonly virtioBlks: VirtioBlk[];
   /** The first network card (eth0), or null without a network. */
-  readonly virtioNet: VirtioNet | null = null;
+  readonly virtioNet: VirtioNet | null;
   /** Every network card, eth0 first. */
-  readonly virtioNets: VirtioNet[] = [];
+  readonly virtioNets: VirtioNet[];
   /** The APICs, or null in a machine built with `apic: false`. */
   readonly lapic: Lapic | null;
   readonly ioapic: Ioapic | null;
@@ -409,70 +402,21 @@ export class Machine {
     }));
     this.pci.register(PCI_SLOT.VGA, 0, this.stdvga);
 
-    // -- paravirtual devices: entropy (from the host's, or a seeded generator so that a
-    // deterministic run repeats), a console, and the virtio disks --
-    const random = config.clock === 'deterministic' ? seededRandom(DETERMINISTIC_RNG_SEED) : (b: Uint8Array) => { crypto.getRandomValues(b); };
-    if (config.rng !== false) {
-      const rng: VirtioRng = new VirtioRng({
-        dma: this.dma, random, onMap: this.barMapper('virtio-rng', () => VIRTIO_PCI_BAR_SIZE, () => rng.mmio),
-      });
-      this.virtioRng = d.add('virtio-rng', rng);
-      d.add('virtio-rng-transport', rng.transport);
-      this.pci.register(PCI_SLOT.VIRTIO_RNG, 0, rng);
-    }
-    // A page the guest gives the balloon is the host's again: it reads as zeros from then on (and
-    // will be left out of snapshots); one it takes back starts as zeros.
-    this.balloon = d.add('virtio-balloon', new VirtioBalloon({
-      dma: this.dma,
-      onRelease: (pfn) => { this.dma.write(pfn * 4096, ZERO_PAGE); },
-      onStats: (stats) => this.host.onBalloonStats?.(stats),
-      onMap: this.barMapper('virtio-balloon', () => VIRTIO_PCI_BAR_SIZE, () => this.balloon.mmio),
-    }));
-    d.add('virtio-balloon-transport', this.balloon.transport);
-    this.pci.register(PCI_SLOT.VIRTIO_BALLOON, 0, this.balloon);
-    const balloonMiB = config.balloonMiB ?? 0;
-    if (!Number.isInteger(balloonMiB) || balloonMiB < 0 || balloonMiB >= config.memoryMiB) {
-      throw new RangeError(`balloon target ${balloonMiB} MiB is outside 0..${config.memoryMiB - 1} MiB`);
-    }
-    this.virtioConsole = d.add('virtio-console', new VirtioConsole({
-      dma: this.dma, output: (bytes) => { for (const b of bytes) this.consoleOut.push(b); },
-      onMap: this.barMapper('virtio-console', () => VIRTIO_PCI_BAR_SIZE, () => this.virtioConsole.mmio),
-    }));
-    d.add('virtio-console-transport', this.virtioConsole.transport);
-    this.pci.register(PCI_SLOT.VIRTIO_CONSOLE, 0, this.virtioConsole);
-    // The network cards: eth0 on its own slot, further ones after the virtio disks' slots (Linux
-    // names them in PCI order, so the order of `nics` is the order of eth0, eth1 ...).
-    if (config.net !== undefined && config.nics !== undefined) throw new RangeError('give a machine `net` or `nics`, not both');
-    const nics = config.nics ?? (config.net !== undefined ? [{ link: config.net, mac: config.mac }] : []);
-    if (nics.length > MAX_NICS) throw new RangeError(`at most ${MAX_NICS} network cards`);
-    const macs = nics.map((nic, i) => nic.mac ?? Uint8Array.from(DEFAULT_MAC, (b, j) => (j === 5 ? b + i : b)));
-    macs.forEach((mac, i) => {
-      if (macs.findIndex((m) => m.every((b, j) => b === mac[j])) !== i) throw new RangeError(`two network cards have the MAC address ${[...mac].map((b) => b.toString(16).padStart(2, '0')).join(':')}`);
-    });
-    nics.forEach(({ link }, i) => {
-      const name = i === 0 ? 'virtio-net' : `virtio-net-${i}`;
-      const net: VirtioNet = new VirtioNet({
-        dma: this.dma, mac: macs[i]!, send: (frame) => link.send(frame),
-        onMap: this.barMapper(name, () => VIRTIO_PCI_BAR_SIZE, () => net.mmio),
-      });
-      this.virtioNets.push(d.add(name, net));
-      d.add(`${name}-transport`, net.transport);
-      this.pci.register(i === 0 ? PCI_SLOT.VIRTIO_NET : PCI_SLOT.VIRTIO_NET_MORE + i - 1, 0, net);
+    // -- paravirtual devices (virtio-devices.ts) --
+    const virtio = addVirtioDevices(config, {
+      dma: this.dma, devices: d, pci: this.pci, barMapper: (what, size, device) => this.barMapper(what, size, device),
+      onBalloonStats: (stats) => this.host.onBalloonStats?.(stats),
+      consoleOut: (bytes) => { for (const b of bytes) this.consoleOut.push(b); },
       // Frames from the network reach the card at the run loop's delivery points (host-events.ts).
-      link.onFrame = (frame) => { const copy = frame.slice(); this.events.push(() => net.receive(copy)); this.loop.wake(); };
+      deliver: (receive) => { this.events.push(receive); this.loop.wake(); },
+      complete: (done) => this.io.add(done),
     });
-    this.virtioNet = this.virtioNets[0] ?? null;
-    const virtioDisks = config.virtioDisks ?? [];
-    if (virtioDisks.length > MAX_VIRTIO_DISKS) throw new RangeError(`at most ${MAX_VIRTIO_DISKS} virtio disks`);
-    virtioDisks.forEach((disk, i) => {
-      const blk: VirtioBlk = new VirtioBlk({
-        dma: this.dma, disk, complete: (done) => this.io.add(done), serial: `WEBX86-VD${i}`,
-        onMap: this.barMapper(`virtio-blk ${i}`, () => VIRTIO_PCI_BAR_SIZE, () => blk.mmio),
-      });
-      this.virtioBlks.push(d.add(`virtio-blk-${i}`, blk));
-      d.add(`virtio-blk-${i}-transport`, blk.transport);
-      this.pci.register(PCI_SLOT.VIRTIO_BLK_FIRST + i, 0, blk);
-    });
+    this.virtioRng = virtio.rng;
+    this.balloon = virtio.balloon;
+    this.virtioConsole = virtio.console;
+    this.virtioNets = virtio.nets;
+    this.virtioNet = virtio.nets[0] ?? null;
+    this.virtioBlks = virtio.blks;
     this.pci.register(PCI_SLOT.AHCI, 0, this.ahci);
 
     // -- the port map --
