@@ -78,12 +78,12 @@ export function addVirtioDevices(config: MachineOptions, w: VirtioWiring): Virti
   if (!Number.isInteger(balloonMiB) || balloonMiB < 0 || balloonMiB >= config.memoryMiB) {
     throw new RangeError(`balloon target ${balloonMiB} MiB is outside 0..${config.memoryMiB - 1} MiB`);
   }
-  const console: VirtioConsole = d.add('virtio-console', new VirtioConsole({
+  const virtioConsole: VirtioConsole = d.add('virtio-console', new VirtioConsole({
     dma: w.dma, output: w.consoleOut,
-    onMap: w.barMapper('virtio-console', () => VIRTIO_PCI_BAR_SIZE, () => console.mmio),
+    onMap: w.barMapper('virtio-console', () => VIRTIO_PCI_BAR_SIZE, () => virtioConsole.mmio),
   }));
-  d.add('virtio-console-transport', console.transport);
-  w.pci.register(PCI_SLOT.VIRTIO_CONSOLE, 0, console);
+  d.add('virtio-console-transport', virtioConsole.transport);
+  w.pci.register(PCI_SLOT.VIRTIO_CONSOLE, 0, virtioConsole);
   // The network cards: eth0 on its own slot, further ones after the virtio disks' slots (Linux
   // names them in PCI order, so the order of `nics` is the order of eth0, eth1 ...).
   if (config.net !== undefined && config.nics !== undefined) throw new RangeError('give a machine `net` or `nics`, not both');
@@ -117,5 +117,5 @@ export function addVirtioDevices(config: MachineOptions, w: VirtioWiring): Virti
     w.pci.register(PCI_SLOT.VIRTIO_BLK_FIRST + i, 0, blk);
     return blk;
   });
-  return { rng, balloon, console, nets, blks };
+  return { rng, balloon, console: virtioConsole, nets, blks };
 }
