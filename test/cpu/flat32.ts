@@ -36,3 +36,9 @@ export function enterFlat32(core: Core, eip: number, regs: Partial<Record<'eax' 
   core.setU32('OFF_EFLAGS', 0x2);
   core.refreshState();
 }
+
+/** Run until the guest halts; throws if it has not after a billion instructions. */
+export function runToHlt(core: Core): void {
+  for (let i = 0; i < 1000; i++) if (core.run(1_000_000) === 'hlt') return;
+  throw new Error(`did not halt: ${core.describe()}`);
+}

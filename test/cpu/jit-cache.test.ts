@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Core } from '../../src/cpu/core.js';
-import { bareCore, enterFlat32 } from './flat32.js';
+import { bareCore, enterFlat32, runToHlt } from './flat32.js';
 
 const BASE = 0x10_0000;
 const PASSES = 3;
@@ -63,11 +63,6 @@ async function streamMachine(hot: number, cold: number, jitThreshold: number, pa
   enterFlat32(core, first, { ecx: passes, esp: BASE - 16 });
   core.setJitThreshold(jitThreshold);
   return core;
-}
-
-function runToHlt(core: Core): void {
-  for (let i = 0; i < 1000; i++) if (core.run(1_000_000) === 'hlt') return;
-  throw new Error(`did not halt: ${core.describe()}`);
 }
 
 describe('JIT code cache', () => {

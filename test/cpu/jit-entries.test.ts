@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Core } from '../../src/cpu/core.js';
-import { bareCore, enterFlat32 } from './flat32.js';
+import { bareCore, enterFlat32, runToHlt } from './flat32.js';
 
 const CALLER = 0x10_0000;
 const CALLEE = 0x10_3000; // another page: the CALL leaves the caller's translation
@@ -35,9 +35,18 @@ async function branchLoop(threshold: number, iterations: number): Promise<Core> 
   return core;
 }
 
-function runToHlt(core: Core): void {
-  for (let i = 0; i < 1000; i++) if (core.run(1_000_000) === 'hlt') return;
-  throw new Error(`did not halt: ${core.describe()}`);
+/**
+ * `jit`, run to its HLT, computed what the interpreter computes on the same guest (`make` with
+ * the JIT off), translated without a failure, and ran most of its instructions translated.
+ */
+async function expectAsInterpreter(jit: Core, make: (threshold: number) => Promise<Core>): Promise<void> {
+  const interp = await make(0);
+  runToHlt(interp);
+  expect(jit.reg('eax')).toBe(interp.reg('eax'));
+  expect(jit.reg('ebx')).toBe(interp.reg('ebx'));
+  expect(jit.instructions).toBe(interp.instructions);
+  expect(jit.jitStats.failures).toBe(0);
+  expect(jit.jitStats.instructions).toBeGreaterThan(jit.instructions * 0.9);
 }
 
 describe('JIT entries', () => {
@@ -45,17 +54,11 @@ describe('JIT entries', () => {
     const n = 1000;
     const jit = await callLoop(10, n);
     runToHlt(jit);
-    const interp = await callLoop(0, n);
-    runToHlt(interp);
     expect(jit.reg('eax')).toBe(n);
-    expect(jit.reg('ebx')).toBe(interp.reg('ebx'));
-    expect(jit.instructions).toBe(interp.instructions);
-    const s = jit.jitStats;
-    expect(s.failures).toBe(0);
+    await expectAsInterpreter(jit, (threshold) => callLoop(threshold, n));
     // Two translations: the caller's loop (entered at the CALL and at the return address) and
     // the callee. The return address was not translated as a region of its own.
-    expect(s.translations).toBe(2);
-    expect(s.instructions).toBeGreaterThan(jit.instructions * 0.9);
+    expect(jit.jitStats.translations).toBe(2);
   }, 60_000);
 
   it('translates a loop once when its blocks become hot while its compile runs in the background', async () => {
@@ -72,15 +75,9 @@ describe('JIT entries', () => {
     }
     for (let i = 0; i < 1000 && jit.jitStats.compiling > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
     while (stop !== 'hlt') stop = jit.run(1_000_000);
-    const interp = await branchLoop(0, n);
-    runToHlt(interp);
     expect(jit.reg('eax')).toBe(n);
-    expect(jit.reg('ebx')).toBe(interp.reg('ebx'));
-    expect(jit.instructions).toBe(interp.instructions);
-    const s = jit.jitStats;
-    expect(s.failures).toBe(0);
+    await expectAsInterpreter(jit, (threshold) => branchLoop(threshold, n));
     // The first block's region holds the others: they waited for its translation.
-    expect(s.translations).toBe(1);
-    expect(s.instructions).toBeGreaterThan(jit.instructions * 0.9);
+    expect(jit.jitStats.translations).toBe(1);
   }, 60_000);
 });
