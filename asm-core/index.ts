@@ -86,6 +86,8 @@ let resetRequested: bool = false;
 let delivering: i32 = -1;
 
 export function init(ramBytes: u32): void {
+  // Once per core: the memory behind guest RAM is then as the host made it.
+  if (ramSize != 0) unreachable();
   // Guest RAM, then the decoded-block arena.
   const arenaAt = <u64>RAM_BASE + ((<u64>ramBytes + 0xffff) & ~0xffff);
   const jitAt = arenaAt + <u64>ARENA_BYTES;
@@ -98,7 +100,10 @@ export function init(ramBytes: u32): void {
   placeArena(<u32>arenaAt);
   setRamSize(ramBytes);
   store<u32>(STATE + OFF_RAM_SIZE, ramBytes);
-  memory.fill(RAM_BASE, 0, ramBytes);
+  // RAM is not cleared here: a new memory and every page memory.grow adds are zero (WebAssembly
+  // core specification, 4.5.3 and 4.4.7), and the host creates the memory for this core alone
+  // (src/cpu/core.ts). Writing 256 MiB of zeros made the host commit every page at start-up
+  // (about 130 ms and the whole RAM size in resident memory, before the guest touched any).
   reset();
 }
 

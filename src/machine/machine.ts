@@ -248,6 +248,8 @@ export class Machine {
 
   /** CPUID leaf 1 EAX/EDX, asked of the core once (for the MP table, as a BIOS does). */
   private cpuid1: CpuidLeaf1 | null = null;
+  /** Guest RAM is still as the core's init() left it, all zero: the first power-on need not clear it (touching every page). */
+  private ramFresh = true;
 
   /** Counters for the inspector. */
   readonly counters = {
@@ -566,7 +568,7 @@ export class Machine {
     if (firmware !== undefined) {
       // A real power-on: the CPU at its reset vector (core.reset()), RAM cleared, the ROM's low
       // alias behind 0xE0000-0xFFFFF (PAM, reset with the host bridge, has made the area ROM).
-      fillBytes(ram, 0);
+      this.clearRam();
       loadBiosLowAlias(ram, firmware.bios);
       const order = cmosBootOrder(firmware.boot ?? 'disk');
       this.rtc.setCmosByte(CMOS_BOOT_ORDER.FIRST_SECOND, order.firstSecond);
@@ -583,7 +585,7 @@ export class Machine {
       this.interrupts.remapApic();
       this.lapic.enterVirtualWireMode();
     }
-    fillBytes(ram, 0);
+    this.clearRam();
     if (this.lapic !== null) writeMpTable(ram, this.cpuid1!, this.pci.interruptSources());
     const entry = loadLinux(ram, {
       kernel: this.config.kernel!,
@@ -594,6 +596,12 @@ export class Machine {
       e820: e820Map(ramBytes),
     });
     enterLinux(core, entry);
+  }
+
+  /** RAM to zero, as at a real power-on: written only after the first (see ramFresh). */
+  private clearRam(): void {
+    if (!this.ramFresh) fillBytes(this.core.ram, 0);
+    this.ramFresh = false;
   }
 
   private updateA20(): void {
