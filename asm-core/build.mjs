@@ -100,8 +100,6 @@ function addFaultHandling(bytes) {
     module.removeExport('loop');
 
     module.addTag('fault', binaryen.none, binaryen.none);
-    // Translated code imports the tag: its catch stores the guest registers it holds in locals (jit/emit.ts).
-    module.addTagExport('fault', 'fault');
     module.addFunction(placeholder('throw', binaryen.none, binaryen.none), binaryen.none, binaryen.none, [],
       module.throw('fault', []));
     module.addFunction(placeholder('loopCatchingFaults', binaryen.none, binaryen.i32), binaryen.none, binaryen.i32, [],

@@ -62,7 +62,7 @@ export { jitChainTarget, chained } from './jit/chain';
 export { jitEntryParam } from './jit/cache';
 import { setChaining, chained } from './jit/chain';
 export {
-  jitEntry, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
+  jitEntry, jitFault, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
   jitTestCC, jitSettleCF, jitFlags, jitRotateFlags,
 } from './jit/helpers';
 

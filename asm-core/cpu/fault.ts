@@ -7,8 +7,10 @@
 // AssemblyScript cannot write throw or try/catch, so both are placeholder imports from "fault"
 // that asm-core/build.mjs defines after compiling: throwFault() becomes `throw $fault`, and
 // index.ts loopCatchingFaults() the try around loop(). The built core imports neither.
-// A translation's slow paths (jit/helpers.ts) throw the same way; the translation catches the
-// exception only to store the guest registers it holds in locals, and passes it on.
+// A translation's slow paths (jit/helpers.ts) only record their faults, and the translation
+// returns to the run loop, which delivers them; the handlers a translation calls throw, as in
+// the block loop, and the exception passes through the translation, which has stored its state
+// before the call.
 
 import { pc, instrStart, attention } from './live';
 import { clearPrefixes } from './decode';

@@ -19,12 +19,12 @@
 
 import {
   byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, blockVoid, loopVoid,
-  brTo, startFunction, tryVoid, catchTag, rethrow, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR,
+  brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR,
   OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
 import {
   F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, G_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
-  L_BLK, L_FK, TAG_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE,
+  L_BLK, L_FK, G_JIT_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT,
 } from './layout';
 import {
   PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, pendWithCarry, pendingKind, condition, kindToLocal, storeKindFromLocal,
@@ -56,10 +56,10 @@ function exitTo(done: u32, chain: bool, computed: bool = false): void {
 
 /** The handler, on the record itself, with the state it reads stored first. */
 function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
+  // The state is in memory now: if the handler faults, its exception passes through this
+  // function to the run loop (cpu/fault.ts), after it may have changed the state (a REP string
+  // instruction's progress).
   spillInline(); pendKind = -1;
-  // The state is in memory now, and the handler may change it before it faults (a REP string
-  // instruction's progress): the catch must not store the locals over it (functionBody).
-  i32c(FK_STORED); lset(L_FK);
   eipAt(startOff); gset(G_INSTR_START);
   eipAt(nextOff); gset(G_PC);
   addRetired(<i32>index - <i32>committed); committed = index;
@@ -101,9 +101,6 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
 // through the br_table, with the body's number in L_BLK.
 // The registers the region uses are in their locals at the top of each block (loaded at entry), and the
 // pending flags are in fa..fcf with their kind in fk, or known (the block's start state, planRegisters).
-
-/** fk while a handler runs: the registers and flags are in memory (viaHandler). */
-const FK_STORED: u32 = 0xffff_ffff;
 
 /** Which region block is being translated. */
 let member: u32 = 0;
@@ -198,18 +195,15 @@ export function functionBody(): void {
   loadRegs();
   loadMasks();
   loadRetired();
-  blockVoid(); blockVoid(); blockVoid(); // LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE
-  // A fault (jit/helpers.ts, or a handler's) passes through here to the run loop, which delivers
-  // it: a slow path's leaves the registers in their locals and the pending flags as fk
-  // describes them (operands.ts slowCall), to be stored; a handler's finds them stored (fk =
-  // FK_STORED). EIP and the retired count are the helper's.
-  tryVoid();
+  blockVoid(); blockVoid(); blockVoid(); blockVoid(); // LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT
   region();
-  catchTag(TAG_FAULT);
-  lget(L_FK); i32c(FK_STORED); op(OP_I32_NE);
-  ifVoid(); storeRegs(); storeKindFromLocal(); end();
-  rethrow(0);
+  brTo(LEVEL_LEAVE); // not reached: every block of the region ends in a branch or a return
   end();
+  // LEVEL_FAULT: a slow path recorded a fault (jit/helpers.ts) and left the registers in their
+  // locals and the pending flags as fk describes them (operands.ts slowCall); EIP and the
+  // retired count are the helper's. The run loop delivers the fault (index.ts loop).
+  i32c(0); gset(G_JIT_FAULT);
+  storeRegs(); storeKindFromLocal(); op(OP_RETURN);
   end();
   // LEVEL_LEAVE: back to the block loop at L_T.
   storeRegs(); storeKindFromLocal(); flushRetired(); lget(L_T); gset(G_PC); op(OP_RETURN);

@@ -2,18 +2,25 @@
 // slow paths of memory accesses and segment checks, the flag tests it does not inline, and the
 // block loop's handlers for the records it does not inline.
 //
-// A slow path may fault. The helper sets EIP, the faulting instruction's EIP and the retired
-// count from `at`, records the fault and throws (cpu/fault.ts abandon); the translation's catch
+// A slow path may fault. It does not throw: the helper sets EIP, the faulting instruction's EIP
+// and the retired count from `at`, records the fault (cpu/fault.ts recordFault, which also sets
+// `attention`) and sets `jitFault`; the translation, which tests jitFault after each slow path,
 // stores the registers it holds in locals and its pending flags (jit/emit.ts functionBody) and
-// passes the exception on to the run loop, which delivers it. So the state is the interpreter's:
+// returns, and the run loop delivers the fault (index.ts loop). So the state is the
+// interpreter's:
 //   at = flat check << 28 | retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed)
 // (retired-so-far: the block's instructions before this one, fewer than BLOCK_MAX = 128). The
 // flat check, 0 or segment + 1: the access is through ES, SS or DS, which are flat while a
 // translation runs, and the helper makes their limit check (segments.ts) before the access.
-// The handlers (jitDispatch) throw too, with the state already stored (jit/emit.ts viaHandler).
+// Why no throw: a translation that catches exceptions (to store its locals on the way out) is
+// compiled with every guest register it holds kept in memory as well at each call that can
+// throw; without the catch the same loop ran about 4% faster (a bare-metal loop of loads,
+// stores and calls, Node 20).
+// The handlers (jitDispatch) still throw, as in the block loop, with the state already stored
+// (jit/emit.ts viaHandler): the exception passes through the translation to the run loop.
 
 import { pc, instrStart, cplLive } from '../cpu/live';
-import { abandon } from '../cpu/fault';
+import { clearPrefixes } from '../cpu/decode';
 import { retired } from '../cpu/exec';
 import { dispatch } from '../cpu/generated/handlers';
 import {
@@ -25,6 +32,10 @@ import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32
 
 /** EIP at the entry of the running translation (its prologue sets it). */
 export let jitEntry: u32 = 0;
+/** A slow path recorded a fault: 1 until the translation, leaving for it, clears it. */
+export let jitFault: u32 = 0;
+/** The access faults: recorded by segCheckOrRecord or pagesOrRecord, for the translation to leave. */
+@inline function faulted(): void { clearPrefixes(); jitFault = 1; }
 
 @inline function enter(at: u32): void {
   instrStart = jitEntry + <u32>(<i32>(<i16>(at & 0xffff)));
@@ -42,37 +53,37 @@ export let jitEntry: u32 = 0;
 @inline function reachable(lin: u32, n: u32, write: bool): bool { return pagesOrRecord(lin, n, write, cplLive == 3); }
 
 export function jitRead8(lin: u32, at: u32): u32 {
-  enter(at); if (!segmentOk(at, lin, 1, false) || !reachable(lin, 1, false)) abandon();
+  enter(at); if (!segmentOk(at, lin, 1, false) || !reachable(lin, 1, false)) { faulted(); return 0; }
   const v = readSlow8(lin, cplLive == 3); leave(at); return v;
 }
 export function jitRead16(lin: u32, at: u32): u32 {
-  enter(at); if (!segmentOk(at, lin, 2, false) || !reachable(lin, 2, false)) abandon();
+  enter(at); if (!segmentOk(at, lin, 2, false) || !reachable(lin, 2, false)) { faulted(); return 0; }
   const v = readSlow16(lin, cplLive == 3); leave(at); return v;
 }
 export function jitRead32(lin: u32, at: u32): u32 {
-  enter(at); if (!segmentOk(at, lin, 4, false) || !reachable(lin, 4, false)) abandon();
+  enter(at); if (!segmentOk(at, lin, 4, false) || !reachable(lin, 4, false)) { faulted(); return 0; }
   const v = readSlow32(lin, cplLive == 3); leave(at); return v;
 }
 export function jitWrite8(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 1, true) || !reachable(lin, 1, true)) abandon();
+  enter(at); if (!segmentOk(at, lin, 1, true) || !reachable(lin, 1, true)) { faulted(); return; }
   writeSlow8(lin, v, cplLive == 3); leave(at);
 }
 export function jitWrite16(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 2, true) || !reachable(lin, 2, true)) abandon();
+  enter(at); if (!segmentOk(at, lin, 2, true) || !reachable(lin, 2, true)) { faulted(); return; }
   writeSlow16(lin, v, cplLive == 3); leave(at);
 }
 export function jitWrite32(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 4, true) || !reachable(lin, 4, true)) abandon();
+  enter(at); if (!segmentOk(at, lin, 4, true) || !reachable(lin, 4, true)) { faulted(); return; }
   writeSlow32(lin, v, cplLive == 3); leave(at);
 }
 /** segAddr()'s slow path; `what` = segment | (size - 1) << 8 | write << 16. */
 export function jitSegCheck(what: u32, off: u32, at: u32): void {
   enter(at);
-  if (!segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) abandon();
+  if (!segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) { faulted(); return; }
   leave(at);
 }
 export function jitCheckWrite(lin: u32, n: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, n, true) || (n != 0 && !reachable(lin, n, true))) abandon();
+  enter(at); if (!segmentOk(at, lin, n, true) || (n != 0 && !reachable(lin, n, true))) { faulted(); return; }
   leave(at);
 }
 

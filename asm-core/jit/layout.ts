@@ -38,9 +38,9 @@ export const G_CPL: u32 = 16;
 export const G_CHAINED: u32 = 17;
 // Where the caller enters the translation (jit/emit.ts entryParam): the core's jitEntryParam.
 export const G_ENTRY_PARAM: u32 = 18;
-export const G_IMPORTS: u32 = 19;
-/** The core's exception tag `fault` (cpu/fault.ts), the module's only tag. */
-export const TAG_FAULT: u32 = 0;
+// A slow path recorded a fault (jit/helpers.ts jitFault): the translation leaves at LEVEL_FAULT.
+export const G_JIT_FAULT: u32 = 19;
+export const G_IMPORTS: u32 = 20;
 
 // Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
 export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_FLAGS: u32 = 5, T_I_V: u32 = 6;
@@ -72,5 +72,7 @@ export const N_LOCALS_I64: u32 = 2;
 export const LEVEL_GO: u32 = 1;
 /** Store the registers and flags, then as LEVEL_GO. */
 export const LEVEL_CHAIN: u32 = 2;
-/** Store the registers and flags and return to the block loop at L_T (also after a recorded fault). */
+/** Store the registers and flags and return to the block loop at L_T. */
 export const LEVEL_LEAVE: u32 = 3;
+/** A slow path recorded a fault: store the registers and flags and return (EIP and the retired count are the helper's). */
+export const LEVEL_FAULT: u32 = 4;

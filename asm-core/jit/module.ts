@@ -1,6 +1,6 @@
 // A translation as a whole WebAssembly module (WebAssembly core specification 2.0, 5.5 "Modules"):
 // its types, its imports (the core's memory, helpers and globals, by their export names in
-// index.ts, in the index order of jit/layout.ts; the exception tag `fault` last), one function `f`
+// index.ts, in the index order of jit/layout.ts), one function `f`
 // and its body (jit/emit.ts).
 
 import { byte, uleb, reserveSize, patchSize, end, T_I32, T_I64 } from './wasm';
@@ -30,7 +30,7 @@ export function translateRegion(): void {
   byte(0x60); uleb(1); byte(T_I32); uleb(0);
   patchSize(s);
   s = section(2);
-  uleb(1 + F_IMPORTS + G_IMPORTS + 1);
+  uleb(1 + F_IMPORTS + G_IMPORTS);
   // The core's memory is shared (asm-core/build.mjs): limits flag 3 = shared with a maximum, 1..65536 pages.
   name('c'); name('memory'); byte(2); byte(3); uleb(1); uleb(65536);
   importFunc('jitDispatch', T_II_V);
@@ -50,9 +50,7 @@ export function translateRegion(): void {
   importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
   importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64); importGlobal('jitEntry', T_I32);
   importGlobal('codeEpoch', T_I32); importGlobal('cplLive', T_I32); importGlobal('chained', T_I64);
-  importGlobal('jitEntryParam', T_I32);
-  // The tag (TAG_FAULT): attribute 0 (an exception), type () -> ().
-  name('c'); name('fault'); byte(4); byte(0); uleb(T_V_V);
+  importGlobal('jitEntryParam', T_I32); importGlobal('jitFault', T_I32);
   patchSize(s);
   s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
   s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);

@@ -4,14 +4,14 @@
 // stack. jit/instructions.ts builds the instructions from these.
 
 import {
-  op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32, end, els, OP_I32_LOAD,
+  op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32, end, els, brTo, OP_I32_LOAD,
   OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16, OP_I32_STORE, OP_I32_EQ,
   OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_SHL,
   OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U,
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_RETIRED, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, G_BUDGET_END, G_ATTENTION, L_BAIL, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
+  G_TLB_WRITE_MASK, G_BUDGET_END, G_ATTENTION, G_JIT_FAULT, LEVEL_FAULT, L_BAIL, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
 import {
@@ -98,15 +98,19 @@ export function at(flat: bool = false): void {
 }
 /**
  * Before a slow path's call: the retired count to the core's global, and the pending flags
- * described in fk. On a fault the helper (jit/helpers.ts) sets EIP and the count from `at` and
- * throws, and the function's catch (jit/emit.ts functionBody) stores the registers and the flags
- * fk describes. They are stored only then, not before every slow path: no instruction written
- * here changes a register or the flags before its last access that can fault, and the helpers
- * read neither (they touch memory, the TLB and devices' MMIO). After the call, `attention` into
- * L_BAIL: the instruction's end leaves when it is set (jit/emit.ts records).
+ * described in fk. On a fault the helper (jit/helpers.ts) sets EIP and the count from `at`,
+ * records the fault and sets jitFault, and the function leaves at once through LEVEL_FAULT
+ * (jit/emit.ts functionBody), which stores the registers and the flags fk describes. They are
+ * stored only then, not before every slow path: no instruction written here changes a register
+ * or the flags before its last access that can fault, and the helpers read neither (they touch
+ * memory, the TLB and devices' MMIO). After the call, `attention` into L_BAIL: the
+ * instruction's end leaves when it is set (jit/emit.ts records).
  */
 function slowCall(): void { flushRetired(); kindToLocal(); slowPath = true; }
-function afterCall(): void { gget(G_ATTENTION); lset(L_BAIL); }
+function afterCall(): void {
+  gget(G_JIT_FAULT); ifVoid(); brTo(LEVEL_FAULT); end();
+  gget(G_ATTENTION); lset(L_BAIL);
+}
 
 // ---- memory operands ----
 function recReg(word: u32): i32 { return word == (OFF_ZERO >> 2) ? -1 : <i32>(((word << 2) - OFF_REGS) >> 3); }
