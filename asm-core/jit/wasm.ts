@@ -68,9 +68,6 @@ export const OP_LOOP: u32 = 0x03;
 export const OP_IF: u32 = 0x04;
 export const OP_ELSE: u32 = 0x05;
 // Exception handling (the legacy proposal's encoding, which the core's own try uses: asm-core/build.mjs).
-export const OP_TRY: u32 = 0x06;
-export const OP_CATCH: u32 = 0x07;
-export const OP_RETHROW: u32 = 0x09;
 export const OP_END: u32 = 0x0b;
 export const OP_BR: u32 = 0x0c;
 export const OP_BR_TABLE: u32 = 0x0e;
@@ -156,7 +153,3 @@ export function end(): void { byte(OP_END); depth--; }
 /** Branch to the label of the block opened when `depth` became `level`. */
 export function brTo(level: u32): void { byte(OP_BR); uleb(depth - level); }
 export function els(): void { byte(OP_ELSE); }
-export function tryVoid(): void { byte(OP_TRY); byte(T_VOID); depth++; }
-/** The handler of the innermost try for exception tag `tag`; rethrow(0) inside it passes the exception on. */
-export function catchTag(tag: u32): void { byte(OP_CATCH); uleb(tag); }
-export function rethrow(relative: u32): void { byte(OP_RETHROW); uleb(relative); }
