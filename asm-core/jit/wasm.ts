@@ -67,7 +67,6 @@ export const OP_BLOCK: u32 = 0x02;
 export const OP_LOOP: u32 = 0x03;
 export const OP_IF: u32 = 0x04;
 export const OP_ELSE: u32 = 0x05;
-// Exception handling (the legacy proposal's encoding, which the core's own try uses: asm-core/build.mjs).
 export const OP_END: u32 = 0x0b;
 export const OP_BR: u32 = 0x0c;
 export const OP_BR_TABLE: u32 = 0x0e;
