@@ -38,7 +38,7 @@ import { pc, csLimit, attention } from '../cpu/live';
 import { retired } from '../cpu/exec';
 import { H_FN, H_RUNS, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
 import {
-  byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, call, mem, ifI32, els, end,
+  byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, call, mem, ifI32Hint, els, end,
   OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
   OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
 } from './wasm';
@@ -110,7 +110,7 @@ export function chainEpilogue(): void {
   gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
   lget(L_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_LE_U);
   op(OP_I32_AND);
-  ifI32();
+  ifI32Hint(true);
   // A hit: mark the target used for the cache's clock (cache.ts markUsed), count it, and say where it enters.
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
   gget(G_CHAINED); i64c(1); op(OP_I64_ADD); gset(G_CHAINED);

@@ -18,7 +18,7 @@
 // address its physical page is mapped at.
 
 import {
-  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, end, blockVoid, loopVoid,
+  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, ifVoidHint, end, blockVoid, loopVoid,
   brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR,
   OP_BR_TABLE, OP_I64_GT_U,
 } from './wasm';
@@ -85,7 +85,7 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
   gget(G_RETIRED); lset(L_RETIRED);
   // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
   gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
-  ifVoid(); addRetired(<i32>index + 1 - <i32>committed); flushRetired(); op(OP_RETURN); end();
+  ifVoidHint(false); addRetired(<i32>index + 1 - <i32>committed); flushRetired(); op(OP_RETURN); end();
 }
 
 // ---- a region: its blocks inside one loop, entered through a br_table on L_BLK ----
@@ -242,7 +242,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   addRetired(<i32>done - <i32>committed);
   // It runs whole only if the budget has room for it, as at entry (cpu/blocks.ts runBlocks).
   lget(L_RETIRED); i64c(<i64>load<u32>(regionCount + (<u32>k << 2))); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_GT_U);
-  ifVoid(); eipAt(to); lset(L_T); brTo(LEVEL_LEAVE); end();
+  ifVoidHint(false); eipAt(to); lset(L_T); brTo(LEVEL_LEAVE); end();
   if (fallThrough && <u32>k == member + 1) return;
   if (<u32>k > member) { byte(OP_BR); uleb(<u32>k - member - 1 + nested); return; }
   i32c(<u32>k); lset(L_BLK);
@@ -306,7 +306,7 @@ function records(first: u32, count: u32): void {
     if (last) { goTo(nextOff, count, 0, canFall); return; }
     if (slowPath) {
       // The slow path touched the machine (MMIO, a write to code): leave if the run loop is wanted.
-      lget(L_BAIL); ifVoid(); eipAt(nextOff); lset(L_T); exitTo(index + 1, false); end();
+      lget(L_BAIL); ifVoidHint(false); eipAt(nextOff); lset(L_T); exitTo(index + 1, false); end();
     }
   }
   // The last record went through its handler, which set EIP and returned.

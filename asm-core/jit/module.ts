@@ -3,7 +3,7 @@
 // index.ts, in the index order of jit/layout.ts), one function `f`
 // and its body (jit/emit.ts).
 
-import { byte, uleb, reserveSize, patchSize, end, T_I32, T_I64 } from './wasm';
+import { byte, uleb, reserveSize, patchSize, end, out, overflow, rewind, startBody, hintCount, hintOffsets, hintValues, T_I32, T_I64 } from './wasm';
 import { F_IMPORTS, G_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_FLAGS, T_I_V, N_LOCALS, N_LOCALS_I64 } from './layout';
 import { functionBody, planRegisters } from './emit';
 
@@ -54,12 +54,41 @@ export function translateRegion(): void {
   patchSize(s);
   s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
   s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);
+  const codeAt = out;
   s = section(10);
   uleb(1);
   const body = reserveSize();
+  startBody();
   uleb(2); uleb(N_LOCALS); byte(T_I32); uleb(N_LOCALS_I64); byte(T_I64);
   functionBody();
   end();
   patchSize(body);
   patchSize(s);
+  branchHints(codeAt);
+}
+
+const HINT_SECTION_MAX: u32 = 32 << 10;
+const hintSection = memory.data(HINT_SECTION_MAX);
+
+/**
+ * The function's branch hints (jit/wasm.ts) as the custom section "metadata.code.branch_hint",
+ * which must come before the code section (at `codeAt`): written after it, then moved there.
+ * An engine without branch hinting skips the section.
+ */
+function branchHints(codeAt: u32): void {
+  if (hintCount == 0 || overflow) return;
+  const at = out;
+  byte(0);
+  const size = reserveSize();
+  name('metadata.code.branch_hint');
+  uleb(1); uleb(F_IMPORTS); uleb(hintCount);
+  for (let i: u32 = 0; i < hintCount; i++) {
+    uleb(load<u32>(hintOffsets + (i << 2))); uleb(1); byte(<u32>load<u8>(hintValues + i));
+  }
+  patchSize(size);
+  const length = out - at;
+  if (overflow || length > HINT_SECTION_MAX) { rewind(at); return; }
+  memory.copy(hintSection, at, length);
+  memory.copy(codeAt + length, codeAt, at - codeAt);
+  memory.copy(codeAt, hintSection, length);
 }

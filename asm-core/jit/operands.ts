@@ -4,7 +4,7 @@
 // stack. jit/instructions.ts builds the instructions from these.
 
 import {
-  op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoid, ifI32, end, els, brTo, OP_I32_LOAD,
+  op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoidHint, ifI32Hint, end, els, brTo, OP_I32_LOAD,
   OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16, OP_I32_STORE, OP_I32_EQ,
   OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_SHL,
   OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U,
@@ -108,7 +108,7 @@ export function at(flat: bool = false): void {
  */
 function slowCall(): void { flushRetired(); kindToLocal(); slowPath = true; }
 function afterCall(): void {
-  gget(G_JIT_FAULT); ifVoid(); brTo(LEVEL_FAULT); end();
+  gget(G_JIT_FAULT); ifVoidHint(false); brTo(LEVEL_FAULT); end();
   gget(G_ATTENTION); lset(L_BAIL);
 }
 
@@ -152,7 +152,7 @@ export function linear(seg: u32, n: u32, write: bool): void {
   if (n > 1) { i64c(<i64>(n - 1)); op(OP_I64_ADD); }
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
-  ifVoid();
+  ifVoidHint(false);
   slowCall(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterCall();
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
@@ -175,7 +175,7 @@ function sizeIndex(n: u32): u32 { return n == 4 ? 2 : n == 2 ? 1 : 0; }
 /** Push the n-byte value at L_LIN (readLin8/16/32). */
 export function read(n: u32): void {
   fastTest(n, false);
-  ifI32();
+  ifI32Hint(true);
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
   slowCall(); lget(L_LIN); at(true); call(F_READ8 + sizeIndex(n)); afterCall();
@@ -184,7 +184,7 @@ export function read(n: u32): void {
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
 export function write(n: u32): void {
   fastTest(n, true);
-  ifVoid();
+  ifVoidHint(true);
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
   slowCall(); lget(L_LIN); lget(L_V); at(true); call(F_WRITE8 + sizeIndex(n)); afterCall();
@@ -196,7 +196,7 @@ export function write(n: u32): void {
  */
 export function rmwStart(n: u32): void {
   fastTest(n, true);
-  ifI32();
+  ifI32Hint(true);
   hostAddr();
   els();
   slowCall(); lget(L_LIN); i32c(n); at(true); call(F_CHECK_WRITE); afterCall(); i32c(-1);
@@ -205,7 +205,7 @@ export function rmwStart(n: u32): void {
 }
 export function rmwRead(n: u32): void {
   lget(L_ADDR); i32c(-1); op(OP_I32_NE);
-  ifI32();
+  ifI32Hint(true);
   lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
   slowCall(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterCall();
@@ -213,7 +213,7 @@ export function rmwRead(n: u32): void {
 }
 export function rmwWrite(n: u32): void {
   lget(L_ADDR); i32c(-1); op(OP_I32_NE);
-  ifVoid();
+  ifVoidHint(true);
   lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
   slowCall(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterCall();

@@ -143,7 +143,28 @@ export function mem(o: u32, align: u32, offset: u32): void { byte(o); uleb(align
 // Structured control: `depth` counts the blocks, loops and ifs open in the function being written,
 // so that a branch to an enclosing label can be written from any depth (brTo).
 export let depth: u32 = 0;
-export function startFunction(): void { depth = 0; }
+export function startFunction(): void { depth = 0; hintCount = 0; }
+
+// ---- branch hints (the branch hinting proposal: a custom section "metadata.code.branch_hint") ----
+// The slow paths (a TLB miss, a fault, a bail-out, the budget) are marked unlikely, so that the
+// engine compiles them as deferred code, out of the hot path.
+export const HINTS_MAX: u32 = 4096;
+/** Per hint: the `if`'s offset from the start of the function's body (its locals), and 1 likely / 0 unlikely. */
+export const hintOffsets = memory.data(HINTS_MAX * 4);
+export const hintValues = memory.data(HINTS_MAX);
+export let hintCount: u32 = 0;
+let bodyStart: u32 = 0;
+/** The function's body (its locals' declarations) starts at `out` now (jit/module.ts). */
+export function startBody(): void { bodyStart = out; }
+function hint(likely: bool): void {
+  if (hintCount == HINTS_MAX) return;
+  store<u32>(hintOffsets + (hintCount << 2), out - bodyStart);
+  store<u8>(hintValues + hintCount, likely ? 1 : 0);
+  hintCount++;
+}
+/** An `if` whose condition is almost always true (likely) or false. */
+export function ifVoidHint(likely: bool): void { hint(likely); ifVoid(); }
+export function ifI32Hint(likely: bool): void { hint(likely); ifI32(); }
 export function blockVoid(): void { byte(OP_BLOCK); byte(T_VOID); depth++; }
 export function loopVoid(): void { byte(OP_LOOP); byte(T_VOID); depth++; }
 export function ifVoid(): void { byte(OP_IF); byte(T_VOID); depth++; }

@@ -10,8 +10,10 @@
 // functions in one module.
 //
 // Sections (WebAssembly core specification 2.0, 5.5): 1 types, 2 imports, 3 functions, 7
-// exports, 10 code. The merged module has the first translation's type and import sections and
-// functions f0, f1, ... in the order given.
+// exports, 10 code, and before the code the custom section of branch hints (the branch hinting
+// proposal: "metadata.code.branch_hint", asm-core/jit/module.ts). The merged module has the first
+// translation's type and import sections and functions f0, f1, ... in the order given, each with
+// its own hints (their offsets count from the function's body, so they stay as they were).
 
 /** Where each section of a module is: id -> [start of its contents, end). */
 function sections(bytes: Uint8Array): Map<number, [number, number]> | null {
@@ -69,9 +71,13 @@ export function mergeTranslations(modules: Uint8Array[]): Uint8Array | null {
   const imports = modules[0].subarray(importsFrom, importsTo);
   let functionType = -1;
   const bodies: Uint8Array[] = [];
+  const hints: (Uint8Array | null)[] = [];
   for (const m of modules) {
     const s = sections(m);
-    if (!s || s.size !== 5 || !s.has(3) || !s.has(7) || !s.has(10)) return null;
+    if (!s || s.size !== (s.has(0) ? 6 : 5) || !s.has(3) || !s.has(7) || !s.has(10)) return null;
+    const h = s.has(0) ? branchHints(m, s.get(0)!) : null;
+    if (h === undefined) return null;
+    hints.push(h);
     const [tf, tt] = s.get(1)!, [jf, jt] = s.get(2)!;
     if (!same(m.subarray(tf, tt), types) || !same(m.subarray(jf, jt), imports)) return null;
     // The function section: one function, and the same type for all.
@@ -105,11 +111,42 @@ export function mergeTranslations(modules: Uint8Array[]): Uint8Array | null {
     writeUleb(exports, importedFunctions + i);
   }
   section(out, 7, exports);
+  if (hints.some((h) => h !== null)) {
+    const custom: number[] = [];
+    writeName(custom, BRANCH_HINTS);
+    writeUleb(custom, hints.filter((h) => h !== null).length);
+    hints.forEach((h, i) => {
+      if (h === null) return;
+      writeUleb(custom, importedFunctions + i);
+      for (let k = 0; k < h.length; k++) custom.push(h[k]);
+    });
+    section(out, 0, custom);
+  }
   const code: number[] = [];
   writeUleb(code, bodies.length);
   for (const b of bodies) for (let i = 0; i < b.length; i++) code.push(b[i]);
   section(out, 10, code);
   return new Uint8Array(out);
+}
+
+const BRANCH_HINTS = 'metadata.code.branch_hint';
+
+function writeName(out: number[], name: string): void {
+  writeUleb(out, name.length);
+  for (let k = 0; k < name.length; k++) out.push(name.charCodeAt(k));
+}
+
+/**
+ * The hints of a translation's one function (its custom section at [from, to)): the bytes of
+ * their vector, or undefined when the section is not the translator's.
+ */
+function branchHints(m: Uint8Array, [from, to]: [number, number]): Uint8Array | undefined {
+  const [length, at] = uleb(m, from);
+  if (at + length > to || String.fromCharCode(...m.subarray(at, at + length)) !== BRANCH_HINTS) return undefined;
+  const [functions, f] = uleb(m, at + length);
+  if (functions !== 1) return undefined;
+  const [, h] = uleb(m, f); // the function's index: the one function's
+  return h < to ? m.subarray(h, to) : undefined;
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {

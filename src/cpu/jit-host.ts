@@ -23,6 +23,21 @@
 import type { JitCounters } from '../machine/types.js';
 import { mergeTranslations } from './jit-batch.js';
 
+/**
+ * Translations mark their slow paths unlikely with branch hints (asm-core/jit/wasm.ts), which
+ * V8 compiles as deferred code, out of the hot path and its registers. Node 20's V8 (11.3) reads
+ * the hints only under this flag (a browser that has shipped the proposal reads them anyway,
+ * and one that has not skips the section); it is read when a module compiles, so setting it
+ * here, before the first translation, is enough. On an AMD EPYC host the piped sort of
+ * `bench/guest.mjs` ran in 8.6-9.3 s with it against 12.5-12.6 s without.
+ */
+function enableBranchHints(): void {
+  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
+  v8?.setFlagsFromString('--experimental-wasm-branch-hinting');
+}
+enableBranchHints();
+
 /** The most translations compiled as one module, and the bytes at which a batch is compiled at once. */
 const BATCH_MAX = 64;
 const BATCH_BYTES = 2 << 20;
