@@ -23,11 +23,11 @@ import { startCells, CELLS_PER_SLOT, CELL_BYTES } from './chain';
 
 @external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32, ticket: u32): u32;
 
-// What jitCompile answers. The host compiles a module either at once or in the background
-// (WebAssembly.compile on the engine's compile threads: the run loop does not wait, and the block
-// runs from its records meanwhile); a background compile ends with jitInstall(index, ticket, ok).
+// What jitCompile answers. The host compiles a module either at once or later, with the others
+// asked for in the same run slice (src/cpu/jit-host.ts: the block runs from its records
+// meanwhile); a later compile ends with jitInstall(index, ticket, ok).
 const COMPILE_FAILED: u32 = 0, COMPILED: u32 = 1, COMPILING: u32 = 2;
-/** compileBlock's answer for a translation being compiled in the background. */
+/** compileBlock's answer for a translation the host compiles later. */
 export const TRANSLATION_PENDING: u32 = 0xffff_ffff;
 
 /** Bytes of the output buffer: a region's module (16 blocks of at most BLOCK_MAX records) fits; a bigger one fails cleanly (`overflow`). */
@@ -119,7 +119,7 @@ const NOT_ENTRY: u32 = 0xffff_ffff;
 /**
  * H_RUNS of a member of a region being compiled, which stops counting its runs: in a loop the
  * blocks of one region become hot within a few iterations of each other, and before the first
- * one's background compile ended each was gathered and compiled as a region of its own.
+ * one's compile ended each was gathered and compiled as a region of its own.
  * Released (counting from 0 again) once the translation is installed or dropped; an entry
  * then holds its entryParam there.
  */
@@ -192,13 +192,13 @@ function uninstall(s: u32): void {
   release(s);
 }
 
-/** Numbers each compile, so that a background compile that ends after its slot moved on is dropped. */
+/** Numbers each compile, so that a later compile that ends after its slot moved on is dropped. */
 let lastTicket: u32 = 0;
 
 /**
  * Translate the region of the block with header `header` (jit/region.ts); its function-table
- * index (installed: the block calls it now), TRANSLATION_PENDING while the host compiles it in
- * the background, or 0 when it cannot be translated (the block keeps running from its records).
+ * index (installed: the block calls it now), TRANSLATION_PENDING until the host compiles it
+ * later, or 0 when it cannot be translated (the block keeps running from its records).
  */
 export function compileBlock(header: u32): u32 {
   gatherRegion(header);
@@ -228,7 +228,7 @@ export function compileBlock(header: u32): u32 {
 }
 
 /**
- * The host's background compile for table index `index` ended (`ok`: the function is ready).
+ * The host's later compile for table index `index` ended (`ok`: the function is ready).
  * 1: the slot still waits for this compile, and its entry blocks now call the function, which
  * the host must put at `index` before the core runs again; 0: drop it (the slot was reused, or the
  * block cache flushed, since the compile began).

@@ -3,18 +3,22 @@
 // instantiates it against the core's own exports (memory, helpers, the globals it reads and
 // writes) and puts its one function into the core's function table, at the slot the core chose.
 //
-// Two ways to compile (`background`):
-//  - at once (new WebAssembly.Module: a worker and Node have no size limit on synchronous
-//    compiles); the block's next run is translated. The CPU tests use it, to run translations
+// Two ways to compile (`batched`):
+//  - at once: the block's next run is translated. The CPU tests use it, to run translations
 //    from the first execution.
-//  - in the background (WebAssembly.compile, on the engine's compile threads): the run loop does
-//    not wait, the block runs from its records meanwhile, and the translation is installed
-//    (jitInstall) when the compile has finished, between two of the run loop's slices. The
-//    Machine uses it: compiling on the main thread took about an eighth of a Linux boot. Which
-//    instructions run translated then depends on the host's timing, but not what they do: a run
-//    ends at the same instruction with the JIT on or off (asm-core/jit/emit.ts), so deterministic
-//    runs stay identical. The translations asked for in one slice, and those asked for while a
-//    compile is under way, are compiled as one module (jit-batch.ts), one function each.
+//  - batched: the translations the core asks for during one run slice are compiled together,
+//    as one module (jit-batch.ts), one function each, when the run loop yields; until then the
+//    blocks run from their records. The Machine uses it. Which instructions run translated then
+//    depends on the host's timing, but not what they do: a run ends at the same instruction
+//    with the JIT on or off (asm-core/jit/emit.ts), so deterministic runs stay identical.
+//
+// Both compile synchronously (new WebAssembly.Module), which a worker and Node allow at any
+// size. Compiling on the engine's threads instead (WebAssembly.compile) kept the run loop free,
+// but a translation then arrived 30-120 ms after it was asked for (the compile's steps wait for
+// turns of the event loop, one per 10 ms slice), and the block ran from its records meanwhile:
+// on an AMD EPYC host the first bzip2 round trip after boot took 1.4-1.8 s against 1.0-1.3 s
+// compiled at the end of the slice, while the whole boot spent 115-170 ms compiling in the run
+// loop (V8 compiles with Liftoff first and moves hot functions to TurboFan on its own threads).
 //
 // Nothing here decides what to translate or when; the core does. A module that fails to compile
 // or link is a core bug: it is counted and reported once, and the block keeps running from the
@@ -38,7 +42,7 @@ function enableBranchHints(): void {
 }
 enableBranchHints();
 
-/** The most translations compiled as one module, and the bytes at which a batch is compiled at once. */
+/** The most translations compiled as one module, and about the most bytes. */
 const BATCH_MAX = 64;
 const BATCH_BYTES = 2 << 20;
 
@@ -74,6 +78,9 @@ const GO_MODULE = new Uint8Array([
 /** Does this engine have WebAssembly tail calls (Node 20, Chrome 112)? Only then do translations chain. */
 export const TAIL_CALLS: boolean = WebAssembly.validate(GO_MODULE);
 
+/** A translation the core asked for: its module, its table index and the core's ticket for it. */
+interface Translation { bytes: Uint8Array; index: number; ticket: number }
+
 /** A compiled module: its size, and how many of its functions are in the table. */
 interface HeldModule { bytes: number; functions: number }
 
@@ -85,28 +92,24 @@ export class JitHost {
   /** What translations import: the core's exports and jitGo. */
   private imports: WebAssembly.Imports = {};
   private compileMs = 0;
-  /** Wall time with at least one background compile under way, and since when (while there is). */
-  private backgroundMs = 0;
-  private backgroundSince = 0;
-  private compiling = 0;
   private reported = false;
   /** Modules compiled; which module each table index's function is from; the bytes of the modules the table holds, now and at most. */
   private modules = 0;
   private slotModule = new Map<number, HeldModule>();
   private heldBytes = 0;
   private heldPeak = 0;
-  /** Compile in the background (see the top of this file); off: at once. */
-  background = false;
+  /** Compile batched, when the run loop yields (see the top of this file); off: at once. */
+  batched = false;
 
-  /** The `jitCompile(ptr, len, tableIndex, ticket)` import: 1 installed, 2 compiling in the background, 0 failed. */
+  /** The `jitCompile(ptr, len, tableIndex, ticket)` import: 1 installed, 2 queued for the batch, 0 failed. */
   readonly compile = (ptr: number, len: number, index: number, ticket: number): number => {
     const ex = this.exports;
     if (!ex) return 0;
     const t0 = performance.now();
     try {
       const view = new Uint8Array((ex.memory as WebAssembly.Memory).buffer, ptr >>> 0, len >>> 0);
-      if (this.background) {
-        this.compileInBackground(ex, view.slice(), index >>> 0, ticket >>> 0); // a copy: the buffer is reused
+      if (this.batched) {
+        this.queue(ex, view.slice(), index >>> 0, ticket >>> 0); // a copy: the buffer is reused
         return 2;
       }
       this.install(ex, len >>> 0, new WebAssembly.Module(view), index >>> 0);
@@ -119,74 +122,62 @@ export class JitHost {
     }
   };
 
-  /** Translations waiting to go into the next batch (jit-batch.ts), and whether its flush is queued. */
-  private batch: { bytes: Uint8Array; index: number; ticket: number }[] = [];
-  private batchBytes = 0;
+  /** Translations waiting for the next compile, and whether it is queued. */
+  private waiting: Translation[] = [];
   private flushQueued = false;
 
   /**
-   * Queue a translation for the next background compile. Those the core asks for in one run
-   * slice (until the run loop yields) are compiled as one module (jit-batch.ts), up to
-   * BATCH_MAX of them or BATCH_BYTES.
+   * Queue a translation. The queue is compiled when the run loop yields: a microtask runs only
+   * once the core has returned, so that nothing is installed while the core is translating.
    */
-  private compileInBackground(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array, index: number, ticket: number): void {
-    this.batch.push({ bytes, index, ticket });
-    this.batchBytes += bytes.length;
-    if (this.batch.length >= BATCH_MAX || this.batchBytes >= BATCH_BYTES) { this.flushBatch(ex); return; }
+  private queue(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array, index: number, ticket: number): void {
+    this.waiting.push({ bytes, index, ticket });
     if (this.flushQueued) return;
     this.flushQueued = true;
-    queueMicrotask(() => { this.flushQueued = false; if (this.compiling === 0) this.flushBatch(ex); });
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      const t0 = performance.now();
+      this.flush(ex);
+      this.compileMs += performance.now() - t0;
+    });
   }
 
-  private flushBatch(ex: WebAssembly.Exports & JitExports): void {
-    const batch = this.batch;
-    if (batch.length === 0 || this.exports !== ex) return;
-    this.batch = [];
-    this.batchBytes = 0;
-    const merged = batch.length > 1 ? mergeTranslations(batch.map((t) => t.bytes)) : null;
-    if (merged) this.compileModule(ex, merged, batch);
-    else for (const t of batch) this.compileModule(ex, t.bytes, [t]);
+  /** Compile what waits, in batches of at most BATCH_MAX translations and about BATCH_BYTES. */
+  private flush(ex: WebAssembly.Exports & JitExports): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    if (this.exports !== ex) return; // this core is gone (a machine powered off or replaced)
+    for (let from = 0; from < waiting.length;) {
+      let to = from + 1, bytes = waiting[from].bytes.length;
+      while (to < waiting.length && to - from < BATCH_MAX && bytes + waiting[to].bytes.length <= BATCH_BYTES) bytes += waiting[to++].bytes.length;
+      const batch = waiting.slice(from, to);
+      const merged = batch.length > 1 ? mergeTranslations(batch.map((t) => t.bytes)) : null;
+      if (merged) this.compileBatch(ex, merged, batch);
+      else for (const t of batch) this.compileBatch(ex, t.bytes, [t]);
+      from = to;
+    }
   }
 
   /**
-   * Compile `bytes` in the background and install its functions: export `f` for a single
-   * translation, f0, f1, ... for a batch. If a batch fails, its translations are compiled one
-   * by one, so that only the faulty one stays interpreted.
+   * Compile `bytes` and install its functions: export `f` for a single translation, f0, f1, ...
+   * for a batch. If a batch fails, its translations are compiled one by one, so that only the
+   * faulty one stays interpreted.
    */
-  private compileModule(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array, batch: { bytes: Uint8Array; index: number; ticket: number }[]): void {
-    if (this.compiling++ === 0) this.backgroundSince = performance.now();
+  private compileBatch(ex: WebAssembly.Exports & JitExports, bytes: Uint8Array, batch: Translation[]): void {
     const single = batch.length === 1 && bytes === batch[0].bytes;
-    const failed = (e: unknown): void => {
-      if (!single) { for (const t of batch) this.compileModule(ex, t.bytes, [t]); return; }
+    let functions: WebAssembly.Exports;
+    try {
+      functions = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), this.imports).exports;
+    } catch (e) {
+      if (!single) { for (const t of batch) this.compileBatch(ex, t.bytes, [t]); return; }
       ex.jitInstall(batch[0].index, batch[0].ticket, 0);
       this.refused(e);
-    };
-    WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>).then((module) => {
-      // This core may be gone (a machine powered off or replaced meanwhile): then nothing waits.
-      if (this.exports !== ex) return;
-      const t1 = performance.now();
-      let functions: WebAssembly.Exports;
-      try {
-        functions = new WebAssembly.Instance(module, this.imports).exports;
-      } catch (e) {
-        failed(e);
-        return;
-      }
-      // Each block calls its slot's index from its next run: the functions go there now, in
-      // the same turn of the event loop, before the core runs again.
-      const held = { bytes: bytes.length, functions: 0 };
-      this.modules++;
-      batch.forEach((t, i) => {
-        if (ex.jitInstall(t.index, t.ticket, 1)) this.place(ex, t.index, functions[single ? 'f' : `f${i}`], held);
-      });
-      this.compileMs += performance.now() - t1;
-    }, (e: unknown) => {
-      if (this.exports !== ex) return;
-      failed(e);
-    }).finally(() => {
-      if (--this.compiling !== 0) return;
-      this.backgroundMs += performance.now() - this.backgroundSince;
-      this.flushBatch(ex);
+      return;
+    }
+    const held = { bytes: bytes.length, functions: 0 };
+    this.modules++;
+    batch.forEach((t, i) => {
+      if (ex.jitInstall(t.index, t.ticket, 1)) this.place(ex, t.index, functions[single ? 'f' : `f${i}`], held);
     });
   }
 
@@ -245,9 +236,8 @@ export class JitHost {
   get stats(): JitStats {
     const s = (i: number): number => this.exports?.jitStats(i) ?? 0;
     return {
-      translations: s(0), bytesEmitted: s(1), compileMs: this.compileMs,
-      backgroundCompileMs: this.backgroundMs + (this.compiling > 0 ? performance.now() - this.backgroundSince : 0),
-      compiling: this.compiling, failures: s(2), evictions: s(3),
+      translations: s(0), bytesEmitted: s(1), compileMs: this.compileMs, queued: this.waiting.length,
+      failures: s(2), evictions: s(3),
       calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9), chained: s(10),
       modules: this.modules, moduleBytesHeld: this.heldBytes, moduleBytesHeldPeak: this.heldPeak,
     };

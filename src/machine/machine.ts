@@ -4,8 +4,6 @@
 // the reset vector), or, without, firmware.ts leaves what a BIOS would (the MP table, the CPU in
 // Linux's entry state) and the kernel is loaded directly. run-loop.ts runs it.
 
-import { parseBzImage } from '../boot/bzimage.js';
-import { isElf, parseElf32 } from '../boot/elf.js';
 import { loadLinux } from '../boot/linux.js';
 import { loadCore, type Core } from '../cpu/core.js';
 import type { DualPic8259 } from '../devices/i8259.js';
@@ -37,27 +35,26 @@ import type { VirtioConsole } from '../devices/virtio/virtio-console.js';
 import type { VirtioNet } from '../devices/virtio/virtio-net.js';
 import type { VirtioBalloon } from '../devices/virtio/virtio-balloon.js';
 import { addVirtioDevices } from './virtio-devices.js';
-import type { NetLink } from '../net/link.js';
 import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
-import type { BlockBackend } from '../storage/block.js';
 import {
-  APIC, IRQ, MAX_MEMORY_MIB, MEMORY, MIN_MEMORY_MIB, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, pirqOfPciPin,
+  APIC, IRQ, MEMORY, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, pirqOfPciPin,
 } from './board.js';
 import { MmioMap, OffsetWindow, PortBus } from './bus.js';
 import { RamDma } from './dma.js';
 import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
 import {
-  BiosRom, CMOS_BOOT_ORDER, checkBiosImage, checkOptionRom, cmosBootOrder, configureFirmware, loadBiosLowAlias, pamSegments,
+  BiosRom, CMOS_BOOT_ORDER, cmosBootOrder, configureFirmware, loadBiosLowAlias, pamSegments,
 } from './bios.js';
 import { SCI_IRQ } from './acpi.js';
 import { HostEvents } from './host-events.js';
 import { IoCompletions } from './io-completions.js';
 import { RunLoop } from './run-loop.js';
-import { DeviceRegistry, DeviceStateError, type SavedDevice } from './registry.js';
-import { captureOverlays, checkOverlays, loadOverlays, type SavedOverlay } from './machine-disks.js';
-import { VirtualClock, type SavedClock } from './clock.js';
+import { DeviceRegistry, DeviceStateError } from './registry.js';
+import { captureOverlays, checkOverlays, loadOverlays } from './machine-disks.js';
+import { VirtualClock } from './clock.js';
 import type { DmaView, IoDevice, IoSize, IrqLine } from './io.js';
-import type { ClockMode, ExitReason, MachineStatus, VmConfig } from './types.js';
+import type { ClockMode, ExitReason, MachineStatus } from './types.js';
+import { checkMachineOptions, type MachineHost, type MachineOptions, type MachineState } from './machine-options.js';
 import { fillBytes } from '../cpu/fill.js';
 
 /**
@@ -72,87 +69,8 @@ const QUIESCE_LIMIT_NS = 50_000_000;
 /** Fixed RTC start for deterministic runs: same date every run. */
 const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
-/** A whole machine between runs (Machine.saveState), as plain data. */
-export interface MachineState {
-  cpu: Uint8Array;
-  ram: Uint8Array;
-  clock: SavedClock;
-  irqLines: boolean[];
-  devices: SavedDevice[];
-  a20: { kbc: boolean; fast: boolean };
-  /** Each writable disk's overlay (machine-disks.ts); absent for a machine without one. */
-  disks?: SavedOverlay[];
-}
-
-/** Extra inputs beyond VmConfig (the page and CLI may give them; all optional). */
-export interface MachineOptions extends VmConfig {
-  /** The same kernel as an uncompressed i386 ELF; boots faster (no guest decompression). */
-  vmlinux?: Uint8Array;
-  /** core.wasm bytes; by default read from build/ (Node) or fetched next to the bundle (browser). */
-  coreWasm?: Uint8Array | ArrayBuffer;
-  /** RTC wall-clock time at power-on; default: now (realtime) or 2024-01-01 (deterministic). */
-  rtcStart?: Date;
-  /**
-   * Local APIC + IO-APIC with an MP table (default true). False builds the older PC: the 8259
-   * pair straight to the CPU's INTR pin, and CPUID without the APIC bit.
-   */
-  apic?: boolean;
-  /** Disks on the SATA controller's ports 0, 1, ... (src/storage backends; at most AHCI_PORTS). */
-  disks?: BlockBackend[];
-  /** Paravirtual disks: a virtio-blk device for each (at most MAX_VIRTIO_DISKS). */
-  virtioDisks?: BlockBackend[];
-  /** A network card (virtio-net) on this link (src/net: user-mode NAT, a hub port ...); the same as `nics: [{ link: net, mac }]`. */
-  net?: NetLink;
-  /** The card's MAC address (default 52:54:00:12:34:56, as QEMU's first NIC). */
-  mac?: Uint8Array;
-  /** Network cards (virtio-net), eth0 first (at most MAX_NICS); not together with `net`. */
-  nics?: NicOptions[];
-  /** A virtio-rng entropy device (default true). */
-  rng?: boolean;
-  /** The balloon's target from power-on and after every reset, in MiB (default 0; setBalloonTarget changes it until the next reset). */
-  balloonMiB?: number;
-  /** A CD-ROM drive on the SATA port after the disks' ports, with this disc in it (an ISO image, read-only). */
-  cdrom?: BlockBackend;
-  /**
-   * Start from firmware instead of loading a kernel: the CPU begins at the reset vector of this
-   * BIOS image (SeaBIOS), which finds the disks and boots from them. `kernel` is then unused.
-   */
-  firmware?: FirmwareOptions;
-}
-
-/** One network card: its link, and its MAC address (default: 52:54:00:12:34:56 plus the card's index). */
-export interface NicOptions {
-  link: NetLink;
-  mac?: Uint8Array;
-}
-
-export interface FirmwareOptions {
-  /** The system BIOS ROM (SeaBIOS's bios-256k.bin or bios.bin). */
-  bios: Uint8Array;
-  /**
-   * The VGA's BIOS, an option ROM: SeaBIOS's vgabios-stdvga.bin becomes the display's PCI
-   * expansion ROM; another (vgabios-isavga.bin, a plain VGA's) is handed to SeaBIOS through
-   * fw_cfg. Without one the screen stays blank until the OS sets a mode.
-   */
-  vgaBios?: Uint8Array;
-  /** What the BIOS tries first: the first hard disk (default) or the CD-ROM. */
-  boot?: 'disk' | 'cdrom';
-}
-
-export interface MachineHost {
-  /** COM1 output, batched once per slice. */
-  onSerial(bytes: Uint8Array): void;
-  /** Bytes the guest writes to the 0xE9 debug console (optional). */
-  onDebugConsole?(bytes: Uint8Array): void;
-  /** One line of machine diagnostics (device errors, resets). */
-  onLog?(line: string): void;
-  /** Bytes the guest wrote to the virtio console (hvc0), batched like COM1's. */
-  onConsole?(bytes: Uint8Array): void;
-  /** The guest's balloon driver sent fresh memory statistics (after requestBalloonStats, or on its own). */
-  onBalloonStats?(stats: Readonly<Record<string, number>>): void;
-}
-
 export { MAX_VIRTIO_DISKS } from './virtio-devices.js';
+export type { FirmwareOptions, MachineHost, MachineOptions, MachineState, NicOptions } from './machine-options.js';
 
 async function defaultCoreWasm(): Promise<Uint8Array | ArrayBuffer> {
   const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -490,23 +408,8 @@ export class Machine {
 
   /** Build a PC and load Linux into it; it starts when run() is called. */
   static async create(config: MachineOptions, host: MachineHost): Promise<Machine> {
+    checkMachineOptions(config);
     const mib = config.memoryMiB;
-    if (!Number.isInteger(mib) || mib < MIN_MEMORY_MIB || mib > MAX_MEMORY_MIB) {
-      throw new RangeError(`memory ${mib} MiB is out of range (${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB} MiB)`);
-    }
-    if (config.clock !== 'realtime' && config.clock !== 'deterministic') {
-      throw new RangeError(`unknown clock mode '${String(config.clock)}'`);
-    }
-    // Refuse a kernel or firmware that is not one before anything else (a one-line error).
-    if (config.firmware !== undefined) {
-      checkBiosImage(config.firmware.bios);
-      if (config.firmware.vgaBios !== undefined) checkOptionRom(config.firmware.vgaBios);
-    } else {
-      if (config.kernel === undefined) throw new RangeError('no kernel and no firmware: nothing to boot');
-      if (isElf(config.kernel)) parseElf32(config.kernel, 'kernel');
-      else parseBzImage(config.kernel);
-      if (config.vmlinux !== undefined) parseElf32(config.vmlinux, 'vmlinux');
-    }
     const wasm = config.coreWasm ?? (await defaultCoreWasm());
     let machine: Machine | undefined;
     const core = await loadCore(wasm, {
@@ -525,10 +428,7 @@ export class Machine {
     core.setMemoryKind(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, 'mmio');
     // CPUID advertises the APIC only when the machine has one.
     core.setApicPresent(config.apic ?? true);
-    if (config.jitThreshold !== undefined && !(Number.isInteger(config.jitThreshold) && config.jitThreshold >= 1 && config.jitThreshold <= 0x7fff_ffff)) {
-      throw new RangeError(`JIT threshold ${config.jitThreshold} is not a whole number of runs from 1 up`);
-    }
-    core.jit.background = config.jitBackground ?? true;
+    core.jit.batched = config.jitBatched ?? true;
     if (core.jit.available) core.setJitThreshold(config.jit === false ? 0 : config.jitThreshold ?? JIT_THRESHOLD);
     machine = new Machine(core, config, host);
     machine.powerOn();

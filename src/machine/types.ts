@@ -22,10 +22,11 @@ export interface VmConfig {
   /** Runs of a block before the JIT translates it (default: the Machine's measured choice). */
   jitThreshold?: number;
   /**
-   * Compile translations in the background, the run loop going on meanwhile (the default), or
-   * at once, so a block runs translated from the run after it reached the threshold (tests).
+   * Compile the translations asked for in a run slice together when the run loop yields (the
+   * default), or at once, so a block runs translated from the run after it reached the
+   * threshold (tests).
    */
-  jitBackground?: boolean;
+  jitBatched?: boolean;
 }
 
 /** The JIT's counters since power-on (the core's translator, src/cpu/jit-host.ts). */
@@ -34,11 +35,10 @@ export interface JitCounters {
   threshold: number;
   translations: number;
   bytesEmitted: number;
-  /** Time the run loop waited for the JIT: compiles at once, and installing background compiles. */
+  /** Time the run loop spent compiling and installing translations. */
   compileMs: number;
-  /** Background compiles: the wall time while at least one was under way, and how many are under way now. */
-  backgroundCompileMs: number;
-  compiling: number;
+  /** Translations asked for and waiting for the run loop to yield, when they are compiled. */
+  queued: number;
   failures: number;
   evictions: number;
   /** Translations called from the block loop (cache hits). */
@@ -53,7 +53,7 @@ export interface JitCounters {
   cacheBytes: number;
   cachePeakBytes: number;
   /**
-   * WebAssembly modules compiled (a background compile takes several translations as one
+   * WebAssembly modules compiled (a batched compile takes several translations as one
    * module, src/cpu/jit-batch.ts), and the bytes of those the function table still holds: a
    * module lives while any of its translations is in the table; now and at most.
    */

@@ -352,13 +352,10 @@ export function formatStats(s: { instructions: number; guestSeconds: number; jit
   if (!j || j.threshold === 0) lines.push('webx86: JIT off');
   else {
     const share = s.instructions > 0 ? (100 * j.instructions) / s.instructions : 0;
-    const compiling = j.compileMs + j.backgroundCompileMs;
     lines.push(
       `webx86: JIT (threshold ${j.threshold} runs): ${j.translations} regions translated from ${(j.guestBytes / 1024).toFixed(0)} KiB ` +
-      `of guest code into ${(j.bytesEmitted / 1024).toFixed(0)} KiB of WebAssembly, ${j.backgroundCompileMs.toFixed(0)} ms with a ` +
-      `background compile under way and ${j.compileMs.toFixed(0)} ms compiling in the run loop ` +
-      `(at most ${(compiling / Math.max(1, j.guestBytes / 1024)).toFixed(2)} ms per KiB of guest code: the background time is wall ` +
-      `time, and includes the wait for the run loop to take each result), code cache peak ` +
+      `of guest code into ${(j.bytesEmitted / 1024).toFixed(0)} KiB of WebAssembly, ${j.compileMs.toFixed(0)} ms compiling in the run loop ` +
+      `(${(j.compileMs / Math.max(1, j.guestBytes / 1024)).toFixed(2)} ms per KiB of guest code), code cache peak ` +
       `${(j.cachePeakBytes / 1024).toFixed(0)} KiB, compiled as ${j.modules} modules (at most ${(j.moduleBytesHeldPeak / 1024).toFixed(0)} KiB of them held); ${j.calls} calls from the block loop and ${j.chained} from other translations, ${share.toFixed(1)}% of instructions in translated code, ` +
       `${j.evictions} evictions, ${j.failures} failures`,
     );

@@ -88,20 +88,20 @@ describe('JIT code cache', () => {
     expect(s.cachePeakBytes / s.bytesEmitted).toBeLessThan(slots / pages + 0.01);
   }, 120_000);
 
-  it('compiles the translations asked for in one run slice in the background as one module', async () => {
+  it('compiles the translations asked for in one run slice as one module when the run loop yields', async () => {
     // Every page is translated after its first run; the run loop yields between slices, as the
-    // Machine's does, so that background compiles start, and are installed when they end.
+    // Machine's does, so that the queued translations are compiled and installed.
     const pages = 200, passes = 50;
     const jit = await machine(pages, 1, passes);
-    jit.jit.background = true;
+    jit.jit.batched = true;
     // Two passes in slices of 100 instructions ask for every translation; then the compiles end.
     let stop = '';
     for (let i = 0; i < 8 && stop !== 'hlt'; i++) {
       stop = jit.run(100);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    for (let i = 0; i < 1000 && jit.jitStats.compiling > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(jit.jitStats.compiling).toBe(0);
+    for (let i = 0; i < 1000 && jit.jitStats.queued > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(jit.jitStats.queued).toBe(0);
     while (stop !== 'hlt') stop = jit.run(1_000_000);
     expect(stop).toBe('hlt');
     const interp = await machine(pages, 0, passes);
@@ -127,14 +127,14 @@ describe('JIT code cache', () => {
     const slots = Number((probe.exports.JIT_SLOTS as WebAssembly.Global).value);
     const hot = 300, cold = slots + 1000, passes = 3;
     const jit = await streamMachine(hot, cold, 1, passes);
-    jit.jit.background = true;
+    jit.jit.batched = true;
     let stop = '';
     let excess = 0;
     // Slices of 100 cold pages, each translated and installed before the next slice.
     for (let i = 0; i < 100_000 && stop !== 'hlt'; i++) {
       stop = jit.run(400);
       await new Promise((resolve) => setImmediate(resolve));
-      while (jit.jitStats.compiling > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      while (jit.jitStats.queued > 0) await new Promise((resolve) => setTimeout(resolve, 1));
       const s = jit.jitStats;
       excess = Math.max(excess, s.moduleBytesHeld / Math.max(1, s.cacheBytes));
     }

@@ -61,10 +61,10 @@ describe('JIT entries', () => {
     expect(jit.jitStats.translations).toBe(2);
   }, 60_000);
 
-  it('translates a loop once when its blocks become hot while its compile runs in the background', async () => {
+  it('translates a loop once when its blocks become hot while its compile waits for the run loop to yield', async () => {
     const n = 5000;
     const jit = await branchLoop(1, n);
-    jit.jit.background = true;
+    jit.jit.batched = true;
     // Short slices, each two turns of the loop (11 instructions, so that no slice ends inside a
     // block, whose rest would be a block of its own): every block of the loop runs, and is hot,
     // before the first compile ends.
@@ -73,7 +73,7 @@ describe('JIT entries', () => {
       stop = jit.run(11);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    for (let i = 0; i < 1000 && jit.jitStats.compiling > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 1000 && jit.jitStats.queued > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
     while (stop !== 'hlt') stop = jit.run(1_000_000);
     expect(jit.reg('eax')).toBe(n);
     await expectAsInterpreter(jit, (threshold) => branchLoop(threshold, n));

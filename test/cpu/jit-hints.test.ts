@@ -73,11 +73,11 @@ describe('JIT branch hints', () => {
 
   it('mark an `if` of its own function at every offset, in every module compiled, merged or not', async () => {
     const compiled: Uint8Array[] = [];
-    const compile = WebAssembly.compile;
-    vi.spyOn(WebAssembly, 'compile').mockImplementation((bytes) => {
-      compiled.push(new Uint8Array(bytes as ArrayBuffer).slice());
-      return compile(bytes);
-    });
+    const Module = WebAssembly.Module;
+    vi.spyOn(WebAssembly, 'Module').mockImplementation(function (bytes: BufferSource) {
+      compiled.push(new Uint8Array(ArrayBuffer.isView(bytes) ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) : bytes).slice());
+      return new Module(bytes);
+    } as unknown as typeof WebAssembly.Module);
     // Pages of a loop body each: a load, a store (memory accesses with slow paths) and a jump to
     // the next page, so that several translations are asked for in one slice and merged.
     const pages = 12;
@@ -91,12 +91,12 @@ describe('JIT branch hints', () => {
     }
     enterFlat32(core, BASE, { ecx: 3000, ebx: 0x20_0000, esp: BASE - 16 });
     core.setJitThreshold(100);
-    core.jit.background = true;
+    core.jit.batched = true;
     for (let i = 0; i < 200 && core.jitStats.translations < pages; i++) {
       core.run(5000);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    for (let i = 0; i < 1000 && core.jitStats.compiling > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 1000 && core.jitStats.queued > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
     runToHlt(core);
     expect(core.jitStats.failures).toBe(0);
 
