@@ -1,5 +1,6 @@
-// The Machine: builds a PC from a VmConfig and runs it. It wires the chips where the board
-// (board.ts) says they live; devices see offsets and IrqLines; the core sees
+// The Machine: builds a PC from a VmConfig and runs it. The interrupt controllers
+// (interrupts.ts), then the chips and PCI functions where the board (board.ts) says they live
+// (board-devices.ts); devices see offsets and IrqLines; the core sees
 // ioRead/ioWrite/mmioRead/mmioWrite and two pins. It starts from firmware (bios.ts: SeaBIOS at
 // the reset vector), or, without, firmware.ts leaves what a BIOS would (the MP table, the CPU in
 // Linux's entry state) and the kernel is loaded directly. run-loop.ts runs it.
@@ -10,7 +11,7 @@ import type { DualPic8259 } from '../devices/i8259.js';
 import { Pit8254, PitPortB } from '../devices/i8254.js';
 import { Mc146818 } from '../devices/mc146818.js';
 import { Ns16550 } from '../devices/ns16550.js';
-import { I8042, I8042_COMMAND, I8042_DATA } from '../devices/i8042.js';
+import type { I8042 } from '../devices/i8042.js';
 import { Ps2Keyboard } from '../devices/ps2-keyboard.js';
 import { Ps2Mouse } from '../devices/ps2-mouse.js';
 import { Port92 } from '../devices/port92.js';
@@ -24,35 +25,30 @@ import { I440fx } from '../devices/i440fx.js';
 import { Piix3 } from '../devices/piix3.js';
 import { Vga } from '../devices/vga.js';
 import { BochsVbe, VBE_DEFAULT_VRAM_SIZE } from '../devices/bochs-vbe.js';
-import { BochsVbePci, STDVGA_DEVICE_ID, STDVGA_MMIO_SIZE, STDVGA_VENDOR_ID, optionRomPciIds } from '../devices/bochs-vbe-pci.js';
+import type { BochsVbePci } from '../devices/bochs-vbe-pci.js';
 import { scancodesFor } from '../devices/ps2-keymap.js';
 import { set2MakeCode } from '../devices/ps2-keycodes.js';
-import { AHCI_ABAR_SIZE, AHCI_PORTS, Ahci } from '../devices/ahci.js';
+import type { Ahci } from '../devices/ahci.js';
 import { FwCfg } from '../devices/fw-cfg.js';
 import type { VirtioBlk } from '../devices/virtio/virtio-blk.js';
 import type { VirtioRng } from '../devices/virtio/virtio-rng.js';
 import type { VirtioConsole } from '../devices/virtio/virtio-console.js';
 import type { VirtioNet } from '../devices/virtio/virtio-net.js';
 import type { VirtioBalloon } from '../devices/virtio/virtio-balloon.js';
-import { addVirtioDevices } from './virtio-devices.js';
-import { AcpiPm, SLP_TYP_S5 } from '../devices/acpi-pm.js';
-import {
-  APIC, IRQ, MEMORY, PCI_SLOT, PIRQ_IOAPIC_PIN, PORTS, e820Map, pirqOfPciPin,
-} from './board.js';
-import { MmioMap, OffsetWindow, PortBus } from './bus.js';
+import { buildBoard } from './board-devices.js';
+import type { AcpiPm } from '../devices/acpi-pm.js';
+import { IRQ, MEMORY, e820Map } from './board.js';
+import { MmioMap, PortBus } from './bus.js';
 import { RamDma } from './dma.js';
 import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
-import {
-  BiosRom, CMOS_BOOT_ORDER, cmosBootOrder, configureFirmware, loadBiosLowAlias, pamSegments,
-} from './bios.js';
-import { SCI_IRQ } from './acpi.js';
+import { CMOS_BOOT_ORDER, cmosBootOrder, loadBiosLowAlias } from './bios.js';
 import { HostEvents } from './host-events.js';
 import { IoCompletions } from './io-completions.js';
 import { RunLoop } from './run-loop.js';
 import { DeviceRegistry, DeviceStateError } from './registry.js';
 import { captureOverlays, checkOverlays, loadOverlays } from './machine-disks.js';
 import { VirtualClock } from './clock.js';
-import type { DmaView, IoDevice, IoSize, IrqLine } from './io.js';
+import type { DmaView, IoDevice, IrqLine } from './io.js';
 import type { ClockMode, ExitReason, MachineStatus } from './types.js';
 import { checkMachineOptions, type MachineHost, type MachineOptions, type MachineState } from './machine-options.js';
 import { fillBytes } from '../cpu/fill.js';
@@ -66,8 +62,6 @@ const JIT_THRESHOLD = 20_000;
 
 /** Deterministic mode: guest time a save may run on for, waiting for the disks to be idle (Machine.settleIo). */
 const QUIESCE_LIMIT_NS = 50_000_000;
-/** Fixed RTC start for deterministic runs: same date every run. */
-const DETERMINISTIC_RTC_START = new Date('2024-01-01T00:00:00Z');
 
 export { MAX_VIRTIO_DISKS } from './virtio-devices.js';
 export type { FirmwareOptions, MachineHost, MachineOptions, MachineState, NicOptions } from './machine-options.js';
@@ -228,182 +222,31 @@ export class Machine {
     if (this.ioapic !== null) d.add('ioapic', this.ioapic);
     d.add('pic', this.pic);
 
-    // -- chips --
-    this.pit = d.add('pit', new Pit8254(this.clock, this.irq(IRQ.PIT)));
-    this.portB = d.add('port-b', new PitPortB(this.pit, this.clock));
-    const rtcStart = config.rtcStart ?? (config.clock === 'deterministic' ? DETERMINISTIC_RTC_START : new Date());
-    this.rtc = d.add('rtc', new Mc146818(this.clock, this.irq(IRQ.RTC), rtcStart.getTime()));
-    this.com1 = d.add('com1', new Ns16550(this.clock, this.irq(IRQ.COM1), (byte) => this.serialOut.push(byte)));
-    // COM2 exists so the kernel finds the usual two ports; its output goes nowhere yet.
-    this.com2 = d.add('com2', new Ns16550(this.clock, this.irq(IRQ.COM2), () => {}));
-    this.keyboard = d.add('keyboard', new Ps2Keyboard(this.clock, () => this.kbc.portDataAvailable()));
-    this.mouse = d.add('mouse', new Ps2Mouse(() => this.kbc.portDataAvailable()));
-    this.kbc = d.add('kbc', new I8042(this.keyboard, this.mouse, {
-      irq1: this.irq(IRQ.KEYBOARD),
-      irq12: this.irq(IRQ.MOUSE),
-      onA20: (on: boolean) => { this.a20Kbc = on; this.updateA20(); },
-      onReset: () => this.requestGuestReset('i8042 reset line'),
-    }));
-    this.port92 = d.add('port92', new Port92(
-      (on) => { this.a20Fast = on; this.updateA20(); },
-      () => this.requestGuestReset('port 0x92 fast reset'),
-    ));
-    this.post = d.add('post', new PostCodePort());
-    this.vga = d.add('vga', new Vga());
-    // The display's video memory lives in the core (Machine.create placed it), so the guest
-    // writes the framebuffer as RAM; the core tells the display when it did.
-    this.display = d.add('bochs-vbe', new BochsVbe(this.vga, { memory: core.vram ?? undefined, takeGuestWrites: () => core.takeVramWrites() }));
-    // The VGA BIOS is the PCI function's expansion ROM when it is the stdvga's own (its PCI data
-    // structure names 1234:1111); any other (an ISA VGA's BIOS) goes to SeaBIOS through fw_cfg.
-    const vgaBios = config.firmware?.vgaBios;
-    const ids = vgaBios === undefined ? null : optionRomPciIds(vgaBios);
-    const romIsOurs = ids !== null && ids.vendorId === STDVGA_VENDOR_ID && ids.deviceId === STDVGA_DEVICE_ID;
-    this.debugcon = d.add('debugcon', new DebugConsolePort((byte) => this.debugOut.push(byte)));
-    this.fwCfg = d.add('fw-cfg', new FwCfg(this.dma));
-    this.acpiPm = d.add('acpi-pm', new AcpiPm(this.clock, this.irq(SCI_IRQ), (slpTyp) => {
-      if (slpTyp !== SLP_TYP_S5) { this.log(`ACPI sleep type ${slpTyp} is not supported (only S5, soft-off)`); return; }
-      this.loop.requestPowerOff();
-    }));
-    // PCI bus 0: the i440FX host bridge at 00.0, the PIIX3 ISA bridge at 01.0 (as on QEMU's pc).
-    // With firmware, PAM decides whether writes to 0xC0000-0xFFFFF reach RAM; without it the
-    // area is plain RAM and PAM changes are ignored.
-    const firmware = config.firmware;
-    this.hostBridge = d.add('i440fx', new I440fx((register, value) => {
-      if (firmware === undefined) return;
-      for (const seg of pamSegments(register, value)) core.setMemoryKind(seg.base, seg.length, seg.writable ? 'ram' : 'rom');
-    }));
-    this.isaBridge = d.add('piix3', new Piix3(
-      // A PIRQ moved: the 8259 inputs it left and joined follow (driveIsaIrq).
-      (_pirq, irq, from) => {
-        if (from !== null) this.interrupts.driveIsaIrq(from);
-        if (irq !== null) this.interrupts.driveIsaIrq(irq);
-      },
-      (hard) => this.requestGuestReset(`reset control register 0xCF9 (${hard ? 'hard' : 'soft'})`),
-    ));
-    d.add('piix3-rcr', this.isaBridge.resetControl);
-    // PCI interrupts (level, shared): each device's INTx# rotates onto PIRQA..D (board.ts);
-    // the PIIX3 routes each PIRQ to an 8259 input (PIRQRC), and the IO-APIC has them on 16..19.
-    this.pci = d.add('pci', new PciBus(this.isaBridge.resetControl, pirqOfPciPin, (pirq, level) => {
-      const isa = this.isaBridge.pirqRoute(pirq);
-      if (isa !== null) this.interrupts.driveIsaIrq(isa);
-      this.ioapic?.setIrq(PIRQ_IOAPIC_PIN + pirq, level);
-    }));
-    this.pci.register(PCI_SLOT.HOST_BRIDGE, 0, this.hostBridge);
-    this.pci.register(PCI_SLOT.ISA_BRIDGE, 0, this.isaBridge);
-    // The SATA controller, with the disks given on its first ports and the CD-ROM drive after them.
-    const disks = config.disks ?? [];
-    if (disks.length + (config.cdrom ? 1 : 0) > AHCI_PORTS) throw new RangeError(`at most ${AHCI_PORTS} drives (disks and the CD-ROM)`);
-    let abar: number | null = null;
-    this.ahci = d.add('ahci', new Ahci({
-      dma: this.dma,
-      disks,
-      cdroms: config.cdrom ? [...new Array<undefined>(disks.length), config.cdrom] : [],
-      complete: (done) => this.io.add(done),
-      onMap: (base) => {
-        if (abar !== null) this.mmio.unmap(abar);
-        abar = null;
-        if (base === null) return;
-        try {
-          this.mmio.map(base, AHCI_ABAR_SIZE, this.ahci.mmio, [4]);
-          abar = base;
-        } catch (e) {
-          this.log(`AHCI registers not mapped at 0x${base.toString(16)}: ${(e as Error).message}`);
-        }
-      },
-    }));
-    d.add('ahci-hba', this.ahci.hba);
-    // The display's PCI function; its BARs move where the guest puts them.
-    this.stdvga = d.add('stdvga', new BochsVbePci({
-      display: this.display,
-      rom: romIsOurs ? vgaBios : undefined,
-      onMapFramebuffer: this.barMapper('framebuffer', () => this.display.vram.length, () => this.display.lfb, (base) => core.mapVram(base)),
-      onMapMmio: this.barMapper('stdvga registers', () => STDVGA_MMIO_SIZE, () => this.stdvga.mmio),
-      onMapRom: this.barMapper('VGA BIOS ROM', () => this.stdvga.romSize, () => this.stdvga.rom),
-    }));
-    this.pci.register(PCI_SLOT.VGA, 0, this.stdvga);
-
-    // -- paravirtual devices (virtio-devices.ts) --
-    const virtio = addVirtioDevices(config, {
-      dma: this.dma, devices: d, pci: this.pci, barMapper: (what, size, device) => this.barMapper(what, size, device),
-      onBalloonStats: (stats) => this.host.onBalloonStats?.(stats),
+    // -- the chips and PCI functions (board-devices.ts) --
+    ({
+      pit: this.pit, portB: this.portB, rtc: this.rtc, com1: this.com1, com2: this.com2, keyboard: this.keyboard,
+      mouse: this.mouse, kbc: this.kbc, port92: this.port92, post: this.post, debugcon: this.debugcon, vga: this.vga,
+      display: this.display, fwCfg: this.fwCfg, acpiPm: this.acpiPm, hostBridge: this.hostBridge, isaBridge: this.isaBridge,
+      pci: this.pci, ahci: this.ahci, stdvga: this.stdvga,
+      virtio: { rng: this.virtioRng, balloon: this.balloon, console: this.virtioConsole, nets: this.virtioNets, blks: this.virtioBlks },
+    } = buildBoard({
+      core, config, clock: this.clock, dma: this.dma, devices: d, ports: this.ports, mmio: this.mmio, interrupts: this.interrupts,
+      serialOut: (byte) => this.serialOut.push(byte),
+      debugOut: (byte) => this.debugOut.push(byte),
       consoleOut: (bytes) => { for (const b of bytes) this.consoleOut.push(b); },
-      // Frames from the network reach the card at the run loop's delivery points (host-events.ts).
+      setA20: (source, on) => {
+        if (source === 'kbc') this.a20Kbc = on;
+        else this.a20Fast = on;
+        this.updateA20();
+      },
+      guestReset: (why) => this.requestGuestReset(why),
+      powerOff: () => this.loop.requestPowerOff(),
+      log: (line) => this.log(line),
+      ioComplete: (done) => this.io.add(done),
       deliver: (receive) => { this.events.push(receive); this.loop.wake(); },
-      complete: (done) => this.io.add(done),
-    });
-    this.virtioRng = virtio.rng;
-    this.balloon = virtio.balloon;
-    this.virtioConsole = virtio.console;
-    this.virtioNets = virtio.nets;
-    this.virtioNet = virtio.nets[0] ?? null;
-    this.virtioBlks = virtio.blks;
-    this.pci.register(PCI_SLOT.AHCI, 0, this.ahci);
-
-    // -- the port map --
-    const p = this.ports;
-    const at = (w: { base: number; length: number; widths: readonly IoSize[] }, dev: IoDevice) =>
-      p.map(w.base, w.length, dev, w.widths);
-    at(PORTS.PIC_MASTER, this.pic.master);
-    at(PORTS.PIC_SLAVE, this.pic.slave);
-    at(PORTS.ELCR, this.pic.elcr);
-    at(PORTS.PIT, this.pit);
-    at(PORTS.PORT_B, this.portB);
-    at(PORTS.RTC, this.rtc);
-    at(PORTS.COM1, this.com1);
-    at(PORTS.COM2, this.com2);
-    // The 8042 decodes A2 only: data at offset 0 (0x60), status/command at offset 4 (0x64),
-    // with port B at 0x61 in between, so it gets two one-port windows.
-    at(PORTS.KBC_DATA, new OffsetWindow(this.kbc, I8042_DATA));
-    at(PORTS.KBC_STATUS, new OffsetWindow(this.kbc, I8042_COMMAND));
-    at(PORTS.PORT_92, this.port92);
-    at(PORTS.POST, this.post);
-    at(PORTS.DEBUGCON, this.debugcon);
-    at(PORTS.QEMU_DEBUGCON, this.debugcon);
-    at(PORTS.FW_CFG, this.fwCfg);
-    at(PORTS.ACPI_PM, this.acpiPm);
-    at(PORTS.PCI_CONF1, this.pci);
-    at(PORTS.VGA, this.vga.ports);
-    at(PORTS.VBE_DISPI, this.display.dispiPorts);
-    // The legacy window: the VGA's planes, or a 64 KiB bank of video memory in a VBE mode.
-    this.mmio.map(MEMORY.VGA_HOLE_START, MEMORY.VGA_HOLE_END - MEMORY.VGA_HOLE_START, this.display.window, [1, 2, 4]);
-
-    // -- the memory map: RAM lives in the core; the VGA hole and everything above RAM reach
-    // the MMIO map. The local APIC is mapped where IA32_APIC_BASE says (syncApicBase). --
-    if (this.ioapic !== null) this.mmio.map(APIC.IOAPIC.base, APIC.IOAPIC.length, this.ioapic, [1, 2, 4]);
-
-    // -- firmware: the ROM at the top of 4 GiB, and what fw_cfg tells it about this board --
-    if (firmware !== undefined) {
-      const rom = new BiosRom(firmware.bios);
-      this.mmio.map(rom.base, firmware.bios.length, rom, [1, 2, 4]);
-      configureFirmware(this.fwCfg, {
-        ramBytes: config.memoryMiB * 1024 * 1024, pmBase: PORTS.ACPI_PM.base, apic: this.ioapic !== null, vgaBios: romIsOurs ? undefined : firmware.vgaBios,
-      });
-    }
-  }
-
-  /**
-   * The onMap callback of a memory BAR: map `device` (its size asked when mapped) where the guest
-   * put the BAR, unmapping the old place. A BAR moved onto another window is not mapped (logged).
-   */
-  private barMapper(what: string, size: () => number, device: () => IoDevice,
-                    inCore?: (base: number | null) => void): (base: number | null) => void {
-    let at: number | null = null;
-    return (base) => {
-      if (at !== null) { this.mmio.unmap(at); inCore?.(null); }
-      at = null;
-      if (base === null) return;
-      try {
-        // In the MMIO map too when the core serves it (the framebuffer): the map refuses a
-        // window that overlaps another device's.
-        this.mmio.map(base, size(), device(), [1, 2, 4]);
-        at = base;
-        inCore?.(base);
-      } catch (e) {
-        if (at !== null) this.mmio.unmap(at);
-        at = null;
-        this.log(`${what} not mapped at 0x${base.toString(16)}: ${(e as Error).message}`);
-      }
-    };
+      onBalloonStats: (stats) => this.host.onBalloonStats?.(stats),
+    }));
+    this.virtioNet = this.virtioNets[0] ?? null;
   }
 
   /** Build a PC and load Linux into it; it starts when run() is called. */
