@@ -23,6 +23,7 @@
 import { isolateThroughServiceWorker, isolationSettled, missingPlatform } from '../ui/isolation.js';
 import type { ExitReason } from '../machine/types.js';
 import { chooseGuest, type GuestChoice } from './guest-choice.js';
+import { PromptReady, promptFinder } from './prompt-ready.js';
 import { ShadowView, type ButtonAction } from './shadow-view.js';
 import { commandOutput, markedCommandLine } from './shell-command.js';
 import { downloadImages, downloadSnapshot, VmSession, type HeldImages } from './vm-session.js';
@@ -52,10 +53,6 @@ function words(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 export class X86VmElement extends HTMLElement {
   static readonly observedAttributes: string[] = ['keep-running', 'inspector'];
 
@@ -64,8 +61,7 @@ export class X86VmElement extends HTMLElement {
   private stateNow: X86VmState = 'idle';
   private guest: GuestChoice | null = null;
   private starting: Promise<void> | null = null;
-  private readyNow = false;
-  private readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
+  private readonly prompt = new PromptReady();
   /** Paused by pause(): scrolling back into view does not resume it. */
   private pausedByScript = false;
   /** Paused because it was scrolled out of view: resumes when it comes back. */
@@ -86,7 +82,7 @@ export class X86VmElement extends HTMLElement {
 
   /** Whether the guest's shell prompt has shown since the last start, restore or reset. */
   get ready(): boolean {
-    return this.readyNow;
+    return this.prompt.ready;
   }
 
   /** Whether the inspector panel (src/inspector/) shows beside the terminal: the `inspector` attribute. */
@@ -115,7 +111,7 @@ export class X86VmElement extends HTMLElement {
       this.session?.close();
       this.session = null;
       this.view?.unmountInspector();
-      this.rejectReadyWaiters(new Error('The element left the page.'));
+      this.prompt.fail(new Error('The element left the page.'));
       this.setState('off', 'removed');
     }, 0);
   }
@@ -185,7 +181,7 @@ export class X86VmElement extends HTMLElement {
   /** Press the machine's reset button: the guest boots again; `ready` fires at its new prompt. */
   async reset(): Promise<void> {
     const session = this.requireSession('reset');
-    this.readyNow = false;
+    this.prompt.restart();
     const from = session.end;
     await session.reset();
     this.watchForPrompt(from, 'boot', performance.now());
@@ -276,7 +272,7 @@ export class X86VmElement extends HTMLElement {
   async migrate(name: string, onRound?: (round: X86VmMigrationRound) => void): Promise<X86VmMigration> {
     const s = await this.requireSession('migrate').migrate(String(name), (r) => onRound?.({ ...r }));
     this.generation++;
-    this.readyNow = false;
+    this.prompt.restart();
     this.setState('off', 'migrated');
     return { rounds: s.rounds, downtimeMs: s.downtimeMs, totalMs: s.totalMs, text: s.text };
   }
@@ -288,7 +284,7 @@ export class X86VmElement extends HTMLElement {
       if (!(await this.platformReady())) return;
       this.guest ??= await chooseGuest(this.guestAttributes(), location.href);
       const session = this.ensureSession();
-      this.readyNow = false;
+      this.prompt.restart();
       this.setState('restoring', `waiting for a VM migrated to "${name}"`);
       this.ensureView().terminal.clear();
       const started = performance.now();
@@ -337,7 +333,7 @@ export class X86VmElement extends HTMLElement {
         return;
       }
       const session = this.ensureSession();
-      this.readyNow = false;
+      this.prompt.restart();
       this.setState('booting');
       this.ensureView().terminal.clear();
       const started = performance.now();
@@ -353,7 +349,7 @@ export class X86VmElement extends HTMLElement {
 
   private async restoreFrom(bytes: Uint8Array, guest: GuestChoice, generation: number, held?: HeldImages): Promise<void> {
     const session = this.ensureSession();
-    this.readyNow = false;
+    this.prompt.restart();
     this.setState('restoring');
     const started = performance.now();
     this.ensureView().terminal.clear();
@@ -422,28 +418,18 @@ export class X86VmElement extends HTMLElement {
     const prompt = this.guest?.prompt?.trimEnd();
     const fire = () => {
       if (generation !== this.generation) return;
-      this.readyNow = true;
-      for (const w of this.readyWaiters.splice(0)) w.resolve();
+      this.prompt.showed();
       this.emit('ready', { from: origin, ms: performance.now() - started } satisfies X86VmReadyDetail);
     };
     if (!prompt) return fire();
-    const atLineStart = new RegExp(`(^|\\n)${escapeRegExp(prompt)}`);
-    session.waitForText(from, (text) => (atLineStart.test(text) ? prompt : null), Infinity, 'the prompt').then(fire, () => {});
+    session.waitForText(from, promptFinder(prompt), Infinity, 'the prompt').then(fire, () => {});
   }
 
   private whenReady(timeoutMs: number): Promise<void> {
-    if (this.readyNow) return Promise.resolve();
-    if (this.stateNow === 'idle' || this.stateNow === 'off' || this.stateNow === 'error') {
+    if (!this.prompt.ready && (this.stateNow === 'idle' || this.stateNow === 'off' || this.stateNow === 'error')) {
       return Promise.reject(new Error('The VM is not running: call start() first.'));
     }
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`The guest's prompt did not show within ${timeoutMs} ms.`)), timeoutMs);
-      this.readyWaiters.push({ resolve: () => { clearTimeout(timer); resolve(); }, reject: (e) => { clearTimeout(timer); reject(e); } });
-    });
-  }
-
-  private rejectReadyWaiters(e: Error): void {
-    for (const w of this.readyWaiters.splice(0)) w.reject(e);
+    return this.prompt.wait(timeoutMs);
   }
 
   // ---- state -----------------------------------------------------------------------------------
@@ -458,12 +444,12 @@ export class X86VmElement extends HTMLElement {
   }
 
   private exited(reason: ExitReason, error?: string): void {
-    this.readyNow = false;
+    this.prompt.restart();
     if (reason === 'error') {
       this.fail(`The machine stopped with an error: ${error ?? 'unknown'}`);
       return;
     }
-    this.rejectReadyWaiters(new Error(`The machine stopped (${reason}).`));
+    this.prompt.fail(new Error(`The machine stopped (${reason}).`));
     this.setState('off', reason);
   }
 
@@ -496,7 +482,7 @@ export class X86VmElement extends HTMLElement {
   }
 
   private fail(message: string): void {
-    this.rejectReadyWaiters(new Error(message));
+    this.prompt.fail(new Error(message));
     this.view?.showMessage(message);
     this.setState('error', message);
     this.emit('error', { message });
