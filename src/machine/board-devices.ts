@@ -141,9 +141,9 @@ export function buildBoard(w: BoardHost): BoardDevices {
   }));
   const isaBridge = d.add('piix3', new Piix3(
     // A PIRQ moved: the 8259 inputs it left and joined follow (driveIsaIrq).
-    (_pirq, irq, from) => {
+    (_pirq, to, from) => {
       if (from !== null) interrupts.driveIsaIrq(from);
-      if (irq !== null) interrupts.driveIsaIrq(irq);
+      if (to !== null) interrupts.driveIsaIrq(to);
     },
     (hard) => w.guestReset(`reset control register 0xCF9 (${hard ? 'hard' : 'soft'})`),
   ));
@@ -162,7 +162,7 @@ export function buildBoard(w: BoardHost): BoardDevices {
   if (disks.length + (config.cdrom ? 1 : 0) > AHCI_PORTS) throw new RangeError(`at most ${AHCI_PORTS} drives (disks and the CD-ROM)`);
   let abar: number | null = null;
   const ahci = d.add('ahci', new Ahci({
-    dma: dma,
+    dma,
     disks,
     cdroms: config.cdrom ? [...new Array<undefined>(disks.length), config.cdrom] : [],
     complete: w.ioComplete,
