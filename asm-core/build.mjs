@@ -7,14 +7,14 @@ import binaryen from 'binaryen';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeGenerated, GENERATED } from './opcodes/generate.mjs';
+import { writeGenerated } from './opcodes/generate.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', 'build');
 mkdirSync(out, { recursive: true });
 
-// The handler numbering, dispatch and per-handler predicates come from the opcode table.
-if (writeGenerated()) console.log(`asm-core: regenerated ${GENERATED} from the opcode table`);
+// The handler numbering, dispatch, per-handler predicates and the JIT's dispatch come from the opcode table.
+for (const path of writeGenerated()) console.log(`asm-core: regenerated ${path} from the opcode table`);
 
 const debug = process.argv.includes('--debug');
 // Written beside the old core and renamed over it, so a test or benchmark loading the core

@@ -37,7 +37,7 @@ import {
   addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
   startOff, storeSet, storeRegs, used, written, setReg32, getReg32,
 } from './operands';
-import { inline } from './instructions';
+import { inline } from './generated/inline';
 import { thunkRegister, thunkTest } from './thunk';
 import { pc, csBase } from '../cpu/live';
 import { REG_ESP } from '../cpu/state';
@@ -282,7 +282,7 @@ function records(first: u32, count: u32): void {
       return;
     }
     if (last && kind == END_JUMP) { goTo(nextOff + load<u32>(rec, REC_DISP), count, 0, canFall); return; }
-    if (!inline(rec, h, last)) { viaHandler(rec, h, last, count); continue; }
+    if (!inline(rec, h)) { viaHandler(rec, h, last, count); continue; }
     if (last && kind == END_CALL) {
       const to = nextOff + load<u32>(rec, REC_DISP);
       const reg = thunkRegister(csBase + pc + blockBase + to);

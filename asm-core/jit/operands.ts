@@ -18,7 +18,7 @@ import {
   STATE, OFF_REGS, OFF_ZERO, OFF_SEGS, SEG_BASE, SEG_ES, SEG_SS, SEG_DS, OFF_SEG_FAST_READ,
   OFF_SEG_FAST_WRITE, REG_ESP,
 } from '../cpu/state';
-import { REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP } from '../cpu/record';
+import { REC_RM, REC_REG, REC_IMM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP } from '../cpu/record';
 import { RAM_BASE } from '../mmu/phys';
 import { TLB_BASE } from '../mmu/tlb';
 
@@ -40,6 +40,10 @@ export const REG_ECX_LOCAL: u32 = 1;
 export let loadSet: u32 = 0xff, storeSet: u32 = 0xff;
 /** The registers the instructions written so far read or write, and write. */
 export let used: u32 = 0, written: u32 = 0;
+/** A record's fields: the ModRM reg and r/m registers (or what the handler keeps there) and the immediate. */
+@inline export function regField(rec: u32): u32 { return <u32>load<u8>(rec, REC_REG); }
+@inline export function rmField(rec: u32): u32 { return <u32>load<u8>(rec, REC_RM); }
+@inline export function immField(rec: u32): u32 { return load<u32>(rec, REC_IMM); }
 export function regAddr(r: u32): u32 { return STATE + OFF_REGS + (r << 3); }
 /** The TLB masks into their locals (L_READ_MASK): at entry and after a handler. */
 export function loadMasks(): void { gget(G_TLB_READ_MASK); lset(L_READ_MASK); gget(G_TLB_WRITE_MASK); lset(L_WRITE_MASK); }

@@ -1,13 +1,12 @@
 // Types of table.mjs (the opcode table), for the TypeScript tests.
 
-/** One encoding the block decoder gives a handler (table.mjs describes the fields). */
+/** One encoding the block decoder gives a handler (table.mjs describes the fields, instructions.mjs makes them). */
 export interface Encoding {
   op: number[];
   pfx?: 0x66 | 0xf2 | 0xf3;
   digit?: number | number[];
   mod?: 'reg' | 'mem';
   plusr?: boolean;
-  cc?: boolean;
   size?: 8 | 16 | 32;
   tested?: string;
 }
@@ -25,6 +24,7 @@ export interface Handler {
   flags: { read: string; written: string; partial?: boolean };
   faults: boolean;
   ends?: BlockEnd;
+  jit?: boolean | string;
   keepsRegistersUnless?: number;
   lockedItself?: boolean;
 }
