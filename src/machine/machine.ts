@@ -5,7 +5,6 @@
 // the reset vector), or, without, firmware.ts leaves what a BIOS would (the MP table, the CPU in
 // Linux's entry state) and the kernel is loaded directly. run-loop.ts runs it.
 
-import { loadLinux } from '../boot/linux.js';
 import { loadCore, type Core } from '../cpu/core.js';
 import type { DualPic8259 } from '../devices/i8259.js';
 import type { Pit8254, PitPortB } from '../devices/i8254.js';
@@ -37,11 +36,12 @@ import type { VirtioNet } from '../devices/virtio/virtio-net.js';
 import type { VirtioBalloon } from '../devices/virtio/virtio-balloon.js';
 import { buildBoard } from './board-devices.js';
 import type { AcpiPm } from '../devices/acpi-pm.js';
-import { IRQ, MEMORY, e820Map } from './board.js';
+import { IRQ, MEMORY } from './board.js';
 import { MmioMap, PortBus } from './bus.js';
 import { RamDma } from './dma.js';
-import { cpuidLeaf1, enterLinux, writeMpTable, type CpuidLeaf1 } from './firmware.js';
-import { CMOS_BOOT_ORDER, cmosBootOrder, loadBiosLowAlias } from './bios.js';
+import { cpuidLeaf1, type CpuidLeaf1 } from './firmware.js';
+import { bootGuest } from './guest-boot.js';
+import { GuestOutput, InstructionRate } from './guest-output.js';
 import { HostEvents } from './host-events.js';
 import { IoCompletions } from './io-completions.js';
 import { RunLoop } from './run-loop.js';
@@ -146,17 +146,15 @@ export class Machine {
   private a20Kbc = true;
   private a20Fast = false;
 
-  private serialOut: number[] = [];
-  private consoleOut: number[] = [];
-  private debugOut: number[] = [];
+  /** What the chips print, for the host (guest-output.ts). */
+  private readonly output: GuestOutput;
   /** Host input for the devices, delivered at points of guest execution (host-events.ts). */
   private readonly events = new HostEvents();
   /** Device work the host finishes asynchronously (disk I/O), and when the guest sees it. */
   private readonly io: IoCompletions;
 
-  private ipsWindowStart = 0;
-  private ipsWindowInstr = 0;
-  private lastIps = 0;
+  /** Instructions per second, for status(). */
+  private readonly rate = new InstructionRate();
 
   /** CPUID leaf 1 EAX/EDX, asked of the core once (for the MP table, as a BIOS does). */
   private cpuid1: CpuidLeaf1 | null = null;
@@ -178,6 +176,7 @@ export class Machine {
     this.core = core;
     this.config = config;
     this.host = host;
+    this.output = new GuestOutput(host);
     this.dma = new RamDma(core);
     this.clock = new VirtualClock(config.clock, { instructions: () => core.instructions });
     // RDTSC reads the clock in the core (the readTsc import stays for a core that has no clock).
@@ -190,7 +189,7 @@ export class Machine {
       core, clock: this.clock, events: this.events, io: this.io, noReboot: config.noReboot === true, counters: this.counters,
       afterRun: () => this.interrupts.syncApicBase(),
       interruptPending: () => this.interrupts.pending(),
-      flushOutput: () => this.flushOutput(),
+      flushOutput: () => this.output.flush(),
       powerOn: () => this.powerOn(),
       log: (line) => this.log(line),
       onBreakpoint: () => this.onBreakpoint?.(),
@@ -231,9 +230,9 @@ export class Machine {
       virtio: { rng: this.virtioRng, balloon: this.balloon, console: this.virtioConsole, nets: this.virtioNets, blks: this.virtioBlks },
     } = buildBoard({
       core, config, clock: this.clock, dma: this.dma, devices: d, ports: this.ports, mmio: this.mmio, interrupts: this.interrupts,
-      serialOut: (byte) => this.serialOut.push(byte),
-      debugOut: (byte) => this.debugOut.push(byte),
-      consoleOut: (bytes) => { for (const b of bytes) this.consoleOut.push(b); },
+      serialOut: (byte) => this.output.serialByte(byte),
+      debugOut: (byte) => this.output.debugByte(byte),
+      consoleOut: (bytes) => this.output.consoleBytes(bytes),
       setA20: (source, on) => {
         if (source === 'kbc') this.a20Kbc = on;
         else this.a20Fast = on;
@@ -243,7 +242,7 @@ export class Machine {
       powerOff: () => this.loop.requestPowerOff(),
       log: (line) => this.log(line),
       ioComplete: (done) => this.io.add(done),
-      deliver: (receive) => { this.events.push(receive); this.loop.wake(); },
+      deliver: (receive) => this.input(receive),
       onBalloonStats: (stats) => this.host.onBalloonStats?.(stats),
     }));
     this.virtioNet = this.virtioNets[0] ?? null;
@@ -296,49 +295,17 @@ export class Machine {
     this.devices.resetAll();
     if (this.config.balloonMiB) this.balloon.setTarget(this.config.balloonMiB * 256);
     // What the chips already sent before the reset has left the machine: hand it over.
-    this.flushOutput();
+    this.output.flush();
 
-    const ramBytes = this.config.memoryMiB * 1024 * 1024;
-    this.rtc.setMemorySize(ramBytes);
-    this.rtc.setEquipment(0);
     // What the BIOS leaves behind: A20 on.
     this.a20Kbc = true;
     this.a20Fast = false;
     this.updateA20();
-
-    const ram = core.ram;
-    const firmware = this.config.firmware;
-    if (firmware !== undefined) {
-      // A real power-on: the CPU at its reset vector (core.reset()), RAM cleared, the ROM's low
-      // alias behind 0xE0000-0xFFFFF (PAM, reset with the host bridge, has made the area ROM).
-      this.clearRam();
-      loadBiosLowAlias(ram, firmware.bios);
-      const order = cmosBootOrder(firmware.boot ?? 'disk');
-      this.rtc.setCmosByte(CMOS_BOOT_ORDER.FIRST_SECOND, order.firstSecond);
-      this.rtc.setCmosByte(CMOS_BOOT_ORDER.THIRD, order.third);
-      this.interrupts.remapApic();
-      core.refreshState();
-      core.flushTlb();
-      return;
-    }
-    if (this.lapic !== null) {
-      // What the BIOS leaves: the APIC on at its reset base (the core's reset put that in
-      // IA32_APIC_BASE), in virtual wire mode, and the MP table that describes the board.
-      this.cpuid1 ??= cpuidLeaf1(core);
-      this.interrupts.remapApic();
-      this.lapic.enterVirtualWireMode();
-    }
-    this.clearRam();
-    if (this.lapic !== null) writeMpTable(ram, this.cpuid1!, this.pci.interruptSources());
-    const entry = loadLinux(ram, {
-      kernel: this.config.kernel!,
-      vmlinux: this.config.vmlinux,
-      initrd: this.config.initrd,
-      cmdline: this.config.cmdline,
-      vgaText: true, // the VGA is in mode 3, as its BIOS would leave it
-      e820: e820Map(ramBytes),
+    bootGuest({
+      core, config: this.config, rtc: this.rtc, lapic: this.lapic, pci: this.pci, interrupts: this.interrupts,
+      clearRam: () => this.clearRam(),
+      cpuid1: () => (this.cpuid1 ??= cpuidLeaf1(core)),
     });
-    enterLinux(core, entry);
   }
 
   /** RAM to zero, as at a real power-on: written only after the first (see ramFresh). */
@@ -364,13 +331,12 @@ export class Machine {
   // Host controls
   // -------------------------------------------------------------------------------------------
 
-  /** Run until the guest powers off, resets under noReboot, stop() is called, or an error. */
   /** Paused by pause() and not resumed: true also while stopped, so a migration can carry it (src/worker/worker-migrate.ts). */
   get pausePending(): boolean { return this.loop.pausePending; }
 
+  /** Run until the guest powers off, resets under noReboot, stop() is called, or an error. */
   run(): Promise<ExitReason> {
-    this.ipsWindowStart = performance.now();
-    this.ipsWindowInstr = this.core.instructions;
+    this.rate.start(this.core.instructions);
     return this.loop.run();
   }
 
@@ -393,12 +359,17 @@ export class Machine {
     }
   }
 
+  /** Deliver host input to the devices at the next point of guest execution (host-events.ts), and wake the run loop. */
+  private input(deliver: () => void): void {
+    this.events.push(deliver);
+    this.loop.wake();
+  }
+
   /** Type ASCII text on the PS/2 keyboard (a US layout: src/devices/ps2-keymap.ts). */
   sendKeys(bytes: Uint8Array): void {
     const codes = scancodesFor(bytes);
     if (codes.length === 0) return;
-    this.events.push(() => this.keyboard.pressKey(codes));
-    this.loop.wake();
+    this.input(() => this.keyboard.pressKey(codes));
   }
 
   /**
@@ -408,15 +379,13 @@ export class Machine {
   keyEvent(code: string, down: boolean): boolean {
     const make = set2MakeCode(code);
     if (make === null) return false;
-    this.events.push(() => (down ? this.keyboard.keyDown(make) : this.keyboard.keyUp(make)));
-    this.loop.wake();
+    this.input(() => (down ? this.keyboard.keyDown(make) : this.keyboard.keyUp(make)));
     return true;
   }
 
   /** The PS/2 mouse moved by (dx, dy) (y up), the wheel by dz, with `buttons` held (bit 0 left, 1 right, 2 middle). */
   moveMouse(dx: number, dy: number, dz = 0, buttons = 0): void {
-    this.events.push(() => this.mouse.move(dx, dy, dz, buttons));
-    this.loop.wake();
+    this.input(() => this.mouse.move(dx, dy, dz, buttons));
   }
 
   /** Ask the guest's balloon driver to give up `mib` MiB (0: take everything back). */
@@ -424,8 +393,7 @@ export class Machine {
     if (!Number.isInteger(mib) || mib < 0 || mib * 1024 * 1024 > this.core.ramSize) {
       throw new RangeError(`balloon target ${mib} MiB is outside 0..${this.core.ramSize / 1048576} MiB`);
     }
-    this.events.push(() => this.balloon.setTarget(mib * 256));
-    this.loop.wake();
+    this.input(() => this.balloon.setTarget(mib * 256));
   }
 
   /**
@@ -434,39 +402,29 @@ export class Machine {
    * stats buffer (not loaded yet, or still answering the last request).
    */
   requestBalloonStats(): void {
-    this.events.push(() => { this.balloon.requestStats(); });
-    this.loop.wake();
+    this.input(() => { this.balloon.requestStats(); });
   }
 
   /** Send bytes to the guest's virtio console (hvc0); they wait until the guest's driver takes them. */
   sendConsole(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     const copy = bytes.slice();
-    this.events.push(() => this.virtioConsole.send(copy));
-    this.loop.wake();
+    this.input(() => this.virtioConsole.send(copy));
   }
 
   /** Type bytes into COM1. */
   sendSerial(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     const copy = bytes.slice();
-    this.events.push(() => this.com1.receive(copy));
-    this.loop.wake();
+    this.input(() => this.com1.receive(copy));
   }
 
   status(): MachineStatus {
     const instructions = this.core.instructions;
-    const now = performance.now();
-    const dt = now - this.ipsWindowStart;
-    if (dt >= 1000) {
-      this.lastIps = ((instructions - this.ipsWindowInstr) * 1000) / dt;
-      this.ipsWindowStart = now;
-      this.ipsWindowInstr = instructions;
-    }
     const s: MachineStatus = {
       state: this.loop.state,
       instructions,
-      ips: Math.round(this.lastIps),
+      ips: Math.round(this.rate.measure(instructions)),
       guestSeconds: this.clock.now() / 1e9,
       clock: this.config.clock as ClockMode,
       jit: this.core.jit.available ? this.core.jitStats : undefined,
@@ -492,7 +450,7 @@ export class Machine {
     // Host work for the disks must be settled first (settleIo): a promise cannot be saved.
     if (this.io.inFlight > 0 || this.io.undelivered > 0) throw new DeviceStateError('disk requests are in flight: settleIo() must drain them before saveState()');
     const disks = captureOverlays(this.config);
-    this.flushOutput();
+    this.output.flush();
     return {
       cpu: this.core.saveState(),
       ram: opts.ram === false ? new Uint8Array(0) : this.core.ram.slice(),
@@ -552,24 +510,5 @@ export class Machine {
     this.interrupts.remapApic();
     this.loop.forgetGuestRequests();
     if (this.loop.state !== 'error') this.loop.state = 'stopped';
-  }
-
-  /** Hand the host what the chips printed since the last time. */
-  private flushOutput(): void {
-    if (this.serialOut.length > 0) {
-      const bytes = Uint8Array.from(this.serialOut);
-      this.serialOut.length = 0;
-      this.host.onSerial(bytes);
-    }
-    if (this.debugOut.length > 0) {
-      const bytes = Uint8Array.from(this.debugOut);
-      this.debugOut.length = 0;
-      this.host.onDebugConsole?.(bytes);
-    }
-    if (this.consoleOut.length > 0) {
-      const bytes = Uint8Array.from(this.consoleOut);
-      this.consoleOut.length = 0;
-      this.host.onConsole?.(bytes);
-    }
   }
 }
