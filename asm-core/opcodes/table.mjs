@@ -1,10 +1,10 @@
 // The one table of the decoded-block records' handlers (cpu/record.ts, cpu/handlers.ts): for
 // each handler, in the order of its number, what it does and which instructions the block
 // decoder (cpu/predecode.ts) gives it, by their rows in instructions.mjs. Plain data, read by
-// the build (asm-core/opcodes/generate.mjs writes cpu/generated/handlers.ts from it: the
+// the build (asm-core/opcodes/generate.mjs writes from it cpu/generated/handlers.ts: the
 // numbering, the dispatch switch, the decoder's opcode maps, the JIT's and the region's questions
-// about a handler) and by the tests (test/cpu/opcodes.test.ts checks it against the decoder in
-// the built core).
+// about a handler; and jit/generated/inline.ts: the JIT's dispatch to its emitters) and by the
+// tests (test/cpu/opcodes.test.ts checks it against the decoder in the built core).
 //
 // Vocabulary (SDM vol. 2, appendix A, the opcode map):
 //  - form: where the operands are. RR reg op= reg (destination REC_RM, source REC_REG), RI reg

@@ -1,7 +1,7 @@
 // Several translations as one WebAssembly module. The core writes each translation as a module
 // of its own (asm-core/jit/module.ts: the same type and import sections every time, one
-// function `f`); the host merges those it compiles later (the ones asked for in one run slice) together, so that one
-// module, one instance and one code space hold them all.
+// function `f`); the host merges those it compiles together (the ones asked for in one run
+// slice), so that one module, one instance and one code space hold them all.
 //
 // Why: V8 gives each module its own code space and each instance its own fields, so going from
 // one translation into another (asm-core/jit/chain.ts) landed on a cold page nearly every

@@ -20,7 +20,7 @@
 // names no prompt), `error` {message} (on the element only: it does not bubble). A wrong attribute or an
 // image that cannot be had is an `error` event and a message in the element, never an
 // exception thrown into the page; the script API's promises reject with the same words.
-import { isolateThroughServiceWorker, isolationSettled, missingPlatform } from '../ui/isolation.js';
+import { isolatePage, missingPlatform } from '../ui/isolation.js';
 import type { ExitReason } from '../machine/types.js';
 import { chooseGuest, type GuestChoice } from './guest-choice.js';
 import { PromptReady, promptFinder } from './prompt-ready.js';
@@ -37,17 +37,6 @@ export type {
 
 const DEFAULT_WAIT_MS = 30_000;
 const DEFAULT_RUN_MS = 60_000;
-
-/** One service-worker reload for the whole page, however many elements it has. */
-let pageIsolation: Promise<boolean> | null = null;
-function isolatePage(): Promise<boolean> {
-  pageIsolation ??= (async () => {
-    if (await isolateThroughServiceWorker()) return false; // the page reloads
-    isolationSettled();
-    return true;
-  })();
-  return pageIsolation;
-}
 
 function words(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!;

@@ -55,3 +55,19 @@ export async function isolateThroughServiceWorker(): Promise<boolean> {
 
 /** The page runs (isolated or not): a later visit may try the service worker's reload again. */
 export function isolationSettled(): void { sessionStorage.removeItem(COI_RELOAD_KEY); }
+
+/** One isolation attempt for the whole page, however many VMs it starts. */
+let pageIsolation: Promise<boolean> | null = null;
+
+/**
+ * Make the page cross-origin isolated if a service worker can: false when the page reloads for
+ * it (stop there), true when the page goes on as it is (isolated or not: missingPlatform says).
+ */
+export function isolatePage(): Promise<boolean> {
+  pageIsolation ??= (async () => {
+    if (await isolateThroughServiceWorker()) return false;
+    isolationSettled();
+    return true;
+  })();
+  return pageIsolation;
+}

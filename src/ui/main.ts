@@ -34,7 +34,7 @@ import { DiskPanel } from './disk-panel.js';
 import { SnapshotPanel } from './snapshot-panel.js';
 import { MigratePanel } from './migrate-panel.js';
 import type { SnapshotImageSources } from '../worker/worker-snapshot.js';
-import { isolateThroughServiceWorker, isolationSettled, missingPlatform } from './isolation.js';
+import { isolatePage, missingPlatform } from './isolation.js';
 import { clearError, errorBox, hideProgress, showError, showProgress, showStatus } from './status-bar.js';
 import { inspectorToggle } from '../inspector/toggle.js';
 
@@ -101,8 +101,7 @@ async function loadManifest(url: string): Promise<GuestManifest> {
 
 async function main(): Promise<void> {
   const terminalBox = document.getElementById('terminal')!;
-  if (await isolateThroughServiceWorker()) return;
-  isolationSettled();
+  if (!(await isolatePage())) return; // the page reloads
   const missing = missingPlatform();
   if (missing) {
     showError(missing);
