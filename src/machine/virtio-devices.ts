@@ -12,7 +12,7 @@ import { VirtioConsole } from '../devices/virtio/virtio-console.js';
 import { VirtioNet } from '../devices/virtio/virtio-net.js';
 import { VirtioBalloon } from '../devices/virtio/virtio-balloon.js';
 import { MAX_NICS, PCI_SLOT } from './board.js';
-import { seededRandom } from './entropy.js';
+import { SeededRandom } from './entropy.js';
 import type { DeviceRegistry } from './registry.js';
 import type { DmaView, IoDevice } from './io.js';
 import type { MachineOptions } from './machine.js';
@@ -54,14 +54,16 @@ export interface VirtioWiring {
 /** Build the virtio devices `config` asks for; throws a RangeError for a configuration no board has. */
 export function addVirtioDevices(config: MachineOptions, w: VirtioWiring): VirtioDevices {
   const d = w.devices;
-  const random = config.clock === 'deterministic' ? seededRandom(DETERMINISTIC_RNG_SEED) : (b: Uint8Array) => { crypto.getRandomValues(b); };
   let rng: VirtioRng | null = null;
   if (config.rng !== false) {
+    const seeded = config.clock === 'deterministic' ? new SeededRandom(DETERMINISTIC_RNG_SEED) : null;
+    const random = seeded?.fill ?? ((b: Uint8Array): void => { crypto.getRandomValues(b); });
     const dev: VirtioRng = new VirtioRng({
       dma: w.dma, random, onMap: w.barMapper('virtio-rng', () => VIRTIO_PCI_BAR_SIZE, () => dev.mmio),
     });
     rng = d.add('virtio-rng', dev);
     d.add('virtio-rng-transport', dev.transport);
+    if (seeded) d.add('virtio-rng-source', seeded); // where its stream is: machine state (entropy.ts)
     w.pci.register(PCI_SLOT.VIRTIO_RNG, 0, dev);
   }
   // A page the guest gives the balloon is the host's again: it reads as zeros from then on (and
