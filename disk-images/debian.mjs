@@ -35,6 +35,11 @@ export const FAST_BOOT_WORDS = [
   // algorithms still work; they are just not re-verified at each boot, as on most embedded
   // configurations.
   'cryptomgr.notests',
+  // The machine has no ISA Plug and Play cards (nor does any PC webx86 emulates). The kernel's
+  // probe for them writes the PnP key and tries each read port with delays between: 0.35 s of
+  // busy-waiting (udelay) at every boot, 3.2 million of its 4.5 million delay-loop reads of the
+  // TSC, for "isapnp: No Plug & Play device found".
+  'noisapnp',
 ];
 
 // Drivers for the machine's devices, which Debian builds as modules: the AHCI SATA driver with
