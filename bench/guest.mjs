@@ -5,7 +5,13 @@
 // to its end marker. Prints each time, each ratio and the geometric mean, and checks that both
 // guests printed the same results. Last line: the numbers as JSON.
 //
-//   node bench/guest.mjs [--timeout SECONDS] [--memory MIB] [--only webx86|v86] [--no-jit] [--jit-threshold N]
+// The host these run on drifts in speed by up to 2x between minutes, so one run of each decides
+// little. The bench runs both --rounds times (default 3), each round a fresh boot of each,
+// alternating which goes first, and reports each emulator's median time per workload, the ratio
+// of the medians, and the lowest and highest of the rounds' own ratios (both emulators timed
+// within the same minute or two).
+//
+//   node bench/guest.mjs [--rounds N] [--timeout SECONDS] [--memory MIB] [--only webx86|v86] [--no-jit] [--jit-threshold N]
 //
 // --no-jit runs webx86's interpreter alone (v86 keeps its JIT), for the JIT's own speed-up.
 
@@ -28,7 +34,7 @@ const WORKLOADS = [
 ];
 
 function parseArgs(argv) {
-  const opts = { timeout: 1800, memory: 256, only: null, jit: true };
+  const opts = { timeout: 1800, memory: 256, only: null, jit: true, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--timeout') opts.timeout = Number(argv[++i]);
@@ -36,8 +42,11 @@ function parseArgs(argv) {
     else if (a === '--only') opts.only = argv[++i];
     else if (a === '--no-jit') opts.jit = false;
     else if (a === '--jit-threshold') opts.threshold = Number(argv[++i]);
+    else if (a === '--rounds') opts.rounds = Number(argv[++i]);
     else throw new Error(`unknown option ${a}`);
   }
+  if (!Number.isInteger(opts.rounds) || opts.rounds < 1) throw new Error('--rounds wants a whole number of at least 1');
+  if (opts.only !== null && opts.only !== 'webx86' && opts.only !== 'v86') throw new Error('--only wants webx86 or v86');
   return opts;
 }
 
@@ -119,40 +128,69 @@ async function runV86(guest, opts) {
   }
 }
 
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const geomean = (xs) => (xs.length ? Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length) : null);
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const guest = manifest();
-  const r = {};
-  if (opts.only !== 'v86') {
-    console.error(`bench: webx86 (${opts.jit ? 'JIT' : 'interpreter alone'}) ...`);
-    r.webx86 = await runWebx86(guest, opts);
-  }
-  if (opts.only !== 'webx86') {
-    console.error('bench: v86 (JIT) ...');
-    r.v86 = await runV86(guest, opts);
-  }
-  const rows = [{ name: 'boot from the bzImage to the shell', w: r.webx86?.bootSeconds, v: r.v86?.bootSeconds }];
-  WORKLOADS.forEach((wl, i) => rows.push({ name: wl.name, w: r.webx86?.seconds[i], v: r.v86?.seconds[i] }));
-  console.log(`guest workloads, ${opts.memory} MiB, seconds on this host (v86 / webx86 > 1: webx86 is faster)`);
-  console.log(`  ${'workload'.padEnd(36)} ${'webx86'.padStart(8)} ${'v86'.padStart(8)} ${'v86/webx86'.padStart(11)}`);
-  const ratios = [];
-  for (const row of rows) {
-    const ratio = row.w && row.v ? row.v / row.w : null;
-    if (ratio && row !== rows[0]) ratios.push(ratio);
-    const f = (x) => (x === undefined ? '-' : x.toFixed(2));
-    console.log(`  ${row.name.padEnd(36)} ${f(row.w).padStart(8)} ${f(row.v).padStart(8)} ${(ratio ? ratio.toFixed(2) : '-').padStart(11)}`);
-  }
-  const geomean = ratios.length ? Math.exp(ratios.reduce((a, x) => a + Math.log(x), 0) / ratios.length) : null;
-  if (geomean) console.log(`  geometric mean of the workloads: v86/webx86 = ${geomean.toFixed(2)}`);
-  if (r.webx86 && r.v86) {
-    const differ = WORKLOADS.filter((_, i) => r.webx86.outputs[i] !== r.v86.outputs[i]);
-    console.log(differ.length ? `  RESULTS DIFFER: ${differ.map((w) => w.name).join(', ')}` : '  every workload printed the same result in both');
-    for (const [i, wl] of WORKLOADS.entries()) if (r.webx86.outputs[i] !== r.v86.outputs[i]) {
-      console.log(`    ${wl.name}: webx86 ${JSON.stringify(r.webx86.outputs[i])} v86 ${JSON.stringify(r.v86.outputs[i])}`);
+  const runs = { webx86: [], v86: [] };
+  const runners = [];
+  if (opts.only !== 'v86') runners.push(['webx86', () => runWebx86(guest, opts)]);
+  if (opts.only !== 'webx86') runners.push(['v86', () => runV86(guest, opts)]);
+  for (let round = 0; round < opts.rounds; round++) {
+    // Alternate which goes first, so that neither always meets the host's state after the other.
+    for (const [name, run] of round % 2 ? [...runners].reverse() : runners) {
+      console.error(`bench: round ${round + 1} of ${opts.rounds}: ${name}${name === 'webx86' ? (opts.jit ? ' (JIT)' : ' (interpreter alone)') : ' (JIT)'} ...`);
+      runs[name].push(await run());
     }
   }
-  if (r.webx86?.stats) console.log(r.webx86.stats.split('\n').map((l) => `  ${l}`).join('\n'));
-  console.log(JSON.stringify({ bench: 'guest', jit: opts.jit, rows, geomean, outputs: r.webx86?.outputs ?? r.v86?.outputs }));
+  // Per row: each round's seconds in each emulator (null when that emulator did not run).
+  const names = ['boot from the bzImage to the shell', ...WORKLOADS.map((wl) => wl.name)];
+  const pick = (r, i) => (i === 0 ? r.bootSeconds : r.seconds[i - 1]);
+  const rows = names.map((name, i) => {
+    const w = runs.webx86.map((r) => pick(r, i));
+    const v = runs.v86.map((r) => pick(r, i));
+    const both = w.length && v.length;
+    return {
+      name, webx86: w, v86: v,
+      w: w.length ? median(w) : null, v: v.length ? median(v) : null,
+      ratio: both ? median(v) / median(w) : null,
+      roundRatios: both ? w.map((x, k) => v[k] / x) : [],
+    };
+  });
+  console.log(`guest workloads, ${opts.memory} MiB, seconds on this host, median of ${opts.rounds} round${opts.rounds > 1 ? 's' : ''} (v86 / webx86 > 1: webx86 is faster)`);
+  console.log(`  ${'workload'.padEnd(36)} ${'webx86'.padStart(8)} ${'v86'.padStart(8)} ${'v86/webx86'.padStart(11)}  rounds' own ratios`);
+  const f = (x) => (x === null ? '-' : x.toFixed(2));
+  for (const row of rows) {
+    const spread = row.roundRatios.length > 1 ? `${f(Math.min(...row.roundRatios))}-${f(Math.max(...row.roundRatios))}` : '';
+    console.log(`  ${row.name.padEnd(36)} ${f(row.w).padStart(8)} ${f(row.v).padStart(8)} ${f(row.ratio).padStart(11)}  ${spread}`);
+  }
+  const workloads = rows.slice(1);
+  const mean = workloads.every((row) => row.ratio) ? geomean(workloads.map((row) => row.ratio)) : null;
+  const roundMeans = mean ? runs.webx86.map((_, k) => geomean(workloads.map((row) => row.roundRatios[k]))) : [];
+  if (mean) {
+    console.log(`  geometric mean of the workloads: v86/webx86 = ${mean.toFixed(2)} (of the medians); each round's: ${roundMeans.map(f).join(', ')}`);
+  }
+  // Every run of either emulator must have printed the same result for each workload.
+  const all = [...runs.webx86.map((r) => ['webx86', r]), ...runs.v86.map((r) => ['v86', r])];
+  const differ = WORKLOADS.filter((_, i) => all.some(([, r]) => r.outputs[i] !== all[0][1].outputs[i]));
+  console.log(differ.length ? `  RESULTS DIFFER: ${differ.map((w) => w.name).join(', ')}` : `  every workload printed the same result in all ${all.length} runs`);
+  for (const [i, wl] of WORKLOADS.entries()) if (differ.includes(wl)) {
+    console.log(`    ${wl.name}: ${all.map(([name, r]) => `${name} ${JSON.stringify(r.outputs[i])}`).join(', ')}`);
+  }
+  runs.webx86.forEach((r, k) => { if (r.stats) console.log(r.stats.split('\n').map((l) => `  round ${k + 1}: ${l}`).join('\n')); });
+  console.log(JSON.stringify({
+    bench: 'guest', jit: opts.jit, rounds: opts.rounds,
+    rows: rows.map(({ name, webx86, v86, w, v, ratio, roundRatios }) => ({ name, webx86, v86, w, v, ratio, roundRatios })),
+    geomean: mean, roundGeomeans: roundMeans,
+    outputs: all[0]?.[1].outputs,
+  }));
+  if (differ.length) process.exitCode = 1;
 }
 
 main().catch((e) => {
