@@ -140,27 +140,16 @@ export function xchgRR32(rec: u32, h: u32): bool {
 export function cwde(rec: u32, h: u32): bool { getReg32(REG_EAX); op(OP_I32_EXTEND16_S); setReg32(REG_EAX); return true; }
 export function cdq(rec: u32, h: u32): bool { getReg32(REG_EAX); i32c(31); op(OP_I32_SHR_S); setReg32(REG_EDX); return true; }
 export function nop(rec: u32, h: u32): bool { return true; }
-export function testRR32(rec: u32, h: u32): bool { getReg32(rmField(rec)); getReg32(regField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(32); return true; }
-export function testRI32(rec: u32, h: u32): bool { getReg32(rmField(rec)); i32c(immField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(32); return true; }
-
-export function testMR32(rec: u32, h: u32): bool {
-  recLinear(rec, 4, false); read(4); getReg32(regField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(32); return true;
-}
-
-export function testMI32(rec: u32, h: u32): bool {
-  recLinear(rec, 4, false); read(4); i32c(immField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(32); return true;
-}
-
-export function testRR8(rec: u32, h: u32): bool { getReg8(rmField(rec)); getReg8(regField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(8); return true; }
-export function testRI8(rec: u32, h: u32): bool { getReg8(rmField(rec)); i32c(immField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(8); return true; }
-
-export function testMR8(rec: u32, h: u32): bool {
-  recLinear(rec, 1, false); read(1); getReg8(regField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
-}
-
-export function testMI8(rec: u32, h: u32): bool {
-  recLinear(rec, 1, false); read(1); i32c(immField(rec)); op(OP_I32_AND); lset(L_FR); logicPending(8); return true;
-}
+/** TEST's tail, its two operands pushed: AND them into the pending logic result; flags only. */
+function testAnd(size: u32): bool { op(OP_I32_AND); lset(L_FR); logicPending(size); return true; }
+export function testRR32(rec: u32, h: u32): bool { getReg32(rmField(rec)); getReg32(regField(rec)); return testAnd(32); }
+export function testRI32(rec: u32, h: u32): bool { getReg32(rmField(rec)); i32c(immField(rec)); return testAnd(32); }
+export function testMR32(rec: u32, h: u32): bool { recLinear(rec, 4, false); read(4); getReg32(regField(rec)); return testAnd(32); }
+export function testMI32(rec: u32, h: u32): bool { recLinear(rec, 4, false); read(4); i32c(immField(rec)); return testAnd(32); }
+export function testRR8(rec: u32, h: u32): bool { getReg8(rmField(rec)); getReg8(regField(rec)); return testAnd(8); }
+export function testRI8(rec: u32, h: u32): bool { getReg8(rmField(rec)); i32c(immField(rec)); return testAnd(8); }
+export function testMR8(rec: u32, h: u32): bool { recLinear(rec, 1, false); read(1); getReg8(regField(rec)); return testAnd(8); }
+export function testMI8(rec: u32, h: u32): bool { recLinear(rec, 1, false); read(1); i32c(immField(rec)); return testAnd(8); }
 
 export function incR32(rec: u32, h: u32): bool { getReg32(rmField(rec)); lset(L_V); incDec(false, 32); lget(L_FR); setReg32(rmField(rec)); return true; }
 
