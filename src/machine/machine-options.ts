@@ -93,6 +93,13 @@ export interface MachineHost {
   onBalloonStats?(stats: Readonly<Record<string, number>>): void;
 }
 
+/**
+ * Runs of a decoded block before the JIT translates it, unless the options say otherwise.
+ * Measured with `npm run bench` (see the README): lower translates more code that runs too
+ * rarely to repay its compile; higher leaves hot code interpreted for longer.
+ */
+export const JIT_THRESHOLD = 20_000;
+
 /** Refuse options no machine can be built from, and a kernel or firmware that is not one. */
 export function checkMachineOptions(config: MachineOptions): void {
   const mib = config.memoryMiB;

@@ -50,34 +50,15 @@ import { captureOverlays, checkOverlays, loadOverlays } from './machine-disks.js
 import { VirtualClock } from './clock.js';
 import type { DmaView, IoDevice, IrqLine } from './io.js';
 import type { ClockMode, ExitReason, MachineStatus } from './types.js';
-import { checkMachineOptions, type MachineHost, type MachineOptions, type MachineState } from './machine-options.js';
+import { checkMachineOptions, JIT_THRESHOLD, type MachineHost, type MachineOptions, type MachineState } from './machine-options.js';
 import { fillBytes } from '../cpu/fill.js';
-
-/**
- * Runs of a decoded block before the JIT translates it. Measured with `npm run bench` (see the
- * README): lower translates more code that runs too rarely to repay its compile; higher leaves
- * hot code interpreted for longer.
- */
-const JIT_THRESHOLD = 20_000;
+import { defaultCoreWasm } from './core-wasm.js';
 
 /** Deterministic mode: guest time a save may run on for, waiting for the disks to be idle (Machine.settleIo). */
 const QUIESCE_LIMIT_NS = 50_000_000;
 
 export { MAX_VIRTIO_DISKS } from './virtio-devices.js';
 export type { FirmwareOptions, MachineHost, MachineOptions, MachineState, NicOptions } from './machine-options.js';
-
-async function defaultCoreWasm(): Promise<Uint8Array | ArrayBuffer> {
-  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-  if (isNode) {
-    const mod = '../cpu/core-file.js';
-    const { readCoreWasm } = (await import(/* @vite-ignore */ mod)) as typeof import('../cpu/core-file.js');
-    return readCoreWasm();
-  }
-  const url = new URL('../../build/core.wasm', import.meta.url);
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`cannot load ${url}: HTTP ${res.status}`);
-  return res.arrayBuffer();
-}
 
 export class Machine {
   readonly core: Core;
