@@ -38,9 +38,10 @@ import { pc, csLimit, attention } from '../cpu/live';
 import { retired } from '../cpu/exec';
 import { H_FN, H_RUNS, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
 import {
-  byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, call, mem, ifI32Hint, els, end,
-  OP_I32_LOAD, OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND, OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U,
-  OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
+  byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, mem, ifI32Hint, els, end, OP_I32_LOAD,
+  OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND,
+  OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U, OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
+  helper,
 } from './wasm';
 import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_CHAINED, G_ENTRY_PARAM, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
 import { markUsed, usedMarks, setEntryParam } from './cache';
@@ -117,7 +118,7 @@ export function chainEpilogue(): void {
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_ENTRY); gset(G_ENTRY_PARAM);
   lget(L_T);
   els();
-  lget(L_CELL); call(F_CHAIN_TARGET);
+  lget(L_CELL); helper(F_CHAIN_TARGET, 1, true);
   end();
   byte(OP_RETURN_CALL); uleb(F_GO);
 }
@@ -134,7 +135,7 @@ function backToLoop(): void {}
  * now (with jitEntryParam set for it), or backToLoop's. Refills the cell whenever the target
  * has a translation.
  */
-export function jitChainTarget(cell: u32): u32 {
+export function jitChainTarget(cell: u32, _a: u32, _b: u32): u32 {
   // The cell missed (chainExit): find the translation at EIP without decoding or walking page tables.
   if (attention || retired >= jitBudgetEnd) return backToLoop.index;
   const eip = pc;

@@ -18,9 +18,10 @@
 // address its physical page is mapped at.
 
 import {
-  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, call, ifVoid, ifVoidHint, end, blockVoid, loopVoid,
-  brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR,
-  OP_BR_TABLE, OP_I64_GT_U,
+  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, ifVoid, ifVoidHint, end,
+  blockVoid, loopVoid, brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD,
+  OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
+  helper,
 } from './wasm';
 import {
   F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, G_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
@@ -64,7 +65,7 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
   eipAt(nextOff); gset(G_PC);
   addRetired(<i32>index - <i32>committed); committed = index;
   flushRetired();
-  i32c(h); i32c(rec); call(F_DISPATCH);
+  i32c(h); i32c(rec); helper(F_DISPATCH, 2, false);
   if (last) {
     addRetired(<i32>count - <i32>committed);
     flushRetired();

@@ -24,7 +24,7 @@ import { clearPrefixes } from '../cpu/decode';
 import { retired } from '../cpu/exec';
 import { dispatch } from '../cpu/generated/handlers';
 import {
-  testCC, settleCF, settleFlags, lazyOp, lazySize, lazyResult, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
+  testCC, settleCF, settleFlags, lazyOp, lazySize, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
 } from '../cpu/flags';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
@@ -52,69 +52,71 @@ export let jitFault: u32 = 0;
 /** The pages of the access are in the TLB for it now, or a page fault is recorded (then false). */
 @inline function reachable(lin: u32, n: u32, write: bool): bool { return pagesOrRecord(lin, n, write, cplLive == 3); }
 
-export function jitRead8(lin: u32, at: u32): u32 {
+export function jitRead8(lin: u32, at: u32, _: u32): u32 {
   enter(at); if (!segmentOk(at, lin, 1, false) || !reachable(lin, 1, false)) { faulted(); return 0; }
   const v = readSlow8(lin, cplLive == 3); leave(at); return v;
 }
-export function jitRead16(lin: u32, at: u32): u32 {
+export function jitRead16(lin: u32, at: u32, _: u32): u32 {
   enter(at); if (!segmentOk(at, lin, 2, false) || !reachable(lin, 2, false)) { faulted(); return 0; }
   const v = readSlow16(lin, cplLive == 3); leave(at); return v;
 }
-export function jitRead32(lin: u32, at: u32): u32 {
+export function jitRead32(lin: u32, at: u32, _: u32): u32 {
   enter(at); if (!segmentOk(at, lin, 4, false) || !reachable(lin, 4, false)) { faulted(); return 0; }
   const v = readSlow32(lin, cplLive == 3); leave(at); return v;
 }
-export function jitWrite8(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 1, true) || !reachable(lin, 1, true)) { faulted(); return; }
-  writeSlow8(lin, v, cplLive == 3); leave(at);
+export function jitWrite8(lin: u32, v: u32, at: u32): u32 {
+  enter(at); if (!segmentOk(at, lin, 1, true) || !reachable(lin, 1, true)) { faulted(); return 0; }
+  writeSlow8(lin, v, cplLive == 3); leave(at); return 0;
 }
-export function jitWrite16(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 2, true) || !reachable(lin, 2, true)) { faulted(); return; }
-  writeSlow16(lin, v, cplLive == 3); leave(at);
+export function jitWrite16(lin: u32, v: u32, at: u32): u32 {
+  enter(at); if (!segmentOk(at, lin, 2, true) || !reachable(lin, 2, true)) { faulted(); return 0; }
+  writeSlow16(lin, v, cplLive == 3); leave(at); return 0;
 }
-export function jitWrite32(lin: u32, v: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, 4, true) || !reachable(lin, 4, true)) { faulted(); return; }
-  writeSlow32(lin, v, cplLive == 3); leave(at);
+export function jitWrite32(lin: u32, v: u32, at: u32): u32 {
+  enter(at); if (!segmentOk(at, lin, 4, true) || !reachable(lin, 4, true)) { faulted(); return 0; }
+  writeSlow32(lin, v, cplLive == 3); leave(at); return 0;
 }
 /** segAddr()'s slow path; `what` = segment | (size - 1) << 8 | write << 16. */
-export function jitSegCheck(what: u32, off: u32, at: u32): void {
+export function jitSegCheck(what: u32, off: u32, at: u32): u32 {
   enter(at);
-  if (!segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) { faulted(); return; }
-  leave(at);
+  if (!segCheckOrRecord(what & 0xff, off, (what >>> 8) & 0xff, (what >>> 16) != 0)) { faulted(); return 0; }
+  leave(at); return 0;
 }
-export function jitCheckWrite(lin: u32, n: u32, at: u32): void {
-  enter(at); if (!segmentOk(at, lin, n, true) || (n != 0 && !reachable(lin, n, true))) { faulted(); return; }
-  leave(at);
+export function jitCheckWrite(lin: u32, n: u32, at: u32): u32 {
+  enter(at); if (!segmentOk(at, lin, n, true) || (n != 0 && !reachable(lin, n, true))) { faulted(); return 0; }
+  leave(at); return 0;
 }
 
 /** A record the translation does not inline: the block loop's own handler runs it. */
-export function jitDispatch(h: u32, rec: u32): void { dispatch(h, rec); }
-export function jitTestCC(cc: u32): u32 { return testCC(cc) ? 1 : 0; }
+export function jitDispatch(h: u32, rec: u32, _: u32): u32 { dispatch(h, rec); return 0; }
+export function jitTestCC(cc: u32, _a: u32, _b: u32): u32 { return testCC(cc) ? 1 : 0; }
 /** INC and DEC keep CF: take it out of the lazy state into EFLAGS first (flags.ts setLazyKeepCF). */
-export function jitSettleCF(): void { settleCF(); }
+export function jitSettleCF(_a: u32, _b: u32, _c: u32): u32 { settleCF(); return 0; }
 
 /** ROL/ROR: CF and OF (EFLAGS bits in `cfof`) replace the materialized flags' (alu.ts rotateFlags). */
-export function jitRotateFlags(cfof: u32): void {
+export function jitRotateFlags(cfof: u32, _a: u32, _b: u32): u32 {
   settleFlags();
   flagsReg = (flagsReg & ~(FLAG_CF | FLAG_OF)) | cfof;
+  return 0;
 }
 
 /**
  * The translation's pending flag operation into the lazy-flag globals (jit/pending.ts
- * storeFlags() as a call). `kind`: 0 none (the flags are already in the globals), else (lazy
- * kind + 1 | size << 4 | CF mode << 12) with kind 4 a shift (CF and OF in fcf as EFLAGS bits)
- * and CF mode 1 (INC/DEC, BT) CF in fcf, 2 CF already in flagsReg.
+ * storeFlags() as a call); the translation has stored its result in lazyResult. `kindCF`: the
+ * kind in its low 16 bits, 0 none (the flags are already in the globals), else (lazy kind + 1 |
+ * size << 4 | CF mode << 12) with kind 4 a shift (CF and OF in fcf as EFLAGS bits) and CF mode 1
+ * (INC/DEC, BT) CF in fcf, 2 CF already in flagsReg; fcf in the high 16 bits.
  */
-export function jitFlags(kind: u32, fa: u32, fb: u32, fr: u32, fcf: u32): void {
+export function jitFlags(kindCF: u32, fa: u32, fb: u32): u32 {
+  const kind = kindCF & 0xffff, fcf = kindCF >>> 16;
   const k = kind & 15;
-  if (k == 0) return;
+  if (k == 0) return 0;
   lazySize = (kind >>> 4) & 0xff;
-  lazyResult = fr;
   if (k >= 3) {
     lazyOp = LAZY_LOGIC;
     lazyMask = FLAG_ZF | FLAG_SF | FLAG_PF;
     flagsReg = (flagsReg & ~(FLAG_CF | FLAG_OF | FLAG_AF)) | (k == 4 ? fcf : 0);
-    return;
+    return 0;
   }
   const cfMode = kind >>> 12;
   lazyOp = k - 1;
@@ -122,4 +124,5 @@ export function jitFlags(kind: u32, fa: u32, fb: u32, fr: u32, fcf: u32): void {
   lazySrc2 = fb;
   lazyMask = cfMode == 0 ? FLAGS_ARITH : FLAGS_ARITH & ~FLAG_CF;
   if (cfMode == 1) flagsReg = (flagsReg & ~FLAG_CF) | fcf;
+  return 0;
 }

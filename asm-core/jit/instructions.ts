@@ -6,9 +6,9 @@
 // loop's handler. Each emitter takes the record and its handler number.
 
 import {
-  op, i32c, lget, lset, gget, gset, call, ifI32, end, els, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR,
-  OP_I32_XOR, OP_I32_SHR_S, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, OP_SELECT, OP_I32_ROTL, OP_I32_ROTR,
-  OP_I32_EQ,
+  op, i32c, lget, lset, gget, gset, ifI32, end, els, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR,
+  OP_I32_XOR, OP_I32_SHR_S, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, OP_SELECT, OP_I32_ROTL,
+  OP_I32_ROTR, OP_I32_EQ, helper,
 } from './wasm';
 import { F_SETTLE_CF, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_V, L_T, L_CARRY, G_FLAGS } from './layout';
 import {
@@ -47,7 +47,7 @@ function aluCore(aop: u32, size: u32): void {
 /** ADC/SBB: CF of the pending operation into local carry (0 or 1), before the operands replace it. */
 function carryIn(): void {
   if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
-  if (pendKind < 0) { call(F_SETTLE_CF); gget(G_FLAGS); i32c(1); op(OP_I32_AND); }
+  if (pendKind < 0) { helper(F_SETTLE_CF, 0, false); gget(G_FLAGS); i32c(1); op(OP_I32_AND); }
   else pendingCF();
   lset(L_CARRY);
 }
@@ -57,7 +57,7 @@ function aluResult(size: u32): void { lget(L_FR); if (size != 32) { i32c(maskOf(
 /** INC/DEC of the value in L_V: CF is kept, so it is first taken from the pending operation. */
 function incDec(isDec: bool, size: u32): void {
   if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
-  if (pendKind < 0) { call(F_SETTLE_CF); pendCF = 2; }
+  if (pendKind < 0) { helper(F_SETTLE_CF, 0, false); pendCF = 2; }
   else if (pendCF == 0) { pendingCF(); lset(L_FCF); pendCF = 1; }
   // pendCF 1 and 2: CF already lives where the new operation keeps it.
   const keep = pendCF;

@@ -2,6 +2,12 @@
 // jit/pending.ts fill its one function): the index of each import and the function's locals.
 
 // ---- the module's imports, in index order (names are the core's exports, index.ts) ----
+// Every helper has the one type T_HELPER, (i32 i32 i32) -> i32: the unused arguments are 0 and
+// an unused result is dropped (jit/wasm.ts helper()); jitGo keeps its own, T_GO, as a tail call
+// must match the translation's result. V8 (Node 20) compiles an import-call wrapper with
+// TurboFan for each distinct signature among a module's imported functions, again for every
+// module: a boot's modules compiled alone took 251-295 us each with a signature per kind of
+// helper (seven), 151-188 us with these two.
 export const F_DISPATCH: u32 = 0; // jitDispatch(handler, record)
 // The slow paths take `at` last (jit/helpers.ts): where the instruction is, for a fault.
 export const F_READ8: u32 = 1; // jitRead8/16/32(lin, at): value
@@ -10,9 +16,9 @@ export const F_SEG_CHECK: u32 = 7; // jitSegCheck(segment | (size - 1) << 8 | wr
 export const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes, at)
 export const F_TEST_CC: u32 = 9; // jitTestCC(cc): 0 or 1
 export const F_SETTLE_CF: u32 = 10; // jitSettleCF()
-export const F_FLAGS: u32 = 11; // jitFlags(pending flags' kind, fa, fb, fr, fcf)
+export const F_FLAGS: u32 = 11; // jitFlags(pending flags' kind | fcf << 16, fa, fb), the result already in lazyResult
 export const F_ROTATE_FLAGS: u32 = 12; // jitRotateFlags(CF | OF as EFLAGS bits)
-export const F_GO: u32 = 13; // jitGo(table index), tail-called: into that function (the host's, jit/chain.ts)
+export const F_GO: u32 = 13; // jitGo(table index), of type T_GO, tail-called: into that function (the host's, jit/chain.ts)
 export const F_CHAIN_TARGET: u32 = 14; // jitChainTarget(cell): where a missed exit cell goes (jit/chain.ts)
 export const F_IMPORTS: u32 = 15;
 
@@ -42,8 +48,8 @@ export const G_ENTRY_PARAM: u32 = 18;
 export const G_JIT_FAULT: u32 = 19;
 export const G_IMPORTS: u32 = 20;
 
-// Types: () -> (), (i32) -> i32, (i32 i32) -> (), (i32 i32) -> i32, (i32 i32 i32) -> ().
-export const T_V_V: u32 = 0, T_I_I: u32 = 1, T_II_V: u32 = 2, T_II_I: u32 = 3, T_III_V: u32 = 4, T_FLAGS: u32 = 5, T_I_V: u32 = 6;
+// Types: the translation's own () -> (), every helper's (i32 i32 i32) -> i32, jitGo's (i32) -> ().
+export const T_V_V: u32 = 0, T_HELPER: u32 = 1, T_GO: u32 = 2;
 
 // ---- locals: the eight registers, then the pending flags' operands, then scratch ----
 export const L_FA: u32 = 8, L_FB: u32 = 9, L_FR: u32 = 10, L_FCF: u32 = 11;

@@ -4,7 +4,7 @@
 // and its body (jit/emit.ts).
 
 import { byte, uleb, reserveSize, patchSize, end, out, overflow, rewind, startBody, hintCount, hintOffsets, hintValues, T_I32, T_I64 } from './wasm';
-import { F_IMPORTS, G_IMPORTS, T_V_V, T_I_I, T_II_V, T_II_I, T_III_V, T_FLAGS, T_I_V, N_LOCALS, N_LOCALS_I64 } from './layout';
+import { F_IMPORTS, G_IMPORTS, T_V_V, T_HELPER, T_GO, N_LOCALS, N_LOCALS_I64 } from './layout';
 import { functionBody, planRegisters } from './emit';
 
 function section(id: u32): u32 { byte(id); return reserveSize(); }
@@ -20,30 +20,26 @@ export function translateRegion(): void {
   planRegisters();
   byte(0); byte(0x61); byte(0x73); byte(0x6d); byte(1); byte(0); byte(0); byte(0);
   let s = section(1);
-  uleb(7);
-  byte(0x60); uleb(0); uleb(0);
-  byte(0x60); uleb(1); byte(T_I32); uleb(1); byte(T_I32);
-  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(0);
-  byte(0x60); uleb(2); byte(T_I32); byte(T_I32); uleb(1); byte(T_I32);
-  byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(0);
-  byte(0x60); uleb(5); for (let i = 0; i < 5; i++) byte(T_I32); uleb(0);
-  byte(0x60); uleb(1); byte(T_I32); uleb(0);
+  uleb(3);
+  byte(0x60); uleb(0); uleb(0); // T_V_V
+  byte(0x60); uleb(3); byte(T_I32); byte(T_I32); byte(T_I32); uleb(1); byte(T_I32); // T_HELPER
+  byte(0x60); uleb(1); byte(T_I32); uleb(0); // T_GO
   patchSize(s);
   s = section(2);
   uleb(1 + F_IMPORTS + G_IMPORTS);
   // The core's memory is shared (asm-core/build.mjs): limits flag 3 = shared with a maximum, 1..65536 pages.
   name('c'); name('memory'); byte(2); byte(3); uleb(1); uleb(65536);
-  importFunc('jitDispatch', T_II_V);
-  importFunc('jitRead8', T_II_I); importFunc('jitRead16', T_II_I); importFunc('jitRead32', T_II_I);
-  importFunc('jitWrite8', T_III_V); importFunc('jitWrite16', T_III_V); importFunc('jitWrite32', T_III_V);
-  importFunc('jitSegCheck', T_III_V);
-  importFunc('jitCheckWrite', T_III_V);
-  importFunc('jitTestCC', T_I_I);
-  importFunc('jitSettleCF', T_V_V);
-  importFunc('jitFlags', T_FLAGS);
-  importFunc('jitRotateFlags', T_I_V);
-  importFunc('jitGo', T_I_V);
-  importFunc('jitChainTarget', T_I_I);
+  importFunc('jitDispatch', T_HELPER);
+  importFunc('jitRead8', T_HELPER); importFunc('jitRead16', T_HELPER); importFunc('jitRead32', T_HELPER);
+  importFunc('jitWrite8', T_HELPER); importFunc('jitWrite16', T_HELPER); importFunc('jitWrite32', T_HELPER);
+  importFunc('jitSegCheck', T_HELPER);
+  importFunc('jitCheckWrite', T_HELPER);
+  importFunc('jitTestCC', T_HELPER);
+  importFunc('jitSettleCF', T_HELPER);
+  importFunc('jitFlags', T_HELPER);
+  importFunc('jitRotateFlags', T_HELPER);
+  importFunc('jitGo', T_GO);
+  importFunc('jitChainTarget', T_HELPER);
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);

@@ -4,10 +4,10 @@
 // stack. jit/instructions.ts builds the instructions from these.
 
 import {
-  op, i32c, i64c, lget, lset, ltee, gget, gset, call, mem, ifVoidHint, ifI32Hint, end, els, brTo, OP_I32_LOAD,
-  OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16, OP_I32_STORE, OP_I32_EQ,
-  OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_SHL,
-  OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U,
+  op, i32c, i64c, lget, lset, ltee, gget, gset, mem, ifVoidHint, ifI32Hint, end, els, brTo,
+  OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16,
+  OP_I32_STORE, OP_I32_EQ, OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND,
+  OP_I32_OR, OP_I32_SHL, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, helper,
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_RETIRED, G_TLB_READ_MASK,
@@ -157,7 +157,7 @@ export function linear(seg: u32, n: u32, write: bool): void {
   i32c(0); mem(OP_I64_LOAD, 3, STATE + (write ? OFF_SEG_FAST_WRITE : OFF_SEG_FAST_READ) + (seg << 3));
   op(OP_I64_GT_S);
   ifVoidHint(false);
-  slowCall(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); call(F_SEG_CHECK); afterCall();
+  slowCall(); i32c(segCheckWhat(seg, n, write)); lget(L_OFF); at(); helper(F_SEG_CHECK, 3, false); afterCall();
   end();
   i32c(0); mem(OP_I32_LOAD, 2, STATE + OFF_SEGS + (seg << 4) + SEG_BASE); lget(L_OFF); op(OP_I32_ADD); lset(L_LIN);
 }
@@ -182,7 +182,7 @@ export function read(n: u32): void {
   ifI32Hint(true);
   hostAddr(); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); at(true); call(F_READ8 + sizeIndex(n)); afterCall();
+  slowCall(); lget(L_LIN); at(true); helper(F_READ8 + sizeIndex(n), 2, true); afterCall();
   end();
 }
 /** Write L_V's low n bytes at L_LIN (writeLin8/16/32). */
@@ -191,7 +191,7 @@ export function write(n: u32): void {
   ifVoidHint(true);
   hostAddr(); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); lget(L_V); at(true); call(F_WRITE8 + sizeIndex(n)); afterCall();
+  slowCall(); lget(L_LIN); lget(L_V); at(true); helper(F_WRITE8 + sizeIndex(n), 3, false); afterCall();
   end();
 }
 /**
@@ -203,7 +203,7 @@ export function rmwStart(n: u32): void {
   ifI32Hint(true);
   hostAddr();
   els();
-  slowCall(); lget(L_LIN); i32c(n); at(true); call(F_CHECK_WRITE); afterCall(); i32c(-1);
+  slowCall(); lget(L_LIN); i32c(n); at(true); helper(F_CHECK_WRITE, 3, false); afterCall(); i32c(-1);
   end();
   lset(L_ADDR);
 }
@@ -212,7 +212,7 @@ export function rmwRead(n: u32): void {
   ifI32Hint(true);
   lget(L_ADDR); mem(loadOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); at(); call(F_READ8 + sizeIndex(n)); afterCall();
+  slowCall(); lget(L_LIN); at(); helper(F_READ8 + sizeIndex(n), 2, true); afterCall();
   end();
 }
 export function rmwWrite(n: u32): void {
@@ -220,7 +220,7 @@ export function rmwWrite(n: u32): void {
   ifVoidHint(true);
   lget(L_ADDR); lget(L_V); mem(storeOp(n), sizeIndex(n), RAM_BASE);
   els();
-  slowCall(); lget(L_LIN); lget(L_V); at(); call(F_WRITE8 + sizeIndex(n)); afterCall();
+  slowCall(); lget(L_LIN); lget(L_V); at(); helper(F_WRITE8 + sizeIndex(n), 3, false); afterCall();
   end();
 }
 

@@ -5,9 +5,10 @@
 // the function can read them: an exit, a helper call, a slow path that may fault.
 
 import {
-  i32c, lget, lset, gget, gset, call, op, ifVoid, end, OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S, OP_I32_LT_U, OP_I32_LE_S,
-  OP_I32_LE_U, OP_I32_GT_S, OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S, OP_I32_POPCNT, OP_I32_AND, OP_I32_OR, OP_I32_XOR,
-  OP_I32_SHR_U, OP_I32_SUB, OP_SELECT, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, ifI32, els, ltee,
+  i32c, lget, lset, gget, gset, op, ifVoid, end, OP_I32_EQZ, OP_I32_EQ, OP_I32_NE, OP_I32_LT_S,
+  OP_I32_LT_U, OP_I32_LE_S, OP_I32_LE_U, OP_I32_GT_S, OP_I32_GE_U, OP_I32_GT_U, OP_I32_GE_S,
+  OP_I32_POPCNT, OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHR_U, OP_I32_SUB, OP_SELECT,
+  OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, ifI32, els, ltee, helper, OP_I32_SHL,
 } from './wasm';
 import {
   F_TEST_CC, F_FLAGS, F_ROTATE_FLAGS, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
@@ -48,12 +49,17 @@ export function storeFlags(): void {
     pendKind = rotBaseKind; pendSize = rotBaseSize; pendCF = rotBaseCF;
     storeFlags();
     pendKind = PEND_ROTATE;
-    lget(L_ROT); call(F_ROTATE_FLAGS);
+    lget(L_ROT); helper(F_ROTATE_FLAGS, 1, false);
     return;
   }
   if (pendKind == PEND_DYNAMIC) {
     // Kind 0 (the flags are in their globals already) is the usual case at a region's entry.
-    lget(L_FK); ifVoid(); lget(L_FK); lget(L_FA); lget(L_FB); lget(L_FR); lget(L_FCF); call(F_FLAGS); end();
+    // jitFlags takes three arguments (jit/layout.ts T_HELPER): the result goes to its global
+    // here, and fcf (EFLAGS' CF and OF bits, below bit 16) rides in the kind's upper half.
+    lget(L_FK); ifVoid();
+    lget(L_FR); gset(G_LAZY_RESULT);
+    lget(L_FK); lget(L_FCF); i32c(16); op(OP_I32_SHL); op(OP_I32_OR); lget(L_FA); lget(L_FB); helper(F_FLAGS, 3, false);
+    end();
     return;
   }
   if (pendKind == PEND_SHIFT) {
@@ -162,7 +168,7 @@ function operand(l: u32, signed: bool): void {
 /** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
 export function condition(cc: u32): void {
   if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
-  if (pendKind < 0) { i32c(cc); call(F_TEST_CC); return; }
+  if (pendKind < 0) { i32c(cc); helper(F_TEST_CC, 1, true); return; }
   const neg = (cc & 1) != 0;
   const base = cc >> 1;
   // A CMP or SUB, or a logic result: one compare (of the operands at their size).

@@ -138,6 +138,15 @@ export function ltee(l: u32): void { byte(OP_LOCAL_TEE); uleb(l); }
 export function gget(g: u32): void { byte(OP_GLOBAL_GET); uleb(g); }
 export function gset(g: u32): void { byte(OP_GLOBAL_SET); uleb(g); }
 export function call(f: u32): void { byte(OP_CALL); uleb(f); }
+/**
+ * Call helper `f` (jit/layout.ts T_HELPER) with the `args` arguments already pushed: the rest
+ * are 0; the result stays on the stack only when `result`.
+ */
+export function helper(f: u32, args: u32, result: bool): void {
+  for (let i = args; i < 3; i++) i32c(0);
+  call(f);
+  if (!result) op(OP_DROP);
+}
 /** A memory instruction with its alignment hint and constant offset. */
 export function mem(o: u32, align: u32, offset: u32): void { byte(o); uleb(align); uleb(offset); }
 // Structured control: `depth` counts the blocks, loops and ifs open in the function being written,
