@@ -5,6 +5,7 @@
 import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import { SerialTerminal } from '../ui/terminal.js';
 import type { InspectorHandle, InspectorLink } from '../inspector/inspector.js';
+import type { X86VmState } from './vm-types.js';
 
 const ELEMENT_CSS = `
 :host { display: block; height: 22em; min-height: 8em; background: #0b0d10; color: #d8dee9;
@@ -24,6 +25,17 @@ const ELEMENT_CSS = `
 `;
 
 export type ButtonAction = 'start' | 'pause' | 'resume' | null;
+
+/** What the bar says, and which button it offers, in each state of the element (`reason`: why it paused or stopped). */
+export function barFor(state: X86VmState, reason?: string): { label: string; action: ButtonAction } {
+  const label: Record<X86VmState, string> = {
+    idle: 'not started', loading: 'loading', booting: 'booting', restoring: 'restoring the snapshot',
+    running: 'running', paused: reason === 'hidden' ? 'paused (out of view)' : 'paused', off: `stopped${reason ? ` (${reason})` : ''}`, error: 'error',
+  };
+  const action: ButtonAction = state === 'running' ? 'pause' : state === 'paused' ? 'resume'
+    : state === 'idle' || state === 'off' || state === 'error' ? 'start' : null;
+  return { label: reason && state === 'loading' ? reason : label[state], action };
+}
 
 export class ShadowView {
   readonly terminal: SerialTerminal;

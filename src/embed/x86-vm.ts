@@ -24,7 +24,7 @@ import { isolatePage, missingPlatform } from '../ui/isolation.js';
 import type { ExitReason } from '../machine/types.js';
 import { chooseGuest, type GuestChoice } from './guest-choice.js';
 import { PromptReady, promptFinder } from './prompt-ready.js';
-import { ShadowView, type ButtonAction } from './shadow-view.js';
+import { ShadowView, barFor, type ButtonAction } from './shadow-view.js';
 import { commandOutput, markedCommandLine } from './shell-command.js';
 import { downloadImages, downloadSnapshot, VmSession, type HeldImages } from './vm-session.js';
 import type {
@@ -480,13 +480,8 @@ export class X86VmElement extends HTMLElement {
   private setState(state: X86VmState, reason?: string): void {
     const changed = state !== this.stateNow || state === 'paused' || state === 'error';
     this.stateNow = state;
-    const label: Record<X86VmState, string> = {
-      idle: 'not started', loading: 'loading', booting: 'booting', restoring: 'restoring the snapshot',
-      running: 'running', paused: reason === 'hidden' ? 'paused (out of view)' : 'paused', off: `stopped${reason ? ` (${reason})` : ''}`, error: 'error',
-    };
-    const action: ButtonAction = state === 'running' ? 'pause' : state === 'paused' ? 'resume'
-      : state === 'idle' || state === 'off' || state === 'error' ? 'start' : null;
-    this.view?.show(reason && state === 'loading' ? reason : label[state], action);
+    const { label, action } = barFor(state, reason);
+    this.view?.show(label, action);
     this.setAttribute('state', state);
     if (changed) this.emit('state', { state, reason } satisfies X86VmStateDetail);
   }
