@@ -11,7 +11,7 @@ import {
   OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, ifI32, els, ltee, helper, OP_I32_SHL,
 } from './wasm';
 import {
-  F_TEST_CC, F_FLAGS, F_ROTATE_FLAGS, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
+  F_TEST_CC, F_FLAGS, F_ROTATE_FLAGS, F_SETTLE_CF, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
   G_FLAGS, L_FA, L_FB, L_FR, L_FCF, L_FK, L_ROT, L_E,
 } from './layout';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAGS_ARITH, FLAG_ZF, FLAG_SF, FLAG_PF } from '../cpu/state';
@@ -128,15 +128,63 @@ export function pendingCF(): void {
   if (pendCF == 1) { lget(L_FCF); return; }
   if (pendCF == 2) { gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND); return; }
   if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
-  // ADD: msb((a & b) | ((a | b) & ~r)); SUB: msb((~a & b) | ((~a | b) & r)).
-  const sub = pendKind == <i32>LAZY_SUB;
+  carries(pendKind == <i32>LAZY_SUB);
+  msb(pendSize);
+}
+/** Push the carries (borrows) out of each bit of the pending ADD (SUB): CF is the one out of the top bit. */
+function carries(sub: bool): void {
+  // ADD: (a & b) | ((a | b) & ~r); SUB: (~a & b) | ((~a | b) & r).
   lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
   lget(L_FB); op(OP_I32_AND);
   lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
   lget(L_FB); op(OP_I32_OR);
   lget(L_FR); if (!sub) { i32c(-1); op(OP_I32_XOR); }
   op(OP_I32_AND); op(OP_I32_OR);
-  msb(pendSize);
+}
+/**
+ * Push CF (0/1) of the operation pending at the top of a block that edges reach with different
+ * ones (PEND_DYNAMIC: its kind in fk, packed as pendingKind() packs it), without storing it: for
+ * INC and DEC, which keep CF and replace the rest, and for ADC and SBB, which replace all of it.
+ * Only fk 0 (the flags in their globals, as at the region's entry) asks the core (jitSettleCF).
+ * Writing the operation to the lazy-flag globals first (jitFlags) and then settling CF there took
+ * two calls into the core at such an INC: 17 million of each in a boot.
+ */
+export function dynamicCF(): void {
+  lget(L_FK); i32c(15); op(OP_I32_AND); op(OP_I32_EQZ);
+  ifI32();
+  helper(F_SETTLE_CF, 0, false); gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND);
+  els();
+  // CF mode 1 (INC/DEC, BT: CF in fcf) or a shift (CF and OF in fcf as EFLAGS bits).
+  lget(L_FK); i32c(0x3000); op(OP_I32_AND); i32c(0x1000); op(OP_I32_EQ);
+  lget(L_FK); i32c(15); op(OP_I32_AND); i32c(<u32>PEND_SHIFT + 1); op(OP_I32_EQ); op(OP_I32_OR);
+  ifI32();
+  lget(L_FCF); i32c(FLAG_CF); op(OP_I32_AND);
+  els();
+  // CF mode 2: CF already in flagsReg.
+  lget(L_FK); i32c(0x3000); op(OP_I32_AND); i32c(0x2000); op(OP_I32_EQ);
+  ifI32();
+  gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND);
+  els();
+  // ADD or SUB: the carry (borrow) out of the operand's top bit, as pendingCF() computes it; a logic result: 0.
+  lget(L_FK); i32c(15); op(OP_I32_AND); i32c(LAZY_ADD + 1); op(OP_I32_EQ);
+  ifI32();
+  carries(false); dynamicMsb();
+  els();
+  lget(L_FK); i32c(15); op(OP_I32_AND); i32c(LAZY_SUB + 1); op(OP_I32_EQ);
+  ifI32();
+  carries(true); dynamicMsb();
+  els();
+  i32c(0);
+  end();
+  end();
+  end();
+  end();
+  end();
+}
+/** The top bit of the value on the stack at the size in fk (bits 4-11). */
+function dynamicMsb(): void {
+  lget(L_FK); i32c(4); op(OP_I32_SHR_U); i32c(0xff); op(OP_I32_AND); i32c(1); op(OP_I32_SUB);
+  op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND);
 }
 export function pendingZF(): void {
   lget(L_FR);
