@@ -167,7 +167,7 @@ const shiftFlags = { read: 'C', written: ARITH, partial: true };
 const shifts = (size) => {
   const byImm = SHIFT_OPS.flatMap((n) => [`${n} Ev,Ib`, `${n} Ev,1`]);
   const byCL = SHIFT_OPS.map((n) => `${n} Ev,CL`);
-  add({ name: `shiftRI${size}`, mnemonic: 'ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR', form: 'RI', size, jit: size === 32, enc: encodings(byImm, { size, mod: 'reg' }), reads: ['rm', 'imm'], writes: ['rm'], flags: shiftFlags });
+  add({ name: `shiftRI${size}`, mnemonic: 'ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR', form: 'RI', size, jit: true, enc: encodings(byImm, { size, mod: 'reg' }), reads: ['rm', 'imm'], writes: ['rm'], flags: shiftFlags });
   add({ name: `shiftRC${size}`, mnemonic: 'ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR', form: 'RC', size, jit: size === 32, enc: encodings(byCL, { size, mod: 'reg' }), reads: ['rm', 'eCX'], writes: ['rm'], flags: shiftFlags });
   add({ name: `shiftMI${size}`, mnemonic: 'ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR', form: 'MI', size, enc: encodings(byImm, { size, mod: 'mem' }), reads: ['mem', 'imm'], writes: ['mem'], flags: shiftFlags, faults: true });
   add({ name: `shiftMC${size}`, mnemonic: 'ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR', form: 'MC', size, enc: encodings(byCL, { size, mod: 'mem' }), reads: ['mem', 'eCX'], writes: ['mem'], flags: shiftFlags, faults: true });

@@ -14,8 +14,8 @@ import {
   testRR16, testRI16, testMR16, testMI16, bswapR, cmpxchgM32, cld, std,
 } from '../instructions';
 import {
-  imulRRI, imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, bitRR, bitRI,
-  bitMI, bitScanR, bitScanM, shiftDoubleR,
+  imulRRI, imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftRI16, bitRR,
+  bitRI, bitMI, bitScanR, bitScanM, shiftDoubleR,
 } from '../shifts';
 
 /** Write record `rec` of handler `h` inline; false: the translation calls the handler instead. */
@@ -184,6 +184,8 @@ export function inline(rec: u32, h: u32): bool {
       return testMR16(rec, h);
     case H.testMI16:
       return testMI16(rec, h);
+    case H.shiftRI16:
+      return shiftRI16(rec, h);
     case H.bitRR:
       return bitRR(rec, h);
     case H.bitRI:
