@@ -25,7 +25,7 @@ export function shiftRI32(rec: u32, h: u32): bool {
  */
 export function shiftRI16(rec: u32, h: u32): bool {
   const sop = regField(rec), count = immField(rec) & 31;
-  return sop >= 4 && count != 0 && shiftImm16(sop, count, rmField(rec));
+  return shiftImm(sop, count, rmField(rec), 16);
 }
 
 export function shiftRC32(rec: u32, h: u32): bool { return shiftByCL(regField(rec), rmField(rec)); }
@@ -160,44 +160,33 @@ function imul(d: u32): void {
   lget(L_FR); setReg32(d);
 }
 
-/** SHL/SAL, SHR, SAR of a 32-bit register by a constant 1..31 (alu.ts shiftOp); the rotates go through the handler. */
-function shiftImm(sop: u32, c: u32, r: u32): bool {
+/**
+ * SHL/SAL, SHR, SAR of a 32- or 16-bit register by a constant 1..31 (alu.ts shiftOp); the
+ * rotates go through the handler. At 16 bits a count above 16 shifts everything out, and CF is
+ * then 0.
+ */
+function shiftImm(sop: u32, c: u32, r: u32, size: u32 = 32): bool {
   if (c == 0 || sop < 4) return false;
-  getReg32(r); lset(L_FA);
-  lget(L_FA); i32c(c); op(sop == 5 ? OP_I32_SHR_U : sop == 7 ? OP_I32_SHR_S : OP_I32_SHL); lset(L_FR);
+  if (size == 32) getReg32(r); else getReg16(r);
+  lset(L_FA);
+  // SAR shifts the operand's sign in: a 16-bit one sign-extended first.
+  lget(L_FA); if (sop == 7 && size == 16) op(OP_I32_EXTEND16_S);
+  i32c(c); op(sop == 5 ? OP_I32_SHR_U : sop == 7 ? OP_I32_SHR_S : OP_I32_SHL);
+  if (size == 16 && sop != 5) { i32c(0xffff); op(OP_I32_AND); }
+  lset(L_FR);
   // CF: the last bit shifted out.
-  lget(L_FA);
-  if (sop == 4 || sop == 6) { i32c(32 - c); op(OP_I32_SHR_U); } else if (c > 1) { i32c(c - 1); op(sop == 5 ? OP_I32_SHR_U : OP_I32_SHR_S); }
+  if (sop == 7) { lget(L_FA); if (size == 16) op(OP_I32_EXTEND16_S); if (c > 1) { i32c(c - 1); op(OP_I32_SHR_S); } }
+  else if (c > size) i32c(0);
+  else if (sop == 5) { lget(L_FA); if (c > 1) { i32c(c - 1); op(OP_I32_SHR_U); } }
+  else { lget(L_FA); i32c(size - c); op(OP_I32_SHR_U); }
   i32c(1); op(OP_I32_AND);
   // OF: SHL: CF xor the result's sign; SHR: the operand's sign; SAR: 0.
-  if (sop == 4 || sop == 6) { ltee(L_FCF); lget(L_FR); i32c(31); op(OP_I32_SHR_U); lget(L_FCF); op(OP_I32_XOR); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
-  else if (sop == 5) { lget(L_FA); i32c(31); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
+  if (sop == 4 || sop == 6) { ltee(L_FCF); lget(L_FR); i32c(size - 1); op(OP_I32_SHR_U); lget(L_FCF); op(OP_I32_XOR); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
+  else if (sop == 5) { lget(L_FA); i32c(size - 1); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
   lset(L_FCF);
-  pendKind = PEND_SHIFT; pendSize = 32; pendCF = 0; pendWithCarry = false;
-  lget(L_FR); setReg32(r);
-  return true;
-}
-
-/**
- * SHL/SAL, SHR, SAR of a 16-bit register by a constant 1..31 (alu.ts shiftOp at size 16): a
- * count above 16 shifts everything out, and CF is then 0.
- */
-function shiftImm16(sop: u32, c: u32, r: u32): bool {
-  getReg16(r); lset(L_FA);
-  if (sop == 7) { lget(L_FA); op(OP_I32_EXTEND16_S); i32c(c); op(OP_I32_SHR_S); i32c(0xffff); op(OP_I32_AND); }
-  else if (sop == 5) { lget(L_FA); i32c(c); op(OP_I32_SHR_U); }
-  else { lget(L_FA); i32c(c); op(OP_I32_SHL); i32c(0xffff); op(OP_I32_AND); }
-  lset(L_FR);
-  // CF: the last bit shifted out, 0 once the count passes 16 (SAR: the sign).
-  if (sop == 7) { lget(L_FA); op(OP_I32_EXTEND16_S); i32c(c - 1); op(OP_I32_SHR_S); i32c(1); op(OP_I32_AND); }
-  else if (c > 16) i32c(0);
-  else { lget(L_FA); i32c(sop == 5 ? c - 1 : 16 - c); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); }
-  // OF: SHL: CF xor the result's sign; SHR: the operand's sign; SAR: 0.
-  if (sop == 4 || sop == 6) { ltee(L_FCF); lget(L_FR); i32c(15); op(OP_I32_SHR_U); lget(L_FCF); op(OP_I32_XOR); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
-  else if (sop == 5) { lget(L_FA); i32c(15); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
-  lset(L_FCF);
-  pendKind = PEND_SHIFT; pendSize = 16; pendCF = 0; pendWithCarry = false;
-  lget(L_FR); setReg16(r);
+  pendKind = PEND_SHIFT; pendSize = size; pendCF = 0; pendWithCarry = false;
+  lget(L_FR);
+  if (size == 32) setReg32(r); else setReg16(r);
   return true;
 }
 
