@@ -38,11 +38,6 @@ export let flagsReg: u32 = 2;
   lazyMask = FLAGS_ARITH & ~FLAG_CF;
 }
 
-/** The first half of setLazyKeepCF(): CF out of the lazy state into flagsReg (the JIT's INC/DEC). */
-export function settleCF(): void {
-  if (lazyMask & FLAG_CF) flagsReg = (flagsReg & ~FLAG_CF) | (lazyCF() ? FLAG_CF : 0);
-}
-
 /** Logic ops: CF = OF = 0, AF = 0 (undefined on hardware; 0 matches Intel parts). */
 @inline export function setLazyLogic(size: u32, r: u32): void {
   lazyOp = LAZY_LOGIC; lazySize = size; lazyResult = r;

@@ -24,7 +24,7 @@ import { clearPrefixes } from '../cpu/decode';
 import { retired } from '../cpu/exec';
 import { dispatch } from '../cpu/generated/handlers';
 import {
-  testCC, settleCF, settleFlags, lazyOp, lazySize, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
+  settleFlags, lazyOp, lazySize, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
 } from '../cpu/flags';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
@@ -89,9 +89,6 @@ export function jitCheckWrite(lin: u32, n: u32, at: u32): u32 {
 
 /** A record the translation does not inline: the block loop's own handler runs it. */
 export function jitDispatch(h: u32, rec: u32, _: u32): u32 { dispatch(h, rec); return 0; }
-export function jitTestCC(cc: u32, _a: u32, _b: u32): u32 { return testCC(cc) ? 1 : 0; }
-/** INC and DEC keep CF: take it out of the lazy state into EFLAGS first (flags.ts setLazyKeepCF). */
-export function jitSettleCF(_a: u32, _b: u32, _c: u32): u32 { settleCF(); return 0; }
 
 /** ROL/ROR: CF and OF (EFLAGS bits in `cfof`) replace the materialized flags' (alu.ts rotateFlags). */
 export function jitRotateFlags(cfof: u32, _a: u32, _b: u32): u32 {
@@ -105,7 +102,7 @@ export function jitRotateFlags(cfof: u32, _a: u32, _b: u32): u32 {
  * storeFlags() as a call); the translation has stored its result in lazyResult. `kindCF`: the
  * kind in its low 16 bits, 0 none (the flags are already in the globals), else (lazy kind + 1 |
  * size << 4 | CF mode << 12) with kind 4 a shift (CF and OF in fcf as EFLAGS bits) and CF mode 1
- * (INC/DEC, BT) CF in fcf, 2 CF already in flagsReg; fcf in the high 16 bits.
+ * (INC/DEC, BT) CF in fcf; fcf in the high 16 bits.
  */
 export function jitFlags(kindCF: u32, fa: u32, fb: u32): u32 {
   const kind = kindCF & 0xffff, fcf = kindCF >>> 16;

@@ -10,10 +10,10 @@ import {
   OP_I32_XOR, OP_I32_SHR_S, OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, OP_SELECT, OP_I32_ROTL,
   OP_I32_ROTR, OP_I32_EQ, helper,
 } from './wasm';
-import { F_SETTLE_CF, L_FA, L_FB, L_FR, L_FCF, L_OFF, L_V, L_T, L_CARRY, G_FLAGS } from './layout';
+import { L_FA, L_FB, L_FR, L_FCF, L_OFF, L_V, L_T, L_CARRY, G_FLAGS } from './layout';
 import {
   PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, pendWithCarry, maskOf, storeFlags, pendingCF,
-  dynamicCF, condition, logicPending,
+  dynamicCF, globalCF, condition, logicPending,
 } from './pending';
 import { FLAG_DF, SEG_SS, REG_EAX, REG_EDX, REG_ESP, REG_EBP } from '../cpu/state';
 import { REC_REG, REC_DISP, REC_IMM } from '../cpu/record';
@@ -48,7 +48,7 @@ function aluCore(aop: u32, size: u32): void {
 function carryIn(): void {
   if (pendKind == PEND_DYNAMIC) { dynamicCF(); lset(L_CARRY); return; }
   if (pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
-  if (pendKind < 0) { helper(F_SETTLE_CF, 0, false); gget(G_FLAGS); i32c(1); op(OP_I32_AND); }
+  if (pendKind < 0) globalCF();
   else pendingCF();
   lset(L_CARRY);
 }
@@ -59,7 +59,7 @@ function aluResult(size: u32): void { lget(L_FR); if (size != 32) { i32c(maskOf(
 function incDec(isDec: bool, size: u32): void {
   if (pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
   if (pendKind == PEND_DYNAMIC) { dynamicCF(); lset(L_FCF); pendCF = 1; }
-  else if (pendKind < 0) { helper(F_SETTLE_CF, 0, false); pendCF = 2; }
+  else if (pendKind < 0) { globalCF(); lset(L_FCF); pendCF = 1; }
   else if (pendCF == 0) { pendingCF(); lset(L_FCF); pendCF = 1; }
   // pendCF 1 and 2: CF already lives where the new operation keeps it.
   const keep = pendCF;

@@ -34,8 +34,6 @@ export function translateRegion(): void {
   importFunc('jitWrite8', T_HELPER); importFunc('jitWrite16', T_HELPER); importFunc('jitWrite32', T_HELPER);
   importFunc('jitSegCheck', T_HELPER);
   importFunc('jitCheckWrite', T_HELPER);
-  importFunc('jitTestCC', T_HELPER);
-  importFunc('jitSettleCF', T_HELPER);
   importFunc('jitFlags', T_HELPER);
   importFunc('jitRotateFlags', T_HELPER);
   importFunc('jitGo', T_GO);

@@ -11,7 +11,7 @@ import {
   OP_I32_EXTEND8_S, OP_I32_EXTEND16_S, ifI32, els, ltee, helper, OP_I32_SHL,
 } from './wasm';
 import {
-  F_TEST_CC, F_FLAGS, F_ROTATE_FLAGS, F_SETTLE_CF, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
+  F_FLAGS, F_ROTATE_FLAGS, G_LAZY_OP, G_LAZY_RESULT, G_LAZY_SRC1, G_LAZY_SRC2, G_LAZY_SIZE, G_LAZY_MASK,
   G_FLAGS, L_FA, L_FB, L_FR, L_FCF, L_FK, L_ROT, L_E,
 } from './layout';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAGS_ARITH, FLAG_ZF, FLAG_SF, FLAG_PF } from '../cpu/state';
@@ -33,7 +33,7 @@ export const PEND_ROTATE: i32 = 6;
 export let rotBaseKind: i32 = -1, rotBaseSize: u32 = 32, rotBaseCF: u32 = 0;
 /** The pending flag operation: its lazy kind (-1: none, the flags are in the globals), size, and where CF is. */
 export let pendKind: i32 = -1, pendSize: u32 = 32;
-/** INC/DEC keep CF: 0 it is derived from fa/fb/fr, 1 it is in local fcf, 2 it is in the flags global. */
+/** INC/DEC keep CF: 0 it is derived from fa/fb/fr, 1 it is in local fcf. */
 export let pendCF: u32 = 0;
 /** The pending ADD/SUB was an ADC/SBB: its result includes a carry in, so CF and ZF need the general formulas. */
 export let pendWithCarry: bool = false;
@@ -109,7 +109,7 @@ export function storeKindFromLocal(): void {
   gget(G_FLAGS); i32c(~(FLAG_CF | FLAG_OF | FLAG_AF)); op(OP_I32_AND);
   lget(L_FCF); i32c(0); lget(L_E); i32c(4); op(OP_I32_EQ); op(OP_SELECT);
   op(OP_I32_OR); gset(G_FLAGS);
-  els(); // ADD or SUB: all six lazy, or all but CF (CF mode 1: in fcf; 2: already in flagsReg)
+  els(); // ADD or SUB: all six lazy, or all but CF (CF mode 1: in fcf)
   lget(L_E); i32c(1); op(OP_I32_SUB); gset(G_LAZY_OP);
   lget(L_FA); gset(G_LAZY_SRC1);
   lget(L_FB); gset(G_LAZY_SRC2);
@@ -126,44 +126,109 @@ export function msb(size: u32): void { i32c(size - 1); op(OP_I32_SHR_U); i32c(1)
 export function pendingCF(): void {
   if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(FLAG_CF); op(OP_I32_AND); return; }
   if (pendCF == 1) { lget(L_FCF); return; }
-  if (pendCF == 2) { gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND); return; }
   if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
   carries(pendKind == <i32>LAZY_SUB);
   msb(pendSize);
 }
+// The operands and result of the pending operation: in the translation's locals, or in the
+// lazy-flag globals (cpu/flags.ts) when the flags are there.
+function pushA(globals: bool): void { if (globals) gget(G_LAZY_SRC1); else lget(L_FA); }
+function pushB(globals: bool): void { if (globals) gget(G_LAZY_SRC2); else lget(L_FB); }
+function pushR(globals: bool): void { if (globals) gget(G_LAZY_RESULT); else lget(L_FR); }
 /** Push the carries (borrows) out of each bit of the pending ADD (SUB): CF is the one out of the top bit. */
-function carries(sub: bool): void {
+function carries(sub: bool, globals: bool = false): void {
   // ADD: (a & b) | ((a | b) & ~r); SUB: (~a & b) | ((~a | b) & r).
-  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
-  lget(L_FB); op(OP_I32_AND);
-  lget(L_FA); if (sub) { i32c(-1); op(OP_I32_XOR); }
-  lget(L_FB); op(OP_I32_OR);
-  lget(L_FR); if (!sub) { i32c(-1); op(OP_I32_XOR); }
+  pushA(globals); if (sub) { i32c(-1); op(OP_I32_XOR); }
+  pushB(globals); op(OP_I32_AND);
+  pushA(globals); if (sub) { i32c(-1); op(OP_I32_XOR); }
+  pushB(globals); op(OP_I32_OR);
+  pushR(globals); if (!sub) { i32c(-1); op(OP_I32_XOR); }
   op(OP_I32_AND); op(OP_I32_OR);
 }
+/** Push the overflows of the pending ADD (SUB) in each bit: OF is the top one. */
+function overflows(sub: bool, globals: bool): void {
+  // ADD: (a ^ r) & (b ^ r); SUB: (a ^ b) & (a ^ r).
+  pushA(globals); if (sub) pushB(globals); else pushR(globals); op(OP_I32_XOR);
+  if (sub) pushA(globals); else pushB(globals); pushR(globals); op(OP_I32_XOR);
+  op(OP_I32_AND);
+}
+
+/** The top bit of the value on the stack at the size in the lazySize global. */
+function globalMsb(): void { gget(G_LAZY_SIZE); i32c(1); op(OP_I32_SUB); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); }
+
+/**
+ * Push arithmetic flag `flag` (0 or 1) of the flags in their globals, as cpu/flags.ts getCF()
+ * and its siblings compute it: from the lazy operation where lazyMask has the flag, else from
+ * flagsReg. Inline, so that a Jcc, an INC or an ADC where a handler or the translation's entry
+ * left the flags in their globals does not call into the core for them.
+ */
+function globalFlag(flag: u32): void {
+  gget(G_LAZY_MASK); i32c(flag); op(OP_I32_AND);
+  ifI32();
+  if (flag == FLAG_ZF) {
+    // The result at its size (lazySize 8, 16 or 32: the shift is 24, 16 or 0) is zero.
+    gget(G_LAZY_RESULT); i32c(-1); i32c(32); gget(G_LAZY_SIZE); op(OP_I32_SUB); op(OP_I32_SHR_U); op(OP_I32_AND); op(OP_I32_EQZ);
+  } else if (flag == FLAG_SF) {
+    gget(G_LAZY_RESULT); globalMsb();
+  } else if (flag == FLAG_PF) {
+    gget(G_LAZY_RESULT); i32c(0xff); op(OP_I32_AND); op(OP_I32_POPCNT); i32c(1); op(OP_I32_AND); op(OP_I32_EQZ);
+  } else {
+    // CF and OF: from an ADD's or a SUB's operands; a logic result clears both.
+    const isOF = flag == FLAG_OF;
+    gget(G_LAZY_OP); i32c(LAZY_ADD); op(OP_I32_EQ);
+    ifI32();
+    if (isOF) overflows(false, true); else carries(false, true);
+    globalMsb();
+    els();
+    gget(G_LAZY_OP); i32c(LAZY_SUB); op(OP_I32_EQ);
+    ifI32();
+    if (isOF) overflows(true, true); else carries(true, true);
+    globalMsb();
+    els();
+    i32c(0);
+    end();
+    end();
+  }
+  els();
+  gget(G_FLAGS); i32c(ctz<u32>(flag)); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND);
+  end();
+}
+
+/** Push condition `cc` (0 or 1) of the flags in their globals: cpu/flags.ts testCCOp, inline. */
+function globalCondition(cc: u32): void {
+  switch (cc >> 1) {
+    case 0: globalFlag(FLAG_OF); break;
+    case 1: globalFlag(FLAG_CF); break;
+    case 2: globalFlag(FLAG_ZF); break;
+    case 3: globalFlag(FLAG_CF); globalFlag(FLAG_ZF); op(OP_I32_OR); break;
+    case 4: globalFlag(FLAG_SF); break;
+    case 5: globalFlag(FLAG_PF); break;
+    case 6: globalFlag(FLAG_SF); globalFlag(FLAG_OF); op(OP_I32_XOR); break;
+    default: globalFlag(FLAG_ZF); globalFlag(FLAG_SF); globalFlag(FLAG_OF); op(OP_I32_XOR); op(OP_I32_OR); break;
+  }
+  if (cc & 1) op(OP_I32_EQZ);
+}
+
+/** Push CF (0 or 1) of the flags in their globals (for INC, DEC, ADC and SBB). */
+export function globalCF(): void { globalFlag(FLAG_CF); }
 /**
  * Push CF (0/1) of the operation pending at the top of a block that edges reach with different
  * ones (PEND_DYNAMIC: its kind in fk, packed as pendingKind() packs it), without storing it: for
  * INC and DEC, which keep CF and replace the rest, and for ADC and SBB, which replace all of it.
- * Only fk 0 (the flags in their globals, as at the region's entry) asks the core (jitSettleCF).
- * Writing the operation to the lazy-flag globals first (jitFlags) and then settling CF there took
- * two calls into the core at such an INC: 17 million of each in a boot.
+ * With fk 0 (the flags in their globals, as at the region's entry) CF comes from the globals
+ * (globalCF). Writing the operation to the lazy-flag globals first (jitFlags) and then settling
+ * CF there took two calls into the core at such an INC: 17 million of each in a boot.
  */
 export function dynamicCF(): void {
   lget(L_FK); i32c(15); op(OP_I32_AND); op(OP_I32_EQZ);
   ifI32();
-  helper(F_SETTLE_CF, 0, false); gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND);
+  globalCF();
   els();
   // CF mode 1 (INC/DEC, BT: CF in fcf) or a shift (CF and OF in fcf as EFLAGS bits).
   lget(L_FK); i32c(0x3000); op(OP_I32_AND); i32c(0x1000); op(OP_I32_EQ);
   lget(L_FK); i32c(15); op(OP_I32_AND); i32c(<u32>PEND_SHIFT + 1); op(OP_I32_EQ); op(OP_I32_OR);
   ifI32();
   lget(L_FCF); i32c(FLAG_CF); op(OP_I32_AND);
-  els();
-  // CF mode 2: CF already in flagsReg.
-  lget(L_FK); i32c(0x3000); op(OP_I32_AND); i32c(0x2000); op(OP_I32_EQ);
-  ifI32();
-  gget(G_FLAGS); i32c(FLAG_CF); op(OP_I32_AND);
   els();
   // ADD or SUB: the carry (borrow) out of the operand's top bit, as pendingCF() computes it; a logic result: 0.
   lget(L_FK); i32c(15); op(OP_I32_AND); i32c(LAZY_ADD + 1); op(OP_I32_EQ);
@@ -175,7 +240,6 @@ export function dynamicCF(): void {
   carries(true); dynamicMsb();
   els();
   i32c(0);
-  end();
   end();
   end();
   end();
@@ -216,7 +280,7 @@ function operand(l: u32, signed: bool): void {
 /** Push condition `cc` (the low nibble of Jcc/SETcc/CMOVcc) as 0 or 1. */
 export function condition(cc: u32): void {
   if (pendKind == PEND_DYNAMIC || pendKind == PEND_ROTATE) { storeFlags(); pendKind = -1; }
-  if (pendKind < 0) { i32c(cc); helper(F_TEST_CC, 1, true); return; }
+  if (pendKind < 0) { globalCondition(cc); return; }
   const neg = (cc & 1) != 0;
   const base = cc >> 1;
   // A CMP or SUB, or a logic result: one compare (of the operands at their size).
