@@ -177,6 +177,10 @@ export function aluMI16(r: u32): void {
   if (op == ALU_CMP) { alu(op, 16, readLin16(linRead(r, 2)), fImm(r)); return; }
   const lin = linRmw(r, 2); writeLin16(lin, alu(op, 16, readLin16(lin), fImm(r)));
 }
+export function incR16(r: u32): void { const d = fRm(r); setReg16(d, inc(16, reg16(d))); }
+export function decR16(r: u32): void { const d = fRm(r); setReg16(d, dec(16, reg16(d))); }
+export function incM16(r: u32): void { const lin = linRmw(r, 2); writeLin16(lin, inc(16, readLin16(lin))); }
+export function decM16(r: u32): void { const lin = linRmw(r, 2); writeLin16(lin, dec(16, readLin16(lin))); }
 export function testRR16(r: u32): void { setLazyLogic(16, reg16(fRm(r)) & reg16(fReg(r))); }
 export function testRI16(r: u32): void { setLazyLogic(16, reg16(fRm(r)) & fImm(r)); }
 export function testMR16(r: u32): void { setLazyLogic(16, readLin16(linRead(r, 2)) & reg16(fReg(r))); }

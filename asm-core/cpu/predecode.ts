@@ -4,7 +4,7 @@
 // file takes the operands apart by the encoding's shape. It takes apart the forms that make up
 // nearly all of a 32-bit kernel's and user program's instructions: 8- and 32-bit ALU, MOV, LEA,
 // TEST, shifts, multiply and divide, PUSH and POP, near jumps, calls and returns, string
-// instructions, bit tests, BSWAP, and the 16-bit MOV, ALU, TEST and shifts. The x87, bit scans (also TZCNT/LZCNT), double shifts, bit tests with a
+// instructions, bit tests, BSWAP, and the 16-bit MOV, ALU, INC/DEC, TEST and shifts. The x87, bit scans (also TZCNT/LZCNT), double shifts, bit tests with a
 // register offset into memory, CMPXCHG, CMPXCHG8B and XADD, XCHG with memory, the 8-bit shifts,
 // INC/DEC, NOT/NEG and multiply/divide on a byte in memory, anything LOCKed, PUSHF, SAHF/LAHF,
 // CLI, CLD/STD, RDTSC, PUSH of a segment register, and loads of ES, DS, FS and GS are left to the
@@ -218,7 +218,7 @@ function decodeForm(op: u32, segOvr: i32, rep: u32, o16: bool): u32 {
   return decoded(MAP_ONE, op);
 }
 
-/** With a 66h prefix: MOV, the ALU, TEST and shifts on words, and the word NOPs. */
+/** With a 66h prefix: MOV, the ALU, INC/DEC, TEST and shifts on words, and the word NOPs. */
 function decode16(op: u32, segOvr: i32): u32 {
   if (op < 0x40 && (op & 7) < 6 && (op & 1) != 0) { // the ALU (the operation in the record): Ew,Gw  Gw,Ew  AX,Iw
     const aop = op >> 3;
@@ -228,8 +228,9 @@ function decode16(op: u32, segOvr: i32): u32 {
     return decoded(MAP_ONE_66, op);
   }
   if (op >= 0xb8 && op <= 0xbf) { setField(REC_RM, op & 7); setImm(imm16()); return decoded(MAP_ONE_66, op); }
+  if (op >= 0x40 && op <= 0x4f) { setField(REC_RM, op & 7); return decoded(MAP_ONE_66, op); } // INC, DEC Zw
   switch (op) {
-    case 0x85: case 0x89: case 0xd3: modrm(segOvr); break;
+    case 0x85: case 0x89: case 0xd3: case 0xff: modrm(segOvr); break; // FF: INC, DEC Ew (the table has no other)
     case 0x8b: modrm(segOvr); if (mod == 3) regIsDestination(); break;
     case 0x81: case 0xc7: modrm(segOvr); setImm(imm16()); break;
     case 0x83: modrm(segOvr); setImm(imm8s() & 0xffff); break;

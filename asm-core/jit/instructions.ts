@@ -181,6 +181,14 @@ export function aluRI16(rec: u32, h: u32): bool { return aluForm(rec, FORM_RI, r
 export function aluRM16(rec: u32, h: u32): bool { return aluForm(rec, FORM_RM, immField(rec), 16, regField(rec), 0, 0); }
 export function aluMR16(rec: u32, h: u32): bool { return aluForm(rec, FORM_MR, immField(rec), 16, regField(rec), 0, 0); }
 export function aluMI16(rec: u32, h: u32): bool { return aluForm(rec, FORM_MI, regField(rec), 16, 0, 0, immField(rec)); }
+export function incDecR16(rec: u32, h: u32): bool {
+  getReg16(rmField(rec)); lset(L_V); incDec(h == <u32>H.decR16, 16); lget(L_FR); setReg16(rmField(rec)); return true;
+}
+export function incDecM16(rec: u32, h: u32): bool {
+  recLinear(rec, 2, true); rmwStart(2); rmwRead(2); lset(L_V);
+  incDec(h == <u32>H.decM16, 16); lget(L_FR); lset(L_V); rmwWrite(2);
+  return true;
+}
 export function movRR16(rec: u32, h: u32): bool { getReg16(regField(rec)); setReg16(rmField(rec)); return true; }
 export function movRI16(rec: u32, h: u32): bool { i32c(immField(rec)); setReg16(rmField(rec)); return true; }
 export function movRM16(rec: u32, h: u32): bool { recLinear(rec, 2, false); read(2); setReg16(regField(rec)); return true; }

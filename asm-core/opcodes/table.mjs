@@ -211,7 +211,7 @@ add({
 // ---- the interpreter, for a whole instruction (always a block's last record) ----
 add({ name: 'interpret', mnemonic: '(any)', form: 'X', size: 32, enc: [], reads: ['all'], writes: ['all'], flags: { read: '*', written: '*' }, faults: true, ends: 'interpret' });
 
-// ---- 16-bit operands (66h): MOV, the ALU with the operation in the record, TEST, shifts ----
+// ---- 16-bit operands (66h): MOV, the ALU with the operation in the record, INC/DEC, TEST, shifts ----
 move(16);
 const ALU16 = ALU_OPS.map((a) => a.toUpperCase());
 const alu16 = (rows, mod) => encodings(ALU16.flatMap(rows), { size: 16, mod });
@@ -220,6 +220,10 @@ add({ name: 'aluRI16', mnemonic: 'ALU', jit: true, form: 'RI', size: 16, enc: al
 add({ name: 'aluRM16', mnemonic: 'ALU', jit: true, form: 'RM', size: 16, enc: alu16((N) => [`${N} Gv,Ev`], 'mem'), reads: ['reg', 'mem'], writes: ['reg'], flags: { read: 'C', written: ARITH }, faults: true });
 add({ name: 'aluMR16', mnemonic: 'ALU', jit: true, form: 'MR', size: 16, enc: alu16((N) => [`${N} Ev,Gv`], 'mem'), reads: ['mem', 'reg'], writes: ['mem'], flags: { read: 'C', written: ARITH }, faults: true });
 add({ name: 'aluMI16', mnemonic: 'ALU', jit: true, form: 'MI', size: 16, enc: alu16((N) => [`${N} Ev,Iv`, `${N} Ev,Ib`], 'mem'), reads: ['mem', 'imm'], writes: ['mem'], flags: { read: 'C', written: ARITH }, faults: true });
+add({ name: 'incR16', jit: 'incDecR16', mnemonic: 'INC', form: 'R', size: 16, enc: encodings(['INC Zv', 'INC Ev'], { size: 16, mod: 'reg' }), reads: ['rm'], writes: ['rm'], flags: incDec });
+add({ name: 'decR16', jit: 'incDecR16', mnemonic: 'DEC', form: 'R', size: 16, enc: encodings(['DEC Zv', 'DEC Ev'], { size: 16, mod: 'reg' }), reads: ['rm'], writes: ['rm'], flags: incDec });
+add({ name: 'incM16', jit: 'incDecM16', mnemonic: 'INC', form: 'M', size: 16, enc: encodings('INC Ev', { size: 16, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true });
+add({ name: 'decM16', jit: 'incDecM16', mnemonic: 'DEC', form: 'M', size: 16, enc: encodings('DEC Ev', { size: 16, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true });
 test(16);
 shifts(16);
 

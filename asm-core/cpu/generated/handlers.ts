@@ -25,10 +25,10 @@ import {
   shiftMC32, setccR, setccM, cmovRR, cmovRM, pushR32, pushI32, pushM32,
   popR32, leave32, jmpRel, callRel, jmpR, jmpM, callR, callM,
   ret, retImm, stringOp32, interpret, movRR16, movRI16, movRM16, movMR16,
-  movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16, testRR16, testRI16,
-  testMR16, testMI16, shiftRI16, shiftRC16, shiftMI16, shiftMC16, stepInBlock, bitRR,
-  bitRI, bitMI, bswapR, x87, bitScanR, bitScanM, shiftDoubleR, cmpxchgM32,
-  cld, std,
+  movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16, incR16, decR16,
+  incM16, decM16, testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16,
+  shiftMI16, shiftMC16, stepInBlock, bitRR, bitRI, bitMI, bswapR, x87,
+  bitScanR, bitScanM, shiftDoubleR, cmpxchgM32, cld, std,
 } from '../handlers';
 
 /**
@@ -211,29 +211,33 @@ export enum H {
   aluRM16 = 171,
   aluMR16 = 172,
   aluMI16 = 173,
-  testRR16 = 174,
-  testRI16 = 175,
-  testMR16 = 176,
-  testMI16 = 177,
-  shiftRI16 = 178,
-  shiftRC16 = 179,
-  shiftMI16 = 180,
-  shiftMC16 = 181,
-  stepInBlock = 182,
-  bitRR = 183,
-  bitRI = 184,
-  bitMI = 185,
-  bswapR = 186,
-  x87 = 187,
-  bitScanR = 188,
-  bitScanM = 189,
-  shiftDoubleR = 190,
-  cmpxchgM32 = 191,
-  cld = 192,
-  std = 193,
+  incR16 = 174,
+  decR16 = 175,
+  incM16 = 176,
+  decM16 = 177,
+  testRR16 = 178,
+  testRI16 = 179,
+  testMR16 = 180,
+  testMI16 = 181,
+  shiftRI16 = 182,
+  shiftRC16 = 183,
+  shiftMI16 = 184,
+  shiftMC16 = 185,
+  stepInBlock = 186,
+  bitRR = 187,
+  bitRI = 188,
+  bitMI = 189,
+  bswapR = 190,
+  x87 = 191,
+  bitScanR = 192,
+  bitScanM = 193,
+  shiftDoubleR = 194,
+  cmpxchgM32 = 195,
+  cld = 196,
+  std = 197,
 }
 /** How many handler numbers there are. */
-export const HANDLER_COUNT: u32 = 194;
+export const HANDLER_COUNT: u32 = 198;
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
 @inline export function dispatch(h: u32, r: u32): void {
@@ -412,6 +416,10 @@ export const HANDLER_COUNT: u32 = 194;
     case H.aluRM16: aluRM16(r); return;
     case H.aluMR16: aluMR16(r); return;
     case H.aluMI16: aluMI16(r); return;
+    case H.incR16: incR16(r); return;
+    case H.decR16: decR16(r); return;
+    case H.incM16: incM16(r); return;
+    case H.decM16: decM16(r); return;
     case H.testRR16: testRR16(r); return;
     case H.testRI16: testRI16(r); return;
     case H.testMR16: testMR16(r); return;
@@ -848,6 +856,22 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
     case MAP_ONE_66 << 8 | 0x39: return mod == 3 ? H.aluRR16 : H.aluMR16;
     case MAP_ONE_66 << 8 | 0x3b: return mod == 3 ? H.aluRR16 : H.aluRM16;
     case MAP_ONE_66 << 8 | 0x3d: return H.aluRI16;
+    case MAP_ONE_66 << 8 | 0x40: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x41: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x42: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x43: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x44: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x45: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x46: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x47: return H.incR16;
+    case MAP_ONE_66 << 8 | 0x48: return H.decR16;
+    case MAP_ONE_66 << 8 | 0x49: return H.decR16;
+    case MAP_ONE_66 << 8 | 0x4a: return H.decR16;
+    case MAP_ONE_66 << 8 | 0x4b: return H.decR16;
+    case MAP_ONE_66 << 8 | 0x4c: return H.decR16;
+    case MAP_ONE_66 << 8 | 0x4d: return H.decR16;
+    case MAP_ONE_66 << 8 | 0x4e: return H.decR16;
+    case MAP_ONE_66 << 8 | 0x4f: return H.decR16;
     case MAP_ONE_66 << 8 | 0x81: return mod == 3 ? H.aluRI16 : H.aluMI16;
     case MAP_ONE_66 << 8 | 0x83: return mod == 3 ? H.aluRI16 : H.aluMI16;
     case MAP_ONE_66 << 8 | 0x85: return mod == 3 ? H.testRR16 : H.testMR16;
@@ -884,6 +908,11 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
     case MAP_ONE_66 << 8 | 0xf7: switch (reg) {
       case 0: return mod == 3 ? H.testRI16 : H.testMI16;
       case 1: return mod == 3 ? H.testRI16 : H.testMI16;
+      default: return NO_HANDLER;
+    }
+    case MAP_ONE_66 << 8 | 0xff: switch (reg) {
+      case 0: return mod == 3 ? H.incR16 : H.incM16;
+      case 1: return mod == 3 ? H.decR16 : H.decM16;
       default: return NO_HANDLER;
     }
     case MAP_TWO_66 << 8 | 0x1f: switch (reg) {
@@ -958,8 +987,9 @@ export function keepsRegisters(rec: u32, h: u32): bool {
     case H.testRI32: case H.testMR32: case H.testMI32: case H.testRR8: case H.testRI8: case H.testMR8:
     case H.testMI8: case H.incM32: case H.decM32: case H.notM32: case H.negM32: case H.shiftMI32:
     case H.shiftMC32: case H.setccM: case H.jmpRel: case H.jmpR: case H.jmpM: case H.movMR16:
-    case H.movMI16: case H.aluMR16: case H.aluMI16: case H.testRR16: case H.testRI16: case H.testMR16:
-    case H.testMI16: case H.shiftMI16: case H.shiftMC16: case H.bitMI: case H.cld: case H.std:
+    case H.movMI16: case H.aluMR16: case H.aluMI16: case H.incM16: case H.decM16: case H.testRR16:
+    case H.testRI16: case H.testMR16: case H.testMI16: case H.shiftMI16: case H.shiftMC16: case H.bitMI:
+    case H.cld: case H.std:
       return true;
     case H.x87: return load<u32>(rec, REC_IMM) != 0xe0df;
     default: return false;

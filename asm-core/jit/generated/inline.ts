@@ -11,7 +11,8 @@ import {
   cmovRR, cmovRM, pushR32, pushI32, pushM32, popR32, leave32, jmpRel,
   callRel, jmpR, jmpM, callR, callM, ret, movRR16, movRI16,
   movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
-  testRR16, testRI16, testMR16, testMI16, bswapR, cmpxchgM32, cld, std,
+  incDecR16, incDecM16, testRR16, testRI16, testMR16, testMI16, bswapR, cmpxchgM32,
+  cld, std,
 } from '../instructions';
 import {
   imulRRI, imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftRI16, bitRR,
@@ -176,6 +177,10 @@ export function inline(rec: u32, h: u32): bool {
       return aluMR16(rec, h);
     case H.aluMI16:
       return aluMI16(rec, h);
+    case H.incR16: case H.decR16:
+      return incDecR16(rec, h);
+    case H.incM16: case H.decM16:
+      return incDecM16(rec, h);
     case H.testRR16:
       return testRR16(rec, h);
     case H.testRI16:
