@@ -61,7 +61,7 @@ function incDec(isDec: bool, size: u32): void {
   if (pendKind == PEND_DYNAMIC) { dynamicCF(); lset(L_FCF); pendCF = 1; }
   else if (pendKind < 0) { globalCF(); lset(L_FCF); pendCF = 1; }
   else if (pendCF == 0) { pendingCF(); lset(L_FCF); pendCF = 1; }
-  // pendCF 1 and 2: CF already lives where the new operation keeps it.
+  // pendCF 1: CF already lives where the new operation keeps it (local fcf).
   const keep = pendCF;
   lget(L_V); lset(L_FA); i32c(1); lset(L_FB);
   lget(L_FA); i32c(1); op(isDec ? OP_I32_SUB : OP_I32_ADD); lset(L_FR);
