@@ -146,7 +146,7 @@ function carries(sub: bool, globals: bool = false): void {
   op(OP_I32_AND); op(OP_I32_OR);
 }
 /** Push the overflows of the pending ADD (SUB) in each bit: OF is the top one. */
-function overflows(sub: bool, globals: bool): void {
+function overflows(sub: bool, globals: bool = false): void {
   // ADD: (a ^ r) & (b ^ r); SUB: (a ^ b) & (a ^ r).
   pushA(globals); if (sub) pushB(globals); else pushR(globals); op(OP_I32_XOR);
   if (sub) pushA(globals); else pushB(globals); pushR(globals); op(OP_I32_XOR);
@@ -259,9 +259,7 @@ export function pendingSF(): void { lget(L_FR); msb(pendSize); }
 export function pendingOF(): void {
   if (pendKind == <i32>LAZY_LOGIC) { i32c(0); return; }
   if (pendKind == PEND_SHIFT) { lget(L_FCF); i32c(11); op(OP_I32_SHR_U); i32c(1); op(OP_I32_AND); return; }
-  if (pendKind == <i32>LAZY_ADD) { lget(L_FA); lget(L_FR); op(OP_I32_XOR); lget(L_FB); lget(L_FR); op(OP_I32_XOR); }
-  else { lget(L_FA); lget(L_FB); op(OP_I32_XOR); lget(L_FA); lget(L_FR); op(OP_I32_XOR); }
-  op(OP_I32_AND); msb(pendSize);
+  overflows(pendKind != <i32>LAZY_ADD); msb(pendSize);
 }
 export function pendingPF(): void { lget(L_FR); i32c(0xff); op(OP_I32_AND); op(OP_I32_POPCNT); i32c(1); op(OP_I32_AND); op(OP_I32_EQZ); }
 
