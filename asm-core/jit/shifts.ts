@@ -11,7 +11,7 @@ import { L_FA, L_FB, L_FR, L_FCF, L_V, L_T, L_FK, L_ROT, G_FLAGS, G_LAZY_MASK } 
 import { PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF, pendWithCarry, storeFlags, pendingKind } from './pending';
 import { FLAG_CF, FLAG_OF, FLAG_ZF } from '../cpu/state';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
-import { REG_ECX_LOCAL, getReg16, getReg32, setReg16, setReg32, read, immField, recLinear, regField, rmField, rmwRead, rmwStart, rmwWrite } from './operands';
+import { REG_ECX_LOCAL, getReg, getReg32, setReg, setReg32, read, immField, recLinear, regField, rmField, rmwRead, rmwStart, rmwWrite } from './operands';
 
 export function shiftRI32(rec: u32, h: u32): bool {
   const sop = regField(rec), count = immField(rec) & 31;
@@ -167,8 +167,7 @@ function imul(d: u32): void {
  */
 function shiftImm(sop: u32, c: u32, r: u32, size: u32 = 32): bool {
   if (c == 0 || sop < 4) return false;
-  if (size == 32) getReg32(r); else getReg16(r);
-  lset(L_FA);
+  getReg(size, r); lset(L_FA);
   // SAR shifts the operand's sign in: a 16-bit one sign-extended first.
   lget(L_FA); if (sop == 7 && size == 16) op(OP_I32_EXTEND16_S);
   i32c(c); op(sop == 5 ? OP_I32_SHR_U : sop == 7 ? OP_I32_SHR_S : OP_I32_SHL);
@@ -185,8 +184,7 @@ function shiftImm(sop: u32, c: u32, r: u32, size: u32 = 32): bool {
   else if (sop == 5) { lget(L_FA); i32c(size - 1); op(OP_I32_SHR_U); i32c(11); op(OP_I32_SHL); op(OP_I32_OR); }
   lset(L_FCF);
   pendKind = PEND_SHIFT; pendSize = size; pendCF = 0; pendWithCarry = false;
-  lget(L_FR);
-  if (size == 32) setReg32(r); else setReg16(r);
+  lget(L_FR); setReg(size, r);
   return true;
 }
 
