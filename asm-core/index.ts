@@ -63,7 +63,7 @@ export { jitEntryParam } from './jit/cache';
 import { setChaining, chained } from './jit/chain';
 export {
   jitEntry, jitFault, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
-  jitFlags, jitRotateFlags,
+  jitFlags, jitRotateFlags, jitX87,
 } from './jit/helpers';
 
 // ---- why run() returned ----

@@ -20,10 +20,10 @@ export function fpuEscape(op: u32, modrm: u32, seg: u32, off: u32, o32: bool): v
   fpuExecute(op, modrm, segBase(seg) + off, off, segSelector(seg), o32);
 }
 
-const FPU_WRITES: u32 = 0x200;
+export const FPU_WRITES: u32 = 0x200;
 
 /** Size in bytes (| FPU_WRITES for stores) of the memory operand of ESC opcode `op` /reg. */
-function fpuOperand(op: u32, reg: u32, o32: bool): u32 {
+export function fpuOperand(op: u32, reg: u32, o32: bool): u32 {
   const env: u32 = o32 ? 28 : 14, save: u32 = o32 ? 108 : 94;
   switch (op) {
     case 0xd8: return 4;

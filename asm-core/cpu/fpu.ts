@@ -281,14 +281,31 @@ const TWO63: f64 = 9223372036854775808.0;
 export function fpuExecute(opcode: u32, modrm: u32, lin: u32, dataOff: u32, dataSel: u32, o32: bool): void {
   const c0 = cr0();
   if ((c0 & (CR0_EM | CR0_TS)) != 0) raiseFault(EXC_NM, -1);
-  const reg = (modrm >> 3) & 7, rm = modrm & 7;
   const mem = modrm < 0xc0;
-  if (isUndefined(opcode, modrm, mem)) ud(); // #UD comes before a pending #MF
-  const control = isControl(opcode, modrm, mem);
+  if (fpuUndefined(opcode, modrm, mem)) ud(); // #UD comes before a pending #MF
   if (!isNoWait(opcode, modrm, mem) && (fsw() & FSW_ES) != 0) {
     if ((c0 & CR0_NE) != 0) raiseFault(EXC_MF, -1);
     if (ferrLevel() == 0) setFerr(1);
   }
+  fpuRun(opcode, modrm, lin, dataOff, dataSel, o32);
+}
+
+/**
+ * Neither #NM nor a pending unmasked exception stands in the way of the next x87 instruction:
+ * fpuRun may then run any defined one whose memory operand it can reach without a fault, and
+ * raises nothing.
+ * Translated code (jit/helpers.ts jitX87) calls fpuRun only then, and otherwise leaves the
+ * instruction to fpuExecute, which raises them in their order.
+ */
+export function fpuQuiet(): bool { return (cr0() & (CR0_EM | CR0_TS)) == 0 && (fsw() & FSW_ES) == 0; }
+/** FSW, for FNSTSW AX in translated code. */
+export function fpuStatus(): u32 { return fsw(); }
+
+/** A defined x87 instruction, after fpuExecute's #NM, #UD and #MF checks. */
+export function fpuRun(opcode: u32, modrm: u32, lin: u32, dataOff: u32, dataSel: u32, o32: bool): void {
+  const reg = (modrm >> 3) & 7, rm = modrm & 7;
+  const mem = modrm < 0xc0;
+  const control = isControl(opcode, modrm, mem);
   if (mem) execMem(opcode, reg, lin, o32);
   else execReg(opcode, reg, rm, modrm);
   // the instruction and data pointers move only when the instruction got through (#UD and
@@ -331,7 +348,7 @@ function isNoWait(opcode: u32, modrm: u32, mem: bool): bool {
 }
 
 /** Encodings with no instruction on this CPU (FISTTP is SSE3, so DB/DD/DF /1 too). */
-function isUndefined(opcode: u32, modrm: u32, mem: bool): bool {
+export function fpuUndefined(opcode: u32, modrm: u32, mem: bool): bool {
   const reg = (modrm >> 3) & 7;
   if (mem) {
     if (opcode == 0xd9) return reg == 1;

@@ -1,6 +1,6 @@
 // What translated code calls (jit/emit.ts imports each by its export name from index.ts): the
-// slow paths of memory accesses and segment checks, the flag tests it does not inline, and the
-// block loop's handlers for the records it does not inline.
+// slow paths of memory accesses and segment checks, the flag tests it does not inline, the x87,
+// and the block loop's handlers for the records it does not inline.
 //
 // A slow path may fault. It does not throw: the helper sets EIP, the faulting instruction's EIP
 // and the retired count from `at`, records the fault (cpu/fault.ts recordFault, which also sets
@@ -28,6 +28,11 @@ import {
 } from '../cpu/flags';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
+import { fpuQuiet, fpuRun, fpuStatus } from '../cpu/fpu';
+import { fpuOperand, FPU_WRITES } from '../cpu/fpu-escape';
+import { REC_IMM, REC_RM } from '../cpu/record';
+import { segSelector } from '../cpu/state';
+import { TLB_BASE, TLB_VALID, tlbReadMask, tlbWriteMask } from '../mmu/tlb';
 import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, pagesOrRecord } from '../mmu/access';
 
 /** EIP at the entry of the running translation (its prologue sets it). */
@@ -85,6 +90,33 @@ export function jitSegCheck(what: u32, off: u32, at: u32): u32 {
 export function jitCheckWrite(lin: u32, n: u32, at: u32): u32 {
   enter(at); if (!segmentOk(at, lin, n, true) || (n != 0 && !reachable(lin, n, true))) { faulted(); return 0; }
   leave(at); return 0;
+}
+
+/**
+ * An x87 record the translation writes as this call (jit/x87.ts), its memory operand at offset
+ * `off` in a flat segment. Returns FSW (for FNSTSW AX); or -1 (0xffffffff), having changed
+ * nothing, when the instruction needs more than the FPU itself: #NM or a pending unmasked
+ * exception (cpu/fpu.ts fpuQuiet), or an operand that is not on the TLB's fast path in one page
+ * (a page to fault on or to mark dirty, a page holding code, MMIO, a wrap past 4 GiB). The
+ * translation then runs the block loop's handler, which raises and probes in the FPU's own
+ * order: a store blocked by an unmasked exception does not touch its destination at all (vol. 1
+ * 8.5.4), and FSTP m80fp writes its significand before it faults on the page of its exponent.
+ * So nothing here faults; `at` only says where the instruction is (FIP).
+ */
+export function jitX87(rec: u32, off: u32, at: u32): u32 {
+  if (!fpuQuiet()) return 0xffff_ffff;
+  const imm = load<u32>(rec, REC_IMM), opcode = imm & 0xff, modrm = (imm >>> 8) & 0xff;
+  let sel: u32 = 0;
+  if (modrm < 0xc0) {
+    const operand = fpuOperand(opcode, (modrm >> 3) & 7, true);
+    const n = operand & 0x1ff;
+    const mask = (operand & FPU_WRITES) != 0 ? tlbWriteMask : tlbReadMask;
+    if ((load<u32>(TLB_BASE + ((off >>> 12) << 2)) & mask) != TLB_VALID || (off & 0xfff) > 0x1000 - n) return 0xffff_ffff;
+    sel = segSelector(<u32>load<u8>(rec, REC_RM));
+  }
+  instrStart = jitEntry + <u32>(<i32>(<i16>(at & 0xffff)));
+  fpuRun(opcode, modrm, off, off, sel, true); // flat: the linear address is the offset
+  return fpuStatus();
 }
 
 /** A record the translation does not inline: the block loop's own handler runs it. */

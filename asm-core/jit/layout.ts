@@ -16,9 +16,10 @@ export const F_SEG_CHECK: u32 = 7; // jitSegCheck(segment | (size - 1) << 8 | wr
 export const F_CHECK_WRITE: u32 = 8; // jitCheckWrite(lin, bytes, at)
 export const F_FLAGS: u32 = 9; // jitFlags(pending flags' kind | fcf << 16, fa, fb), the result already in lazyResult
 export const F_ROTATE_FLAGS: u32 = 10; // jitRotateFlags(CF | OF as EFLAGS bits)
-export const F_GO: u32 = 11; // jitGo(table index), of type T_GO, tail-called: into that function (the host's, jit/chain.ts)
-export const F_CHAIN_TARGET: u32 = 12; // jitChainTarget(cell): where a missed exit cell goes (jit/chain.ts)
-export const F_IMPORTS: u32 = 13;
+export const F_X87: u32 = 11; // jitX87(record, offset, at): FSW, or -1 for the block loop's handler (jit/x87.ts)
+export const F_GO: u32 = 12; // jitGo(table index), of type T_GO, tail-called: into that function (the host's, jit/chain.ts)
+export const F_CHAIN_TARGET: u32 = 13; // jitChainTarget(cell): where a missed exit cell goes (jit/chain.ts)
+export const F_IMPORTS: u32 = 14;
 
 export const G_PC: u32 = 0;
 export const G_INSTR_START: u32 = 1;

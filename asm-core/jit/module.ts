@@ -36,6 +36,7 @@ export function translateRegion(): void {
   importFunc('jitCheckWrite', T_HELPER);
   importFunc('jitFlags', T_HELPER);
   importFunc('jitRotateFlags', T_HELPER);
+  importFunc('jitX87', T_HELPER);
   importFunc('jitGo', T_GO);
   importFunc('jitChainTarget', T_HELPER);
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);

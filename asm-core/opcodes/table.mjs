@@ -10,7 +10,8 @@
 //  - form: where the operands are. RR reg op= reg (destination REC_RM, source REC_REG), RI reg
 //    op= immediate, RM reg op= memory (destination REC_REG), MR memory op= reg, MI memory op=
 //    immediate; R a register only (REC_RM), M memory only, RC / MC by CL, J a relative target
-//    (REC_DISP), Z no operand in the record, X the interpreter's (anything).
+//    (REC_DISP), Z no operand in the record, E a register or memory as ModRM says (the x87's
+//    ESC opcode and ModRM in REC_IMM), X the interpreter's (anything).
 //  - size: the operand size in bits (16: with the 66h prefix).
 //  - enc: the encodings decoded to it, taken from the instruction rows (instructions.mjs
 //    `encodings`). op: the opcode bytes after the prefixes; pfx: a prefix that must be there
@@ -33,8 +34,9 @@
 //    (stepInBlock, which knows which forms may be locked: #UD otherwise), and those that end
 //    the block to the interpreter alone.
 //  - jit: how a translation writes it (jit/emit.ts): true, by the emitter of the handler's own
-//    name in jit/instructions.ts or jit/shifts.ts; a string, by that emitter (one for a group:
-//    'alu', 'jcc'); absent, it calls the handler (jit/generated/inline.ts is generated from this).
+//    name in jit/instructions.ts, jit/shifts.ts or jit/x87.ts; a string, by that emitter (one
+//    for a group: 'alu', 'jcc'); absent, it calls the handler (jit/generated/inline.ts is
+//    generated from this).
 //  - keepsRegistersUnless: the record immediate for which a handler that writes a general
 //    register does so (x87: only FNSTSW AX writes one).
 
@@ -258,7 +260,7 @@ add({ name: 'bitRI', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'RI', size: 32
 add({ name: 'bitMI', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'MI', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Ib`), { size: 32, mod: 'mem' }), reads: ['mem', 'imm'], writes: ['mem'], flags: bt, faults: true });
 add({ name: 'bswapR', jit: true, mnemonic: 'BSWAP', form: 'R', size: 32, enc: encodings('BSWAP Zd'), reads: ['rm'], writes: ['rm'] });
 add({
-  name: 'x87', mnemonic: 'ESC', form: 'X', size: 32,
+  name: 'x87', jit: true, mnemonic: 'ESC', form: 'E', size: 32,
   enc: both(X87.map((k) => `ESC ${k}`)),
   // FCOMI writes ZF PF CF (and clears OF SF AF), FCMOVcc reads CF ZF PF; FNSTSW AX writes AX.
   reads: ['mem', 'x87'], writes: ['mem', 'x87', 'eAX'], keepsRegistersUnless: 0xdf | (0xe0 << 8),

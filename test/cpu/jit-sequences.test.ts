@@ -6,7 +6,9 @@
 // into one block and run translated (threshold 1) and step by step; everything the cases
 // compare must be identical, bit for bit, including the flags the SDM leaves undefined (both
 // paths are the same core, so they must agree on those too). A second test makes two pending
-// operations meet at a block that reads CF, which a translation resolves only at run time.
+// operations meet at a block that reads CF, which a translation resolves only at run time. A
+// third puts x87 instructions (jit/x87.ts) after a flag operation and reads the flags after
+// them: FCMOVcc reads them, FCOMI writes them, the rest must leave them pending.
 //
 // Knobs: JIT_SEQUENCES=N (default 3000), JIT_SEQ_SEED=n.
 
@@ -15,6 +17,7 @@ import { CoreRunner, type CoreCaseResult } from './core-runner.js';
 import { CODE_ENTRY, CODE_SIZE, type TestCase } from './gen/case.js';
 import { Rng } from './gen/ctx.js';
 import { generateCases } from './gen/generate.js';
+import { FRSTOR_INIT, blobPokes, generateFpuCases } from './fpu/decoder.js';
 
 const SEQUENCES = Number(process.env.JIT_SEQUENCES ?? 3000);
 const generated = generateCases({ perForm: 4, seed: 0x51e9 });
@@ -73,6 +76,21 @@ function same(a: CoreCaseResult, b: CoreCaseResult): string[] {
   return d;
 }
 
+/** SETB AL; SETE CL; SETP DL; FNSAVE [DATA_BASE + 0x1d00]: the flags and the whole x87 state, where the cases compare them. */
+const FLAGS_AND_FPU = new Uint8Array([0x0f, 0x92, 0xc0, 0x0f, 0x94, 0xc1, 0x0f, 0x9a, 0xc2, 0xdd, 0x35, 0x00, 0x1d, 0x00, 0x20]);
+
+/**
+ * An x87 case's FNINIT; FRSTOR (which the handler runs, storing the flags); a flag operation from
+ * the pool; the case's instruction and FWAIT; FLAGS_AND_FPU.
+ */
+function x87After(rng: Rng, fpu: TestCase[]): TestCase {
+  const x = pool[rng.int(pool.length)]!;
+  const f = fpu[rng.int(fpu.length)]!;
+  const n = FRSTOR_INIT.length;
+  const code = joined(rng, [f.code.subarray(0, n), x.code, f.code.subarray(n), FLAGS_AND_FPU], 0);
+  return { ...f, code, form: `${x.form}; ${f.form}` };
+}
+
 describe('JIT against the interpreter on instruction sequences', () => {
   let jit: CoreRunner, interp: CoreRunner;
   beforeAll(async () => {
@@ -114,6 +132,23 @@ describe('JIT against the interpreter on instruction sequences', () => {
     const failures: string[] = [];
     for (let i = 0; i < SEQUENCES; i++) {
       const c = merging(rng, readers);
+      const d = same(jit.run(c), interp.run(c));
+      if (d.length && failures.length < 5) {
+        failures.push(`sequence ${i} (${c.form}: ${Buffer.from(c.code).toString('hex')}): ${d.join('; ')}`);
+      }
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+  }, 600_000);
+
+  it(`${SEQUENCES} random sequences of a flag operation, an x87 instruction and flag readers end identically`, () => {
+    const rng = new Rng(Number(process.env.JIT_SEQ_SEED ?? 0x87));
+    const fpu: TestCase[] = generateFpuCases(4, 0x87).map((c) => ({
+      form: c.form, code: c.code, regs: c.regs, eflags: c.eflags, seed: c.seed, pokes: blobPokes(c.blobs), undefFlags: 0, undefRegs: 0,
+    }));
+    expect(fpu.every((c) => c.code.length > FRSTOR_INIT.length)).toBe(true);
+    const failures: string[] = [];
+    for (let i = 0; i < SEQUENCES; i++) {
+      const c = x87After(rng, fpu);
       const d = same(jit.run(c), interp.run(c));
       if (d.length && failures.length < 5) {
         failures.push(`sequence ${i} (${c.form}: ${Buffer.from(c.code).toString('hex')}): ${d.join('; ')}`);

@@ -303,7 +303,7 @@ function operandAddress(r: Rng, size: number, align: number): number {
   return align > 1 && r.chance(0.9) ? at & ~(align - 1) : at;
 }
 
-const FRSTOR_INIT = [0xdb, 0xe3, 0xdd, 0x25, INIT_AT & 0xff, (INIT_AT >>> 8) & 0xff, (INIT_AT >>> 16) & 0xff, INIT_AT >>> 24];
+export const FRSTOR_INIT = [0xdb, 0xe3, 0xdd, 0x25, INIT_AT & 0xff, (INIT_AT >>> 8) & 0xff, (INIT_AT >>> 16) & 0xff, INIT_AT >>> 24];
 
 function baseCase(r: Rng, form: string): { c: FpuCase; regs: number[] } {
   const regs: number[] = [];
@@ -443,7 +443,7 @@ export class FpuNativeRunner {
 
 // ---- core side ----
 
-function blobPokes(blobs: Blob[]): Poke[] {
+export function blobPokes(blobs: Blob[]): Poke[] {
   const p: Poke[] = [];
   for (const b of blobs) for (let i = 0; i < b.bytes.length; i++) p.push({ addr: b.at + i, value: b.bytes[i], size: 1 });
   return p;
