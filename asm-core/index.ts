@@ -58,11 +58,10 @@ export { retired } from './cpu/exec';
 export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
 export { tlbReadMask, tlbWriteMask, codeEpoch } from './mmu/tlb';
-export { jitChainTarget, chained } from './jit/chain';
-export { jitEntryParam } from './jit/cache';
+export { jitChainTarget } from './jit/chain';
 import { setChaining, chained } from './jit/chain';
 export {
-  jitEntry, jitFault, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
+  jitFault, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
   jitFlags, jitRotateFlags, jitX87,
 } from './jit/helpers';
 
@@ -309,7 +308,7 @@ export function jitStats(which: u32): f64 {
     case 7: return guestBytes;
     case 8: return cacheBytes;
     case 9: return cachePeak;
-    default: return <f64>chained;
+    default: return <f64>chained();
   }
 }
 /**

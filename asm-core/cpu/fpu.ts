@@ -293,9 +293,8 @@ export function fpuExecute(opcode: u32, modrm: u32, lin: u32, dataOff: u32, data
 /**
  * Neither #NM nor a pending unmasked exception stands in the way of the next x87 instruction:
  * fpuRun may then run any defined one whose memory operand it can reach without a fault, and
- * raises nothing.
- * Translated code (jit/helpers.ts jitX87) calls fpuRun only then, and otherwise leaves the
- * instruction to fpuExecute, which raises them in their order.
+ * raises nothing. Translated code (jit/helpers.ts jitX87) calls fpuRun or fpuRunDouble only
+ * then, and otherwise leaves the instruction to fpuExecute, which raises them in their order.
  */
 export function fpuQuiet(): bool { return (cr0() & (CR0_EM | CR0_TS)) == 0 && (fsw() & FSW_ES) == 0; }
 /** FSW, for FNSTSW AX in translated code. */
@@ -305,12 +304,37 @@ export function fpuStatus(): u32 { return fsw(); }
 export function fpuRun(opcode: u32, modrm: u32, lin: u32, dataOff: u32, dataSel: u32, o32: bool): void {
   const reg = (modrm >> 3) & 7, rm = modrm & 7;
   const mem = modrm < 0xc0;
-  const control = isControl(opcode, modrm, mem);
   if (mem) execMem(opcode, reg, lin, o32);
   else execReg(opcode, reg, rm, modrm);
+  fpuDone(opcode, modrm, dataOff, dataSel);
+}
+
+/**
+ * FLD, FST and FSTP of a double at host address `host` in RAM, which translated code found on
+ * the TLB's fast path for the access (jit/helpers.ts jitX87): as fpuRun, without its dispatch and
+ * its accesses' checks. False, having done nothing, for any other instruction.
+ */
+export function fpuRunDouble(opcode: u32, modrm: u32, host: usize, dataOff: u32, dataSel: u32): bool {
+  const reg = (modrm >> 3) & 7;
+  if (opcode != 0xdd || modrm >= 0xc0 || (reg != 0 && reg != 2 && reg != 3)) return false;
+  if (reg == 0) loadDouble(load<u64>(host));
+  else if (isEmpty(0)) {
+    if (storeUnderflow()) { store<u64>(host, 0xfff8000000000000); stackUnderflow(); if (reg == 3) pop(); }
+  } else {
+    const s = storeValue(64);
+    mergeStatus(s, FSW_C1);
+    if (!blockedMem(s)) { store<u64>(host, stored); if (reg == 3) pop(); }
+  }
+  fpuDone(opcode, modrm, dataOff, dataSel);
+  return true;
+}
+
+/** After an instruction that got through: the instruction and data pointers, and ES, B and FERR#. */
+function fpuDone(opcode: u32, modrm: u32, dataOff: u32, dataSel: u32): void {
+  const mem = modrm < 0xc0;
   // the instruction and data pointers move only when the instruction got through (#UD and
   // memory faults leave the previous ones for the handler)
-  if (!control) {
+  if (!isControl(opcode, modrm, mem)) {
     store<u32>(STATE + OFF_FPU_FIP, instrStart);
     store<u32>(STATE + OFF_FPU_FCS, segSelector(SEG_CS));
     store<u16>(STATE + OFF_FPU_FOP, <u16>(((opcode & 7) << 8) | modrm));
@@ -419,12 +443,7 @@ function execMem(opcode: u32, reg: u32, lin: u32, o32: bool): void {
       }
     case 0xdd:
       switch (reg) {
-        case 0: { // FLD m64fp
-          const v = readM64(lin);
-          if (overflowFirst()) return;
-          begin(); f80FromF64(v); loadResult();
-          return;
-        }
+        case 0: loadDouble(readM64(lin)); return; // FLD m64fp
         case 2: case 3: storeFloat(lin, 64, reg == 3); return;
         case 4: frstor(lin, o32); return;
         case 6: fsave(lin, o32); return;
@@ -487,6 +506,12 @@ function storeUnderflow(): bool {
   return true;
 }
 
+/** FLD m64fp of the double `v` (read before: a #PF comes before a stack fault). */
+function loadDouble(v: u64): void {
+  if (overflowFirst()) return;
+  begin(); f80FromF64(v); loadResult();
+}
+
 function storeFloat(lin: u32, bits: u32, popAfter: bool): void {
   if (isEmpty(0)) {
     if (!storeUnderflow()) return;
@@ -495,16 +520,21 @@ function storeFloat(lin: u32, bits: u32, popAfter: bool): void {
     if (popAfter) pop();
     return;
   }
-  readST(0);
-  begin();
-  let v: u64;
-  if (bits == 32) v = <u64>f80ToF32(stSe, stSig); else v = f80ToF64(stSe, stSig);
-  const s = f80Status;
+  const s = storeValue(bits);
   if (!blockedMem(s)) checkWriteLin(lin, bits >> 3);
   mergeStatus(s, FSW_C1);
   if (blockedMem(s)) return;
-  if (bits == 32) writeLin32(lin, <u32>v); else writeM64(lin, v);
+  if (bits == 32) writeLin32(lin, <u32>stored); else writeM64(lin, stored);
   if (popAfter) pop();
+}
+
+/** What FST m32fp or m64fp of a non-empty ST0 stores, into `stored`; returns its status, not yet merged. */
+let stored: u64 = 0;
+function storeValue(bits: u32): u32 {
+  readST(0);
+  begin();
+  stored = bits == 32 ? <u64>f80ToF32(stSe, stSig) : f80ToF64(stSe, stSig);
+  return f80Status;
 }
 
 function storeInt(lin: u32, bits: u32, popAfter: bool): void {

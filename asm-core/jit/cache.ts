@@ -20,6 +20,7 @@ import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER } from '../cpu/blo
 import { REGION_MAX } from './region';
 import { forgetCodeTranslations } from '../mmu/tlb';
 import { startCells, CELLS_PER_SLOT, CELL_BYTES } from './chain';
+import { CELL_ENTRY_PARAM } from './layout';
 
 @external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32, ticket: u32): u32;
 
@@ -111,8 +112,7 @@ function takeSlot(): u32 {
 
 
 /** Where the translation being called enters (jit/emit.ts entryParam): translations read it first. */
-export let jitEntryParam: u32 = 0;
-@inline export function setEntryParam(param: u32): void { jitEntryParam = param; }
+@inline export function setEntryParam(param: u32): void { store<u32>(CELL_ENTRY_PARAM, param); }
 
 /** A member's second word in the slot's record when it is not an entry (an entry's is its entryParam, whose low byte is below REGION_MAX). */
 const NOT_ENTRY: u32 = 0xffff_ffff;
@@ -258,7 +258,7 @@ export function usedMarks(): u32 { return slotUsed - tableBase; }
 
 /** Run the translation at table index `index` from entry `param` (it may chain into others, jit/chain.ts). */
 @inline export function enter(index: u32, param: u32): void {
-  jitEntryParam = param;
+  setEntryParam(param);
   markUsed(index);
   calls += 1;
   const before = retired;

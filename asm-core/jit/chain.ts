@@ -40,10 +40,10 @@ import { H_FN, H_RUNS, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decode
 import {
   byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, mem, ifI32Hint, els, end, OP_I32_LOAD,
   OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND,
-  OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U, OP_I64_LOAD32_U, OP_RETURN, OP_RETURN_CALL,
+  OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U, OP_I64_LOAD32_U, OP_I64_LOAD, OP_I64_STORE, OP_I32_STORE, OP_RETURN, OP_RETURN_CALL,
   helper,
 } from './wasm';
-import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, G_CHAINED, G_ENTRY_PARAM, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
+import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, CELL_CHAINED, CELL_ENTRY_PARAM, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
 import { markUsed, usedMarks, setEntryParam } from './cache';
 
 export const CELL_BYTES: u32 = 28;
@@ -114,8 +114,8 @@ export function chainEpilogue(): void {
   ifI32Hint(true);
   // A hit: mark the target used for the cache's clock (cache.ts markUsed), count it, and say where it enters.
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
-  gget(G_CHAINED); i64c(1); op(OP_I64_ADD); gset(G_CHAINED);
-  lget(L_CELL); mem(OP_I32_LOAD, 2, C_ENTRY); gset(G_ENTRY_PARAM);
+  i32c(0); i32c(0); mem(OP_I64_LOAD, 3, CELL_CHAINED); i64c(1); op(OP_I64_ADD); mem(OP_I64_STORE, 3, CELL_CHAINED);
+  i32c(0); lget(L_CELL); mem(OP_I32_LOAD, 2, C_ENTRY); mem(OP_I32_STORE, 2, CELL_ENTRY_PARAM);
   lget(L_T);
   els();
   lget(L_CELL); helper(F_CHAIN_TARGET, 1, true);
@@ -124,7 +124,7 @@ export function chainEpilogue(): void {
 }
 
 /** Translations entered from another, since power-on (index.ts jitStats). */
-export let chained: u64 = 0;
+export function chained(): u64 { return load<u64>(CELL_CHAINED); }
 
 /** What jitChainTarget returns when there is nothing to go into: it returns at once, to the block loop. */
 function backToLoop(): void {}
@@ -132,7 +132,7 @@ function backToLoop(): void {}
 /**
  * Called by a translation whose exit cell `cell` missed, with `pc` set: the function-table
  * index to tail-call (through jitGo), the translation at `pc` when the block loop would call it
- * now (with jitEntryParam set for it), or backToLoop's. Refills the cell whenever the target
+ * now (with its entry in CELL_ENTRY_PARAM), or backToLoop's. Refills the cell whenever the target
  * has a translation.
  */
 export function jitChainTarget(cell: u32, _a: u32, _b: u32): u32 {
@@ -158,6 +158,6 @@ export function jitChainTarget(cell: u32, _a: u32, _b: u32): u32 {
   if (retired + <u64>count > jitBudgetEnd) return backToLoop.index;
   setEntryParam(entry);
   markUsed(fn);
-  chained++;
+  store<u64>(CELL_CHAINED, load<u64>(CELL_CHAINED) + 1);
   return fn;
 }

@@ -21,10 +21,10 @@ import {
   byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, ifVoid, ifVoidHint, end,
   blockVoid, loopVoid, brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD,
   OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
-  helper,
+  OP_I32_LOAD, OP_I32_STORE, mem, helper,
 } from './wasm';
 import {
-  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, G_JIT_ENTRY, G_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
+  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, CELL_JIT_ENTRY, CELL_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
   L_BLK, L_FK, G_JIT_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT,
 } from './layout';
 import {
@@ -191,8 +191,10 @@ export function planRegisters(): void {
 export function functionBody(): void {
   startFunction();
   // The entry (entryParam): the member in its low byte, its EIP offset from the hot block above.
-  gget(G_PC); gget(G_ENTRY_PARAM); i32c(8); op(OP_I32_SHR_S); op(OP_I32_SUB); ltee(L_EIP0); gset(G_JIT_ENTRY);
-  gget(G_ENTRY_PARAM); i32c(0xff); op(OP_I32_AND); lset(L_BLK);
+  i32c(0);
+  gget(G_PC); i32c(0); mem(OP_I32_LOAD, 2, CELL_ENTRY_PARAM); ltee(L_BLK); i32c(8); op(OP_I32_SHR_S); op(OP_I32_SUB); ltee(L_EIP0);
+  mem(OP_I32_STORE, 2, CELL_JIT_ENTRY);
+  lget(L_BLK); i32c(0xff); op(OP_I32_AND); lset(L_BLK);
   loadRegs();
   loadMasks();
   loadRetired();

@@ -8,7 +8,7 @@
 // stores the registers it holds in locals and its pending flags (jit/emit.ts functionBody) and
 // returns, and the run loop delivers the fault (index.ts loop). So the state is the
 // interpreter's:
-//   at = flat check << 28 | retired-so-far << 20 | instruction length << 16 | (EIP offset from jitEntry, 16 bits signed)
+//   at = flat check << 28 | retired-so-far << 20 | instruction length << 16 | (EIP offset from the translation's entry, 16 bits signed)
 // (retired-so-far: the block's instructions before this one, fewer than BLOCK_MAX = 128). The
 // flat check, 0 or segment + 1: the access is through ES, SS or DS, which are flat while a
 // translation runs, and the helper makes their limit check (segments.ts) before the access.
@@ -28,22 +28,24 @@ import {
 } from '../cpu/flags';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
-import { fpuQuiet, fpuRun, fpuStatus } from '../cpu/fpu';
+import { CELL_JIT_ENTRY } from './layout';
+import { fpuQuiet, fpuRun, fpuRunDouble, fpuStatus } from '../cpu/fpu';
 import { fpuOperand, FPU_WRITES } from '../cpu/fpu-escape';
 import { REC_IMM, REC_RM } from '../cpu/record';
 import { segSelector } from '../cpu/state';
 import { TLB_BASE, TLB_VALID, tlbReadMask, tlbWriteMask } from '../mmu/tlb';
+import { RAM_BASE } from '../mmu/phys';
 import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, pagesOrRecord } from '../mmu/access';
 
 /** EIP at the entry of the running translation (its prologue sets it). */
-export let jitEntry: u32 = 0;
+@inline function jitEntry(): u32 { return load<u32>(CELL_JIT_ENTRY); }
 /** A slow path recorded a fault: 1 until the translation, leaving for it, clears it. */
 export let jitFault: u32 = 0;
 /** The access faults: recorded by segCheckOrRecord or pagesOrRecord, for the translation to leave. */
 @inline function faulted(): void { clearPrefixes(); jitFault = 1; }
 
 @inline function enter(at: u32): void {
-  instrStart = jitEntry + <u32>(<i32>(<i16>(at & 0xffff)));
+  instrStart = jitEntry() + <u32>(<i32>(<i16>(at & 0xffff)));
   pc = instrStart + ((at >>> 16) & 15);
   retired += <u64>((at >>> 20) & 0xff);
 }
@@ -106,15 +108,18 @@ export function jitCheckWrite(lin: u32, n: u32, at: u32): u32 {
 export function jitX87(rec: u32, off: u32, at: u32): u32 {
   if (!fpuQuiet()) return 0xffff_ffff;
   const imm = load<u32>(rec, REC_IMM), opcode = imm & 0xff, modrm = (imm >>> 8) & 0xff;
+  instrStart = jitEntry() + <u32>(<i32>(<i16>(at & 0xffff)));
   let sel: u32 = 0;
   if (modrm < 0xc0) {
     const operand = fpuOperand(opcode, (modrm >> 3) & 7, true);
     const n = operand & 0x1ff;
     const mask = (operand & FPU_WRITES) != 0 ? tlbWriteMask : tlbReadMask;
-    if ((load<u32>(TLB_BASE + ((off >>> 12) << 2)) & mask) != TLB_VALID || (off & 0xfff) > 0x1000 - n) return 0xffff_ffff;
+    const e = load<u32>(TLB_BASE + ((off >>> 12) << 2));
+    if ((e & mask) != TLB_VALID || (off & 0xfff) > 0x1000 - n) return 0xffff_ffff;
     sel = segSelector(<u32>load<u8>(rec, REC_RM));
+    // FLD and FST(P) of a double, three quarters of awk's x87, straight at the operand in RAM.
+    if (fpuRunDouble(opcode, modrm, RAM_BASE + (e & 0xffff_f000) + (off & 0xfff), off, sel)) return fpuStatus();
   }
-  instrStart = jitEntry + <u32>(<i32>(<i16>(at & 0xffff)));
   fpuRun(opcode, modrm, off, off, sel, true); // flat: the linear address is the offset
   return fpuStatus();
 }

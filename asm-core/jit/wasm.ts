@@ -86,6 +86,7 @@ export const OP_I64_LOAD32_U: u32 = 0x35;
 export const OP_I32_LOAD8_U: u32 = 0x2d;
 export const OP_I32_LOAD16_U: u32 = 0x2f;
 export const OP_I32_STORE: u32 = 0x36;
+export const OP_I64_STORE: u32 = 0x37;
 export const OP_I32_STORE8: u32 = 0x3a;
 export const OP_I32_STORE16: u32 = 0x3b;
 export const OP_I32_CONST: u32 = 0x41;
