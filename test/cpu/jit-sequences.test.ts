@@ -93,6 +93,16 @@ function x87After(rng: Rng, fpu: TestCase[]): TestCase {
 
 describe('JIT against the interpreter on instruction sequences', () => {
   let jit: CoreRunner, interp: CoreRunner;
+  /** SEQUENCES cases from `make`, each run translated and step by step: the first five that end differently. */
+  const differing = (make: () => TestCase): string[] => {
+    const failures: string[] = [];
+    for (let i = 0; i < SEQUENCES && failures.length < 5; i++) {
+      const c = make();
+      const d = same(jit.run(c), interp.run(c));
+      if (d.length) failures.push(`sequence ${i} (${c.form}: ${Buffer.from(c.code).toString('hex')}): ${d.join('; ')}`);
+    }
+    return failures;
+  };
   beforeAll(async () => {
     jit = await CoreRunner.create();
     jit.core.setJitThreshold(1);
@@ -129,14 +139,7 @@ describe('JIT against the interpreter on instruction sequences', () => {
     const rng = new Rng(Number(process.env.JIT_SEQ_SEED ?? 0xcf01));
     const readers = pool.filter((c) => /^(INC|DEC|ADC|SBB) /.test(c.form));
     expect(readers.length).toBeGreaterThan(20);
-    const failures: string[] = [];
-    for (let i = 0; i < SEQUENCES; i++) {
-      const c = merging(rng, readers);
-      const d = same(jit.run(c), interp.run(c));
-      if (d.length && failures.length < 5) {
-        failures.push(`sequence ${i} (${c.form}: ${Buffer.from(c.code).toString('hex')}): ${d.join('; ')}`);
-      }
-    }
+    const failures = differing(() => merging(rng, readers));
     expect(failures, failures.join('\n')).toEqual([]);
   }, 600_000);
 
@@ -146,14 +149,7 @@ describe('JIT against the interpreter on instruction sequences', () => {
       form: c.form, code: c.code, regs: c.regs, eflags: c.eflags, seed: c.seed, pokes: blobPokes(c.blobs), undefFlags: 0, undefRegs: 0,
     }));
     expect(fpu.every((c) => c.code.length > FRSTOR_INIT.length)).toBe(true);
-    const failures: string[] = [];
-    for (let i = 0; i < SEQUENCES; i++) {
-      const c = x87After(rng, fpu);
-      const d = same(jit.run(c), interp.run(c));
-      if (d.length && failures.length < 5) {
-        failures.push(`sequence ${i} (${c.form}: ${Buffer.from(c.code).toString('hex')}): ${d.join('; ')}`);
-      }
-    }
+    const failures = differing(() => x87After(rng, fpu));
     expect(failures, failures.join('\n')).toEqual([]);
   }, 600_000);
 });
