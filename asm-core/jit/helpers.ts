@@ -26,13 +26,12 @@ import { dispatch } from '../cpu/generated/handlers';
 import {
   settleFlags, lazyOp, lazySize, lazySrc1, lazySrc2, lazyMask, flagsReg, LAZY_LOGIC,
 } from '../cpu/flags';
-import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH } from '../cpu/state';
+import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH, segSelector } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
 import { CELL_JIT_ENTRY } from './layout';
 import { fpuQuiet, fpuRun, fpuRunDouble, fpuStatus } from '../cpu/fpu';
-import { fpuOperand, FPU_WRITES } from '../cpu/fpu-escape';
+import { FPU_WRITES } from '../cpu/fpu-escape';
 import { REC_IMM, REC_RM } from '../cpu/record';
-import { segSelector } from '../cpu/state';
 import { TLB_BASE, TLB_VALID, tlbReadMask, tlbWriteMask } from '../mmu/tlb';
 import { RAM_BASE } from '../mmu/phys';
 import { readSlow8, readSlow16, readSlow32, writeSlow8, writeSlow16, writeSlow32, pagesOrRecord } from '../mmu/access';
@@ -96,22 +95,24 @@ export function jitCheckWrite(lin: u32, n: u32, at: u32): u32 {
 
 /**
  * An x87 record the translation writes as this call (jit/x87.ts), its memory operand at offset
- * `off` in a flat segment. Returns FSW (for FNSTSW AX); or -1 (0xffffffff), having changed
+ * `off` in a flat segment; `where` is the instruction's EIP offset from the translation's entry
+ * (16 bits signed) and, above it, the operand's size | FPU_WRITES (cpu/fpu-escape.ts fpuOperand,
+ * which the translation asked once). Returns FSW (for FNSTSW AX); or -1 (0xffffffff), having changed
  * nothing, when the instruction needs more than the FPU itself: #NM or a pending unmasked
  * exception (cpu/fpu.ts fpuQuiet), or an operand that is not on the TLB's fast path in one page
  * (a page to fault on or to mark dirty, a page holding code, MMIO, a wrap past 4 GiB). The
  * translation then runs the block loop's handler, which raises and probes in the FPU's own
  * order: a store blocked by an unmasked exception does not touch its destination at all (vol. 1
  * 8.5.4), and FSTP m80fp writes its significand before it faults on the page of its exponent.
- * So nothing here faults; `at` only says where the instruction is (FIP).
+ * So nothing here faults.
  */
-export function jitX87(rec: u32, off: u32, at: u32): u32 {
+export function jitX87(rec: u32, off: u32, where: u32): u32 {
   if (!fpuQuiet()) return 0xffff_ffff;
   const imm = load<u32>(rec, REC_IMM), opcode = imm & 0xff, modrm = (imm >>> 8) & 0xff;
-  instrStart = jitEntry() + <u32>(<i32>(<i16>(at & 0xffff)));
+  instrStart = jitEntry() + <u32>(<i32>(<i16>(where & 0xffff)));
   let sel: u32 = 0;
   if (modrm < 0xc0) {
-    const operand = fpuOperand(opcode, (modrm >> 3) & 7, true);
+    const operand = where >>> 16;
     const n = operand & 0x1ff;
     const mask = (operand & FPU_WRITES) != 0 ? tlbWriteMask : tlbReadMask;
     const e = load<u32>(TLB_BASE + ((off >>> 12) << 2));

@@ -15,7 +15,7 @@ import { i32c, lget, lset, gget, gset, op, ifVoidHint, end, helper, OP_I32_LT_S,
 import { F_X87, F_DISPATCH, G_PC, G_INSTR_START, G_ATTENTION, L_OFF, L_T, L_BAIL } from './layout';
 import { pendKind, storeFlags } from './pending';
 import {
-  effectiveAddress, at, spillInline, eipAt, addRetired, flushRetired, committed, index, startOff, nextOff,
+  effectiveAddress, blockBase, spillInline, eipAt, addRetired, flushRetired, committed, index, startOff, nextOff,
   slowPath, setReg16,
 } from './operands';
 import { REC_IMM, REC_RM } from '../cpu/record';
@@ -27,9 +27,9 @@ export function x87(rec: u32, h: u32): bool {
   const imm = load<u32>(rec, REC_IMM), opcode = imm & 0xff, modrm = (imm >> 8) & 0xff;
   const mem = modrm < 0xc0;
   if (fpuUndefined(opcode, modrm, mem)) return false; // #UD, from the handler
+  const operand = mem ? fpuOperand(opcode, (modrm >> 3) & 7, true) : 0;
   if (mem) {
     const seg = <u32>load<u8>(rec, REC_RM);
-    const operand = fpuOperand(opcode, (modrm >> 3) & 7, true);
     const n = operand & 0x1ff;
     // Environments and FSAVE images are sized by the operand size, which the handler knows.
     if (n > 10 || (seg != SEG_ES && seg != SEG_SS && seg != SEG_DS)) return false;
@@ -41,7 +41,7 @@ export function x87(rec: u32, h: u32): bool {
   if (!mem && ((opcode == 0xda && reg < 4) || (opcode == 0xdb && reg < 4) || ((opcode == 0xdb || opcode == 0xdf) && (reg == 5 || reg == 6)))) {
     storeFlags(); pendKind = -1;
   }
-  i32c(rec); if (mem) lget(L_OFF); else i32c(0); at(); helper(F_X87, 3, true);
+  i32c(rec); if (mem) lget(L_OFF); else i32c(0); i32c(operand << 16 | ((blockBase + startOff) & 0xffff)); helper(F_X87, 3, true);
   lset(L_T);
   lget(L_T); i32c(0); op(OP_I32_LT_S);
   ifVoidHint(false);
