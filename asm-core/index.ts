@@ -60,6 +60,7 @@ export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } 
 export { tlbReadMask, tlbWriteMask, codeEpoch } from './mmu/tlb';
 export { jitChainTarget } from './jit/chain';
 import { setChaining, chained } from './jit/chain';
+import { returnsIntoCallers } from './jit/calls';
 export {
   jitFault, jitRead8, jitRead16, jitRead32, jitWrite8, jitWrite16, jitWrite32, jitSegCheck, jitCheckWrite, jitDispatch,
   jitFlags, jitRotateFlags, jitX87,
@@ -294,7 +295,8 @@ export function setJitChaining(on: u32): void { setChaining(on != 0); flushBlock
  * JIT counters since power-on: translations (0), bytes emitted (1), failed translations (2),
  * evictions (3), calls of translated blocks (4), instructions run in translated blocks (5),
  * the threshold (6), guest code bytes translated (7), bytes of modules in the cache now (8)
- * and at most (9), translations entered from another translation (10, jit/chain.ts).
+ * and at most (9), translations entered from another translation (10, jit/chain.ts), returns
+ * into a calling translation's frame (11, jit/calls.ts).
  */
 export function jitStats(which: u32): f64 {
   switch (which) {
@@ -308,7 +310,8 @@ export function jitStats(which: u32): f64 {
     case 7: return guestBytes;
     case 8: return cacheBytes;
     case 9: return cachePeak;
-    default: return <f64>chained();
+    case 10: return <f64>chained();
+    default: return <f64>returnsIntoCallers();
   }
 }
 /**

@@ -18,6 +18,7 @@ import { entryMask, entryParam } from './emit';
 import { retired } from '../cpu/exec';
 import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER } from '../cpu/blocks';
 import { REGION_MAX } from './region';
+import { forgetWaitingCalls } from './calls';
 import { forgetCodeTranslations } from '../mmu/tlb';
 import { startCells, CELLS_PER_SLOT, CELL_BYTES } from './chain';
 import { CELL_ENTRY_PARAM } from './layout';
@@ -259,6 +260,7 @@ export function usedMarks(): u32 { return slotUsed - tableBase; }
 /** Run the translation at table index `index` from entry `param` (it may chain into others, jit/chain.ts). */
 @inline export function enter(index: u32, param: u32): void {
   setEntryParam(param);
+  forgetWaitingCalls();
   markUsed(index);
   calls += 1;
   const before = retired;

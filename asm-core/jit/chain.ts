@@ -102,25 +102,44 @@ export function cellForExit(computed: bool): bool {
  */
 export function chainEpilogue(): void {
   if (!chaining) { op(OP_RETURN); return; }
+  cellHolds();
+  ifI32Hint(true);
+  cellTake();
+  els();
+  lget(L_CELL); helper(F_CHAIN_TARGET, 1, true);
+  end();
+  byte(OP_RETURN_CALL); uleb(F_GO);
+}
+
+/**
+ * Push 1 when the exit cell in L_CELL holds for the EIP in L_T now (the test jitChainTarget makes,
+ * written inline): made for that EIP, in this link epoch, through the same TLB entry, and the
+ * budget has room for the target's first block and nothing wants the run loop.
+ */
+export function cellHolds(): void {
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_EIP); lget(L_T); op(OP_I32_EQ);
-  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EPOCH);
-  gget(G_CODE_EPOCH); i32c(1); op(OP_I32_SHL); gget(G_CPL); i32c(3); op(OP_I32_EQ); op(OP_I32_OR);
-  op(OP_I32_EQ); op(OP_I32_AND);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EPOCH); linkEpochNow(); op(OP_I32_EQ); op(OP_I32_AND);
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0);
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
   gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
   lget(L_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_LE_U);
   op(OP_I32_AND);
-  ifI32Hint(true);
-  // A hit: mark the target used for the cache's clock (cache.ts markUsed), count it, and say where it enters.
+}
+
+/** Push blocks.ts linkEpoch(): the code epoch and whether the CPU is at CPL 3. */
+export function linkEpochNow(): void {
+  gget(G_CODE_EPOCH); i32c(1); op(OP_I32_SHL); gget(G_CPL); i32c(3); op(OP_I32_EQ); op(OP_I32_OR);
+}
+
+/**
+ * The cell in L_CELL held: mark its target used for the cache's clock (cache.ts markUsed),
+ * count the entry, say where it enters, and push its table index (into L_T too).
+ */
+export function cellTake(): void {
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
   i32c(0); i32c(0); mem(OP_I64_LOAD, 3, CELL_CHAINED); i64c(1); op(OP_I64_ADD); mem(OP_I64_STORE, 3, CELL_CHAINED);
   i32c(0); lget(L_CELL); mem(OP_I32_LOAD, 2, C_ENTRY); mem(OP_I32_STORE, 2, CELL_ENTRY_PARAM);
   lget(L_T);
-  els();
-  lget(L_CELL); helper(F_CHAIN_TARGET, 1, true);
-  end();
-  byte(OP_RETURN_CALL); uleb(F_GO);
 }
 
 /** Translations entered from another, since power-on (index.ts jitStats). */

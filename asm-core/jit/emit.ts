@@ -18,22 +18,23 @@
 // address its physical page is mapped at.
 
 import {
-  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, ifVoid, ifVoidHint, end,
+  byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, ifVoid, ifVoidHint, els, end,
   blockVoid, loopVoid, brTo, startFunction, OP_I32_NE, OP_I32_EQ, OP_I32_OR, OP_I32_ADD,
   OP_I32_SUB, OP_I32_AND, OP_I32_SHR_S, OP_I64_ADD, OP_RETURN, OP_BR, OP_BR_TABLE, OP_I64_GT_U,
-  OP_I32_LOAD, OP_I32_STORE, mem, helper,
+  OP_I32_LOAD, OP_I32_STORE, OP_I64_LOAD, OP_I64_STORE, OP_I64_LE_U, OP_I64_EXTEND_I32_U, OP_I32_EQZ, mem, helper, depth,
 } from './wasm';
 import {
   F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, CELL_JIT_ENTRY, CELL_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
-  L_BLK, L_FK, G_JIT_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT,
+  L_BLK, L_FK, G_JIT_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT, L_E, L_READ_MASK, CELL_RETURNS, L_OFF, L_LIN,
 } from './layout';
 import {
   PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, pendWithCarry, pendingKind, condition, kindToLocal, storeKindFromLocal,
 } from './pending';
 import { REC_SIZE, REC_HANDLER, REC_LEN, REC_DISP } from '../cpu/record';
 import { H, blockEnd, keepsRegisters, END_NONE, END_BRANCH, END_JUMP, END_CALL, END_RETURN } from '../cpu/generated/handlers';
-import { regionSize, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, forcedEntries, REGION_MAX } from './region';
-import { cellForExit, chainEpilogue, restartCells } from './chain';
+import { regionHeader, regionSize, regionFirst, regionCount, regionOffset, memberAt, returnSites, returnSiteCount, forcedEntries, REGION_MAX } from './region';
+import { cellForExit, chainEpilogue, restartCells, cellHolds, chaining } from './chain';
+import { callRoom, callAndWait, codePageEntry, expectedReturn, sameCode } from './calls';
 import {
   addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
   startOff, storeSet, storeRegs, used, written, setReg32, getReg32,
@@ -42,6 +43,8 @@ import { inline } from './generated/inline';
 import { thunkRegister, thunkTest } from './thunk';
 import { pc, csBase } from '../cpu/live';
 import { REG_ESP } from '../cpu/state';
+import { H_LAST, H_BYTES } from '../cpu/blocks';
+import { TLB_VALID } from '../mmu/tlb';
 
 /**
  * Leave the function with EIP from local L_T, after `done` instructions of the block: into the
@@ -49,10 +52,68 @@ import { REG_ESP } from '../cpu/state';
  * varies from run to run (RET, an indirect jump). Through the shared exits (functionBody), which
  * store the registers and the flags described in fk.
  */
-function exitTo(done: u32, chain: bool, computed: bool = false): void {
+function exitTo(done: u32, chain: bool, computed: bool = false, ret: bool = false): void {
   kindToLocal();
   addRetired(<i32>done - <i32>committed);
+  if (ret && chaining) {
+    // A RET to where the latest waiting caller expects it (jit/calls.ts): back into its frame.
+    expectedReturn(); ifVoid(); brTo(LEVEL_LEAVE); end();
+  }
   brTo(chain && cellForExit(computed) ? LEVEL_CHAIN : LEVEL_LEAVE);
+}
+
+/**
+ * A CALL to code outside the region whose return site (EIP offset nextOff) is a member of it:
+ * to the function's shared call exit (callExit), which calls into the callee's translation and
+ * goes on at the return site when it comes back there (jit/calls.ts). False, with nothing
+ * written, when the site cannot: then the caller writes the ordinary exit.
+ */
+function callAndReturn(to: u32, done: u32): bool {
+  const k = memberAt(blockBase + nextOff);
+  if (k < 0 || callLevel == 0 || !cellForExit(false)) return false;
+  kindToLocal();
+  addRetired(<i32>done - <i32>committed);
+  eipAt(to); lset(L_T);
+  eipAt(nextOff); lset(L_OFF);
+  i32c(<u32>k); lset(L_BLK);
+  i32c(load<u32>(regionCount + (<u32>k << 2))); lset(L_LIN);
+  brTo(callLevel);
+  return true;
+}
+
+/**
+ * The shared call exit, after the region's blocks inside its loop (region): with the callee's EIP
+ * in L_T, its exit cell in L_CELL, the pending flags as fk describes them, and the return site's
+ * EIP, member and instruction count in L_OFF, L_BLK and L_LIN.
+ */
+function callExit(): void {
+  // The state to memory and `pc` the callee's EIP, as for a chain (functionBody's LEVEL_CHAIN).
+  storeRegs(); storeKindFromLocal(); flushRetired(); lget(L_T); gset(G_PC);
+  codePageEntry(); lset(L_E);
+  callRoom(); cellHolds(); op(OP_I32_AND);
+  lget(L_E); lget(L_READ_MASK); op(OP_I32_AND); i32c(TLB_VALID); op(OP_I32_EQ); op(OP_I32_AND);
+  ifVoidHint(true);
+  callAndWait();
+  // Back in this frame: on at the return site if a chain into it would go there now.
+  gget(G_PC); lget(L_OFF); op(OP_I32_EQ);
+  sameCode(); op(OP_I32_AND);
+  gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
+  gget(G_RETIRED); lget(L_LIN); op(OP_I64_EXTEND_I32_U); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_LE_U);
+  op(OP_I32_AND);
+  ifVoidHint(true);
+  i32c(0); i32c(0); mem(OP_I64_LOAD, 3, CELL_RETURNS); i64c(1); op(OP_I64_ADD); mem(OP_I64_STORE, 3, CELL_RETURNS);
+  // The callee's prologue set the slow paths' entry EIP: this translation's again.
+  i32c(0); lget(L_EIP0); mem(OP_I32_STORE, 2, CELL_JIT_ENTRY);
+  // The registers, masks and retired count from the core, the flags in their globals (fk 0),
+  // as at an entry; into member L_BLK.
+  loadRegs(); loadMasks(); gget(G_RETIRED); lset(L_RETIRED);
+  i32c(0); lset(L_FK);
+  brTo(loopLevel);
+  end();
+  op(OP_RETURN); // not back at the return site: the state is in memory, for whatever called this
+  els();
+  brTo(LEVEL_GO); // the ordinary way, a tail call (the cell may be refilled there)
+  end();
 }
 
 /** The handler, on the record itself, with the state it reads stored first. */
@@ -105,6 +166,10 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
 
 /** Which region block is being translated. */
 let member: u32 = 0;
+/** The region's loop, for brTo: a branch there goes to the member in L_BLK. */
+let loopLevel: u32 = 0;
+/** The block whose end is the shared call exit (callExit), for brTo; 0 when the function has none. */
+let callLevel: u32 = 0;
 
 // ---- the pending flags at the top of each block ----
 // A block that every edge reaches with the same pending operation (kind, size, where CF is)
@@ -224,6 +289,9 @@ function region(): void {
   // The forced entries: the flags are in their globals.
   for (let k: u32 = 0; k < n; k++) if (forcedEntries & (1 << k)) store<u32>(edgeState + (k << 2), 0);
   loopVoid();
+  loopLevel = depth;
+  callLevel = 0;
+  if (chaining && callsOut()) { blockVoid(); callLevel = depth; }
   for (let i: u32 = 0; i < n; i++) blockVoid();
   lget(L_BLK);
   byte(OP_BR_TABLE); uleb(n); for (let i: u32 = 0; i < n; i++) uleb(i); uleb(0);
@@ -232,7 +300,20 @@ function region(): void {
     blockBase = load<u32>(regionOffset + (member << 2));
     records(load<u32>(regionFirst + (member << 2)), load<u32>(regionCount + (member << 2)));
   }
+  if (callLevel != 0) { end(); callExit(); }
   end();
+}
+
+/** Does a member end in a CALL out of the region whose return site is a member (callAndReturn)? */
+function callsOut(): bool {
+  for (let k: u32 = 0; k < regionSize; k++) {
+    const header = regionHeader(k);
+    const last = load<u32>(header, H_LAST);
+    if (blockEnd(<u32>load<u16>(last, REC_HANDLER)) != END_CALL) continue;
+    const after = load<u32>(regionOffset + (k << 2)) + load<u32>(header, H_BYTES);
+    if (memberAt(after) >= 0 && memberAt(after + load<u32>(last, REC_DISP)) < 0) return true;
+  }
+  return false;
 }
 
 /** Go on at EIP offset `to` (from this block's start) after `done` instructions: within the region if it is a member. */
@@ -249,7 +330,7 @@ function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   if (fallThrough && <u32>k == member + 1) return;
   if (<u32>k > member) { byte(OP_BR); uleb(<u32>k - member - 1 + nested); return; }
   i32c(<u32>k); lset(L_BLK);
-  byte(OP_BR); uleb(regionSize - 1 - member + nested);
+  brTo(loopLevel);
 }
 
 /**
@@ -298,12 +379,13 @@ function records(first: u32, count: u32): void {
         goTo(nextOff, count + 2, 1, false);
         end();
       }
+      if (memberAt(blockBase + to) < 0 && callAndReturn(to, count)) return;
       goTo(to, count, 0, canFall);
       return;
     }
     if (kind != END_NONE) { // a computed target (an inlined handler is never the interpreter's)
       if (kind == END_RETURN) returnTo(index + 1);
-      exitTo(index + 1, true, true);
+      exitTo(index + 1, true, true, kind == END_RETURN);
       return;
     }
     if (last) { goTo(nextOff, count, 0, canFall); return; }

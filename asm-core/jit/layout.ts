@@ -48,13 +48,17 @@ export const G_IMPORTS: u32 = 17;
 // at a constant address in one load. With these three in memory, a call loop into another
 // page's translation and back (two transitions) took 26.7-27.1 ns an iteration against
 // 27.5-28.8 (the best of five, three alternating runs; Node 20 on an AMD EPYC host).
-const JIT_CELLS: u32 = <u32>memory.data(16);
+const JIT_CELLS: u32 = <u32>memory.data(32);
 /** Translations entered from another, since power-on (u64; jit/chain.ts, index.ts jitStats). */
 export const CELL_CHAINED: u32 = JIT_CELLS;
 /** Where the translation being called enters (jit/emit.ts entryParam): translations read it first. */
 export const CELL_ENTRY_PARAM: u32 = JIT_CELLS + 8;
 /** EIP at the running translation's entry (its prologue sets it), for the slow paths (jit/helpers.ts). */
 export const CELL_JIT_ENTRY: u32 = JIT_CELLS + 12;
+/** Returns into a calling translation's frame, since power-on (u64; jit/calls.ts). */
+export const CELL_RETURNS: u32 = JIT_CELLS + 16;
+/** How many calling translations wait in their frames for a return (jit/calls.ts). */
+export const CELL_DEPTH: u32 = JIT_CELLS + 24;
 
 // Types: the translation's own () -> (), every helper's (i32 i32 i32) -> i32, jitGo's (i32) -> ().
 export const T_V_V: u32 = 0, T_HELPER: u32 = 1, T_GO: u32 = 2;

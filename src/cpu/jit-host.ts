@@ -238,7 +238,7 @@ export class JitHost {
     return {
       translations: s(0), bytesEmitted: s(1), compileMs: this.compileMs, queued: this.waiting.length,
       failures: s(2), evictions: s(3),
-      calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9), chained: s(10),
+      calls: s(4), instructions: s(5), threshold: s(6), guestBytes: s(7), cacheBytes: s(8), cachePeakBytes: s(9), chained: s(10), returns: s(11),
       modules: this.modules, moduleBytesHeld: this.heldBytes, moduleBytesHeldPeak: this.heldPeak,
     };
   }

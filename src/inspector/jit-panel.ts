@@ -50,6 +50,7 @@ export class JitPanel {
       row('instructions', 'instructions run translated', j.instructions, pj?.instructions);
       row('calls', 'entries from the block loop', j.calls, pj?.calls);
       row('chained', 'entries from other translations', j.chained, pj?.chained);
+      row('returns', 'returns into a waiting caller', j.returns, pj?.returns);
       row('evictions', 'evictions', j.evictions, pj?.evictions);
       row('failures', 'modules refused by the engine', j.failures, pj?.failures);
     }

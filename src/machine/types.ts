@@ -45,6 +45,8 @@ export interface JitCounters {
   calls: number;
   /** Translations entered straight from another one (chaining, asm-core/jit/chain.ts). */
   chained: number;
+  /** Returns into the frame of a translation that called another and waited (asm-core/jit/calls.ts). */
+  returns: number;
   /** Guest instructions executed in translated code. */
   instructions: number;
   /** Bytes of guest code translated. */

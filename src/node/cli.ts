@@ -356,7 +356,7 @@ export function formatStats(s: { instructions: number; guestSeconds: number; jit
       `webx86: JIT (threshold ${j.threshold} runs): ${j.translations} regions translated from ${(j.guestBytes / 1024).toFixed(0)} KiB ` +
       `of guest code into ${(j.bytesEmitted / 1024).toFixed(0)} KiB of WebAssembly, ${j.compileMs.toFixed(0)} ms compiling in the run loop ` +
       `(${(j.compileMs / Math.max(1, j.guestBytes / 1024)).toFixed(2)} ms per KiB of guest code), code cache peak ` +
-      `${(j.cachePeakBytes / 1024).toFixed(0)} KiB, compiled as ${j.modules} modules (at most ${(j.moduleBytesHeldPeak / 1024).toFixed(0)} KiB of them held); ${j.calls} calls from the block loop and ${j.chained} from other translations, ${share.toFixed(1)}% of instructions in translated code, ` +
+      `${(j.cachePeakBytes / 1024).toFixed(0)} KiB, compiled as ${j.modules} modules (at most ${(j.moduleBytesHeldPeak / 1024).toFixed(0)} KiB of them held); ${j.calls} calls from the block loop and ${j.chained} from other translations, ${j.returns} returns into a waiting caller, ${share.toFixed(1)}% of instructions in translated code, ` +
       `${j.evictions} evictions, ${j.failures} failures`,
     );
   }

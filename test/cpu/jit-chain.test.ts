@@ -115,10 +115,11 @@ describe('JIT chaining', () => {
       const core = await machine('regions', notThunk);
       for (let i = 0; i < 100 && core.run(1_000_000) !== 'hlt'; i++);
       for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp', 'esi', 'edi', 'ebp'] as const) expect(core.reg(r), r).toBe(interp.reg(r));
-      chained.push(core.jitStats.chained);
+      chained.push(core.jitStats.chained + core.jitStats.returns);
     }
-    // The call to the thunk and its RET chained in each iteration only where F4 was not one, or
-    // no longer one: in the second half both go through F4's translation (LOOPS chained entries).
+    // The call to the thunk and its RET went from translation to translation (a chained entry
+    // and a return into the waiting caller, jit/calls.ts) in each iteration only where F4 was
+    // not one, or no longer one: in the second half both go through F4's translation.
     expect(chained[0]).toBeLessThan(chained[1]! - LOOPS / 2);
   });
 
@@ -159,6 +160,139 @@ describe('JIT chaining', () => {
     const warm = await build('regions');
     for (let i = 0; i < 100 && warm.run(1_000_000) !== 'hlt'; i++);
     expect(warm.jitStats.chained).toBeLessThan(N / 2);
+  });
+
+  it.runIf(TAIL_CALLS)('returns into the caller waiting in its frame, and unwinds when a return goes elsewhere', async () => {
+    // A loop on page A calls B, and B and C call each other EDX = ECX & 63 deep, deeper than
+    // the frames that may wait (jit/calls.ts MAX_DEPTH). Every 8th iteration C returns one byte
+    // past its return site in B, which no waiting frame expects; every 16th it rewrites the
+    // immediate of A's return site while A waits, so A's code is not what it was at the CALL.
+    const N = 600, A = BASE, B = BASE + 0x1000, C = BASE + 0x2000;
+    const build = async (mode: 'interpreter' | 'regions' | 'chain') => {
+      const core = await bareCore(4 << 20);
+      put(core, A, [
+        0x89, 0xca, // 0: mov edx, ecx
+        0x83, 0xe2, 0x3f, // 2: and edx, 63
+        0xe8, ...le32(B - (A + 10)), // 5: call B
+        0x83, 0xc3, 0x01, // 10: add ebx, 1 (the immediate at 12 is rewritten)
+        0x01, 0xc6, // 13: add esi, eax
+        0x49, // 15: dec ecx
+        0x75, 0xee, // 16: jnz 0
+        0xf4, // 18: hlt
+      ]);
+      const recurse = (self: number, other: number) => [
+        0x85, 0xd2, // 0: test edx, edx
+        0x74, 0x07, // 2: jz 11
+        0x4a, // 4: dec edx
+        0xe8, ...le32(other - (self + 10)), // 5: call other
+        0x42, // 10: inc edx
+      ];
+      put(core, B, [...recurse(B, C), 0x40, 0xc3]); // 11: inc eax; ret
+      put(core, C, [
+        ...recurse(C, B),
+        0xf6, 0xc1, 0x0f, // 11: test cl, 15
+        0x75, 0x06, // 14: jnz 22
+        0x88, 0x0d, ...le32(A + 12), // 16: mov [A + 12], cl
+        0x89, 0xcf, // 22: mov edi, ecx
+        0x83, 0xe7, 0x07, // 24: and edi, 7
+        0x83, 0xff, 0x03, // 27: cmp edi, 3
+        0x75, 0x04, // 30: jne 36
+        0x83, 0x04, 0x24, 0x01, // 32: add dword [esp], 1: past B's INC EDX
+        0x83, 0xc0, 0x02, // 36: add eax, 2
+        0xc3, // 39: ret
+      ]);
+      enterFlat32(core, A, { ecx: N, esp: BASE - 16 });
+      if (mode === 'interpreter') core.setBlockCache(false);
+      else core.setJitThreshold(mode === 'regions' ? 20 : 1);
+      return core;
+    };
+    const interp = await build('interpreter');
+    const expected = runInSlices(interp);
+    for (const mode of ['regions', 'chain'] as const) {
+      const core = await build(mode);
+      expect(runInSlices(core), mode).toEqual(expected);
+      for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp', 'esi', 'edi', 'ebp'] as const) expect(core.reg(r), `${mode} ${r}`).toBe(interp.reg(r));
+      expect(core.jitStats.failures).toBe(0);
+    }
+    // Run whole, most returns went back into the frame of the translation that made the call.
+    const warm = await build('chain');
+    for (let i = 0; i < 100 && warm.run(1_000_000) !== 'hlt'; i++);
+    expect(warm.reg('ebx')).toBe(interp.reg('ebx'));
+    expect(warm.jitStats.returns).toBeGreaterThan(N * 10);
+  });
+
+  it.runIf(TAIL_CALLS)('goes on in the waiting caller only while its page maps the same code, and faults there at its own EIP', async () => {
+    // The loop runs at linear CODE_X, which maps P1 or P2: the same code but for the immediate
+    // of its return site's ADD. Every 16th iteration the function it calls maps the other page
+    // (a PTE write and INVLPG) and returns, so the waiting caller's code is not what it was at
+    // the CALL. Half of the iterations then read an absent page after the return site; the #PF
+    // handler adds the faulting EIP to EDI and resumes after the load.
+    const PD = 0x20_0000, PT = 0x20_1000, CODE_X = 0x30_0000, P1 = 0x31_0000, P2 = 0x32_0000, HOLE = 0x34_0000;
+    const GDT = 0x1000, IDT = 0x2000, TABLES = 0x1800, F = BASE + 0x1000, H = BASE + 0x3000, N = 200;
+    const pte = PT + (CODE_X >>> 12) * 4;
+    const build = async (mode: 'interpreter' | 'regions' | 'chain') => {
+      const core = await bareCore(4 << 20);
+      const ram = new DataView(core.ram.buffer, core.ram.byteOffset, core.ram.byteLength);
+      ram.setUint32(PD, PT | 3, true);
+      for (let i = 0; i < 1024; i++) ram.setUint32(PT + i * 4, (i << 12) | 3, true);
+      ram.setUint32(pte, P1 | 3, true);
+      ram.setUint32(PT + (HOLE >>> 12) * 4, 0, true);
+      // GDT: null, flat code (0x08), flat data (0x10); the IDT's #PF gate goes to H.
+      ram.setUint32(GDT + 8, 0x0000ffff, true); ram.setUint32(GDT + 12, 0x00cf9b00, true);
+      ram.setUint32(GDT + 16, 0x0000ffff, true); ram.setUint32(GDT + 20, 0x00cf9300, true);
+      ram.setUint32(IDT + 14 * 8, (0x08 << 16) | (H & 0xffff), true); ram.setUint32(IDT + 14 * 8 + 4, (H & 0xffff0000) | 0x8e00, true);
+      ram.setUint16(TABLES, 23, true); ram.setUint32(TABLES + 2, GDT, true);
+      ram.setUint16(TABLES + 8, 15 * 8 - 1, true); ram.setUint32(TABLES + 10, IDT, true);
+      put(core, BASE, [
+        0x0f, 0x01, 0x15, ...le32(TABLES), // lgdt [TABLES]
+        0x0f, 0x01, 0x1d, ...le32(TABLES + 8), // lidt [TABLES + 8]
+        0xe9, ...le32(CODE_X - (BASE + 19)), // jmp CODE_X
+      ]);
+      const loop = (imm: number) => [
+        0xe8, ...le32(F - (CODE_X + 5)), // 0: call F
+        0x83, 0xc3, imm, // 5: add ebx, imm
+        0xf6, 0xc1, 0x04, // 8: test cl, 4
+        0x74, 0x02, // 11: jz 15
+        0x8b, 0x06, // 13: mov eax, [esi]: #PF
+        0x49, // 15: dec ecx
+        0x75, 0xee, // 16: jnz 0
+        0xf4, // 18: hlt
+      ];
+      put(core, P1, loop(1));
+      put(core, P2, loop(2));
+      put(core, F, [
+        0xf6, 0xc1, 0x0f, // 0: test cl, 15
+        0x75, 0x11, // 3: jnz 22
+        0x81, 0x35, ...le32(pte), ...le32(P1 ^ P2), // 5: xor dword [pte], P1 ^ P2
+        0x0f, 0x01, 0x3d, ...le32(CODE_X), // 15: invlpg [CODE_X]
+        0xc3, // 22: ret
+      ]);
+      put(core, H, [
+        0x8b, 0x6c, 0x24, 0x04, // mov ebp, [esp + 4]: the faulting EIP
+        0x01, 0xef, // add edi, ebp
+        0x83, 0x44, 0x24, 0x04, 0x02, // add dword [esp + 4], 2: past the load
+        0x83, 0xc4, 0x04, // add esp, 4: the error code
+        0xcf, // iret
+      ]);
+      enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 }, PD);
+      core.setReg('esi', HOLE);
+      if (mode === 'interpreter') core.setBlockCache(false);
+      else core.setJitThreshold(mode === 'regions' ? 20 : 1);
+      return core;
+    };
+    const interp = await build('interpreter');
+    const expected = runInSlices(interp);
+    expect(interp.reg('edi')).toBe(Math.imul(N / 2, CODE_X + 13) >>> 0);
+    for (const mode of ['regions', 'chain'] as const) {
+      const core = await build(mode);
+      expect(runInSlices(core), mode).toEqual(expected);
+      for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp', 'esi', 'edi', 'ebp'] as const) expect(core.reg(r), `${mode} ${r}`).toBe(interp.reg(r));
+    }
+    const warm = await build('chain');
+    for (let i = 0; i < 100 && warm.run(1_000_000) !== 'hlt'; i++);
+    expect(warm.reg('ebx')).toBe(interp.reg('ebx'));
+    expect(warm.reg('edi')).toBe(interp.reg('edi'));
+    expect(warm.jitStats.returns).toBeGreaterThan(N / 2);
   });
 
   it.each([1, 20])('follows a code page that INVLPG remapped, in translations linked to it (threshold %i)', async (threshold) => {
