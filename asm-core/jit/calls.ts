@@ -1,4 +1,4 @@
-// Calls that return. Most CALLs into another page's code come back with that function's RET to
+// Calls that return. Most CALLs out of a translation's region come back with the callee's RET to
 // the instruction after the CALL. Chained (jit/chain.ts) that is two transitions: a tail call into
 // the callee's translation, and later one from the callee's RET, through the jump cache, into an
 // entry of the caller's translation, whose prologue loads everything again.
@@ -11,8 +11,10 @@
 // (jit/chain.ts cellHolds): EIP is the return site's, the link epoch and the TLB entry of the code's
 // page are what they were at the CALL, nothing wants the run loop, and the budget has room for the
 // return site's block. Otherwise it returns too, with the state in memory, to whatever called it.
-// So a return nobody expects (a task switch, a longjmp, the end of the budget, a fault) unwinds
-// the waiting frames back to the block loop, and nothing depends on the guest's calls and
+// A RET to any other address (a task switch, a longjmp, a return past a CALL that did not wait)
+// chains as before, and the frames keep waiting until the chain ends in a return: the end of
+// the budget, a fault, `attention`, a cell that missed. Then each finds its return site not
+// reached and returns too, down to the block loop. So nothing depends on the guest's calls and
 // returns pairing up: a waiting frame holds no guest state, only which code it is running.
 //
 // What it saves: the return is a plain WebAssembly return, which the host CPU predicts, instead of
@@ -31,7 +33,10 @@ import { TLB_BASE } from '../mmu/tlb';
 
 /** How many callers may wait in their frames at once; a CALL beyond them chains as before. */
 export const MAX_DEPTH: u32 = 32;
-/** The waiting callers' return addresses; the word below the first is never read as one (a depth of 0 reads it: no frame waits). */
+/**
+ * The waiting callers' return addresses. A depth of 0 reads the word below the first, 0: a RET
+ * to EIP 0 then returns to the block loop instead of chaining, which is only slower.
+ */
 const RETURN_STACK: u32 = <u32>memory.data((MAX_DEPTH + 1) * 4) + 4;
 
 /** Returns into a waiting caller's frame that went on there, since power-on (index.ts jitStats). */

@@ -138,6 +138,8 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
     // no longer flat, TF, RF, breakpoints, HLT and interrupts.
     // The handler left the registers and flags in memory: straight to the chain test.
     gget(G_PC); lset(L_T);
+    // RET imm16 (the handler's): back into a waiting caller's frame as a RET would (jit/calls.ts).
+    if (h == <u32>H.retImm && chaining) { expectedReturn(); ifVoid(); op(OP_RETURN); end(); }
     if (cellForExit(true)) brTo(LEVEL_GO); else op(OP_RETURN);
     return;
   }
@@ -152,11 +154,13 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
 
 // ---- a region: its blocks inside one loop, entered through a br_table on L_BLK ----
 //   loop
-//     block (n times)
-//       br_table on L_BLK          ;; depth j: to the body of block j
-//     end  body 0
-//     end  body 1 ...
-//     end  body n-1
+//     block                        ;; only when a member calls out of the region (callsOut)
+//       block (n times)
+//         br_table on L_BLK        ;; depth j: to the body of block j
+//       end  body 0
+//       end  body 1 ...
+//       end  body n-1
+//     end  the shared call exit (callExit), which goes on at member L_BLK through the loop
 //   end
 // The bodies are in address order (region.ts), so a jump to a later body is a plain `br` out to
 // the end of the block before it; only the entries (entryMask) and backward jumps (a loop) go
@@ -320,6 +324,11 @@ function callsOut(): bool {
 function goTo(to: u32, done: u32, nested: u32, fallThrough: bool): void {
   const k = memberAt(blockBase + to);
   if (k < 0) { eipAt(to); lset(L_T); exitTo(done, true); return; }
+  if (slowPath) {
+    // The block's last instruction took a slow path, which may want the run loop (a host
+    // watchpoint, MMIO): leave before the next block, as the block loop would.
+    lget(L_BAIL); ifVoidHint(false); eipAt(to); lset(L_T); exitTo(done, false); end();
+  }
   // The next block starts with the registers in their locals and the pending flags in fa..fcf, their kind in fk.
   kindToLocal();
   noteEdge(<u32>k);

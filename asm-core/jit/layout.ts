@@ -45,7 +45,7 @@ export const G_IMPORTS: u32 = 17;
 // ---- cells of the core's memory that translations use where a global would do ----
 // What only the JIT writes and reads at every transition between translations is here, not in
 // imported globals: V8 reaches an imported mutable global through the instance, a memory cell
-// at a constant address in one load. With these three in memory, a call loop into another
+// at a constant address in one load. With the first three in memory, a call loop into another
 // page's translation and back (two transitions) took 26.7-27.1 ns an iteration against
 // 27.5-28.8 (the best of five, three alternating runs; Node 20 on an AMD EPYC host).
 const JIT_CELLS: u32 = <u32>memory.data(32);

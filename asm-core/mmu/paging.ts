@@ -107,8 +107,9 @@ export function translateOrRecord(lin: u32, write: bool, user: bool): u32 {
   }
   e = walk(lin, write, user);
   if (e == 0) { recordPageFault(lin); return 0; }
-  tlbSet(lin, e);
-  return e;
+  // The entry as stored: an access on a page a host watchpoint covers must see TLB_WATCH the
+  // first time too (mmu/access.ts), not only once the entry is in the TLB.
+  return tlbSet(lin, e);
 }
 
 /** The #PF error code when walk() returns 0. */

@@ -109,7 +109,8 @@ export function tlbSetUser(user: bool): void {
 /** Since power-on, for the inspector (index.ts tlbStats): entries filled, whole flushes, single pages dropped. */
 export let tlbFills: f64 = 0, tlbFlushes: f64 = 0, tlbInvalidations: f64 = 0;
 
-export function tlbSet(lin: u32, entry: u32): void {
+/** Fill the entry for `lin`'s page; what it stored (with TLB_WATCH when a host watchpoint is on the page). */
+export function tlbSet(lin: u32, entry: u32): u32 {
   tlbFills++;
   if (hostWatchCount != 0 && pageWatched(lin)) entry |= TLB_WATCH;
   const slot = TLB_BASE + ((lin >>> 12) << 2);
@@ -119,6 +120,7 @@ export function tlbSet(lin: u32, entry: u32): void {
     listCount++;
   }
   store<u32>(slot, entry);
+  return entry;
 }
 
 /** Drop one page (INVLPG). Block links into it stay: each checks its target's TLB entry (codeEpoch). */

@@ -221,6 +221,36 @@ describe('JIT chaining', () => {
     expect(warm.jitStats.returns).toBeGreaterThan(N * 10);
   });
 
+  it.runIf(TAIL_CALLS)('returns into the waiting caller from RET imm16 too', async () => {
+    // The loop pushes an argument and calls F on another page, which pops it with RET 4.
+    const N = 300, F = BASE + 0x1000;
+    const build = async (mode: 'interpreter' | 'chain') => {
+      const core = await bareCore(4 << 20);
+      put(core, BASE, [
+        0x50, // 0: push eax
+        0xe8, ...le32(F - (BASE + 6)), // 1: call F
+        0x01, 0xd8, // 6: add eax, ebx
+        0x49, // 8: dec ecx
+        0x75, 0xf5, // 9: jnz 0
+        0xf4, // 11: hlt
+      ]);
+      put(core, F, [0x43, 0xc2, 0x04, 0x00]); // inc ebx; ret 4
+      enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 });
+      if (mode === 'interpreter') core.setBlockCache(false);
+      else core.setJitThreshold(1);
+      return core;
+    };
+    const interp = await build('interpreter');
+    const expected = runInSlices(interp);
+    const core = await build('chain');
+    expect(runInSlices(core)).toEqual(expected);
+    for (const r of ['eax', 'ebx', 'ecx', 'esp'] as const) expect(core.reg(r), r).toBe(interp.reg(r));
+    const warm = await build('chain');
+    for (let i = 0; i < 100 && warm.run(1_000_000) !== 'hlt'; i++);
+    expect(warm.reg('eax')).toBe(interp.reg('eax'));
+    expect(warm.jitStats.returns).toBeGreaterThan(N / 2);
+  });
+
   it.runIf(TAIL_CALLS)('goes on in the waiting caller only while its page maps the same code, and faults there at its own EIP', async () => {
     // The loop runs at linear CODE_X, which maps P1 or P2: the same code but for the immediate
     // of its return site's ADD. Every 16th iteration the function it calls maps the other page

@@ -54,6 +54,25 @@ describe.skipIf(!ready)('host watchpoints', () => {
     });
   }
 
+  for (const jit of [false, true]) {
+    it(`stop after a CALL whose push writes the watched word, before the callee (${jit ? 'JIT on, the callee in the caller\'s translation' : 'interpreter and blocks'})`, async () => {
+      // loop: call f; dec ecx; jnz loop; hlt; f: inc eax; ret (one page: one translation holds both)
+      const core = await bareCore(1 << 20);
+      if (jit && core.jit.available) core.setJitThreshold(2);
+      core.ram.set([0xe8, 0x06, 0x00, 0x00, 0x00, 0x49, 0x75, 0xf8, 0xf4, 0x90, 0x90, 0x40, 0xc3], CODE);
+      enterFlat32(core, CODE, { esp: 0x8000, ecx: 10_000 });
+      expect(core.run(5_000)).toBe('budget'); // hot, and translated when the JIT is on
+      expect(core.eip).toBe(CODE);
+      const start = core.instructions;
+      core.setWatchpoint(3, 0x8000 - 4, 4, 'write');
+      for (let pass = 1; pass <= 3; pass++) {
+        expect(core.run(1_000_000)).toBe('watch');
+        expect(core.eip).toBe(CODE + 0x0b); // the CALL retired; its callee has not run
+        expect(core.instructions - start).toBe(5 * pass - 4);
+      }
+    });
+  }
+
   it('a read watchpoint stops on the read; a watch on an untouched byte of the page does not stop', async () => {
     const core = await loopCore(false, 100);
     core.setWatchpoint(0, DATA + 8, 4, 'access'); // same page, never touched
