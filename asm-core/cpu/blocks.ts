@@ -212,15 +212,15 @@ function newBlock(slot: u32, phys: u32, gen: u32): void {
 export let jitBudgetEnd: u64 = 0;
 
 /**
- * The valid block at physical `phys`, decoding it if the arena has room; 0 if there is none
- * (for jit/region.ts, which gathers a hot block's neighbours on its page; never flushes).
+ * The valid block at physical `phys`, decoding it if `decode` and the arena has room; 0 if there
+ * is none (for jit/region.ts, which gathers a hot block's neighbours on its page; never flushes).
  */
-export function blockAt(phys: u32): u32 {
+export function blockAt(phys: u32, decode: bool): u32 {
   const gen = <u32>load<u8>(CODE_GEN + (phys >>> 12));
   if (gen == CODE_GEN_NEVER) return 0;
   const set = setOf(phys);
   if (lookup(set, phys, validTag(gen))) return load<u32>(set, E_BLOCK);
-  if (arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > arenaEnd) return 0;
+  if (!decode || arenaTop + HEADER_SIZE + BLOCK_MAX * REC_SIZE > arenaEnd) return 0;
   makeRoom(set, phys);
   newBlock(set, phys, gen);
   return load<u32>(set, E_BLOCK);

@@ -202,7 +202,7 @@ let lastTicket: u32 = 0;
  * later, or 0 when it cannot be translated (the block keeps running from its records).
  */
 export function compileBlock(header: u32): u32 {
-  gatherRegion(header);
+  gatherRegion(header, jitThreshold == 1); // translated at its first run: nothing around it has run
   // The slot first: the translation's chain cells are the slot's.
   const s = takeSlot();
   const index = tableBase + s;
