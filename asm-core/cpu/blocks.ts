@@ -272,16 +272,19 @@ export function runBlocks(end: u64): void {
       }
     }
     let rec = block + HEADER_SIZE;
-    const last = load<u32>(block, H_LAST);
+    // The last record to run: the block's, or the one that uses up the budget.
+    let last = load<u32>(block, H_LAST);
+    const room = end - retired;
+    if (room < <u64>load<u32>(block, H_COUNT)) last = rec + (<u32>room - 1) * REC_SIZE;
     for (;;) {
       const start = pc;
-      const next = start + <u32>load<u8>(rec, REC_LEN);
       instrStart = start;
-      pc = next;
+      pc = start + <u32>load<u8>(rec, REC_LEN);
       dispatch(<u32>load<u16>(rec, REC_HANDLER), rec);
       retired++;
-      // Leave the block after a jump, at its end, or when the run loop is wanted.
-      if (pc != next || rec == last || attention || retired >= end) break;
+      // Only a block's last record jumps; one before it moves EIP only when a string
+      // instruction suspends itself, which asks for the run loop (string.ts suspend).
+      if (rec == last || attention) break;
       rec += REC_SIZE;
     }
     if (attention || retired >= end) return;

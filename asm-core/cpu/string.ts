@@ -13,7 +13,7 @@ import { a32, repPfx, dataSeg, getReg, setReg, readMem, writeMem } from './decod
 import { flagsReg, getZF, getEflags } from './flags';
 import { writeFlags } from './mode';
 import { alu, ALU_CMP } from './alu';
-import { pc, instrStart, dataBreakpoints, ioBreakpoints, dataBreakHits } from './live';
+import { pc, instrStart, attention, dataBreakpoints, ioBreakpoints, dataBreakHits } from './live';
 import { ioIn, ioOut, checkIoPermission } from './io';
 import { segAddr } from './segments';
 import { checkWriteLin } from '../mmu/access';
@@ -106,6 +106,8 @@ export function stringOp(kind: u32, size: u32): void {
  */
 function suspend(trap: bool): void {
   pc = instrStart;
+  // The block loop goes on to a block's next record without looking at EIP (blocks.ts runBlocks).
+  attention = true;
   if (trap) writeFlags(getEflags() | FLAG_RF);
 }
 
