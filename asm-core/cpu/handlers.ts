@@ -135,8 +135,8 @@ export function jle(r: u32): void { if (testCCOp(14)) pc += load<u32>(r, REC_DIS
 // ---- moves ----
 export function movRR32(r: u32): void { setReg32(fRm(r), reg32(fReg(r))); }
 export function movRI32(r: u32): void { setReg32(fRm(r), fImm(r)); }
-export function movRM32(r: u32): void { setReg32(fReg(r), readLin32(linRead(r, 4))); }
-export function movMR32(r: u32): void { writeLin32(linWrite(r, 4), reg32(fReg(r))); }
+@inline export function movRM32(r: u32): void { setReg32(fReg(r), readLin32(linRead(r, 4))); }
+@inline export function movMR32(r: u32): void { writeLin32(linWrite(r, 4), reg32(fReg(r))); }
 export function movMI32(r: u32): void { writeLin32(linWrite(r, 4), fImm(r)); }
 export function movRR8(r: u32): void { setReg8(fRm(r), reg8(fReg(r))); }
 export function movRI8(r: u32): void { setReg8(fRm(r), fImm(r)); }
@@ -291,10 +291,10 @@ export function x87(r: u32): void {
 }
 
 // ---- stack ----
-export function pushR32(r: u32): void { push32(reg32(fRm(r))); }
+@inline export function pushR32(r: u32): void { push32(reg32(fRm(r))); }
 export function pushI32(r: u32): void { push32(fImm(r)); }
 export function pushM32(r: u32): void { push32(readLin32(linRead(r, 4))); }
-export function popR32(r: u32): void { const v = pop32(); setReg32(fRm(r), v); }
+@inline export function popR32(r: u32): void { const v = pop32(); setReg32(fRm(r), v); }
 export function leave32(r: u32): void { o32 = true; leave(); }
 
 // ---- near jumps, calls and returns (they end a block; REC_DISP: the relative target) ----
