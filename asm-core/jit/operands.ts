@@ -6,7 +6,7 @@
 import {
   op, i32c, i64c, lget, lset, ltee, gget, gset, mem, ifVoidHint, ifI32Hint, end, els, brTo,
   OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16,
-  OP_I32_STORE, OP_I32_EQ, OP_I32_NE, OP_I32_LE_U, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND,
+  OP_I32_STORE, OP_I32_EQ, OP_I32_NE, OP_I32_LE_U, OP_I32_XOR, OP_I32_EQZ, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND,
   OP_I32_OR, OP_I32_SHL, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, helper,
 } from './wasm';
 import {
@@ -165,11 +165,17 @@ export function recLinear(rec: u32, n: u32, write: bool): void {
   effectiveAddress(rec);
   linear(<u32>load<u8>(rec, REC_RM), n, write);
 }
-/** Push: is the access to L_LIN of n bytes on the TLB's fast path (tlbReadMask / tlbWriteMask)? */
+/**
+ * Push: is the access to L_LIN of n bytes on the TLB's fast path (tlbReadMask / tlbWriteMask)?
+ * As one value that is zero only then: the entry under the mask is 1 (xor 1 gives 0), and the
+ * last byte is on the same page ((offset + n - 1) >> 12 is 0). Two comparisons joined with AND
+ * compiled to SETcc and MOVZX pairs (V8, x64); this is one OR that sets the flags for the branch.
+ */
 export function fastTest(n: u32, write: bool): void {
   lget(L_LIN); i32c(12); op(OP_I32_SHR_U); i32c(2); op(OP_I32_SHL); mem(OP_I32_LOAD, 2, TLB_BASE); ltee(L_E);
-  lget(write ? L_WRITE_MASK : L_READ_MASK); op(OP_I32_AND); i32c(1); op(OP_I32_EQ);
-  if (n > 1) { lget(L_LIN); i32c(0xfff); op(OP_I32_AND); i32c(0x1000 - n); op(OP_I32_LE_U); op(OP_I32_AND); }
+  lget(write ? L_WRITE_MASK : L_READ_MASK); op(OP_I32_AND); i32c(1); op(OP_I32_XOR);
+  if (n > 1) { lget(L_LIN); i32c(0xfff); op(OP_I32_AND); i32c(n - 1); op(OP_I32_ADD); i32c(12); op(OP_I32_SHR_U); op(OP_I32_OR); }
+  op(OP_I32_EQZ);
 }
 /** Push the host address of the fast-path access, less RAM_BASE (the memory instruction adds it). */
 export function hostAddr(): void { lget(L_E); i32c(0xfffff000); op(OP_I32_AND); lget(L_LIN); i32c(0xfff); op(OP_I32_AND); op(OP_I32_OR); }
