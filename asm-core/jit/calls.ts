@@ -25,7 +25,7 @@
 // enters a translation (jit/cache.ts enter), so frames an exception unwound leave nothing behind.
 
 import { i32c, op, lget, lset, mem, call, OP_I32_LOAD, OP_I32_STORE, OP_I32_ADD, OP_I32_SHL,
-  OP_I32_SHR_U, OP_I32_AND, OP_I32_EQ, OP_I32_LT_U } from './wasm';
+  OP_I32_SHR_U, OP_I32_AND, OP_I32_EQ, OP_I32_GE_U, OP_I32_XOR, OP_I32_OR } from './wasm';
 import { F_GO, CELL_DEPTH, CELL_RETURNS, L_E, L_V, L_T, L_OFF, L_EIP0 } from './layout';
 import { cellTake, linkEpochNow } from './chain';
 import { STATE, OFF_SEGS, SEG_CS, SEG_BASE } from '../cpu/state';
@@ -45,8 +45,8 @@ export function returnsIntoCallers(): u64 { return load<u64>(CELL_RETURNS); }
 /** No caller waits: the block loop is about to call a translation (cache.ts enter). */
 @inline export function forgetWaitingCalls(): void { store<u32>(CELL_DEPTH, 0); }
 
-/** Push 1 when another caller may wait. */
-export function callRoom(): void { i32c(0); mem(OP_I32_LOAD, 2, CELL_DEPTH); i32c(MAX_DEPTH); op(OP_I32_LT_U); }
+/** Push 0 when another caller may wait (nonzero when the stack of waiting callers is full). */
+export function callNoRoom(): void { i32c(0); mem(OP_I32_LOAD, 2, CELL_DEPTH); i32c(MAX_DEPTH); op(OP_I32_GE_U); }
 
 /** Push the TLB entry of the translation's code page (its region is on one page, jit/region.ts). */
 export function codePageEntry(): void {
@@ -78,9 +78,9 @@ export function expectedReturn(): void {
   lget(L_T); op(OP_I32_EQ);
 }
 
-/** Push 1 when the link epoch and the code page's TLB entry are those L_V and L_E kept from the CALL. */
-export function sameCode(): void {
-  linkEpochNow(); lget(L_V); op(OP_I32_EQ);
-  codePageEntry(); lget(L_E); op(OP_I32_EQ);
-  op(OP_I32_AND);
+/** Push 0 when the link epoch and the code page's TLB entry are those L_V and L_E kept from the CALL. */
+export function codeChanged(): void {
+  linkEpochNow(); lget(L_V); op(OP_I32_XOR);
+  codePageEntry(); lget(L_E); op(OP_I32_XOR);
+  op(OP_I32_OR);
 }

@@ -40,7 +40,7 @@ import { H_FN, H_RUNS, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decode
 import {
   byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, mem, ifI32Hint, els, end, OP_I32_LOAD,
   OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ, OP_I32_AND,
-  OP_I32_OR, OP_I32_SHL, OP_I64_ADD, OP_I64_LE_U, OP_I64_LOAD32_U, OP_I64_LOAD, OP_I64_STORE, OP_I32_STORE, OP_RETURN, OP_RETURN_CALL,
+  OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I64_ADD, OP_I64_GT_U, OP_I64_LOAD32_U, OP_I64_LOAD, OP_I64_STORE, OP_I32_STORE, OP_RETURN, OP_RETURN_CALL,
   helper,
 } from './wasm';
 import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, CELL_CHAINED, CELL_ENTRY_PARAM, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
@@ -116,14 +116,21 @@ export function chainEpilogue(): void {
  * written inline): made for that EIP, in this link epoch, through the same TLB entry, and the
  * budget has room for the target's first block and nothing wants the run loop.
  */
-export function cellHolds(): void {
-  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EIP); lget(L_T); op(OP_I32_EQ);
-  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EPOCH); linkEpochNow(); op(OP_I32_EQ); op(OP_I32_AND);
+export function cellHolds(): void { cellMisses(); op(OP_I32_EQZ); }
+
+/**
+ * Push what cellHolds tests as one value that is zero when the cell holds: each test's
+ * difference, or'ed together. V8 compiles a chain of comparisons joined with AND to SETcc and
+ * MOVZX pairs; this is one OR that sets the flags for the branch.
+ */
+export function cellMisses(): void {
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EIP); lget(L_T); op(OP_I32_XOR);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EPOCH); linkEpochNow(); op(OP_I32_XOR); op(OP_I32_OR);
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB_SLOT); mem(OP_I32_LOAD, 2, 0);
-  lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB); op(OP_I32_EQ); op(OP_I32_AND);
-  gget(G_ATTENTION); op(OP_I32_EQZ); op(OP_I32_AND);
-  lget(L_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_LE_U);
-  op(OP_I32_AND);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_TLB); op(OP_I32_XOR); op(OP_I32_OR);
+  gget(G_ATTENTION); op(OP_I32_OR);
+  lget(L_RETIRED); lget(L_CELL); mem(OP_I64_LOAD32_U, 2, C_COUNT); op(OP_I64_ADD); lget(L_BUDGET); op(OP_I64_GT_U);
+  op(OP_I32_OR);
 }
 
 /** Push blocks.ts linkEpoch(): the code epoch and whether the CPU is at CPL 3. */
