@@ -57,7 +57,7 @@ export { pc, instrStart, attention, cplLive } from './cpu/live';
 export { retired } from './cpu/exec';
 export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
-export { tlbReadMask, tlbWriteMask, codeEpoch } from './mmu/tlb';
+export { codeEpoch } from './mmu/tlb';
 export { jitChainTarget } from './jit/chain';
 import { setChaining, chained } from './jit/chain';
 import { returnsIntoCallers } from './jit/calls';

@@ -24,7 +24,7 @@ import { decodeBlock } from './predecode';
 import { dispatch } from './generated/handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
-import { jitThreshold, compileBlock, enter, forgetTranslations, TRANSLATION_PENDING } from '../jit/cache';
+import { jitThreshold, compileBlock, enter, runsHere, forgetTranslations, TRANSLATION_PENDING } from '../jit/cache';
 import { translate } from '../mmu/paging';
 import {
   TLB_BASE, TLB_VALID, TLB_MMIO, CODE_PAGES, CODE_GEN, CODE_GEN_NEVER, tlbReadMask, tlbFlushAll, markCodePage,
@@ -252,9 +252,10 @@ export function runBlocks(end: u64): void {
       // The translation runs whole: only when the budget has room for all of it and the run
       // loop does not want control after one instruction (an STI or MOV SS shadow), so that
       // every run ends at the same instruction with the JIT on or off. It was made for a
-      // 32-bit stack and flat data segments (jit/emit.ts push32, linear).
+      // 32-bit stack and flat data segments (jit/emit.ts push32, linear), at one privilege level
+      // (jit/cache.ts runsHere).
       const count = load<u32>(block, H_COUNT);
-      if (retired + <u64>count <= end && ss32 && flatData && !attention
+      if (retired + <u64>count <= end && ss32 && flatData && !attention && runsHere(fn)
         && pc >= load<u32>(block, H_SPAN_BELOW) && <u64>pc + <u64>load<u32>(block, H_SPAN_ABOVE) <= <u64>csLimit + 1) {
         jitBudgetEnd = end;
         enter(fn, load<u32>(block, H_RUNS));

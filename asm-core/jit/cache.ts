@@ -16,6 +16,7 @@ import { translateRegion } from './module';
 import { gatherRegion, regionBytes, regionSize, regionHeader, spanBelow, spanAbove } from './region';
 import { entryMask, entryParam } from './emit';
 import { retired } from '../cpu/exec';
+import { cplLive } from '../cpu/live';
 import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER } from '../cpu/blocks';
 import { REGION_MAX } from './region';
 import { forgetWaitingCalls } from './calls';
@@ -44,13 +45,14 @@ const SLOT_CELL_BYTES: u32 = CELLS_PER_SLOT * CELL_BYTES;
 const M_COUNT: u32 = 0, M_BELOW: u32 = 4, M_ABOVE: u32 = 8, M_FIRST: u32 = 12;
 const SLOT_MEMBER_BYTES: u32 = M_FIRST + REGION_MAX * 8;
 /** Memory the cache needs after the block arena (index.ts init() places it): the buffer, the slots' bookkeeping, their members and chain cells. */
-export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 13 + JIT_SLOTS * SLOT_MEMBER_BYTES + JIT_SLOTS * SLOT_CELL_BYTES;
+export const JIT_MEMORY_BYTES: u32 = JIT_BUFFER_BYTES + JIT_SLOTS * 14 + JIT_SLOTS * SLOT_MEMBER_BYTES + JIT_SLOTS * SLOT_CELL_BYTES;
 
 let buffer: u32 = 0;
 let slotOwner: u32 = 0; // u32 per slot: the block header whose translation is in it, or 0
 let slotUsed: u32 = 0; // u8 per slot: called since the clock hand last passed
 let slotBytes: u32 = 0; // u32 per slot: the size of the module in it
 let slotTicket: u32 = 0; // u32 per slot: the compile its owner waits for (0: none)
+let slotUser: u32 = 0; // u8 per slot: 1 when its translation is written for CPL 3 (runsHere)
 let slotMembers: u32 = 0; // SLOT_MEMBER_BYTES per slot: its region's members
 let slotCells: u32 = 0; // CELLS_PER_SLOT chain cells per slot (jit/chain.ts)
 let hand: u32 = 0;
@@ -79,7 +81,8 @@ export function placeJit(at: u32): void {
   slotUsed = slotOwner + JIT_SLOTS * 4;
   slotBytes = slotUsed + JIT_SLOTS;
   slotTicket = slotBytes + JIT_SLOTS * 4;
-  slotMembers = slotTicket + JIT_SLOTS * 4;
+  slotUser = slotTicket + JIT_SLOTS * 4;
+  slotMembers = slotUser + JIT_SLOTS;
   slotCells = slotMembers + JIT_SLOTS * SLOT_MEMBER_BYTES;
   forgetTranslations();
 }
@@ -89,7 +92,7 @@ export function setJitThreshold(runs: u32): void { jitThreshold = tableBase == 0
 
 /** Every block is gone (cpu/blocks.ts flushBlocks): so is every translation. */
 export function forgetTranslations(): void {
-  if (slotOwner != 0) memory.fill(slotOwner, 0, JIT_SLOTS * 13);
+  if (slotOwner != 0) memory.fill(slotOwner, 0, JIT_SLOTS * 14);
   hand = 0;
   cacheBytes = 0;
 }
@@ -206,6 +209,7 @@ export function compileBlock(header: u32): u32 {
   // The slot first: the translation's chain cells are the slot's.
   const s = takeSlot();
   const index = tableBase + s;
+  store<u8>(slotUser + s, cplLive == 3 ? 1 : 0);
   startCells(slotCells + s * SLOT_CELL_BYTES);
   startOutput(buffer, buffer + JIT_BUFFER_BYTES);
   translateRegion();
@@ -250,6 +254,13 @@ export function jitInstall(index: u32, ticket: u32, ok: bool): u32 {
   install(s);
   return 1;
 }
+
+/**
+ * May the translation at table index `index` run now? It is written for the privilege level it
+ * was translated at, with that level's TLB masks as constants (jit/operands.ts readMask): only
+ * at CPL 3, or only below. Code that runs at both runs from its records at the other.
+ */
+@inline export function runsHere(index: u32): bool { return load<u8>(slotUser + index - tableBase) == (cplLive == 3 ? 1 : 0); }
 
 /** The address less a table index of its slot's used mark (translations mark inline, jit/chain.ts). */
 export function usedMarks(): u32 { return slotUsed - tableBase; }

@@ -44,7 +44,7 @@ import {
   helper,
 } from './wasm';
 import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, CELL_CHAINED, CELL_ENTRY_PARAM, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
-import { markUsed, usedMarks, setEntryParam } from './cache';
+import { markUsed, usedMarks, setEntryParam, runsHere } from './cache';
 
 export const CELL_BYTES: u32 = 28;
 /** Exit sites that chain, per translation; further exits return to the block loop. */
@@ -168,7 +168,7 @@ export function jitChainTarget(cell: u32, _a: u32, _b: u32): u32 {
   const block = decodedBlockAt(eip);
   if (block == 0) return backToLoop.index;
   const fn = load<u32>(block, H_FN);
-  if (fn == 0) return backToLoop.index;
+  if (fn == 0 || !runsHere(fn)) return backToLoop.index;
   // Its code must lie inside the CS limit (as runBlocks checks before calling it).
   if (eip < load<u32>(block, H_SPAN_BELOW) || <u64>eip + <u64>load<u32>(block, H_SPAN_ABOVE) > <u64>csLimit + 1) return backToLoop.index;
   const count = load<u32>(block, H_COUNT);

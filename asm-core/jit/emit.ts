@@ -25,7 +25,7 @@ import {
 } from './wasm';
 import {
   F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, CELL_JIT_ENTRY, CELL_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
-  L_BLK, L_FK, G_JIT_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT, L_E, L_READ_MASK, CELL_RETURNS, L_OFF, L_LIN,
+  L_BLK, L_FK, G_JIT_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT, L_E, CELL_RETURNS, L_OFF, L_LIN,
 } from './layout';
 import {
   PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, pendWithCarry, pendingKind, condition, kindToLocal, storeKindFromLocal,
@@ -36,7 +36,7 @@ import { regionHeader, regionSize, regionFirst, regionCount, regionOffset, membe
 import { cellForExit, chainEpilogue, restartCells, cellMisses, chaining } from './chain';
 import { callNoRoom, callAndWait, codePageEntry, expectedReturn, codeChanged } from './calls';
 import {
-  addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, loadMasks, loadSet, nextOff, slowPath, spillInline,
+  addRetired, flushRetired, loadRetired, blockBase, committed, eipAt, index, loadRegs, readMask, loadSet, nextOff, slowPath, spillInline,
   startOff, storeSet, storeRegs, used, written, setReg32, getReg32,
 } from './operands';
 import { inline } from './generated/inline';
@@ -92,7 +92,7 @@ function callExit(): void {
   codePageEntry(); lset(L_E);
   // Each test as a value that is zero when it passes, or'ed (chain.ts cellMisses says why).
   callNoRoom(); cellMisses(); op(OP_I32_OR);
-  lget(L_E); lget(L_READ_MASK); op(OP_I32_AND); i32c(TLB_VALID); op(OP_I32_XOR); op(OP_I32_OR);
+  lget(L_E); i32c(readMask()); op(OP_I32_AND); i32c(TLB_VALID); op(OP_I32_XOR); op(OP_I32_OR);
   op(OP_I32_EQZ);
   ifVoidHint(true);
   callAndWait();
@@ -107,9 +107,9 @@ function callExit(): void {
   i32c(0); i32c(0); mem(OP_I64_LOAD, 3, CELL_RETURNS); i64c(1); op(OP_I64_ADD); mem(OP_I64_STORE, 3, CELL_RETURNS);
   // The callee's prologue set the slow paths' entry EIP: this translation's again.
   i32c(0); lget(L_EIP0); mem(OP_I32_STORE, 2, CELL_JIT_ENTRY);
-  // The registers, masks and retired count from the core, the flags in their globals (fk 0),
+  // The registers and retired count from the core, the flags in their globals (fk 0),
   // as at an entry; into member L_BLK.
-  loadRegs(); loadMasks(); gget(G_RETIRED); lset(L_RETIRED);
+  loadRegs(); gget(G_RETIRED); lset(L_RETIRED);
   i32c(0); lset(L_FK);
   brTo(loopLevel);
   end();
@@ -147,8 +147,8 @@ function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
     return;
   }
   // The handler may have changed any register, unless it only writes memory or the x87.
+  // (Not CPL: a handler inside a block cannot change it, and the TLB masks are constants.)
   if (!keepsRegisters(rec, h)) loadRegs();
-  loadMasks();
   gget(G_RETIRED); lset(L_RETIRED);
   // A jump or a suspended string instruction moved EIP; or the run loop is wanted.
   gget(G_PC); eipAt(nextOff); op(OP_I32_NE); gget(G_ATTENTION); op(OP_I32_OR);
@@ -268,7 +268,6 @@ export function functionBody(): void {
   mem(OP_I32_STORE, 2, CELL_JIT_ENTRY);
   lget(L_BLK); i32c(0xff); op(OP_I32_AND); lset(L_BLK);
   loadRegs();
-  loadMasks();
   loadRetired();
   blockVoid(); blockVoid(); blockVoid(); blockVoid(); // LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT
   region();

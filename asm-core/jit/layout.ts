@@ -32,15 +32,13 @@ export const G_LAZY_SRC2: u32 = 7;
 export const G_LAZY_SIZE: u32 = 8;
 export const G_LAZY_MASK: u32 = 9;
 export const G_FLAGS: u32 = 10;
-export const G_TLB_READ_MASK: u32 = 11;
-export const G_TLB_WRITE_MASK: u32 = 12;
-export const G_BUDGET_END: u32 = 13; // i64: the run loop's instruction budget ends at this retired count
+export const G_BUDGET_END: u32 = 11; // i64: the run loop's instruction budget ends at this retired count
 // For the exit cells of jit/chain.ts: mmu/tlb.ts codeEpoch and cpu/live.ts cplLive (the link epoch).
-export const G_CODE_EPOCH: u32 = 14;
-export const G_CPL: u32 = 15;
+export const G_CODE_EPOCH: u32 = 12;
+export const G_CPL: u32 = 13;
 // A slow path recorded a fault (jit/helpers.ts jitFault): the translation leaves at LEVEL_FAULT.
-export const G_JIT_FAULT: u32 = 16;
-export const G_IMPORTS: u32 = 17;
+export const G_JIT_FAULT: u32 = 14;
+export const G_IMPORTS: u32 = 15;
 
 // ---- cells of the core's memory that translations use where a global would do ----
 // What only the JIT writes and reads at every transition between translations is here, not in
@@ -69,14 +67,10 @@ export const L_OFF: u32 = 12, L_LIN: u32 = 13, L_E: u32 = 14, L_V: u32 = 15, L_T
 export const L_EIP0: u32 = 18, L_BLK: u32 = 19, L_FK: u32 = 20, L_ROT: u32 = 21, L_CARRY: u32 = 22;
 // L_CELL: the exit cell of a computed jump (jit/chain.ts), an address in the jump cache.
 export const L_CELL: u32 = 23;
-// The TLB's fast-path masks (mmu/tlb.ts tlbReadMask, tlbWriteMask), read once at entry and after
-// each handler (only the interpreter changes them: CPL): a local instead of an imported global at
-// every access.
-export const L_READ_MASK: u32 = 24, L_WRITE_MASK: u32 = 25;
 // A slow path in this run of the function set `attention` (the core's global, read after each
 // slow path's call): the instruction's end leaves. A local, so the fast path tests no global.
-export const L_BAIL: u32 = 26;
-export const N_LOCALS: u32 = 27;
+export const L_BAIL: u32 = 24;
+export const N_LOCALS: u32 = 25;
 // Then two i64 locals: the retired count (the `retired` global's value, kept here between the
 // points that hand it to the core: helper calls and exits) and the run's budget end (constant
 // during a call: jitBudgetEnd).

@@ -42,8 +42,8 @@ export function translateRegion(): void {
   importGlobal('pc', T_I32); importGlobal('instrStart', T_I32); importGlobal('retired', T_I64);
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
-  importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32); importGlobal('tlbReadMask', T_I32);
-  importGlobal('tlbWriteMask', T_I32); importGlobal('jitBudgetEnd', T_I64);
+  importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32);
+  importGlobal('jitBudgetEnd', T_I64);
   importGlobal('codeEpoch', T_I32); importGlobal('cplLive', T_I32); importGlobal('jitFault', T_I32);
   patchSize(s);
   s = section(3); uleb(1); uleb(T_V_V); patchSize(s);

@@ -10,8 +10,8 @@ import {
   OP_I32_OR, OP_I32_SHL, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, helper,
 } from './wasm';
 import {
-  F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_RETIRED, G_TLB_READ_MASK,
-  G_TLB_WRITE_MASK, G_BUDGET_END, G_ATTENTION, G_JIT_FAULT, LEVEL_FAULT, L_BAIL, L_RETIRED, L_BUDGET, L_READ_MASK, L_WRITE_MASK, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
+  F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_RETIRED,
+  G_BUDGET_END, G_ATTENTION, G_JIT_FAULT, LEVEL_FAULT, L_BAIL, L_RETIRED, L_BUDGET, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
 import {
@@ -20,7 +20,8 @@ import {
 } from '../cpu/state';
 import { REC_RM, REC_REG, REC_IMM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP } from '../cpu/record';
 import { RAM_BASE } from '../mmu/phys';
-import { TLB_BASE } from '../mmu/tlb';
+import { TLB_BASE, readMaskFor, writeMaskFor } from '../mmu/tlb';
+import { cplLive } from '../cpu/live';
 
 // ---- translation state (the pending flags are jit/pending.ts's) ----
 /** Instructions already added to the retired count. */
@@ -45,8 +46,6 @@ export let used: u32 = 0, written: u32 = 0;
 @inline export function rmField(rec: u32): u32 { return <u32>load<u8>(rec, REC_RM); }
 @inline export function immField(rec: u32): u32 { return load<u32>(rec, REC_IMM); }
 export function regAddr(r: u32): u32 { return STATE + OFF_REGS + (r << 3); }
-/** The TLB masks into their locals (L_READ_MASK): at entry and after a handler. */
-export function loadMasks(): void { gget(G_TLB_READ_MASK); lset(L_READ_MASK); gget(G_TLB_WRITE_MASK); lset(L_WRITE_MASK); }
 export function loadRegs(): void { for (let r: u32 = 0; r < 8; r++) if (loadSet & (1 << r)) { i32c(0); mem(OP_I32_LOAD, 2, regAddr(r)); lset(r); } }
 export function storeRegs(): void { for (let r: u32 = 0; r < 8; r++) if (storeSet & (1 << r)) { i32c(0); lget(r); mem(OP_I32_STORE, 2, regAddr(r)); } }
 export function getReg32(r: u32): void { used |= 1 << r; lget(r); }
@@ -166,6 +165,13 @@ export function recLinear(rec: u32, n: u32, write: bool): void {
   linear(<u32>load<u8>(rec, REC_RM), n, write);
 }
 /**
+ * The TLB masks (mmu/tlb.ts tlbReadMask, tlbWriteMask) at the privilege level the translation is
+ * written for: the one running now. They depend on nothing else, so a translation has them as
+ * constants, and runs only at that level (jit/cache.ts runsHere); their locals cost registers.
+ */
+export function readMask(): u32 { return readMaskFor(cplLive == 3); }
+export function writeMask(): u32 { return writeMaskFor(cplLive == 3); }
+/**
  * Push: is the access to L_LIN of n bytes on the TLB's fast path (tlbReadMask / tlbWriteMask)?
  * As one value that is zero only then: the entry under the mask is 1 (xor 1 gives 0), and the
  * last byte is on the same page ((offset + n - 1) >> 12 is 0). Two comparisons joined with AND
@@ -173,7 +179,7 @@ export function recLinear(rec: u32, n: u32, write: bool): void {
  */
 export function fastTest(n: u32, write: bool): void {
   lget(L_LIN); i32c(12); op(OP_I32_SHR_U); i32c(2); op(OP_I32_SHL); mem(OP_I32_LOAD, 2, TLB_BASE); ltee(L_E);
-  lget(write ? L_WRITE_MASK : L_READ_MASK); op(OP_I32_AND); i32c(1); op(OP_I32_XOR);
+  i32c(write ? writeMask() : readMask()); op(OP_I32_AND); i32c(1); op(OP_I32_XOR);
   if (n > 1) { lget(L_LIN); i32c(0xfff); op(OP_I32_AND); i32c(n - 1); op(OP_I32_ADD); i32c(12); op(OP_I32_SHR_U); op(OP_I32_OR); }
   op(OP_I32_EQZ);
 }

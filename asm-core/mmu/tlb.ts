@@ -49,8 +49,9 @@ export const TLB_LOG_DIRTY: u32 = 1 << 9;
 /** A page holding a byte a host debugger watches (cpu/host-watch.ts): every access takes the slow path. */
 export const TLB_WATCH: u32 = 1 << 10;
 
-export let tlbReadMask: u32 = TLB_VALID | TLB_MMIO | TLB_WATCH;
-export let tlbWriteMask: u32 = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_WRITE_SUP;
+/** The bits of an entry that send an access at the current privilege level to the slow path (tlbSetUser). */
+export let tlbReadMask: u32 = readMaskFor(false);
+export let tlbWriteMask: u32 = writeMaskFor(false);
 let listCount: u32 = 0;
 /** The list overflowed since the last full clear: it no longer names every filled entry. */
 let listOverflowed: bool = false;
@@ -95,13 +96,18 @@ export function forgetCodeTranslations(): void {
 /** Choose the fast-path masks for a privilege level (user = CPL 3). */
 export function tlbSetUser(user: bool): void {
   fetchLen = 0; // the fetch window was checked for the old privilege level
-  if (user) {
-    tlbReadMask = TLB_VALID | TLB_MMIO | TLB_WATCH | TLB_NO_USER;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_USER | TLB_NO_WRITE_USER;
-  } else {
-    tlbReadMask = TLB_VALID | TLB_MMIO | TLB_WATCH;
-    tlbWriteMask = TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_WRITE_SUP;
-  }
+  tlbReadMask = readMaskFor(user);
+  tlbWriteMask = writeMaskFor(user);
+}
+
+/** The read and write masks at CPL 3 (`user`) or below: they depend on nothing else (translations write them as constants, jit/operands.ts). */
+@inline export function readMaskFor(user: bool): u32 {
+  return user ? TLB_VALID | TLB_MMIO | TLB_WATCH | TLB_NO_USER : TLB_VALID | TLB_MMIO | TLB_WATCH;
+}
+@inline export function writeMaskFor(user: bool): u32 {
+  return user
+    ? TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_USER | TLB_NO_WRITE_USER
+    : TLB_VALID | TLB_MMIO | TLB_CODE | TLB_ROM | TLB_VRAM_CLEAN | TLB_LOG_DIRTY | TLB_WATCH | TLB_NO_WRITE_SUP;
 }
 
 @inline export function tlbEntry(lin: u32): u32 { return load<u32>(TLB_BASE + ((lin >>> 12) << 2)); }

@@ -94,6 +94,8 @@ describe('bare-metal: paging', () => {
       [41, 0x40404040, '4.10.4.1: INVLPG of any address in a 4 MiB page drops its translation'],
       [42, 3, '4.10.4.1: after INVLPG the new read-only PTE applies: #PF(P | W/R)'],
       [43, 0x400020, '4.7: CR2 of that write'],
+      [44, 0x13572468, '4.6.1: ring 0 reads a supervisor page'],
+      [45, 5, '4.6.1 / 4.7: the same code at ring 3 reads it: #PF(P | U/S)'],
     ]);
   });
 });

@@ -231,6 +231,27 @@ main:
   mov eax, [EXC_CR2]
   SAVE 43, eax
 
+  ; --- one routine run at ring 0, then at ring 3: a supervisor page reads fine at ring 0, and the
+  ; same code faults at ring 3 (a translation made at ring 0 must not run at ring 3 with ring 0's
+  ; rights: jit/cache.ts runsHere) ---
+  call .rdsup
+  call .rdsup
+  SAVE 44, eax
+  mov dword [R0CONT], .r0e
+  TO_RING3 .user4
+.user4:
+  EXPECT .v4
+  mov ecx, .rdsup
+  call ecx                                    ; indirect: not inside this code's own translation
+.v4:
+  mov eax, [EXC_ERR]
+  mov [R(45)], eax
+  int 0x30
+.rdsup:
+  mov eax, [0x402000]
+  ret
+.r0e:
+
   ; --- paging off again: linear = physical ---
   mov eax, cr0
   and eax, 0x7fffffff
