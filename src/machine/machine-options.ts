@@ -98,7 +98,7 @@ export interface MachineHost {
  * Measured with `npm run bench` (see the README): lower translates more code that runs too
  * rarely to repay its compile; higher leaves hot code interpreted for longer.
  */
-export const JIT_THRESHOLD = 20_000;
+export const JIT_THRESHOLD = 10_000;
 
 /** Refuse options no machine can be built from, and a kernel or firmware that is not one. */
 export function checkMachineOptions(config: MachineOptions): void {
