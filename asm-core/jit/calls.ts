@@ -25,7 +25,7 @@
 // enters a translation (jit/cache.ts enter), so frames an exception unwound leave nothing behind.
 
 import { i32c, op, lget, lset, mem, call, OP_I32_LOAD, OP_I32_STORE, OP_I32_ADD, OP_I32_SHL,
-  OP_I32_SHR_U, OP_I32_AND, OP_I32_EQ, OP_I32_GE_U, OP_I32_XOR, OP_I32_OR } from './wasm';
+  OP_I32_SHR_U, OP_I32_EQ, OP_I32_GE_U, OP_I32_XOR, OP_I32_OR } from './wasm';
 import { F_GO, CELL_DEPTH, CELL_RETURNS, L_E, L_V, L_T, L_OFF, L_EIP0 } from './layout';
 import { cellTake, linkEpochNow } from './chain';
 import { STATE, OFF_SEGS, SEG_CS, SEG_BASE } from '../cpu/state';

@@ -6,7 +6,7 @@
 import {
   op, i32c, i64c, lget, lset, ltee, gget, gset, mem, ifVoidHint, ifI32Hint, end, els, brTo,
   OP_I32_LOAD, OP_I64_LOAD, OP_I32_LOAD8_U, OP_I32_LOAD16_U, OP_I32_STORE8, OP_I32_STORE16,
-  OP_I32_STORE, OP_I32_EQ, OP_I32_NE, OP_I32_LE_U, OP_I32_XOR, OP_I32_EQZ, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND,
+  OP_I32_STORE, OP_I32_NE, OP_I32_XOR, OP_I32_EQZ, OP_I64_GT_S, OP_I32_ADD, OP_I32_SUB, OP_I32_AND,
   OP_I32_OR, OP_I32_SHL, OP_I32_SHR_U, OP_I64_ADD, OP_I64_EXTEND_I32_U, helper,
 } from './wasm';
 import {
