@@ -25,7 +25,8 @@ import { dispatch } from './generated/handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
 import { jitThreshold, compileBlock, enter, runsHere, forgetTranslations, TRANSLATION_PENDING } from '../jit/cache';
-import { translate } from '../mmu/paging';
+import { translateOrRecord } from '../mmu/paging';
+import { pendingVector } from './fault';
 import {
   TLB_BASE, TLB_VALID, TLB_MMIO, CODE_PAGES, CODE_GEN, CODE_GEN_NEVER, tlbReadMask, tlbFlushAll, markCodePage,
   codeEpoch, forgetCodeTranslations, retireCodePage,
@@ -160,7 +161,8 @@ function makeRoom(set: u32, phys: u32): void {
 /**
  * The header of the block at the current EIP, decoding it if needed, or 0 when this
  * instruction must go through step() (not 32-bit code, not RAM, near the CS limit, a page
- * rewritten too often). A page fault on the fetch is raised here, as step() would.
+ * rewritten too often), or when the fetch page-faulted. That fault is recorded, not thrown
+ * (cpu/fault.ts recordFault): the caller returns to the run loop, which delivers it.
  */
 function findBlock(): u32 {
   if (!cs32) return 0;
@@ -169,8 +171,8 @@ function findBlock(): u32 {
   const lin = csBase + off;
   let e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
   if ((e & tlbReadMask) != TLB_VALID) {
-    e = translate(lin, false, cplLive == 3);
-    if (e & TLB_MMIO) return 0;
+    e = translateOrRecord(lin, false, cplLive == 3);
+    if (e == 0 || (e & TLB_MMIO) != 0) return 0;
   }
   const phys = (e & 0xfffff000) | (lin & 0xfff);
   const gen = <u32>load<u8>(CODE_GEN + (phys >>> 12));
@@ -237,10 +239,13 @@ export function runBlocks(end: u64): void {
   let block: u32 = 0;
   for (;;) {
     if (block == 0) {
+      // The fetch page-faulted (findBlock, here or in follow()): the run loop delivers it.
+      if (pendingVector >= 0) return;
       interruptShadow = false;
       instrStart = pc;
       block = findBlock();
       if (block == 0) {
+        if (pendingVector >= 0) return;
         step();
         retired++;
         if (attention || retired >= end) return;
@@ -282,10 +287,13 @@ export function runBlocks(end: u64): void {
       instrStart = start;
       pc = start + <u32>load<u8>(rec, REC_LEN);
       dispatch(<u32>load<u16>(rec, REC_HANDLER), rec);
-      retired++;
       // Only a block's last record jumps; one before it moves EIP only when a string
-      // instruction suspends itself, which asks for the run loop (string.ts suspend).
-      if (rec == last || attention) break;
+      // instruction suspends itself, which asks for the run loop (string.ts suspend). A page
+      // fault that a handler recorded instead of throwing (handlers.ts movRM32) also asks for
+      // it, and that instruction did not retire.
+      if (attention) { if (pendingVector < 0) retired++; break; }
+      retired++;
+      if (rec == last) break;
       rec += REC_SIZE;
     }
     if (attention || retired >= end) return;

@@ -7,6 +7,10 @@
 // AssemblyScript cannot write throw or try/catch, so both are placeholder imports from "fault"
 // that asm-core/build.mjs defines after compiling: throwFault() becomes `throw $fault`, and
 // index.ts loopCatchingFaults() the try around loop(). The built core imports neither.
+// The block loop's fetch of a block (cpu/blocks.ts findBlock) and its MOV r32,m32 and
+// MOV m32,r32 (cpu/handlers.ts, the commonest page faults on data) also only record theirs, and
+// the block loop returns to the run loop without retiring the instruction: a throw costs the
+// host about 5 us of stack unwinding (perf, Node 20), and a fork+exec takes about 50 faults.
 // A translation's slow paths (jit/helpers.ts) only record their faults, and the translation
 // returns to the run loop, which delivers them; the handlers a translation calls throw, as in
 // the block loop, and the exception passes through the translation, which has stored its state

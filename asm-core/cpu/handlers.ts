@@ -27,7 +27,8 @@ import { stringOp } from './string';
 import { step, leave } from './exec';
 import { fpuEscape } from './fpu-escape';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
-import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw } from '../mmu/access';
+import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw, readLin32OrRecord, writeLin32OrRecord } from '../mmu/access';
+import { pendingVector } from './fault';
 
 // ---- record fields ----
 @inline function fReg(r: u32): u32 { return <u32>load<u8>(r, REC_REG); }
@@ -135,8 +136,13 @@ export function jle(r: u32): void { if (testCCOp(14)) pc += load<u32>(r, REC_DIS
 // ---- moves ----
 export function movRR32(r: u32): void { setReg32(fRm(r), reg32(fReg(r))); }
 export function movRI32(r: u32): void { setReg32(fRm(r), fImm(r)); }
-@inline export function movRM32(r: u32): void { setReg32(fReg(r), readLin32(linRead(r, 4))); }
-@inline export function movMR32(r: u32): void { writeLin32(linWrite(r, 4), reg32(fReg(r))); }
+// A page fault in these two is recorded, not thrown (mmu/access.ts readLin32OrRecord): the
+// block loop (blocks.ts) then does not retire the instruction.
+@inline export function movRM32(r: u32): void {
+  const v = readLin32OrRecord(linRead(r, 4));
+  if (pendingVector < 0) setReg32(fReg(r), v);
+}
+@inline export function movMR32(r: u32): void { writeLin32OrRecord(linWrite(r, 4), reg32(fReg(r))); }
 export function movMI32(r: u32): void { writeLin32(linWrite(r, 4), fImm(r)); }
 export function movRR8(r: u32): void { setReg8(fRm(r), reg8(fReg(r))); }
 export function movRI8(r: u32): void { setReg8(fRm(r), fImm(r)); }

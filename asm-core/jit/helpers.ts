@@ -28,6 +28,7 @@ import {
 } from '../cpu/flags';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH, segSelector } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
+import { pendingVector, abandon } from '../cpu/fault';
 import { CELL_JIT_ENTRY } from './layout';
 import { fpuQuiet, fpuRun, fpuRunDouble, fpuStatus } from '../cpu/fpu';
 import { FPU_WRITES } from '../cpu/fpu-escape';
@@ -126,7 +127,13 @@ export function jitX87(rec: u32, off: u32, where: u32): u32 {
 }
 
 /** A record the translation does not inline: the block loop's own handler runs it. */
-export function jitDispatch(h: u32, rec: u32, _: u32): u32 { dispatch(h, rec); return 0; }
+export function jitDispatch(h: u32, rec: u32, _: u32): u32 {
+  dispatch(h, rec);
+  // A handler that records its page fault instead of throwing (cpu/handlers.ts movRM32): a
+  // translation expects the throw.
+  if (pendingVector >= 0) abandon();
+  return 0;
+}
 
 /** ROL/ROR: CF and OF (EFLAGS bits in `cfof`) replace the materialized flags' (alu.ts rotateFlags). */
 export function jitRotateFlags(cfof: u32, _a: u32, _b: u32): u32 {

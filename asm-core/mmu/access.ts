@@ -48,6 +48,25 @@ export let codePageWrites: u32 = 0;
   writeSlow32(lin, v, cplLive == 3);
 }
 
+// MOV r32,m32 and MOV m32,r32 in the block loop (cpu/handlers.ts), which take most of the
+// guest's page faults on data (demand paging, copy-on-write after fork): a page fault is
+// recorded (cpu/fault.ts recordFault) instead of thrown, so the block loop leaves without
+// unwinding and the run loop delivers it. The caller tests pendingVector before it changes
+// anything; the value read on a fault is 0.
+@inline export function readLin32OrRecord(lin: u32): u32 {
+  const e = entryOf(lin);
+  if ((e & tlbReadMask) == 1 && (lin & 0xfff) < 0xffd) return load<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
+  const user = cplLive == 3;
+  return pagesOrRecord(lin, 4, false, user) ? readSlow32(lin, user) : 0;
+}
+@inline export function writeLin32OrRecord(lin: u32, v: u32): void {
+  const e = entryOf(lin);
+  if ((e & tlbWriteMask) == 1 && (lin & 0xfff) < 0xffd) { store<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), v); return; }
+  const user = cplLive == 3;
+  // pagesOrRecord checks the pages in writeSlow32's order, which then cannot fault.
+  if (pagesOrRecord(lin, 4, true, user)) writeSlow32(lin, v, user);
+}
+
 /** Fault now if any byte of [lin, lin+len) is not writable at the current CPL. */
 export function checkWriteLin(lin: u32, len: u32): void { checkWriteAs(lin, len, cplLive == 3); }
 

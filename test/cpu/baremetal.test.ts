@@ -96,6 +96,8 @@ describe('bare-metal: paging', () => {
       [43, 0x400020, '4.7: CR2 of that write'],
       [44, 0x13572468, '4.6.1: ring 0 reads a supervisor page'],
       [45, 5, '4.6.1 / 4.7: the same code at ring 3 reads it: #PF(P | U/S)'],
+      [46, 0x5a5a5a5a, '6.5: a fault reports the state before the instruction: the faulting MOV r32, m32 left ECX alone'],
+      [47, 0x77, '6.5 / 4.6: MOV m32, r32 to the read-only page with CR0.WP = 1 faults and writes nothing'],
     ]);
   });
 });

@@ -144,6 +144,12 @@ main:
   SAVE 23, eax
   mov eax, [EXC_CNT]
   SAVE 24, eax
+  mov edx, 0x99
+  EXPECT .wp2
+  mov [0x40300c], edx                         ; MOV m32, r32: the same #PF
+.wp2:
+  mov eax, [0x20000c]
+  SAVE 47, eax
 
   ; --- INVLPG and CR3 reload ---
   mov eax, [0x404000]
@@ -251,6 +257,13 @@ main:
   mov eax, [0x402000]
   ret
 .r0e:
+
+  ; --- a MOV r32, m32 that faults leaves its register as it was ---
+  mov ecx, 0x5a5a5a5a
+  EXPECT .np3
+  mov ecx, [0x401ff0]                         ; not present
+.np3:
+  SAVE 46, ecx
 
   ; --- paging off again: linear = physical ---
   mov eax, cr0
