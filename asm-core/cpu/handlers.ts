@@ -12,11 +12,11 @@
 // (cpu/generated/handlers.ts). A handler added here needs its row there.
 
 import {
-  STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, REG_EAX, REG_EDX, REG_ESP, FLAG_DF,
+  STATE, reg32, setReg32, reg16, setReg16, reg8, setReg8, REG_EAX, REG_EDX, REG_ESP, FLAG_DF, FLAG_IF, FLAG_VM, FLAG_RF,
 } from './state';
-import { pc, instrStart } from './live';
+import { pc, instrStart, cplLive } from './live';
 import { o32, a32, segOvr, repPfx, clearPrefixes, getReg, setReg } from './decode';
-import { setLazyLogic, testCC, testCCOp, flagsReg } from './flags';
+import { setLazyLogic, testCC, testCCOp, flagsReg, getEflags } from './flags';
 import {
   alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest, bitScan, shiftDouble, cmpxchg,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
@@ -335,4 +335,21 @@ export function stepInBlock(r: u32): void { pc = instrStart; step(); }
 
 // ---- CLD, STD: DF is not among the lazy flags, it lives in flagsReg alone (cpu/flags.ts) ----
 export function cld(r: u32): void { flagsReg &= ~FLAG_DF; }
+
+// ---- CLI and PUSHF, a kernel's local_irq_save() ----
+/** CLI: CPL 0 always may (SDM vol. 2, CLI); at other levels IOPL and VME decide, in the interpreter. */
+export function cli(r: u32): void { if (cplLive == 0) flagsReg &= ~FLAG_IF; else stepInBlock(r); }
+/**
+ * PUSHF of 32-bit code: blocks hold no virtual-8086 code (its CS is 16-bit), where IOPL could
+ * make it fault; VM and RF are pushed clear (SDM vol. 2, PUSHF).
+ */
+export function pushf(r: u32): void { push32(getEflags() & ~(FLAG_VM | FLAG_RF)); }
+
+/** XADD m32, r32: the register gets the old value, memory the sum, the flags ADD's. */
+export function xaddM32(r: u32): void {
+  const lin = linRmw(r, 4);
+  const dst = readLin32(lin);
+  writeLin32(lin, alu(ALU_ADD, 32, dst, reg32(fReg(r))));
+  setReg32(fReg(r), dst);
+}
 export function std(r: u32): void { flagsReg |= FLAG_DF; }

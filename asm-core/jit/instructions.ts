@@ -240,6 +240,16 @@ export function cmpxchgM32(rec: u32, h: u32): bool {
   return true;
 }
 
+/** XADD m32, r32 (handlers.ts xaddM32): the sum to memory, the old value to the register. */
+export function xaddM32(rec: u32, h: u32): bool {
+  recLinear(rec, 4, true); rmwStart(4); rmwRead(4); lset(L_FA);
+  getReg32(regField(rec)); lset(L_FB);
+  aluCore(ALU_ADD, 32);
+  lget(L_FR); lset(L_V); rmwWrite(4);
+  lget(L_FA); setReg32(regField(rec));
+  return true;
+}
+
 /** Rotate each byte pair into place (alu.ts has no BSWAP: the interpreter uses bswap<u32>). */
 export function bswapR(rec: u32, h: u32): bool {
   getReg32(rmField(rec)); i32c(8); op(OP_I32_ROTL); i32c(0x00ff00ff); op(OP_I32_AND);

@@ -241,13 +241,13 @@ add({
     ...both('MOV Ew,Sw', { size: 32 }),
     // MOV to ES, DS, FS and GS (CS is #UD, SS ends the block: it holds off interrupts).
     ...both('MOV Sw,Ew', { size: 32, digits: [0, 3, 4, 5] }),
-    ...encodings(['PUSH ES', 'PUSH CS', 'PUSH SS', 'PUSH DS', 'POP ES', 'POP DS', 'PUSHF'], { size: 32 }),
-    ...encodings(['SAHF', 'LAHF', 'CLI', 'RDTSC', 'PUSH FS', 'POP FS', 'PUSH GS', 'POP GS']),
+    ...encodings(['PUSH ES', 'PUSH CS', 'PUSH SS', 'PUSH DS', 'POP ES', 'POP DS'], { size: 32 }),
+    ...encodings(['SAHF', 'LAHF', 'RDTSC', 'PUSH FS', 'POP FS', 'PUSH GS', 'POP GS']),
     ...encodings(BIT_OPS.map((n) => `${n} Ev,Gv`), { size: 32, mod: 'mem' }),
     ...both(['TZCNT Gv,Ev', 'LZCNT Gv,Ev']),
     ...encodings(['SHLD Ev,Gv,Ib', 'SHLD Ev,Gv,CL', 'SHRD Ev,Gv,Ib', 'SHRD Ev,Gv,CL'], { size: 32, mod: 'mem' }),
     ...encodings('CMPXCHG Ev,Gv', { size: 32, mod: 'reg' }),
-    ...both(['CMPXCHG Eb,Gb', 'XADD Eb,Gb']), ...both('XADD Ev,Gv', { size: 32 }),
+    ...both(['CMPXCHG Eb,Gb', 'XADD Eb,Gb']), ...encodings('XADD Ev,Gv', { size: 32, mod: 'reg' }),
     ...encodings('CMPXCHG8B Mq'),
   ],
   reads: ['all'], writes: ['all'], flags: { read: '*', written: '*' }, faults: true,
@@ -271,6 +271,11 @@ add({ name: 'bitScanM', jit: true, mnemonic: 'BSF/BSR', form: 'RM', size: 32, en
 add({ name: 'shiftDoubleR', jit: true, mnemonic: 'SHLD/SHRD', form: 'RR', size: 32, enc: encodings(['SHLD Ev,Gv,Ib', 'SHLD Ev,Gv,CL', 'SHRD Ev,Gv,Ib', 'SHRD Ev,Gv,CL'], { size: 32, mod: 'reg' }), reads: ['rm', 'reg', 'eCX'], writes: ['rm'], flags: { read: '', written: ARITH, partial: true } });
 // CMPXCHG to memory, a spinlock's, runs from its own record with LOCK too (there is one CPU).
 add({ name: 'cmpxchgM32', jit: true, mnemonic: 'CMPXCHG', form: 'MR', size: 32, enc: encodings('CMPXCHG Ev,Gv', { size: 32, mod: 'mem' }), reads: ['mem', 'reg', 'eAX'], writes: ['mem', 'eAX'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });
+// XADD to memory (atomic_add_return; this_cpu_add_return through FS, without LOCK) likewise.
+add({ name: 'xaddM32', jit: true, mnemonic: 'XADD', form: 'MR', size: 32, enc: encodings('XADD Ev,Gv', { size: 32, mod: 'mem' }), reads: ['mem', 'reg'], writes: ['mem', 'reg'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });
+// CLI and PUSHF, a kernel's local_irq_save(), from their own records (handlers.ts says when).
+add({ name: 'cli', mnemonic: 'CLI', form: 'Z', size: 32, enc: encodings('CLI'), flags: { read: '', written: '' }, faults: true });
+add({ name: 'pushf', mnemonic: 'PUSHF', form: 'Z', size: 32, enc: encodings('PUSHF', { size: 32 }), reads: ['eSP'], writes: ['stack', 'eSP'], flags: { read: '*', written: '' }, faults: true });
 add({ name: 'cld', jit: true, mnemonic: 'CLD', form: 'Z', size: 32, enc: encodings('CLD'), flags: { read: '', written: 'D' } });
 add({ name: 'std', jit: true, mnemonic: 'STD', form: 'Z', size: 32, enc: encodings('STD'), flags: { read: '', written: 'D' } });
 

@@ -28,7 +28,8 @@ import {
   movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16, incR16, decR16,
   incM16, decM16, testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16,
   shiftMI16, shiftMC16, stepInBlock, bitRR, bitRI, bitMI, bswapR, x87,
-  bitScanR, bitScanM, shiftDoubleR, cmpxchgM32, cld, std,
+  bitScanR, bitScanM, shiftDoubleR, cmpxchgM32, xaddM32, cli, pushf, cld,
+  std,
 } from '../handlers';
 
 /**
@@ -233,11 +234,14 @@ export enum H {
   bitScanM = 193,
   shiftDoubleR = 194,
   cmpxchgM32 = 195,
-  cld = 196,
-  std = 197,
+  xaddM32 = 196,
+  cli = 197,
+  pushf = 198,
+  cld = 199,
+  std = 200,
 }
 /** How many handler numbers there are. */
-export const HANDLER_COUNT: u32 = 198;
+export const HANDLER_COUNT: u32 = 201;
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
 @inline export function dispatch(h: u32, r: u32): void {
@@ -438,6 +442,9 @@ export const HANDLER_COUNT: u32 = 198;
     case H.bitScanM: bitScanM(r); return;
     case H.shiftDoubleR: shiftDoubleR(r); return;
     case H.cmpxchgM32: cmpxchgM32(r); return;
+    case H.xaddM32: xaddM32(r); return;
+    case H.cli: cli(r); return;
+    case H.pushf: pushf(r); return;
     case H.cld: cld(r); return;
     case H.std: std(r); return;
     default: interpret(r); return;
@@ -636,7 +643,7 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
     case MAP_ONE << 8 | 0x98: return H.cwde;
     case MAP_ONE << 8 | 0x99: return H.cdq;
     case MAP_ONE << 8 | 0x9b: return H.stepInBlock;
-    case MAP_ONE << 8 | 0x9c: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x9c: return H.pushf;
     case MAP_ONE << 8 | 0x9e: return H.stepInBlock;
     case MAP_ONE << 8 | 0x9f: return H.stepInBlock;
     case MAP_ONE << 8 | 0xa0: return H.movRM8;
@@ -721,7 +728,7 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
       case 7: return mod == 3 ? H.mulDivR32 : H.mulDivM32;
       default: return NO_HANDLER;
     }
-    case MAP_ONE << 8 | 0xfa: return H.stepInBlock;
+    case MAP_ONE << 8 | 0xfa: return H.cli;
     case MAP_ONE << 8 | 0xfc: return H.cld;
     case MAP_ONE << 8 | 0xfd: return H.std;
     case MAP_ONE << 8 | 0xfe: switch (reg) {
@@ -819,7 +826,7 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
     case MAP_TWO << 8 | 0xbe: return mod == 3 ? H.movsxRR8 : H.movsxRM8;
     case MAP_TWO << 8 | 0xbf: return mod == 3 ? H.movsxRR16 : H.movsxRM16;
     case MAP_TWO << 8 | 0xc0: return H.stepInBlock;
-    case MAP_TWO << 8 | 0xc1: return H.stepInBlock;
+    case MAP_TWO << 8 | 0xc1: return mod == 3 ? H.stepInBlock : H.xaddM32;
     case MAP_TWO << 8 | 0xc7: switch (reg) {
       case 1: return mod == 3 ? NO_HANDLER : H.stepInBlock;
       default: return NO_HANDLER;
@@ -959,7 +966,7 @@ export function blockEnd(h: u32): u32 {
 /** The handler of a LOCKed encoding whose handler without LOCK is `h`, or NO_HANDLER. */
 export function lockedHandler(h: u32): u32 {
   switch (h) {
-    case H.cmpxchgM32:
+    case H.cmpxchgM32: case H.xaddM32:
       return h;
     case H.jo: case H.jno: case H.jb: case H.jae: case H.jz: case H.jnz:
     case H.jbe: case H.ja: case H.js: case H.jns: case H.jp: case H.jnp:
@@ -989,7 +996,7 @@ export function keepsRegisters(rec: u32, h: u32): bool {
     case H.shiftMC32: case H.setccM: case H.jmpRel: case H.jmpR: case H.jmpM: case H.movMR16:
     case H.movMI16: case H.aluMR16: case H.aluMI16: case H.incM16: case H.decM16: case H.testRR16:
     case H.testRI16: case H.testMR16: case H.testMI16: case H.shiftMI16: case H.shiftMC16: case H.bitMI:
-    case H.cld: case H.std:
+    case H.cli: case H.cld: case H.std:
       return true;
     case H.x87: return load<u32>(rec, REC_IMM) != 0xe0df;
     default: return false;

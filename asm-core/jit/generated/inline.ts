@@ -12,7 +12,7 @@ import {
   callRel, jmpR, jmpM, callR, callM, ret, movRR16, movRI16,
   movRM16, movMR16, movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16,
   incDecR16, incDecM16, testRR16, testRI16, testMR16, testMI16, bswapR, cmpxchgM32,
-  cld, std,
+  xaddM32, cld, std,
 } from '../instructions';
 import {
   imulRRI, imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftRI16, bitRR,
@@ -212,6 +212,8 @@ export function inline(rec: u32, h: u32): bool {
       return shiftDoubleR(rec, h);
     case H.cmpxchgM32:
       return cmpxchgM32(rec, h);
+    case H.xaddM32:
+      return xaddM32(rec, h);
     case H.cld:
       return cld(rec, h);
     case H.std:
