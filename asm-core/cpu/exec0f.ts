@@ -132,20 +132,25 @@ export function exec0f(): void {
     case 0xc7: { // CMPXCHG8B
       decodeModrm(); lockOk(true);
       if (mReg != 1 || mMod == 3) ud();
-      const lin = segAddr(eaSeg, eaOff, 7, true);
-      checkWriteLin(lin, 8);
-      const lo = readLin32(lin), hi = readLin32(lin + 4);
-      if (lo == reg32(REG_EAX) && hi == reg32(REG_EDX)) {
-        writeLin32(lin, reg32(REG_EBX)); writeLin32(lin + 4, reg32(REG_ECX));
-        setFlag(FLAG_ZF, true);
-      } else {
-        writeLin32(lin, lo); writeLin32(lin + 4, hi);
-        setReg32(REG_EAX, lo); setReg32(REG_EDX, hi);
-        setFlag(FLAG_ZF, false);
-      }
+      cmpxchg8bAt(segAddr(eaSeg, eaOff, 7, true));
       return;
     }
     default: ud();
+  }
+}
+
+/** CMPXCHG8B of the quadword at `lin` (also cpu/handlers.ts cmpxchg8b). */
+export function cmpxchg8bAt(lin: u32): void {
+  checkWriteLin(lin, 8);
+  const lo = readLin32(lin), hi = readLin32(lin + 4);
+  if (lo == reg32(REG_EAX) && hi == reg32(REG_EDX)) {
+    writeLin32(lin, reg32(REG_EBX)); writeLin32(lin + 4, reg32(REG_ECX));
+    setFlag(FLAG_ZF, true);
+  } else {
+    // The destination is written back either way (SDM vol. 2, CMPXCHG8B).
+    writeLin32(lin, lo); writeLin32(lin + 4, hi);
+    setReg32(REG_EAX, lo); setReg32(REG_EDX, hi);
+    setFlag(FLAG_ZF, false);
   }
 }
 

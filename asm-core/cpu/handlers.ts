@@ -26,6 +26,7 @@ import { segAddr } from './segments';
 import { stringOp } from './string';
 import { step, leave } from './exec';
 import { fpuEscape } from './fpu-escape';
+import { cmpxchg8bAt } from './exec0f';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw, readLin32OrRecord, writeLin32OrRecord } from '../mmu/access';
 import { pendingVector } from './fault';
@@ -288,6 +289,17 @@ export function bitMI(r: u32): void {
   const lin = linRmw(r, 4);
   writeLin32(lin, bitTest(kind, readLin32(lin), fImm(r) & 31));
 }
+/** With a register offset: a signed bit offset from the operand, so any dword of the segment (exec0f.ts bitOp). */
+export function bitMR(r: u32): void {
+  const kind = fImm(r) >> 8;
+  const sbit = <i32>reg32(fReg(r));
+  const off = ea(r) + <u32>((sbit >> 5) << 2);
+  if (kind == 0) { bitTest(0, readLin32(segAddr(fRm(r), off, 3, false)), <u32>sbit & 31); return; }
+  const lin = segAddr(fRm(r), off, 3, true);
+  checkRmw(lin, 4);
+  writeLin32(lin, bitTest(kind, readLin32(lin), <u32>sbit & 31));
+}
+export function cmpxchg8b(r: u32): void { cmpxchg8bAt(segAddr(fRm(r), ea(r), 7, true)); }
 export function bswapR(r: u32): void { const d = fRm(r); setReg32(d, bswap<u32>(reg32(d))); }
 
 // ---- the x87 (REC_IMM: the ESC opcode | ModRM << 8; a memory operand as any other) ----

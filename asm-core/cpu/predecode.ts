@@ -4,12 +4,12 @@
 // file takes the operands apart by the encoding's shape. It takes apart the forms that make up
 // nearly all of a 32-bit kernel's and user program's instructions: 8- and 32-bit ALU, MOV, LEA,
 // TEST, shifts, multiply and divide, PUSH and POP, near jumps, calls and returns, string
-// instructions, bit tests, BSWAP, CMPXCHG and XADD to memory, CLI, PUSHF, CLD/STD, and the
-// 16-bit MOV, ALU, INC/DEC, TEST and shifts. The x87 with 66h, TZCNT/LZCNT, double shifts of
-// memory and bit tests with a register offset into memory, CMPXCHG8B, the register forms of
-// CMPXCHG and XADD, XCHG with memory, the 8-bit shifts, INC/DEC, NOT/NEG and multiply/divide on
-// a byte in memory, anything else LOCKed, SAHF/LAHF, RDTSC, PUSH of a segment register, and
-// loads of ES, DS, FS and GS are left to the interpreter, but inside the block (handlers.ts stepInBlock). A data segment load that leaves
+// instructions, bit tests, BSWAP, CMPXCHG, CMPXCHG8B and XADD to memory, CLI, PUSHF, CLD/STD,
+// and the 16-bit MOV, ALU, INC/DEC, TEST and shifts. The x87 with 66h, TZCNT/LZCNT, double
+// shifts of memory, the register forms of CMPXCHG and XADD, XCHG with memory, the 8-bit shifts,
+// INC/DEC, NOT/NEG and multiply/divide on a byte in memory, anything else LOCKed, SAHF/LAHF,
+// RDTSC, PUSH of a segment register, and loads of ES, DS, FS and GS are left to the
+// interpreter, but inside the block (handlers.ts stepInBlock). A data segment load that leaves
 // ES, SS and DS not flat asks for the run loop (segments.ts), which translations require. Anything
 // else (other 16-bit forms, 16-bit addresses, loads of SS and CS, far transfers, POPF, STI,
 // system instructions) becomes a record that runs the full interpreter, and ends the block: such
@@ -264,7 +264,7 @@ function decode0f(segOvr: i32, rep: u32): u32 {
       case 0x31: case 0xa0: case 0xa1: case 0xa8: case 0xa9: break; // RDTSC, PUSH and POP FS and GS
       case 0xa3: case 0xab: case 0xb3: case 0xbb: // BT, BTS, BTR, BTC Ev, Gv (the kind in the record)
         modrm(segOvr);
-        if (mod == 3) setImm(((op >> 3) & 3) << 8);
+        setImm(((op >> 3) & 3) << 8);
         break;
       case 0xbc: case 0xbd: // BSF, BSR; with F3, TZCNT and LZCNT (or BSF and BSR, as CPUID has them)
         modrm(segOvr);

@@ -243,12 +243,10 @@ add({
     ...both('MOV Sw,Ew', { size: 32, digits: [0, 3, 4, 5] }),
     ...encodings(['PUSH ES', 'PUSH CS', 'PUSH SS', 'PUSH DS', 'POP ES', 'POP DS'], { size: 32 }),
     ...encodings(['SAHF', 'LAHF', 'RDTSC', 'PUSH FS', 'POP FS', 'PUSH GS', 'POP GS']),
-    ...encodings(BIT_OPS.map((n) => `${n} Ev,Gv`), { size: 32, mod: 'mem' }),
     ...both(['TZCNT Gv,Ev', 'LZCNT Gv,Ev']),
     ...encodings(['SHLD Ev,Gv,Ib', 'SHLD Ev,Gv,CL', 'SHRD Ev,Gv,Ib', 'SHRD Ev,Gv,CL'], { size: 32, mod: 'mem' }),
     ...encodings('CMPXCHG Ev,Gv', { size: 32, mod: 'reg' }),
     ...both(['CMPXCHG Eb,Gb', 'XADD Eb,Gb']), ...encodings('XADD Ev,Gv', { size: 32, mod: 'reg' }),
-    ...encodings('CMPXCHG8B Mq'),
   ],
   reads: ['all'], writes: ['all'], flags: { read: '*', written: '*' }, faults: true,
 });
@@ -258,6 +256,8 @@ const bt = { read: '', written: 'C' };
 add({ name: 'bitRR', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'RR', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Gv`), { size: 32, mod: 'reg' }), reads: ['rm', 'reg'], writes: ['rm'], flags: bt });
 add({ name: 'bitRI', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'RI', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Ib`), { size: 32, mod: 'reg' }), reads: ['rm', 'imm'], writes: ['rm'], flags: bt });
 add({ name: 'bitMI', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'MI', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Ib`), { size: 32, mod: 'mem' }), reads: ['mem', 'imm'], writes: ['mem'], flags: bt, faults: true });
+// With a register offset, any dword of the segment: the offset is signed (SDM vol. 2, BT).
+add({ name: 'bitMR', mnemonic: 'BT/BTS/BTR/BTC', form: 'MR', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Gv`), { size: 32, mod: 'mem' }), reads: ['mem', 'reg'], writes: ['mem'], flags: bt, faults: true });
 add({ name: 'bswapR', jit: true, mnemonic: 'BSWAP', form: 'R', size: 32, enc: encodings('BSWAP Zd'), reads: ['rm'], writes: ['rm'] });
 add({
   name: 'x87', jit: true, mnemonic: 'ESC', form: 'E', size: 32,
@@ -273,6 +273,8 @@ add({ name: 'shiftDoubleR', jit: true, mnemonic: 'SHLD/SHRD', form: 'RR', size: 
 add({ name: 'cmpxchgM32', jit: true, mnemonic: 'CMPXCHG', form: 'MR', size: 32, enc: encodings('CMPXCHG Ev,Gv', { size: 32, mod: 'mem' }), reads: ['mem', 'reg', 'eAX'], writes: ['mem', 'eAX'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });
 // XADD to memory (atomic_add_return; this_cpu_add_return through FS, without LOCK) likewise.
 add({ name: 'xaddM32', jit: true, mnemonic: 'XADD', form: 'MR', size: 32, enc: encodings('XADD Ev,Gv', { size: 32, mod: 'mem' }), reads: ['mem', 'reg'], writes: ['mem', 'reg'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });
+// CMPXCHG8B: a kernel's this_cpu_cmpxchg_double (SLUB's allocation and free) and 64-bit atomics.
+add({ name: 'cmpxchg8b', mnemonic: 'CMPXCHG8B', form: 'M', size: 32, enc: encodings('CMPXCHG8B Mq'), reads: ['mem', 'eAX', 'eDX', 'eBX', 'eCX'], writes: ['mem', 'eAX', 'eDX'], flags: { read: '', written: 'Z' }, faults: true, lockedItself: true });
 // CLI and PUSHF, a kernel's local_irq_save(), from their own records (handlers.ts says when).
 add({ name: 'cli', mnemonic: 'CLI', form: 'Z', size: 32, enc: encodings('CLI'), flags: { read: '', written: '' }, faults: true });
 add({ name: 'pushf', mnemonic: 'PUSHF', form: 'Z', size: 32, enc: encodings('PUSHF', { size: 32 }), reads: ['eSP'], writes: ['stack', 'eSP'], flags: { read: '*', written: '' }, faults: true });

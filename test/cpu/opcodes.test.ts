@@ -132,8 +132,8 @@ describe('the opcode table against the block decoder', () => {
     expect(ran).toBeGreaterThan(500);
   });
 
-  it('leaves anything LOCKed to the interpreter inside the block, but CMPXCHG and XADD to memory; a LOCKed jump is not decoded', () => {
-    expect(HANDLERS.filter((h) => h.lockedItself).map((h) => h.name)).toEqual(['cmpxchgM32', 'xaddM32']);
+  it('leaves anything LOCKed to the interpreter inside the block, but CMPXCHG, CMPXCHG8B and XADD to memory; a LOCKed jump is not decoded', () => {
+    expect(HANDLERS.filter((h) => h.lockedItself).map((h) => h.name)).toEqual(['cmpxchgM32', 'xaddM32', 'cmpxchg8b']);
     const wrong: string[] = [];
     const interpret = byName.get('interpret')!, stepInBlock = byName.get('stepInBlock')!;
     for (const { bytes, h, handler } of instructions()) {

@@ -27,9 +27,9 @@ import {
   ret, retImm, stringOp32, interpret, movRR16, movRI16, movRM16, movMR16,
   movMI16, aluRR16, aluRI16, aluRM16, aluMR16, aluMI16, incR16, decR16,
   incM16, decM16, testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16,
-  shiftMI16, shiftMC16, stepInBlock, bitRR, bitRI, bitMI, bswapR, x87,
-  bitScanR, bitScanM, shiftDoubleR, cmpxchgM32, xaddM32, cli, pushf, cld,
-  std,
+  shiftMI16, shiftMC16, stepInBlock, bitRR, bitRI, bitMI, bitMR, bswapR,
+  x87, bitScanR, bitScanM, shiftDoubleR, cmpxchgM32, xaddM32, cmpxchg8b, cli,
+  pushf, cld, std,
 } from '../handlers';
 
 /**
@@ -228,20 +228,22 @@ export enum H {
   bitRR = 187,
   bitRI = 188,
   bitMI = 189,
-  bswapR = 190,
-  x87 = 191,
-  bitScanR = 192,
-  bitScanM = 193,
-  shiftDoubleR = 194,
-  cmpxchgM32 = 195,
-  xaddM32 = 196,
-  cli = 197,
-  pushf = 198,
-  cld = 199,
-  std = 200,
+  bitMR = 190,
+  bswapR = 191,
+  x87 = 192,
+  bitScanR = 193,
+  bitScanM = 194,
+  shiftDoubleR = 195,
+  cmpxchgM32 = 196,
+  xaddM32 = 197,
+  cmpxchg8b = 198,
+  cli = 199,
+  pushf = 200,
+  cld = 201,
+  std = 202,
 }
 /** How many handler numbers there are. */
-export const HANDLER_COUNT: u32 = 201;
+export const HANDLER_COUNT: u32 = 203;
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
 @inline export function dispatch(h: u32, r: u32): void {
@@ -436,6 +438,7 @@ export const HANDLER_COUNT: u32 = 201;
     case H.bitRR: bitRR(r); return;
     case H.bitRI: bitRI(r); return;
     case H.bitMI: bitMI(r); return;
+    case H.bitMR: bitMR(r); return;
     case H.bswapR: bswapR(r); return;
     case H.x87: x87(r); return;
     case H.bitScanR: bitScanR(r); return;
@@ -443,6 +446,7 @@ export const HANDLER_COUNT: u32 = 201;
     case H.shiftDoubleR: shiftDoubleR(r); return;
     case H.cmpxchgM32: cmpxchgM32(r); return;
     case H.xaddM32: xaddM32(r); return;
+    case H.cmpxchg8b: cmpxchg8b(r); return;
     case H.cli: cli(r); return;
     case H.pushf: pushf(r); return;
     case H.cld: cld(r); return;
@@ -799,18 +803,18 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
     case MAP_TWO << 8 | 0x9f: return mod == 3 ? H.setccR : H.setccM;
     case MAP_TWO << 8 | 0xa0: return H.stepInBlock;
     case MAP_TWO << 8 | 0xa1: return H.stepInBlock;
-    case MAP_TWO << 8 | 0xa3: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xa3: return mod == 3 ? H.bitRR : H.bitMR;
     case MAP_TWO << 8 | 0xa4: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
     case MAP_TWO << 8 | 0xa5: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
     case MAP_TWO << 8 | 0xa8: return H.stepInBlock;
     case MAP_TWO << 8 | 0xa9: return H.stepInBlock;
-    case MAP_TWO << 8 | 0xab: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xab: return mod == 3 ? H.bitRR : H.bitMR;
     case MAP_TWO << 8 | 0xac: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
     case MAP_TWO << 8 | 0xad: return mod == 3 ? H.shiftDoubleR : H.stepInBlock;
     case MAP_TWO << 8 | 0xaf: return mod == 3 ? H.imulRR : H.imulRM;
     case MAP_TWO << 8 | 0xb0: return H.stepInBlock;
     case MAP_TWO << 8 | 0xb1: return mod == 3 ? H.stepInBlock : H.cmpxchgM32;
-    case MAP_TWO << 8 | 0xb3: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xb3: return mod == 3 ? H.bitRR : H.bitMR;
     case MAP_TWO << 8 | 0xb6: return mod == 3 ? H.movzxRR8 : H.movzxRM8;
     case MAP_TWO << 8 | 0xb7: return mod == 3 ? H.movzxRR16 : H.movzxRM16;
     case MAP_TWO << 8 | 0xba: switch (reg) {
@@ -820,7 +824,7 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
       case 7: return mod == 3 ? H.bitRI : H.bitMI;
       default: return NO_HANDLER;
     }
-    case MAP_TWO << 8 | 0xbb: return mod == 3 ? H.bitRR : H.stepInBlock;
+    case MAP_TWO << 8 | 0xbb: return mod == 3 ? H.bitRR : H.bitMR;
     case MAP_TWO << 8 | 0xbc: return mod == 3 ? H.bitScanR : H.bitScanM;
     case MAP_TWO << 8 | 0xbd: return mod == 3 ? H.bitScanR : H.bitScanM;
     case MAP_TWO << 8 | 0xbe: return mod == 3 ? H.movsxRR8 : H.movsxRM8;
@@ -828,7 +832,7 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
     case MAP_TWO << 8 | 0xc0: return H.stepInBlock;
     case MAP_TWO << 8 | 0xc1: return mod == 3 ? H.stepInBlock : H.xaddM32;
     case MAP_TWO << 8 | 0xc7: switch (reg) {
-      case 1: return mod == 3 ? NO_HANDLER : H.stepInBlock;
+      case 1: return mod == 3 ? NO_HANDLER : H.cmpxchg8b;
       default: return NO_HANDLER;
     }
     case MAP_TWO << 8 | 0xc8: return H.bswapR;
@@ -966,7 +970,7 @@ export function blockEnd(h: u32): u32 {
 /** The handler of a LOCKed encoding whose handler without LOCK is `h`, or NO_HANDLER. */
 export function lockedHandler(h: u32): u32 {
   switch (h) {
-    case H.cmpxchgM32: case H.xaddM32:
+    case H.cmpxchgM32: case H.xaddM32: case H.cmpxchg8b:
       return h;
     case H.jo: case H.jno: case H.jb: case H.jae: case H.jz: case H.jnz:
     case H.jbe: case H.ja: case H.js: case H.jns: case H.jp: case H.jnp:
@@ -996,7 +1000,7 @@ export function keepsRegisters(rec: u32, h: u32): bool {
     case H.shiftMC32: case H.setccM: case H.jmpRel: case H.jmpR: case H.jmpM: case H.movMR16:
     case H.movMI16: case H.aluMR16: case H.aluMI16: case H.incM16: case H.decM16: case H.testRR16:
     case H.testRI16: case H.testMR16: case H.testMI16: case H.shiftMI16: case H.shiftMC16: case H.bitMI:
-    case H.cli: case H.cld: case H.std:
+    case H.bitMR: case H.cli: case H.cld: case H.std:
       return true;
     case H.x87: return load<u32>(rec, REC_IMM) != 0xe0df;
     default: return false;
