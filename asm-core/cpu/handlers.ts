@@ -347,6 +347,7 @@ export function stepInBlock(r: u32): void { pc = instrStart; step(); }
 
 // ---- CLD, STD: DF is not among the lazy flags, it lives in flagsReg alone (cpu/flags.ts) ----
 export function cld(r: u32): void { flagsReg &= ~FLAG_DF; }
+export function std(r: u32): void { flagsReg |= FLAG_DF; }
 
 // ---- CLI and PUSHF, a kernel's local_irq_save() ----
 /** CLI: CPL 0 always may (SDM vol. 2, CLI); at other levels IOPL and VME decide, in the interpreter. */
@@ -364,4 +365,3 @@ export function xaddM32(r: u32): void {
   writeLin32(lin, alu(ALU_ADD, 32, dst, reg32(fReg(r))));
   setReg32(fReg(r), dst);
 }
-export function std(r: u32): void { flagsReg |= FLAG_DF; }
