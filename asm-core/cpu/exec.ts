@@ -246,13 +246,8 @@ function execute(op: u32): void {
     case 0x9b: fpuWait(); return;
     case 0x9c: pushf(); return;
     case 0x9d: popf(); return;
-    case 0x9e: { // SAHF
-      settleFlags();
-      const mask = FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF | FLAG_CF;
-      writeFlags((getEflags() & ~mask) | (reg8(4) & mask));
-      return;
-    }
-    case 0x9f: setReg8(4, (getEflags() & 0xd5) | 2); return; // LAHF
+    case 0x9e: sahf(); return;
+    case 0x9f: lahf(); return;
     case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
       const off = a32 ? fetch32() : fetch16();
       const s = (op & 1) ? osize() : 8;
@@ -596,6 +591,15 @@ export function leave(): void {
   else setReg16(REG_ESP, bp + (o32 ? 4 : 2));
   if (o32) setReg32(REG_EBP, v); else setReg16(REG_EBP, v);
 }
+
+/** SAHF: SF, ZF, AF, PF and CF from AH (also cpu/handlers.ts). */
+export function sahf(): void {
+  settleFlags();
+  const mask = FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF | FLAG_CF;
+  writeFlags((getEflags() & ~mask) | (reg8(4) & mask));
+}
+/** LAHF: AH from SF, ZF, AF, PF and CF, bit 1 set (also cpu/handlers.ts). */
+export function lahf(): void { setReg8(4, (getEflags() & 0xd5) | 2); }
 
 function pushf(): void {
   if (v86Mode && ((flagsReg & FLAG_IOPL) >>> 12) != 3) raiseFault(EXC_GP, 0);

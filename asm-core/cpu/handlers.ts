@@ -24,7 +24,7 @@ import {
 import { push32, pop32, espAdd } from './stack';
 import { segAddr } from './segments';
 import { stringOp } from './string';
-import { step, leave } from './exec';
+import { step, leave, sahf as sahfOp, lahf as lahfOp } from './exec';
 import { fpuEscape } from './fpu-escape';
 import { cmpxchg8bAt } from './exec0f';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
@@ -365,3 +365,7 @@ export function xaddM32(r: u32): void {
   writeLin32(lin, alu(ALU_ADD, 32, dst, reg32(fReg(r))));
   setReg32(fReg(r), dst);
 }
+
+// ---- SAHF, LAHF: compiled code saving and restoring flags around the x87's compares ----
+export function sahf(r: u32): void { sahfOp(); }
+export function lahf(r: u32): void { lahfOp(); }

@@ -4,10 +4,10 @@
 // file takes the operands apart by the encoding's shape. It takes apart the forms that make up
 // nearly all of a 32-bit kernel's and user program's instructions: 8- and 32-bit ALU, MOV, LEA,
 // TEST, shifts, multiply and divide, PUSH and POP, near jumps, calls and returns, string
-// instructions, bit tests, BSWAP, CMPXCHG, CMPXCHG8B and XADD to memory, CLI, PUSHF, CLD/STD,
-// and the 16-bit MOV, ALU, INC/DEC, TEST and shifts. The x87 with 66h, TZCNT/LZCNT, double
+// instructions, bit tests, BSWAP, CMPXCHG, CMPXCHG8B and XADD to memory, CLI, PUSHF, SAHF/LAHF,
+// CLD/STD, and the 16-bit MOV, ALU, INC/DEC, TEST and shifts. The x87 with 66h, TZCNT/LZCNT, double
 // shifts of memory, the register forms of CMPXCHG and XADD, XCHG with memory, the 8-bit shifts,
-// INC/DEC, NOT/NEG and multiply/divide on a byte in memory, anything else LOCKed, SAHF/LAHF,
+// INC/DEC, NOT/NEG and multiply/divide on a byte in memory, anything else LOCKed,
 // RDTSC, PUSH of a segment register, and loads of ES, DS, FS and GS are left to the
 // interpreter, but inside the block (handlers.ts stepInBlock). A data segment load that leaves
 // ES, SS and DS not flat asks for the run loop (segments.ts), which translations require. Anything

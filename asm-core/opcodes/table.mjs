@@ -242,7 +242,7 @@ add({
     // MOV to ES, DS, FS and GS (CS is #UD, SS ends the block: it holds off interrupts).
     ...both('MOV Sw,Ew', { size: 32, digits: [0, 3, 4, 5] }),
     ...encodings(['PUSH ES', 'PUSH CS', 'PUSH SS', 'PUSH DS', 'POP ES', 'POP DS'], { size: 32 }),
-    ...encodings(['SAHF', 'LAHF', 'RDTSC', 'PUSH FS', 'POP FS', 'PUSH GS', 'POP GS']),
+    ...encodings(['RDTSC', 'PUSH FS', 'POP FS', 'PUSH GS', 'POP GS']),
     ...both(['TZCNT Gv,Ev', 'LZCNT Gv,Ev']),
     ...encodings(['SHLD Ev,Gv,Ib', 'SHLD Ev,Gv,CL', 'SHRD Ev,Gv,Ib', 'SHRD Ev,Gv,CL'], { size: 32, mod: 'mem' }),
     ...encodings('CMPXCHG Ev,Gv', { size: 32, mod: 'reg' }),
@@ -278,6 +278,9 @@ add({ name: 'cmpxchg8b', mnemonic: 'CMPXCHG8B', form: 'M', size: 32, enc: encodi
 // CLI and PUSHF, a kernel's local_irq_save(), from their own records (handlers.ts says when).
 add({ name: 'cli', mnemonic: 'CLI', form: 'Z', size: 32, enc: encodings('CLI'), flags: { read: '', written: '' }, faults: true });
 add({ name: 'pushf', mnemonic: 'PUSHF', form: 'Z', size: 32, enc: encodings('PUSHF', { size: 32 }), reads: ['eSP'], writes: ['stack', 'eSP'], flags: { read: '*', written: '' }, faults: true });
+// SAHF and LAHF, which compiled code runs around the x87's compares (sort, awk).
+add({ name: 'sahf', mnemonic: 'SAHF', form: 'Z', size: 32, enc: encodings('SAHF'), reads: ['eAX'], flags: { read: '', written: 'SZAPC' } });
+add({ name: 'lahf', mnemonic: 'LAHF', form: 'Z', size: 32, enc: encodings('LAHF'), writes: ['eAX'], flags: { read: 'SZAPC', written: '' } });
 add({ name: 'cld', jit: true, mnemonic: 'CLD', form: 'Z', size: 32, enc: encodings('CLD'), flags: { read: '', written: 'D' } });
 add({ name: 'std', jit: true, mnemonic: 'STD', form: 'Z', size: 32, enc: encodings('STD'), flags: { read: '', written: 'D' } });
 

@@ -29,7 +29,7 @@ import {
   incM16, decM16, testRR16, testRI16, testMR16, testMI16, shiftRI16, shiftRC16,
   shiftMI16, shiftMC16, stepInBlock, bitRR, bitRI, bitMI, bitMR, bswapR,
   x87, bitScanR, bitScanM, shiftDoubleR, cmpxchgM32, xaddM32, cmpxchg8b, cli,
-  pushf, cld, std,
+  pushf, sahf, lahf, cld, std,
 } from '../handlers';
 
 /**
@@ -239,11 +239,13 @@ export enum H {
   cmpxchg8b = 198,
   cli = 199,
   pushf = 200,
-  cld = 201,
-  std = 202,
+  sahf = 201,
+  lahf = 202,
+  cld = 203,
+  std = 204,
 }
 /** How many handler numbers there are. */
-export const HANDLER_COUNT: u32 = 203;
+export const HANDLER_COUNT: u32 = 205;
 
 /** Run the handler numbered `h` on record `r` (inlined into the block loop: one jump table). */
 @inline export function dispatch(h: u32, r: u32): void {
@@ -449,6 +451,8 @@ export const HANDLER_COUNT: u32 = 203;
     case H.cmpxchg8b: cmpxchg8b(r); return;
     case H.cli: cli(r); return;
     case H.pushf: pushf(r); return;
+    case H.sahf: sahf(r); return;
+    case H.lahf: lahf(r); return;
     case H.cld: cld(r); return;
     case H.std: std(r); return;
     default: interpret(r); return;
@@ -648,8 +652,8 @@ export function handlerOf(map: u32, op: u32, mod: u32, reg: u32): u32 {
     case MAP_ONE << 8 | 0x99: return H.cdq;
     case MAP_ONE << 8 | 0x9b: return H.stepInBlock;
     case MAP_ONE << 8 | 0x9c: return H.pushf;
-    case MAP_ONE << 8 | 0x9e: return H.stepInBlock;
-    case MAP_ONE << 8 | 0x9f: return H.stepInBlock;
+    case MAP_ONE << 8 | 0x9e: return H.sahf;
+    case MAP_ONE << 8 | 0x9f: return H.lahf;
     case MAP_ONE << 8 | 0xa0: return H.movRM8;
     case MAP_ONE << 8 | 0xa1: return H.movRM32;
     case MAP_ONE << 8 | 0xa2: return H.movMR8;
@@ -1000,7 +1004,7 @@ export function keepsRegisters(rec: u32, h: u32): bool {
     case H.shiftMC32: case H.setccM: case H.jmpRel: case H.jmpR: case H.jmpM: case H.movMR16:
     case H.movMI16: case H.aluMR16: case H.aluMI16: case H.incM16: case H.decM16: case H.testRR16:
     case H.testRI16: case H.testMR16: case H.testMI16: case H.shiftMI16: case H.shiftMC16: case H.bitMI:
-    case H.bitMR: case H.cli: case H.cld: case H.std:
+    case H.bitMR: case H.cli: case H.sahf: case H.cld: case H.std:
       return true;
     case H.x87: return load<u32>(rec, REC_IMM) != 0xe0df;
     default: return false;
