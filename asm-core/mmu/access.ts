@@ -14,6 +14,10 @@ import { cplLive } from '../cpu/live';
 export let codePageWrites: u32 = 0;
 
 @inline function entryOf(lin: u32): u32 { return load<u32>(TLB_BASE + ((lin >>> 12) << 2)); }
+/** Does TLB entry `e` let a dword at `lin` take the fast path under `mask` (inside one page)? */
+@inline function fast32(e: u32, mask: u32, lin: u32): bool { return (e & mask) == 1 && (lin & 0xfff) < 0xffd; }
+/** The host address of `lin` through TLB entry `e`. */
+@inline function hostAt(e: u32, lin: u32): u32 { return RAM_BASE + (e & 0xfffff000) + (lin & 0xfff); }
 
 // ---- fast paths ----
 
@@ -29,7 +33,7 @@ export let codePageWrites: u32 = 0;
 }
 @inline export function readLin32(lin: u32): u32 {
   const e = entryOf(lin);
-  if ((e & tlbReadMask) == 1 && (lin & 0xfff) < 0xffd) return load<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
+  if (fast32(e, tlbReadMask, lin)) return load<u32>(hostAt(e, lin));
   return readSlow32(lin, cplLive == 3);
 }
 @inline export function writeLin8(lin: u32, v: u32): void {
@@ -44,7 +48,7 @@ export let codePageWrites: u32 = 0;
 }
 @inline export function writeLin32(lin: u32, v: u32): void {
   const e = entryOf(lin);
-  if ((e & tlbWriteMask) == 1 && (lin & 0xfff) < 0xffd) { store<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), v); return; }
+  if (fast32(e, tlbWriteMask, lin)) { store<u32>(hostAt(e, lin), v); return; }
   writeSlow32(lin, v, cplLive == 3);
 }
 
@@ -55,13 +59,13 @@ export let codePageWrites: u32 = 0;
 // anything; the value read on a fault is 0.
 @inline export function readLin32OrRecord(lin: u32): u32 {
   const e = entryOf(lin);
-  if ((e & tlbReadMask) == 1 && (lin & 0xfff) < 0xffd) return load<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
+  if (fast32(e, tlbReadMask, lin)) return load<u32>(hostAt(e, lin));
   const user = cplLive == 3;
   return pagesOrRecord(lin, 4, false, user) ? readSlow32(lin, user) : 0;
 }
 @inline export function writeLin32OrRecord(lin: u32, v: u32): void {
   const e = entryOf(lin);
-  if ((e & tlbWriteMask) == 1 && (lin & 0xfff) < 0xffd) { store<u32>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), v); return; }
+  if (fast32(e, tlbWriteMask, lin)) { store<u32>(hostAt(e, lin), v); return; }
   const user = cplLive == 3;
   // pagesOrRecord checks the pages in writeSlow32's order, which then cannot fault.
   if (pagesOrRecord(lin, 4, true, user)) writeSlow32(lin, v, user);
