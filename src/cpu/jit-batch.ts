@@ -50,10 +50,26 @@ function writeUleb(out: number[], v: number): void {
   } while (v !== 0);
 }
 
-function section(out: number[], id: number, contents: ArrayLike<number>): void {
-  out.push(id);
-  writeUleb(out, contents.length);
-  for (let i = 0; i < contents.length; i++) out.push(contents[i]);
+/** A module is written as a list of byte runs, copied once into one array at the end (concat). */
+type Part = Uint8Array | number[];
+
+function partsLength(parts: Part[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
+function section(out: Part[], id: number, contents: Part[]): void {
+  const head = [id];
+  writeUleb(head, partsLength(contents));
+  out.push(head, ...contents);
+}
+
+function concat(parts: Part[]): Uint8Array {
+  const bytes = new Uint8Array(partsLength(parts));
+  let at = 0;
+  for (const p of parts) { bytes.set(p, at); at += p.length; }
+  return bytes;
 }
 
 /**
@@ -91,42 +107,41 @@ export function mergeTranslations(modules: Uint8Array[]): Uint8Array | null {
     if (from + size !== ct) return null;
     bodies.push(m.subarray(cf + 1, ct));
   }
-  const out: number[] = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
-  section(out, 1, types);
-  section(out, 2, imports);
+  const out: Part[] = [[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]];
+  section(out, 1, [types]);
+  section(out, 2, [imports]);
   const fns: number[] = [];
   writeUleb(fns, bodies.length);
   for (let i = 0; i < bodies.length; i++) fns.push(functionType);
-  section(out, 3, fns);
+  section(out, 3, [fns]);
   // Exports: f0, f1, ...; a function's index counts the imported functions first.
   const importedFunctions = countImportedFunctions(imports);
   if (importedFunctions < 0) return null;
   const exports: number[] = [];
   writeUleb(exports, bodies.length);
   for (let i = 0; i < bodies.length; i++) {
-    const name = `f${i}`;
-    writeUleb(exports, name.length);
-    for (let k = 0; k < name.length; k++) exports.push(name.charCodeAt(k));
+    writeName(exports, `f${i}`);
     exports.push(0);
     writeUleb(exports, importedFunctions + i);
   }
-  section(out, 7, exports);
+  section(out, 7, [exports]);
   if (hints.some((h) => h !== null)) {
-    const custom: number[] = [];
-    writeName(custom, BRANCH_HINTS);
-    writeUleb(custom, hints.filter((h) => h !== null).length);
+    const head: number[] = [];
+    writeName(head, BRANCH_HINTS);
+    writeUleb(head, hints.filter((h) => h !== null).length);
+    const custom: Part[] = [head];
     hints.forEach((h, i) => {
       if (h === null) return;
-      writeUleb(custom, importedFunctions + i);
-      for (let k = 0; k < h.length; k++) custom.push(h[k]);
+      const index: number[] = [];
+      writeUleb(index, importedFunctions + i);
+      custom.push(index, h);
     });
     section(out, 0, custom);
   }
-  const code: number[] = [];
-  writeUleb(code, bodies.length);
-  for (const b of bodies) for (let i = 0; i < b.length; i++) code.push(b[i]);
-  section(out, 10, code);
-  return new Uint8Array(out);
+  const count: number[] = [];
+  writeUleb(count, bodies.length);
+  section(out, 10, [count, ...bodies]);
+  return concat(out);
 }
 
 const BRANCH_HINTS = 'metadata.code.branch_hint';
