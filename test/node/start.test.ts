@@ -4,7 +4,7 @@
 // are linked in.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -104,6 +104,40 @@ describe('bin/webx86 start-up', () => {
     })));
     for (const out of outs) expect(out).toMatch(/^v4 .*\/build\/node\/cli\.js /);
     expect(readdirSync(build).filter((f) => f.startsWith('.cli-'))).toEqual([]);
+  });
+
+  // The launcher gives V8 the cores the guest's thread leaves free (bin/webx86 relaunch): on a
+  // host with fewer than five, through a second Node process with --v8-pool-size.
+  it('runs the CLI with V8\'s worker pool sized to the free cores, at most Node\'s four', () => {
+    writeSource('node/cli.ts', 'process.stdout.write(JSON.stringify(process.execArgv));\n');
+    const pool = Math.min(4, Math.max(1, availableParallelism() - 1));
+    const argv = JSON.parse(run().stdout) as string[];
+    if (pool < 4) expect(argv).toContain(`--v8-pool-size=${pool}`);
+    else expect(argv.some((a) => a.startsWith('--v8-pool-size'))).toBe(false);
+  });
+
+  it('a SIGTERM to bin/webx86 reaches the CLI, and the CLI\'s exit status comes back', async () => {
+    writeSource('node/cli.ts', [
+      "process.on('SIGTERM', () => process.exit(7));",
+      "process.stdout.write('ready\\n');",
+      'setInterval(() => {}, 1000);',
+      '',
+    ].join('\n'));
+    const child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((ready) => child.stdout.on('data', (d) => { if (String(d).includes('ready')) ready(); }));
+    child.kill('SIGTERM');
+    const status = await new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    expect(status).toBe(7);
+  });
+
+  it('killing bin/webx86 outright ends the CLI too: no guest is left running', async () => {
+    writeSource('node/cli.ts', "process.stdout.write(`${process.pid}\\n`);\nsetInterval(() => {}, 1000);\n");
+    const child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((got) => child.stdout.on('data', (d) => got(Number(String(d).trim()))));
+    child.kill('SIGKILL');
+    const alive = (): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    for (let waited = 0; alive() && waited < 4_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toBe(false);
   });
 
   it('a source that does not compile gets one line and exit status 2', () => {
