@@ -11,9 +11,11 @@
 //    the echo, the prompt, a redrawn or wrapped command line and kernel messages before or after
 //    the command are never taken for its output. Markers are the robust part: whatever the
 //    console shows, a command's output is found by content, not by position.
-//  - QUIET_CONSOLE, typed first: kernel messages from then on (all but KERN_EMERG) stay off the
-//    console, so none can land between a command's markers either. The boot log before it is
-//    still printed, and tests read it.
+//  - QUIET_CONSOLE, typed first as a command of its own: kernel messages from then on (all but
+//    KERN_EMERG) stay off the console, so none can land between a later command's markers. Those
+//    printed before it takes effect land in its own output, which is dropped: put in front of a
+//    command whose output is checked (`dmesg -n 1; echo ready`), it let the clocksource message
+//    into that output in CI. The boot log before it is still printed, and tests read it.
 
 /** Console log level 1: only KERN_EMERG (level 0) messages still reach the console. */
 export const QUIET_CONSOLE = 'dmesg -n 1';

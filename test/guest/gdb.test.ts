@@ -10,7 +10,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { guestFiles, haveBuildOutputs, MANIFEST } from '../images.js';
-import { QUIET_CONSOLE } from '../shell-markers.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
 import { BIN, TerminalCli } from './terminal-cli.js';
 
@@ -40,7 +39,7 @@ describe.skipIf(!haveImages || !haveGdb)('Linux guest under gdb (run --gdb)', ()
       const at = await vm.waitFor(/gdb stub on tcp:127\.0\.0\.1:\d+/, 0);
       const port = Number(/(\d+)$/.exec(vm.text.slice(0, at))![1]);
       await vm.waitFor(m.prompt, 0);
-      await vm.shell(QUIET_CONSOLE, 'Q');
+      await vm.quiet();
       const sym = await vm.shell(`grep ' T ${SYMBOL}$' /proc/kallsyms`, 'K');
       const found = new RegExp(`^([0-9a-f]{8}) T ${SYMBOL}$`).exec(sym.trim());
       expect(found, sym).not.toBeNull();

@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { guestFiles, haveBuildOutputs, MANIFEST } from '../images.js';
-import { QUIET_CONSOLE } from '../shell-markers.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
 import { TerminalCli } from './terminal-cli.js';
 
@@ -26,7 +25,7 @@ describe.skipIf(!haveImages)('Linux guest: the monitor\'s info registers, tlb, p
     const vm = new TerminalCli(['run', '--memory', '96']);
     try {
       await vm.waitFor(m.prompt, 0);
-      await vm.shell(QUIET_CONSOLE, 'Q');
+      await vm.quiet();
 
       const regs = await vm.monitor('info registers');
       const cr0 = /CR0=([0-9a-f]{8})/.exec(regs);

@@ -3,7 +3,7 @@
 // byte. What it shows (stdout and stderr, CRs and escape sequences removed) collects in `text`.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { endMarker, marked, markedOutput } from '../shell-markers.js';
+import { QUIET_CONSOLE, endMarker, marked, markedOutput } from '../shell-markers.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
 
 export const BIN = resolve(import.meta.dirname ?? __dirname, '../../bin/webx86');
@@ -63,6 +63,15 @@ export class TerminalCli {
     this.type(`${marked(command, id)}\r`);
     await this.waitFor(endMarker(id), from);
     return markedOutput(this.text, id, from)!;
+  }
+
+  /**
+   * QUIET_CONSOLE as a command of its own, at the first prompt. Kernel messages printed before it
+   * takes effect (the TSC clocksource switch comes a second or two after the prompt) land in its
+   * output, which is dropped, and not in the next command's.
+   */
+  async quiet(): Promise<void> {
+    await this.shell(QUIET_CONSOLE, 'Q');
   }
 
   /** Ctrl-A c, a monitor command, then (unless the session ends) Ctrl-A c back; resolves to what the command printed. */
