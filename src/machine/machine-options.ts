@@ -95,8 +95,9 @@ export interface MachineHost {
 
 /**
  * Runs of a decoded block before the JIT translates it, unless the options say otherwise.
- * Measured with `npm run bench` (see the README): lower translates more code that runs too
- * rarely to repay its compile; higher leaves hot code interpreted for longer.
+ * Measured with `npm run bench` (the README; `bench/HISTORY.md` for each threshold tried): lower
+ * translates more code that runs too rarely to repay its compile; higher leaves hot code
+ * interpreted for longer.
  */
 export const JIT_THRESHOLD = 10_000;
 
