@@ -23,7 +23,7 @@ import { RAM_BASE, setRamSize, ramSize, setPageKind, setVramWindow, vramLen, vra
 import { tlbFlushAll, tlbSetUser, tlbFills, tlbFlushes, tlbInvalidations } from './mmu/tlb';
 import { codePageWrites } from './mmu/access';
 import { setA20Mask, probe, pageWalks, pageFaults } from './mmu/paging';
-import { fpuReset } from './cpu/fpu';
+import { fpuReset } from './cpu/fpu-env';
 import { setCpuidApic, CPUID_FEATURES_RESET, CPUID_APIC } from './cpu/system';
 import { placeJit, JIT_MEMORY_BYTES, setJitTable as cacheSetJitTable, setJitThreshold as cacheSetJitThreshold, jitThreshold,
   translations, bytesEmitted, translationFailures, evictions, calls, instructionsTranslated, guestBytes, cacheBytes, cachePeak } from './jit/cache';

@@ -32,7 +32,7 @@ import { stringOp, STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS, STR_INS, ST
 import { ioIn, ioOut, checkIoPermission } from './io';
 import { writeFlags } from './mode';
 import { exec0f } from './exec0f';
-import { fpuWait } from './fpu';
+import { fpuWait } from './fpu-env';
 import { fpuEscape } from './fpu-escape';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkWriteLin } from '../mmu/access';
 

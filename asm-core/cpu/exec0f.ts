@@ -20,7 +20,7 @@ import {
   group6, group7, lar, lsl, clts, invd, movFromCr, movToCr, movFromDr, movToDr, wrmsr, rdmsr, rdtsc, rdpmc, cpuid,
   sysenter, sysexit,
 } from './system';
-import { fpuFxsave, fpuFxrstor } from './fpu';
+import { fpuFxsave, fpuFxrstor } from './fpu-env';
 import { readLin32, writeLin32, checkWriteLin, readLin16, writeLin16 } from '../mmu/access';
 
 @inline function osize(): u32 { return o32 ? 32 : 16; }

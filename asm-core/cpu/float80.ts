@@ -5,7 +5,7 @@
 // the globals f80Se/f80Sig (and f80Se2/f80Sig2 for FXTRACT). Exceptions and condition codes are
 // OR-ed into f80Status in FSW bit positions; f80Control is the FCW that supplies precision
 // control, rounding control and the exception masks (masked responses are produced here;
-// fpu.ts decides what an unmasked exception does to the destination).
+// fpu*.ts decide what an unmasked exception does to the destination).
 //
 // Inside, a finite non-zero value is "unpacked": an i32 exponent e and a normalized significand
 // (bit 63 set) with value = sig * 2^(e - 16383 - 63). Denormals unpack with e < 1, so every
@@ -55,8 +55,8 @@ export const CLS_UNSUPPORTED: u32 = 6; // unnormal, pseudo-infinity, pseudo-NaN
 
 export const EXP_MAX: u32 = 0x7fff;
 export const BIAS: i32 = 16383;
-const J_BIT: u64 = 0x8000000000000000;
-const QNAN_BIT: u64 = 0x4000000000000000;
+export const J_BIT: u64 = 0x8000000000000000;
+export const QNAN_BIT: u64 = 0x4000000000000000;
 /** The "real indefinite" QNaN that masked invalid operations produce. */
 export const INDEF_SE: u32 = 0xffff;
 export const INDEF_SIG: u64 = 0xc000000000000000;
@@ -73,10 +73,10 @@ export let f80Sig2: u64 = 0;
 // 128-bit scratch (hi:lo) and the unpacked form of the last unpack() call.
 let wHi: u64 = 0;
 let wLo: u64 = 0;
-let uE: i32 = 0;
-let uSig: u64 = 0;
+export let uE: i32 = 0;
+export let uSig: u64 = 0;
 
-@inline function rc(): u32 { return (f80Control >> FCW_RC_SHIFT) & 3; }
+@inline export function rc(): u32 { return (f80Control >> FCW_RC_SHIFT) & 3; }
 /** Significand bits kept under the current precision control. */
 @inline function pcBits(): i32 {
   const pc = (f80Control >> FCW_PC_SHIFT) & 3;
@@ -94,10 +94,10 @@ export function f80Class(se: u32, sig: u64): u32 {
   return CLS_NORMAL;
 }
 
-@inline function isNaNCls(c: u32): bool { return c == CLS_QNAN || c == CLS_SNAN; }
+@inline export function isNaNCls(c: u32): bool { return c == CLS_QNAN || c == CLS_SNAN; }
 
 /** Unpacks a finite non-zero operand into uE/uSig (normalized). */
-function unpack(se: u32, sig: u64): void {
+export function unpack(se: u32, sig: u64): void {
   let e = <i32>(se & EXP_MAX);
   if (e == 0) e = 1;
   const n = <i32>clz(sig);
@@ -105,13 +105,21 @@ function unpack(se: u32, sig: u64): void {
   uE = e - n;
 }
 
-@inline function setResult(se: u32, sig: u64): void { f80Se = se; f80Sig = sig; }
-@inline function setIndefinite(): void { f80Status |= FSW_IE; f80Se = INDEF_SE; f80Sig = INDEF_SIG; }
-@inline function setZero(sign: u32): void { f80Se = sign << 15; f80Sig = 0; }
-@inline function setInf(sign: u32): void { f80Se = (sign << 15) | EXP_MAX; f80Sig = J_BIT; }
+@inline export function setResult(se: u32, sig: u64): void { f80Se = se; f80Sig = sig; }
+@inline export function setIndefinite(): void { f80Status |= FSW_IE; f80Se = INDEF_SE; f80Sig = INDEF_SIG; }
+@inline export function setZero(sign: u32): void { f80Se = sign << 15; f80Sig = 0; }
+@inline export function setInf(sign: u32): void { f80Se = (sign << 15) | EXP_MAX; f80Sig = J_BIT; }
+
+/** Packs an integer magnitude as an extended value into f80Se/f80Sig. */
+export function packInt(sign: u32, m: u64): void {
+  if (m == 0) { setZero(sign); return; }
+  const n = <i32>clz(m);
+  f80Se = (sign << 15) | <u32>(BIAS + 63 - n);
+  f80Sig = m << n;
+}
 
 /** One NaN operand: an SNaN is quieted and signals IE. */
-function nan1(se: u32, sig: u64): void {
+export function nan1(se: u32, sig: u64): void {
   if ((sig & QNAN_BIT) == 0) f80Status |= FSW_IE;
   setResult(se, sig | QNAN_BIT);
 }
@@ -141,7 +149,7 @@ function nan2(ase: u32, asig: u64, bse: u32, bsig: u64): void {
  * Signals a denormal operand. With DE unmasked the operation stops here (the destination is
  * left alone and no other flag is raised), so the caller returns when this answers true.
  */
-function denormal(): bool {
+export function denormal(): bool {
   f80Status |= FSW_DE;
   return (f80Control & FCW_DM) == 0;
 }
@@ -195,7 +203,7 @@ export let f80Wrapped: bool = false;
  * format). `wrap` is the exponent adjustment for unmasked overflow/underflow (0 for memory
  * destinations, which are then left alone by the caller).
  */
-function roundTo(sign: u32, e: i32, sig: u64, ext: u64, prec: i32, emin: i32, emax: i32, wrap: i32): void {
+export function roundTo(sign: u32, e: i32, sig: u64, ext: u64, prec: i32, emin: i32, emax: i32, wrap: i32): void {
   const mode = rc();
   const status0 = f80Status;
   let tiny = false;
@@ -466,224 +474,6 @@ export function f80Sqrt(ase: u32, asig: u64): void {
   roundPack(0, (E >> 1) + BIAS, root, ext, pcBits());
 }
 
-// ---- integer rounding (FRNDINT, FIST, FBSTP) ----
-
-let intInexact = false;
-let intUp = false;
-/**
- * Rounds the finite value (sign, unpacked e/sig) to an integer under RC; returns the magnitude.
- * Only valid for e - BIAS <= 63 (larger values are integers already and too big anyway).
- */
-function roundToIntMag(sign: u32, e: i32, sig: u64): u64 {
-  const E = e - BIAS;
-  intInexact = false; intUp = false;
-  if (E >= 63) return sig;
-  let m: u64, frac: u64, half: bool, restNz: bool;
-  if (E < 0) {
-    m = 0;
-    half = E == -1;
-    restNz = E == -1 ? (sig << 1) != 0 : true;
-    frac = sig;
-  } else {
-    const sh = 63 - E;
-    m = sig >> sh;
-    frac = sig << (64 - sh);
-    half = (frac >> 63) != 0;
-    restNz = (frac << 1) != 0;
-  }
-  if (frac == 0) return m;
-  intInexact = true;
-  const mode = rc();
-  let up = false;
-  if (mode == RC_NEAREST) up = half && (restNz || (m & 1) != 0);
-  else if (mode == RC_UP) up = sign == 0;
-  else if (mode == RC_DOWN) up = sign != 0;
-  if (up) { m++; intUp = true; }
-  return m;
-}
-
-/** Packs an integer magnitude as an extended value into f80Se/f80Sig. */
-function packInt(sign: u32, m: u64): void {
-  if (m == 0) { setZero(sign); return; }
-  const n = <i32>clz(m);
-  f80Se = (sign << 15) | <u32>(BIAS + 63 - n);
-  f80Sig = m << n;
-}
-
-/** FRNDINT. */
-export function f80RoundInt(ase: u32, asig: u64): void {
-  const c = f80Class(ase, asig);
-  if (c == CLS_UNSUPPORTED) { setIndefinite(); return; }
-  if (isNaNCls(c)) { nan1(ase, asig); return; }
-  if (c == CLS_ZERO || c == CLS_INF) { setResult(ase, asig); return; }
-  if (c == CLS_DENORMAL && denormal()) return;
-  const sign = ase >> 15;
-  unpack(ase, asig);
-  if (uE - BIAS >= 63) { setResult(ase, asig); return; }
-  const m = roundToIntMag(sign, uE, uSig);
-  if (intInexact) f80Status |= FSW_PE;
-  if (intUp) f80Status |= FSW_C1;
-  packInt(sign, m);
-}
-
-/**
- * Converts to a signed integer of `bits` (16, 32, 64) under RC (FIST/FISTP). Invalid
- * (NaN, infinity, out of range) gives the integer indefinite (only the top bit set).
- */
-export function f80ToInt(ase: u32, asig: u64, bits: u32): u64 {
-  const c = f80Class(ase, asig);
-  const indef: u64 = (<u64>1) << (bits - 1);
-  if (c == CLS_UNSUPPORTED || c == CLS_INF || isNaNCls(c)) { f80Status |= FSW_IE; return indef; }
-  if (c == CLS_ZERO) return 0;
-  // (a denormal source does not signal DE here)
-  const sign = ase >> 15;
-  unpack(ase, asig);
-  if (uE - BIAS >= 63) {
-    // only -2^63 fits among these
-    if (sign != 0 && bits == 64 && uE - BIAS == 63 && uSig == J_BIT) return J_BIT;
-    f80Status |= FSW_IE; return indef;
-  }
-  const m = roundToIntMag(sign, uE, uSig);
-  const limit: u64 = sign != 0 ? indef : indef - 1;
-  if (m > limit) { f80Status |= FSW_IE; return indef; }
-  if (intInexact) f80Status |= FSW_PE;
-  if (intUp) f80Status |= FSW_C1;
-  const v: u64 = sign != 0 ? 0 - m : m;
-  return bits == 64 ? v : v & ((<u64>1 << bits) - 1);
-}
-
-/** Loads a signed 64-bit integer (exact): FILD. */
-export function f80FromInt(v: i64): void {
-  if (v < 0) packInt(1, <u64>(0 - v)); else packInt(0, <u64>v);
-}
-
-// ---- packed BCD (FBLD/FBSTP): 18 digits in 9 bytes, then a sign byte ----
-
-/** FBLD: lo = bytes 0..7, hi = bytes 8..9. Invalid digits give an undefined (here: base-10 folded) value. */
-export function f80FromBcd(lo: u64, hi: u32): void {
-  let m: u64 = 0; // byte 8 holds digits 17 and 16
-  m = m * 10 + <u64>((hi >> 4) & 0xf);
-  m = m * 10 + <u64>(hi & 0xf);
-  for (let i = 7; i >= 0; i--) {
-    const b = <u32>(lo >> (<u64>i * 8)) & 0xff;
-    m = m * 10 + <u64>(b >> 4);
-    m = m * 10 + <u64>(b & 0xf);
-  }
-  packInt((hi >> 15) & 1, m);
-}
-
-/** FBSTP: result in f80BcdLo (bytes 0..7) and f80BcdHi (bytes 8..9). */
-export let f80BcdLo: u64 = 0;
-export let f80BcdHi: u32 = 0;
-export function f80ToBcd(ase: u32, asig: u64): void {
-  const c = f80Class(ase, asig);
-  const sign = ase >> 15;
-  let m: u64 = 0;
-  let invalid = c == CLS_UNSUPPORTED || c == CLS_INF || isNaNCls(c);
-  if (!invalid && c != CLS_ZERO) {
-    unpack(ase, asig);
-    if (uE - BIAS >= 63) invalid = true;
-    else {
-      m = roundToIntMag(sign, uE, uSig);
-      if (m > 999999999999999999) invalid = true;
-      else {
-        if (intInexact) f80Status |= FSW_PE;
-        if (intUp) f80Status |= FSW_C1;
-      }
-    }
-  }
-  if (invalid) {
-    f80Status |= FSW_IE;
-    f80BcdLo = 0xc000000000000000; f80BcdHi = 0xffff; // BCD indefinite
-    return;
-  }
-  let lo: u64 = 0;
-  for (let i = 0; i < 16; i++) { lo |= (m % 10) << (<u64>i * 4); m /= 10; }
-  let hi: u32 = <u32>(m % 10); m /= 10;
-  hi |= <u32>(m % 10) << 4;
-  f80BcdLo = lo;
-  f80BcdHi = hi | (sign << 15);
-}
-
-// ---- memory formats ----
-
-/** FLD m32fp: exact; an SNaN is quieted (IE), a denormal signals DE. */
-export function f80FromF32(v: u32): void {
-  const sign = v >> 31, exp = (v >> 23) & 0xff, frac = <u64>(v & 0x7fffff);
-  if (exp == 0xff) {
-    if (frac == 0) { setInf(sign); return; }
-    if ((frac & 0x400000) == 0) f80Status |= FSW_IE;
-    setResult((sign << 15) | EXP_MAX, J_BIT | QNAN_BIT | (frac << 40));
-    return;
-  }
-  if (exp == 0) {
-    if (frac == 0) { setZero(sign); return; }
-    denormal(); // the value is produced either way; an unmasked DE stops the caller
-    const s = frac << 40; const n = <i32>clz(s);
-    setResult((sign << 15) | <u32>(BIAS - 126 - n), s << n);
-    return;
-  }
-  setResult((sign << 15) | (exp - 127 + <u32>BIAS), J_BIT | (frac << 40));
-}
-
-/** FLD m64fp. */
-export function f80FromF64(v: u64): void {
-  const sign = <u32>(v >> 63), exp = <u32>(v >> 52) & 0x7ff, frac = v & 0xfffffffffffff;
-  if (exp == 0x7ff) {
-    if (frac == 0) { setInf(sign); return; }
-    if ((frac & 0x8000000000000) == 0) f80Status |= FSW_IE;
-    setResult((sign << 15) | EXP_MAX, J_BIT | QNAN_BIT | (frac << 11));
-    return;
-  }
-  if (exp == 0) {
-    if (frac == 0) { setZero(sign); return; }
-    denormal(); // the value is produced either way; an unmasked DE stops the caller
-    const s = frac << 11; const n = <i32>clz(s);
-    setResult((sign << 15) | <u32>(BIAS - 1022 - n), s << n);
-    return;
-  }
-  setResult((sign << 15) | (exp - 1023 + <u32>BIAS), J_BIT | (frac << 11));
-}
-
-/** FST m32fp: rounds under RC to single precision. */
-export function f80ToF32(ase: u32, asig: u64): u32 {
-  const c = f80Class(ase, asig);
-  const sign = ase >> 15;
-  f80Wrapped = false;
-  if (c == CLS_UNSUPPORTED) { f80Status |= FSW_IE; return 0xffc00000; }
-  if (isNaNCls(c)) {
-    if (c == CLS_SNAN) f80Status |= FSW_IE;
-    return (sign << 31) | 0x7fc00000 | <u32>((asig >> 40) & 0x7fffff);
-  }
-  if (c == CLS_INF) return (sign << 31) | 0x7f800000;
-  if (c == CLS_ZERO) return sign << 31;
-  // (a denormal source does not signal DE here)
-  unpack(ase, asig);
-  roundTo(sign, uE, uSig, 0, 24, BIAS - 126, BIAS + 127, 0);
-  if ((uSig & J_BIT) == 0) return (sign << 31) | <u32>(uSig >> 40);
-  if (uE > BIAS + 127) return (sign << 31) | 0x7f800000;
-  return (sign << 31) | (<u32>(uE - BIAS + 127) << 23) | (<u32>(uSig >> 40) & 0x7fffff);
-}
-
-/** FST m64fp: rounds under RC to double precision. */
-export function f80ToF64(ase: u32, asig: u64): u64 {
-  const c = f80Class(ase, asig);
-  const sign = <u64>(ase >> 15) << 63;
-  f80Wrapped = false;
-  if (c == CLS_UNSUPPORTED) { f80Status |= FSW_IE; return 0xfff8000000000000; }
-  if (isNaNCls(c)) {
-    if (c == CLS_SNAN) f80Status |= FSW_IE;
-    return sign | 0x7ff8000000000000 | ((asig >> 11) & 0xfffffffffffff);
-  }
-  if (c == CLS_INF) return sign | 0x7ff0000000000000;
-  if (c == CLS_ZERO) return sign;
-  unpack(ase, asig);
-  roundTo(ase >> 15, uE, uSig, 0, 53, BIAS - 1022, BIAS + 1023, 0);
-  if ((uSig & J_BIT) == 0) return sign | (uSig >> 11);
-  if (uE > BIAS + 1023) return sign | 0x7ff0000000000000;
-  return sign | (<u64>(uE - BIAS + 1023) << 52) | ((uSig >> 11) & 0xfffffffffffff);
-}
-
 // ---- comparisons ----
 
 export const CMP_GT: u32 = 0;
@@ -880,207 +670,4 @@ export function f80Const(k: u32): void {
   // the 66-bit constant rounds to nearest by its 65th bit; truncation for down/zero
   if (mode == RC_NEAREST) { if ((below & 2) != 0) f80Sig++; }
   else if (mode == RC_UP) f80Sig++;
-}
-
-// ---- transcendentals in double-double (about 106 bits), for FSIN ... FYL2XP1 ----
-//
-// A value is a pair hi + lo of f64 with |lo| <= ulp(hi)/2; every 80-bit finite value inside the
-// f64 exponent range is exactly such a pair (53 + 11 significand bits). Results come back in
-// ddH/ddL and are rounded once to 64 bits by ddToF80. The argument reduction of FSIN/FCOS/FPTAN/
-// FSINCOS uses the x87's own 66-bit pi, exactly, so large arguments agree with the hardware.
-
-export let ddH: f64 = 0;
-export let ddL: f64 = 0;
-
-@inline function fastTwoSum(a: f64, b: f64): void { const s = a + b; ddL = b - (s - a); ddH = s; }
-function twoSum(a: f64, b: f64): void {
-  const s = a + b, bb = s - a;
-  ddL = (a - (s - bb)) + (b - bb); ddH = s;
-}
-function twoProd(a: f64, b: f64): void {
-  const p = a * b;
-  const ta = 134217729.0 * a, ah = ta - (ta - a), al = a - ah;
-  const tb = 134217729.0 * b, bh = tb - (tb - b), bl = b - bh;
-  ddL = ((ah * bh - p) + ah * bl + al * bh) + al * bl; ddH = p;
-}
-export function ddAdd(ah: f64, al: f64, bh: f64, bl: f64): void {
-  twoSum(ah, bh); const s = ddH; let e = ddL;
-  twoSum(al, bl); const t = ddH, f = ddL;
-  e += t; fastTwoSum(s, e); const s2 = ddH; const e2 = ddL + f;
-  fastTwoSum(s2, e2);
-}
-export function ddMul(ah: f64, al: f64, bh: f64, bl: f64): void {
-  twoProd(ah, bh); const p = ddH; const e = ddL + (ah * bl + al * bh);
-  fastTwoSum(p, e);
-}
-export function ddDiv(ah: f64, al: f64, bh: f64, bl: f64): void {
-  const q1 = ah / bh;
-  ddMul(q1, 0, bh, bl); ddAdd(ah, al, -ddH, -ddL); // r = a - q1 b
-  const rh = ddH, rl = ddL;
-  const q2 = rh / bh;
-  ddMul(q2, 0, bh, bl); ddAdd(rh, rl, -ddH, -ddL); // r -= q2 b
-  const q3 = ddH / bh;
-  fastTwoSum(q1, q2); ddAdd(ddH, ddL, q3, 0);
-}
-
-/** The finite value (se, sig) * 2^-scale as a pair (exact while it stays in the f64 range). */
-export function f80ToDD(se: u32, sig: u64, scale: i32): void {
-  let e = <i32>(se & EXP_MAX);
-  if (e == 0) e = 1;
-  const n = <i32>clz(sig);
-  const m = sig << n;
-  const k = <f64>(e - n - BIAS - 63 - scale);
-  let h = <f64>(m >> 11) * Math.pow(2.0, k + 11.0);
-  let l = <f64>(m & 0x7ff) * Math.pow(2.0, k);
-  if ((se & 0x8000) != 0) { h = -h; l = -l; }
-  fastTwoSum(h, l);
-}
-
-/** Rounds hi + lo (exact sum) to 64 bits under RC into f80Se/f80Sig; sets PE when inexact. */
-export function ddToF80(h: f64, l: f64): void {
-  const c = f80Control;
-  f80Control = (c & ~(3 << FCW_PC_SHIFT)) | (3 << FCW_PC_SHIFT);
-  f80FromF64(reinterpret<u64>(l)); const lSe = f80Se, lSig = f80Sig;
-  f80FromF64(reinterpret<u64>(h));
-  if (l != 0) f80Add(f80Se, f80Sig, lSe, lSig, false);
-  f80Control = c;
-  f80Status |= FSW_PE;
-}
-
-// 1/n! as pairs, n = 0..27
-const INV_FACT_H = new StaticArray<f64>(28);
-const INV_FACT_L = new StaticArray<f64>(28);
-let factReady = false;
-function initFact(): void {
-  let fh: f64 = 1, fl: f64 = 0;
-  for (let n = 0; n < 28; n++) {
-    if (n > 0) { ddMul(fh, fl, <f64>n, 0); fh = ddH; fl = ddL; }
-    ddDiv(1, 0, fh, fl);
-    INV_FACT_H[n] = ddH; INV_FACT_L[n] = ddL;
-  }
-  factReady = true;
-}
-
-/** e^u - 1 for |u| <= 0.75 (Taylor, 27 terms). */
-export function ddExpm1(uh: f64, ul: f64): void {
-  if (!factReady) initFact();
-  let ph = INV_FACT_H[27], pl = INV_FACT_L[27];
-  for (let n = 26; n >= 1; n--) {
-    ddMul(ph, pl, uh, ul);
-    ddAdd(ddH, ddL, INV_FACT_H[n], INV_FACT_L[n]);
-    ph = ddH; pl = ddL;
-  }
-  ddMul(ph, pl, uh, ul);
-}
-
-export let sinH: f64 = 0, sinL: f64 = 0, cosH: f64 = 0, cosL: f64 = 0;
-/** sin and cos of r, |r| <= pi/4 + a little. */
-function ddSinCosReduced(rh: f64, rl: f64): void {
-  if (!factReady) initFact();
-  ddMul(rh, rl, rh, rl); const zh = -ddH, zl = -ddL; // -r^2
-  let sh = INV_FACT_H[25], sl = INV_FACT_L[25];
-  for (let n = 23; n >= 1; n -= 2) { ddMul(sh, sl, zh, zl); ddAdd(ddH, ddL, INV_FACT_H[n], INV_FACT_L[n]); sh = ddH; sl = ddL; }
-  ddMul(sh, sl, rh, rl); sinH = ddH; sinL = ddL;
-  let ch = INV_FACT_H[26], cl = INV_FACT_L[26];
-  for (let n = 24; n >= 0; n -= 2) { ddMul(ch, cl, zh, zl); ddAdd(ddH, ddL, INV_FACT_H[n], INV_FACT_L[n]); ch = ddH; cl = ddL; }
-  cosH = ch; cosL = cl;
-}
-
-// pi/2 as the x87 has it: the 66-bit pi 0x3243F6A8885A308D3 * 2^-64, halved
-const PIO2_HI: u64 = 0x3243F6A8885A308D; // top 62 bits of the 66-bit integer (>> 4)
-const PIO2_LO4: u64 = 0x3; // its low 4 bits
-
-/** sin and cos of a finite (se, sig) with |x| < 2^63, reduced by the x87's pi/2. */
-export function ddSinCos(se: u32, sig: u64): void {
-  const n = <i32>clz(sig);
-  let e = <i32>(se & EXP_MAX); if (e == 0) e = 1;
-  const E = e - n - BIAS; // unbiased exponent; m = sig << n, x = m * 2^(E - 63)
-  const m = sig << n;
-  let k: u32 = 0;
-  let rh: f64, rl: f64;
-  if (E < -1) { f80ToDD(se & 0x7fff, sig, 0); rh = ddH; rl = ddL; }
-  else {
-    // N = m * 2^(E + 2) against Q = pi/2 * 2^65 (66 bits): long division, remainder in r2:r1:r0
-    const Qh: u64 = PIO2_HI >> 60, Ql: u64 = (PIO2_HI << 4) | PIO2_LO4; // Q = Qh:Ql (2 + 64 bits)
-    let remH: u64 = 0, remL: u64 = 0;
-    const bits = 64 + E + 2;
-    for (let i = 0; i < bits; i++) {
-      const bit: u64 = i < 64 ? (m >> <u64>(63 - i)) & 1 : 0;
-      remH = (remH << 1) | (remL >> 63); remL = (remL << 1) | bit;
-      k <<= 1;
-      if (remH > Qh || (remH == Qh && remL >= Ql)) {
-        const b: u64 = remL < Ql ? 1 : 0;
-        remL -= Ql; remH = remH - Qh - b; k |= 1;
-      }
-    }
-    // round the quotient to nearest: rem > Q/2 -> rem - Q (negative)
-    let neg = false;
-    const twoH = (remH << 1) | (remL >> 63), twoL = remL << 1;
-    if (twoH > Qh || (twoH == Qh && twoL > Ql)) {
-      const b: u64 = Ql < remL ? 1 : 0;
-      remL = Ql - remL; remH = Qh - remH - b; neg = true; k++;
-    }
-    // r = rem * 2^-65, rem < 2^66: split into 53 + 13 bits, both exact in f64
-    const sc = Math.pow(2.0, -65.0);
-    const top = (remH << 51) | (remL >> 13);
-    fastTwoSum(<f64>top * 8192.0 * sc, <f64>(remL & 0x1fff) * sc);
-    rh = neg ? -ddH : ddH; rl = neg ? -ddL : ddL;
-  }
-  ddSinCosReduced(rh, rl);
-  let sh = sinH, sl = sinL, ch = cosH, cl = cosL;
-  switch (k & 3) {
-    case 1: { const th = sh, tl = sl; sh = ch; sl = cl; ch = -th; cl = -tl; break; }
-    case 2: { sh = -sh; sl = -sl; ch = -ch; cl = -cl; break; }
-    case 3: { const th = sh, tl = sl; sh = -ch; sl = -cl; ch = th; cl = tl; break; }
-  }
-  if ((se & 0x8000) != 0) { sh = -sh; sl = -sl; }
-  sinH = sh; sinL = sl; cosH = ch; cosL = cl;
-}
-
-export const LN2_H: f64 = 0.6931471805599453;
-export const LN2_L: f64 = 2.3190468138462996e-17;
-
-/** log2(1 + x) for a pair x with |x| < 0.5 (Newton on expm1 from the f64 estimate). */
-export function ddLog2p1(xh: f64, xl: f64): void {
-  const t0 = Math.log1p(xh) / LN2_H;
-  ddMul(t0, 0, LN2_H, LN2_L); ddExpm1(ddH, ddL); // 2^t0 - 1
-  const eh = ddH, el = ddL;
-  ddAdd(eh, el, -xh, -xl); // 2^t0 - 1 - x
-  const corr = ddH / ((1.0 + eh) * LN2_H);
-  twoSum(t0, -corr);
-}
-
-/** log2 of a finite positive (se, sig) as a pair: the exponent plus log2 of the significand. */
-export function ddLog2(se: u32, sig: u64): void {
-  const n = <i32>clz(sig);
-  let e = <i32>(se & EXP_MAX); if (e == 0) e = 1;
-  let E = e - n - BIAS;
-  // significand m in [1, 2); above sqrt 2 use m/2 so that m - 1 stays small
-  f80ToDD(<u32>BIAS, sig << n, 0);
-  let mh = ddH, ml = ddL;
-  if (mh > 1.4142135623730951) { mh *= 0.5; ml *= 0.5; E++; }
-  ddAdd(mh, ml, -1.0, 0);
-  ddLog2p1(ddH, ddL);
-  ddAdd(<f64>E, 0, ddH, ddL);
-}
-
-/** atan2(y, x) for pairs (Newton on x sin t - y cos t from the f64 estimate). */
-export function ddAtan2(yh: f64, yl: f64, xh: f64, xl: f64): void {
-  const t0 = Math.atan2(yh, xh);
-  // sin/cos of t0 (|t0| <= pi): reduce by the true pi/2 in f64 pieces
-  const k = Math.round(t0 / 1.5707963267948966);
-  ddMul(k, 0, 1.5707963267948966, 6.123233995736766e-17);
-  ddAdd(t0, 0, -ddH, -ddL);
-  ddSinCosReduced(ddH, ddL);
-  let sh = sinH, sl = sinL, ch = cosH, cl = cosL;
-  const q = (<i32>k) & 3;
-  if (q == 1) { const th = sh, tl = sl; sh = ch; sl = cl; ch = -th; cl = -tl; }
-  else if (q == 2) { sh = -sh; sl = -sl; ch = -ch; cl = -cl; }
-  else if (q == 3) { const th = sh, tl = sl; sh = -ch; sl = -cl; ch = th; cl = tl; }
-  ddMul(xh, xl, sh, sl); const ah = ddH, al = ddL;
-  ddMul(yh, yl, ch, cl);
-  ddAdd(ah, al, -ddH, -ddL); // g = x sin t - y cos t
-  const g = ddH;
-  const dg = xh * ch + yh * sh;
-  twoSum(t0, -g / dg);
 }

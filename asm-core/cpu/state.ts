@@ -63,7 +63,7 @@ export const OFF_MSR_EFER: u32 = 0x268; // 8 bytes, reserved for later
 /** A word that is always 0: the missing base or index register of a decoded memory operand (cpu/record.ts). */
 export const OFF_ZERO: u32 = 0x270;
 
-// x87 FPU: owned by cpu/fpu.ts. Physical registers R0..R7 in 16-byte slots
+// x87 FPU: owned by cpu/fpu*.ts. Physical registers R0..R7 in 16-byte slots
 // (+0 significand u64, +8 sign and exponent u16), then the control registers.
 export const OFF_FPU_REGS: u32 = 0x300; // 8 x 16 bytes
 export const OFF_FPU_FCW: u32 = 0x380; // u16 control word

@@ -57,7 +57,7 @@ export function x87(rec: u32, h: u32): bool {
   addRetired(1); flushRetired();
   op(OP_RETURN);
   end();
-  // FERR# may have raised IRQ 13 (cpu/fpu.ts setFerr): leave after the instruction if the run
+  // FERR# may have raised IRQ 13 (cpu/fpu-stack.ts setFerr): leave after the instruction if the run
   // loop is wanted (jit/emit.ts records).
   gget(G_ATTENTION); lset(L_BAIL); slowPath = true;
   if (opcode == 0xdf && modrm == 0xe0) { lget(L_T); setReg16(REG_EAX); } // FNSTSW AX

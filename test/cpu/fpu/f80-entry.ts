@@ -4,11 +4,14 @@
 // the host x87 running the same operation (native.c).
 
 import {
-  f80Add, f80Mul, f80Div, f80Sqrt, f80Rem, f80RoundInt, f80Scale, f80Extract, f80Compare,
-  f80FromF32, f80FromF64, f80ToF32, f80ToF64, f80ToInt, f80FromInt, f80FromBcd, f80ToBcd, f80Const,
-  f80Control, f80Status, f80Se, f80Sig, f80Se2, f80Sig2, f80BcdLo, f80BcdHi, f80Wrapped,
-  FSW_IE, FSW_DE, FSW_ZE, FSW_OE, FSW_UE, FSW_C0, FSW_C2, FSW_C3, CMP_LT, CMP_EQ, CMP_UN,
+  f80Add, f80Mul, f80Div, f80Sqrt, f80Rem, f80Scale, f80Extract, f80Compare, f80Const, f80Control,
+  f80Status, f80Se, f80Sig, f80Se2, f80Sig2, f80Wrapped, FSW_IE, FSW_DE, FSW_ZE, FSW_OE, FSW_UE,
+  FSW_C0, FSW_C2, FSW_C3, CMP_LT, CMP_EQ, CMP_UN,
 } from '../../../asm-core/cpu/float80';
+import {
+  f80RoundInt, f80FromF32, f80FromF64, f80ToF32, f80ToF64, f80ToInt, f80FromInt, f80FromBcd,
+  f80ToBcd, f80BcdLo, f80BcdHi,
+} from '../../../asm-core/cpu/float80-convert';
 
 export let rSe: u32 = 0;
 export let rSig: u64 = 0;

@@ -1,4 +1,4 @@
-// Differential test of asm-core/cpu/fpu.ts: random x87 instruction sequences run on the host
+// Differential test of asm-core/cpu/fpu*.ts: random x87 instruction sequences run on the host
 // (seq.c, gcc -m32) and through fpuExecute in the core's Wasm (fpu-entry.ts), then the FNSAVE
 // image, the memory buffer and EFLAGS are compared. Exceptions stay masked (an unmasked one
 // would trap the host process); FIP/FDP/FOP are left out (the host's are its own addresses, and
