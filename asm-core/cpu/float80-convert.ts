@@ -142,42 +142,36 @@ export function f80ToBcd(ase: u32, asig: u64): void {
 
 // ---- memory formats ----
 
-/** FLD m32fp: exact; an SNaN is quieted (IE), a denormal signals DE. */
-export function f80FromF32(v: u32): void {
-  const sign = v >> 31, exp = (v >> 23) & 0xff, frac = <u64>(v & 0x7fffff);
-  if (exp == 0xff) {
+/**
+ * FLD of a 32- or 64-bit IEEE value, given as its sign, biased exponent and fraction moved up to
+ * bits 62 and below (`expMax`, `bias`: the format's): exact; an SNaN is quieted (IE), a
+ * denormal signals DE.
+ */
+@inline function fromIeee(sign: u32, exp: u32, frac: u64, expMax: u32, bias: u32): void {
+  if (exp == expMax) {
     if (frac == 0) { setInf(sign); return; }
-    if ((frac & 0x400000) == 0) f80Status |= FSW_IE;
-    setResult((sign << 15) | EXP_MAX, J_BIT | QNAN_BIT | (frac << 40));
+    if ((frac & QNAN_BIT) == 0) f80Status |= FSW_IE;
+    setResult((sign << 15) | EXP_MAX, J_BIT | QNAN_BIT | frac);
     return;
   }
   if (exp == 0) {
     if (frac == 0) { setZero(sign); return; }
     denormal(); // the value is produced either way; an unmasked DE stops the caller
-    const s = frac << 40; const n = <i32>clz(s);
-    setResult((sign << 15) | <u32>(BIAS - 126 - n), s << n);
+    const n = <i32>clz(frac);
+    setResult((sign << 15) | <u32>(BIAS - <i32>bias + 1 - n), frac << n);
     return;
   }
-  setResult((sign << 15) | (exp - 127 + <u32>BIAS), J_BIT | (frac << 40));
+  setResult((sign << 15) | (exp - bias + <u32>BIAS), J_BIT | frac);
+}
+
+/** FLD m32fp. */
+export function f80FromF32(v: u32): void {
+  fromIeee(v >> 31, (v >> 23) & 0xff, <u64>(v & 0x7fffff) << 40, 0xff, 127);
 }
 
 /** FLD m64fp. */
 export function f80FromF64(v: u64): void {
-  const sign = <u32>(v >> 63), exp = <u32>(v >> 52) & 0x7ff, frac = v & 0xfffffffffffff;
-  if (exp == 0x7ff) {
-    if (frac == 0) { setInf(sign); return; }
-    if ((frac & 0x8000000000000) == 0) f80Status |= FSW_IE;
-    setResult((sign << 15) | EXP_MAX, J_BIT | QNAN_BIT | (frac << 11));
-    return;
-  }
-  if (exp == 0) {
-    if (frac == 0) { setZero(sign); return; }
-    denormal(); // the value is produced either way; an unmasked DE stops the caller
-    const s = frac << 11; const n = <i32>clz(s);
-    setResult((sign << 15) | <u32>(BIAS - 1022 - n), s << n);
-    return;
-  }
-  setResult((sign << 15) | (exp - 1023 + <u32>BIAS), J_BIT | (frac << 11));
+  fromIeee(<u32>(v >> 63), <u32>(v >> 52) & 0x7ff, (v & 0xfffffffffffff) << 11, 0x7ff, 1023);
 }
 
 /** FST m32fp: rounds under RC to single precision. */
