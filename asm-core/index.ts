@@ -14,7 +14,7 @@ import {
 import { pc, instrStart, syncFromState, syncToState, cplLive, attention, nmiBlocked, breakpointsArmed, dataBreakHits, cs32, csBase } from './cpu/live';
 import { pendingVector, pendingError, clearPending } from './cpu/fault';
 import { step, interruptShadow, haltRequested, runUntil, retired, stackShadow } from './cpu/exec';
-import { runBlocks, flushBlocks, invalidateRange, placeArena, blocksDecoded, blockFlushes, ARENA_BYTES } from './cpu/blocks';
+import { runBlocks, flushBlocks, invalidateRange, placeArena, blocksDecoded, blockFlushes, ARENA_BYTES, setLinkEpochCell } from './cpu/blocks';
 import { interrupt, INT_EXCEPTION, INT_EXTERNAL, INT_FAULT } from './cpu/transfer';
 import { flagsReg, getEflags as flagsGetEflags, saveFlags, loadFlags } from './cpu/flags';
 import { updateMode, writeFlags, updateDebugArming } from './cpu/mode';
@@ -157,6 +157,7 @@ export function refreshState(): void {
   flushBlocks(); // the host may have rewritten code too
   loadFlags();
   syncFromState();
+  setLinkEpochCell();
   updateMode();
   tlbSetUser(cplLive == 3);
   setA20Mask(load<u32>(STATE + OFF_A20) != 0);

@@ -25,6 +25,7 @@ import { dispatch } from './generated/handlers';
 import { REC_SIZE, REC_HANDLER, REC_LEN } from './record';
 import { RAM_BASE } from '../mmu/phys';
 import { jitThreshold, compileBlock, enter, runsHere, forgetTranslations, TRANSLATION_PENDING } from '../jit/cache';
+import { CELL_LINK_EPOCH } from '../jit/layout';
 import { translateOrRecord } from '../mmu/paging';
 import { pendingVector } from './fault';
 import {
@@ -303,6 +304,8 @@ export function runBlocks(end: u64): void {
 
 /** What a link holds to be good: the code epoch, and whether it was made at CPL 3 (mmu/tlb.ts). */
 @inline export function linkEpoch(): u32 { return (codeEpoch << 1) | (cplLive == 3 ? 1 : 0); }
+/** Keep linkEpoch() in the translations' cell (jit/layout.ts CELL_LINK_EPOCH): after each change of codeEpoch or CPL. */
+export function setLinkEpochCell(): void { store<u32>(CELL_LINK_EPOCH, linkEpoch()); }
 
 /**
  * The block at `eip` if it is already decoded and its page is in the TLB, else 0; it never

@@ -3,12 +3,14 @@
 import { OFF_DR, OFF_CR4, CR4_DE, STATE, OFF_CPL, OFF_CR0, OFF_SEGS, SEG_CS, SEG_SS, SEG_ACCESS, CR0_PE, CR0_AM, FLAG_VM, FLAG_IF, FLAG_TF, FLAG_RF, FLAG_AC } from './state';
 import { cplLive, protectedMode, v86Mode, cs32, ss32, attention, alignCheck, breakpointsArmed, dataBreakpoints, ioBreakpoints } from './live';
 import { tlbSetUser } from '../mmu/tlb';
+import { setLinkEpochCell } from './blocks';
 import { flagsReg, setEflagsRaw } from './flags';
 import { updateAllSegChecks, AR_DB } from './segments';
 
 export function setCpl(c: u32): void {
   if (c != cplLive) {
     cplLive = c;
+    setLinkEpochCell();
     tlbSetUser(c == 3);
     updateAlignCheck();
   }

@@ -17,12 +17,13 @@ import { gatherRegion, regionBytes, regionSize, regionHeader, spanBelow, spanAbo
 import { entryMask, entryParam } from './emit';
 import { retired } from '../cpu/exec';
 import { cplLive } from '../cpu/live';
-import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER } from '../cpu/blocks';
+import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER, jitBudgetEnd } from '../cpu/blocks';
 import { REGION_MAX } from './region';
 import { forgetWaitingCalls } from './calls';
 import { forgetCodeTranslations } from '../mmu/tlb';
 import { startCells, CELLS_PER_SLOT, CELL_BYTES } from './chain';
-import { CELL_ENTRY_PARAM } from './layout';
+import { CELL_ENTRY_PARAM, CELL_PC, CELL_RETIRED, CELL_BUDGET } from './layout';
+import { pc } from '../cpu/live';
 
 @external("env", "jitCompile") declare function jitCompile(ptr: u32, len: u32, tableIndex: u32, ticket: u32): u32;
 
@@ -271,6 +272,9 @@ export function usedMarks(): u32 { return slotUsed - tableBase; }
 /** Run the translation at table index `index` from entry `param` (it may chain into others, jit/chain.ts). */
 @inline export function enter(index: u32, param: u32): void {
   setEntryParam(param);
+  store<u32>(CELL_PC, pc);
+  store<u64>(CELL_RETIRED, retired);
+  store<u64>(CELL_BUDGET, jitBudgetEnd);
   forgetWaitingCalls();
   markUsed(index);
   calls += 1;

@@ -43,7 +43,10 @@ import {
   OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I64_ADD, OP_I64_GT_U, OP_I64_LOAD32_U, OP_I64_LOAD, OP_I64_STORE, OP_I32_STORE, OP_RETURN, OP_RETURN_CALL,
   helper,
 } from './wasm';
-import { F_GO, F_CHAIN_TARGET, G_CODE_EPOCH, G_CPL, G_ATTENTION, CELL_CHAINED, CELL_ENTRY_PARAM, L_T, L_CELL, L_RETIRED, L_BUDGET } from './layout';
+import {
+  F_GO, F_CHAIN_TARGET, G_ATTENTION, G_PC, CELL_CHAINED, CELL_ENTRY_PARAM, CELL_PC, CELL_RETIRED, CELL_LINK_EPOCH, L_T, L_CELL, L_RETIRED, L_BUDGET,
+} from './layout';
+import { flushRetired } from './operands';
 import { markUsed, usedMarks, setEntryParam, runsHere } from './cache';
 
 export const CELL_BYTES: u32 = 28;
@@ -106,6 +109,8 @@ export function chainEpilogue(): void {
   ifI32Hint(true);
   cellTake();
   els();
+  // The core's globals for jitChainTarget, and for the block loop if it returns there.
+  lget(L_T); gset(G_PC); flushRetired();
   lget(L_CELL); helper(F_CHAIN_TARGET, 1, true);
   end();
   byte(OP_RETURN_CALL); uleb(F_GO);
@@ -134,15 +139,15 @@ export function cellMisses(): void {
 }
 
 /** Push blocks.ts linkEpoch(): the code epoch and whether the CPU is at CPL 3. */
-export function linkEpochNow(): void {
-  gget(G_CODE_EPOCH); i32c(1); op(OP_I32_SHL); gget(G_CPL); i32c(3); op(OP_I32_EQ); op(OP_I32_OR);
-}
+export function linkEpochNow(): void { i32c(0); mem(OP_I32_LOAD, 2, CELL_LINK_EPOCH); }
 
 /**
  * The cell in L_CELL held: mark its target used for the cache's clock (cache.ts markUsed),
  * count the entry, say where it enters, and push its table index (into L_T too).
  */
 export function cellTake(): void {
+  i32c(0); lget(L_T); mem(OP_I32_STORE, 2, CELL_PC);
+  i32c(0); lget(L_RETIRED); mem(OP_I64_STORE, 3, CELL_RETIRED);
   lget(L_CELL); mem(OP_I32_LOAD, 2, C_FN); ltee(L_T); i32c(1); mem(OP_I32_STORE8, 0, usedMarks());
   i32c(0); i32c(0); mem(OP_I64_LOAD, 3, CELL_CHAINED); i64c(1); op(OP_I64_ADD); mem(OP_I64_STORE, 3, CELL_CHAINED);
   i32c(0); lget(L_CELL); mem(OP_I32_LOAD, 2, C_ENTRY); mem(OP_I32_STORE, 2, CELL_ENTRY_PARAM);
@@ -183,6 +188,8 @@ export function jitChainTarget(cell: u32, _a: u32, _b: u32): u32 {
   store<u32>(cell, entry, C_ENTRY);
   if (retired + <u64>count > jitBudgetEnd) return backToLoop.index;
   setEntryParam(entry);
+  store<u32>(CELL_PC, eip);
+  store<u64>(CELL_RETIRED, retired);
   markUsed(fn);
   store<u64>(CELL_CHAINED, load<u64>(CELL_CHAINED) + 1);
   return fn;

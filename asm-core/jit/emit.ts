@@ -13,9 +13,9 @@
 //  - the forms it does not inline call the block loop's own handler (handlers.ts dispatch) on
 //    the same record, so the interpreter and the translation cannot disagree on them;
 //  - branches between the region's blocks stay inside the function.
-// The function knows EIP only as an offset from its hot block's, which it finds from the `pc`
-// global and the entry it is called at (entryParam), so one translation serves every linear
-// address its physical page is mapped at.
+// The function knows EIP only as an offset from its hot block's, which it finds from the EIP its
+// caller passes (jit/layout.ts CELL_PC) and the entry it is called at (entryParam), so one
+// translation serves every linear address its physical page is mapped at.
 
 import {
   byte, uleb, op, i32c, out, rewind, i64c, lget, lset, ltee, gget, gset, ifVoid, ifVoidHint, els, end,
@@ -24,7 +24,7 @@ import {
   OP_I32_LOAD, OP_I32_STORE, OP_I64_LOAD, OP_I64_STORE, OP_I32_XOR, OP_I64_EXTEND_I32_U, OP_I32_EQZ, mem, helper, depth,
 } from './wasm';
 import {
-  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, CELL_JIT_ENTRY, CELL_ENTRY_PARAM, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
+  F_DISPATCH, G_PC, G_INSTR_START, G_RETIRED, G_ATTENTION, CELL_JIT_ENTRY, CELL_ENTRY_PARAM, CELL_PC, L_T, L_BAIL, L_EIP0, L_RETIRED, L_BUDGET,
   L_BLK, L_FK, G_JIT_FAULT, LEVEL_GO, LEVEL_CHAIN, LEVEL_LEAVE, LEVEL_FAULT, L_E, CELL_RETURNS, L_OFF, L_LIN,
 } from './layout';
 import {
@@ -87,8 +87,9 @@ function callAndReturn(to: u32, done: u32): bool {
  * EIP, member and instruction count in L_OFF, L_BLK and L_LIN.
  */
 function callExit(): void {
-  // The state to memory and `pc` the callee's EIP, as for a chain (functionBody's LEVEL_CHAIN).
-  storeRegs(); storeKindFromLocal(); flushRetired(); lget(L_T); gset(G_PC);
+  // The state to memory, as for a chain (functionBody's LEVEL_CHAIN); the callee's EIP and the
+  // retired count go in the entry cells (chain.ts cellTake) or, the other way, at LEVEL_GO.
+  storeRegs(); storeKindFromLocal();
   codePageEntry(); lset(L_E);
   // Each test as a value that is zero when it passes, or'ed (chain.ts cellMisses says why).
   callNoRoom(); cellMisses(); op(OP_I32_OR);
@@ -264,7 +265,7 @@ export function functionBody(): void {
   startFunction();
   // The entry (entryParam): the member in its low byte, its EIP offset from the hot block above.
   i32c(0);
-  gget(G_PC); i32c(0); mem(OP_I32_LOAD, 2, CELL_ENTRY_PARAM); ltee(L_BLK); i32c(8); op(OP_I32_SHR_S); op(OP_I32_SUB); ltee(L_EIP0);
+  i32c(0); mem(OP_I32_LOAD, 2, CELL_PC); i32c(0); mem(OP_I32_LOAD, 2, CELL_ENTRY_PARAM); ltee(L_BLK); i32c(8); op(OP_I32_SHR_S); op(OP_I32_SUB); ltee(L_EIP0);
   mem(OP_I32_STORE, 2, CELL_JIT_ENTRY);
   lget(L_BLK); i32c(0xff); op(OP_I32_AND); lset(L_BLK);
   loadRegs();
@@ -282,10 +283,11 @@ export function functionBody(): void {
   // LEVEL_LEAVE: back to the block loop at L_T.
   storeRegs(); storeKindFromLocal(); flushRetired(); lget(L_T); gset(G_PC); op(OP_RETURN);
   end();
-  // LEVEL_CHAIN: the state to memory, then on as LEVEL_GO.
-  storeRegs(); storeKindFromLocal(); flushRetired(); lget(L_T); gset(G_PC);
+  // LEVEL_CHAIN: the registers and flags to memory, then on as LEVEL_GO.
+  storeRegs(); storeKindFromLocal();
   end();
-  // LEVEL_GO: into the translation at L_T, if the exit cell in L_CELL holds.
+  // LEVEL_GO: into the translation at L_T, if the exit cell in L_CELL holds, with EIP and the
+  // retired count (L_RETIRED) in the entry cells; else `pc` and `retired` for the core.
   chainEpilogue();
 }
 

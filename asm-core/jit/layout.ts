@@ -32,31 +32,46 @@ export const G_LAZY_SRC2: u32 = 7;
 export const G_LAZY_SIZE: u32 = 8;
 export const G_LAZY_MASK: u32 = 9;
 export const G_FLAGS: u32 = 10;
-export const G_BUDGET_END: u32 = 11; // i64: the run loop's instruction budget ends at this retired count
-// For the exit cells of jit/chain.ts: mmu/tlb.ts codeEpoch and cpu/live.ts cplLive (the link epoch).
-export const G_CODE_EPOCH: u32 = 12;
-export const G_CPL: u32 = 13;
 // A slow path recorded a fault (jit/helpers.ts jitFault): the translation leaves at LEVEL_FAULT.
-export const G_JIT_FAULT: u32 = 14;
-export const G_IMPORTS: u32 = 15;
+export const G_JIT_FAULT: u32 = 11;
+export const G_IMPORTS: u32 = 12;
 
 // ---- cells of the core's memory that translations use where a global would do ----
-// What only the JIT writes and reads at every transition between translations is here, not in
-// imported globals: V8 reaches an imported mutable global through the instance, a memory cell
-// at a constant address in one load. With the first three in memory, a call loop into another
-// page's translation and back (two transitions) took 26.7-27.1 ns an iteration against
-// 27.5-28.8 (the best of five, three alternating runs; Node 20 on an AMD EPYC host).
-const JIT_CELLS: u32 = <u32>memory.data(32);
-/** Translations entered from another, since power-on (u64; jit/chain.ts, index.ts jitStats). */
-export const CELL_CHAINED: u32 = JIT_CELLS;
+// What a transition between translations reads and writes is here, in one cache line, not in
+// imported globals: V8 reaches an imported mutable global through the instance's table of
+// their addresses, a memory cell at a constant address in one load. A translation entered
+// from another is often cold (its instance too); the line of cells is the one its caller has
+// just written. With the first three in memory, a call loop into another page's translation and
+// back (two transitions) took 26.7-27.1 ns an iteration against 27.5-28.8 (the best of five,
+// three alternating runs; Node 20 on an AMD EPYC host). With EIP, the retired count, the budget
+// and the link epoch here too (so a chained transition touches no imported global but the
+// lazy flags and `attention`), four alternating boots on an Intel Xeon: awk 1.025-1.039 s
+// against 1.04-1.22, sort 4.19-4.33 s against 4.33-4.42, 300 fork+exec 1.28-1.33 s against
+// 1.30-1.43. Passing the pending flags in cells too (the callee entering with them dynamic)
+// made sort about 3% slower again: not kept.
+const JIT_CELLS: u32 = <u32>memory.data(128, 64);
+// The first cache line: what a translation is entered with and what it passes on.
 /** Where the translation being called enters (jit/emit.ts entryParam): translations read it first. */
-export const CELL_ENTRY_PARAM: u32 = JIT_CELLS + 8;
+export const CELL_ENTRY_PARAM: u32 = JIT_CELLS;
 /** EIP at the running translation's entry (its prologue sets it), for the slow paths (jit/helpers.ts). */
-export const CELL_JIT_ENTRY: u32 = JIT_CELLS + 12;
-/** Returns into a calling translation's frame, since power-on (u64; jit/calls.ts). */
-export const CELL_RETURNS: u32 = JIT_CELLS + 16;
+export const CELL_JIT_ENTRY: u32 = JIT_CELLS + 4;
+/**
+ * What a translation is entered with, from its caller (the block loop, cache.ts enter, or
+ * another translation, jit/chain.ts): EIP, the retired count and the run's budget end (u64s).
+ * The core's globals `pc` and `retired` are written only where the core gets control back.
+ */
+export const CELL_PC: u32 = JIT_CELLS + 8;
+export const CELL_RETIRED: u32 = JIT_CELLS + 16;
+export const CELL_BUDGET: u32 = JIT_CELLS + 24;
+/** cpu/blocks.ts linkEpoch(), kept here by the core whenever it changes (setLinkEpochCell), for the exit cells' test. */
+export const CELL_LINK_EPOCH: u32 = JIT_CELLS + 32;
 /** How many calling translations wait in their frames for a return (jit/calls.ts). */
-export const CELL_DEPTH: u32 = JIT_CELLS + 24;
+export const CELL_DEPTH: u32 = JIT_CELLS + 36;
+// The second: counters.
+/** Translations entered from another, since power-on (u64; jit/chain.ts, index.ts jitStats). */
+export const CELL_CHAINED: u32 = JIT_CELLS + 64;
+/** Returns into a calling translation's frame, since power-on (u64; jit/calls.ts). */
+export const CELL_RETURNS: u32 = JIT_CELLS + 72;
 
 // Types: the translation's own () -> (), every helper's (i32 i32 i32) -> i32, jitGo's (i32) -> ().
 export const T_V_V: u32 = 0, T_HELPER: u32 = 1, T_GO: u32 = 2;

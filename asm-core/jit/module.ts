@@ -43,8 +43,7 @@ export function translateRegion(): void {
   importGlobal('attention', T_I32); importGlobal('lazyOp', T_I32); importGlobal('lazyResult', T_I32);
   importGlobal('lazySrc1', T_I32); importGlobal('lazySrc2', T_I32); importGlobal('lazySize', T_I32);
   importGlobal('lazyMask', T_I32); importGlobal('flagsReg', T_I32);
-  importGlobal('jitBudgetEnd', T_I64);
-  importGlobal('codeEpoch', T_I32); importGlobal('cplLive', T_I32); importGlobal('jitFault', T_I32);
+  importGlobal('jitFault', T_I32);
   patchSize(s);
   s = section(3); uleb(1); uleb(T_V_V); patchSize(s);
   s = section(7); uleb(1); name('f'); byte(0); uleb(F_IMPORTS); patchSize(s);

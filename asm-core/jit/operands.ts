@@ -11,7 +11,7 @@ import {
 } from './wasm';
 import {
   F_READ8, F_WRITE8, F_SEG_CHECK, F_CHECK_WRITE, G_RETIRED,
-  G_BUDGET_END, G_ATTENTION, G_JIT_FAULT, LEVEL_FAULT, L_BAIL, L_RETIRED, L_BUDGET, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
+  CELL_RETIRED, CELL_BUDGET, G_ATTENTION, G_JIT_FAULT, LEVEL_FAULT, L_BAIL, L_RETIRED, L_BUDGET, L_OFF, L_LIN, L_E, L_V, L_T, L_ADDR, L_EIP0,
 } from './layout';
 import { storeFlags, kindToLocal } from './pending';
 import {
@@ -84,8 +84,8 @@ export function addRetired(n: i32): void {
 }
 /** The retired count to the core's global: before a call that reads it, and at the exits. */
 export function flushRetired(): void { lget(L_RETIRED); gset(G_RETIRED); }
-/** The retired count and the budget end from the core: at entry. */
-export function loadRetired(): void { gget(G_RETIRED); lset(L_RETIRED); gget(G_BUDGET_END); lset(L_BUDGET); }
+/** The retired count and the budget end from the caller's cells (jit/layout.ts CELL_RETIRED): at entry. */
+export function loadRetired(): void { i32c(0); mem(OP_I64_LOAD, 3, CELL_RETIRED); lset(L_RETIRED); i32c(0); mem(OP_I64_LOAD, 3, CELL_BUDGET); lset(L_BUDGET); }
 /** Store the written registers and the pending flags, which stay pending: before a handler call. */
 export function spillInline(): void {
   storeRegs();

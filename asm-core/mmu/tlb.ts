@@ -4,7 +4,7 @@
 //   entry = TLB[lin >>> 12];  if ((entry & mask) == TLB_VALID) host = RAM_BASE + (entry & ~0xfff) + (lin & 0xfff)
 // where the mask for the current CPL and access kind is precomputed (tlbReadMask/tlbWriteMask).
 
-import { flushBlocks } from '../cpu/blocks';
+import { flushBlocks, setLinkEpochCell } from '../cpu/blocks';
 import { attention } from '../cpu/live';
 import { hostWatchCount, pageWatched } from '../cpu/host-watch';
 
@@ -91,6 +91,7 @@ export function forgetCodeTranslations(): void {
     codeEpoch = 1;
     flushBlocks();
   }
+  setLinkEpochCell();
 }
 
 /** Choose the fast-path masks for a privilege level (user = CPL 3). */
