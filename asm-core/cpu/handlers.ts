@@ -24,7 +24,8 @@ import {
 import { push32, pop32, espAdd } from './stack';
 import { segAddr } from './segments';
 import { stringOp } from './string';
-import { step, leave, sahf as sahfOp, lahf as lahfOp } from './exec';
+import { step, sahf as sahfOp, lahf as lahfOp } from './exec';
+import { leave } from './stack-ops';
 import { fpuEscape } from './fpu-escape';
 import { cmpxchg8bAt } from './exec0f';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
