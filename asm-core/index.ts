@@ -53,11 +53,9 @@ export {
 export { RAM_BASE } from './mmu/phys';
 
 // ---- for the JIT's generated modules (jit/emit.ts imports these by name) ----
-export { pc, instrStart, attention, cplLive } from './cpu/live';
+export { pc, instrStart, attention } from './cpu/live';
 export { retired } from './cpu/exec';
-export { jitBudgetEnd } from './cpu/blocks';
 export { lazyOp, lazyResult, lazySrc1, lazySrc2, lazySize, lazyMask, flagsReg } from './cpu/flags';
-export { codeEpoch } from './mmu/tlb';
 export { jitChainTarget } from './jit/chain';
 import { setChaining, chained } from './jit/chain';
 import { returnsIntoCallers } from './jit/calls';

@@ -1,5 +1,5 @@
 // The stack instructions beyond PUSH and POP (stack.ts): PUSHA and POPA, ENTER and LEAVE, PUSHF
-// and POPF (SDM vol. 2). Each checks everything that can fault before it changes anything.
+// and POPF (SDM vol. 2), moved here from the opcode map (exec.ts).
 
 import {
   reg32, setReg32, reg16, setReg16, segBase, REG_ESP, REG_EBP, SEG_SS, EXC_GP,

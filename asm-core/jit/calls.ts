@@ -55,9 +55,9 @@ export function codePageEntry(): void {
 }
 
 /**
- * With the registers and flags in memory, the callee's EIP in L_T, its exit cell holding (L_CELL) and the code
- * page's TLB entry in L_E: note the link epoch in L_V and the return address (in L_OFF) on the
- * stack, call into the callee's translation, and take the address off again.
+ * With the registers and flags in memory, the callee's EIP in L_T, its exit cell holding (L_CELL)
+ * and the code page's TLB entry in L_E: note the link epoch in L_V and the return address (in
+ * L_OFF) on the stack, call into the callee's translation, and take the address off again.
  */
 export function callAndWait(): void {
   linkEpochNow(); lset(L_V);

@@ -39,8 +39,8 @@ import { retired } from '../cpu/exec';
 import { H_FN, H_RUNS, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
 import {
   byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, mem, ifI32Hint, els, end, OP_I32_LOAD,
-  OP_I32_STORE8, OP_I32_EQ, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ,
-  OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I64_ADD, OP_I64_GT_U, OP_I64_LOAD32_U, OP_I64_LOAD, OP_I64_STORE, OP_I32_STORE, OP_RETURN, OP_RETURN_CALL,
+  OP_I32_STORE8, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ,
+  OP_I32_OR, OP_I32_XOR, OP_I64_ADD, OP_I64_GT_U, OP_I64_LOAD32_U, OP_I64_LOAD, OP_I64_STORE, OP_I32_STORE, OP_RETURN, OP_RETURN_CALL,
   helper,
 } from './wasm';
 import {
