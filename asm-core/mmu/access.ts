@@ -23,37 +23,50 @@ export let codePageWrites: u32 = 0;
 @inline function hostAt(e: u32, lin: u32): u32 { return RAM_BASE + (e & 0xfffff000) + (lin & 0xfff); }
 
 // ---- fast paths ----
+// Each access with the TLB masks and privilege it is made with (`sys`, a constant at each use):
+// the current ones (readLin8 ...) or the supervisor's (readSys8 ..., below). The privilege is
+// looked at only on the slow path.
+@inline function readMaskAs(sys: bool): u32 { return sys ? readMaskFor(false) : tlbReadMask; }
+@inline function writeMaskAs(sys: bool): u32 { return sys ? writeMaskFor(false) : tlbWriteMask; }
+@inline function userAs(sys: bool): bool { return sys ? false : cplLive == 3; }
 
-@inline export function readLin8(lin: u32): u32 {
+@inline function readWith8(lin: u32, sys: bool): u32 {
   const e = entryOf(lin);
-  if ((e & tlbReadMask) == 1) return <u32>load<u8>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
-  return readSlow8(lin, cplLive == 3);
+  if ((e & readMaskAs(sys)) == 1) return <u32>load<u8>(hostAt(e, lin));
+  return readSlow8(lin, userAs(sys));
 }
-@inline export function readLin16(lin: u32): u32 {
+@inline function readWith16(lin: u32, sys: bool): u32 {
   const e = entryOf(lin);
-  if ((e & tlbReadMask) == 1 && (lin & 0xfff) < 0xfff) return <u32>load<u16>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff));
-  return readSlow16(lin, cplLive == 3);
+  if ((e & readMaskAs(sys)) == 1 && (lin & 0xfff) < 0xfff) return <u32>load<u16>(hostAt(e, lin));
+  return readSlow16(lin, userAs(sys));
 }
-@inline export function readLin32(lin: u32): u32 {
+@inline function readWith32(lin: u32, sys: bool): u32 {
   const e = entryOf(lin);
-  if (fast32(e, tlbReadMask, lin)) return load<u32>(hostAt(e, lin));
-  return readSlow32(lin, cplLive == 3);
+  if (fast32(e, readMaskAs(sys), lin)) return load<u32>(hostAt(e, lin));
+  return readSlow32(lin, userAs(sys));
 }
-@inline export function writeLin8(lin: u32, v: u32): void {
+@inline function writeWith8(lin: u32, v: u32, sys: bool): void {
   const e = entryOf(lin);
-  if ((e & tlbWriteMask) == 1) { store<u8>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), <u8>v); return; }
-  writeSlow8(lin, v, cplLive == 3);
+  if ((e & writeMaskAs(sys)) == 1) { store<u8>(hostAt(e, lin), <u8>v); return; }
+  writeSlow8(lin, v, userAs(sys));
 }
-@inline export function writeLin16(lin: u32, v: u32): void {
+@inline function writeWith16(lin: u32, v: u32, sys: bool): void {
   const e = entryOf(lin);
-  if ((e & tlbWriteMask) == 1 && (lin & 0xfff) < 0xfff) { store<u16>(RAM_BASE + (e & 0xfffff000) + (lin & 0xfff), <u16>v); return; }
-  writeSlow16(lin, v, cplLive == 3);
+  if ((e & writeMaskAs(sys)) == 1 && (lin & 0xfff) < 0xfff) { store<u16>(hostAt(e, lin), <u16>v); return; }
+  writeSlow16(lin, v, userAs(sys));
 }
-@inline export function writeLin32(lin: u32, v: u32): void {
+@inline function writeWith32(lin: u32, v: u32, sys: bool): void {
   const e = entryOf(lin);
-  if (fast32(e, tlbWriteMask, lin)) { store<u32>(hostAt(e, lin), v); return; }
-  writeSlow32(lin, v, cplLive == 3);
+  if (fast32(e, writeMaskAs(sys), lin)) { store<u32>(hostAt(e, lin), v); return; }
+  writeSlow32(lin, v, userAs(sys));
 }
+
+@inline export function readLin8(lin: u32): u32 { return readWith8(lin, false); }
+@inline export function readLin16(lin: u32): u32 { return readWith16(lin, false); }
+@inline export function readLin32(lin: u32): u32 { return readWith32(lin, false); }
+@inline export function writeLin8(lin: u32, v: u32): void { writeWith8(lin, v, false); }
+@inline export function writeLin16(lin: u32, v: u32): void { writeWith16(lin, v, false); }
+@inline export function writeLin32(lin: u32, v: u32): void { writeWith32(lin, v, false); }
 
 // MOV r32,m32 and MOV m32,r32 in the block loop (cpu/handlers.ts), which take most of the
 // guest's page faults on data (demand paging, copy-on-write after fork): a page fault is
@@ -106,36 +119,12 @@ export function pagesOrRecord(lin: u32, len: u32, write: bool, user: bool): bool
 // Made at any CPL with supervisor rights, so with the supervisor masks, not the current ones.
 // Every interrupt, exception, system call and segment load makes several (300 fork+exec about
 // 450,000 dword reads): they take the fast path like any access.
-export function readSys8(lin: u32): u32 {
-  const e = entryOf(lin);
-  if ((e & readMaskFor(false)) == 1) return <u32>load<u8>(hostAt(e, lin));
-  return readSlow8(lin, false);
-}
-export function readSys16(lin: u32): u32 {
-  const e = entryOf(lin);
-  if ((e & readMaskFor(false)) == 1 && (lin & 0xfff) < 0xfff) return <u32>load<u16>(hostAt(e, lin));
-  return readSlow16(lin, false);
-}
-export function readSys32(lin: u32): u32 {
-  const e = entryOf(lin);
-  if (fast32(e, readMaskFor(false), lin)) return load<u32>(hostAt(e, lin));
-  return readSlow32(lin, false);
-}
-export function writeSys8(lin: u32, v: u32): void {
-  const e = entryOf(lin);
-  if ((e & writeMaskFor(false)) == 1) { store<u8>(hostAt(e, lin), <u8>v); return; }
-  writeSlow8(lin, v, false);
-}
-export function writeSys16(lin: u32, v: u32): void {
-  const e = entryOf(lin);
-  if ((e & writeMaskFor(false)) == 1 && (lin & 0xfff) < 0xfff) { store<u16>(hostAt(e, lin), <u16>v); return; }
-  writeSlow16(lin, v, false);
-}
-export function writeSys32(lin: u32, v: u32): void {
-  const e = entryOf(lin);
-  if (fast32(e, writeMaskFor(false), lin)) { store<u32>(hostAt(e, lin), v); return; }
-  writeSlow32(lin, v, false);
-}
+export function readSys8(lin: u32): u32 { return readWith8(lin, true); }
+export function readSys16(lin: u32): u32 { return readWith16(lin, true); }
+export function readSys32(lin: u32): u32 { return readWith32(lin, true); }
+export function writeSys8(lin: u32, v: u32): void { writeWith8(lin, v, true); }
+export function writeSys16(lin: u32, v: u32): void { writeWith16(lin, v, true); }
+export function writeSys32(lin: u32, v: u32): void { writeWith32(lin, v, true); }
 
 // ---- slow paths ----
 
