@@ -8,9 +8,26 @@
 // neither the echo, the prompt, a redrawn command line nor a kernel message printed before or
 // after the command is taken for its output. (A kernel message printed while the command runs
 // would land inside; `dmesg -n 1` keeps them off the console.)
+//
+// The line starts with blanks, which a shell skips. Busybox's line editor asks the terminal where
+// its cursor is (ESC [ 6 n) after each prompt, and its key reader (libbb/read_key.c) does not
+// recognise every answer: the one for row 1 and column 3 or 5, which a prompt on a cleared
+// screen gets, begins like a key's sequence (ESC [ 1 ; 5 C is Ctrl-Right), and the reader then
+// swallows up to 10 more bytes before it gives up on the whole sequence. A person types long
+// after the answer; run() types at once, and lost the start of its line to it. Those bytes are
+// now blanks.
 
 /** An operating system command number no terminal gives a meaning to. */
 const MARKER_OSC = '7001';
+
+/** More blanks than busybox's key reader can swallow after a terminal's answer (see above). */
+const LEAD = ' '.repeat(16);
+
+/**
+ * An empty command line, typed into a machine that arrives (restored or migrated) with its
+ * prompt printed before it left: the shell prints a fresh one. Blanks first, as for run()'s lines.
+ */
+export const EMPTY_LINE = `${LEAD}\r`;
 
 /** The markers of command `id`, as the guest prints them. */
 export function commandMarkers(id: string): { begin: string; end: string } {
@@ -22,7 +39,7 @@ export function markedCommandLine(command: string, id: string): string {
   if (!/^[\w-]+$/.test(id)) throw new Error(`marker id must be letters, digits and dashes: ${JSON.stringify(id)}`);
   if (/[\r\n]/.test(command)) throw new Error('run() takes one command line: it must not contain a line break.');
   const marker = (what: string) => `printf '\\033]${MARKER_OSC};%s\\007' x86vm-${id}-${what}`;
-  return `${marker('begin')}; ${command}; ${marker('end')}`;
+  return `${LEAD}${marker('begin')}; ${command}; ${marker('end')}`;
 }
 
 /**

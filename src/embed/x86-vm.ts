@@ -25,7 +25,7 @@ import type { ExitReason } from '../machine/types.js';
 import { chooseGuest, type GuestChoice } from './guest-choice.js';
 import { PromptReady, promptFinder } from './prompt-ready.js';
 import { ShadowView, barFor, type ButtonAction } from './shadow-view.js';
-import { commandOutput, markedCommandLine } from './shell-command.js';
+import { EMPTY_LINE, commandOutput, markedCommandLine } from './shell-command.js';
 import { downloadImages, downloadSnapshot, VmSession, type HeldImages } from './vm-session.js';
 import type {
   X86VmMigration, X86VmMigrationRound, X86VmReadyDetail, X86VmSample, X86VmSampleRequest, X86VmState, X86VmStateDetail, X86VmStatus,
@@ -283,7 +283,7 @@ export class X86VmElement extends HTMLElement {
       // A guest paused where it came from arrives paused: it waits for start() or resume() here.
       if (arrival.paused) { this.pausedByScript = true; this.setState('paused', 'arrived paused'); }
       this.watchForPrompt(0, 'snapshot', started);
-      session.type('\r');
+      session.type(EMPTY_LINE);
     } catch (e) {
       if (generation === this.generation) this.fail(words(e));
       throw new Error(words(e));
@@ -347,7 +347,7 @@ export class X86VmElement extends HTMLElement {
     this.running();
     this.watchForPrompt(0, 'snapshot', started);
     // The restored shell printed its prompt before the save: Enter has it print a fresh one.
-    session.type('\r');
+    session.type(EMPTY_LINE);
   }
 
   /** Isolated (reloading once through the service worker if need be) and able to host the VM. */

@@ -235,6 +235,13 @@ export const saved: Promise<Blob> = vm.snapshot();
       // Two machines, not one seen twice: each has its own files.
       expect(await run(page, 'vm-a', 'echo a > /tmp/who; cat /tmp/who')).toBe('a');
       expect(await run(page, 'vm-b', 'cat /tmp/who 2>/dev/null || echo none')).toBe('none');
+      // Commands typed at a prompt on the top row of a cleared screen. The shell asks the terminal
+      // where its cursor is (ESC [ 6 n), and busybox does not recognise the answer for row 1,
+      // column 5 (it starts like Ctrl-Right's ESC [ 1 ; 5 C) and drops the bytes typed after it.
+      for (let i = 0; i < 4; i++) {
+        await run(page, 'vm-a', 'clear');
+        expect(await run(page, 'vm-a', `echo top-${i}`)).toBe(`top-${i}`);
+      }
 
       // The demo's first snippet under VM B is echo $((6*7)): Run shows its output under it.
       const snippet = page.locator('.snippet[data-vm="vm-b"]').first();

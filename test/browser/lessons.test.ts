@@ -189,8 +189,22 @@ describe.skipIf(!haveGuest)('the lessons on the built site', () => {
     const page = await openLesson('snapshots', ['vm-a']);
     await page.click('#save:not([disabled])', { timeout: 60_000 });
     await figureBecomes(page, 'snap-size', (t) => /MiB/.test(t));
+    // The right PC's console, to show when its restored guest does not answer.
+    await page.evaluate(() => {
+      const w = window as unknown as { consoleB: string };
+      w.consoleB = '';
+      document.getElementById('vm-b')!.addEventListener('serial', (e) => { w.consoleB += (e as CustomEvent<{ text: string }>).detail.text; });
+    });
     await page.click('#restore:not([disabled])', { timeout: 60_000 });
-    const mark = await figureBecomes(page, 'restore-mark', (t) => t !== '–');
+    const mark = await figureBecomes(page, 'restore-mark', (t) => t !== '–').catch(async (e: Error) => {
+      const b = await page.evaluate(async () => {
+        const vm = document.getElementById('vm-b') as HTMLElementTagNameMap['x86-vm'];
+        const before = (await vm.status())?.instructions;
+        await new Promise((r) => setTimeout(r, 1000));
+        return { console: (window as unknown as { consoleB: string }).consoleB.slice(-2000), instructions: [before, (await vm.status())?.instructions] };
+      });
+      throw new Error(`${e.message}; the restored PC: ${JSON.stringify(b)}`);
+    });
     // The mark the left guest wrote just before the save, read from the right one's RAM disk.
     expect(mark).toMatch(/^saved-at-[\d.]+$/);
     await page.click('#migrate:not([disabled])', { timeout: 60_000 });
