@@ -23,10 +23,15 @@ export const QUIET_CONSOLE = 'dmesg -n 1';
 export const beginMarker = (id: string): string => `@@B${id}@@`;
 export const endMarker = (id: string): string => `@@E${id}@@`;
 
-/** `command` between the printfs of its markers (`id`: letters and digits, unique per session). */
+/**
+ * `command` between the printfs of its markers (`id`: letters and digits, unique per session),
+ * after 16 blanks: typed into a page's terminal right behind its answer to busybox's cursor
+ * query, the first bytes can be swallowed (src/embed/shell-command.ts says how), and then only
+ * blanks are.
+ */
 export function marked(command: string, id: string): string {
   if (!/^\w+$/.test(id)) throw new Error(`marker id must be letters and digits: ${JSON.stringify(id)}`);
-  return `printf '@@%s@@\\n' B${id}; ${command}; printf '@@%s@@\\n' E${id}`;
+  return `${' '.repeat(16)}printf '@@%s@@\\n' B${id}; ${command}; printf '@@%s@@\\n' E${id}`;
 }
 
 /**
