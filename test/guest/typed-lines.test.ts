@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
-import { EMPTY_LINE, commandOutput, markedCommandLine } from '../../src/embed/shell-command.js';
+import { EMPTY_LINE, commandMarkers, commandOutput, markedCommandLine } from '../../src/embed/shell-command.js';
 import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
 
@@ -30,6 +30,8 @@ describe.skipIf(!haveImages)('Linux guest: lines typed right behind a terminal\'
     let emptyLineAt = -1;
     const outputs: Record<string, string> = {};
     const promptSince = (at: number) => at >= 0 && text.slice(at).includes(m.prompt);
+    /** Command `id` has ended and the shell has printed its prompt again. */
+    const done = (id: string) => commandOutput(text.slice(from), id) !== null && promptSince(text.indexOf(commandMarkers(id).end, from));
     let machine: Machine | null = null;
     const type = (s: string) => machine!.sendSerial(new TextEncoder().encode(s));
     // Each step types from inside onSerial, so the guest gets it at the same point in every run.
@@ -39,11 +41,11 @@ describe.skipIf(!haveImages)('Linux guest: lines typed right behind a terminal\'
         step = 1;
         from = text.length;
         type(`${markedCommandLine('dmesg -n 1', 'quiet')}\r`);
-      } else if (step === 1 && commandOutput(text.slice(from), 'quiet') !== null && promptSince(text.indexOf('x86vm-quiet-end', from))) {
+      } else if (step === 1 && done('quiet')) {
         step = 2;
         from = text.length;
         type(`${TOP_ROW_ANSWER}${markedCommandLine('echo top-row', 'top')}\r`);
-      } else if (step === 2 && commandOutput(text.slice(from), 'top') !== null && promptSince(text.indexOf('x86vm-top-end', from))) {
+      } else if (step === 2 && done('top')) {
         outputs.top = commandOutput(text.slice(from), 'top')!;
         step = 3;
         emptyLineAt = text.length;
