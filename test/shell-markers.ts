@@ -17,6 +17,8 @@
 //    command whose output is checked (`dmesg -n 1; echo ready`), it let the clocksource message
 //    into that output in CI. The boot log before it is still printed, and tests read it.
 
+import { LEAD } from '../src/embed/shell-command.js';
+
 /** Console log level 1: only KERN_EMERG (level 0) messages still reach the console. */
 export const QUIET_CONSOLE = 'dmesg -n 1';
 
@@ -25,13 +27,13 @@ export const endMarker = (id: string): string => `@@E${id}@@`;
 
 /**
  * `command` between the printfs of its markers (`id`: letters and digits, unique per session),
- * after 16 blanks: typed into a page's terminal right behind its answer to busybox's cursor
- * query, the first bytes can be swallowed (src/embed/shell-command.ts says how), and then only
- * blanks are.
+ * after run()'s blanks (LEAD): typed into a page's terminal right behind its answer to busybox's
+ * cursor query, the first bytes can be swallowed (src/embed/shell-command.ts says how), and then
+ * only blanks are.
  */
 export function marked(command: string, id: string): string {
   if (!/^\w+$/.test(id)) throw new Error(`marker id must be letters and digits: ${JSON.stringify(id)}`);
-  return `${' '.repeat(16)}printf '@@%s@@\\n' B${id}; ${command}; printf '@@%s@@\\n' E${id}`;
+  return `${LEAD}printf '@@%s@@\\n' B${id}; ${command}; printf '@@%s@@\\n' E${id}`;
 }
 
 /**

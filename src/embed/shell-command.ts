@@ -21,7 +21,7 @@
 const MARKER_OSC = '7001';
 
 /** More blanks than busybox's key reader can swallow after a terminal's answer (see above). */
-const LEAD = ' '.repeat(16);
+export const LEAD = ' '.repeat(16);
 
 /**
  * An empty command line, typed into a machine that arrives (restored or migrated) with its
