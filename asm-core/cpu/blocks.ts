@@ -75,6 +75,29 @@ export const H_SPAN_BELOW: u32 = 56;
 export const H_SPAN_ABOVE: u32 = 60;
 const L_EIP: u32 = 0, L_EPOCH: u32 = 4, L_BLOCK: u32 = 8, L_TLB: u32 = 12, LINK_BYTES: u32 = 16;
 export const HEADER_SIZE: u32 = 64;
+/**
+ * H_RUNS of a block that may be translated: how often it ran (RUN_COUNT), and in which period of
+ * 2^RUN_PERIOD_SHIFT retired instructions it last ran (the bits above, modulo 256). The count
+ * halves for each period that ended since, so a block reaches the JIT's threshold only if it
+ * runs that often within about two periods: a rate, not a total. Code that runs a few times per
+ * system call (the kernel's paths in a fork+exec) otherwise reached the threshold after enough
+ * calls, and its translations, each entered for a few instructions and cold in the host's
+ * caches, ran slower than its records: twelve loops of 300 fork+exec in one boot went from
+ * 1.55 s to 1.85 s a loop as more of them were translated (bench/HISTORY.md).
+ */
+export const RUN_COUNT: u32 = 0x3f_ffff;
+const RUN_PERIOD_SHIFT: u64 = 26;
+
+/** H_RUNS after one more run now. Other words (RUNS_NEVER, jit/cache.ts RUNS_CLAIMED) stay. */
+@inline function countRun(word: u32): u32 {
+  if (word >= 0x4000_0000) return word;
+  const now = <u32>(retired >> RUN_PERIOD_SHIFT) & 0xff;
+  const periods = (now - (word >>> 22)) & 0xff;
+  let count = word & RUN_COUNT;
+  if (periods != 0) count = periods < 22 ? count >>> periods : 0;
+  return (now << 22) | (count < RUN_COUNT ? count + 1 : count);
+}
+
 /** H_RUNS of a block that could not be translated: it is not tried again. */
 export const RUNS_NEVER: u32 = 0x8000_0000;
 
@@ -270,9 +293,9 @@ export function runBlocks(end: u64): void {
         continue;
       }
     } else if (jitThreshold != 0) {
-      const runs = load<u32>(block, H_RUNS) + 1;
+      const runs = countRun(load<u32>(block, H_RUNS));
       store<u32>(block, runs, H_RUNS);
-      if (runs == jitThreshold && ss32) {
+      if ((runs & RUN_COUNT) == jitThreshold && ss32) {
         const index = compileBlock(block);
         if (index == 0) store<u32>(block, RUNS_NEVER, H_RUNS);
         else if (index != TRANSLATION_PENDING) continue; // installed: run it now

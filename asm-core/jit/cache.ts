@@ -17,7 +17,7 @@ import { gatherRegion, regionBytes, regionSize, regionHeader, spanBelow, spanAbo
 import { entryMask, entryParam } from './emit';
 import { retired } from '../cpu/exec';
 import { cplLive } from '../cpu/live';
-import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER, jitBudgetEnd } from '../cpu/blocks';
+import { H_FN, H_RUNS, H_SPAN_BELOW, H_SPAN_ABOVE, RUNS_NEVER, RUN_COUNT, jitBudgetEnd } from '../cpu/blocks';
 import { REGION_MAX } from './region';
 import { forgetWaitingCalls } from './calls';
 import { forgetCodeTranslations } from '../mmu/tlb';
@@ -89,7 +89,8 @@ export function placeJit(at: u32): void {
 }
 
 export function setJitTable(base: u32): void { tableBase = base; forgetTranslations(); }
-export function setJitThreshold(runs: u32): void { jitThreshold = tableBase == 0 ? 0 : runs; }
+/** A block's run count tops out at RUN_COUNT (cpu/blocks.ts), and so does the threshold. */
+export function setJitThreshold(runs: u32): void { jitThreshold = tableBase == 0 ? 0 : min(runs, RUN_COUNT); }
 
 /** Every block is gone (cpu/blocks.ts flushBlocks): so is every translation. */
 export function forgetTranslations(): void {

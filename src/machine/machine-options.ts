@@ -100,6 +100,11 @@ export interface MachineHost {
  * interpreted for longer.
  */
 export const JIT_THRESHOLD = 10_000;
+/**
+ * The highest threshold: the core counts a block's runs in 22 bits (asm-core/cpu/blocks.ts
+ * RUN_COUNT), and a count halves every 2^26 instructions, so a higher one could never be met.
+ */
+export const JIT_THRESHOLD_MAX = 0x3f_ffff;
 
 /** Refuse options no machine can be built from, and a kernel or firmware that is not one. */
 export function checkMachineOptions(config: MachineOptions): void {
@@ -120,7 +125,7 @@ export function checkMachineOptions(config: MachineOptions): void {
     else parseBzImage(config.kernel);
     if (config.vmlinux !== undefined) parseElf32(config.vmlinux, 'vmlinux');
   }
-  if (config.jitThreshold !== undefined && !(Number.isInteger(config.jitThreshold) && config.jitThreshold >= 1 && config.jitThreshold <= 0x7fff_ffff)) {
-    throw new RangeError(`JIT threshold ${config.jitThreshold} is not a whole number of runs from 1 up`);
+  if (config.jitThreshold !== undefined && !(Number.isInteger(config.jitThreshold) && config.jitThreshold >= 1 && config.jitThreshold <= JIT_THRESHOLD_MAX)) {
+    throw new RangeError(`JIT threshold ${config.jitThreshold} is not a whole number of runs from 1 to ${JIT_THRESHOLD_MAX}`);
   }
 }

@@ -2,6 +2,7 @@
 // (checked here, before anything is loaded, so that a bad value is one line and exit status 2).
 
 import { MAX_MEMORY_MIB, MAX_NICS, MIN_MEMORY_MIB } from '../machine/board.js';
+import { JIT_THRESHOLD_MAX } from '../machine/machine-options.js';
 import { parseNics, type NetSpec } from '../net/options.js';
 import { parseGdbAddress, type GdbAddress } from './gdb-stub.js';
 
@@ -59,7 +60,8 @@ Options:
   --no-reboot       exit when the guest resets instead of rebooting it
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
   --no-jit          run the interpreter alone (no translation of hot code to WebAssembly)
-  --jit-threshold N translate a block after it ran N times (default: see README)
+  --jit-threshold N translate a block once it runs N times within about 2^27 instructions
+                    (1 to 4194303; default: see README)
   --loadvm FILE     start from a snapshot (saved with the monitor's savevm) instead of booting;
                     the kernel, initrd and BIOS are found as for a boot and must be the ones it
                     was saved with; the machine's settings (--memory, --deterministic ...) are
@@ -224,7 +226,7 @@ export function parseRunArgs(args: string[]): RunOptions {
       case '--no-jit': opts.jit = false; break;
       case '--jit-threshold': {
         const v = value();
-        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0x7fff_ffff) throw new CliError(`--jit-threshold wants a whole number of runs from 1, not '${v}'`);
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > JIT_THRESHOLD_MAX) throw new CliError(`--jit-threshold wants a whole number of runs from 1 to ${JIT_THRESHOLD_MAX}, not '${v}'`);
         opts.jitThreshold = Number(v);
         break;
       }

@@ -3,6 +3,7 @@
 // only their SHA-256, so a loader given other files can say so instead of running a guest whose
 // RAM holds one kernel under a machine that would reboot into another.
 import { MAX_MEMORY_MIB, MAX_NICS, MIN_MEMORY_MIB } from '../machine/board.js';
+import { JIT_THRESHOLD_MAX } from '../machine/machine-options.js';
 import type { Machine, MachineOptions } from '../machine/machine.js';
 import type { NetLink } from '../net/link.js';
 import type { ClockMode } from '../machine/types.js';
@@ -131,7 +132,7 @@ export function checkConfig(value: unknown): SnapshotConfig {
   if (memoryMiB < MIN_MEMORY_MIB) throw bad('memoryMiB', `is below ${MIN_MEMORY_MIB}`);
   if (c.clock !== 'realtime' && c.clock !== 'deterministic') throw bad('clock', 'is not realtime or deterministic');
   if (typeof c.cmdline !== 'string') throw bad('cmdline', 'is not a string');
-  if (c.jitThreshold !== null && count(c.jitThreshold, 'jitThreshold', 0x7fff_ffff) < 1) throw bad('jitThreshold', 'is 0 (a block runs at least once before it is translated)');
+  if (c.jitThreshold !== null && count(c.jitThreshold, 'jitThreshold', JIT_THRESHOLD_MAX) < 1) throw bad('jitThreshold', 'is 0 (a block runs at least once before it is translated)');
   if (!Array.isArray(c.nics) || c.nics.length > MAX_NICS) throw bad('nics', `is not a list of at most ${MAX_NICS}`);
   for (const mac of c.nics) if (mac !== null && (typeof mac !== 'string' || !MAC.test(mac))) throw bad('nics', 'holds something that is not a MAC address');
   if (c.firmwareBoot !== null && c.firmwareBoot !== 'disk' && c.firmwareBoot !== 'cdrom') throw bad('firmwareBoot', 'is not disk, cdrom or null');

@@ -41,6 +41,10 @@ describe('webx86 run options: network cards, balloon, entropy, virtio disks', ()
     refuse(['--rng', 'maybe'], /--rng maybe: expected 'on' or 'off'/);
     refuse(['--rng'], /option --rng needs a value/);
     refuse(Array.from({ length: 5 }, () => ['--virtio-blk', 'x.img']).flat(), /--virtio-blk: at most 4 virtio disks/);
+    // The core counts a block's runs in 22 bits (asm-core/cpu/blocks.ts RUN_COUNT).
+    expect(parseRunArgs(['--jit-threshold', '4194303']).jitThreshold).toBe(4194303);
+    refuse(['--jit-threshold', '4194304'], /--jit-threshold wants a whole number of runs from 1 to 4194303, not '4194304'/);
+    refuse(['--jit-threshold', '0'], /--jit-threshold wants a whole number of runs from 1 to 4194303/);
   });
 
   it('--loadvm takes the images and the network from the options, and refuses the machine\'s settings', () => {
