@@ -83,10 +83,11 @@ export const HEADER_SIZE: u32 = 64;
  * system call (the kernel's paths in a fork+exec) otherwise reached the threshold after enough
  * calls, and its translations, each entered for a few instructions and cold in the host's
  * caches, ran slower than its records: twelve loops of 300 fork+exec in one boot went from
- * 1.55 s to 1.85 s a loop as more of them were translated (bench/HISTORY.md).
+ * 1.55 s to 1.85 s a loop as more of them were translated (bench/HISTORY.md). Periods of 2^26
+ * left some of the piped sort's kernel paths interpreted, 2-4% slower; 2^27 keeps them.
  */
 export const RUN_COUNT: u32 = 0x3f_ffff;
-const RUN_PERIOD_SHIFT: u64 = 26;
+const RUN_PERIOD_SHIFT: u64 = 27;
 
 /** H_RUNS after one more run now. Other words (RUNS_NEVER, jit/cache.ts RUNS_CLAIMED) stay. */
 @inline function countRun(word: u32): u32 {

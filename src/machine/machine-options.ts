@@ -102,7 +102,7 @@ export interface MachineHost {
 export const JIT_THRESHOLD = 10_000;
 /**
  * The highest threshold: the core counts a block's runs in 22 bits (asm-core/cpu/blocks.ts
- * RUN_COUNT), and a count halves every 2^26 instructions, so a higher one could never be met.
+ * RUN_COUNT).
  */
 export const JIT_THRESHOLD_MAX = 0x3f_ffff;
 

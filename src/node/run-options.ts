@@ -60,7 +60,7 @@ Options:
   --no-reboot       exit when the guest resets instead of rebooting it
   --no-apic         no local APIC / IO-APIC / MP table: the 8259 PIC drives the CPU
   --no-jit          run the interpreter alone (no translation of hot code to WebAssembly)
-  --jit-threshold N translate a block once it runs N times within about 2^27 instructions
+  --jit-threshold N translate a block once it runs N times within about 2^28 instructions
                     (1 to 4194303; default: see README)
   --loadvm FILE     start from a snapshot (saved with the monitor's savevm) instead of booting;
                     the kernel, initrd and BIOS are found as for a boot and must be the ones it

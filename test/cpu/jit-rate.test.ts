@@ -1,5 +1,5 @@
 // A block is translated when it runs often, not when it has run often (asm-core/cpu/blocks.ts
-// decayRunCounts: run counts halve every 2^26 retired instructions). The guest: an outer block on
+// countRun: run counts halve every 2^27 retired instructions). The guest: an outer block on
 // one page (INC EAX; MOV ECX, inner; JMP) that goes to a countdown loop on another page (DEC ECX;
 // JNZ), whose exit block (DEC EBX; JNZ outer) goes back, `outer` times; then HLT. The countdown
 // loop is hot at any length. The outer block and the exit block run once per countdown: with a
@@ -42,9 +42,9 @@ const retires = (outer: number, inner: number) => outer * (3 + 2 * inner + 2) + 
 
 describe('JIT threshold as a rate', () => {
   it('translates blocks that run often, and not those that ran often once in a long while', async () => {
-    // 60 turns of 4 million instructions each: the outer and exit blocks run 60 times, past the
-    // threshold of 50, but at most about 2 * 2^26 / 4e6 = 34 times within two halvings.
-    const outer = 60, inner = 2_000_000;
+    // 60 turns of 8 million instructions each: the outer and exit blocks run 60 times, past the
+    // threshold of 50, but their count reaches at most about 2 * 2^27 / 8e6 = 34.
+    const outer = 60, inner = 4_000_000;
     const slow = await machine(50, outer, inner);
     runToHlt(slow);
     expect(slow.reg('eax')).toBe(outer);
