@@ -14,6 +14,18 @@ export const ROOT = resolve(__dirname, '..');
 export const CORE = join(ROOT, 'build/core.wasm');
 export const IMAGES = join(ROOT, 'build/images');
 export const MANIFEST = join(IMAGES, 'default.json');
+/**
+ * The kernel, its vmlinux when the build kept one, and the initrd that a guest manifest (such as
+ * MANIFEST's) names, read from IMAGES: the image fields of a Machine's options.
+ */
+export function guestImages(m: { kernel: string; vmlinux?: string; initrd: string }): { kernel: Uint8Array; vmlinux?: Uint8Array; initrd: Uint8Array } {
+  const read = (name: string) => new Uint8Array(readFileSync(join(IMAGES, name)));
+  return {
+    kernel: read(m.kernel),
+    vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? read(m.vmlinux) : undefined,
+    initrd: read(m.initrd),
+  };
+}
 /** The second guest: a bootable raw disk (disk-images/disk.mjs). */
 export const DISK_MANIFEST = join(IMAGES, 'disk.json');
 

@@ -11,13 +11,12 @@
 // repeated C at every stop point tried, 1 to 20: this guest takes its disk interrupts where that
 // does not show. The test holds the property, not the need for running on.)
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { MemoryBackend } from '../../src/storage/block.js';
 import { OverlayBackend } from '../../src/storage/overlay.js';
-import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
+import { guestFiles, guestImages, haveBuildOutputs, MANIFEST } from '../images.js';
 import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
 
 const haveImages = haveBuildOutputs('the deterministic disk snapshot test (test/guest/disk-determinism.test.ts)', guestFiles());
@@ -51,9 +50,7 @@ class WatchedImage extends MemoryBackend {
 function makeMachine(m: Manifest, onSerial: (bytes: Uint8Array) => void, image = new WatchedImage(DISK.slice(), true)): Promise<Machine> {
   return Machine.create({
     memoryMiB: 128,
-    kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
-    vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
-    initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
+    ...guestImages(m),
     cmdline: m.cmdline,
     clock: 'deterministic',
     disks: [new OverlayBackend(image)],

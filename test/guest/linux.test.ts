@@ -4,7 +4,7 @@
 // (which records the Debian packages used), arithmetic, the same floating-point sum computed in
 // JS, node's own SHA-256 of the same data, and the host's clock.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import type { BlockBackend } from '../../src/storage/block.js';
 import { FileBackend } from '../../src/storage/file.js';
 import { OverlayBackend } from '../../src/storage/overlay.js';
 import type { JitCounters } from '../../src/machine/types.js';
-import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
+import { guestFiles, guestImages, haveBuildOutputs, MANIFEST } from '../images.js';
 import { BOOT_TIMEOUT_MS, Session, runSession } from './session.js';
 
 const haveImages = haveBuildOutputs('the Linux guest tests (test/guest)', guestFiles());
@@ -84,9 +84,7 @@ function makeMachine(
   return Machine.create(
     {
       memoryMiB: 128,
-      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
-      vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
-      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
+      ...guestImages(m),
       cmdline: m.cmdline,
       clock: opts.clock ?? 'deterministic',
       disks: opts.disks,

@@ -8,12 +8,11 @@
 // the answer and the line in one burst, in deterministic mode, where the shell reads them as
 // one burst in every run: a run() line must still run, and the empty line a restored machine
 // gets must still bring a fresh prompt.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { EMPTY_LINE, commandMarkers, commandOutput, markedCommandLine } from '../../src/embed/shell-command.js';
-import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
+import { guestFiles, guestImages, haveBuildOutputs, MANIFEST } from '../images.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
 
 const haveImages = haveBuildOutputs('the typed-lines guest test (test/guest/typed-lines.test.ts)', guestFiles());
@@ -57,9 +56,7 @@ describe.skipIf(!haveImages)('Linux guest: lines typed right behind a terminal\'
     };
     machine = await Machine.create({
       memoryMiB: 64, cmdline: m.cmdline, clock: 'deterministic',
-      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
-      vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
-      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
+      ...guestImages(m),
     }, { onSerial });
     const timer = setTimeout(() => machine!.stop(), BOOT_TIMEOUT_MS);
     const reason = await machine.run().finally(() => clearTimeout(timer));

@@ -3,12 +3,11 @@
 // the restored machine prints exactly what the uninterrupted one prints, at the same instruction
 // counts. And the file is a fraction of the guest's RAM (its zero pages are left out).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine, type MachineOptions } from '../../src/machine/machine.js';
 import { decodeSnapshot, machineOptionsFor, restoreSnapshot, saveSnapshot, type RamCounts } from '../../src/snapshot/snapshot.js';
-import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
+import { guestFiles, guestImages, haveBuildOutputs, MANIFEST } from '../images.js';
 import { BOOT_TIMEOUT_MS, Session, hostNowMs, runSession } from '../guest/session.js';
 
 const haveImages = haveBuildOutputs('the snapshot guest test (test/snapshot)', guestFiles());
@@ -20,11 +19,7 @@ const MIB = 1024 * 1024;
 describe.skipIf(!haveImages)('Linux guest: a snapshot file', () => {
   it('restored into a new machine built from the file, goes on byte for byte as the machine it was saved from', async () => {
     const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
-    const images = {
-      kernel: new Uint8Array(readFileSync(join(IMAGES, m.kernel))),
-      vmlinux: m.vmlinux && existsSync(join(IMAGES, m.vmlinux)) ? new Uint8Array(readFileSync(join(IMAGES, m.vmlinux))) : undefined,
-      initrd: new Uint8Array(readFileSync(join(IMAGES, m.initrd))),
-    };
+    const images = guestImages(m);
     const options: MachineOptions = { memoryMiB: 128, ...images, cmdline: m.cmdline, clock: 'deterministic' };
 
     // Boot, run a command, stop at the prompt, and save there.
