@@ -123,7 +123,8 @@ async function main() {
   process.exit(results.webx86?.error || results.v86?.error ? 1 : 0);
 }
 
-main().catch((e) => {
+// Awaited, so that bench/run.mjs starts the next benchmark only when this one has finished.
+await main().catch((e) => {
   console.error(`bench: ${e.message}`);
   process.exit(2);
 });

@@ -159,7 +159,8 @@ async function main() {
   console.log(JSON.stringify({ bench: 'disk', rows, dd: Object.fromEntries(Object.entries(r).map(([k, x]) => [k, x.ddLine])) }));
 }
 
-main().catch((e) => {
+// Awaited, so that bench/run.mjs starts the next benchmark only when this one has finished.
+await main().catch((e) => {
   console.error(`bench: ${e.message}`);
   process.exit(2);
 });
