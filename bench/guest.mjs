@@ -19,19 +19,9 @@ import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { manifest, startV86 } from './v86-host.mjs';
+import { SETUP, WORKLOADS } from './workloads.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The workloads: an untimed set-up, then timed commands. Outputs must match between the two. */
-const SETUP = 'seq 1 100000 > /tmp/lines; seq 100000 -1 1 > /tmp/rev; dd if=/dev/zero of=/tmp/zero bs=1M count=8 2>/dev/null';
-const WORKLOADS = [
-  { name: 'sha256 of 8 MiB', cmd: 'sha256sum /tmp/zero' },
-  { name: 'gzip round trip', cmd: 'gzip -c /tmp/lines | gunzip -c | md5sum' },
-  { name: 'x87 loop in awk', cmd: "awk 'BEGIN { s = 0; for (i = 1; i <= 100000; i++) s += 1 / (i * i); printf \"%.9f\\n\", s }'" },
-  { name: '300 fork+exec', cmd: 'i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done; echo $i' },
-  { name: 'sort 100k lines', cmd: 'sort -n /tmp/rev | md5sum' },
-  { name: 'bzip2 round trip', cmd: 'bzip2 -c /tmp/lines | bunzip2 -c | md5sum' },
-];
 
 function parseArgs(argv) {
   const opts = { timeout: 1800, memory: 256, only: null, jit: true, rounds: 3 };
@@ -193,7 +183,8 @@ async function main() {
   if (differ.length) process.exitCode = 1;
 }
 
-main().catch((e) => {
+// Awaited, so that bench/run.mjs starts the next benchmark only when this one has finished.
+await main().catch((e) => {
   console.error(`bench: ${e.message}`);
   process.exit(2);
 });

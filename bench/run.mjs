@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const known = ['cpu', 'boot', 'guest', 'disk', 'net', 'page', 'migrate', 'embed', 'faults'];
+const known = ['cpu', 'boot', 'guest', 'loops', 'disk', 'net', 'page', 'migrate', 'embed', 'faults'];
 // Names are the bare words; a `--flag value` pair belongs to the benchmarks (e.g. --iterations 1000).
 const args = process.argv.slice(2);
 const asked = args.filter((a, i) => !a.startsWith('-') && !(i > 0 && args[i - 1].startsWith('--') && !args[i - 1].includes('=')));
