@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { manifest, startV86 } from './v86-host.mjs';
-import { SETUP, WORKLOADS } from './workloads.mjs';
+import { SETUP, WORKLOADS, markedLine, markedResult, median } from './workloads.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,8 +51,7 @@ function session(guest, send, onDone) {
   let sentAt = 0;
   let from = 0;
   const result = { bootSeconds: 0, seconds: [], outputs: [] };
-  // The marker is split in the typed line ("@@E""ND"), whole only in the output.
-  const type = (cmd, k) => { from = out.length; sentAt = performance.now(); send(`${cmd}; echo "@@E""ND${k}@@"\n`); };
+  const type = (cmd, k) => { from = out.length; sentAt = performance.now(); send(markedLine(cmd, k)); };
   const feed = (text) => {
     if (process.env.BENCH_VERBOSE) process.stderr.write(text);
     out += text;
@@ -63,16 +62,12 @@ function session(guest, send, onDone) {
       type(`dmesg -n 1; ${SETUP}`, 'S');
       return;
     }
-    const marker = `@@END${step < 0 ? 'S' : step}@@`;
-    const at = out.indexOf(marker, from);
-    if (at < 0) return;
+    const done = markedResult(out, from, step < 0 ? 'S' : step);
+    if (!done) return;
     const now = performance.now();
     if (step >= 0) {
       result.seconds.push((now - sentAt) / 1000);
-      // The output: every workload prints one line, the last before the marker (the terminal
-      // echoes and wraps the typed command line before it).
-      const lines = out.slice(from, at).replace(/\r/g, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
-      result.outputs.push(lines.at(-1) ?? '');
+      result.outputs.push(done.line);
     }
     step++;
     if (step < WORKLOADS.length) type(WORKLOADS[step].cmd, step);
@@ -118,11 +113,6 @@ async function runV86(guest, opts) {
   }
 }
 
-const median = (xs) => {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
 const geomean = (xs) => (xs.length ? Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length) : null);
 
 async function main() {

@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { manifest } from './v86-host.mjs';
-import { SETUP, WORKLOADS } from './workloads.mjs';
+import { SETUP, WORKLOADS, markedLine, markedResult, median } from './workloads.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -84,11 +84,10 @@ async function bootAndLoop(Machine, guest, wasm, cmd, opts) {
     const tlb = machine.core.tlbStats;
     return { instructions: st.instructions, jit: st.jit, walks: tlb.walks, faults: tlb.faults };
   };
-  // The marker is split in the typed line ("@@E""ND"), whole only in the output.
   const type = (line, k) => {
     from = out.length;
     sentAt = nowMs();
-    machine.sendSerial(new TextEncoder().encode(`${line}; echo "@@E""ND${k}@@"\n`));
+    machine.sendSerial(new TextEncoder().encode(markedLine(line, k)));
   };
   const onSerial = (bytes) => {
     out += Buffer.from(bytes).toString('latin1');
@@ -100,16 +99,15 @@ async function bootAndLoop(Machine, guest, wasm, cmd, opts) {
       return;
     }
     if (step >= opts.loops) return;
-    const at = out.indexOf(`@@END${step < 0 ? 'S' : step}@@`, from);
-    if (at < 0) return;
+    const ended = markedResult(out, from, step < 0 ? 'S' : step);
+    if (!ended) return;
     const done = nowMs();
     const now = counters();
     if (step >= 0) {
-      const lines = out.slice(from, at).replace(/\r/g, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
       const d = (f) => (now.jit && before.jit ? now.jit[f] - before.jit[f] : 0);
       result.runs.push({
         seconds: (done - sentAt) / 1000,
-        output: lines.at(-1) ?? '',
+        output: ended.line,
         instructions: now.instructions - before.instructions,
         translated: d('instructions'),
         translations: d('translations'),
@@ -135,12 +133,6 @@ async function bootAndLoop(Machine, guest, wasm, cmd, opts) {
   }
   return result;
 }
-
-const median = (xs) => {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));

@@ -13,3 +13,25 @@ export const WORKLOADS = [
   { key: 'sort', name: 'sort 100k lines', cmd: 'sort -n /tmp/rev | md5sum' },
   { key: 'bzip2', name: 'bzip2 round trip', cmd: 'bzip2 -c /tmp/lines | bunzip2 -c | md5sum' },
 ];
+
+// How a benchmark types a command and finds its end: an echoed marker, split in the typed line
+// ("@@E""ND"), so that only the command's output holds it whole (the terminal echoes the line).
+/** The line to type for `cmd`, marked `id`. */
+export const markedLine = (cmd, id) => `${cmd}; echo "@@E""ND${id}@@"\n`;
+/**
+ * Where the output of the command marked `id`, typed at `from` in `out`, ends, and its last
+ * non-empty line (every workload prints one line; the echoed, wrapped command line comes
+ * before it); null while its marker has not appeared.
+ */
+export function markedResult(out, from, id) {
+  const at = out.indexOf(`@@END${id}@@`, from);
+  if (at < 0) return null;
+  const lines = out.slice(from, at).replace(/\r/g, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return { at, line: lines.at(-1) ?? '' };
+}
+
+export const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
