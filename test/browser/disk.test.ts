@@ -14,7 +14,7 @@
 //    flush fails (a write error, not silent loss).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -207,6 +207,8 @@ describe.skipIf(!ready)('a disk kept in the browser', () => {
         const err = e as { status: number; stdout: string; stderr: string };
         status = err.status;
         out = `${err.stdout}${err.stderr}`;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
       expect(status, out).toBe(0);
       expect(out).toMatch(/webx86-root: \d+\/\d+ files/);

@@ -6,10 +6,10 @@
 // loadvm of a diskless machine's snapshot into a machine with a disk, are refused in one line,
 // and the guest runs on. The balloon and system_reset are checked on that machine too.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
 import { BOOT_TIMEOUT_MS } from './session.js';
 import { BIN, CTRL_A_C, TerminalCli } from './terminal-cli.js';
@@ -22,6 +22,7 @@ describe.skipIf(!haveImages)('Linux guest: the monitor\'s savevm and loadvm, and
   const dir = mkdtempSync(join(tmpdir(), 'webx86-monitor-'));
   const snapFile = join(dir, 'x.wx86snap');
   const damaged = join(dir, 'damaged.wx86snap');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('savevm, a change, loadvm: the change is undone; a new process started with --loadvm has the file', async () => {
     const vm = new TerminalCli(['run', '--deterministic']);

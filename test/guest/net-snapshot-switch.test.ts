@@ -14,7 +14,7 @@
 // Both times every line comes back once, in order, over the connection opened before the move.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,9 +76,9 @@ describe.skipIf(!haveImages)('Linux guests on bin/webx86 switch: a TCP connectio
   const marks = (text: string) => [...text.matchAll(/at-(\d+)\n/g)].map((x) => Number(x[1]));
 
   it('A saved mid-transfer, its process gone, a fresh --loadvm process finishes the transfer over the same connection', async () => {
+    const a = await startA(40);
     const dir = mkdtempSync(join(tmpdir(), 'webx86-net-snap-'));
     const snap = join(dir, 'a.wx86snap');
-    const a = await startA(40);
     let restored: TerminalCli | null = null;
     try {
       // Stopped first, so nothing more leaves A between the save and the end of its process.
@@ -108,6 +108,7 @@ describe.skipIf(!haveImages)('Linux guests on bin/webx86 switch: a TCP connectio
     } finally {
       a.kill();
       restored?.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 3 * BOOT_TIMEOUT_MS);
 

@@ -15,7 +15,7 @@
 // replaced (the host's side sees it close) and resets the one the saved guest had.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,8 +85,9 @@ describe.skipIf(!haveImages)('Linux guest on the user network: connections throu
   }
 
   it('saved mid-download, restored in a fresh process: the download fails with a reset, a new one works', async () => {
-    const snap = join(mkdtempSync(join(tmpdir(), 'webx86-user-snap-')), 'u.wx86snap');
     const { vm, resetsBefore } = await startStreaming();
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-user-snap-'));
+    const snap = join(dir, 'u.wx86snap');
     let restored: TerminalCli | null = null;
     try {
       await vm.monitor('stop');
@@ -103,12 +104,14 @@ describe.skipIf(!haveImages)('Linux guest on the user network: connections throu
     } finally {
       vm.kill();
       restored?.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 3 * BOOT_TIMEOUT_MS);
 
   it('the monitor\'s loadvm in the same process: the stack drops what it relays now and resets the saved connection; a new one works', async () => {
-    const snap = join(mkdtempSync(join(tmpdir(), 'webx86-user-loadvm-')), 'l.wx86snap');
     const { vm, resetsBefore } = await startStreaming();
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-user-loadvm-'));
+    const snap = join(dir, 'l.wx86snap');
     try {
       expect(await vm.monitor(`savevm ${snap}`)).toMatch(/^saved .*l\.wx86snap /m);
       // The download goes on past the save: the host has sent what the saved guest never saw.
@@ -126,6 +129,7 @@ describe.skipIf(!haveImages)('Linux guest on the user network: connections throu
       expect(await vm.exited).toBe(0);
     } finally {
       vm.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 3 * BOOT_TIMEOUT_MS);
 

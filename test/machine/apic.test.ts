@@ -4,16 +4,17 @@
 // addresses, the PIT through IO-APIC pin 2, the local APIC timer measured by the TSC, level-
 // triggered COM1 interrupts that need the EOI broadcast, IA32_APIC_BASE moves, and the same
 // programs on a machine built without APICs.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { assembleTinyKernel } from './tiny-kernel.js';
 import { APIC_BUS_FREQUENCY_HZ } from '../../src/devices/lapic.js';
 
 const CORE = resolve(__dirname, '../../build/core.wasm');
 const dir = mkdtempSync(join(tmpdir(), 'webx86-apic-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** APIC routines (beside those of tiny-kernel.ts). */
 const ROUTINES = `%define LAPIC 0xfee00000

@@ -4,7 +4,7 @@
 // the VGA's registers and planes; SeaBIOS's own AHCI driver reads a boot sector from the SATA
 // disk, whose int 10h and int 13h calls (served by those BIOSes) must then work.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -85,9 +85,13 @@ times 510 - ($ - $$) db 0
 
 function assemble(source: string): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'webx86-fw-'));
-  writeFileSync(join(dir, 'mbr.asm'), source);
-  execFileSync('nasm', ['-f', 'bin', join(dir, 'mbr.asm'), '-o', join(dir, 'mbr.bin')]);
-  return new Uint8Array(readFileSync(join(dir, 'mbr.bin')));
+  try {
+    writeFileSync(join(dir, 'mbr.asm'), source);
+    execFileSync('nasm', ['-f', 'bin', join(dir, 'mbr.asm'), '-o', join(dir, 'mbr.bin')]);
+    return new Uint8Array(readFileSync(join(dir, 'mbr.bin')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface Boot { machine: Machine; debug: () => string; screen: () => string; exit: Promise<string> }

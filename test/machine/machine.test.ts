@@ -4,10 +4,10 @@
 // PIT/PIC/HLT path against the TSC (PIT ticks are 838.095 ns), the reset sources (0xCF9, the
 // 8042, port 0x92, a triple fault) and CMOS memory surviving them, and power-off by "cli; hlt".
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Machine, type MachineState } from '../../src/machine/machine.js';
 import { PciFunction } from '../../src/devices/pci.js';
 import { assembleTinyKernel } from './tiny-kernel.js';
@@ -15,6 +15,7 @@ import type { ClockMode } from '../../src/machine/types.js';
 
 const CORE = resolve(__dirname, '../../build/core.wasm');
 const dir = mkdtempSync(join(tmpdir(), 'webx86-machine-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Routines only these programs use (beside those of tiny-kernel.ts). */
 const ROUTINES = `eoi_handler:

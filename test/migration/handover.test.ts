@@ -16,7 +16,7 @@
 //   - A STATE frame damaged on the way: the target refuses it with ERROR, and only then does the
 //     source run the guest on, to the right result.
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -74,7 +74,12 @@ async function frameProxy(targetPort: number, hooks: {
 describe.skipIf(!ready)('live migration: the guest runs on exactly one side', () => {
   let kernel: Uint8Array;
   beforeAll(() => {
-    kernel = assembleTinyKernel(mkdtempSync(join(tmpdir(), 'webx86-handover-')), 'handover', '', CHECKSUM_PROGRAM);
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-handover-'));
+    try {
+      kernel = assembleTinyKernel(dir, 'handover', '', CHECKSUM_PROGRAM);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   async function source() {

@@ -12,7 +12,7 @@
 // once the machine that should finish is known: however fast the emulator runs the passes, the
 // guest is still running when a migration starts and ends.
 import { connect } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -95,7 +95,12 @@ const LAST_PASS = Uint8Array.of(0x0a);
 describe.skipIf(!ready)('live migration of a Machine over TCP (in one process)', () => {
   let kernel: Uint8Array;
   beforeAll(() => {
-    kernel = assembleTinyKernel(mkdtempSync(join(tmpdir(), 'webx86-migrate-')), 'dirty', '', PROGRAM);
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-migrate-'));
+    try {
+      kernel = assembleTinyKernel(dir, 'dirty', '', PROGRAM);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   /** A running source machine behind a VmRunner, and its serial output so far. */

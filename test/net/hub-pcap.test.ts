@@ -1,7 +1,7 @@
 // The hub (every frame to every other port) and the pcap tap, whose file is read back by
 // tcpdump -r: the file format and every frame in it are checked by an independent reader.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -58,32 +58,36 @@ function icmpEcho(seq: number): Uint8Array {
 describe('pcap tap', () => {
   it('writes a capture of both directions that tcpdump -r reads back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'webx86-pcap-'));
-    const file = join(dir, 'dump.pcap');
-    const net = new UserNet();
-    const tap = pcapToFile(net, file);
-    const mem = new PcapTap(tap, { now: () => 1_700_000_000_123 }); // taps stack: both record
-    const arp = eth(BCAST, 0x0806, [0, 1, 8, 0, 6, 4, 0, 1, ...GUEST_MAC, 10, 0, 2, 15, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2]);
-    mem.send(arp);
-    mem.send(icmpEcho(1));
-    await new Promise((r) => setTimeout(r, 10));
-    // Our tap saw the frames coming back through the stack too: 2 out, 2 in.
-    expect(mem.count).toBe(4);
-    mem.close();
+    try {
+      const file = join(dir, 'dump.pcap');
+      const net = new UserNet();
+      const tap = pcapToFile(net, file);
+      const mem = new PcapTap(tap, { now: () => 1_700_000_000_123 }); // taps stack: both record
+      const arp = eth(BCAST, 0x0806, [0, 1, 8, 0, 6, 4, 0, 1, ...GUEST_MAC, 10, 0, 2, 15, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2]);
+      mem.send(arp);
+      mem.send(icmpEcho(1));
+      await new Promise((r) => setTimeout(r, 10));
+      // Our tap saw the frames coming back through the stack too: 2 out, 2 in.
+      expect(mem.count).toBe(4);
+      mem.close();
 
-    const out = execFileSync('tcpdump', ['-r', file, '-nn', '-e', '-vv'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines = out.trim().split('\n').filter((l) => /^\d/.test(l));
-    expect(lines).toHaveLength(4);
-    expect(out).toMatch(/52:54:00:12:34:56 > ff:ff:ff:ff:ff:ff, ethertype ARP \(0x0806\).*Request who-has 10\.0\.2\.2 tell 10\.0\.2\.15/);
-    expect(out).toMatch(/52:55:0a:00:02:02 > 52:54:00:12:34:56, ethertype ARP.*Reply 10\.0\.2\.2 is-at 52:55:0a:00:02:02/);
-    expect(out).toMatch(/10\.0\.2\.15 > 10\.0\.2\.2: ICMP echo request, id 1, seq 1/);
-    expect(out).toMatch(/10\.0\.2\.2 > 10\.0\.2\.15: ICMP echo reply, id 1, seq 1/);
-    expect(out).not.toMatch(/bad cksum|incorrect|truncated/i);
+      const out = execFileSync('tcpdump', ['-r', file, '-nn', '-e', '-vv'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const lines = out.trim().split('\n').filter((l) => /^\d/.test(l));
+      expect(lines).toHaveLength(4);
+      expect(out).toMatch(/52:54:00:12:34:56 > ff:ff:ff:ff:ff:ff, ethertype ARP \(0x0806\).*Request who-has 10\.0\.2\.2 tell 10\.0\.2\.15/);
+      expect(out).toMatch(/52:55:0a:00:02:02 > 52:54:00:12:34:56, ethertype ARP.*Reply 10\.0\.2\.2 is-at 52:55:0a:00:02:02/);
+      expect(out).toMatch(/10\.0\.2\.15 > 10\.0\.2\.2: ICMP echo request, id 1, seq 1/);
+      expect(out).toMatch(/10\.0\.2\.2 > 10\.0\.2\.15: ICMP echo reply, id 1, seq 1/);
+      expect(out).not.toMatch(/bad cksum|incorrect|truncated/i);
 
-    // The in-memory copy is the same format with its fixed clock; tcpdump prints that time.
-    const memFile = join(dir, 'mem.pcap');
-    writeFileSync(memFile, mem.bytes());
-    const memOut = execFileSync('tcpdump', ['-r', memFile, '-nn', '-tt'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(memOut.split('\n')[0]).toMatch(/^1700000000\.123000 ARP/);
-    expect(readFileSync(file).subarray(0, 4)).toEqual(Buffer.from([0xd4, 0xc3, 0xb2, 0xa1]));
+      // The in-memory copy is the same format with its fixed clock; tcpdump prints that time.
+      const memFile = join(dir, 'mem.pcap');
+      writeFileSync(memFile, mem.bytes());
+      const memOut = execFileSync('tcpdump', ['-r', memFile, '-nn', '-tt'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(memOut.split('\n')[0]).toMatch(/^1700000000\.123000 ARP/);
+      expect(readFileSync(file).subarray(0, 4)).toEqual(Buffer.from([0xd4, 0xc3, 0xb2, 0xa1]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
 // and a port forward (hostfwd) from a host client into the guest's "listening socket". Every
 // checksum is verified by packets.ts and, from a capture of the whole session, by tcpdump.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,9 +25,13 @@ afterEach(() => {
 
 function tcpdump(pcap: Uint8Array): string {
   const dir = mkdtempSync(join(tmpdir(), 'webx86-net-'));
-  const file = join(dir, 'tcp.pcap');
-  writeFileSync(file, pcap);
-  return execFileSync('tcpdump', ['-r', file, '-nn', '-vv'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const file = join(dir, 'tcp.pcap');
+    writeFileSync(file, pcap);
+    return execFileSync('tcpdump', ['-r', file, '-nn', '-vv'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function startNet(hostfwd: string[] = []): { net: UserNet; tap: PcapTap; inbox: Inbox } {

@@ -1,13 +1,14 @@
 // bin/webx86 refuses bad input with exactly one line `webx86: <message>` and exit status 2.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CORE, haveBuildOutputs, IMAGES } from '../images';
 
 const BIN = resolve(__dirname, '../../bin/webx86');
 const tmp = mkdtempSync(join(tmpdir(), 'webx86-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const IMAGE = join(IMAGES, 'bzImage');
 const INITRD = join(IMAGES, 'initramfs.cpio.gz');
 const haveGuest = haveBuildOutputs('the CLI test with the default guest (test/node)', [IMAGE, INITRD, CORE]);

@@ -2,10 +2,10 @@
 // guest's kernel, booting), without a terminal: the machine stops only for the moment of a save
 // or a restore and runs again after, a failure leaves it running as it was, and a quit during a
 // save ends the run.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Machine, type MachineOptions } from '../../src/machine/machine.js';
 import { MemoryBackend } from '../../src/storage/block.js';
 import { snapshotConfig } from '../../src/snapshot/snapshot.js';
@@ -14,6 +14,7 @@ import { guestFiles, haveBuildOutputs, IMAGES, MANIFEST } from '../images.js';
 
 const haveImages = haveBuildOutputs('the VmRunner test (test/node/vm-runner.test.ts)', guestFiles());
 const dir = mkdtempSync(join(tmpdir(), 'webx86-runner-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function guestOptions(overrides: Partial<MachineOptions> = {}): MachineOptions {
   const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { kernel: string; initrd: string; cmdline: string };

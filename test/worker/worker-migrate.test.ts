@@ -12,7 +12,7 @@
 //     is held paused (not ended, the page not told it moved) and the error says so in words.
 //   - A snapshot carries the network backend's state ('NET ', through the worker's capture tap),
 //     and a restore hands it to the new backend, which resets the guest's saved connection.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -103,7 +103,12 @@ describe.skipIf(!ready)('the page worker\'s snapshots and migrations', () => {
   let kernel: Uint8Array;
   let names = 0;
   beforeAll(() => {
-    kernel = assembleTinyKernel(mkdtempSync(join(tmpdir(), 'webx86-worker-migrate-')), 'wmigrate', '', CHECKSUM_PROGRAM);
+    const dir = mkdtempSync(join(tmpdir(), 'webx86-worker-migrate-'));
+    try {
+      kernel = assembleTinyKernel(dir, 'wmigrate', '', CHECKSUM_PROGRAM);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   async function sourceHost(link: NetLink): Promise<TestHost> {
