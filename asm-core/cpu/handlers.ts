@@ -21,7 +21,7 @@ import {
   alu, aluOp, inc, dec, neg, shift, shiftOp, imul2, mul, imul1, div, idiv, bitTest, bitScan, shiftDouble, cmpxchg,
   ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
 } from './alu';
-import { push32, pop32, espAdd } from './stack';
+import { push32, push32OrRecord, pop32, espAdd } from './stack';
 import { segAddr } from './segments';
 import { stringOp } from './string';
 import { step, sahf as sahfOp, lahf as lahfOp } from './exec';
@@ -29,7 +29,7 @@ import { leave } from './stack-ops';
 import { fpuEscape } from './fpu-escape';
 import { cmpxchg8bAt } from './exec0f';
 import { REC_REG, REC_RM, REC_SCALE, REC_BASE, REC_INDEX, REC_DISP, REC_IMM } from './record';
-import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw, readLin32OrRecord, writeLin32OrRecord } from '../mmu/access';
+import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, checkRmw, readLinOrRecord, writeLinOrRecord, checkRmwOrRecord } from '../mmu/access';
 import { pendingVector } from './fault';
 
 // ---- record fields ----
@@ -68,20 +68,27 @@ import { pendingVector } from './fault';
   const v = aluOp(op, size, getReg(size, d), fImm(r));
   if (op != ALU_CMP) setReg(size, d, v);
 }
+// A page fault in the 8- and 32-bit memory forms is recorded, not thrown (mmu/access.ts
+// readLinOrRecord): the handler returns before it changes anything, and the block loop leaves.
 @inline function aluRM(r: u32, op: u32, size: u32): void {
   const d = fReg(r);
-  const v = aluOp(op, size, getReg(size, d), readSized(size, linRead(r, size >> 3)));
+  const m = readLinOrRecord(linRead(r, size >> 3), size >> 3);
+  if (pendingVector >= 0) return;
+  const v = aluOp(op, size, getReg(size, d), m);
   if (op != ALU_CMP) setReg(size, d, v);
 }
-@inline function aluMR(r: u32, op: u32, size: u32): void {
-  if (op == ALU_CMP) { aluOp(op, size, readSized(size, linRead(r, size >> 3)), getReg(size, fReg(r))); return; }
-  const lin = linRmw(r, size >> 3);
-  writeSized(size, lin, aluOp(op, size, readSized(size, lin), getReg(size, fReg(r))));
-}
-@inline function aluMI(r: u32, op: u32, size: u32): void {
-  if (op == ALU_CMP) { aluOp(op, size, readSized(size, linRead(r, size >> 3)), fImm(r)); return; }
-  const lin = linRmw(r, size >> 3);
-  writeSized(size, lin, aluOp(op, size, readSized(size, lin), fImm(r)));
+@inline function aluMR(r: u32, op: u32, size: u32): void { aluM(r, op, size, getReg(size, fReg(r))); }
+@inline function aluMI(r: u32, op: u32, size: u32): void { aluM(r, op, size, fImm(r)); }
+/** The memory operand op= `src`; after the write check the read and the write cannot fault. */
+@inline function aluM(r: u32, op: u32, size: u32, src: u32): void {
+  const n = size >> 3;
+  if (op == ALU_CMP) {
+    const m = readLinOrRecord(linRead(r, n), n);
+    if (pendingVector < 0) aluOp(op, size, m, src);
+    return;
+  }
+  const lin = linWrite(r, n);
+  if (checkRmwOrRecord(lin, n)) writeSized(size, lin, aluOp(op, size, readSized(size, lin), src));
 }
 
 export function addRR32(r: u32): void { aluRR(r, ALU_ADD, 32); }  export function orRR32(r: u32): void { aluRR(r, ALU_OR, 32); }
@@ -138,28 +145,43 @@ export function jle(r: u32): void { if (testCCOp(14)) pc += load<u32>(r, REC_DIS
 // ---- moves ----
 export function movRR32(r: u32): void { setReg32(fRm(r), reg32(fReg(r))); }
 export function movRI32(r: u32): void { setReg32(fRm(r), fImm(r)); }
-// A page fault in these two is recorded, not thrown (mmu/access.ts readLin32OrRecord): the
+// A page fault in these is recorded, not thrown (mmu/access.ts readLinOrRecord): the
 // block loop (blocks.ts) then does not retire the instruction.
 @inline export function movRM32(r: u32): void {
-  const v = readLin32OrRecord(linRead(r, 4));
+  const v = readLinOrRecord(linRead(r, 4), 4);
   if (pendingVector < 0) setReg32(fReg(r), v);
 }
-@inline export function movMR32(r: u32): void { writeLin32OrRecord(linWrite(r, 4), reg32(fReg(r))); }
-export function movMI32(r: u32): void { writeLin32(linWrite(r, 4), fImm(r)); }
+@inline export function movMR32(r: u32): void { writeLinOrRecord(linWrite(r, 4), reg32(fReg(r)), 4); }
+export function movMI32(r: u32): void { writeLinOrRecord(linWrite(r, 4), fImm(r), 4); }
 export function movRR8(r: u32): void { setReg8(fRm(r), reg8(fReg(r))); }
 export function movRI8(r: u32): void { setReg8(fRm(r), fImm(r)); }
-export function movRM8(r: u32): void { setReg8(fReg(r), readLin8(linRead(r, 1))); }
-export function movMR8(r: u32): void { writeLin8(linWrite(r, 1), reg8(fReg(r))); }
-export function movMI8(r: u32): void { writeLin8(linWrite(r, 1), fImm(r)); }
+export function movRM8(r: u32): void {
+  const v = readLinOrRecord(linRead(r, 1), 1);
+  if (pendingVector < 0) setReg8(fReg(r), v);
+}
+export function movMR8(r: u32): void { writeLinOrRecord(linWrite(r, 1), reg8(fReg(r)), 1); }
+export function movMI8(r: u32): void { writeLinOrRecord(linWrite(r, 1), fImm(r), 1); }
 export function lea32(r: u32): void { setReg32(fReg(r), ea(r)); }
 export function movzxRR8(r: u32): void { setReg32(fReg(r), reg8(fRm(r))); }
-export function movzxRM8(r: u32): void { setReg32(fReg(r), readLin8(linRead(r, 1))); }
+export function movzxRM8(r: u32): void {
+  const v = readLinOrRecord(linRead(r, 1), 1);
+  if (pendingVector < 0) setReg32(fReg(r), v);
+}
 export function movzxRR16(r: u32): void { setReg32(fReg(r), reg16(fRm(r))); }
-export function movzxRM16(r: u32): void { setReg32(fReg(r), readLin16(linRead(r, 2))); }
+export function movzxRM16(r: u32): void {
+  const v = readLinOrRecord(linRead(r, 2), 2);
+  if (pendingVector < 0) setReg32(fReg(r), v);
+}
 export function movsxRR8(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i8>reg8(fRm(r))))); }
-export function movsxRM8(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i8>readLin8(linRead(r, 1))))); }
+export function movsxRM8(r: u32): void {
+  const v = readLinOrRecord(linRead(r, 1), 1);
+  if (pendingVector < 0) setReg32(fReg(r), <u32>(<i32>(<i8>v)));
+}
 export function movsxRR16(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i16>reg16(fRm(r))))); }
-export function movsxRM16(r: u32): void { setReg32(fReg(r), <u32>(<i32>(<i16>readLin16(linRead(r, 2))))); }
+export function movsxRM16(r: u32): void {
+  const v = readLinOrRecord(linRead(r, 2), 2);
+  if (pendingVector < 0) setReg32(fReg(r), <u32>(<i32>(<i16>v)));
+}
 export function xchgRR32(r: u32): void { const a = fRm(r), b = fReg(r); const t = reg32(a); setReg32(a, reg32(b)); setReg32(b, t); }
 export function cwde(r: u32): void { setReg32(REG_EAX, <u32>(<i32>(<i16>reg16(REG_EAX)))); }
 export function cdq(r: u32): void { setReg32(REG_EDX, <u32>(<i32>reg32(REG_EAX) >> 31)); }
@@ -310,19 +332,22 @@ export function x87(r: u32): void {
 }
 
 // ---- stack ----
-@inline export function pushR32(r: u32): void { push32(reg32(fRm(r))); }
-export function pushI32(r: u32): void { push32(fImm(r)); }
+@inline export function pushR32(r: u32): void { push32OrRecord(reg32(fRm(r))); }
+export function pushI32(r: u32): void { push32OrRecord(fImm(r)); }
 export function pushM32(r: u32): void { push32(readLin32(linRead(r, 4))); }
 @inline export function popR32(r: u32): void { const v = pop32(); setReg32(fRm(r), v); }
 export function leave32(r: u32): void { o32 = true; leave(); }
 
 // ---- near jumps, calls and returns (they end a block; REC_DISP: the relative target) ----
 export function jmpRel(r: u32): void { pc += load<u32>(r, REC_DISP); }
-export function callRel(r: u32): void { push32(pc); pc += load<u32>(r, REC_DISP); }
+export function callRel(r: u32): void { if (push32OrRecord(pc)) pc += load<u32>(r, REC_DISP); }
 export function jmpR(r: u32): void { pc = reg32(fRm(r)); }
 export function jmpM(r: u32): void { pc = readLin32(linRead(r, 4)); }
-export function callR(r: u32): void { const t = reg32(fRm(r)); push32(pc); pc = t; }
-export function callM(r: u32): void { const t = readLin32(linRead(r, 4)); push32(pc); pc = t; }
+export function callR(r: u32): void { const t = reg32(fRm(r)); if (push32OrRecord(pc)) pc = t; }
+export function callM(r: u32): void {
+  const t = readLinOrRecord(linRead(r, 4), 4);
+  if (pendingVector < 0 && push32OrRecord(pc)) pc = t;
+}
 export function ret(r: u32): void { pc = pop32(); }
 export function retImm(r: u32): void { const t = pop32(); setReg32(REG_ESP, espAdd(fImm(r))); pc = t; }
 
@@ -333,7 +358,7 @@ export function stringOp32(r: u32): void {
   repPfx = fImm(r);
   const seg = fRm(r);
   segOvr = seg == 0xff ? -1 : <i32>seg;
-  stringOp(fReg(r), <u32>load<u8>(r, REC_SCALE));
+  stringOp(fReg(r), <u32>load<u8>(r, REC_SCALE), true);
   clearPrefixes();
 }
 

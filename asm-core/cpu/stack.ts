@@ -3,7 +3,7 @@
 import { REG_ESP, reg32, setReg32, SEG_SS } from './state';
 import { ss32 } from './live';
 import { segAddr } from './segments';
-import { readLin16, readLin32, writeLin16, writeLin32 } from '../mmu/access';
+import { readLin16, readLin32, writeLin16, writeLin32, writeLinOrRecord } from '../mmu/access';
 
 /** `esp` moved by `delta` under the current stack size: with SS.B = 0 only SP moves, and wraps. */
 @inline export function spMove(esp: u32, delta: u32): u32 {
@@ -17,6 +17,13 @@ import { readLin16, readLin32, writeLin16, writeLin32 } from '../mmu/access';
   const esp = espAdd(-4);
   writeLin32(segAddr(SEG_SS, spOffset(esp), 3, true), v);
   setReg32(REG_ESP, esp);
+}
+/** push32() for the block loop's PUSH and CALL: false, with nothing changed and the page fault recorded, if it faults. */
+@inline export function push32OrRecord(v: u32): bool {
+  const esp = espAdd(-4);
+  if (!writeLinOrRecord(segAddr(SEG_SS, spOffset(esp), 3, true), v, 4)) return false;
+  setReg32(REG_ESP, esp);
+  return true;
 }
 export function push16(v: u32): void {
   const esp = espAdd(-2);

@@ -13,10 +13,10 @@ import { a32, repPfx, dataSeg, getReg, setReg, readMem, writeMem } from './decod
 import { flagsReg, getZF, getEflags } from './flags';
 import { writeFlags } from './mode';
 import { alu, ALU_CMP } from './alu';
-import { pc, instrStart, attention, dataBreakpoints, ioBreakpoints, dataBreakHits } from './live';
+import { pc, instrStart, attention, cplLive, dataBreakpoints, ioBreakpoints, dataBreakHits } from './live';
 import { ioIn, ioOut, checkIoPermission } from './io';
 import { segAddr } from './segments';
-import { checkWriteLin } from '../mmu/access';
+import { checkWriteLin, pagesOrRecord } from '../mmu/access';
 
 const CHUNK: u32 = 4096;
 
@@ -54,11 +54,18 @@ export const STR_OUTS: u32 = 6;
  *   the iteration after the iteration in which the breakpoint occurred").
  * carefulStep (index.ts) delivers the trap. Without TF and breakpoints this costs two loads per
  * instruction and the fast forward runs stay as they are.
+ *
+ * With `record` (the block loop, cpu/handlers.ts stringOp32) a page fault on MOVS, CMPS, STOS,
+ * LODS or SCAS is recorded instead of thrown (mmu/access.ts readLinOrRecord): the instruction
+ * stops before the iteration that faults, as a thrown fault stops it.
  */
-export function stringOp(kind: u32, size: u32): void {
+export function stringOp(kind: u32, size: u32, record: bool = false): void {
   if ((kind == STR_INS || kind == STR_OUTS)) checkIoPermission(reg32(REG_EDX) & 0xffff, size >> 3);
   const step: u32 = (flagsReg & FLAG_DF) ? <u32>(-(<i32>(size >> 3))) : size >> 3;
-  if (repPfx == 0) { once(kind, size, step); return; }
+  if (repPfx == 0) {
+    if (!record || nextPagesOrRecord(kind, size)) once(kind, size, step);
+    return;
+  }
   const stepping = (flagsReg & FLAG_TF) != 0;
   const chunk: u32 = stepping ? 1 : CHUNK;
   const watching = dataBreakpoints || ioBreakpoints;
@@ -79,6 +86,7 @@ export function stringOp(kind: u32, size: u32): void {
       }
     }
     const hitsBefore = dataBreakHits;
+    if (record && !nextPagesOrRecord(kind, size)) return;
     once(kind, size, step);
     n--;
     setCount(n);
@@ -155,6 +163,23 @@ function repRun(kind: u32, bytes: u32, max: u32): u32 {
   }
   setReg32(REG_EDI, dOff + span);
   return n;
+}
+
+/**
+ * Translate the pages the next iteration of MOVS, CMPS, STOS, LODS or SCAS reads and writes, in
+ * the order once() accesses them, so that once() then cannot page-fault; or record the page
+ * fault and return false. INS and OUTS are left to once() (their port access comes between).
+ */
+function nextPagesOrRecord(kind: u32, size: u32): bool {
+  const n = size >> 3;
+  const user = cplLive == 3;
+  // CMPS reads the destination (ES:EDI) first; MOVS reads the source (DS:ESI) before it writes.
+  if (kind == STR_CMPS && !pagesOrRecord(segAddr(SEG_ES, idx(REG_EDI), n - 1, false), n, false, user)) return false;
+  if ((kind == STR_MOVS || kind == STR_CMPS || kind == STR_LODS)
+    && !pagesOrRecord(segAddr(dataSeg(), idx(REG_ESI), n - 1, false), n, false, user)) return false;
+  const write = kind == STR_MOVS || kind == STR_STOS;
+  if ((write || kind == STR_SCAS) && !pagesOrRecord(segAddr(SEG_ES, idx(REG_EDI), n - 1, write), n, write, user)) return false;
+  return true;
 }
 
 function once(kind: u32, size: u32, step: u32): void {

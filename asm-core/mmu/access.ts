@@ -68,23 +68,40 @@ export let codePageWrites: u32 = 0;
 @inline export function writeLin16(lin: u32, v: u32): void { writeWith16(lin, v, false); }
 @inline export function writeLin32(lin: u32, v: u32): void { writeWith32(lin, v, false); }
 
-// MOV r32,m32 and MOV m32,r32 in the block loop (cpu/handlers.ts), which take most of the
-// guest's page faults on data (demand paging, copy-on-write after fork): a page fault is
-// recorded (cpu/fault.ts recordFault) instead of thrown, so the block loop leaves without
-// unwinding and the run loop delivers it. The caller tests pendingVector before it changes
-// anything; the value read on a fault is 0.
-@inline export function readLin32OrRecord(lin: u32): u32 {
+// The block loop's memory operands (cpu/handlers.ts: MOV, the ALU, CALL and PUSH), which take
+// most of the guest's page faults on data (demand paging, copy-on-write after fork): a page
+// fault is recorded (cpu/fault.ts recordFault) instead of thrown, so the block loop leaves
+// without unwinding and the run loop delivers it (V8's throw and catch took 2% of the time of
+// 300 fork+exec). `n` is the operand's size in bytes (1, 2 or 4), a constant at each use.
+/** The `n` bytes at `lin`, or 0 with the fault recorded: the caller tests pendingVector before it changes anything. */
+@inline export function readLinOrRecord(lin: u32, n: u32): u32 {
   const e = entryOf(lin);
-  if (fast32(e, tlbReadMask, lin)) return load<u32>(hostAt(e, lin));
+  if ((e & tlbReadMask) == 1 && (lin & 0xfff) <= 0x1000 - n) {
+    const at = hostAt(e, lin);
+    return n == 4 ? load<u32>(at) : n == 2 ? <u32>load<u16>(at) : <u32>load<u8>(at);
+  }
   const user = cplLive == 3;
-  return pagesOrRecord(lin, 4, false, user) ? readSlow32(lin, user) : 0;
+  // pagesOrRecord checks the pages in the slow paths' order, which then cannot fault.
+  if (!pagesOrRecord(lin, n, false, user)) return 0;
+  return n == 4 ? readSlow32(lin, user) : n == 2 ? readSlow16(lin, user) : readSlow8(lin, user);
 }
-@inline export function writeLin32OrRecord(lin: u32, v: u32): void {
+/** Write the `n` low bytes of `v` at `lin`; false, with nothing written and the fault recorded, if it faults. */
+@inline export function writeLinOrRecord(lin: u32, v: u32, n: u32): bool {
   const e = entryOf(lin);
-  if (fast32(e, tlbWriteMask, lin)) { store<u32>(hostAt(e, lin), v); return; }
+  if ((e & tlbWriteMask) == 1 && (lin & 0xfff) <= 0x1000 - n) {
+    const at = hostAt(e, lin);
+    if (n == 4) store<u32>(at, v); else if (n == 2) store<u16>(at, <u16>v); else store<u8>(at, <u8>v);
+    return true;
+  }
   const user = cplLive == 3;
-  // pagesOrRecord checks the pages in writeSlow32's order, which then cannot fault.
-  if (pagesOrRecord(lin, 4, true, user)) writeSlow32(lin, v, user);
+  if (!pagesOrRecord(lin, n, true, user)) return false;
+  if (n == 4) writeSlow32(lin, v, user); else if (n == 2) writeSlow16(lin, v, user); else writeSlow8(lin, v, user);
+  return true;
+}
+/** checkRmw() that records the fault and returns false instead of throwing. */
+@inline export function checkRmwOrRecord(lin: u32, n: u32): bool {
+  const e = entryOf(lin);
+  return ((e & tlbWriteMask) == TLB_VALID && (lin & 0xfff) <= 0x1000 - n) || pagesOrRecord(lin, n, true, cplLive == 3);
 }
 
 /** Fault now if any byte of [lin, lin+len) is not writable at the current CPL. */

@@ -24,15 +24,22 @@ describe('faults inside the core', () => {
 
   it('demand paging and #UD: handlers that fix the cause and return, many times', async () => {
     const r = await runProgram('faults');
-    const PAGES = 16, ROUNDS = 2;
-    const sum = (from: number) => ROUNDS * (PAGES * from + (PAGES * (PAGES + 1)) / 2);
+    const PAGES = 16, ROUNDS = 2, GROUPS = 7;
+    // Physical page k of group g holds g * PAGES + k + 1 at first.
+    const firsts = (g: number) => PAGES * g * PAGES + (PAGES * (PAGES + 1)) / 2;
+    const sum = (g: number) => ROUNDS * firsts(g);
+    const below = (PAGES * (PAGES - 1)) / 2; // 0 + 1 + ... + PAGES - 1
     check(r, [
-      [1, 3 * PAGES * ROUNDS, '#PF for each of the 3 * PAGES pages in each round'],
+      [1, GROUPS * PAGES * ROUNDS, '#PF for each of the GROUPS * PAGES pages in each round'],
       [2, PAGES * ROUNDS, '#UD for each UD2, stepped over by its handler'],
-      [3, sum(0), '6.5: the faulting MOV restarted after the handler mapped its page (pages 1..PAGES)'],
-      [4, sum(PAGES), '6.5: so did FIADD (pages PAGES + 1..2 * PAGES)'],
-      [5, 2, '4.7: the last #PF, by STOSD: a write to a not-present page at CPL 0'],
+      [3, sum(0), '6.5: the faulting ADD restarted after the handler mapped its page (pages 1..PAGES)'],
+      [4, sum(1), '6.5: so did FIADD (pages PAGES + 1..2 * PAGES)'],
+      [5, 2, '4.7: the last #PF, by REP MOVSD: a write to a not-present page at CPL 0'],
       [6, (0xfeed0000 + PAGES - 1) >>> 0, 'STOSD restarted and stored into the page mapped for it'],
+      [7, sum(4), 'MOVZX of a byte restarted and read its page'],
+      [8, firsts(3) + PAGES * ROUNDS * 0x100, 'ADD to memory restarted and added once per round'],
+      [9, firsts(5) + 0x100 * below, 'MOV of a byte restarted and stored it'],
+      [10, below, 'REP MOVSD restarted at its second dword, from the second source dword'],
     ]);
   });
 

@@ -1,9 +1,13 @@
 ; 18. Many faults whose handlers fix the cause and return, as an OS's demand paging does. Each
-;     round unmaps 3 * PAGES pages and takes, per page index, a #PF for a read (MOV), a read by
-;     an x87 instruction (FIADD), a write by a string instruction (STOSD), and a #UD (UD2) that
-;     its handler steps over: the #PF handler maps the page and the instruction restarts. The
-;     core throws each fault and catches it around its run loop (asm-core/cpu/fault.ts), from
-;     the interpreter, the block loop's handlers, and handlers called by translated code.
+;     round unmaps GROUPS * PAGES pages and takes, per page index, a #PF for a read (ADD), a read
+;     by an x87 instruction (FIADD), a write by a string instruction (STOSD), a read-modify-write
+;     (ADD to memory), a byte read (MOVZX), a byte write (MOV), and a REP MOVSD whose second
+;     dword faults (ECX, ESI and EDI must be those of the first, done, iteration), and a #UD
+;     (UD2) that its handler steps over: the #PF handler maps the page and the instruction
+;     restarts. The core throws the fault and catches it around its run loop
+;     (asm-core/cpu/fault.ts), or, in the block loop's handlers of these forms, records it and
+;     leaves the loop (asm-core/mmu/access.ts readLinOrRecord); handlers called by translated
+;     code throw it.
 ;     bench/faults.mjs times it with more ROUNDS.
 %include "common.inc"
 
@@ -11,6 +15,8 @@
 %define ROUNDS  2
 %endif
 %define PAGES   16
+%define GROUPS  7                   ; of PAGES pages each, one per faulting form
+%define SRC     0x300000            ; REP MOVSD's source, identity-mapped
 %define PD      0x100000
 %define PT0     0x101000            ; identity map of 0..4 MiB
 %define PT1     0x102000            ; linear LIN..: the demand-paged pages, none mapped at first
@@ -28,7 +34,7 @@ main:
   mov [edi], eax
   add edi, 0x1000
   inc eax
-  cmp eax, 3 * PAGES
+  cmp eax, GROUPS * PAGES
   jbe .fill
   PAGE_TABLES 3, P | RW
   ENABLE_PAGING
@@ -42,7 +48,7 @@ main:
 .round:
   mov edi, PT1                     ; unmap them all: this round faults on each again
   xor eax, eax
-  mov ecx, 3 * PAGES
+  mov ecx, GROUPS * PAGES
   rep stosd
   mov eax, cr3
   mov cr3, eax
@@ -55,6 +61,20 @@ main:
   lea edi, [LIN + 2 * PAGES * 0x1000 + eax]
   lea eax, [ebx + 0xfeed0000]
   stosd                                             ; #PF: string write
+  mov eax, ebx
+  shl eax, 12
+  add dword [LIN + 3 * PAGES * 0x1000 + eax], 0x100 ; #PF: read-modify-write
+  movzx ecx, byte [LIN + 4 * PAGES * 0x1000 + eax]  ; #PF: byte read
+  add [R(7)], ecx
+  mov [LIN + 5 * PAGES * 0x1000 + eax + 1], bl      ; #PF: byte write
+  mov dword [SRC], 0xa1a1a1a1
+  mov [SRC + 4], ebx
+  lea edi, [LIN + 6 * PAGES * 0x1000 + eax - 4]     ; the last dword of the page before
+  push esi
+  mov esi, SRC
+  mov ecx, 2
+  rep movsd                                         ; #PF on the second dword
+  pop esi
   ud2                                               ; #UD
   inc ebx
   cmp ebx, PAGES
@@ -65,7 +85,27 @@ main:
   fistp dword [R(4)]
   mov eax, [PHYS + (3 * PAGES - 1) * 0x1000]        ; the last STOSD, read through the identity map
   SAVE 6, eax
+  mov ecx, PHYS + 3 * PAGES * 0x1000
+  call sum_group
+  SAVE 8, edx
+  mov ecx, PHYS + 5 * PAGES * 0x1000
+  call sum_group
+  SAVE 9, edx
+  mov ecx, PHYS + 6 * PAGES * 0x1000
+  call sum_group
+  SAVE 10, edx
   FINISH
+
+; EDX = the first dwords of the PAGES physical pages from ECX, summed (through the identity map).
+sum_group:
+  xor edx, edx
+  xor ebx, ebx
+.next:
+  add edx, [ecx + ebx]
+  add ebx, 0x1000
+  cmp ebx, PAGES * 0x1000
+  jb .next
+  ret
 
 ; #PF: map the page at CR2 (slot 1 counts, slot 5 keeps the error code); the instruction restarts.
 pf_handler:
