@@ -122,15 +122,17 @@ function callExit(): void {
 
 /** The handler, on the record itself, with the state it reads stored first. */
 function viaHandler(rec: u32, h: u32, last: bool, count: u32): void {
-  // The state is in memory now: if the handler faults, its exception passes through this
-  // function to the run loop (cpu/fault.ts), after it may have changed the state (a REP string
-  // instruction's progress).
+  // The state is in memory now: if the handler throws a fault, its exception passes through
+  // this function to the run loop (cpu/fault.ts), after it may have changed the state (a REP
+  // string instruction's progress); if it records one, this function returns, with the retired
+  // count of the instructions before it.
   spillInline(); pendKind = -1;
   eipAt(startOff); gset(G_INSTR_START);
   eipAt(nextOff); gset(G_PC);
   addRetired(<i32>index - <i32>committed); committed = index;
   flushRetired();
-  i32c(h); i32c(rec); helper(F_DISPATCH, 2, false);
+  i32c(h); i32c(rec); helper(F_DISPATCH, 2, true);
+  ifVoidHint(false); op(OP_RETURN); end();
   if (last) {
     addRetired(<i32>count - <i32>committed);
     flushRetired();

@@ -16,8 +16,10 @@
 // must have every value its catch reads in memory at each call that can throw; without the
 // catch a bare-metal loop of loads, stores and calls ran 2-4% faster (Node 20), and a fault in
 // translated code costs 2.6 us instead of 3.5 (bench/faults.mjs).
-// The handlers (jitDispatch) still throw, as in the block loop, with the state already stored
-// (jit/emit.ts viaHandler): the exception passes through the translation to the run loop.
+// A handler (jitDispatch) runs with the state already stored (jit/emit.ts viaHandler). The
+// handlers that record their page faults in the block loop (cpu/handlers.ts readLinOrRecord)
+// record them here too, and the translation returns (jitDispatch's result); the others throw,
+// and the exception passes through the translation to the run loop.
 
 import { pc, instrStart, cplLive } from '../cpu/live';
 import { clearPrefixes } from '../cpu/decode';
@@ -28,7 +30,7 @@ import {
 } from '../cpu/flags';
 import { FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF, FLAGS_ARITH, segSelector } from '../cpu/state';
 import { segCheckOrRecord } from '../cpu/segments';
-import { pendingVector, abandon } from '../cpu/fault';
+import { pendingVector } from '../cpu/fault';
 import { CELL_JIT_ENTRY } from './layout';
 import { fpuQuiet, fpuRun, fpuRunDouble, fpuStatus } from '../cpu/fpu';
 import { FPU_WRITES } from '../cpu/fpu-escape';
@@ -126,13 +128,14 @@ export function jitX87(rec: u32, off: u32, where: u32): u32 {
   return fpuStatus();
 }
 
-/** A record the translation does not inline: the block loop's own handler runs it. */
+/**
+ * A record the translation does not inline: the block loop's own handler runs it. 1 when the
+ * handler recorded a page fault instead of throwing (cpu/fault.ts recordFault: EIP back on the
+ * instruction, `attention` set), and the translation returns.
+ */
 export function jitDispatch(h: u32, rec: u32, _: u32): u32 {
   dispatch(h, rec);
-  // A handler that records its page fault instead of throwing (cpu/handlers.ts movRM32): a
-  // translation expects the throw.
-  if (pendingVector >= 0) abandon();
-  return 0;
+  return pendingVector >= 0 ? 1 : 0;
 }
 
 /** ROL/ROR: CF and OF (EFLAGS bits in `cfof`) replace the materialized flags' (alu.ts rotateFlags). */
