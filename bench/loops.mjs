@@ -163,6 +163,17 @@ async function main() {
     const laterText = later.length ? `, later ${f(median(later))} (${f(Math.min(...later))}-${f(Math.max(...later))})` : '';
     console.log(`  ${b.file}: first ${f(median(first))} (${f(Math.min(...first))}-${f(Math.max(...first))})${laterText}`);
   }
+  // Boot by boot, each build against the first: the host's drift moves both builds of a boot
+  // pair together, so the pairs' ratios compare them better than the medians above.
+  const mean = (xs) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  const geomean = (xs) => Math.exp(mean(xs.map(Math.log)));
+  const ratios = (b, pick) => b.boots.map((r, k) => pick(r) / pick(builds[0].boots[k]));
+  for (const b of builds.slice(1)) {
+    const line = (what, rs) => `${what} ${f(geomean(rs))} (${rs.map(f).join(' ')})`;
+    const first = ratios(b, (r) => r.runs[0].seconds);
+    const later = opts.loops > 1 ? `; ${line('later runs', ratios(b, (r) => mean(r.runs.slice(1).map((run) => run.seconds))))}` : '';
+    console.log(`  ${b.file} / ${builds[0].file}, geometric mean of the boot pairs' ratios: ${line('first runs', first)}${later}`);
+  }
   const outputs = new Set(builds.flatMap((b) => b.boots.flatMap((r) => r.runs.map((run) => run.output))));
   console.log(outputs.size === 1 ? `  every run printed ${JSON.stringify([...outputs][0])}` : `  RESULTS DIFFER: ${[...outputs].map((o) => JSON.stringify(o)).join(', ')}`);
   console.log(JSON.stringify({
