@@ -98,6 +98,16 @@ describe('bare-metal: paging', () => {
       [45, 5, '4.6.1 / 4.7: the same code at ring 3 reads it: #PF(P | U/S)'],
       [46, 0x5a5a5a5a, '6.5: a fault reports the state before the instruction: the faulting MOV r32, m32 left ECX alone'],
       [47, 0x77, '6.5 / 4.6: MOV m32, r32 to the read-only page with CR0.WP = 1 faults and writes nothing'],
+      [48, 0x404000, '6.5: PUSH to a read-only stack page at ring 3 faults with ESP as it was'],
+      [49, 7, '4.7: #PF(P | W/R | U/S) for that write'],
+      [50, 0x404000, '6.5: so does CALL'],
+      [51, 0x31415926, '6.5: ADD to a read-only page at ring 3 faults and writes nothing'],
+      [52, 7, '4.7: #PF(P | W/R | U/S): the write permission is checked before the read'],
+      [53, 0x5a5a5a5a, '6.5: MOVZX from a page not present leaves its register as it was'],
+      [54, 4, '4.7: #PF(U/S) for that read'],
+      [55, 1, 'vol. 2 REP: a fault in the second iteration leaves ECX as the first left it'],
+      [56, 0x407000, 'vol. 2 REP: and EDI'],
+      [57, 0x61616161, 'the first iteration stored its dword'],
     ]);
   });
 });

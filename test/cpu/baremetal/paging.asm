@@ -265,6 +265,60 @@ main:
 .np3:
   SAVE 46, ecx
 
+  ; --- at ring 3, the forms whose page faults the block loop records (asm-core/mmu/access.ts
+  ;     readLinOrRecord) change nothing when they fault: PUSH and CALL onto a read-only stack
+  ;     page, ADD to a read-only page, MOVZX from a page not present; REP STOSD stops at its
+  ;     second dword with the first stored (6.5: the state before the faulting instruction,
+  ;     or iteration) ---
+  mov dword [0x200100], 0x31415926            ; at linear 0x403100 too, read-only at ring 3
+  mov dword [PTE(6)], 0x206000 | P | RW | US  ; a plain page, then one not present
+  mov dword [PTE(7)], 0
+  mov dword [R0CONT], .r0f
+  TO_RING3 .user5
+.user5:
+  mov ebp, esp
+  mov esp, 0x404000                           ; the top of the read-only page
+  EXPECT .f1
+  push eax
+.f1:
+  mov [R(48)], esp
+  mov eax, [EXC_ERR]
+  mov [R(49)], eax
+  EXPECT .f2
+  call .never
+.f2:
+  mov [R(50)], esp
+  mov esp, ebp
+  EXPECT .f3
+  add dword [0x403100], 1
+.f3:
+  mov eax, [0x403100]
+  mov [R(51)], eax
+  mov eax, [EXC_ERR]
+  mov [R(52)], eax
+  mov ecx, 0x5a5a5a5a
+  EXPECT .f4
+  movzx ecx, byte [0x401000]                  ; not present
+.f4:
+  mov [R(53)], ecx
+  mov eax, [EXC_ERR]
+  mov [R(54)], eax
+  cld
+  mov edi, 0x406ffc
+  mov ecx, 2
+  mov eax, 0x61616161
+  EXPECT .f5
+  rep stosd                                   ; 0x406ffc, then 0x407000: not present
+.f5:
+  mov [R(55)], ecx
+  mov [R(56)], edi
+  mov eax, [0x406ffc]
+  mov [R(57)], eax
+  int 0x30
+.never:
+  ret
+.r0f:
+
   ; --- paging off again: linear = physical ---
   mov eax, cr0
   and eax, 0x7fffffff
