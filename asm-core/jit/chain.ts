@@ -17,6 +17,9 @@
 // without decoding or walking page tables and refills the cell, or gives a function that
 // returns at once, to the block loop. Either way the exit tail-calls `jitGo(index)`, a
 // two-instruction function the host builds (src/cpu/jit-host.ts) that tail-calls the table.
+// When the target block has no translation (most misses: an exit from hot code into the warm
+// kernel paths of a fork), jitChainTarget marks the cell so (markUntranslated), and the next
+// miss there returns to the block loop at once while the block still has none.
 //
 // Why not tail-call the table from the translation itself: a module that imports the table is
 // registered with it, and V8 (Node 20) then visits every such instance at every table.set, and
@@ -38,13 +41,14 @@ import { pc, csLimit, attention } from '../cpu/live';
 import { retired } from '../cpu/exec';
 import { H_FN, H_RUNS, H_COUNT, H_SPAN_BELOW, H_SPAN_ABOVE, jitBudgetEnd, decodedBlockAt, linkEpoch, tlbSlotOf } from '../cpu/blocks';
 import {
-  byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, mem, ifI32Hint, els, end, OP_I32_LOAD,
+  byte, uleb, i32c, i64c, op, lget, lset, ltee, gget, gset, mem, ifI32Hint, ifVoid, els, end, OP_I32_LOAD,
   OP_I32_STORE8, OP_I32_MUL, OP_I32_SHR_U, OP_I32_ADD, OP_I32_EQZ,
   OP_I32_OR, OP_I32_XOR, OP_I64_ADD, OP_I64_GT_U, OP_I64_LOAD32_U, OP_I64_LOAD, OP_I64_STORE, OP_I32_STORE, OP_RETURN, OP_RETURN_CALL,
   helper,
 } from './wasm';
 import {
-  F_GO, F_CHAIN_TARGET, G_ATTENTION, G_PC, CELL_CHAINED, CELL_ENTRY_PARAM, CELL_PC, CELL_RETIRED, CELL_LINK_EPOCH, L_T, L_CELL, L_RETIRED, L_BUDGET,
+  F_GO, F_CHAIN_TARGET, G_ATTENTION, G_PC, CELL_CHAINED, CELL_ENTRY_PARAM, CELL_PC, CELL_RETIRED, CELL_LINK_EPOCH, CELL_ZERO,
+  L_T, L_CELL, L_RETIRED, L_BUDGET,
 } from './layout';
 import { flushRetired } from './operands';
 import { markUsed, usedMarks, setEntryParam, runsHere } from './cache';
@@ -111,6 +115,20 @@ export function chainEpilogue(): void {
   els();
   // The core's globals for jitChainTarget, and for the block loop if it returns there.
   lget(L_T); gset(G_PC); flushRetired();
+  // Most misses leave for code without a translation (the warm kernel paths of a fork): when
+  // jitChainTarget last found that block at this EIP in this link epoch (markUntranslated) and
+  // it still has none, back to the block loop without asking again. The block loop reads the
+  // same header next.
+  // C_ENTRY is a block header only in a cell with C_FN 0 (else it is an entry parameter): it is
+  // read only then.
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EIP); lget(L_T); op(OP_I32_XOR);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_EPOCH); linkEpochNow(); op(OP_I32_XOR); op(OP_I32_OR);
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_FN); op(OP_I32_OR);
+  op(OP_I32_EQZ);
+  ifVoid();
+  lget(L_CELL); mem(OP_I32_LOAD, 2, C_ENTRY); mem(OP_I32_LOAD, 2, H_FN); op(OP_I32_EQZ);
+  ifVoid(); op(OP_RETURN); end();
+  end();
   lget(L_CELL); helper(F_CHAIN_TARGET, 1, true);
   end();
   byte(OP_RETURN_CALL); uleb(F_GO);
@@ -173,7 +191,8 @@ export function jitChainTarget(cell: u32, _a: u32, _b: u32): u32 {
   const block = decodedBlockAt(eip);
   if (block == 0) return backToLoop.index;
   const fn = load<u32>(block, H_FN);
-  if (fn == 0 || !runsHere(fn)) return backToLoop.index;
+  if (fn == 0) { markUntranslated(cell, eip, block); return backToLoop.index; }
+  if (!runsHere(fn)) return backToLoop.index;
   // Its code must lie inside the CS limit (as runBlocks checks before calling it).
   if (eip < load<u32>(block, H_SPAN_BELOW) || <u64>eip + <u64>load<u32>(block, H_SPAN_ABOVE) > <u64>csLimit + 1) return backToLoop.index;
   const count = load<u32>(block, H_COUNT);
@@ -193,4 +212,21 @@ export function jitChainTarget(cell: u32, _a: u32, _b: u32): u32 {
   markUsed(fn);
   store<u64>(CELL_CHAINED, load<u64>(CELL_CHAINED) + 1);
   return fn;
+}
+
+/**
+ * Remember in `cell` that `block`, at `eip`, has no translation: the cell's chain test
+ * (cellMisses) never holds (its TLB word is CELL_ZERO's, its TLB value 1), and the miss path
+ * (chainEpilogue) returns to the block loop while the EIP and the link epoch (which a flush of
+ * the blocks changes) are the same and the block still has no translation. Returning to the
+ * block loop is always right: it finds the next block itself; the cell only saves asking.
+ */
+function markUntranslated(cell: u32, eip: u32, block: u32): void {
+  store<u32>(cell, eip, C_EIP);
+  store<u32>(cell, linkEpoch(), C_EPOCH);
+  store<u32>(cell, 0, C_FN);
+  store<u32>(cell, 0, C_COUNT);
+  store<u32>(cell, CELL_ZERO, C_TLB_SLOT);
+  store<u32>(cell, 1, C_TLB);
+  store<u32>(cell, block, C_ENTRY);
 }

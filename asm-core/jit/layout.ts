@@ -67,6 +67,8 @@ export const CELL_BUDGET: u32 = JIT_CELLS + 24;
 export const CELL_LINK_EPOCH: u32 = JIT_CELLS + 32;
 /** How many calling translations wait in their frames for a return (jit/calls.ts). */
 export const CELL_DEPTH: u32 = JIT_CELLS + 36;
+/** Always 0: the TLB word of an exit cell that must never hold (jit/chain.ts markUntranslated). */
+export const CELL_ZERO: u32 = JIT_CELLS + 40;
 // The second: counters.
 /** Translations entered from another, since power-on (u64; jit/chain.ts, index.ts jitStats). */
 export const CELL_CHAINED: u32 = JIT_CELLS + 64;
