@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { manifest, startV86 } from './v86-host.mjs';
-import { SETUP, WORKLOADS, markedLine, markedResult, median } from './workloads.mjs';
+import { SETUP, WORKLOADS, markedLine, markedResult, median, geomean } from './workloads.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -113,7 +113,6 @@ async function runV86(guest, opts) {
   }
 }
 
-const geomean = (xs) => (xs.length ? Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length) : null);
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));

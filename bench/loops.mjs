@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { manifest } from './v86-host.mjs';
-import { SETUP, WORKLOADS, markedLine, markedResult, median } from './workloads.mjs';
+import { SETUP, WORKLOADS, geomean, markedLine, markedResult, median } from './workloads.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -166,7 +166,6 @@ async function main() {
   // Boot by boot, each build against the first: the host's drift moves both builds of a boot
   // pair together, so the pairs' ratios compare them better than the medians above.
   const mean = (xs) => xs.reduce((a, x) => a + x, 0) / xs.length;
-  const geomean = (xs) => Math.exp(mean(xs.map(Math.log)));
   const ratios = (b, pick) => b.boots.map((r, k) => pick(r) / pick(builds[0].boots[k]));
   for (const b of builds.slice(1)) {
     const line = (what, rs) => `${what} ${f(geomean(rs))} (${rs.map(f).join(' ')})`;

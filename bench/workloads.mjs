@@ -30,6 +30,9 @@ export function markedResult(out, from, id) {
   return { at, line: lines.at(-1) ?? '' };
 }
 
+/** The geometric mean of positive numbers; null for none. */
+export const geomean = (xs) => (xs.length ? Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length) : null);
+
 export const median = (xs) => {
   const v = [...xs].sort((a, b) => a - b);
   const m = v.length >> 1;
