@@ -23,6 +23,13 @@
 #define STACK_BASE 0x30000000u
 #define STACK_SIZE 0x1000u
 #define IMG_SIZE (DATA_SIZE + STACK_SIZE)
+// The signal handlers' stack, at a fixed address. The kernel takes a case's ESP for a nested
+// signal when it points into this stack, and kills the process when the signal frame would
+// then run off its bottom ("overflowed sigaltstack"). A case may leave ESP anywhere: from the
+// heap (malloc) this stack moved with ASLR, and a CI run of 2026-12-07 died so. Here, no
+// case of the default seed ends with ESP within 8 KiB of it, and every run is the same.
+#define ALT_STACK_BASE 0x5f3c0000u
+#define ALT_STACK_SIZE 0x10000u
 #define MAX_CHANGES 64
 #define VEC_TIMEOUT 0x100u
 #define VEC_OTHER 0x101u
@@ -72,13 +79,26 @@ static void finish(ucontext_t *uc, uint32_t vector, uint32_t err, uint32_t cr2) 
   g_running = 0;
 }
 
+/** Writes x as 8 hex digits at p; returns the end. */
+static char *put_hex(char *p, uint32_t x) {
+  for (int i = 28; i >= 0; i -= 4) *p++ = "0123456789abcdef"[(x >> i) & 15];
+  return p;
+}
+
 static void on_fault(int sig, siginfo_t *si, void *ctx) {
   ucontext_t *uc = ctx;
   (void)si;
   if (!g_running) {
-    // A fault in the harness itself: nothing sensible to return to.
-    static const char msg[] = "harness: fault outside a test case\n";
-    write(2, msg, sizeof msg - 1);
+    // A fault in the harness itself: nothing sensible to return to. Name the signal, where it
+    // came from and the last case that ran (fprintf is not async-signal-safe).
+    char msg[96] = "harness: fault outside a test case: signal ", *p = msg + strlen(msg);
+    p = put_hex(p, (uint32_t)sig);
+    p = stpcpy(p, " at eip ");
+    p = put_hex(p, (uint32_t)uc->uc_mcontext.gregs[REG_EIP]);
+    p = stpcpy(p, " after case ");
+    p = put_hex(p, g_case);
+    *p++ = '\n';
+    write(2, msg, (size_t)(p - msg));
     _exit(3);
   }
   uint32_t trap = (uint32_t)uc->uc_mcontext.gregs[REG_TRAPNO];
@@ -86,7 +106,6 @@ static void on_fault(int sig, siginfo_t *si, void *ctx) {
   uint32_t vec = trap < 32 ? trap : VEC_OTHER;
   int has_err = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
   finish(uc, vec, has_err ? err : 0, vec == 14 ? (uint32_t)uc->uc_mcontext.cr2 : 0);
-  (void)sig;
 }
 
 // Watchdog: a case still running after two timer ticks is stopped and reported as a timeout.
@@ -169,8 +188,9 @@ int main(int argc, char **argv) {
   }
   check_address_space();
 
-  stack_t ss = { .ss_sp = malloc(1 << 16), .ss_size = 1 << 16, .ss_flags = 0 };
-  if (!ss.ss_sp || sigaltstack(&ss, NULL) != 0) { perror("sigaltstack"); return 2; }
+  void *alt = mmap((void *)ALT_STACK_BASE, ALT_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  stack_t ss = { .ss_sp = alt, .ss_size = ALT_STACK_SIZE, .ss_flags = 0 };
+  if (alt != (void *)ALT_STACK_BASE || sigaltstack(&ss, NULL) != 0) { perror("sigaltstack"); return 2; }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fault;

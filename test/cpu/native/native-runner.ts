@@ -36,7 +36,11 @@ export class NativeRunner {
     const outPath = join(this.dir, 'results.bin');
     const mapsPath = join(this.dir, 'maps.txt');
     writeFileSync(inPath, encodeCases(cases));
-    execFileSync(this.exe, [inPath, outPath, mapsPath], { stdio: 'pipe', maxBuffer: 1 << 20 });
+    try {
+      execFileSync(this.exe, [inPath, outPath, mapsPath], { stdio: 'pipe', maxBuffer: 1 << 20 });
+    } catch (e) {
+      throw new Error(`native harness failed on ${cases.length} cases: ${describeExit(e)}`);
+    }
     this.mappings = parseMaps(readFileSync(mapsPath, 'utf8'));
     return decodeResults(new Uint8Array(readFileSync(outPath)), cases.length);
   }
@@ -44,6 +48,14 @@ export class NativeRunner {
   dispose(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** How a child process ended, from execFileSync's error: exit status or signal, and its stderr. */
+function describeExit(e: unknown): string {
+  const x = e as { status?: number | null; signal?: string | null; stderr?: Buffer | string; message?: string };
+  const how = x.signal ? `killed by ${x.signal}` : x.status != null ? `exit status ${x.status}` : (x.message ?? String(e));
+  const stderr = x.stderr?.toString().trim();
+  return stderr ? `${how}; stderr: ${stderr}` : `${how}; no stderr`;
 }
 
 /** Lines of /proc/PID/maps ("lo-hi perms offset dev inode name") as ranges. */
