@@ -400,4 +400,47 @@ describe('JIT chaining', () => {
     expect(core.reg('ebx')).toBe(expected);
     expect(core.jitStats.translations).toBeGreaterThan(0);
   });
+
+  it.runIf(TAIL_CALLS)('chains into a region entered below its hot block, and leaves at that exit when the budget has no room', async () => {
+    // Page C holds C: CALL G (on a third page); E: ADD EBX, 1; RET; and L: DEC EDX; JNZ L; JMP C.
+    // The loop calls L with EDX = 3, then calls E itself. L runs three times per call, so its
+    // region, gathered when L is hot, holds C and E, and E, the return site of C's call, is an
+    // entry 11 bytes below the hot block. The loop's exit to E chains into L's translation there,
+    // so its exit cell holds that entry (jit/emit.ts entryParam, with a negative offset). Random
+    // budgets make the cell miss on the budget too, where the miss path's test for a marked cell
+    // (jit/chain.ts markUntranslated) must not take the entry for a block header.
+    const N = 300, C = BASE + 0x1000, E = C + 5, L = C + 0x10, G = BASE + 0x2000;
+    const build = async (mode: 'interpreter' | 'regions') => {
+      const core = await bareCore(4 << 20);
+      put(core, BASE, [
+        0xba, ...le32(3), // 0: mov edx, 3
+        0xe8, ...le32(L - (BASE + 10)), // 5: call L
+        0xe8, ...le32(E - (BASE + 15)), // 10: call E
+        0x49, // 15: dec ecx
+        0x75, 0xee, // 16: jnz 0
+        0xf4, // 18: hlt
+      ]);
+      put(core, C, [0xe8, ...le32(G - E), 0x83, 0xc3, 0x01, 0xc3]); // call G; E: add ebx, 1; ret
+      put(core, L, [0x4a, 0x75, 0xfd, 0xeb, (C - (L + 5)) & 0xff]); // dec edx; jnz L; jmp C
+      put(core, G, [0xc3]); // ret
+      enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 });
+      if (mode === 'interpreter') core.setBlockCache(false);
+      else core.setJitThreshold(20);
+      return core;
+    };
+    const interp = await build('interpreter');
+    const expected = runInSlices(interp);
+    expect(interp.reg('ebx')).toBe(2 * N);
+    const core = await build('regions');
+    expect(runInSlices(core)).toEqual(expected);
+    for (const r of ['eax', 'ebx', 'ecx', 'edx', 'esp'] as const) expect(core.reg(r), r).toBe(interp.reg(r));
+    expect(core.jitStats.failures).toBe(0);
+    // Run whole: three translations (the loop's, L's, G's); E was entered in L's, never
+    // translated on its own; and most calls of E chained.
+    const warm = await build('regions');
+    for (let i = 0; i < 100 && warm.run(1_000_000) !== 'hlt'; i++);
+    expect(warm.reg('ebx')).toBe(2 * N);
+    expect(warm.jitStats.translations).toBe(3);
+    expect(warm.jitStats.chained).toBeGreaterThan(2 * N);
+  });
 });
