@@ -2,15 +2,16 @@
 // One guest workload run again and again in one boot of webx86, each run timed and counted:
 // how a run's time changes as the JIT translates more of it (the first run pays for finding and
 // compiling hot code; later ones show the steady state), and what the JIT and the MMU did in each
-// run. With several --core builds it alternates them boot by boot, which is how two builds are
-// compared on a host whose speed drifts by up to 2x between minutes (bench/HISTORY.md).
+// run. With several --core builds or --jit-threshold values it alternates them boot by boot (each
+// build with each threshold), which is how two builds or thresholds are compared on a host whose
+// speed drifts by up to 2x between minutes (bench/HISTORY.md).
 //
 // The machine runs in this process (realtime clock, 256 MiB, the default guest from its
 // bzImage), as bench/guest.mjs's webx86 does through the CLI. Every run of every build must
 // print the same line, or the exit status is 1.
 //
 //   node bench/loops.mjs [--workload fork|sha256|gzip|awk|sort|bzip2 | --cmd 'SHELL COMMAND']
-//     [--loops N] [--boots N] [--core FILE.wasm ...] [--jit-threshold N] [--no-jit] [--memory MIB] [--timeout SECONDS]
+//     [--loops N] [--boots N] [--core FILE.wasm ...] [--jit-threshold N ...] [--no-jit] [--memory MIB] [--timeout SECONDS]
 //
 // For steadier figures run it as `node --v8-pool-size=1 bench/loops.mjs`, as bin/webx86 does on
 // a 2-core host: one V8 compile thread, and the other core left to the emulator.
@@ -24,10 +25,10 @@ import { SETUP, WORKLOADS, geomean, markedLine, markedResult, median } from './w
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const USAGE = 'usage: node bench/loops.mjs [--workload NAME | --cmd COMMAND] [--loops N] [--boots N] [--core FILE.wasm ...] '
-  + '[--jit-threshold N] [--no-jit] [--memory MIB] [--timeout SECONDS]';
+  + '[--jit-threshold N ...] [--no-jit] [--memory MIB] [--timeout SECONDS]';
 
 function parseArgs(argv) {
-  const opts = { workload: 'fork', cmd: null, loops: 5, boots: 1, cores: [], threshold: null, jit: true, memory: 256, timeout: 1800 };
+  const opts = { workload: 'fork', cmd: null, loops: 5, boots: 1, cores: [], thresholds: [], jit: true, memory: 256, timeout: 1800 };
   const whole = (name, v, min) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`${name} wants a whole number of at least ${min}, not ${JSON.stringify(v)}`);
@@ -44,7 +45,7 @@ function parseArgs(argv) {
     else if (a === '--loops') opts.loops = whole(a, value(), 1);
     else if (a === '--boots') opts.boots = whole(a, value(), 1);
     else if (a === '--core') opts.cores.push(value());
-    else if (a === '--jit-threshold') opts.threshold = whole(a, value(), 1);
+    else if (a === '--jit-threshold') opts.thresholds.push(whole(a, value(), 1));
     else if (a === '--no-jit') opts.jit = false;
     else if (a === '--memory') opts.memory = whole(a, value(), 16);
     else if (a === '--timeout') opts.timeout = whole(a, value(), 1);
@@ -65,7 +66,7 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
  * Boot once with `wasm` as the core, run the set-up, then `cmd` `loops` times; per run: host
  * seconds, its printed line, and the difference of the counters over it.
  */
-async function bootAndLoop(Machine, guest, wasm, cmd, opts) {
+async function bootAndLoop(Machine, guest, wasm, threshold, cmd, opts) {
   const images = {
     kernel: new Uint8Array(readFileSync(guest.kernel)),
     vmlinux: guest.vmlinux && existsSync(guest.vmlinux) ? new Uint8Array(readFileSync(guest.vmlinux)) : undefined,
@@ -123,7 +124,7 @@ async function bootAndLoop(Machine, guest, wasm, cmd, opts) {
   };
   machine = await Machine.create({
     memoryMiB: opts.memory, ...images, cmdline: guest.cmdline, clock: 'realtime', coreWasm: wasm, jit: opts.jit,
-    ...(opts.threshold !== null ? { jitThreshold: opts.threshold } : {}),
+    ...(threshold !== null ? { jitThreshold: threshold } : {}),
   }, { onSerial });
   const timer = setTimeout(() => machine.stop(), opts.timeout * 1000);
   const reason = await machine.run();
@@ -140,12 +141,18 @@ async function main() {
   const guest = manifest();
   const { tsImport } = await import('tsx/esm/api');
   const { Machine } = await tsImport(pathToFileURL(join(ROOT, 'src/machine/machine.ts')).href, import.meta.url);
-  const builds = opts.cores.map((file) => ({ file: relative(process.cwd(), resolve(file)) || file, wasm: new Uint8Array(readFileSync(file)), boots: [] }));
-  console.log(`${workload.name}: ${opts.loops} run${opts.loops > 1 ? 's' : ''} in each boot, ${opts.memory} MiB, ${opts.jit ? `JIT${opts.threshold ? ` (threshold ${opts.threshold})` : ''}` : 'interpreter alone'}; seconds on this host`);
+  // Each build with each threshold (null: the Machine's default), named for the summary.
+  const thresholds = opts.thresholds.length ? opts.thresholds : [null];
+  const builds = opts.cores.flatMap((file) => {
+    const name = relative(process.cwd(), resolve(file)) || file;
+    const wasm = new Uint8Array(readFileSync(file));
+    return thresholds.map((threshold) => ({ file: threshold === null ? name : `${name} (threshold ${threshold})`, core: name, threshold, wasm, boots: [] }));
+  });
+  console.log(`${workload.name}: ${opts.loops} run${opts.loops > 1 ? 's' : ''} in each boot, ${opts.memory} MiB, ${opts.jit ? 'JIT' : 'interpreter alone'}; seconds on this host`);
   for (let boot = 0; boot < opts.boots; boot++) {
     // Alternate which build goes first, so that neither always meets the host's state after the other.
     for (const b of boot % 2 ? [...builds].reverse() : builds) {
-      const r = await bootAndLoop(Machine, guest, b.wasm, workload.cmd, opts);
+      const r = await bootAndLoop(Machine, guest, b.wasm, b.threshold, workload.cmd, opts);
       b.boots.push(r);
       console.log(`  ${b.file} boot ${boot + 1}: boot ${r.bootSeconds.toFixed(2)} s`);
       r.runs.forEach((run, k) => {
@@ -176,8 +183,8 @@ async function main() {
   const outputs = new Set(builds.flatMap((b) => b.boots.flatMap((r) => r.runs.map((run) => run.output))));
   console.log(outputs.size === 1 ? `  every run printed ${JSON.stringify([...outputs][0])}` : `  RESULTS DIFFER: ${[...outputs].map((o) => JSON.stringify(o)).join(', ')}`);
   console.log(JSON.stringify({
-    bench: 'loops', workload: workload.name, loops: opts.loops, jit: opts.jit, threshold: opts.threshold,
-    builds: builds.map((b) => ({ core: b.file, boots: b.boots })),
+    bench: 'loops', workload: workload.name, loops: opts.loops, jit: opts.jit,
+    builds: builds.map((b) => ({ core: b.core, threshold: b.threshold, boots: b.boots })),
   }));
   if (outputs.size !== 1) process.exitCode = 1;
 }
