@@ -7,7 +7,8 @@
 // instructions, bit tests, BSWAP, CMPXCHG, CMPXCHG8B and XADD to memory, CLI, PUSHF, SAHF/LAHF,
 // CLD/STD, and the 16-bit MOV, ALU, INC/DEC, TEST and shifts. The x87 with 66h, TZCNT/LZCNT, double
 // shifts of memory, the register forms of CMPXCHG and XADD, XCHG with memory, the 8-bit shifts,
-// INC/DEC, NOT/NEG and multiply/divide on a byte in memory, anything else LOCKed,
+// INC/DEC, NOT/NEG and multiply/divide on a byte in memory, LOCKed forms but the read-modify-
+// writes of memory that have their own records,
 // RDTSC, PUSH of a segment register, and loads of ES, DS, FS and GS are left to the
 // interpreter, but inside the block (handlers.ts stepInBlock). A data segment load that leaves
 // ES, SS and DS not flat asks for the run loop (segments.ts), which translations require. Anything
@@ -123,9 +124,10 @@ function decodeOne(): u32 {
     op = byte();
   }
   const result = decodeForm(op, segOvr, rep, o16);
-  // A LOCKed instruction (an atomic ADD, XCHG) runs in the interpreter, which knows which forms
-  // may be locked (#UD otherwise), inside the block: the decoder gave its length. The table
-  // says which keep their own record (CMPXCHG to memory, a spinlock's).
+  // A LOCKed read-modify-write of memory (an atomic ADD or INC, CMPXCHG: the table says which)
+  // keeps its own record: there is one CPU. Anything else LOCKed (XCHG, a bit test, a form LOCK
+  // makes #UD) runs in the interpreter, which knows which forms may be locked, inside the block:
+  // the decoder gave its length.
   if (lock && result != NOT_DECODED) {
     const h = lockedHandler(<u32>load<u16>(rec, REC_HANDLER));
     if (h == NO_HANDLER) return NOT_DECODED;

@@ -85,6 +85,10 @@ for (const size of [32, 8]) {
         reads: [dst, src], writes: aop === 'cmp' ? [] : [dst],
         flags: { read: aop === 'adc' || aop === 'sbb' ? 'C' : '', written: ARITH },
         faults: form.includes('M'),
+        // LOCK ADD/OR/.../XOR to memory (atomic_inc, the kernel's `lock addl $0,(%esp)` barrier)
+        // runs from its own record: there is one CPU, so LOCK changes nothing but which forms are
+        // legal, and LOCK CMP or a register destination is #UD (SDM vol. 2, LOCK).
+        ...((form === 'MR' || form === 'MI') && aop !== 'cmp' ? { lockedItself: true } : {}),
       });
     });
   });
@@ -148,12 +152,12 @@ for (const size of [32, 8]) {
 const incDec = { read: '', written: 'OSZAP' };
 add({ name: 'incR32', jit: true, mnemonic: 'INC', form: 'R', size: 32, enc: encodings(['INC Zv', 'INC Ev'], { size: 32, mod: 'reg' }), reads: ['rm'], writes: ['rm'], flags: incDec });
 add({ name: 'decR32', jit: true, mnemonic: 'DEC', form: 'R', size: 32, enc: encodings(['DEC Zv', 'DEC Ev'], { size: 32, mod: 'reg' }), reads: ['rm'], writes: ['rm'], flags: incDec });
-add({ name: 'incM32', jit: 'incDecM32', mnemonic: 'INC', form: 'M', size: 32, enc: encodings('INC Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true });
-add({ name: 'decM32', jit: 'incDecM32', mnemonic: 'DEC', form: 'M', size: 32, enc: encodings('DEC Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true });
+add({ name: 'incM32', jit: 'incDecM32', mnemonic: 'INC', form: 'M', size: 32, enc: encodings('INC Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true, lockedItself: true });
+add({ name: 'decM32', jit: 'incDecM32', mnemonic: 'DEC', form: 'M', size: 32, enc: encodings('DEC Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true, lockedItself: true });
 add({ name: 'notR32', jit: true, mnemonic: 'NOT', form: 'R', size: 32, enc: encodings('NOT Ev', { size: 32, mod: 'reg' }), reads: ['rm'], writes: ['rm'] });
-add({ name: 'notM32', mnemonic: 'NOT', form: 'M', size: 32, enc: encodings('NOT Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], faults: true });
+add({ name: 'notM32', mnemonic: 'NOT', form: 'M', size: 32, enc: encodings('NOT Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], faults: true, lockedItself: true });
 add({ name: 'negR32', jit: true, mnemonic: 'NEG', form: 'R', size: 32, enc: encodings('NEG Ev', { size: 32, mod: 'reg' }), reads: ['rm'], writes: ['rm'], flags: { read: '', written: ARITH } });
-add({ name: 'negM32', mnemonic: 'NEG', form: 'M', size: 32, enc: encodings('NEG Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: { read: '', written: ARITH }, faults: true });
+add({ name: 'negM32', mnemonic: 'NEG', form: 'M', size: 32, enc: encodings('NEG Ev', { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });
 const MUL_DIV = ['MUL Ev', 'IMUL Ev', 'DIV Ev', 'IDIV Ev'];
 // F7 /4../7: MUL, IMUL, DIV, IDIV of EDX:EAX (the record's REC_REG says which); DIV may raise #DE.
 add({ name: 'mulDivR32', mnemonic: 'MUL/IMUL/DIV/IDIV', form: 'R', size: 32, enc: encodings(MUL_DIV, { size: 32, mod: 'reg' }), reads: ['rm', 'eAX', 'eDX'], writes: ['eAX', 'eDX'], flags: { read: '', written: ARITH }, faults: true });
@@ -224,8 +228,8 @@ add({ name: 'aluMR16', mnemonic: 'ALU', jit: true, form: 'MR', size: 16, enc: al
 add({ name: 'aluMI16', mnemonic: 'ALU', jit: true, form: 'MI', size: 16, enc: alu16((N) => [`${N} Ev,Iv`, `${N} Ev,Ib`], 'mem'), reads: ['mem', 'imm'], writes: ['mem'], flags: { read: 'C', written: ARITH }, faults: true });
 add({ name: 'incR16', jit: 'incDecR16', mnemonic: 'INC', form: 'R', size: 16, enc: encodings(['INC Zv', 'INC Ev'], { size: 16, mod: 'reg' }), reads: ['rm'], writes: ['rm'], flags: incDec });
 add({ name: 'decR16', jit: 'incDecR16', mnemonic: 'DEC', form: 'R', size: 16, enc: encodings(['DEC Zv', 'DEC Ev'], { size: 16, mod: 'reg' }), reads: ['rm'], writes: ['rm'], flags: incDec });
-add({ name: 'incM16', jit: 'incDecM16', mnemonic: 'INC', form: 'M', size: 16, enc: encodings('INC Ev', { size: 16, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true });
-add({ name: 'decM16', jit: 'incDecM16', mnemonic: 'DEC', form: 'M', size: 16, enc: encodings('DEC Ev', { size: 16, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true });
+add({ name: 'incM16', jit: 'incDecM16', mnemonic: 'INC', form: 'M', size: 16, enc: encodings('INC Ev', { size: 16, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true, lockedItself: true });
+add({ name: 'decM16', jit: 'incDecM16', mnemonic: 'DEC', form: 'M', size: 16, enc: encodings('DEC Ev', { size: 16, mod: 'mem' }), reads: ['mem'], writes: ['mem'], flags: incDec, faults: true, lockedItself: true });
 test(16);
 shifts(16);
 
@@ -269,7 +273,7 @@ add({
 add({ name: 'bitScanR', jit: true, mnemonic: 'BSF/BSR', form: 'RR', size: 32, enc: encodings(['BSF Gv,Ev', 'BSR Gv,Ev'], { size: 32, mod: 'reg' }), reads: ['rm'], writes: ['reg'], flags: { read: '', written: ARITH, partial: true } });
 add({ name: 'bitScanM', jit: true, mnemonic: 'BSF/BSR', form: 'RM', size: 32, enc: encodings(['BSF Gv,Ev', 'BSR Gv,Ev'], { size: 32, mod: 'mem' }), reads: ['mem'], writes: ['reg'], flags: { read: '', written: ARITH, partial: true }, faults: true });
 add({ name: 'shiftDoubleR', jit: true, mnemonic: 'SHLD/SHRD', form: 'RR', size: 32, enc: encodings(['SHLD Ev,Gv,Ib', 'SHLD Ev,Gv,CL', 'SHRD Ev,Gv,Ib', 'SHRD Ev,Gv,CL'], { size: 32, mod: 'reg' }), reads: ['rm', 'reg', 'eCX'], writes: ['rm'], flags: { read: '', written: ARITH, partial: true } });
-// CMPXCHG to memory, a spinlock's, runs from its own record with LOCK too (there is one CPU).
+// CMPXCHG to memory, a spinlock's, runs from its own record with LOCK too, as the ALU does.
 add({ name: 'cmpxchgM32', jit: true, mnemonic: 'CMPXCHG', form: 'MR', size: 32, enc: encodings('CMPXCHG Ev,Gv', { size: 32, mod: 'mem' }), reads: ['mem', 'reg', 'eAX'], writes: ['mem', 'eAX'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });
 // XADD to memory (atomic_add_return; this_cpu_add_return through FS, without LOCK) likewise.
 add({ name: 'xaddM32', jit: true, mnemonic: 'XADD', form: 'MR', size: 32, enc: encodings('XADD Ev,Gv', { size: 32, mod: 'mem' }), reads: ['mem', 'reg'], writes: ['mem', 'reg'], flags: { read: '', written: ARITH }, faults: true, lockedItself: true });

@@ -974,7 +974,13 @@ export function blockEnd(h: u32): u32 {
 /** The handler of a LOCKed encoding whose handler without LOCK is `h`, or NO_HANDLER. */
 export function lockedHandler(h: u32): u32 {
   switch (h) {
-    case H.cmpxchgM32: case H.xaddM32: case H.cmpxchg8b:
+    case H.addMR32: case H.orMR32: case H.adcMR32: case H.sbbMR32: case H.andMR32: case H.subMR32:
+    case H.xorMR32: case H.addMI32: case H.orMI32: case H.adcMI32: case H.sbbMI32: case H.andMI32:
+    case H.subMI32: case H.xorMI32: case H.addMR8: case H.orMR8: case H.adcMR8: case H.sbbMR8:
+    case H.andMR8: case H.subMR8: case H.xorMR8: case H.addMI8: case H.orMI8: case H.adcMI8:
+    case H.sbbMI8: case H.andMI8: case H.subMI8: case H.xorMI8: case H.incM32: case H.decM32:
+    case H.notM32: case H.negM32: case H.incM16: case H.decM16: case H.cmpxchgM32: case H.xaddM32:
+    case H.cmpxchg8b:
       return h;
     case H.jo: case H.jno: case H.jb: case H.jae: case H.jz: case H.jnz:
     case H.jbe: case H.ja: case H.js: case H.jns: case H.jp: case H.jnp:
