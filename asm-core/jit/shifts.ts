@@ -4,14 +4,17 @@
 // PEND_DYNAMIC).
 
 import { op, i32c, i64c, lget, lset, ltee, gget, gset, ifVoid, els, end,
-  OP_I32_NE, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I32_SHR_S, OP_I32_SHR_U, OP_DROP,
+  OP_I32_NE, OP_I32_ADD, OP_I32_SUB, OP_I32_AND, OP_I32_OR, OP_I32_XOR, OP_I32_SHL, OP_I32_SHR_S, OP_I32_SHR_U, OP_DROP,
   OP_I32_ROTL, OP_I32_ROTR, OP_I32_MUL, OP_I32_EXTEND16_S, OP_I64_EXTEND_I32_S, OP_I64_MUL, OP_I64_SHR_S, OP_I32_WRAP_I64, OP_I32_EQZ, OP_I32_CLZ, OP_I32_CTZ,
 } from './wasm';
-import { L_FA, L_FB, L_FR, L_FCF, L_V, L_T, L_FK, L_ROT, G_FLAGS, G_LAZY_MASK } from './layout';
+import { L_FA, L_FB, L_FR, L_FCF, L_V, L_T, L_FK, L_ROT, L_OFF, G_FLAGS, G_LAZY_MASK } from './layout';
 import { PEND_SHIFT, PEND_DYNAMIC, PEND_ROTATE, pendKind, pendSize, pendCF, rotBaseKind, rotBaseSize, rotBaseCF, pendWithCarry, storeFlags, pendingKind } from './pending';
 import { FLAG_CF, FLAG_OF, FLAG_ZF } from '../cpu/state';
 import { LAZY_ADD, LAZY_SUB, LAZY_LOGIC } from '../cpu/flags';
-import { REG_ECX_LOCAL, getReg, getReg32, setReg, setReg32, read, immField, recLinear, regField, rmField, rmwRead, rmwStart, rmwWrite } from './operands';
+import {
+  REG_ECX_LOCAL, getReg, getReg32, setReg, setReg32, read, immField, recLinear, regField, rmField, rmwRead, rmwStart, rmwWrite,
+  effectiveAddress, linear,
+} from './operands';
 
 export function shiftRI32(rec: u32, h: u32): bool {
   const sop = regField(rec), count = immField(rec) & 31;
@@ -42,6 +45,21 @@ export function bitMI(rec: u32, h: u32): bool {
   const imm = immField(rec);
   if ((imm >> 8) == 0) { recLinear(rec, 4, false); read(4); lset(L_V); i32c(imm & 31); bitTest(0); op(OP_DROP); return true; }
   recLinear(rec, 4, true); rmwStart(4); rmwRead(4); lset(L_V); i32c(imm & 31); bitTest(imm >> 8); lset(L_V); rmwWrite(4);
+  return true;
+}
+
+/**
+ * BT/BTS/BTR/BTC m32, r32 (the kernel's test_bit, and set_bit with a variable bit): the
+ * register is a signed bit offset from the operand, so the dword it names is offset >> 5
+ * dwords away and the bit is offset & 31 (SDM vol. 2, BT; handlers.ts bitMR).
+ */
+export function bitMR(rec: u32, h: u32): bool {
+  const kind = immField(rec) >> 8, bit = regField(rec);
+  effectiveAddress(rec);
+  lget(L_OFF); getReg32(bit); i32c(5); op(OP_I32_SHR_S); i32c(2); op(OP_I32_SHL); op(OP_I32_ADD); lset(L_OFF);
+  linear(rmField(rec), 4, kind != 0);
+  if (kind == 0) { read(4); lset(L_V); getReg32(bit); i32c(31); op(OP_I32_AND); bitTest(0); op(OP_DROP); return true; }
+  rmwStart(4); rmwRead(4); lset(L_V); getReg32(bit); i32c(31); op(OP_I32_AND); bitTest(kind); lset(L_V); rmwWrite(4);
   return true;
 }
 

@@ -261,7 +261,7 @@ add({ name: 'bitRR', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'RR', size: 32
 add({ name: 'bitRI', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'RI', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Ib`), { size: 32, mod: 'reg' }), reads: ['rm', 'imm'], writes: ['rm'], flags: bt });
 add({ name: 'bitMI', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'MI', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Ib`), { size: 32, mod: 'mem' }), reads: ['mem', 'imm'], writes: ['mem'], flags: bt, faults: true });
 // With a register offset, any dword of the segment: the offset is signed (SDM vol. 2, BT).
-add({ name: 'bitMR', mnemonic: 'BT/BTS/BTR/BTC', form: 'MR', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Gv`), { size: 32, mod: 'mem' }), reads: ['mem', 'reg'], writes: ['mem'], flags: bt, faults: true });
+add({ name: 'bitMR', jit: true, mnemonic: 'BT/BTS/BTR/BTC', form: 'MR', size: 32, enc: encodings(BIT_OPS.map((n) => `${n} Ev,Gv`), { size: 32, mod: 'mem' }), reads: ['mem', 'reg'], writes: ['mem'], flags: bt, faults: true });
 add({ name: 'bswapR', jit: true, mnemonic: 'BSWAP', form: 'R', size: 32, enc: encodings('BSWAP Zd'), reads: ['rm'], writes: ['rm'] });
 add({
   name: 'x87', jit: true, mnemonic: 'ESC', form: 'E', size: 32,

@@ -16,7 +16,7 @@ import {
 } from '../instructions';
 import {
   imulRRI, imulRMI, imulRR, imulRM, shiftRI32, shiftRC32, shiftRI16, bitRR,
-  bitRI, bitMI, bitScanR, bitScanM, shiftDoubleR,
+  bitRI, bitMI, bitMR, bitScanR, bitScanM, shiftDoubleR,
 } from '../shifts';
 import {
   x87,
@@ -200,6 +200,8 @@ export function inline(rec: u32, h: u32): bool {
       return bitRI(rec, h);
     case H.bitMI:
       return bitMI(rec, h);
+    case H.bitMR:
+      return bitMR(rec, h);
     case H.bswapR:
       return bswapR(rec, h);
     case H.x87:
