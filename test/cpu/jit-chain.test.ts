@@ -59,6 +59,13 @@ async function machine(mode: 'chain' | 'no-chain' | 'regions' | 'interpreter', n
   return core;
 }
 
+/** A machine set to run from the interpreter alone, or translated at a block's first run ('chain') or after 20 runs ('regions'). */
+function runAs(core: Core, mode: 'interpreter' | 'chain' | 'regions'): Core {
+  if (mode === 'interpreter') core.setBlockCache(false);
+  else core.setJitThreshold(mode === 'regions' ? 20 : 1);
+  return core;
+}
+
 /** Run to HLT in budgets from a fixed pseudo-random sequence; the state after each run. */
 function runInSlices(core: Core): string[] {
   const trace: string[] = [];
@@ -145,9 +152,7 @@ describe('JIT chaining', () => {
         0xc3, // ret
       ]);
       enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 });
-      if (mode === 'interpreter') core.setBlockCache(false);
-      else core.setJitThreshold(20);
-      return core;
+      return runAs(core, mode);
     };
     const interp = await build('interpreter');
     const expected = runInSlices(interp);
@@ -202,9 +207,7 @@ describe('JIT chaining', () => {
         0xc3, // 39: ret
       ]);
       enterFlat32(core, A, { ecx: N, esp: BASE - 16 });
-      if (mode === 'interpreter') core.setBlockCache(false);
-      else core.setJitThreshold(mode === 'regions' ? 20 : 1);
-      return core;
+      return runAs(core, mode);
     };
     const interp = await build('interpreter');
     const expected = runInSlices(interp);
@@ -236,9 +239,7 @@ describe('JIT chaining', () => {
       ]);
       put(core, F, [0x43, 0xc2, 0x04, 0x00]); // inc ebx; ret 4
       enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 });
-      if (mode === 'interpreter') core.setBlockCache(false);
-      else core.setJitThreshold(1);
-      return core;
+      return runAs(core, mode);
     };
     const interp = await build('interpreter');
     const expected = runInSlices(interp);
@@ -306,9 +307,7 @@ describe('JIT chaining', () => {
       ]);
       enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 }, PD);
       core.setReg('esi', HOLE);
-      if (mode === 'interpreter') core.setBlockCache(false);
-      else core.setJitThreshold(mode === 'regions' ? 20 : 1);
-      return core;
+      return runAs(core, mode);
     };
     const interp = await build('interpreter');
     const expected = runInSlices(interp);
@@ -424,9 +423,7 @@ describe('JIT chaining', () => {
       put(core, L, [0x4a, 0x75, 0xfd, 0xeb, (C - (L + 5)) & 0xff]); // dec edx; jnz L; jmp C
       put(core, G, [0xc3]); // ret
       enterFlat32(core, BASE, { ecx: N, esp: BASE - 16 });
-      if (mode === 'interpreter') core.setBlockCache(false);
-      else core.setJitThreshold(20);
-      return core;
+      return runAs(core, mode);
     };
     const interp = await build('interpreter');
     const expected = runInSlices(interp);
