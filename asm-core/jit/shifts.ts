@@ -49,9 +49,10 @@ export function bitMI(rec: u32, h: u32): bool {
 }
 
 /**
- * BT/BTS/BTR/BTC m32, r32 (the kernel's test_bit, and set_bit with a variable bit): the
- * register is a signed bit offset from the operand, so the dword it names is offset >> 5
- * dwords away and the bit is offset & 31 (SDM vol. 2, BT; handlers.ts bitMR).
+ * BT/BTS/BTR/BTC m32, r32 (the kernel's test_bit and __set_bit with a variable bit; LOCK BTS
+ * goes to the interpreter inside the block, cpu/predecode.ts): the register is a signed bit
+ * offset from the operand, so the dword it names is offset >> 5 dwords away and the bit is
+ * offset & 31 (SDM vol. 2, BT; handlers.ts bitMR).
  */
 export function bitMR(rec: u32, h: u32): bool {
   const kind = immField(rec) >> 8, bit = regField(rec);
