@@ -113,7 +113,6 @@ async function runV86(guest, opts) {
   }
 }
 
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const guest = manifest();
